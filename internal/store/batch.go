@@ -1,0 +1,157 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// ErrClosed is returned by Batcher.Do after the batcher has stopped.
+var ErrClosed = errors.New("store: batcher stopped")
+
+// A Batcher commits the work of many concurrent callers in one transaction
+// (group commit). Do blocks until the transaction holding fn has committed —
+// on SQLite with synchronous=FULL that means the WAL is fsynced — so a caller
+// may acknowledge as soon as Do returns nil.
+//
+// If a batch fails, each of its functions is retried alone, so one bad
+// request cannot fail its neighbours; a function that fails alone gets its
+// own error and none of its writes are kept.
+type Batcher struct {
+	db       *DB
+	reqs     chan *batchReq
+	maxBatch int
+	workers  int
+
+	mu      sync.RWMutex
+	stopped bool
+}
+
+type batchReq struct {
+	fn   func(*sql.Tx) error
+	done chan error
+}
+
+// NewBatcher returns a Batcher over db. maxBatch bounds the functions per
+// transaction (0 = 512); workers is the number of concurrent committers
+// (0 = 1 on SQLite, which has one writer, and 4 on PostgreSQL).
+func NewBatcher(db *DB, maxBatch, workers int) *Batcher {
+	if maxBatch <= 0 {
+		maxBatch = 512
+	}
+	if workers <= 0 {
+		workers = 1
+		if db.Dialect == Postgres {
+			workers = 4
+		}
+	}
+	return &Batcher{db: db, reqs: make(chan *batchReq, maxBatch*workers), maxBatch: maxBatch, workers: workers}
+}
+
+// Do runs fn inside a group-committed transaction and returns when that
+// transaction is durable (nil) or has failed (the error).
+func (b *Batcher) Do(ctx context.Context, fn func(*sql.Tx) error) error {
+	r := &batchReq{fn: fn, done: make(chan error, 1)}
+	b.mu.RLock()
+	if b.stopped {
+		b.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case b.reqs <- r:
+	case <-ctx.Done():
+		b.mu.RUnlock()
+		return ctx.Err()
+	}
+	b.mu.RUnlock()
+	// Once queued, the request is always answered: Run drains the channel
+	// before it returns. Waiting past ctx keeps the caller from reporting a
+	// failure for work that then commits.
+	return <-r.done
+}
+
+// Run commits batches until ctx is done, then refuses new work, commits what
+// was already queued and returns.
+func (b *Batcher) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for range b.workers {
+		wg.Go(func() { b.loop(ctx) })
+	}
+	<-ctx.Done()
+	b.mu.Lock()
+	b.stopped = true
+	b.mu.Unlock()
+	close(b.reqs)
+	wg.Wait()
+	return nil
+}
+
+func (b *Batcher) loop(ctx context.Context) {
+	batch := make([]*batchReq, 0, b.maxBatch)
+	for {
+		var first *batchReq
+		var ok bool
+		select {
+		case first, ok = <-b.reqs:
+		case <-ctx.Done():
+			// Drain whatever is queued; the channel is closed by Run.
+			first, ok = <-b.reqs
+		}
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < b.maxBatch {
+			select {
+			case r, ok := <-b.reqs:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		b.commit(batch)
+	}
+}
+
+func (b *Batcher) commit(batch []*batchReq) {
+	// Commits must finish even during shutdown: callers are waiting on them.
+	ctx := context.Background()
+	err := b.db.Tx(ctx, func(tx *sql.Tx) error {
+		for _, r := range batch {
+			if err := r.fn(tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil || len(batch) == 1 {
+		for _, r := range batch {
+			r.done <- err
+		}
+		return
+	}
+	for _, r := range batch {
+		r.done <- b.db.Tx(ctx, r.fn)
+	}
+}
+
+// Exec runs one statement in tx with '?' placeholders rebound for the backend.
+func (db *DB) Exec(tx *sql.Tx, query string, args ...any) error {
+	if _, err := tx.Exec(db.Rebind(query), args...); err != nil {
+		return fmt.Errorf("%s: %w", firstWords(query), err)
+	}
+	return nil
+}
+
+func firstWords(q string) string {
+	if len(q) > 40 {
+		return q[:40]
+	}
+	return q
+}

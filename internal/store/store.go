@@ -1,0 +1,144 @@
+// Package store is Petrel's storage: one *DB over database/sql whose backend is
+// chosen at Open — embedded SQLite (modernc.org/sqlite, WAL, synchronous=FULL)
+// or PostgreSQL (pgx) — with the same schema and embedded migrations.
+//
+// Every package that owns tables writes plain SQL with '?' placeholders and
+// runs it through DB.Rebind, so one query text serves both backends. The few
+// dialect differences (blob type, identity columns, row leasing) are decided
+// here and exposed as methods.
+//
+// Durability: writes that precede an acknowledgement go through a Batcher,
+// which commits many callers' work in one transaction (group commit) and
+// returns only after the commit is on disk.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+)
+
+// Dialect names a backend.
+type Dialect int
+
+const (
+	SQLite Dialect = iota
+	Postgres
+)
+
+func (d Dialect) String() string {
+	if d == Postgres {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// DB is the database handle shared by all domain packages.
+type DB struct {
+	*sql.DB
+	Dialect Dialect
+}
+
+// ErrNotFound is returned by lookups that find no row.
+var ErrNotFound = errors.New("not found")
+
+// Open opens (creating if needed) the database named by dsn and applies
+// migrations. An empty dsn or a path means SQLite (a bare directory gets
+// "petrel.db" inside it); a postgres:// or postgresql:// URL means PostgreSQL.
+func Open(ctx context.Context, dsn, dataDir string) (*DB, error) {
+	var db *DB
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		sdb, err := sql.Open("pgx", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("opening postgres: %w", err)
+		}
+		sdb.SetMaxOpenConns(32)
+		sdb.SetMaxIdleConns(32)
+		db = &DB{DB: sdb, Dialect: Postgres}
+	default:
+		path := dsn
+		if path == "" {
+			path = filepath.Join(dataDir, "petrel.db")
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("creating database directory: %w", err)
+		}
+		// WAL + synchronous=FULL: a commit returns only after the WAL is fsynced.
+		// _txlock=immediate takes the write lock at BEGIN so concurrent writers
+		// wait on busy_timeout instead of failing on lock upgrade.
+		q := "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(30000)" +
+			"&_pragma=foreign_keys(ON)&_txlock=immediate"
+		sdb, err := sql.Open("sqlite", "file:"+path+q)
+		if err != nil {
+			return nil, fmt.Errorf("opening sqlite: %w", err)
+		}
+		sdb.SetMaxOpenConns(8)
+		sdb.SetMaxIdleConns(8)
+		db = &DB{DB: sdb, Dialect: SQLite}
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connecting to %s database: %w", db.Dialect, err)
+	}
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Rebind turns '?' placeholders into the backend's form ($1, $2, … on PostgreSQL).
+func (db *DB) Rebind(query string) string {
+	if db.Dialect != Postgres {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+// Tx runs fn in a transaction, committing if fn returns nil.
+func (db *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("beginning transaction: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	return nil
+}
+
+// SkipLocked is the row-locking suffix for a SELECT that claims rows: on
+// PostgreSQL "FOR UPDATE SKIP LOCKED" so several nodes can lease from one
+// queue; empty on SQLite, where the write lock taken at BEGIN serialises
+// claimers.
+func (db *DB) SkipLocked() string {
+	if db.Dialect == Postgres {
+		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}
