@@ -141,8 +141,8 @@ func (b *Batcher) commit(batch []*batchReq) {
 	}
 }
 
-// Exec runs one statement in tx with '?' placeholders rebound for the backend.
-func (db *DB) Exec(tx *sql.Tx, query string, args ...any) error {
+// ExecTx runs one statement in tx with '?' placeholders rebound for the backend.
+func (db *DB) ExecTx(tx *sql.Tx, query string, args ...any) error {
 	if _, err := tx.Exec(db.Rebind(query), args...); err != nil {
 		return fmt.Errorf("%s: %w", firstWords(query), err)
 	}

@@ -1,0 +1,205 @@
+// Package identity owns the sending identities of each account — email
+// addresses and domains — and answers the question every send asks: may this
+// account send as this address?
+//
+// An address may be used when the address itself is a verified identity of
+// the account, or when its domain or a parent domain is (SES: a verified
+// domain covers its subdomains). DNS verification and DKIM come later; until
+// then the operator vouches for an identity with SetVerified.
+package identity
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/petrelmail/petrel/internal/address"
+	"github.com/petrelmail/petrel/internal/store"
+)
+
+// Kind is the SES IdentityType.
+type Kind string
+
+const (
+	EmailAddress Kind = "EMAIL_ADDRESS"
+	Domain       Kind = "DOMAIN"
+)
+
+// Identity is one email address or domain of an account.
+type Identity struct {
+	Account  string
+	Name     string // normalised: lower-case domain, address with lower-case domain
+	Kind     Kind
+	Verified bool
+	Created  time.Time
+}
+
+var (
+	ErrExists   = errors.New("identity already exists")
+	ErrNotFound = errors.New("identity not found")
+)
+
+// Service stores identities.
+type Service struct{ db *store.DB }
+
+// New returns a Service.
+func New(db *store.DB) *Service { return &Service{db: db} }
+
+// Normalize validates an identity name and returns its canonical form and kind.
+func Normalize(name string) (string, Kind, error) {
+	if strings.Contains(name, "@") {
+		a, err := address.ParsePath(name)
+		if err != nil {
+			return "", "", err
+		}
+		return a.Local + "@" + a.Domain, EmailAddress, nil
+	}
+	d, err := address.Domain(name)
+	if err != nil {
+		return "", "", err
+	}
+	return d, Domain, nil
+}
+
+// Create adds an identity to account.
+func (s *Service) Create(ctx context.Context, account, name string, verified bool) (Identity, error) {
+	n, kind, err := Normalize(name)
+	if err != nil {
+		return Identity{}, err
+	}
+	id := Identity{Account: account, Name: n, Kind: kind, Verified: verified, Created: time.Now()}
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var c int
+		if err := tx.QueryRow(s.db.Rebind("SELECT COUNT(*) FROM identities WHERE account = ? AND name = ?"), account, n).Scan(&c); err != nil {
+			return err
+		}
+		if c > 0 {
+			return fmt.Errorf("%s: %w", n, ErrExists)
+		}
+		return s.db.ExecTx(tx, "INSERT INTO identities (account, name, kind, verified, created_ms) VALUES (?, ?, ?, ?, ?)",
+			account, n, string(kind), boolInt(verified), id.Created.UnixMilli())
+	})
+	return id, err
+}
+
+// SetVerified marks an existing identity verified or not.
+func (s *Service) SetVerified(ctx context.Context, account, name string, verified bool) error {
+	n, _, err := Normalize(name)
+	if err != nil {
+		return err
+	}
+	res, err := s.db.ExecContext(ctx, s.db.Rebind("UPDATE identities SET verified = ? WHERE account = ? AND name = ?"), boolInt(verified), account, n)
+	if err != nil {
+		return err
+	}
+	if c, _ := res.RowsAffected(); c == 0 {
+		return fmt.Errorf("%s: %w", n, ErrNotFound)
+	}
+	return nil
+}
+
+// Get returns one identity.
+func (s *Service) Get(ctx context.Context, account, name string) (Identity, error) {
+	n, _, err := Normalize(name)
+	if err != nil {
+		return Identity{}, fmt.Errorf("%s: %w", name, ErrNotFound)
+	}
+	row := s.db.QueryRowContext(ctx, s.db.Rebind("SELECT account, name, kind, verified, created_ms FROM identities WHERE account = ? AND name = ?"), account, n)
+	id, err := scan(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return id, fmt.Errorf("%s: %w", n, ErrNotFound)
+	}
+	return id, err
+}
+
+// List returns up to limit identities of account whose name sorts after
+// `after`, in name order.
+func (s *Service) List(ctx context.Context, account, after string, limit int) ([]Identity, error) {
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(
+		"SELECT account, name, kind, verified, created_ms FROM identities WHERE account = ? AND name > ? ORDER BY name LIMIT ?"),
+		account, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Identity
+	for rows.Next() {
+		id, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// Delete removes an identity.
+func (s *Service) Delete(ctx context.Context, account, name string) error {
+	n, _, err := Normalize(name)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, ErrNotFound)
+	}
+	res, err := s.db.ExecContext(ctx, s.db.Rebind("DELETE FROM identities WHERE account = ? AND name = ?"), account, n)
+	if err != nil {
+		return err
+	}
+	if c, _ := res.RowsAffected(); c == 0 {
+		return fmt.Errorf("%s: %w", n, ErrNotFound)
+	}
+	return nil
+}
+
+// Authorizing returns the verified identity of account that covers a — the
+// address itself, its domain, or a parent domain — or "" when none does.
+func (s *Service) Authorizing(ctx context.Context, account string, a address.Address) (string, error) {
+	candidates := []any{account, a.Local + "@" + a.Domain}
+	d := a.Domain
+	for {
+		candidates = append(candidates, d)
+		i := strings.IndexByte(d, '.')
+		if i < 0 || !strings.Contains(d[i+1:], ".") {
+			break
+		}
+		d = d[i+1:]
+	}
+	q := "SELECT name FROM identities WHERE account = ? AND verified = 1 AND name IN (?" + strings.Repeat(", ?", len(candidates)-2) + ")"
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(q), candidates...)
+	if err != nil {
+		return "", fmt.Errorf("checking sender identity: %w", err)
+	}
+	defer rows.Close()
+	best := ""
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return "", err
+		}
+		// Prefer the most specific identity (the address, then the longest domain).
+		if best == "" || strings.Contains(n, "@") || !strings.Contains(best, "@") && len(n) > len(best) {
+			best = n
+		}
+	}
+	return best, rows.Err()
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scan(r scanner) (Identity, error) {
+	var id Identity
+	var kind string
+	var verified int
+	var created int64
+	err := r.Scan(&id.Account, &id.Name, &kind, &verified, &created)
+	id.Kind, id.Verified, id.Created = Kind(kind), verified != 0, time.UnixMilli(created)
+	return id, err
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,133 @@
+package message
+
+import (
+	"bytes"
+	"errors"
+	"net/mail"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNormalizeLineEndings(t *testing.T) {
+	cases := map[string]string{
+		"a\r\nb\r\n":          "a\r\nb\r\n",
+		"a\nb\n":              "a\r\nb\r\n",
+		"a\rb":                "a\r\nb",
+		"x\n.\nsmuggled\r\n":  "x\r\n.\r\nsmuggled\r\n",
+		"x\r\n.\rMAIL FROM:": "x\r\n.\r\nMAIL FROM:",
+		"\r\r\n":              "\r\n\r\n",
+	}
+	for in, want := range cases {
+		if got := string(NormalizeLineEndings([]byte(in))); got != want {
+			t.Errorf("Normalize(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestParseAndPrepare(t *testing.T) {
+	raw := "From: Sender <s@example.com>\r\nTo: a@example.net,\r\n b@example.org\r\nBcc: hidden@example.com\r\n" +
+		"Subject: =?UTF-8?B?44GT44KT44Gr44Gh44Gv?=\r\nMessage-ID: <orig@client>\r\n" +
+		"X-SES-CONFIGURATION-SET: cs1\r\nX-SES-MESSAGE-TAGS: campaign=spring, tier=gold\r\n\r\nbody\r\n"
+	m, err := Parse([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	p, err := Prepare(m, "0100-abc-000000", "petrel.test", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ConfigurationSet != "cs1" || len(p.Tags) != 2 || p.Tags[1] != [2]string{"tier", "gold"} {
+		t.Fatalf("config set / tags: %q %v", p.ConfigurationSet, p.Tags)
+	}
+	if p.Common.Subject != "こんにちは" || p.Common.MessageID != "<orig@client>" || len(p.Common.To) != 2 {
+		t.Fatalf("common headers: %+v", p.Common)
+	}
+	out, err := mail.ReadMessage(bytes.NewReader(p.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Header.Get("Message-ID") != "<0100-abc-000000@petrel.test>" {
+		t.Errorf("Message-ID = %q", out.Header.Get("Message-ID"))
+	}
+	for _, h := range []string{"Bcc", "X-SES-CONFIGURATION-SET", "X-SES-MESSAGE-TAGS"} {
+		if out.Header.Get(h) != "" {
+			t.Errorf("%s not stripped", h)
+		}
+	}
+	for _, h := range p.Headers {
+		if h.Name == "Bcc" {
+			t.Error("Bcc leaked into mail.headers")
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	bad := []string{
+		"no colon here\r\n\r\nbody",
+		" continuation first: x\r\n\r\n",
+		"",
+		"Subject: " + strings.Repeat("x", 1200) + "\r\n\r\n",
+		"Subject: ok\r\n\r\n" + strings.Repeat("y", 1001) + "\r\n",
+	}
+	for _, b := range bad {
+		if _, err := Parse([]byte(b)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("Parse(%q) = %v, want ErrMalformed", truncate(b, 30), err)
+		}
+	}
+}
+
+func TestDuplicates(t *testing.T) {
+	m, _ := Parse([]byte("Content-Type: text/plain\r\nX-A: 1\r\nX-A: 2\r\ncontent-type: text/html\r\n\r\n"))
+	var d *DuplicateHeaderError
+	if err := m.CheckDuplicates(); !errors.As(err, &d) || err.Error() != "Duplicate header 'content-type'." {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestBuildSimple(t *testing.T) {
+	b, err := BuildSimple(Simple{
+		From: "Sender <s@example.com>", To: []string{"a@example.net"}, Subject: "Grüße",
+		Text: "hello\nworld " + strings.Repeat("z", 300), HTML: "<p>hi</p>",
+		Attachments: []Attachment{{Content: []byte("PDFDATA"), FileName: "a.pdf"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Parse(b)
+	if err != nil {
+		t.Fatalf("built message does not parse: %v", err)
+	}
+	if !strings.HasPrefix(m.Get("Content-Type"), "multipart/mixed") || !strings.Contains(m.Get("Subject"), "=?UTF-8?b?") {
+		t.Fatalf("headers: %q %q", m.Get("Content-Type"), m.Get("Subject"))
+	}
+	msg, _ := mail.ReadMessage(bytes.NewReader(b))
+	if msg == nil || !bytes.Contains(b, []byte("application/pdf")) {
+		t.Fatal("attachment part missing")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("From: a@b.c\r\nSubject: x\r\n\r\nbody\r\n"))
+	f.Add([]byte("A: b\n\tc\n\nbody"))
+	f.Add([]byte("X-SES-MESSAGE-TAGS: a=b, c\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n := NormalizeLineEndings(b)
+		if bytes.Contains(bytes.ReplaceAll(n, []byte("\r\n"), nil), []byte("\n")) ||
+			bytes.Contains(bytes.ReplaceAll(n, []byte("\r\n"), nil), []byte("\r")) {
+			t.Fatalf("bare CR/LF survived normalisation: %q", n)
+		}
+		m, err := Parse(n)
+		if err != nil {
+			return
+		}
+		p, err := Prepare(m, "id", "h.test", time.Unix(0, 0))
+		if err != nil {
+			return
+		}
+		if _, err := Parse(p.Body); err != nil {
+			t.Fatalf("prepared message does not parse: %v", err)
+		}
+	})
+}

@@ -1,0 +1,138 @@
+package message
+
+import (
+	"mime"
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Prepared is a message made ready for delivery, and what the event "mail"
+// object needs to know about it.
+type Prepared struct {
+	Body             []byte      // what is delivered
+	Headers          []NameValue // original header fields (Bcc left out), for mail.headers
+	HeadersTruncated bool        // Headers stop short because the header was ≥ 10 KB
+	Common           Common      // mail.commonHeaders
+	ConfigurationSet string      // from X-SES-CONFIGURATION-SET
+	Tags             [][2]string // from X-SES-MESSAGE-TAGS, in order
+}
+
+// NameValue is one entry of mail.headers.
+type NameValue struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Common is SES's commonHeaders object.
+type Common struct {
+	From       []string `json:"from,omitempty"`
+	ReplyTo    []string `json:"replyTo,omitempty"`
+	To         []string `json:"to,omitempty"`
+	Cc         []string `json:"cc,omitempty"`
+	Date       string   `json:"date,omitempty"`
+	MessageID  string   `json:"messageId,omitempty"`
+	Subject    string   `json:"subject,omitempty"`
+	ReturnPath string   `json:"returnPath,omitempty"`
+}
+
+// headersLimit is where SES truncates mail.headers (headersTruncated).
+const headersLimit = 10 * 1024
+
+// tagRE is the SES message-tag name/value syntax (§11.3).
+var tagRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+
+// TagError reports a malformed X-SES-MESSAGE-TAGS entry.
+type TagError struct{ Tag string }
+
+func (e *TagError) Error() string {
+	return "Invalid message tag '" + e.Tag + "': names and values may contain only ASCII letters, digits, '_' and '-'."
+}
+
+// Prepare turns a parsed message into the message Petrel delivers, as SES
+// does: X-SES-* headers are read and removed, Bcc and Return-Path are removed,
+// Message-ID becomes <messageID@domain> and Date the acceptance time. The
+// original headers are kept for the events.
+func Prepare(m *Message, messageID, domain string, now time.Time) (*Prepared, error) {
+	p := &Prepared{}
+	size := 0
+	for _, f := range m.Header {
+		if strings.EqualFold(f.Name, "Bcc") {
+			continue
+		}
+		size += len(f.Raw)
+		if size >= headersLimit {
+			p.HeadersTruncated = true
+			break
+		}
+		p.Headers = append(p.Headers, NameValue{Name: f.Name, Value: f.Value()})
+	}
+	p.Common = Common{
+		From:       addressList(m.Get("From")),
+		ReplyTo:    addressList(m.Get("Reply-To")),
+		To:         addressList(strings.Join(m.Values("To"), ", ")),
+		Cc:         addressList(strings.Join(m.Values("Cc"), ", ")),
+		Date:       m.Get("Date"),
+		MessageID:  m.Get("Message-ID"),
+		Subject:    decodeText(m.Get("Subject")),
+		ReturnPath: m.Get("Return-Path"),
+	}
+	p.ConfigurationSet = m.Get("X-SES-CONFIGURATION-SET")
+	if v := m.Get("X-SES-MESSAGE-TAGS"); v != "" {
+		for _, kv := range strings.Split(v, ",") {
+			kv = strings.TrimSpace(kv)
+			if kv == "" {
+				continue
+			}
+			k, val, _ := strings.Cut(kv, "=")
+			k, val = strings.TrimSpace(k), strings.TrimSpace(val)
+			if !tagRE.MatchString(k) || !tagRE.MatchString(val) {
+				return nil, &TagError{Tag: kv}
+			}
+			p.Tags = append(p.Tags, [2]string{k, val})
+		}
+	}
+	out := &Message{Header: append([]Field(nil), m.Header...), Body: m.Body}
+	for _, f := range m.Header {
+		if strings.HasPrefix(strings.ToUpper(f.Name), "X-SES-") {
+			out.Del(f.Name)
+		}
+	}
+	out.Del("Bcc")
+	out.Del("Return-Path")
+	out.Set("Date", now.UTC().Format(time.RFC1123Z))
+	out.Set("Message-ID", "<"+messageID+"@"+domain+">")
+	if out.Get("MIME-Version") == "" {
+		out.Header = append(out.Header, Field{Name: "MIME-Version", Raw: []byte("MIME-Version: 1.0\r\n")})
+	}
+	p.Body = out.Bytes()
+	return p, nil
+}
+
+func addressList(v string) []string {
+	if v == "" {
+		return nil
+	}
+	list, err := mail.ParseAddressList(v)
+	if err != nil {
+		return []string{decodeText(v)}
+	}
+	out := make([]string, len(list))
+	for i, a := range list {
+		if a.Name != "" {
+			out[i] = a.Name + " <" + a.Address + ">"
+		} else {
+			out[i] = a.Address
+		}
+	}
+	return out
+}
+
+func decodeText(s string) string {
+	d, err := new(mime.WordDecoder).DecodeHeader(s)
+	if err != nil {
+		return s
+	}
+	return d
+}
