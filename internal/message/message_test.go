@@ -11,12 +11,12 @@ import (
 
 func TestNormalizeLineEndings(t *testing.T) {
 	cases := map[string]string{
-		"a\r\nb\r\n":          "a\r\nb\r\n",
-		"a\nb\n":              "a\r\nb\r\n",
-		"a\rb":                "a\r\nb",
-		"x\n.\nsmuggled\r\n":  "x\r\n.\r\nsmuggled\r\n",
+		"a\r\nb\r\n":         "a\r\nb\r\n",
+		"a\nb\n":             "a\r\nb\r\n",
+		"a\rb":               "a\r\nb",
+		"x\n.\nsmuggled\r\n": "x\r\n.\r\nsmuggled\r\n",
 		"x\r\n.\rMAIL FROM:": "x\r\n.\r\nMAIL FROM:",
-		"\r\r\n":              "\r\n\r\n",
+		"\r\r\n":             "\r\n\r\n",
 	}
 	for in, want := range cases {
 		if got := string(NormalizeLineEndings([]byte(in))); got != want {

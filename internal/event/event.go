@@ -1,0 +1,256 @@
+// Package event is Petrel's event log: every outcome of every message, stored
+// in Amazon SES's own event-publishing JSON (eventType, mail, and the
+// per-type object: send, reject, delivery, bounce, complaint, deliveryDelay).
+//
+// Events are written in the same transaction as the state change they
+// describe (a queue row retired, a message accepted), so the log never
+// disagrees with the queue. The "mail" object is stored once per message (by
+// spool) and joined in when events are read.
+package event
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/petrelmail/petrel/internal/store"
+)
+
+// Kind is the SES eventType.
+type Kind string
+
+const (
+	Send          Kind = "Send"
+	Reject        Kind = "Reject"
+	Delivery      Kind = "Delivery"
+	Bounce        Kind = "Bounce"
+	Complaint     Kind = "Complaint"
+	DeliveryDelay Kind = "DeliveryDelay"
+)
+
+// Kinds lists the event types Petrel emits.
+var Kinds = []Kind{Send, Reject, Delivery, Bounce, Complaint, DeliveryDelay}
+
+// objectKey is the JSON key of each type's object (SES §4.6).
+func (k Kind) objectKey() string {
+	switch k {
+	case DeliveryDelay:
+		return "deliveryDelay"
+	default:
+		return strings.ToLower(string(k[:1])) + string(k[1:])
+	}
+}
+
+// ParseKind accepts an eventType in any case ("bounce", "DeliveryDelay").
+func ParseKind(s string) (Kind, error) {
+	for _, k := range Kinds {
+		if strings.EqualFold(string(k), s) {
+			return k, nil
+		}
+	}
+	return "", fmt.Errorf("unknown event type %q", s)
+}
+
+// TimeFormat is SES's timestamp format (ISO 8601, milliseconds, UTC).
+const TimeFormat = "2006-01-02T15:04:05.000Z"
+
+// Timestamp formats t as SES does.
+func Timestamp(t time.Time) string { return t.UTC().Format(TimeFormat) }
+
+// Mail is SES's "mail" object (§4.2).
+type Mail struct {
+	Timestamp        string              `json:"timestamp"`
+	MessageID        string              `json:"messageId"`
+	Source           string              `json:"source"`
+	SourceArn        string              `json:"sourceArn"`
+	SourceIP         string              `json:"sourceIp,omitempty"`
+	SendingAccountID string              `json:"sendingAccountId"`
+	CallerIdentity   string              `json:"callerIdentity,omitempty"`
+	Destination      []string            `json:"destination"`
+	HeadersTruncated bool                `json:"headersTruncated"`
+	Headers          []Header            `json:"headers"`
+	CommonHeaders    CommonHeaders       `json:"commonHeaders"`
+	Tags             map[string][]string `json:"tags"`
+}
+
+// Header is one entry of mail.headers.
+type Header struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// CommonHeaders is mail.commonHeaders.
+type CommonHeaders struct {
+	From       []string `json:"from,omitempty"`
+	ReplyTo    []string `json:"replyTo,omitempty"`
+	To         []string `json:"to,omitempty"`
+	Cc         []string `json:"cc,omitempty"`
+	Date       string   `json:"date,omitempty"`
+	MessageID  string   `json:"messageId,omitempty"`
+	Subject    string   `json:"subject,omitempty"`
+	ReturnPath string   `json:"returnPath,omitempty"`
+}
+
+// SendDetail is the (always empty) "send" object.
+type SendDetail struct{}
+
+// RejectDetail is the "reject" object.
+type RejectDetail struct {
+	Reason string `json:"reason"`
+}
+
+// DeliveryDetail is the "delivery" object (§4.5).
+type DeliveryDetail struct {
+	Timestamp            string   `json:"timestamp"`
+	ProcessingTimeMillis int64    `json:"processingTimeMillis"`
+	Recipients           []string `json:"recipients"`
+	SMTPResponse         string   `json:"smtpResponse"`
+	ReportingMTA         string   `json:"reportingMTA"`
+	RemoteMtaIP          string   `json:"remoteMtaIp,omitempty"`
+}
+
+// BounceDetail is the "bounce" object (§4.3).
+type BounceDetail struct {
+	BounceType        string             `json:"bounceType"`
+	BounceSubType     string             `json:"bounceSubType"`
+	BouncedRecipients []BouncedRecipient `json:"bouncedRecipients"`
+	Timestamp         string             `json:"timestamp"`
+	FeedbackID        string             `json:"feedbackId"`
+	RemoteMtaIP       string             `json:"remoteMtaIp,omitempty"`
+	ReportingMTA      string             `json:"reportingMTA,omitempty"`
+}
+
+// BouncedRecipient is one entry of bounce.bouncedRecipients.
+type BouncedRecipient struct {
+	EmailAddress   string `json:"emailAddress"`
+	Action         string `json:"action,omitempty"`
+	Status         string `json:"status,omitempty"`
+	DiagnosticCode string `json:"diagnosticCode,omitempty"`
+}
+
+// ComplaintDetail is the "complaint" object (§4.4).
+type ComplaintDetail struct {
+	ComplainedRecipients  []Recipient `json:"complainedRecipients"`
+	Timestamp             string      `json:"timestamp"`
+	FeedbackID            string      `json:"feedbackId"`
+	ComplaintSubType      *string     `json:"complaintSubType"`
+	UserAgent             string      `json:"userAgent,omitempty"`
+	ComplaintFeedbackType string      `json:"complaintFeedbackType,omitempty"`
+	ArrivalDate           string      `json:"arrivalDate,omitempty"`
+}
+
+// Recipient is {emailAddress}.
+type Recipient struct {
+	EmailAddress string `json:"emailAddress"`
+}
+
+// DeliveryDelayDetail is the "deliveryDelay" object (§4.6).
+type DeliveryDelayDetail struct {
+	Timestamp         string             `json:"timestamp"`
+	DelayType         string             `json:"delayType"`
+	ExpirationTime    string             `json:"expirationTime"`
+	DelayedRecipients []DelayedRecipient `json:"delayedRecipients"`
+	ReportingMTA      string             `json:"reportingMTA,omitempty"`
+}
+
+// DelayedRecipient is one entry of deliveryDelay.delayedRecipients.
+type DelayedRecipient struct {
+	EmailAddress   string `json:"emailAddress"`
+	Status         string `json:"status"`
+	DiagnosticCode string `json:"diagnosticCode"`
+}
+
+// Event is one stored event.
+type Event struct {
+	ID        int64
+	Kind      Kind
+	MessageID string
+	Account   string
+	Recipient string // the (first) recipient it concerns; "" for message-wide events
+	Time      time.Time
+	Detail    json.RawMessage // the per-type object
+	Mail      json.RawMessage // the message's "mail" object (filled when read)
+}
+
+// MarshalJSON renders the event exactly as SES publishes it.
+func (e Event) MarshalJSON() ([]byte, error) {
+	mail := e.Mail
+	if len(mail) == 0 {
+		mail = json.RawMessage("{}")
+	}
+	return json.Marshal(map[string]json.RawMessage{
+		"eventType":        json.RawMessage(`"` + string(e.Kind) + `"`),
+		"mail":             mail,
+		e.Kind.objectKey(): e.Detail,
+	})
+}
+
+// Log stores and reads events.
+type Log struct{ db *store.DB }
+
+// NewLog returns a Log over db.
+func NewLog(db *store.DB) *Log { return &Log{db: db} }
+
+// AddTx records an event in tx. detail is one of the *Detail types.
+func (l *Log) AddTx(tx *sql.Tx, kind Kind, messageID, account, recipient string, at time.Time, detail any) error {
+	b, err := json.Marshal(detail)
+	if err != nil {
+		return fmt.Errorf("encoding %s event: %w", kind, err)
+	}
+	return l.db.ExecTx(tx, "INSERT INTO events (message_id, account, kind, recipient, created_ms, detail) VALUES (?, ?, ?, ?, ?, ?)",
+		messageID, account, string(kind), recipient, at.UnixMilli(), string(b))
+}
+
+// Filter selects events. Zero fields match everything.
+type Filter struct {
+	Account   string
+	MessageID string
+	Kind      Kind
+	AfterID   int64 // only events with a larger ID (for following)
+	Limit     int   // 0 = 1000
+}
+
+// List returns events matching f in the order they were recorded.
+func (l *Log) List(ctx context.Context, f Filter) ([]Event, error) {
+	q := "SELECT e.id, e.kind, e.message_id, e.account, e.recipient, e.created_ms, e.detail, COALESCE(m.mail_json, '{}') " +
+		"FROM events e LEFT JOIN messages m ON m.id = e.message_id WHERE e.id > ?"
+	args := []any{f.AfterID}
+	if f.Account != "" {
+		q += " AND e.account = ?"
+		args = append(args, f.Account)
+	}
+	if f.MessageID != "" {
+		q += " AND e.message_id = ?"
+		args = append(args, f.MessageID)
+	}
+	if f.Kind != "" {
+		q += " AND e.kind = ?"
+		args = append(args, string(f.Kind))
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	q += " ORDER BY e.id LIMIT ?"
+	args = append(args, limit)
+	rows, err := l.db.QueryContext(ctx, l.db.Rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing events: %w", err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		var kind, detail, mail string
+		var ms int64
+		if err := rows.Scan(&e.ID, &kind, &e.MessageID, &e.Account, &e.Recipient, &ms, &detail, &mail); err != nil {
+			return nil, err
+		}
+		e.Kind, e.Time, e.Detail, e.Mail = Kind(kind), time.UnixMilli(ms), json.RawMessage(detail), json.RawMessage(mail)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,128 @@
+package queue
+
+import (
+	"database/sql"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/petrelmail/petrel/internal/spool"
+	"github.com/petrelmail/petrel/internal/store"
+)
+
+func fill(t *testing.T, db *store.DB, q *Queue, n int, now time.Time) {
+	t.Helper()
+	sp := spool.New(db)
+	err := db.Tx(t.Context(), func(tx *sql.Tx) error {
+		if err := sp.PutTx(tx, &spool.Message{ID: "m1", Account: "a", Created: now, Mail: []byte("{}"), Body: []byte("x")}); err != nil {
+			return err
+		}
+		for i := range n {
+			e := &Entry{ID: fmt.Sprintf("m1/%d", i), MessageID: "m1", Account: "a", Rcpt: fmt.Sprintf("r%d@example.com", i),
+				Domain: "example.com", Created: now, NextAttempt: now, Deadline: now.Add(time.Hour)}
+			if err := q.InsertTx(tx, e, "", time.Time{}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLeaseIsExclusive(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			db := store.OpenTest(t, backend)
+			q := New(db)
+			now := time.Now()
+			const n = 400
+			fill(t, db, q, n, now)
+			var mu sync.Mutex
+			seen := map[string]string{}
+			var wg sync.WaitGroup
+			for w := range 4 {
+				owner := fmt.Sprintf("node%d", w)
+				wg.Go(func() {
+					for {
+						got, err := q.Lease(t.Context(), owner, now, 25, time.Minute)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if len(got) == 0 {
+							return
+						}
+						mu.Lock()
+						for _, e := range got {
+							if prev, dup := seen[e.ID]; dup {
+								t.Errorf("%s leased by %s and %s", e.ID, prev, owner)
+							}
+							seen[e.ID] = owner
+						}
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Wait()
+			if len(seen) != n {
+				t.Fatalf("leased %d entries, want %d", len(seen), n)
+			}
+			// Leased entries are not due for anyone else until the lease expires…
+			if got, _ := q.Lease(t.Context(), "late", now, 10, time.Minute); len(got) != 0 {
+				t.Fatalf("re-leased %d held entries", len(got))
+			}
+			// …after which they are.
+			if got, _ := q.Lease(t.Context(), "late", now.Add(2*time.Minute), 10, time.Minute); len(got) != 10 {
+				t.Fatalf("after expiry leased %d, want 10", len(got))
+			}
+			// A restarting node reclaims its own leases at once.
+			if c, err := q.ReleaseOwner(t.Context(), "late"); err != nil || c != 10 {
+				t.Fatalf("ReleaseOwner = %d, %v; want 10", c, err)
+			}
+			if got, _ := q.Lease(t.Context(), "again", now, 100, time.Minute); len(got) != 10 {
+				t.Fatalf("after ReleaseOwner leased %d, want the 10 released", len(got))
+			}
+		})
+	}
+}
+
+func TestRescheduleAndNextDue(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			db := store.OpenTest(t, backend)
+			q := New(db)
+			now := time.Now().Truncate(time.Millisecond)
+			fill(t, db, q, 1, now)
+			got, _ := q.Lease(t.Context(), "n", now, 10, time.Minute)
+			if len(got) != 1 {
+				t.Fatalf("leased %d", len(got))
+			}
+			if _, ok, _ := q.NextDue(t.Context(), now); ok {
+				t.Fatal("leased entry reported as due")
+			}
+			next := now.Add(30 * time.Second)
+			if err := db.Tx(t.Context(), func(tx *sql.Tx) error { return q.RescheduleTx(tx, got[0].ID, 1, next, "451 busy") }); err != nil {
+				t.Fatal(err)
+			}
+			if due, ok, err := q.NextDue(t.Context(), now); err != nil || !ok || !due.Equal(next) {
+				t.Fatalf("NextDue = %v %v %v, want %v", due, ok, err, next)
+			}
+			if got, _ := q.Lease(t.Context(), "n", now, 10, time.Minute); len(got) != 0 {
+				t.Fatal("rescheduled entry leased before it is due")
+			}
+			got, _ = q.Lease(t.Context(), "n", next, 10, time.Minute)
+			if len(got) != 1 || got[0].Attempts != 1 {
+				t.Fatalf("after due: %+v", got)
+			}
+			if err := db.Tx(t.Context(), func(tx *sql.Tx) error { return q.DeleteTx(tx, got[0].ID) }); err != nil {
+				t.Fatal(err)
+			}
+			if n, _ := q.Len(t.Context()); n != 0 {
+				t.Fatalf("Len = %d", n)
+			}
+		})
+	}
+}
