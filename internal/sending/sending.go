@@ -1,0 +1,308 @@
+// Package sending is the accept path shared by the SESv2 API and SMTP
+// submission. Given an authenticated account and a message, Send:
+//
+//  1. checks the account may send;
+//  2. checks every sender identity (From header, envelope MAIL FROM) is a
+//     verified identity of the account (SES: MessageRejected otherwise);
+//  3. checks the recipients (1 to 50, valid syntax);
+//  4. parses the message, rejects duplicate singleton headers, and prepares
+//     it as SES does (X-SES-* read and stripped, Message-ID and Date set);
+//  5. stores body, one queue entry per recipient and the Send event in one
+//     group-committed transaction, and returns only when it is on disk;
+//  6. hands the new queue entries to the delivery workers in memory, so the
+//     first attempt starts at once.
+package sending
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/petrelmail/petrel/internal/account"
+	"github.com/petrelmail/petrel/internal/address"
+	"github.com/petrelmail/petrel/internal/event"
+	"github.com/petrelmail/petrel/internal/identity"
+	"github.com/petrelmail/petrel/internal/message"
+	"github.com/petrelmail/petrel/internal/queue"
+	"github.com/petrelmail/petrel/internal/spool"
+	"github.com/petrelmail/petrel/internal/store"
+)
+
+// Config holds the accept path's settings.
+type Config struct {
+	Hostname      string        // domain of generated Message-IDs
+	Region        string        // for ARNs and error texts
+	NodeID        string        // lease owner of new queue entries
+	MaxDelivery   time.Duration // delivery deadline after acceptance
+	MaxRecipients int           // per message (SES: 50)
+	MaxSize       int           // bytes (SES v2/SMTP: 40 MB)
+	LeaseFor      time.Duration // lease on entries handed straight to delivery
+}
+
+// Sender accepts messages.
+type Sender struct {
+	cfg        Config
+	accounts   *account.Service
+	identities *identity.Service
+	queue      *queue.Queue
+	spool      *spool.Spool
+	events     *event.Log
+	batch      *store.Batcher
+
+	// Handoff passes freshly stored entries (leased to this node) to the
+	// delivery workers; it reports false when they could not be taken, in
+	// which case their leases are released for the poller. Wired by daemon.
+	Handoff func([]*queue.Entry) bool
+}
+
+// New returns a Sender.
+func New(cfg Config, accounts *account.Service, identities *identity.Service, q *queue.Queue, sp *spool.Spool,
+	events *event.Log, batch *store.Batcher) *Sender {
+	return &Sender{cfg: cfg, accounts: accounts, identities: identities, queue: q, spool: sp, events: events, batch: batch}
+}
+
+// Request is one message to accept.
+type Request struct {
+	Account    string
+	Caller     string // access key id, for mail.callerIdentity
+	SourceIP   string
+	Operation  string            // "SendEmail", "SendRawEmail" (SMTP) — the ses:operation tag
+	MailFrom   *address.Address  // envelope sender given by the client (SMTP MAIL FROM); nil for the API
+	Recipients []address.Address // envelope recipients
+	Raw        []byte            // the message; line endings are normalised here
+	Tags       [][2]string       // API EmailTags; when set, X-SES-MESSAGE-TAGS is ignored (SES: no merge)
+	ConfigSet  string            // API ConfigurationSetName; overrides X-SES-CONFIGURATION-SET
+}
+
+// Errors the edges translate to SES's replies.
+var (
+	ErrSendingPaused = errors.New("sending paused for this account")
+	ErrNoRecipients  = errors.New("message has no recipients")
+)
+
+// UnverifiedError lists sender identities that are not verified.
+type UnverifiedError struct {
+	Identities []string
+	Region     string
+}
+
+func (e *UnverifiedError) Error() string {
+	return "Email address is not verified. The following identities failed the check in region " +
+		strings.ToUpper(e.Region) + ": " + strings.Join(e.Identities, ", ")
+}
+
+// RejectedError is content SES refuses (MessageRejected / 554 Transaction failed).
+type RejectedError struct{ Reason string }
+
+func (e *RejectedError) Error() string { return e.Reason }
+
+// TooManyRecipientsError reports more recipients than allowed.
+type TooManyRecipientsError struct{ Max int }
+
+func (e *TooManyRecipientsError) Error() string {
+	return fmt.Sprintf("Recipient count exceeds %d.", e.Max)
+}
+
+// StorageError wraps a failure to store an accepted message; nothing of it is
+// kept and the client should retry.
+type StorageError struct{ Err error }
+
+func (e *StorageError) Error() string { return "storing message: " + e.Err.Error() }
+func (e *StorageError) Unwrap() error { return e.Err }
+
+// Send accepts a message and returns its SES message ID once it is durable.
+func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
+	acct, err := s.accounts.Get(ctx, req.Account)
+	if err != nil {
+		return "", &StorageError{err}
+	}
+	if !acct.SendingEnabled {
+		return "", ErrSendingPaused
+	}
+	raw := message.NormalizeLineEndings(req.Raw)
+	if len(raw) > s.cfg.MaxSize {
+		return "", &RejectedError{fmt.Sprintf("Message length is more than %d bytes long: '%d'.", s.cfg.MaxSize, len(raw))}
+	}
+	msg, err := message.Parse(raw)
+	if err != nil {
+		return "", &RejectedError{"Transaction failed: " + strings.TrimPrefix(err.Error(), "malformed message: ")}
+	}
+	if err := msg.CheckDuplicates(); err != nil {
+		return "", &RejectedError{"Transaction failed: " + err.Error()}
+	}
+	from, err := address.Parse(msg.Get("From"))
+	if err != nil {
+		return "", &RejectedError{"Illegal address: the From header is missing or invalid."}
+	}
+	mailFrom := from
+	if req.MailFrom != nil {
+		mailFrom = *req.MailFrom
+	}
+	sourceIdentity, err := s.authorize(ctx, req.Account, from, mailFrom)
+	if err != nil {
+		return "", err
+	}
+	rcpts, err := s.recipients(req.Recipients)
+	if err != nil {
+		return "", err
+	}
+
+	now := time.Now()
+	id := NewMessageID(now)
+	prep, err := message.Prepare(msg, id, s.cfg.Hostname, now)
+	if err != nil {
+		return "", &RejectedError{err.Error()}
+	}
+	mailJSON, err := json.Marshal(s.mailObject(req, acct, id, now, mailFrom, sourceIdentity, rcpts, prep))
+	if err != nil {
+		return "", err
+	}
+	sm := &spool.Message{ID: id, Account: req.Account, Created: now, MailFrom: mailFrom.Email(), Mail: mailJSON, Body: prep.Body}
+	entries := make([]*queue.Entry, len(rcpts))
+	for i, r := range rcpts {
+		entries[i] = &queue.Entry{ID: id + "/" + strconv.Itoa(i), MessageID: id, Account: req.Account, Rcpt: r.Email(),
+			Domain: r.Domain, Created: now, NextAttempt: now, Deadline: now.Add(s.cfg.MaxDelivery)}
+	}
+	leaseUntil := now.Add(s.cfg.LeaseFor)
+	err = s.batch.Do(ctx, func(tx *sql.Tx) error {
+		if err := s.spool.PutTx(tx, sm); err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if err := s.queue.InsertTx(tx, e, s.cfg.NodeID, leaseUntil); err != nil {
+				return err
+			}
+		}
+		return s.events.AddTx(tx, event.Send, id, req.Account, "", now, event.SendDetail{})
+	})
+	if err != nil {
+		return "", &StorageError{err}
+	}
+	if s.Handoff == nil || !s.Handoff(entries) {
+		s.release(entries)
+	}
+	return id, nil
+}
+
+// release gives up this node's leases on entries it could not start, so the
+// poller (here or on another node) picks them up.
+func (s *Sender) release(entries []*queue.Entry) {
+	s.batch.Do(context.Background(), func(tx *sql.Tx) error {
+		for _, e := range entries {
+			if err := s.queue.ReleaseTx(tx, e.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Sender) authorize(ctx context.Context, account string, addrs ...address.Address) (string, error) {
+	var failed []string
+	first := ""
+	seen := map[string]bool{}
+	for _, a := range addrs {
+		if seen[a.Key()] {
+			continue
+		}
+		seen[a.Key()] = true
+		id, err := s.identities.Authorizing(ctx, account, a)
+		if err != nil {
+			return "", &StorageError{err}
+		}
+		if id == "" {
+			failed = append(failed, a.Email())
+		} else if first == "" {
+			first = id
+		}
+	}
+	if len(failed) > 0 {
+		return "", &UnverifiedError{Identities: failed, Region: s.cfg.Region}
+	}
+	return first, nil
+}
+
+func (s *Sender) recipients(in []address.Address) ([]address.Address, error) {
+	seen := map[string]bool{}
+	var out []address.Address
+	for _, a := range in {
+		if seen[a.Key()] {
+			continue
+		}
+		seen[a.Key()] = true
+		out = append(out, a)
+	}
+	if len(out) == 0 {
+		return nil, ErrNoRecipients
+	}
+	if len(out) > s.cfg.MaxRecipients {
+		return nil, &TooManyRecipientsError{Max: s.cfg.MaxRecipients}
+	}
+	return out, nil
+}
+
+func (s *Sender) mailObject(req Request, acct account.Account, id string, now time.Time, mailFrom address.Address,
+	sourceIdentity string, rcpts []address.Address, p *message.Prepared) event.Mail {
+	dest := make([]string, len(rcpts))
+	for i, r := range rcpts {
+		dest[i] = r.Email()
+	}
+	headers := make([]event.Header, len(p.Headers))
+	for i, h := range p.Headers {
+		headers[i] = event.Header(h)
+	}
+	configSet := p.ConfigurationSet
+	if req.ConfigSet != "" {
+		configSet = req.ConfigSet
+	}
+	tags := map[string][]string{
+		"ses:operation":       {req.Operation},
+		"ses:from-domain":     {mailFrom.Domain},
+		"ses:caller-identity": {req.Caller},
+	}
+	if req.SourceIP != "" {
+		tags["ses:source-ip"] = []string{req.SourceIP}
+	}
+	if configSet != "" {
+		tags["ses:configuration-set"] = []string{configSet}
+	}
+	custom := p.Tags
+	if len(req.Tags) > 0 {
+		custom = req.Tags
+	}
+	for _, kv := range custom {
+		tags[kv[0]] = append(tags[kv[0]], kv[1])
+	}
+	return event.Mail{
+		Timestamp:        event.Timestamp(now),
+		MessageID:        id,
+		Source:           mailFrom.Email(),
+		SourceArn:        fmt.Sprintf("arn:aws:ses:%s:%s:identity/%s", s.cfg.Region, acct.SendingAccountID, sourceIdentity),
+		SourceIP:         req.SourceIP,
+		SendingAccountID: acct.SendingAccountID,
+		CallerIdentity:   req.Caller,
+		Destination:      dest,
+		HeadersTruncated: p.HeadersTruncated,
+		Headers:          headers,
+		CommonHeaders:    event.CommonHeaders(p.Common),
+		Tags:             tags,
+	}
+}
+
+// NewMessageID returns an ID in SES's shape: 16 hex digits ("0100" and the
+// acceptance time in milliseconds), a random UUID, and "-000000".
+func NewMessageID(now time.Time) string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	u := hex.EncodeToString(b[:])
+	return fmt.Sprintf("0100%012x-%s-%s-%s-%s-%s-000000", now.UnixMilli()&0xffffffffffff, u[:8], u[8:12], u[12:16], u[16:20], u[20:])
+}
