@@ -75,3 +75,8 @@ func (s *Spool) ReleaseBodyTx(tx *sql.Tx, id string) error {
 	return s.db.ExecTx(tx, "UPDATE messages SET body = ? WHERE id = ? AND NOT EXISTS (SELECT 1 FROM queue WHERE message_id = ?)",
 		[]byte{}, id, id)
 }
+
+// CountSince counts the messages account accepted at or after sinceMs.
+func (s *Spool) CountSince(ctx context.Context, account string, sinceMs int64, n *int64) error {
+	return s.db.QueryRowContext(ctx, s.db.Rebind("SELECT COUNT(*) FROM messages WHERE account = ? AND created_ms >= ?"), account, sinceMs).Scan(n)
+}

@@ -1,0 +1,361 @@
+// Command petrel is the Petrel mail platform: an Amazon SES-compatible
+// sending service in one binary.
+//
+//	petrel serve [flags]                         run the server (see --help)
+//	petrel account create NAME | list            manage accounts
+//	petrel credentials create --account NAME     new access key + SMTP password
+//	petrel identity add NAME --account A [--verified] | verify | list | delete
+//	petrel events [--message-id ID] [--type T] [--account A] [--follow]
+//	petrel version
+//
+// Administrative commands work on the same data directory / database as
+// serve (--data-dir, --database), and may run while it does.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/petrelmail/petrel/internal/account"
+	"github.com/petrelmail/petrel/internal/config"
+	"github.com/petrelmail/petrel/internal/daemon"
+	"github.com/petrelmail/petrel/internal/event"
+)
+
+const usage = `usage: petrel <command> [arguments]
+
+commands:
+  serve                               run Petrel (petrel serve --help for flags)
+  account create NAME                 create an account
+  account list                        list accounts
+  credentials create --account NAME   create an access key and SMTP password
+  identity add NAME --account A [--verified]
+                                      add an email address or domain identity
+  identity verify NAME --account A    mark an identity verified (operator vouches)
+  identity list --account A           list identities
+  identity delete NAME --account A    delete an identity
+  events [--message-id ID] [--type T] [--account A] [--follow]
+                                      print events as JSON lines (SES format)
+  version                             print the version
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
+	case "serve":
+		err = serve(ctx, args)
+	case "account":
+		err = accountCmd(ctx, args)
+	case "credentials":
+		err = credentialsCmd(ctx, args)
+	case "identity":
+		err = identityCmd(ctx, args)
+	case "events":
+		err = eventsCmd(ctx, args)
+	case "version":
+		fmt.Println("petrel", version())
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "petrel: unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "petrel:", err)
+		os.Exit(1)
+	}
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return bi.Main.Version + " " + s.Value
+			}
+		}
+		return bi.Main.Version
+	}
+	return "unknown"
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+func serve(ctx context.Context, args []string) error {
+	cfg, err := config.Load(args)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.LogLevel)
+	d, err := daemon.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	if k := d.Credentials; k != nil {
+		printWelcome(cfg, d, *k)
+	}
+	return d.Run(ctx)
+}
+
+func printWelcome(cfg config.Config, d *daemon.Daemon, k account.Key) {
+	creds, _ := filepath.Abs(daemon.CredentialsPath(cfg))
+	fmt.Fprintf(os.Stderr, `
+Created account %q. Its credentials are in %s (profile "petrel"):
+  access key id:  %s
+  SMTP username:  %s
+  SMTP password:  %s
+
+Send with the AWS CLI:
+  export AWS_SHARED_CREDENTIALS_FILE=%s
+  petrel identity add example.com --account default --verified --data-dir %s
+  aws --profile petrel --region %s --endpoint-url http://%s sesv2 send-email \
+    --from-email-address sender@example.com \
+    --destination ToAddresses=success@simulator.amazonses.com \
+    --content 'Simple={Subject={Data=Hello},Body={Text={Data=Hi}}}'
+
+`, k.Account, creds, k.AccessKeyID, k.AccessKeyID, account.SMTPPassword(k.SecretAccessKey, cfg.Region),
+		creds, cfg.DataDir, cfg.Region, d.Addr("http"))
+}
+
+// adminFlags parses the store-locating flags plus the command's own, allowing
+// flags after positional arguments ("identity add example.com --verified").
+func adminFlags(name string, args []string, define func(fs *flag.FlagSet)) (config.Config, []string, error) {
+	cfg := config.Default()
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "data directory")
+	fs.StringVar(&cfg.Database, "database", cfg.Database, "empty for SQLite in the data dir, or a postgres:// URL")
+	fs.StringVar(&cfg.Region, "region", cfg.Region, "region for SMTP password derivation")
+	if define != nil {
+		define(fs)
+	}
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return cfg, nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	return cfg, positional, nil
+}
+
+func open(ctx context.Context, cfg config.Config) (*daemon.Services, error) {
+	if _, err := os.Stat(cfg.DataDir); err != nil && cfg.Database == "" {
+		return nil, fmt.Errorf("no data directory %s (run petrel serve first, or pass --data-dir)", cfg.DataDir)
+	}
+	return daemon.Open(ctx, cfg)
+}
+
+func accountCmd(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return errors.New("usage: petrel account create NAME | list")
+	}
+	cfg, pos, err := adminFlags("account", args[1:], nil)
+	if err != nil {
+		return err
+	}
+	svc, err := open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	switch args[0] {
+	case "create":
+		if len(pos) != 1 {
+			return errors.New("usage: petrel account create NAME")
+		}
+		a, err := svc.Accounts.Create(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		fmt.Printf("created account %s (sending account id %s)\n", a.Name, a.SendingAccountID)
+		return nil
+	case "list":
+		list, err := svc.Accounts.List(ctx)
+		if err != nil {
+			return err
+		}
+		for _, a := range list {
+			fmt.Printf("%s\t%s\tsending-enabled=%v\n", a.Name, a.SendingAccountID, a.SendingEnabled)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown account command %q", args[0])
+}
+
+func credentialsCmd(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: petrel credentials create --account NAME [--file PATH]")
+	}
+	var acct, file string
+	cfg, _, err := adminFlags("credentials", args[1:], func(fs *flag.FlagSet) {
+		fs.StringVar(&acct, "account", "", "account to create the key for")
+		fs.StringVar(&file, "file", "", "also write an AWS credentials file here (profile petrel)")
+	})
+	if err != nil {
+		return err
+	}
+	if acct == "" {
+		return errors.New("--account is required")
+	}
+	svc, err := open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	k, err := svc.Accounts.CreateKey(ctx, acct)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("[petrel]\naws_access_key_id = %s\naws_secret_access_key = %s\nsmtp_username = %s\nsmtp_password = %s\n",
+		k.AccessKeyID, k.SecretAccessKey, k.AccessKeyID, account.SMTPPassword(k.SecretAccessKey, cfg.Region))
+	if file != "" {
+		return daemon.WriteCredentials(file, "petrel", k, cfg.Region)
+	}
+	return nil
+}
+
+func identityCmd(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return errors.New("usage: petrel identity add|verify|list|delete [NAME] --account A")
+	}
+	var acct string
+	var verified bool
+	cfg, pos, err := adminFlags("identity", args[1:], func(fs *flag.FlagSet) {
+		fs.StringVar(&acct, "account", daemon.DefaultAccount, "account the identity belongs to")
+		fs.BoolVar(&verified, "verified", false, "mark the identity verified (the operator vouches for it)")
+	})
+	if err != nil {
+		return err
+	}
+	svc, err := open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	if _, err := svc.Accounts.Get(ctx, acct); err != nil {
+		return err
+	}
+	needName := func() error {
+		if len(pos) != 1 {
+			return fmt.Errorf("usage: petrel identity %s NAME --account A", args[0])
+		}
+		return nil
+	}
+	switch args[0] {
+	case "add":
+		if err := needName(); err != nil {
+			return err
+		}
+		id, err := svc.Identities.Create(ctx, acct, pos[0], verified)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("added %s identity %s to account %s (verified=%v)\n", strings.ToLower(string(id.Kind)), id.Name, acct, id.Verified)
+	case "verify":
+		if err := needName(); err != nil {
+			return err
+		}
+		if err := svc.Identities.SetVerified(ctx, acct, pos[0], true); err != nil {
+			return err
+		}
+		fmt.Printf("identity %s of account %s is verified\n", pos[0], acct)
+	case "list":
+		ids, err := svc.Identities.List(ctx, acct, "", 100000)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			fmt.Printf("%s\t%s\tverified=%v\n", id.Name, id.Kind, id.Verified)
+		}
+	case "delete":
+		if err := needName(); err != nil {
+			return err
+		}
+		if err := svc.Identities.Delete(ctx, acct, pos[0]); err != nil {
+			return err
+		}
+		fmt.Printf("deleted identity %s of account %s\n", pos[0], acct)
+	default:
+		return fmt.Errorf("unknown identity command %q", args[0])
+	}
+	return nil
+}
+
+func eventsCmd(ctx context.Context, args []string) error {
+	var f event.Filter
+	var kind string
+	var follow bool
+	cfg, _, err := adminFlags("events", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&f.MessageID, "message-id", "", "only events of this message")
+		fs.StringVar(&kind, "type", "", "only events of this type (Send, Delivery, Bounce, Complaint, DeliveryDelay, Reject)")
+		fs.StringVar(&f.Account, "account", "", "only events of this account")
+		fs.BoolVar(&follow, "follow", false, "keep printing new events as they happen")
+	})
+	if err != nil {
+		return err
+	}
+	if kind != "" {
+		if f.Kind, err = event.ParseKind(kind); err != nil {
+			return err
+		}
+	}
+	svc, err := open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	enc := json.NewEncoder(os.Stdout)
+	for {
+		list, err := svc.Events.List(ctx, f)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		for _, e := range list {
+			if err := enc.Encode(e); err != nil {
+				return err
+			}
+			f.AfterID = e.ID
+		}
+		if len(list) == 1000 {
+			continue
+		}
+		if !follow {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,263 @@
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"regexp"
+	"strings"
+
+	"github.com/petrelmail/petrel/internal/address"
+	"github.com/petrelmail/petrel/internal/message"
+	"github.com/petrelmail/petrel/internal/sending"
+)
+
+// SESv2 SendEmailRequest (../shared/spec/ses.md §1.3).
+type sendEmailInput struct {
+	FromEmailAddress               *string
+	Destination                    *destination
+	ReplyToAddresses               []string
+	FeedbackForwardingEmailAddress *string
+	Content                        *struct {
+		Simple   *simpleContent
+		Raw      *struct{ Data *string }
+		Template any
+	}
+	EmailTags            []struct{ Name, Value string }
+	ConfigurationSetName *string
+}
+
+type destination struct {
+	ToAddresses, CcAddresses, BccAddresses []string
+}
+
+type textContent struct {
+	Data    *string
+	Charset *string
+}
+
+type simpleContent struct {
+	Subject *textContent
+	Body    *struct {
+		Text *textContent
+		Html *textContent
+	}
+	Headers     []struct{ Name, Value string }
+	Attachments []struct {
+		RawContent              *string
+		FileName                *string
+		ContentDisposition      string
+		ContentDescription      string
+		ContentId               string
+		ContentTransferEncoding string
+		ContentType             string
+	}
+}
+
+var (
+	headerNameRE  = regexp.MustCompile(`^[!-9;-@A-~]{1,126}$`)
+	headerValueRE = regexp.MustCompile(`^[ -~]{1,995}$`)
+	tagRE         = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+	configSetRE   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+)
+
+func (s *Server) sendEmail(ctx context.Context, c *call) (any, error) {
+	var in sendEmailInput
+	if err := decode(c, &in); err != nil {
+		return nil, err
+	}
+	if in.Content == nil {
+		return nil, badRequest("Content is required.")
+	}
+	kinds := 0
+	for _, set := range []bool{in.Content.Simple != nil, in.Content.Raw != nil, in.Content.Template != nil} {
+		if set {
+			kinds++
+		}
+	}
+	if kinds != 1 {
+		return nil, badRequest("Content must contain exactly one of Simple, Raw or Template.")
+	}
+	if in.Content.Template != nil {
+		return nil, badRequest("Content.Template is not supported by this Petrel version; send Simple or Raw content.")
+	}
+	req := sending.Request{Account: c.account, Caller: c.keyID, SourceIP: c.sourceIP, Operation: "SendEmail"}
+	for i, t := range in.EmailTags {
+		if !tagRE.MatchString(t.Name) || !tagRE.MatchString(t.Value) {
+			return nil, badRequest("EmailTags[%d]: Name and Value may contain only ASCII letters, digits, '_' and '-' (1-256 characters).", i)
+		}
+		req.Tags = append(req.Tags, [2]string{t.Name, t.Value})
+	}
+	if in.ConfigurationSetName != nil {
+		if !configSetRE.MatchString(*in.ConfigurationSetName) {
+			return nil, badRequest("ConfigurationSetName %q is not a valid configuration set name.", *in.ConfigurationSetName)
+		}
+		req.ConfigSet = *in.ConfigurationSetName
+	}
+	rcpts, err := destinationAddresses(in.Destination)
+	if err != nil {
+		return nil, err
+	}
+	req.Recipients = rcpts
+
+	if raw := in.Content.Raw; raw != nil {
+		if raw.Data == nil || *raw.Data == "" {
+			return nil, badRequest("Content.Raw.Data is required.")
+		}
+		data, err := base64.StdEncoding.DecodeString(*raw.Data)
+		if err != nil {
+			return nil, badRequest("Content.Raw.Data is not valid base64: %v.", err)
+		}
+		req.Raw = data
+		if in.FromEmailAddress != nil {
+			a, err := address.Parse(*in.FromEmailAddress)
+			if err != nil {
+				return nil, badRequest("FromEmailAddress: %v.", err)
+			}
+			req.MailFrom = &a
+		}
+		if in.Destination == nil {
+			if req.Recipients, err = headerRecipients(data); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		if req.Raw, err = buildSimple(&in); err != nil {
+			return nil, err
+		}
+	}
+	id, err := s.Sender.Send(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"MessageId": id}, nil
+}
+
+func destinationAddresses(d *destination) ([]address.Address, error) {
+	if d == nil {
+		return nil, nil
+	}
+	var out []address.Address
+	for _, f := range []struct {
+		name string
+		list []string
+	}{{"ToAddresses", d.ToAddresses}, {"CcAddresses", d.CcAddresses}, {"BccAddresses", d.BccAddresses}} {
+		for i, s := range f.list {
+			a, err := address.Parse(s)
+			if err != nil {
+				return nil, badRequest("Destination.%s[%d]: %v.", f.name, i, err)
+			}
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// headerRecipients takes the envelope recipients of a Raw message sent
+// without Destination from its To, Cc and Bcc headers (as SendRawEmail does).
+func headerRecipients(data []byte) ([]address.Address, error) {
+	m, err := message.Parse(message.NormalizeLineEndings(data))
+	if err != nil {
+		return nil, &Error{Code: "MessageRejected", Status: 400, Message: "Transaction failed: " + err.Error()}
+	}
+	var out []address.Address
+	for _, h := range []string{"To", "Cc", "Bcc"} {
+		for _, v := range m.Values(h) {
+			list, err := address.ParseList(v)
+			if err != nil {
+				return nil, badRequest("%s header: %v.", h, err)
+			}
+			out = append(out, list...)
+		}
+	}
+	return out, nil
+}
+
+func buildSimple(in *sendEmailInput) ([]byte, error) {
+	sm := in.Content.Simple
+	if in.FromEmailAddress == nil || *in.FromEmailAddress == "" {
+		return nil, badRequest("FromEmailAddress is required when sending Simple content.")
+	}
+	from, err := address.Parse(*in.FromEmailAddress)
+	if err != nil {
+		return nil, badRequest("FromEmailAddress: %v.", err)
+	}
+	if in.Destination == nil || len(in.Destination.ToAddresses)+len(in.Destination.CcAddresses)+len(in.Destination.BccAddresses) == 0 {
+		return nil, badRequest("Destination must contain at least one address when sending Simple content.")
+	}
+	if sm.Subject == nil || sm.Subject.Data == nil {
+		return nil, badRequest("Content.Simple.Subject is required.")
+	}
+	if strings.ContainsAny(*sm.Subject.Data, "\r\n\x00") {
+		return nil, badRequest("Content.Simple.Subject.Data must not contain line breaks or NUL.")
+	}
+	if sm.Body == nil || (sm.Body.Text == nil || sm.Body.Text.Data == nil) && (sm.Body.Html == nil || sm.Body.Html.Data == nil) {
+		return nil, badRequest("Content.Simple.Body must contain Text or Html.")
+	}
+	b := message.Simple{From: from.String(), Subject: *sm.Subject.Data}
+	for _, a := range in.Destination.ToAddresses {
+		p, _ := address.Parse(a)
+		b.To = append(b.To, p.String())
+	}
+	for _, a := range in.Destination.CcAddresses {
+		p, _ := address.Parse(a)
+		b.Cc = append(b.Cc, p.String())
+	}
+	for i, a := range in.ReplyToAddresses {
+		p, err := address.Parse(a)
+		if err != nil {
+			return nil, badRequest("ReplyToAddresses[%d]: %v.", i, err)
+		}
+		b.ReplyTo = append(b.ReplyTo, p.String())
+	}
+	if t := sm.Body.Text; t != nil && t.Data != nil {
+		b.Text = *t.Data
+		b.Charset = charset(t.Charset)
+	}
+	if h := sm.Body.Html; h != nil && h.Data != nil {
+		b.HTML = *h.Data
+		b.Charset = charset(h.Charset)
+	}
+	if len(sm.Headers) > 15 {
+		return nil, badRequest("Content.Simple.Headers: at most 15 headers are allowed.")
+	}
+	for i, h := range sm.Headers {
+		if !headerNameRE.MatchString(h.Name) {
+			return nil, badRequest("Content.Simple.Headers[%d].Name %q is not a valid header name.", i, h.Name)
+		}
+		if !headerValueRE.MatchString(h.Value) || len(h.Name)+len(h.Value) > 996 {
+			return nil, badRequest("Content.Simple.Headers[%d].Value must be 1-995 printable ASCII characters.", i)
+		}
+		b.Headers = append(b.Headers, [2]string{h.Name, h.Value})
+	}
+	for i, a := range sm.Attachments {
+		if a.FileName == nil || *a.FileName == "" || a.RawContent == nil {
+			return nil, badRequest("Content.Simple.Attachments[%d]: FileName and RawContent are required.", i)
+		}
+		data, err := base64.StdEncoding.DecodeString(*a.RawContent)
+		if err != nil {
+			return nil, badRequest("Content.Simple.Attachments[%d].RawContent is not valid base64.", i)
+		}
+		if strings.ContainsAny(*a.FileName+a.ContentType+a.ContentId+a.ContentDescription, "\r\n\x00\"") {
+			return nil, badRequest("Content.Simple.Attachments[%d]: fields must not contain line breaks, quotes or NUL.", i)
+		}
+		b.Attachments = append(b.Attachments, message.Attachment{Content: data, FileName: *a.FileName, ContentType: a.ContentType,
+			Disposition: a.ContentDisposition, ContentID: a.ContentId, Description: a.ContentDescription, Encoding: a.ContentTransferEncoding})
+	}
+	raw, err := message.BuildSimple(b)
+	if err != nil {
+		return nil, badRequest("%v", err)
+	}
+	return raw, nil
+}
+
+func charset(c *string) string {
+	if c == nil || *c == "" {
+		return "UTF-8"
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 33 || r > 126 || r == ';' || r == '"' {
+			return -1
+		}
+		return r
+	}, *c)
+}

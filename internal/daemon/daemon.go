@@ -1,0 +1,312 @@
+// Package daemon is Petrel's composition root: it turns the configuration
+// into components, binds the listeners, runs everything, and shuts it down
+// in order. It is the only package that reads config.
+//
+// Shutdown order (on ctx cancellation, e.g. SIGTERM):
+//  1. readiness turns false; SMTP and HTTP listeners close and in-flight
+//     sessions get the grace period to finish;
+//  2. delivery stops taking work; attempts in flight finish or are cancelled
+//     (a cancelled attempt keeps its lease and is retried on restart);
+//  3. the group committer commits what is queued;
+//  4. the store is closed.
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/petrelmail/petrel/internal/account"
+	"github.com/petrelmail/petrel/internal/api"
+	"github.com/petrelmail/petrel/internal/config"
+	"github.com/petrelmail/petrel/internal/delivery"
+	"github.com/petrelmail/petrel/internal/event"
+	"github.com/petrelmail/petrel/internal/identity"
+	"github.com/petrelmail/petrel/internal/inbound"
+	"github.com/petrelmail/petrel/internal/queue"
+	"github.com/petrelmail/petrel/internal/sending"
+	"github.com/petrelmail/petrel/internal/smtpsubmit"
+	"github.com/petrelmail/petrel/internal/spool"
+	"github.com/petrelmail/petrel/internal/store"
+)
+
+// Services are the domain components over one store, used by the daemon
+// and by the CLI's administrative commands.
+type Services struct {
+	DB         *store.DB
+	Accounts   *account.Service
+	Identities *identity.Service
+	Queue      *queue.Queue
+	Spool      *spool.Spool
+	Events     *event.Log
+	dataDir    string
+}
+
+// Open opens the store and the domain services for cfg.
+func Open(ctx context.Context, cfg config.Config) (*Services, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data dir: %w", err)
+	}
+	db, err := store.Open(ctx, cfg.Database, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	accts, err := account.New(db, filepath.Join(cfg.DataDir, "master.key"), cfg.Region)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Services{DB: db, Accounts: accts, Identities: identity.New(db), Queue: queue.New(db), Spool: spool.New(db),
+		Events: event.NewLog(db), dataDir: cfg.DataDir}, nil
+}
+
+// Close closes the store.
+func (s *Services) Close() error { return s.DB.Close() }
+
+// Daemon is a running Petrel.
+type Daemon struct {
+	cfg   config.Config
+	log   *slog.Logger
+	svc   *Services
+	batch *store.Batcher
+	deliv *delivery.Deliverer
+
+	httpSrv                   *http.Server
+	smtpSrv, smtpsSrv, inSrv  *smtp.Server
+	httpL, smtpL, smtpsL, inL net.Listener
+	ready                     atomic.Bool
+	// Credentials is set when this start created the default account.
+	Credentials *account.Key
+}
+
+// New builds a daemon and binds its listeners; Run serves.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, error) {
+	svc, err := Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, log: log, svc: svc}
+	if err := d.build(ctx); err != nil {
+		svc.Close()
+		d.closeListeners()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Daemon) build(ctx context.Context) error {
+	cfg, svc := d.cfg, d.svc
+	nodeID, err := loadOrCreate(filepath.Join(cfg.DataDir, "node-id"), 8)
+	if err != nil {
+		return err
+	}
+	verpKey, err := loadOrCreate(filepath.Join(cfg.DataDir, "verp.key"), 32)
+	if err != nil {
+		return err
+	}
+	if d.Credentials, err = Bootstrap(ctx, svc, cfg); err != nil {
+		return err
+	}
+	d.batch = store.NewBatcher(svc.DB, 0, 0)
+	returnDomain := cfg.ReturnPathDomain
+	if returnDomain == "" {
+		returnDomain = cfg.Hostname
+	}
+	sender := sending.New(sending.Config{
+		Hostname: cfg.Hostname, Region: cfg.Region, NodeID: nodeID, MaxDelivery: time.Duration(cfg.MaxDeliveryTime),
+		MaxRecipients: 50, MaxSize: smtpsubmit.MaxMessageBytes, LeaseFor: 5 * time.Minute,
+	}, svc.Accounts, svc.Identities, svc.Queue, svc.Spool, svc.Events, d.batch)
+	d.deliv, err = delivery.New(delivery.Config{
+		Hostname: cfg.Hostname, NodeID: nodeID, RelayHost: cfg.RelayHost, DNSServer: cfg.DNS, Port: cfg.DeliveryPort,
+		ReturnPathDomain: returnDomain, VERPSecret: []byte(verpKey),
+		RetryBase: time.Duration(cfg.RetryBase), RetryMax: time.Duration(cfg.RetryMax),
+	}, svc.Queue, svc.Spool, svc.Events, d.batch, d.log.With("component", "delivery"))
+	if err != nil {
+		return err
+	}
+	sender.Handoff = d.deliv.Handoff
+
+	tlsConfig, err := loadTLS(cfg)
+	if err != nil {
+		return err
+	}
+	apiSrv := &api.Server{Accounts: svc.Accounts, Identities: svc.Identities, Sender: sender, Events: svc.Events,
+		Spool: svc.Spool, Region: cfg.Region, Log: d.log.With("component", "api")}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", d.readyz)
+	mux.Handle("/", apiSrv.Handler())
+	d.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+
+	if d.httpL, err = net.Listen("tcp", cfg.HTTP); err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	be := &smtpsubmit.Backend{Accounts: svc.Accounts, Sender: sender, Log: d.log.With("component", "smtp")}
+	if cfg.SMTP != "" {
+		d.smtpSrv = smtpsubmit.NewServer(be, cfg.Hostname, tlsConfig)
+		if d.smtpL, err = net.Listen("tcp", cfg.SMTP); err != nil {
+			return fmt.Errorf("smtp: %w", err)
+		}
+	}
+	if cfg.SMTPS != "" {
+		d.smtpsSrv = smtpsubmit.NewServer(be, cfg.Hostname, tlsConfig)
+		l, err := net.Listen("tcp", cfg.SMTPS)
+		if err != nil {
+			return fmt.Errorf("smtps: %w", err)
+		}
+		d.smtpsL = tls.NewListener(l, tlsConfig)
+	}
+	if cfg.Inbound != "" {
+		d.inSrv = inbound.NewServer(&inbound.Backend{DB: svc.DB, Batch: d.batch, Domain: returnDomain, VERPSecret: []byte(verpKey),
+			Log: d.log.With("component", "inbound")}, cfg.Hostname)
+		if d.inL, err = net.Listen("tcp", cfg.Inbound); err != nil {
+			return fmt.Errorf("inbound: %w", err)
+		}
+	}
+	return nil
+}
+
+func (d *Daemon) readyz(w http.ResponseWriter, r *http.Request) {
+	if !d.ready.Load() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := d.svc.DB.PingContext(ctx); err != nil {
+		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+// Addr returns the bound address of a listener: "http", "smtp", "smtps", "inbound".
+func (d *Daemon) Addr(name string) string {
+	l := map[string]net.Listener{"http": d.httpL, "smtp": d.smtpL, "smtps": d.smtpsL, "inbound": d.inL}[name]
+	if l == nil {
+		return ""
+	}
+	return l.Addr().String()
+}
+
+// Services returns the daemon's domain services.
+func (d *Daemon) Services() *Services { return d.svc }
+
+func (d *Daemon) closeListeners() {
+	for _, l := range []net.Listener{d.httpL, d.smtpL, d.smtpsL, d.inL} {
+		if l != nil {
+			l.Close()
+		}
+	}
+}
+
+// Run serves until ctx is done, then shuts down in order and closes the store.
+func (d *Daemon) Run(ctx context.Context) error {
+	batchCtx, stopBatch := context.WithCancel(context.Background())
+	var batchWG sync.WaitGroup
+	batchWG.Go(func() { d.batch.Run(batchCtx) })
+	delivCtx, stopDeliv := context.WithCancel(context.Background())
+	var delivWG sync.WaitGroup
+	var delivErr error
+	delivWG.Go(func() { delivErr = d.deliv.Run(delivCtx) })
+
+	errc := make(chan error, 4)
+	var serveWG sync.WaitGroup
+	serve := func(name string, f func() error) {
+		serveWG.Go(func() {
+			if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, smtp.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		})
+	}
+	serve("http", func() error { return d.httpSrv.Serve(d.httpL) })
+	if d.smtpSrv != nil {
+		serve("smtp", func() error { return d.smtpSrv.Serve(d.smtpL) })
+	}
+	if d.smtpsSrv != nil {
+		serve("smtps", func() error { return d.smtpsSrv.Serve(d.smtpsL) })
+	}
+	if d.inSrv != nil {
+		serve("inbound", func() error { return d.inSrv.Serve(d.inL) })
+	}
+	d.ready.Store(true)
+	d.log.Info("petrel is running", "http", d.Addr("http"), "smtp", d.Addr("smtp"), "smtps", d.Addr("smtps"),
+		"inbound", d.Addr("inbound"), "database", d.svc.DB.Dialect.String(), "data_dir", d.cfg.DataDir)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	d.ready.Store(false)
+	d.log.Info("shutting down")
+	grace, cancel := context.WithTimeout(context.Background(), time.Duration(d.cfg.ShutdownGrace))
+	defer cancel()
+	d.httpSrv.Shutdown(grace)
+	for _, s := range []*smtp.Server{d.smtpSrv, d.smtpsSrv, d.inSrv} {
+		if s != nil {
+			if err := s.Shutdown(grace); err != nil {
+				s.Close()
+			}
+		}
+	}
+	serveWG.Wait()
+	stopDeliv()
+	delivWG.Wait()
+	stopBatch()
+	batchWG.Wait()
+	err := d.svc.Close()
+	d.log.Info("stopped")
+	return errors.Join(runErr, delivErr, err)
+}
+
+// loadOrCreate returns the hex secret in path, creating n random bytes there
+// (mode 0600) on first use.
+func loadOrCreate(path string, n int) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	b := make([]byte, n)
+	rand.Read(b)
+	s := hex.EncodeToString(b)
+	if err := writeFileSync(path, []byte(s+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+func writeFileSync(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
