@@ -1,0 +1,126 @@
+// Package mxtest runs fake receiving mail servers for tests: real SMTP
+// (go-smtp) on a loopback address, recording every message and answering
+// RCPT and DATA with scripted replies. Import only from _test.go files.
+package mxtest
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/emersion/go-smtp"
+)
+
+// Message is one message a server accepted.
+type Message struct {
+	From string
+	To   []string
+	Data []byte
+}
+
+// Reply scripts an answer: return nil to accept, or an *smtp.SMTPError.
+// attempt counts this recipient's RCPTs so far, starting at 1.
+type Reply func(rcpt string, attempt int) error
+
+// Server is a running fake MX.
+type Server struct {
+	Addr string // ip:port
+	IP   string
+
+	// Rcpt, when set, answers each RCPT TO.
+	Rcpt Reply
+
+	mu       sync.Mutex
+	messages []Message
+	attempts map[string]int
+	conns    int
+}
+
+// Start listens on ip:port (port 0 picks one) and serves until the test ends.
+func Start(t testing.TB, ip string, port int) *Server {
+	t.Helper()
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Addr: l.Addr().String(), IP: ip, attempts: map[string]int{}}
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		s.mu.Lock()
+		s.conns++
+		s.mu.Unlock()
+		return &session{s: s}, nil
+	}))
+	srv.Domain = "mx.test"
+	srv.AllowInsecureAuth = true
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return s
+}
+
+// Port returns the server's port.
+func (s *Server) Port() int {
+	_, p, _ := net.SplitHostPort(s.Addr)
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// Messages returns a copy of the accepted messages.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Message(nil), s.messages...)
+}
+
+// Attempts returns how many RCPTs for rcpt the server has seen.
+func (s *Server) Attempts(rcpt string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.attempts[rcpt]
+}
+
+// Connections returns how many connections the server accepted.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
+}
+
+type session struct {
+	s    *Server
+	from string
+	to   []string
+}
+
+func (ss *session) Mail(from string, _ *smtp.MailOptions) error { ss.from = from; return nil }
+
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ss.s.mu.Lock()
+	ss.s.attempts[to]++
+	n := ss.s.attempts[to]
+	reply := ss.s.Rcpt
+	ss.s.mu.Unlock()
+	if reply != nil {
+		if err := reply(to, n); err != nil {
+			return err
+		}
+	}
+	ss.to = append(ss.to, to)
+	return nil
+}
+
+func (ss *session) Data(r io.Reader) error {
+	var b bytes.Buffer
+	if _, err := io.Copy(&b, r); err != nil {
+		return err
+	}
+	ss.s.mu.Lock()
+	ss.s.messages = append(ss.s.messages, Message{From: ss.from, To: ss.to, Data: b.Bytes()})
+	ss.s.mu.Unlock()
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok queued as test"}
+}
+
+func (ss *session) Reset()        { ss.from, ss.to = "", nil }
+func (ss *session) Logout() error { return nil }
