@@ -20,9 +20,7 @@ package delivery
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -486,7 +484,7 @@ func (d *Deliverer) bounceDetail(e *queue.Entry, c bounce.Class, r smtpreply.Rep
 	return event.BounceDetail{
 		BounceType: c.Type, BounceSubType: c.SubType,
 		BouncedRecipients: []event.BouncedRecipient{{EmailAddress: e.Rcpt, Action: "failed", Status: r.Status(), DiagnosticCode: "smtp; " + r.String()}},
-		Timestamp:         event.Timestamp(now), FeedbackID: newFeedbackID(now), RemoteMtaIP: remoteIP, ReportingMTA: "dsn; " + d.cfg.Hostname,
+		Timestamp:         event.Timestamp(now), FeedbackID: event.NewID(now), RemoteMtaIP: remoteIP, ReportingMTA: "dsn; " + d.cfg.Hostname,
 	}
 }
 
@@ -519,13 +517,13 @@ func (d *Deliverer) recordSimulated(e *queue.Entry, o simulator.Outcome, now tim
 			if err := d.events.AddTx(tx, event.Bounce, e.MessageID, e.Account, e.Rcpt, now, event.BounceDetail{
 				BounceType: b.Type, BounceSubType: b.SubType,
 				BouncedRecipients: []event.BouncedRecipient{{EmailAddress: e.Rcpt, Action: b.Action, Status: b.Status, DiagnosticCode: b.Diagnostic}},
-				Timestamp:         ts, FeedbackID: newFeedbackID(now), ReportingMTA: reportingMTA(b, d.cfg.Hostname)}); err != nil {
+				Timestamp:         ts, FeedbackID: event.NewID(now), ReportingMTA: reportingMTA(b, d.cfg.Hostname)}); err != nil {
 				return err
 			}
 		}
 		if c := o.Complaint; c != nil {
 			if err := d.events.AddTx(tx, event.Complaint, e.MessageID, e.Account, e.Rcpt, now, event.ComplaintDetail{
-				ComplainedRecipients: []event.Recipient{{EmailAddress: e.Rcpt}}, Timestamp: ts, FeedbackID: newFeedbackID(now),
+				ComplainedRecipients: []event.Recipient{{EmailAddress: e.Rcpt}}, Timestamp: ts, FeedbackID: event.NewID(now),
 				UserAgent: c.UserAgent, ComplaintFeedbackType: c.FeedbackType, ArrivalDate: ts}); err != nil {
 				return err
 			}
@@ -555,12 +553,4 @@ func (d *Deliverer) backoff(n int) time.Duration {
 		b = float64(d.cfg.RetryMax)
 	}
 	return time.Duration(b * (0.8 + 0.4*mrand.Float64()))
-}
-
-// newFeedbackID returns an ID in SES's message-ID shape.
-func newFeedbackID(now time.Time) string {
-	var b [16]byte
-	rand.Read(b[:])
-	u := hex.EncodeToString(b[:])
-	return fmt.Sprintf("0100%012x-%s-%s-%s-%s-%s-000000", now.UnixMilli()&0xffffffffffff, u[:8], u[8:12], u[12:16], u[16:20], u[20:])
 }

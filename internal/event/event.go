@@ -10,7 +10,9 @@ package event
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -59,6 +61,18 @@ const TimeFormat = "2006-01-02T15:04:05.000Z"
 
 // Timestamp formats t as SES does.
 func Timestamp(t time.Time) string { return t.UTC().Format(TimeFormat) }
+
+// NewID returns an ID in SES's message-ID shape (§11.1): 16 hex digits
+// ("0100" and the time in milliseconds), a random UUID, and "-000000". It is
+// used for message IDs and feedback IDs.
+func NewID(now time.Time) string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	u := hex.EncodeToString(b[:])
+	return fmt.Sprintf("0100%012x-%s-%s-%s-%s-%s-000000", now.UnixMilli()&0xffffffffffff, u[:8], u[8:12], u[12:16], u[16:20], u[20:])
+}
 
 // Mail is SES's "mail" object (§4.2).
 type Mail struct {

@@ -15,9 +15,7 @@ package sending
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -155,7 +153,7 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	}
 
 	now := time.Now()
-	id := NewMessageID(now)
+	id := event.NewID(now)
 	prep, err := message.Prepare(msg, id, s.cfg.Hostname, now)
 	if err != nil {
 		return "", &RejectedError{err.Error()}
@@ -294,15 +292,4 @@ func (s *Sender) mailObject(req Request, acct account.Account, id string, now ti
 		CommonHeaders:    event.CommonHeaders(p.Common),
 		Tags:             tags,
 	}
-}
-
-// NewMessageID returns an ID in SES's shape: 16 hex digits ("0100" and the
-// acceptance time in milliseconds), a random UUID, and "-000000".
-func NewMessageID(now time.Time) string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	u := hex.EncodeToString(b[:])
-	return fmt.Sprintf("0100%012x-%s-%s-%s-%s-%s-000000", now.UnixMilli()&0xffffffffffff, u[:8], u[8:12], u[12:16], u[16:20], u[20:])
 }

@@ -84,6 +84,7 @@ func Open(ctx context.Context, dsn, dataDir string) (*DB, error) {
 		sdb.SetMaxOpenConns(8)
 		sdb.SetMaxIdleConns(8)
 		db = &DB{DB: sdb, Dialect: SQLite}
+		defer restrictMode(path)
 	}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
@@ -141,4 +142,12 @@ func (db *DB) SkipLocked() string {
 		return " FOR UPDATE SKIP LOCKED"
 	}
 	return ""
+}
+
+// restrictMode makes the SQLite files readable by their owner only: they hold
+// message bodies and sealed credentials.
+func restrictMode(path string) {
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		os.Chmod(p, 0o600)
+	}
 }
