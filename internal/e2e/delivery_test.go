@@ -196,6 +196,24 @@ func TestSMTPSubmission(t *testing.T) {
 				t.Fatalf("duplicate header: %v", err)
 			}
 
+			// Limits: 50 recipients, 40 MB.
+			if err := c.Mail("sender@example.com", nil); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 51 {
+				err := c.Rcpt("r"+itoa(i)+"@one.test", nil)
+				if i < 50 && err != nil {
+					t.Fatalf("RCPT %d: %v", i+1, err)
+				}
+				if i == 50 && (err == nil || !strings.Contains(err.Error(), "452")) {
+					t.Fatalf("51st RCPT: %v, want 452", err)
+				}
+			}
+			c.Reset()
+			if err := c.Mail("sender@example.com", &smtp.MailOptions{Size: 50 << 20}); err == nil || !strings.Contains(err.Error(), "552") {
+				t.Fatalf("MAIL SIZE=50MB: %v, want 552", err)
+			}
+
 			// Implicit TLS with AUTH LOGIN.
 			c2, err := smtp.DialTLS(e.d.Addr("smtps"), tlsc)
 			if err != nil {

@@ -1,0 +1,76 @@
+package daemon
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// allowed is the architecture: which internal packages each package may
+// import (../shared/design/architecture.md §6, "Direction of dependencies").
+// Differences from the document: sending and delivery import store (for the
+// group-commit Batcher); api imports spool (GetMessageInsights reads the
+// "mail" object); smtpsubmit imports address and message (SMTP envelope
+// parsing, SES reply texts); inbound imports store.
+var allowed = map[string][]string{
+	"address":    {},
+	"smtpreply":  {},
+	"sigv4":      {},
+	"simulator":  {},
+	"store":      {},
+	"config":     {},
+	"dnstest":    {},
+	"mxtest":     {},
+	"message":    {"address"},
+	"bounce":     {"smtpreply", "address"},
+	"spool":      {"store"},
+	"event":      {"store"},
+	"account":    {"store"},
+	"identity":   {"store", "address"},
+	"queue":      {"store", "address"},
+	"sending":    {"account", "identity", "queue", "spool", "event", "message", "address", "store"},
+	"delivery":   {"queue", "spool", "event", "bounce", "simulator", "smtpreply", "address", "store"},
+	"api":        {"sending", "account", "identity", "event", "message", "sigv4", "address", "spool"},
+	"smtpsubmit": {"sending", "account", "address", "message"},
+	"inbound":    {"bounce", "event", "queue", "address", "store"},
+	"daemon":     {"*"},
+	"e2e":        {"*"},
+}
+
+func TestLayers(t *testing.T) {
+	const prefix = "github.com/petrelmail/petrel/internal/"
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, prefix+"...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg := strings.TrimPrefix(fields[0], prefix)
+		ok, known := allowed[pkg]
+		if !known {
+			t.Errorf("package %s is not in the layer table; add it to the architecture", pkg)
+			continue
+		}
+		if len(ok) == 1 && ok[0] == "*" {
+			continue
+		}
+		for _, imp := range fields[1:] {
+			dep, internal := strings.CutPrefix(imp, prefix)
+			if !internal {
+				continue
+			}
+			if !contains(ok, dep) {
+				t.Errorf("%s imports %s, which the layer table does not allow", pkg, dep)
+			}
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
