@@ -326,6 +326,9 @@ type outcome struct {
 func (d *Deliverer) attempt(e *queue.Entry, c *client) *client {
 	ctx := d.ctx
 	msg, err := d.spool.Get(ctx, e.MessageID)
+	if err != nil && ctx.Err() != nil {
+		return c // shutting down: the entry stays leased and is reclaimed at restart
+	}
 	if err != nil {
 		d.log.Error("loading message for delivery", "message_id", e.MessageID, "err", err)
 		d.record(e, outcome{reply: smtpreply.Reply{Code: 451, Enhanced: "4.3.0", Text: "Temporary local problem: message body unavailable"}}, time.Now())
@@ -345,7 +348,11 @@ func (d *Deliverer) attempt(e *queue.Entry, c *client) *client {
 	if c == nil {
 		c, o = d.connect(ctx, e.Domain)
 		if c == nil {
-			d.record(e, o, time.Now())
+			// A failure caused by our own shutdown is not the destination's:
+			// record nothing, the lease brings the entry back.
+			if ctx.Err() == nil {
+				d.record(e, o, time.Now())
+			}
 			return nil
 		}
 	}
