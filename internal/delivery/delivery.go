@@ -147,6 +147,9 @@ func (d *Deliverer) Handoff(entries []*queue.Entry) bool {
 // started are handed back to the queue.
 func (d *Deliverer) Run(ctx context.Context) error {
 	if n, err := d.queue.ReleaseOwner(ctx, d.cfg.NodeID); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it started
+		}
 		return err
 	} else if n > 0 {
 		d.log.Info("reclaimed queue entries held before restart", "entries", n)

@@ -6,6 +6,7 @@ package mxtest
 import (
 	"bytes"
 	"io"
+	"log"
 	"net"
 	"strconv"
 	"sync"
@@ -55,6 +56,7 @@ func Start(t testing.TB, ip string, port int) *Server {
 	}))
 	srv.Domain = "mx.test"
 	srv.AllowInsecureAuth = true
+	srv.ErrorLog = log.New(io.Discard, "", 0) // resets from killed clients are expected
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 	return s
