@@ -147,6 +147,11 @@ func crashRun(t *testing.T, bin, backend string) {
 			}
 			t.Logf("%s: %d acknowledged messages, all delivered after 2 SIGKILLs; %d delivered in all (%d extra: stored but unacknowledged at a kill), %d duplicate deliveries",
 				backend, want, len(got), len(got)-want, dups)
+			// Graceful stop: SIGTERM drains and exits 0.
+			proc.Process.Signal(syscall.SIGTERM)
+			if err := proc.Wait(); err != nil {
+				t.Fatalf("after SIGTERM: %v", err)
+			}
 			return
 		}
 		if time.Now().After(deadline) {

@@ -39,7 +39,9 @@ func TestSimpleAcrossDomains(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			e := start(t, backend, nil)
 			mx1 := e.mx("one.test", "127.0.0.3", 10)
-			mx2 := e.mx("two.test", "127.0.0.4", 10)
+			mx2 := mxtest.StartTLS(t, "127.0.0.4", e.port) // offers STARTTLS
+			e.dns.MX("two.test", 10, "mx-two.test")
+			e.dns.A("mx-two.test", "127.0.0.4")
 			out, err := e.ses.SendEmail(t.Context(), simple("Sender <sender@example.com>", "a@one.test", "b@one.test", "c@two.test"))
 			if err != nil {
 				t.Fatal(err)
@@ -62,6 +64,9 @@ func TestSimpleAcrossDomains(t *testing.T) {
 				t.Fatalf("MXes received %d messages, want 3", got)
 			}
 			m := mx2.Messages()[0]
+			if !m.TLS || mx1.Messages()[0].TLS {
+				t.Errorf("opportunistic STARTTLS: TLS used = %v where offered, %v where not", m.TLS, mx1.Messages()[0].TLS)
+			}
 			msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
 			if err != nil {
 				t.Fatal(err)

@@ -5,12 +5,20 @@ package mxtest
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"io"
 	"log"
+	"math/big"
 	"net"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-smtp"
 )
@@ -20,6 +28,7 @@ type Message struct {
 	From string
 	To   []string
 	Data []byte
+	TLS  bool // received over a STARTTLS-protected connection
 }
 
 // Reply scripts an answer: return nil to accept, or an *smtp.SMTPError.
@@ -40,8 +49,19 @@ type Server struct {
 	conns    int
 }
 
+// StartTLS is Start with STARTTLS offered (a self-signed certificate).
+func StartTLS(t testing.TB, ip string, port int) *Server {
+	t.Helper()
+	return start(t, ip, port, selfSigned(t))
+}
+
 // Start listens on ip:port (port 0 picks one) and serves until the test ends.
 func Start(t testing.TB, ip string, port int) *Server {
+	t.Helper()
+	return start(t, ip, port, nil)
+}
+
+func start(t testing.TB, ip string, port int, tlsConfig *tls.Config) *Server {
 	t.Helper()
 	l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
 	if err != nil {
@@ -52,8 +72,10 @@ func Start(t testing.TB, ip string, port int) *Server {
 		s.mu.Lock()
 		s.conns++
 		s.mu.Unlock()
-		return &session{s: s}, nil
+		_, isTLS := c.TLSConnectionState()
+		return &session{s: s, conn: c, tls: isTLS}, nil
 	}))
+	srv.TLSConfig = tlsConfig
 	srv.Domain = "mx.test"
 	srv.AllowInsecureAuth = true
 	srv.ErrorLog = log.New(io.Discard, "", 0) // resets from killed clients are expected
@@ -92,6 +114,8 @@ func (s *Server) Connections() int {
 
 type session struct {
 	s    *Server
+	conn *smtp.Conn
+	tls  bool
 	from string
 	to   []string
 }
@@ -119,10 +143,25 @@ func (ss *session) Data(r io.Reader) error {
 		return err
 	}
 	ss.s.mu.Lock()
-	ss.s.messages = append(ss.s.messages, Message{From: ss.from, To: ss.to, Data: b.Bytes()})
+	_, isTLS := ss.conn.TLSConnectionState()
+	ss.s.messages = append(ss.s.messages, Message{From: ss.from, To: ss.to, Data: b.Bytes(), TLS: isTLS})
 	ss.s.mu.Unlock()
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok queued as test"}
 }
 
 func (ss *session) Reset()        { ss.from, ss.to = "", nil }
 func (ss *session) Logout() error { return nil }
+
+func selfSigned(t testing.TB) *tls.Config {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mx.test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"mx.test"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+}
