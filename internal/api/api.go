@@ -37,7 +37,6 @@ type Server struct {
 	Sender     *sending.Sender
 	Events     *event.Log
 	Spool      *spool.Spool
-	Region     string
 	Log        *slog.Logger
 }
 
@@ -163,16 +162,19 @@ func sendError(err error) *Error {
 	var unv *sending.UnverifiedError
 	var rej *sending.RejectedError
 	var many *sending.TooManyRecipientsError
+	var large *sending.TooLargeError
 	var st *sending.StorageError
 	switch {
 	case errors.As(err, &unv):
 		return &Error{Code: "MessageRejected", Status: 400, Message: unv.Error()}
 	case errors.As(err, &rej):
 		return &Error{Code: "MessageRejected", Status: 400, Message: rej.Error()}
+	case errors.As(err, &large):
+		return &Error{Code: "MessageRejected", Status: 400, Message: large.Error()}
 	case errors.As(err, &many):
 		return badRequest("%s", many.Error())
 	case errors.Is(err, sending.ErrNoRecipients):
-		return badRequest("Missing final '@domain': the message must have at least one recipient in Destination.")
+		return badRequest("The message has no recipients: give at least one address in Destination (or To/Cc/Bcc headers for Raw content).")
 	case errors.Is(err, sending.ErrSendingPaused):
 		return &Error{Code: "SendingPausedException", Status: 400, Message: "Sending is paused for this account."}
 	case errors.As(err, &st):

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/spool"
@@ -62,7 +63,7 @@ func (s *Server) createIdentity(ctx context.Context, c *call) (any, error) {
 	switch {
 	case errors.Is(err, identity.ErrExists):
 		return nil, &Error{Code: "AlreadyExistsException", Status: 400, Message: "Email identity " + *in.EmailIdentity + " already exists."}
-	case err != nil && strings.Contains(err.Error(), "invalid"):
+	case errors.Is(err, address.ErrInvalid):
 		return nil, badRequest("EmailIdentity %q is not a valid email address or domain.", *in.EmailIdentity)
 	case err != nil:
 		return nil, err

@@ -53,7 +53,6 @@ type Services struct {
 	Queue      *queue.Queue
 	Spool      *spool.Spool
 	Events     *event.Log
-	dataDir    string
 }
 
 // Open opens the store and the domain services for cfg.
@@ -71,7 +70,7 @@ func Open(ctx context.Context, cfg config.Config) (*Services, error) {
 		return nil, err
 	}
 	return &Services{DB: db, Accounts: accts, Identities: identity.New(db), Queue: queue.New(db), Spool: spool.New(db),
-		Events: event.NewLog(db), dataDir: cfg.DataDir}, nil
+		Events: event.NewLog(db)}, nil
 }
 
 // Close closes the store.
@@ -145,7 +144,7 @@ func (d *Daemon) build(ctx context.Context) error {
 		return err
 	}
 	apiSrv := &api.Server{Accounts: svc.Accounts, Identities: svc.Identities, Sender: sender, Events: svc.Events,
-		Spool: svc.Spool, Region: cfg.Region, Log: d.log.With("component", "api")}
+		Spool: svc.Spool, Log: d.log.With("component", "api")}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", d.readyz)

@@ -253,7 +253,7 @@ func (d *Deliverer) enqueueLocked(e *queue.Entry) {
 		}
 		return
 	}
-	if s.active < d.cfg.MaxConnsPerSite && (simulator.Is(e.Domain) && s.active < 4 || !simulator.Is(e.Domain)) {
+	if s.active < d.cfg.MaxConnsPerSite {
 		s.active++
 		d.wg.Go(func() { d.serve(s) })
 	}
@@ -321,7 +321,6 @@ func (d *Deliverer) serve(s *site) {
 type outcome struct {
 	reply    smtpreply.Reply
 	remoteIP string
-	nullMX   bool
 }
 
 // attempt delivers one entry and records the outcome; it returns the
@@ -391,7 +390,7 @@ func (d *Deliverer) connect(ctx context.Context, domain string) (*client, outcom
 	} else {
 		hosts, nullMX, err := d.dns.mxHosts(ctx, domain)
 		if nullMX {
-			return nil, outcome{nullMX: true, reply: smtpreply.Reply{Code: 556, Enhanced: "5.1.10",
+			return nil, outcome{reply: smtpreply.Reply{Code: 556, Enhanced: "5.1.10",
 				Text: "Recipient address rejected: " + domain + " does not accept mail (null MX)"}}
 		}
 		if err != nil {

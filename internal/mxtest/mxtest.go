@@ -72,8 +72,7 @@ func start(t testing.TB, ip string, port int, tlsConfig *tls.Config) *Server {
 		s.mu.Lock()
 		s.conns++
 		s.mu.Unlock()
-		_, isTLS := c.TLSConnectionState()
-		return &session{s: s, conn: c, tls: isTLS}, nil
+		return &session{s: s, conn: c}, nil
 	}))
 	srv.TLSConfig = tlsConfig
 	srv.Domain = "mx.test"
@@ -115,7 +114,6 @@ func (s *Server) Connections() int {
 type session struct {
 	s    *Server
 	conn *smtp.Conn
-	tls  bool
 	from string
 	to   []string
 }

@@ -101,6 +101,13 @@ type RejectedError struct{ Reason string }
 
 func (e *RejectedError) Error() string { return e.Reason }
 
+// TooLargeError reports a message over the size limit (SES: "Message is too long.").
+type TooLargeError struct{ Size, Max int }
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("Message length is more than %d bytes long: '%d'.", e.Max, e.Size)
+}
+
 // TooManyRecipientsError reports more recipients than allowed.
 type TooManyRecipientsError struct{ Max int }
 
@@ -126,11 +133,11 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	}
 	raw := message.NormalizeLineEndings(req.Raw)
 	if len(raw) > s.cfg.MaxSize {
-		return "", &RejectedError{fmt.Sprintf("Message length is more than %d bytes long: '%d'.", s.cfg.MaxSize, len(raw))}
+		return "", &TooLargeError{Size: len(raw), Max: s.cfg.MaxSize}
 	}
 	msg, err := message.Parse(raw)
 	if err != nil {
-		return "", &RejectedError{"Transaction failed: " + strings.TrimPrefix(err.Error(), "malformed message: ")}
+		return "", &RejectedError{"Transaction failed: " + err.Error()}
 	}
 	if err := msg.CheckDuplicates(); err != nil {
 		return "", &RejectedError{"Transaction failed: " + err.Error()}

@@ -12,14 +12,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strings"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/address"
-	"github.com/petrelmail/petrel/internal/message"
 	"github.com/petrelmail/petrel/internal/sending"
 )
 
@@ -47,8 +46,8 @@ func NewServer(be *Backend, hostname string, tlsConfig *tls.Config) *smtp.Server
 	s.MaxRecipients = MaxRecipients
 	s.MaxLineLength = 2000
 	s.AllowInsecureAuth = false
-	s.ReadTimeout = 5 * 60e9
-	s.WriteTimeout = 5 * 60e9
+	s.ReadTimeout = 5 * time.Minute
+	s.WriteTimeout = 5 * time.Minute
 	return s
 }
 
@@ -187,17 +186,14 @@ func (s *session) sendError(err error) error {
 	var unv *sending.UnverifiedError
 	var rej *sending.RejectedError
 	var many *sending.TooManyRecipientsError
-	var dup *message.DuplicateHeaderError
+	var large *sending.TooLargeError
 	switch {
 	case errors.As(err, &unv):
 		return reply(554, smtp.EnhancedCode{5, 7, 1}, "Message rejected: "+unv.Error())
+	case errors.As(err, &large):
+		return errTooLong
 	case errors.As(err, &rej):
-		if strings.HasPrefix(rej.Reason, "Message length") {
-			return errTooLong
-		}
 		return reply(554, smtp.EnhancedCode{5, 6, 0}, rej.Reason)
-	case errors.As(err, &dup):
-		return reply(554, smtp.EnhancedCode{5, 6, 0}, "Transaction failed: "+dup.Error())
 	case errors.As(err, &many):
 		return reply(452, smtp.EnhancedCode{4, 5, 3}, many.Error())
 	case errors.Is(err, sending.ErrSendingPaused):

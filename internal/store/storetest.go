@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"net/url"
@@ -46,7 +47,9 @@ func TestPostgresDSN(t testing.TB) string {
 	var rnd [6]byte
 	rand.Read(rnd[:])
 	schema := "t_" + hex.EncodeToString(rnd[:])
-	admin, err := Open(context.Background(), base, "")
+	// A plain connection: creating the schema must not migrate the server's
+	// default schema as a side effect.
+	admin, err := sql.Open("pgx", base)
 	if err != nil {
 		t.Fatalf("connecting to PETREL_TEST_POSTGRES: %v", err)
 	}
@@ -55,7 +58,7 @@ func TestPostgresDSN(t testing.TB) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if a, err := Open(context.Background(), base, ""); err == nil {
+		if a, err := sql.Open("pgx", base); err == nil {
 			a.Exec("DROP SCHEMA " + schema + " CASCADE")
 			a.Close()
 		}
