@@ -210,35 +210,85 @@ func accountCmd(ctx context.Context, args []string) error {
 }
 
 func credentialsCmd(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: petrel credentials create --account NAME [--file PATH]")
+	const usage = "usage: petrel credentials create --account NAME [--file PATH] | create --account NAME --network CIDR | list | delete --network CIDR"
+	if len(args) == 0 {
+		return errors.New(usage)
 	}
-	var acct, file string
+	var acct, file, network string
 	cfg, _, err := adminFlags("credentials", args[1:], func(fs *flag.FlagSet) {
-		fs.StringVar(&acct, "account", "", "account to create the key for")
+		fs.StringVar(&acct, "account", "", "account the credential is for")
 		fs.StringVar(&file, "file", "", "also write an AWS credentials file here (profile petrel)")
+		fs.StringVar(&network, "network", "", "a network credential: SMTP clients from this CIDR range submit without AUTH")
 	})
 	if err != nil {
 		return err
-	}
-	if acct == "" {
-		return errors.New("--account is required")
 	}
 	svc, err := open(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
-	k, err := svc.Accounts.CreateKey(ctx, acct)
-	if err != nil {
-		return err
+	switch args[0] {
+	case "create":
+		if acct == "" {
+			return errors.New("--account is required")
+		}
+		if network != "" {
+			n, err := svc.Accounts.AddNetwork(ctx, acct, network)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("SMTP clients from %s may now submit as account %s without AUTH\n", n.Prefix, n.Account)
+			return nil
+		}
+		k, err := svc.Accounts.CreateKey(ctx, acct)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("[petrel]\naws_access_key_id = %s\naws_secret_access_key = %s\nsmtp_username = %s\nsmtp_password = %s\n",
+			k.AccessKeyID, k.SecretAccessKey, k.AccessKeyID, account.SMTPPassword(k.SecretAccessKey, cfg.Region))
+		if file != "" {
+			return daemon.WriteCredentials(file, "petrel", k, cfg.Region)
+		}
+		return nil
+	case "list":
+		accounts, err := svc.Accounts.List(ctx)
+		if err != nil {
+			return err
+		}
+		for _, a := range accounts {
+			if acct != "" && a.Name != acct {
+				continue
+			}
+			keys, err := svc.Accounts.Keys(ctx, a.Name)
+			if err != nil {
+				return err
+			}
+			for _, k := range keys {
+				fmt.Printf("%s\taccess-key\t%s\n", a.Name, k)
+			}
+		}
+		nets, err := svc.Accounts.Networks(ctx)
+		if err != nil {
+			return err
+		}
+		for _, n := range nets {
+			if acct == "" || n.Account == acct {
+				fmt.Printf("%s\tnetwork\t%s\n", n.Account, n.Prefix)
+			}
+		}
+		return nil
+	case "delete":
+		if network == "" {
+			return errors.New("--network is required")
+		}
+		if err := svc.Accounts.DeleteNetwork(ctx, network); err != nil {
+			return err
+		}
+		fmt.Printf("deleted network credential %s\n", network)
+		return nil
 	}
-	fmt.Printf("[petrel]\naws_access_key_id = %s\naws_secret_access_key = %s\nsmtp_username = %s\nsmtp_password = %s\n",
-		k.AccessKeyID, k.SecretAccessKey, k.AccessKeyID, account.SMTPPassword(k.SecretAccessKey, cfg.Region))
-	if file != "" {
-		return daemon.WriteCredentials(file, "petrel", k, cfg.Region)
-	}
-	return nil
+	return errors.New(usage)
 }
 
 func identityCmd(ctx context.Context, args []string) error {

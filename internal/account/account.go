@@ -63,6 +63,9 @@ type Service struct {
 
 	mu    sync.RWMutex
 	cache map[string]cachedKey // access key id → secret, for SigV4 and SMTP AUTH
+
+	networks       []Network // network credentials, reloaded after cacheTTL
+	networksLoaded time.Time
 }
 
 type cachedKey struct {

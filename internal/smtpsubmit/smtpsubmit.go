@@ -11,7 +11,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
+	"net/netip"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -51,10 +51,23 @@ func NewServer(be *Backend, hostname string, tlsConfig *tls.Config) *smtp.Server
 	return s
 }
 
-// NewSession starts a session for a connection.
+// NewSession starts a session for a connection. A client in a network
+// credential's range is attributed to its account without AUTH (it may still
+// authenticate, which then wins).
 func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	ip, _, _ := net.SplitHostPort(c.Conn().RemoteAddr().String())
-	return &session{b: b, conn: c, ip: ip}, nil
+	s := &session{b: b, conn: c}
+	if ap, err := netip.ParseAddrPort(c.Conn().RemoteAddr().String()); err == nil {
+		s.ip = ap.Addr().Unmap().String()
+		acct, err := b.Accounts.AccountForIP(context.Background(), ap.Addr())
+		if err != nil {
+			b.Log.Error("looking up network credentials", "err", err)
+			return nil, errTempFailure
+		}
+		if acct != "" {
+			s.account, s.user = acct, "network:"+s.ip
+		}
+	}
+	return s, nil
 }
 
 type session struct {
