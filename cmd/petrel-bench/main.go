@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -77,6 +78,8 @@ type options struct {
 	out, jsonOut                           string
 	workDir                                string
 	timeout                                time.Duration
+	profile                                string
+	profileSeconds                         int
 }
 
 func main() {
@@ -105,6 +108,8 @@ func main() {
 	flag.StringVar(&o.jsonOut, "json", "", "also write every run as JSON here")
 	flag.StringVar(&o.workDir, "work", "", "scratch directory (default: a new temp dir)")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "longest wait for one run's deliveries")
+	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of each Petrel run into this directory (Petrel's --debug endpoint)")
+	flag.IntVar(&o.profileSeconds, "profile-seconds", 8, "length of each CPU profile")
 	flag.BoolVar(&quick, "quick", false, "a short trial: 2,000 messages, 1 run, 500 at the fixed rate, no report")
 	flag.IntVar(&messageSize, "size", messageSize, "message size in bytes")
 	flag.Parse()
@@ -142,9 +147,9 @@ func compare(ctx context.Context, o options) error {
 			}
 			relays[name] = pf
 		case "petrel":
-			relays[name] = &petrelRelay{label: name, bin: o.petrelBin, sink: env.sink.addr(), workDir: o.workDir, cg: cg}
+			relays[name] = &petrelRelay{label: name, bin: o.petrelBin, sink: env.sink.addr(), workDir: o.workDir, cg: cg, debug: o.profile != ""}
 		case "petrel-pg":
-			relays[name] = &petrelRelay{label: name, bin: o.petrelBin, database: o.postgres, sink: env.sink.addr(), workDir: o.workDir, cg: cg}
+			relays[name] = &petrelRelay{label: name, bin: o.petrelBin, database: o.postgres, sink: env.sink.addr(), workDir: o.workDir, cg: cg, debug: o.profile != ""}
 		default:
 			return fmt.Errorf("unknown relay %q", name)
 		}
@@ -292,7 +297,13 @@ func measure(ctx context.Context, env *environment, o options, sc scenario, r re
 	cpu0 := cg.cpu()
 	l := &load{proto: sc.proto, target: target, reuse: sc.reuse, sessions: o.sessions, messages: n, rate: sc.rate,
 		run: tag, body: env.body, creds: r.credentials(), region: "us-east-1"}
+	var profiled sync.WaitGroup
+	if p, ok := r.(*petrelRelay); ok && p.debugAddr != "" {
+		out := filepath.Join(o.profile, fmt.Sprintf("%s-%s-%d.pprof", sc.name, r.name(), run))
+		profiled.Go(func() { p.profile(ctx, out, o.profileSeconds) })
+	}
 	lr := l.runLoad(ctx)
+	profiled.Wait()
 	timedOut := false
 	if lr.ok > 0 {
 		select {

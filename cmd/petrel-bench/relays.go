@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -44,6 +45,8 @@ type petrelRelay struct {
 	cg       *cgroup
 	// extraArgs are more "petrel serve" flags.
 	extraArgs []string
+	debug     bool // serve /debug/pprof, for profile
+	debugAddr string
 
 	cmd       *exec.Cmd
 	dataDir   string
@@ -78,6 +81,10 @@ func (p *petrelRelay) start(ctx context.Context) error {
 		args = append(args, "--database", dbURL)
 	}
 	args = append(args, p.extraArgs...)
+	if p.debug {
+		p.debugAddr = freeAddr()
+		args = append(args, "--debug", p.debugAddr)
+	}
 	argv := p.cg.joinCommand(args...) // sh execs petrel: the pid is petrel's
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	logf, err := os.Create(filepath.Join(p.workDir, p.label+".log"))
@@ -146,6 +153,25 @@ func replaceDBName(url, name string) string {
 		out += "?" + query
 	}
 	return out
+}
+
+// profile writes a CPU profile of the next seconds to path.
+func (p *petrelRelay) profile(ctx context.Context, path string, seconds int) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.debugAddr, seconds), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		return
+	}
+	defer resp.Body.Close()
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		return
+	}
+	defer f.Close()
+	io.Copy(f, resp.Body)
 }
 
 func (p *petrelRelay) peakRSS() int64 { return p.statusHWM }

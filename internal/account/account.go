@@ -64,7 +64,8 @@ type Service struct {
 	mu    sync.RWMutex
 	cache map[string]cachedKey // access key id → secret, for SigV4 and SMTP AUTH
 
-	networks       []Network // network credentials, reloaded after cacheTTL
+	accounts       map[string]cachedAccount // for Cached
+	networks       []Network                // network credentials, reloaded after cacheTTL
 	networksLoaded time.Time
 }
 
@@ -92,7 +93,7 @@ func New(db *store.DB, keyFile, region string) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{db: db, aead: aead, region: region, cache: map[string]cachedKey{}}, nil
+	return &Service{db: db, aead: aead, region: region, cache: map[string]cachedKey{}, accounts: map[string]cachedAccount{}}, nil
 }
 
 func loadOrCreateKey(path string) ([]byte, error) {
@@ -158,6 +159,34 @@ func (s *Service) Get(ctx context.Context, name string) (Account, error) {
 	}
 	a.SendingEnabled, a.Created = enabled != 0, time.UnixMilli(created)
 	return a, err
+}
+
+// stateTTL bounds how long the accept path works from a cached account: a
+// change made by another process (the CLI, another node) shows within it.
+const stateTTL = 5 * time.Second
+
+// Cached returns the named account as read at most stateTTL ago, for the
+// accept path, which checks the account on every message.
+func (s *Service) Cached(ctx context.Context, name string) (Account, error) {
+	s.mu.RLock()
+	c, ok := s.accounts[name]
+	s.mu.RUnlock()
+	if ok && time.Since(c.loaded) < stateTTL {
+		return c.Account, nil
+	}
+	a, err := s.Get(ctx, name)
+	if err != nil {
+		return a, err
+	}
+	s.mu.Lock()
+	s.accounts[name] = cachedAccount{Account: a, loaded: time.Now()}
+	s.mu.Unlock()
+	return a, nil
+}
+
+type cachedAccount struct {
+	Account
+	loaded time.Time
 }
 
 // List returns all accounts by name.

@@ -38,6 +38,7 @@ type Config struct {
 	RetryMax         Duration `toml:"retry-max"`          // longest retry delay
 	ShutdownGrace    Duration `toml:"shutdown-grace"`     // how long in-flight work may finish on SIGTERM
 	LogLevel         string   `toml:"log-level"`          // debug, info, warn, error
+	Debug            string   `toml:"debug"`              // listen address of /debug/pprof (profiling); "" disables
 }
 
 // Duration is a time.Duration written as "14h", "90s" in TOML.
@@ -141,6 +142,7 @@ func Flags(fs *flag.FlagSet, cfg *Config) {
 	fs.Var(&cfg.RetryMax, "retry-max", "longest retry delay")
 	fs.Var(&cfg.ShutdownGrace, "shutdown-grace", "how long in-flight work may finish on shutdown")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&cfg.Debug, "debug", cfg.Debug, "listen address of the profiling endpoints /debug/pprof/ (keep it private); empty disables")
 }
 
 // Validate returns every problem, each naming its field.

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,10 +85,10 @@ type Daemon struct {
 	batch *store.Batcher
 	deliv *delivery.Deliverer
 
-	httpSrv                   *http.Server
-	smtpSrv, smtpsSrv, inSrv  *smtp.Server
-	httpL, smtpL, smtpsL, inL net.Listener
-	ready                     atomic.Bool
+	httpSrv, debugSrv                 *http.Server
+	smtpSrv, smtpsSrv, inSrv          *smtp.Server
+	httpL, smtpL, smtpsL, inL, debugL net.Listener
+	ready                             atomic.Bool
 	// Credentials is set when this start created the default account.
 	Credentials *account.Key
 }
@@ -137,7 +138,7 @@ func (d *Daemon) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sender.Handoff = d.deliv.Handoff
+	sender.Delivery = d.deliv
 
 	tlsConfig, err := loadTLS(cfg)
 	if err != nil {
@@ -169,6 +170,18 @@ func (d *Daemon) build(ctx context.Context) error {
 		}
 		d.smtpsL = tls.NewListener(l, tlsConfig)
 	}
+	if cfg.Debug != "" {
+		dm := http.NewServeMux()
+		dm.HandleFunc("/debug/pprof/", pprof.Index)
+		dm.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		dm.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		dm.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		dm.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		d.debugSrv = &http.Server{Handler: dm, ReadHeaderTimeout: 10 * time.Second}
+		if d.debugL, err = net.Listen("tcp", cfg.Debug); err != nil {
+			return fmt.Errorf("debug: %w", err)
+		}
+	}
 	if cfg.Inbound != "" {
 		d.inSrv = inbound.NewServer(&inbound.Backend{DB: svc.DB, Batch: d.batch, Domain: returnDomain, VERPSecret: []byte(verpKey),
 			Log: d.log.With("component", "inbound")}, cfg.Hostname)
@@ -193,9 +206,9 @@ func (d *Daemon) readyz(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "ready")
 }
 
-// Addr returns the bound address of a listener: "http", "smtp", "smtps", "inbound".
+// Addr returns the bound address of a listener: "http", "smtp", "smtps", "inbound", "debug".
 func (d *Daemon) Addr(name string) string {
-	l := map[string]net.Listener{"http": d.httpL, "smtp": d.smtpL, "smtps": d.smtpsL, "inbound": d.inL}[name]
+	l := map[string]net.Listener{"http": d.httpL, "smtp": d.smtpL, "smtps": d.smtpsL, "inbound": d.inL, "debug": d.debugL}[name]
 	if l == nil {
 		return ""
 	}
@@ -206,7 +219,7 @@ func (d *Daemon) Addr(name string) string {
 func (d *Daemon) Services() *Services { return d.svc }
 
 func (d *Daemon) closeListeners() {
-	for _, l := range []net.Listener{d.httpL, d.smtpL, d.smtpsL, d.inL} {
+	for _, l := range []net.Listener{d.httpL, d.smtpL, d.smtpsL, d.inL, d.debugL} {
 		if l != nil {
 			l.Close()
 		}
@@ -223,7 +236,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var delivErr error
 	delivWG.Go(func() { delivErr = d.deliv.Run(delivCtx) })
 
-	errc := make(chan error, 4)
+	errc := make(chan error, 5)
 	var serveWG sync.WaitGroup
 	serve := func(name string, f func() error) {
 		serveWG.Go(func() {
@@ -242,6 +255,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.inSrv != nil {
 		serve("inbound", func() error { return d.inSrv.Serve(d.inL) })
 	}
+	if d.debugSrv != nil {
+		serve("debug", func() error { return d.debugSrv.Serve(d.debugL) })
+	}
 	d.ready.Store(true)
 	d.log.Info("petrel is running", "http", d.Addr("http"), "smtp", d.Addr("smtp"), "smtps", d.Addr("smtps"),
 		"inbound", d.Addr("inbound"), "database", d.svc.DB.Dialect.String(), "data_dir", d.cfg.DataDir)
@@ -256,6 +272,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	grace, cancel := context.WithTimeout(context.Background(), time.Duration(d.cfg.ShutdownGrace))
 	defer cancel()
 	d.httpSrv.Shutdown(grace)
+	if d.debugSrv != nil {
+		d.debugSrv.Close()
+	}
 	for _, s := range []*smtp.Server{d.smtpSrv, d.smtpsSrv, d.inSrv} {
 		if s != nil {
 			if err := s.Shutdown(grace); err != nil {

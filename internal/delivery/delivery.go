@@ -58,6 +58,7 @@ type Config struct {
 	Timeout          time.Duration // per SMTP command / connect (default 60s)
 	IdleTime         time.Duration // keep an idle connection this long for reuse (default 2s)
 	PollInterval     time.Duration // longest sleep between queue scans (default 1s)
+	MaxPending       int           // entries held in memory waiting for a worker, all sites (default 10,000)
 }
 
 func (c *Config) defaults() {
@@ -81,6 +82,9 @@ func (c *Config) defaults() {
 	if c.MaxConns <= 0 {
 		c.MaxConns = 500
 	}
+	if c.MaxPending <= 0 {
+		c.MaxPending = 10000
+	}
 	if c.ReturnPathDomain == "" {
 		c.ReturnPathDomain = c.Hostname
 	}
@@ -99,11 +103,13 @@ type Deliverer struct {
 	conns chan struct{} // global connection slots
 	kick  chan struct{}
 
-	mu      sync.Mutex
-	sites   map[string]*site
-	ctx     context.Context // set by Run; nil before
-	wg      sync.WaitGroup
-	stopped bool
+	mu       sync.Mutex
+	sites    map[string]*site
+	pending  int             // entries in all sites' pending lists
+	overflow bool            // work was turned away (Room false, or the poller held back): kick the poller when there is room
+	ctx      context.Context // set by Run; nil before
+	wg       sync.WaitGroup
+	stopped  bool
 }
 
 type site struct {
@@ -126,6 +132,20 @@ func New(cfg Config, q *queue.Queue, sp *spool.Spool, events *event.Log, batch *
 	}
 	return &Deliverer{cfg: cfg, queue: q, spool: sp, events: events, batch: batch, dns: r, log: log,
 		conns: make(chan struct{}, cfg.MaxConns), kick: make(chan struct{}, 1), sites: map[string]*site{}}, nil
+}
+
+// Room reports whether n more entries fit in memory now. The queue in memory
+// is bounded (MaxPending): past it, new entries wait in the database, where
+// the poller finds them as workers catch up — memory does not grow with the
+// length of the queue.
+func (d *Deliverer) Room(n int) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ctx == nil || d.stopped || d.pending+n > d.cfg.MaxPending {
+		d.overflow = true
+		return false
+	}
+	return true
 }
 
 // Handoff takes entries accepted by this node (already leased to it). It
@@ -164,6 +184,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	for _, s := range d.sites {
 		unstarted = append(unstarted, s.pending...)
 		s.pending = nil
+		d.pending = 0
 		for range s.waiting {
 			select {
 			case s.wake <- struct{}{}:
@@ -201,9 +222,19 @@ func (d *Deliverer) poll(ctx context.Context) {
 	const batch = 256
 	for ctx.Err() == nil {
 		now := time.Now()
-		entries, err := d.queue.Lease(ctx, d.cfg.NodeID, now, batch, d.cfg.LeaseFor)
-		if err != nil && ctx.Err() == nil {
-			d.log.Error("leasing queue entries", "err", err)
+		d.mu.Lock()
+		room := min(batch, d.cfg.MaxPending-d.pending)
+		if room <= 0 {
+			d.overflow = true // a worker kicks us when the backlog halves
+		}
+		d.mu.Unlock()
+		var entries []*queue.Entry
+		var err error
+		if room > 0 {
+			entries, err = d.queue.Lease(ctx, d.cfg.NodeID, now, room, d.cfg.LeaseFor)
+			if err != nil && ctx.Err() == nil {
+				d.log.Error("leasing queue entries", "err", err)
+			}
 		}
 		if len(entries) > 0 {
 			d.mu.Lock()
@@ -212,7 +243,7 @@ func (d *Deliverer) poll(ctx context.Context) {
 			}
 			d.mu.Unlock()
 		}
-		if len(entries) == batch {
+		if room > 0 && len(entries) == room {
 			continue
 		}
 		wait := d.cfg.PollInterval
@@ -246,6 +277,7 @@ func (d *Deliverer) enqueueLocked(e *queue.Entry) {
 		d.sites[name] = s
 	}
 	s.pending = append(s.pending, e)
+	d.pending++
 	if s.waiting > 0 {
 		select {
 		case s.wake <- struct{}{}:
@@ -259,17 +291,26 @@ func (d *Deliverer) enqueueLocked(e *queue.Entry) {
 	}
 }
 
-// next takes the next entry of s, waiting up to IdleTime for one; nil means
-// the worker should exit (it has already been unregistered).
-func (d *Deliverer) next(s *site) *queue.Entry {
+// next takes the next entry of s; a worker holding a connection waits up to
+// IdleTime for one (to reuse the connection), one without returns at once.
+// nil means the worker should exit (it has already been unregistered).
+func (d *Deliverer) next(s *site, connected bool) *queue.Entry {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	deadline := time.Now().Add(d.cfg.IdleTime)
+	deadline := time.Now()
+	if connected {
+		deadline = deadline.Add(d.cfg.IdleTime)
+	}
 	for {
 		if len(s.pending) > 0 && !d.stopped {
 			e := s.pending[0]
 			s.pending[0] = nil
 			s.pending = s.pending[1:]
+			d.pending--
+			if d.overflow && d.pending <= d.cfg.MaxPending/2 {
+				d.overflow = false
+				d.Kick()
+			}
 			return e
 		}
 		wait := time.Until(deadline)
@@ -309,7 +350,7 @@ func (d *Deliverer) serve(s *site) {
 		}
 	}()
 	for {
-		e := d.next(s)
+		e := d.next(s, c != nil)
 		if e == nil {
 			return
 		}
@@ -327,19 +368,24 @@ type outcome struct {
 // connection to reuse (nil when there is none).
 func (d *Deliverer) attempt(e *queue.Entry, c *client) *client {
 	ctx := d.ctx
-	msg, err := d.spool.Get(ctx, e.MessageID)
-	if err != nil && ctx.Err() != nil {
-		return c // shutting down: the entry stays leased and is reclaimed at restart
-	}
-	if err != nil {
-		d.log.Error("loading message for delivery", "message_id", e.MessageID, "err", err)
-		d.record(e, outcome{reply: smtpreply.Reply{Code: 451, Enhanced: "4.3.0", Text: "Temporary local problem: message body unavailable"}}, time.Now())
-		return c
-	}
-	local, _, _ := strings.Cut(e.Rcpt, "@")
 	if simulator.Is(e.Domain) {
+		local, _, _ := strings.Cut(e.Rcpt, "@")
 		d.recordSimulated(e, simulator.Lookup(local), time.Now())
 		return c
+	}
+	body := e.Body
+	e.Body = nil // the entry may wait for a retry: do not hold the body in memory
+	if body == nil {
+		var err error
+		body, err = d.spool.Body(ctx, e.MessageID)
+		if err != nil && ctx.Err() != nil {
+			return c // shutting down: the entry stays leased and is reclaimed at restart
+		}
+		if err != nil {
+			d.log.Error("loading message for delivery", "message_id", e.MessageID, "err", err)
+			d.record(e, outcome{reply: smtpreply.Reply{Code: 451, Enhanced: "4.3.0", Text: "Temporary local problem: message body unavailable"}}, time.Now())
+			return c
+		}
 	}
 	if c != nil && c.used >= 100 {
 		c.quit()
@@ -359,7 +405,7 @@ func (d *Deliverer) attempt(e *queue.Entry, c *client) *client {
 		}
 	}
 	rp := bounce.ReturnPath(e.MessageID, rcptIndex(e.ID), d.cfg.ReturnPathDomain, d.cfg.VERPSecret)
-	reply, err := c.send(ctx, rp, e.Rcpt, msg.Body)
+	reply, err := c.send(ctx, rp, e.Rcpt, body)
 	o = outcome{reply: reply, remoteIP: c.remoteIP}
 	if err != nil {
 		c.close()
@@ -439,9 +485,10 @@ func (d *Deliverer) connect(ctx context.Context, domain string) (*client, outcom
 }
 
 // record stores the outcome of an attempt: event plus queue change, in one
-// group-committed transaction.
+// group-committed transaction (see save).
 func (d *Deliverer) record(e *queue.Entry, o outcome, now time.Time) {
 	var fn func(tx *sql.Tx) error
+	retry := false
 	r := o.reply
 	switch {
 	case r.Positive():
@@ -480,11 +527,25 @@ func (d *Deliverer) record(e *queue.Entry, o outcome, now time.Time) {
 			}
 			return d.queue.RescheduleTx(tx, e.ID, attempts, next, r.String())
 		}
-		defer d.Kick()
+		retry = true
 	}
-	if err := d.batch.Do(context.Background(), fn); err != nil {
-		// The entry stays leased and is retried after the lease expires (or
-		// at restart); the attempt may then be repeated — at-least-once.
+	d.save(e, fn, retry)
+}
+
+// save group-commits the record of an attempt without waiting for it: the
+// worker goes on to its next entry. Should the record be lost (crash before
+// the commit, or a failed transaction), the entry stays leased and is tried
+// again after the lease or at restart — delivery is at-least-once.
+func (d *Deliverer) save(e *queue.Entry, fn func(*sql.Tx) error, retry bool) {
+	err := d.batch.Submit(fn, func(err error) {
+		if err != nil {
+			d.log.Error("recording delivery outcome", "message_id", e.MessageID, "rcpt", e.Rcpt, "err", err)
+		}
+		if retry {
+			d.Kick() // the poller's next wake-up may now be earlier
+		}
+	})
+	if err != nil {
 		d.log.Error("recording delivery outcome", "message_id", e.MessageID, "rcpt", e.Rcpt, "err", err)
 	}
 }
@@ -542,9 +603,7 @@ func (d *Deliverer) recordSimulated(e *queue.Entry, o simulator.Outcome, now tim
 		}
 		return d.spool.ReleaseBodyTx(tx, e.MessageID)
 	}
-	if err := d.batch.Do(context.Background(), fn); err != nil {
-		d.log.Error("recording simulated outcome", "message_id", e.MessageID, "err", err)
-	}
+	d.save(e, fn, false)
 }
 
 func reportingMTA(b *simulator.Bounce, host string) string {

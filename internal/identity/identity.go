@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/petrelmail/petrel/internal/address"
@@ -43,10 +44,34 @@ var (
 )
 
 // Service stores identities.
-type Service struct{ db *store.DB }
+type Service struct {
+	db *store.DB
+
+	mu       sync.Mutex
+	verified map[string]verifiedSet // account → its verified identities, for Authorizing
+	changes  int                    // bumped by forget, so a load racing a change is not cached
+}
+
+type verifiedSet struct {
+	names  map[string]bool
+	loaded time.Time
+}
+
+// verifiedTTL bounds how long Authorizing works from a cached set: changes
+// made by this process apply at once, those of another process (the CLI,
+// another node) within verifiedTTL.
+const verifiedTTL = 5 * time.Second
 
 // New returns a Service.
-func New(db *store.DB) *Service { return &Service{db: db} }
+func New(db *store.DB) *Service { return &Service{db: db, verified: map[string]verifiedSet{}} }
+
+// forget drops the cached verified set of account after a change.
+func (s *Service) forget(account string) {
+	s.mu.Lock()
+	delete(s.verified, account)
+	s.changes++
+	s.mu.Unlock()
+}
 
 // Normalize validates an identity name and returns its canonical form and kind.
 func Normalize(name string) (string, Kind, error) {
@@ -82,6 +107,7 @@ func (s *Service) Create(ctx context.Context, account, name string, verified boo
 		return s.db.ExecTx(tx, "INSERT INTO identities (account, name, kind, verified, created_ms) VALUES (?, ?, ?, ?, ?)",
 			account, n, string(kind), boolInt(verified), id.Created.UnixMilli())
 	})
+	s.forget(account)
 	return id, err
 }
 
@@ -95,6 +121,7 @@ func (s *Service) SetVerified(ctx context.Context, account, name string, verifie
 	if err != nil {
 		return err
 	}
+	s.forget(account)
 	if c, _ := res.RowsAffected(); c == 0 {
 		return fmt.Errorf("%s: %w", n, ErrNotFound)
 	}
@@ -146,6 +173,7 @@ func (s *Service) Delete(ctx context.Context, account, name string) error {
 	if err != nil {
 		return err
 	}
+	s.forget(account)
 	if c, _ := res.RowsAffected(); c == 0 {
 		return fmt.Errorf("%s: %w", n, ErrNotFound)
 	}
@@ -153,36 +181,60 @@ func (s *Service) Delete(ctx context.Context, account, name string) error {
 }
 
 // Authorizing returns the verified identity of account that covers a — the
-// address itself, its domain, or a parent domain — or "" when none does.
+// address itself, its domain, or a parent domain, the most specific first —
+// or "" when none does. It runs on every message, so it works from the
+// account's verified set, cached for verifiedTTL.
 func (s *Service) Authorizing(ctx context.Context, account string, a address.Address) (string, error) {
-	candidates := []any{account, a.Local + "@" + a.Domain}
-	d := a.Domain
-	for {
-		candidates = append(candidates, d)
+	names, err := s.verifiedSet(ctx, account)
+	if err != nil {
+		return "", err
+	}
+	if n := a.Local + "@" + a.Domain; names[n] {
+		return n, nil
+	}
+	for d := a.Domain; ; {
+		if names[d] {
+			return d, nil
+		}
 		i := strings.IndexByte(d, '.')
 		if i < 0 || !strings.Contains(d[i+1:], ".") {
-			break
+			return "", nil
 		}
 		d = d[i+1:]
 	}
-	q := "SELECT name FROM identities WHERE account = ? AND verified = 1 AND name IN (?" + strings.Repeat(", ?", len(candidates)-2) + ")"
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind(q), candidates...)
+}
+
+func (s *Service) verifiedSet(ctx context.Context, account string) (map[string]bool, error) {
+	s.mu.Lock()
+	v, ok := s.verified[account]
+	changes := s.changes
+	s.mu.Unlock()
+	if ok && time.Since(v.loaded) < verifiedTTL {
+		return v.names, nil
+	}
+	loaded := time.Now()
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT name FROM identities WHERE account = ? AND verified = 1"), account)
 	if err != nil {
-		return "", fmt.Errorf("checking sender identity: %w", err)
+		return nil, fmt.Errorf("checking sender identity: %w", err)
 	}
 	defer rows.Close()
-	best := ""
+	names := map[string]bool{}
 	for rows.Next() {
 		var n string
 		if err := rows.Scan(&n); err != nil {
-			return "", err
+			return nil, err
 		}
-		// Prefer the most specific identity (the address, then the longest domain).
-		if best == "" || strings.Contains(n, "@") || !strings.Contains(best, "@") && len(n) > len(best) {
-			best = n
-		}
+		names[n] = true
 	}
-	return best, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.changes == changes {
+		s.verified[account] = verifiedSet{names: names, loaded: loaded}
+	}
+	s.mu.Unlock()
+	return names, nil
 }
 
 type scanner interface{ Scan(...any) error }

@@ -39,6 +39,11 @@ type Entry struct {
 	Created     time.Time
 	NextAttempt time.Time
 	Deadline    time.Time // after this, temporary failures become a Transient bounce
+
+	// Body is the message, carried in memory when the entry is handed to
+	// delivery at acceptance (so the first attempt reads nothing back); nil
+	// for entries leased from the queue. Not stored.
+	Body []byte
 }
 
 // Queue is the delivery schedule.

@@ -9,8 +9,10 @@
 //     it as SES does (X-SES-* read and stripped, Message-ID and Date set);
 //  5. stores body, one queue entry per recipient and the Send event in one
 //     group-committed transaction, and returns only when it is on disk;
-//  6. hands the new queue entries to the delivery workers in memory, so the
-//     first attempt starts at once.
+//  6. hands the new queue entries, with the body, to the delivery workers in
+//     memory, so the first attempt starts at once and reads nothing back
+//     (when the workers are backlogged the entries are stored unleased and
+//     the queue poller takes them in turn).
 package sending
 
 import (
@@ -54,10 +56,19 @@ type Sender struct {
 	events     *event.Log
 	batch      *store.Batcher
 
-	// Handoff passes freshly stored entries (leased to this node) to the
-	// delivery workers; it reports false when they could not be taken, in
-	// which case their leases are released for the poller. Wired by daemon.
-	Handoff func([]*queue.Entry) bool
+	// Delivery takes freshly stored entries in memory. Wired by daemon; when
+	// nil, entries are stored unleased for any node's poller.
+	Delivery Handoff
+}
+
+// Handoff is the delivery side of acceptance (package delivery).
+type Handoff interface {
+	// Room reports whether n more entries can be taken in memory now; when
+	// not, they are stored unleased and the queue poller takes them later.
+	Room(n int) bool
+	// Handoff takes entries stored leased to this node; false means they
+	// could not be taken, and their leases are released.
+	Handoff([]*queue.Entry) bool
 }
 
 // New returns a Sender.
@@ -124,7 +135,7 @@ func (e *StorageError) Unwrap() error { return e.Err }
 
 // Send accepts a message and returns its SES message ID once it is durable.
 func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
-	acct, err := s.accounts.Get(ctx, req.Account)
+	acct, err := s.accounts.Cached(ctx, req.Account)
 	if err != nil {
 		return "", &StorageError{err}
 	}
@@ -173,9 +184,13 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	entries := make([]*queue.Entry, len(rcpts))
 	for i, r := range rcpts {
 		entries[i] = &queue.Entry{ID: id + "/" + strconv.Itoa(i), MessageID: id, Account: req.Account, Rcpt: r.Email(),
-			Domain: r.Domain, Created: now, NextAttempt: now, Deadline: now.Add(s.cfg.MaxDelivery)}
+			Domain: r.Domain, Created: now, NextAttempt: now, Deadline: now.Add(s.cfg.MaxDelivery), Body: prep.Body}
 	}
-	leaseUntil := now.Add(s.cfg.LeaseFor)
+	handoff := s.Delivery != nil && s.Delivery.Room(len(entries))
+	var leaseUntil time.Time // zero: unleased, for the poller
+	if handoff {
+		leaseUntil = now.Add(s.cfg.LeaseFor)
+	}
 	err = s.batch.Do(ctx, func(tx *sql.Tx) error {
 		if err := s.spool.PutTx(tx, sm); err != nil {
 			return err
@@ -190,7 +205,7 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	if err != nil {
 		return "", &StorageError{err}
 	}
-	if s.Handoff == nil || !s.Handoff(entries) {
+	if handoff && !s.Delivery.Handoff(entries) {
 		s.release(entries)
 	}
 	return id, nil

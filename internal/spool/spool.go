@@ -60,6 +60,19 @@ func (s *Spool) Get(ctx context.Context, id string) (*Message, error) {
 	return m, nil
 }
 
+// Body returns the body of a message, for delivery.
+func (s *Spool) Body(ctx context.Context, id string) ([]byte, error) {
+	var body []byte
+	err := s.db.QueryRowPrepared(ctx, "SELECT body FROM messages WHERE id = ?", id).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading message %s: %w", id, err)
+	}
+	return body, nil
+}
+
 // Mail returns a message's account and "mail" object without the body.
 func (s *Spool) Mail(ctx context.Context, id string) (account string, mail json.RawMessage, err error) {
 	var m string

@@ -31,7 +31,16 @@ type Batcher struct {
 
 type batchReq struct {
 	fn   func(*sql.Tx) error
-	done chan error
+	done chan error  // Do waits here
+	then func(error) // or Submit's callback
+}
+
+func (r *batchReq) answer(err error) {
+	if r.then != nil {
+		r.then(err)
+		return
+	}
+	r.done <- err
 }
 
 // NewBatcher returns a Batcher over db. maxBatch bounds the functions per
@@ -70,6 +79,21 @@ func (b *Batcher) Do(ctx context.Context, fn func(*sql.Tx) error) error {
 	// before it returns. Waiting past ctx keeps the caller from reporting a
 	// failure for work that then commits.
 	return <-r.done
+}
+
+// Submit queues fn for the next group commit without waiting for it; then
+// is called with the outcome (from the committer: it must not block). It
+// blocks only while the queue is full, and returns ErrClosed (then is not
+// called) after the batcher has stopped. For writes nobody waits on, such as
+// delivery outcomes.
+func (b *Batcher) Submit(fn func(*sql.Tx) error, then func(error)) error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.stopped {
+		return ErrClosed
+	}
+	b.reqs <- &batchReq{fn: fn, then: then}
+	return nil
 }
 
 // Run commits batches until ctx is done, then refuses new work, commits what
@@ -132,18 +156,23 @@ func (b *Batcher) commit(batch []*batchReq) {
 	})
 	if err == nil || len(batch) == 1 {
 		for _, r := range batch {
-			r.done <- err
+			r.answer(err)
 		}
 		return
 	}
 	for _, r := range batch {
-		r.done <- b.db.Tx(ctx, r.fn)
+		r.answer(b.db.Tx(ctx, r.fn))
 	}
 }
 
-// ExecTx runs one statement in tx with '?' placeholders rebound for the backend.
+// ExecTx runs one statement in tx with '?' placeholders rebound for the backend,
+// through its prepared statement (see Prepared).
 func (db *DB) ExecTx(tx *sql.Tx, query string, args ...any) error {
-	if _, err := tx.Exec(db.Rebind(query), args...); err != nil {
+	st, err := db.Prepared(query)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Stmt(st).Exec(args...); err != nil {
 		return fmt.Errorf("%s: %w", firstWords(query), err)
 	}
 	return nil

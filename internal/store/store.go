@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver
@@ -45,6 +46,37 @@ func (d Dialect) String() string {
 type DB struct {
 	*sql.DB
 	Dialect Dialect
+
+	stmts sync.Map // query as written (with '?') → *sql.Stmt, see Prepared
+}
+
+// Prepared returns the prepared statement for a query written with '?'
+// placeholders, preparing it on first use. database/sql then prepares it once
+// per connection and reuses it, inside transactions too (tx.Stmt), so hot
+// statements are parsed once rather than on every call.
+func (db *DB) Prepared(query string) (*sql.Stmt, error) {
+	if st, ok := db.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.Prepare(db.Rebind(query))
+	if err != nil {
+		return nil, fmt.Errorf("preparing %s: %w", firstWords(query), err)
+	}
+	if prev, loaded := db.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// QueryRowPrepared is QueryRowContext through Prepared.
+func (db *DB) QueryRowPrepared(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := db.Prepared(query)
+	if err != nil {
+		// Let the error surface at Scan, as QueryRowContext does.
+		return db.QueryRowContext(ctx, db.Rebind(query), args...)
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 // ErrNotFound is returned by lookups that find no row.
