@@ -39,6 +39,7 @@ type Config struct {
 	ShutdownGrace    Duration `toml:"shutdown-grace"`     // how long in-flight work may finish on SIGTERM
 	LogLevel         string   `toml:"log-level"`          // debug, info, warn, error
 	Debug            string   `toml:"debug"`              // listen address of /debug/pprof (profiling); "" disables
+	DeliveryBacklog  int      `toml:"delivery-backlog"`   // queue entries held in memory ahead of the delivery workers; more wait in the database
 }
 
 // Duration is a time.Duration written as "14h", "90s" in TOML.
@@ -76,6 +77,7 @@ func Default() Config {
 		RetryMax:        Duration(time.Hour),
 		ShutdownGrace:   Duration(20 * time.Second),
 		LogLevel:        "info",
+		DeliveryBacklog: 10000,
 	}
 }
 
@@ -142,6 +144,7 @@ func Flags(fs *flag.FlagSet, cfg *Config) {
 	fs.Var(&cfg.RetryMax, "retry-max", "longest retry delay")
 	fs.Var(&cfg.ShutdownGrace, "shutdown-grace", "how long in-flight work may finish on shutdown")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	fs.IntVar(&cfg.DeliveryBacklog, "delivery-backlog", cfg.DeliveryBacklog, "queue entries held in memory ahead of the delivery workers (more wait in the database)")
 	fs.StringVar(&cfg.Debug, "debug", cfg.Debug, "listen address of the profiling endpoints /debug/pprof/ (keep it private); empty disables")
 }
 
@@ -165,6 +168,9 @@ func (c Config) Validate() error {
 	}
 	if c.DeliveryPort <= 0 || c.DeliveryPort > 65535 {
 		errs = append(errs, errors.New("delivery-port: must be 1-65535"))
+	}
+	if c.DeliveryBacklog < 1 {
+		errs = append(errs, errors.New("delivery-backlog: must be at least 1"))
 	}
 	if c.Hostname == "" {
 		errs = append(errs, errors.New("hostname: must be set"))

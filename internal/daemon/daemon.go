@@ -89,6 +89,7 @@ type Daemon struct {
 	smtpSrv, smtpsSrv, inSrv          *smtp.Server
 	httpL, smtpL, smtpsL, inL, debugL net.Listener
 	ready                             atomic.Bool
+	freshConns                        sync.Map // HTTP connections with no request yet
 	// Credentials is set when this start created the default account.
 	Credentials *account.Key
 }
@@ -131,7 +132,7 @@ func (d *Daemon) build(ctx context.Context) error {
 		MaxRecipients: 50, MaxSize: smtpsubmit.MaxMessageBytes, LeaseFor: 5 * time.Minute,
 	}, svc.Accounts, svc.Identities, svc.Queue, svc.Spool, svc.Events, d.batch)
 	d.deliv, err = delivery.New(delivery.Config{
-		Hostname: cfg.Hostname, NodeID: nodeID, RelayHost: cfg.RelayHost, DNSServer: cfg.DNS, Port: cfg.DeliveryPort,
+		Hostname: cfg.Hostname, NodeID: nodeID, RelayHost: cfg.RelayHost, DNSServer: cfg.DNS, Port: cfg.DeliveryPort, MaxPending: cfg.DeliveryBacklog,
 		ReturnPathDomain: returnDomain, VERPSecret: []byte(verpKey),
 		RetryBase: time.Duration(cfg.RetryBase), RetryMax: time.Duration(cfg.RetryMax),
 	}, svc.Queue, svc.Spool, svc.Events, d.batch, d.log.With("component", "delivery"))
@@ -150,7 +151,8 @@ func (d *Daemon) build(ctx context.Context) error {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", d.readyz)
 	mux.Handle("/", apiSrv.Handler())
-	d.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	d.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ConnState: d.trackFreshConn}
 
 	if d.httpL, err = net.Listen("tcp", cfg.HTTP); err != nil {
 		return fmt.Errorf("http: %w", err)
@@ -204,6 +206,14 @@ func (d *Daemon) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprintln(w, "ready")
+}
+
+func (d *Daemon) trackFreshConn(c net.Conn, state http.ConnState) {
+	if state == http.StateNew {
+		d.freshConns.Store(c, nil)
+	} else {
+		d.freshConns.Delete(c)
+	}
 }
 
 // Addr returns the bound address of a listener: "http", "smtp", "smtps", "inbound", "debug".
@@ -271,6 +281,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("shutting down")
 	grace, cancel := context.WithTimeout(context.Background(), time.Duration(d.cfg.ShutdownGrace))
 	defer cancel()
+	// Shutdown closes idle connections at once but waits 5 s for those that
+	// have sent nothing yet (clients' spare keep-alive connections): close them.
+	d.freshConns.Range(func(c, _ any) bool { c.(net.Conn).Close(); return true })
 	d.httpSrv.Shutdown(grace)
 	if d.debugSrv != nil {
 		d.debugSrv.Close()

@@ -69,6 +69,8 @@ type Handoff interface {
 	// Handoff takes entries stored leased to this node; false means they
 	// could not be taken, and their leases are released.
 	Handoff([]*queue.Entry) bool
+	// Kick tells the queue poller there is work in the database.
+	Kick()
 }
 
 // New returns a Sender.
@@ -205,8 +207,11 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	if err != nil {
 		return "", &StorageError{err}
 	}
-	if handoff && !s.Delivery.Handoff(entries) {
+	switch {
+	case handoff && !s.Delivery.Handoff(entries):
 		s.release(entries)
+	case !handoff && s.Delivery != nil:
+		s.Delivery.Kick() // stored unleased: the poller takes them when there is room
 	}
 	return id, nil
 }
