@@ -27,7 +27,7 @@ func lookup(id string) (string, error) {
 	return "", ErrUnknownKey
 }
 
-func signed(t *testing.T, method, target string, body []byte, at time.Time, creds aws.Credentials) *http.Request {
+func signed(t testing.TB, method, target string, body []byte, at time.Time, creds aws.Credentials) *http.Request {
 	t.Helper()
 	r := httptest.NewRequest(method, target, bytes.NewReader(body))
 	r.Header.Set("Content-Type", "application/json")

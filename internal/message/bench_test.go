@@ -1,0 +1,45 @@
+package message
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkBuildSimple composes a newsletter-sized Simple message (text and
+// HTML, about 5 KB), as SendEmail with Simple content does.
+func BenchmarkBuildSimple(b *testing.B) {
+	para := strings.Repeat("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor ", 30)
+	s := Simple{From: "Sender <sender@example.com>", To: []string{"rcpt@example.net"}, Subject: "Your weekly account summary",
+		Text: para, HTML: "<html><body><p>" + para + "</p></body></html>",
+		Headers: [][2]string{{"List-Unsubscribe", "<mailto:unsubscribe@example.com>"}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := BuildSimple(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParsePrepare is the accept path's work on a raw 5 KB message:
+// line endings, parse, duplicate-header check, SES preparation.
+func BenchmarkParsePrepare(b *testing.B) {
+	para := strings.Repeat("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor\n", 60)
+	raw := []byte("From: Sender <sender@example.com>\nTo: rcpt@example.net\nSubject: weekly\nMIME-Version: 1.0\n" +
+		"Content-Type: text/plain; charset=utf-8\nX-SES-MESSAGE-TAGS: campaign=weekly\n\n" + para)
+	now := time.Now()
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		m, err := Parse(NormalizeLineEndings(raw))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := m.CheckDuplicates(); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Prepare(m, "0100019a-0000-0000-0000-000000000000-000000", "petrel.example", now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
