@@ -30,7 +30,9 @@ import (
 	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/config"
 	"github.com/petrelmail/petrel/internal/daemon"
+	"github.com/petrelmail/petrel/internal/dkim"
 	"github.com/petrelmail/petrel/internal/event"
+	"github.com/petrelmail/petrel/internal/identity"
 )
 
 const usage = `usage: petrel <command> [arguments]
@@ -293,13 +295,16 @@ func credentialsCmd(ctx context.Context, args []string) error {
 
 func identityCmd(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: petrel identity add|verify|list|delete [NAME] --account A")
+		return errors.New("usage: petrel identity add|verify|list|delete|dkim [NAME] --account A")
 	}
-	var acct string
+	var acct, dkimAlg, keyFile, selector string
 	var verified bool
 	cfg, pos, err := adminFlags("identity", args[1:], func(fs *flag.FlagSet) {
 		fs.StringVar(&acct, "account", daemon.DefaultAccount, "account the identity belongs to")
 		fs.BoolVar(&verified, "verified", false, "mark the identity verified (the operator vouches for it)")
+		fs.StringVar(&dkimAlg, "dkim", "", "add/dkim: generate a DKIM key of this type for a domain: rsa2048 (add's default), rsa1024, ed25519, or none")
+		fs.StringVar(&keyFile, "key", "", "dkim: install this private key (PEM or base64 DER; BYODKIM) under --selector")
+		fs.StringVar(&selector, "selector", "", "dkim: selector of the --key")
 	})
 	if err != nil {
 		return err
@@ -328,6 +333,50 @@ func identityCmd(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Printf("added %s identity %s to account %s (verified=%v)\n", strings.ToLower(string(id.Kind)), id.Name, acct, id.Verified)
+		if id.Kind == identity.Domain && dkimAlg != "none" {
+			if dkimAlg == "" {
+				dkimAlg = string(dkim.RSA2048) // SES Easy DKIM default
+			}
+			alg, err := dkim.ParseAlgorithm(dkimAlg)
+			if err != nil {
+				return err
+			}
+			d, err := svc.Identities.GenerateDKIM(ctx, acct, id.Name, alg)
+			if err != nil {
+				return err
+			}
+			printDKIM(id.Name, d)
+		}
+	case "dkim":
+		if err := needName(); err != nil {
+			return err
+		}
+		switch {
+		case keyFile != "":
+			pem, err := os.ReadFile(keyFile)
+			if err != nil {
+				return err
+			}
+			if _, err := svc.Identities.PutDKIMKey(ctx, acct, pos[0], selector, pem); err != nil {
+				return err
+			}
+		case dkimAlg != "":
+			alg, err := dkim.ParseAlgorithm(dkimAlg)
+			if err != nil {
+				return err
+			}
+			if _, err := svc.Identities.GenerateDKIM(ctx, acct, pos[0], alg); err != nil {
+				return err
+			}
+		}
+		d, ok, err := svc.Identities.GetDKIM(ctx, acct, pos[0])
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%s has no DKIM key (generate one with --dkim rsa2048)", pos[0])
+		}
+		printDKIM(pos[0], d)
 	case "verify":
 		if err := needName(); err != nil {
 			return err
@@ -356,6 +405,11 @@ func identityCmd(ctx context.Context, args []string) error {
 		return fmt.Errorf("unknown identity command %q", args[0])
 	}
 	return nil
+}
+
+func printDKIM(domain string, d identity.DKIM) {
+	fmt.Printf("DKIM (%s, %s key, signing enabled=%v): publish this TXT record\n  %s._domainkey.%s TXT \"%s\"\n",
+		d.Origin, d.Algorithm, d.SigningEnabled, d.Selector, strings.ToLower(domain), d.Record)
 }
 
 func eventsCmd(ctx context.Context, args []string) error {

@@ -224,7 +224,7 @@ func (s *Service) CreateKey(ctx context.Context, account string) (Key, error) {
 		AccessKeyID:     "AKIA" + base32.StdEncoding.EncodeToString(id[:]),
 		SecretAccessKey: base64.StdEncoding.EncodeToString(sec[:]),
 	}
-	sealed := s.seal([]byte(k.SecretAccessKey), k.AccessKeyID)
+	sealed := s.Seal([]byte(k.SecretAccessKey), k.AccessKeyID)
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		return s.db.ExecTx(tx, "INSERT INTO access_keys (access_key_id, account, secret_sealed, active, created_ms) VALUES (?, ?, ?, 1, ?)",
 			k.AccessKeyID, account, sealed, time.Now().UnixMilli())
@@ -250,20 +250,22 @@ func (s *Service) Keys(ctx context.Context, account string) ([]string, error) {
 	return out, rows.Err()
 }
 
-func (s *Service) seal(plain []byte, keyID string) []byte {
+// Seal encrypts a secret with the data-dir key (AES-256-GCM). binding — the
+// row's key, such as an access key id — is the associated data, so a sealed
+// value moved to another row does not open.
+func (s *Service) Seal(plain []byte, binding string) []byte {
 	nonce := make([]byte, s.aead.NonceSize())
 	rand.Read(nonce)
-	// The key id is the associated data: a sealed secret moved to another
-	// row does not open.
-	return s.aead.Seal(nonce, nonce, plain, []byte(keyID))
+	return s.aead.Seal(nonce, nonce, plain, []byte(binding))
 }
 
-func (s *Service) open(sealed []byte, keyID string) ([]byte, error) {
+// Open decrypts what Seal sealed with the same binding.
+func (s *Service) Open(sealed []byte, binding string) ([]byte, error) {
 	n := s.aead.NonceSize()
 	if len(sealed) < n {
 		return nil, errors.New("sealed secret too short")
 	}
-	return s.aead.Open(nil, sealed[:n], sealed[n:], []byte(keyID))
+	return s.aead.Open(nil, sealed[:n], sealed[n:], []byte(binding))
 }
 
 // Secret returns the secret access key and account of an active key; the
@@ -284,7 +286,7 @@ func (s *Service) Secret(ctx context.Context, accessKeyID string) (secret, accou
 	if err != nil {
 		return "", "", fmt.Errorf("looking up access key: %w", err)
 	}
-	plain, err := s.open(sealed, accessKeyID)
+	plain, err := s.Open(sealed, accessKeyID)
 	if err != nil {
 		return "", "", fmt.Errorf("opening sealed secret (wrong key file?): %w", err)
 	}

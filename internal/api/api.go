@@ -78,6 +78,7 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v2/email/identities", s.listIdentities)
 	route("GET /v2/email/identities/{EmailIdentity}", s.getIdentity)
 	route("DELETE /v2/email/identities/{EmailIdentity}", s.deleteIdentity)
+	route("PUT /v2/email/identities/{EmailIdentity}/dkim", s.putDkimAttributes)
 	route("GET /v2/email/insights/{MessageId}/", s.getMessageInsights)
 	route("GET /v2/email/insights/{MessageId}", s.getMessageInsights)
 	mux.Handle("/", s.wrap(func(ctx context.Context, c *call) (any, error) {

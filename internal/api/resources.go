@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/petrelmail/petrel/internal/address"
+	"github.com/petrelmail/petrel/internal/dkim"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/spool"
@@ -45,19 +46,69 @@ func verificationStatus(id identity.Identity) string {
 	return "PENDING"
 }
 
-func dkimAttributes() map[string]any {
-	return map[string]any{"SigningEnabled": false, "Status": "NOT_STARTED", "SigningAttributesOrigin": "AWS_SES"}
+// dkimAttributes is SES's DkimAttributes for an identity (§1.5). Petrel
+// signs with its own keys and does not look the records up in DNS: a key is
+// SUCCESS once it exists, and the operator publishes Record (petrel identity
+// dkim NAME prints it).
+func (s *Server) dkimAttributes(ctx context.Context, account string, id identity.Identity) (map[string]any, error) {
+	d, ok, err := s.Identities.GetDKIM(ctx, account, id.Name)
+	if err != nil {
+		return nil, err
+	}
+	if !ok && id.Kind == identity.EmailAddress {
+		// An address inherits its domain's DKIM (SES).
+		if i := strings.LastIndexByte(id.Name, '@'); i >= 0 {
+			if d, ok, err = s.Identities.GetDKIM(ctx, account, id.Name[i+1:]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if !ok {
+		return map[string]any{"SigningEnabled": false, "Status": "NOT_STARTED", "SigningAttributesOrigin": identity.OriginEasy}, nil
+	}
+	out := map[string]any{
+		"SigningEnabled": d.SigningEnabled, "Status": "SUCCESS", "Tokens": []string{d.Selector},
+		"SigningAttributesOrigin": d.Origin, "LastKeyGenerationTimestamp": float64(d.Created.Unix()),
+	}
+	if d.Algorithm != dkim.Ed25519 {
+		out["CurrentSigningKeyLength"] = string(d.Algorithm)
+		out["NextSigningKeyLength"] = string(d.Algorithm)
+	}
+	return out, nil
 }
 
 func (s *Server) createIdentity(ctx context.Context, c *call) (any, error) {
 	var in struct {
-		EmailIdentity *string
+		EmailIdentity         *string
+		DkimSigningAttributes *struct {
+			DomainSigningSelector   *string
+			DomainSigningPrivateKey *string
+			NextSigningKeyLength    *string
+		}
 	}
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
 	if in.EmailIdentity == nil || *in.EmailIdentity == "" {
 		return nil, badRequest("EmailIdentity is required.")
+	}
+	alg := dkim.RSA2048 // SES Easy DKIM default
+	var byoSelector, byoKey string
+	if a := in.DkimSigningAttributes; a != nil {
+		if a.NextSigningKeyLength != nil {
+			switch *a.NextSigningKeyLength {
+			case string(dkim.RSA1024), string(dkim.RSA2048):
+				alg = dkim.Algorithm(*a.NextSigningKeyLength)
+			default:
+				return nil, badRequest("NextSigningKeyLength must be RSA_1024_BIT or RSA_2048_BIT.")
+			}
+		}
+		if (a.DomainSigningSelector == nil) != (a.DomainSigningPrivateKey == nil) {
+			return nil, badRequest("DomainSigningSelector and DomainSigningPrivateKey must be given together.")
+		}
+		if a.DomainSigningSelector != nil {
+			byoSelector, byoKey = *a.DomainSigningSelector, *a.DomainSigningPrivateKey
+		}
 	}
 	id, err := s.Identities.Create(ctx, c.account, *in.EmailIdentity, false)
 	switch {
@@ -68,7 +119,43 @@ func (s *Server) createIdentity(ctx context.Context, c *call) (any, error) {
 	case err != nil:
 		return nil, err
 	}
-	return map[string]any{"IdentityType": string(id.Kind), "VerifiedForSendingStatus": id.Verified, "DkimAttributes": dkimAttributes()}, nil
+	if id.Kind == identity.Domain {
+		// SES: a domain gets Easy DKIM unless the caller brings a key.
+		if byoKey != "" {
+			_, err = s.Identities.PutDKIMKey(ctx, c.account, id.Name, byoSelector, []byte(byoKey))
+		} else {
+			_, err = s.Identities.GenerateDKIM(ctx, c.account, id.Name, alg)
+		}
+		if err != nil {
+			s.Identities.Delete(ctx, c.account, id.Name)
+			if errors.Is(err, dkim.ErrBadKey) || byoKey != "" {
+				return nil, badRequest("DkimSigningAttributes: %v", err)
+			}
+			return nil, err
+		}
+	}
+	attrs, err := s.dkimAttributes(ctx, c.account, id)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"IdentityType": string(id.Kind), "VerifiedForSendingStatus": id.Verified, "DkimAttributes": attrs}, nil
+}
+
+// putDkimAttributes is PutEmailIdentityDkimAttributes: signing on or off.
+func (s *Server) putDkimAttributes(ctx context.Context, c *call) (any, error) {
+	var in struct{ SigningEnabled *bool }
+	if err := decode(c, &in); err != nil {
+		return nil, err
+	}
+	name := c.r.PathValue("EmailIdentity")
+	err := s.Identities.SetDKIMSigning(ctx, c.account, name, in.SigningEnabled != nil && *in.SigningEnabled)
+	if errors.Is(err, identity.ErrNotFound) {
+		return nil, notFound("Email identity %s does not exist or has no DKIM key.", name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{}, nil
 }
 
 func (s *Server) getIdentity(ctx context.Context, c *call) (any, error) {
@@ -80,12 +167,16 @@ func (s *Server) getIdentity(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	attrs, err := s.dkimAttributes(ctx, c.account, id)
+	if err != nil {
+		return nil, err
+	}
 	return map[string]any{
 		"IdentityType":             string(id.Kind),
 		"FeedbackForwardingStatus": true,
 		"VerifiedForSendingStatus": id.Verified,
 		"VerificationStatus":       verificationStatus(id),
-		"DkimAttributes":           dkimAttributes(),
+		"DkimAttributes":           attrs,
 		"MailFromAttributes":       map[string]string{"BehaviorOnMxFailure": "USE_DEFAULT_VALUE", "MailFromDomainStatus": "PENDING"},
 		"Policies":                 map[string]string{},
 		"Tags":                     []any{},

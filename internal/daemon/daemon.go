@@ -70,7 +70,7 @@ func Open(ctx context.Context, cfg config.Config) (*Services, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Services{DB: db, Accounts: accts, Identities: identity.New(db), Queue: queue.New(db), Spool: spool.New(db),
+	return &Services{DB: db, Accounts: accts, Identities: identity.New(db, accts), Queue: queue.New(db), Spool: spool.New(db),
 		Events: event.NewLog(db)}, nil
 }
 

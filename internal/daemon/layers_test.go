@@ -11,12 +11,14 @@ import (
 // Differences from the document: sending and delivery import store (for the
 // group-commit Batcher); api imports spool (GetMessageInsights reads the
 // "mail" object); smtpsubmit imports address and message (SMTP envelope
-// parsing, SES reply texts); inbound imports store.
+// parsing, SES reply texts); inbound imports store; dkim is a leaf used by
+// identity (keys) and api (key types in DkimSigningAttributes).
 var allowed = map[string][]string{
 	"address":    {},
 	"smtpreply":  {},
 	"sigv4":      {},
 	"simulator":  {},
+	"dkim":       {},
 	"store":      {},
 	"config":     {},
 	"dnstest":    {},
@@ -26,11 +28,11 @@ var allowed = map[string][]string{
 	"spool":      {"store"},
 	"event":      {"store"},
 	"account":    {"store"},
-	"identity":   {"store", "address"},
+	"identity":   {"store", "address", "dkim"},
 	"queue":      {"store", "address"},
 	"sending":    {"account", "identity", "queue", "spool", "event", "message", "address", "store"},
 	"delivery":   {"queue", "spool", "event", "bounce", "simulator", "smtpreply", "address", "store"},
-	"api":        {"sending", "account", "identity", "event", "message", "sigv4", "address", "spool"},
+	"api":        {"sending", "account", "identity", "event", "message", "sigv4", "address", "spool", "dkim"},
 	"smtpsubmit": {"sending", "account", "address", "message"},
 	"inbound":    {"bounce", "event", "queue", "address", "store"},
 	"daemon":     {"*"},

@@ -4,8 +4,9 @@
 //
 // An address may be used when the address itself is a verified identity of
 // the account, or when its domain or a parent domain is (SES: a verified
-// domain covers its subdomains). DNS verification and DKIM come later; until
-// then the operator vouches for an identity with SetVerified.
+// domain covers its subdomains). DNS verification comes later; until then
+// the operator vouches for an identity with SetVerified. Domain identities
+// carry a DKIM key (dkim.go) that signs their mail.
 package identity
 
 import (
@@ -45,11 +46,13 @@ var (
 
 // Service stores identities.
 type Service struct {
-	db *store.DB
+	db     *store.DB
+	sealer Sealer
 
 	mu       sync.Mutex
-	verified map[string]verifiedSet // account → its verified identities, for Authorizing
-	changes  int                    // bumped by forget, so a load racing a change is not cached
+	verified map[string]verifiedSet   // account → its verified identities, for Authorizing
+	dkim     map[string]cachedSigners // account → DKIM signers by domain, for Signer
+	changes  int                      // bumped by forget, so a load racing a change is not cached
 }
 
 type verifiedSet struct {
@@ -62,13 +65,16 @@ type verifiedSet struct {
 // another node) within verifiedTTL.
 const verifiedTTL = 5 * time.Second
 
-// New returns a Service.
-func New(db *store.DB) *Service { return &Service{db: db, verified: map[string]verifiedSet{}} }
+// New returns a Service; sealer protects DKIM private keys at rest.
+func New(db *store.DB, sealer Sealer) *Service {
+	return &Service{db: db, sealer: sealer, verified: map[string]verifiedSet{}, dkim: map[string]cachedSigners{}}
+}
 
 // forget drops the cached verified set of account after a change.
 func (s *Service) forget(account string) {
 	s.mu.Lock()
 	delete(s.verified, account)
+	delete(s.dkim, account)
 	s.changes++
 	s.mu.Unlock()
 }
@@ -169,7 +175,15 @@ func (s *Service) Delete(ctx context.Context, account, name string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, ErrNotFound)
 	}
-	res, err := s.db.ExecContext(ctx, s.db.Rebind("DELETE FROM identities WHERE account = ? AND name = ?"), account, n)
+	var res sql.Result
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if err := s.db.ExecTx(tx, "DELETE FROM dkim_keys WHERE account = ? AND identity = ?", account, n); err != nil {
+			return err
+		}
+		var err error
+		res, err = tx.Exec(s.db.Rebind("DELETE FROM identities WHERE account = ? AND name = ?"), account, n)
+		return err
+	})
 	if err != nil {
 		return err
 	}

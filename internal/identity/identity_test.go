@@ -20,7 +20,7 @@ func TestAuthorizing(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			s := New(db)
+			s := New(db, accts)
 			mustCreate := func(acct, name string, verified bool) {
 				t.Helper()
 				if _, err := s.Create(ctx, acct, name, verified); err != nil {

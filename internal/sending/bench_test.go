@@ -33,7 +33,7 @@ func BenchmarkSend(b *testing.B) {
 			if _, err := accts.Create(ctx, "bench"); err != nil {
 				b.Fatal(err)
 			}
-			ids := identity.New(db)
+			ids := identity.New(db, accts)
 			if _, err := ids.Create(ctx, "bench", "example.com", true); err != nil {
 				b.Fatal(err)
 			}

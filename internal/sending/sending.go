@@ -7,9 +7,10 @@
 //  3. checks the recipients (1 to 50, valid syntax);
 //  4. parses the message, rejects duplicate singleton headers, and prepares
 //     it as SES does (X-SES-* read and stripped, Message-ID and Date set);
-//  5. stores body, one queue entry per recipient and the Send event in one
+//  5. DKIM-signs it with the From domain's key, when it has one;
+//  6. stores body, one queue entry per recipient and the Send event in one
 //     group-committed transaction, and returns only when it is on disk;
-//  6. hands the new queue entries, with the body, to the delivery workers in
+//  7. hands the new queue entries, with the body, to the delivery workers in
 //     memory, so the first attempt starts at once and reads nothing back
 //     (when the workers are backlogged the entries are stored unleased and
 //     the queue poller takes them in turn).
@@ -177,6 +178,15 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	prep, err := message.Prepare(msg, id, s.cfg.Hostname, now)
 	if err != nil {
 		return "", &RejectedError{err.Error()}
+	}
+	// DKIM-sign once, before storing: every recipient and retry sends the
+	// same signed bytes (SES signs with the From domain's key).
+	if sg, err := s.identities.Signer(ctx, req.Account, from); err != nil {
+		return "", &StorageError{err}
+	} else if sg != nil {
+		if prep.Body, err = sg.Sign(prep.Body); err != nil {
+			return "", &RejectedError{"Transaction failed: " + err.Error()}
+		}
 	}
 	mailJSON, err := json.Marshal(s.mailObject(req, acct, id, now, mailFrom, sourceIdentity, rcpts, prep))
 	if err != nil {

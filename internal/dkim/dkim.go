@@ -1,0 +1,197 @@
+// Package dkim signs outgoing mail with DomainKeys Identified Mail
+// (RFC 6376; Ed25519 per RFC 8463), as SES does for domains with Easy DKIM or
+// a bring-your-own key (BYODKIM):
+//
+//  1. a key is generated for a domain identity (Generate) or supplied by the
+//     operator (ParsePrivateKey), and stored sealed by package identity;
+//  2. the operator publishes Record(key) as TXT at <selector>._domainkey.<domain>;
+//  3. every message whose From domain (or a parent domain) has a key is
+//     signed once at acceptance (Signer.Sign), before it is stored, so all
+//     recipients and all retries send the same signed bytes.
+//
+// Signatures use relaxed header and simple body canonicalization and
+// rsa-sha256 or ed25519-sha256, over the header fields SES signs.
+package dkim
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/emersion/go-msgauth/dkim"
+)
+
+// Algorithm names a key type, with SES's names for RSA lengths.
+type Algorithm string
+
+const (
+	RSA2048 Algorithm = "RSA_2048_BIT" // SES Easy DKIM default
+	RSA1024 Algorithm = "RSA_1024_BIT"
+	Ed25519 Algorithm = "ED25519"
+)
+
+// ParseAlgorithm accepts SES's names and the short forms rsa2048, rsa1024, ed25519.
+func ParseAlgorithm(s string) (Algorithm, error) {
+	switch strings.NewReplacer("-", "", "_", "").Replace(strings.ToUpper(s)) {
+	case "RSA2048BIT", "RSA2048", "RSA":
+		return RSA2048, nil
+	case "RSA1024BIT", "RSA1024":
+		return RSA1024, nil
+	case "ED25519":
+		return Ed25519, nil
+	}
+	return "", fmt.Errorf("unknown DKIM key type %q (want RSA_2048_BIT, RSA_1024_BIT or ED25519)", s)
+}
+
+// Generate returns a new private key of the algorithm.
+func Generate(alg Algorithm) (crypto.Signer, error) {
+	switch alg {
+	case RSA2048:
+		return rsa.GenerateKey(rand.Reader, 2048)
+	case RSA1024:
+		return rsa.GenerateKey(rand.Reader, 1024)
+	case Ed25519:
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		return k, err
+	}
+	return nil, fmt.Errorf("unknown DKIM key type %q", alg)
+}
+
+// AlgorithmOf names the algorithm of a key.
+func AlgorithmOf(k crypto.Signer) Algorithm {
+	switch pub := k.Public().(type) {
+	case *rsa.PublicKey:
+		if pub.N.BitLen() <= 1024 {
+			return RSA1024
+		}
+		return RSA2048
+	case ed25519.PublicKey:
+		return Ed25519
+	}
+	return ""
+}
+
+// MarshalPrivateKey encodes a key as PKCS #8 DER, for storage.
+func MarshalPrivateKey(k crypto.Signer) ([]byte, error) { return x509.MarshalPKCS8PrivateKey(k) }
+
+// ErrBadKey is returned for a private key that cannot be used for DKIM.
+var ErrBadKey = errors.New("not an RSA (1024-4096 bit) or Ed25519 private key")
+
+// ParsePrivateKey reads a private key given as PEM, as base64 DER (SES's
+// DomainSigningPrivateKey: PEM without header, footer and line breaks), or
+// as raw DER; PKCS #8 and PKCS #1 are accepted.
+func ParsePrivateKey(b []byte) (crypto.Signer, error) {
+	der := b
+	if block, _ := pem.Decode(b); block != nil {
+		der = block.Bytes
+	} else if d, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(string(b)), "")); err == nil {
+		der = d
+	}
+	var key any
+	var err error
+	if key, err = x509.ParsePKCS8PrivateKey(der); err != nil {
+		if key, err = x509.ParsePKCS1PrivateKey(der); err != nil {
+			return nil, ErrBadKey
+		}
+	}
+	switch k := key.(type) {
+	case *rsa.PrivateKey:
+		if n := k.N.BitLen(); n < 1024 || n > 4096 {
+			return nil, fmt.Errorf("RSA key of %d bits: %w", n, ErrBadKey)
+		}
+		return k, nil
+	case ed25519.PrivateKey:
+		return k, nil
+	}
+	return nil, ErrBadKey
+}
+
+// Record is the DNS TXT record publishing the public key (RFC 6376 §3.6.1).
+func Record(k crypto.Signer) (string, error) {
+	switch pub := k.Public().(type) {
+	case *rsa.PublicKey:
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			return "", err
+		}
+		return "v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(der), nil
+	case ed25519.PublicKey:
+		// RFC 8463 §4.2: the raw 32-byte key, not SubjectPublicKeyInfo.
+		return "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(pub), nil
+	}
+	return "", ErrBadKey
+}
+
+// signedHeaders are the fields SES signs when present (RFC 6376 §5.4.1
+// recommends the same set); From is required.
+var signedHeaders = []string{"From", "To", "Cc", "Subject", "Date", "Message-ID", "Reply-To", "In-Reply-To",
+	"References", "MIME-Version", "Content-Type", "Content-Transfer-Encoding", "List-Unsubscribe",
+	"List-Unsubscribe-Post", "Feedback-ID"}
+
+// Signer signs for one domain with one key.
+type Signer struct {
+	Domain   string // d=
+	Selector string // s=
+	Key      crypto.Signer
+}
+
+// Sign returns msg (CRLF line endings, as stored) with a DKIM-Signature
+// header field prepended.
+func (s *Signer) Sign(msg []byte) ([]byte, error) {
+	present := presentHeaders(msg)
+	keys := make([]string, 0, len(signedHeaders))
+	for _, h := range signedHeaders {
+		if present[strings.ToLower(h)] {
+			keys = append(keys, h)
+		}
+	}
+	sig, err := dkim.NewSigner(&dkim.SignOptions{
+		Domain: s.Domain, Selector: s.Selector, Signer: s.Key, Hash: crypto.SHA256,
+		HeaderCanonicalization: dkim.CanonicalizationRelaxed, BodyCanonicalization: dkim.CanonicalizationSimple,
+		HeaderKeys: keys,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dkim: %w", err)
+	}
+	if _, err := sig.Write(msg); err != nil {
+		sig.Close()
+		return nil, fmt.Errorf("dkim: %w", err)
+	}
+	if err := sig.Close(); err != nil {
+		return nil, fmt.Errorf("dkim: %w", err)
+	}
+	field := sig.Signature()
+	out := make([]byte, 0, len(field)+len(msg))
+	return append(append(out, field...), msg...), nil
+}
+
+// presentHeaders returns the lower-cased names of msg's header fields.
+func presentHeaders(msg []byte) map[string]bool {
+	out := map[string]bool{}
+	for len(msg) > 0 {
+		line := msg
+		if i := bytes.IndexByte(msg, '\n'); i >= 0 {
+			line, msg = msg[:i+1], msg[i+1:]
+		} else {
+			msg = nil
+		}
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			continue
+		}
+		if name, _, ok := bytes.Cut(line, []byte(":")); ok {
+			out[strings.ToLower(string(bytes.TrimSpace(name)))] = true
+		}
+	}
+	return out
+}
