@@ -140,4 +140,3 @@ func benchmarkSign(b *testing.B, alg Algorithm) {
 // for a domain with DKIM.
 func BenchmarkSignRSA2048(b *testing.B) { benchmarkSign(b, RSA2048) }
 func BenchmarkSignEd25519(b *testing.B) { benchmarkSign(b, Ed25519) }
-
