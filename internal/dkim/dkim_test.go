@@ -140,3 +140,19 @@ func benchmarkSign(b *testing.B, alg Algorithm) {
 // for a domain with DKIM.
 func BenchmarkSignRSA2048(b *testing.B) { benchmarkSign(b, RSA2048) }
 func BenchmarkSignEd25519(b *testing.B) { benchmarkSign(b, Ed25519) }
+
+// FuzzParsePrivateKey: operator-supplied key material never panics the parser.
+func FuzzParsePrivateKey(f *testing.F) {
+	key, _ := Generate(Ed25519)
+	der, _ := MarshalPrivateKey(key)
+	f.Add(der)
+	f.Add([]byte(base64.StdEncoding.EncodeToString(der)))
+	f.Add(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	f.Add([]byte("-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		k, err := ParsePrivateKey(b)
+		if err == nil && AlgorithmOf(k) == "" {
+			t.Fatalf("accepted a key of no known algorithm: %T", k)
+		}
+	})
+}
