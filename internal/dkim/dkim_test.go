@@ -51,14 +51,23 @@ func TestSignVerifies(t *testing.T) {
 			if err != nil || len(vs) != 1 || vs[0].Err != nil || vs[0].Domain != "example.com" || lookups != 1 {
 				t.Fatalf("verification: %v %+v", err, vs)
 			}
-			sigField := string(signed[:len(signed)-len(testMessage)])
-			for _, h := range []string{"from", "subject", "message-id", "content-type"} {
-				if !strings.Contains(strings.ToLower(sigField), h) {
+			sigField := strings.Join(strings.Fields(string(signed[:len(signed)-len(testMessage)])), "")
+			_, tags, _ := strings.Cut(sigField, ":")
+			signedFields := map[string]bool{}
+			for _, tag := range strings.Split(tags, ";") {
+				if v, ok := strings.CutPrefix(tag, "h="); ok {
+					for _, f := range strings.Split(v, ":") {
+						signedFields[strings.ToLower(f)] = true
+					}
+				}
+			}
+			for _, h := range []string{"from", "to", "subject", "date", "message-id", "mime-version", "content-type"} {
+				if !signedFields[h] {
 					t.Errorf("h= lacks %s: %s", h, sigField)
 				}
 			}
-			if strings.Contains(strings.ToLower(sigField), "x-unsigned") || strings.Contains(strings.ToLower(sigField), "cc") {
-				t.Errorf("h= names a field that should not be signed: %s", sigField)
+			if signedFields["x-unsigned"] || signedFields["cc"] || len(signedFields) != 7 {
+				t.Errorf("h= = %v, want exactly the seven present standard fields", signedFields)
 			}
 			// A changed body no longer verifies.
 			tampered := bytes.Replace(signed, []byte("this is signed"), []byte("this is forged"), 1)

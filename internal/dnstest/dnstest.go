@@ -26,15 +26,23 @@ type Server struct {
 func New(t testing.TB) *Server {
 	t.Helper()
 	s := &Server{records: map[string][]dns.RR{}, exists: map[string]bool{}}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Addr = pc.LocalAddr().String()
-	tl, err := net.Listen("tcp", s.Addr)
-	if err != nil {
+	// UDP and TCP on one port: the UDP port is free, its TCP twin may not
+	// be (another process's ephemeral port), so try a few.
+	var pc net.PacketConn
+	var tl net.Listener
+	for attempt := 0; ; attempt++ {
+		var err error
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		s.Addr = pc.LocalAddr().String()
+		if tl, err = net.Listen("tcp", s.Addr); err == nil {
+			break
+		}
 		pc.Close()
-		t.Fatal(err)
+		if attempt == 10 {
+			t.Fatal(err)
+		}
 	}
 	udp := &dns.Server{PacketConn: pc, Handler: s}
 	tcp := &dns.Server{Listener: tl, Handler: s}
