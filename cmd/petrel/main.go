@@ -337,11 +337,7 @@ func identityCmd(ctx context.Context, args []string) error {
 			if dkimAlg == "" {
 				dkimAlg = string(dkim.RSA2048) // SES Easy DKIM default
 			}
-			alg, err := dkim.ParseAlgorithm(dkimAlg)
-			if err != nil {
-				return err
-			}
-			d, err := svc.Identities.GenerateDKIM(ctx, acct, id.Name, alg)
+			d, err := generateDKIM(ctx, svc, acct, id.Name, dkimAlg)
 			if err != nil {
 				return err
 			}
@@ -361,11 +357,7 @@ func identityCmd(ctx context.Context, args []string) error {
 				return err
 			}
 		case dkimAlg != "":
-			alg, err := dkim.ParseAlgorithm(dkimAlg)
-			if err != nil {
-				return err
-			}
-			if _, err := svc.Identities.GenerateDKIM(ctx, acct, pos[0], alg); err != nil {
+			if _, err := generateDKIM(ctx, svc, acct, pos[0], dkimAlg); err != nil {
 				return err
 			}
 		}
@@ -405,6 +397,14 @@ func identityCmd(ctx context.Context, args []string) error {
 		return fmt.Errorf("unknown identity command %q", args[0])
 	}
 	return nil
+}
+
+func generateDKIM(ctx context.Context, svc *daemon.Services, acct, domain, algName string) (identity.DKIM, error) {
+	alg, err := dkim.ParseAlgorithm(algName)
+	if err != nil {
+		return identity.DKIM{}, err
+	}
+	return svc.Identities.GenerateDKIM(ctx, acct, domain, alg)
 }
 
 func printDKIM(domain string, d identity.DKIM) {

@@ -43,23 +43,6 @@ func (s *Spool) PutTx(tx *sql.Tx, m *Message) error {
 		m.ID, m.Account, m.Created.UnixMilli(), m.MailFrom, string(m.Mail), m.Body)
 }
 
-// Get returns a message with its body.
-func (s *Spool) Get(ctx context.Context, id string) (*Message, error) {
-	m := &Message{ID: id}
-	var ms int64
-	var mail string
-	err := s.db.QueryRowContext(ctx, s.db.Rebind("SELECT account, created_ms, mail_from, mail_json, body FROM messages WHERE id = ?"), id).
-		Scan(&m.Account, &ms, &m.MailFrom, &mail, &m.Body)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading message %s: %w", id, err)
-	}
-	m.Created, m.Mail = time.UnixMilli(ms), json.RawMessage(mail)
-	return m, nil
-}
-
 // Body returns the body of a message, for delivery.
 func (s *Spool) Body(ctx context.Context, id string) ([]byte, error) {
 	var body []byte
