@@ -1,0 +1,182 @@
+package bounce
+
+import (
+	"strings"
+)
+
+// parseDSN reads an RFC 3464 delivery status notification: the
+// message/delivery-status part holds one block of per-message fields, then a
+// block per recipient (§2.2, §2.3). The human-readable part fills in what
+// the machine-readable one leaves out (many MTAs omit Diagnostic-Code).
+func parseDSN(root *entity) *Report {
+	ds := root.find("message/delivery-status")
+	if ds == nil {
+		ds = root.find("message/global-delivery-status") // RFC 6533
+	}
+	if ds == nil {
+		return nil
+	}
+	r := &Report{Format: "rfc3464"}
+	rcpts, perMessage := dsnFields(ds.body)
+	r.ReportingMTA = perMessage.get("Reporting-MTA")
+	r.Recipients = rcpts
+	if len(r.Recipients) == 0 {
+		// A DSN without recipient blocks: read the text as an MTA's own format.
+		if t := parseText(root); t != nil {
+			t.Format = "rfc3464+text"
+			return t
+		}
+		return nil
+	}
+	human := textRecipients(root)
+	for i := range r.Recipients {
+		rc := &r.Recipients[i]
+		if rc.EmailAddress == "" && len(r.Recipients) == 1 {
+			// Final-Recipient without a usable address ("@host", x400):
+			// the explanation or the original message names it.
+			if t := parseText(root); t != nil && len(t.Recipients) == 1 {
+				rc.EmailAddress = t.Recipients[0].EmailAddress
+			}
+		}
+		if rc.EmailAddress == "" {
+			continue
+		}
+		if h, ok := human[strings.ToLower(rc.EmailAddress)]; ok {
+			if diag := parseDiagnostic(rc.DiagnosticCode); diag.Code == 0 && len(strings.TrimSpace(diag.Text)) < 8 || rc.DiagnosticCode == "" {
+				if h.DiagnosticCode != "" {
+					rc.DiagnosticCode = h.DiagnosticCode
+				}
+			}
+		}
+	}
+	r.Kind = dsnKind(r.Recipients)
+	if r.Kind == KindBounce {
+		// Report the recipients that failed; delayed or delivered ones of a
+		// mixed DSN are not bounces.
+		var failed []Recipient
+		for _, rc := range r.Recipients {
+			if isFailed(rc.Action) && !strings.HasPrefix(rc.Status, "2.") {
+				failed = append(failed, rc)
+			}
+		}
+		r.Recipients = failed
+	}
+	return r
+}
+
+// isFailed: "failed", and the non-standard actions some MTAs write
+// ("expired", "error") — anything that is neither a delay nor a success.
+func isFailed(action string) bool {
+	switch action {
+	case "delayed", "delivered", "relayed", "expanded", "deliverable":
+		return false
+	}
+	return true
+}
+
+// dsnKind: bounce when any recipient failed, delay when all are delayed,
+// not-bounce when all were delivered, relayed or expanded (a success DSN).
+func dsnKind(rs []Recipient) Kind {
+	delayed, ok := 0, 0
+	for _, rc := range rs {
+		switch {
+		case rc.Action == "delayed":
+			delayed++
+		case rc.Action == "delivered" || rc.Action == "relayed" || rc.Action == "expanded" || rc.Action == "deliverable":
+			ok++
+		case strings.HasPrefix(rc.Status, "2."):
+			ok++
+		case rc.Action == "" && strings.HasPrefix(rc.Status, "4.") && strings.Contains(strings.ToLower(rc.DiagnosticCode), "delay"):
+			delayed++
+		}
+	}
+	switch {
+	case delayed+ok < len(rs):
+		return KindBounce
+	case delayed > 0:
+		return KindDelay
+	}
+	return KindNotBounce
+}
+
+// dsnFields parses the delivery-status body into recipients and the
+// per-message fields. Blocks are separated by blank lines, but real MTAs
+// also run recipients together, so a repeated Final-Recipient starts a new
+// recipient too.
+func dsnFields(body []byte) ([]Recipient, header) {
+	var perMessage header
+	var rcpts []Recipient
+	var cur *Recipient
+	var curHas map[string]bool
+	flush := func() {
+		if cur != nil && (cur.EmailAddress != "" || cur.Status != "" || cur.Action != "") {
+			rcpts = append(rcpts, *cur)
+		}
+		cur, curHas = nil, nil
+	}
+	for block := range strings.SplitSeq(string(body), "\n\n") {
+		h := parseHeader([]byte(block))
+		if len(h) == 0 {
+			continue
+		}
+		isRecipient := h.get("Final-Recipient") != "" || h.get("Original-Recipient") != "" || h.get("X-Actual-Recipient") != ""
+		if !isRecipient {
+			if cur == nil && len(rcpts) == 0 {
+				perMessage = append(perMessage, h...)
+			} else if cur != nil {
+				// Fields of the same recipient after a stray blank line.
+				applyDSNFields(cur, curHas, h)
+			}
+			continue
+		}
+		flush()
+		for _, f := range h {
+			name := strings.ToLower(f.name)
+			if (name == "final-recipient" || name == "original-recipient") && cur != nil && curHas[name] {
+				flush()
+			}
+			if cur == nil {
+				cur, curHas = &Recipient{}, map[string]bool{}
+			}
+			applyDSNFields(cur, curHas, header{f})
+		}
+	}
+	flush()
+	return rcpts, perMessage
+}
+
+func applyDSNFields(rc *Recipient, has map[string]bool, h header) {
+	for _, f := range h {
+		name := strings.ToLower(f.name)
+		has[name] = true
+		v := strings.TrimSpace(f.value)
+		switch name {
+		case "final-recipient", "x-actual-recipient":
+			if a := cleanAddress(v); a != "" && (name == "final-recipient" || rc.EmailAddress == "") {
+				rc.EmailAddress = a
+			}
+		case "original-recipient":
+			if a := cleanAddress(v); a != "" && rc.EmailAddress == "" {
+				rc.EmailAddress = a
+			}
+		case "action":
+			rc.Action = strings.ToLower(strings.Fields(v + " x")[0])
+		case "status":
+			rc.Status = normalizeStatus(v)
+		case "diagnostic-code":
+			rc.DiagnosticCode = v
+		case "remote-mta":
+			rc.RemoteMTA = strings.TrimSpace(stripType(v))
+		case "will-retry-until":
+			rc.WillRetryUntil = v
+		}
+	}
+}
+
+// stripType removes the "dns; " type prefix of an MTA name field.
+func stripType(v string) string {
+	if typ, rest, ok := strings.Cut(v, ";"); ok && !strings.ContainsAny(strings.TrimSpace(typ), " \t") {
+		return rest
+	}
+	return v
+}

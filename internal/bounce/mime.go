@@ -1,0 +1,297 @@
+package bounce
+
+import (
+	"bytes"
+	"encoding/base64"
+	"io"
+	"mime"
+	"mime/quotedprintable"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/htmlindex"
+	"golang.org/x/text/transform"
+)
+
+// Bounces are written by every kind of software, and many are not valid MIME:
+// missing closing boundaries, stray mbox "From " lines, bare CR line endings,
+// bad base64. The reader here never fails; it takes what it can.
+
+// Limits that keep a hostile message from costing more than it is worth.
+const (
+	maxDepth = 8
+	maxParts = 200
+)
+
+// entity is one MIME entity: its header, its decoded body, and its children
+// (multipart parts, or the message a message/rfc822 part carries).
+type entity struct {
+	header   header
+	media    string // lower-case media type, "text/plain" when absent
+	params   map[string]string
+	body     []byte // after Content-Transfer-Encoding (not charset) decoding
+	children []*entity
+}
+
+// header is an ordered list of fields with case-insensitive lookup.
+type header []field
+
+type field struct{ name, value string }
+
+func (h header) get(name string) string {
+	for _, f := range h {
+		if strings.EqualFold(f.name, name) {
+			return f.value
+		}
+	}
+	return ""
+}
+
+func (h header) all(name string) []string {
+	var out []string
+	for _, f := range h {
+		if strings.EqualFold(f.name, name) {
+			out = append(out, f.value)
+		}
+	}
+	return out
+}
+
+// normalizeLines turns CRLF and bare CR into LF.
+func normalizeLines(b []byte) []byte {
+	if bytes.IndexByte(b, '\r') < 0 {
+		return b
+	}
+	b = bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
+	return bytes.ReplaceAll(b, []byte("\r"), []byte("\n"))
+}
+
+// splitHeader separates a header block from the body at the first empty line.
+func splitHeader(b []byte) (head, body []byte) {
+	if bytes.HasPrefix(b, []byte("\n")) {
+		return nil, b[1:]
+	}
+	if i := bytes.Index(b, []byte("\n\n")); i >= 0 {
+		return b[:i+1], b[i+2:]
+	}
+	return b, nil
+}
+
+// parseHeader reads header fields, unfolding continuation lines and skipping
+// lines that are not fields (an mbox "From " line, garbage).
+func parseHeader(b []byte) header {
+	var h header
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if line == "" {
+			continue
+		}
+		if (line[0] == ' ' || line[0] == '\t') && len(h) > 0 {
+			h[len(h)-1].value += " " + strings.TrimSpace(line)
+			continue
+		}
+		name, value, ok := strings.Cut(line, ":")
+		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+			continue
+		}
+		h = append(h, field{name: name, value: strings.TrimSpace(value)})
+	}
+	return h
+}
+
+// parseEntity reads a (line-normalized) entity.
+func parseEntity(b []byte, depth int, budget *int) *entity {
+	head, body := splitHeader(b)
+	e := &entity{header: parseHeader(head)}
+	e.media, e.params = mediaType(e.header.get("Content-Type"))
+	e.body = decodeTransfer(body, e.header.get("Content-Transfer-Encoding"))
+	*budget--
+	if depth >= maxDepth || *budget <= 0 {
+		return e
+	}
+	if e.header.get("Content-Type") == "" && depth == 0 && reBoundaryLine.Match(firstBytes(e.body, 10)) {
+		// MIME parts without MIME headers (stripped by a relay or an
+		// mbox export): read them as multipart/mixed.
+		e.media = "multipart/mixed"
+	}
+	switch {
+	case strings.HasPrefix(e.media, "multipart/"):
+		var parts [][]byte
+		if boundary := e.params["boundary"]; boundary != "" {
+			parts = splitMultipart(e.body, boundary)
+		}
+		if len(parts) == 0 {
+			// The declared boundary is not in the body (edited or broken
+			// reports): use the first boundary-looking line, else read the
+			// body as text.
+			if m := reBoundaryLine.FindSubmatch(e.body); m != nil {
+				parts = splitMultipart(e.body, string(m[1]))
+				e.params["boundary"] = string(m[1])
+			}
+		}
+		if len(parts) == 0 {
+			e.media = "text/plain"
+			return e
+		}
+		for _, p := range parts {
+			if *budget <= 0 {
+				break
+			}
+			e.children = append(e.children, parseEntity(p, depth+1, budget))
+		}
+	case e.media == "message/rfc822" || e.media == "message/global" || e.media == "text/rfc822-headers" || e.media == "message/rfc822-headers":
+		e.children = append(e.children, parseEntity(bytes.TrimLeft(e.body, "\n"), depth+1, budget))
+	}
+	return e
+}
+
+func mediaType(ct string) (string, map[string]string) {
+	if ct == "" {
+		return "text/plain", map[string]string{}
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		// Take the type and a boundary by hand from a malformed field.
+		mt, rest, _ := strings.Cut(ct, ";")
+		params = map[string]string{}
+		for kv := range strings.SplitSeq(rest, ";") {
+			k, v, ok := strings.Cut(kv, "=")
+			if ok {
+				params[strings.ToLower(strings.TrimSpace(k))] = strings.Trim(strings.TrimSpace(v), `"'`)
+			}
+		}
+		return strings.ToLower(strings.TrimSpace(mt)), params
+	}
+	return mt, params
+}
+
+// splitMultipart returns the parts between boundary lines; a missing closing
+// boundary ends the last part at the end of the body.
+func splitMultipart(body []byte, boundary string) [][]byte {
+	delim := "--" + boundary
+	var parts [][]byte
+	var cur []byte
+	in := false
+	for len(body) > 0 {
+		line := body
+		if i := bytes.IndexByte(body, '\n'); i >= 0 {
+			line, body = body[:i+1], body[i+1:]
+		} else {
+			body = nil
+		}
+		t := bytes.TrimRight(line, " \t\n")
+		if bytes.HasPrefix(t, []byte(delim)) {
+			rest := t[len(delim):]
+			if len(rest) == 0 || bytes.Equal(rest, []byte("--")) {
+				if in {
+					parts = append(parts, cur)
+				}
+				cur, in = nil, len(rest) == 0
+				if !in {
+					return parts
+				}
+				continue
+			}
+		}
+		if in {
+			cur = append(cur, line...)
+		}
+	}
+	if in && len(cur) > 0 {
+		parts = append(parts, cur)
+	}
+	return parts
+}
+
+func decodeTransfer(b []byte, cte string) []byte {
+	switch strings.ToLower(strings.TrimSpace(cte)) {
+	case "base64":
+		clean := bytes.Map(func(r rune) rune {
+			if r == '\n' || r == ' ' || r == '\t' {
+				return -1
+			}
+			return r
+		}, b)
+		if i := bytes.IndexByte(clean, '='); i >= 0 {
+			clean = clean[:i]
+		}
+		out := make([]byte, base64.RawStdEncoding.DecodedLen(len(clean)))
+		n, _ := base64.RawStdEncoding.Decode(out, clean)
+		return normalizeLines(out[:n])
+	case "quoted-printable":
+		out, _ := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(b)))
+		return normalizeLines(out)
+	}
+	return b
+}
+
+var reBoundaryLine = regexp.MustCompile(`(?m)^--(-*[^\s-]\S{4,})[ \t]*\n(?:Content-|\n)`)
+
+// text returns an entity's body as UTF-8 (best effort), for text parts.
+func (e *entity) text() string {
+	cs := strings.ToLower(e.params["charset"])
+	if cs == "" || cs == "us-ascii" || cs == "utf-8" || cs == "utf8" {
+		return string(e.body)
+	}
+	enc, err := htmlindex.Get(cs)
+	if err != nil {
+		return string(e.body)
+	}
+	out, _, err := transform.Bytes(enc.NewDecoder(), e.body)
+	if err != nil || bytes.ContainsRune(out, utf8.RuneError) {
+		return string(e.body)
+	}
+	return string(out)
+}
+
+// walk visits e and its descendants depth first; visit returns false to skip
+// an entity's children.
+func (e *entity) walk(visit func(*entity) bool) {
+	if visit(e) {
+		for _, c := range e.children {
+			c.walk(visit)
+		}
+	}
+}
+
+// find returns the first entity of the given media type.
+func (e *entity) find(media string) *entity {
+	var found *entity
+	e.walk(func(x *entity) bool {
+		if found == nil && x.media == media {
+			found = x
+		}
+		return found == nil
+	})
+	return found
+}
+
+// decodeWord decodes RFC 2047 encoded words in a header value.
+var wordDecoder = &mime.WordDecoder{CharsetReader: func(charset string, input io.Reader) (io.Reader, error) {
+	enc, err := htmlindex.Get(charset)
+	if err != nil {
+		return input, nil
+	}
+	return transform.NewReader(input, enc.NewDecoder()), nil
+}}
+
+func decodeHeader(s string) string {
+	if out, err := wordDecoder.DecodeHeader(s); err == nil {
+		return out
+	}
+	return s
+}
+
+// firstBytes returns the first n lines of b (with the following line, which
+// reBoundaryLine looks at).
+func firstBytes(b []byte, n int) []byte {
+	i := 0
+	for range n + 1 {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return b
+		}
+		i += j + 1
+	}
+	return b[:i]
+}

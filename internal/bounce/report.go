@@ -1,0 +1,359 @@
+package bounce
+
+import (
+	"regexp"
+	"strings"
+)
+
+// Kind is what a message arriving at the return path is.
+type Kind string
+
+const (
+	KindBounce    Kind = "bounce"     // one or more recipients failed
+	KindDelay     Kind = "delay"      // delivery is delayed, the remote MTA keeps trying
+	KindComplaint Kind = "complaint"  // a feedback report (ARF) or provider complaint
+	KindAutoReply Kind = "autoreply"  // vacation, out-of-office and similar (RFC 3834)
+	KindNotBounce Kind = "not-bounce" // anything else, including success DSNs
+)
+
+// Report is what Parse concludes about one message.
+type Report struct {
+	Kind   Kind   `json:"kind"`
+	Format string `json:"format"` // how it was read: rfc3464, arf, rfc3834, ses-notification, provider, text
+
+	// Complaints (RFC 5965 §3.1).
+	FeedbackType string `json:"feedbackType,omitempty"`
+	UserAgent    string `json:"userAgent,omitempty"`
+	ArrivalDate  string `json:"arrivalDate,omitempty"`
+	SourceIP     string `json:"sourceIp,omitempty"`
+
+	// Auto-replies: vacation, disused-mailbox, challenge-response, other.
+	AutoReplyType string `json:"autoReplyType,omitempty"`
+
+	ReportingMTA string      `json:"reportingMTA,omitempty"`
+	Recipients   []Recipient `json:"recipients"`
+
+	// Original names the message the report is about, as far as the report
+	// shows it (its attached copy or headers).
+	Original Original `json:"original"`
+}
+
+// Recipient is one recipient a report is about.
+type Recipient struct {
+	EmailAddress   string `json:"emailAddress"`
+	Action         string `json:"action,omitempty"`         // RFC 3464 §2.3.3: failed, delayed, delivered, relayed, expanded
+	Status         string `json:"status,omitempty"`         // RFC 3463 enhanced status
+	DiagnosticCode string `json:"diagnosticCode,omitempty"` // "smtp; 550 5.1.1 …"
+	RemoteMTA      string `json:"remoteMta,omitempty"`
+	WillRetryUntil string `json:"willRetryUntil,omitempty"`
+	Verdict
+}
+
+// Original is what a report shows of the message it is about.
+type Original struct {
+	MessageID  string   `json:"messageId,omitempty"`
+	From       string   `json:"from,omitempty"`
+	To         []string `json:"to,omitempty"`
+	Subject    string   `json:"subject,omitempty"`
+	ReturnPath string   `json:"returnPath,omitempty"`
+	// PetrelID is the SES-shaped message ID of a message Petrel sent, when
+	// the report carries one (in the original Message-ID or headers).
+	PetrelID string `json:"petrelMessageId,omitempty"`
+}
+
+// Parse reads one message that arrived at the return path and says what it
+// is. It never fails: a message it cannot read as a report is not-bounce.
+//
+// The steps, in order (the first that recognises the message wins):
+//  1. an ARF feedback report (RFC 5965) or a provider's complaint format
+//  2. a DSN (RFC 3464 multipart/report; report-type=delivery-status)
+//  3. an Amazon SES notification (bounce or complaint JSON sent by email)
+//  4. an auto-reply (RFC 3834 Auto-Submitted, vacation idioms)
+//  5. a bounce in an MTA's or provider's own text format
+func Parse(raw []byte) *Report {
+	budget := maxParts
+	root := parseEntity(normalizeLines(raw), 0, &budget)
+	r := parse(root)
+	r.Original = original(root, r)
+	for i := range r.Recipients {
+		r.Recipients[i].EmailAddress = cleanAddress(r.Recipients[i].EmailAddress)
+	}
+	r.Recipients = dedupe(r.Recipients)
+	if r.Recipients == nil {
+		r.Recipients = []Recipient{}
+	}
+	return r
+}
+
+func parse(root *entity) *Report {
+	if r := parseARF(root); r != nil {
+		return r
+	}
+	if r := parseProviderComplaint(root); r != nil {
+		return r
+	}
+	if r := parseDSN(root); r != nil {
+		return r
+	}
+	if r := parseSESNotification(root); r != nil {
+		return r
+	}
+	if r := parseAutoReply(root); r != nil {
+		return r
+	}
+	if r := parseForwarded(root); r != nil {
+		return r
+	}
+	if r := parseText(root); r != nil {
+		return r
+	}
+	return &Report{Kind: KindNotBounce, Format: "none"}
+}
+
+var reForwardedBounce = regexp.MustCompile(`(?m)^(From MAILER-DAEMON |Return-Path: <>$)`)
+
+// parseForwarded reads a bounce that someone forwarded or pasted as text
+// (a provider's postmaster relaying a bounce): the inner message, from its
+// mbox "From MAILER-DAEMON" line or null Return-Path, parsed on its own.
+func parseForwarded(root *entity) *Report {
+	if root.header.get("Content-Type") != "" && !strings.HasPrefix(root.media, "text/") {
+		return nil
+	}
+	m := reForwardedBounce.FindIndex(root.body)
+	if m == nil || m[0] == 0 {
+		return nil
+	}
+	budget := maxParts / 2
+	inner := parseEntity(root.body[m[0]:], maxDepth/2, &budget)
+	if r := parseDSN(inner); r != nil && len(r.Recipients) > 0 {
+		return r
+	}
+	if r := parseText(inner); r != nil && len(r.Recipients) > 0 && r.Recipients[0].EmailAddress != "" {
+		return r
+	}
+	return nil
+}
+
+// Classify fills in every recipient's verdict. Complaints and auto-replies
+// carry none.
+func (s *RuleSet) ClassifyReport(r *Report) {
+	if r.Kind != KindBounce && r.Kind != KindDelay {
+		return
+	}
+	for i := range r.Recipients {
+		rc := &r.Recipients[i]
+		rc.Verdict = s.Classify(rc.Answer())
+	}
+}
+
+// Answer is what the receiving server said about the recipient: the DSN
+// status, and the reply code, enhanced status and text of the diagnostic.
+// A specific status in the diagnostic wins over a generic X.0.0 Status.
+func (rc Recipient) Answer() Answer {
+	a := parseDiagnostic(rc.DiagnosticCode)
+	st := normalizeStatus(rc.Status)
+	switch {
+	case st == "":
+	case a.Status == "" || !strings.HasSuffix(st, ".0.0") || st[0] != a.Status[0]:
+		a.Status = st
+	}
+	return a
+}
+
+var (
+	reReplyCode  = regexp.MustCompile(`(?:^|[^0-9.#])([245][0-9][0-9])(?:[ -]|$)`)
+	reStatusCode = regexp.MustCompile(`(?:^|[^0-9.])#?([245])\.([0-9]{1,3})\.([0-9]{1,3})(?:[^0-9.]|$)`)
+)
+
+// parseDiagnostic splits a diagnostic ("smtp; 550 5.1.1 <x>: user unknown")
+// into an Answer.
+func parseDiagnostic(d string) Answer {
+	t := strings.TrimSpace(d)
+	if typ, rest, ok := strings.Cut(t, ";"); ok && !strings.ContainsAny(typ, " \t") && len(typ) < 16 {
+		t = strings.TrimSpace(rest) // RFC 3464 §2.3.6: diagnostic-type ";" *text
+	}
+	var a Answer
+	a.Text = t
+	if m := reReplyCode.FindStringSubmatchIndex(t); m != nil && m[2] < 80 {
+		a.Code = atoi(t[m[2]:m[3]])
+	}
+	if m := reStatusCode.FindStringSubmatch(t); m != nil {
+		a.Status = m[1] + "." + strings.TrimLeft(m[2], "0") + "." + trimZeros(m[3])
+		a.Status = normalizeStatus(a.Status)
+	}
+	return a
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+func trimZeros(s string) string {
+	s = strings.TrimLeft(s, "0")
+	if s == "" {
+		return "0"
+	}
+	return s
+}
+
+// normalizeStatus returns the first RFC 3463 code in s ("5.1.1"), or "".
+func normalizeStatus(s string) string {
+	m := reStatusCode.FindStringSubmatch(" " + s + " ")
+	if m == nil {
+		return ""
+	}
+	return m[1] + "." + trimZeros(m[2]) + "." + trimZeros(m[3])
+}
+
+var reAddress = regexp.MustCompile(`(?:"[^"\s@<>]+"|[A-Za-z0-9!#$%&'*+/=?^_{|}~.-]+)@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+`)
+
+// cleanAddress reduces "rfc822; <User@Example.COM>" or "Name <u@x>" to the
+// bare address, lower-casing the domain.
+func cleanAddress(s string) string {
+	s = strings.TrimSpace(s)
+	if typ, rest, ok := strings.Cut(s, ";"); ok && !strings.Contains(typ, "@") {
+		s = rest
+	}
+	m := reAddress.FindString(s)
+	if m == "" {
+		return ""
+	}
+	if !strings.HasPrefix(m, `"`) {
+		m = strings.Trim(m, ".'")
+	}
+	local, domain, _ := strings.Cut(m, "@")
+	return local + "@" + strings.ToLower(strings.TrimRight(domain, "."))
+}
+
+func dedupe(rs []Recipient) []Recipient {
+	seen := map[string]int{}
+	var out []Recipient
+	for _, r := range rs {
+		key := strings.ToLower(r.EmailAddress)
+		if i, ok := seen[key]; ok && key != "" {
+			// Keep the more informative entry.
+			if out[i].DiagnosticCode == "" && r.DiagnosticCode != "" {
+				out[i].DiagnosticCode = r.DiagnosticCode
+			}
+			if out[i].Status == "" {
+				out[i].Status = r.Status
+			}
+			continue
+		}
+		seen[key] = len(out)
+		out = append(out, r)
+	}
+	return out
+}
+
+// rePetrelID matches the message ID Petrel gives every message (SES's shape,
+// event.NewID): 16 hex digits, a UUID, and "-000000".
+var rePetrelID = regexp.MustCompile(`[0-9a-f]{16}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-[0-9]{6}`)
+
+// original finds the headers of the message a report is about: an attached
+// message/rfc822 or text/rfc822-headers part, else the last block of header
+// lines quoted in the text.
+func original(root *entity, r *Report) Original {
+	var h header
+	root.walk(func(e *entity) bool {
+		if h == nil && e != root && (e.media == "message/rfc822" || e.media == "message/global" ||
+			e.media == "text/rfc822-headers" || e.media == "message/rfc822-headers") && len(e.children) > 0 {
+			h = e.children[0].header
+		}
+		return h == nil
+	})
+	if h == nil {
+		h = quotedHeader(root)
+	}
+	var o Original
+	if h != nil {
+		o.MessageID = strings.Trim(h.get("Message-ID"), "<> ")
+		o.From = decodeHeader(h.get("From"))
+		o.Subject = decodeHeader(h.get("Subject"))
+		o.ReturnPath = cleanAddress(h.get("Return-Path"))
+		for _, to := range h.all("To") {
+			for _, a := range reAddress.FindAllString(to, -1) {
+				o.To = append(o.To, cleanAddress(a))
+			}
+		}
+		for _, f := range h {
+			if id := rePetrelID.FindString(f.value); id != "" && (strings.EqualFold(f.name, "Message-ID") || strings.HasPrefix(strings.ToLower(f.name), "x-petrel") || strings.HasPrefix(strings.ToLower(f.name), "x-ses")) {
+				o.PetrelID = id
+				break
+			}
+		}
+	}
+	if o.PetrelID == "" {
+		// Anywhere in the report: forwarded and reformatted reports keep the
+		// Message-ID somewhere in their text.
+		root.walk(func(e *entity) bool {
+			if o.PetrelID == "" && len(e.children) == 0 {
+				if m := rePetrelID.Find(e.body); m != nil {
+					o.PetrelID = string(m)
+				}
+			}
+			return o.PetrelID == ""
+		})
+	}
+	return o
+}
+
+// quotedHeader finds a header block quoted inside a text body (bounces that
+// paste the original message's headers after the explanation).
+func quotedHeader(root *entity) header {
+	for _, e := range leafTexts(root) {
+		t := e.text()
+		for _, marker := range []string{"\nReceived: ", "\nReturn-Path: ", "\nMessage-ID: ", "\nMessage-Id: ", "\nFrom: ", "\nTo: "} {
+			i := strings.Index(t, marker)
+			if i < 0 {
+				continue
+			}
+			h := parseHeader([]byte(headerBlock(t[i+1:])))
+			if h.get("Message-ID") != "" || h.get("From") != "" && h.get("To") != "" {
+				return h
+			}
+		}
+	}
+	return nil
+}
+
+// headerBlock returns the leading header-shaped lines of t, allowing
+// indentation (some bounces indent the quoted headers).
+func headerBlock(t string) string {
+	var b strings.Builder
+	for line := range strings.SplitSeq(t, "\n") {
+		trim := strings.TrimLeft(line, " \t>")
+		if trim == "" {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if name, _, ok := strings.Cut(trim, ":"); ok && !strings.ContainsAny(name, " \t") && name != "" {
+				line = trim
+			}
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// leafTexts returns the text parts of the report itself, not of the message
+// it carries.
+func leafTexts(root *entity) []*entity {
+	var out []*entity
+	root.walk(func(e *entity) bool {
+		if e.media == "message/rfc822" || e.media == "message/global" || e.media == "text/rfc822-headers" ||
+			e.media == "message/rfc822-headers" || e.media == "message/delivery-status" || e.media == "message/feedback-report" {
+			return false
+		}
+		if len(e.children) == 0 && (strings.HasPrefix(e.media, "text/") || e.media == "" || e.media == "message/partial") {
+			out = append(out, e)
+		}
+		return true
+	})
+	return out
+}

@@ -1,0 +1,350 @@
+package bounce
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/petrelmail/petrel/internal/smtpreply"
+)
+
+// Answer is what a receiving server said about one recipient: the SMTP reply
+// code, the enhanced status code (RFC 3463) and the text. Any may be missing:
+// a DSN may carry only a Status, a provider's bounce only a sentence.
+type Answer struct {
+	Code   int    // 0 when unknown
+	Status string // "5.1.1"; "" when unknown
+	Text   string
+}
+
+// AnswerOf turns a parsed SMTP reply into an Answer.
+func AnswerOf(r smtpreply.Reply) Answer {
+	return Answer{Code: r.Code, Status: r.Enhanced, Text: r.Text}
+}
+
+// Verdict is the classification of an Answer: SES's bounceType and
+// bounceSubType, Petrel's finer Reason, and the name of the rule that decided.
+type Verdict struct {
+	Type    string `json:"bounceType"`
+	SubType string `json:"bounceSubType"`
+	Reason  string `json:"reason"`
+	Rule    string `json:"rule"`
+}
+
+// Reasons: the fine-grained cause SES's subtypes do not name.
+const (
+	ReasonUserUnknown      = "user-unknown"
+	ReasonDomainNotFound   = "domain-not-found"
+	ReasonHasMoved         = "has-moved"
+	ReasonMailboxDisabled  = "mailbox-disabled"
+	ReasonMailboxFull      = "mailbox-full"
+	ReasonMessageTooLarge  = "message-too-large"
+	ReasonSpamBlocked      = "spam-blocked"
+	ReasonVirusDetected    = "virus-detected"
+	ReasonContentRejected  = "content-rejected"
+	ReasonPolicyRejected   = "policy-rejected"
+	ReasonRateLimited      = "rate-limited"
+	ReasonReputation       = "reputation-blocked"
+	ReasonAuthFailure      = "auth-failure"
+	ReasonRelayDenied      = "relay-denied"
+	ReasonNetworkError     = "network-error"
+	ReasonSystemError      = "system-error"
+	ReasonExpired          = "expired"
+	ReasonSuppressed       = "suppressed"
+	ReasonOther            = "other"
+	ReasonUndetermined     = "undetermined"
+	ReasonNotAcceptingMail = "not-accepting-mail"
+)
+
+var bounceTypes = map[string][]string{
+	Permanent:    {General, NoEmail, Suppressed, OnAccountSuppressionList},
+	Transient:    {General, MailboxFull, MessageTooLarge, ContentRejected, AttachmentRejected},
+	Undetermined: {Undetermined},
+}
+
+// Rule is one entry of a rule set. A rule matches an Answer when every
+// pattern it sets matches; an empty pattern matches anything, but a rule must
+// set at least one. The first matching rule of the set decides.
+type Rule struct {
+	Name    string `toml:"name"`
+	Code    string `toml:"code"`   // reply code; "x" matches any digit: "550", "5xx", "45x"
+	Status  string `toml:"status"` // enhanced status; "x" matches any part: "5.1.1", "x.1.1", "5.7.x"
+	Class   string `toml:"class"`  // "5" (permanent failure) or "4" (temporary), from the status, else the code
+	Text    string `toml:"text"`   // regular expression (RE2), case-insensitive, over the text
+	Type    string `toml:"bounce-type"`
+	SubType string `toml:"bounce-sub-type"`
+	Reason  string `toml:"reason"`
+	// Disable, in an operator's file, removes the built-in rule of the same name.
+	Disable bool `toml:"disable"`
+
+	text   *regexp.Regexp
+	status [3]string
+}
+
+// RuleSet is an ordered, compiled list of rules.
+type RuleSet struct {
+	rules  []*Rule
+	Source string // where the operator's rules came from; "" for built-in only
+}
+
+//go:embed rules.toml
+var builtinRules []byte
+
+var builtin = sync.OnceValue(func() *RuleSet {
+	rules, err := parseRules(builtinRules, "built-in rules")
+	if err != nil {
+		panic(err) // the embedded file is tested
+	}
+	return &RuleSet{rules: rules}
+})
+
+// Builtin returns the embedded rule set.
+func Builtin() *RuleSet { return builtin() }
+
+// LoadRules returns the built-in rules with the operator's file applied: a
+// rule whose name matches a built-in one replaces it in place (or removes it,
+// with disable = true); every other rule is tried before all built-in rules,
+// in file order. An empty path gives the built-in set.
+func LoadRules(path string) (*RuleSet, error) {
+	if path == "" {
+		return Builtin(), nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ApplyRules(b, path)
+}
+
+// ApplyRules is LoadRules for rules already read; source names them in errors.
+func ApplyRules(b []byte, source string) (*RuleSet, error) {
+	own, err := parseRules(b, source)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]*Rule{}
+	var first []*Rule
+	for _, r := range own {
+		if r.Name != "" {
+			if _, dup := byName[r.Name]; dup {
+				return nil, fmt.Errorf("%s: rule %q defined twice", source, r.Name)
+			}
+			byName[r.Name] = r
+		}
+	}
+	var rest []*Rule
+	used := map[string]bool{}
+	for _, b := range Builtin().rules {
+		if r, ok := byName[b.Name]; ok {
+			used[b.Name] = true
+			if !r.Disable {
+				rest = append(rest, r)
+			}
+			continue
+		}
+		rest = append(rest, b)
+	}
+	for _, r := range own {
+		if r.Disable {
+			if !used[r.Name] {
+				return nil, fmt.Errorf("%s: rule %q disables no built-in rule", source, r.Name)
+			}
+			continue
+		}
+		if !used[r.Name] {
+			first = append(first, r)
+		}
+	}
+	return &RuleSet{rules: append(first, rest...), Source: source}, nil
+}
+
+func parseRules(b []byte, source string) ([]*Rule, error) {
+	var f struct {
+		Rule []*Rule `toml:"rule"`
+	}
+	md, err := toml.Decode(string(b), &f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return nil, fmt.Errorf("%s: unknown key %s", source, und[0])
+	}
+	for i, r := range f.Rule {
+		where := fmt.Sprintf("%s: rule %d", source, i+1)
+		if r.Name != "" {
+			where += fmt.Sprintf(" (%s)", r.Name)
+		} else {
+			r.Name = fmt.Sprintf("%s#%d", source, i+1)
+		}
+		if err := r.compile(); err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+	}
+	return f.Rule, nil
+}
+
+func (r *Rule) compile() error {
+	if r.Disable {
+		if r.Code != "" || r.Status != "" || r.Class != "" || r.Text != "" || r.Type != "" {
+			return errors.New("a rule with disable = true takes only a name")
+		}
+		return nil
+	}
+	if r.Code == "" && r.Status == "" && r.Text == "" && r.Class == "" {
+		return errors.New("set at least one of code, status, class, text")
+	}
+	if r.Class != "" && r.Class != "4" && r.Class != "5" {
+		return fmt.Errorf("class %q: want \"4\" or \"5\"", r.Class)
+	}
+	if r.Code != "" {
+		if len(r.Code) != 3 || strings.Trim(r.Code, "0123456789xX") != "" || (r.Code[0] != '4' && r.Code[0] != '5' && r.Code[0] != 'x') {
+			return fmt.Errorf("code %q: want three digits, x for any (\"550\", \"5xx\")", r.Code)
+		}
+		r.Code = strings.ToLower(r.Code)
+	}
+	if r.Status != "" {
+		parts := strings.Split(strings.ToLower(r.Status), ".")
+		if len(parts) != 3 {
+			return fmt.Errorf("status %q: want class.subject.detail (\"5.1.1\", \"x.1.1\")", r.Status)
+		}
+		for i, p := range parts {
+			if _, err := strconv.Atoi(p); err != nil && p != "x" {
+				return fmt.Errorf("status %q: part %q is neither a number nor x", r.Status, p)
+			}
+			r.status[i] = p
+		}
+	}
+	if r.Text != "" {
+		re, err := regexp.Compile("(?is)" + r.Text)
+		if err != nil {
+			return fmt.Errorf("text: %w", err)
+		}
+		r.text = re
+	}
+	subs, ok := bounceTypes[r.Type]
+	if !ok {
+		return fmt.Errorf("bounce-type %q: want Permanent, Transient or Undetermined", r.Type)
+	}
+	if r.SubType == "" {
+		r.SubType = subs[0]
+	}
+	found := false
+	for _, s := range subs {
+		found = found || s == r.SubType
+	}
+	if !found {
+		return fmt.Errorf("bounce-sub-type %q is not one of %s for %s", r.SubType, strings.Join(subs, ", "), r.Type)
+	}
+	if r.Reason == "" {
+		r.Reason = ReasonOther
+	}
+	return nil
+}
+
+func (r *Rule) matches(a Answer, code, class, text string) bool {
+	if r.Class != "" && r.Class != class {
+		return false
+	}
+	if r.Code != "" {
+		if code == "" {
+			return false
+		}
+		for i := range 3 {
+			if r.Code[i] != 'x' && r.Code[i] != code[i] {
+				return false
+			}
+		}
+	}
+	if r.Status != "" {
+		parts := strings.SplitN(a.Status, ".", 3)
+		if len(parts) != 3 {
+			return false
+		}
+		for i, p := range r.status {
+			if p != "x" && p != parts[i] {
+				return false
+			}
+		}
+	}
+	return r.text == nil || r.text.MatchString(text)
+}
+
+var spaces = regexp.MustCompile(`\s+`)
+
+// Classify returns the verdict of the first rule that matches a; an answer no
+// rule matches is Undetermined. (The built-in set ends with rules for any
+// class 5 and class 4 answer, so only an answer with no usable code, status
+// or text is Undetermined.)
+func (s *RuleSet) Classify(a Answer) Verdict {
+	code := ""
+	if a.Code >= 100 && a.Code <= 999 {
+		code = strconv.Itoa(a.Code)
+	}
+	class := ""
+	switch {
+	case len(a.Status) > 1 && a.Status[1] == '.':
+		class = a.Status[:1]
+	case code != "":
+		class = code[:1]
+	}
+	text := spaces.ReplaceAllString(a.Text, " ")
+	for _, r := range s.rules {
+		if r.matches(a, code, class, text) {
+			return Verdict{Type: r.Type, SubType: r.SubType, Reason: r.Reason, Rule: r.Name}
+		}
+	}
+	return Verdict{Undetermined, Undetermined, ReasonUndetermined, ""}
+}
+
+// Rules lists the set's rules in the order they are tried.
+func (s *RuleSet) Rules() []Rule {
+	out := make([]Rule, len(s.rules))
+	for i, r := range s.rules {
+		out[i] = *r
+	}
+	return out
+}
+
+// Classifier holds the rule set in force and swaps it atomically on Reload,
+// so delivery workers and the inbound receiver never see half a rule file.
+type Classifier struct {
+	path  string
+	rules atomic.Pointer[RuleSet]
+}
+
+// NewClassifier loads the built-in rules plus the operator's file at path
+// ("" for none).
+func NewClassifier(path string) (*Classifier, error) {
+	c := &Classifier{path: path}
+	return c, c.Reload()
+}
+
+// Reload reads the operator's file again. On error the rules in force stay.
+func (c *Classifier) Reload() error {
+	rs, err := LoadRules(c.path)
+	if err != nil {
+		return err
+	}
+	c.rules.Store(rs)
+	return nil
+}
+
+// Path is the operator's rule file ("" for none).
+func (c *Classifier) Path() string { return c.path }
+
+// RuleSet returns the rules in force.
+func (c *Classifier) RuleSet() *RuleSet { return c.rules.Load() }
+
+// Classify classifies a with the rules in force.
+func (c *Classifier) Classify(a Answer) Verdict { return c.rules.Load().Classify(a) }
+
+// ClassifyReply classifies an SMTP reply from a delivery attempt.
+func (c *Classifier) ClassifyReply(r smtpreply.Reply) Verdict { return c.Classify(AnswerOf(r)) }
