@@ -41,7 +41,16 @@ func parseDSN(root *entity) *Report {
 		if rc.EmailAddress == "" {
 			continue
 		}
-		if h, ok := human[strings.ToLower(rc.EmailAddress)]; ok {
+		if rc.SMTPCommand == "" && commandOf(rc.DiagnosticCode) == "" {
+			// Many MTAs name the command only in the human-readable part.
+			if h, ok := human[strings.ToLower(rc.EmailAddress)]; ok {
+				rc.SMTPCommand = commandOf(h.DiagnosticCode)
+			}
+			if rc.SMTPCommand == "" && len(r.Recipients) == 1 {
+				rc.SMTPCommand = commandOf(explanation(root))
+			}
+		}
+		if h, ok := human[strings.ToLower(rc.EmailAddress)]; ok && reSMTPAnswer.MatchString(h.DiagnosticCode) {
 			if diag := parseDiagnostic(rc.DiagnosticCode); diag.Code == 0 && len(strings.TrimSpace(diag.Text)) < 8 || rc.DiagnosticCode == "" {
 				if h.DiagnosticCode != "" {
 					rc.DiagnosticCode = h.DiagnosticCode

@@ -45,6 +45,7 @@ type Recipient struct {
 	Status         string `json:"status,omitempty"`         // RFC 3463 enhanced status
 	DiagnosticCode string `json:"diagnosticCode,omitempty"` // "smtp; 550 5.1.1 …"
 	RemoteMTA      string `json:"remoteMta,omitempty"`
+	SMTPCommand    string `json:"smtpCommand,omitempty"` // the command the remote server answered: MAIL, RCPT, DATA
 	WillRetryUntil string `json:"willRetryUntil,omitempty"`
 	Verdict
 }
@@ -149,13 +150,28 @@ func (s *RuleSet) ClassifyReport(r *Report) {
 // Answer is what the receiving server said about the recipient: the DSN
 // status, and the reply code, enhanced status and text of the diagnostic.
 // A specific status in the diagnostic wins over a generic X.0.0 Status.
+//
+// The remote server's own words win over the reporting MTA's summary: an
+// enhanced status in the diagnostic is used before the DSN's Status field
+// (a Status of 5.1.1 over "550 5.7.1 IP address blacklisted" is the local
+// MTA's guess). A recipient whose answer carries neither code nor status
+// takes its class from the action: failed is 5, delayed is 4.
 func (rc Recipient) Answer() Answer {
 	a := parseDiagnostic(rc.DiagnosticCode)
-	st := normalizeStatus(rc.Status)
-	switch {
-	case st == "":
-	case a.Status == "" || !strings.HasSuffix(st, ".0.0") || st[0] != a.Status[0]:
+	if a.Command == "" {
+		a.Command = rc.SMTPCommand
+	}
+	_, a.Domain, _ = strings.Cut(rc.EmailAddress, "@")
+	if st := normalizeStatus(rc.Status); a.Status == "" || st != "" && st[0] != a.Status[0] {
 		a.Status = st
+	}
+	if a.Status == "" && a.Code == 0 {
+		switch {
+		case rc.Action == "delayed":
+			a.Class = "4"
+		case isFailed(rc.Action):
+			a.Class = "5"
+		}
 	}
 	return a
 }
@@ -174,14 +190,34 @@ func parseDiagnostic(d string) Answer {
 	}
 	var a Answer
 	a.Text = t
-	if m := reReplyCode.FindStringSubmatchIndex(t); m != nil && m[2] < 80 {
+	if m := reReplyCode.FindStringSubmatchIndex(t); m != nil {
 		a.Code = atoi(t[m[2]:m[3]])
 	}
+	a.Command = commandOf(t)
 	if m := reStatusCode.FindStringSubmatch(t); m != nil {
 		a.Status = m[1] + "." + strings.TrimLeft(m[2], "0") + "." + trimZeros(m[3])
 		a.Status = normalizeStatus(a.Status)
 	}
 	return a
+}
+
+var (
+	reAfterData = regexp.MustCompile(`(?i)end of data|after data|data command|smtp command:? ?data|>>> data|in reply to (the )?data|-+smtp command data`)
+	reAfterMail = regexp.MustCompile(`(?i)after mail from|mail from command|in reply to mail from|>>> mail from|smtp command:? ?mail`)
+	reAfterRcpt = regexp.MustCompile(`(?i)after rcpt to|rcpt to command|in reply to rcpt to|>>> rcpt to|did not like our rcpt to|smtp command:? ?rcpt|\[rcpt_to\]`)
+)
+
+// commandOf finds which SMTP command a diagnostic says the answer was to.
+func commandOf(t string) string {
+	switch {
+	case reAfterRcpt.MatchString(t):
+		return "RCPT"
+	case reAfterData.MatchString(t):
+		return "DATA"
+	case reAfterMail.MatchString(t):
+		return "MAIL"
+	}
+	return ""
 }
 
 func atoi(s string) int {

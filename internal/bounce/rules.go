@@ -20,9 +20,12 @@ import (
 // code, the enhanced status code (RFC 3463) and the text. Any may be missing:
 // a DSN may carry only a Status, a provider's bounce only a sentence.
 type Answer struct {
-	Code   int    // 0 when unknown
-	Status string // "5.1.1"; "" when unknown
-	Text   string
+	Code    int    // 0 when unknown
+	Status  string // "5.1.1"; "" when unknown
+	Text    string
+	Command string // the SMTP command answered: MAIL, RCPT, DATA; "" when unknown
+	Class   string // "5" or "4" when neither code nor status says (a failed or delayed DSN action)
+	Domain  string // the recipient's domain, for rules that apply to one provider
 }
 
 // AnswerOf turns a parsed SMTP reply into an Answer.
@@ -78,6 +81,9 @@ type Rule struct {
 	Code    string `toml:"code"`   // reply code; "x" matches any digit: "550", "5xx", "45x"
 	Status  string `toml:"status"` // enhanced status; "x" matches any part: "5.1.1", "x.1.1", "5.7.x"
 	Class   string `toml:"class"`  // "5" (permanent failure) or "4" (temporary), from the status, else the code
+	Command string `toml:"command"` // the SMTP command answered: MAIL, RCPT or DATA
+	// Domains limits the rule to recipients at these domains or their subdomains.
+	Domains []string `toml:"domains"`
 	Text    string `toml:"text"`   // regular expression (RE2), case-insensitive, over the text
 	Type    string `toml:"bounce-type"`
 	SubType string `toml:"bounce-sub-type"`
@@ -193,13 +199,24 @@ func parseRules(b []byte, source string) ([]*Rule, error) {
 
 func (r *Rule) compile() error {
 	if r.Disable {
-		if r.Code != "" || r.Status != "" || r.Class != "" || r.Text != "" || r.Type != "" {
+		if r.Code != "" || r.Status != "" || r.Class != "" || r.Command != "" || len(r.Domains) > 0 || r.Text != "" || r.Type != "" {
 			return errors.New("a rule with disable = true takes only a name")
 		}
 		return nil
 	}
-	if r.Code == "" && r.Status == "" && r.Text == "" && r.Class == "" {
-		return errors.New("set at least one of code, status, class, text")
+	for i, d := range r.Domains {
+		r.Domains[i] = strings.ToLower(strings.Trim(d, ". "))
+		if r.Domains[i] == "" {
+			return errors.New("domains: empty domain")
+		}
+	}
+	if r.Code == "" && r.Status == "" && r.Text == "" && r.Class == "" && r.Command == "" {
+		return errors.New("set at least one of code, status, class, command, text")
+	}
+	switch r.Command = strings.ToUpper(r.Command); r.Command {
+	case "", "MAIL", "RCPT", "DATA":
+	default:
+		return fmt.Errorf("command %q: want MAIL, RCPT or DATA", r.Command)
 	}
 	if r.Class != "" && r.Class != "4" && r.Class != "5" {
 		return fmt.Errorf("class %q: want \"4\" or \"5\"", r.Class)
@@ -253,6 +270,12 @@ func (r *Rule) matches(a Answer, code, class, text string) bool {
 	if r.Class != "" && r.Class != class {
 		return false
 	}
+	if r.Command != "" && !strings.EqualFold(r.Command, a.Command) {
+		return false
+	}
+	if len(r.Domains) > 0 && !inDomains(a.Domain, r.Domains) {
+		return false
+	}
 	if r.Code != "" {
 		if code == "" {
 			return false
@@ -277,6 +300,16 @@ func (r *Rule) matches(a Answer, code, class, text string) bool {
 	return r.text == nil || r.text.MatchString(text)
 }
 
+func inDomains(d string, domains []string) bool {
+	d = strings.ToLower(strings.TrimSuffix(d, "."))
+	for _, x := range domains {
+		if d == x || strings.HasSuffix(d, "."+x) {
+			return true
+		}
+	}
+	return false
+}
+
 var spaces = regexp.MustCompile(`\s+`)
 
 // Classify returns the verdict of the first rule that matches a; an answer no
@@ -294,6 +327,8 @@ func (s *RuleSet) Classify(a Answer) Verdict {
 		class = a.Status[:1]
 	case code != "":
 		class = code[:1]
+	default:
+		class = a.Class
 	}
 	text := spaces.ReplaceAllString(a.Text, " ")
 	for _, r := range s.rules {

@@ -155,9 +155,7 @@ func textRecipients(root *entity) map[string]Recipient {
 	out := map[string]Recipient{}
 	blocks := diagnostics(text, addrs)
 	for i, a := range addrs {
-		if reSMTPAnswer.MatchString(blocks[i]) {
-			out[strings.ToLower(a)] = Recipient{EmailAddress: a, DiagnosticCode: blocks[i]}
-		}
+		out[strings.ToLower(a)] = Recipient{EmailAddress: a, DiagnosticCode: blocks[i]}
 	}
 	return out
 }
@@ -252,9 +250,20 @@ func diagnostics(text string, addrs []string) []string {
 		if lines := strings.SplitN(block, "\n", 41); len(lines) > 40 {
 			block = strings.Join(lines[:40], "\n")
 		}
-		if !reSMTPAnswer.MatchString(block) && len(strings.Fields(block)) < 6 {
-			// The answer is not after the address: use the whole explanation.
-			block = text
+		if !reSMTPAnswer.MatchString(block) {
+			first := len(text)
+			for _, st := range starts {
+				if st >= 0 && st < first {
+					first = st
+				}
+			}
+			switch {
+			case reSMTPAnswer.MatchString(text[:first]):
+				// The answer comes before the list of recipients.
+				block = text[:first] + "\n" + block
+			case len(strings.Fields(block)) < 6:
+				block = text
+			}
 		}
 		out[i] = clip(fold(block), 1000)
 	}
