@@ -78,16 +78,16 @@ var bounceTypes = map[string][]string{
 // set at least one. The first matching rule of the set decides.
 type Rule struct {
 	Name    string `toml:"name"`
-	Code    string `toml:"code"`   // reply code; "x" matches any digit: "550", "5xx", "45x"
-	Status  string `toml:"status"` // enhanced status; "x" matches any part: "5.1.1", "x.1.1", "5.7.x"
-	Class   string `toml:"class"`  // "5" (permanent failure) or "4" (temporary), from the status, else the code
+	Code    string `toml:"code"`    // reply code; "x" matches any digit: "550", "5xx", "45x"
+	Status  string `toml:"status"`  // enhanced status; "x" matches any part: "5.1.1", "x.1.1", "5.7.x"
+	Class   string `toml:"class"`   // "5" (permanent failure) or "4" (temporary), from the status, else the code
 	Command string `toml:"command"` // the SMTP command answered: MAIL, RCPT or DATA
 	// Domains limits the rule to recipients at these domains or their subdomains.
 	Domains []string `toml:"domains"`
-	Text    string `toml:"text"`   // regular expression (RE2), case-insensitive, over the text
-	Type    string `toml:"bounce-type"`
-	SubType string `toml:"bounce-sub-type"`
-	Reason  string `toml:"reason"`
+	Text    string   `toml:"text"` // regular expression (RE2), case-insensitive, over the text
+	Type    string   `toml:"bounce-type"`
+	SubType string   `toml:"bounce-sub-type"`
+	Reason  string   `toml:"reason"`
 	// Disable, in an operator's file, removes the built-in rule of the same name.
 	Disable bool `toml:"disable"`
 
