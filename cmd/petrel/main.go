@@ -6,6 +6,9 @@
 //	petrel credentials create --account NAME     new access key + SMTP password
 //	petrel identity add NAME --account A [--verified] | verify | list | delete
 //	petrel events [--message-id ID] [--type T] [--account A] [--follow]
+//	petrel bounce classify [FILE|-] [--json] [--explain] [--reply LINE]
+//	petrel bounce rules list | check FILE | reload
+//	petrel inbound [--state S]                  what arrived at the return path
 //	petrel version
 //
 // Administrative commands work on the same data directory / database as
@@ -49,6 +52,14 @@ commands:
   identity delete NAME --account A    delete an identity
   events [--message-id ID] [--type T] [--account A] [--follow]
                                       print events as JSON lines (SES format)
+  bounce classify [FILE|-] [--json] [--explain] [--reply "550 5.1.1 ..."]
+                                      say what a bounce, complaint or auto-reply
+                                      email (or one SMTP reply) means
+  bounce rules list [--bounce-rules FILE]
+                                      the bounce rules in force, in order
+  bounce rules check FILE             validate an operator rule file
+  bounce rules reload                 make the running petrel reread its --bounce-rules file
+  inbound [--state unattributed]      what arrived at the return path, with counts
   version                             print the version
 `
 
@@ -71,6 +82,10 @@ func main() {
 		err = identityCmd(ctx, args)
 	case "events":
 		err = eventsCmd(ctx, args)
+	case "bounce":
+		err = bounceCmd(args)
+	case "inbound":
+		err = inboundCmd(ctx, args)
 	case "version":
 		fmt.Println("petrel", version())
 	case "help", "-h", "--help":

@@ -252,6 +252,9 @@ func (s *Server) getMessageInsights(ctx context.Context, c *call) (any, error) {
 	}
 	perRcpt := map[string][]map[string]any{}
 	for _, e := range events {
+		if e.Kind == event.AutoResponse {
+			continue // Petrel's own event type; SES's InsightsEvent has none
+		}
 		item := map[string]any{"Timestamp": float64(e.Time.UnixMilli()) / 1000, "Type": insightsType(e.Kind)}
 		switch e.Kind {
 		case event.Bounce:

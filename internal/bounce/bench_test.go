@@ -25,10 +25,11 @@ func BenchmarkClassify(b *testing.B) {
 		}
 		replies[i] = r
 	}
+	rules := Builtin()
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		Classify(replies[i%len(replies)])
+		rules.Classify(AnswerOf(replies[i%len(replies)]))
 		i++
 	}
 }

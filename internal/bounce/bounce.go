@@ -1,12 +1,16 @@
-// Package bounce turns a failed SMTP answer into SES's bounce vocabulary
-// (bounceType / bounceSubType, and the DeliveryDelay delayType), and encodes
-// the VERP return path that lets a later asynchronous bounce be tied back to
-// its message and recipient.
+// Package bounce is Petrel's bounce intelligence: it reads what comes back
+// about a message and says what it means in SES's vocabulary.
 //
-// Classification here is the small table the core delivery path needs
-// (../shared/spec/ses.md §4.3): 5xx is Permanent, 4xx is Transient once
-// retries are exhausted, and the enhanced status code picks the subtype.
-// Unknown answers are never treated as permanent.
+//   - Parse reads a message that arrived at the return path — an RFC 3464
+//     DSN, an RFC 5965 feedback report, an Amazon SES notification, an RFC
+//     3834 auto-reply, or a bounce in an MTA's or provider's own prose — into
+//     a Report: its kind, and the recipients with action, status, diagnostic.
+//   - A RuleSet classifies each failed answer (a synchronous SMTP reply or a
+//     DSN recipient) into bounceType / bounceSubType plus a finer reason. The
+//     rules are data: rules.toml is embedded, and an operator's file adds to
+//     or overrides it; a Classifier swaps rule sets atomically on reload.
+//   - ReturnPath / ParseReturnPath encode the VERP address that ties a later
+//     bounce to its message and recipient.
 package bounce
 
 import (
@@ -34,37 +38,6 @@ const (
 	AttachmentRejected       = "AttachmentRejected"
 )
 
-// Class is the SES classification of a failure.
-type Class struct {
-	Type    string
-	SubType string
-}
-
-// Classify maps a reply to SES's bounce type and subtype.
-func Classify(r smtpreply.Reply) Class {
-	st := r.Enhanced
-	switch {
-	case r.Permanent():
-		switch {
-		case st == "5.1.1" || st == "5.1.10" || st == "5.1.0" || st == "5.1.2" || st == "5.1.6":
-			return Class{Permanent, NoEmail}
-		default:
-			return Class{Permanent, General}
-		}
-	case r.Temporary():
-		switch {
-		case strings.HasSuffix(st, ".2.2"):
-			return Class{Transient, MailboxFull}
-		case strings.HasSuffix(st, ".3.4") || strings.HasSuffix(st, ".2.3"):
-			return Class{Transient, MessageTooLarge}
-		case strings.HasSuffix(st, ".7.1") && strings.Contains(strings.ToLower(r.Text), "content"):
-			return Class{Transient, ContentRejected}
-		}
-		return Class{Transient, General}
-	}
-	return Class{Undetermined, Undetermined}
-}
-
 // SES DeliveryDelay delayType values (§4.6).
 const (
 	DelayInternalFailure        = "InternalFailure"
@@ -77,18 +50,28 @@ const (
 	DelayUndetermined           = "Undetermined"
 )
 
-// DelayType maps a temporary failure reply to the DeliveryDelay delayType.
-// Replies Petrel synthesises for connection and DNS failures carry 4.4.x.
-func DelayType(r smtpreply.Reply) string {
+// DelayType maps a temporary failure to the DeliveryDelay delayType, from
+// the verdict's reason where it names one and the reply otherwise. Replies
+// Petrel synthesises for connection and DNS failures carry 4.4.x.
+func DelayType(r smtpreply.Reply, v Verdict) string {
+	switch v.Reason {
+	case ReasonMailboxFull:
+		return DelayMailboxFull
+	case ReasonSpamBlocked, ReasonVirusDetected, ReasonContentRejected:
+		return DelaySpamDetected
+	case ReasonReputation, ReasonAuthFailure:
+		return DelayIPFailure
+	case ReasonNetworkError:
+		return DelayTransientCommunication
+	case ReasonRateLimited, ReasonSystemError:
+		return DelayRecipientServerError
+	}
 	st := r.Enhanced
-	text := strings.ToLower(r.Text)
 	switch {
 	case strings.HasSuffix(st, ".2.2"):
 		return DelayMailboxFull
 	case strings.HasPrefix(st, "4.4."):
 		return DelayTransientCommunication
-	case strings.Contains(text, "spam"):
-		return DelaySpamDetected
 	case strings.HasPrefix(st, "4.7."):
 		return DelayIPFailure
 	case r.Code == 421 || r.Code == 451 || r.Code == 452 || strings.HasPrefix(st, "4.3."):

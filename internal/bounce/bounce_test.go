@@ -9,31 +9,59 @@ import (
 func TestClassify(t *testing.T) {
 	cases := []struct {
 		reply        string
+		command      string
 		typ, subtype string
+		reason       string
 		delay        string
 	}{
-		{"550 5.1.1 <x@example.com>: Recipient address rejected: User unknown", Permanent, NoEmail, ""},
-		{"550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found", Permanent, NoEmail, ""},
-		{"554 5.7.1 Service unavailable; client host blocked", Permanent, General, ""},
-		{"550 Requested action not taken", Permanent, General, ""},
-		{"452 4.2.2 Mailbox full", Transient, MailboxFull, DelayMailboxFull},
-		{"421 4.4.1 Unable to connect to remote host", Transient, General, DelayTransientCommunication},
-		{"451 4.3.0 Temporary lookup failure", Transient, General, DelayRecipientServerError},
-		{"450 4.7.1 Client host rejected: try later", Transient, General, DelayIPFailure},
-		{"452 4.3.4 Message too big for now", Transient, MessageTooLarge, DelayRecipientServerError},
+		// Enhanced status codes decide regardless of wording.
+		{"550 5.1.1 <x@example.com>: Recipient address rejected: User unknown", "RCPT", Permanent, NoEmail, ReasonUserUnknown, ""},
+		{"550 5.1.1 Mailbox blocked for policy reasons", "RCPT", Permanent, NoEmail, ReasonUserUnknown, ""},
+		{"550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found", "RCPT", Permanent, NoEmail, ReasonNotAcceptingMail, ""},
+		{"452 4.2.2 The email account that you tried to reach is over quota.", "RCPT", Transient, MailboxFull, ReasonMailboxFull, DelayMailboxFull},
+		{"552 5.2.2 Mailbox full", "RCPT", Transient, MailboxFull, ReasonMailboxFull, ""},
+		{"552 5.3.4 Message size exceeds fixed maximum message size", "DATA", Transient, MessageTooLarge, ReasonMessageTooLarge, ""},
+		// The seed case: Exchange's wording without a usable class of its own.
+		{"550 5.4.1 Recipient address rejected: Access denied", "RCPT", Permanent, NoEmail, ReasonUserUnknown, ""},
+		{"550 RESOLVER.ADR.RecipNotFound; not found", "RCPT", Permanent, NoEmail, ReasonUserUnknown, ""},
+		// Wording without status.
+		{"550 No such user here", "RCPT", Permanent, NoEmail, ReasonUserUnknown, ""},
+		{"550 Host unknown", "RCPT", Permanent, NoEmail, ReasonDomainNotFound, ""},
+		{"554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org", "RCPT", Transient, ContentRejected, ReasonSpamBlocked, ""},
+		{"550 5.7.1 Message rejected due to poor reputation of the sending IP", "DATA", Transient, General, ReasonReputation, ""},
+		{"550 5.7.26 Unauthenticated email from example.com is not accepted due to domain's DMARC policy", "DATA", Transient, General, ReasonAuthFailure, ""},
+		{"421 4.7.0 Try again later, closing connection. (rate limited)", "RCPT", Transient, General, ReasonRateLimited, DelayRecipientServerError},
+		{"550 5.7.1 Relaying denied", "RCPT", Transient, General, ReasonRelayDenied, ""},
+		{"554 5.6.0 Message contains a virus", "DATA", Transient, ContentRejected, ReasonVirusDetected, ""},
+		// The command matters: after DATA the address was accepted.
+		{"550 User unknown", "DATA", Transient, General, ReasonPolicyRejected, ""},
+		{"553 5.1.8 Sender address rejected: Domain not found", "MAIL", Transient, General, ReasonPolicyRejected, ""},
+		// Connection-level answers Petrel synthesises.
+		{"421 4.4.1 Unable to connect to remote host: connection refused", "", Transient, General, ReasonNetworkError, DelayTransientCommunication},
+		{"451 4.3.0 Temporary lookup failure", "RCPT", Transient, General, ReasonNetworkError, DelayTransientCommunication},
+		{"451 4.3.0 Internal server error", "DATA", Transient, General, ReasonSystemError, DelayRecipientServerError},
+		// Only the class is known.
+		{"550 Requested action not taken", "RCPT", Permanent, General, ReasonOther, ""},
+		{"450 Requested action not taken", "RCPT", Transient, General, ReasonOther, DelayGeneral},
 	}
+	rules := Builtin()
 	for _, c := range cases {
 		r, err := smtpreply.Parse(c.reply)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := Classify(r)
-		if got.Type != c.typ || got.SubType != c.subtype {
-			t.Errorf("Classify(%q) = %+v, want %s/%s", c.reply, got, c.typ, c.subtype)
+		a := AnswerOf(r)
+		a.Command = c.command
+		v := rules.Classify(a)
+		if v.Type != c.typ || v.SubType != c.subtype || v.Reason != c.reason {
+			t.Errorf("Classify(%q after %s) = %+v, want %s/%s %s", c.reply, c.command, v, c.typ, c.subtype, c.reason)
 		}
-		if c.delay != "" && DelayType(r) != c.delay {
-			t.Errorf("DelayType(%q) = %s, want %s", c.reply, DelayType(r), c.delay)
+		if c.delay != "" && DelayType(r, v) != c.delay {
+			t.Errorf("DelayType(%q) = %s, want %s", c.reply, DelayType(r, v), c.delay)
 		}
+	}
+	if v := rules.Classify(Answer{Text: "something went wrong"}); v.Type != Undetermined {
+		t.Errorf("an answer with no code, status or class = %+v, want Undetermined", v)
 	}
 }
 

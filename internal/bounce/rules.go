@@ -36,10 +36,10 @@ func AnswerOf(r smtpreply.Reply) Answer {
 // Verdict is the classification of an Answer: SES's bounceType and
 // bounceSubType, Petrel's finer Reason, and the name of the rule that decided.
 type Verdict struct {
-	Type    string `json:"bounceType"`
-	SubType string `json:"bounceSubType"`
-	Reason  string `json:"reason"`
-	Rule    string `json:"rule"`
+	Type    string `json:"bounceType,omitempty"`
+	SubType string `json:"bounceSubType,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	Rule    string `json:"rule,omitempty"`
 }
 
 // Reasons: the fine-grained cause SES's subtypes do not name.
@@ -346,6 +346,40 @@ func (s *RuleSet) Rules() []Rule {
 		out[i] = *r
 	}
 	return out
+}
+
+// Rule returns the rule of the given name.
+func (s *RuleSet) Rule(name string) (Rule, bool) {
+	for _, r := range s.rules {
+		if r.Name == name {
+			return *r, true
+		}
+	}
+	return Rule{}, false
+}
+
+// Describe renders what a rule matches and yields, for operators.
+func (r Rule) Describe() string {
+	var parts []string
+	if r.Code != "" {
+		parts = append(parts, "code "+r.Code)
+	}
+	if r.Status != "" {
+		parts = append(parts, "status "+r.Status)
+	}
+	if r.Class != "" {
+		parts = append(parts, "class "+r.Class)
+	}
+	if r.Command != "" {
+		parts = append(parts, "after "+r.Command)
+	}
+	if len(r.Domains) > 0 {
+		parts = append(parts, "domains "+strings.Join(r.Domains, ","))
+	}
+	if r.Text != "" {
+		parts = append(parts, "text /"+r.Text+"/")
+	}
+	return fmt.Sprintf("%s: %s → %s/%s %s", r.Name, strings.Join(parts, ", "), r.Type, r.SubType, r.Reason)
 }
 
 // Classifier holds the rule set in force and swaps it atomically on Reload,

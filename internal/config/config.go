@@ -40,6 +40,8 @@ type Config struct {
 	LogLevel         string   `toml:"log-level"`          // debug, info, warn, error
 	Debug            string   `toml:"debug"`              // listen address of /debug/pprof (profiling); "" disables
 	DeliveryBacklog  int      `toml:"delivery-backlog"`   // queue entries held in memory ahead of the delivery workers; more wait in the database
+	BounceRules      string   `toml:"bounce-rules"`       // operator's bounce rule file (TOML), applied over the built-in rules; reloaded on SIGHUP
+	InboundMailboxes string   `toml:"inbound-mailboxes"`  // local parts at the return-path domain accepted besides VERP addresses (complaint feedback loops)
 }
 
 // Duration is a time.Duration written as "14h", "90s" in TOML.
@@ -64,20 +66,21 @@ func Default() Config {
 		host = "petrel.localhost"
 	}
 	return Config{
-		DataDir:         "petrel-data",
-		HTTP:            "127.0.0.1:8080",
-		SMTP:            "127.0.0.1:2587",
-		SMTPS:           "127.0.0.1:2465",
-		Inbound:         "127.0.0.1:2025",
-		Hostname:        host,
-		Region:          "us-east-1",
-		DeliveryPort:    25,
-		MaxDeliveryTime: Duration(14 * time.Hour),
-		RetryBase:       Duration(time.Minute),
-		RetryMax:        Duration(time.Hour),
-		ShutdownGrace:   Duration(20 * time.Second),
-		LogLevel:        "info",
-		DeliveryBacklog: 10000,
+		DataDir:          "petrel-data",
+		HTTP:             "127.0.0.1:8080",
+		SMTP:             "127.0.0.1:2587",
+		SMTPS:            "127.0.0.1:2465",
+		Inbound:          "127.0.0.1:2025",
+		Hostname:         host,
+		Region:           "us-east-1",
+		DeliveryPort:     25,
+		MaxDeliveryTime:  Duration(14 * time.Hour),
+		RetryBase:        Duration(time.Minute),
+		RetryMax:         Duration(time.Hour),
+		ShutdownGrace:    Duration(20 * time.Second),
+		LogLevel:         "info",
+		DeliveryBacklog:  10000,
+		InboundMailboxes: "postmaster,abuse,fbl",
 	}
 }
 
@@ -145,6 +148,8 @@ func Flags(fs *flag.FlagSet, cfg *Config) {
 	fs.Var(&cfg.ShutdownGrace, "shutdown-grace", "how long in-flight work may finish on shutdown")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.IntVar(&cfg.DeliveryBacklog, "delivery-backlog", cfg.DeliveryBacklog, "queue entries held in memory ahead of the delivery workers (more wait in the database)")
+	fs.StringVar(&cfg.BounceRules, "bounce-rules", cfg.BounceRules, "TOML file of bounce rules applied over the built-in ones (reloaded on SIGHUP and by petrel bounce rules reload)")
+	fs.StringVar(&cfg.InboundMailboxes, "inbound-mailboxes", cfg.InboundMailboxes, "comma-separated local parts at the return-path domain accepted besides VERP addresses (feedback loops)")
 	fs.StringVar(&cfg.Debug, "debug", cfg.Debug, "listen address of the profiling endpoints /debug/pprof/ (keep it private); empty disables")
 }
 

@@ -23,16 +23,20 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/emersion/go-smtp"
 
 	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/api"
+	"github.com/petrelmail/petrel/internal/bounce"
 	"github.com/petrelmail/petrel/internal/config"
 	"github.com/petrelmail/petrel/internal/delivery"
 	"github.com/petrelmail/petrel/internal/event"
@@ -84,6 +88,7 @@ type Daemon struct {
 	svc   *Services
 	batch *store.Batcher
 	deliv *delivery.Deliverer
+	rules *bounce.Classifier
 
 	httpSrv, debugSrv                 *http.Server
 	smtpSrv, smtpsSrv, inSrv          *smtp.Server
@@ -123,6 +128,9 @@ func (d *Daemon) build(ctx context.Context) error {
 		return err
 	}
 	d.batch = store.NewBatcher(svc.DB, 0, 0)
+	if d.rules, err = bounce.NewClassifier(cfg.BounceRules); err != nil {
+		return fmt.Errorf("bounce-rules: %w", err)
+	}
 	returnDomain := cfg.ReturnPathDomain
 	if returnDomain == "" {
 		returnDomain = cfg.Hostname
@@ -134,7 +142,7 @@ func (d *Daemon) build(ctx context.Context) error {
 	d.deliv, err = delivery.New(delivery.Config{
 		Hostname: cfg.Hostname, NodeID: nodeID, RelayHost: cfg.RelayHost, DNSServer: cfg.DNS, Port: cfg.DeliveryPort, MaxPending: cfg.DeliveryBacklog,
 		ReturnPathDomain: returnDomain, VERPSecret: []byte(verpKey),
-		RetryBase: time.Duration(cfg.RetryBase), RetryMax: time.Duration(cfg.RetryMax),
+		RetryBase: time.Duration(cfg.RetryBase), RetryMax: time.Duration(cfg.RetryMax), Rules: d.rules,
 	}, svc.Queue, svc.Spool, svc.Events, d.batch, d.log.With("component", "delivery"))
 	if err != nil {
 		return err
@@ -185,7 +193,14 @@ func (d *Daemon) build(ctx context.Context) error {
 		}
 	}
 	if cfg.Inbound != "" {
-		d.inSrv = inbound.NewServer(&inbound.Backend{DB: svc.DB, Batch: d.batch, Domain: returnDomain, VERPSecret: []byte(verpKey),
+		var mailboxes []string
+		for m := range strings.SplitSeq(cfg.InboundMailboxes, ",") {
+			if m = strings.TrimSpace(m); m != "" {
+				mailboxes = append(mailboxes, m)
+			}
+		}
+		d.inSrv = inbound.NewServer(&inbound.Backend{DB: svc.DB, Batch: d.batch, Spool: svc.Spool, Events: svc.Events, Rules: d.rules,
+			Domain: returnDomain, Mailboxes: mailboxes, VERPSecret: []byte(verpKey),
 			Log: d.log.With("component", "inbound")}, cfg.Hostname)
 		if d.inL, err = net.Listen("tcp", cfg.Inbound); err != nil {
 			return fmt.Errorf("inbound: %w", err)
@@ -224,6 +239,21 @@ func (d *Daemon) Addr(name string) string {
 	}
 	return l.Addr().String()
 }
+
+// ReloadRules reads the operator's bounce rule file again (SIGHUP, or
+// petrel bounce rules reload). A file with errors leaves the rules in force.
+func (d *Daemon) ReloadRules() error {
+	if err := d.rules.Reload(); err != nil {
+		d.log.Error("bounce rules not reloaded; the previous rules stay in force", "file", d.rules.Path(), "err", err)
+		return err
+	}
+	d.log.Info("bounce rules reloaded", "file", d.rules.Path(), "rules", len(d.rules.RuleSet().Rules()))
+	return nil
+}
+
+// PIDPath is where a running daemon writes its process ID, for petrel
+// bounce rules reload to signal it.
+func PIDPath(cfg config.Config) string { return filepath.Join(cfg.DataDir, "petrel.pid") }
 
 // Services returns the daemon's domain services.
 func (d *Daemon) Services() *Services { return d.svc }
@@ -272,10 +302,26 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("petrel is running", "http", d.Addr("http"), "smtp", d.Addr("smtp"), "smtps", d.Addr("smtps"),
 		"inbound", d.Addr("inbound"), "database", d.svc.DB.Dialect.String(), "data_dir", d.cfg.DataDir)
 
+	pidFile := PIDPath(d.cfg)
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		d.log.Warn("writing pid file", "path", pidFile, "err", err)
+	}
+	defer os.Remove(pidFile)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-errc:
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case runErr = <-errc:
+			break wait
+		case <-hup:
+			d.ReloadRules()
+		}
 	}
 	d.ready.Store(false)
 	d.log.Info("shutting down")

@@ -11,7 +11,8 @@ import (
 // Differences from the document: sending and delivery import store (for the
 // group-commit Batcher); api imports spool (GetMessageInsights reads the
 // "mail" object); smtpsubmit imports address and message (SMTP envelope
-// parsing, SES reply texts); inbound imports store; dkim is a leaf used by
+// parsing, SES reply texts); inbound imports store, and spool to read the
+// original message of a bounce (its account and destinations); dkim is a leaf used by
 // identity (keys) and api (key types in DkimSigningAttributes).
 var allowed = map[string][]string{
 	"address":    {},
@@ -34,7 +35,7 @@ var allowed = map[string][]string{
 	"delivery":   {"queue", "spool", "event", "bounce", "simulator", "smtpreply", "address", "store"},
 	"api":        {"sending", "account", "identity", "event", "message", "sigv4", "address", "spool", "dkim"},
 	"smtpsubmit": {"sending", "account", "address", "message"},
-	"inbound":    {"bounce", "event", "queue", "address", "store"},
+	"inbound":    {"bounce", "event", "queue", "address", "store", "spool", "smtpreply"},
 	"daemon":     {"*"},
 	"e2e":        {"*"},
 }

@@ -43,22 +43,23 @@ import (
 
 // Config holds delivery settings. Zero values get the defaults noted.
 type Config struct {
-	Hostname         string        // EHLO name and reportingMTA
-	NodeID           string        // lease owner
-	RelayHost        string        // "host:port": deliver everything there instead of to MX hosts
-	DNSServer        string        // "host:port" for MX/A/AAAA; "" = /etc/resolv.conf
-	Port             int           // SMTP port of MX hosts (default 25)
-	ReturnPathDomain string        // domain of VERP return paths (default Hostname)
-	VERPSecret       []byte        // key of the VERP MAC
-	MaxConnsPerSite  int           // concurrent connections per site (default 20)
-	MaxConns         int           // concurrent connections in all (default 500)
-	RetryBase        time.Duration // first retry delay (default 1m), doubling
-	RetryMax         time.Duration // longest retry delay (default 1h)
-	LeaseFor         time.Duration // lease length for polled entries (default 5m)
-	Timeout          time.Duration // per SMTP command / connect (default 60s)
-	IdleTime         time.Duration // keep an idle connection this long for reuse (default 2s)
-	PollInterval     time.Duration // longest sleep between queue scans (default 1s)
-	MaxPending       int           // entries held in memory waiting for a worker, all sites (default 10,000)
+	Hostname         string             // EHLO name and reportingMTA
+	NodeID           string             // lease owner
+	RelayHost        string             // "host:port": deliver everything there instead of to MX hosts
+	DNSServer        string             // "host:port" for MX/A/AAAA; "" = /etc/resolv.conf
+	Port             int                // SMTP port of MX hosts (default 25)
+	ReturnPathDomain string             // domain of VERP return paths (default Hostname)
+	VERPSecret       []byte             // key of the VERP MAC
+	MaxConnsPerSite  int                // concurrent connections per site (default 20)
+	MaxConns         int                // concurrent connections in all (default 500)
+	RetryBase        time.Duration      // first retry delay (default 1m), doubling
+	RetryMax         time.Duration      // longest retry delay (default 1h)
+	LeaseFor         time.Duration      // lease length for polled entries (default 5m)
+	Timeout          time.Duration      // per SMTP command / connect (default 60s)
+	IdleTime         time.Duration      // keep an idle connection this long for reuse (default 2s)
+	PollInterval     time.Duration      // longest sleep between queue scans (default 1s)
+	MaxPending       int                // entries held in memory waiting for a worker, all sites (default 10,000)
+	Rules            *bounce.Classifier // bounce rules in force (default: the built-in rules)
 }
 
 func (c *Config) defaults() {
@@ -66,6 +67,9 @@ func (c *Config) defaults() {
 		if *d <= 0 {
 			*d = v
 		}
+	}
+	if c.Rules == nil {
+		c.Rules, _ = bounce.NewClassifier("")
 	}
 	set(&c.RetryBase, time.Minute)
 	set(&c.RetryMax, time.Hour)
@@ -361,6 +365,7 @@ func (d *Deliverer) serve(s *site) {
 // outcome is the result of one attempt for one recipient.
 type outcome struct {
 	reply    smtpreply.Reply
+	command  string // the SMTP command the reply answered; "" before MAIL
 	remoteIP string
 }
 
@@ -405,8 +410,8 @@ func (d *Deliverer) attempt(e *queue.Entry, c *client) *client {
 		}
 	}
 	rp := bounce.ReturnPath(e.MessageID, rcptIndex(e.ID), d.cfg.ReturnPathDomain, d.cfg.VERPSecret)
-	reply, err := c.send(ctx, rp, e.Rcpt, body)
-	o = outcome{reply: reply, remoteIP: c.remoteIP}
+	reply, command, err := c.send(ctx, rp, e.Rcpt, body)
+	o = outcome{reply: reply, command: command, remoteIP: c.remoteIP}
 	if err != nil {
 		c.close()
 		<-d.conns
@@ -496,20 +501,26 @@ func (d *Deliverer) record(e *queue.Entry, o outcome, now time.Time) {
 			Timestamp: event.Timestamp(now), ProcessingTimeMillis: now.Sub(e.Created).Milliseconds(),
 			Recipients: []string{e.Rcpt}, SMTPResponse: r.String(), ReportingMTA: d.cfg.Hostname, RemoteMtaIP: o.remoteIP})
 	case r.Permanent():
-		c := bounce.Classify(r)
-		if c.Type != bounce.Permanent {
-			c = bounce.Class{Type: bounce.Permanent, SubType: bounce.General}
-		}
-		fn = d.finish(e, event.Bounce, d.bounceDetail(e, c, r, o.remoteIP, now))
+		// A 5xx is final for this message, whatever the verdict: Transient
+		// means the address is good but the receiver refused this mail
+		// (policy, content, reputation), so it is not suppressed.
+		fn = d.finish(e, event.Bounce, d.bounceDetail(e, d.classify(e, o), r, o.remoteIP, now))
 	default:
 		if r.Code == 0 {
 			r = smtpreply.Reply{Code: 451, Enhanced: "4.0.0", Text: "Unknown delivery failure"}
 		}
 		attempts := e.Attempts + 1
 		if !now.Before(e.Deadline) {
-			c := bounce.Classify(r)
-			c.Type = bounce.Transient
-			fn = d.finish(e, event.Bounce, d.bounceDetail(e, c, r, o.remoteIP, now))
+			// Retries ran out: the last answer decides, and an answer the
+			// rules call Permanent (a 4.1.1, say) is reported as such.
+			v := d.classify(e, o)
+			if v.Type != bounce.Permanent {
+				v.Type = bounce.Transient
+				if v.SubType == bounce.Undetermined {
+					v.SubType = bounce.General
+				}
+			}
+			fn = d.finish(e, event.Bounce, d.bounceDetail(e, v, r, o.remoteIP, now))
 			break
 		}
 		next := now.Add(d.backoff(attempts))
@@ -517,7 +528,7 @@ func (d *Deliverer) record(e *queue.Entry, o outcome, now time.Time) {
 			next = e.Deadline
 		}
 		delay := event.DeliveryDelayDetail{
-			Timestamp: event.Timestamp(now), DelayType: bounce.DelayType(r), ExpirationTime: event.Timestamp(e.Deadline),
+			Timestamp: event.Timestamp(now), DelayType: bounce.DelayType(r, d.classify(e, o)), ExpirationTime: event.Timestamp(e.Deadline),
 			DelayedRecipients: []event.DelayedRecipient{{EmailAddress: e.Rcpt, Status: r.Status(), DiagnosticCode: "smtp; " + r.String()}},
 			ReportingMTA:      o.remoteIP,
 		}
@@ -550,9 +561,17 @@ func (d *Deliverer) save(e *queue.Entry, fn func(*sql.Tx) error, retry bool) {
 	}
 }
 
-func (d *Deliverer) bounceDetail(e *queue.Entry, c bounce.Class, r smtpreply.Reply, remoteIP string, now time.Time) event.BounceDetail {
+// classify applies the bounce rules in force to an attempt's answer.
+func (d *Deliverer) classify(e *queue.Entry, o outcome) bounce.Verdict {
+	a := bounce.AnswerOf(o.reply)
+	a.Command = o.command
+	a.Domain = e.Domain
+	return d.cfg.Rules.Classify(a)
+}
+
+func (d *Deliverer) bounceDetail(e *queue.Entry, v bounce.Verdict, r smtpreply.Reply, remoteIP string, now time.Time) event.BounceDetail {
 	return event.BounceDetail{
-		BounceType: c.Type, BounceSubType: c.SubType,
+		BounceType: v.Type, BounceSubType: v.SubType, Reason: v.Reason, Rule: v.Rule,
 		BouncedRecipients: []event.BouncedRecipient{{EmailAddress: e.Rcpt, Action: "failed", Status: r.Status(), DiagnosticCode: "smtp; " + r.String()}},
 		Timestamp:         event.Timestamp(now), FeedbackID: event.NewID(now), RemoteMtaIP: remoteIP, ReportingMTA: "dsn; " + d.cfg.Hostname,
 	}

@@ -171,7 +171,10 @@ func (c *client) readReply() (smtpreply.Reply, error) {
 // send runs one transaction. It returns the RCPT reply when the recipient was
 // refused, else the reply to the end of data. An error means the connection
 // failed and must be closed.
-func (c *client) send(ctx context.Context, from, rcpt string, body []byte) (smtpreply.Reply, error) {
+//
+// The command the final reply answered (MAIL, RCPT or DATA) is returned for
+// bounce classification: a refusal after DATA is about the message.
+func (c *client) send(ctx context.Context, from, rcpt string, body []byte) (smtpreply.Reply, string, error) {
 	stop := context.AfterFunc(ctx, func() { c.conn.Close() })
 	defer stop()
 	c.used++
@@ -188,48 +191,49 @@ func (c *client) send(ctx context.Context, from, rcpt string, body []byte) (smtp
 	if pipelining {
 		for _, l := range []string{mail, "RCPT TO:<" + rcpt + ">", "DATA"} {
 			if err = c.write(l); err != nil {
-				return mr, err
+				return mr, "MAIL", err
 			}
 		}
 		if err = c.flush(); err != nil {
-			return mr, err
+			return mr, "MAIL", err
 		}
 		if mr, err = c.readReply(); err != nil {
-			return mr, err
+			return mr, "MAIL", err
 		}
 		if rr, err = c.readReply(); err != nil {
-			return rr, err
+			return rr, "RCPT", err
 		}
 		if dr, err = c.readReply(); err != nil {
-			return dr, err
+			return dr, "DATA", err
 		}
 	} else {
 		if mr, err = c.cmd(mail); err != nil {
-			return mr, err
+			return mr, "MAIL", err
 		}
 		if mr.Positive() {
 			if rr, err = c.cmd("RCPT TO:<" + rcpt + ">"); err != nil {
-				return rr, err
+				return rr, "RCPT", err
 			}
 			if rr.Positive() {
 				if dr, err = c.cmd("DATA"); err != nil {
-					return dr, err
+					return dr, "DATA", err
 				}
 			}
 		}
 	}
 	switch {
 	case !mr.Positive():
-		return mr, c.reset(dr.Code == 354)
+		return mr, "MAIL", c.reset(dr.Code == 354)
 	case !rr.Positive():
-		return rr, c.reset(dr.Code == 354)
+		return rr, "RCPT", c.reset(dr.Code == 354)
 	case dr.Code != 354:
-		return dr, c.reset(false)
+		return dr, "DATA", c.reset(false)
 	}
 	if err := c.writeData(body); err != nil {
-		return smtpreply.Reply{}, err
+		return smtpreply.Reply{}, "DATA", err
 	}
-	return c.readReply()
+	r, err := c.readReply()
+	return r, "DATA", err
 }
 
 // reset ends a failed transaction. When the server nevertheless started

@@ -31,16 +31,23 @@ const (
 	Bounce        Kind = "Bounce"
 	Complaint     Kind = "Complaint"
 	DeliveryDelay Kind = "DeliveryDelay"
+	// AutoResponse is Petrel's addition: an automatic reply (vacation,
+	// out-of-office) came back for the message. SES forwards these to the
+	// sender and publishes no event; Petrel records them so the sender sees
+	// them in the same stream, and never counts them as bounces.
+	AutoResponse Kind = "AutoResponse"
 )
 
 // Kinds lists the event types Petrel emits.
-var Kinds = []Kind{Send, Reject, Delivery, Bounce, Complaint, DeliveryDelay}
+var Kinds = []Kind{Send, Reject, Delivery, Bounce, Complaint, DeliveryDelay, AutoResponse}
 
 // objectKey is the JSON key of each type's object (SES §4.6).
 func (k Kind) objectKey() string {
 	switch k {
 	case DeliveryDelay:
 		return "deliveryDelay"
+	case AutoResponse:
+		return "autoResponse"
 	default:
 		return strings.ToLower(string(k[:1])) + string(k[1:])
 	}
@@ -135,6 +142,10 @@ type BounceDetail struct {
 	FeedbackID        string             `json:"feedbackId"`
 	RemoteMtaIP       string             `json:"remoteMtaIp,omitempty"`
 	ReportingMTA      string             `json:"reportingMTA,omitempty"`
+	// Petrel's additions: the fine-grained reason and the bounce rule that
+	// decided (SES has neither; SES clients ignore unknown fields).
+	Reason string `json:"reason,omitempty"`
+	Rule   string `json:"rule,omitempty"`
 }
 
 // BouncedRecipient is one entry of bounce.bouncedRecipients.
@@ -165,7 +176,7 @@ type Recipient struct {
 type DeliveryDelayDetail struct {
 	Timestamp         string             `json:"timestamp"`
 	DelayType         string             `json:"delayType"`
-	ExpirationTime    string             `json:"expirationTime"`
+	ExpirationTime    string             `json:"expirationTime,omitempty"` // absent when a remote MTA's delay notice gives none
 	DelayedRecipients []DelayedRecipient `json:"delayedRecipients"`
 	ReportingMTA      string             `json:"reportingMTA,omitempty"`
 }
@@ -175,6 +186,16 @@ type DelayedRecipient struct {
 	EmailAddress   string `json:"emailAddress"`
 	Status         string `json:"status"`
 	DiagnosticCode string `json:"diagnosticCode"`
+}
+
+// AutoResponseDetail is the "autoResponse" object (Petrel's addition).
+type AutoResponseDetail struct {
+	Timestamp        string    `json:"timestamp"`
+	FeedbackID       string    `json:"feedbackId"`
+	Recipient        Recipient `json:"recipient"`        // whose auto-reply it is
+	AutoResponseType string    `json:"autoResponseType"` // vacation, disused-mailbox, challenge-response
+	Subject          string    `json:"subject,omitempty"`
+	From             string    `json:"from,omitempty"`
 }
 
 // Event is one stored event.

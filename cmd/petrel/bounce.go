@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/petrelmail/petrel/internal/bounce"
+	"github.com/petrelmail/petrel/internal/daemon"
+	"github.com/petrelmail/petrel/internal/smtpreply"
+)
+
+// bounceCmd: petrel bounce classify | rules.
+func bounceCmd(args []string) error {
+	if len(args) == 0 {
+		return errors.New("usage: petrel bounce classify [FILE|-] [--json] [--explain] [--reply LINE] | rules list|check|reload")
+	}
+	switch args[0] {
+	case "classify":
+		return classifyCmd(args[1:], os.Stdin, os.Stdout)
+	case "rules":
+		return rulesCmd(args[1:], os.Stdout)
+	}
+	return fmt.Errorf("petrel bounce: unknown subcommand %q", args[0])
+}
+
+// classifyCmd reads one email (a bounce, complaint or auto-reply) or one
+// SMTP reply line and prints what Petrel concludes.
+func classifyCmd(args []string, stdin io.Reader, stdout io.Writer) error {
+	fs := flag.NewFlagSet("bounce classify", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	explain := fs.Bool("explain", false, "name the rule that decided each recipient, and what it matches")
+	reply := fs.String("reply", "", `classify one SMTP reply ("550 5.1.1 <x@example.com>: user unknown") instead of an email`)
+	command := fs.String("command", "", "with --reply: the SMTP command it answered (MAIL, RCPT, DATA)")
+	rulesFile := fs.String("bounce-rules", "", "an operator rule file to apply over the built-in rules (to test it before reloading)")
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	rules, err := bounce.LoadRules(*rulesFile)
+	if err != nil {
+		return err
+	}
+	var rep *bounce.Report
+	if *reply != "" {
+		rep = replyReport(rules, *reply, *command)
+	} else {
+		in := stdin
+		if len(pos) > 0 && pos[0] != "-" {
+			f, err := os.Open(pos[0])
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			in = f
+		}
+		raw, err := io.ReadAll(io.LimitReader(in, 64<<20))
+		if err != nil {
+			return err
+		}
+		rep = bounce.Parse(raw)
+		rules.ClassifyReport(rep)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		return enc.Encode(rep)
+	}
+	printReport(stdout, rep, rules, *explain)
+	return nil
+}
+
+// replyReport classifies one reply line as a report of one recipient: a
+// bounce for a 5xx answer, a delay for a 4xx.
+func replyReport(rules *bounce.RuleSet, line, command string) *bounce.Report {
+	a := bounce.Answer{Text: line, Command: strings.ToUpper(command)}
+	if r, err := smtpreply.Parse(line); err == nil {
+		a = bounce.AnswerOf(r)
+		a.Command = strings.ToUpper(command)
+	}
+	rc := bounce.Recipient{Action: "failed", Status: a.Status, DiagnosticCode: "smtp; " + line, SMTPCommand: a.Command}
+	kind := bounce.KindBounce
+	if a.Code/100 == 4 || strings.HasPrefix(a.Status, "4.") {
+		kind, rc.Action = bounce.KindDelay, "delayed"
+	}
+	rc.Verdict = rules.Classify(a)
+	return &bounce.Report{Kind: kind, Format: "smtp-reply", Recipients: []bounce.Recipient{rc}}
+}
+
+func printReport(w io.Writer, rep *bounce.Report, rules *bounce.RuleSet, explain bool) {
+	fmt.Fprintf(w, "kind: %s (read as %s)\n", rep.Kind, rep.Format)
+	if rep.FeedbackType != "" {
+		fmt.Fprintf(w, "feedback type: %s\n", rep.FeedbackType)
+	}
+	if rep.UserAgent != "" {
+		fmt.Fprintf(w, "user agent: %s\n", rep.UserAgent)
+	}
+	if rep.AutoReplyType != "" {
+		fmt.Fprintf(w, "auto-reply: %s\n", rep.AutoReplyType)
+	}
+	if rep.ReportingMTA != "" {
+		fmt.Fprintf(w, "reporting MTA: %s\n", rep.ReportingMTA)
+	}
+	if o := rep.Original; o.MessageID != "" || o.PetrelID != "" {
+		fmt.Fprintf(w, "original message: %s", o.MessageID)
+		if o.PetrelID != "" {
+			fmt.Fprintf(w, " (Petrel message %s)", o.PetrelID)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, rc := range rep.Recipients {
+		addr := rc.EmailAddress
+		if addr == "" {
+			addr = "(no address)"
+		}
+		fmt.Fprintf(w, "recipient %s\n", addr)
+		if rc.Action != "" || rc.Status != "" {
+			fmt.Fprintf(w, "  action %s, status %s\n", orDash(rc.Action), orDash(rc.Status))
+		}
+		if rc.DiagnosticCode != "" {
+			fmt.Fprintf(w, "  diagnostic: %s\n", clip(rc.DiagnosticCode, 300))
+		}
+		if rc.Type != "" {
+			fmt.Fprintf(w, "  → %s/%s, reason %s\n", rc.Type, rc.SubType, rc.Reason)
+		}
+		if explain && rc.Type != "" {
+			if r, ok := rules.Rule(rc.Rule); ok {
+				fmt.Fprintf(w, "  rule %s\n", r.Describe())
+			} else {
+				fmt.Fprintln(w, "  no rule matched (no code, status or class to go on)")
+			}
+		}
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// rulesCmd: list the rules in force, check a file, or make the running
+// daemon reload its file.
+func rulesCmd(args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("usage: petrel bounce rules list [--bounce-rules FILE] | check FILE | reload [--data-dir DIR]")
+	}
+	switch args[0] {
+	case "list":
+		fs := flag.NewFlagSet("bounce rules list", flag.ContinueOnError)
+		file := fs.String("bounce-rules", "", "operator rule file applied over the built-in rules")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		rules, err := bounce.LoadRules(*file)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "#\tNAME\tMATCHES\tVERDICT")
+		for i, r := range rules.Rules() {
+			d := r.Describe()
+			_, d, _ = strings.Cut(d, ": ")
+			match, verdict, _ := strings.Cut(d, " → ")
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", i+1, r.Name, clip(match, 70), verdict)
+		}
+		return tw.Flush()
+	case "check":
+		if len(args) != 2 {
+			return errors.New("usage: petrel bounce rules check FILE")
+		}
+		rules, err := bounce.LoadRules(args[1])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: ok, %d rules in force (built-in and yours)\n", args[1], len(rules.Rules()))
+		return nil
+	case "reload":
+		cfg, _, err := adminFlags("bounce rules reload", args[1:], nil)
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(daemon.PIDPath(cfg))
+		if err != nil {
+			return fmt.Errorf("no running petrel for data directory %s (%w)", cfg.DataDir, err)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			return fmt.Errorf("%s: %w", daemon.PIDPath(cfg), err)
+		}
+		if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+			return fmt.Errorf("signalling petrel (pid %d): %w", pid, err)
+		}
+		fmt.Fprintf(stdout, "asked petrel (pid %d) to reload its bounce rules; its log says whether the file was accepted\n", pid)
+		return nil
+	}
+	return fmt.Errorf("petrel bounce rules: unknown subcommand %q", args[0])
+}
+
+// inboundCmd lists what arrived at the return path, with counts by kind and
+// state: unattributed reports are kept and counted here.
+func inboundCmd(ctx context.Context, args []string) error {
+	var state string
+	var limit int
+	cfg, _, err := adminFlags("inbound", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&state, "state", "", "only messages in this state: attributed, unattributed, ignored, duplicate")
+		fs.IntVar(&limit, "limit", 20, "how many recent messages to list")
+	})
+	if err != nil {
+		return err
+	}
+	svc, err := open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	db := svc.DB
+	rows, err := db.QueryContext(ctx, "SELECT kind, state, COUNT(*) FROM inbound_messages GROUP BY kind, state ORDER BY kind, state")
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tSTATE\tCOUNT")
+	for rows.Next() {
+		var k, s string
+		var n int
+		if err := rows.Scan(&k, &s, &n); err != nil {
+			rows.Close()
+			return err
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\n", orDash(k), orDash(s), n)
+	}
+	rows.Close()
+	tw.Flush()
+	q := "SELECT id, received_ms, kind, state, message_id, mail_from FROM inbound_messages"
+	var qargs []any
+	if state != "" {
+		q += " WHERE state = ?"
+		qargs = append(qargs, state)
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	qargs = append(qargs, limit)
+	rows, err = db.QueryContext(ctx, db.Rebind(q), qargs...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	fmt.Println()
+	tw = tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tRECEIVED\tKIND\tSTATE\tMESSAGE\tFROM")
+	for rows.Next() {
+		var id, ms int64
+		var k, s, mid, from string
+		if err := rows.Scan(&id, &ms, &k, &s, &mid, &from); err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", id, time.UnixMilli(ms).UTC().Format(time.RFC3339), orDash(k), orDash(s), orDash(mid), orDash(from))
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return tw.Flush()
+}
