@@ -26,7 +26,7 @@ func parseARF(root *entity) *Report {
 		r.ArrivalDate = h.get("Received-Date")
 	}
 	r.SourceIP = h.get("Source-IP")
-	r.ReportingMTA = stripType(h.get("Reporting-MTA"))
+	r.ReportingMTA = strings.TrimSpace(stripType(h.get("Reporting-MTA")))
 	for _, v := range append(h.all("Original-Rcpt-To"), h.all("Removal-Recipient")...) {
 		if a := cleanAddress(v); a != "" {
 			r.Recipients = append(r.Recipients, Recipient{EmailAddress: a})

@@ -18,7 +18,7 @@ func parseDSN(root *entity) *Report {
 	}
 	r := &Report{Format: "rfc3464"}
 	rcpts, perMessage := dsnFields(ds.body)
-	r.ReportingMTA = perMessage.get("Reporting-MTA")
+	r.ReportingMTA = strings.TrimSpace(stripType(perMessage.get("Reporting-MTA")))
 	r.Recipients = rcpts
 	if len(r.Recipients) == 0 {
 		// A DSN without recipient blocks: read the text as an MTA's own format.

@@ -251,6 +251,9 @@ func (d *Daemon) ReloadRules() error {
 	return nil
 }
 
+// BounceRules returns the bounce rules in force.
+func (d *Daemon) BounceRules() *bounce.RuleSet { return d.rules.RuleSet() }
+
 // PIDPath is where a running daemon writes its process ID, for petrel
 // bounce rules reload to signal it.
 func PIDPath(cfg config.Config) string { return filepath.Join(cfg.DataDir, "petrel.pid") }
