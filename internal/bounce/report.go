@@ -35,7 +35,7 @@ type Report struct {
 
 	// Original names the message the report is about, as far as the report
 	// shows it (its attached copy or headers).
-	Original Original `json:"original"`
+	Original Original `json:"original,omitzero"`
 }
 
 // Recipient is one recipient a report is about.

@@ -16,6 +16,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -242,13 +243,57 @@ func (d *Daemon) Addr(name string) string {
 
 // ReloadRules reads the operator's bounce rule file again (SIGHUP, or
 // petrel bounce rules reload). A file with errors leaves the rules in force.
+// The outcome is also written to RulesStatusPath, where the CLI reads it.
 func (d *Daemon) ReloadRules() error {
-	if err := d.rules.Reload(); err != nil {
+	err := d.rules.Reload()
+	st := RulesStatus{Time: time.Now().UTC(), File: d.rules.Path(), Rules: len(d.rules.RuleSet().Rules())}
+	if err != nil {
+		st.Error = err.Error()
 		d.log.Error("bounce rules not reloaded; the previous rules stay in force", "file", d.rules.Path(), "err", err)
+	} else {
+		d.log.Info("bounce rules reloaded", "file", d.rules.Path(), "rules", st.Rules)
+	}
+	if werr := writeRulesStatus(RulesStatusPath(d.cfg), st); werr != nil {
+		d.log.Warn("writing bounce rules status", "err", werr)
+	}
+	return err
+}
+
+// RulesStatus is the outcome of the last bounce rule reload.
+type RulesStatus struct {
+	Time  time.Time `json:"time"`
+	File  string    `json:"file"`            // the operator's file ("" = built-in rules only)
+	Rules int       `json:"rules"`           // rules in force after the reload
+	Error string    `json:"error,omitempty"` // why the file was refused (the previous rules stay)
+}
+
+// RulesStatusPath is where a running daemon records its last rule reload.
+func RulesStatusPath(cfg config.Config) string {
+	return filepath.Join(cfg.DataDir, "bounce-rules.status")
+}
+
+// ReadRulesStatus reads the last reload's outcome.
+func ReadRulesStatus(cfg config.Config) (RulesStatus, error) {
+	var st RulesStatus
+	b, err := os.ReadFile(RulesStatusPath(cfg))
+	if err != nil {
+		return st, err
+	}
+	return st, json.Unmarshal(b, &st)
+}
+
+// writeRulesStatus replaces the status file in one rename, so a reader
+// never sees half of it.
+func writeRulesStatus(path string, st RulesStatus) error {
+	b, err := json.Marshal(st)
+	if err != nil {
 		return err
 	}
-	d.log.Info("bounce rules reloaded", "file", d.rules.Path(), "rules", len(d.rules.RuleSet().Rules()))
-	return nil
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // BounceRules returns the bounce rules in force.

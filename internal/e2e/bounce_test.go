@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/petrelmail/petrel/internal/config"
+	"github.com/petrelmail/petrel/internal/daemon"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/store"
 )
@@ -95,6 +96,25 @@ reason = "user-unknown"
 			b = detail[event.BounceDetail](t, *find(evs, event.Bounce, "retired@far.test"))
 			if b.BounceType != "Permanent" || b.BounceSubType != "NoEmail" || b.Rule != "far-decommissioned" {
 				t.Errorf("bounce after the operator's rule = %+v, want Permanent/NoEmail by far-decommissioned", b)
+			}
+			// A broken file is refused, says why in the status file the CLI
+			// reads, and leaves the operator's rule in force.
+			if err := os.WriteFile(rulesFile, []byte("[[rule]]\nname = \"broken\"\ntext = '('\nbounce-type = \"Permanent\"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			asked := time.Now()
+			syscall.Kill(os.Getpid(), syscall.SIGHUP)
+			for st, err := daemon.ReadRulesStatus(e.cfg); err != nil || st.Time.Before(asked); st, err = daemon.ReadRulesStatus(e.cfg) {
+				if time.Since(asked) > 5*time.Second {
+					t.Fatalf("no reload status after SIGHUP: %+v, %v", st, err)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if st, _ := daemon.ReadRulesStatus(e.cfg); !strings.Contains(st.Error, "rule 1 (broken)") || st.File != rulesFile {
+				t.Errorf("reload status of a broken file = %+v", st)
+			}
+			if _, ok := e.d.BounceRules().Rule("far-decommissioned"); !ok {
+				t.Error("a broken rule file replaced the rules in force")
 			}
 			// The same bytes delivered again do not make a second event.
 			if err := sendInbound(inbound, "", delivered["retired@far.test"].returnPath, dsn); err != nil {
