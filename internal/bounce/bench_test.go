@@ -1,6 +1,7 @@
 package bounce
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/petrelmail/petrel/internal/smtpreply"
@@ -31,5 +32,34 @@ func BenchmarkClassify(b *testing.B) {
 	for b.Loop() {
 		rules.Classify(AnswerOf(replies[i%len(replies)]))
 		i++
+	}
+}
+
+// hostileReports are messages built to cost a parser as much as possible
+// for their size: the inbound receiver accepts 10 MB, and postmaster@ takes
+// mail from anyone.
+func hostileReports() map[string][]byte {
+	const dsnHead = "From: MAILER-DAEMON@x.test\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n"
+	return map[string][]byte{
+		"one-long-line":  []byte("From: MAILER-DAEMON@x.test\r\nSubject: failure notice\r\n\r\n" + strings.Repeat("x", 10<<20)),
+		"addresses":      []byte("From: MAILER-DAEMON@x.test\r\nSubject: failure notice\r\n\r\n" + strings.Repeat("a@b.cc ", 1400000)),
+		"answer-lines":   []byte("From: MAILER-DAEMON@x.test\r\nSubject: Undelivered Mail Returned to Sender\r\n\r\n" + strings.Repeat("<user@example.com>: 550 user unknown\r\n", 250000)),
+		"failed-headers": []byte("From: MAILER-DAEMON@x.test\r\n" + strings.Repeat("X-Failed-Recipients: a@b.cc\r\n", 300000) + "\r\nbody"),
+		"status-parts":   []byte(dsnHead + strings.Repeat("--b\r\nContent-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; a@b.cc\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n", 100000)),
+		"nested":         []byte("From: MAILER-DAEMON@x.test\r\nSubject: x\r\n" + strings.Repeat("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n", 100000)),
+	}
+}
+
+// BenchmarkParseHostile: parsing and classifying a hostile 10 MB message
+// costs a bounded amount (Parse reads 1 MiB, scans 256 KiB of prose, and
+// keeps 1000 recipients).
+func BenchmarkParseHostile(b *testing.B) {
+	rules := Builtin()
+	for name, raw := range hostileReports() {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				rules.ClassifyReport(Parse(raw))
+			}
+		})
 	}
 }

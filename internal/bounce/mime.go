@@ -22,6 +22,16 @@ import (
 const (
 	maxDepth = 8
 	maxParts = 200
+	// maxReportBytes is how much of a message Parse reads. A report's
+	// explanation, status fields and the original message's headers come
+	// first (RFC 3464 §2, RFC 5965 §2); what follows is the returned body.
+	maxReportBytes = 1 << 20
+	// maxExplanation is how much of the human-readable part the prose
+	// parsers scan; real explanations are a few kilobytes.
+	maxExplanation = 256 << 10
+	// maxRecipients is how many recipients one report may name (a message
+	// Petrel sends has at most 50).
+	maxRecipients = 1000
 )
 
 // entity is one MIME entity: its header, its decoded body, and its children

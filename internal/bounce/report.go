@@ -72,6 +72,9 @@ type Original struct {
 //  4. an auto-reply (RFC 3834 Auto-Submitted, vacation idioms)
 //  5. a bounce in an MTA's or provider's own text format
 func Parse(raw []byte) *Report {
+	if len(raw) > maxReportBytes {
+		raw = raw[:maxReportBytes]
+	}
 	budget := maxParts
 	root := parseEntity(normalizeLines(raw), 0, &budget)
 	r := parse(root)
@@ -80,6 +83,9 @@ func Parse(raw []byte) *Report {
 		r.Recipients[i].EmailAddress = cleanAddress(r.Recipients[i].EmailAddress)
 	}
 	r.Recipients = dedupe(r.Recipients)
+	if len(r.Recipients) > maxRecipients {
+		r.Recipients = r.Recipients[:maxRecipients]
+	}
 	if r.Recipients == nil {
 		r.Recipients = []Recipient{}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,4 +165,35 @@ func FuzzApplyRules(f *testing.F) {
 			rs.Classify(Answer{Code: 550, Status: "5.1.1", Text: "user unknown", Command: "RCPT", Domain: "a.test"})
 		}
 	})
+}
+
+// TestParseLimits: a report past the limits still yields what its first part
+// says, and no more recipients than maxRecipients.
+func TestParseLimits(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("From: MAILER-DAEMON@x.test\r\nSubject: Undelivered Mail Returned to Sender\r\n\r\n")
+	for i := 0; b.Len() < 2*maxReportBytes; i++ {
+		fmt.Fprintf(&b, "<user%d@example.com>: 550 5.1.1 user unknown\r\n", i)
+	}
+	r := Parse([]byte(b.String()))
+	if r.Kind != KindBounce || len(r.Recipients) != maxRecipients || r.Recipients[0].EmailAddress != "user0@example.com" {
+		t.Errorf("Parse(many recipients) = %s with %d recipients, first %+v", r.Kind, len(r.Recipients), r.Recipients[0])
+	}
+
+	// A DSN returning a 3 MB original: the status part comes first and is read.
+	dsn := "From: MAILER-DAEMON@x.test\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n" +
+		"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.x.test\r\n\r\nFinal-Recipient: rfc822; gone@x.test\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n" +
+		"--b\r\nContent-Type: message/rfc822\r\n\r\nMessage-ID: <0100019a1b2c3d4e-3a2b3c4d-1111-4222-8333-444455556666-000000@x.test>\r\nSubject: big\r\n\r\n" +
+		strings.Repeat("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456\r\n", 3<<20/73) + "--b--\r\n"
+	r = Parse([]byte(dsn))
+	if r.Kind != KindBounce || r.Format != "rfc3464" || len(r.Recipients) != 1 || r.Recipients[0].Status != "5.1.1" ||
+		r.Original.PetrelID != "0100019a1b2c3d4e-3a2b3c4d-1111-4222-8333-444455556666-000000" {
+		t.Errorf("Parse(DSN with a 3 MB original) = %+v", r)
+	}
+	for name, raw := range hostileReports() {
+		if r := Parse(raw); len(r.Recipients) > maxRecipients {
+			t.Errorf("%s: %d recipients", name, len(r.Recipients))
+		}
+	}
 }

@@ -76,9 +76,13 @@ func parseText(root *entity) *Report {
 
 	exclude := reporterAddresses(root)
 	var addrs []string
+	seen := map[string]bool{}
 	for _, v := range root.header.all("X-Failed-Recipients") {
 		for _, a := range reAddress.FindAllString(v, -1) {
-			addrs = append(addrs, cleanAddress(a))
+			if a = cleanAddress(a); !seen[strings.ToLower(a)] && len(addrs) < maxRecipients {
+				seen[strings.ToLower(a)] = true
+				addrs = append(addrs, a)
+			}
 		}
 	}
 	if len(addrs) == 0 {
@@ -128,7 +132,9 @@ func candidates(text string, exclude map[string]bool, reporter string) []string 
 			}
 		}
 		seen[key] = true
-		addrs = append(addrs, a)
+		if addrs = append(addrs, a); len(addrs) == maxRecipients {
+			break
+		}
 	}
 	return addrs
 }
@@ -177,6 +183,9 @@ func explanation(root *entity) string {
 	text := plain.String()
 	if strings.TrimSpace(text) == "" {
 		text = htm.String()
+	}
+	if len(text) > maxExplanation {
+		text = text[:maxExplanation]
 	}
 	// Cut at the first separator or quoted header block past the opening.
 	cut := len(text)
@@ -283,6 +292,9 @@ func clip(s string, n int) string {
 }
 
 func firstLines(s string, n int) string {
+	if len(s) > n*1000 {
+		s = s[:n*1000] // lines of text, not a megabyte on one line
+	}
 	lines := strings.SplitN(s, "\n", n+1)
 	if len(lines) > n {
 		lines = lines[:n]
