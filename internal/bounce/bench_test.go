@@ -1,6 +1,9 @@
 package bounce
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -39,14 +42,22 @@ func BenchmarkClassify(b *testing.B) {
 // for their size: the inbound receiver accepts 10 MB, and postmaster@ takes
 // mail from anyone.
 func hostileReports() map[string][]byte {
+	var distinct, failedHeaders strings.Builder
+	for i := 0; distinct.Len() < 10<<20; i++ {
+		fmt.Fprintf(&distinct, "<u%d@example.com>: 550 user unknown\r\n", i)
+		fmt.Fprintf(&failedHeaders, "X-Failed-Recipients: u%d@example.com\r\n", i)
+	}
 	const dsnHead = "From: MAILER-DAEMON@x.test\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n"
 	return map[string][]byte{
-		"one-long-line":  []byte("From: MAILER-DAEMON@x.test\r\nSubject: failure notice\r\n\r\n" + strings.Repeat("x", 10<<20)),
-		"addresses":      []byte("From: MAILER-DAEMON@x.test\r\nSubject: failure notice\r\n\r\n" + strings.Repeat("a@b.cc ", 1400000)),
-		"answer-lines":   []byte("From: MAILER-DAEMON@x.test\r\nSubject: Undelivered Mail Returned to Sender\r\n\r\n" + strings.Repeat("<user@example.com>: 550 user unknown\r\n", 250000)),
-		"failed-headers": []byte("From: MAILER-DAEMON@x.test\r\n" + strings.Repeat("X-Failed-Recipients: a@b.cc\r\n", 300000) + "\r\nbody"),
-		"status-parts":   []byte(dsnHead + strings.Repeat("--b\r\nContent-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; a@b.cc\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n", 100000)),
-		"nested":         []byte("From: MAILER-DAEMON@x.test\r\nSubject: x\r\n" + strings.Repeat("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n", 100000)),
+		"one-long-line":           []byte("From: MAILER-DAEMON@x.test\r\nSubject: failure notice\r\n\r\n" + strings.Repeat("x", 10<<20)),
+		"addresses":               []byte("From: MAILER-DAEMON@x.test\r\nSubject: failure notice\r\n\r\n" + strings.Repeat("a@b.cc ", 1400000)),
+		"answer-lines":            []byte("From: MAILER-DAEMON@x.test\r\nSubject: Undelivered Mail Returned to Sender\r\n\r\n" + strings.Repeat("<user@example.com>: 550 user unknown\r\n", 250000)),
+		"failed-headers":          []byte("From: MAILER-DAEMON@x.test\r\n" + strings.Repeat("X-Failed-Recipients: a@b.cc\r\n", 300000) + "\r\nbody"),
+		"status-parts":            []byte(dsnHead + strings.Repeat("--b\r\nContent-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; a@b.cc\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n", 100000)),
+		"distinct-addresses":      []byte("From: MAILER-DAEMON@x.test\r\nSubject: Undelivered Mail Returned to Sender\r\n\r\n" + distinct.String()),
+		"distinct-failed-headers": []byte("From: MAILER-DAEMON@x.test\r\n" + failedHeaders.String() + "\r\nbody"),
+		"dsn-distinct-text":       []byte(dsnHead + "--b\r\nContent-Type: text/plain\r\n\r\n" + distinct.String()),
+		"nested":                  []byte("From: MAILER-DAEMON@x.test\r\nSubject: x\r\n" + strings.Repeat("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n", 100000)),
 	}
 }
 
@@ -61,5 +72,26 @@ func BenchmarkParseHostile(b *testing.B) {
 				rules.ClassifyReport(Parse(raw))
 			}
 		})
+	}
+}
+
+// BenchmarkParse parses and classifies the report fixtures, one per MTA
+// family, as the inbound receiver does for each message.
+func BenchmarkParse(b *testing.B) {
+	files, _ := filepath.Glob("testdata/reports/*.eml")
+	var raws [][]byte
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		raws = append(raws, raw)
+	}
+	rules := Builtin()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		rules.ClassifyReport(Parse(raws[i%len(raws)]))
+		i++
 	}
 }

@@ -76,11 +76,15 @@ func parseText(root *entity) *Report {
 
 	exclude := reporterAddresses(root)
 	var addrs []string
+	// Distinct addresses only, and no more than a report may name: every
+	// address costs a pass of diagnostics over the text (Parse dedupes and
+	// caps again for the other parsers).
 	seen := map[string]bool{}
 	for _, v := range root.header.all("X-Failed-Recipients") {
 		for _, a := range reAddress.FindAllString(v, -1) {
-			if a = cleanAddress(a); !seen[strings.ToLower(a)] && len(addrs) < maxRecipients {
-				seen[strings.ToLower(a)] = true
+			a = cleanAddress(a)
+			if k := strings.ToLower(a); !seen[k] && len(addrs) < maxRecipients {
+				seen[k] = true
 				addrs = append(addrs, a)
 			}
 		}
