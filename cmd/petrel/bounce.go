@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -204,35 +202,19 @@ func rulesCmd(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		b, err := os.ReadFile(daemon.PIDPath(cfg))
+		st, err := daemon.RequestRulesReload(cfg, 10*time.Second)
 		if err != nil {
-			return fmt.Errorf("no running petrel for data directory %s (%w)", cfg.DataDir, err)
+			return err
 		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil {
-			return fmt.Errorf("%s: %w", daemon.PIDPath(cfg), err)
+		if st.Error != "" {
+			return fmt.Errorf("bounce rules refused by petrel (pid %d); the previous rules stay in force: %s", st.PID, st.Error)
 		}
-		asked := time.Now()
-		if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
-			return fmt.Errorf("signalling petrel (pid %d): %w", pid, err)
+		file := st.File
+		if file == "" {
+			file = "no --bounce-rules file, built-in rules only"
 		}
-		// Wait for the daemon to record the outcome of this reload.
-		for deadline := asked.Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			st, err := daemon.ReadRulesStatus(cfg)
-			if err != nil || st.Time.Before(asked) {
-				continue
-			}
-			if st.Error != "" {
-				return fmt.Errorf("bounce rules refused by petrel (pid %d); the previous rules stay in force: %s", pid, st.Error)
-			}
-			file := st.File
-			if file == "" {
-				file = "no --bounce-rules file, built-in rules only"
-			}
-			fmt.Fprintf(stdout, "petrel (pid %d) reloaded its bounce rules (%s): %d rules in force\n", pid, file, st.Rules)
-			return nil
-		}
-		return fmt.Errorf("asked petrel (pid %d) to reload its bounce rules, but it has not answered within 10 s; see its log", pid)
+		fmt.Fprintf(stdout, "petrel (pid %d) reloaded its bounce rules (%s): %d rules in force\n", st.PID, file, st.Rules)
+		return nil
 	}
 	return fmt.Errorf("petrel bounce rules: unknown subcommand %q", args[0])
 }

@@ -246,7 +246,7 @@ func (d *Daemon) Addr(name string) string {
 // The outcome is also written to RulesStatusPath, where the CLI reads it.
 func (d *Daemon) ReloadRules() error {
 	err := d.rules.Reload()
-	st := RulesStatus{Time: time.Now().UTC(), File: d.rules.Path(), Rules: len(d.rules.RuleSet().Rules())}
+	st := RulesStatus{Time: time.Now().UTC(), PID: os.Getpid(), File: d.rules.Path(), Rules: len(d.rules.RuleSet().Rules())}
 	if err != nil {
 		st.Error = err.Error()
 		d.log.Error("bounce rules not reloaded; the previous rules stay in force", "file", d.rules.Path(), "err", err)
@@ -262,6 +262,7 @@ func (d *Daemon) ReloadRules() error {
 // RulesStatus is the outcome of the last bounce rule reload.
 type RulesStatus struct {
 	Time  time.Time `json:"time"`
+	PID   int       `json:"pid"`             // the daemon that reloaded
 	File  string    `json:"file"`            // the operator's file ("" = built-in rules only)
 	Rules int       `json:"rules"`           // rules in force after the reload
 	Error string    `json:"error,omitempty"` // why the file was refused (the previous rules stay)
@@ -272,8 +273,33 @@ func RulesStatusPath(cfg config.Config) string {
 	return filepath.Join(cfg.DataDir, "bounce-rules.status")
 }
 
-// ReadRulesStatus reads the last reload's outcome.
-func ReadRulesStatus(cfg config.Config) (RulesStatus, error) {
+// RequestRulesReload asks the daemon running on cfg's data directory to
+// reload its bounce rules (SIGHUP to the pid in PIDPath) and waits up to
+// timeout for the outcome it records. A refused file is a RulesStatus with
+// Error set, not an error.
+func RequestRulesReload(cfg config.Config, timeout time.Duration) (RulesStatus, error) {
+	b, err := os.ReadFile(PIDPath(cfg))
+	if err != nil {
+		return RulesStatus{}, fmt.Errorf("no running petrel for data directory %s (%w)", cfg.DataDir, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return RulesStatus{}, fmt.Errorf("%s: %w", PIDPath(cfg), err)
+	}
+	asked := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		return RulesStatus{}, fmt.Errorf("signalling petrel (pid %d): %w", pid, err)
+	}
+	for deadline := asked.Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if st, err := readRulesStatus(cfg); err == nil && !st.Time.Before(asked) {
+			return st, nil
+		}
+	}
+	return RulesStatus{}, fmt.Errorf("asked petrel (pid %d) to reload its bounce rules; no answer within %s, see its log", pid, timeout)
+}
+
+// readRulesStatus reads the last reload's outcome.
+func readRulesStatus(cfg config.Config) (RulesStatus, error) {
 	var st RulesStatus
 	b, err := os.ReadFile(RulesStatusPath(cfg))
 	if err != nil {
