@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -217,69 +216,4 @@ func rulesCmd(args []string, stdout io.Writer) error {
 		return nil
 	}
 	return fmt.Errorf("petrel bounce rules: unknown subcommand %q", args[0])
-}
-
-// inboundCmd lists what arrived at the return path, with counts by kind and
-// state: unattributed reports are kept and counted here.
-func inboundCmd(ctx context.Context, args []string) error {
-	var state string
-	var limit int
-	cfg, _, err := adminFlags("inbound", args, func(fs *flag.FlagSet) {
-		fs.StringVar(&state, "state", "", "only messages in this state: attributed, unattributed, ignored, duplicate")
-		fs.IntVar(&limit, "limit", 20, "how many recent messages to list")
-	})
-	if err != nil {
-		return err
-	}
-	svc, err := open(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer svc.Close()
-	db := svc.DB
-	rows, err := db.QueryContext(ctx, "SELECT kind, state, COUNT(*) FROM inbound_messages GROUP BY kind, state ORDER BY kind, state")
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KIND\tSTATE\tCOUNT")
-	for rows.Next() {
-		var k, s string
-		var n int
-		if err := rows.Scan(&k, &s, &n); err != nil {
-			rows.Close()
-			return err
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\n", orDash(k), orDash(s), n)
-	}
-	rows.Close()
-	tw.Flush()
-	q := "SELECT id, received_ms, kind, state, message_id, mail_from FROM inbound_messages"
-	var qargs []any
-	if state != "" {
-		q += " WHERE state = ?"
-		qargs = append(qargs, state)
-	}
-	q += " ORDER BY id DESC LIMIT ?"
-	qargs = append(qargs, limit)
-	rows, err = db.QueryContext(ctx, db.Rebind(q), qargs...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	fmt.Println()
-	tw = tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tRECEIVED\tKIND\tSTATE\tMESSAGE\tFROM")
-	for rows.Next() {
-		var id, ms int64
-		var k, s, mid, from string
-		if err := rows.Scan(&id, &ms, &k, &s, &mid, &from); err != nil {
-			return err
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", id, time.UnixMilli(ms).UTC().Format(time.RFC3339), orDash(k), orDash(s), orDash(mid), orDash(from))
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	return tw.Flush()
 }

@@ -4,11 +4,14 @@
 //	petrel serve [flags]                         run the server (see --help)
 //	petrel account create NAME | list            manage accounts
 //	petrel credentials create --account NAME     new access key + SMTP password
+//	petrel credentials list|disable|enable|delete --account A [KEYID|--network CIDR]
 //	petrel identity add NAME --account A [--verified] | verify | list | delete
 //	petrel events [--message-id ID] [--type T] [--account A] [--follow]
 //	petrel bounce classify [FILE|-] [--json] [--explain] [--reply LINE]
 //	petrel bounce rules list | check FILE | reload
 //	petrel inbound [--state S]                  what arrived at the return path
+//	petrel inbound purge [--state S] [--before D] [--all]
+//	petrel storage                               rows and bytes stored, by kind
 //	petrel version
 //
 // Administrative commands work on the same data directory / database as
@@ -45,6 +48,14 @@ commands:
   account create NAME                 create an account
   account list                        list accounts
   credentials create --account NAME   create an access key and SMTP password
+  credentials create --account NAME --network CIDR
+                                      let SMTP clients from CIDR submit without AUTH
+  credentials list [--account NAME]   access keys (Active/Inactive) and network credentials
+  credentials disable|enable|delete --account NAME KEYID
+                                      revoke or restore an access key; its SMTP
+                                      credential (username = key id) goes with it
+  credentials delete --account NAME --network CIDR
+                                      delete a network credential
   identity add NAME --account A [--verified]
                                       add an email address or domain identity
   identity verify NAME --account A    mark an identity verified (operator vouches)
@@ -60,6 +71,10 @@ commands:
   bounce rules check FILE             validate an operator rule file
   bounce rules reload                 make the running petrel reread its --bounce-rules file
   inbound [--state unattributed]      what arrived at the return path, with counts
+  inbound purge [--state S] [--before DURATION] [--all]
+                                      delete return-path mail (e.g. --state ignored --before 7d)
+  storage                             rows and bytes stored: bodies pending delivery, message
+                                      records, events, return-path mail by state
   version                             print the version
 `
 
@@ -77,7 +92,7 @@ func main() {
 	case "account":
 		err = accountCmd(ctx, args)
 	case "credentials":
-		err = credentialsCmd(ctx, args)
+		err = credentialsCmd(ctx, args, os.Stdout, os.Stderr)
 	case "identity":
 		err = identityCmd(ctx, args)
 	case "events":
@@ -85,7 +100,9 @@ func main() {
 	case "bounce":
 		err = bounceCmd(args)
 	case "inbound":
-		err = inboundCmd(ctx, args)
+		err = inboundCmd(ctx, args, os.Stdout)
+	case "storage":
+		err = storageCmd(ctx, args, os.Stdout)
 	case "version":
 		fmt.Println("petrel", version())
 	case "help", "-h", "--help":
@@ -224,88 +241,6 @@ func accountCmd(ctx context.Context, args []string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown account command %q", args[0])
-}
-
-func credentialsCmd(ctx context.Context, args []string) error {
-	const usage = "usage: petrel credentials create --account NAME [--file PATH] | create --account NAME --network CIDR | list | delete --network CIDR"
-	if len(args) == 0 {
-		return errors.New(usage)
-	}
-	var acct, file, network string
-	cfg, _, err := adminFlags("credentials", args[1:], func(fs *flag.FlagSet) {
-		fs.StringVar(&acct, "account", "", "account the credential is for")
-		fs.StringVar(&file, "file", "", "also write an AWS credentials file here (profile petrel)")
-		fs.StringVar(&network, "network", "", "a network credential: SMTP clients from this CIDR range submit without AUTH")
-	})
-	if err != nil {
-		return err
-	}
-	svc, err := open(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer svc.Close()
-	switch args[0] {
-	case "create":
-		if acct == "" {
-			return errors.New("--account is required")
-		}
-		if network != "" {
-			n, err := svc.Accounts.AddNetwork(ctx, acct, network)
-			if err != nil {
-				return err
-			}
-			fmt.Printf("SMTP clients from %s may now submit as account %s without AUTH\n", n.Prefix, n.Account)
-			return nil
-		}
-		k, err := svc.Accounts.CreateKey(ctx, acct)
-		if err != nil {
-			return err
-		}
-		fmt.Printf("[petrel]\naws_access_key_id = %s\naws_secret_access_key = %s\nsmtp_username = %s\nsmtp_password = %s\n",
-			k.AccessKeyID, k.SecretAccessKey, k.AccessKeyID, account.SMTPPassword(k.SecretAccessKey, cfg.Region))
-		if file != "" {
-			return daemon.WriteCredentials(file, "petrel", k, cfg.Region)
-		}
-		return nil
-	case "list":
-		accounts, err := svc.Accounts.List(ctx)
-		if err != nil {
-			return err
-		}
-		for _, a := range accounts {
-			if acct != "" && a.Name != acct {
-				continue
-			}
-			keys, err := svc.Accounts.Keys(ctx, a.Name)
-			if err != nil {
-				return err
-			}
-			for _, k := range keys {
-				fmt.Printf("%s\taccess-key\t%s\n", a.Name, k)
-			}
-		}
-		nets, err := svc.Accounts.Networks(ctx)
-		if err != nil {
-			return err
-		}
-		for _, n := range nets {
-			if acct == "" || n.Account == acct {
-				fmt.Printf("%s\tnetwork\t%s\n", n.Account, n.Prefix)
-			}
-		}
-		return nil
-	case "delete":
-		if network == "" {
-			return errors.New("--network is required")
-		}
-		if err := svc.Accounts.DeleteNetwork(ctx, network); err != nil {
-			return err
-		}
-		fmt.Printf("deleted network credential %s\n", network)
-		return nil
-	}
-	return errors.New(usage)
 }
 
 func identityCmd(ctx context.Context, args []string) error {

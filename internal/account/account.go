@@ -8,6 +8,7 @@
 package account
 
 import (
+	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -24,6 +25,7 @@ import (
 	"os"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/petrelmail/petrel/internal/store"
@@ -56,26 +58,50 @@ var (
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // Service manages accounts and keys.
+//
+// Revocation: a key disabled or deleted, or a network credential deleted, on
+// any node (or directly in the database) is refused by every node within
+// Recheck (1 s). Each node keeps the decrypted secret of a key it has seen,
+// but rereads the key's row by primary key when its copy is Recheck old, and
+// rereads the network-credential list when it is Recheck old; there is no
+// cross-node signalling and no clock agreement is needed.
 type Service struct {
 	db     *store.DB
 	aead   cipher.AEAD
 	region string
 
-	mu    sync.RWMutex
-	cache map[string]cachedKey // access key id → secret, for SigV4 and SMTP AUTH
+	mu   sync.RWMutex
+	keys map[string]*keyEntry // access key id → last reading, for SigV4 and SMTP AUTH
 
-	accounts       map[string]cachedAccount // for Cached
-	networks       []Network                // network credentials, reloaded after cacheTTL
-	networksLoaded time.Time
+	accounts map[string]cachedAccount // for Cached
+
+	netRefresh sync.Mutex // held while one caller rereads the network list
+	nets       netState   // guarded by mu
 }
 
-type cachedKey struct {
+// Recheck is how old a node's copy of a credential's state may be: a change
+// made anywhere takes effect on every node within Recheck.
+const Recheck = time.Second
+
+// keyEntry is one node's reading of an access key row. refresh is held by
+// the one caller rereading it; the others wait for its result instead of
+// querying too.
+type keyEntry struct {
+	refresh sync.Mutex
+	state   atomic.Pointer[keyState]
+}
+
+type keyState struct {
+	checked         time.Time // when the reading began (not ended): a change committed after it is seen by the next one
+	found           bool      // the key exists and is active
+	sealed          []byte
 	secret, account string
-	loaded          time.Time
 }
 
-// cacheTTL bounds how long a deactivated key keeps working on a node.
-const cacheTTL = 30 * time.Second
+type netState struct {
+	list    []Network
+	checked time.Time
+}
 
 // New returns a Service sealing secrets with the 32-byte key in keyFile
 // (created, mode 0600, when absent). region is the one SMTP passwords are
@@ -93,7 +119,7 @@ func New(db *store.DB, keyFile, region string) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{db: db, aead: aead, region: region, cache: map[string]cachedKey{}, accounts: map[string]cachedAccount{}}, nil
+	return &Service{db: db, aead: aead, region: region, keys: map[string]*keyEntry{}, accounts: map[string]cachedAccount{}}, nil
 }
 
 func loadOrCreateKey(path string) ([]byte, error) {
@@ -232,24 +258,6 @@ func (s *Service) CreateKey(ctx context.Context, account string) (Key, error) {
 	return k, err
 }
 
-// Keys returns the access key ids of account.
-func (s *Service) Keys(ctx context.Context, account string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT access_key_id FROM access_keys WHERE account = ? AND active = 1 ORDER BY created_ms"), account)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
-}
-
 // Seal encrypts a secret with the data-dir key (AES-256-GCM). binding — the
 // row's key, such as an access key id — is the associated data, so a sealed
 // value moved to another row does not open.
@@ -269,31 +277,93 @@ func (s *Service) Open(sealed []byte, binding string) ([]byte, error) {
 }
 
 // Secret returns the secret access key and account of an active key; the
-// error wraps ErrNotFound for an unknown or inactive key.
+// error wraps ErrNotFound for an unknown or inactive key. The answer
+// reflects the database as it was at most Recheck (1 s) ago.
+//
+// Cost per call: one map lookup under a read lock and an atomic load (about
+// 55 ns, no allocation). In addition, at most once per Recheck per key per
+// node, one caller runs one primary-key SELECT on access_keys (about 13 µs
+// on SQLite, 65 µs on PostgreSQL over loopback; BenchmarkSecret) and, only
+// if the sealed secret changed, one AES-GCM open; concurrent callers for
+// that key wait for its result instead of querying. Unknown and inactive
+// keys are not remembered: each lookup of one runs the SELECT.
 func (s *Service) Secret(ctx context.Context, accessKeyID string) (secret, account string, err error) {
 	s.mu.RLock()
-	c, ok := s.cache[accessKeyID]
+	e := s.keys[accessKeyID]
 	s.mu.RUnlock()
-	if ok && time.Since(c.loaded) < cacheTTL {
-		return c.secret, c.account, nil
+	if e != nil {
+		if st := e.state.Load(); st != nil && time.Since(st.checked) < Recheck {
+			return st.result()
+		}
+	} else {
+		s.mu.Lock()
+		if e = s.keys[accessKeyID]; e == nil {
+			e = &keyEntry{}
+			s.keys[accessKeyID] = e
+		}
+		s.mu.Unlock()
 	}
-	var sealed []byte
-	err = s.db.QueryRowContext(ctx, s.db.Rebind("SELECT secret_sealed, account FROM access_keys WHERE access_key_id = ? AND active = 1"), accessKeyID).
-		Scan(&sealed, &account)
+	e.refresh.Lock()
+	defer e.refresh.Unlock()
+	prev := e.state.Load()
+	if prev != nil && time.Since(prev.checked) < Recheck {
+		return prev.result()
+	}
+	st, err := s.readKey(ctx, accessKeyID, prev)
+	if err != nil {
+		return "", "", err
+	}
+	e.state.Store(st)
+	if !st.found {
+		s.forgetKey(accessKeyID, e)
+	}
+	return st.result()
+}
+
+// readKey reads an access key's row. prev, the previous reading or nil,
+// spares the AES-GCM open when the sealed secret is unchanged.
+func (s *Service) readKey(ctx context.Context, accessKeyID string, prev *keyState) (*keyState, error) {
+	st := &keyState{checked: time.Now()}
+	var active int
+	err := s.db.QueryRowPrepared(ctx, "SELECT secret_sealed, account, active FROM access_keys WHERE access_key_id = ?", accessKeyID).
+		Scan(&st.sealed, &st.account, &active)
 	if errors.Is(err, sql.ErrNoRows) {
+		return st, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("looking up access key: %w", err)
+	}
+	if active == 0 {
+		return st, nil
+	}
+	st.found = true
+	if prev != nil && prev.found && prev.account == st.account && bytes.Equal(prev.sealed, st.sealed) {
+		st.secret = prev.secret
+		return st, nil
+	}
+	plain, err := s.Open(st.sealed, accessKeyID)
+	if err != nil {
+		return nil, fmt.Errorf("opening sealed secret (wrong key file?): %w", err)
+	}
+	st.secret = string(plain)
+	return st, nil
+}
+
+func (st *keyState) result() (secret, account string, err error) {
+	if !st.found {
 		return "", "", fmt.Errorf("access key: %w", ErrNotFound)
 	}
-	if err != nil {
-		return "", "", fmt.Errorf("looking up access key: %w", err)
-	}
-	plain, err := s.Open(sealed, accessKeyID)
-	if err != nil {
-		return "", "", fmt.Errorf("opening sealed secret (wrong key file?): %w", err)
-	}
+	return st.secret, st.account, nil
+}
+
+// forgetKey drops this node's reading of a key (e, or whatever reading
+// there is when e is nil), so the next lookup rereads the row.
+func (s *Service) forgetKey(accessKeyID string, e *keyEntry) {
 	s.mu.Lock()
-	s.cache[accessKeyID] = cachedKey{secret: string(plain), account: account, loaded: time.Now()}
+	if cur := s.keys[accessKeyID]; cur != nil && (e == nil || cur == e) {
+		delete(s.keys, accessKeyID)
+	}
 	s.mu.Unlock()
-	return string(plain), account, nil
 }
 
 // AuthSMTP checks SMTP AUTH credentials — the access key id and the SES SMTP

@@ -51,10 +51,10 @@ func TestNetworkCredentials(t *testing.T) {
 					t.Errorf("AccountForIP(%s) = %q, %v; want %q", tc.ip, got, err, tc.want)
 				}
 			}
-			if err := s.DeleteNetwork(ctx, "10.1.0.0/16"); err != nil {
+			if err := s.DeleteNetwork(ctx, "narrow", "10.1.0.0/16"); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.DeleteNetwork(ctx, "10.1.0.0/16"); !errors.Is(err, ErrNotFound) {
+			if err := s.DeleteNetwork(ctx, "narrow", "10.1.0.0/16"); !errors.Is(err, ErrNotFound) {
 				t.Fatalf("second delete: %v", err)
 			}
 			if got, _ := s.AccountForIP(ctx, netip.MustParseAddr("10.1.200.1")); got != "wide" {

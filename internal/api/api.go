@@ -6,8 +6,10 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -16,10 +18,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
+	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/petrelmail/petrel/internal/account"
+	"github.com/petrelmail/petrel/internal/admission"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/sending"
@@ -27,8 +32,13 @@ import (
 	"github.com/petrelmail/petrel/internal/spool"
 )
 
-// MaxBody bounds a request body: a 40 MB raw message is about 54 MB in base64.
-const MaxBody = 60 << 20
+// Body limits per operation, in bytes. SendEmail takes a 40 MB raw message,
+// about 54 MB in base64 inside JSON; the other operations take small JSON
+// documents; GET and DELETE take no body.
+const (
+	MaxBody      = 60 << 20
+	MaxSmallBody = 1 << 20
+)
 
 // Server serves the API.
 type Server struct {
@@ -38,6 +48,19 @@ type Server struct {
 	Events     *event.Log
 	Spool      *spool.Spool
 	Log        *slog.Logger
+
+	// Region is the one region credential scopes must name (SES endpoints
+	// are regional); "" accepts any.
+	Region string
+	// Budget bounds the request bodies held in memory at once (shared with
+	// SMTP); a body that does not fit is refused with a retryable 503.
+	Budget *admission.Budget
+	// BodyTimeout and MinBodyRate bound how long a client may take to send
+	// a body of n bytes: BodyTimeout + n/MinBodyRate seconds (0 = no limit).
+	BodyTimeout time.Duration
+	MinBodyRate int64
+
+	refusals refusalLog
 }
 
 // Error is an SES error response.
@@ -61,6 +84,7 @@ func notFound(format string, a ...any) *Error {
 type call struct {
 	r        *http.Request
 	body     []byte
+	held     int64 // bytes of the memory budget taken for body
 	account  string
 	keyID    string
 	sourceIP string
@@ -71,30 +95,84 @@ type handler func(ctx context.Context, c *call) (any, error)
 // Handler returns the API's http.Handler.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	route := func(pattern string, h handler) { mux.Handle(pattern, s.wrap(h)) }
-	route("POST /v2/email/outbound-emails", s.sendEmail)
-	route("GET /v2/email/account", s.getAccount)
-	route("POST /v2/email/identities", s.createIdentity)
-	route("GET /v2/email/identities", s.listIdentities)
-	route("GET /v2/email/identities/{EmailIdentity}", s.getIdentity)
-	route("DELETE /v2/email/identities/{EmailIdentity}", s.deleteIdentity)
-	route("PUT /v2/email/identities/{EmailIdentity}/dkim", s.putDkimAttributes)
-	route("GET /v2/email/insights/{MessageId}/", s.getMessageInsights)
-	route("GET /v2/email/insights/{MessageId}", s.getMessageInsights)
-	mux.Handle("/", s.wrap(func(ctx context.Context, c *call) (any, error) {
+	route := func(pattern string, limit int64, h handler) { mux.Handle(pattern, s.wrap(limit, h)) }
+	route("POST /v2/email/outbound-emails", MaxBody, s.sendEmail)
+	route("GET /v2/email/account", 0, s.getAccount)
+	route("POST /v2/email/identities", MaxSmallBody, s.createIdentity)
+	route("GET /v2/email/identities", 0, s.listIdentities)
+	route("GET /v2/email/identities/{EmailIdentity}", 0, s.getIdentity)
+	route("DELETE /v2/email/identities/{EmailIdentity}", 0, s.deleteIdentity)
+	route("PUT /v2/email/identities/{EmailIdentity}/dkim", MaxSmallBody, s.putDkimAttributes)
+	route("GET /v2/email/insights/{MessageId}/", 0, s.getMessageInsights)
+	route("GET /v2/email/insights/{MessageId}", 0, s.getMessageInsights)
+	mux.Handle("/", s.wrap(MaxSmallBody, func(ctx context.Context, c *call) (any, error) {
 		return nil, &Error{Code: "UnknownOperationException", Status: 404,
 			Message: fmt.Sprintf("The operation %s %s is not supported by Petrel.", c.r.Method, c.r.URL.Path)}
 	}))
 	return mux
 }
 
-// wrap authenticates the request (SigV4), runs h, and writes its result or
-// the SES error response.
-func (s *Server) wrap(h handler) http.Handler {
+// Guard applies the HTTP edge's rules to every request on the listener,
+// before next (the API and the health endpoints) sees it:
+//   - a request with Transfer-Encoding is refused (400) and its connection
+//     closed: net/http drops Content-Length when a request is chunked, so a
+//     request carrying both (RFC 9112 §6.1: an error; the way to smuggle a
+//     second request in its body) cannot be told from a chunked one, and the
+//     AWS SDKs and CLI always send Content-Length;
+//   - the body must arrive within BodyTimeout + Content-Length/MinBodyRate,
+//     and the response be written within that plus a minute, so a slow
+//     client cannot hold a connection (and its memory) for ever.
+func (s *Server) Guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.TransferEncoding) > 0 {
+			reqID := newRequestID()
+			w.Header().Set("x-amzn-RequestId", reqID)
+			w.Header().Set("Connection", "close")
+			s.writeError(w, r, reqID, badRequest(
+				"Transfer-Encoding is not accepted: send the body with a Content-Length (RFC 9112 §6.1)."))
+			return
+		}
+		rc := http.NewResponseController(w)
+		allow := s.bodyTime(r.ContentLength)
+		if allow > 0 {
+			if r.ContentLength > 0 {
+				rc.SetReadDeadline(time.Now().Add(allow))
+			}
+			rc.SetWriteDeadline(time.Now().Add(allow + writeAllowance))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// writeAllowance is the time a response may take beyond the body's: the
+// work (a SendEmail waits for its fsync) and writing a small JSON reply.
+const writeAllowance = time.Minute
+
+// bodyTime is how long a body of n bytes may take to arrive (0: no limit).
+func (s *Server) bodyTime(n int64) time.Duration {
+	if s.BodyTimeout <= 0 {
+		return 0
+	}
+	d := s.BodyTimeout
+	if s.MinBodyRate > 0 && n > 0 {
+		d += time.Duration(float64(n) / float64(s.MinBodyRate) * float64(time.Second))
+	}
+	return d
+}
+
+// wrap authenticates the request (SigV4), reads its body (at most limit
+// bytes), runs h, and writes its result or the SES error response.
+func (s *Server) wrap(limit int64, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reqID := newRequestID()
 		w.Header().Set("x-amzn-RequestId", reqID)
-		out, err := s.serve(r, h)
+		c, err := s.admit(w, r, limit)
+		var out any
+		if err == nil {
+			out, err = h(r.Context(), c)
+			c.body = nil
+			s.Budget.Release(c.held)
+		}
 		if err != nil {
 			s.writeError(w, r, reqID, err)
 			return
@@ -107,17 +185,33 @@ func (s *Server) wrap(h handler) http.Handler {
 	})
 }
 
-func (s *Server) serve(r *http.Request, h handler) (any, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &Error{Code: "MessageRejected", Status: 400, Message: fmt.Sprintf("Request body is larger than %d bytes.", MaxBody)}
+// Refusals that happen before the body is read.
+var (
+	errTooManyBodies = &Error{Code: "ServiceUnavailable", Status: 503,
+		Message: "Too many large requests are being received at once; retry the request."}
+	errBodyRead = badRequest("Could not read the request body.")
+)
+
+// admit checks a request in the order that costs an unauthenticated client
+// nothing: the signature's header part (and, when the client declared the
+// payload hash, the whole signature) before any body byte is read, then
+// the operation's body limit and the memory budget, then the body itself,
+// read into one buffer of Content-Length bytes while it is hashed, and the
+// signature over that hash. A request refused before its body was read gets
+// "Connection: close": its unread body is not read.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, limit int64) (c *call, err error) {
+	n := r.ContentLength
+	read := false
+	defer func() {
+		if err != nil && n > 0 && !read {
+			// Close without reading on: net/http would otherwise discard up
+			// to 256 KB of the body at the client's pace before closing.
+			w.Header().Set("Connection", "close")
+			http.NewResponseController(w).SetReadDeadline(time.Now())
 		}
-		return nil, badRequest("Could not read the request body.")
-	}
+	}()
 	var acct string
-	res, err := sigv4.Verify(r, body, "ses", time.Now(), func(id string) (string, error) {
+	sg, err := sigv4.Check(r, "ses", s.Region, time.Now(), func(id string) (string, error) {
 		secret, a, err := s.Accounts.Secret(r.Context(), id)
 		if errors.Is(err, account.ErrNotFound) {
 			return "", sigv4.ErrUnknownKey
@@ -128,8 +222,90 @@ func (s *Server) serve(r *http.Request, h handler) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if d := sg.DeclaredHash(); d != "" {
+		if _, err := sg.Verify(d); err != nil {
+			return nil, err
+		}
+	}
+	if n > limit {
+		return nil, &Error{Code: "MessageRejected", Status: 400, Message: fmt.Sprintf("Request body is larger than %d bytes.", limit)}
+	}
+	if !s.Budget.TryAcquire(n) {
+		s.refusals.log(s.Log, "body memory budget full", "content_length", n, "budget_in_use", s.Budget.InUse(), "budget", s.Budget.Max())
+		return nil, errTooManyBodies
+	}
+	body, sum, err := readBody(r.Body, n)
+	read = err == nil
+	if err != nil {
+		s.Budget.Release(n)
+		s.refusals.log(s.Log, "request body not received", "content_length", n, "remote", r.RemoteAddr, "err", err)
+		return nil, errBodyRead
+	}
+	// The body is in: no read deadline while the request is served (net/http
+	// would take an expired one for a client gone and cancel the request).
+	http.NewResponseController(w).SetReadDeadline(time.Time{})
+	res, err := sg.Verify(sum)
+	if err != nil {
+		s.Budget.Release(n)
+		return nil, err
+	}
 	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-	return h(r.Context(), &call{r: r, body: body, account: acct, keyID: res.AccessKeyID, sourceIP: ip})
+	return &call{r: r, body: body, held: n, account: acct, keyID: res.AccessKeyID, sourceIP: ip}, nil
+}
+
+// readBody reads exactly n bytes into one buffer allocated once (growing a
+// buffer as io.ReadAll does would cost twice the body), hashing them as
+// they arrive; it returns the body and its lower-case hex SHA-256.
+func readBody(body io.Reader, n int64) ([]byte, string, error) {
+	h := sha256.New()
+	buf := make([]byte, n)
+	const chunk = 256 << 10
+	for off := 0; off < len(buf); {
+		m, err := body.Read(buf[off:min(off+chunk, len(buf))])
+		h.Write(buf[off : off+m])
+		off += m
+		if err != nil && (off < len(buf) || err != io.EOF) {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, "", err
+		}
+	}
+	return buf, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// refusalLog logs refusals by cause, at most once per refusalLogEvery per
+// cause, with the number refused since the last line: an attack fills
+// neither the disk nor the log, and the operator still sees what is refused
+// and why.
+type refusalLog struct {
+	mu     sync.Mutex
+	causes map[string]*refusals
+}
+
+type refusals struct {
+	every  rate.Sometimes
+	missed int
+}
+
+const refusalLogEvery = 10 * time.Second
+
+func (l *refusalLog) log(log *slog.Logger, cause string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.causes == nil {
+		l.causes = map[string]*refusals{}
+	}
+	c := l.causes[cause]
+	if c == nil {
+		c = &refusals{every: rate.Sometimes{First: 1, Interval: refusalLogEvery}}
+		l.causes[cause] = c
+	}
+	c.missed++
+	c.every.Do(func() {
+		log.Warn("API request refused", append([]any{"cause", cause, "refused_since_last_line", c.missed}, args...)...)
+		c.missed = 0
+	})
 }
 
 // writeError maps err to SES's error response. Errors that are not already
@@ -144,6 +320,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, reqID string
 		e = &Error{Code: se.Code, Status: se.Status, Message: se.Message}
 	default:
 		e = sendError(err)
+		var st *sending.StorageError
+		if errors.As(err, &st) {
+			s.refusals.log(s.Log, "storage unavailable", "err", st.Err)
+		}
 		if e == nil {
 			s.Log.Error("API request failed", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "err", err)
 			e = &Error{Code: "InternalServiceErrorException", Status: 500, Message: "Internal error; request ID " + reqID + "."}
@@ -193,7 +373,7 @@ func newRequestID() string {
 
 // decode unmarshals the JSON body into v, naming the problem on failure.
 func decode(c *call, v any) error {
-	if len(strings.TrimSpace(string(c.body))) == 0 {
+	if len(bytes.TrimSpace(c.body)) == 0 {
 		return badRequest("The request body is empty.")
 	}
 	if err := json.Unmarshal(c.body, v); err != nil {

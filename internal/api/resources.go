@@ -233,6 +233,7 @@ func (s *Server) deleteIdentity(ctx context.Context, c *call) (any, error) {
 
 // GetMessageInsights: the events of one message, per recipient, in the
 // insights vocabulary (SEND, DELIVERY, BOUNCE, …).
+// Retention: events older than retention-events drop out; after retention-messages (and its last event) it is NotFoundException (defaults 30d).
 func (s *Server) getMessageInsights(ctx context.Context, c *call) (any, error) {
 	id := c.r.PathValue("MessageId")
 	acct, mailJSON, err := s.Spool.Mail(ctx, id)

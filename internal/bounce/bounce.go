@@ -10,7 +10,12 @@
 //     rules are data: rules.toml is embedded, and an operator's file adds to
 //     or overrides it; a Classifier swaps rule sets atomically on reload.
 //   - ReturnPath / ParseReturnPath encode the VERP address that ties a later
-//     bounce to its message and recipient.
+//     bounce to its message and recipient; FeedbackToken / ParseFeedbackToken
+//     the signed X-Petrel-Feedback header that ties a report sent to a
+//     feedback mailbox to its message. Parse extracts both kinds of proof
+//     from the returned original (Original.ReturnPath, Original.FeedbackToken)
+//     but verifies neither; a quoted Message-ID (Original.PetrelID) is no
+//     proof at all.
 package bounce
 
 import (

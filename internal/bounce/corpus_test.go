@@ -33,6 +33,7 @@ func corpusDir(t testing.TB) string {
 
 type corpusLabel struct {
 	File         string `json:"file"`
+	Source       string `json:"source"`
 	Kind         string `json:"kind"`
 	Subkind      string `json:"subkind"`
 	FeedbackType string `json:"feedback_type"`
@@ -91,7 +92,7 @@ func labelKind(l corpusLabel) Kind {
 func TestCorpus(t *testing.T) {
 	dir, labels := loadCorpus(t)
 	rules := Builtin()
-	var delays, contradicts int
+	var delays, contradicts, filtered int
 	var kindOK, kindN, rcptOK, rcptN, hardOK, hardN, x11OK, x11N int
 	kindConf := map[[2]string]int{}
 	hardConf := map[[2]string]int{}
@@ -138,6 +139,13 @@ func TestCorpus(t *testing.T) {
 			if lr.Hard == nil || !found {
 				continue // a recipient not found is counted above, not here
 			}
+			if l.Source == "sisimai" && lr.Reason != nil && *lr.Reason == "filtered" {
+				// score.py's convention (the corpus's mapping.md): sisimai's
+				// "filtered" is often a disguised unknown user, relabelled
+				// between sisimai releases, so it is not scored.
+				filtered++
+				continue
+			}
 			want := Transient
 			if *lr.Hard {
 				want = Permanent
@@ -177,7 +185,7 @@ func TestCorpus(t *testing.T) {
 	t.Logf("recipients found: %d/%d = %.1f%%", rcptOK, rcptN, pct(rcptOK, rcptN))
 	t.Logf("Permanent/Transient agreement (recipients found, label has hard/soft, label consistent with the x.1.1 rule): %d/%d = %.1f%% (%d labels contradict the x.1.1 rule; with them: %.1f%%)",
 		hardOK, hardN, pct(hardOK, hardN), contradicts, pct(hardOK, hardN+contradicts))
-	t.Logf("x.1.1 recipients Permanent: %d/%d", x11OK, x11N)
+	t.Logf("x.1.1 recipients Permanent: %d/%d (%d sisimai \"filtered\" labels not scored for Permanent/Transient)", x11OK, x11N, filtered)
 	t.Logf("kind confusion (label → Petrel):\n%s", confusion(kindConf))
 	t.Logf("bounce type confusion (label → Petrel):\n%s", confusion(hardConf))
 	if pct(kindOK, kindN) < 98 {

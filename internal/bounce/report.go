@@ -58,8 +58,14 @@ type Original struct {
 	Subject    string   `json:"subject,omitempty"`
 	ReturnPath string   `json:"returnPath,omitempty"`
 	// PetrelID is the SES-shaped message ID of a message Petrel sent, when
-	// the report carries one (in the original Message-ID or headers).
+	// the report carries one (in the original Message-ID or headers). It is
+	// for people reading the report: anyone who received the message can
+	// quote it, so it never attributes a report.
 	PetrelID string `json:"petrelMessageId,omitempty"`
+	// FeedbackToken is the X-Petrel-Feedback token found in the returned
+	// original (its header, else anywhere in the report), unverified: the
+	// receiver checks its MAC with ParseFeedbackToken.
+	FeedbackToken string `json:"feedbackToken,omitempty"`
 }
 
 // Parse reads one message that arrived at the return path and says what it
@@ -312,6 +318,7 @@ func original(root *entity, r *Report) Original {
 		h = quotedHeader(root)
 	}
 	var o Original
+	o.FeedbackToken = feedbackToken(root, h)
 	if h != nil {
 		o.MessageID = strings.Trim(h.get("Message-ID"), "<> ")
 		o.From = decodeHeader(h.get("From"))

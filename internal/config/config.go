@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,19 +43,63 @@ type Config struct {
 	DeliveryBacklog  int      `toml:"delivery-backlog"`   // queue entries held in memory ahead of the delivery workers; more wait in the database
 	BounceRules      string   `toml:"bounce-rules"`       // operator's bounce rule file (TOML), applied over the built-in rules; reloaded on SIGHUP
 	InboundMailboxes string   `toml:"inbound-mailboxes"`  // local parts at the return-path domain accepted besides VERP addresses (complaint feedback loops)
+
+	InboundMaxSize            int64 `toml:"inbound-max-size"`            // bytes of one message to the return-path receiver; larger get 552 5.3.4
+	InboundMaxConns           int   `toml:"inbound-max-conns"`           // return-path connections open at once (0 = unlimited); more get 421 4.7.0
+	InboundMaxConnsPerIP      int   `toml:"inbound-max-conns-per-ip"`    // return-path connections open at once from one address (0 = unlimited)
+	InboundMessagesPerMinute  int   `toml:"inbound-messages-per-minute"` // messages one address may send the return path a minute (0 = unlimited); more get 450 4.7.1
+	InboundUnattributedBudget int64 `toml:"inbound-unattributed-budget"` // bytes of stored bodies of unattributed/ignored return-path mail; past it the oldest are dropped (0 = unlimited)
+
+	RetentionMessages Duration `toml:"retention-messages"` // how long message records (GetMessageInsights) are kept after their last event ("30d"; 0 = forever)
+	RetentionEvents   Duration `toml:"retention-events"`   // how long events are kept (0 = forever)
+	RetentionInbound  Duration `toml:"retention-inbound"`  // how long return-path mail is kept (0 = forever)
+
+	HTTPMaxConns      int      `toml:"http-max-conns"`        // API connections open at once (0 = unlimited); more are answered 503 and closed
+	HTTPMaxConnsPerIP int      `toml:"http-max-conns-per-ip"` // API connections open at once from one address (0 = unlimited)
+	HTTPHeaderTimeout Duration `toml:"http-header-timeout"`   // time a client has to send a request's headers (a new connection: its first request's)
+	HTTPIdleTimeout   Duration `toml:"http-idle-timeout"`     // how long a keep-alive connection may wait for its next request
+	HTTPMinBodyRate   int      `toml:"http-min-body-rate"`    // bytes/s: a body of n bytes must arrive within http-header-timeout + n/rate
+	MaxBodyMemory     int64    `toml:"max-body-memory"`       // bytes of message bodies held in memory at once (API and SMTP); over it: 503/451, retry later (0 = unlimited)
+
+	SMTPMaxConns      int `toml:"smtp-max-conns"`        // SMTP submission connections open at once, per listener (0 = unlimited); more get 421 4.7.0
+	SMTPMaxConnsPerIP int `toml:"smtp-max-conns-per-ip"` // SMTP submission connections open at once from one address, per listener (0 = unlimited)
 }
 
-// Duration is a time.Duration written as "14h", "90s" in TOML.
+// Duration is a time.Duration written as "14h", "90s" in TOML, or with a
+// leading count of days: "30d", "1d12h".
 type Duration time.Duration
 
-// UnmarshalText parses a Go duration string.
+// UnmarshalText parses a Go duration string, optionally prefixed by a
+// whole number of days ("30d", "1d12h"; a day is 24 h).
 func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	*d = Duration(v)
-	return err
+	s := string(b)
+	var days time.Duration
+	if i := strings.IndexByte(s, 'd'); i > 0 {
+		n, err := strconv.ParseUint(s[:i], 10, 16)
+		if err != nil {
+			return fmt.Errorf("time: invalid duration %q", s)
+		}
+		days, s = time.Duration(n)*24*time.Hour, s[i+1:]
+		if s == "" {
+			*d = Duration(days)
+			return nil
+		}
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("time: invalid duration %q", string(b))
+	}
+	*d = Duration(days + v)
+	return nil
 }
 
-func (d Duration) String() string { return time.Duration(d).String() }
+// String writes whole days as "30d", anything else as time.Duration does.
+func (d Duration) String() string {
+	if v := time.Duration(d); v > 0 && v%(24*time.Hour) == 0 {
+		return strconv.FormatInt(int64(v/(24*time.Hour)), 10) + "d"
+	}
+	return time.Duration(d).String()
+}
 
 // Set implements flag.Value.
 func (d *Duration) Set(s string) error { return d.UnmarshalText([]byte(s)) }
@@ -81,6 +126,33 @@ func Default() Config {
 		LogLevel:         "info",
 		DeliveryBacklog:  10000,
 		InboundMailboxes: "postmaster,abuse,fbl",
+
+		// Bounce.Parse reads a report's first 1 MiB; 2 MiB also takes a
+		// report returning a whole ordinary message (MTAs return 50–100 KB).
+		InboundMaxSize:           2 << 20,
+		InboundMaxConns:          200,
+		InboundMaxConnsPerIP:     10,
+		InboundMessagesPerMinute: 120,
+		// 64 MiB is thousands of typical unattributed reports to look at.
+		InboundUnattributedBudget: 64 << 20,
+
+		// Events and message records: a month covers the 14 h delivery
+		// window, complaints that arrive days later, and a month of history
+		// for GetMessageInsights. Return-path mail is kept two weeks, long
+		// enough to look at why a report was not attributed.
+		RetentionMessages: Duration(30 * 24 * time.Hour),
+		RetentionEvents:   Duration(30 * 24 * time.Hour),
+		RetentionInbound:  Duration(14 * 24 * time.Hour),
+
+		HTTPMaxConns:      4096,
+		HTTPMaxConnsPerIP: 1024,
+		HTTPHeaderTimeout: Duration(10 * time.Second),
+		HTTPIdleTimeout:   Duration(time.Minute),
+		HTTPMinBodyRate:   64 << 10,
+		MaxBodyMemory:     256 << 20,
+
+		SMTPMaxConns:      1000,
+		SMTPMaxConnsPerIP: 50,
 	}
 }
 
@@ -150,6 +222,22 @@ func Flags(fs *flag.FlagSet, cfg *Config) {
 	fs.IntVar(&cfg.DeliveryBacklog, "delivery-backlog", cfg.DeliveryBacklog, "queue entries held in memory ahead of the delivery workers (more wait in the database)")
 	fs.StringVar(&cfg.BounceRules, "bounce-rules", cfg.BounceRules, "TOML file of bounce rules applied over the built-in ones (reloaded on SIGHUP and by petrel bounce rules reload)")
 	fs.StringVar(&cfg.InboundMailboxes, "inbound-mailboxes", cfg.InboundMailboxes, "comma-separated local parts at the return-path domain accepted besides VERP addresses (feedback loops)")
+	fs.Int64Var(&cfg.InboundMaxSize, "inbound-max-size", cfg.InboundMaxSize, "bytes of one message to the return-path receiver; larger are refused with 552")
+	fs.IntVar(&cfg.InboundMaxConns, "inbound-max-conns", cfg.InboundMaxConns, "return-path connections open at once; more are answered 421 and closed (0 = unlimited)")
+	fs.IntVar(&cfg.InboundMaxConnsPerIP, "inbound-max-conns-per-ip", cfg.InboundMaxConnsPerIP, "return-path connections open at once from one address (0 = unlimited)")
+	fs.IntVar(&cfg.InboundMessagesPerMinute, "inbound-messages-per-minute", cfg.InboundMessagesPerMinute, "messages one address may send the return path per minute; more get 450 (0 = unlimited)")
+	fs.Int64Var(&cfg.InboundUnattributedBudget, "inbound-unattributed-budget", cfg.InboundUnattributedBudget, "bytes of stored bodies of unattributed and ignored return-path mail; past it the oldest bodies are dropped, their parsed reports kept (0 = unlimited)")
+	fs.Var(&cfg.RetentionMessages, "retention-messages", "how long message records (read by GetMessageInsights) are kept, and at least as long as their events, e.g. 30d (0 = forever)")
+	fs.Var(&cfg.RetentionEvents, "retention-events", "how long events are kept, e.g. 30d (0 = forever)")
+	fs.Var(&cfg.RetentionInbound, "retention-inbound", "how long mail received at the return path is kept, e.g. 14d (0 = forever)")
+	fs.IntVar(&cfg.HTTPMaxConns, "http-max-conns", cfg.HTTPMaxConns, "API connections open at once; more are answered 503 and closed (0 = unlimited; lowered to fit the open-files limit)")
+	fs.IntVar(&cfg.HTTPMaxConnsPerIP, "http-max-conns-per-ip", cfg.HTTPMaxConnsPerIP, "API connections open at once from one address (0 = unlimited; raise it behind a proxy)")
+	fs.Var(&cfg.HTTPHeaderTimeout, "http-header-timeout", "time a client has to send a request's headers")
+	fs.Var(&cfg.HTTPIdleTimeout, "http-idle-timeout", "how long a keep-alive API connection may wait for its next request")
+	fs.IntVar(&cfg.HTTPMinBodyRate, "http-min-body-rate", cfg.HTTPMinBodyRate, "bytes/s: a request body of n bytes must arrive within http-header-timeout + n/rate")
+	fs.IntVar(&cfg.SMTPMaxConns, "smtp-max-conns", cfg.SMTPMaxConns, "SMTP submission connections open at once, per listener; more are answered 421 and closed (0 = unlimited)")
+	fs.IntVar(&cfg.SMTPMaxConnsPerIP, "smtp-max-conns-per-ip", cfg.SMTPMaxConnsPerIP, "SMTP submission connections open at once from one address, per listener (0 = unlimited)")
+	fs.Int64Var(&cfg.MaxBodyMemory, "max-body-memory", cfg.MaxBodyMemory, "bytes of message bodies held in memory at once, API and SMTP together; over it requests are refused with 503/451 (0 = unlimited)")
 	fs.StringVar(&cfg.Debug, "debug", cfg.Debug, "listen address of the profiling endpoints /debug/pprof/ (keep it private); empty disables")
 }
 
@@ -179,6 +267,27 @@ func (c Config) Validate() error {
 	}
 	if c.Hostname == "" {
 		errs = append(errs, errors.New("hostname: must be set"))
+	}
+	if c.InboundMaxSize < 1 {
+		errs = append(errs, errors.New("inbound-max-size: must be at least 1 byte"))
+	}
+	if c.InboundMaxConns < 0 || c.InboundMaxConnsPerIP < 0 || c.InboundMessagesPerMinute < 0 || c.InboundUnattributedBudget < 0 {
+		errs = append(errs, errors.New("inbound-max-conns, inbound-max-conns-per-ip, inbound-messages-per-minute, inbound-unattributed-budget: must not be negative"))
+	}
+	if c.RetentionMessages < 0 || c.RetentionEvents < 0 || c.RetentionInbound < 0 {
+		errs = append(errs, errors.New("retention-messages, retention-events, retention-inbound: must not be negative"))
+	}
+	if c.HTTPMaxConns < 0 || c.HTTPMaxConnsPerIP < 0 || c.MaxBodyMemory < 0 {
+		errs = append(errs, errors.New("http-max-conns, http-max-conns-per-ip, max-body-memory: must not be negative"))
+	}
+	if c.SMTPMaxConns < 0 || c.SMTPMaxConnsPerIP < 0 {
+		errs = append(errs, errors.New("smtp-max-conns, smtp-max-conns-per-ip: must not be negative"))
+	}
+	if c.HTTPHeaderTimeout <= 0 || c.HTTPIdleTimeout <= 0 {
+		errs = append(errs, errors.New("http-header-timeout, http-idle-timeout: must be positive"))
+	}
+	if c.HTTPMinBodyRate < 1 {
+		errs = append(errs, errors.New("http-min-body-rate: must be at least 1 byte/s"))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

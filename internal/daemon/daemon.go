@@ -6,7 +6,8 @@
 //  1. readiness turns false; SMTP and HTTP listeners close and in-flight
 //     sessions get the grace period to finish;
 //  2. delivery stops taking work; attempts in flight finish or are cancelled
-//     (a cancelled attempt keeps its lease and is retried on restart);
+//     (a cancelled attempt keeps its lease and is retried on restart); the
+//     retention pruner stops after its current batch;
 //  3. the group committer commits what is queued;
 //  4. the store is closed.
 package daemon
@@ -14,7 +15,6 @@ package daemon
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -34,8 +34,10 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"golang.org/x/time/rate"
 
 	"github.com/petrelmail/petrel/internal/account"
+	"github.com/petrelmail/petrel/internal/admission"
 	"github.com/petrelmail/petrel/internal/api"
 	"github.com/petrelmail/petrel/internal/bounce"
 	"github.com/petrelmail/petrel/internal/config"
@@ -44,6 +46,7 @@ import (
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/inbound"
 	"github.com/petrelmail/petrel/internal/queue"
+	"github.com/petrelmail/petrel/internal/retention"
 	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/smtpsubmit"
 	"github.com/petrelmail/petrel/internal/spool"
@@ -90,12 +93,18 @@ type Daemon struct {
 	batch *store.Batcher
 	deliv *delivery.Deliverer
 	rules *bounce.Classifier
+	prune *retention.Pruner
 
 	httpSrv, debugSrv                 *http.Server
 	smtpSrv, smtpsSrv, inSrv          *smtp.Server
 	httpL, smtpL, smtpsL, inL, debugL net.Listener
 	ready                             atomic.Bool
 	freshConns                        sync.Map // HTTP connections with no request yet
+	// budget bounds the message bodies held in memory at once, by the API
+	// and SMTP together (max-body-memory).
+	budget       *admission.Budget
+	httpAdm      *admission.Listener // the API listener's connection caps
+	httpRefusals rate.Sometimes      // logging of connections refused by them
 	// Credentials is set when this start created the default account.
 	Credentials *account.Key
 }
@@ -129,6 +138,8 @@ func (d *Daemon) build(ctx context.Context) error {
 		return err
 	}
 	d.batch = store.NewBatcher(svc.DB, 0, 0)
+	d.budget = admission.NewBudget(cfg.MaxBodyMemory)
+	d.httpRefusals = rate.Sometimes{First: 1, Interval: 10 * time.Second}
 	if d.rules, err = bounce.NewClassifier(cfg.BounceRules); err != nil {
 		return fmt.Errorf("bounce-rules: %w", err)
 	}
@@ -136,9 +147,13 @@ func (d *Daemon) build(ctx context.Context) error {
 	if returnDomain == "" {
 		returnDomain = cfg.Hostname
 	}
+	feedbackKey := bounce.FeedbackKey([]byte(verpKey))
 	sender := sending.New(sending.Config{
 		Hostname: cfg.Hostname, Region: cfg.Region, NodeID: nodeID, MaxDelivery: time.Duration(cfg.MaxDeliveryTime),
 		MaxRecipients: 50, MaxSize: smtpsubmit.MaxMessageBytes, LeaseFor: 5 * time.Minute,
+		Feedback: func(id string) [2]string {
+			return [2]string{bounce.FeedbackHeader, bounce.FeedbackToken(id, feedbackKey)}
+		},
 	}, svc.Accounts, svc.Identities, svc.Queue, svc.Spool, svc.Events, d.batch)
 	d.deliv, err = delivery.New(delivery.Config{
 		Hostname: cfg.Hostname, NodeID: nodeID, RelayHost: cfg.RelayHost, DNSServer: cfg.DNS, Port: cfg.DeliveryPort, MaxPending: cfg.DeliveryBacklog,
@@ -155,23 +170,30 @@ func (d *Daemon) build(ctx context.Context) error {
 		return err
 	}
 	apiSrv := &api.Server{Accounts: svc.Accounts, Identities: svc.Identities, Sender: sender, Events: svc.Events,
-		Spool: svc.Spool, Log: d.log.With("component", "api")}
+		Spool: svc.Spool, Log: d.log.With("component", "api"),
+		Region: cfg.Region, Budget: d.budget, BodyTimeout: time.Duration(cfg.HTTPHeaderTimeout), MinBodyRate: int64(cfg.HTTPMinBodyRate)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", d.readyz)
 	mux.Handle("/", apiSrv.Handler())
-	d.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ConnState: d.trackFreshConn}
+	d.httpSrv = &http.Server{Handler: apiSrv.Guard(mux), ReadHeaderTimeout: time.Duration(cfg.HTTPHeaderTimeout),
+		IdleTimeout: time.Duration(cfg.HTTPIdleTimeout), MaxHeaderBytes: maxHeaderBytes, ConnState: d.trackFreshConn}
 
-	if d.httpL, err = net.Listen("tcp", cfg.HTTP); err != nil {
+	raw, err := net.Listen("tcp", cfg.HTTP)
+	if err != nil {
 		return fmt.Errorf("http: %w", err)
 	}
-	be := &smtpsubmit.Backend{Accounts: svc.Accounts, Sender: sender, Log: d.log.With("component", "smtp")}
+	d.httpAdm = admission.Listen(raw, admission.Limits{MaxConns: d.httpConnCap(), MaxConnsPerIP: cfg.HTTPMaxConnsPerIP}, d.refuseHTTP)
+	d.httpL = d.httpAdm
+	be := &smtpsubmit.Backend{Accounts: svc.Accounts, Sender: sender, Log: d.log.With("component", "smtp"), Budget: d.budget}
+	smtpLimits := admission.Limits{MaxConns: cfg.SMTPMaxConns, MaxConnsPerIP: cfg.SMTPMaxConnsPerIP}
 	if cfg.SMTP != "" {
 		d.smtpSrv = smtpsubmit.NewServer(be, cfg.Hostname, tlsConfig)
-		if d.smtpL, err = net.Listen("tcp", cfg.SMTP); err != nil {
+		l, err := net.Listen("tcp", cfg.SMTP)
+		if err != nil {
 			return fmt.Errorf("smtp: %w", err)
 		}
+		d.smtpL = be.Listen(l, smtpsubmit.ListenConfig{Limits: smtpLimits})
 	}
 	if cfg.SMTPS != "" {
 		d.smtpsSrv = smtpsubmit.NewServer(be, cfg.Hostname, tlsConfig)
@@ -179,7 +201,7 @@ func (d *Daemon) build(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("smtps: %w", err)
 		}
-		d.smtpsL = tls.NewListener(l, tlsConfig)
+		d.smtpsL = be.Listen(l, smtpsubmit.ListenConfig{Limits: smtpLimits, ImplicitTLS: tlsConfig})
 	}
 	if cfg.Debug != "" {
 		dm := http.NewServeMux()
@@ -201,15 +223,31 @@ func (d *Daemon) build(ctx context.Context) error {
 			}
 		}
 		d.inSrv = inbound.NewServer(&inbound.Backend{DB: svc.DB, Batch: d.batch, Spool: svc.Spool, Events: svc.Events, Rules: d.rules,
-			Domain: returnDomain, Mailboxes: mailboxes, VERPSecret: []byte(verpKey),
-			Log: d.log.With("component", "inbound")}, cfg.Hostname)
-		if d.inL, err = net.Listen("tcp", cfg.Inbound); err != nil {
+			Domain: returnDomain, Mailboxes: mailboxes, VERPSecret: []byte(verpKey), FeedbackKey: feedbackKey,
+			MaxSize: cfg.InboundMaxSize, MessagesPerMinute: cfg.InboundMessagesPerMinute, UnattributedBudget: cfg.InboundUnattributedBudget,
+			Memory: d.budget, Log: d.log.With("component", "inbound")}, cfg.Hostname)
+		l, err := net.Listen("tcp", cfg.Inbound)
+		if err != nil {
 			return fmt.Errorf("inbound: %w", err)
 		}
+		d.inL = inbound.Listen(l, admission.Limits{MaxConns: cfg.InboundMaxConns, MaxConnsPerIP: cfg.InboundMaxConnsPerIP})
+	}
+	d.prune = &retention.Pruner{
+		Policy: retention.Policy{Messages: time.Duration(cfg.RetentionMessages), Events: time.Duration(cfg.RetentionEvents),
+			Inbound: time.Duration(cfg.RetentionInbound),
+			// By then every queue entry is final: its deadline, one more
+			// retry interval, and an hour to spare.
+			BodyGrace: time.Duration(cfg.MaxDeliveryTime) + time.Duration(cfg.RetryMax) + time.Hour},
+		Spool: svc.Spool, Events: svc.Events, Inbound: inbound.NewStore(svc.DB), Log: d.log.With("component", "retention"),
 	}
 	return nil
 }
 
+// readyz answers 200 "ready" while Petrel can accept mail, else 503 with
+// the reason: shutting down, database unreachable, or the store failing to
+// write (the last write failed for a storage reason, e.g. a full disk, and
+// none has succeeded since; an idle store is probed every
+// store.ProbeInterval, so this turns without traffic, both ways).
 func (d *Daemon) readyz(w http.ResponseWriter, r *http.Request) {
 	if !d.ready.Load() {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
@@ -221,7 +259,70 @@ func (d *Daemon) readyz(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
 		return
 	}
+	if at, err := d.svc.DB.WriteFault(); err != nil {
+		http.Error(w, fmt.Sprintf("store cannot write since %s: %v", at.UTC().Format(time.RFC3339), err), http.StatusServiceUnavailable)
+		return
+	}
 	fmt.Fprintln(w, "ready")
+}
+
+// maxHeaderBytes bounds an API request's header block (the AWS SDKs send
+// about 1.5 KB).
+const maxHeaderBytes = 64 << 10
+
+// refuseHTTP answers a connection over the API's caps with a minimal 503
+// in SES's shape (before its request is read) and logs the refusal, at most
+// once per 10 s with the count since the last line.
+func (d *Daemon) refuseHTTP(c net.Conn, reason string) {
+	const body = `{"message":"Too many connections; retry the request."}`
+	fmt.Fprintf(c, "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n"+
+		"Content-Type: application/json\r\nx-amzn-ErrorType: ServiceUnavailable\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	d.httpRefusals.Do(func() {
+		d.log.Warn("API connection refused", "component", "api", "cause", reason, "remote", c.RemoteAddr().String(),
+			"open", d.httpAdm.Open(), "refused_total", d.httpAdm.Refused())
+	})
+}
+
+// httpConnCap is http-max-conns, lowered when the process may not open that
+// many files besides the SMTP caps and a reserve for the store, delivery
+// and files (fdReserve).
+func (d *Daemon) httpConnCap() int {
+	limit := raiseOpenFiles()
+	want := d.cfg.HTTPMaxConns
+	if limit <= 0 {
+		return want
+	}
+	room := int(limit) - fdReserve - 2*d.cfg.SMTPMaxConns
+	if room < 64 {
+		room = 64
+	}
+	if want == 0 || want > room {
+		d.log.Warn("http-max-conns lowered to fit the open-files limit (raise it: ulimit -n, LimitNOFILE)",
+			"http_max_conns", want, "lowered_to", room, "open_files_limit", limit)
+		return room
+	}
+	return want
+}
+
+// fdReserve is the file descriptors kept for everything but the listeners'
+// connections: database, delivery connections, files.
+const fdReserve = 1024
+
+// raiseOpenFiles raises the soft RLIMIT_NOFILE to the hard limit (Go does
+// this at start too, this makes it explicit) and returns it (0 = unknown).
+func raiseOpenFiles() uint64 {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0
+	}
+	if lim.Cur < lim.Max {
+		raised := lim
+		raised.Cur = lim.Max
+		if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised) == nil {
+			lim = raised
+		}
+	}
+	return lim.Cur
 }
 
 func (d *Daemon) trackFreshConn(c net.Conn, state http.ConnState) {
@@ -349,6 +450,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var delivWG sync.WaitGroup
 	var delivErr error
 	delivWG.Go(func() { delivErr = d.deliv.Run(delivCtx) })
+	pruneCtx, stopPrune := context.WithCancel(context.Background())
+	var pruneWG sync.WaitGroup
+	pruneWG.Go(func() { d.prune.Run(pruneCtx) })
 
 	errc := make(chan error, 5)
 	var serveWG sync.WaitGroup
@@ -417,7 +521,9 @@ wait:
 	}
 	serveWG.Wait()
 	stopDeliv()
+	stopPrune()
 	delivWG.Wait()
+	pruneWG.Wait()
 	stopBatch()
 	batchWG.Wait()
 	err := d.svc.Close()

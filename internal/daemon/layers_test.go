@@ -13,7 +13,9 @@ import (
 // "mail" object); smtpsubmit imports address and message (SMTP envelope
 // parsing, SES reply texts); inbound imports store, and spool to read the
 // original message of a bounce (its account and destinations); dkim is a leaf used by
-// identity (keys) and api (key types in DkimSigningAttributes).
+// identity (keys) and api (key types in DkimSigningAttributes); admission (connection
+// caps, memory budget) is a leaf used by the listeners; retention prunes through the
+// owning packages.
 var allowed = map[string][]string{
 	"address":    {},
 	"smtpreply":  {},
@@ -24,6 +26,8 @@ var allowed = map[string][]string{
 	"config":     {},
 	"dnstest":    {},
 	"mxtest":     {},
+	"admission":  {},
+	"retention":  {"spool", "event", "inbound"},
 	"message":    {"address"},
 	"bounce":     {"smtpreply", "address"},
 	"spool":      {"store"},
@@ -33,9 +37,9 @@ var allowed = map[string][]string{
 	"queue":      {"store", "address"},
 	"sending":    {"account", "identity", "queue", "spool", "event", "message", "address", "store"},
 	"delivery":   {"queue", "spool", "event", "bounce", "simulator", "smtpreply", "address", "store"},
-	"api":        {"sending", "account", "identity", "event", "message", "sigv4", "address", "spool", "dkim"},
-	"smtpsubmit": {"sending", "account", "address", "message"},
-	"inbound":    {"bounce", "event", "queue", "address", "store", "spool", "smtpreply"},
+	"api":        {"sending", "account", "identity", "event", "message", "sigv4", "address", "spool", "dkim", "admission"},
+	"smtpsubmit": {"sending", "account", "address", "message", "admission"},
+	"inbound":    {"bounce", "event", "queue", "address", "store", "spool", "smtpreply", "admission"},
 	"daemon":     {"*"},
 	"e2e":        {"*"},
 }

@@ -32,6 +32,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/bounce"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/queue"
@@ -127,6 +128,10 @@ type site struct {
 // New returns a Deliverer.
 func New(cfg Config, q *queue.Queue, sp *spool.Spool, events *event.Log, batch *store.Batcher, log *slog.Logger) (*Deliverer, error) {
 	cfg.defaults()
+	cfg.ReturnPathDomain = strings.ToLower(strings.TrimSuffix(cfg.ReturnPathDomain, "."))
+	if err := address.CheckEmail("postmaster@" + cfg.ReturnPathDomain); err != nil {
+		return nil, fmt.Errorf("return path domain %q (from --return-path-domain or --hostname) cannot be written in MAIL FROM: %w", cfg.ReturnPathDomain, err)
+	}
 	var r *resolver
 	if cfg.RelayHost == "" {
 		var err error
@@ -374,8 +379,15 @@ type outcome struct {
 func (d *Deliverer) attempt(e *queue.Entry, c *client) *client {
 	ctx := d.ctx
 	if simulator.Is(e.Domain) {
-		local, _, _ := strings.Cut(e.Rcpt, "@")
+		local := e.Rcpt[:max(strings.LastIndexByte(e.Rcpt, '@'), 0)] // a quoted local part may hold "@"
 		d.recordSimulated(e, simulator.Lookup(local), time.Now())
+		return c
+	}
+	rp := bounce.ReturnPath(e.MessageID, rcptIndex(e.ID), d.cfg.ReturnPathDomain, d.cfg.VERPSecret)
+	if r, command, ok := checkPaths(rp, e.Rcpt); !ok {
+		// An address that cannot be written safely (accepted by an older
+		// version, say) bounces at once, without a connection.
+		d.record(e, outcome{reply: r, command: command}, time.Now())
 		return c
 	}
 	body := e.Body
@@ -409,7 +421,6 @@ func (d *Deliverer) attempt(e *queue.Entry, c *client) *client {
 			return nil
 		}
 	}
-	rp := bounce.ReturnPath(e.MessageID, rcptIndex(e.ID), d.cfg.ReturnPathDomain, d.cfg.VERPSecret)
 	reply, command, err := c.send(ctx, rp, e.Rcpt, body)
 	o = outcome{reply: reply, command: command, remoteIP: c.remoteIP}
 	if err != nil {

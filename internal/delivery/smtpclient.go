@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/smtpreply"
 )
 
@@ -174,7 +175,14 @@ func (c *client) readReply() (smtpreply.Reply, error) {
 //
 // The command the final reply answered (MAIL, RCPT or DATA) is returned for
 // bounce classification: a refusal after DATA is about the message.
+//
+// from and rcpt must be canonical RFC 5321 Mailboxes (address.CheckEmail);
+// when one is not, nothing is written and the refusal checkPaths builds is
+// returned as the reply, with a nil error: the connection stays usable.
 func (c *client) send(ctx context.Context, from, rcpt string, body []byte) (smtpreply.Reply, string, error) {
+	if r, command, ok := checkPaths(from, rcpt); !ok {
+		return r, command, nil
+	}
 	stop := context.AfterFunc(ctx, func() { c.conn.Close() })
 	defer stop()
 	c.used++
@@ -234,6 +242,24 @@ func (c *client) send(ctx context.Context, from, rcpt string, body []byte) (smtp
 	}
 	r, err := c.readReply()
 	return r, "DATA", err
+}
+
+// checkPaths is the last check before a reverse-path and a forward-path
+// are written into MAIL FROM and RCPT TO: each must be a canonical RFC 5321
+// §4.1.2 Mailbox (address.CheckEmail), which cannot end the command early,
+// add ESMTP parameters (RCPT TO:<a> NOTIFY=NEVER@x>) or start another
+// command. Otherwise it returns ok false and a permanent refusal for this
+// recipient, as a reply to the command that could not be written: 553 5.1.7
+// for the sender (RFC 3463 bad sender's mailbox address syntax), 553 5.1.3
+// for the recipient (bad destination mailbox address syntax).
+func checkPaths(from, rcpt string) (r smtpreply.Reply, command string, ok bool) {
+	if err := address.CheckEmail(from); err != nil {
+		return smtpreply.Reply{Code: 553, Enhanced: "5.1.7", Text: "Sender address cannot be written in MAIL FROM: " + err.Error()}, "MAIL", false
+	}
+	if err := address.CheckEmail(rcpt); err != nil {
+		return smtpreply.Reply{Code: 553, Enhanced: "5.1.3", Text: "Recipient address cannot be written in RCPT TO: " + err.Error()}, "RCPT", false
+	}
+	return smtpreply.Reply{}, "", true
 }
 
 // reset ends a failed transaction. When the server nevertheless started

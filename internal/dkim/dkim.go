@@ -19,14 +19,15 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
-
-	"github.com/emersion/go-msgauth/dkim"
+	"time"
 )
 
 // Algorithm names a key type, with SES's names for RSA lengths.
@@ -131,10 +132,10 @@ func Record(k crypto.Signer) (string, error) {
 }
 
 // signedHeaders are the fields SES signs when present (RFC 6376 §5.4.1
-// recommends the same set); From is required.
+// recommends the same set), plus Petrel's feedback token; From is required.
 var signedHeaders = []string{"From", "To", "Cc", "Subject", "Date", "Message-ID", "Reply-To", "In-Reply-To",
 	"References", "MIME-Version", "Content-Type", "Content-Transfer-Encoding", "List-Unsubscribe",
-	"List-Unsubscribe-Post", "Feedback-ID"}
+	"List-Unsubscribe-Post", "Feedback-ID", "X-Petrel-Feedback"}
 
 // Signer signs for one domain with one key.
 type Signer struct {
@@ -144,54 +145,151 @@ type Signer struct {
 }
 
 // Sign returns msg (CRLF line endings, as stored) with a DKIM-Signature
-// header field prepended.
+// header field prepended, in a new buffer.
 func (s *Signer) Sign(msg []byte) ([]byte, error) {
-	present := presentHeaders(msg)
-	keys := make([]string, 0, len(signedHeaders))
-	for _, h := range signedHeaders {
-		if present[strings.ToLower(h)] {
-			keys = append(keys, h)
-		}
-	}
-	sig, err := dkim.NewSigner(&dkim.SignOptions{
-		Domain: s.Domain, Selector: s.Selector, Signer: s.Key, Hash: crypto.SHA256,
-		HeaderCanonicalization: dkim.CanonicalizationRelaxed, BodyCanonicalization: dkim.CanonicalizationSimple,
-		HeaderKeys: keys,
-	})
+	field, err := s.field(msg)
 	if err != nil {
-		return nil, fmt.Errorf("dkim: %w", err)
+		return nil, err
 	}
-	if _, err := sig.Write(msg); err != nil {
-		sig.Close()
-		return nil, fmt.Errorf("dkim: %w", err)
-	}
-	if err := sig.Close(); err != nil {
-		return nil, fmt.Errorf("dkim: %w", err)
-	}
-	field := sig.Signature()
 	out := make([]byte, 0, len(field)+len(msg))
 	return append(append(out, field...), msg...), nil
 }
 
-// presentHeaders returns the lower-cased names of msg's header fields.
-func presentHeaders(msg []byte) map[string]bool {
-	out := map[string]bool{}
-	for len(msg) > 0 {
-		line := msg
-		if i := bytes.IndexByte(msg, '\n'); i >= 0 {
-			line, msg = msg[:i+1], msg[i+1:]
-		} else {
-			msg = nil
-		}
-		if len(bytes.TrimRight(line, "\r\n")) == 0 {
-			break
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			continue
-		}
-		if name, _, ok := bytes.Cut(line, []byte(":")); ok {
-			out[strings.ToLower(string(bytes.TrimSpace(name)))] = true
+// SignInPlace is Sign building the result in msg's backing array when its
+// spare capacity holds the field (message.SignHeadroom leaves room): msg is
+// moved up and the field written before it, so signing a 40 MB message
+// costs no second copy. msg must not be used afterwards.
+func (s *Signer) SignInPlace(msg []byte) ([]byte, error) {
+	field, err := s.field(msg)
+	if err != nil {
+		return nil, err
+	}
+	if cap(msg)-len(msg) < len(field) {
+		out := make([]byte, 0, len(field)+len(msg))
+		return append(append(out, field...), msg...), nil
+	}
+	out := msg[:len(field)+len(msg)]
+	copy(out[len(field):], msg)
+	copy(out, field)
+	return out, nil
+}
+
+// field computes the DKIM-Signature header field for msg (RFC 6376 §5;
+// Ed25519: RFC 8463), with relaxed header and simple body canonicalization
+// (§3.4.2, §3.4.3) and SHA-256. The body is hashed where it lies, nothing
+// of it is copied (a 40 MB message costs no garbage); the header fields
+// named in signedHeaders are signed when present, each name once, the last
+// instance of a repeated one (§5.4.2).
+func (s *Signer) field(msg []byte) (string, error) {
+	fields, body := splitHeader(msg)
+	var alg string
+	opts := crypto.Hash(0) // Ed25519 signs the hash itself (RFC 8463 §3)
+	switch s.Key.Public().(type) {
+	case *rsa.PublicKey:
+		alg, opts = "rsa-sha256", crypto.SHA256
+	case ed25519.PublicKey:
+		alg = "ed25519-sha256"
+	default:
+		return "", fmt.Errorf("dkim: %w", ErrBadKey)
+	}
+	// Simple body canonicalization: trailing empty lines become one CRLF.
+	for len(body) >= 2 && body[len(body)-2] == '\r' && body[len(body)-1] == '\n' {
+		body = body[:len(body)-2]
+	}
+	bh := sha256.New()
+	bh.Write(body)
+	bh.Write([]byte("\r\n"))
+
+	var signed []string
+	var picked [][]byte
+	for _, name := range signedHeaders {
+		if f := lastField(fields, name); f != nil {
+			signed = append(signed, name)
+			picked = append(picked, f)
 		}
 	}
-	return out
+	if len(signed) == 0 || signed[0] != "From" {
+		return "", errors.New("dkim: the message has no From header field")
+	}
+	field := "DKIM-Signature: v=1; a=" + alg + "; c=relaxed/simple; d=" + s.Domain + "; s=" + s.Selector +
+		";\r\n t=" + strconv.FormatInt(time.Now().Unix(), 10) + "; h=" + strings.Join(signed, ":") +
+		";\r\n bh=" + base64.StdEncoding.EncodeToString(bh.Sum(nil)) + ";\r\n b="
+	h := sha256.New()
+	for _, f := range picked {
+		h.Write(relaxedHeader(f))
+	}
+	h.Write(bytes.TrimSuffix(relaxedHeader([]byte(field)), []byte("\r\n")))
+	sig, err := s.Key.Sign(rand.Reader, h.Sum(nil), opts)
+	if err != nil {
+		return "", fmt.Errorf("dkim: %w", err)
+	}
+	b := base64.StdEncoding.EncodeToString(sig)
+	var out strings.Builder
+	out.WriteString(field)
+	for len(b) > 72 {
+		out.WriteString(b[:72])
+		out.WriteString("\r\n ")
+		b = b[72:]
+	}
+	out.WriteString(b)
+	out.WriteString("\r\n")
+	return out.String(), nil
+}
+
+// splitHeader returns msg's header fields (each with its folded lines and
+// CRLFs) and its body (after the blank line), as sub-slices of msg.
+func splitHeader(msg []byte) (fields [][]byte, body []byte) {
+	rest := msg
+	for len(rest) > 0 {
+		end := bytes.IndexByte(rest, '\n') + 1
+		if end == 0 {
+			end = len(rest)
+		}
+		line := rest[:end]
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			return fields, rest[end:]
+		}
+		if (line[0] == ' ' || line[0] == '\t') && len(fields) > 0 {
+			last := fields[len(fields)-1]
+			fields[len(fields)-1] = last[:len(last)+len(line)] // the next bytes of msg
+		} else {
+			fields = append(fields, line)
+		}
+		rest = rest[end:]
+	}
+	return fields, nil
+}
+
+// lastField returns the last field named name (case-insensitive), or nil.
+func lastField(fields [][]byte, name string) []byte {
+	for i := len(fields) - 1; i >= 0; i-- {
+		if n, _, ok := bytes.Cut(fields[i], []byte(":")); ok && strings.EqualFold(string(bytes.TrimSpace(n)), name) {
+			return fields[i]
+		}
+	}
+	return nil
+}
+
+// relaxedHeader canonicalizes one header field (RFC 6376 §3.4.2): the name
+// lower-cased, the value unfolded, runs of WSP made one space, WSP around
+// the colon and at the end removed; CRLF-terminated.
+func relaxedHeader(f []byte) []byte {
+	name, value, _ := bytes.Cut(f, []byte(":"))
+	out := make([]byte, 0, len(f)+2)
+	out = append(out, bytes.ToLower(bytes.TrimSpace(name))...)
+	out = append(out, ':')
+	space := false
+	for _, c := range value {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			space = true
+			continue
+		}
+		if space && len(out) > 0 && out[len(out)-1] != ':' {
+			out = append(out, ' ')
+		}
+		space = false
+		out = append(out, c)
+	}
+	return append(out, '\r', '\n')
 }

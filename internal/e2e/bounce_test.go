@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/petrelmail/petrel/internal/bounce"
 	"github.com/petrelmail/petrel/internal/config"
 	"github.com/petrelmail/petrel/internal/daemon"
 	"github.com/petrelmail/petrel/internal/event"
@@ -125,12 +127,30 @@ reason = "user-unknown"
 			}
 
 			// 4. An ARF complaint to the feedback mailbox, tied to the message
-			// by the Message-ID of the attached original (no VERP).
-			arf := buildARF(delivered["away@far.test"].data)
+			// by the signed X-Petrel-Feedback token of the attached original,
+			// as the recipient's provider received it (no VERP). The same
+			// report without the token — only the Message-ID, which every
+			// recipient sees — is a forgery as far as Petrel can tell: kept
+			// as unattributed, no event.
+			orig := delivered["away@far.test"].data
+			parsed, err := mail.ReadMessage(bytes.NewReader(orig))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if id, err := bounce.ParseFeedbackToken(parsed.Header.Get(bounce.FeedbackHeader), bounce.FeedbackKey(verpKey(t, e.cfg))); err != nil || id != ids["away@far.test"] {
+				t.Fatalf("delivered message's %s = %q: %q, %v", bounce.FeedbackHeader, parsed.Header.Get(bounce.FeedbackHeader), id, err)
+			}
+			if err := sendInbound(inbound, "fbl@isp.test", "abuse@petrel.test", buildARF(withoutHeader(orig, bounce.FeedbackHeader))); err != nil {
+				t.Fatal(err)
+			}
+			arf := buildARF(orig)
 			if err := sendInbound(inbound, "fbl@isp.test", "fbl@petrel.test", arf); err != nil {
 				t.Fatal(err)
 			}
-			evs = e.events(ids["away@far.test"], 10*time.Second, func(evs []event.Event) bool { return count(evs, event.Complaint) == 1 })
+			evs = e.events(ids["away@far.test"], 10*time.Second, func(evs []event.Event) bool { return count(evs, event.Complaint) >= 1 })
+			if n := count(evs, event.Complaint); n != 1 {
+				t.Errorf("complaints after a forged and a real report: %d, want 1", n)
+			}
 			c := detail[event.ComplaintDetail](t, *find(evs, event.Complaint, "away@far.test"))
 			if c.ComplaintFeedbackType != "abuse" || c.UserAgent != "ISPFeedback/1.0" || c.ComplainedRecipients[0].EmailAddress != "away@far.test" ||
 				c.ArrivalDate != "2026-11-22T10:00:00.000Z" {
@@ -155,8 +175,8 @@ reason = "user-unknown"
 			}
 			db := e.d.Services().DB
 			var n int
-			if err := db.QueryRow("SELECT COUNT(*) FROM inbound_messages WHERE state = 'unattributed'").Scan(&n); err != nil || n != 1 {
-				t.Errorf("unattributed messages = %d (%v), want 1", n, err)
+			if err := db.QueryRow("SELECT COUNT(*) FROM inbound_messages WHERE state = 'unattributed'").Scan(&n); err != nil || n != 2 {
+				t.Errorf("unattributed messages = %d (%v), want 2 (the forged complaint and the stray DSN)", n, err)
 			}
 			if err := db.QueryRow("SELECT COUNT(*) FROM inbound_messages WHERE state = 'duplicate'").Scan(&n); err != nil || n != 1 {
 				t.Errorf("duplicate messages = %d (%v), want 1", n, err)
@@ -167,6 +187,42 @@ reason = "user-unknown"
 			}
 		})
 	}
+}
+
+// verpKey reads the data directory's VERP secret, from which the feedback
+// token key is derived.
+func verpKey(t *testing.T, cfg config.Config) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(cfg.DataDir, "verp.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.TrimSpace(b)
+}
+
+// withoutHeader returns msg without the header field name (and its
+// continuation lines).
+func withoutHeader(msg []byte, name string) []byte {
+	head, body, _ := bytes.Cut(msg, []byte("\r\n\r\n"))
+	var out bytes.Buffer
+	skip := false
+	for line := range bytes.SplitSeq(head, []byte("\r\n")) {
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			if !skip {
+				out.Write(line)
+				out.WriteString("\r\n")
+			}
+			continue
+		}
+		n, _, _ := bytes.Cut(line, []byte(":"))
+		if skip = strings.EqualFold(string(n), name); !skip {
+			out.Write(line)
+			out.WriteString("\r\n")
+		}
+	}
+	out.WriteString("\r\n")
+	out.Write(body)
+	return out.Bytes()
 }
 
 type mxMessage struct {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,8 +27,9 @@ import (
 )
 
 // TestCrashLosesNothing kills `petrel serve` with SIGKILL while clients are
-// sending, twice, restarts it each time, and checks that every message that
-// got a 200 (a MessageId) reaches the MX: acknowledged means durable.
+// sending, twice (PETREL_CRASH_KILLS=N for more), restarts it each time, and
+// checks that every message that got a 200 (a MessageId) reaches the MX:
+// acknowledged means durable.
 func TestCrashLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -88,7 +90,11 @@ func crashRun(t *testing.T, bin, backend string) {
 
 	var mu sync.Mutex
 	acked := map[string]bool{}
-	for round := range 2 {
+	kills := 2
+	if n, err := strconv.Atoi(os.Getenv("PETREL_CRASH_KILLS")); err == nil && n > 0 {
+		kills = n
+	}
+	for round := range kills {
 		ctx, stop := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		for w := range 8 {
@@ -105,6 +111,9 @@ func crashRun(t *testing.T, bin, backend string) {
 		}
 		// Kill once a good number of messages have been acknowledged in this round.
 		target := (round + 1) * 150
+		if kills > 2 {
+			target = (round + 1) * 60
+		}
 		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 			mu.Lock()
 			n := len(acked)
@@ -145,8 +154,8 @@ func crashRun(t *testing.T, bin, backend string) {
 			for _, n := range got {
 				dups += n - 1
 			}
-			t.Logf("%s: %d acknowledged messages, all delivered after 2 SIGKILLs; %d delivered in all (%d extra: stored but unacknowledged at a kill), %d duplicate deliveries",
-				backend, want, len(got), len(got)-want, dups)
+			t.Logf("%s: %d acknowledged messages, all delivered after %d SIGKILLs; %d delivered in all (%d extra: stored but unacknowledged at a kill), %d duplicate deliveries",
+				backend, want, kills, len(got), len(got)-want, dups)
 			// Graceful stop: SIGTERM drains and exits 0.
 			proc.Process.Signal(syscall.SIGTERM)
 			if err := proc.Wait(); err != nil {

@@ -6,6 +6,9 @@
 // describe (a queue row retired, a message accepted), so the log never
 // disagrees with the queue. The "mail" object is stored once per message (by
 // spool) and joined in when events are read.
+//
+// Events are kept for the retention period (package retention calls
+// PruneBefore); a message's record outlives its last event.
 package event
 
 import (
@@ -288,4 +291,81 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Event, error) {
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// PruneBefore deletes, in one transaction, up to limit of the oldest events
+// recorded before before, and returns how many it deleted; fewer than limit
+// means none older is left. Events are taken in id order, which is the
+// order they were recorded in, so no index on the time is needed.
+func (l *Log) PruneBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	var n int
+	err := l.db.Tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, l.db.Rebind("SELECT id, created_ms FROM events ORDER BY id LIMIT ?"), limit)
+		if err != nil {
+			return err
+		}
+		var ids []any
+		for rows.Next() {
+			var id, ms int64
+			if err := rows.Scan(&id, &ms); err != nil {
+				rows.Close()
+				return err
+			}
+			if ms >= before.UnixMilli() {
+				break // recorded in order: the rest are younger
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if n = len(ids); n == 0 {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, l.db.Rebind("DELETE FROM events WHERE id IN ("+strings.TrimSuffix(strings.Repeat("?, ", n), ", ")+")"), ids...)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("pruning events: %w", err)
+	}
+	return n, nil
+}
+
+// ReferencedTx returns which of messageIDs still have events, read in tx
+// (spool keeps a message record while its events are kept: events are read
+// joined with it).
+func (l *Log) ReferencedTx(tx *sql.Tx, messageIDs []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(messageIDs) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(messageIDs))
+	for i, id := range messageIDs {
+		args[i] = id
+	}
+	rows, err := tx.Query(l.db.Rebind("SELECT DISTINCT message_id FROM events WHERE message_id IN ("+
+		strings.TrimSuffix(strings.Repeat("?, ", len(args)), ", ")+")"), args...)
+	if err != nil {
+		return nil, fmt.Errorf("finding events of messages: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
+// Usage returns how many events are stored and the bytes of their
+// per-type objects.
+func (l *Log) Usage(ctx context.Context) (rows, bytes int64, err error) {
+	err = l.db.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(SUM(OCTET_LENGTH(detail)), 0) FROM events").Scan(&rows, &bytes)
+	if err != nil {
+		err = fmt.Errorf("event usage: %w", err)
+	}
+	return rows, bytes, err
 }

@@ -2,23 +2,38 @@
 // the VERP return-path domain, where asynchronous bounces, complaint reports
 // and auto-replies arrive.
 //
-// The steps for each message:
+// Anyone on the Internet can send to it, so it admits little and trusts
+// nothing it is told. The steps for each message:
 //
-//  1. RCPT: accept only valid VERP addresses (the MAC must verify) and the
+//  1. Connection: at most Limits.MaxConns in all and MaxConnsPerIP from one
+//     address (Listen); more are answered "421 4.7.0 Too many connections".
+//  2. MAIL: at most MessagesPerMinute from one address (a token bucket per
+//     IP); more get "450 4.7.1" and the sender retries later.
+//  3. RCPT: accept only valid VERP addresses (the MAC must verify) and the
 //     configured feedback mailboxes (postmaster, abuse, fbl) at the return
 //     domain. Anything else is refused, so Petrel is neither an open relay
 //     nor a backscatter source.
-//  2. DATA: bounce.Parse says what the message is (DSN, ARF, SES
-//     notification, auto-reply, an MTA's prose bounce) and the bounce rules
-//     in force classify each failed recipient.
-//  3. Attribution: the VERP address names the message and recipient; where
-//     there is none (feedback loops, forwarded reports), the original
-//     message's Message-ID in the report does.
-//  4. In one transaction, before the 250: the message is stored with what
+//  4. DATA: at most MaxSize bytes (552 5.3.4 beyond). bounce.Parse says what
+//     the message is (DSN, ARF, SES notification, auto-reply, an MTA's prose
+//     bounce) and the bounce rules in force classify each failed recipient.
+//  5. Attribution, only from proof that Petrel sent the original: the signed
+//     VERP address it was sent to (or, for a report to a feedback mailbox,
+//     the signed VERP Return-Path of the returned original), else the
+//     signed X-Petrel-Feedback token Petrel put in every message
+//     (bounce.FeedbackToken). A Message-ID proves nothing — every recipient
+//     sees it — and never attributes. Only the original's own destinations
+//     ever get an event.
+//  6. In one transaction, before the 250: the message is stored with what
 //     was made of it, and each outcome becomes the SES event on the original
 //     message — Bounce, DeliveryDelay, Complaint, or Petrel's AutoResponse —
 //     with the same JSON as synchronous outcomes. Mail that cannot be tied
-//     to a message is kept as unattributed and counted, never dropped.
+//     to a message is kept as unattributed; its body, and those of ignored
+//     and duplicate mail, count against UnattributedBudget, and the oldest
+//     such bodies are dropped (row and parsed report kept) to stay within
+//     it, so this mail cannot fill the disk.
+//
+// Stored mail is deleted after the retention period by package retention
+// (Store.PruneBefore), or by the operator (petrel inbound purge).
 package inbound
 
 import (
@@ -31,12 +46,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/mail"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"golang.org/x/time/rate"
 
+	"github.com/petrelmail/petrel/internal/admission"
 	"github.com/petrelmail/petrel/internal/bounce"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/smtpreply"
@@ -52,17 +71,49 @@ const (
 	StateDuplicate    = "duplicate"    // the same bytes arrived before; events were recorded then
 )
 
+// DefaultMaxSize is the default size limit of one message (bytes). Parse
+// reads the first 1 MiB of a report, where the explanation, the status
+// fields and the original's header are (RFC 3464 §2, RFC 5965 §2); the rest
+// is the returned body, which nothing reads. 2 MiB leaves room for a report
+// that returns a whole ordinary message (MTAs return at most 50–100 KB by
+// default: Postfix bounce_size_limit, Exim bounce_return_size_limit) while
+// one message can no longer take 10 MB of disk.
+const DefaultMaxSize = 2 << 20
+
 // Backend implements go-smtp's Backend for the return path.
 type Backend struct {
-	DB         *store.DB
-	Batch      *store.Batcher
-	Spool      *spool.Spool
-	Events     *event.Log
-	Rules      *bounce.Classifier
-	Domain     string   // the return-path domain
-	Mailboxes  []string // local parts accepted besides VERP addresses
-	VERPSecret []byte
-	Log        *slog.Logger
+	DB          *store.DB
+	Batch       *store.Batcher
+	Spool       *spool.Spool
+	Events      *event.Log
+	Rules       *bounce.Classifier
+	Domain      string   // the return-path domain
+	Mailboxes   []string // local parts accepted besides VERP addresses
+	VERPSecret  []byte
+	FeedbackKey []byte // verifies X-Petrel-Feedback tokens (bounce.FeedbackKey); nil: none is trusted
+	Log         *slog.Logger
+
+	// MaxSize is the size limit of one message in bytes (0: DefaultMaxSize).
+	MaxSize int64
+	// MessagesPerMinute is how many messages one remote IP may send per
+	// minute, with a burst of as many (0: unlimited).
+	MessagesPerMinute int
+	// UnattributedBudget bounds the bytes of stored bodies of unattributed,
+	// ignored and duplicate mail; past it the oldest are dropped (<= 0:
+	// unlimited).
+	UnattributedBudget int64
+	// Memory bounds the message bodies held in memory at once, shared with
+	// the other listeners: each DATA reserves MaxSize and is answered 451
+	// 4.3.1 when that does not fit (nil: no bound).
+	Memory *admission.Budget
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+
+	rates *ipRates
+	// warnings rate-limits the warnings hostile mail causes (unattributed
+	// reports, bodies dropped for the budget); set by NewServer.
+	warnings *rate.Sometimes
+	dropped  atomic.Int64 // bodies dropped for the budget since start
 }
 
 var _ smtp.Backend = (*Backend)(nil)
@@ -71,15 +122,41 @@ var _ smtp.Backend = (*Backend)(nil)
 func NewServer(be *Backend, hostname string) *smtp.Server {
 	s := smtp.NewServer(be)
 	s.Domain = hostname
-	s.MaxMessageBytes = 10 << 20
+	s.MaxMessageBytes = be.maxSize()
 	s.MaxRecipients = 10
 	s.ReadTimeout = 5 * time.Minute
 	s.WriteTimeout = 5 * time.Minute
+	be.rates = newIPRates(be.MessagesPerMinute, maxTrackedIPs)
+	be.warnings = &rate.Sometimes{First: 10, Interval: 10 * time.Second}
 	return s
 }
 
 // NewSession starts a session.
-func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) { return &session{b: b}, nil }
+func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	ip := ""
+	if c != nil && c.Conn() != nil {
+		ip = remoteIP(c.Conn().RemoteAddr())
+	}
+	return &session{b: b, ip: ip}, nil
+}
+
+func (b *Backend) maxSize() int64 {
+	if b.MaxSize > 0 {
+		return b.MaxSize
+	}
+	return DefaultMaxSize
+}
+
+func remoteIP(a net.Addr) string {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.IP.String()
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return host
+}
 
 // Rcpt is an accepted recipient: a VERP address names the message and the
 // index of the recipient; a feedback mailbox names neither.
@@ -87,11 +164,19 @@ type Rcpt struct{ Addr, MessageID, Index string }
 
 type session struct {
 	b     *Backend
+	ip    string
 	from  string
 	rcpts []Rcpt
 }
 
-func (s *session) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
+// Mail starts a transaction, within the sender's per-IP message rate.
+func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	if !s.b.rates.allow(s.ip, time.Now()) {
+		return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many messages from your address; try again later"}
+	}
+	s.from = from
+	return nil
+}
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	local, domain, _ := strings.Cut(to, "@")
@@ -112,6 +197,12 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (s *session) Data(r io.Reader) error {
+	if n := s.b.maxSize(); s.b.Memory != nil {
+		if !s.b.Memory.TryAcquire(n) {
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Too much mail in progress; try again later"}
+		}
+		defer s.b.Memory.Release(n)
+	}
 	body, err := io.ReadAll(r)
 	if errors.Is(err, smtp.ErrDataTooLarge) {
 		return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big"}
@@ -135,8 +226,19 @@ type Result struct {
 	State     string
 	MessageID string // the original message, when attributed
 	Account   string
+	By        string // the proof that attributed it: ByVERP, ByReturnedVERP, ByToken; "" when none
 	Events    []Outcome
+	// BodiesDropped is how many stored bodies (the oldest unattributed,
+	// ignored or duplicate ones, maybe this one) the budget dropped.
+	BodiesDropped int
 }
+
+// Proofs that a report is about a message Petrel sent.
+const (
+	ByVERP         = "verp"          // sent to the message's signed VERP address
+	ByReturnedVERP = "returned-verp" // the returned original's Return-Path is its signed VERP address
+	ByToken        = "token"         // the returned original carries its signed X-Petrel-Feedback token
+)
 
 // Outcome is one event recorded on the original message.
 type Outcome struct {
@@ -149,6 +251,9 @@ type Outcome struct {
 // events, in one transaction. It returns once the transaction is durable.
 func (b *Backend) Receive(ctx context.Context, mailFrom string, rcpts []Rcpt, body []byte) (*Result, error) {
 	now := time.Now()
+	if b.Now != nil {
+		now = b.Now()
+	}
 	res := &Result{Report: parse(body, b.Log)}
 	b.Rules.RuleSet().ClassifyReport(res.Report)
 	sum := sha256.Sum256(body)
@@ -169,19 +274,29 @@ func (b *Backend) Receive(ctx context.Context, mailFrom string, rcpts []Rcpt, bo
 			verpIndex = r.Index
 		}
 	}
+	st := NewStore(b.DB)
 	err = b.Batch.Do(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, b.DB.Rebind("SELECT COUNT(*) FROM inbound_messages WHERE digest = ?"), digest).Scan(&n); err != nil {
+		if err := st.lockBudgetTx(tx); err != nil {
+			return err
+		}
+		dup, err := st.duplicateTx(ctx, tx, digest)
+		if err != nil {
 			return err
 		}
 		state, events := res.State, res.Events
-		if n > 0 && len(events) > 0 {
+		if dup && len(events) > 0 {
 			state, events = StateDuplicate, nil
 		}
-		if err := b.DB.ExecTx(tx, "INSERT INTO inbound_messages (received_ms, mail_from, rcpt, message_id, recipient, body, kind, state, account, report, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			now.UnixMilli(), mailFrom, strings.Join(rcptAddrs, ","), res.MessageID, verpIndex, body,
-			string(res.Report.Kind), state, res.Account, string(reportJSON), digest); err != nil {
+		if err := st.insertTx(tx, row{received: now, mailFrom: mailFrom, rcpt: strings.Join(rcptAddrs, ","), messageID: res.MessageID,
+			recipient: verpIndex, body: body, kind: string(res.Report.Kind), state: state, account: res.Account,
+			report: string(reportJSON), digest: digest}); err != nil {
 			return err
+		}
+		res.BodiesDropped = 0
+		if inBudget(state) {
+			if res.BodiesDropped, err = st.chargeTx(ctx, tx, int64(len(body)), b.UnattributedBudget); err != nil {
+				return err
+			}
 		}
 		for _, o := range events {
 			if err := b.Events.AddTx(tx, o.Kind, res.MessageID, res.Account, o.Recipient, now, o.Detail); err != nil {
@@ -195,11 +310,31 @@ func (b *Backend) Receive(ctx context.Context, mailFrom string, rcpts []Rcpt, bo
 	}
 	switch res.State {
 	case StateUnattributed:
-		b.Log.Warn("inbound report not attributable to a message", "kind", res.Report.Kind, "format", res.Report.Format, "from", mailFrom)
+		b.warn(func() {
+			b.Log.Warn("inbound report not attributable to a message", "kind", res.Report.Kind, "format", res.Report.Format, "from", mailFrom,
+				"quoted_message_id", res.Report.Original.PetrelID)
+		})
 	case StateAttributed:
-		b.Log.Info("inbound report", "kind", res.Report.Kind, "message_id", res.MessageID, "events", len(res.Events))
+		b.Log.Info("inbound report", "kind", res.Report.Kind, "message_id", res.MessageID, "by", res.By, "events", len(res.Events))
+	}
+	if res.BodiesDropped > 0 {
+		total := b.dropped.Add(int64(res.BodiesDropped))
+		b.warn(func() {
+			b.Log.Warn("inbound budget for unattributed mail exceeded; dropping the oldest bodies", "dropped_since_start", total,
+				"budget_bytes", b.UnattributedBudget)
+		})
 	}
 	return res, nil
+}
+
+// warn logs a warning hostile mail can cause as often as it likes: the
+// first ten, then one per 10 s.
+func (b *Backend) warn(f func()) {
+	if b.warnings == nil {
+		f()
+		return
+	}
+	b.warnings.Do(f)
 }
 
 // parse runs bounce.Parse, which must never take the receiver down: a panic
@@ -215,8 +350,10 @@ func parse(body []byte, log *slog.Logger) (r *bounce.Report) {
 }
 
 // attribute ties the report to the original message and turns it into
-// events. Only the message's own destinations ever receive an event: a
-// report naming someone else cannot touch an unrelated address.
+// events. Only proof that Petrel sent the original attributes (see the
+// package doc, step 5), and only the message's own destinations ever
+// receive an event: a report naming someone else cannot touch an unrelated
+// address.
 func (b *Backend) attribute(ctx context.Context, res *Result, rcpts []Rcpt, now time.Time) error {
 	rep := res.Report
 	if rep.Kind == bounce.KindNotBounce {
@@ -224,16 +361,7 @@ func (b *Backend) attribute(ctx context.Context, res *Result, rcpts []Rcpt, now 
 		return nil
 	}
 	res.State = StateUnattributed
-	messageID, index := "", ""
-	for _, r := range rcpts {
-		if r.MessageID != "" {
-			messageID, index = r.MessageID, r.Index
-			break
-		}
-	}
-	if messageID == "" {
-		messageID = rep.Original.PetrelID
-	}
+	messageID, index, by := b.proof(rep, rcpts)
 	if messageID == "" {
 		return nil
 	}
@@ -271,7 +399,7 @@ func (b *Backend) attribute(ctx context.Context, res *Result, rcpts []Rcpt, now 
 		}
 		return ""
 	}
-	res.MessageID, res.Account = messageID, account
+	res.MessageID, res.Account, res.By = messageID, account, by
 	ts := event.Timestamp(now)
 	switch rep.Kind {
 	case bounce.KindBounce:
@@ -346,6 +474,33 @@ func (b *Backend) attribute(ctx context.Context, res *Result, rcpts []Rcpt, now 
 		res.State = StateAttributed
 	}
 	return nil
+}
+
+// proof finds what ties a report to a message Petrel sent, in order: the
+// VERP address it was sent to; the signed VERP Return-Path of the returned
+// original (a complaint loop's report about one recipient); the signed
+// feedback token of the returned original. index names the recipient when
+// a VERP address does. It returns "" when there is no proof — whatever
+// Message-ID the report quotes.
+func (b *Backend) proof(rep *bounce.Report, rcpts []Rcpt) (messageID, index, by string) {
+	for _, r := range rcpts {
+		if r.MessageID != "" {
+			return r.MessageID, r.Index, ByVERP
+		}
+	}
+	if rp := rep.Original.ReturnPath; rp != "" {
+		if _, domain, _ := strings.Cut(rp, "@"); strings.EqualFold(domain, b.Domain) {
+			if id, idx, err := bounce.ParseReturnPath(rp, b.VERPSecret); err == nil {
+				return id, idx, ByReturnedVERP
+			}
+		}
+	}
+	if tok := rep.Original.FeedbackToken; tok != "" && len(b.FeedbackKey) > 0 {
+		if id, err := bounce.ParseFeedbackToken(tok, b.FeedbackKey); err == nil {
+			return id, "", ByToken
+		}
+	}
+	return "", "", ""
 }
 
 func status(rc bounce.Recipient) string {

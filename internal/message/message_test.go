@@ -131,3 +131,23 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestPrepareAddsFields: fields Petrel adds (the feedback token) replace any
+// the client wrote, so a client cannot plant its own value.
+func TestPrepareAddsFields(t *testing.T) {
+	m, err := Parse([]byte("From: s@example.com\r\nX-Petrel-Feedback: forged.value\r\nx-petrel-feedback: again\r\nSubject: x\r\n\r\nbody\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Prepare(m, "id", "h.test", time.Unix(0, 0), [2]string{"X-Petrel-Feedback", "id.mac"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Parse(p.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := out.Values("X-Petrel-Feedback"); len(v) != 1 || v[0] != "id.mac" {
+		t.Errorf("X-Petrel-Feedback = %q, want exactly [id.mac]", v)
+	}
+}

@@ -54,7 +54,12 @@ func (e *TagError) Error() string {
 // does: X-SES-* headers are read and removed, Bcc and Return-Path are removed,
 // Message-ID becomes <messageID@domain> and Date the acceptance time. The
 // original headers are kept for the events.
-func Prepare(m *Message, messageID, domain string, now time.Time) (*Prepared, error) {
+//
+// Each of add is a header field {name, value} Petrel sets on the delivered
+// message (replacing any field of that name the client wrote), such as the
+// signed X-Petrel-Feedback token; value must already be encoded and free
+// of CR and LF.
+func Prepare(m *Message, messageID, domain string, now time.Time, add ...[2]string) (*Prepared, error) {
 	p := &Prepared{}
 	size := 0
 	for _, f := range m.Header {
@@ -103,10 +108,17 @@ func Prepare(m *Message, messageID, domain string, now time.Time) (*Prepared, er
 	out.Del("Return-Path")
 	out.Set("Date", now.UTC().Format(time.RFC1123Z))
 	out.Set("Message-ID", "<"+messageID+"@"+domain+">")
+	for _, f := range add {
+		out.Set(f[0], f[1])
+	}
 	if out.Get("MIME-Version") == "" {
 		out.Header = append(out.Header, Field{Name: "MIME-Version", Raw: []byte("MIME-Version: 1.0\r\n")})
 	}
-	p.Body = out.Bytes()
+	var scratch []byte
+	if m.Scratch {
+		scratch = m.input
+	}
+	p.Body = out.assemble(scratch)
 	return p, nil
 }
 

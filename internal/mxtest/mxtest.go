@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -44,6 +45,7 @@ type Server struct {
 	Rcpt Reply
 
 	mu       sync.Mutex
+	commands []string
 	messages []Message
 	attempts map[string]int
 	conns    int
@@ -78,7 +80,7 @@ func start(t testing.TB, ip string, port int, tlsConfig *tls.Config) *Server {
 	srv.Domain = "mx.test"
 	srv.AllowInsecureAuth = true
 	srv.ErrorLog = log.New(io.Discard, "", 0) // resets from killed clients are expected
-	go srv.Serve(l)
+	go srv.Serve(recordingListener{l, s})
 	t.Cleanup(func() { srv.Close() })
 	return s
 }
@@ -95,6 +97,57 @@ func (s *Server) Messages() []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Message(nil), s.messages...)
+}
+
+// Commands returns the MAIL FROM and RCPT TO command lines the server
+// received, byte for byte without their CRLF, in order, from sessions in
+// plain text (after STARTTLS the server sees only ciphertext here). Any line
+// starting with "MAIL FROM:" or "RCPT TO:" counts, message content included.
+func (s *Server) Commands() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.commands...)
+}
+
+// recordingListener hands go-smtp connections whose input is also split
+// into lines for Commands.
+type recordingListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l recordingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &recordingConn{Conn: c, s: l.s}, nil
+}
+
+type recordingConn struct {
+	net.Conn
+	s    *Server
+	line []byte // the incomplete line read so far
+}
+
+func (c *recordingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	for _, ch := range b[:n] {
+		if ch != '\n' {
+			if len(c.line) < 4096 {
+				c.line = append(c.line, ch)
+			}
+			continue
+		}
+		line := string(bytes.TrimSuffix(c.line, []byte("\r")))
+		c.line = c.line[:0]
+		if u := strings.ToUpper(line); strings.HasPrefix(u, "MAIL FROM:") || strings.HasPrefix(u, "RCPT TO:") {
+			c.s.mu.Lock()
+			c.s.commands = append(c.s.commands, line)
+			c.s.mu.Unlock()
+		}
+	}
+	return n, err
 }
 
 // Attempts returns how many RCPTs for rcpt the server has seen.

@@ -2,11 +2,14 @@
 // submission. Given an authenticated account and a message, Send:
 //
 //  1. checks the account may send;
-//  2. checks every sender identity (From header, envelope MAIL FROM) is a
-//     verified identity of the account (SES: MessageRejected otherwise);
+//  2. checks every sender identity (From, Sender and Return-Path headers,
+//     envelope MAIL FROM) is a verified identity of the account (SES:
+//     MessageRejected otherwise);
 //  3. checks the recipients (1 to 50, valid syntax);
 //  4. parses the message, rejects duplicate singleton headers, and prepares
-//     it as SES does (X-SES-* read and stripped, Message-ID and Date set);
+//     it as SES does (X-SES-* read and stripped, Message-ID and Date set),
+//     adding the signed X-Petrel-Feedback token that ties reports sent to
+//     the feedback mailboxes to it;
 //  5. DKIM-signs it with the From domain's key, when it has one;
 //  6. stores body, one queue entry per recipient and the Send event in one
 //     group-committed transaction, and returns only when it is on disk;
@@ -45,6 +48,11 @@ type Config struct {
 	MaxRecipients int           // per message (SES: 50)
 	MaxSize       int           // bytes (SES v2/SMTP: 40 MB)
 	LeaseFor      time.Duration // lease on entries handed straight to delivery
+	// Feedback returns the header field {name, value} added to every
+	// message that ties a complaint or bounce sent to a feedback mailbox to
+	// it (the signed X-Petrel-Feedback token, bounce.FeedbackToken; wired by
+	// daemon); nil adds none.
+	Feedback func(messageID string) [2]string
 }
 
 // Sender accepts messages.
@@ -91,6 +99,12 @@ type Request struct {
 	Raw        []byte            // the message; line endings are normalised here
 	Tags       [][2]string       // API EmailTags; when set, X-SES-MESSAGE-TAGS is ignored (SES: no merge)
 	ConfigSet  string            // API ConfigurationSetName; overrides X-SES-CONFIGURATION-SET
+
+	// RawScratch gives Raw up to Send, which then builds the prepared
+	// message in Raw's backing array (up to its capacity) instead of a
+	// copy (message.Message.Scratch): set when Raw is a buffer nothing else
+	// reads, such as a request body.
+	RawScratch bool
 }
 
 // Errors the edges translate to SES's replies.
@@ -153,6 +167,7 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	if err != nil {
 		return "", &RejectedError{"Transaction failed: " + err.Error()}
 	}
+	msg.Scratch = req.RawScratch
 	if err := msg.CheckDuplicates(); err != nil {
 		return "", &RejectedError{"Transaction failed: " + err.Error()}
 	}
@@ -164,7 +179,11 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	if req.MailFrom != nil {
 		mailFrom = *req.MailFrom
 	}
-	sourceIdentity, err := s.authorize(ctx, req.Account, from, mailFrom)
+	senders, err := headerSenders(msg)
+	if err != nil {
+		return "", err
+	}
+	sourceIdentity, err := s.authorize(ctx, req.Account, append([]address.Address{from, mailFrom}, senders...)...)
 	if err != nil {
 		return "", err
 	}
@@ -175,7 +194,11 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 
 	now := time.Now()
 	id := event.NewID(now)
-	prep, err := message.Prepare(msg, id, s.cfg.Hostname, now)
+	var add [][2]string
+	if s.cfg.Feedback != nil {
+		add = append(add, s.cfg.Feedback(id))
+	}
+	prep, err := message.Prepare(msg, id, s.cfg.Hostname, now, add...)
 	if err != nil {
 		return "", &RejectedError{err.Error()}
 	}
@@ -184,7 +207,7 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	if sg, err := s.identities.Signer(ctx, req.Account, from); err != nil {
 		return "", &StorageError{err}
 	} else if sg != nil {
-		if prep.Body, err = sg.Sign(prep.Body); err != nil {
+		if prep.Body, err = sg.SignInPlace(prep.Body); err != nil {
 			return "", &RejectedError{"Transaction failed: " + err.Error()}
 		}
 	}
@@ -239,6 +262,11 @@ func (s *Sender) release(entries []*queue.Entry) {
 	})
 }
 
+// authorize checks that every sender identity of a message — From, MAIL
+// FROM, and the Sender and Return-Path headers when present — is covered by
+// a verified identity of account (SES §8.5). It returns the identity that
+// covers the first of addrs (mail.sourceArn), or an *UnverifiedError listing
+// the addresses no verified identity covers (SES MessageRejected / 554).
 func (s *Sender) authorize(ctx context.Context, account string, addrs ...address.Address) (string, error) {
 	var failed []string
 	first := ""
@@ -262,6 +290,26 @@ func (s *Sender) authorize(ctx context.Context, account string, addrs ...address
 		return "", &UnverifiedError{Identities: failed, Region: s.cfg.Region}
 	}
 	return first, nil
+}
+
+// headerSenders returns the addresses of the Sender and Return-Path header
+// fields (RFC 5322 §3.6.2, §3.6.7), each at most once (CheckDuplicates), in
+// that order; a Return-Path of "<>" names no identity. A field that does not
+// hold one valid mailbox is refused (*RejectedError).
+func headerSenders(msg *message.Message) ([]address.Address, error) {
+	var out []address.Address
+	for _, h := range []string{"Sender", "Return-Path"} {
+		vs := msg.Values(h)
+		if len(vs) == 0 || h == "Return-Path" && strings.TrimSpace(vs[0]) == "<>" {
+			continue
+		}
+		a, err := address.Parse(vs[0])
+		if err != nil {
+			return nil, &RejectedError{"Illegal address: the " + h + " header is invalid."}
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 func (s *Sender) recipients(in []address.Address) ([]address.Address, error) {

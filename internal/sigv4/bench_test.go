@@ -19,7 +19,7 @@ func BenchmarkVerify(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		if _, err := Verify(r, body, "ses", now, lookup); err != nil {
+		if _, err := Verify(r, body, "ses", "us-east-1", now, lookup); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -2,13 +2,19 @@
 // in both the Authorization-header form and the presigned-query form
 // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv.html).
 //
-// Verification steps:
-//  1. find the signature (Authorization header, else X-Amz-* query members);
-//  2. check the credential scope (date/region/service/aws4_request) and the
-//     request time against the allowed clock skew (or presign expiry);
-//  3. look up the secret for the access key id;
-//  4. rebuild the canonical request and string to sign, derive the signing key,
-//     and compare signatures in constant time.
+// Verification is in two phases, so that nobody can make the server read a
+// body before it knows who is asking:
+//  1. Check, before any body byte is read: find the signature (Authorization
+//     header, else X-Amz-* query members); check the credential scope
+//     (date/region/service/aws4_request), the request time against the
+//     allowed clock skew (or presign expiry), that host is signed and that
+//     the payload declaration is a digest (UNSIGNED-PAYLOAD is S3's only);
+//     look up the secret for the access key id;
+//  2. Signed.Verify: rebuild the canonical request and string to sign with
+//     the payload hash, derive the signing key, and compare signatures in
+//     constant time. A client that declared x-amz-content-sha256 is verified
+//     with it before its body is read (the caller then checks the body hashes
+//     to it); otherwise the caller hashes the body as it reads it.
 //
 // Failures are *Error values carrying the AWS error code and HTTP status that
 // AWS returns for them, so the API layer can answer in AWS's own shape.
@@ -20,6 +26,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"net/http"
 	"net/url"
 	"sort"
@@ -71,6 +78,10 @@ var (
 	errBadSig  = &Error{Code: "InvalidSignatureException", Status: 403,
 		Message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."}
 	errUnknownKey = &Error{Code: "UnrecognizedClientException", Status: 403, Message: "The security token included in the request is invalid."}
+	// Petrel serves one region, as each SES endpoint does.
+	errBadRegion    = &Error{Code: "InvalidSignatureException", Status: 403, Message: "Credential should be scoped to a valid region. "}
+	errHashMismatch = &Error{Code: "InvalidSignatureException", Status: 403,
+		Message: "The provided 'x-amz-content-sha256' header does not match what was computed."}
 )
 
 type sigParts struct {
@@ -82,9 +93,27 @@ type sigParts struct {
 	expires                      time.Duration
 }
 
-// Verify checks r's signature for service (SES signs as "ses"). body is the
-// request body already read by the caller; now is the server time.
-func Verify(r *http.Request, body []byte, service string, now time.Time, lookup Lookup) (*Result, error) {
+// Signed is a request whose signature has passed every check that does
+// not need the payload; Verify completes the check with the payload's hash.
+type Signed struct {
+	r     *http.Request
+	p     *sigParts
+	t     time.Time
+	key   []byte
+	want  []byte
+	scope string
+}
+
+// Check runs, before any body byte is read, every check of r's signature
+// that does not need the payload: the Authorization header (or presigned
+// query) is present and well formed, the algorithm is AWS4-HMAC-SHA256, the
+// credential scope names service and region (region "" accepts any), the
+// request time is within MaxSkew (or the presign expiry), host is a signed
+// header, and lookup knows the access key. The payload declaration
+// x-amz-content-sha256 must be absent or a SHA-256 hex digest:
+// UNSIGNED-PAYLOAD and the streaming forms are S3's and are refused, as SES
+// refuses them (its answer is a signature mismatch).
+func Check(r *http.Request, service, region string, now time.Time, lookup Lookup) (*Signed, error) {
 	p, err := parse(r)
 	if err != nil {
 		return nil, err
@@ -92,6 +121,9 @@ func Verify(r *http.Request, body []byte, service string, now time.Time, lookup 
 	if p.service != service {
 		return nil, &Error{Code: "InvalidSignatureException", Status: 403,
 			Message: fmt.Sprintf("Credential should be scoped to correct service: '%s'. ", service)}
+	}
+	if region != "" && p.region != region {
+		return nil, errBadRegion
 	}
 	t, err := time.Parse(timeFormat, p.amzDate)
 	if err != nil {
@@ -115,6 +147,16 @@ func Verify(r *http.Request, body []byte, service string, now time.Time, lookup 
 	if !contains(p.signedHeaders, "host") {
 		return nil, incomplete("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
 	}
+	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" && !isHexDigest(h) {
+		if h == unsignedPay || strings.HasPrefix(h, "STREAMING-") {
+			return nil, errBadSig
+		}
+		return nil, errHashMismatch
+	}
+	want, err := hex.DecodeString(p.signature)
+	if err != nil {
+		return nil, errBadSig
+	}
 	secret, err := lookup(p.keyID)
 	if errors.Is(err, ErrUnknownKey) {
 		return nil, errUnknownKey
@@ -122,34 +164,59 @@ func Verify(r *http.Request, body []byte, service string, now time.Time, lookup 
 	if err != nil {
 		return nil, fmt.Errorf("looking up access key: %w", err)
 	}
+	return &Signed{r: r, p: p, t: t, want: want,
+		key:   SigningKey(secret, p.date, p.region, p.service),
+		scope: p.date + "/" + p.region + "/" + p.service + "/aws4_request"}, nil
+}
 
-	bodyHash := sha256Hex(body)
-	var hashes []string
-	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" && !p.presigned {
-		if h != unsignedPay && h != bodyHash {
-			return nil, &Error{Code: "InvalidSignatureException", Status: 403,
-				Message: "The provided 'x-amz-content-sha256' header does not match what was computed."}
-		}
-		hashes = []string{h}
-	} else if p.presigned {
-		hashes = []string{bodyHash, unsignedPay}
-	} else {
-		hashes = []string{bodyHash}
+// DeclaredHash returns the payload's SHA-256 (lower-case hex) as the client
+// declared it in x-amz-content-sha256, or "" when it declared none (the AWS
+// SDKs send none for SES). When it is set, Verify(DeclaredHash()) proves the
+// request authentic before its body is read; the body must then hash to it.
+func (s *Signed) DeclaredHash() string {
+	return strings.ToLower(s.r.Header.Get("X-Amz-Content-Sha256"))
+}
+
+// Verify completes the check with payloadHash, the lower-case hex SHA-256
+// of the body (or DeclaredHash before the body is read). A declared hash
+// that differs from payloadHash is refused with AWS's text for it.
+func (s *Signed) Verify(payloadHash string) (*Result, error) {
+	if d := s.DeclaredHash(); d != "" && d != payloadHash {
+		return nil, errHashMismatch
 	}
-	key := SigningKey(secret, p.date, p.region, p.service)
-	scope := p.date + "/" + p.region + "/" + p.service + "/aws4_request"
-	want, err := hex.DecodeString(p.signature)
-	if err != nil {
+	cr := canonicalRequest(s.r, s.p, payloadHash)
+	sts := algorithm + "\n" + s.p.amzDate + "\n" + s.scope + "\n" + sha256Hex([]byte(cr))
+	if !hmac.Equal(hmacSHA256(s.key, []byte(sts)), s.want) {
 		return nil, errBadSig
 	}
-	for _, h := range hashes {
-		cr := canonicalRequest(r, p, h)
-		sts := algorithm + "\n" + p.amzDate + "\n" + scope + "\n" + sha256Hex([]byte(cr))
-		if hmac.Equal(hmacSHA256(key, []byte(sts)), want) {
-			return &Result{AccessKeyID: p.keyID, Region: p.region, Time: t}, nil
+	return &Result{AccessKeyID: s.p.keyID, Region: s.p.region, Time: s.t}, nil
+}
+
+// Verify checks r's whole signature for service and region given its body
+// already read: Check, then Signed.Verify with the body's hash.
+func Verify(r *http.Request, body []byte, service, region string, now time.Time, lookup Lookup) (*Result, error) {
+	s, err := Check(r, service, region, now, lookup)
+	if err != nil {
+		return nil, err
+	}
+	return s.Verify(sha256Hex(body))
+}
+
+// HashHex returns the lower-case hex SHA-256 of a finished hash, as Verify
+// takes it.
+func HashHex(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
+
+func isHexDigest(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
 		}
 	}
-	return nil, errBadSig
+	return true
 }
 
 func requestExpired(t, now time.Time) *Error {

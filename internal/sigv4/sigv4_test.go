@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,6 +83,29 @@ func TestVerifyAgainstSDKSigner(t *testing.T) {
 			r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+keyID+"/20261122/us-east-1/ses/aws4_request")
 			return r
 		}, nil, "IncompleteSignatureException", 400},
+		{"wrong region", func() *http.Request {
+			r := httptest.NewRequest("GET", "http://h/v2/email/account", nil)
+			sum := sha256.Sum256(nil)
+			v4.NewSigner().SignHTTP(context.Background(), creds, r, hex.EncodeToString(sum[:]), "ses", "eu-west-1", now)
+			return r
+		}, nil, "InvalidSignatureException", 403},
+		{"UNSIGNED-PAYLOAD", func() *http.Request {
+			r := httptest.NewRequest("POST", "http://h/v2/email/outbound-emails", bytes.NewReader(body))
+			r.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
+			v4.NewSigner().SignHTTP(context.Background(), creds, r, "UNSIGNED-PAYLOAD", "ses", "us-east-1", now)
+			return r
+		}, body, "InvalidSignatureException", 403},
+		{"declared hash of another body", func() *http.Request {
+			r := signed(t, "POST", "http://h/v2/email/outbound-emails", body, now, creds)
+			sum := sha256.Sum256(body)
+			r.Header.Set("X-Amz-Content-Sha256", hex.EncodeToString(sum[:]))
+			return r
+		}, []byte(`{"FromEmailAddress":"b@example.com"}`), "InvalidSignatureException", 403},
+		{"declared hash not a digest", func() *http.Request {
+			r := signed(t, "POST", "http://h/v2/email/outbound-emails", body, now, creds)
+			r.Header.Set("X-Amz-Content-Sha256", "abc")
+			return r
+		}, body, "InvalidSignatureException", 403},
 		{"wrong service", func() *http.Request {
 			r := httptest.NewRequest("GET", "http://h/v2/email/account", nil)
 			sum := sha256.Sum256(nil)
@@ -92,7 +116,7 @@ func TestVerifyAgainstSDKSigner(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := tc.req()
-			res, err := Verify(r, tc.body, "ses", now, lookup)
+			res, err := Verify(r, tc.body, "ses", "us-east-1", now, lookup)
 			if tc.code == "" {
 				if err != nil {
 					t.Fatalf("want valid, got %v", err)
@@ -123,13 +147,73 @@ func TestVerifyPresigned(t *testing.T) {
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
-	if _, err := Verify(req, nil, "ses", now.Add(time.Minute), lookup); err != nil {
+	if _, err := Verify(req, nil, "ses", "us-east-1", now.Add(time.Minute), lookup); err != nil {
 		t.Fatalf("presigned: %v", err)
 	}
-	_, err = Verify(req, nil, "ses", now.Add(6*time.Minute), lookup)
+	_, err = Verify(req, nil, "ses", "us-east-1", now.Add(6*time.Minute), lookup)
 	var e *Error
 	if !errors.As(err, &e) || e.Code != "RequestExpired" {
 		t.Fatalf("expired presign: got %v", err)
+	}
+
+	// A URL presigned for UNSIGNED-PAYLOAD would carry any body for up to 7
+	// days; only S3 allows it, SES refuses it.
+	r = httptest.NewRequest("POST", "http://h/v2/email/outbound-emails?X-Amz-Expires=604800", nil)
+	u, hdr, err = v4.NewSigner().PresignHTTP(context.Background(), creds, r, "UNSIGNED-PAYLOAD", "ses", "us-east-1", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"FromEmailAddress":"any@example.com"}`)
+	req = httptest.NewRequest("POST", u, bytes.NewReader(body))
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	if _, err := Verify(req, body, "ses", "us-east-1", now.Add(time.Minute), lookup); !errors.As(err, &e) || e.Code != "InvalidSignatureException" {
+		t.Fatalf("presigned UNSIGNED-PAYLOAD: got %v", err)
+	}
+}
+
+// TestCheckBeforeBody shows what is decided before a body is read: a
+// request that declares its payload hash is proven authentic (or not)
+// without the body, and the body must then hash to the declared value.
+func TestCheckBeforeBody(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	creds := aws.Credentials{AccessKeyID: keyID, SecretAccessKey: secret}
+	body := []byte(`{"FromEmailAddress":"a@example.com"}`)
+	sum := sha256.Sum256(body)
+	declared := hex.EncodeToString(sum[:])
+	r := httptest.NewRequest("POST", "http://h/v2/email/outbound-emails", bytes.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("X-Amz-Content-Sha256", declared)
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, r, declared, "ses", "us-east-1", now); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Check(r, "ses", "us-east-1", now, lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.DeclaredHash() != declared {
+		t.Fatalf("declared %q", s.DeclaredHash())
+	}
+	if _, err := s.Verify(s.DeclaredHash()); err != nil {
+		t.Fatalf("verify with the declared hash: %v", err)
+	}
+	other := sha256.Sum256([]byte("another body"))
+	var e *Error
+	if _, err := s.Verify(hex.EncodeToString(other[:])); !errors.As(err, &e) || !strings.Contains(e.Message, "x-amz-content-sha256") {
+		t.Fatalf("a body that does not match the declaration: got %v", err)
+	}
+	// Tampering with a signed header is caught before the body.
+	r.Header.Set("Content-Type", "text/plain")
+	if s, err := Check(r, "ses", "us-east-1", now, lookup); err != nil {
+		t.Fatal(err)
+	} else if _, err := s.Verify(s.DeclaredHash()); !errors.As(err, &e) || e.Code != "InvalidSignatureException" {
+		t.Fatalf("tampered header: got %v", err)
+	}
+	// Without a declaration, nothing is proven until the body is hashed.
+	r = signed(t, "POST", "http://h/v2/email/outbound-emails", body, now, creds)
+	if s, err := Check(r, "ses", "us-east-1", now, lookup); err != nil || s.DeclaredHash() != "" {
+		t.Fatalf("undeclared: %v %q", err, s.DeclaredHash())
 	}
 }
 
@@ -143,7 +227,7 @@ func FuzzVerify(f *testing.F) {
 		}
 		r.Header.Set("Authorization", auth)
 		r.Header.Set("X-Amz-Date", date)
-		_, err = Verify(r, nil, "ses", time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC), lookup)
+		_, err = Verify(r, nil, "ses", "us-east-1", time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC), lookup)
 		if err == nil {
 			t.Fatal("a fuzzed signature verified")
 		}

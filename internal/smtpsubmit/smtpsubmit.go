@@ -3,12 +3,29 @@
 // TLS with SES SMTP credentials, and SES's reply codes and texts
 // (../shared/spec/ses.md §3.4). Accepted messages go through package sending,
 // so the final "250 Ok <MessageId>" is sent only once the message is durable.
+//
+// Against hostile clients (each refusal is logged, rate-limited, with its
+// cause):
+//   - connections are capped in all and per remote IP (Backend.Listen), and
+//     one that has not authenticated within DefaultAuthDeadline is closed;
+//   - AUTH failures are throttled per IP and per username (AuthPolicy):
+//     growing delays before the 535, then a temporary lockout answered
+//     "454 4.7.0 Too many authentication failures, try again later", and
+//     a connection is closed (421 4.7.0) at its third refused attempt;
+//   - credentials disabled during a session stop it at the next MAIL FROM
+//     (421 4.7.0 for a key, 530 for a network credential);
+//   - malformed input gets a permanent reply: 501 5.5.2 for undecodable
+//     AUTH data (RFC 4954 §4), 554 5.6.0 for an over-long line in DATA
+//     (RFC 5321 §4.5.3.1.6), 553 for a bad address;
+//   - a message body is read in chunks taken from the memory budget shared
+//     with the API; over it, 451 4.3.1 (retry later), nothing accepted.
 package smtpsubmit
 
 import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -19,13 +36,20 @@ import (
 
 	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/address"
+	"github.com/petrelmail/petrel/internal/admission"
+	"github.com/petrelmail/petrel/internal/message"
 	"github.com/petrelmail/petrel/internal/sending"
 )
 
-// Limits SES applies to SMTP (§3.1, §11.2).
+// Limits SES applies to SMTP (§3.1, §11.2), and MaxLineLength, the bound
+// on a line read (command or message data), in octets including CRLF:
+// twice RFC 5321 §4.5.3.1.6's 1000, as go-smtp has it, so that no line is
+// held whole beyond it. Message lines over 1000 octets are refused in any
+// case (package message), with the same reply.
 const (
 	MaxMessageBytes = 40 << 20
 	MaxRecipients   = 50
+	MaxLineLength   = 2000
 )
 
 // Backend implements go-smtp's Backend.
@@ -33,21 +57,42 @@ type Backend struct {
 	Accounts *account.Service
 	Sender   *sending.Sender
 	Log      *slog.Logger
+	// Budget bounds the bytes of message bodies held in memory at once,
+	// shared with the API; nil: unbounded.
+	Budget *admission.Budget
+	// Auth throttles AUTH failures; NewServer sets
+	// NewAuthLimiter(DefaultAuthPolicy()) when it is nil.
+	Auth *AuthLimiter
+
+	refusals refusalLog
 }
 
 var _ smtp.Backend = (*Backend)(nil)
 
-// NewServer returns a go-smtp server for the backend.
+// NewServer returns a go-smtp server for the backend; serve it on a
+// listener from be.Listen. Several servers may share one backend (and so
+// its AUTH failure counts).
+//
+// Timeouts: a command line must arrive within 5 minutes of the previous
+// reply (RFC 5321 §4.5.3.2.7), the whole of a DATA transfer within 5
+// minutes of the DATA command, and authentication within the listener's
+// AuthDeadline of the connection; on timeout go-smtp answers "421 4.4.2
+// Idle timeout" and closes (421, not SES's 451: the server is closing the
+// channel, RFC 5321 §3.8).
 func NewServer(be *Backend, hostname string, tlsConfig *tls.Config) *smtp.Server {
+	if be.Auth == nil {
+		be.Auth = NewAuthLimiter(DefaultAuthPolicy())
+	}
 	s := smtp.NewServer(be)
 	s.Domain = hostname
 	s.TLSConfig = tlsConfig
 	s.MaxMessageBytes = MaxMessageBytes
 	s.MaxRecipients = MaxRecipients
-	s.MaxLineLength = 2000
+	s.MaxLineLength = MaxLineLength
 	s.AllowInsecureAuth = false
 	s.ReadTimeout = 5 * time.Minute
 	s.WriteTimeout = 5 * time.Minute
+	s.ErrorLog = errorLog{be}
 	return s
 }
 
@@ -55,29 +100,36 @@ func NewServer(be *Backend, hostname string, tlsConfig *tls.Config) *smtp.Server
 // credential's range is attributed to its account without AUTH (it may still
 // authenticate, which then wins).
 func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	s := &session{b: b, conn: c}
+	s := &session{b: b, conn: c, sc: connOf(c.Conn())}
 	if ap, err := netip.ParseAddrPort(c.Conn().RemoteAddr().String()); err == nil {
-		s.ip = ap.Addr().Unmap().String()
-		acct, err := b.Accounts.AccountForIP(context.Background(), ap.Addr())
+		s.addr = ap.Addr().Unmap()
+		s.ip = s.addr.String()
+		acct, err := b.Accounts.AccountForIP(context.Background(), s.addr)
 		if err != nil {
 			b.Log.Error("looking up network credentials", "err", err)
 			return nil, errTempFailure
 		}
 		if acct != "" {
-			s.account, s.user = acct, "network:"+s.ip
+			s.account, s.user, s.network = acct, "network:"+s.ip, true
+			s.authenticated()
 		}
 	}
 	return s, nil
 }
 
 type session struct {
-	b       *Backend
-	conn    *smtp.Conn
-	ip      string
-	account string
-	user    string
-	from    *address.Address
-	rcpts   []address.Address
+	b            *Backend
+	conn         *smtp.Conn
+	sc           *conn // nil when not served from Backend.Listen
+	addr         netip.Addr
+	ip           string
+	account      string
+	user         string
+	network      bool  // attributed by a network credential, not AUTH
+	authFailures int   // refused AUTH attempts on this connection
+	size         int64 // SIZE declared with MAIL FROM (0: none)
+	from         *address.Address
+	rcpts        []address.Address
 }
 
 var _ smtp.AuthSession = (*session)(nil)
@@ -90,38 +142,100 @@ var (
 	errAuthRequired = reply(530, smtp.EnhancedCode{5, 7, 0}, "Authentication required")
 	errBadCreds     = reply(535, smtp.EnhancedCode{5, 7, 8}, "Authentication Credentials Invalid")
 	errTempAuth     = reply(454, smtp.EnhancedCode{4, 7, 0}, "Temporary authentication failure")
+	errLockedOut    = reply(454, smtp.EnhancedCode{4, 7, 0}, "Too many authentication failures, try again later")
+	errAuthClosing  = reply(421, smtp.EnhancedCode{4, 7, 0}, "Too many authentication failures, closing connection")
+	errBadResponse  = reply(501, smtp.EnhancedCode{5, 5, 2}, "Malformed authentication response")
+	errRevoked      = reply(421, smtp.EnhancedCode{4, 7, 0}, "Credentials no longer valid, closing connection")
 	errTooLong      = reply(552, smtp.EnhancedCode{5, 3, 4}, "Message is too long.")
-	errTempFailure  = reply(451, smtp.EnhancedCode{4, 3, 0}, "Temporary service failure")
+	errLineTooLong  = reply(554, smtp.EnhancedCode{5, 6, 0}, fmt.Sprintf("Transaction failed: %v: line longer than %d characters",
+		message.ErrMalformed, message.MaxLineLength))
+	errOverBudget  = reply(451, smtp.EnhancedCode{4, 3, 1}, "Temporary service failure")
+	errTempFailure = reply(451, smtp.EnhancedCode{4, 3, 0}, "Temporary service failure")
 )
 
 func (s *session) AuthMechanisms() []string { return []string{"PLAIN", "LOGIN"} }
 
 func (s *session) Auth(mech string) (sasl.Server, error) {
-	check := func(username, password string) error {
-		acct, err := s.b.Accounts.AuthSMTP(context.Background(), username, password)
-		if errors.Is(err, account.ErrBadCredentials) {
-			s.b.Log.Info("SMTP authentication failed", "remote_ip", s.ip, "username", username)
-			return errBadCreds
-		}
-		if err != nil {
-			s.b.Log.Error("SMTP authentication", "err", err)
-			return errTempAuth
-		}
-		s.account, s.user = acct, username
-		return nil
-	}
 	switch mech {
 	case "PLAIN":
-		return sasl.NewPlainServer(func(identity, username, password string) error {
+		return saslServer{s, sasl.NewPlainServer(func(identity, username, password string) error {
 			if identity != "" && identity != username {
-				return errBadCreds
+				password = "" // acting for another identity is not supported: it fails as a wrong password does
 			}
-			return check(username, password)
-		}), nil
+			return s.check(username, password)
+		})}, nil
 	case "LOGIN":
-		return &loginServer{check: check}, nil
+		return saslServer{s, &loginServer{check: s.check}}, nil
 	}
 	return nil, reply(504, smtp.EnhancedCode{5, 5, 4}, "Unrecognized authentication type")
+}
+
+// check authenticates username with password, unless the IP or the
+// username is locked out.
+func (s *session) check(username, password string) error {
+	if locked, by := s.b.Auth.Locked(s.ip, username); locked {
+		s.b.refused("AUTH locked out", "remote_ip", s.ip, "username", username, "locked", by)
+		return s.refuseAuth(errLockedOut)
+	}
+	acct, err := s.b.Accounts.AuthSMTP(context.Background(), username, password)
+	if errors.Is(err, account.ErrBadCredentials) {
+		return s.authFailed(username)
+	}
+	if err != nil {
+		s.b.Log.Error("SMTP authentication", "err", err)
+		return errTempAuth
+	}
+	s.account, s.user, s.network = acct, username, false
+	s.authFailures = 0
+	s.authenticated()
+	return nil
+}
+
+// authFailed counts a failed attempt, waits as the policy says, and
+// returns the reply.
+func (s *session) authFailed(username string) error {
+	wait, locked := s.b.Auth.Failed(s.ip, username)
+	if locked {
+		s.b.Log.Warn("SMTP authentication locked out after repeated failures", "remote_ip", s.ip, "username", username,
+			"for", s.b.Auth.Policy().LockFor)
+	}
+	s.b.refused("AUTH failed", "remote_ip", s.ip, "username", username, "wait", wait)
+	time.Sleep(wait)
+	return s.refuseAuth(errBadCreds)
+}
+
+// refuseAuth counts a refused AUTH on this connection: at the policy's
+// PerConn the reply is 421 and the connection is closed.
+func (s *session) refuseAuth(err *smtp.SMTPError) error {
+	s.authFailures++
+	if n := s.b.Auth.Policy().PerConn; n > 0 && s.authFailures >= n {
+		s.b.refused("AUTH failures on one connection", "remote_ip", s.ip, "failures", s.authFailures)
+		return errAuthClosing
+	}
+	return err
+}
+
+// authenticated lifts the connection's authentication deadline.
+func (s *session) authenticated() {
+	if s.sc != nil {
+		s.sc.authenticated()
+	}
+}
+
+// saslServer answers a malformed SASL response (e.g. PLAIN without its
+// two NULs) with 501, counted as a refused attempt, instead of go-smtp's
+// 454 for any non-SMTP error.
+type saslServer struct {
+	s *session
+	sasl.Server
+}
+
+func (w saslServer) Next(response []byte) ([]byte, bool, error) {
+	challenge, done, err := w.Server.Next(response)
+	if _, ok := err.(*smtp.SMTPError); err != nil && !ok {
+		return nil, true, w.s.refuseAuth(errBadResponse)
+	}
+	return challenge, done, err
 }
 
 // loginServer is the server side of AUTH LOGIN (draft-murchison-sasl-login).
@@ -151,14 +265,55 @@ func (l *loginServer) Next(response []byte) (challenge []byte, done bool, err er
 }
 
 func (s *session) Mail(from string, opts *smtp.MailOptions) error {
-	if s.account == "" {
-		return errAuthRequired
+	if err := s.authorized(); err != nil {
+		return err
 	}
 	a, err := address.ParsePath(from)
 	if err != nil {
 		return reply(553, smtp.EnhancedCode{5, 1, 7}, "<"+from+"> Invalid email address")
 	}
 	s.from = &a
+	s.size = 0
+	if opts != nil {
+		s.size = opts.Size
+	}
+	return nil
+}
+
+// authorized checks, at the start of each transaction, that the session's
+// credentials are still in force (as the database was at most
+// account.Recheck ago): a disabled or deleted key ends the session (421),
+// a removed network credential asks for AUTH (530).
+func (s *session) authorized() error {
+	ctx := context.Background()
+	switch {
+	case s.account == "":
+		return errAuthRequired
+	case s.network:
+		acct, err := s.b.Accounts.AccountForIP(ctx, s.addr)
+		if err != nil {
+			s.b.Log.Error("looking up network credentials", "err", err)
+			return errTempFailure
+		}
+		if acct == "" {
+			s.b.refused("credentials revoked", "remote_ip", s.ip, "credential", s.user)
+			s.account, s.user, s.network = "", "", false
+			return errAuthRequired
+		}
+		s.account = acct
+	default:
+		_, acct, err := s.b.Accounts.Secret(ctx, s.user)
+		if errors.Is(err, account.ErrNotFound) {
+			s.b.refused("credentials revoked", "remote_ip", s.ip, "credential", s.user)
+			s.account = ""
+			return errRevoked
+		}
+		if err != nil {
+			s.b.Log.Error("checking SMTP credentials", "err", err)
+			return errTempFailure
+		}
+		s.account = acct
+	}
 	return nil
 }
 
@@ -178,11 +333,18 @@ func (s *session) Data(r io.Reader) error {
 	if s.account == "" {
 		return errAuthRequired
 	}
-	raw, err := io.ReadAll(r)
-	if errors.Is(err, smtp.ErrDataTooLarge) {
+	raw, held, err := readBody(r, s.size, s.b.Budget)
+	defer s.b.Budget.Release(held)
+	switch {
+	case errors.Is(err, admission.ErrOverBudget):
+		s.b.refused("body memory budget full", "remote_ip", s.ip, "budget_in_use", s.b.Budget.InUse(), "budget", s.b.Budget.Max())
+		return errOverBudget
+	case errors.Is(err, smtp.ErrDataTooLarge):
 		return errTooLong
-	}
-	if err != nil {
+	case errors.Is(err, smtp.ErrTooLongLine):
+		s.b.refused("line too long", "remote_ip", s.ip, "limit", MaxLineLength)
+		return errLineTooLong
+	case err != nil:
 		return errTempFailure
 	}
 	id, err := s.b.Sender.Send(context.Background(), sending.Request{
@@ -193,6 +355,74 @@ func (s *session) Data(r io.Reader) error {
 		return s.sendError(err)
 	}
 	return reply(250, smtp.NoEnhancedCode, "Ok "+id)
+}
+
+// readBody reads a DATA body, taking each chunk's size from budget before
+// allocating it, and returns the body with the bytes of budget it holds
+// (for the caller to Release once done with the body). The first chunk is
+// the SIZE the client declared (RFC 1870), else 16 KiB; later ones double
+// up to 1 MiB. A body that fits one chunk (always, when SIZE was right) is
+// returned in it; otherwise the chunks are joined into one exact buffer,
+// holding twice the body for a moment. Errors: admission.ErrOverBudget, or
+// the reader's (smtp.ErrDataTooLarge, smtp.ErrTooLongLine, I/O).
+func readBody(r io.Reader, sizeHint int64, budget *admission.Budget) (body []byte, held int64, err error) {
+	const firstChunk, maxChunk = 16 << 10, 1 << 20
+	size := int64(firstChunk)
+	if sizeHint > 0 {
+		size = min(sizeHint, MaxMessageBytes) + 1 // +1: the end is seen without another chunk
+	}
+	var chunks [][]byte
+	var total int64
+	for {
+		if !budget.TryAcquire(size) {
+			budget.Release(held)
+			return nil, 0, admission.ErrOverBudget
+		}
+		held += size
+		buf := make([]byte, size)
+		n, err := readFull(r, buf)
+		if n > 0 {
+			chunks = append(chunks, buf[:n])
+			total += int64(n)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			budget.Release(held)
+			return nil, 0, err
+		}
+		size = min(max(size, firstChunk)*2, maxChunk)
+	}
+	switch len(chunks) {
+	case 0:
+		return nil, held, nil
+	case 1:
+		return chunks[0], held, nil
+	}
+	if !budget.TryAcquire(total) {
+		budget.Release(held)
+		return nil, 0, admission.ErrOverBudget
+	}
+	body = make([]byte, 0, total)
+	for _, c := range chunks {
+		body = append(body, c...)
+	}
+	budget.Release(held)
+	return body, total, nil
+}
+
+// readFull reads until buf is full or r fails; io.EOF means the data ended.
+func readFull(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 func (s *session) sendError(err error) error {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // ErrClosed is returned by Batcher.Do after the batcher has stopped.
@@ -24,6 +25,10 @@ type Batcher struct {
 	reqs     chan *batchReq
 	maxBatch int
 	workers  int
+
+	// ProbeEvery is how often an idle batcher proves the store takes writes
+	// (ProbeInterval; set before Run).
+	ProbeEvery time.Duration
 
 	mu      sync.RWMutex
 	stopped bool
@@ -56,7 +61,7 @@ func NewBatcher(db *DB, maxBatch, workers int) *Batcher {
 			workers = 4
 		}
 	}
-	return &Batcher{db: db, reqs: make(chan *batchReq, maxBatch*workers), maxBatch: maxBatch, workers: workers}
+	return &Batcher{db: db, reqs: make(chan *batchReq, maxBatch*workers), maxBatch: maxBatch, workers: workers, ProbeEvery: ProbeInterval}
 }
 
 // Do runs fn inside a group-committed transaction and returns when that
@@ -103,6 +108,7 @@ func (b *Batcher) Run(ctx context.Context) error {
 	for range b.workers {
 		wg.Go(func() { b.loop(ctx) })
 	}
+	wg.Go(func() { b.probeLoop(ctx, b.ProbeEvery) })
 	<-ctx.Done()
 	b.mu.Lock()
 	b.stopped = true
@@ -146,7 +152,7 @@ func (b *Batcher) loop(ctx context.Context) {
 func (b *Batcher) commit(batch []*batchReq) {
 	// Commits must finish even during shutdown: callers are waiting on them.
 	ctx := context.Background()
-	err := b.db.Tx(ctx, func(tx *sql.Tx) error {
+	err := b.tx(ctx, func(tx *sql.Tx) error {
 		for _, r := range batch {
 			if err := r.fn(tx); err != nil {
 				return err
@@ -161,8 +167,18 @@ func (b *Batcher) commit(batch []*batchReq) {
 		return
 	}
 	for _, r := range batch {
-		r.answer(b.db.Tx(ctx, r.fn))
+		r.answer(b.tx(ctx, r.fn))
 	}
+}
+
+// tx commits one transaction and records the store's health: a commit is
+// proof that it takes writes, a storage failure that it does not.
+func (b *Batcher) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	err := b.db.Tx(ctx, fn)
+	if err == nil {
+		b.db.noteWritten()
+	}
+	return err
 }
 
 // ExecTx runs one statement in tx with '?' placeholders rebound for the backend,

@@ -47,7 +47,8 @@ type DB struct {
 	*sql.DB
 	Dialect Dialect
 
-	stmts sync.Map // query as written (with '?') → *sql.Stmt, see Prepared
+	stmts  sync.Map // query as written (with '?') → *sql.Stmt, see Prepared
+	health writeHealth
 }
 
 // Prepared returns the prepared statement for a query written with '?'
@@ -149,18 +150,25 @@ func (db *DB) Rebind(query string) string {
 	return b.String()
 }
 
-// Tx runs fn in a transaction, committing if fn returns nil.
+// Tx runs fn in a transaction, committing if fn returns nil. A storage
+// failure (see WriteFault) is recorded for readiness.
 func (db *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	err := db.tx(ctx, fn)
+	db.noteFault(err)
+	return err
+}
+
+func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("beginning transaction: %w", err)
+		return &faultError{fmt.Errorf("beginning transaction: %w", err)}
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("committing: %w", err)
+		return &faultError{fmt.Errorf("committing: %w", err)}
 	}
 	return nil
 }

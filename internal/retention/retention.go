@@ -1,0 +1,211 @@
+// Package retention deletes what Petrel no longer needs, so that no table
+// grows without bound: message bodies once every recipient is final,
+// events, message records and return-path mail after their retention
+// periods. Each table is pruned by the package that owns it; this package
+// only decides when and in which order.
+//
+// One pass, in this order (each step in transactions of at most Batch rows,
+// with Pause between them, so sends are never stalled behind a long
+// delete):
+//
+//  1. bodies: spool.ReleaseBodies empties the bodies of messages accepted
+//     more than BodyGrace ago that no queue entry needs (a safety net: the
+//     transaction that retires a message's last recipient already does it);
+//  2. events older than Events (event.Log.PruneBefore);
+//  3. message records older than max(Messages, Events) that have no queue
+//     entry and no event left (spool.PruneBefore) — events are read joined
+//     with their message's record, so the record goes only after its last
+//     event, and a message still in the queue is never touched;
+//  4. return-path mail older than Inbound (inbound.Store.PruneBefore).
+//
+// A zero period keeps that kind forever. Since every message has its Send
+// event, message records are kept forever when events are.
+package retention
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/petrelmail/petrel/internal/event"
+	"github.com/petrelmail/petrel/internal/inbound"
+	"github.com/petrelmail/petrel/internal/spool"
+)
+
+// Policy says how long each kind is kept; 0 keeps it forever.
+type Policy struct {
+	Messages time.Duration // message records (the "mail" object GetMessageInsights reads)
+	Events   time.Duration // events
+	Inbound  time.Duration // mail received at the return path
+	// BodyGrace is how long after acceptance a message may still be in the
+	// queue (the delivery deadline plus a retry interval); older bodies no
+	// queue entry needs are emptied. 0 skips that step.
+	BodyGrace time.Duration
+}
+
+// Defaults for Pruner's pacing.
+const (
+	DefaultBatch = 500
+	DefaultPause = 50 * time.Millisecond
+	DefaultEvery = 10 * time.Minute
+)
+
+// Pruner runs retention passes.
+type Pruner struct {
+	Policy  Policy
+	Spool   *spool.Spool
+	Events  *event.Log
+	Inbound *inbound.Store
+	Log     *slog.Logger
+
+	Now   func() time.Time // the clock (time.Now when nil)
+	Batch int              // rows per transaction (DefaultBatch when 0)
+	Pause time.Duration    // between transactions (DefaultPause when 0; < 0: none)
+	Every time.Duration    // between passes (DefaultEvery when 0)
+
+	bodyCursor string // ReleaseBodies resumes here: each message is looked at once
+}
+
+// Result is what one pass deleted.
+type Result struct {
+	BodiesReleased int
+	Events         int
+	Messages       int
+	Inbound        int
+}
+
+// Run prunes at once and then every Every until ctx is done; a pass that
+// fails is logged and retried at the next.
+func (p *Pruner) Run(ctx context.Context) {
+	every := p.Every
+	if every <= 0 {
+		every = DefaultEvery
+	}
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		r, err := p.Once(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			p.log().Error("retention pass failed; retrying at the next", "err", err)
+		case r != Result{}:
+			p.log().Info("retention pass", "bodies_released", r.BodiesReleased, "events", r.Events, "messages", r.Messages, "inbound", r.Inbound)
+		}
+		t.Reset(every)
+	}
+}
+
+// Once runs one pass (see the package doc) and returns what it deleted.
+func (p *Pruner) Once(ctx context.Context) (Result, error) {
+	var r Result
+	now := p.now()
+	limit := p.Batch
+	if limit <= 0 {
+		limit = DefaultBatch
+	}
+	if g := p.Policy.BodyGrace; g > 0 {
+		for {
+			n, next, done, err := p.Spool.ReleaseBodies(ctx, now.Add(-g), p.bodyCursor, limit)
+			if err != nil {
+				return r, err
+			}
+			r.BodiesReleased += n
+			p.bodyCursor = next
+			if done {
+				break
+			}
+			if err := p.pause(ctx); err != nil {
+				return r, err
+			}
+		}
+	}
+	if d := p.Policy.Events; d > 0 {
+		for {
+			n, err := p.Events.PruneBefore(ctx, now.Add(-d), limit)
+			if err != nil {
+				return r, err
+			}
+			r.Events += n
+			if n < limit {
+				break
+			}
+			if err := p.pause(ctx); err != nil {
+				return r, err
+			}
+		}
+	}
+	if p.Policy.Messages > 0 && p.Policy.Events > 0 {
+		// A message younger than Events still has its Send event.
+		before := now.Add(-max(p.Policy.Messages, p.Policy.Events))
+		cursor := ""
+		for {
+			n, next, done, err := p.Spool.PruneBefore(ctx, before, cursor, limit, p.Events.ReferencedTx)
+			if err != nil {
+				return r, err
+			}
+			r.Messages += n
+			cursor = next
+			if done {
+				break
+			}
+			if err := p.pause(ctx); err != nil {
+				return r, err
+			}
+		}
+	}
+	if d := p.Policy.Inbound; d > 0 {
+		for {
+			n, err := p.Inbound.PruneBefore(ctx, now.Add(-d), limit)
+			if err != nil {
+				return r, err
+			}
+			r.Inbound += n
+			if n < limit {
+				break
+			}
+			if err := p.pause(ctx); err != nil {
+				return r, err
+			}
+		}
+	}
+	return r, nil
+}
+
+func (p *Pruner) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+func (p *Pruner) pause(ctx context.Context) error {
+	d := p.Pause
+	if d == 0 {
+		d = DefaultPause
+	}
+	if d < 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (p *Pruner) log() *slog.Logger {
+	if p.Log != nil {
+		return p.Log
+	}
+	return slog.Default()
+}
