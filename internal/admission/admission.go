@@ -133,6 +133,15 @@ func (c *conn) Close() error {
 // type (net/http's ResponseController, TLS state).
 func (c *conn) NetConn() net.Conn { return c.Conn }
 
+// CloseWrite half-closes a TCP connection, as net/http does before closing
+// one it refuses, so the client reads the reply before the reset.
+func (c *conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 func remoteIP(c net.Conn) string {
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		return a.IP.String()

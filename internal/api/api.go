@@ -18,10 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/admission"
@@ -60,7 +57,7 @@ type Server struct {
 	BodyTimeout time.Duration
 	MinBodyRate int64
 
-	refusals refusalLog
+	refusals admission.RefusalLog
 }
 
 // Error is an SES error response.
@@ -231,14 +228,14 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, limit int64) (c *
 		return nil, &Error{Code: "MessageRejected", Status: 400, Message: fmt.Sprintf("Request body is larger than %d bytes.", limit)}
 	}
 	if !s.Budget.TryAcquire(n) {
-		s.refusals.log(s.Log, "body memory budget full", "content_length", n, "budget_in_use", s.Budget.InUse(), "budget", s.Budget.Max())
+		s.refusals.Refused(s.Log, "API request refused", "body memory budget full", "content_length", n, "budget_in_use", s.Budget.InUse(), "budget", s.Budget.Max())
 		return nil, errTooManyBodies
 	}
 	body, sum, err := readBody(r.Body, n)
 	read = err == nil
 	if err != nil {
 		s.Budget.Release(n)
-		s.refusals.log(s.Log, "request body not received", "content_length", n, "remote", r.RemoteAddr, "err", err)
+		s.refusals.Refused(s.Log, "API request refused", "request body not received", "content_length", n, "remote", r.RemoteAddr, "err", err)
 		return nil, errBodyRead
 	}
 	// The body is in: no read deadline while the request is served (net/http
@@ -274,40 +271,6 @@ func readBody(body io.Reader, n int64) ([]byte, string, error) {
 	return buf, hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// refusalLog logs refusals by cause, at most once per refusalLogEvery per
-// cause, with the number refused since the last line: an attack fills
-// neither the disk nor the log, and the operator still sees what is refused
-// and why.
-type refusalLog struct {
-	mu     sync.Mutex
-	causes map[string]*refusals
-}
-
-type refusals struct {
-	every  rate.Sometimes
-	missed int
-}
-
-const refusalLogEvery = 10 * time.Second
-
-func (l *refusalLog) log(log *slog.Logger, cause string, args ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.causes == nil {
-		l.causes = map[string]*refusals{}
-	}
-	c := l.causes[cause]
-	if c == nil {
-		c = &refusals{every: rate.Sometimes{First: 1, Interval: refusalLogEvery}}
-		l.causes[cause] = c
-	}
-	c.missed++
-	c.every.Do(func() {
-		log.Warn("API request refused", append([]any{"cause", cause, "refused_since_last_line", c.missed}, args...)...)
-		c.missed = 0
-	})
-}
-
 // writeError maps err to SES's error response. Errors that are not already
 // SES errors are internal: the client sees a generic message with the
 // request ID, the log gets the details.
@@ -322,7 +285,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, reqID string
 		e = sendError(err)
 		var st *sending.StorageError
 		if errors.As(err, &st) {
-			s.refusals.log(s.Log, "storage unavailable", "err", st.Err)
+			s.refusals.Refused(s.Log, "API request refused", "storage unavailable", "err", st.Err)
 		}
 		if e == nil {
 			s.Log.Error("API request failed", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "err", err)

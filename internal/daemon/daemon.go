@@ -34,7 +34,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
-	"golang.org/x/time/rate"
 
 	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/admission"
@@ -103,8 +102,8 @@ type Daemon struct {
 	// budget bounds the message bodies held in memory at once, by the API
 	// and SMTP together (max-body-memory).
 	budget       *admission.Budget
-	httpAdm      *admission.Listener // the API listener's connection caps
-	httpRefusals rate.Sometimes      // logging of connections refused by them
+	httpAdm      *admission.Listener  // the API listener's connection caps
+	httpRefusals admission.RefusalLog // logging of connections refused by them
 	// Credentials is set when this start created the default account.
 	Credentials *account.Key
 }
@@ -139,7 +138,6 @@ func (d *Daemon) build(ctx context.Context) error {
 	}
 	d.batch = store.NewBatcher(svc.DB, 0, 0)
 	d.budget = admission.NewBudget(cfg.MaxBodyMemory)
-	d.httpRefusals = rate.Sometimes{First: 1, Interval: 10 * time.Second}
 	if d.rules, err = bounce.NewClassifier(cfg.BounceRules); err != nil {
 		return fmt.Errorf("bounce-rules: %w", err)
 	}
@@ -277,10 +275,8 @@ func (d *Daemon) refuseHTTP(c net.Conn, reason string) {
 	const body = `{"message":"Too many connections; retry the request."}`
 	fmt.Fprintf(c, "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n"+
 		"Content-Type: application/json\r\nx-amzn-ErrorType: ServiceUnavailable\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
-	d.httpRefusals.Do(func() {
-		d.log.Warn("API connection refused", "component", "api", "cause", reason, "remote", c.RemoteAddr().String(),
-			"open", d.httpAdm.Open(), "refused_total", d.httpAdm.Refused())
-	})
+	d.httpRefusals.Refused(d.log, "API connection refused", reason, "component", "api", "remote", c.RemoteAddr().String(),
+		"open", d.httpAdm.Open(), "refused_total", d.httpAdm.Refused())
 }
 
 // httpConnCap is http-max-conns, lowered when the process may not open that

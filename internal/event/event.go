@@ -300,30 +300,14 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Event, error) {
 func (l *Log) PruneBefore(ctx context.Context, before time.Time, limit int) (int, error) {
 	var n int
 	err := l.db.Tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, l.db.Rebind("SELECT id, created_ms FROM events ORDER BY id LIMIT ?"), limit)
+		ids, err := l.db.OldestBeforeTx(ctx, tx, "events", "created_ms", before, limit)
 		if err != nil {
-			return err
-		}
-		var ids []any
-		for rows.Next() {
-			var id, ms int64
-			if err := rows.Scan(&id, &ms); err != nil {
-				rows.Close()
-				return err
-			}
-			if ms >= before.UnixMilli() {
-				break // recorded in order: the rest are younger
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		if n = len(ids); n == 0 {
 			return nil
 		}
-		_, err = tx.ExecContext(ctx, l.db.Rebind("DELETE FROM events WHERE id IN ("+strings.TrimSuffix(strings.Repeat("?, ", n), ", ")+")"), ids...)
+		_, err = tx.ExecContext(ctx, l.db.Rebind("DELETE FROM events WHERE id IN ("+store.Placeholders(n)+")"), ids...)
 		return err
 	})
 	if err != nil {

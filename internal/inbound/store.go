@@ -100,7 +100,7 @@ func (s *Store) chargeTx(ctx context.Context, tx *sql.Tx, n, budget int64) (int,
 			total = 0 // nothing left to drop: every body in budget states is gone
 			break
 		}
-		if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE inbound_messages SET body = ? WHERE id IN ("+placeholders(len(ids))+")"),
+		if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE inbound_messages SET body = ? WHERE id IN ("+store.Placeholders(len(ids))+")"),
 			append([]any{[]byte{}}, ids...)...); err != nil {
 			return dropped, err
 		}
@@ -112,7 +112,7 @@ func (s *Store) chargeTx(ctx context.Context, tx *sql.Tx, n, budget int64) (int,
 
 // deleteTx deletes rows by id, taking their bodies off the budget.
 func (s *Store) deleteTx(ctx context.Context, tx *sql.Tx, ids []any) error {
-	in := placeholders(len(ids))
+	in := store.Placeholders(len(ids))
 	if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE inbound_budget SET bytes = bytes - (SELECT COALESCE(SUM(LENGTH(body)), 0) FROM inbound_messages WHERE id IN ("+
 		in+") AND state IN "+budgetStatesSQL+") WHERE id = 1"), ids...); err != nil {
 		return fmt.Errorf("inbound budget: %w", err)
@@ -130,24 +130,8 @@ func (s *Store) deleteTx(ctx context.Context, tx *sql.Tx, ids []any) error {
 func (s *Store) PruneBefore(ctx context.Context, before time.Time, limit int) (int, error) {
 	var n int
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, s.db.Rebind("SELECT id, received_ms FROM inbound_messages ORDER BY id LIMIT ?"), limit)
+		ids, err := s.db.OldestBeforeTx(ctx, tx, "inbound_messages", "received_ms", before, limit)
 		if err != nil {
-			return err
-		}
-		var ids []any
-		for rows.Next() {
-			var id, ms int64
-			if err := rows.Scan(&id, &ms); err != nil {
-				rows.Close()
-				return err
-			}
-			if ms >= before.UnixMilli() {
-				break // arrival order: the rest are younger
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		if n = len(ids); n == 0 {
@@ -287,8 +271,4 @@ func (s *Store) Recent(ctx context.Context, state string, limit int) ([]Entry, e
 		out = append(out, e)
 	}
 	return out, rows.Err()
-}
-
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }

@@ -64,7 +64,7 @@ type Backend struct {
 	// NewAuthLimiter(DefaultAuthPolicy()) when it is nil.
 	Auth *AuthLimiter
 
-	refusals refusalLog
+	refusals admission.RefusalLog
 }
 
 var _ smtp.Backend = (*Backend)(nil)

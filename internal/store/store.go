@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver
@@ -190,4 +191,35 @@ func restrictMode(path string) {
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
 		os.Chmod(p, 0o600)
 	}
+}
+
+// Placeholders returns n comma-separated "?" for an IN list (Rebind turns
+// them into $1… on PostgreSQL).
+func Placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// OldestBeforeTx returns, in id order, the ids of up to limit of the
+// oldest rows of table whose timeCol (Unix milliseconds) is before before.
+// It is for tables whose rows are recorded in id order (an auto-increment
+// id): it stops at the first younger row, so the time needs no index. The
+// caller owns table and deletes or updates the rows in the same tx.
+func (db *DB) OldestBeforeTx(ctx context.Context, tx *sql.Tx, table, timeCol string, before time.Time, limit int) ([]any, error) {
+	rows, err := tx.QueryContext(ctx, db.Rebind("SELECT id, "+timeCol+" FROM "+table+" ORDER BY id LIMIT ?"), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []any
+	for rows.Next() {
+		var id, ms int64
+		if err := rows.Scan(&id, &ms); err != nil {
+			return nil, err
+		}
+		if ms >= before.UnixMilli() {
+			break // recorded in order: the rest are younger
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
