@@ -3,6 +3,8 @@ package admission
 import (
 	"bufio"
 	"net"
+	"runtime/debug"
+	"runtime/metrics"
 	"sync"
 	"testing"
 	"time"
@@ -109,8 +111,10 @@ func TestBudget(t *testing.T) {
 		t.Fatal("a body larger than the whole budget is refused")
 	}
 	var unlimited *Budget
-	if !unlimited.TryAcquire(1<<40) || !NewBudget(0).TryAcquire(1<<40) {
+	if zero := NewBudget(0); !unlimited.TryAcquire(1<<40) || !zero.TryAcquire(1<<40) {
 		t.Fatal("nil and zero budgets are unlimited")
+	} else {
+		zero.Release(1 << 40)
 	}
 
 	// Concurrent takers never exceed the budget.
@@ -134,4 +138,94 @@ func TestBudget(t *testing.T) {
 	if peak > 1000 || b.InUse() != 0 {
 		t.Fatalf("peak %d (max 1000), in use after %d", peak, b.InUse())
 	}
+}
+
+// gcPercent reads the GC percent in effect (GOGC) without changing it.
+func gcPercent() int64 {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return int64(s[0].Value.Uint64())
+}
+
+// While a budget holds GCThreshold bytes or more of bodies, the GC percent
+// is GCPercent; below it, the setting the process had is back: counted
+// over budgets, never above an operator's lower setting, and right after
+// any interleaving of concurrent crossings.
+func TestBudgetLowersGCPercent(t *testing.T) {
+	const big = GCThreshold
+	for _, tc := range []struct {
+		name     string
+		operator int   // GOGC before
+		steps    []int // +n acquires n on budget 0, -n releases it; 1000+ on budget 1
+		want     []int64
+	}{
+		{"small bodies never", 100, []int{5000, 5000, -5000, -5000}, []int64{100, 100, 100, 100}},
+		{"one large body", 100, []int{big, -big}, []int64{GCPercent, 100}},
+		{"many small bodies add up", 100, []int{big / 2, big / 2, -big / 2, -big / 2}, []int64{100, GCPercent, 100, 100}},
+		{"an operator's GOGC is restored", 300, []int{big + 1, -(big + 1)}, []int64{GCPercent, 300}},
+		{"a lower GOGC is kept", GCPercent / 2, []int{big, -big}, []int64{GCPercent / 2, GCPercent / 2}},
+		{"GOGC=off is kept", -1, []int{big, -big}, []int64{-1, -1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer debug.SetGCPercent(debug.SetGCPercent(tc.operator))
+			b := NewBudget(0)
+			for i, n := range tc.steps {
+				if n > 0 {
+					b.TryAcquire(int64(n))
+				} else {
+					b.Release(int64(-n))
+				}
+				if got := gcPercent(); got != tc.want[i] && !(tc.want[i] < 0 && int64(int32(got)) < 0) {
+					t.Fatalf("after step %d (%+d): GC percent %d, want %d", i, n, got, tc.want[i])
+				}
+			}
+		})
+	}
+
+	t.Run("counted over budgets", func(t *testing.T) {
+		defer debug.SetGCPercent(debug.SetGCPercent(100))
+		a, b := NewBudget(0), NewBudget(0)
+		a.TryAcquire(big)
+		b.TryAcquire(big)
+		a.Release(big)
+		if got := gcPercent(); got != GCPercent {
+			t.Fatalf("one budget still over: GC percent %d", got)
+		}
+		b.Release(big)
+		if got := gcPercent(); got != 100 {
+			t.Fatalf("both below: GC percent %d", got)
+		}
+	})
+
+	t.Run("concurrent crossings", func(t *testing.T) {
+		defer debug.SetGCPercent(debug.SetGCPercent(100))
+		budgets := []*Budget{NewBudget(0), NewBudget(3 * big)}
+		var wg sync.WaitGroup
+		for i := range 8 {
+			b := budgets[i%2]
+			wg.Go(func() {
+				for range 2000 {
+					if b.TryAcquire(big / 2) {
+						b.Release(big / 2)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if got := gcPercent(); got != 100 {
+			t.Fatalf("after concurrent crossings: GC percent %d, want 100", got)
+		}
+		for _, b := range budgets {
+			b.TryAcquire(big)
+		}
+		if got := gcPercent(); got != GCPercent {
+			t.Fatalf("over again: GC percent %d", got)
+		}
+		for _, b := range budgets {
+			b.Release(big)
+		}
+		if got := gcPercent(); got != 100 {
+			t.Fatalf("GC percent %d, want 100", got)
+		}
+	})
 }

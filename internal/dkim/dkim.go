@@ -10,7 +10,11 @@
 //     recipients and all retries send the same signed bytes.
 //
 // Signatures use relaxed header and simple body canonicalization and
-// rsa-sha256 or ed25519-sha256, over the header fields SES signs.
+// rsa-sha256 or ed25519-sha256, over the header fields SES signs; they are
+// computed by go-msgauth (github.com/emersion/go-msgauth/dkim). Signing a
+// large message costs no copy of it: the field is written into spare room
+// before the message (SignInPlace), and the signer is fed the message in
+// 64 KiB pieces, so its garbage comes in small pieces too.
 package dkim
 
 import (
@@ -19,15 +23,14 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
-	"time"
+
+	"github.com/emersion/go-msgauth/dkim"
 )
 
 // Algorithm names a key type, with SES's names for RSA lengths.
@@ -174,122 +177,77 @@ func (s *Signer) SignInPlace(msg []byte) ([]byte, error) {
 	return out, nil
 }
 
-// field computes the DKIM-Signature header field for msg (RFC 6376 §5;
-// Ed25519: RFC 8463), with relaxed header and simple body canonicalization
-// (§3.4.2, §3.4.3) and SHA-256. The body is hashed where it lies, nothing
-// of it is copied (a 40 MB message costs no garbage); the header fields
-// named in signedHeaders are signed when present, each name once, the last
-// instance of a repeated one (§5.4.2).
-func (s *Signer) field(msg []byte) (string, error) {
-	fields, body := splitHeader(msg)
-	var alg string
-	opts := crypto.Hash(0) // Ed25519 signs the hash itself (RFC 8463 §3)
-	switch s.Key.Public().(type) {
-	case *rsa.PublicKey:
-		alg, opts = "rsa-sha256", crypto.SHA256
-	case ed25519.PublicKey:
-		alg = "ed25519-sha256"
-	default:
-		return "", fmt.Errorf("dkim: %w", ErrBadKey)
-	}
-	// Simple body canonicalization: trailing empty lines become one CRLF.
-	for len(body) >= 2 && body[len(body)-2] == '\r' && body[len(body)-1] == '\n' {
-		body = body[:len(body)-2]
-	}
-	bh := sha256.New()
-	bh.Write(body)
-	bh.Write([]byte("\r\n"))
+// signChunk is how much of a message is handed to the go-msgauth signer
+// per Write. Its simple body canonicalizer copies what it is given (twice:
+// joined to the CRLFs it held back, then with lone LFs fixed), about twice
+// the message in garbage; v0.7.0 reads it through a 4 KiB buffer, and
+// writing at most signChunk at a time keeps each piece small whatever the
+// library's reads, so the collector takes them as they come and a 40 MB
+// message never makes one garbage piece as large as itself.
+const signChunk = 64 << 10
 
-	var signed []string
-	var picked [][]byte
-	for _, name := range signedHeaders {
-		if f := lastField(fields, name); f != nil {
-			signed = append(signed, name)
-			picked = append(picked, f)
-		}
-	}
-	if len(signed) == 0 || signed[0] != "From" {
+// field computes the DKIM-Signature header field for msg with go-msgauth
+// (RFC 6376 §5; Ed25519: RFC 8463): relaxed header and simple body
+// canonicalization (§3.4.2, §3.4.1), SHA-256, over the fields named in
+// signedHeaders that msg has (the last instance of each, §5.4.2). The
+// field is CRLF-terminated and folded. A message without From cannot be
+// signed (§5.4: From must be signed).
+func (s *Signer) field(msg []byte) (string, error) {
+	keys := presentHeaders(msg)
+	if len(keys) == 0 || keys[0] != "From" {
 		return "", errors.New("dkim: the message has no From header field")
 	}
-	field := "DKIM-Signature: v=1; a=" + alg + "; c=relaxed/simple; d=" + s.Domain + "; s=" + s.Selector +
-		";\r\n t=" + strconv.FormatInt(time.Now().Unix(), 10) + "; h=" + strings.Join(signed, ":") +
-		";\r\n bh=" + base64.StdEncoding.EncodeToString(bh.Sum(nil)) + ";\r\n b="
-	h := sha256.New()
-	for _, f := range picked {
-		h.Write(relaxedHeader(f))
-	}
-	h.Write(bytes.TrimSuffix(relaxedHeader([]byte(field)), []byte("\r\n")))
-	sig, err := s.Key.Sign(rand.Reader, h.Sum(nil), opts)
+	sig, err := dkim.NewSigner(&dkim.SignOptions{
+		Domain: s.Domain, Selector: s.Selector, Signer: s.Key, Hash: crypto.SHA256,
+		HeaderCanonicalization: dkim.CanonicalizationRelaxed, BodyCanonicalization: dkim.CanonicalizationSimple,
+		HeaderKeys: keys,
+	})
 	if err != nil {
 		return "", fmt.Errorf("dkim: %w", err)
 	}
-	b := base64.StdEncoding.EncodeToString(sig)
-	var out strings.Builder
-	out.WriteString(field)
-	for len(b) > 72 {
-		out.WriteString(b[:72])
-		out.WriteString("\r\n ")
-		b = b[72:]
+	for rest := msg; len(rest) > 0; {
+		n := min(len(rest), signChunk)
+		if _, err := sig.Write(rest[:n]); err != nil {
+			sig.Close()
+			return "", fmt.Errorf("dkim: %w", err)
+		}
+		rest = rest[n:]
 	}
-	out.WriteString(b)
-	out.WriteString("\r\n")
-	return out.String(), nil
+	if err := sig.Close(); err != nil {
+		return "", fmt.Errorf("dkim: %w", err)
+	}
+	return sig.Signature(), nil
 }
 
-// splitHeader returns msg's header fields (each with its folded lines and
-// CRLFs) and its body (after the blank line), as sub-slices of msg.
-func splitHeader(msg []byte) (fields [][]byte, body []byte) {
-	rest := msg
-	for len(rest) > 0 {
-		end := bytes.IndexByte(rest, '\n') + 1
-		if end == 0 {
-			end = len(rest)
-		}
-		line := rest[:end]
-		if len(bytes.TrimRight(line, "\r\n")) == 0 {
-			return fields, rest[end:]
-		}
-		if (line[0] == ' ' || line[0] == '\t') && len(fields) > 0 {
-			last := fields[len(fields)-1]
-			fields[len(fields)-1] = last[:len(last)+len(line)] // the next bytes of msg
+// presentHeaders returns the names in signedHeaders (in that order, so
+// From first when present) of the fields msg's header has.
+func presentHeaders(msg []byte) []string {
+	var names [][]byte
+	for len(msg) > 0 {
+		line := msg
+		if i := bytes.IndexByte(msg, '\n'); i >= 0 {
+			line, msg = msg[:i+1], msg[i+1:]
 		} else {
-			fields = append(fields, line)
+			msg = nil
 		}
-		rest = rest[end:]
-	}
-	return fields, nil
-}
-
-// lastField returns the last field named name (case-insensitive), or nil.
-func lastField(fields [][]byte, name string) []byte {
-	for i := len(fields) - 1; i >= 0; i-- {
-		if n, _, ok := bytes.Cut(fields[i], []byte(":")); ok && strings.EqualFold(string(bytes.TrimSpace(n)), name) {
-			return fields[i]
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			break
 		}
-	}
-	return nil
-}
-
-// relaxedHeader canonicalizes one header field (RFC 6376 §3.4.2): the name
-// lower-cased, the value unfolded, runs of WSP made one space, WSP around
-// the colon and at the end removed; CRLF-terminated.
-func relaxedHeader(f []byte) []byte {
-	name, value, _ := bytes.Cut(f, []byte(":"))
-	out := make([]byte, 0, len(f)+2)
-	out = append(out, bytes.ToLower(bytes.TrimSpace(name))...)
-	out = append(out, ':')
-	space := false
-	for _, c := range value {
-		switch c {
-		case ' ', '\t', '\r', '\n':
-			space = true
+		if line[0] == ' ' || line[0] == '\t' {
 			continue
 		}
-		if space && len(out) > 0 && out[len(out)-1] != ':' {
-			out = append(out, ' ')
+		if name, _, ok := bytes.Cut(line, []byte(":")); ok {
+			names = append(names, bytes.TrimSpace(name))
 		}
-		space = false
-		out = append(out, c)
 	}
-	return append(out, '\r', '\n')
+	keys := make([]string, 0, len(signedHeaders))
+	for _, h := range signedHeaders {
+		for _, n := range names {
+			if bytes.EqualFold(n, []byte(h)) {
+				keys = append(keys, h)
+				break
+			}
+		}
+	}
+	return keys
 }

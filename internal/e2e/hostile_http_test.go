@@ -588,10 +588,9 @@ func raiseOpenFilesLimit(t *testing.T, need uint64) {
 // TestHostileHTTPTraffic throws an attacker's traffic at the API of the real
 // binary and reports what it costs: peak RSS under 30 concurrent unsigned
 // POSTs announcing 59 MB each (must stay under 200 MB), peak RSS for one
-// signed 40 MB SendEmail (the issue's target is 2.5× the message; the
-// SQLite driver's two copies of the body alone take 2×), how long 2,000
-// slow-body and 2,000 idle connections stay open, and that a signed
-// GetAccount is answered within 1 s while they are. By default the HTTP
+// signed, DKIM-signed 40 MB SendEmail (at most 2.5× the message, as the
+// issue asks), how long 2,000 slow-body and 2,000 idle connections stay
+// open, and that a signed GetAccount is answered within 1 s while they are. By default the HTTP
 // timeouts are cut to 2 s to keep the run short; PETREL_HOSTILE_FULL=1 runs
 // with the shipped defaults.
 func TestHostileHTTPTraffic(t *testing.T) {
@@ -672,11 +671,16 @@ func TestHostileHTTPTraffic(t *testing.T) {
 		mb := float64(len(msg)) / (1 << 20)
 		t.Logf("SendEmail of a %.1f MB message (%s) in %v: RSS before %.1f MB, peak %.1f MB = %.2f× the message (%.2f× above the RSS before)",
 			mb, *out.MessageId, took.Round(time.Millisecond), before, peak, peak/mb, (peak-before)/mb)
-		// Petrel holds the request body (1.33× the message, the message
-		// decoded and prepared within it); the SQLite driver copies the body
-		// twice more while storing it (bind, then record), 2× the message.
-		if peak > before+3.8*mb {
-			t.Errorf("peak RSS %.1f MB is more than %.1f MB + 3.8× the %.1f MB message", peak, before, mb)
+		// Issue 10: peak RSS for one 40 MB message at most 2.5× its size,
+		// all of the process counted. Petrel holds the request body (1.33×
+		// the message, which is decoded, prepared and DKIM-signed within
+		// it); the body is stored in 1 MiB chunks (the driver copies each
+		// chunk, never the whole body), and while it is held the GC runs at
+		// admission.GCPercent, so the garbage of signing and storing it
+		// (about 3× the message in all, in small pieces) is taken as it is
+		// made. Measured: 86–91 MB = 2.3–2.4× (before: 155 MB = 4.1×).
+		if peak > 2.5*mb {
+			t.Errorf("peak RSS %.1f MB is more than 2.5× the %.1f MB message", peak, mb)
 		}
 	})
 

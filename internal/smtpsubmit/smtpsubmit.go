@@ -349,7 +349,7 @@ func (s *session) Data(r io.Reader) error {
 	}
 	id, err := s.b.Sender.Send(context.Background(), sending.Request{
 		Account: s.account, Caller: s.user, SourceIP: s.ip, Operation: "SendRawEmail",
-		MailFrom: s.from, Recipients: s.rcpts, Raw: raw,
+		MailFrom: s.from, Recipients: s.rcpts, Raw: raw, RawScratch: true, // nothing else reads raw
 	})
 	if err != nil {
 		return s.sendError(err)
@@ -363,9 +363,15 @@ func (s *session) Data(r io.Reader) error {
 // the SIZE the client declared (RFC 1870), else 16 KiB; later ones double
 // up to 1 MiB. A body that fits one chunk (always, when SIZE was right) is
 // returned in it; otherwise the chunks are joined into one exact buffer,
-// holding twice the body for a moment. Errors: admission.ErrOverBudget, or
-// the reader's (smtp.ErrDataTooLarge, smtp.ErrTooLongLine, I/O).
+// holding twice the body for a moment. The body's buffer has scratchRoom
+// bytes of spare capacity, so that sending.Send can prepare and sign the
+// message in it (RawScratch) rather than in a copy. Errors:
+// admission.ErrOverBudget, or the reader's (smtp.ErrDataTooLarge,
+// smtp.ErrTooLongLine, I/O).
 func readBody(r io.Reader, sizeHint int64, budget *admission.Budget) (body []byte, held int64, err error) {
+	// scratchRoom: the fields Send adds (Message-ID, Date, the feedback
+	// token) and the DKIM-Signature field (message.SignHeadroom).
+	const scratchRoom = 8 << 10
 	const firstChunk, maxChunk = 16 << 10, 1 << 20
 	size := int64(firstChunk)
 	if sizeHint > 0 {
@@ -379,7 +385,7 @@ func readBody(r io.Reader, sizeHint int64, budget *admission.Budget) (body []byt
 			return nil, 0, admission.ErrOverBudget
 		}
 		held += size
-		buf := make([]byte, size)
+		buf := make([]byte, size, size+scratchRoom)
 		n, err := readFull(r, buf)
 		if n > 0 {
 			chunks = append(chunks, buf[:n])
@@ -404,7 +410,7 @@ func readBody(r io.Reader, sizeHint int64, budget *admission.Budget) (body []byt
 		budget.Release(held)
 		return nil, 0, admission.ErrOverBudget
 	}
-	body = make([]byte, 0, total)
+	body = make([]byte, 0, total+scratchRoom)
 	for _, c := range chunks {
 		body = append(body, c...)
 	}

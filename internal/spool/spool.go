@@ -6,6 +6,15 @@
 // no window where a file exists without its row or the reverse, and no
 // directory fsync to get wrong.
 //
+// A body of up to ChunkSize bytes (all normal mail) is stored inline in its
+// message row; a larger one is stored in rows of ChunkSize bytes of the
+// message_chunks table, in the same transaction, with the row's body left
+// empty. Database drivers copy a bound value (modernc's SQLite twice, to
+// bind it and to build the record; pgx once), so a 40 MB body bound whole
+// would cost 40–80 MB more at its peak; in chunks it costs 1–2 MiB at a
+// time, garbage the collector takes as it goes. Body reads a chunked body
+// back into one buffer of its exact size.
+//
 // A message's life here: PutTx at acceptance; ReleaseBodyTx empties the body
 // when its last queue entry is retired (ReleaseBodies catches the few that
 // concurrent retirements miss); PruneBefore deletes the record once the
@@ -18,7 +27,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/petrelmail/petrel/internal/store"
@@ -43,21 +51,82 @@ type Spool struct{ db *store.DB }
 // New returns a Spool over db.
 func New(db *store.DB) *Spool { return &Spool{db: db} }
 
-// PutTx stores m in tx.
+// ChunkSize is the largest body stored inline in its message row, in
+// bytes, and the size of the pieces a larger body is stored in.
+const ChunkSize = 1 << 20
+
+// PutTx stores m in tx: its row, and its body in ChunkSize pieces when it
+// is larger than ChunkSize.
 func (s *Spool) PutTx(tx *sql.Tx, m *Message) error {
-	return s.db.ExecTx(tx, "INSERT INTO messages (id, account, created_ms, mail_from, mail_json, body) VALUES (?, ?, ?, ?, ?, ?)",
-		m.ID, m.Account, m.Created.UnixMilli(), m.MailFrom, string(m.Mail), m.Body)
+	inline := m.Body
+	if len(m.Body) > ChunkSize {
+		inline = []byte{}
+	}
+	if err := s.db.ExecTx(tx, "INSERT INTO messages (id, account, created_ms, mail_from, mail_json, body) VALUES (?, ?, ?, ?, ?, ?)",
+		m.ID, m.Account, m.Created.UnixMilli(), m.MailFrom, string(m.Mail), inline); err != nil {
+		return err
+	}
+	if len(m.Body) <= ChunkSize {
+		return nil
+	}
+	for seq, rest := 0, m.Body; len(rest) > 0; seq++ {
+		n := min(len(rest), ChunkSize)
+		if err := s.db.ExecTx(tx, "INSERT INTO message_chunks (message_id, seq, data) VALUES (?, ?, ?)", m.ID, seq, rest[:n]); err != nil {
+			return err
+		}
+		rest = rest[n:]
+	}
+	return nil
 }
 
-// Body returns the body of a message, for delivery.
+// Body returns the body of a message, for delivery: empty once it has
+// been released. A chunked body is read into one buffer of its size.
 func (s *Spool) Body(ctx context.Context, id string) ([]byte, error) {
 	var body []byte
 	err := s.db.QueryRowPrepared(ctx, "SELECT body FROM messages WHERE id = ?", id).Scan(&body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%s: %w", id, ErrNotFound)
 	}
+	if err == nil && len(body) == 0 {
+		body, err = s.chunks(ctx, id)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading message %s: %w", id, err)
+	}
+	return body, nil
+}
+
+// chunks reads a body stored in message_chunks (empty when it has none).
+func (s *Spool) chunks(ctx context.Context, id string) ([]byte, error) {
+	var size int64
+	if err := s.db.QueryRowPrepared(ctx, "SELECT COALESCE(SUM(LENGTH(data)), 0) FROM message_chunks WHERE message_id = ?", id).
+		Scan(&size); err != nil {
+		return nil, err
+	}
+	body := make([]byte, 0, size)
+	if size == 0 {
+		return body, nil
+	}
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT data FROM message_chunks WHERE message_id = ? ORDER BY seq"), id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var chunk sql.RawBytes // the driver's copy, not another one
+		if err := rows.Scan(&chunk); err != nil {
+			return nil, err
+		}
+		if int64(len(body)+len(chunk)) > size {
+			return nil, errors.New("body changed while it was read")
+		}
+		body = append(body, chunk...)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if int64(len(body)) != size {
+		return nil, errors.New("body released while it was read")
 	}
 	return body, nil
 }
@@ -72,10 +141,23 @@ func (s *Spool) Mail(ctx context.Context, id string) (account string, mail json.
 	return account, json.RawMessage(m), err
 }
 
-// ReleaseBodyTx drops a message's body once no queue entry needs it.
+// ReleaseBodyTx drops a message's body (inline or chunked) once no queue
+// entry needs it. An inline body it empties has no chunks, so the common
+// case (small mail, last recipient) costs one statement.
 func (s *Spool) ReleaseBodyTx(tx *sql.Tx, id string) error {
-	return s.db.ExecTx(tx, "UPDATE messages SET body = ? WHERE id = ? AND NOT EXISTS (SELECT 1 FROM queue WHERE message_id = ?)",
-		[]byte{}, id, id)
+	const release = "UPDATE messages SET body = ? WHERE id = ? AND LENGTH(body) > 0 AND NOT EXISTS (SELECT 1 FROM queue WHERE message_id = ?)"
+	st, err := s.db.Prepared(release)
+	if err != nil {
+		return err
+	}
+	res, err := tx.Stmt(st).Exec([]byte{}, id, id)
+	if err != nil {
+		return fmt.Errorf("releasing body of %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return err
+	}
+	return s.db.ExecTx(tx, "DELETE FROM message_chunks WHERE message_id = ? AND NOT EXISTS (SELECT 1 FROM queue WHERE message_id = ?)", id, id)
 }
 
 // CountSince counts the messages account accepted at or after sinceMs.
@@ -106,13 +188,17 @@ func (s *Spool) ReleaseBodies(ctx context.Context, before time.Time, cursor stri
 		if len(ids) == 0 {
 			return nil
 		}
-		res, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE messages SET body = ? WHERE id IN ("+placeholders(len(ids))+
+		res, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE messages SET body = ? WHERE id IN ("+store.Placeholders(len(ids))+
 			") AND LENGTH(body) > 0 AND NOT EXISTS (SELECT 1 FROM queue WHERE queue.message_id = messages.id)"), append([]any{[]byte{}}, ids...)...)
 		if err != nil {
 			return err
 		}
 		n, err := res.RowsAffected()
-		released = int(n)
+		if err != nil {
+			return err
+		}
+		chunked, err := s.releaseChunks(ctx, tx, ids)
+		released = int(n) + chunked
 		return err
 	})
 	if err != nil {
@@ -158,9 +244,12 @@ func (s *Spool) PruneBefore(ctx context.Context, before time.Time, cursor string
 		if len(del) == 0 {
 			return nil
 		}
-		res, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM messages WHERE id IN ("+placeholders(len(del))+
+		res, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM messages WHERE id IN ("+store.Placeholders(len(del))+
 			") AND NOT EXISTS (SELECT 1 FROM queue WHERE queue.message_id = messages.id)"), del...)
 		if err != nil {
+			return err
+		}
+		if _, err := s.releaseChunks(ctx, tx, del); err != nil {
 			return err
 		}
 		n, err := res.RowsAffected()
@@ -171,6 +260,19 @@ func (s *Spool) PruneBefore(ctx context.Context, before time.Time, cursor string
 		return 0, cursor, false, fmt.Errorf("pruning messages: %w", err)
 	}
 	return deleted, next, done, nil
+}
+
+// releaseChunks deletes the chunked bodies of the messages ids that no
+// queue entry needs any more, and returns how many bodies it deleted.
+func (s *Spool) releaseChunks(ctx context.Context, tx *sql.Tx, ids []any) (int, error) {
+	where := " FROM message_chunks WHERE message_id IN (" + store.Placeholders(len(ids)) +
+		") AND NOT EXISTS (SELECT 1 FROM queue WHERE queue.message_id = message_chunks.message_id)"
+	var n int
+	if err := tx.QueryRowContext(ctx, s.db.Rebind("SELECT COUNT(*)"+where+" AND seq = 0"), ids...).Scan(&n); err != nil || n == 0 {
+		return 0, err
+	}
+	_, err := tx.ExecContext(ctx, s.db.Rebind("DELETE"+where), ids...)
+	return n, err
 }
 
 // scan returns the ids of up to limit messages after cursor in ID order
@@ -200,18 +302,20 @@ func (s *Spool) scan(ctx context.Context, tx *sql.Tx, before time.Time, cursor s
 }
 
 // Usage is what the stored messages take: Pending are the bodies still
-// needed for delivery (rows and body bytes), Records every message record
-// (rows and the bytes of its "mail" object and body).
+// needed for delivery (messages and body bytes, inline or chunked), Records
+// every message record (rows and the bytes of its "mail" object and body).
 func (s *Spool) Usage(ctx context.Context) (pendingRows, pendingBytes, recordRows, recordBytes int64, err error) {
 	err = s.db.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(SUM(OCTET_LENGTH(mail_json) + LENGTH(body)), 0), "+
 		"COALESCE(SUM(CASE WHEN LENGTH(body) > 0 THEN 1 ELSE 0 END), 0), COALESCE(SUM(LENGTH(body)), 0) FROM messages").
 		Scan(&recordRows, &recordBytes, &pendingRows, &pendingBytes)
 	if err != nil {
-		err = fmt.Errorf("message usage: %w", err)
+		return 0, 0, 0, 0, fmt.Errorf("message usage: %w", err)
 	}
-	return
-}
-
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+	var chunkedRows, chunkedBytes int64
+	err = s.db.QueryRowContext(ctx, "SELECT COALESCE(SUM(CASE WHEN seq = 0 THEN 1 ELSE 0 END), 0), COALESCE(SUM(LENGTH(data)), 0) FROM message_chunks").
+		Scan(&chunkedRows, &chunkedBytes)
+	if err != nil {
+		return 0, 0, 0, 0, fmt.Errorf("message usage: %w", err)
+	}
+	return pendingRows + chunkedRows, pendingBytes + chunkedBytes, recordRows, recordBytes + chunkedBytes, nil
 }
