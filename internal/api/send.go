@@ -110,9 +110,10 @@ func (s *Server) sendEmail(ctx context.Context, c *call) (any, error) {
 		if raw.Data.err != nil {
 			return nil, badRequest("Content.Raw.Data is not valid base64: %v.", raw.Data.err)
 		}
-		data := raw.Data.b
-		// data lies in the request body, which nothing reads any more: Send
-		// may build the prepared message there.
+		// data lies in the request body, which nothing reads any more: its
+		// line endings are made CRLF there, and Send may build the prepared
+		// message there too.
+		data := message.NormalizeLineEndingsInPlace(raw.Data.b)
 		req.Raw, req.RawScratch = data, true
 		if in.FromEmailAddress != nil {
 			a, err := address.Parse(*in.FromEmailAddress)

@@ -71,6 +71,50 @@ func NormalizeLineEndings(b []byte) []byte {
 	return out
 }
 
+// NormalizeLineEndingsInPlace is NormalizeLineEndings without a copy when
+// b's spare capacity holds the longer result: the bytes are rewritten in
+// b's backing array from the end, where nothing is overwritten before it
+// is read (every write lands at or after the byte being read). Otherwise it
+// returns a new buffer, as NormalizeLineEndings does. For buffers nothing
+// else reads (a request body); b must not be used afterwards.
+func NormalizeLineEndingsInPlace(b []byte) []byte {
+	extra := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '\r':
+			if i+1 < len(b) && b[i+1] == '\n' {
+				i++
+			} else {
+				extra++
+			}
+		case '\n':
+			extra++
+		}
+	}
+	if extra == 0 {
+		return b
+	}
+	if cap(b)-len(b) < extra {
+		return NormalizeLineEndings(b)
+	}
+	out := b[:len(b)+extra]
+	w := len(out)
+	for r := len(b) - 1; r >= 0; r-- {
+		switch c := b[r]; {
+		case c == '\n' && r > 0 && b[r-1] == '\r':
+			r--
+			fallthrough
+		case c == '\n' || c == '\r':
+			out[w-1], out[w-2] = '\n', '\r'
+			w -= 2
+		default:
+			out[w-1] = c
+			w--
+		}
+	}
+	return out
+}
+
 func needsNormalize(b []byte) bool {
 	for i := 0; i < len(b); i++ {
 		switch b[i] {

@@ -53,3 +53,39 @@ func TestPrepareScratch(t *testing.T) {
 		}
 	}
 }
+
+func TestNormalizeLineEndingsInPlace(t *testing.T) {
+	for _, in := range []string{"", "a", "a\r\nb\r\n", "a\nb\n", "\n\n\r\r", "a\rb", "\r\n\n\r\r\n", "x\r", "\ny", "head: 1\n\nbody\r\nline\rend\n"} {
+		want := string(NormalizeLineEndings([]byte(in)))
+		// With room: rewritten in the same backing array.
+		buf := make([]byte, len(in), len(in)*2+1)
+		copy(buf, in)
+		got := NormalizeLineEndingsInPlace(buf)
+		if string(got) != want {
+			t.Errorf("%q: in place %q, want %q", in, got, want)
+		}
+		if len(got) > 0 && &got[0] != &buf[:1][0] {
+			t.Errorf("%q: a copy was made although the capacity held the result", in)
+		}
+		// Without room: a new buffer, the input untouched.
+		tight := make([]byte, len(in)) // cap == len
+		copy(tight, in)
+		if got := NormalizeLineEndingsInPlace(tight); string(got) != want || string(tight) != in {
+			t.Errorf("%q: without room got %q (input now %q), want %q", in, got, tight, want)
+		}
+	}
+}
+
+func FuzzNormalizeLineEndingsInPlace(f *testing.F) {
+	for _, s := range []string{"a\nb", "\r\r\n\n", "x\r\ny\rz\n"} {
+		f.Add([]byte(s), 3)
+	}
+	f.Fuzz(func(t *testing.T, in []byte, room int) {
+		want := NormalizeLineEndings(append([]byte(nil), in...))
+		buf := make([]byte, len(in), len(in)+max(room, 0)%(len(in)+2))
+		copy(buf, in)
+		if got := NormalizeLineEndingsInPlace(buf); string(got) != string(want) {
+			t.Fatalf("%q: got %q, want %q", in, got, want)
+		}
+	})
+}

@@ -159,7 +159,12 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	if !acct.SendingEnabled {
 		return "", ErrSendingPaused
 	}
-	raw := message.NormalizeLineEndings(req.Raw)
+	var raw []byte
+	if req.RawScratch {
+		raw = message.NormalizeLineEndingsInPlace(req.Raw)
+	} else {
+		raw = message.NormalizeLineEndings(req.Raw)
+	}
 	if len(raw) > s.cfg.MaxSize {
 		return "", &TooLargeError{Size: len(raw), Max: s.cfg.MaxSize}
 	}
