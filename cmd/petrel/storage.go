@@ -49,7 +49,7 @@ func inboundCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	tw.Flush()
 	if used, err := st.Budget(ctx); err == nil {
-		fmt.Fprintf(stdout, "bodies of unattributed, ignored and duplicate mail: %s (inbound-unattributed-budget bounds it)\n", size(used))
+		fmt.Fprintf(stdout, "stored return-path bodies: %s (inbound-body-budget bounds it)\n", size(used))
 	}
 	list, err := st.Recent(ctx, state, limit)
 	if err != nil {

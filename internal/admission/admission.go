@@ -13,9 +13,13 @@
 //     goroutine, with a write deadline) and closed, and Accept goes on;
 //  4. within them it is returned, and closing it frees its slot.
 //
-// The steps for a body: TryAcquire takes its size from the Budget before
-// it is read (or refuses it), Release gives it back once the body is
-// stored. While more than GCThreshold bytes of bodies are held, the
+// The steps for a body: TryAcquireFor takes its size from the Budget
+// before it is read (or refuses it), on behalf of a holder (the account
+// that sends it), ReleaseFor gives it back once the body is stored. One
+// holder may hold at most HolderMax bytes at once (a quarter of the budget,
+// but at least HolderFloor, one largest body), so a tenant that trickles
+// large bodies slowly cannot take the budget from the others: their
+// bodies still fit in the rest. While more than GCThreshold bytes of bodies are held, the
 // garbage collector runs more often: the Budget lowers the GC percent
 // (runtime/debug.SetGCPercent) to GCPercent, and restores the previous
 // setting when the bodies held fall below the threshold again. Accepting
@@ -188,8 +192,19 @@ type Budget struct {
 	max   int64
 	inUse atomic.Int64
 
-	lowered bool // this budget counts in gc.holders; guarded by gc.mu
+	mu      sync.Mutex       // guards held
+	held    map[string]int64 // bytes taken per holder (TryAcquireFor), holders with none absent
+	lowered bool             // this budget counts in gc.holders; guarded by gc.mu
 }
+
+// HolderShare is the fraction of a Budget one holder may hold at once:
+// 1/HolderShare of it (but at least HolderFloor).
+const HolderShare = 4
+
+// HolderFloor is the least one holder may hold at once, in bytes, however
+// small the budget's share: one largest body (the API's SendEmail limit,
+// 60 MiB; an SMTP body of 40 MB read in chunks holds at most 41 MiB).
+const HolderFloor = 60 << 20
 
 // GCThreshold is the bytes of bodies held above which the GC percent is
 // lowered to GCPercent.
@@ -240,11 +255,77 @@ func (b *Budget) crossed() {
 func NewBudget(max int64) *Budget { return &Budget{max: max} }
 
 // TryAcquire takes n bytes of the budget, or takes nothing and returns false
-// when n more would exceed it.
+// when n more would exceed it. The bytes are held on behalf of no one in
+// particular: no holder's share limits them (TryAcquireFor).
 func (b *Budget) TryAcquire(n int64) bool {
 	if b == nil || n <= 0 {
 		return true
 	}
+	return b.take(n)
+}
+
+// TryAcquireFor takes n bytes of the budget on behalf of holder (an
+// account id), or takes nothing and returns false when n more would exceed
+// the budget or make holder hold more than HolderMax bytes. holder "" is
+// no one: TryAcquire. Give the bytes back with ReleaseFor(holder, n).
+func (b *Budget) TryAcquireFor(holder string, n int64) bool {
+	if b == nil || n <= 0 {
+		return true
+	}
+	if holder == "" || b.max <= 0 {
+		return b.take(n)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.held[holder]+n > b.HolderMax() || !b.take(n) {
+		return false
+	}
+	if b.held == nil {
+		b.held = map[string]int64{}
+	}
+	b.held[holder] += n
+	return true
+}
+
+// ReleaseFor gives back n bytes taken with TryAcquireFor(holder, n).
+func (b *Budget) ReleaseFor(holder string, n int64) {
+	if b == nil || n <= 0 {
+		return
+	}
+	if holder != "" && b.max > 0 {
+		b.mu.Lock()
+		if h := b.held[holder] - n; h > 0 {
+			b.held[holder] = h
+		} else {
+			delete(b.held, holder)
+		}
+		b.mu.Unlock()
+	}
+	b.Release(n)
+}
+
+// HolderMax returns the most one holder may hold at once, in bytes: a
+// HolderShare-th of the budget, but at least HolderFloor (and at most the
+// whole budget); 0 for an unlimited budget.
+func (b *Budget) HolderMax() int64 {
+	if b == nil || b.max <= 0 {
+		return 0
+	}
+	return min(max(b.max/HolderShare, HolderFloor), b.max)
+}
+
+// HeldBy returns the bytes holder holds now (taken with TryAcquireFor).
+func (b *Budget) HeldBy(holder string) int64 {
+	if b == nil {
+		return 0
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.held[holder]
+}
+
+// take takes n > 0 bytes of the budget as a whole, if they fit.
+func (b *Budget) take(n int64) bool {
 	for {
 		cur := b.inUse.Load()
 		if b.max > 0 && cur+n > b.max {

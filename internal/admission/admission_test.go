@@ -229,3 +229,76 @@ func TestBudgetLowersGCPercent(t *testing.T) {
 		}
 	})
 }
+
+// Finding C of the hardening review: one holder may hold at most its share
+// (a quarter of the budget, at least HolderFloor), so bodies of another
+// holder still fit while it holds all it may; bodies held for no one
+// (TryAcquire) are bounded by the budget alone.
+func TestBudgetHolderShare(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		name      string
+		max, want int64
+	}{
+		{"quarter", 256 * mib, 64 * mib},
+		{"floor", 200 * mib, HolderFloor},
+		{"small budget", 16 * mib, 16 * mib},
+		{"unlimited", 0, 0},
+	} {
+		if got := NewBudget(tc.max).HolderMax(); got != tc.want {
+			t.Errorf("%s: HolderMax of %d = %d, want %d", tc.name, tc.max, got, tc.want)
+		}
+	}
+
+	b := NewBudget(256 * mib)
+	taken := 0
+	for b.TryAcquireFor("A", 59*mib) {
+		taken++
+	}
+	if taken != 1 || b.HeldBy("A") != 59*mib {
+		t.Fatalf("holder A took %d bodies of 59 MiB (%d bytes), want 1", taken, b.HeldBy("A"))
+	}
+	if !b.TryAcquireFor("A", 5*mib) || b.TryAcquireFor("A", 1) {
+		t.Fatalf("holder A at its share: held %d, share %d", b.HeldBy("A"), b.HolderMax())
+	}
+	for i := range 3 {
+		if !b.TryAcquireFor("B", 20*mib) {
+			t.Fatalf("holder B's body %d refused while A holds its share (in use %d)", i+1, b.InUse())
+		}
+	}
+	b.ReleaseFor("A", 64*mib)
+	if b.HeldBy("A") != 0 || !b.TryAcquireFor("A", 59*mib) {
+		t.Fatalf("holder A after release: held %d", b.HeldBy("A"))
+	}
+	// No one's bytes count against the budget only.
+	if !b.TryAcquire(130*mib) || b.TryAcquireFor("C", 8*mib) {
+		t.Fatalf("budget full: in use %d of %d", b.InUse(), b.Max())
+	}
+	b.Release(130 * mib)
+	b.ReleaseFor("A", 59*mib)
+	b.ReleaseFor("B", 60*mib)
+	if b.InUse() != 0 || b.HeldBy("B") != 0 {
+		t.Fatalf("after releasing all: in use %d, B holds %d", b.InUse(), b.HeldBy("B"))
+	}
+
+	// Concurrent takers of one holder never exceed its share together.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	peak := int64(0)
+	for range 16 {
+		wg.Go(func() {
+			for range 200 {
+				if b.TryAcquireFor("A", 7*mib) {
+					mu.Lock()
+					peak = max(peak, b.HeldBy("A"))
+					mu.Unlock()
+					b.ReleaseFor("A", 7*mib)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if peak > b.HolderMax() || b.InUse() != 0 {
+		t.Fatalf("concurrent holder peak %d > share %d, or in use %d after", peak, b.HolderMax(), b.InUse())
+	}
+}

@@ -50,7 +50,9 @@ type Server struct {
 	// are regional); "" accepts any.
 	Region string
 	// Budget bounds the request bodies held in memory at once (shared with
-	// SMTP); a body that does not fit is refused with a retryable 503.
+	// SMTP), each charged to the account whose access key signed it, which
+	// may hold at most the budget's HolderMax; a body that does not fit is
+	// refused with a retryable 503.
 	Budget *admission.Budget
 	// BodyTimeout and MinBodyRate bound how long a client may take to send
 	// a body of n bytes: BodyTimeout + n/MinBodyRate seconds (0 = no limit).
@@ -168,7 +170,7 @@ func (s *Server) wrap(limit int64, h handler) http.Handler {
 		if err == nil {
 			out, err = h(r.Context(), c)
 			c.body = nil
-			s.Budget.Release(c.held)
+			s.Budget.ReleaseFor(c.account, c.held)
 		}
 		if err != nil {
 			s.writeError(w, r, reqID, err)
@@ -194,7 +196,10 @@ var (
 // payload hash, the whole signature) before any body byte is read, then
 // the operation's body limit and the memory budget, then the body itself,
 // read into one buffer of Content-Length bytes while it is hashed, and the
-// signature over that hash. A request refused before its body was read gets
+// signature over that hash. The body is charged to the budget on behalf of
+// the access key's account (admission.Budget.TryAcquireFor), so one account
+// sending large bodies slowly cannot hold more than its share of the budget
+// and others' requests still fit. A request refused before its body was read gets
 // "Connection: close": its unread body is not read.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, limit int64) (c *call, err error) {
 	n := r.ContentLength
@@ -227,14 +232,16 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, limit int64) (c *
 	if n > limit {
 		return nil, &Error{Code: "MessageRejected", Status: 400, Message: fmt.Sprintf("Request body is larger than %d bytes.", limit)}
 	}
-	if !s.Budget.TryAcquire(n) {
-		s.refusals.Refused(s.Log, "API request refused", "body memory budget full", "content_length", n, "budget_in_use", s.Budget.InUse(), "budget", s.Budget.Max())
+	if !s.Budget.TryAcquireFor(acct, n) {
+		s.refusals.Refused(s.Log, "API request refused", "body memory budget full", "account", acct, "content_length", n,
+			"account_in_use", s.Budget.HeldBy(acct), "account_share", s.Budget.HolderMax(),
+			"budget_in_use", s.Budget.InUse(), "budget", s.Budget.Max())
 		return nil, errTooManyBodies
 	}
 	body, sum, err := readBody(r.Body, n)
 	read = err == nil
 	if err != nil {
-		s.Budget.Release(n)
+		s.Budget.ReleaseFor(acct, n)
 		s.refusals.Refused(s.Log, "API request refused", "request body not received", "content_length", n, "remote", r.RemoteAddr, "err", err)
 		return nil, errBodyRead
 	}
@@ -243,7 +250,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, limit int64) (c *
 	http.NewResponseController(w).SetReadDeadline(time.Time{})
 	res, err := sg.Verify(sum)
 	if err != nil {
-		s.Budget.Release(n)
+		s.Budget.ReleaseFor(acct, n)
 		return nil, err
 	}
 	ip, _, _ := net.SplitHostPort(r.RemoteAddr)

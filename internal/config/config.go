@@ -44,17 +44,17 @@ type Config struct {
 	BounceRules      string   `toml:"bounce-rules"`       // operator's bounce rule file (TOML), applied over the built-in rules; reloaded on SIGHUP
 	InboundMailboxes string   `toml:"inbound-mailboxes"`  // local parts at the return-path domain accepted besides VERP addresses (complaint feedback loops)
 
-	InboundMaxSize            int64 `toml:"inbound-max-size"`            // bytes of one message to the return-path receiver; larger get 552 5.3.4
-	InboundMaxConns           int   `toml:"inbound-max-conns"`           // return-path connections open at once (0 = unlimited); more get 421 4.7.0
-	InboundMaxConnsPerIP      int   `toml:"inbound-max-conns-per-ip"`    // return-path connections open at once from one address (0 = unlimited)
-	InboundMessagesPerMinute  int   `toml:"inbound-messages-per-minute"` // messages one address may send the return path a minute (0 = unlimited); more get 450 4.7.1
-	InboundUnattributedBudget int64 `toml:"inbound-unattributed-budget"` // bytes of stored bodies of unattributed/ignored return-path mail; past it the oldest are dropped (0 = unlimited)
+	InboundMaxSize           int64 `toml:"inbound-max-size"`            // bytes of one message to the return-path receiver; larger get 552 5.3.4
+	InboundMaxConns          int   `toml:"inbound-max-conns"`           // return-path connections open at once (0 = unlimited); more get 421 4.7.0
+	InboundMaxConnsPerIP     int   `toml:"inbound-max-conns-per-ip"`    // return-path connections open at once from one address (0 = unlimited)
+	InboundMessagesPerMinute int   `toml:"inbound-messages-per-minute"` // messages one address may send the return path a minute (0 = unlimited); more get 450 4.7.1
+	InboundBodyBudget        int64 `toml:"inbound-body-budget"`         // bytes of all stored return-path message bodies; past it the oldest are dropped, whatever their state (0 = unlimited)
 
 	RetentionMessages Duration `toml:"retention-messages"` // how long message records (GetMessageInsights) are kept after their last event ("30d"; 0 = forever)
 	RetentionEvents   Duration `toml:"retention-events"`   // how long events are kept (0 = forever)
 	RetentionInbound  Duration `toml:"retention-inbound"`  // how long return-path mail is kept (0 = forever)
 
-	HTTPMaxConns      int      `toml:"http-max-conns"`        // API connections open at once (0 = unlimited); more are answered 503 and closed
+	HTTPMaxConns      int      `toml:"http-max-conns"`        // API connections open at once (0 = as many as the open-files limit allows); more are answered 503 and closed
 	HTTPMaxConnsPerIP int      `toml:"http-max-conns-per-ip"` // API connections open at once from one address (0 = unlimited)
 	HTTPHeaderTimeout Duration `toml:"http-header-timeout"`   // time a client has to send a request's headers (a new connection: its first request's)
 	HTTPIdleTimeout   Duration `toml:"http-idle-timeout"`     // how long a keep-alive connection may wait for its next request
@@ -104,6 +104,20 @@ func (d Duration) String() string {
 // Set implements flag.Value.
 func (d *Duration) Set(s string) error { return d.UnmarshalText([]byte(s)) }
 
+// Limits of the values Validate accepts.
+const (
+	// MinBodyMemory is the smallest non-zero max-body-memory: one largest
+	// API request body (api.MaxBody, 60 MiB), which reserves its
+	// Content-Length; under it the largest sends would always be refused.
+	MinBodyMemory = 60 << 20
+	// MinInboundMaxSize is the smallest inbound-max-size: a DSN or ARF
+	// report returning the original's headers only (MTAs send 5–20 KB).
+	MinInboundMaxSize = 64 << 10
+	// MaxConns bounds every connection cap: far above any open-files limit,
+	// low enough that sums of caps cannot overflow.
+	MaxConns = 1 << 20
+)
+
 // Default returns the embedded-default configuration.
 func Default() Config {
 	host, _ := os.Hostname()
@@ -133,8 +147,9 @@ func Default() Config {
 		InboundMaxConns:          200,
 		InboundMaxConnsPerIP:     10,
 		InboundMessagesPerMinute: 120,
-		// 64 MiB is thousands of typical unattributed reports to look at.
-		InboundUnattributedBudget: 64 << 20,
+		// 64 MiB is thousands of typical reports to look at; the events
+		// were recorded at receipt, so a dropped body loses no outcome.
+		InboundBodyBudget: 64 << 20,
 
 		// Events and message records: a month covers the 14 h delivery
 		// window, complaints that arrive days later, and a month of history
@@ -222,22 +237,22 @@ func Flags(fs *flag.FlagSet, cfg *Config) {
 	fs.IntVar(&cfg.DeliveryBacklog, "delivery-backlog", cfg.DeliveryBacklog, "queue entries held in memory ahead of the delivery workers (more wait in the database)")
 	fs.StringVar(&cfg.BounceRules, "bounce-rules", cfg.BounceRules, "TOML file of bounce rules applied over the built-in ones (reloaded on SIGHUP and by petrel bounce rules reload)")
 	fs.StringVar(&cfg.InboundMailboxes, "inbound-mailboxes", cfg.InboundMailboxes, "comma-separated local parts at the return-path domain accepted besides VERP addresses (feedback loops)")
-	fs.Int64Var(&cfg.InboundMaxSize, "inbound-max-size", cfg.InboundMaxSize, "bytes of one message to the return-path receiver; larger are refused with 552")
+	fs.Int64Var(&cfg.InboundMaxSize, "inbound-max-size", cfg.InboundMaxSize, "bytes of one message to the return-path receiver, at least 64 KiB and at most max-body-memory; larger are refused with 552")
 	fs.IntVar(&cfg.InboundMaxConns, "inbound-max-conns", cfg.InboundMaxConns, "return-path connections open at once; more are answered 421 and closed (0 = unlimited)")
 	fs.IntVar(&cfg.InboundMaxConnsPerIP, "inbound-max-conns-per-ip", cfg.InboundMaxConnsPerIP, "return-path connections open at once from one address (0 = unlimited)")
 	fs.IntVar(&cfg.InboundMessagesPerMinute, "inbound-messages-per-minute", cfg.InboundMessagesPerMinute, "messages one address may send the return path per minute; more get 450 (0 = unlimited)")
-	fs.Int64Var(&cfg.InboundUnattributedBudget, "inbound-unattributed-budget", cfg.InboundUnattributedBudget, "bytes of stored bodies of unattributed and ignored return-path mail; past it the oldest bodies are dropped, their parsed reports kept (0 = unlimited)")
-	fs.Var(&cfg.RetentionMessages, "retention-messages", "how long message records (read by GetMessageInsights) are kept, and at least as long as their events, e.g. 30d (0 = forever)")
-	fs.Var(&cfg.RetentionEvents, "retention-events", "how long events are kept, e.g. 30d (0 = forever)")
-	fs.Var(&cfg.RetentionInbound, "retention-inbound", "how long mail received at the return path is kept, e.g. 14d (0 = forever)")
-	fs.IntVar(&cfg.HTTPMaxConns, "http-max-conns", cfg.HTTPMaxConns, "API connections open at once; more are answered 503 and closed (0 = unlimited; lowered to fit the open-files limit)")
+	fs.Int64Var(&cfg.InboundBodyBudget, "inbound-body-budget", cfg.InboundBodyBudget, "bytes of all stored return-path message bodies; past it the oldest bodies are dropped, whatever their state, their parsed reports kept (0 = unlimited)")
+	fs.Var(&cfg.RetentionMessages, "retention-messages", "how long message records (read by GetMessageInsights) are kept, and at least as long as their events, e.g. 30d (0 = forever, else at least 1s)")
+	fs.Var(&cfg.RetentionEvents, "retention-events", "how long events are kept, e.g. 30d (0 = forever, else at least 1s)")
+	fs.Var(&cfg.RetentionInbound, "retention-inbound", "how long mail received at the return path is kept, e.g. 14d (0 = forever, else at least 1s)")
+	fs.IntVar(&cfg.HTTPMaxConns, "http-max-conns", cfg.HTTPMaxConns, "API connections open at once; more are answered 503 and closed (lowered to fit the open-files limit; 0 = as many as it allows)")
 	fs.IntVar(&cfg.HTTPMaxConnsPerIP, "http-max-conns-per-ip", cfg.HTTPMaxConnsPerIP, "API connections open at once from one address (0 = unlimited; raise it behind a proxy)")
-	fs.Var(&cfg.HTTPHeaderTimeout, "http-header-timeout", "time a client has to send a request's headers")
-	fs.Var(&cfg.HTTPIdleTimeout, "http-idle-timeout", "how long a keep-alive API connection may wait for its next request")
+	fs.Var(&cfg.HTTPHeaderTimeout, "http-header-timeout", "time a client has to send a request's headers (at least 1s)")
+	fs.Var(&cfg.HTTPIdleTimeout, "http-idle-timeout", "how long a keep-alive API connection may wait for its next request (at least 1s)")
 	fs.IntVar(&cfg.HTTPMinBodyRate, "http-min-body-rate", cfg.HTTPMinBodyRate, "bytes/s: a request body of n bytes must arrive within http-header-timeout + n/rate")
 	fs.IntVar(&cfg.SMTPMaxConns, "smtp-max-conns", cfg.SMTPMaxConns, "SMTP submission connections open at once, per listener; more are answered 421 and closed (0 = unlimited)")
 	fs.IntVar(&cfg.SMTPMaxConnsPerIP, "smtp-max-conns-per-ip", cfg.SMTPMaxConnsPerIP, "SMTP submission connections open at once from one address, per listener (0 = unlimited)")
-	fs.Int64Var(&cfg.MaxBodyMemory, "max-body-memory", cfg.MaxBodyMemory, "bytes of message bodies held in memory at once, API and SMTP together; over it requests are refused with 503/451 (0 = unlimited)")
+	fs.Int64Var(&cfg.MaxBodyMemory, "max-body-memory", cfg.MaxBodyMemory, "bytes of message bodies held in memory at once, API and SMTP together; over it requests are refused with 503/451 (0 = unlimited, else at least 60 MiB: one largest API request)")
 	fs.StringVar(&cfg.Debug, "debug", cfg.Debug, "listen address of the profiling endpoints /debug/pprof/ (keep it private); empty disables")
 }
 
@@ -268,23 +283,42 @@ func (c Config) Validate() error {
 	if c.Hostname == "" {
 		errs = append(errs, errors.New("hostname: must be set"))
 	}
-	if c.InboundMaxSize < 1 {
-		errs = append(errs, errors.New("inbound-max-size: must be at least 1 byte"))
+	if c.InboundMaxSize < MinInboundMaxSize {
+		errs = append(errs, fmt.Errorf("inbound-max-size: must be at least %d bytes (a report returning a message's headers)", MinInboundMaxSize))
 	}
-	if c.InboundMaxConns < 0 || c.InboundMaxConnsPerIP < 0 || c.InboundMessagesPerMinute < 0 || c.InboundUnattributedBudget < 0 {
-		errs = append(errs, errors.New("inbound-max-conns, inbound-max-conns-per-ip, inbound-messages-per-minute, inbound-unattributed-budget: must not be negative"))
+	if c.MaxBodyMemory > 0 && c.InboundMaxSize > c.MaxBodyMemory {
+		errs = append(errs, errors.New("inbound-max-size: must not exceed max-body-memory (each return-path message reserves it)"))
 	}
-	if c.RetentionMessages < 0 || c.RetentionEvents < 0 || c.RetentionInbound < 0 {
-		errs = append(errs, errors.New("retention-messages, retention-events, retention-inbound: must not be negative"))
+	if c.InboundMessagesPerMinute < 0 || c.InboundBodyBudget < 0 {
+		errs = append(errs, errors.New("inbound-messages-per-minute, inbound-body-budget: must not be negative"))
 	}
-	if c.HTTPMaxConns < 0 || c.HTTPMaxConnsPerIP < 0 || c.MaxBodyMemory < 0 {
-		errs = append(errs, errors.New("http-max-conns, http-max-conns-per-ip, max-body-memory: must not be negative"))
+	for _, f := range []struct {
+		name string
+		n    int
+	}{
+		{"inbound-max-conns", c.InboundMaxConns}, {"inbound-max-conns-per-ip", c.InboundMaxConnsPerIP},
+		{"http-max-conns", c.HTTPMaxConns}, {"http-max-conns-per-ip", c.HTTPMaxConnsPerIP},
+		{"smtp-max-conns", c.SMTPMaxConns}, {"smtp-max-conns-per-ip", c.SMTPMaxConnsPerIP},
+	} {
+		if f.n < 0 || f.n > MaxConns {
+			errs = append(errs, fmt.Errorf("%s: must be 0-%d", f.name, MaxConns))
+		}
 	}
-	if c.SMTPMaxConns < 0 || c.SMTPMaxConnsPerIP < 0 {
-		errs = append(errs, errors.New("smtp-max-conns, smtp-max-conns-per-ip: must not be negative"))
+	for _, f := range []struct {
+		name string
+		d    Duration
+	}{
+		{"retention-messages", c.RetentionMessages}, {"retention-events", c.RetentionEvents}, {"retention-inbound", c.RetentionInbound},
+	} {
+		if f.d < 0 || f.d > 0 && f.d < Duration(time.Second) {
+			errs = append(errs, fmt.Errorf("%s: must be 0 (forever) or at least 1s", f.name))
+		}
 	}
-	if c.HTTPHeaderTimeout <= 0 || c.HTTPIdleTimeout <= 0 {
-		errs = append(errs, errors.New("http-header-timeout, http-idle-timeout: must be positive"))
+	if c.MaxBodyMemory < 0 || c.MaxBodyMemory > 0 && c.MaxBodyMemory < MinBodyMemory {
+		errs = append(errs, fmt.Errorf("max-body-memory: must be 0 (unlimited) or at least %d bytes (one largest API request)", MinBodyMemory))
+	}
+	if c.HTTPHeaderTimeout < Duration(time.Second) || c.HTTPIdleTimeout < Duration(time.Second) {
+		errs = append(errs, errors.New("http-header-timeout, http-idle-timeout: must be at least 1s"))
 	}
 	if c.HTTPMinBodyRate < 1 {
 		errs = append(errs, errors.New("http-min-body-rate: must be at least 1 byte/s"))

@@ -89,3 +89,67 @@ func FuzzDuration(f *testing.F) {
 		}
 	})
 }
+
+// TestValidateLimits (issue 10, H): every flag added for the hardening is
+// refused where its value would break Petrel (every request failing, every
+// send refused, a pruner that cannot keep up) or overflow, and accepted at
+// its documented edges.
+func TestValidateLimits(t *testing.T) {
+	cases := []struct {
+		args []string
+		bad  string // the field named in the error; "" = accepted
+	}{
+		{nil, ""},
+		{[]string{"--http-header-timeout", "1ns"}, "http-header-timeout"},
+		{[]string{"--http-header-timeout", "999ms"}, "http-header-timeout"},
+		{[]string{"--http-header-timeout", "0"}, "http-header-timeout"},
+		{[]string{"--http-header-timeout", "1s"}, ""},
+		{[]string{"--http-idle-timeout", "1ms"}, "http-idle-timeout"},
+		{[]string{"--http-idle-timeout", "1s"}, ""},
+		{[]string{"--http-min-body-rate", "0"}, "http-min-body-rate"},
+		{[]string{"--http-min-body-rate", "1"}, ""},
+		{[]string{"--max-body-memory", "1"}, "max-body-memory"},
+		{[]string{"--max-body-memory", "62914559"}, "max-body-memory"},
+		{[]string{"--max-body-memory", "-1"}, "max-body-memory"},
+		{[]string{"--max-body-memory", "62914560"}, ""},
+		{[]string{"--max-body-memory", "0"}, ""},
+		{[]string{"--max-body-memory", "9223372036854775807"}, ""},
+		{[]string{"--http-max-conns", "0"}, ""},
+		{[]string{"--http-max-conns", "-1"}, "http-max-conns"},
+		{[]string{"--http-max-conns", "1048577"}, "http-max-conns"},
+		{[]string{"--http-max-conns-per-ip", "-1"}, "http-max-conns-per-ip"},
+		{[]string{"--smtp-max-conns", "-1"}, "smtp-max-conns"},
+		{[]string{"--smtp-max-conns", "9223372036854775807"}, "smtp-max-conns"},
+		{[]string{"--smtp-max-conns", "0", "--smtp-max-conns-per-ip", "0"}, ""},
+		{[]string{"--smtp-max-conns-per-ip", "1048577"}, "smtp-max-conns-per-ip"},
+		{[]string{"--inbound-max-conns", "-5"}, "inbound-max-conns"},
+		{[]string{"--inbound-max-conns-per-ip", "2000000"}, "inbound-max-conns-per-ip"},
+		{[]string{"--inbound-max-conns", "0", "--inbound-max-conns-per-ip", "0"}, ""},
+		{[]string{"--inbound-max-size", "1"}, "inbound-max-size"},
+		{[]string{"--inbound-max-size", "65535"}, "inbound-max-size"},
+		{[]string{"--inbound-max-size", "65536"}, ""},
+		{[]string{"--inbound-max-size", "300000000"}, "inbound-max-size"},
+		{[]string{"--inbound-max-size", "300000000", "--max-body-memory", "0"}, ""},
+		{[]string{"--inbound-messages-per-minute", "-1"}, "inbound-messages-per-minute"},
+		{[]string{"--inbound-messages-per-minute", "0"}, ""},
+		{[]string{"--inbound-body-budget", "-1"}, "inbound-body-budget"},
+		{[]string{"--inbound-body-budget", "0"}, ""},
+		{[]string{"--retention-events", "1ns"}, "retention-events"},
+		{[]string{"--retention-messages", "999ms"}, "retention-messages"},
+		{[]string{"--retention-inbound", "-1s"}, "retention-inbound"},
+		{[]string{"--retention-events", "1s", "--retention-messages", "1s", "--retention-inbound", "1s"}, ""},
+		{[]string{"--retention-events", "0", "--retention-messages", "0", "--retention-inbound", "0"}, ""},
+		{[]string{"--retention-events", "65535d"}, ""},
+	}
+	for _, c := range cases {
+		_, err := Load(c.args)
+		switch {
+		case c.bad == "" && err != nil:
+			t.Errorf("%v refused: %v", c.args, err)
+		case c.bad != "" && err == nil:
+			t.Errorf("%v accepted", c.args)
+		case c.bad != "" && !strings.Contains(err.Error(), c.bad+":") && !strings.Contains(err.Error(), c.bad+","):
+			t.Errorf("%v: error does not name %s: %v", c.args, c.bad, err)
+		}
+	}
+}

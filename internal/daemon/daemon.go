@@ -104,6 +104,7 @@ type Daemon struct {
 	budget       *admission.Budget
 	httpAdm      *admission.Listener  // the API listener's connection caps
 	httpRefusals admission.RefusalLog // logging of connections refused by them
+	notReady     admission.RefusalLog // logging of /readyz's 503s with their details
 	// Credentials is set when this start created the default account.
 	Credentials *account.Key
 }
@@ -222,7 +223,7 @@ func (d *Daemon) build(ctx context.Context) error {
 		}
 		d.inSrv = inbound.NewServer(&inbound.Backend{DB: svc.DB, Batch: d.batch, Spool: svc.Spool, Events: svc.Events, Rules: d.rules,
 			Domain: returnDomain, Mailboxes: mailboxes, VERPSecret: []byte(verpKey), FeedbackKey: feedbackKey,
-			MaxSize: cfg.InboundMaxSize, MessagesPerMinute: cfg.InboundMessagesPerMinute, UnattributedBudget: cfg.InboundUnattributedBudget,
+			MaxSize: cfg.InboundMaxSize, MessagesPerMinute: cfg.InboundMessagesPerMinute, BodyBudget: cfg.InboundBodyBudget,
 			Memory: d.budget, Log: d.log.With("component", "inbound")}, cfg.Hostname)
 		l, err := net.Listen("tcp", cfg.Inbound)
 		if err != nil {
@@ -242,10 +243,19 @@ func (d *Daemon) build(ctx context.Context) error {
 }
 
 // readyz answers 200 "ready" while Petrel can accept mail, else 503 with
-// the reason: shutting down, database unreachable, or the store failing to
-// write (the last write failed for a storage reason, e.g. a full disk, and
-// none has succeeded since; an idle store is probed every
-// store.ProbeInterval, so this turns without traffic, both ways).
+// a cause that shows no SQL, paths or other internals (the endpoint is
+// unauthenticated; the details go to the log, at most once per 10 s per
+// cause): "shutting down", "database unreachable", or "store cannot write
+// since T: CAUSE" (T in RFC 3339, CAUSE one of store.Fault's: "disk full",
+// "low disk space", "I/O error", …). The store cannot write (store.DB.WriteFault):
+//   - after a write failed for a storage reason, until writes succeed
+//     again: an idle store is probed every store.ProbeInterval, so this
+//     turns without traffic, both ways; on PostgreSQL writes must keep
+//     succeeding for store.FaultHold (30 s), since a one-row probe can
+//     succeed where a large message fails;
+//   - on SQLite, also whenever the data directory's filesystem has less
+//     than store.MinFreeSpace (128 MiB) available, room for the largest
+//     message: a tiny probe still fits on a nearly full disk.
 func (d *Daemon) readyz(w http.ResponseWriter, r *http.Request) {
 	if !d.ready.Load() {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
@@ -254,11 +264,13 @@ func (d *Daemon) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := d.svc.DB.PingContext(ctx); err != nil {
-		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+		d.notReady.Refused(d.log, "not ready", "database unreachable", "err", err)
+		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
 		return
 	}
-	if at, err := d.svc.DB.WriteFault(); err != nil {
-		http.Error(w, fmt.Sprintf("store cannot write since %s: %v", at.UTC().Format(time.RFC3339), err), http.StatusServiceUnavailable)
+	if f := d.svc.DB.WriteFault(); f != nil {
+		d.notReady.Refused(d.log, "not ready: the store cannot write", f.Cause, "since", f.Since.UTC().Format(time.RFC3339), "err", f.Err)
+		http.Error(w, fmt.Sprintf("store cannot write since %s: %s", f.Since.UTC().Format(time.RFC3339), f.Cause), http.StatusServiceUnavailable)
 		return
 	}
 	fmt.Fprintln(w, "ready")
@@ -281,19 +293,30 @@ func (d *Daemon) refuseHTTP(c net.Conn, reason string) {
 
 // httpConnCap is http-max-conns, lowered when the process may not open that
 // many files besides the SMTP caps and a reserve for the store, delivery
-// and files (fdReserve).
+// and files (fdReserve). 0 ("no cap of its own") is as many as that room:
+// an API with no cap at all would run the process out of file descriptors,
+// and then SMTP and the store with it (issue 10, finding 4).
 func (d *Daemon) httpConnCap() int {
-	limit := raiseOpenFiles()
-	want := d.cfg.HTTPMaxConns
-	if limit <= 0 {
+	return connCap(d.cfg.HTTPMaxConns, d.cfg.SMTPMaxConns, raiseOpenFiles(), d.log)
+}
+
+// connCap is want (0 = none of its own) fitted to the open-files limit
+// (0 = unknown) less fdReserve and two SMTP listeners of smtpConns each;
+// never under 64.
+func connCap(want, smtpConns int, limit uint64, log *slog.Logger) int {
+	if limit == 0 {
 		return want
 	}
-	room := int(limit) - fdReserve - 2*d.cfg.SMTPMaxConns
+	room := int(min(limit, 1<<30)) - fdReserve - 2*smtpConns
 	if room < 64 {
 		room = 64
 	}
-	if want == 0 || want > room {
-		d.log.Warn("http-max-conns lowered to fit the open-files limit (raise it: ulimit -n, LimitNOFILE)",
+	switch {
+	case want == 0:
+		log.Info("http-max-conns is 0: API connections capped at what the open-files limit leaves", "http_max_conns", room, "open_files_limit", limit)
+		return room
+	case want > room:
+		log.Warn("http-max-conns lowered to fit the open-files limit (raise it: ulimit -n, LimitNOFILE)",
 			"http_max_conns", want, "lowered_to", room, "open_files_limit", limit)
 		return room
 	}

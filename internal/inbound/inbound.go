@@ -7,13 +7,16 @@
 //
 //  1. Connection: at most Limits.MaxConns in all and MaxConnsPerIP from one
 //     address (Listen); more are answered "421 4.7.0 Too many connections".
-//  2. MAIL: at most MessagesPerMinute from one address (a token bucket per
-//     IP); more get "450 4.7.1" and the sender retries later.
+//  2. MAIL: the null path or a syntactically valid RFC 5321 §4.1.2 path
+//     (else "553 5.1.7"), at most MessagesPerMinute from one address (a
+//     token bucket per IP); more get "450 4.7.1" and the sender retries.
 //  3. RCPT: accept only valid VERP addresses (the MAC must verify) and the
 //     configured feedback mailboxes (postmaster, abuse, fbl) at the return
 //     domain. Anything else is refused, so Petrel is neither an open relay
 //     nor a backscatter source.
-//  4. DATA: at most MaxSize bytes (552 5.3.4 beyond). bounce.Parse says what
+//  4. DATA: at most MaxSize bytes (552 5.3.4 beyond), lines of any length
+//     within it (MTAs return originals as they got them, RFC 5321
+//     §4.5.3.1.6 limits notwithstanding). bounce.Parse says what
 //     the message is (DSN, ARF, SES notification, auto-reply, an MTA's prose
 //     bounce) and the bounce rules in force classify each failed recipient.
 //  5. Attribution, only from proof that Petrel sent the original: the signed
@@ -21,16 +24,23 @@
 //     the signed VERP Return-Path of the returned original), else the
 //     signed X-Petrel-Feedback token Petrel put in every message
 //     (bounce.FeedbackToken). A Message-ID proves nothing — every recipient
-//     sees it — and never attributes. Only the original's own destinations
-//     ever get an event.
+//     sees it — and never attributes. The proof must also name the one
+//     recipient the report is about: a VERP address names it; a token signs
+//     only the message, so it names a recipient only when the message had
+//     one destination. Otherwise (a recipient of a message to many could
+//     forge a report about another) the report is unattributed. Only that
+//     recipient ever gets an event, and only if the report is about them.
 //  6. In one transaction, before the 250: the message is stored with what
 //     was made of it, and each outcome becomes the SES event on the original
 //     message — Bounce, DeliveryDelay, Complaint, or Petrel's AutoResponse —
-//     with the same JSON as synchronous outcomes. Mail that cannot be tied
-//     to a message is kept as unattributed; its body, and those of ignored
-//     and duplicate mail, count against UnattributedBudget, and the oldest
-//     such bodies are dropped (row and parsed report kept) to stay within
-//     it, so this mail cannot fill the disk.
+//     with the same JSON as synchronous outcomes, once per message,
+//     recipient and kind (a DeliveryDelay at most once per DelayInterval):
+//     a later report of the same is stored as duplicate. Mail that cannot be
+//     tied to a message is kept as unattributed. Every stored body counts
+//     against BodyBudget and the oldest bodies, whatever their state, are
+//     dropped (row and parsed report kept) to stay within it; the parsed
+//     report is stored in at most maxStoredReport bytes. So no mail, not
+//     even mail carrying a real token, can fill the disk.
 //
 // Stored mail is deleted after the retention period by package retention
 // (Store.PruneBefore), or by the operator (petrel inbound purge).
@@ -55,6 +65,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"golang.org/x/time/rate"
 
+	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/admission"
 	"github.com/petrelmail/petrel/internal/bounce"
 	"github.com/petrelmail/petrel/internal/event"
@@ -98,10 +109,9 @@ type Backend struct {
 	// MessagesPerMinute is how many messages one remote IP may send per
 	// minute, with a burst of as many (0: unlimited).
 	MessagesPerMinute int
-	// UnattributedBudget bounds the bytes of stored bodies of unattributed,
-	// ignored and duplicate mail; past it the oldest are dropped (<= 0:
-	// unlimited).
-	UnattributedBudget int64
+	// BodyBudget bounds the bytes of all stored message bodies; past it the
+	// oldest bodies are dropped, whatever their state (<= 0: unlimited).
+	BodyBudget int64
 	// Memory bounds the message bodies held in memory at once, shared with
 	// the other listeners: each DATA reserves MaxSize and is answered 451
 	// 4.3.1 when that does not fit (nil: no bound).
@@ -123,6 +133,9 @@ func NewServer(be *Backend, hostname string) *smtp.Server {
 	s := smtp.NewServer(be)
 	s.Domain = hostname
 	s.MaxMessageBytes = be.maxSize()
+	// Commands keep go-smtp's 2000-octet line limit; a returned message's
+	// lines may be as long as the message.
+	s.MaxDataLineLength = int(min(be.maxSize(), 1<<30))
 	s.MaxRecipients = 10
 	s.ReadTimeout = 5 * time.Minute
 	s.WriteTimeout = 5 * time.Minute
@@ -169,8 +182,15 @@ type session struct {
 	rcpts []Rcpt
 }
 
-// Mail starts a transaction, within the sender's per-IP message rate.
+// Mail starts a transaction: from is the null path ("", RFC 5321 §4.5.5:
+// what bounces carry) or a valid RFC 5321 §4.1.2 path (else 553 5.1.7),
+// within the sender's per-IP message rate (else 450 4.7.1).
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	if from != "" {
+		if _, err := address.ParsePath(from); err != nil {
+			return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "Invalid sender address"}
+		}
+	}
 	if !s.b.rates.allow(s.ip, time.Now()) {
 		return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many messages from your address; try again later"}
 	}
@@ -227,9 +247,11 @@ type Result struct {
 	MessageID string // the original message, when attributed
 	Account   string
 	By        string // the proof that attributed it: ByVERP, ByReturnedVERP, ByToken; "" when none
-	Events    []Outcome
-	// BodiesDropped is how many stored bodies (the oldest unattributed,
-	// ignored or duplicate ones, maybe this one) the budget dropped.
+	// Why says why a report is unattributed ("" otherwise).
+	Why    string
+	Events []Outcome // the events recorded
+	// BodiesDropped is how many stored bodies (the oldest, maybe this one)
+	// the budget dropped.
 	BodiesDropped int
 }
 
@@ -262,7 +284,7 @@ func (b *Backend) Receive(ctx context.Context, mailFrom string, rcpts []Rcpt, bo
 	if err := b.attribute(ctx, res, rcpts, now); err != nil {
 		return nil, err
 	}
-	reportJSON, err := json.Marshal(res.Report)
+	reportJSON, err := storedReport(res.Report, res.Why)
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +297,13 @@ func (b *Backend) Receive(ctx context.Context, mailFrom string, rcpts []Rcpt, bo
 		}
 	}
 	st := NewStore(b.DB)
+	var (
+		state    string
+		recorded []Outcome
+		dropped  int
+	)
 	err = b.Batch.Do(ctx, func(tx *sql.Tx) error {
+		state, recorded, dropped = res.State, nil, 0
 		if err := st.lockBudgetTx(tx); err != nil {
 			return err
 		}
@@ -283,22 +311,29 @@ func (b *Backend) Receive(ctx context.Context, mailFrom string, rcpts []Rcpt, bo
 		if err != nil {
 			return err
 		}
-		state, events := res.State, res.Events
-		if dup && len(events) > 0 {
-			state, events = StateDuplicate, nil
+		if state == StateAttributed && !dup {
+			for _, o := range res.Events {
+				fresh, err := st.freshTx(ctx, tx, res.MessageID, o.Recipient, o.Kind, now)
+				if err != nil {
+					return err
+				}
+				if fresh {
+					recorded = append(recorded, o)
+				}
+			}
+		}
+		if state == StateAttributed && len(recorded) == 0 {
+			state = StateDuplicate
 		}
 		if err := st.insertTx(tx, row{received: now, mailFrom: mailFrom, rcpt: strings.Join(rcptAddrs, ","), messageID: res.MessageID,
 			recipient: verpIndex, body: body, kind: string(res.Report.Kind), state: state, account: res.Account,
 			report: string(reportJSON), digest: digest}); err != nil {
 			return err
 		}
-		res.BodiesDropped = 0
-		if inBudget(state) {
-			if res.BodiesDropped, err = st.chargeTx(ctx, tx, int64(len(body)), b.UnattributedBudget); err != nil {
-				return err
-			}
+		if dropped, err = st.chargeTx(ctx, tx, int64(len(body)), b.BodyBudget); err != nil {
+			return err
 		}
-		for _, o := range events {
+		for _, o := range recorded {
 			if err := b.Events.AddTx(tx, o.Kind, res.MessageID, res.Account, o.Recipient, now, o.Detail); err != nil {
 				return err
 			}
@@ -308,11 +343,12 @@ func (b *Backend) Receive(ctx context.Context, mailFrom string, rcpts []Rcpt, bo
 	if err != nil {
 		return nil, err
 	}
+	res.State, res.Events, res.BodiesDropped = state, recorded, dropped
 	switch res.State {
 	case StateUnattributed:
 		b.warn(func() {
 			b.Log.Warn("inbound report not attributable to a message", "kind", res.Report.Kind, "format", res.Report.Format, "from", mailFrom,
-				"quoted_message_id", res.Report.Original.PetrelID)
+				"why", res.Why, "quoted_message_id", res.Report.Original.PetrelID)
 		})
 	case StateAttributed:
 		b.Log.Info("inbound report", "kind", res.Report.Kind, "message_id", res.MessageID, "by", res.By, "events", len(res.Events))
@@ -320,8 +356,8 @@ func (b *Backend) Receive(ctx context.Context, mailFrom string, rcpts []Rcpt, bo
 	if res.BodiesDropped > 0 {
 		total := b.dropped.Add(int64(res.BodiesDropped))
 		b.warn(func() {
-			b.Log.Warn("inbound budget for unattributed mail exceeded; dropping the oldest bodies", "dropped_since_start", total,
-				"budget_bytes", b.UnattributedBudget)
+			b.Log.Warn("inbound body budget exceeded; dropping the oldest bodies", "dropped_since_start", total,
+				"budget_bytes", b.BodyBudget)
 		})
 	}
 	return res, nil
@@ -350,10 +386,13 @@ func parse(body []byte, log *slog.Logger) (r *bounce.Report) {
 }
 
 // attribute ties the report to the original message and turns it into
-// events. Only proof that Petrel sent the original attributes (see the
-// package doc, step 5), and only the message's own destinations ever
-// receive an event: a report naming someone else cannot touch an unrelated
-// address.
+// events (see the package doc, step 5). The proof must name the recipient:
+// the VERP index does; a feedback token, which signs only the message, does
+// when the message had one destination. Then only that recipient can get an
+// event, and only when the report is about them: it names them, names
+// nobody, or names one address that is none of the message's destinations
+// (a forwarded or aliased mailbox). res.Why says why a report with no
+// events is unattributed.
 func (b *Backend) attribute(ctx context.Context, res *Result, rcpts []Rcpt, now time.Time) error {
 	rep := res.Report
 	if rep.Kind == bounce.KindNotBounce {
@@ -363,10 +402,12 @@ func (b *Backend) attribute(ctx context.Context, res *Result, rcpts []Rcpt, now 
 	res.State = StateUnattributed
 	messageID, index, by := b.proof(rep, rcpts)
 	if messageID == "" {
+		res.Why = "no signed VERP address or feedback token"
 		return nil
 	}
 	account, mailJSON, err := b.Spool.Mail(ctx, messageID)
 	if errors.Is(err, spool.ErrNotFound) {
+		res.Why = "the message its proof names is not stored"
 		return nil
 	}
 	if err != nil {
@@ -378,100 +419,86 @@ func (b *Backend) attribute(ctx context.Context, res *Result, rcpts []Rcpt, now 
 	if err := json.Unmarshal(mailJSON, &m); err != nil {
 		return fmt.Errorf("message %s: %w", messageID, err)
 	}
-	dest := map[string]string{}
+	proven := ""
+	switch {
+	case index != "":
+		if i := atoi(index); i >= 0 && i < len(m.Destination) {
+			proven = m.Destination[i]
+		}
+	case len(m.Destination) == 1:
+		proven = m.Destination[0]
+	}
+	if proven == "" {
+		res.Why = fmt.Sprintf("the feedback token proves the message but not which of its %d recipients the report is about", len(m.Destination))
+		return nil
+	}
+	dest := map[string]bool{}
 	for _, d := range m.Destination {
-		dest[strings.ToLower(d)] = d
+		dest[strings.ToLower(d)] = true
 	}
-	verpRcpt := ""
-	if i := atoi(index); index != "" && i >= 0 && i < len(m.Destination) {
-		verpRcpt = m.Destination[i]
+	// about is the report's entry for proven: the one naming it, else the
+	// only entry when that names no destination (nil when the report names
+	// nobody); ok is false when the report is about someone else.
+	about, ok := (*bounce.Recipient)(nil), len(rep.Recipients) == 0
+	for i, rc := range rep.Recipients {
+		if strings.EqualFold(rc.EmailAddress, proven) {
+			about, ok = &rep.Recipients[i], true
+			break
+		}
 	}
-	// whose maps a report recipient to one of the message's destinations: by
-	// address, else (a forwarded or aliased address, a report that names
-	// nobody) the recipient the VERP address names, when the report is about
-	// one recipient only.
-	whose := func(addr string) string {
-		if d, ok := dest[strings.ToLower(addr)]; ok {
-			return d
-		}
-		if verpRcpt != "" && len(rep.Recipients) <= 1 {
-			return verpRcpt
-		}
-		return ""
+	if about == nil && len(rep.Recipients) == 1 && !dest[strings.ToLower(rep.Recipients[0].EmailAddress)] {
+		about, ok = &rep.Recipients[0], true
+	}
+	if !ok {
+		res.Why = "the report names other recipients than the one its proof names"
+		return nil
 	}
 	res.MessageID, res.Account, res.By = messageID, account, by
 	ts := event.Timestamp(now)
 	switch rep.Kind {
 	case bounce.KindBounce:
-		for _, rc := range rep.Recipients {
-			addr := whose(rc.EmailAddress)
-			if addr == "" {
-				continue
-			}
-			res.Events = append(res.Events, Outcome{event.Bounce, addr, event.BounceDetail{
-				BounceType: rc.Type, BounceSubType: rc.SubType,
-				BouncedRecipients: []event.BouncedRecipient{{EmailAddress: addr, Action: "failed", Status: status(rc), DiagnosticCode: rc.DiagnosticCode}},
-				Timestamp:         ts, FeedbackID: event.NewID(now), ReportingMTA: reportingMTA(rep.ReportingMTA),
-				Reason: rc.Reason, Rule: rc.Rule,
-			}})
+		if about == nil {
+			break
 		}
+		rc := *about
+		res.Events = append(res.Events, Outcome{event.Bounce, proven, event.BounceDetail{
+			BounceType: rc.Type, BounceSubType: rc.SubType,
+			BouncedRecipients: []event.BouncedRecipient{{EmailAddress: proven, Action: "failed", Status: status(rc), DiagnosticCode: rc.DiagnosticCode}},
+			Timestamp:         ts, FeedbackID: event.NewID(now), ReportingMTA: reportingMTA(rep.ReportingMTA),
+			Reason: rc.Reason, Rule: rc.Rule,
+		}})
 	case bounce.KindDelay:
-		for _, rc := range rep.Recipients {
-			addr := whose(rc.EmailAddress)
-			if addr == "" {
-				continue
-			}
-			a := rc.Answer()
-			res.Events = append(res.Events, Outcome{event.DeliveryDelay, addr, event.DeliveryDelayDetail{
-				Timestamp: ts, DelayType: bounce.DelayType(smtpreply.Reply{Code: a.Code, Enhanced: a.Status, Text: a.Text}, rc.Verdict),
-				ExpirationTime:    sesTime(rc.WillRetryUntil),
-				DelayedRecipients: []event.DelayedRecipient{{EmailAddress: addr, Status: status(rc), DiagnosticCode: rc.DiagnosticCode}},
-				ReportingMTA:      reportingMTA(rep.ReportingMTA),
-			}})
+		if about == nil {
+			break
 		}
+		rc := *about
+		a := rc.Answer()
+		res.Events = append(res.Events, Outcome{event.DeliveryDelay, proven, event.DeliveryDelayDetail{
+			Timestamp: ts, DelayType: bounce.DelayType(smtpreply.Reply{Code: a.Code, Enhanced: a.Status, Text: a.Text}, rc.Verdict),
+			ExpirationTime:    sesTime(rc.WillRetryUntil),
+			DelayedRecipients: []event.DelayedRecipient{{EmailAddress: proven, Status: status(rc), DiagnosticCode: rc.DiagnosticCode}},
+			ReportingMTA:      reportingMTA(rep.ReportingMTA),
+		}})
 	case bounce.KindComplaint:
-		var complained []event.Recipient
-		for _, rc := range rep.Recipients {
-			if addr := whose(rc.EmailAddress); addr != "" {
-				complained = append(complained, event.Recipient{EmailAddress: addr})
-			}
-		}
-		if len(complained) == 0 && verpRcpt != "" {
-			complained = []event.Recipient{{EmailAddress: verpRcpt}}
-		}
-		if len(complained) == 0 && len(m.Destination) == 1 {
-			complained = []event.Recipient{{EmailAddress: m.Destination[0]}}
-		}
 		arrival := sesTime(rep.ArrivalDate)
 		if arrival == "" {
 			arrival = ts
 		}
-		feedbackID := event.NewID(now)
-		for _, c := range complained {
-			res.Events = append(res.Events, Outcome{event.Complaint, c.EmailAddress, event.ComplaintDetail{
-				ComplainedRecipients: []event.Recipient{c}, Timestamp: ts, FeedbackID: feedbackID,
-				UserAgent: rep.UserAgent, ComplaintFeedbackType: rep.FeedbackType, ArrivalDate: arrival,
-			}})
-		}
+		c := event.Recipient{EmailAddress: proven}
+		res.Events = append(res.Events, Outcome{event.Complaint, proven, event.ComplaintDetail{
+			ComplainedRecipients: []event.Recipient{c}, Timestamp: ts, FeedbackID: event.NewID(now),
+			UserAgent: rep.UserAgent, ComplaintFeedbackType: rep.FeedbackType, ArrivalDate: arrival,
+		}})
 	case bounce.KindAutoReply:
-		addr := verpRcpt
-		for _, rc := range rep.Recipients {
-			if d, ok := dest[strings.ToLower(rc.EmailAddress)]; ok {
-				addr = d
-			}
-		}
-		if addr == "" && len(m.Destination) == 1 {
-			addr = m.Destination[0]
-		}
-		if addr != "" {
-			res.Events = append(res.Events, Outcome{event.AutoResponse, addr, event.AutoResponseDetail{
-				Timestamp: ts, FeedbackID: event.NewID(now), Recipient: event.Recipient{EmailAddress: addr},
-				AutoResponseType: rep.AutoReplyType, Subject: rep.Original.Subject, From: autoReplyFrom(rep),
-			}})
-		}
+		res.Events = append(res.Events, Outcome{event.AutoResponse, proven, event.AutoResponseDetail{
+			Timestamp: ts, FeedbackID: event.NewID(now), Recipient: event.Recipient{EmailAddress: proven},
+			AutoResponseType: rep.AutoReplyType, Subject: rep.Original.Subject, From: autoReplyFrom(rep),
+		}})
 	}
 	if len(res.Events) > 0 {
 		res.State = StateAttributed
+	} else {
+		res.Why = "the report names no failed recipient"
 	}
 	return nil
 }

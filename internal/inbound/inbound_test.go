@@ -119,6 +119,9 @@ func TestAttribution(t *testing.T) {
 			id := f.sent(now, "victim@far.test")
 			two := f.sent(now, "a@far.test", "b@far.test")
 			other := f.sent(now, "someone@far.test")
+			// Separate messages for the VERP proofs: one event per message,
+			// recipient and kind, and the token cases made theirs on id.
+			viaRP, viaVERP := f.sent(now, "victim@far.test"), f.sent(now, "victim@far.test")
 			key := f.be.FeedbackKey
 			token := func(id string, key []byte) string {
 				return bounce.FeedbackHeader + ": " + bounce.FeedbackToken(id, key) + "\r\n"
@@ -127,7 +130,8 @@ func TestAttribution(t *testing.T) {
 			otherTok := bounce.FeedbackToken(other, key)
 			feedback := []Rcpt{{Addr: "abuse@" + returnDomain}}
 			postmaster := []Rcpt{{Addr: "postmaster@" + returnDomain}}
-			verpAddr := bounce.ReturnPath(id, "0", returnDomain, verpSecret)
+			rpAddr := bounce.ReturnPath(viaRP, "0", returnDomain, verpSecret)
+			verpAddr := bounce.ReturnPath(viaVERP, "0", returnDomain, verpSecret)
 			verpID, verpIdx, err := bounce.ParseReturnPath(verpAddr, verpSecret)
 			if err != nil {
 				t.Fatal(err)
@@ -163,15 +167,16 @@ func TestAttribution(t *testing.T) {
 				{name: "real token, report names a stranger", rcpts: feedback,
 					body: arf(original(two, "a@far.test, b@far.test", token(two, key)), "stranger@else.test"), unattr: true},
 				{name: "real token, report names one of two destinations", rcpts: feedback,
-					body: arf(original(two, "a@far.test, b@far.test", token(two, key)), "b@far.test"), msg: two, kind: event.Complaint, rcpt: "b@far.test", by: ByToken},
+					body: arf(original(two, "a@far.test, b@far.test", token(two, key)), "b@far.test"), unattr: true},
 				{name: "returned original's Return-Path is the VERP address", rcpts: feedback,
-					body: arf("Return-Path: <"+verpAddr+">\r\n"+original(id, "victim@far.test", ""), ""), msg: id, kind: event.Complaint, rcpt: "victim@far.test", by: ByReturnedVERP},
+					body: arf("Return-Path: <"+rpAddr+">\r\n"+original(viaRP, "victim@far.test", ""), ""), msg: viaRP, kind: event.Complaint, rcpt: "victim@far.test", by: ByReturnedVERP},
 				{name: "DSN to the VERP address", rcpts: []Rcpt{{Addr: verpAddr, MessageID: verpID, Index: verpIdx}},
-					body: dsn(original(id, "victim@far.test", ""), "victim@far.test"), msg: id, kind: event.Bounce, rcpt: "victim@far.test", by: ByVERP},
+					body: dsn(original(viaVERP, "victim@far.test", ""), "victim@far.test"), msg: viaVERP, kind: event.Bounce, rcpt: "victim@far.test", by: ByVERP},
 			}
 			for i, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
-					before := map[string]int{id: len(f.events(id)), two: len(f.events(two)), other: len(f.events(other))}
+					before := map[string]int{id: len(f.events(id)), two: len(f.events(two)), other: len(f.events(other)),
+						viaRP: len(f.events(viaRP)), viaVERP: len(f.events(viaVERP))}
 					// A unique line keeps the digest from calling it a duplicate.
 					body := append(fmt.Appendf(nil, "X-Case: %d\r\n", i), c.body...)
 					res, err := f.be.Receive(t.Context(), "", c.rcpts, body)
@@ -345,25 +350,30 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
-// TestUnattributedBudget: many small unattributed messages stay within the
-// budget — the oldest bodies are dropped, every row and parsed report is
-// kept — and an attributed message's body is never dropped for it.
-func TestUnattributedBudget(t *testing.T) {
+// TestBodyBudget: every stored body counts against one budget, whatever
+// its state — the tester's attack was 100 attributed 1.9 MB DSNs carrying a
+// real token, each with different bytes, which stored 185.6 MiB (issue 10,
+// finding 1). The oldest bodies are dropped first, rows and parsed reports
+// kept, and the flood adds one Bounce, not one per report.
+func TestBodyBudget(t *testing.T) {
 	for _, backend := range store.Backends() {
 		t.Run(backend, func(t *testing.T) {
 			f := newFixture(t, backend)
-			const budget = 16 << 10
-			f.be.UnattributedBudget = budget
+			const budget = 64 << 10
+			f.be.BodyBudget = budget
 			id := f.sent(time.Now(), "victim@far.test")
 			tok := bounce.FeedbackHeader + ": " + bounce.FeedbackToken(id, f.be.FeedbackKey) + "\r\n"
-			if _, err := f.be.Receive(t.Context(), "", []Rcpt{{Addr: "fbl@" + returnDomain}}, arf(original(id, "victim@far.test", tok), "")); err != nil {
-				t.Fatal(err)
-			}
 			st := NewStore(f.db)
 			dropped := 0
-			for i := range 200 {
-				body := append(fmt.Appendf(nil, "X-N: %d\r\n", i), dsn(original(id, "victim@far.test", "")+strings.Repeat("X-Pad: padding\r\n", 40), "victim@far.test")...)
-				res, err := f.be.Receive(t.Context(), "", []Rcpt{{Addr: "postmaster@" + returnDomain}}, body)
+			for i := range 60 {
+				// Attributed (the real token) and unattributed (none)
+				// reports in turn, each padded to ~5 KB with varied bytes.
+				line := tok
+				if i%2 == 1 {
+					line = ""
+				}
+				pad := strings.Repeat(fmt.Sprintf("X-Pad-%d: padding padding padding padding\r\n", i), 100)
+				res, err := f.be.Receive(t.Context(), "", []Rcpt{{Addr: "postmaster@" + returnDomain}}, dsn(original(id, "victim@far.test", line)+pad, "victim@far.test"))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -376,36 +386,277 @@ func TestUnattributedBudget(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var rows, kept int64
+			var rows, bodies, attributedRows, attributedBodies int64
 			for _, u := range use {
-				rows += u.Rows
-				if u.State == StateUnattributed {
-					kept += u.BodyBytes
-					if u.ReportBytes < u.Rows*50 {
-						t.Errorf("reports of unattributed mail: %d bytes for %d rows", u.ReportBytes, u.Rows)
-					}
+				rows, bodies = rows+u.Rows, bodies+u.BodyBytes
+				if u.ReportBytes < u.Rows*50 {
+					t.Errorf("%s reports: %d bytes for %d rows, want every parsed report kept", u.State, u.ReportBytes, u.Rows)
 				}
-				if u.State == StateAttributed && (u.Rows != 1 || u.BodyBytes == 0) {
-					t.Errorf("attributed mail: %+v, want its body kept", u)
+				if u.State == StateAttributed || u.State == StateDuplicate {
+					attributedRows, attributedBodies = attributedRows+u.Rows, attributedBodies+u.BodyBytes
 				}
 			}
-			if rows != 201 || kept > budget || kept < budget/2 || dropped == 0 {
-				t.Errorf("rows %d, unattributed body bytes %d (budget %d), dropped %d", rows, kept, budget, dropped)
+			if rows != 60 || bodies > budget || bodies < budget/2 || dropped == 0 {
+				t.Errorf("rows %d, body bytes stored %d (budget %d), dropped %d", rows, bodies, budget, dropped)
 			}
-			recent, err := st.Recent(t.Context(), StateUnattributed, 1000)
+			if attributedRows != 30 || attributedBodies >= 30*5000 {
+				t.Errorf("attributed rows %d with %d body bytes: want their bodies in the budget too", attributedRows, attributedBodies)
+			}
+			recent, err := st.Recent(t.Context(), "", 1000)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(recent) != 200 || recent[0].BodyBytes == 0 || recent[len(recent)-1].BodyBytes != 0 {
+			if len(recent) != 60 || recent[0].BodyBytes == 0 || recent[len(recent)-1].BodyBytes != 0 {
 				t.Errorf("newest body %d bytes, oldest %d: want the oldest dropped first", recent[0].BodyBytes, recent[len(recent)-1].BodyBytes)
 			}
-			if n, err := st.Purge(t.Context(), StateUnattributed, time.Time{}, 7); err != nil || n != 200 {
+			if n := len(f.events(id)); n != 1 {
+				t.Errorf("%d events from 30 reports of one bounce, want 1", n)
+			}
+			if n, err := st.Purge(t.Context(), "", time.Time{}, 7); err != nil || n != 60 {
 				t.Errorf("purge: %d, %v", n, err)
 			}
 			if used, err := st.Budget(t.Context()); err != nil || used != 0 {
 				t.Errorf("budget after purging: %d (%v), want 0", used, err)
 			}
 		})
+	}
+}
+
+// delayDSN is a DSN saying delivery to rcpt is delayed.
+func delayDSN(orig, rcpt string) []byte {
+	return bytes.Replace(bytes.Replace(dsn(orig, rcpt), []byte("Action: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 user unknown"),
+		[]byte("Action: delayed\r\nStatus: 4.2.2\r\nDiagnostic-Code: smtp; 452 4.2.2 mailbox full"), 1), []byte("Undelivered Mail Returned to Sender"), []byte("Delayed Mail (still being retried)"), 1)
+}
+
+// TestOneEventPerOutcome: return-path mail makes one event per message,
+// recipient and kind, however the bytes of the reports vary; later reports
+// are stored as duplicate. DeliveryDelay may repeat, once per
+// DelayInterval (issue 10, finding 1: each varied report added a Bounce).
+func TestOneEventPerOutcome(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			f := newFixture(t, backend)
+			clock := time.Now()
+			f.be.Now = func() time.Time { return clock }
+			id := f.sent(clock, "victim@far.test")
+			tok := bounce.FeedbackHeader + ": " + bounce.FeedbackToken(id, f.be.FeedbackKey) + "\r\n"
+			verp := bounce.ReturnPath(id, "0", returnDomain, verpSecret)
+			mid, idx, _ := bounce.ParseReturnPath(verp, verpSecret)
+			postmaster := []Rcpt{{Addr: "postmaster@" + returnDomain}}
+			toVERP := []Rcpt{{Addr: verp, MessageID: mid, Index: idx}}
+			steps := []struct {
+				name    string
+				rcpts   []Rcpt
+				body    []byte
+				advance time.Duration
+				want    event.Kind // the event it adds ("" = none)
+			}{
+				{"bounce by token", postmaster, dsn(original(id, "victim@far.test", tok), "victim@far.test"), 0, event.Bounce},
+				{"the bounce again, other bytes", postmaster, dsn(original(id, "victim@far.test", tok)+"X-Other: 1\r\n", "victim@far.test"), 0, ""},
+				{"the bounce to the VERP address", toVERP, dsn(original(id, "victim@far.test", ""), "victim@far.test"), 0, ""},
+				{"complaint", postmaster, arf(original(id, "victim@far.test", tok), ""), 0, event.Complaint},
+				{"the complaint again", postmaster, arf(original(id, "victim@far.test", tok)+"X-Other: 2\r\n", "victim@far.test"), 0, ""},
+				{"delay", toVERP, delayDSN(original(id, "victim@far.test", ""), "victim@far.test"), 0, event.DeliveryDelay},
+				{"delay 59 minutes later", toVERP, delayDSN(original(id, "victim@far.test", "")+"X-Other: 3\r\n", "victim@far.test"), 59 * time.Minute, ""},
+				{"delay an hour after the first", toVERP, delayDSN(original(id, "victim@far.test", "")+"X-Other: 4\r\n", "victim@far.test"), time.Minute, event.DeliveryDelay},
+				{"the same delay bytes replayed", toVERP, delayDSN(original(id, "victim@far.test", "")+"X-Other: 4\r\n", "victim@far.test"), 2 * time.Hour, ""},
+			}
+			for _, s := range steps {
+				clock = clock.Add(s.advance)
+				before := len(f.events(id))
+				res, err := f.be.Receive(t.Context(), "", s.rcpts, s.body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				added := f.events(id)[before:]
+				switch {
+				case s.want == "" && (len(added) != 0 || res.State != StateDuplicate):
+					t.Errorf("%s: state %s, %d events added; want duplicate, none", s.name, res.State, len(added))
+				case s.want != "" && (len(added) != 1 || added[0].Kind != s.want || res.State != StateAttributed):
+					t.Errorf("%s: state %s, events %s; want attributed, one %s", s.name, res.State, kinds(added), s.want)
+				}
+			}
+		})
+	}
+}
+
+// TestCoRecipientForgery: the tester's scenario (issue 10, finding 2). A
+// message went to attacker@ and other@; the attacker, holding their copy
+// (its feedback token, its VERP Return-Path), forges a DSN and an ARF
+// naming other@. The token signs only the message, so it cannot name
+// other@; their own copy's VERP address names attacker@ only. No event for
+// other@ ever; at most events for attacker@.
+func TestCoRecipientForgery(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			f := newFixture(t, backend)
+			id := f.sent(time.Now(), "attacker@far.test", "other@far.test")
+			tok := bounce.FeedbackHeader + ": " + bounce.FeedbackToken(id, f.be.FeedbackKey) + "\r\n"
+			own := bounce.ReturnPath(id, "0", returnDomain, verpSecret)
+			mid, idx, _ := bounce.ParseReturnPath(own, verpSecret)
+			rp := "Return-Path: <" + own + ">\r\n"
+			to := "attacker@far.test, other@far.test"
+			postmaster := []Rcpt{{Addr: "postmaster@" + returnDomain}}
+			abuse := []Rcpt{{Addr: "abuse@" + returnDomain}}
+			cases := []struct {
+				name  string
+				rcpts []Rcpt
+				body  []byte
+				want  event.Kind // the event attacker@ may get ("" = none)
+			}{
+				{"DSN, real token, naming other@", postmaster, dsn(original(id, to, tok), "other@far.test"), ""},
+				{"ARF, real token, naming other@", abuse, arf(original(id, to, tok), "other@far.test"), ""},
+				{"ARF, real token, naming nobody", abuse, arf(original(id, to, tok), ""), ""},
+				{"DSN, real token, naming both", postmaster, dsn(original(id, to, tok), "other@far.test\r\n\r\nFinal-Recipient: rfc822; attacker@far.test"), ""},
+				{"DSN, own VERP Return-Path, naming other@", postmaster, dsn(rp+original(id, to, tok), "other@far.test"), ""},
+				{"ARF, own VERP Return-Path, naming other@", abuse, arf(rp+original(id, to, tok), "other@far.test"), ""},
+				{"DSN to own VERP address, naming other@", []Rcpt{{Addr: own, MessageID: mid, Index: idx}}, dsn(original(id, to, ""), "other@far.test"), ""},
+				{"ARF, own VERP Return-Path, naming attacker@", abuse, arf(rp+original(id, to, tok), "attacker@far.test"), event.Complaint},
+				{"DSN to own VERP address, naming both", []Rcpt{{Addr: own, MessageID: mid, Index: idx}},
+					dsn(original(id, to, ""), "other@far.test\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\nFinal-Recipient: rfc822; attacker@far.test"), event.Bounce},
+				{"the ARF replayed", abuse, arf(rp+original(id, to, tok)+"X-Replay: 1\r\n", "attacker@far.test"), ""},
+			}
+			for _, c := range cases {
+				before := len(f.events(id))
+				res, err := f.be.Receive(t.Context(), "", c.rcpts, c.body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				added := f.events(id)[before:]
+				for _, e := range added {
+					if e.Recipient != "attacker@far.test" {
+						t.Errorf("%s: %s event for %s", c.name, e.Kind, e.Recipient)
+					}
+				}
+				if c.want == "" && len(added) != 0 || c.want != "" && (len(added) != 1 || added[0].Kind != c.want) {
+					t.Errorf("%s: events %s, want %q", c.name, kinds(added), c.want)
+				}
+				if len(added) == 0 && res.State == StateUnattributed && res.Why == "" {
+					t.Errorf("%s: unattributed without a reason", c.name)
+				}
+			}
+		})
+	}
+}
+
+// kinds lists events as "Kind for recipient".
+func kinds(evs []event.Event) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, string(e.Kind)+" for "+e.Recipient)
+	}
+	return out
+}
+
+// TestStoredReportCap: a report naming many recipients with long
+// diagnostics (about 1 MiB of parsed report) is stored in at most
+// maxStoredReport bytes, saying how many recipients it left out.
+func TestStoredReportCap(t *testing.T) {
+	f := newFixture(t, "sqlite")
+	var b bytes.Buffer
+	b.WriteString("From: MAILER-DAEMON@mx.far.test\r\nSubject: Undelivered Mail\r\nMIME-Version: 1.0\r\n")
+	b.WriteString("Content-Type: multipart/report; report-type=delivery-status; boundary=\"B1\"\r\n\r\n--B1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.far.test\r\n")
+	for i := range 600 {
+		fmt.Fprintf(&b, "\r\nFinal-Recipient: rfc822; r%d@far.test\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 %s\r\n", i, strings.Repeat("x", 1500))
+	}
+	b.WriteString("\r\n--B1--\r\n")
+	res, err := f.be.Receive(t.Context(), "", []Rcpt{{Addr: "postmaster@" + returnDomain}}, b.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Report.Recipients) != 600 {
+		t.Fatalf("parsed %d recipients, want 600", len(res.Report.Recipients))
+	}
+	var report string
+	if err := f.db.QueryRowContext(t.Context(), "SELECT report FROM inbound_messages").Scan(&report); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Recipients []bounce.Recipient `json:"recipients"`
+		Omitted    int                `json:"recipientsOmitted"`
+	}
+	if err := json.Unmarshal([]byte(report), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(report) > maxStoredReport || got.Omitted == 0 || len(got.Recipients)+got.Omitted != 600 || len(got.Recipients) == 0 {
+		t.Errorf("stored report: %d bytes, %d recipients, %d omitted; want at most %d bytes, all 600 accounted for",
+			len(report), len(got.Recipients), got.Omitted, maxStoredReport)
+	}
+}
+
+// TestLongLines: a bounce whose returned original has a 100 KB line is
+// taken — a bounce receiver must not refuse real bounces for RFC 5321
+// §4.5.3.1.6's 1000-octet limit (issue 10: it got 554 5.0.0) — while a
+// command line over 2000 octets is still refused.
+func TestLongLines(t *testing.T) {
+	f := newFixture(t, "sqlite")
+	addr := f.serve(t, admission.Limits{})
+	body := dsn(original("x", "a@far.test", "")+"X-Long: "+strings.Repeat("y", 100<<10)+"\r\n", "a@far.test")
+	if err := send(addr, "", "postmaster@"+returnDomain, body); err != nil {
+		t.Fatalf("DSN with a 100 KB line: %v, want 250", err)
+	}
+	use, err := NewStore(f.db).Usage(t.Context())
+	if err != nil || len(use) != 1 || use[0].BodyBytes < 100<<10 {
+		t.Errorf("stored: %+v (%v), want the whole DSN", use, err)
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	r := bufio.NewReader(c)
+	r.ReadString('\n')
+	fmt.Fprintf(c, "EHLO mx.far.test\r\nNOOP %s\r\n", strings.Repeat("z", 3000))
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("no reply to a 3000-octet command: %v", err)
+		}
+		if strings.HasPrefix(line, "250 ") || strings.HasPrefix(line, "250-") {
+			continue
+		}
+		if !strings.HasPrefix(line, "500 ") {
+			t.Errorf("3000-octet command: %q, want 500", line)
+		}
+		break
+	}
+}
+
+// TestMailFrom: MAIL FROM takes the null path and valid RFC 5321 §4.1.2
+// paths and refuses others with 553 5.1.7 (issue 10: <bad@@x> got 250).
+func TestMailFrom(t *testing.T) {
+	f := newFixture(t, "sqlite")
+	addr := f.serve(t, admission.Limits{})
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("mx.far.test"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		from string
+		ok   bool
+	}{
+		{"", true},
+		{"MAILER-DAEMON@mx.far.test", true},
+		{"fbl-reports@isp.test", true},
+		{"bad@@example.com", false},
+		{"a@-bad-.test", false},
+		{"a..b@x.test", false},
+	} {
+		err := c.Mail(tc.from, nil)
+		if tc.ok && err != nil {
+			t.Errorf("MAIL FROM:<%s>: %v, want 250", tc.from, err)
+		}
+		if e, ok := err.(*smtp.SMTPError); !tc.ok && (!ok || e.Code != 553 || e.EnhancedCode != (smtp.EnhancedCode{5, 1, 7})) {
+			t.Errorf("MAIL FROM:<%s>: %v, want 553 5.1.7", tc.from, err)
+		}
+		if err := c.Reset(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

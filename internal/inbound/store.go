@@ -3,37 +3,28 @@ package inbound
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/store"
 )
 
 // Store is the inbound_messages table — what arrived at the return path —
-// and the budget of its unattributed bodies. Backend writes through it; the
-// retention pruner and the CLI read and prune through it.
+// with the budget of its bodies (inbound_budget) and the record of the
+// events inbound mail produced (inbound_outcomes). Backend writes through
+// it; the retention pruner and the CLI read and prune through it.
 type Store struct{ db *store.DB }
 
 // NewStore returns the Store over db.
 func NewStore(db *store.DB) *Store { return &Store{db: db} }
 
-// budgetStates are the states whose bodies count against the unattributed
-// budget: mail that is not tied to a message Petrel sent, which anyone can
-// send.
-var budgetStates = []string{StateUnattributed, StateIgnored, StateDuplicate}
-
-func inBudget(state string) bool {
-	for _, s := range budgetStates {
-		if s == state {
-			return true
-		}
-	}
-	return false
-}
-
-// budgetStatesSQL is budgetStates as an SQL list (fixed constants).
-var budgetStatesSQL = "('" + strings.Join(budgetStates, "', '") + "')"
+// DelayInterval is the least time between two DeliveryDelay events that
+// return-path mail produces for one recipient of one message; Bounce,
+// Complaint and AutoResponse are produced at most once.
+const DelayInterval = time.Hour
 
 // row is one stored inbound message.
 type row struct {
@@ -45,7 +36,8 @@ type row struct {
 
 // lockBudgetTx takes the budget row's lock (PostgreSQL; SQLite transactions
 // are serialised anyway), so messages get their ids in the order they are
-// charged and the oldest-first cursor never skips one.
+// charged and the oldest-first cursor never skips one, and two reports of
+// the same event cannot both find it fresh.
 func (s *Store) lockBudgetTx(tx *sql.Tx) error {
 	return s.db.ExecTx(tx, "UPDATE inbound_budget SET bytes = bytes WHERE id = 1")
 }
@@ -62,10 +54,33 @@ func (s *Store) insertTx(tx *sql.Tx, r row) error {
 		r.received.UnixMilli(), r.mailFrom, r.rcpt, r.messageID, r.recipient, r.body, r.kind, r.state, r.account, r.report, r.digest)
 }
 
-// chargeTx adds n bytes of a stored body in a budget state and, while the
-// total is over budget (bytes; <= 0 means no budget), drops the bodies of
-// the oldest messages in those states — the row and its parsed report stay.
-// It returns how many bodies it dropped.
+// freshTx reports whether an event of kind for recipient of messageID is
+// new from the return path — none was produced before, or for a
+// DeliveryDelay none in the last DelayInterval — and if so records it at
+// now. Callers hold the budget lock (lockBudgetTx), which serialises them.
+func (s *Store) freshTx(ctx context.Context, tx *sql.Tx, messageID, recipient string, kind event.Kind, now time.Time) (bool, error) {
+	recipient = strings.ToLower(recipient)
+	var last int64
+	err := tx.QueryRowContext(ctx, s.db.Rebind("SELECT last_ms FROM inbound_outcomes WHERE message_id = ? AND recipient = ? AND kind = ?"),
+		messageID, recipient, string(kind)).Scan(&last)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return true, s.db.ExecTx(tx, "INSERT INTO inbound_outcomes (message_id, recipient, kind, last_ms) VALUES (?, ?, ?, ?)",
+			messageID, recipient, string(kind), now.UnixMilli())
+	case err != nil:
+		return false, fmt.Errorf("inbound outcomes: %w", err)
+	case kind != event.DeliveryDelay || now.Sub(time.UnixMilli(last)) < DelayInterval:
+		return false, nil
+	}
+	return true, s.db.ExecTx(tx, "UPDATE inbound_outcomes SET last_ms = ? WHERE message_id = ? AND recipient = ? AND kind = ?",
+		now.UnixMilli(), messageID, recipient, string(kind))
+}
+
+// chargeTx adds n bytes of a stored body and, while the total is over
+// budget (bytes; <= 0 means no budget), drops the bodies of the oldest
+// messages, whatever their state — the row and its parsed report stay (the
+// events were recorded when each arrived). It returns how many bodies it
+// dropped.
 func (s *Store) chargeTx(ctx context.Context, tx *sql.Tx, n, budget int64) (int, error) {
 	if err := s.db.ExecTx(tx, "UPDATE inbound_budget SET bytes = bytes + ? WHERE id = 1", n); err != nil {
 		return 0, err
@@ -79,8 +94,7 @@ func (s *Store) chargeTx(ctx context.Context, tx *sql.Tx, n, budget int64) (int,
 	}
 	dropped := 0
 	for total > budget {
-		rows, err := tx.QueryContext(ctx, s.db.Rebind("SELECT id, LENGTH(body) FROM inbound_messages WHERE state IN "+budgetStatesSQL+
-			" AND id > ? ORDER BY id LIMIT 100"), through)
+		rows, err := tx.QueryContext(ctx, s.db.Rebind("SELECT id, LENGTH(body) FROM inbound_messages WHERE id > ? ORDER BY id LIMIT 100"), through)
 		if err != nil {
 			return dropped, err
 		}
@@ -97,7 +111,7 @@ func (s *Store) chargeTx(ctx context.Context, tx *sql.Tx, n, budget int64) (int,
 		}
 		rows.Close()
 		if len(ids) == 0 {
-			total = 0 // nothing left to drop: every body in budget states is gone
+			total = 0 // nothing left to drop: every body is gone
 			break
 		}
 		if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE inbound_messages SET body = ? WHERE id IN ("+store.Placeholders(len(ids))+")"),
@@ -114,7 +128,7 @@ func (s *Store) chargeTx(ctx context.Context, tx *sql.Tx, n, budget int64) (int,
 func (s *Store) deleteTx(ctx context.Context, tx *sql.Tx, ids []any) error {
 	in := store.Placeholders(len(ids))
 	if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE inbound_budget SET bytes = bytes - (SELECT COALESCE(SUM(LENGTH(body)), 0) FROM inbound_messages WHERE id IN ("+
-		in+") AND state IN "+budgetStatesSQL+") WHERE id = 1"), ids...); err != nil {
+		in+")) WHERE id = 1"), ids...); err != nil {
 		return fmt.Errorf("inbound budget: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM inbound_messages WHERE id IN ("+in+")"), ids...); err != nil {
@@ -124,17 +138,28 @@ func (s *Store) deleteTx(ctx context.Context, tx *sql.Tx, ids []any) error {
 }
 
 // PruneBefore deletes, in one transaction, up to limit of the oldest stored
-// messages received before before (with their reports), and returns how
-// many it deleted; fewer than limit means none older is left. Rows are taken
+// messages received before before (with their reports) and up to limit
+// records of events last produced before before, and returns the larger of
+// the two counts; fewer than limit means none older is left. Rows are taken
 // in id order, which is arrival order.
 func (s *Store) PruneBefore(ctx context.Context, before time.Time, limit int) (int, error) {
 	var n int
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM inbound_outcomes WHERE (message_id, recipient, kind) IN "+
+			"(SELECT message_id, recipient, kind FROM inbound_outcomes WHERE last_ms < ? LIMIT ?)"), before.UnixMilli(), limit)
+		if err != nil {
+			return fmt.Errorf("inbound outcomes: %w", err)
+		}
+		outcomes, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
 		ids, err := s.db.OldestBeforeTx(ctx, tx, "inbound_messages", "received_ms", before, limit)
 		if err != nil {
 			return err
 		}
-		if n = len(ids); n == 0 {
+		n = max(len(ids), int(outcomes))
+		if len(ids) == 0 {
 			return nil
 		}
 		return s.deleteTx(ctx, tx, ids)
@@ -225,8 +250,8 @@ func (s *Store) Usage(ctx context.Context) ([]Usage, error) {
 	return out, rows.Err()
 }
 
-// Budget returns the bytes of bodies counted against the unattributed
-// budget now.
+// Budget returns the bytes of stored bodies counted against the inbound
+// body budget now (every body not yet dropped).
 func (s *Store) Budget(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.db.QueryRowContext(ctx, "SELECT bytes FROM inbound_budget WHERE id = 1").Scan(&n)

@@ -48,7 +48,24 @@ const (
 	DefaultBatch = 500
 	DefaultPause = 50 * time.Millisecond
 	DefaultEvery = 10 * time.Minute
+	MinEvery     = time.Second
 )
+
+// Interval is the time between passes that keeps each kind within about a
+// tenth of its period of its retention: DefaultEvery (10 min), or a tenth
+// of the shortest non-zero period of Messages, Events and Inbound when
+// that is shorter, but never under MinEvery (1 s). With the default
+// periods (days) a pass runs every 10 minutes; with --retention-events 1m,
+// every 6 s.
+func (p Policy) Interval() time.Duration {
+	every := DefaultEvery
+	for _, d := range []time.Duration{p.Messages, p.Events, p.Inbound} {
+		if d > 0 {
+			every = min(every, d/10)
+		}
+	}
+	return max(every, MinEvery)
+}
 
 // Pruner runs retention passes.
 type Pruner struct {
@@ -61,7 +78,7 @@ type Pruner struct {
 	Now   func() time.Time // the clock (time.Now when nil)
 	Batch int              // rows per transaction (DefaultBatch when 0)
 	Pause time.Duration    // between transactions (DefaultPause when 0; < 0: none)
-	Every time.Duration    // between passes (DefaultEvery when 0)
+	Every time.Duration    // between passes (Policy.Interval when 0)
 
 	bodyCursor string // ReleaseBodies resumes here: each message is looked at once
 }
@@ -74,12 +91,12 @@ type Result struct {
 	Inbound        int
 }
 
-// Run prunes at once and then every Every until ctx is done; a pass that
-// fails is logged and retried at the next.
+// Run prunes at once and then every Every (Policy.Interval when 0) until
+// ctx is done; a pass that fails is logged and retried at the next.
 func (p *Pruner) Run(ctx context.Context) {
 	every := p.Every
 	if every <= 0 {
-		every = DefaultEvery
+		every = p.Policy.Interval()
 	}
 	t := time.NewTimer(0)
 	defer t.Stop()

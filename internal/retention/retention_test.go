@@ -284,3 +284,43 @@ func TestRunStops(t *testing.T) {
 		t.Fatal("Run did not stop")
 	}
 }
+
+// TestInterval (issue 10, H): with --retention-events 1s the pruner ran at
+// start and then only every 10 minutes; passes must follow the shortest
+// retention (a tenth of it, between 1 s and 10 min).
+func TestInterval(t *testing.T) {
+	for _, c := range []struct {
+		p    Policy
+		want time.Duration
+	}{
+		{Policy{}, 10 * time.Minute},
+		{Policy{Messages: 30 * day, Events: 30 * day, Inbound: 14 * day}, 10 * time.Minute},
+		{Policy{Events: time.Second}, time.Second},
+		{Policy{Events: 5 * time.Second, Inbound: 14 * day}, time.Second},
+		{Policy{Messages: 30 * day, Events: time.Minute}, 6 * time.Second},
+		{Policy{Inbound: time.Hour}, 6 * time.Minute},
+		{Policy{Messages: 100 * time.Minute}, 10 * time.Minute},
+		{Policy{BodyGrace: time.Second}, 10 * time.Minute},
+	} {
+		if got := c.p.Interval(); got != c.want {
+			t.Errorf("%+v: every %v, want %v", c.p, got, c.want)
+		}
+	}
+
+	// Run with a 1 s event retention passes again within the second.
+	w := newWorld(t, "sqlite")
+	passes := make(chan struct{}, 16)
+	p := &Pruner{Policy: Policy{Events: time.Second}, Spool: w.spool, Events: w.events, Inbound: inbound.NewStore(w.db),
+		Log: slog.New(slog.DiscardHandler), Now: func() time.Time { passes <- struct{}{}; return time.Now() }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	for i := range 2 {
+		select {
+		case <-passes:
+		case <-time.After(3 * time.Second):
+			t.Fatalf("pass %d did not run within 3 s with a 1 s retention", i+1)
+		}
+	}
+}

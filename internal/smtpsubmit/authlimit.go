@@ -9,25 +9,30 @@ import (
 // AuthPolicy bounds password guessing over SMTP AUTH. Failures are counted
 // per remote IP (IPv6 per /64) and per username; a count falls back to zero
 // once Window has passed without a failure. Successful authentications
-// clear nothing: they end the session's own count only.
+// clear nothing: they end the session's own count only. Only an IP is ever
+// locked out: a username's failures (from any IPs) slow down the answers
+// to further failed attempts for it, never a correct password, so a
+// stranger cannot lock a user out by failing on purpose (and SMTP
+// passwords, derived from 30 random bytes, cannot be guessed from many IPs
+// anyway).
 type AuthPolicy struct {
-	Free          int           // failures (of the IP or the username) answered 535 without delay
-	Delay         time.Duration // wait before the 535 of the first failure beyond Free; doubles with each further one
-	MaxDelay      time.Duration // longest wait before a 535
-	LockAfter     int           // failures of one IP within Window that lock it out
-	UserLockAfter int           // failures for one username, from any IPs, within Window that lock it out
-	Window        time.Duration // how long a failure counts
-	LockFor       time.Duration // how long a lockout lasts: AUTH answers 454 4.7.0 without checking the password
-	PerConn       int           // refused AUTH attempts on one connection after which it is closed with 421 4.7.0
-	MaxKeys       int           // IPs, and usernames, tracked at most (memory bound; the stalest-looking are dropped)
+	Free      int           // failures (of the IP or the username) answered 535 without delay
+	Delay     time.Duration // wait before the 535 of the first failure beyond Free; doubles with each further one
+	MaxDelay  time.Duration // longest wait before a 535
+	LockAfter int           // failures of one IP within Window that lock it out
+	Window    time.Duration // how long a failure counts
+	LockFor   time.Duration // how long an IP's lockout lasts: AUTH answers 454 4.7.0 without checking the password
+	PerConn   int           // refused AUTH attempts on one connection after which it is closed with 421 4.7.0
+	MaxKeys   int           // IPs, and usernames, tracked at most (memory bound; the stalest-looking are dropped)
 }
 
 // DefaultAuthPolicy returns the policy of petrel serve: three failures free,
-// then waits of 1 s, 2 s, 4 s, 8 s, 8 s …; an IP locked out for 15 minutes
-// after 10 failures in 15 minutes, a username after 30; a connection closed
-// at its third refused attempt; 100,000 IPs and usernames tracked.
+// then waits of 1 s, 2 s, 4 s, 8 s, 8 s … (counted per IP and per
+// username, the larger count wins); an IP locked out for 15 minutes after
+// 10 failures in 15 minutes; a connection closed at its third refused
+// attempt; 100,000 IPs and usernames tracked.
 func DefaultAuthPolicy() AuthPolicy {
-	return AuthPolicy{Free: 3, Delay: time.Second, MaxDelay: 8 * time.Second, LockAfter: 10, UserLockAfter: 30,
+	return AuthPolicy{Free: 3, Delay: time.Second, MaxDelay: 8 * time.Second, LockAfter: 10,
 		Window: 15 * time.Minute, LockFor: 15 * time.Minute, PerConn: 3, MaxKeys: 100000}
 }
 
@@ -47,31 +52,25 @@ func NewAuthLimiter(p AuthPolicy) *AuthLimiter {
 // Policy returns the limiter's policy.
 func (l *AuthLimiter) Policy() AuthPolicy { return l.p }
 
-// Locked reports whether ip or username is locked out now, and by which
-// ("ip" or "username").
-func (l *AuthLimiter) Locked(ip, username string) (bool, string) {
+// Locked reports whether ip is locked out now.
+func (l *AuthLimiter) Locked(ip string) bool {
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if r := l.ips.m[ipKey(ip)]; r != nil && now.Before(r.lockedUntil) {
-		return true, "ip"
-	}
-	if r := l.users.m[userKey(username)]; r != nil && now.Before(r.lockedUntil) {
-		return true, "username"
-	}
-	return false, ""
+	r := l.ips.m[ipKey(ip)]
+	return r != nil && now.Before(r.lockedUntil)
 }
 
 // Failed records a failed attempt by ip for username. It returns how long
-// to wait before answering it, and whether this failure locked the IP or
-// the username out.
+// to wait before answering it (by the larger of the IP's and the
+// username's failure counts), and whether this failure locked the IP out.
 func (l *AuthLimiter) Failed(ip, username string) (wait time.Duration, locked bool) {
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	ipN, ipLocked := l.ips.fail(ipKey(ip), now, l.p, l.p.LockAfter)
-	userN, userLocked := l.users.fail(userKey(username), now, l.p, l.p.UserLockAfter)
-	return l.p.delay(max(ipN, userN)), ipLocked || userLocked
+	userN, _ := l.users.fail(userKey(username), now, l.p, 0)
+	return l.p.delay(max(ipN, userN)), ipLocked
 }
 
 // delay is the wait before answering the nth failure.

@@ -8,10 +8,11 @@
 // cause):
 //   - connections are capped in all and per remote IP (Backend.Listen), and
 //     one that has not authenticated within DefaultAuthDeadline is closed;
-//   - AUTH failures are throttled per IP and per username (AuthPolicy):
-//     growing delays before the 535, then a temporary lockout answered
-//     "454 4.7.0 Too many authentication failures, try again later", and
-//     a connection is closed (421 4.7.0) at its third refused attempt;
+//   - AUTH failures are throttled (AuthPolicy): growing delays before the
+//     535, counted per IP and per username; an IP (never a username, so
+//     that nobody can lock a user out) then locked out for a while,
+//     answered "454 4.7.0 Too many authentication failures, try again
+//     later"; a connection closed (421 4.7.0) at its third refused attempt;
 //   - credentials disabled during a session stop it at the next MAIL FROM
 //     (421 4.7.0 for a key, 530 for a network credential);
 //   - malformed input gets a permanent reply: 501 5.5.2 for undecodable
@@ -149,6 +150,7 @@ var (
 	errTooLong      = reply(552, smtp.EnhancedCode{5, 3, 4}, "Message is too long.")
 	errLineTooLong  = reply(554, smtp.EnhancedCode{5, 6, 0}, fmt.Sprintf("Transaction failed: %v: line longer than %d characters",
 		message.ErrMalformed, message.MaxLineLength))
+	errNestedMail  = reply(503, smtp.EnhancedCode{5, 5, 1}, "Nested MAIL command")
 	errOverBudget  = reply(451, smtp.EnhancedCode{4, 3, 1}, "Temporary service failure")
 	errTempFailure = reply(451, smtp.EnhancedCode{4, 3, 0}, "Temporary service failure")
 )
@@ -170,11 +172,11 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 	return nil, reply(504, smtp.EnhancedCode{5, 5, 4}, "Unrecognized authentication type")
 }
 
-// check authenticates username with password, unless the IP or the
-// username is locked out.
+// check authenticates username with password, unless the IP is locked
+// out. A username's failures never refuse its correct password.
 func (s *session) check(username, password string) error {
-	if locked, by := s.b.Auth.Locked(s.ip, username); locked {
-		s.b.refused("AUTH locked out", "remote_ip", s.ip, "username", username, "locked", by)
+	if s.b.Auth.Locked(s.ip) {
+		s.b.refused("AUTH locked out", "remote_ip", s.ip, "username", username)
 		return s.refuseAuth(errLockedOut)
 	}
 	acct, err := s.b.Accounts.AuthSMTP(context.Background(), username, password)
@@ -196,7 +198,7 @@ func (s *session) check(username, password string) error {
 func (s *session) authFailed(username string) error {
 	wait, locked := s.b.Auth.Failed(s.ip, username)
 	if locked {
-		s.b.Log.Warn("SMTP authentication locked out after repeated failures", "remote_ip", s.ip, "username", username,
+		s.b.Log.Warn("SMTP client IP locked out after repeated authentication failures", "remote_ip", s.ip, "username", username,
 			"for", s.b.Auth.Policy().LockFor)
 	}
 	s.b.refused("AUTH failed", "remote_ip", s.ip, "username", username, "wait", wait)
@@ -264,13 +266,19 @@ func (l *loginServer) Next(response []byte) (challenge []byte, done bool, err er
 	}
 }
 
+// Mail starts a transaction. A MAIL FROM while one is open (no RSET, no
+// end of DATA since the last) is refused with 503 5.5.1 (RFC 5321 §4.1.4),
+// the open transaction kept.
 func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+	if s.from != nil {
+		return errNestedMail
+	}
 	if err := s.authorized(); err != nil {
 		return err
 	}
 	a, err := address.ParsePath(from)
 	if err != nil {
-		return reply(553, smtp.EnhancedCode{5, 1, 7}, "<"+from+"> Invalid email address")
+		return reply(553, smtp.EnhancedCode{5, 1, 7}, echo(from)+"Invalid email address")
 	}
 	s.from = &a
 	s.size = 0
@@ -323,21 +331,43 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	}
 	a, err := address.ParsePath(to)
 	if err != nil {
-		return reply(553, smtp.EnhancedCode{5, 1, 3}, "<"+to+"> address unknown")
+		return reply(553, smtp.EnhancedCode{5, 1, 3}, echo(to)+"address unknown")
 	}
 	s.rcpts = append(s.rcpts, a)
 	return nil
+}
+
+// echo returns "<path> " for a refused path that can be shown as it is
+// (SES's "553 <email-address> Invalid email address", spec §3.4), and ""
+// for one that could be read as something else: go-smtp has taken the
+// quotes off a quoted local part, so `"a> NOTIFY=NEVER"@x` arrives as
+// `a> NOTIFY=NEVER@x`, which must not be written back inside <>. A path is
+// shown when it is at most 256 octets of printable ASCII other than space,
+// '<', '>', '"' and '\'.
+func echo(path string) string {
+	if path == "" || len(path) > 256 {
+		return ""
+	}
+	for i := 0; i < len(path); i++ {
+		if c := path[i]; c <= ' ' || c >= 0x7f || c == '<' || c == '>' || c == '"' || c == '\\' {
+			return ""
+		}
+	}
+	return "<" + path + "> "
 }
 
 func (s *session) Data(r io.Reader) error {
 	if s.account == "" {
 		return errAuthRequired
 	}
-	raw, held, err := readBody(r, s.size, s.b.Budget)
-	defer s.b.Budget.Release(held)
+	holder := s.account
+	raw, held, err := readBody(r, s.size, s.b.Budget, holder)
+	defer s.b.Budget.ReleaseFor(holder, held)
 	switch {
 	case errors.Is(err, admission.ErrOverBudget):
-		s.b.refused("body memory budget full", "remote_ip", s.ip, "budget_in_use", s.b.Budget.InUse(), "budget", s.b.Budget.Max())
+		s.b.refused("body memory budget full", "remote_ip", s.ip, "account", holder,
+			"account_in_use", s.b.Budget.HeldBy(holder), "account_share", s.b.Budget.HolderMax(),
+			"budget_in_use", s.b.Budget.InUse(), "budget", s.b.Budget.Max())
 		return errOverBudget
 	case errors.Is(err, smtp.ErrDataTooLarge):
 		return errTooLong
@@ -357,18 +387,22 @@ func (s *session) Data(r io.Reader) error {
 	return reply(250, smtp.NoEnhancedCode, "Ok "+id)
 }
 
-// readBody reads a DATA body, taking each chunk's size from budget before
-// allocating it, and returns the body with the bytes of budget it holds
-// (for the caller to Release once done with the body). The first chunk is
+// readBody reads a DATA body, taking each chunk's size from budget on
+// behalf of holder (the session's account, whose share of the budget
+// bounds what its slow clients can hold) before allocating it, and returns
+// the body with the bytes of budget it holds for holder (for the caller to
+// ReleaseFor(holder, held) once done with the body). The first chunk is
 // the SIZE the client declared (RFC 1870), else 16 KiB; later ones double
 // up to 1 MiB. A body that fits one chunk (always, when SIZE was right) is
 // returned in it; otherwise the chunks are joined into one exact buffer,
-// holding twice the body for a moment. The body's buffer has scratchRoom
+// holding twice the body for a moment (the copy is charged to the budget
+// as a whole, not to holder's share: it is not paced by the client, and a
+// 40 MB body must fit the share while being read). The body's buffer has scratchRoom
 // bytes of spare capacity, so that sending.Send can prepare and sign the
 // message in it (RawScratch) rather than in a copy. Errors:
 // admission.ErrOverBudget, or the reader's (smtp.ErrDataTooLarge,
 // smtp.ErrTooLongLine, I/O).
-func readBody(r io.Reader, sizeHint int64, budget *admission.Budget) (body []byte, held int64, err error) {
+func readBody(r io.Reader, sizeHint int64, budget *admission.Budget, holder string) (body []byte, held int64, err error) {
 	// scratchRoom: the fields Send adds (Message-ID, Date, the feedback
 	// token) and the DKIM-Signature field (message.SignHeadroom).
 	const scratchRoom = 8 << 10
@@ -380,8 +414,8 @@ func readBody(r io.Reader, sizeHint int64, budget *admission.Budget) (body []byt
 	var chunks [][]byte
 	var total int64
 	for {
-		if !budget.TryAcquire(size) {
-			budget.Release(held)
+		if !budget.TryAcquireFor(holder, size) {
+			budget.ReleaseFor(holder, held)
 			return nil, 0, admission.ErrOverBudget
 		}
 		held += size
@@ -395,7 +429,7 @@ func readBody(r io.Reader, sizeHint int64, budget *admission.Budget) (body []byt
 			break
 		}
 		if err != nil {
-			budget.Release(held)
+			budget.ReleaseFor(holder, held)
 			return nil, 0, err
 		}
 		size = min(max(size, firstChunk)*2, maxChunk)
@@ -407,14 +441,17 @@ func readBody(r io.Reader, sizeHint int64, budget *admission.Budget) (body []byt
 		return chunks[0], held, nil
 	}
 	if !budget.TryAcquire(total) {
-		budget.Release(held)
+		budget.ReleaseFor(holder, held)
 		return nil, 0, admission.ErrOverBudget
 	}
 	body = make([]byte, 0, total+scratchRoom)
 	for _, c := range chunks {
 		body = append(body, c...)
 	}
-	budget.Release(held)
+	// holder's chunks (held >= total bytes) become its body's total bytes,
+	// and the copy's charge ends.
+	budget.ReleaseFor(holder, held-total)
+	budget.Release(total)
 	return body, total, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -249,7 +250,7 @@ const testMessage = "From: sender@example.com\r\nTo: success@simulator.amazonses
 
 func testPolicy() AuthPolicy {
 	return AuthPolicy{Free: 2, Delay: 100 * time.Millisecond, MaxDelay: 400 * time.Millisecond, LockAfter: 7,
-		UserLockAfter: 100, Window: time.Minute, LockFor: 600 * time.Millisecond, PerConn: 3, MaxKeys: 1000}
+		Window: time.Minute, LockFor: 600 * time.Millisecond, PerConn: 3, MaxKeys: 1000}
 }
 
 // Finding 9: wrong passwords are answered ever more slowly, then the IP is
@@ -304,27 +305,101 @@ func TestAuthThrottling(t *testing.T) {
 	}
 }
 
-// A username guessed from many IPs is locked out for all of them.
-func TestAuthUsernameLockout(t *testing.T) {
+// Finding D of the hardening review: failures for one username used to
+// lock it out for every IP (30 in 15 minutes, then 454 even for the right
+// password), so a stranger could keep a user locked out for ever. Now
+// failures for a username from many IPs only slow down the answers to
+// further failures; its right password from a clean IP succeeds at once.
+func TestAuthUsernameNotLockedOut(t *testing.T) {
 	p := testPolicy()
-	p.Free, p.UserLockAfter = 10, 4
+	p.Delay, p.MaxDelay = 10*time.Millisecond, 40*time.Millisecond
 	ts := startServer(t, serverOpts{policy: p})
-	for i, ip := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"} {
+	// 7 IPs × 6 failures (under each IP's lockout at 7): 42 for the
+	// username, past the 30 that used to lock it out.
+	for i := range 7 {
+		ip := fmt.Sprintf("127.0.1.%d", i+1)
 		c := ts.secure(t, ip)
-		if code, msg := c.cmd(plain(ts.key.AccessKeyID, "wrong")); code != 535 {
-			t.Fatalf("failure %d: %d %s", i+1, code, msg)
+		for j := range 6 {
+			code, msg := c.cmd(plain(ts.key.AccessKeyID, "wrong"))
+			if code == 421 {
+				c = ts.secure(t, ip)
+				continue
+			}
+			if code != 535 {
+				t.Fatalf("IP %s failure %d: %d %s, want 535", ip, j+1, code, msg)
+			}
 		}
 	}
-	c := ts.secure(t, "127.0.0.6")
-	if code, msg := c.cmd(plain(ts.key.AccessKeyID, ts.pass)); code != 454 {
-		t.Fatalf("username locked out: %d %s, want 454", code, msg)
+	// A further failure from a clean IP is answered after the username's delay.
+	c := ts.secure(t, "127.0.2.1")
+	start := time.Now()
+	if code, msg := c.cmd(plain(ts.key.AccessKeyID, "wrong")); code != 535 {
+		t.Fatalf("failure from a clean IP: %d %s", code, msg)
 	}
-	// Other usernames are not affected.
-	key2, err := ts.accts.CreateKey(t.Context(), "acme")
-	if err != nil {
-		t.Fatal(err)
+	if took := time.Since(start); took < p.MaxDelay {
+		t.Errorf("failure for a much-failed username answered after %v, want >= %v", took, p.MaxDelay)
 	}
-	c.expect(plain(key2.AccessKeyID, account.SMTPPassword(key2.SecretAccessKey, "us-east-1")), 235)
+	// The right password from a clean IP: accepted at once.
+	c = ts.secure(t, "127.0.2.2")
+	start = time.Now()
+	if code, msg := c.cmd(plain(ts.key.AccessKeyID, ts.pass)); code != 235 {
+		t.Fatalf("right password after 42 failures for the username from other IPs: %d %s, want 235", code, msg)
+	}
+	if took := time.Since(start); took > 100*time.Millisecond {
+		t.Errorf("right password answered after %v", took)
+	}
+	if code, msg := c.send(testMessage); code != 250 {
+		t.Fatalf("send: %d %s", code, msg)
+	}
+}
+
+// Finding I of the hardening review: a second MAIL FROM within a
+// transaction got 250; RFC 5321 §4.1.4 wants 503 (nested MAIL), and the
+// open transaction goes on. After RSET or a finished DATA, MAIL is allowed.
+func TestNestedMail(t *testing.T) {
+	ts := startServer(t, serverOpts{policy: testPolicy()})
+	c := ts.secure(t, "127.0.0.2")
+	c.expect(plain(ts.key.AccessKeyID, ts.pass), 235)
+	c.expect("MAIL FROM:<sender@example.com>", 250)
+	if code, msg := c.cmd("MAIL FROM:<other@example.com>"); code != 503 || !strings.HasPrefix(msg, "5.5.1 ") {
+		t.Fatalf("nested MAIL: %d %s, want 503 5.5.1", code, msg)
+	}
+	c.expect("RCPT TO:<success@simulator.amazonses.com>", 250)
+	c.expect("RSET", 250)
+	c.expect("MAIL FROM:<sender@example.com>", 250)
+	c.expect("RSET", 250)
+	if code, msg := c.send(testMessage); code != 250 {
+		t.Fatalf("send: %d %s", code, msg)
+	}
+	if code, msg := c.send(testMessage); code != 250 {
+		t.Fatalf("second send after DATA: %d %s", code, msg)
+	}
+}
+
+// Finding I of the hardening review: the 553 for a refused address echoed
+// it as go-smtp passed it, without the quotes of a quoted local part, so
+// `"a> NOTIFY=NEVER"@dest.test` came back as `<a> NOTIFY=NEVER@dest.test>`.
+// A refused path is echoed only when it cannot be read as something else.
+func TestRefusedAddressEcho(t *testing.T) {
+	ts := startServer(t, serverOpts{policy: testPolicy()})
+	c := ts.secure(t, "127.0.0.2")
+	c.expect(plain(ts.key.AccessKeyID, ts.pass), 235)
+	for _, tc := range []struct {
+		cmd, want string
+	}{
+		{"MAIL FROM:<bad@@example.com>", "553 5.1.7 <bad@@example.com> Invalid email address"},
+		{`MAIL FROM:<"a> NOTIFY=NEVER"@example.com>`, "553 5.1.7 Invalid email address"},
+		{"MAIL FROM:<sender@example.com>", "250"},
+		{`RCPT TO:<"a> NOTIFY=NEVER"@dest.test>`, "553 5.1.3 address unknown"},
+		{`RCPT TO:<"a\"b>"@dest.test>`, "553 5.1.3 address unknown"},
+		{"RCPT TO:<x@[127.0.0.1]>", "553 5.1.3 <x@[127.0.0.1]> address unknown"},
+	} {
+		code, msg := c.cmd(tc.cmd)
+		got := fmt.Sprintf("%d %s", code, msg)
+		if !strings.HasPrefix(got, tc.want) || (code != 250 && got != tc.want) {
+			t.Errorf("%s: %q, want %q", tc.cmd, got, tc.want)
+		}
+	}
 }
 
 // Finding 10: malformed AUTH data gets permanent 501 replies (RFC 4954 §4),
@@ -543,15 +618,15 @@ func TestReadBody(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := admission.NewBudget(tc.budget)
-			got, held, err := readBody(strings.NewReader(tc.body), tc.sizeHint, b)
+			got, held, err := readBody(strings.NewReader(tc.body), tc.sizeHint, b, "acme")
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}
 			if err == nil && string(got) != tc.body {
 				t.Fatalf("body of %d bytes, want %d", len(got), len(tc.body))
 			}
-			if held != tc.wantHeld || b.InUse() != held {
-				t.Errorf("held %d (budget in use %d), want %d", held, b.InUse(), tc.wantHeld)
+			if held != tc.wantHeld || b.InUse() != held || (tc.budget > 0 && b.HeldBy("acme") != held) {
+				t.Errorf("held %d (budget in use %d, by the holder %d), want %d", held, b.InUse(), b.HeldBy("acme"), tc.wantHeld)
 			}
 		})
 	}

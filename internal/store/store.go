@@ -48,8 +48,14 @@ type DB struct {
 	*sql.DB
 	Dialect Dialect
 
+	// MinFree is the low-water mark of free space on a SQLite database's
+	// filesystem, in bytes (MinFreeSpace; 0 disables the check): under it
+	// WriteFault reports "low disk space". Unused on PostgreSQL.
+	MinFree uint64
+
 	stmts  sync.Map // query as written (with '?') → *sql.Stmt, see Prepared
 	health writeHealth
+	dir    string // SQLite: the directory of the database file, whose free space WriteFault checks
 }
 
 // Prepared returns the prepared statement for a query written with '?'
@@ -98,6 +104,7 @@ func Open(ctx context.Context, dsn, dataDir string) (*DB, error) {
 		sdb.SetMaxOpenConns(32)
 		sdb.SetMaxIdleConns(32)
 		db = &DB{DB: sdb, Dialect: Postgres}
+		db.health.hold = FaultHold
 	default:
 		path := dsn
 		if path == "" {
@@ -117,9 +124,10 @@ func Open(ctx context.Context, dsn, dataDir string) (*DB, error) {
 		}
 		sdb.SetMaxOpenConns(8)
 		sdb.SetMaxIdleConns(8)
-		db = &DB{DB: sdb, Dialect: SQLite}
+		db = &DB{DB: sdb, Dialect: SQLite, MinFree: MinFreeSpace, dir: filepath.Dir(path)}
 		defer restrictMode(path)
 	}
+	db.health.statfs = statfsAvail
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connecting to %s database: %w", db.Dialect, err)

@@ -66,6 +66,9 @@ func newDataReader(c *Conn) *dataReader {
 		r:         c.text.R,
 		lineLimit: c.server.MaxLineLength,
 	}
+	if c.server.MaxDataLineLength > 0 {
+		dr.lineLimit = c.server.MaxDataLineLength
+	}
 
 	if c.server.MaxMessageBytes > 0 {
 		dr.limited = true

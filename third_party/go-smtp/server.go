@@ -31,10 +31,15 @@ type Server struct {
 	// Enable LMTP mode, as defined in RFC 2033.
 	LMTP bool
 
-	Domain            string
-	MaxRecipients     int
-	MaxMessageBytes   int64
-	MaxLineLength     int
+	Domain          string
+	MaxRecipients   int
+	MaxMessageBytes int64
+	MaxLineLength   int
+	// Petrel patch: MaxDataLineLength is the line limit inside DATA (octets
+	// per line including CRLF); 0 means MaxLineLength. A receiver that must
+	// take mail as it comes (bounces) raises it without lengthening the
+	// command lines it buffers.
+	MaxDataLineLength int
 	AllowInsecureAuth bool
 	Debug             io.Writer
 	ErrorLog          Logger
