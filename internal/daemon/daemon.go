@@ -538,6 +538,10 @@ wait:
 			}
 		}
 	}
+	// go-smtp's Shutdown closes only the listeners its Serve has registered:
+	// a Serve that had not started yet would then accept for ever. Closing
+	// them here ends it either way.
+	d.closeListeners()
 	serveWG.Wait()
 	stopDeliv()
 	stopPrune()
