@@ -263,17 +263,8 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, limit int64) (c *
 func readBody(body io.Reader, n int64) ([]byte, string, error) {
 	h := sha256.New()
 	buf := make([]byte, n)
-	const chunk = 256 << 10
-	for off := 0; off < len(buf); {
-		m, err := body.Read(buf[off:min(off+chunk, len(buf))])
-		h.Write(buf[off : off+m])
-		off += m
-		if err != nil && (off < len(buf) || err != io.EOF) {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, "", err
-		}
+	if _, err := io.ReadFull(io.TeeReader(body, h), buf); err != nil {
+		return nil, "", err
 	}
 	return buf, hex.EncodeToString(h.Sum(nil)), nil
 }

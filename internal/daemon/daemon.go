@@ -297,17 +297,20 @@ func (d *Daemon) refuseHTTP(c net.Conn, reason string) {
 // an API with no cap at all would run the process out of file descriptors,
 // and then SMTP and the store with it (issue 10, finding 4).
 func (d *Daemon) httpConnCap() int {
-	return connCap(d.cfg.HTTPMaxConns, d.cfg.SMTPMaxConns, raiseOpenFiles(), d.log)
+	// The other listeners' caps: two SMTP submission listeners and the
+	// return-path receiver.
+	others := 2*d.cfg.SMTPMaxConns + d.cfg.InboundMaxConns
+	return connCap(d.cfg.HTTPMaxConns, others, raiseOpenFiles(), d.log)
 }
 
 // connCap is want (0 = none of its own) fitted to the open-files limit
-// (0 = unknown) less fdReserve and two SMTP listeners of smtpConns each;
+// (0 = unknown) less fdReserve and the other listeners' caps (others);
 // never under 64.
-func connCap(want, smtpConns int, limit uint64, log *slog.Logger) int {
+func connCap(want, others int, limit uint64, log *slog.Logger) int {
 	if limit == 0 {
 		return want
 	}
-	room := int(min(limit, 1<<30)) - fdReserve - 2*smtpConns
+	room := int(min(limit, 1<<30)) - fdReserve - others
 	if room < 64 {
 		room = 64
 	}

@@ -95,22 +95,22 @@ func TestReadyzNamesCause(t *testing.T) {
 // over the room is lowered with a warning.
 func TestConnCap(t *testing.T) {
 	for _, c := range []struct {
-		want, smtp int
+		want, others int
 		limit      uint64
 		cap        int
 		level      string
 	}{
-		{0, 1000, 65536, 65536 - fdReserve - 2000, "INFO"},
-		{4096, 1000, 65536, 4096, ""},
-		{100000, 1000, 65536, 65536 - fdReserve - 2000, "WARN"},
-		{4096, 1000, 1024, 64, "WARN"},
+		{0, 2200, 65536, 65536 - fdReserve - 2200, "INFO"},
+		{4096, 2200, 65536, 4096, ""},
+		{100000, 2200, 65536, 65536 - fdReserve - 2200, "WARN"},
+		{4096, 2200, 1024, 64, "WARN"},
 		{0, 0, 0, 0, ""},
-		{0, config.MaxConns, 1 << 62, (1 << 30) - fdReserve - 2*config.MaxConns, "INFO"},
+		{0, 3 * config.MaxConns, 1 << 62, (1 << 30) - fdReserve - 3*config.MaxConns, "INFO"},
 	} {
 		var buf bytes.Buffer
-		got := connCap(c.want, c.smtp, c.limit, slog.New(slog.NewTextHandler(&buf, nil)))
+		got := connCap(c.want, c.others, c.limit, slog.New(slog.NewTextHandler(&buf, nil)))
 		if got != c.cap || c.level == "" && buf.Len() > 0 || c.level != "" && !strings.Contains(buf.String(), "level="+c.level) {
-			t.Errorf("connCap(%d, smtp %d, limit %d) = %d, log %q; want %d at %q", c.want, c.smtp, c.limit, got, buf.String(), c.cap, c.level)
+			t.Errorf("connCap(%d, others %d, limit %d) = %d, log %q; want %d at %q", c.want, c.others, c.limit, got, buf.String(), c.cap, c.level)
 		}
 	}
 }

@@ -148,15 +148,8 @@ type Signer struct {
 }
 
 // Sign returns msg (CRLF line endings, as stored) with a DKIM-Signature
-// header field prepended, in a new buffer.
-func (s *Signer) Sign(msg []byte) ([]byte, error) {
-	field, err := s.field(msg)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]byte, 0, len(field)+len(msg))
-	return append(append(out, field...), msg...), nil
-}
+// header field prepended, in a new buffer; msg is left as it is.
+func (s *Signer) Sign(msg []byte) ([]byte, error) { return s.SignInPlace(msg[:len(msg):len(msg)]) }
 
 // SignInPlace is Sign building the result in msg's backing array when its
 // spare capacity holds the field (message.SignHeadroom leaves room): msg is

@@ -49,54 +49,58 @@ var ErrMalformed = errors.New("malformed message")
 
 // NormalizeLineEndings rewrites every bare LF and bare CR as CRLF. Only a
 // CRLF line ending ever leaves Petrel, so sequences such as "\n.\n" cannot
-// smuggle a second message past the next hop (CVE-2023-51764 class).
+// smuggle a second message past the next hop (CVE-2023-51764 class). b is
+// returned as is when it needs nothing, else the result is a new buffer.
 func NormalizeLineEndings(b []byte) []byte {
-	if !needsNormalize(b) {
+	extra := bareLineEnds(b)
+	if extra == 0 {
 		return b
 	}
-	out := make([]byte, 0, len(b)+len(b)/50)
-	for i := 0; i < len(b); i++ {
-		switch c := b[i]; c {
-		case '\r':
-			out = append(out, '\r', '\n')
-			if i+1 < len(b) && b[i+1] == '\n' {
-				i++
-			}
-		case '\n':
-			out = append(out, '\r', '\n')
-		default:
-			out = append(out, c)
-		}
-	}
-	return out
+	out := make([]byte, len(b), len(b)+extra)
+	copy(out, b)
+	return rewriteLineEnds(out, extra)
 }
 
 // NormalizeLineEndingsInPlace is NormalizeLineEndings without a copy when
 // b's spare capacity holds the longer result: the bytes are rewritten in
-// b's backing array from the end, where nothing is overwritten before it
-// is read (every write lands at or after the byte being read). Otherwise it
-// returns a new buffer, as NormalizeLineEndings does. For buffers nothing
-// else reads (a request body); b must not be used afterwards.
+// b's backing array. Otherwise it returns a new buffer, as
+// NormalizeLineEndings does. For buffers nothing else reads (a request
+// body); b must not be used afterwards.
 func NormalizeLineEndingsInPlace(b []byte) []byte {
-	extra := 0
-	for i := 0; i < len(b); i++ {
-		switch b[i] {
-		case '\r':
-			if i+1 < len(b) && b[i+1] == '\n' {
-				i++
-			} else {
-				extra++
-			}
-		case '\n':
-			extra++
-		}
-	}
+	extra := bareLineEnds(b)
 	if extra == 0 {
 		return b
 	}
 	if cap(b)-len(b) < extra {
 		return NormalizeLineEndings(b)
 	}
+	return rewriteLineEnds(b, extra)
+}
+
+// bareLineEnds counts the bare CRs and bare LFs in b: the bytes
+// normalising it adds.
+func bareLineEnds(b []byte) int {
+	n := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '\r':
+			if i+1 < len(b) && b[i+1] == '\n' {
+				i++
+			} else {
+				n++
+			}
+		case '\n':
+			n++
+		}
+	}
+	return n
+}
+
+// rewriteLineEnds makes every line ending of b CRLF in b's own backing
+// array, extra (bareLineEnds(b) <= cap(b)-len(b)) bytes longer. It works
+// from the end, so every write lands at or after the byte being read and
+// nothing is overwritten before it is read.
+func rewriteLineEnds(b []byte, extra int) []byte {
 	out := b[:len(b)+extra]
 	w := len(out)
 	for r := len(b) - 1; r >= 0; r-- {
@@ -113,21 +117,6 @@ func NormalizeLineEndingsInPlace(b []byte) []byte {
 		}
 	}
 	return out
-}
-
-func needsNormalize(b []byte) bool {
-	for i := 0; i < len(b); i++ {
-		switch b[i] {
-		case '\r':
-			if i+1 >= len(b) || b[i+1] != '\n' {
-				return true
-			}
-			i++
-		case '\n':
-			return true
-		}
-	}
-	return false
 }
 
 // Parse splits a CRLF-normalised message into header fields and body. It

@@ -26,7 +26,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"net/http"
 	"net/url"
 	"sort"
@@ -201,10 +200,6 @@ func Verify(r *http.Request, body []byte, service, region string, now time.Time,
 	}
 	return s.Verify(sha256Hex(body))
 }
-
-// HashHex returns the lower-case hex SHA-256 of a finished hash, as Verify
-// takes it.
-func HashHex(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
 
 func isHexDigest(s string) bool {
 	if len(s) != 64 {

@@ -76,7 +76,7 @@ type writeHealth struct {
 
 // WriteFault returns why the store cannot take writes, or nil when it can.
 // Readiness fails while it is not nil. The store cannot take writes:
-//   - after a write failed for a storage reason (see isFault), until a
+//   - after a write failed for a storage reason (see faultCause), until a
 //     write succeeds again — on PostgreSQL, until writes have kept
 //     succeeding for FaultHold with no storage failure in between;
 //   - on SQLite, whenever the filesystem of the database has less than
@@ -125,7 +125,7 @@ func (db *DB) writeFailing() bool {
 
 // noteFault records err when it is a storage failure.
 func (db *DB) noteFault(err error) {
-	if err == nil || !isFault(err) {
+	if err == nil || faultCause(err) == "" {
 		return
 	}
 	db.health.mu.Lock()
@@ -157,11 +157,21 @@ func (db *DB) sinceWritten() time.Duration {
 	return time.Since(db.health.lastOK)
 }
 
-// faultCause names a storage failure (isFault) without internals.
+// faultCause names the storage failure err is — the store cannot write:
+// disk full, I/O error, read-only or corrupt file, lock held too long,
+// database unreachable or out of resources — without internals, or returns
+// "" when err is an error of the request itself (a constraint, a row not
+// found, a caller's refusal, a cancelled context). A failure to begin or
+// commit a transaction (faultError) is always the store's.
 func faultCause(err error) string {
+	var fe *faultError
 	var se *sqlite.Error
 	var pe *pgconn.PgError
 	var ne net.Error
+	isTx := errors.As(err, &fe)
+	if isTx && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return ""
+	}
 	switch {
 	case errors.As(err, &se):
 		switch se.Code() & 0xff {
@@ -181,7 +191,7 @@ func faultCause(err error) string {
 			return "cannot open database file"
 		}
 	case errors.As(err, &pe):
-		switch {
+		switch class := pe.Code[:2]; {
 		case pe.Code == "53100":
 			return "disk full"
 		case pe.Code == "53200":
@@ -190,10 +200,12 @@ func faultCause(err error) string {
 			return "I/O error"
 		case pe.Code == "XX001" || pe.Code == "XX002":
 			return "database file corrupt"
-		case pe.Code[:2] == "08":
+		case class == "08":
 			return "database unreachable"
-		case pe.Code[:2] == "53":
+		case class == "53":
 			return "database out of resources"
+		case class == "58" || class == "XX" || class == "57" && pe.Code != "57014": // 57014: query cancelled
+			return "database unavailable"
 		}
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT), errors.Is(err, syscall.EFBIG):
 		return "disk full"
@@ -204,42 +216,10 @@ func faultCause(err error) string {
 	case errors.As(err, &ne), errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone):
 		return "database unreachable"
 	}
-	return "database unavailable"
-}
-
-// isFault tells a storage failure (the store cannot write: disk full, I/O
-// error, read-only or corrupt file, lock held too long, database
-// unreachable or out of resources) from an error of the request itself (a
-// constraint, a row not found, a caller's refusal).
-func isFault(err error) bool {
-	var fe *faultError
-	var se *sqlite.Error
-	var pe *pgconn.PgError
-	var ne net.Error
-	switch {
-	case errors.As(err, &fe):
-		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
-	case errors.As(err, &se):
-		switch se.Code() & 0xff {
-		case sqliteBusy, sqliteNoMem, sqliteReadOnly, sqliteIOErr, sqliteCorrupt, sqliteFull, sqliteCantOpen, sqliteProtocol, sqliteNotADB:
-			return true
-		}
-		return false
-	case errors.As(err, &pe):
-		// SQLSTATE classes 08 connection, 53 insufficient resources (53100
-		// disk_full), 57 operator intervention (but 57014 is a cancelled
-		// query), 58 system error (58030 io_error), XX internal.
-		switch pe.Code[:2] {
-		case "08", "53", "58", "XX":
-			return true
-		case "57":
-			return pe.Code != "57014"
-		}
-		return false
-	case errors.As(err, &ne), errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone):
-		return true
+	if isTx {
+		return "database unavailable"
 	}
-	return false
+	return ""
 }
 
 // faultError marks a failure to begin or commit a transaction: the store's,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -232,7 +233,8 @@ func TestWriteFaultHold(t *testing.T) {
 	}
 }
 
-// TestFaultCause: a storage failure is named without SQL or internals.
+// TestFaultCause: a storage failure is named without SQL or internals;
+// anything else is no storage fault ("").
 func TestFaultCause(t *testing.T) {
 	for _, c := range []struct {
 		err  error
@@ -247,10 +249,13 @@ func TestFaultCause(t *testing.T) {
 		{&faultError{fmt.Errorf("beginning transaction: %w", syscall.EROFS)}, "read-only storage"},
 		{&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, "database unreachable"},
 		{fmt.Errorf("UPDATE store_probe SET: %w", driver.ErrBadConn), "database unreachable"},
+		{&faultError{fmt.Errorf("committing: %w", &pgconn.PgError{Code: "40001"})}, "database unavailable"},
+		// Errors of the request itself are no storage fault.
+		{&pgconn.PgError{Code: "23505"}, ""},
+		{&pgconn.PgError{Code: "57014"}, ""},
+		{&faultError{fmt.Errorf("beginning transaction: %w", context.Canceled)}, ""},
+		{errors.New("message not found"), ""},
 	} {
-		if !isFault(c.err) {
-			t.Errorf("%v: not a storage fault", c.err)
-		}
 		if got := faultCause(c.err); got != c.want {
 			t.Errorf("%v: cause %q, want %q", c.err, got, c.want)
 		}
