@@ -3,7 +3,6 @@ package account
 import (
 	"errors"
 	"net/netip"
-	"path/filepath"
 	"testing"
 
 	"github.com/petrelmail/petrel/internal/store"
@@ -12,17 +11,8 @@ import (
 func TestNetworkCredentials(t *testing.T) {
 	for _, backend := range store.Backends() {
 		t.Run(backend, func(t *testing.T) {
-			db := store.OpenTest(t, backend)
 			ctx := t.Context()
-			s, err := New(db, filepath.Join(t.TempDir(), "master.key"), "us-east-1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, a := range []string{"wide", "narrow"} {
-				if _, err := s.Create(ctx, a); err != nil {
-					t.Fatal(err)
-				}
-			}
+			s := newTestService(t, store.OpenTest(t, backend), "wide", "narrow")
 			if _, err := s.AddNetwork(ctx, "wide", "10.0.0.0/8"); err != nil {
 				t.Fatal(err)
 			}

@@ -36,6 +36,22 @@ func refusedBy(t *testing.T, what string, changed time.Time, check func() (accep
 	}
 }
 
+// newTestService returns a Service on db with its own key file and the
+// given accounts created.
+func newTestService(t testing.TB, db *store.DB, accounts ...string) *Service {
+	t.Helper()
+	s, err := New(db, filepath.Join(t.TempDir(), "master.key"), "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range accounts {
+		if _, err := s.Create(t.Context(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
 // TestRevocationAcrossNodes runs two Services on one database (two nodes):
 // credentials revoked on node B are refused by node A within a second, for
 // SigV4 (Secret), SMTP AUTH (AuthSMTP) and network credentials
@@ -172,17 +188,8 @@ func TestRevocationAcrossNodes(t *testing.T) {
 func TestKeyManagement(t *testing.T) {
 	for _, backend := range store.Backends() {
 		t.Run(backend, func(t *testing.T) {
-			db := store.OpenTest(t, backend)
 			ctx := t.Context()
-			s, err := New(db, filepath.Join(t.TempDir(), "master.key"), "us-east-1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, a := range []string{"acme", "beta"} {
-				if _, err := s.Create(ctx, a); err != nil {
-					t.Fatal(err)
-				}
-			}
+			s := newTestService(t, store.OpenTest(t, backend), "acme", "beta")
 			before := time.Now().Add(-time.Second)
 			k1, _ := s.CreateKey(ctx, "acme")
 			k2, _ := s.CreateKey(ctx, "acme")
@@ -252,10 +259,8 @@ func TestKeyManagement(t *testing.T) {
 // TestSecretConcurrentRecheck has many callers race through rechecks of one
 // key (run with -race): all get the secret, none an error.
 func TestSecretConcurrentRecheck(t *testing.T) {
-	db := store.OpenTest(t, "sqlite")
 	ctx := context.Background()
-	s, _ := New(db, filepath.Join(t.TempDir(), "master.key"), "us-east-1")
-	s.Create(ctx, "acme")
+	s := newTestService(t, store.OpenTest(t, "sqlite"), "acme")
 	k, _ := s.CreateKey(ctx, "acme")
 	var wg sync.WaitGroup
 	for range 16 {
@@ -281,10 +286,8 @@ func TestSecretConcurrentRecheck(t *testing.T) {
 func BenchmarkSecret(b *testing.B) {
 	for _, backend := range store.Backends() {
 		b.Run(backend, func(b *testing.B) {
-			db := store.OpenTest(b, backend)
 			ctx := context.Background()
-			s, _ := New(db, filepath.Join(b.TempDir(), "master.key"), "us-east-1")
-			s.Create(ctx, "acme")
+			s := newTestService(b, store.OpenTest(b, backend), "acme")
 			k, _ := s.CreateKey(ctx, "acme")
 			b.Run("fresh", func(b *testing.B) {
 				for b.Loop() {

@@ -91,7 +91,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		ip := remoteIP(c)
+		ip := RemoteIP(c)
 		if reason := l.take(ip); reason != "" {
 			l.refused.Add(1)
 			go func() {
@@ -168,7 +168,10 @@ func (c *conn) CloseWrite() error {
 	return nil
 }
 
-func remoteIP(c net.Conn) string {
+// RemoteIP returns the IP address of c's remote end as text ("192.0.2.1",
+// "2001:db8::1"), without the port; for an address that is not host:port
+// (not TCP), the address as it is.
+func RemoteIP(c net.Conn) string {
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		return a.IP.String()
 	}

@@ -33,7 +33,7 @@ type ListenConfig struct {
 // authentication deadline, and TLS for implicit-TLS listeners.
 func (b *Backend) Listen(l net.Listener, cfg ListenConfig) net.Listener {
 	refuse := func(c net.Conn, reason string) {
-		b.refused("connection limit", "remote_ip", remoteIP(c), "reason", reason)
+		b.refused("connection limit", "remote_ip", admission.RemoteIP(c), "reason", reason)
 		if cfg.ImplicitTLS == nil {
 			io.WriteString(c, "421 4.7.0 Too many concurrent SMTP connections\r\n")
 		}
@@ -103,12 +103,4 @@ func connOf(c net.Conn) *conn {
 	}
 	sc, _ := c.(*conn)
 	return sc
-}
-
-func remoteIP(c net.Conn) string {
-	host, _, err := net.SplitHostPort(c.RemoteAddr().String())
-	if err != nil {
-		return c.RemoteAddr().String()
-	}
-	return host
 }
