@@ -96,9 +96,9 @@ func TestReadyzNamesCause(t *testing.T) {
 func TestConnCap(t *testing.T) {
 	for _, c := range []struct {
 		want, others int
-		limit      uint64
-		cap        int
-		level      string
+		limit        uint64
+		cap          int
+		level        string
 	}{
 		{0, 2200, 65536, 65536 - fdReserve - 2200, "INFO"},
 		{4096, 2200, 65536, 4096, ""},

@@ -237,23 +237,7 @@ func sendInbound(addr, from, to string, raw []byte) error {
 		return err
 	}
 	defer c.Close()
-	if err := c.Hello("mx.far.test"); err != nil {
-		return err
-	}
-	if err := c.Mail(from, nil); err != nil {
-		return err
-	}
-	if err := c.Rcpt(to, nil); err != nil {
-		return err
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(raw); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
+	if err := c.SendMail(from, []string{to}, bytes.NewReader(raw)); err != nil {
 		return err
 	}
 	return c.Quit()

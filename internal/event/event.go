@@ -328,8 +328,7 @@ func (l *Log) ReferencedTx(tx *sql.Tx, messageIDs []string) (map[string]bool, er
 	for i, id := range messageIDs {
 		args[i] = id
 	}
-	rows, err := tx.Query(l.db.Rebind("SELECT DISTINCT message_id FROM events WHERE message_id IN ("+
-		strings.TrimSuffix(strings.Repeat("?, ", len(args)), ", ")+")"), args...)
+	rows, err := tx.Query(l.db.Rebind("SELECT DISTINCT message_id FROM events WHERE message_id IN ("+store.Placeholders(len(args))+")"), args...)
 	if err != nil {
 		return nil, fmt.Errorf("finding events of messages: %w", err)
 	}

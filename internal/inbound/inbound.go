@@ -56,7 +56,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/mail"
 	"strings"
 	"sync/atomic"
@@ -148,7 +147,7 @@ func NewServer(be *Backend, hostname string) *smtp.Server {
 func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	ip := ""
 	if c != nil && c.Conn() != nil {
-		ip = remoteIP(c.Conn().RemoteAddr())
+		ip = admission.RemoteIP(c.Conn())
 	}
 	return &session{b: b, ip: ip}, nil
 }
@@ -160,15 +159,11 @@ func (b *Backend) maxSize() int64 {
 	return DefaultMaxSize
 }
 
-func remoteIP(a net.Addr) string {
-	if t, ok := a.(*net.TCPAddr); ok {
-		return t.IP.String()
+func (b *Backend) now() time.Time {
+	if b.Now != nil {
+		return b.Now()
 	}
-	host, _, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String()
-	}
-	return host
+	return time.Now()
 }
 
 // Rcpt is an accepted recipient: a VERP address names the message and the
@@ -191,7 +186,7 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 			return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "Invalid sender address"}
 		}
 	}
-	if !s.b.rates.allow(s.ip, time.Now()) {
+	if !s.b.rates.allow(s.ip, s.b.now()) {
 		return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many messages from your address; try again later"}
 	}
 	s.from = from
@@ -272,10 +267,7 @@ type Outcome struct {
 // Receive parses, classifies, attributes and stores one message, with its
 // events, in one transaction. It returns once the transaction is durable.
 func (b *Backend) Receive(ctx context.Context, mailFrom string, rcpts []Rcpt, body []byte) (*Result, error) {
-	now := time.Now()
-	if b.Now != nil {
-		now = b.Now()
-	}
+	now := b.now()
 	res := &Result{Report: parse(body, b.Log)}
 	b.Rules.RuleSet().ClassifyReport(res.Report)
 	sum := sha256.Sum256(body)
@@ -304,33 +296,24 @@ func (b *Backend) Receive(ctx context.Context, mailFrom string, rcpts []Rcpt, bo
 	)
 	err = b.Batch.Do(ctx, func(tx *sql.Tx) error {
 		state, recorded, dropped = res.State, nil, 0
-		if err := st.lockBudgetTx(tx); err != nil {
+		if err := st.chargeTx(tx, int64(len(body))); err != nil {
 			return err
 		}
-		dup, err := st.duplicateTx(ctx, tx, digest)
-		if err != nil {
-			return err
-		}
-		if state == StateAttributed && !dup {
-			for _, o := range res.Events {
-				fresh, err := st.freshTx(ctx, tx, res.MessageID, o.Recipient, o.Kind, now)
-				if err != nil {
-					return err
-				}
-				if fresh {
-					recorded = append(recorded, o)
-				}
+		var err error
+		if state == StateAttributed {
+			if recorded, err = st.freshOutcomesTx(ctx, tx, digest, res.MessageID, res.Events, now); err != nil {
+				return err
 			}
-		}
-		if state == StateAttributed && len(recorded) == 0 {
-			state = StateDuplicate
+			if len(recorded) == 0 {
+				state = StateDuplicate
+			}
 		}
 		if err := st.insertTx(tx, row{received: now, mailFrom: mailFrom, rcpt: strings.Join(rcptAddrs, ","), messageID: res.MessageID,
 			recipient: verpIndex, body: body, kind: string(res.Report.Kind), state: state, account: res.Account,
 			report: string(reportJSON), digest: digest}); err != nil {
 			return err
 		}
-		if dropped, err = st.chargeTx(ctx, tx, int64(len(body)), b.BodyBudget); err != nil {
+		if dropped, err = st.trimTx(ctx, tx, b.BodyBudget); err != nil {
 			return err
 		}
 		for _, o := range recorded {

@@ -34,19 +34,36 @@ type row struct {
 	kind, state, account, report, digest string
 }
 
-// lockBudgetTx takes the budget row's lock (PostgreSQL; SQLite transactions
-// are serialised anyway), so messages get their ids in the order they are
+// chargeTx adds n bytes of a body about to be stored to the budget,
+// taking the budget row's lock (PostgreSQL; SQLite transactions are
+// serialised anyway), so messages get their ids in the order they are
 // charged and the oldest-first cursor never skips one, and two reports of
-// the same event cannot both find it fresh.
-func (s *Store) lockBudgetTx(tx *sql.Tx) error {
-	return s.db.ExecTx(tx, "UPDATE inbound_budget SET bytes = bytes WHERE id = 1")
+// the same event cannot both find it fresh. It is the first statement of
+// the transaction that stores the body.
+func (s *Store) chargeTx(tx *sql.Tx, n int64) error {
+	return s.db.ExecTx(tx, "UPDATE inbound_budget SET bytes = bytes + ? WHERE id = 1", n)
 }
 
-// duplicateTx reports whether a message with the same digest was stored.
-func (s *Store) duplicateTx(ctx context.Context, tx *sql.Tx, digest string) (bool, error) {
+// freshOutcomesTx returns the outcomes of an attributed message (body
+// digest, original messageID) that are new from the return path and records
+// them (freshTx): none when a message with the same digest was stored
+// before, whose events were recorded then.
+func (s *Store) freshOutcomesTx(ctx context.Context, tx *sql.Tx, digest, messageID string, outcomes []Outcome, now time.Time) ([]Outcome, error) {
 	var n int
-	err := tx.QueryRowContext(ctx, s.db.Rebind("SELECT COUNT(*) FROM inbound_messages WHERE digest = ?"), digest).Scan(&n)
-	return n > 0, err
+	if err := tx.QueryRowContext(ctx, s.db.Rebind("SELECT COUNT(*) FROM inbound_messages WHERE digest = ?"), digest).Scan(&n); err != nil || n > 0 {
+		return nil, err
+	}
+	var fresh []Outcome
+	for _, o := range outcomes {
+		ok, err := s.freshTx(ctx, tx, messageID, o.Recipient, o.Kind, now)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			fresh = append(fresh, o)
+		}
+	}
+	return fresh, nil
 }
 
 func (s *Store) insertTx(tx *sql.Tx, r row) error {
@@ -57,7 +74,7 @@ func (s *Store) insertTx(tx *sql.Tx, r row) error {
 // freshTx reports whether an event of kind for recipient of messageID is
 // new from the return path — none was produced before, or for a
 // DeliveryDelay none in the last DelayInterval — and if so records it at
-// now. Callers hold the budget lock (lockBudgetTx), which serialises them.
+// now. Callers hold the budget lock (chargeTx), which serialises them.
 func (s *Store) freshTx(ctx context.Context, tx *sql.Tx, messageID, recipient string, kind event.Kind, now time.Time) (bool, error) {
 	recipient = strings.ToLower(recipient)
 	var last int64
@@ -76,21 +93,20 @@ func (s *Store) freshTx(ctx context.Context, tx *sql.Tx, messageID, recipient st
 		now.UnixMilli(), messageID, recipient, string(kind))
 }
 
-// chargeTx adds n bytes of a stored body and, while the total is over
-// budget (bytes; <= 0 means no budget), drops the bodies of the oldest
-// messages, whatever their state — the row and its parsed report stay (the
-// events were recorded when each arrived). It returns how many bodies it
-// dropped.
-func (s *Store) chargeTx(ctx context.Context, tx *sql.Tx, n, budget int64) (int, error) {
-	if err := s.db.ExecTx(tx, "UPDATE inbound_budget SET bytes = bytes + ? WHERE id = 1", n); err != nil {
-		return 0, err
-	}
+// trimTx, while the charged total is over budget (bytes; <= 0 means no
+// budget), drops the bodies of the oldest messages, whatever their state —
+// the row and its parsed report stay (the events were recorded when each
+// arrived). It returns how many bodies it dropped.
+func (s *Store) trimTx(ctx context.Context, tx *sql.Tx, budget int64) (int, error) {
 	if budget <= 0 {
 		return 0, nil
 	}
 	var total, through int64
 	if err := tx.QueryRowContext(ctx, "SELECT bytes, dropped_through FROM inbound_budget WHERE id = 1").Scan(&total, &through); err != nil {
 		return 0, fmt.Errorf("reading the inbound budget: %w", err)
+	}
+	if total <= budget {
+		return 0, nil
 	}
 	dropped := 0
 	for total > budget {

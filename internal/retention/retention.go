@@ -128,71 +128,63 @@ func (p *Pruner) Once(ctx context.Context) (Result, error) {
 		limit = DefaultBatch
 	}
 	if g := p.Policy.BodyGrace; g > 0 {
-		for {
-			n, next, done, err := p.Spool.ReleaseBodies(ctx, now.Add(-g), p.bodyCursor, limit)
-			if err != nil {
-				return r, err
-			}
-			r.BodiesReleased += n
-			p.bodyCursor = next
-			if done {
-				break
-			}
-			if err := p.pause(ctx); err != nil {
-				return r, err
-			}
+		err := p.drain(ctx, &r.BodiesReleased, func() (n int, done bool, err error) {
+			n, p.bodyCursor, done, err = p.Spool.ReleaseBodies(ctx, now.Add(-g), p.bodyCursor, limit)
+			return n, done, err
+		})
+		if err != nil {
+			return r, err
 		}
 	}
 	if d := p.Policy.Events; d > 0 {
-		for {
+		err := p.drain(ctx, &r.Events, func() (int, bool, error) {
 			n, err := p.Events.PruneBefore(ctx, now.Add(-d), limit)
-			if err != nil {
-				return r, err
-			}
-			r.Events += n
-			if n < limit {
-				break
-			}
-			if err := p.pause(ctx); err != nil {
-				return r, err
-			}
+			return n, n < limit, err
+		})
+		if err != nil {
+			return r, err
 		}
 	}
 	if p.Policy.Messages > 0 && p.Policy.Events > 0 {
 		// A message younger than Events still has its Send event.
 		before := now.Add(-max(p.Policy.Messages, p.Policy.Events))
 		cursor := ""
-		for {
-			n, next, done, err := p.Spool.PruneBefore(ctx, before, cursor, limit, p.Events.ReferencedTx)
-			if err != nil {
-				return r, err
-			}
-			r.Messages += n
-			cursor = next
-			if done {
-				break
-			}
-			if err := p.pause(ctx); err != nil {
-				return r, err
-			}
+		err := p.drain(ctx, &r.Messages, func() (n int, done bool, err error) {
+			n, cursor, done, err = p.Spool.PruneBefore(ctx, before, cursor, limit, p.Events.ReferencedTx)
+			return n, done, err
+		})
+		if err != nil {
+			return r, err
 		}
 	}
 	if d := p.Policy.Inbound; d > 0 {
-		for {
+		err := p.drain(ctx, &r.Inbound, func() (int, bool, error) {
 			n, err := p.Inbound.PruneBefore(ctx, now.Add(-d), limit)
-			if err != nil {
-				return r, err
-			}
-			r.Inbound += n
-			if n < limit {
-				break
-			}
-			if err := p.pause(ctx); err != nil {
-				return r, err
-			}
+			return n, n < limit, err
+		})
+		if err != nil {
+			return r, err
 		}
 	}
 	return r, nil
+}
+
+// drain calls step, which deletes one batch, until it reports done,
+// adding what each call deleted to *total and pausing between calls.
+func (p *Pruner) drain(ctx context.Context, total *int, step func() (n int, done bool, err error)) error {
+	for {
+		n, done, err := step()
+		if err != nil {
+			return err
+		}
+		*total += n
+		if done {
+			return nil
+		}
+		if err := p.pause(ctx); err != nil {
+			return err
+		}
+	}
 }
 
 func (p *Pruner) now() time.Time {

@@ -178,33 +178,19 @@ func (s *Spool) CountSince(ctx context.Context, account string, sinceMs int64, n
 // (the delivery deadline and a retry interval), so each message is looked
 // at once.
 func (s *Spool) ReleaseBodies(ctx context.Context, before time.Time, cursor string, limit int) (released int, next string, done bool, err error) {
-	next, done = cursor, true
-	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		ids, last, reached, err := s.scan(ctx, tx, before, cursor, limit)
-		if err != nil {
-			return err
-		}
-		next, done = last, reached
-		if len(ids) == 0 {
-			return nil
-		}
+	return s.sweep(ctx, "releasing message bodies", before, cursor, limit, func(tx *sql.Tx, ids []any) (int, error) {
 		res, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE messages SET body = ? WHERE id IN ("+store.Placeholders(len(ids))+
 			") AND LENGTH(body) > 0 AND NOT EXISTS (SELECT 1 FROM queue WHERE queue.message_id = messages.id)"), append([]any{[]byte{}}, ids...)...)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return err
+			return 0, err
 		}
 		chunked, err := s.releaseChunks(ctx, tx, ids)
-		released = int(n) + chunked
-		return err
+		return int(n) + chunked, err
 	})
-	if err != nil {
-		return 0, cursor, false, fmt.Errorf("releasing message bodies: %w", err)
-	}
-	return released, next, done, nil
 }
 
 // PruneBefore deletes the records of messages accepted before before that
@@ -217,6 +203,44 @@ func (s *Spool) ReleaseBodies(ctx context.Context, before time.Time, cursor stri
 // once it reached messages accepted at or after before.
 func (s *Spool) PruneBefore(ctx context.Context, before time.Time, cursor string, limit int,
 	referenced func(tx *sql.Tx, messageIDs []string) (map[string]bool, error)) (deleted int, next string, done bool, err error) {
+	return s.sweep(ctx, "pruning messages", before, cursor, limit, func(tx *sql.Tx, ids []any) (int, error) {
+		strs := make([]string, len(ids))
+		for i, id := range ids {
+			strs[i] = id.(string)
+		}
+		keep, err := referenced(tx, strs)
+		if err != nil {
+			return 0, err
+		}
+		var del []any
+		for _, id := range strs {
+			if !keep[id] {
+				del = append(del, id)
+			}
+		}
+		if len(del) == 0 {
+			return 0, nil
+		}
+		res, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM messages WHERE id IN ("+store.Placeholders(len(del))+
+			") AND NOT EXISTS (SELECT 1 FROM queue WHERE queue.message_id = messages.id)"), del...)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := s.releaseChunks(ctx, tx, del); err != nil {
+			return 0, err
+		}
+		n, err := res.RowsAffected()
+		return int(n), err
+	})
+}
+
+// sweep runs one step of ReleaseBodies or PruneBefore (what names it in
+// errors): in one transaction, it scans up to limit messages after cursor
+// accepted before before and, when there are any, calls fn with their ids.
+// It returns what fn returned, the cursor for the next call, and done once
+// the scan reached messages accepted at or after before.
+func (s *Spool) sweep(ctx context.Context, what string, before time.Time, cursor string, limit int,
+	fn func(tx *sql.Tx, ids []any) (int, error)) (n int, next string, done bool, err error) {
 	next, done = cursor, true
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		ids, last, reached, err := s.scan(ctx, tx, before, cursor, limit)
@@ -227,39 +251,13 @@ func (s *Spool) PruneBefore(ctx context.Context, before time.Time, cursor string
 		if len(ids) == 0 {
 			return nil
 		}
-		strs := make([]string, len(ids))
-		for i, id := range ids {
-			strs[i] = id.(string)
-		}
-		keep, err := referenced(tx, strs)
-		if err != nil {
-			return err
-		}
-		var del []any
-		for _, id := range strs {
-			if !keep[id] {
-				del = append(del, id)
-			}
-		}
-		if len(del) == 0 {
-			return nil
-		}
-		res, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM messages WHERE id IN ("+store.Placeholders(len(del))+
-			") AND NOT EXISTS (SELECT 1 FROM queue WHERE queue.message_id = messages.id)"), del...)
-		if err != nil {
-			return err
-		}
-		if _, err := s.releaseChunks(ctx, tx, del); err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		deleted = int(n)
+		n, err = fn(tx, ids)
 		return err
 	})
 	if err != nil {
-		return 0, cursor, false, fmt.Errorf("pruning messages: %w", err)
+		return 0, cursor, false, fmt.Errorf("%s: %w", what, err)
 	}
-	return deleted, next, done, nil
+	return n, next, done, nil
 }
 
 // releaseChunks deletes the chunked bodies of the messages ids that no
