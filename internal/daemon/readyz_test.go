@@ -72,11 +72,7 @@ func TestReadyzNamesCause(t *testing.T) {
 	if err := db.Tx(context.Background(), func(tx *sql.Tx) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	b := store.NewBatcher(db, 0, 0)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { b.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	b := store.RunTestBatcher(t, store.NewBatcher(db, 0, 0))
 	if err := b.Do(context.Background(), func(tx *sql.Tx) error { return nil }); err != nil {
 		t.Fatal(err)
 	}

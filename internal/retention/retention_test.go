@@ -32,11 +32,7 @@ type world struct {
 
 func newWorld(t *testing.T, backend string) *world {
 	db := store.OpenTest(t, backend)
-	batch := store.NewBatcher(db, 0, 0)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { batch.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	batch := store.RunTestBatcher(t, store.NewBatcher(db, 0, 0))
 	rules, err := bounce.NewClassifier("")
 	if err != nil {
 		t.Fatal(err)

@@ -141,11 +141,7 @@ func newLargeSender(b *testing.B, backend string) *sending.Sender {
 	if _, err := ids.GenerateDKIM(ctx, "bench", "example.com", dkim.RSA2048); err != nil {
 		b.Fatal(err)
 	}
-	batch := store.NewBatcher(db, 0, 0)
-	bctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { batch.Run(bctx); close(done) }()
-	b.Cleanup(func() { stop(); <-done })
+	batch := store.RunTestBatcher(b, store.NewBatcher(db, 0, 0))
 	return sending.New(sending.Config{Hostname: "petrel.example", Region: "us-east-1", NodeID: "bench",
 		MaxDelivery: time.Hour, MaxRecipients: 50, MaxSize: 40 << 20, LeaseFor: time.Minute},
 		accts, ids, queue.New(db), spool.New(db), event.NewLog(db), batch)

@@ -88,11 +88,7 @@ func newSender(t *testing.T, backend string) *sending.Sender {
 	if _, err := ids.Create(ctx, "acct", "victim.test", false); err != nil { // pending: covers nothing
 		t.Fatal(err)
 	}
-	batch := store.NewBatcher(db, 0, 0)
-	bctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { batch.Run(bctx); close(done) }()
-	t.Cleanup(func() { stop(); <-done })
+	batch := store.RunTestBatcher(t, store.NewBatcher(db, 0, 0))
 	return sending.New(sending.Config{Hostname: "petrel.example", Region: "us-east-1", NodeID: "test",
 		MaxDelivery: time.Hour, MaxRecipients: 50, MaxSize: 40 << 20, LeaseFor: time.Minute},
 		accts, ids, queue.New(db), spool.New(db), event.NewLog(db), batch)

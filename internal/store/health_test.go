@@ -27,10 +27,7 @@ func TestWriteHealth(t *testing.T) {
 	db := OpenTest(t, "sqlite")
 	b := NewBatcher(db, 0, 0)
 	b.ProbeEvery = 20 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { b.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	RunTestBatcher(t, b)
 
 	insert := func(name string) error {
 		return b.Do(context.Background(), func(tx *sql.Tx) error {
@@ -122,10 +119,7 @@ func TestWriteFaultLowSpace(t *testing.T) {
 	}
 	b := NewBatcher(db, 0, 0)
 	b.ProbeEvery = 20 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { b.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	RunTestBatcher(t, b)
 
 	for _, c := range []struct {
 		free  uint64
@@ -204,10 +198,7 @@ func TestWriteFaultHold(t *testing.T) {
 	db.health.hold = hold
 	b := NewBatcher(db, 0, 0)
 	b.ProbeEvery = 20 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { b.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	RunTestBatcher(t, b)
 
 	restore := failWrites(t)
 	b.probe(context.Background())

@@ -75,3 +75,15 @@ func TestPostgresDSN(t testing.TB) string {
 
 // Backends lists the backends a store-backed test should run against.
 func Backends() []string { return []string{"sqlite", "postgres"} }
+
+// RunTestBatcher runs b (its group committer and store probe) for the rest
+// of the test and stops it at cleanup, after committing what is queued; it
+// returns b. Set b's fields (ProbeEvery) before calling it.
+func RunTestBatcher(t testing.TB, b *Batcher) *Batcher {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { b.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return b
+}
