@@ -29,27 +29,8 @@ import (
 func BenchmarkSend(b *testing.B) {
 	for _, backend := range store.Backends() {
 		b.Run(backend, func(b *testing.B) {
-			db := store.OpenTest(b, backend)
 			ctx := context.Background()
-			accts, err := account.New(db, filepath.Join(b.TempDir(), "master.key"), "us-east-1")
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := accts.Create(ctx, "bench"); err != nil {
-				b.Fatal(err)
-			}
-			ids := identity.New(db, accts)
-			if _, err := ids.Create(ctx, "bench", "example.com", true); err != nil {
-				b.Fatal(err)
-			}
-			batch := store.NewBatcher(db, 0, 0)
-			bctx, stop := context.WithCancel(ctx)
-			done := make(chan struct{})
-			go func() { batch.Run(bctx); close(done) }()
-			defer func() { stop(); <-done }()
-			s := sending.New(sending.Config{Hostname: "petrel.example", Region: "us-east-1", NodeID: "bench",
-				MaxDelivery: time.Hour, MaxRecipients: 50, MaxSize: 40 << 20, LeaseFor: time.Minute},
-				accts, ids, queue.New(db), spool.New(db), event.NewLog(db), batch)
+			s := newTestSender(b, backend, nil)
 			para := strings.Repeat("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor\r\n", 62)
 			raw := []byte("From: Sender <sender@example.com>\r\nTo: rcpt@example.net\r\nSubject: weekly\r\nMIME-Version: 1.0\r\n" +
 				"Content-Type: text/plain; charset=utf-8\r\n\r\n" + para)
@@ -59,7 +40,7 @@ func BenchmarkSend(b *testing.B) {
 			b.SetParallelism(10) // 20 senders on 2 CPUs
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					_, err := s.Send(ctx, sending.Request{Account: "bench", Operation: "SendRawEmail",
+					_, err := s.Send(ctx, sending.Request{Account: testAccount, Operation: "SendRawEmail",
 						Recipients: []address.Address{rcpt}, Raw: raw})
 					if err != nil {
 						b.Error(err)
@@ -107,7 +88,7 @@ func BenchmarkSendLarge(b *testing.B) {
 					raw := make([]byte, 0, held+int64(len(head)+len(body))+4096)
 					raw = append(append(raw, head...), body...)
 					budget.TryAcquire(held)
-					_, err := s.Send(context.Background(), sending.Request{Account: "bench", Operation: "SendEmail",
+					_, err := s.Send(context.Background(), sending.Request{Account: testAccount, Operation: "SendEmail",
 						Recipients: []address.Address{rcpt}, Raw: raw, RawScratch: true})
 					budget.Release(held)
 					if err != nil {
@@ -125,24 +106,41 @@ func BenchmarkSendLarge(b *testing.B) {
 // newLargeSender is a Sender over a fresh store whose account may send
 // from example.com, which has an RSA-2048 DKIM key.
 func newLargeSender(b *testing.B, backend string) *sending.Sender {
-	db := store.OpenTest(b, backend)
+	return newTestSender(b, backend, func(ctx context.Context, ids *identity.Service) error {
+		_, err := ids.GenerateDKIM(ctx, testAccount, "example.com", dkim.RSA2048)
+		return err
+	})
+}
+
+// testAccount is the account of newTestSender's Sender.
+const testAccount = "acct"
+
+// newTestSender is a Sender over a fresh store on backend (its batcher
+// stopped when tb ends) whose account testAccount may send from the
+// verified domain identity example.com; setup, when set, then adds to the
+// account's identities.
+func newTestSender(tb testing.TB, backend string, setup func(context.Context, *identity.Service) error) *sending.Sender {
+	tb.Helper()
+	db := store.OpenTest(tb, backend)
 	ctx := context.Background()
-	accts, err := account.New(db, filepath.Join(b.TempDir(), "master.key"), "us-east-1")
+	accts, err := account.New(db, filepath.Join(tb.TempDir(), "master.key"), "us-east-1")
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	if _, err := accts.Create(ctx, "bench"); err != nil {
-		b.Fatal(err)
+	if _, err := accts.Create(ctx, testAccount); err != nil {
+		tb.Fatal(err)
 	}
 	ids := identity.New(db, accts)
-	if _, err := ids.Create(ctx, "bench", "example.com", true); err != nil {
-		b.Fatal(err)
+	if _, err := ids.Create(ctx, testAccount, "example.com", true); err != nil {
+		tb.Fatal(err)
 	}
-	if _, err := ids.GenerateDKIM(ctx, "bench", "example.com", dkim.RSA2048); err != nil {
-		b.Fatal(err)
+	if setup != nil {
+		if err := setup(ctx, ids); err != nil {
+			tb.Fatal(err)
+		}
 	}
-	batch := store.RunTestBatcher(b, store.NewBatcher(db, 0, 0))
-	return sending.New(sending.Config{Hostname: "petrel.example", Region: "us-east-1", NodeID: "bench",
+	batch := store.RunTestBatcher(tb, store.NewBatcher(db, 0, 0))
+	return sending.New(sending.Config{Hostname: "petrel.example", Region: "us-east-1", NodeID: "test",
 		MaxDelivery: time.Hour, MaxRecipients: 50, MaxSize: 40 << 20, LeaseFor: time.Minute},
 		accts, ids, queue.New(db), spool.New(db), event.NewLog(db), batch)
 }

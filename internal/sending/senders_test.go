@@ -3,18 +3,12 @@ package sending_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
-	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/address"
-	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
-	"github.com/petrelmail/petrel/internal/queue"
 	"github.com/petrelmail/petrel/internal/sending"
-	"github.com/petrelmail/petrel/internal/spool"
 	"github.com/petrelmail/petrel/internal/store"
 )
 
@@ -49,7 +43,7 @@ func TestSenderIdentities(t *testing.T) {
 			}
 			for _, c := range cases {
 				raw := []byte(c.header + "To: rcpt@example.net\r\nSubject: s\r\n\r\nbody\r\n")
-				id, err := s.Send(t.Context(), sending.Request{Account: "acct", Operation: "SendRawEmail",
+				id, err := s.Send(t.Context(), sending.Request{Account: testAccount, Operation: "SendRawEmail",
 					MailFrom: c.mailFrom, Recipients: []address.Address{rcpt}, Raw: raw})
 				var unv *sending.UnverifiedError
 				var rej *sending.RejectedError
@@ -70,26 +64,11 @@ func TestSenderIdentities(t *testing.T) {
 	}
 }
 
+// newSender is newTestSender with victim.test added as a pending identity,
+// which covers nothing.
 func newSender(t *testing.T, backend string) *sending.Sender {
-	t.Helper()
-	db := store.OpenTest(t, backend)
-	ctx := context.Background()
-	accts, err := account.New(db, filepath.Join(t.TempDir(), "master.key"), "us-east-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := accts.Create(ctx, "acct"); err != nil {
-		t.Fatal(err)
-	}
-	ids := identity.New(db, accts)
-	if _, err := ids.Create(ctx, "acct", "example.com", true); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ids.Create(ctx, "acct", "victim.test", false); err != nil { // pending: covers nothing
-		t.Fatal(err)
-	}
-	batch := store.RunTestBatcher(t, store.NewBatcher(db, 0, 0))
-	return sending.New(sending.Config{Hostname: "petrel.example", Region: "us-east-1", NodeID: "test",
-		MaxDelivery: time.Hour, MaxRecipients: 50, MaxSize: 40 << 20, LeaseFor: time.Minute},
-		accts, ids, queue.New(db), spool.New(db), event.NewLog(db), batch)
+	return newTestSender(t, backend, func(ctx context.Context, ids *identity.Service) error {
+		_, err := ids.Create(ctx, testAccount, "victim.test", false)
+		return err
+	})
 }
