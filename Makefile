@@ -6,9 +6,11 @@
 run:
 	go run ./cmd/petrel serve
 
-# The test suite. PostgreSQL tests run too when PETREL_TEST_POSTGRES is set.
+# The test suite, in a random order (a test must not depend on another's
+# leftovers; rerun an order with go test -shuffle=SEED). PostgreSQL tests run
+# too when PETREL_TEST_POSTGRES is set.
 test:
-	go test ./...
+	go test -shuffle=on ./...
 
 build:
 	go build -o petrel ./cmd/petrel

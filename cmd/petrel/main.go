@@ -70,6 +70,7 @@ commands:
                                       the bounce rules in force, in order
   bounce rules check FILE             validate an operator rule file
   bounce rules reload                 make the running petrel reread its --bounce-rules file
+                                      and its TLS certificate (SIGHUP)
   inbound [--state unattributed]      what arrived at the return path, with counts
   inbound purge [--state S] [--before DURATION] [--all]
                                       delete return-path mail (e.g. --state ignored --before 7d)
@@ -156,22 +157,28 @@ func serve(ctx context.Context, args []string) error {
 
 func printWelcome(cfg config.Config, d *daemon.Daemon, k account.Key) {
 	creds, _ := filepath.Abs(daemon.CredentialsPath(cfg))
+	// Under go run the program is a temporary file: name the binary the
+	// README builds instead.
+	self, build := os.Args[0], ""
+	if strings.Contains(self, "go-build") {
+		self, build = "./petrel", " (build ./petrel first: go build -o petrel ./cmd/petrel)"
+	}
 	fmt.Fprintf(os.Stderr, `
 Created account %q. Its credentials are in %s (profile "petrel"):
   access key id:  %s
   SMTP username:  %s
   SMTP password:  %s
 
-Send with the AWS CLI:
+Send with the AWS CLI%s:
   export AWS_SHARED_CREDENTIALS_FILE=%s
-  petrel identity add example.com --account default --verified --data-dir %s
+  %s identity add example.com --account default --verified --data-dir %s
   aws --profile petrel --region %s --endpoint-url http://%s sesv2 send-email \
     --from-email-address sender@example.com \
     --destination ToAddresses=success@simulator.amazonses.com \
     --content 'Simple={Subject={Data=Hello},Body={Text={Data=Hi}}}'
 
 `, k.Account, creds, k.AccessKeyID, k.AccessKeyID, account.SMTPPassword(k.SecretAccessKey, cfg.Region),
-		creds, cfg.DataDir, cfg.Region, d.Addr("http"))
+		build, creds, self, cfg.DataDir, cfg.Region, d.Addr("http"))
 }
 
 // adminFlags parses the store-locating flags plus the command's own, allowing
@@ -362,6 +369,28 @@ func printDKIM(domain string, d identity.DKIM) {
 		d.Origin, d.Algorithm, d.SigningEnabled, d.Selector, strings.ToLower(domain), d.Record)
 }
 
+// eventPage reads the next page of events matching f, each with its
+// message's "mail" object (one query for the page's objects), as SES
+// publishes them.
+func eventPage(ctx context.Context, svc *daemon.Services, f event.Filter) ([]event.Event, error) {
+	list, err := svc.Events.List(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(list))
+	for i, e := range list {
+		ids[i] = e.MessageID
+	}
+	mails, err := svc.Spool.MailObjects(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i := range list {
+		list[i].Mail = mails[list[i].MessageID]
+	}
+	return list, nil
+}
+
 func eventsCmd(ctx context.Context, args []string) error {
 	var f event.Filter
 	var kind string
@@ -386,8 +415,9 @@ func eventsCmd(ctx context.Context, args []string) error {
 	}
 	defer svc.Close()
 	enc := json.NewEncoder(os.Stdout)
+	enc.SetEscapeHTML(false)
 	for {
-		list, err := svc.Events.List(ctx, f)
+		list, err := eventPage(ctx, svc, f)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

@@ -1,15 +1,36 @@
-// Package address parses and normalises email addresses and domains the way
-// SES accepts them: RFC 5322 mailbox syntax in headers and API fields
-// (optionally with a display name), RFC 5321 §4.1.2 Mailbox syntax in SMTP
-// envelope paths, a 7-bit ASCII local part (SES does not support SMTPUTF8),
-// and the domain in ASCII (IDNA/Punycode), compared case-insensitively.
+// Package address parses and normalises email addresses and domains:
+// RFC 5322 mailbox syntax in headers and API fields (optionally with a
+// display name) and RFC 5321 §4.1.2 Mailbox syntax in SMTP envelope paths,
+// both as RFC 6531 §3.3 and RFC 6532 §3.2 extend them for internationalised
+// email. Petrel goes beyond SES here, which takes 7-bit local parts and
+// Punycode domains only.
+//
+// Domains: a domain given with U-labels (user@bücher.example, 例え.jp) is
+// converted to A-labels (xn--bcher-kva.example, xn--r8jz45g.jp) when it is
+// parsed, with the UTS #46 processing of golang.org/x/net/idna's Lookup
+// profile (nontransitional, mapping — case, width, compatibility forms, as a
+// resolver maps a typed name — then the CheckHyphens, CheckBidi,
+// CheckJoiners and STD3 rules). Lookup rather than Registration: whether a
+// name may be registered is its registry's business, and Registration
+// refuses even "Example.COM". An Address's domain is always lower-case ASCII,
+// so the queue, DNS, RCPT TO, identities and events all see the A-label:
+// what goes on the wire, valid with or without SMTPUTF8 (RFC 6531 §3.2).
+//
+// Local parts may hold UTF-8 (RFC 6531 §3.3: atext and qtextSMTP extended
+// with UTF8-non-ascii), which must be valid, and hold no control character:
+// no C0, DEL or C1 (U+0080-U+009F), quoted or not. They are kept byte for
+// byte as given — not NFC-normalised, though RFC 6530 §10.1 recommends NFC
+// to senders: only the receiving domain knows which spellings are one
+// mailbox (RFC 5321 §2.4), and a rewritten local part could be another.
+// Lengths are in octets (RFC 6531 §3.3). A non-ASCII address needs
+// SMTPUTF8 to be written in MAIL FROM or RCPT TO (NeedsSMTPUTF8).
 //
 // An Address keeps its local part unquoted (the content of a Quoted-string,
 // without quotes or quoted-pairs) and writes it back in RFC 5321 form with
 // Email: as a Dot-string when it is one, else as a Quoted-string. Local parts
-// that no RFC 5321 Quoted-string can carry — control characters, TAB, DEL,
-// non-ASCII — are refused by every parser, so Email of a parsed Address is
-// always safe to put between angle brackets in MAIL FROM or RCPT TO.
+// that no Quoted-string can carry are refused by every parser, so Email of a
+// parsed Address is always safe to put between angle brackets in MAIL FROM
+// or RCPT TO.
 //
 // Policy: address literals (user@[192.0.2.1]) and source routes are refused
 // (SES sends to domain names only); an empty local part ("") is refused.
@@ -28,7 +49,7 @@ import (
 // Address is a parsed mailbox.
 type Address struct {
 	Name   string // display name, decoded; may be empty
-	Local  string // local part, unquoted: printable ASCII and space, 1-64 octets once written by Email
+	Local  string // local part, unquoted: UTF-8 without control characters, 1-64 octets once written by Email
 	Domain string // lower-case ASCII (A-label) domain
 }
 
@@ -58,11 +79,28 @@ func (a Address) String() string {
 }
 
 // Key returns the form used to compare addresses: the unquoted local part
-// lower-cased (RFC 5321 §2.4 makes local parts case-sensitive, though SES and
-// most receivers fold them), "@", and the domain. Quoted and unquoted
-// spellings of the same local part ("a.b"@x and a.b@x, RFC 5321 §4.1.2) have
-// the same Key.
-func (a Address) Key() string { return strings.ToLower(a.Local) + "@" + a.Domain }
+// with its ASCII letters lower-cased (RFC 5321 §2.4 makes local parts
+// case-sensitive, though SES and most receivers fold ASCII), "@", and the
+// domain. Non-ASCII letters are not folded: Unicode case folding would make
+// one Key of mailboxes a receiver may keep apart (K and U+212A KELVIN SIGN),
+// and would change with Unicode versions. Quoted and unquoted spellings of
+// the same local part ("a.b"@x and a.b@x, RFC 5321 §4.1.2) have the same
+// Key.
+func (a Address) Key() string { return lowerASCII(a.Local) + "@" + a.Domain }
+
+// NeedsSMTPUTF8 reports whether the mailbox email (as Email writes it) can
+// only be written in MAIL FROM or RCPT TO with the SMTPUTF8 parameter, that
+// is whether it holds a non-ASCII octet (RFC 6531 §3.4). Addresses from
+// this package's parsers have ASCII domains, so only a UTF-8 local part
+// makes this true.
+func NeedsSMTPUTF8(email string) bool {
+	for i := 0; i < len(email); i++ {
+		if email[i] >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
+}
 
 // ErrInvalid is wrapped by every parse failure.
 var ErrInvalid = errors.New("invalid email address")
@@ -139,14 +177,15 @@ func ParseMailbox(s string) (Address, error) {
 }
 
 // CheckEmail reports whether s is in the form Email writes: a Dot-string or
-// a minimal Quoted-string local part, "@", and an RFC 5321 Domain of
-// lower-case LDH labels — a Mailbox that can be put between angle brackets
-// in an SMTP command without changing its meaning or adding to it. It checks
-// syntax only: a single-label domain (a host name used for return paths)
-// passes, though Parse and ParsePath refuse it as a recipient, and lengths
-// are left to the parsers (a VERP return path's local part is longer than
-// 64 octets, which RFC 5321 §4.5.3.1 lets receivers accept). Errors wrap
-// ErrInvalid.
+// a minimal Quoted-string local part (UTF-8 allowed, RFC 6531 §3.3; no
+// control characters), "@", and an RFC 5321 Domain of lower-case LDH labels
+// (A-labels, never U-labels) — a Mailbox that can be put between angle
+// brackets in an SMTP command (with SMTPUTF8 when NeedsSMTPUTF8) without
+// changing its meaning or adding to it. It checks syntax only: a
+// single-label domain (a host name used for return paths) passes, though
+// Parse and ParsePath refuse it as a recipient, and lengths are left to the
+// parsers (a VERP return path's local part is longer than 64 octets, which
+// RFC 5321 §4.5.3.1 lets receivers accept). Errors wrap ErrInvalid.
 func CheckEmail(s string) error {
 	local, rest, err := parseLocal(s)
 	if err != nil {
@@ -187,15 +226,23 @@ func parseLocal(s string) (local, rest string, err error) {
 		case c == '"':
 			return b.String(), s[i+1:], nil
 		case c == '\\':
-			// quoted-pairSMTP = %d92 %d32-126
+			// quoted-pairSMTP = %d92 %d32-126 (not extended by RFC 6531)
 			if i+1 == len(s) || s[i+1] < 32 || s[i+1] > 126 {
 				return "", "", errors.New("bad quoted-pair")
 			}
 			i++
 			b.WriteByte(s[i])
-		case c < 32 || c > 126:
+		case c >= utf8.RuneSelf:
+			// qtextSMTP =/ UTF8-non-ascii (RFC 6531 §3.3)
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if err := checkLocalRune(r, n); err != nil {
+				return "", "", err
+			}
+			b.WriteString(s[i : i+n])
+			i += n - 1
+		case c < 32 || c == 127:
 			// qtextSMTP = %d32-33 / %d35-91 / %d93-126
-			return "", "", errors.New("local part must be printable 7-bit ASCII")
+			return "", "", errControl
 		default:
 			b.WriteByte(c)
 		}
@@ -218,17 +265,19 @@ func check(name, local, domain, orig string) (Address, error) {
 	if local == "" {
 		return Address{}, fmt.Errorf("%w: empty local part: %q", ErrInvalid, orig)
 	}
-	for i := 0; i < len(local); i++ {
-		if c := local[i]; c < 32 || c > 126 {
-			return Address{}, fmt.Errorf("%w: local part must be printable 7-bit ASCII: %q", ErrInvalid, orig)
+	for i := 0; i < len(local); {
+		r, n := utf8.DecodeRuneInString(local[i:])
+		if err := checkLocalRune(r, n); err != nil {
+			return Address{}, fmt.Errorf("%w: %v: %q", ErrInvalid, err, orig)
 		}
+		i += n
 	}
 	if len(quoteLocal(local)) > maxLocal {
-		return Address{}, fmt.Errorf("%w: local part longer than %d characters: %q", ErrInvalid, maxLocal, orig)
+		return Address{}, fmt.Errorf("%w: local part longer than %d octets: %q", ErrInvalid, maxLocal, orig)
 	}
 	d, err := Domain(domain)
 	if err != nil {
-		return Address{}, fmt.Errorf("%w: %q", ErrInvalid, orig)
+		return Address{}, fmt.Errorf("%w: %q", err, orig)
 	}
 	a := Address{Name: name, Local: local, Domain: d}
 	if len(a.Email()) > maxEmail {
@@ -237,27 +286,35 @@ func check(name, local, domain, orig string) (Address, error) {
 	return a, nil
 }
 
-// Domain normalises a domain name to lower-case ASCII (IDNA A-labels) and
-// checks its syntax: LDH labels of 1-63 octets, at least two labels (or
-// "localhost"), at most 253 octets. Errors wrap ErrInvalid.
+// Domain normalises a domain name, given with U-labels, A-labels or both,
+// to lower-case ASCII A-labels (bücher.example → xn--bcher-kva.example) by
+// UTS #46 nontransitional processing (idna.Lookup, see the package comment)
+// and checks its syntax: LDH labels of 1-63 octets, at least two labels (or
+// "localhost"), at most 253 octets. A trailing dot is dropped. Errors wrap
+// ErrInvalid and say why: not UTF-8, an invalid IDN (with idna's reason: a
+// disallowed rune, a bad label, an A-label that does not decode), or a bad
+// length or label.
 func Domain(s string) (string, error) {
 	s = strings.TrimSuffix(s, ".")
 	if !utf8.ValidString(s) {
 		return "", fmt.Errorf("%w: domain is not UTF-8", ErrInvalid)
 	}
 	a, err := idna.Lookup.ToASCII(s)
-	if err != nil || a == "" || len(a) > 253 || !strings.Contains(a, ".") && a != "localhost" {
-		return "", fmt.Errorf("%w: bad domain %q", ErrInvalid, s)
+	if err != nil {
+		return "", fmt.Errorf("%w: bad domain %q: %v", ErrInvalid, s, err)
 	}
 	a = strings.ToLower(a)
 	if again, err := idna.Lookup.ToASCII(a); err != nil || again != a {
-		// An A-label that does not decode (xn--zz): refused, so that the
-		// domain Petrel writes always parses again to itself.
-		return "", fmt.Errorf("%w: bad domain %q", ErrInvalid, s)
+		// Refused so that the domain Petrel writes always parses again to
+		// itself.
+		return "", fmt.Errorf("%w: bad domain %q: A-labels do not convert back to themselves", ErrInvalid, s)
+	}
+	if a == "" || len(a) > 253 || !strings.Contains(a, ".") && a != "localhost" {
+		return "", fmt.Errorf("%w: bad domain %q: need 2 or more labels and at most 253 octets", ErrInvalid, s)
 	}
 	for _, label := range strings.Split(a, ".") {
 		if !isLDH(label) {
-			return "", fmt.Errorf("%w: bad domain %q", ErrInvalid, s)
+			return "", fmt.Errorf("%w: bad domain %q: label %q is not 1-63 letters, digits and inner hyphens", ErrInvalid, s, label)
 		}
 	}
 	return a, nil
@@ -278,18 +335,58 @@ func isLDH(label string) bool {
 	return true
 }
 
-// isDotString reports whether s is an RFC 5321 Dot-string: atoms of atext
-// joined by single dots.
+// isDotString reports whether s is an RFC 5321 Dot-string, as RFC 6531
+// §3.3 extends it: atoms of atext or UTF8-non-ascii (checkLocalRune) joined
+// by single dots.
 func isDotString(s string) bool {
 	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
 		return false
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] != '.' && !isAtext(s[i]) {
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c != '.' && !isAtext(c) {
+				return false
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if checkLocalRune(r, n) != nil {
 			return false
 		}
+		i += n
 	}
 	return true
+}
+
+var (
+	errUTF8    = errors.New("local part is not valid UTF-8")
+	errControl = errors.New("local part has a control character")
+)
+
+// checkLocalRune says why r, decoded from n octets, may not be in a local
+// part, quoted or not: errUTF8 for invalid UTF-8 (a surrogate, overlong or
+// truncated sequence), errControl for a C0 control, DEL, or a C1 control
+// (U+0080-U+009F: RFC 6532 §3.1 UTF8-non-ascii, refused as RFC 5321
+// refuses C0); nil otherwise.
+func checkLocalRune(r rune, n int) error {
+	switch {
+	case r == utf8.RuneError && n == 1:
+		return errUTF8
+	case r < 32 || r == 127 || r >= 0x80 && r < 0xa0:
+		return errControl
+	}
+	return nil
+}
+
+// lowerASCII lower-cases the ASCII letters of s and nothing else.
+func lowerASCII(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, s)
 }
 
 // isAtext reports whether c is RFC 5322 §3.2.3 atext.

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 func TestParse(t *testing.T) {
@@ -19,6 +21,19 @@ func TestParse(t *testing.T) {
 		{`"a\"b\\c"@dest.test`, `"a\"b\\c"@dest.test`, `a"b\c@dest.test`},
 		{`"a@b"@dest.test`, `"a@b"@dest.test`, "a@b@dest.test"},
 		{`Name <"x y"@dest.test>`, `"x y"@dest.test`, "x y@dest.test"},
+		// RFC 6531/6532: UTF-8 local parts, kept as given; U-labels become
+		// A-labels (UTS #46 Lookup: mapped, nontransitional).
+		{"用户@例え.jp", "用户@xn--r8jz45g.jp", "用户@xn--r8jz45g.jp"},
+		{"ü@example.com", "ü@example.com", "ü@example.com"},
+		{`"ü"@example.com`, "ü@example.com", "ü@example.com"},
+		{`"用 户"@例え。jp`, `"用 户"@xn--r8jz45g.jp`, "用 户@xn--r8jz45g.jp"},
+		{"Jörg <ÖJörg@Bücher.Example>", "ÖJörg@xn--bcher-kva.example", "Öjörg@xn--bcher-kva.example"}, // only ASCII folded
+		{"\u212aate@example.com", "\u212aate@example.com", "\u212aate@example.com"},                   // KELVIN SIGN is not k
+		{"a\u0301@example.com", "a\u0301@example.com", "a\u0301@example.com"},                         // NFD kept, not made NFC
+		{"x@xn--bcher-kva.example", "x@xn--bcher-kva.example", "x@xn--bcher-kva.example"},
+		{"x@ＥＸＡＭＰＬＥ.com", "x@example.com", "x@example.com"},
+		{"x@faß.de", "x@xn--fa-hia.de", "x@xn--fa-hia.de"},
+		{strings.Repeat("ü", 32) + "@example.com", strings.Repeat("ü", 32) + "@example.com", strings.Repeat("ü", 32) + "@example.com"},
 	}
 	for _, c := range good {
 		a, err := Parse(c.in)
@@ -27,8 +42,11 @@ func TestParse(t *testing.T) {
 		}
 	}
 	bad := []string{
-		"", "plain", "a@", "@b.com", "a@b", "a@b.com\r\nBcc: x@y.z", "ü@example.com", "a@-.com",
-		`"ü"@example.com`, "\"a\tb\"@example.com", "\"a\x7fb\"@example.com", `""@example.com`,
+		"", "plain", "a@", "@b.com", "a@b", "a@b.com\r\nBcc: x@y.z", "a@-.com",
+		"\"a\tb\"@example.com", "\"a\x7fb\"@example.com", `""@example.com`,
+		"a\xff@example.com", "\u0085a@example.com", "\"a\u0080\"@example.com", "a\xed\xa0\x80@example.com",
+		"a@xn--zz.example", "a@ab--c.example", "a@\u200d.example", "a@a_b.example", "a@bü_cher.example",
+		"a@\u05d0a.example", "a@b\xff.example", strings.Repeat("ü", 33) + "@example.com",
 		"a@[192.0.2.1]", "a@b..com", strings.Repeat("a", 65) + "@example.com",
 		`"a ` + strings.Repeat("a", 61) + `"@example.com`, // 63 characters, 65 once quoted
 		"a@" + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "." + strings.Repeat("d", 63) + "." + strings.Repeat("e", 60) + ".com",
@@ -50,6 +68,10 @@ func TestParsePath(t *testing.T) {
 		{`"a\"b"@dest.test`, `"a\"b"@dest.test`},
 		{`"a\ b"@dest.test`, `"a b"@dest.test`},
 		{"!#$%&'*+-/=?^_`{|}~@dest.test", "!#$%&'*+-/=?^_`{|}~@dest.test"},
+		{"<用户@例え.jp>", "用户@xn--r8jz45g.jp"},
+		{`<"用 户"@例え.jp>`, `"用 户"@xn--r8jz45g.jp`},
+		{`"ü\"x"@dest.test`, `"ü\"x"@dest.test`},
+		{"ü.\u00a0@dest.test", "ü.\u00a0@dest.test"},
 	}
 	for _, c := range good {
 		a, err := ParsePath(c.in)
@@ -63,7 +85,9 @@ func TestParsePath(t *testing.T) {
 		"a> NOTIFY=NEVER@dest.test", "a NOTIFY=NEVER@dest.test", "<a@example.com", "a@example.com>",
 		"<<a@example.com>>", "a@b@example.com", "a@[192.0.2.1]", "<@relay.test:a@example.com>",
 		"a,b@example.com", "a\r\nRSET@example.com", "a\x00@example.com", "\"a\tb\"@example.com",
-		`"a\`, `"a\"@example.com`, "ü@example.com", "a@example.com SIZE=1",
+		`"a\`, `"a\"@example.com`, "a@example.com SIZE=1",
+		"用户 x@例え.jp", "ü>@x.test", "a\xc3@x.test", "\xed\xa0\x80@x.test", "\xc0\xaf@x.test", "\u0085@x.test",
+		"\"a\u0085\"@x.test", `"a\é"@x.test`, `"a` + "\xff" + `"@x.test`, "ü@xn--zz.test", "ü@例え..jp",
 		"a(c)@example.com", "a@exa mple.com", "a@example.com\n",
 	}
 	for _, in := range bad {
@@ -74,7 +98,8 @@ func TestParsePath(t *testing.T) {
 }
 
 func TestCheckEmail(t *testing.T) {
-	for _, s := range []string{"a@example.com", `"a b"@example.com`, `"a\"b"@example.com`, "A.B@example.com", "b-x-0-y@vm"} {
+	for _, s := range []string{"a@example.com", `"a b"@example.com`, `"a\"b"@example.com`, "A.B@example.com", "b-x-0-y@vm",
+		"用户@xn--r8jz45g.jp", `"用 户"@xn--r8jz45g.jp`, "ü.\u00a0@example.com"} {
 		if err := CheckEmail(s); err != nil {
 			t.Errorf("CheckEmail(%q) = %v", s, err)
 		}
@@ -84,9 +109,64 @@ func TestCheckEmail(t *testing.T) {
 		`"a"@example.com`, "a@Example.com", "<a@example.com>", " a@example.com", "a@xn--bcher-kva.example ",
 		"a@bücher.example", "", "@example.com", `""@example.com`, "a@", "a@b..c", "a@-b.c", "a@b_c.d",
 		`"a\ b"@example.com`, "a@example.com>", "a@example.com NOTIFY=NEVER",
+		"用户@例え.jp", `"ü"@example.com`, "a\xff@example.com", "\u0085@example.com", "ü>@example.com",
+		"ü ü@example.com", "ü\r\n@example.com", `"ü` + "\x00" + `"@example.com`, "ü@example.com\u2028",
 	} {
 		if err := CheckEmail(s); !errors.Is(err, ErrInvalid) {
 			t.Errorf("CheckEmail(%q) = %v, want ErrInvalid", s, err)
+		}
+	}
+}
+
+func TestNeedsSMTPUTF8(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want bool
+	}{
+		{"a@example.com", false},
+		{`"a b"@example.com`, false},
+		{"x@xn--r8jz45g.jp", false},
+		{"用户@xn--r8jz45g.jp", true},
+		{`"ü x"@example.com`, true},
+	} {
+		if got := NeedsSMTPUTF8(c.in); got != c.want {
+			t.Errorf("NeedsSMTPUTF8(%q) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
+
+// TestDomainErrors: an invalid IDN is refused with the reason.
+func TestDomainErrors(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"xn--zz.example", `idna: invalid label "zz"`},
+		{"a_b.example", "disallowed rune U+005F"},
+		{"\u200d.example", "invalid label"},
+		{"b\xff.example", "not UTF-8"},
+		{"example", "2 or more labels"},
+	} {
+		_, err := Domain(c.in)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Domain(%q) = %v, want ErrInvalid saying %q", c.in, err, c.want)
+		}
+	}
+}
+
+// TestLocalPartErrors: a refused UTF-8 local part is refused with the
+// reason.
+func TestLocalPartErrors(t *testing.T) {
+	for _, c := range []struct {
+		parse    func(string) (Address, error)
+		in, want string
+	}{
+		{Parse, "\u0085a@x.test", "control character"},
+		{Parse, "\"a\u009fb\"@x.test", "control character"},
+		{ParsePath, "\"a\u0085\"@x.test", "control character"},
+		{ParsePath, "\"a\xff\"@x.test", "not valid UTF-8"},
+		{ParsePath, "\"a\xed\xa0\x80\"@x.test", "not valid UTF-8"},
+	} {
+		_, err := c.parse(c.in)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("parsing %q: %v, want ErrInvalid saying %q", c.in, err, c.want)
 		}
 	}
 }
@@ -103,9 +183,17 @@ func TestSameMailbox(t *testing.T) {
 }
 
 // checkWritable fails t unless email can be put between angle brackets in
-// an SMTP command: no CR, LF or NUL, and no space, '<' or '>' outside quotes.
+// an SMTP command (with SMTPUTF8 when it is not ASCII): valid UTF-8 with
+// no control character (C0, DEL, C1), and no space, '<' or '>' outside
+// quotes.
 func checkWritable(t *testing.T, in, email string) {
 	t.Helper()
+	if !utf8.ValidString(email) {
+		t.Fatalf("Email() of %q = %q is not UTF-8", in, email)
+	}
+	if i := strings.IndexFunc(email, unicode.IsControl); i >= 0 {
+		t.Fatalf("Email() of %q = %q has a control character at %d", in, email, i)
+	}
 	quoted := false
 	for i := 0; i < len(email); i++ {
 		switch c := email[i]; {
@@ -129,6 +217,9 @@ func roundTrip(t *testing.T, in string, a Address) {
 	t.Helper()
 	email := a.Email()
 	checkWritable(t, in, email)
+	if NeedsSMTPUTF8(a.Domain) {
+		t.Fatalf("domain of %q = %q is not ASCII", in, a.Domain)
+	}
 	if err := CheckEmail(email); err != nil {
 		t.Fatalf("CheckEmail(Email() of %q = %q): %v", in, email, err)
 	}
@@ -149,7 +240,8 @@ func roundTrip(t *testing.T, in string, a Address) {
 
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"Name <a@example.com>", "a@b.c", `"a> NOTIFY=NEVER"@dest.test`, `"a\"b"@x.test`,
-		`"Doe, John" <"j d"@example.com>`, `=?utf-8?q?J=C3=B6rg?= <a@b.c>`, "x@bücher.example"} {
+		`"Doe, John" <"j d"@example.com>`, `=?utf-8?q?J=C3=B6rg?= <a@b.c>`, "x@bücher.example",
+		"Jörg <用户@例え.jp>", `"用 户"@例え。jp`, "a\u0301@example.com", "\u0085a@x.test", "a@\u05d0a.example"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -165,7 +257,8 @@ func FuzzParse(f *testing.F) {
 }
 
 func FuzzCheckEmail(f *testing.F) {
-	for _, s := range []string{"a@example.com", `"a b"@x.test`, `"a\\\"b"@x.test`, "a> NOTIFY=NEVER@dest.test", "b-1-0-x@vm"} {
+	for _, s := range []string{"a@example.com", `"a b"@x.test`, `"a\\\"b"@x.test`, "a> NOTIFY=NEVER@dest.test", "b-1-0-x@vm",
+		"用户@xn--r8jz45g.jp", `"用 户"@xn--r8jz45g.jp`, "ü\u0085@x.test"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -181,7 +274,7 @@ func FuzzCheckEmail(f *testing.F) {
 
 func FuzzParsePath(f *testing.F) {
 	for _, s := range []string{"<a@example.com>", `"a b"@x.test`, `"a\\\"b"@x.test`, "bad@@example.com", "a..b@x.test",
-		`"a> NOTIFY=NEVER"@dest.test`, "<@r.test:a@x.test>"} {
+		`"a> NOTIFY=NEVER"@dest.test`, "<@r.test:a@x.test>", "<用户@例え.jp>", `"用 户"@例え.jp`, "\xed\xa0\x80@x.test"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -190,5 +283,23 @@ func FuzzParsePath(f *testing.F) {
 			return
 		}
 		roundTrip(t, s, a)
+	})
+}
+
+func FuzzDomain(f *testing.F) {
+	for _, s := range []string{"example.com", "Bücher.Example", "例え。jp", "xn--zz.example", "faß.de", "\u05d0a.example", "localhost."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := Domain(s)
+		if err != nil {
+			return
+		}
+		if err := CheckEmail("a@" + d); err != nil {
+			t.Fatalf("Domain(%q) = %q, not LDH labels: %v", s, d, err)
+		}
+		if again, err := Domain(d); err != nil || again != d {
+			t.Fatalf("Domain(%q) = %q, which normalises to %q, %v", s, d, again, err)
+		}
 	})
 }

@@ -40,7 +40,8 @@ type tenant struct {
 // startAPI serves the API (behind Guard, as petrel serve does) over a real
 // SQLite store on loopback, with a memory budget of budget bytes, and
 // creates the named tenants, each with the verified domain NAME.example.
-func startAPI(t *testing.T, budget int64, tenants ...string) (*httptest.Server, *Server, map[string]tenant) {
+// It returns the store too.
+func startAPI(t *testing.T, budget int64, tenants ...string) (*httptest.Server, *Server, map[string]tenant, *store.DB) {
 	t.Helper()
 	ctx := t.Context()
 	db := store.OpenTest(t, "sqlite")
@@ -69,7 +70,7 @@ func startAPI(t *testing.T, budget int64, tenants ...string) (*httptest.Server, 
 	go func() { batch.Run(bctx); close(done) }()
 	sp := spool.New(db)
 	events := event.NewLog(db)
-	sender := sending.New(sending.Config{Hostname: "petrel.test", Region: "us-east-1", NodeID: "test",
+	sender := sending.New(sending.Config{MessageIDDomain: "petrel.test", Region: "us-east-1", NodeID: "test",
 		MaxDelivery: time.Hour, MaxRecipients: 50, MaxSize: 40 << 20, LeaseFor: time.Minute},
 		accts, ids, queue.New(db), sp, events, batch)
 	s := &Server{Accounts: accts, Identities: ids, Sender: sender, Events: events, Spool: sp,
@@ -81,7 +82,7 @@ func startAPI(t *testing.T, budget int64, tenants ...string) (*httptest.Server, 
 		stop()
 		<-done
 	})
-	return srv, s, out
+	return srv, s, out, db
 }
 
 // signedHead signs a SendEmail whose body will be n bytes hashing to
@@ -119,7 +120,7 @@ func sha256Hex(b []byte) string {
 // one admitted and the rest refused at once with 503, and account B's
 // 2 MB SendEmail goes through meanwhile.
 func TestBudgetFairAcrossAccounts(t *testing.T) {
-	srv, s, tenants := startAPI(t, 256<<20, "tenant-a", "tenant-b")
+	srv, s, tenants, _ := startAPI(t, 256<<20, "tenant-a", "tenant-b")
 	host := srv.Listener.Addr().String()
 	a, b := tenants["tenant-a"], tenants["tenant-b"]
 

@@ -180,7 +180,9 @@ func (s *Server) wrap(limit int64, h handler) http.Handler {
 			out = struct{}{}
 		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(out)
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		enc.Encode(out)
 	})
 }
 
@@ -270,15 +272,26 @@ func readBody(body io.Reader, n int64) ([]byte, string, error) {
 }
 
 // writeError maps err to SES's error response. Errors that are not already
-// SES errors are internal: the client sees a generic message with the
-// request ID, the log gets the details.
+// SES errors are internal (Petrel's fault, not the request's): the client
+// sees the AWS common error InternalFailure (HTTP 500, which the AWS SDKs
+// retry) with a generic message and the request ID, the log gets the
+// details at Error.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, reqID string, err error) {
 	var e *Error
 	var se *sigv4.Error
+	var in *sending.InternalError
 	switch {
 	case errors.As(err, &e):
 	case errors.As(err, &se):
 		e = &Error{Code: se.Code, Status: se.Status, Message: se.Message}
+	case r.Context().Err() != nil && errors.Is(err, r.Context().Err()):
+		// The client is gone (or the server closing): nobody reads this.
+		s.Log.Debug("API request abandoned", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "err", err)
+		e = internalFailure(reqID)
+	case errors.As(err, &in):
+		s.Log.Error("API request failed: nothing was accepted", "request_id", reqID, "method", r.Method, "path", r.URL.Path,
+			"op", in.Op, "identity", in.Identity, "err", in.Err)
+		e = internalFailure(reqID)
 	default:
 		e = sendError(err)
 		var st *sending.StorageError
@@ -287,7 +300,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, reqID string
 		}
 		if e == nil {
 			s.Log.Error("API request failed", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "err", err)
-			e = &Error{Code: "InternalServiceErrorException", Status: 500, Message: "Internal error; request ID " + reqID + "."}
+			e = internalFailure(reqID)
 		}
 	}
 	if e.Status >= 500 {
@@ -297,6 +310,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, reqID string
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(e.Status)
 	json.NewEncoder(w).Encode(map[string]string{"message": e.Message})
+}
+
+// internalFailure is the AWS common error for a failure of the service
+// itself (HTTP 500; ../shared/spec/ses.md §1.2, CommonErrors).
+func internalFailure(reqID string) *Error {
+	return &Error{Code: "InternalFailure", Status: 500,
+		Message: "The request processing has failed because of an internal error; nothing was accepted. Retry the request (request ID " + reqID + ")."}
 }
 
 // sendError maps the accept path's errors to SES's.

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,10 @@ import (
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/spool"
 )
+
+// selectorRE is a DKIM selector as a DNS label (RFC 6376 §3.1, SES's
+// DomainSigningSelector, 1-63 characters).
+var selectorRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
 
 // GetAccount (§1.10). Quotas are not enforced yet; the figures say so
 // (Max24HourSend -1 = unlimited) and SentLast24Hours counts accepted messages.
@@ -108,6 +113,9 @@ func (s *Server) createIdentity(ctx context.Context, c *call) (any, error) {
 		}
 		if a.DomainSigningSelector != nil {
 			byoSelector, byoKey = *a.DomainSigningSelector, *a.DomainSigningPrivateKey
+			if !selectorRE.MatchString(byoSelector) {
+				return nil, badRequest("DkimSigningAttributes: DomainSigningSelector %q: use 1-63 letters, digits and inner hyphens.", byoSelector)
+			}
 		}
 	}
 	id, err := s.Identities.Create(ctx, c.account, *in.EmailIdentity, false)
@@ -115,7 +123,7 @@ func (s *Server) createIdentity(ctx context.Context, c *call) (any, error) {
 	case errors.Is(err, identity.ErrExists):
 		return nil, &Error{Code: "AlreadyExistsException", Status: 400, Message: "Email identity " + *in.EmailIdentity + " already exists."}
 	case errors.Is(err, address.ErrInvalid):
-		return nil, badRequest("EmailIdentity %q is not a valid email address or domain.", *in.EmailIdentity)
+		return nil, badRequest("EmailIdentity %q is not a valid email address or domain: %v.", *in.EmailIdentity, err)
 	case err != nil:
 		return nil, err
 	}
@@ -128,10 +136,10 @@ func (s *Server) createIdentity(ctx context.Context, c *call) (any, error) {
 		}
 		if err != nil {
 			s.Identities.Delete(ctx, c.account, id.Name)
-			if errors.Is(err, dkim.ErrBadKey) || byoKey != "" {
+			if errors.Is(err, dkim.ErrBadKey) {
 				return nil, badRequest("DkimSigningAttributes: %v", err)
 			}
-			return nil, err
+			return nil, err // Petrel's failure (storing the key): InternalFailure
 		}
 	}
 	attrs, err := s.dkimAttributes(ctx, c.account, id)

@@ -102,6 +102,11 @@ func (s *Server) sendEmail(ctx context.Context, c *call) (any, error) {
 		return nil, err
 	}
 	req.Recipients = rcpts
+	if in.FromEmailAddress != nil {
+		// mail.source is FromEmailAddress as given, display name and all
+		// (SES; ../shared/spec/ses.md §4.2).
+		req.Source = strings.TrimSpace(*in.FromEmailAddress)
+	}
 
 	if raw := in.Content.Raw; raw != nil {
 		if raw.Data == nil || len(raw.Data.b) == 0 && raw.Data.err == nil {

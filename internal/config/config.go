@@ -28,12 +28,13 @@ type Config struct {
 	Database         string   `toml:"database"`           // "" = SQLite in the data dir; a postgres:// URL selects PostgreSQL
 	Hostname         string   `toml:"hostname"`           // name in greetings, EHLO, Message-IDs, reportingMTA
 	ReturnPathDomain string   `toml:"return-path-domain"` // domain of VERP return paths ("" = hostname)
+	MessageIDDomain  string   `toml:"message-id-domain"`  // domain of the Message-ID header Petrel writes, <id@domain> ("" = hostname)
 	Region           string   `toml:"region"`             // region in ARNs and SMTP password derivation
 	RelayHost        string   `toml:"relay-host"`         // HOST:PORT to deliver everything to (smart host); "" = MX delivery
 	DNS              string   `toml:"dns"`                // HOST:PORT of the DNS server for MX/A/AAAA ("" = /etc/resolv.conf)
 	DeliveryPort     int      `toml:"delivery-port"`      // TCP port of MX hosts
-	TLSCert          string   `toml:"tls-cert"`           // PEM certificate for SMTP; "" = self-signed, generated once
-	TLSKey           string   `toml:"tls-key"`            // PEM key for TLSCert
+	TLSCert          string   `toml:"tls-cert"`           // PEM certificate (chain) for SMTP; "" = self-signed, generated once; reloaded on SIGHUP
+	TLSKey           string   `toml:"tls-key"`            // PEM key for TLSCert; reloaded with it
 	MaxDeliveryTime  Duration `toml:"max-delivery-time"`  // how long temporary failures are retried before a Transient bounce
 	RetryBase        Duration `toml:"retry-base"`         // first retry delay, doubling per attempt
 	RetryMax         Duration `toml:"retry-max"`          // longest retry delay
@@ -223,12 +224,13 @@ func Flags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.Database, "database", cfg.Database, "empty for SQLite in the data dir, or a postgres:// URL")
 	fs.StringVar(&cfg.Hostname, "hostname", cfg.Hostname, "host name used in SMTP and Message-IDs")
 	fs.StringVar(&cfg.ReturnPathDomain, "return-path-domain", cfg.ReturnPathDomain, "domain of VERP return paths (default: hostname)")
+	fs.StringVar(&cfg.MessageIDDomain, "message-id-domain", cfg.MessageIDDomain, "domain of the Message-ID header written on every message, <MessageId@DOMAIN> (default: hostname; email.amazonses.com is what SES clients such as nodemailer assume in us-east-1)")
 	fs.StringVar(&cfg.Region, "region", cfg.Region, "region for ARNs and SMTP password derivation")
 	fs.StringVar(&cfg.RelayHost, "relay-host", cfg.RelayHost, "HOST:PORT to deliver all mail to instead of MX hosts")
 	fs.StringVar(&cfg.DNS, "dns", cfg.DNS, "HOST:PORT of the DNS server for MX lookups (default: /etc/resolv.conf)")
 	fs.IntVar(&cfg.DeliveryPort, "delivery-port", cfg.DeliveryPort, "TCP port of MX hosts")
-	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "PEM certificate for SMTP (default: self-signed in the data dir)")
-	fs.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key for --tls-cert")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "PEM certificate (leaf first, then intermediates) for SMTP TLS (default: self-signed in the data dir); reloaded on SIGHUP")
+	fs.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key for --tls-cert; reloaded on SIGHUP")
 	fs.Var(&cfg.MaxDeliveryTime, "max-delivery-time", "how long temporary failures are retried")
 	fs.Var(&cfg.RetryBase, "retry-base", "first retry delay (doubles per attempt)")
 	fs.Var(&cfg.RetryMax, "retry-max", "longest retry delay")
@@ -283,6 +285,11 @@ func (c Config) Validate() error {
 	if c.Hostname == "" {
 		errs = append(errs, errors.New("hostname: must be set"))
 	}
+	if c.MessageIDDomain != "" {
+		if err := checkDomain(c.MessageIDDomain); err != nil {
+			errs = append(errs, fmt.Errorf("message-id-domain: %q %w", c.MessageIDDomain, err))
+		}
+	}
 	if c.InboundMaxSize < MinInboundMaxSize {
 		errs = append(errs, fmt.Errorf("inbound-max-size: must be at least %d bytes (a report returning a message's headers)", MinInboundMaxSize))
 	}
@@ -329,4 +336,30 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log-level: unknown level %q", c.LogLevel))
 	}
 	return errors.Join(errs...)
+}
+
+// checkDomain accepts a domain name as a Message-ID's right-hand side
+// takes it (RFC 5322 §3.6.4 id-right as dot-atom-text), restricted to host
+// name syntax (RFC 1123 §2.1, RFC 5321 §4.1.2 sub-domain): dot-separated
+// labels of 1-63 ASCII letters, digits and inner hyphens, at most 253
+// octets in all, no trailing dot. An internationalised domain is given as
+// its A-labels (xn--…).
+func checkDomain(d string) error {
+	if len(d) > 253 {
+		return errors.New("is not a domain name: longer than 253 characters")
+	}
+	for label := range strings.SplitSeq(d, ".") {
+		if label == "" || len(label) > 63 {
+			return errors.New("is not a domain name: labels are 1-63 characters, separated by single dots")
+		}
+		if label[0] == '-' || label[len(label)-1] == '-' {
+			return errors.New("is not a domain name: a label may not begin or end with '-'")
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return fmt.Errorf("is not a domain name: %q is not allowed (ASCII letters, digits, '-' and '.' only; IDNs as xn-- A-labels)", c)
+			}
+		}
+	}
+	return nil
 }

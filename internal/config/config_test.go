@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/mail"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,4 +153,74 @@ func TestValidateLimits(t *testing.T) {
 			t.Errorf("%v: error does not name %s: %v", c.args, c.bad, err)
 		}
 	}
+}
+
+// TestMessageIDDomain (issue 11, finding 3): the domain of the Message-ID
+// header Petrel writes is --message-id-domain (TOML message-id-domain),
+// and anything that is not a domain name is refused at start with an error
+// naming the option.
+func TestMessageIDDomain(t *testing.T) {
+	cases := []struct {
+		value string
+		ok    bool
+	}{
+		{"email.amazonses.com", true},
+		{"us-west-2.amazonses.com", true},
+		{"mail.example.com", true},
+		{"localhost", true},
+		{"xn--bcher-kva.example", true},
+		{"a-b.c0", true},
+		{strings.Repeat("a", 63) + ".example", true},
+		{"", true}, // unset: the hostname
+		{"exa mple.com", false},
+		{"example.com.", false},
+		{".example.com", false},
+		{"example..com", false},
+		{"-example.com", false},
+		{"example-.com", false},
+		{"ex_ample.com", false},
+		{"<example.com>", false},
+		{"a@example.com", false},
+		{"example.com\r\nBcc: x@y", false},
+		{"bücher.example", false},
+		{"[127.0.0.1]", false},
+		{strings.Repeat("a", 64) + ".example", false},
+		{strings.Repeat("a.", 127) + "a", false},
+	}
+	for _, c := range cases {
+		cfg, err := Load([]string{"--message-id-domain", c.value})
+		switch {
+		case c.ok && (err != nil || cfg.MessageIDDomain != c.value):
+			t.Errorf("%q: %q, %v", c.value, cfg.MessageIDDomain, err)
+		case !c.ok && (err == nil || !strings.HasPrefix(err.Error(), "message-id-domain: ")):
+			t.Errorf("%q accepted, or the error does not name the option: %v", c.value, err)
+		}
+	}
+	f := filepath.Join(t.TempDir(), "petrel.toml")
+	os.WriteFile(f, []byte("message-id-domain = \"email.amazonses.com\"\n"), 0o600)
+	if cfg, err := Load([]string{"--config", f}); err != nil || cfg.MessageIDDomain != "email.amazonses.com" {
+		t.Errorf("from TOML: %q, %v", cfg.MessageIDDomain, err)
+	}
+	if cfg, err := Load(nil); err != nil || cfg.MessageIDDomain != "" {
+		t.Errorf("default: %q, %v; want unset (the hostname)", cfg.MessageIDDomain, err)
+	}
+}
+
+// FuzzCheckDomain: whatever checkDomain accepts makes a Message-ID that
+// RFC 5322 parsers take (the msg-id's right-hand side is a dot-atom).
+func FuzzCheckDomain(f *testing.F) {
+	for _, s := range []string{"email.amazonses.com", "a", "a..b", "-a", "ü.example", "a b", "x@y", strings.Repeat("a.", 130)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, d string) {
+		if checkDomain(d) != nil {
+			return
+		}
+		if len(d) > 253 || strings.ContainsAny(d, " @<>\r\n") {
+			t.Fatalf("accepted %q", d)
+		}
+		if _, err := mail.ParseAddress("<0100019a-000000@" + d + ">"); err != nil {
+			t.Fatalf("accepted %q, but <id@%s> does not parse: %v", d, d, err)
+		}
+	})
 }

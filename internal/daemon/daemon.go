@@ -4,7 +4,11 @@
 //
 // Shutdown order (on ctx cancellation, e.g. SIGTERM):
 //  1. readiness turns false; SMTP and HTTP listeners close and in-flight
-//     sessions get the grace period to finish;
+//     sessions get the grace period to finish. SMTP sessions' contexts
+//     derive from ctx: a transaction not yet handed to the store is
+//     answered 421 4.3.2 (nothing stored, the client retries), one being
+//     committed finishes and is acknowledged, and an idle session is told
+//     421 at its next command;
 //  2. delivery stops taking work; attempts in flight finish or are cancelled
 //     (a cancelled attempt keeps its lease and is retried on restart); the
 //     retention pruner stops after its current batch;
@@ -93,6 +97,10 @@ type Daemon struct {
 	deliv *delivery.Deliverer
 	rules *bounce.Classifier
 	prune *retention.Pruner
+	cert  *certificate // the SMTP listeners' TLS certificate (ReloadTLS)
+
+	submit  *smtpsubmit.Backend // SMTP submission (both listeners)
+	inbound *inbound.Backend    // the return-path receiver; nil when disabled
 
 	httpSrv, debugSrv                 *http.Server
 	smtpSrv, smtpsSrv, inSrv          *smtp.Server
@@ -147,8 +155,12 @@ func (d *Daemon) build(ctx context.Context) error {
 		returnDomain = cfg.Hostname
 	}
 	feedbackKey := bounce.FeedbackKey([]byte(verpKey))
+	msgIDDomain := cfg.MessageIDDomain
+	if msgIDDomain == "" {
+		msgIDDomain = cfg.Hostname
+	}
 	sender := sending.New(sending.Config{
-		Hostname: cfg.Hostname, Region: cfg.Region, NodeID: nodeID, MaxDelivery: time.Duration(cfg.MaxDeliveryTime),
+		MessageIDDomain: msgIDDomain, Region: cfg.Region, NodeID: nodeID, MaxDelivery: time.Duration(cfg.MaxDeliveryTime),
 		MaxRecipients: 50, MaxSize: smtpsubmit.MaxMessageBytes, LeaseFor: 5 * time.Minute,
 		Feedback: func(id string) [2]string {
 			return [2]string{bounce.FeedbackHeader, bounce.FeedbackToken(id, feedbackKey)}
@@ -164,10 +176,10 @@ func (d *Daemon) build(ctx context.Context) error {
 	}
 	sender.Delivery = d.deliv
 
-	tlsConfig, err := loadTLS(cfg)
-	if err != nil {
+	if d.cert, err = loadCertificate(cfg); err != nil {
 		return err
 	}
+	tlsConfig := d.cert.config()
 	apiSrv := &api.Server{Accounts: svc.Accounts, Identities: svc.Identities, Sender: sender, Events: svc.Events,
 		Spool: svc.Spool, Log: d.log.With("component", "api"),
 		Region: cfg.Region, Budget: d.budget, BodyTimeout: time.Duration(cfg.HTTPHeaderTimeout), MinBodyRate: int64(cfg.HTTPMinBodyRate)}
@@ -176,7 +188,8 @@ func (d *Daemon) build(ctx context.Context) error {
 	mux.HandleFunc("GET /readyz", d.readyz)
 	mux.Handle("/", apiSrv.Handler())
 	d.httpSrv = &http.Server{Handler: apiSrv.Guard(mux), ReadHeaderTimeout: time.Duration(cfg.HTTPHeaderTimeout),
-		IdleTimeout: time.Duration(cfg.HTTPIdleTimeout), MaxHeaderBytes: maxHeaderBytes, ConnState: d.trackFreshConn}
+		IdleTimeout: time.Duration(cfg.HTTPIdleTimeout), MaxHeaderBytes: maxHeaderBytes, ConnState: d.trackFreshConn,
+		ErrorLog: httpErrorLog(d.log.With("component", "api"))}
 
 	raw, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
@@ -185,6 +198,7 @@ func (d *Daemon) build(ctx context.Context) error {
 	d.httpAdm = admission.Listen(raw, admission.Limits{MaxConns: d.httpConnCap(), MaxConnsPerIP: cfg.HTTPMaxConnsPerIP}, d.refuseHTTP)
 	d.httpL = d.httpAdm
 	be := &smtpsubmit.Backend{Accounts: svc.Accounts, Sender: sender, Log: d.log.With("component", "smtp"), Budget: d.budget}
+	d.submit = be
 	smtpLimits := admission.Limits{MaxConns: cfg.SMTPMaxConns, MaxConnsPerIP: cfg.SMTPMaxConnsPerIP}
 	if cfg.SMTP != "" {
 		d.smtpSrv = smtpsubmit.NewServer(be, cfg.Hostname, tlsConfig)
@@ -221,10 +235,13 @@ func (d *Daemon) build(ctx context.Context) error {
 				mailboxes = append(mailboxes, m)
 			}
 		}
-		d.inSrv = inbound.NewServer(&inbound.Backend{DB: svc.DB, Batch: d.batch, Spool: svc.Spool, Events: svc.Events, Rules: d.rules,
+		inLog := d.log.With("component", "inbound")
+		d.inbound = &inbound.Backend{DB: svc.DB, Batch: d.batch, Spool: svc.Spool, Events: svc.Events, Rules: d.rules,
 			Domain: returnDomain, Mailboxes: mailboxes, VERPSecret: []byte(verpKey), FeedbackKey: feedbackKey,
 			MaxSize: cfg.InboundMaxSize, MessagesPerMinute: cfg.InboundMessagesPerMinute, BodyBudget: cfg.InboundBodyBudget,
-			Memory: d.budget, Log: d.log.With("component", "inbound")}, cfg.Hostname)
+			Memory: d.budget, Log: inLog}
+		d.inSrv = inbound.NewServer(d.inbound, cfg.Hostname)
+		d.inSrv.ErrorLog = &serverLog{log: inLog}
 		l, err := net.Listen("tcp", cfg.Inbound)
 		if err != nil {
 			return fmt.Errorf("inbound: %w", err)
@@ -237,7 +254,7 @@ func (d *Daemon) build(ctx context.Context) error {
 			// By then every queue entry is final: its deadline, one more
 			// retry interval, and an hour to spare.
 			BodyGrace: time.Duration(cfg.MaxDeliveryTime) + time.Duration(cfg.RetryMax) + time.Hour},
-		Spool: svc.Spool, Events: svc.Events, Inbound: inbound.NewStore(svc.DB), Log: d.log.With("component", "retention"),
+		Spool: svc.Spool, Queue: svc.Queue, Events: svc.Events, Inbound: inbound.NewStore(svc.DB), Log: d.log.With("component", "retention"),
 	}
 	return nil
 }
@@ -364,6 +381,13 @@ func (d *Daemon) Addr(name string) string {
 	return l.Addr().String()
 }
 
+// Reload is what SIGHUP does: ReloadRules, then ReloadTLS. Each logs its
+// outcome; a file that cannot be loaded leaves what is in force.
+func (d *Daemon) Reload() {
+	d.ReloadRules()
+	d.ReloadTLS()
+}
+
 // ReloadRules reads the operator's bounce rule file again (SIGHUP, or
 // petrel bounce rules reload). A file with errors leaves the rules in force.
 // The outcome is also written to RulesStatusPath, where the CLI reads it.
@@ -397,8 +421,8 @@ func RulesStatusPath(cfg config.Config) string {
 }
 
 // RequestRulesReload asks the daemon running on cfg's data directory to
-// reload its bounce rules (SIGHUP to the pid in PIDPath) and waits up to
-// timeout for the outcome it records. A refused file is a RulesStatus with
+// reload its bounce rules (SIGHUP to the pid in PIDPath, which rereads its
+// TLS certificate too) and waits up to timeout for the outcome it records. A refused file is a RulesStatus with
 // Error set, not an error.
 func RequestRulesReload(cfg config.Config, timeout time.Duration) (RulesStatus, error) {
 	b, err := os.ReadFile(PIDPath(cfg))
@@ -463,8 +487,14 @@ func (d *Daemon) closeListeners() {
 	}
 }
 
-// Run serves until ctx is done, then shuts down in order and closes the store.
+// Run serves until ctx is done, then shuts down in order and closes the
+// store. SIGHUP calls Reload.
 func (d *Daemon) Run(ctx context.Context) error {
+	// Before anything is served: a SIGHUP sent once a listener answers is
+	// never the default action (exit).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	batchCtx, stopBatch := context.WithCancel(context.Background())
 	var batchWG sync.WaitGroup
 	batchWG.Go(func() { d.batch.Run(batchCtx) })
@@ -476,6 +506,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var pruneWG sync.WaitGroup
 	pruneWG.Go(func() { d.prune.Run(pruneCtx) })
 
+	// SMTP sessions work under a context of ctx that shutdown (whatever
+	// its cause) cancels, and with it what they have in flight.
+	sessCtx, endSessions := context.WithCancel(ctx)
+	defer endSessions()
+	sessions := func() context.Context { return sessCtx }
+	d.submit.BaseContext = sessions
+	if d.inbound != nil {
+		d.inbound.BaseContext = sessions
+	}
 	errc := make(chan error, 5)
 	var serveWG sync.WaitGroup
 	serve := func(name string, f func() error) {
@@ -507,9 +546,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Warn("writing pid file", "path", pidFile, "err", err)
 	}
 	defer os.Remove(pidFile)
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 
 	var runErr error
 wait:
@@ -520,10 +556,11 @@ wait:
 		case runErr = <-errc:
 			break wait
 		case <-hup:
-			d.ReloadRules()
+			d.Reload()
 		}
 	}
 	d.ready.Store(false)
+	endSessions()
 	d.log.Info("shutting down")
 	grace, cancel := context.WithTimeout(context.Background(), time.Duration(d.cfg.ShutdownGrace))
 	defer cancel()

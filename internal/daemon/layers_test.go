@@ -15,7 +15,8 @@ import (
 // original message of a bounce (its account and destinations); dkim is a leaf used by
 // identity (keys) and api (key types in DkimSigningAttributes); admission (connection
 // caps, memory budget) is a leaf used by the listeners; retention prunes through the
-// owning packages.
+// owning packages; event imports message (the "mail" object's headers and
+// commonHeaders are message's types, which message.Prepare fills).
 var allowed = map[string][]string{
 	"address":    {},
 	"smtpreply":  {},
@@ -27,11 +28,11 @@ var allowed = map[string][]string{
 	"dnstest":    {},
 	"mxtest":     {},
 	"admission":  {},
-	"retention":  {"spool", "event", "inbound"},
+	"retention":  {"spool", "queue", "event", "inbound"},
 	"message":    {"address"},
 	"bounce":     {"smtpreply", "address"},
 	"spool":      {"store"},
-	"event":      {"store"},
+	"event":      {"store", "message"},
 	"account":    {"store"},
 	"identity":   {"store", "address", "dkim"},
 	"queue":      {"store", "address"},

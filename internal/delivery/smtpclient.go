@@ -5,30 +5,36 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"time"
 
 	"github.com/petrelmail/petrel/internal/address"
+	"github.com/petrelmail/petrel/internal/bounce"
 	"github.com/petrelmail/petrel/internal/smtpreply"
 )
 
 // client is one outbound SMTP connection. It speaks just what delivery needs:
 // EHLO (HELO fallback), opportunistic STARTTLS, PIPELINING (RFC 2920) when
-// offered, and one MAIL/RCPT/DATA transaction at a time with RSET between.
+// offered, SIZE, 8BITMIME and SMTPUTF8 as the message needs them, and one
+// MAIL/RCPT/DATA transaction at a time with RSET between. Every wait for the
+// server is bounded by the stage's limit in timeouts.
 type client struct {
 	conn     net.Conn
 	r        *bufio.Reader
-	w        *bufio.Writer
+	w        *bufio.Writer // writes to conn through a deadlineWriter
 	ext      map[string]string
 	remoteIP string
 	tls      bool
-	timeout  time.Duration
-	used     int // transactions done on this connection
+	timeouts Timeouts
+	writeFor time.Duration // limit on each write to conn, set by the stage writing
+	used     int           // transactions done on this connection
 }
+
+// quitTimeout bounds the polite end of a connection (QUIT and its reply):
+// nothing depends on the answer.
+const quitTimeout = 2 * time.Second
 
 // protocolError is a connection-level failure (I/O, malformed reply): the
 // connection is unusable and the attempt's outcome unknown, so temporary.
@@ -37,21 +43,31 @@ type protocolError struct{ err error }
 func (e *protocolError) Error() string { return e.err.Error() }
 func (e *protocolError) Unwrap() error { return e.err }
 
+// deadlineWriter writes to its client's connection, each write within the
+// client's current writeFor (RFC 5321 §4.5.3.2.5 times each TCP send).
+type deadlineWriter struct{ c *client }
+
+func (w deadlineWriter) Write(p []byte) (int, error) {
+	w.c.conn.SetWriteDeadline(time.Now().Add(w.c.writeFor))
+	return w.c.conn.Write(p)
+}
+
 // dialSMTP connects to addr, reads the greeting, says EHLO and upgrades to
 // TLS when offered (unless noTLS).
-func dialSMTP(ctx context.Context, addr, helo string, timeout time.Duration, noTLS bool) (*client, error) {
-	d := net.Dialer{Timeout: timeout}
+func dialSMTP(ctx context.Context, addr, helo string, timeouts Timeouts, noTLS bool) (*client, error) {
+	d := net.Dialer{Timeout: timeouts.Connect}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	c := &client{conn: conn, r: bufio.NewReader(conn), w: bufio.NewWriter(conn), timeout: timeout}
+	c := &client{conn: conn, r: bufio.NewReaderSize(conn, replyBufferSize), timeouts: timeouts}
+	c.w = bufio.NewWriter(deadlineWriter{c})
 	if ta, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
 		c.remoteIP = ta.IP.String()
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	greet, err := c.readReply()
+	greet, _, err := c.read(timeouts.Greeting)
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -65,7 +81,7 @@ func dialSMTP(ctx context.Context, addr, helo string, timeout time.Duration, noT
 		return nil, err
 	}
 	if _, ok := c.ext["STARTTLS"]; ok && !noTLS {
-		r, err := c.cmd("STARTTLS")
+		r, _, err := c.cmd("STARTTLS", timeouts.Hello)
 		if err != nil {
 			c.close()
 			return nil, err
@@ -75,13 +91,13 @@ func dialSMTP(ctx context.Context, addr, helo string, timeout time.Duration, noT
 			// old reader (STARTTLS response injection, CVE-2011-0411 class).
 			host, _, _ := net.SplitHostPort(addr)
 			tc := tls.Client(conn, &tls.Config{ServerName: host, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}) // opportunistic TLS (RFC 3207), no authentication
-			tc.SetDeadline(time.Now().Add(timeout))
+			tc.SetDeadline(time.Now().Add(timeouts.Hello))
 			if err := tc.HandshakeContext(ctx); err != nil {
 				conn.Close()
 				return nil, &tlsError{err}
 			}
 			c.conn, c.tls = tc, true
-			c.r, c.w = bufio.NewReader(tc), bufio.NewWriter(tc)
+			c.r = bufio.NewReaderSize(tc, replyBufferSize) // c.w holds nothing and writes to c.conn
 			if err := c.hello(helo); err != nil {
 				c.close()
 				return nil, err
@@ -97,13 +113,15 @@ type tlsError struct{ err error }
 
 func (e *tlsError) Error() string { return "TLS handshake: " + e.err.Error() }
 
+// hello says EHLO and reads the extensions from its reply, or falls back to
+// HELO (no extensions) when EHLO is refused.
 func (c *client) hello(helo string) error {
-	r, err := c.cmd("EHLO " + helo)
+	r, lines, err := c.cmd("EHLO "+helo, c.timeouts.Hello)
 	if err != nil {
 		return err
 	}
 	if !r.Positive() {
-		if r, err = c.cmd("HELO " + helo); err != nil {
+		if r, _, err = c.cmd("HELO "+helo, c.timeouts.Hello); err != nil {
 			return err
 		}
 		if !r.Positive() {
@@ -112,26 +130,24 @@ func (c *client) hello(helo string) error {
 		c.ext = map[string]string{}
 		return nil
 	}
-	c.ext = map[string]string{}
-	for _, line := range strings.Split(r.Text, "; ")[1:] {
-		k, v, _ := strings.Cut(line, " ")
-		c.ext[strings.ToUpper(k)] = v
-	}
+	c.ext = extensions(lines)
 	return nil
 }
 
-func (c *client) cmd(line string) (smtpreply.Reply, error) {
-	if err := c.write(line); err != nil {
-		return smtpreply.Reply{}, err
+// cmd sends one command line and reads its reply, waiting at most timeout.
+func (c *client) cmd(line string, timeout time.Duration) (smtpreply.Reply, []string, error) {
+	if err := c.write(line, timeout); err != nil {
+		return smtpreply.Reply{}, nil, err
 	}
 	if err := c.flush(); err != nil {
-		return smtpreply.Reply{}, err
+		return smtpreply.Reply{}, nil, err
 	}
-	return c.readReply()
+	return c.read(timeout)
 }
 
-func (c *client) write(line string) error {
-	c.conn.SetWriteDeadline(time.Now().Add(c.timeout))
+// write buffers one command line; a write it causes may take timeout.
+func (c *client) write(line string, timeout time.Duration) error {
+	c.writeFor = timeout
 	if _, err := c.w.WriteString(line + "\r\n"); err != nil {
 		return &protocolError{err}
 	}
@@ -145,103 +161,141 @@ func (c *client) flush() error {
 	return nil
 }
 
-// readReply reads one (possibly multi-line) reply.
-func (c *client) readReply() (smtpreply.Reply, error) {
-	c.conn.SetReadDeadline(time.Now().Add(c.timeout))
-	var buf bytes.Buffer
-	for n := 0; ; n++ {
-		line, err := c.r.ReadString('\n')
-		if err != nil {
-			return smtpreply.Reply{}, &protocolError{fmt.Errorf("reading reply: %w", err)}
-		}
-		if n > 100 || len(line) > 4096 {
-			return smtpreply.Reply{}, &protocolError{errors.New("reply too long")}
-		}
-		buf.WriteString(line)
-		if len(line) < 4 || line[3] != '-' {
-			break
-		}
-	}
-	r, err := smtpreply.Parse(buf.String())
-	if err != nil {
-		return r, &protocolError{err}
-	}
-	return r, nil
+// read reads one reply, waiting at most timeout for it to complete.
+func (c *client) read(timeout time.Duration) (smtpreply.Reply, []string, error) {
+	c.conn.SetReadDeadline(time.Now().Add(timeout))
+	return readReply(c.r)
 }
 
-// send runs one transaction. It returns the RCPT reply when the recipient was
-// refused, else the reply to the end of data. An error means the connection
-// failed and must be closed.
-//
-// The command the final reply answered (MAIL, RCPT or DATA) is returned for
-// bounce classification: a refusal after DATA is about the message.
+// Petrel's verdicts on transactions it refuses to start because the server
+// lacks an extension the message needs. Both are Permanent: retrying the
+// same server cannot help, and SES reports an undeliverable message so.
+var (
+	verdictNoSMTPUTF8 = bounce.Verdict{Type: bounce.Permanent, SubType: bounce.General,
+		Reason: bounce.ReasonNotAcceptingMail, Rule: "delivery-smtputf8-not-offered"}
+	verdictNo8BITMIME = bounce.Verdict{Type: bounce.Permanent, SubType: bounce.General,
+		Reason: bounce.ReasonContentRejected, Rule: "delivery-8bitmime-not-offered"}
+)
+
+// send runs one transaction for msg (header and body, CRLF line endings).
+// The outcome holds the RCPT reply when the recipient was refused, else the
+// reply to the end of data, and the command it answered (MAIL, RCPT or
+// DATA) for bounce classification: a refusal after DATA is about the
+// message. An error means the connection failed and must be closed.
 //
 // from and rcpt must be canonical RFC 5321 Mailboxes (address.CheckEmail);
 // when one is not, nothing is written and the refusal checkPaths builds is
 // returned as the reply, with a nil error: the connection stays usable.
-func (c *client) send(ctx context.Context, from, rcpt string, body []byte) (smtpreply.Reply, string, error) {
+//
+// The transaction needs SMTPUTF8 (RFC 6531) when an address or the header
+// holds non-ASCII, and 8BITMIME (RFC 6152) when the body holds 8-bit bytes.
+// When the server offers what is needed, MAIL FROM says so (SMTPUTF8,
+// BODY=8BITMIME, RFC 6531 §3.4); when it does not, nothing is written and
+// the outcome is Petrel's permanent refusal, in Postfix's words: "550 5.6.7
+// SMTPUTF8 is required, but was not offered by host <ip>", or "554 5.6.3
+// Conversion required but not supported: …" (RFC 3463 §3.7). 8-bit data is
+// never sent to a server that did not offer 8BITMIME.
+func (c *client) send(ctx context.Context, from, rcpt string, msg []byte) (outcome, error) {
+	o := outcome{remoteIP: c.remoteIP, tls: c.tls}
 	if r, command, ok := checkPaths(from, rcpt); !ok {
-		return r, command, nil
+		o.reply, o.command = r, command
+		return o, nil
+	}
+	needUTF8, body8bit := needs(from, rcpt, msg)
+	_, hasUTF8 := c.ext["SMTPUTF8"]
+	_, has8bit := c.ext["8BITMIME"]
+	switch {
+	case needUTF8 && !hasUTF8:
+		o.reply = smtpreply.Reply{Code: 550, Enhanced: "5.6.7", Text: "SMTPUTF8 is required, but was not offered by host " + c.remoteIP}
+		o.command, o.verdict = "MAIL", &verdictNoSMTPUTF8
+		return o, nil
+	case body8bit && !has8bit:
+		o.reply = smtpreply.Reply{Code: 554, Enhanced: "5.6.3", Text: "Conversion required but not supported: message has 8-bit content and host " +
+			c.remoteIP + " does not offer 8BITMIME (RFC 6152)"}
+		o.command, o.verdict = "MAIL", &verdictNo8BITMIME
+		return o, nil
 	}
 	stop := context.AfterFunc(ctx, func() { c.conn.Close() })
 	defer stop()
 	c.used++
 	mail := "MAIL FROM:<" + from + ">"
 	if _, ok := c.ext["SIZE"]; ok {
-		mail += fmt.Sprintf(" SIZE=%d", len(body))
+		mail += fmt.Sprintf(" SIZE=%d", len(msg))
 	}
-	if _, ok := c.ext["8BITMIME"]; ok && has8bit(body) {
+	if body8bit {
 		mail += " BODY=8BITMIME"
 	}
+	if needUTF8 {
+		mail += " SMTPUTF8"
+	}
+	to := c.timeouts
 	_, pipelining := c.ext["PIPELINING"]
 	var mr, rr, dr smtpreply.Reply
 	var err error
+	fail := func(r smtpreply.Reply, command string, err error) (outcome, error) {
+		o.reply, o.command = r, command
+		return o, err
+	}
 	if pipelining {
 		for _, l := range []string{mail, "RCPT TO:<" + rcpt + ">", "DATA"} {
-			if err = c.write(l); err != nil {
-				return mr, "MAIL", err
+			if err = c.write(l, to.Mail); err != nil {
+				return fail(mr, "MAIL", err)
 			}
 		}
 		if err = c.flush(); err != nil {
-			return mr, "MAIL", err
+			return fail(mr, "MAIL", err)
 		}
-		if mr, err = c.readReply(); err != nil {
-			return mr, "MAIL", err
+		if mr, _, err = c.read(to.Mail); err != nil {
+			return fail(mr, "MAIL", err)
 		}
-		if rr, err = c.readReply(); err != nil {
-			return rr, "RCPT", err
+		if rr, _, err = c.read(to.Rcpt); err != nil {
+			return fail(rr, "RCPT", err)
 		}
-		if dr, err = c.readReply(); err != nil {
-			return dr, "DATA", err
+		if dr, _, err = c.read(to.Data); err != nil {
+			return fail(dr, "DATA", err)
 		}
 	} else {
-		if mr, err = c.cmd(mail); err != nil {
-			return mr, "MAIL", err
+		if mr, _, err = c.cmd(mail, to.Mail); err != nil {
+			return fail(mr, "MAIL", err)
 		}
 		if mr.Positive() {
-			if rr, err = c.cmd("RCPT TO:<" + rcpt + ">"); err != nil {
-				return rr, "RCPT", err
+			if rr, _, err = c.cmd("RCPT TO:<"+rcpt+">", to.Rcpt); err != nil {
+				return fail(rr, "RCPT", err)
 			}
 			if rr.Positive() {
-				if dr, err = c.cmd("DATA"); err != nil {
-					return dr, "DATA", err
+				if dr, _, err = c.cmd("DATA", to.Data); err != nil {
+					return fail(dr, "DATA", err)
 				}
 			}
 		}
 	}
 	switch {
 	case !mr.Positive():
-		return mr, "MAIL", c.reset(dr.Code == 354)
+		return fail(mr, "MAIL", c.reset(dr.Code == 354))
 	case !rr.Positive():
-		return rr, "RCPT", c.reset(dr.Code == 354)
+		return fail(rr, "RCPT", c.reset(dr.Code == 354))
 	case dr.Code != 354:
-		return dr, "DATA", c.reset(false)
+		return fail(dr, "DATA", c.reset(false))
 	}
-	if err := c.writeData(body); err != nil {
-		return smtpreply.Reply{}, "DATA", err
+	if err := c.writeData(msg); err != nil {
+		return fail(smtpreply.Reply{}, "DATA", err)
 	}
-	r, err := c.readReply()
-	return r, "DATA", err
+	r, _, err := c.read(to.DataEnd)
+	return fail(r, "DATA", err)
+}
+
+// needs reports what a transaction of msg from from to rcpt needs beyond
+// plain RFC 5321: SMTPUTF8 when an address or the header holds non-ASCII
+// (UTF-8 local parts, RFC 6531, and the header fields acceptance could not
+// make 7-bit, RFC 6532), 8BITMIME when the body holds 8-bit bytes.
+func needs(from, rcpt string, msg []byte) (smtputf8, body8bit bool) {
+	header, body := msg, []byte(nil)
+	if bytes.HasPrefix(msg, []byte("\r\n")) {
+		header, body = nil, msg
+	} else if i := bytes.Index(msg, []byte("\r\n\r\n")); i >= 0 {
+		header, body = msg[:i+2], msg[i+2:]
+	}
+	return has8bit(from) || has8bit(rcpt) || has8bit(header), has8bit(body)
 }
 
 // checkPaths is the last check before a reverse-path and a forward-path
@@ -267,15 +321,17 @@ func checkPaths(from, rcpt string) (r smtpreply.Reply, command string, ok bool) 
 // its reply ignored — the server must refuse it for lack of recipients.
 func (c *client) reset(inData bool) error {
 	if inData {
-		if err := c.write("."); err != nil {
+		if err := c.write(".", c.timeouts.DataBlock); err != nil {
 			return err
 		}
-		c.flush()
-		if _, err := c.readReply(); err != nil {
+		if err := c.flush(); err != nil {
+			return err
+		}
+		if _, _, err := c.read(c.timeouts.DataEnd); err != nil {
 			return err
 		}
 	}
-	r, err := c.cmd("RSET")
+	r, _, err := c.cmd("RSET", c.timeouts.Mail)
 	if err != nil {
 		return err
 	}
@@ -286,9 +342,10 @@ func (c *client) reset(inData bool) error {
 }
 
 // writeData sends the body dot-stuffed (RFC 5321 §4.5.2) and the final
-// ".". The body has CRLF line endings only (normalised at acceptance).
+// ".", each write to the connection within Timeouts.DataBlock. The body has
+// CRLF line endings only (normalised at acceptance).
 func (c *client) writeData(body []byte) error {
-	c.conn.SetWriteDeadline(time.Now().Add(c.timeout + time.Duration(len(body)/1024)*time.Millisecond))
+	c.writeFor = c.timeouts.DataBlock
 	atLineStart := true
 	for len(body) > 0 {
 		if atLineStart && body[0] == '.' {
@@ -319,20 +376,23 @@ func (c *client) writeData(body []byte) error {
 	return c.flush()
 }
 
-func has8bit(b []byte) bool {
-	for _, c := range b {
-		if c >= 0x80 {
+// has8bit reports whether b holds a byte of 0x80 or more (not US-ASCII).
+func has8bit[T string | []byte](b T) bool {
+	for i := range len(b) {
+		if b[i] >= 0x80 {
 			return true
 		}
 	}
 	return false
 }
 
+// quit ends the connection politely: QUIT, its reply, close.
 func (c *client) quit() {
-	c.conn.SetDeadline(time.Now().Add(2 * time.Second))
+	c.conn.SetDeadline(time.Now().Add(quitTimeout))
+	c.writeFor = quitTimeout
 	c.w.WriteString("QUIT\r\n")
 	c.w.Flush()
-	c.r.ReadString('\n')
+	c.r.ReadSlice('\n')
 	c.conn.Close()
 }
 

@@ -106,7 +106,8 @@ func (e *env) mx(domain, ip string, pref uint16) *mxtest.Server {
 	return s
 }
 
-// events waits until the message has events satisfying done, and returns them.
+// events waits until the message has events satisfying done, and returns
+// them, each with the message's "mail" object, as petrel events prints them.
 func (e *env) events(id string, timeout time.Duration, done func([]event.Event) bool) []event.Event {
 	e.t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -116,6 +117,13 @@ func (e *env) events(id string, timeout time.Duration, done func([]event.Event) 
 			e.t.Fatal(err)
 		}
 		if done(evs) {
+			mails, err := e.d.Services().Spool.MailObjects(context.Background(), []string{id})
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			for i := range evs {
+				evs[i].Mail = mails[id]
+			}
 			return evs
 		}
 		if time.Now().After(deadline) {

@@ -4,14 +4,17 @@
 //
 // Events are written in the same transaction as the state change they
 // describe (a queue row retired, a message accepted), so the log never
-// disagrees with the queue. The "mail" object is stored once per message (by
-// spool) and joined in when events are read.
+// disagrees with the queue. The "mail" object is stored once per message
+// (by spool, which owns the messages table); a reader that renders events
+// whole fills Event.Mail from spool.Spool.MailObjects, one query per page
+// of events.
 //
 // Events are kept for the retention period (package retention calls
 // PruneBefore); a message's record outlives its last event.
 package event
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -21,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/petrelmail/petrel/internal/message"
 	"github.com/petrelmail/petrel/internal/store"
 )
 
@@ -44,16 +48,12 @@ const (
 // Kinds lists the event types Petrel emits.
 var Kinds = []Kind{Send, Reject, Delivery, Bounce, Complaint, DeliveryDelay, AutoResponse}
 
-// objectKey is the JSON key of each type's object (SES §4.6).
+// objectKey is the JSON key of the kind's per-type object, next to
+// "eventType" and "mail" (../shared/spec/ses.md §4.6): "send", "reject",
+// "delivery", "bounce", "complaint", "deliveryDelay", and Petrel's
+// "autoResponse".
 func (k Kind) objectKey() string {
-	switch k {
-	case DeliveryDelay:
-		return "deliveryDelay"
-	case AutoResponse:
-		return "autoResponse"
-	default:
-		return strings.ToLower(string(k[:1])) + string(k[1:])
-	}
+	return strings.ToLower(string(k[:1])) + string(k[1:])
 }
 
 // ParseKind accepts an eventType in any case ("bounce", "DeliveryDelay").
@@ -86,36 +86,27 @@ func NewID(now time.Time) string {
 
 // Mail is SES's "mail" object (§4.2).
 type Mail struct {
-	Timestamp        string              `json:"timestamp"`
-	MessageID        string              `json:"messageId"`
-	Source           string              `json:"source"`
-	SourceArn        string              `json:"sourceArn"`
-	SourceIP         string              `json:"sourceIp,omitempty"`
-	SendingAccountID string              `json:"sendingAccountId"`
-	CallerIdentity   string              `json:"callerIdentity,omitempty"`
-	Destination      []string            `json:"destination"`
-	HeadersTruncated bool                `json:"headersTruncated"`
-	Headers          []Header            `json:"headers"`
-	CommonHeaders    CommonHeaders       `json:"commonHeaders"`
-	Tags             map[string][]string `json:"tags"`
+	Timestamp        string                `json:"timestamp"`
+	MessageID        string                `json:"messageId"`
+	Source           string                `json:"source"`
+	SourceArn        string                `json:"sourceArn"`
+	SourceIP         string                `json:"sourceIp,omitempty"`
+	SendingAccountID string                `json:"sendingAccountId"`
+	CallerIdentity   string                `json:"callerIdentity,omitempty"`
+	Destination      []string              `json:"destination"`
+	HeadersTruncated bool                  `json:"headersTruncated"`
+	Headers          []message.Header      `json:"headers"`
+	CommonHeaders    message.CommonHeaders `json:"commonHeaders"`
+	Tags             map[string][]string   `json:"tags"`
 }
 
-// Header is one entry of mail.headers.
-type Header struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
-
-// CommonHeaders is mail.commonHeaders.
-type CommonHeaders struct {
-	From       []string `json:"from,omitempty"`
-	ReplyTo    []string `json:"replyTo,omitempty"`
-	To         []string `json:"to,omitempty"`
-	Cc         []string `json:"cc,omitempty"`
-	Date       string   `json:"date,omitempty"`
-	MessageID  string   `json:"messageId,omitempty"`
-	Subject    string   `json:"subject,omitempty"`
-	ReturnPath string   `json:"returnPath,omitempty"`
+// Detail is an event's per-type object; its Kind is the event's eventType
+// (and names the object's JSON key). It is implemented by
+// SendDetail, RejectDetail, DeliveryDetail, BounceDetail, ComplaintDetail,
+// DeliveryDelayDetail and AutoResponseDetail, so a stored event's type and
+// object cannot disagree.
+type Detail interface {
+	Kind() Kind
 }
 
 // SendDetail is the (always empty) "send" object.
@@ -125,6 +116,15 @@ type SendDetail struct{}
 type RejectDetail struct {
 	Reason string `json:"reason"`
 }
+
+// Kind returns Send; the other details' Kind methods return their eventType likewise.
+func (SendDetail) Kind() Kind          { return Send }
+func (RejectDetail) Kind() Kind        { return Reject }
+func (DeliveryDetail) Kind() Kind      { return Delivery }
+func (BounceDetail) Kind() Kind        { return Bounce }
+func (ComplaintDetail) Kind() Kind     { return Complaint }
+func (DeliveryDelayDetail) Kind() Kind { return DeliveryDelay }
+func (AutoResponseDetail) Kind() Kind  { return AutoResponse }
 
 // DeliveryDetail is the "delivery" object (§4.5).
 type DeliveryDetail struct {
@@ -210,20 +210,46 @@ type Event struct {
 	Recipient string // the (first) recipient it concerns; "" for message-wide events
 	Time      time.Time
 	Detail    json.RawMessage // the per-type object
-	Mail      json.RawMessage // the message's "mail" object (filled when read)
+	Mail      json.RawMessage // the message's "mail" object; List leaves it nil (see spool.Spool.MailObjects)
 }
 
-// MarshalJSON renders the event exactly as SES publishes it.
+// MarshalJSON renders the event exactly as SES publishes it, in SES's
+// order: eventType, mail (a nil Mail is rendered as {}), then the per-type
+// object. Encode it with HTML escaping off (Encode does) to keep "<" and ">"
+// as SES writes them.
 func (e Event) MarshalJSON() ([]byte, error) {
 	mail := e.Mail
 	if len(mail) == 0 {
 		mail = json.RawMessage("{}")
 	}
-	return json.Marshal(map[string]json.RawMessage{
-		"eventType":        json.RawMessage(`"` + string(e.Kind) + `"`),
-		"mail":             mail,
-		e.Kind.objectKey(): e.Detail,
-	})
+	detail := e.Detail
+	if len(detail) == 0 {
+		detail = json.RawMessage("{}")
+	}
+	var b bytes.Buffer
+	b.WriteString(`{"eventType":"`)
+	b.WriteString(string(e.Kind))
+	b.WriteString(`","mail":`)
+	b.Write(mail)
+	b.WriteString(`,"`)
+	b.WriteString(e.Kind.objectKey())
+	b.WriteString(`":`)
+	b.Write(detail)
+	b.WriteString("}")
+	return b.Bytes(), nil
+}
+
+// Encode is json.Marshal without HTML escaping: SES's event JSON writes
+// "<", ">" and "&" as they are ("Name <a@example.com>"), not as \u003c.
+// Every stored event object and mail object is encoded with it.
+func Encode(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // Log stores and reads events.
@@ -232,14 +258,16 @@ type Log struct{ db *store.DB }
 // NewLog returns a Log over db.
 func NewLog(db *store.DB) *Log { return &Log{db: db} }
 
-// AddTx records an event in tx. detail is one of the *Detail types.
-func (l *Log) AddTx(tx *sql.Tx, kind Kind, messageID, account, recipient string, at time.Time, detail any) error {
-	b, err := json.Marshal(detail)
+// AddTx records, in tx, the event d of messageID at at; its eventType is
+// d.Kind(). recipient is the recipient it concerns ("" for a message-wide
+// event such as Send).
+func (l *Log) AddTx(tx *sql.Tx, messageID, account, recipient string, at time.Time, d Detail) error {
+	b, err := Encode(d)
 	if err != nil {
-		return fmt.Errorf("encoding %s event: %w", kind, err)
+		return fmt.Errorf("encoding %s event: %w", d.Kind(), err)
 	}
 	return l.db.ExecTx(tx, "INSERT INTO events (message_id, account, kind, recipient, created_ms, detail) VALUES (?, ?, ?, ?, ?, ?)",
-		messageID, account, string(kind), recipient, at.UnixMilli(), string(b))
+		messageID, account, string(d.Kind()), recipient, at.UnixMilli(), string(b))
 }
 
 // Filter selects events. Zero fields match everything.
@@ -251,28 +279,29 @@ type Filter struct {
 	Limit     int   // 0 = 1000
 }
 
-// List returns events matching f in the order they were recorded.
+// List returns events matching f in the order they were recorded, without
+// their "mail" object (Event.Mail is nil): the reader that needs it reads
+// the page's objects from spool (spool.Spool.MailObjects).
 func (l *Log) List(ctx context.Context, f Filter) ([]Event, error) {
-	q := "SELECT e.id, e.kind, e.message_id, e.account, e.recipient, e.created_ms, e.detail, COALESCE(m.mail_json, '{}') " +
-		"FROM events e LEFT JOIN messages m ON m.id = e.message_id WHERE e.id > ?"
+	q := "SELECT id, kind, message_id, account, recipient, created_ms, detail FROM events WHERE id > ?"
 	args := []any{f.AfterID}
 	if f.Account != "" {
-		q += " AND e.account = ?"
+		q += " AND account = ?"
 		args = append(args, f.Account)
 	}
 	if f.MessageID != "" {
-		q += " AND e.message_id = ?"
+		q += " AND message_id = ?"
 		args = append(args, f.MessageID)
 	}
 	if f.Kind != "" {
-		q += " AND e.kind = ?"
+		q += " AND kind = ?"
 		args = append(args, string(f.Kind))
 	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 1000
 	}
-	q += " ORDER BY e.id LIMIT ?"
+	q += " ORDER BY id LIMIT ?"
 	args = append(args, limit)
 	rows, err := l.db.QueryContext(ctx, l.db.Rebind(q), args...)
 	if err != nil {
@@ -282,12 +311,12 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Event, error) {
 	var out []Event
 	for rows.Next() {
 		var e Event
-		var kind, detail, mail string
+		var kind, detail string
 		var ms int64
-		if err := rows.Scan(&e.ID, &kind, &e.MessageID, &e.Account, &e.Recipient, &ms, &detail, &mail); err != nil {
+		if err := rows.Scan(&e.ID, &kind, &e.MessageID, &e.Account, &e.Recipient, &ms, &detail); err != nil {
 			return nil, err
 		}
-		e.Kind, e.Time, e.Detail, e.Mail = Kind(kind), time.UnixMilli(ms), json.RawMessage(detail), json.RawMessage(mail)
+		e.Kind, e.Time, e.Detail = Kind(kind), time.UnixMilli(ms), json.RawMessage(detail)
 		out = append(out, e)
 	}
 	return out, rows.Err()
@@ -317,8 +346,8 @@ func (l *Log) PruneBefore(ctx context.Context, before time.Time, limit int) (int
 }
 
 // ReferencedTx returns which of messageIDs still have events, read in tx
-// (spool keeps a message record while its events are kept: events are read
-// joined with it).
+// (spool keeps a message record while its events are kept: their readers
+// render them with its "mail" object).
 func (l *Log) ReferencedTx(tx *sql.Tx, messageIDs []string) (map[string]bool, error) {
 	out := map[string]bool{}
 	if len(messageIDs) == 0 {

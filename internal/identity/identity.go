@@ -33,7 +33,7 @@ const (
 // Identity is one email address or domain of an account.
 type Identity struct {
 	Account  string
-	Name     string // normalised: lower-case domain, address with lower-case domain
+	Name     string // normalised (Normalize): domain in lower-case A-labels; address as local@domain, local part as given
 	Kind     Kind
 	Verified bool
 	Created  time.Time
@@ -79,7 +79,13 @@ func (s *Service) forget(account string) {
 	s.mu.Unlock()
 }
 
-// Normalize validates an identity name and returns its canonical form and kind.
+// Normalize validates an identity name and returns its canonical form and
+// kind. A domain (bücher.example or xn--bcher-kva.example) becomes its
+// lower-case A-labels (address.Domain), so that either spelling names one
+// identity and matches addresses in either. An address becomes its
+// unquoted local part, "@", and the domain so converted: the local part,
+// UTF-8 or not (RFC 6531), is compared byte for byte, ASCII case included,
+// as Authorizing does. Errors wrap address.ErrInvalid.
 func Normalize(name string) (string, Kind, error) {
 	if strings.Contains(name, "@") {
 		a, err := address.ParsePath(name)

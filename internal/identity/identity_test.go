@@ -70,3 +70,56 @@ func TestAuthorizing(t *testing.T) {
 		})
 	}
 }
+
+// TestInternationalized: a domain identity is one identity whether created
+// with U-labels or A-labels, and covers addresses written either way; an
+// address identity with a UTF-8 local part (RFC 6531) matches that local
+// part exactly.
+func TestInternationalized(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			db := store.OpenTest(t, backend)
+			ctx := t.Context()
+			accts, _ := account.New(db, t.TempDir()+"/k", "us-east-1")
+			if _, err := accts.Create(ctx, "a"); err != nil {
+				t.Fatal(err)
+			}
+			s := New(db, accts)
+			id, err := s.Create(ctx, "a", "Bücher.example", true)
+			if err != nil || id.Name != "xn--bcher-kva.example" || id.Kind != Domain {
+				t.Fatalf("Create(Bücher.example) = %+v, %v", id, err)
+			}
+			if _, err := s.Create(ctx, "a", "xn--bcher-kva.example", true); !errors.Is(err, ErrExists) {
+				t.Fatalf("Create of the A-label after the U-label: %v, want ErrExists", err)
+			}
+			if id, err := s.Create(ctx, "a", "用户@例え.jp", true); err != nil || id.Name != "用户@xn--r8jz45g.jp" || id.Kind != EmailAddress {
+				t.Fatalf("Create(用户@例え.jp) = %+v, %v", id, err)
+			}
+			if _, err := s.Create(ctx, "a", "\u00e1@例え.jp", true); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Get(ctx, "a", "用户@xn--r8jz45g.jp"); err != nil {
+				t.Fatalf("Get by A-label: %v", err)
+			}
+			if _, err := s.Create(ctx, "a", "a@xn--zz.example", true); !errors.Is(err, address.ErrInvalid) {
+				t.Fatalf("Create with an invalid IDN: %v, want address.ErrInvalid", err)
+			}
+			for _, c := range []struct{ addr, want string }{
+				{"x@bücher.example", "xn--bcher-kva.example"},
+				{"ü@mail.xn--bcher-kva.example", "xn--bcher-kva.example"},
+				{"用户@例え.jp", "用户@xn--r8jz45g.jp"},
+				{"\"用户\"@xn--r8jz45g.jp", "用户@xn--r8jz45g.jp"},
+				{"用戶@例え.jp", ""},      // another local part
+				{"a\u0301@例え.jp", ""}, // NFD: not normalised into the NFC identity á@
+			} {
+				a, err := address.Parse(c.addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, err := s.Authorizing(ctx, "a", a); err != nil || got != c.want {
+					t.Errorf("Authorizing(%s) = %q, %v; want %q", c.addr, got, err, c.want)
+				}
+			}
+		})
+	}
+}

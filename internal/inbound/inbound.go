@@ -117,6 +117,10 @@ type Backend struct {
 	Memory *admission.Budget
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// BaseContext returns the context sessions' contexts derive from; its
+	// cancellation (shutdown) cancels their work in flight. nil:
+	// context.Background.
+	BaseContext func() context.Context
 
 	rates *ipRates
 	// warnings rate-limits the warnings hostile mail causes (unattributed
@@ -149,7 +153,12 @@ func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	if c != nil && c.Conn() != nil {
 		ip = admission.RemoteIP(c.Conn())
 	}
-	return &session{b: b, ip: ip}, nil
+	base := context.Background()
+	if b.BaseContext != nil {
+		base = b.BaseContext()
+	}
+	ctx, cancel := context.WithCancel(base)
+	return &session{b: b, ip: ip, ctx: ctx, cancel: cancel}, nil
 }
 
 func (b *Backend) maxSize() int64 {
@@ -171,10 +180,12 @@ func (b *Backend) now() time.Time {
 type Rcpt struct{ Addr, MessageID, Index string }
 
 type session struct {
-	b     *Backend
-	ip    string
-	from  string
-	rcpts []Rcpt
+	b      *Backend
+	ctx    context.Context // cancelled by Logout or shutdown
+	cancel context.CancelFunc
+	ip     string
+	from   string
+	rcpts  []Rcpt
 }
 
 // Mail starts a transaction: from is the null path ("", RFC 5321 §4.5.5:
@@ -225,7 +236,10 @@ func (s *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.b.Receive(context.Background(), s.from, s.rcpts, body); err != nil {
+	if s.ctx.Err() != nil { // shutting down: nothing stored, the sender retries
+		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Service shutting down, closing connection"}
+	}
+	if _, err := s.b.Receive(s.ctx, s.from, s.rcpts, body); err != nil {
 		s.b.Log.Error("storing inbound message", "err", err)
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary local problem"}
 	}
@@ -233,7 +247,7 @@ func (s *session) Data(r io.Reader) error {
 }
 
 func (s *session) Reset()        { s.from, s.rcpts = "", nil }
-func (s *session) Logout() error { return nil }
+func (s *session) Logout() error { s.cancel(); return nil }
 
 // Result is what Receive made of one message.
 type Result struct {
@@ -257,11 +271,11 @@ const (
 	ByToken        = "token"         // the returned original carries its signed X-Petrel-Feedback token
 )
 
-// Outcome is one event recorded on the original message.
+// Outcome is one event recorded on the original message: its eventType
+// is Detail.Kind().
 type Outcome struct {
-	Kind      event.Kind
 	Recipient string
-	Detail    any
+	Detail    event.Detail
 }
 
 // Receive parses, classifies, attributes and stores one message, with its
@@ -317,7 +331,7 @@ func (b *Backend) Receive(ctx context.Context, mailFrom string, rcpts []Rcpt, bo
 			return err
 		}
 		for _, o := range recorded {
-			if err := b.Events.AddTx(tx, o.Kind, res.MessageID, res.Account, o.Recipient, now, o.Detail); err != nil {
+			if err := b.Events.AddTx(tx, res.MessageID, res.Account, o.Recipient, now, o.Detail); err != nil {
 				return err
 			}
 		}
@@ -444,7 +458,7 @@ func (b *Backend) attribute(ctx context.Context, res *Result, rcpts []Rcpt, now 
 			break
 		}
 		rc := *about
-		res.Events = append(res.Events, Outcome{event.Bounce, proven, event.BounceDetail{
+		res.Events = append(res.Events, Outcome{proven, event.BounceDetail{
 			BounceType: rc.Type, BounceSubType: rc.SubType,
 			BouncedRecipients: []event.BouncedRecipient{{EmailAddress: proven, Action: "failed", Status: status(rc), DiagnosticCode: rc.DiagnosticCode}},
 			Timestamp:         ts, FeedbackID: event.NewID(now), ReportingMTA: reportingMTA(rep.ReportingMTA),
@@ -456,7 +470,7 @@ func (b *Backend) attribute(ctx context.Context, res *Result, rcpts []Rcpt, now 
 		}
 		rc := *about
 		a := rc.Answer()
-		res.Events = append(res.Events, Outcome{event.DeliveryDelay, proven, event.DeliveryDelayDetail{
+		res.Events = append(res.Events, Outcome{proven, event.DeliveryDelayDetail{
 			Timestamp: ts, DelayType: bounce.DelayType(smtpreply.Reply{Code: a.Code, Enhanced: a.Status, Text: a.Text}, rc.Verdict),
 			ExpirationTime:    sesTime(rc.WillRetryUntil),
 			DelayedRecipients: []event.DelayedRecipient{{EmailAddress: proven, Status: status(rc), DiagnosticCode: rc.DiagnosticCode}},
@@ -468,12 +482,12 @@ func (b *Backend) attribute(ctx context.Context, res *Result, rcpts []Rcpt, now 
 			arrival = ts
 		}
 		c := event.Recipient{EmailAddress: proven}
-		res.Events = append(res.Events, Outcome{event.Complaint, proven, event.ComplaintDetail{
+		res.Events = append(res.Events, Outcome{proven, event.ComplaintDetail{
 			ComplainedRecipients: []event.Recipient{c}, Timestamp: ts, FeedbackID: event.NewID(now),
 			UserAgent: rep.UserAgent, ComplaintFeedbackType: rep.FeedbackType, ArrivalDate: arrival,
 		}})
 	case bounce.KindAutoReply:
-		res.Events = append(res.Events, Outcome{event.AutoResponse, proven, event.AutoResponseDetail{
+		res.Events = append(res.Events, Outcome{proven, event.AutoResponseDetail{
 			Timestamp: ts, FeedbackID: event.NewID(now), Recipient: event.Recipient{EmailAddress: proven},
 			AutoResponseType: rep.AutoReplyType, Subject: rep.Original.Subject, From: autoReplyFrom(rep),
 		}})

@@ -55,7 +55,7 @@ func (s *Store) freshOutcomesTx(ctx context.Context, tx *sql.Tx, digest, message
 	}
 	var fresh []Outcome
 	for _, o := range outcomes {
-		ok, err := s.freshTx(ctx, tx, messageID, o.Recipient, o.Kind, now)
+		ok, err := s.freshTx(ctx, tx, messageID, o.Recipient, o.Detail.Kind(), now)
 		if err != nil {
 			return nil, err
 		}

@@ -43,3 +43,40 @@ func BenchmarkParsePrepare(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParsePrepare8bit is BenchmarkParsePrepare for a 5 KB message
+// with 8-bit UTF-8 text (Content-Transfer-Encoding: 8bit) and a UTF-8
+// Subject: Prepare converts it to 7-bit.
+func BenchmarkParsePrepare8bit(b *testing.B) {
+	para := strings.Repeat("Grüße aus Köln — naïve café, crème brûlée, 東京タワー, Здравствуй, мир 👋\n", 50)
+	raw := []byte("From: Zoë <sender@example.com>\nTo: rcpt@example.net\nSubject: Grüße 👋\nMIME-Version: 1.0\n" +
+		"Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\nX-SES-MESSAGE-TAGS: campaign=weekly\n\n" + para)
+	now := time.Now()
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		m, err := Parse(NormalizeLineEndings(raw))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := m.CheckDuplicates(); err != nil {
+			b.Fatal(err)
+		}
+		p, err := Prepare(m, "0100019a-0000-0000-0000-000000000000-000000", "petrel.example", now)
+		if err != nil || !p.Converted {
+			b.Fatal(err, p.Converted)
+		}
+	}
+}
+
+// BenchmarkEightBitScan is the check every accepted message pays: a scan
+// of 5 KB of 7-bit text for octets above 127 and NUL.
+func BenchmarkEightBitScan(b *testing.B) {
+	body := []byte(strings.Repeat("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor\r\n", 64))
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if eightBit(body) {
+			b.Fatal("8-bit")
+		}
+	}
+}

@@ -3,18 +3,18 @@ package message
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"mime"
 	"mime/quotedprintable"
+	"net/mail"
 	"strings"
 )
 
 // Simple is SES "Simple" content (SESv2 Message shape) plus the addressing
 // that goes into the header.
 type Simple struct {
-	From        string // header form, already validated
+	From        string // one RFC 5322 mailbox in header form (address.Address.String), like To, Cc and ReplyTo
 	To, Cc      []string
 	ReplyTo     []string
 	Subject     string
@@ -39,57 +39,69 @@ type Attachment struct {
 // text/plain and/or text/html (multipart/alternative when both), wrapped in
 // multipart/mixed when there are attachments. Text parts are
 // quoted-printable, so no line exceeds 76 characters whatever the input.
-// Message-ID and Date are added later by Prepare.
+// Every header field is folded (RFC 5322 §2.2.3) to lines of at most 78
+// characters where the value allows, never more than 998: address lists
+// between addresses, display names and Subject as RFC 2047 encoded-words
+// when not ASCII, attachment names as RFC 2231 parameters. Message-ID and
+// Date are added later by Prepare. The error reports an address that does
+// not parse or a SEVEN_BIT attachment that is not 7-bit data.
 func BuildSimple(s Simple) ([]byte, error) {
 	var h bytes.Buffer
 	cs := s.Charset
 	if cs == "" {
 		cs = "UTF-8"
 	}
-	writeField(&h, "From", s.From)
-	if len(s.To) > 0 {
-		writeField(&h, "To", strings.Join(s.To, ", "))
+	for _, f := range []struct {
+		name string
+		list []string
+	}{{"From", []string{s.From}}, {"To", s.To}, {"Cc", s.Cc}, {"Reply-To", s.ReplyTo}} {
+		if len(f.list) == 0 {
+			continue
+		}
+		list := make([]*mail.Address, len(f.list))
+		for i, a := range f.list {
+			var err error
+			if list[i], err = mail.ParseAddress(a); err != nil {
+				return nil, fmt.Errorf("%s address %q: %v", f.name, a, err)
+			}
+		}
+		h.Write(addressField(f.name, list).Raw)
 	}
-	if len(s.Cc) > 0 {
-		writeField(&h, "Cc", strings.Join(s.Cc, ", "))
-	}
-	if len(s.ReplyTo) > 0 {
-		writeField(&h, "Reply-To", strings.Join(s.ReplyTo, ", "))
-	}
-	writeField(&h, "Subject", EncodeHeaderText(s.Subject))
-	writeField(&h, "MIME-Version", "1.0")
+	h.Write(textField("Subject", s.Subject).Raw)
+	h.Write(foldedField("MIME-Version", "1.0").Raw)
 	for _, kv := range s.Headers {
-		writeField(&h, kv[0], kv[1])
+		h.Write(foldedField(kv[0], kv[1]).Raw)
 	}
 
 	var body bytes.Buffer
-	var ctype string
+	var ctype Field
 	switch {
 	case s.Text != "" && s.HTML != "":
 		b := boundary()
-		ctype = `multipart/alternative; boundary="` + b + `"`
-		writePart(&body, b, "text/plain; charset="+cs, s.Text)
-		writePart(&body, b, "text/html; charset="+cs, s.HTML)
+		ctype = typeField("multipart/alternative", "boundary", b)
+		writePart(&body, b, typeField("text/plain", "charset", cs), s.Text)
+		writePart(&body, b, typeField("text/html", "charset", cs), s.HTML)
 		fmt.Fprintf(&body, "--%s--\r\n", b)
 	case s.HTML != "":
-		ctype = "text/html; charset=" + cs
+		ctype = typeField("text/html", "charset", cs)
 		writeQP(&body, s.HTML)
 	default:
-		ctype = "text/plain; charset=" + cs
+		ctype = typeField("text/plain", "charset", cs)
 		writeQP(&body, s.Text)
 	}
+	multipart := len(s.Attachments) > 0 || s.Text != "" && s.HTML != ""
 	if len(s.Attachments) > 0 {
 		inner := body.Bytes()
 		innerType := ctype
 		b := boundary()
-		ctype = `multipart/mixed; boundary="` + b + `"`
+		ctype = typeField("multipart/mixed", "boundary", b)
 		var mixed bytes.Buffer
 		fmt.Fprintf(&mixed, "--%s\r\n", b)
-		innerCTE := ""
-		if !strings.HasPrefix(innerType, "multipart/") {
-			innerCTE = "Content-Transfer-Encoding: quoted-printable\r\n"
+		mixed.Write(innerType.Raw)
+		if s.Text == "" || s.HTML == "" {
+			mixed.WriteString("Content-Transfer-Encoding: quoted-printable\r\n")
 		}
-		fmt.Fprintf(&mixed, "Content-Type: %s\r\n%s\r\n", innerType, innerCTE)
+		mixed.WriteString("\r\n")
 		mixed.Write(inner)
 		for _, a := range s.Attachments {
 			fmt.Fprintf(&mixed, "\r\n--%s\r\n", b)
@@ -100,24 +112,28 @@ func BuildSimple(s Simple) ([]byte, error) {
 		fmt.Fprintf(&mixed, "\r\n--%s--\r\n", b)
 		body = mixed
 	}
-	writeField(&h, "Content-Type", ctype)
-	if !strings.HasPrefix(ctype, "multipart/") {
-		writeField(&h, "Content-Transfer-Encoding", "quoted-printable")
+	h.Write(ctype.Raw)
+	if !multipart {
+		h.WriteString("Content-Transfer-Encoding: quoted-printable\r\n")
 	}
 	h.WriteString("\r\n")
 	h.Write(body.Bytes())
 	return h.Bytes(), nil
 }
 
-func writeField(b *bytes.Buffer, name, value string) {
-	b.WriteString(name)
-	b.WriteString(": ")
-	b.WriteString(value)
-	b.WriteString("\r\n")
+// typeField returns a Content-Type field: the media type and one
+// parameter.
+func typeField(mediaType, key, value string) Field {
+	w := newField("Content-Type")
+	w.text(mediaType)
+	w.param(key, value, false)
+	return w.field()
 }
 
-func writePart(b *bytes.Buffer, boundary, ctype, content string) {
-	fmt.Fprintf(b, "--%s\r\nContent-Type: %s\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n", boundary, ctype)
+func writePart(b *bytes.Buffer, boundary string, ctype Field, content string) {
+	fmt.Fprintf(b, "--%s\r\n", boundary)
+	b.Write(ctype.Raw)
+	b.WriteString("Content-Transfer-Encoding: quoted-printable\r\n\r\n")
 	writeQP(b, content)
 	b.WriteString("\r\n")
 }
@@ -141,14 +157,19 @@ func writeAttachment(b *bytes.Buffer, a Attachment) error {
 	if strings.EqualFold(a.Disposition, "INLINE") {
 		disp = "inline"
 	}
-	name := mime.QEncoding.Encode("UTF-8", a.FileName)
-	fmt.Fprintf(b, "Content-Type: %s; name=\"%s\"\r\n", ct, name)
-	fmt.Fprintf(b, "Content-Disposition: %s; filename=\"%s\"\r\n", disp, name)
+	w := newField("Content-Type")
+	w.text(ct)
+	w.nameParam(a.FileName)
+	b.Write(w.field().Raw)
+	w = newField("Content-Disposition")
+	w.text(disp)
+	w.param("filename", a.FileName, true)
+	b.Write(w.field().Raw)
 	if a.ContentID != "" {
-		fmt.Fprintf(b, "Content-ID: <%s>\r\n", strings.Trim(a.ContentID, "<>"))
+		b.Write(foldedField("Content-ID", "<"+strings.Trim(a.ContentID, "<>")+">").Raw)
 	}
 	if a.Description != "" {
-		fmt.Fprintf(b, "Content-Description: %s\r\n", EncodeHeaderText(a.Description))
+		b.Write(textField("Content-Description", a.Description).Raw)
 	}
 	switch strings.ToUpper(a.Encoding) {
 	case "QUOTED_PRINTABLE":
@@ -164,13 +185,7 @@ func writeAttachment(b *bytes.Buffer, a Attachment) error {
 		b.Write(NormalizeLineEndings(a.Content))
 	default:
 		b.WriteString("Content-Transfer-Encoding: base64\r\n\r\n")
-		enc := base64.StdEncoding.EncodeToString(a.Content)
-		for len(enc) > 76 {
-			b.WriteString(enc[:76])
-			b.WriteString("\r\n")
-			enc = enc[76:]
-		}
-		b.WriteString(enc)
+		writeBase64(b, a.Content)
 	}
 	return nil
 }
@@ -180,17 +195,6 @@ func extension(name string) string {
 		return name[i:]
 	}
 	return ""
-}
-
-// EncodeHeaderText returns s as an unstructured header value: unchanged when
-// it is printable ASCII, else as RFC 2047 encoded-words.
-func EncodeHeaderText(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return mime.BEncoding.Encode("UTF-8", s)
-		}
-	}
-	return s
 }
 
 func boundary() string {

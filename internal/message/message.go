@@ -239,10 +239,11 @@ func (m *Message) Del(name string) {
 }
 
 // Set replaces all fields named name with one field holding value, placed
-// where the first one was (or first in the header when there was none).
-// value must already be encoded and must not contain CR or LF.
+// where the first one was (or first in the header when there was none),
+// folded at value's blanks (RFC 5322 §2.2.3). value must already be
+// encoded and must not contain CR or LF.
 func (m *Message) Set(name, value string) {
-	f := Field{Name: name, Raw: []byte(name + ": " + value + "\r\n")}
+	f := foldedField(name, value)
 	at := 0
 	for i, h := range m.Header {
 		if strings.EqualFold(h.Name, name) {
@@ -336,4 +337,15 @@ func (m *Message) CheckDuplicates() error {
 		seen[k] = true
 	}
 	return nil
+}
+
+// eightBit reports whether the message has an octet 7-bit data may not
+// hold (RFC 2045 §2.7) in its header or body.
+func (m *Message) eightBit() bool {
+	for _, f := range m.Header {
+		if eightBit(f.Raw) {
+			return true
+		}
+	}
+	return eightBit(m.Body)
 }

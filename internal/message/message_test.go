@@ -99,7 +99,7 @@ func TestBuildSimple(t *testing.T) {
 	if err != nil {
 		t.Fatalf("built message does not parse: %v", err)
 	}
-	if !strings.HasPrefix(m.Get("Content-Type"), "multipart/mixed") || !strings.Contains(m.Get("Subject"), "=?UTF-8?b?") {
+	if !strings.HasPrefix(m.Get("Content-Type"), "multipart/mixed") || decodeText(m.Get("Subject")) != "Grüße" {
 		t.Fatalf("headers: %q %q", m.Get("Content-Type"), m.Get("Subject"))
 	}
 	msg, _ := mail.ReadMessage(bytes.NewReader(b))

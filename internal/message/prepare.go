@@ -11,22 +11,28 @@ import (
 // Prepared is a message made ready for delivery, and what the event "mail"
 // object needs to know about it.
 type Prepared struct {
-	Body             []byte      // what is delivered
-	Headers          []NameValue // original header fields (Bcc left out), for mail.headers
-	HeadersTruncated bool        // Headers stop short because the header was ≥ 10 KB
-	Common           Common      // mail.commonHeaders
-	ConfigurationSet string      // from X-SES-CONFIGURATION-SET
-	Tags             [][2]string // from X-SES-MESSAGE-TAGS, in order
+	Body             []byte        // what is delivered
+	Headers          []Header      // original header fields (Bcc left out), for mail.headers
+	HeadersTruncated bool          // Headers stop short because the header was ≥ 10 KB
+	Common           CommonHeaders // mail.commonHeaders
+	ConfigurationSet string        // from X-SES-CONFIGURATION-SET
+	Tags             [][2]string   // from X-SES-MESSAGE-TAGS, in order
+
+	// Converted reports that the message had 8-bit octets and Prepare
+	// rewrote them as 7-bit: quoted-printable or base64 parts (RFC 2045),
+	// RFC 2047 and RFC 2231 header text. Body may still hold 8-bit octets
+	// that could not be rewritten (see Prepare).
+	Converted bool
 }
 
-// NameValue is one entry of mail.headers.
-type NameValue struct {
+// Header is one entry of SES's mail.headers (../shared/spec/ses.md §4.2).
+type Header struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
 }
 
-// Common is SES's commonHeaders object.
-type Common struct {
+// CommonHeaders is SES's mail.commonHeaders object (../shared/spec/ses.md §4.2).
+type CommonHeaders struct {
 	From       []string `json:"from,omitempty"`
 	ReplyTo    []string `json:"replyTo,omitempty"`
 	To         []string `json:"to,omitempty"`
@@ -55,10 +61,19 @@ func (e *TagError) Error() string {
 // Message-ID becomes <messageID@domain> and Date the acceptance time. The
 // original headers are kept for the events.
 //
+// A message with 8-bit octets (RFC 6152, RFC 6532) is made 7-bit before it
+// is signed, so that no next hop has to convert it, unless it already
+// carries a DKIM-Signature field: converting would break the sender's
+// signature, so it is delivered 8-bit (and needs 8BITMIME). Parts are
+// re-encoded, header text written as encoded-words; what cannot be
+// rewritten (a UTF-8 local part, a part whose structure is not
+// understood) stays 8-bit. For a 7-bit message this costs one scan of its
+// octets.
+//
 // Each of add is a header field {name, value} Petrel sets on the delivered
 // message (replacing any field of that name the client wrote), such as the
 // signed X-Petrel-Feedback token; value must already be encoded and free
-// of CR and LF.
+// of CR and LF. Fields Prepare sets are folded (RFC 5322 §2.2.3).
 func Prepare(m *Message, messageID, domain string, now time.Time, add ...[2]string) (*Prepared, error) {
 	p := &Prepared{}
 	size := 0
@@ -71,9 +86,9 @@ func Prepare(m *Message, messageID, domain string, now time.Time, add ...[2]stri
 			p.HeadersTruncated = true
 			break
 		}
-		p.Headers = append(p.Headers, NameValue{Name: f.Name, Value: f.Value()})
+		p.Headers = append(p.Headers, Header{Name: f.Name, Value: f.Value()})
 	}
-	p.Common = Common{
+	p.Common = CommonHeaders{
 		From:       addressList(m.Get("From")),
 		ReplyTo:    addressList(m.Get("Reply-To")),
 		To:         addressList(strings.Join(m.Values("To"), ", ")),
@@ -110,6 +125,9 @@ func Prepare(m *Message, messageID, domain string, now time.Time, add ...[2]stri
 	out.Set("Message-ID", "<"+messageID+"@"+domain+">")
 	for _, f := range add {
 		out.Set(f[0], f[1])
+	}
+	if m.eightBit() && m.Get("DKIM-Signature") == "" {
+		p.Converted = to7bit(out)
 	}
 	if out.Get("MIME-Version") == "" {
 		out.Header = append(out.Header, Field{Name: "MIME-Version", Raw: []byte("MIME-Version: 1.0\r\n")})

@@ -17,6 +17,7 @@ func TestPrepareScratch(t *testing.T) {
 		{"header grows", "From: s@example.com\r\nTo: a@example.net\r\n"},
 		{"header shrinks", "From: s@example.com\r\nBcc: hidden@example.com\r\n" +
 			strings.Repeat("X-SES-MESSAGE-TAGS: a=b\r\n", 40) + "Return-Path: <r@example.com>\r\n"},
+		{"8-bit header converted", "From: Zoë <s@example.com>\r\nSubject: Grüße aus Köln\r\n"},
 	}
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	for _, c := range cases {

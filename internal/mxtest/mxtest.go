@@ -1,6 +1,9 @@
-// Package mxtest runs fake receiving mail servers for tests: real SMTP
-// (go-smtp) on a loopback address, recording every message and answering
-// RCPT and DATA with scripted replies. Import only from _test.go files.
+// Package mxtest runs fake receiving mail servers for tests on loopback
+// addresses, recording every message: Start and StartTLS run go-smtp with
+// scripted RCPT replies; StartScript runs a raw-SMTP server whose every
+// stage (greeting, EHLO, STARTTLS, MAIL, RCPT, DATA, end of data) a Script
+// can answer with any reply, late, or by hanging up. Import only from
+// _test.go files.
 package mxtest
 
 import (
@@ -41,7 +44,8 @@ type Server struct {
 	Addr string // ip:port
 	IP   string
 
-	// Rcpt, when set, answers each RCPT TO.
+	// Rcpt, when set, answers each RCPT TO (Start and StartTLS servers;
+	// a Script has its own hooks).
 	Rcpt Reply
 
 	mu       sync.Mutex
@@ -100,9 +104,11 @@ func (s *Server) Messages() []Message {
 }
 
 // Commands returns the MAIL FROM and RCPT TO command lines the server
-// received, byte for byte without their CRLF, in order, from sessions in
-// plain text (after STARTTLS the server sees only ciphertext here). Any line
-// starting with "MAIL FROM:" or "RCPT TO:" counts, message content included.
+// received, byte for byte without their CRLF, in order. A Start or StartTLS
+// server records them from sessions in plain text (after STARTTLS it sees
+// only ciphertext here), counting any line starting with "MAIL FROM:" or
+// "RCPT TO:", message content included; a Script server records the MAIL
+// and RCPT commands it reads, under TLS too.
 func (s *Server) Commands() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -115,6 +115,44 @@ func (q *Queue) RescheduleTx(tx *sql.Tx, id string, attempts int, next time.Time
 		attempts, next.UnixMilli(), lastErr, id)
 }
 
+// PendingTx returns which of messageIDs still have entries, read in tx:
+// spool keeps a message's body while any recipient of it is unfinished
+// (spool.InUse). One message, the common case as each entry is retired,
+// is looked up through a prepared statement.
+func (q *Queue) PendingTx(tx *sql.Tx, messageIDs []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(messageIDs) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(messageIDs))
+	for i, id := range messageIDs {
+		args[i] = id
+	}
+	query := "SELECT DISTINCT message_id FROM queue WHERE message_id IN (" + store.Placeholders(len(args)) + ")"
+	var rows *sql.Rows
+	var err error
+	if len(args) == 1 {
+		var st *sql.Stmt
+		if st, err = q.db.Prepared(query); err == nil {
+			rows, err = tx.Stmt(st).Query(args...)
+		}
+	} else {
+		rows, err = tx.Query(q.db.Rebind(query), args...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("finding queue entries of messages: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
 // ReleaseOwner drops every lease held by owner (a node starting up reclaims
 // what it held before it stopped).
 func (q *Queue) ReleaseOwner(ctx context.Context, owner string) (int64, error) {

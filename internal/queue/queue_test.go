@@ -126,3 +126,42 @@ func TestRescheduleAndNextDue(t *testing.T) {
 		})
 	}
 }
+
+// PendingTx answers, for spool, which messages still have entries: all of
+// a message's entries must be retired before it is no longer pending, and
+// a message never queued is not pending.
+func TestPendingTx(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			db := store.OpenTest(t, backend)
+			q := New(db)
+			fill(t, db, q, 2, time.Now())
+			pending := func(ids ...string) map[string]bool {
+				t.Helper()
+				var got map[string]bool
+				if err := db.Tx(t.Context(), func(tx *sql.Tx) (err error) { got, err = q.PendingTx(tx, ids); return err }); err != nil {
+					t.Fatal(err)
+				}
+				return got
+			}
+			if got := pending("m1"); !got["m1"] || len(got) != 1 {
+				t.Fatalf("with two entries: %v", got)
+			}
+			if got := pending(); len(got) != 0 {
+				t.Fatalf("of no messages: %v", got)
+			}
+			if err := db.Tx(t.Context(), func(tx *sql.Tx) error { return q.DeleteTx(tx, "m1/0") }); err != nil {
+				t.Fatal(err)
+			}
+			if got := pending("m1", "other"); !got["m1"] || len(got) != 1 {
+				t.Fatalf("with one entry left: %v", got)
+			}
+			if err := db.Tx(t.Context(), func(tx *sql.Tx) error { return q.DeleteTx(tx, "m1/1") }); err != nil {
+				t.Fatal(err)
+			}
+			if got := pending("m1"); len(got) != 0 {
+				t.Fatalf("with every entry retired: %v", got)
+			}
+		})
+	}
+}

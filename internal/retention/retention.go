@@ -9,12 +9,14 @@
 // delete):
 //
 //  1. bodies: spool.ReleaseBodies empties the bodies of messages accepted
-//     more than BodyGrace ago that no queue entry needs (a safety net: the
-//     transaction that retires a message's last recipient already does it);
+//     more than BodyGrace ago that no queue entry needs (queue.PendingTx;
+//     a safety net: the transaction that retires a message's last
+//     recipient already does it);
 //  2. events older than Events (event.Log.PruneBefore);
 //  3. message records older than max(Messages, Events) that have no queue
-//     entry and no event left (spool.PruneBefore) — events are read joined
-//     with their message's record, so the record goes only after its last
+//     entry and no event left (spool.PruneBefore, asking queue.PendingTx
+//     and event.Log.ReferencedTx) — events are rendered with their
+//     message's "mail" object, so the record goes only after its last
 //     event, and a message still in the queue is never touched;
 //  4. return-path mail older than Inbound (inbound.Store.PruneBefore).
 //
@@ -29,6 +31,7 @@ import (
 
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/inbound"
+	"github.com/petrelmail/petrel/internal/queue"
 	"github.com/petrelmail/petrel/internal/spool"
 )
 
@@ -71,6 +74,7 @@ func (p Policy) Interval() time.Duration {
 type Pruner struct {
 	Policy  Policy
 	Spool   *spool.Spool
+	Queue   *queue.Queue // asked whether a message still has entries
 	Events  *event.Log
 	Inbound *inbound.Store
 	Log     *slog.Logger
@@ -129,7 +133,7 @@ func (p *Pruner) Once(ctx context.Context) (Result, error) {
 	}
 	if g := p.Policy.BodyGrace; g > 0 {
 		err := p.drain(ctx, &r.BodiesReleased, func() (n int, done bool, err error) {
-			n, p.bodyCursor, done, err = p.Spool.ReleaseBodies(ctx, now.Add(-g), p.bodyCursor, limit)
+			n, p.bodyCursor, done, err = p.Spool.ReleaseBodies(ctx, now.Add(-g), p.bodyCursor, limit, p.Queue.PendingTx)
 			return n, done, err
 		})
 		if err != nil {
@@ -150,7 +154,7 @@ func (p *Pruner) Once(ctx context.Context) (Result, error) {
 		before := now.Add(-max(p.Policy.Messages, p.Policy.Events))
 		cursor := ""
 		err := p.drain(ctx, &r.Messages, func() (n int, done bool, err error) {
-			n, cursor, done, err = p.Spool.PruneBefore(ctx, before, cursor, limit, p.Events.ReferencedTx)
+			n, cursor, done, err = p.Spool.PruneBefore(ctx, before, cursor, limit, p.Queue.PendingTx, p.Events.ReferencedTx)
 			return n, done, err
 		})
 		if err != nil {

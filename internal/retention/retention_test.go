@@ -58,7 +58,7 @@ func (w *world) accept(at time.Time, queued bool) string {
 			Created: at, NextAttempt: at, Deadline: at.Add(14 * time.Hour)}, "", time.Time{}); err != nil {
 			return err
 		}
-		return w.events.AddTx(tx, event.Send, id, "acme", "", at, event.SendDetail{})
+		return w.events.AddTx(tx, id, "acme", "", at, event.SendDetail{})
 	})
 	if err != nil {
 		w.t.Fatal(err)
@@ -75,14 +75,14 @@ func (w *world) accept(at time.Time, queued bool) string {
 func (w *world) finish(id string, at time.Time, release bool) {
 	w.t.Helper()
 	err := w.db.Tx(context.Background(), func(tx *sql.Tx) error {
-		if err := w.events.AddTx(tx, event.Delivery, id, "acme", "r@far.test", at, event.DeliveryDetail{}); err != nil {
+		if err := w.events.AddTx(tx, id, "acme", "r@far.test", at, event.DeliveryDetail{}); err != nil {
 			return err
 		}
 		if err := w.queue.DeleteTx(tx, id+"/0"); err != nil {
 			return err
 		}
 		if release {
-			return w.spool.ReleaseBodyTx(tx, id)
+			return w.spool.ReleaseBodyTx(tx, id, w.queue.PendingTx)
 		}
 		return nil
 	})
@@ -91,17 +91,18 @@ func (w *world) finish(id string, at time.Time, release bool) {
 	}
 }
 
-func (w *world) event(id string, kind event.Kind, at time.Time) {
+func (w *world) event(id string, at time.Time, d event.Detail) {
 	w.t.Helper()
 	if err := w.db.Tx(context.Background(), func(tx *sql.Tx) error {
-		return w.events.AddTx(tx, kind, id, "acme", "r@far.test", at, event.ComplaintDetail{})
+		return w.events.AddTx(tx, id, "acme", "r@far.test", at, d)
 	}); err != nil {
 		w.t.Fatal(err)
 	}
 }
 
 // state is what is stored of a message: its body, whether its record
-// exists, and its events (as read, with the mail object joined).
+// exists, and its events, each of which must still find the message's
+// "mail" object (spool.MailObjects), which events are rendered with.
 func (w *world) state(id string) (body string, record bool, kinds []string) {
 	w.t.Helper()
 	b, err := w.spool.Body(context.Background(), id)
@@ -110,9 +111,13 @@ func (w *world) state(id string) (body string, record bool, kinds []string) {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	mails, err := w.spool.MailObjects(context.Background(), []string{id})
+	if err != nil {
+		w.t.Fatal(err)
+	}
 	for _, e := range evs {
-		if !strings.Contains(string(e.Mail), id) {
-			w.t.Errorf("event %s of %s read without its mail object: %s", e.Kind, id, e.Mail)
+		if !strings.Contains(string(mails[e.MessageID]), id) {
+			w.t.Errorf("event %s of %s kept without its mail object: %s", e.Kind, id, mails[e.MessageID])
 		}
 		kinds = append(kinds, string(e.Kind))
 	}
@@ -160,7 +165,7 @@ func TestPruneOnSchedule(t *testing.T) {
 			for i := range 12 {
 				many = append(many, w.accept(t0.Add(-35*day+time.Duration(i)*time.Second), false))
 			}
-			w.event(late, event.Complaint, t0.Add(-5*day))
+			w.event(late, t0.Add(-5*day), event.ComplaintDetail{})
 			leaked := w.accept(t0.Add(-2*day), true) // body left behind by a racing retirement
 			w.finish(leaked, t0.Add(-2*day+time.Minute), false)
 			queued := w.accept(t0.Add(-3*time.Hour), true) // still in the queue
@@ -170,7 +175,7 @@ func TestPruneOnSchedule(t *testing.T) {
 
 			p := &Pruner{
 				Policy: Policy{Messages: 30 * day, Events: 30 * day, Inbound: 14 * day, BodyGrace: 15 * time.Hour},
-				Spool:  w.spool, Events: w.events, Inbound: inbound.NewStore(w.db), Log: slog.New(slog.DiscardHandler),
+				Spool:  w.spool, Queue: w.queue, Events: w.events, Inbound: inbound.NewStore(w.db), Log: slog.New(slog.DiscardHandler),
 				Now: func() time.Time { return w.now }, Batch: 5, Pause: -1,
 			}
 			r, err := p.Once(t.Context())
@@ -244,7 +249,7 @@ func TestKeepForever(t *testing.T) {
 	w := newWorld(t, "sqlite")
 	id := w.accept(w.now.Add(-400*day), false)
 	w.receive(w.now.Add(-400*day), 1)
-	p := &Pruner{Policy: Policy{Messages: day}, Spool: w.spool, Events: w.events, Inbound: inbound.NewStore(w.db),
+	p := &Pruner{Policy: Policy{Messages: day}, Spool: w.spool, Queue: w.queue, Events: w.events, Inbound: inbound.NewStore(w.db),
 		Now: func() time.Time { return w.now }, Pause: -1}
 	if r, err := p.Once(t.Context()); err != nil || r != (Result{}) {
 		t.Errorf("pass: %+v, %v", r, err)
@@ -258,7 +263,7 @@ func TestKeepForever(t *testing.T) {
 func TestRunStops(t *testing.T) {
 	w := newWorld(t, "sqlite")
 	id := w.accept(w.now.Add(-40*day), false)
-	p := &Pruner{Policy: Policy{Messages: 30 * day, Events: 30 * day}, Spool: w.spool, Events: w.events, Inbound: inbound.NewStore(w.db),
+	p := &Pruner{Policy: Policy{Messages: 30 * day, Events: 30 * day}, Spool: w.spool, Queue: w.queue, Events: w.events, Inbound: inbound.NewStore(w.db),
 		Now: func() time.Time { return w.now }, Log: slog.New(slog.DiscardHandler), Every: time.Hour}
 	ctx, cancel := context.WithCancel(t.Context())
 	stopped := make(chan struct{})
@@ -306,7 +311,7 @@ func TestInterval(t *testing.T) {
 	// Run with a 1 s event retention passes again within the second.
 	w := newWorld(t, "sqlite")
 	passes := make(chan struct{}, 16)
-	p := &Pruner{Policy: Policy{Events: time.Second}, Spool: w.spool, Events: w.events, Inbound: inbound.NewStore(w.db),
+	p := &Pruner{Policy: Policy{Events: time.Second}, Spool: w.spool, Queue: w.queue, Events: w.events, Inbound: inbound.NewStore(w.db),
 		Log: slog.New(slog.DiscardHandler), Now: func() time.Time { passes <- struct{}{}; return time.Now() }}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -121,6 +121,13 @@ const testAccount = "acct"
 // account's identities.
 func newTestSender(tb testing.TB, backend string, setup func(context.Context, *identity.Service) error) *sending.Sender {
 	tb.Helper()
+	s, _ := newTestStore(tb, backend, setup)
+	return s
+}
+
+// newTestStore is newTestSender also returning its store.
+func newTestStore(tb testing.TB, backend string, setup func(context.Context, *identity.Service) error) (*sending.Sender, *store.DB) {
+	tb.Helper()
 	db := store.OpenTest(tb, backend)
 	ctx := context.Background()
 	accts, err := account.New(db, filepath.Join(tb.TempDir(), "master.key"), "us-east-1")
@@ -140,9 +147,9 @@ func newTestSender(tb testing.TB, backend string, setup func(context.Context, *i
 		}
 	}
 	batch := store.RunTestBatcher(tb, store.NewBatcher(db, 0, 0))
-	return sending.New(sending.Config{Hostname: "petrel.example", Region: "us-east-1", NodeID: "test",
+	return sending.New(sending.Config{MessageIDDomain: "petrel.example", Region: "us-east-1", NodeID: "test",
 		MaxDelivery: time.Hour, MaxRecipients: 50, MaxSize: 40 << 20, LeaseFor: time.Minute},
-		accts, ids, queue.New(db), spool.New(db), event.NewLog(db), batch)
+		accts, ids, queue.New(db), spool.New(db), event.NewLog(db), batch), db
 }
 
 // cpuTime is the CPU time this process has used, user and system.

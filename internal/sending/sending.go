@@ -10,7 +10,9 @@
 //     it as SES does (X-SES-* read and stripped, Message-ID and Date set),
 //     adding the signed X-Petrel-Feedback token that ties reports sent to
 //     the feedback mailboxes to it;
-//  5. DKIM-signs it with the From domain's key, when it has one;
+//  5. DKIM-signs it with the From domain's key, when it has one (a key that
+//     cannot be loaded or cannot sign is Petrel's failure, not the
+//     message's: *InternalError, which the edges answer as temporary);
 //  6. stores body, one queue entry per recipient and the Send event in one
 //     group-committed transaction, and returns only when it is on disk;
 //  7. hands the new queue entries, with the body, to the delivery workers in
@@ -22,7 +24,6 @@ package sending
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -41,13 +42,15 @@ import (
 
 // Config holds the accept path's settings.
 type Config struct {
-	Hostname      string        // domain of generated Message-IDs
-	Region        string        // for ARNs and error texts
-	NodeID        string        // lease owner of new queue entries
-	MaxDelivery   time.Duration // delivery deadline after acceptance
-	MaxRecipients int           // per message (SES: 50)
-	MaxSize       int           // bytes (SES v2/SMTP: 40 MB)
-	LeaseFor      time.Duration // lease on entries handed straight to delivery
+	// MessageIDDomain is the right-hand side of the Message-ID header
+	// field Petrel writes, <messageID@MessageIDDomain> (RFC 5322 §3.6.4).
+	MessageIDDomain string
+	Region          string        // for ARNs and error texts
+	NodeID          string        // lease owner of new queue entries
+	MaxDelivery     time.Duration // delivery deadline after acceptance
+	MaxRecipients   int           // per message (SES: 50)
+	MaxSize         int           // bytes (SES v2/SMTP: 40 MB)
+	LeaseFor        time.Duration // lease on entries handed straight to delivery
 	// Feedback returns the header field {name, value} added to every
 	// message that ties a complaint or bounce sent to a feedback mailbox to
 	// it (the signed X-Petrel-Feedback token, bounce.FeedbackToken; wired by
@@ -90,11 +93,17 @@ func New(cfg Config, accounts *account.Service, identities *identity.Service, q 
 
 // Request is one message to accept.
 type Request struct {
-	Account    string
-	Caller     string // access key id, for mail.callerIdentity
-	SourceIP   string
-	Operation  string            // "SendEmail", "SendRawEmail" (SMTP) — the ses:operation tag
-	MailFrom   *address.Address  // envelope sender given by the client (SMTP MAIL FROM); nil for the API
+	Account   string
+	Caller    string // access key id, for mail.callerIdentity
+	SourceIP  string
+	Operation string           // "SendEmail", "SendRawEmail" (SMTP) — the ses:operation tag
+	MailFrom  *address.Address // envelope sender given by the client (SMTP MAIL FROM, API FromEmailAddress of Raw content); nil: the From header's address
+	// Source is mail.source as SES reports it: the API's FromEmailAddress as
+	// the caller wrote it, display name included ("Sender Name
+	// <sender@example.com>", ../shared/spec/ses.md §4.2); "" reports the
+	// envelope sender's address (SMTP MAIL FROM, or From for Raw content
+	// sent without FromEmailAddress).
+	Source     string
 	Recipients []address.Address // envelope recipients
 	Raw        []byte            // the message; line endings are normalised here
 	Tags       [][2]string       // API EmailTags; when set, X-SES-MESSAGE-TAGS is ignored (SES: no merge)
@@ -143,14 +152,36 @@ func (e *TooManyRecipientsError) Error() string {
 	return fmt.Sprintf("Recipient count exceeds %d.", e.Max)
 }
 
-// StorageError wraps a failure to store an accepted message; nothing of it is
-// kept and the client should retry.
+// StorageError wraps a failure of the store (reading an account's or
+// identity's state, or storing the message); nothing of the message is
+// kept and the client should retry (API 503 ServiceUnavailable, SMTP 451).
 type StorageError struct{ Err error }
 
 func (e *StorageError) Error() string { return "storing message: " + e.Err.Error() }
 func (e *StorageError) Unwrap() error { return e.Err }
 
+// InternalError is Petrel's own failure to prepare an acceptable message:
+// the DKIM key of Identity cannot be loaded or cannot sign, or the event's
+// mail object cannot be encoded. Nothing is kept; the message is not at
+// fault, so the edges answer as temporary (API 500 InternalFailure, SMTP
+// 451 4.3.0) and log it at Error with the identity for the operator.
+type InternalError struct {
+	Op       string // what failed: "loading DKIM key", "DKIM signing", "encoding mail object"
+	Identity string // the identity concerned (the signing domain, or the From address)
+	Err      error
+}
+
+func (e *InternalError) Error() string { return e.Op + " for " + e.Identity + ": " + e.Err.Error() }
+func (e *InternalError) Unwrap() error { return e.Err }
+
 // Send accepts a message and returns its SES message ID once it is durable.
+// Errors: ErrSendingPaused, ErrNoRecipients, *UnverifiedError,
+// *RejectedError, *TooLargeError, *TooManyRecipientsError (the message's
+// or account's fault: permanent), *StorageError and *InternalError
+// (Petrel's: temporary), or ctx's error when ctx ended before the message
+// was handed to the store. In every error case nothing was stored; once
+// handed to the store, Send waits for the commit whatever ctx does, so a
+// message is never stored but reported failed for a cancelled ctx.
 func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	acct, err := s.accounts.Cached(ctx, req.Account)
 	if err != nil {
@@ -203,28 +234,31 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	if s.cfg.Feedback != nil {
 		add = append(add, s.cfg.Feedback(id))
 	}
-	prep, err := message.Prepare(msg, id, s.cfg.Hostname, now, add...)
+	prep, err := message.Prepare(msg, id, s.cfg.MessageIDDomain, now, add...)
 	if err != nil {
 		return "", &RejectedError{err.Error()}
 	}
 	// DKIM-sign once, before storing: every recipient and retry sends the
 	// same signed bytes (SES signs with the From domain's key).
 	if sg, err := s.identities.Signer(ctx, req.Account, from); err != nil {
-		return "", &StorageError{err}
+		return "", &InternalError{Op: "loading DKIM key", Identity: from.Domain, Err: err}
 	} else if sg != nil {
 		if prep.Body, err = sg.SignInPlace(prep.Body); err != nil {
-			return "", &RejectedError{"Transaction failed: " + err.Error()}
+			return "", &InternalError{Op: "DKIM signing", Identity: sg.Domain, Err: err}
 		}
 	}
-	mailJSON, err := json.Marshal(s.mailObject(req, acct, id, now, mailFrom, sourceIdentity, rcpts, prep))
+	mailJSON, err := event.Encode(s.mailObject(req, acct, id, now, mailFrom, sourceIdentity, rcpts, prep))
 	if err != nil {
-		return "", err
+		return "", &InternalError{Op: "encoding mail object", Identity: from.Email(), Err: err}
 	}
 	sm := &spool.Message{ID: id, Account: req.Account, Created: now, MailFrom: mailFrom.Email(), Mail: mailJSON, Body: prep.Body}
 	entries := make([]*queue.Entry, len(rcpts))
 	for i, r := range rcpts {
 		entries[i] = &queue.Entry{ID: id + "/" + strconv.Itoa(i), MessageID: id, Account: req.Account, Rcpt: r.Email(),
 			Domain: r.Domain, Created: now, NextAttempt: now, Deadline: now.Add(s.cfg.MaxDelivery), Body: prep.Body}
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
 	}
 	handoff := s.Delivery != nil && s.Delivery.Room(len(entries))
 	var leaseUntil time.Time // zero: unleased, for the poller
@@ -240,7 +274,7 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 				return err
 			}
 		}
-		return s.events.AddTx(tx, event.Send, id, req.Account, "", now, event.SendDetail{})
+		return s.events.AddTx(tx, id, req.Account, "", now, event.SendDetail{})
 	})
 	if err != nil {
 		return "", &StorageError{err}
@@ -342,10 +376,6 @@ func (s *Sender) mailObject(req Request, acct account.Account, id string, now ti
 	for i, r := range rcpts {
 		dest[i] = r.Email()
 	}
-	headers := make([]event.Header, len(p.Headers))
-	for i, h := range p.Headers {
-		headers[i] = event.Header(h)
-	}
 	configSet := p.ConfigurationSet
 	if req.ConfigSet != "" {
 		configSet = req.ConfigSet
@@ -368,18 +398,22 @@ func (s *Sender) mailObject(req Request, acct account.Account, id string, now ti
 	for _, kv := range custom {
 		tags[kv[0]] = append(tags[kv[0]], kv[1])
 	}
+	source := req.Source
+	if source == "" {
+		source = mailFrom.Email()
+	}
 	return event.Mail{
 		Timestamp:        event.Timestamp(now),
 		MessageID:        id,
-		Source:           mailFrom.Email(),
+		Source:           source,
 		SourceArn:        fmt.Sprintf("arn:aws:ses:%s:%s:identity/%s", s.cfg.Region, acct.SendingAccountID, sourceIdentity),
 		SourceIP:         req.SourceIP,
 		SendingAccountID: acct.SendingAccountID,
 		CallerIdentity:   req.Caller,
 		Destination:      dest,
 		HeadersTruncated: p.HeadersTruncated,
-		Headers:          headers,
-		CommonHeaders:    event.CommonHeaders(p.Common),
+		Headers:          p.Headers,
+		CommonHeaders:    p.Common,
 		Tags:             tags,
 	}
 }

@@ -18,8 +18,17 @@
 //   - malformed input gets a permanent reply: 501 5.5.2 for undecodable
 //     AUTH data (RFC 4954 §4), 554 5.6.0 for an over-long line in DATA
 //     (RFC 5321 §4.5.3.1.6), 553 for a bad address;
+//   - SMTPUTF8 (RFC 6531) is offered: UTF-8 addresses are taken with the
+//     SMTPUTF8 parameter of MAIL FROM, else refused with 5.6.7 (RFC 6531
+//     §3.5: 550 for MAIL, 553 for RCPT);
 //   - a message body is read in chunks taken from the memory budget shared
 //     with the API; over it, 451 4.3.1 (retry later), nothing accepted.
+//
+// Each session has a context derived from Backend.BaseContext (the
+// daemon's run context), used for everything it does and cancelled when it
+// ends: on shutdown, a transaction not yet handed to the store is answered
+// "421 4.3.2 Service shutting down" (the client retries; nothing was
+// stored), one being committed finishes and is acknowledged.
 package smtpsubmit
 
 import (
@@ -64,6 +73,10 @@ type Backend struct {
 	// Auth throttles AUTH failures; NewServer sets
 	// NewAuthLimiter(DefaultAuthPolicy()) when it is nil.
 	Auth *AuthLimiter
+	// BaseContext returns the context sessions' contexts derive from; its
+	// cancellation (shutdown) cancels their work in flight. nil:
+	// context.Background.
+	BaseContext func() context.Context
 
 	refusals admission.RefusalLog
 }
@@ -90,6 +103,7 @@ func NewServer(be *Backend, hostname string, tlsConfig *tls.Config) *smtp.Server
 	s.MaxMessageBytes = MaxMessageBytes
 	s.MaxRecipients = MaxRecipients
 	s.MaxLineLength = MaxLineLength
+	s.EnableSMTPUTF8 = true
 	s.AllowInsecureAuth = false
 	s.ReadTimeout = 5 * time.Minute
 	s.WriteTimeout = 5 * time.Minute
@@ -101,12 +115,21 @@ func NewServer(be *Backend, hostname string, tlsConfig *tls.Config) *smtp.Server
 // credential's range is attributed to its account without AUTH (it may still
 // authenticate, which then wins).
 func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	base := context.Background()
+	if b.BaseContext != nil {
+		base = b.BaseContext()
+	}
+	if base.Err() != nil {
+		return nil, errShuttingDown
+	}
 	s := &session{b: b, conn: c, sc: connOf(c.Conn())}
+	s.ctx, s.cancel = context.WithCancel(base)
 	if ap, err := netip.ParseAddrPort(c.Conn().RemoteAddr().String()); err == nil {
 		s.addr = ap.Addr().Unmap()
 		s.ip = s.addr.String()
-		acct, err := b.Accounts.AccountForIP(context.Background(), s.addr)
+		acct, err := b.Accounts.AccountForIP(s.ctx, s.addr)
 		if err != nil {
+			s.cancel()
 			b.Log.Error("looking up network credentials", "err", err)
 			return nil, errTempFailure
 		}
@@ -120,6 +143,8 @@ func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 
 type session struct {
 	b            *Backend
+	ctx          context.Context // the session's: cancelled by Logout or shutdown
+	cancel       context.CancelFunc
 	conn         *smtp.Conn
 	sc           *conn // nil when not served from Backend.Listen
 	addr         netip.Addr
@@ -129,6 +154,7 @@ type session struct {
 	network      bool  // attributed by a network credential, not AUTH
 	authFailures int   // refused AUTH attempts on this connection
 	size         int64 // SIZE declared with MAIL FROM (0: none)
+	utf8         bool  // SMTPUTF8 given with MAIL FROM (RFC 6531 §3.4)
 	from         *address.Address
 	rcpts        []address.Address
 }
@@ -153,6 +179,9 @@ var (
 	errNestedMail  = reply(503, smtp.EnhancedCode{5, 5, 1}, "Nested MAIL command")
 	errOverBudget  = reply(451, smtp.EnhancedCode{4, 3, 1}, "Temporary service failure")
 	errTempFailure = reply(451, smtp.EnhancedCode{4, 3, 0}, "Temporary service failure")
+	// errShuttingDown ends a session on shutdown (RFC 3463 X.3.2: system
+	// not accepting network messages; a 421 closes the connection).
+	errShuttingDown = reply(421, smtp.EnhancedCode{4, 3, 2}, "Service shutting down, closing connection")
 )
 
 func (s *session) AuthMechanisms() []string { return []string{"PLAIN", "LOGIN"} }
@@ -179,11 +208,14 @@ func (s *session) check(username, password string) error {
 		s.b.refused("AUTH locked out", "remote_ip", s.ip, "username", username)
 		return s.refuseAuth(errLockedOut)
 	}
-	acct, err := s.b.Accounts.AuthSMTP(context.Background(), username, password)
+	acct, err := s.b.Accounts.AuthSMTP(s.ctx, username, password)
 	if errors.Is(err, account.ErrBadCredentials) {
 		return s.authFailed(username)
 	}
 	if err != nil {
+		if s.ctx.Err() != nil {
+			return errShuttingDown
+		}
 		s.b.Log.Error("SMTP authentication", "err", err)
 		return errTempAuth
 	}
@@ -202,7 +234,11 @@ func (s *session) authFailed(username string) error {
 			"for", s.b.Auth.Policy().LockFor)
 	}
 	s.b.refused("AUTH failed", "remote_ip", s.ip, "username", username, "wait", wait)
-	time.Sleep(wait)
+	select {
+	case <-time.After(wait):
+	case <-s.ctx.Done():
+		return errShuttingDown
+	}
 	return s.refuseAuth(errBadCreds)
 }
 
@@ -276,12 +312,16 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if err := s.authorized(); err != nil {
 		return err
 	}
+	smtputf8 := opts != nil && opts.UTF8
+	if !smtputf8 && address.NeedsSMTPUTF8(from) {
+		return reply(550, smtp.EnhancedCode{5, 6, 7}, "Non-ASCII sender address requires SMTPUTF8")
+	}
 	a, err := address.ParsePath(from)
 	if err != nil {
 		return reply(553, smtp.EnhancedCode{5, 1, 7}, echo(from)+"Invalid email address")
 	}
 	s.from = &a
-	s.size = 0
+	s.size, s.utf8 = 0, smtputf8
 	if opts != nil {
 		s.size = opts.Size
 	}
@@ -293,7 +333,10 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 // account.Recheck ago): a disabled or deleted key ends the session (421),
 // a removed network credential asks for AUTH (530).
 func (s *session) authorized() error {
-	ctx := context.Background()
+	ctx := s.ctx
+	if ctx.Err() != nil {
+		return errShuttingDown
+	}
 	switch {
 	case s.account == "":
 		return errAuthRequired
@@ -328,6 +371,9 @@ func (s *session) authorized() error {
 func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if s.account == "" {
 		return errAuthRequired
+	}
+	if !s.utf8 && address.NeedsSMTPUTF8(to) {
+		return reply(553, smtp.EnhancedCode{5, 6, 7}, "Non-ASCII recipient address requires SMTPUTF8")
 	}
 	a, err := address.ParsePath(to)
 	if err != nil {
@@ -377,7 +423,7 @@ func (s *session) Data(r io.Reader) error {
 	case err != nil:
 		return errTempFailure
 	}
-	id, err := s.b.Sender.Send(context.Background(), sending.Request{
+	id, err := s.b.Sender.Send(s.ctx, sending.Request{
 		Account: s.account, Caller: s.user, SourceIP: s.ip, Operation: "SendRawEmail",
 		MailFrom: s.from, Recipients: s.rcpts, Raw: raw, RawScratch: true, // nothing else reads raw
 	})
@@ -468,12 +514,23 @@ func readFull(r io.Reader, buf []byte) (int, error) {
 	return n, nil
 }
 
+// sendError maps Send's errors to SES's SMTP replies (spec §3.4): the
+// message's faults are permanent (5xx), Petrel's temporary (451 4.3.0,
+// logged at Error), and a Send cut short by shutdown is 421 4.3.2.
 func (s *session) sendError(err error) error {
 	var unv *sending.UnverifiedError
 	var rej *sending.RejectedError
 	var many *sending.TooManyRecipientsError
 	var large *sending.TooLargeError
+	var in *sending.InternalError
 	switch {
+	case s.ctx.Err() != nil:
+		s.b.Log.Debug("SMTP transaction ended by shutdown; nothing was stored", "remote_ip", s.ip, "err", err)
+		return errShuttingDown
+	case errors.As(err, &in):
+		s.b.Log.Error("accepting SMTP message: nothing was accepted", "remote_ip", s.ip, "account", s.account,
+			"op", in.Op, "identity", in.Identity, "err", in.Err)
+		return errTempFailure
 	case errors.As(err, &unv):
 		return reply(554, smtp.EnhancedCode{5, 7, 1}, "Message rejected: "+unv.Error())
 	case errors.As(err, &large):
@@ -495,4 +552,8 @@ func (s *session) Reset() {
 	s.rcpts = nil
 }
 
-func (s *session) Logout() error { return nil }
+// Logout ends the session: its context is cancelled.
+func (s *session) Logout() error {
+	s.cancel()
+	return nil
+}

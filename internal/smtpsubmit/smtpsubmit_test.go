@@ -46,6 +46,8 @@ type testServer struct {
 	be            *Backend
 	smtpL         net.Listener
 	log           *syncBuffer
+	db            *store.DB
+	ids           *identity.Service
 }
 
 type serverOpts struct {
@@ -53,6 +55,7 @@ type serverOpts struct {
 	limits       admission.Limits
 	authDeadline time.Duration
 	budget       *admission.Budget
+	baseContext  func() context.Context // Backend.BaseContext
 }
 
 func startServer(t *testing.T, o serverOpts) *testServer {
@@ -78,14 +81,15 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 	bctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { batch.Run(bctx); close(done) }()
-	sender := sending.New(sending.Config{Hostname: "petrel.test", Region: "us-east-1", NodeID: "test",
+	sender := sending.New(sending.Config{MessageIDDomain: "petrel.test", Region: "us-east-1", NodeID: "test",
 		MaxDelivery: time.Hour, MaxRecipients: MaxRecipients, MaxSize: MaxMessageBytes, LeaseFor: time.Minute},
 		accts, ids, queue.New(db), spool.New(db), event.NewLog(db), batch)
 	logs := &syncBuffer{}
 	be := &Backend{Accounts: accts, Sender: sender, Log: slog.New(slog.NewTextHandler(logs, nil)),
-		Budget: o.budget, Auth: NewAuthLimiter(o.policy)}
+		Budget: o.budget, Auth: NewAuthLimiter(o.policy), BaseContext: o.baseContext}
 	tlsConfig := testTLS(t)
-	ts := &testServer{accts: accts, key: key, pass: account.SMTPPassword(key.SecretAccessKey, "us-east-1"), be: be, log: logs}
+	ts := &testServer{accts: accts, key: key, pass: account.SMTPPassword(key.SecretAccessKey, "us-east-1"), be: be, log: logs,
+		db: db, ids: ids}
 	var servers []*smtp.Server
 	for _, implicit := range []bool{false, true} {
 		srv := NewServer(be, "petrel.test", tlsConfig)

@@ -19,6 +19,12 @@
 // when its last queue entry is retired (ReleaseBodies catches the few that
 // concurrent retirements miss); PruneBefore deletes the record once the
 // retention period has passed and no queue entry or event refers to it.
+//
+// Spool reads and writes only its own tables (messages, message_chunks).
+// Whether a message still has queue entries or events is answered by the
+// packages that own those tables (queue.Queue.PendingTx,
+// event.Log.ReferencedTx), passed in as an InUse and asked in the same
+// transaction that acts on the answer.
 package spool
 
 import (
@@ -27,6 +33,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/petrelmail/petrel/internal/store"
@@ -44,6 +51,14 @@ type Message struct {
 
 // ErrNotFound is returned for an unknown message.
 var ErrNotFound = errors.New("message not found")
+
+// InUse reports which of messageIDs another package still needs, read in
+// tx: queue.Queue.PendingTx (queue entries left, so the body is needed) or
+// event.Log.ReferencedTx (events left, so the record is needed). Spool
+// asks it in the transaction that then releases or deletes, so the answer
+// holds when it acts: entries are only ever added with their message, in
+// the transaction that stores it.
+type InUse func(tx *sql.Tx, messageIDs []string) (map[string]bool, error)
 
 // Spool stores messages.
 type Spool struct{ db *store.DB }
@@ -131,6 +146,38 @@ func (s *Spool) chunks(ctx context.Context, id string) ([]byte, error) {
 	return body, nil
 }
 
+// MailObjects returns the "mail" objects of the messages ids (duplicates
+// allowed), keyed by message ID, in one query; a message without a record
+// (pruned, or never stored) has no entry. Readers of events use it to
+// render a page of them whole (event.Event.Mail).
+func (s *Spool) MailObjects(ctx context.Context, ids []string) (map[string]json.RawMessage, error) {
+	out := map[string]json.RawMessage{}
+	uniq := slices.Compact(slices.Sorted(slices.Values(ids)))
+	if len(uniq) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(uniq))
+	for i, id := range uniq {
+		args[i] = id
+	}
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT id, mail_json FROM messages WHERE id IN ("+store.Placeholders(len(args))+")"), args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading mail objects: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, mail string
+		if err := rows.Scan(&id, &mail); err != nil {
+			return nil, fmt.Errorf("reading mail objects: %w", err)
+		}
+		out[id] = json.RawMessage(mail)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading mail objects: %w", err)
+	}
+	return out, nil
+}
+
 // Mail returns a message's account and "mail" object without the body.
 func (s *Spool) Mail(ctx context.Context, id string) (account string, mail json.RawMessage, err error) {
 	var m string
@@ -141,23 +188,28 @@ func (s *Spool) Mail(ctx context.Context, id string) (account string, mail json.
 	return account, json.RawMessage(m), err
 }
 
-// ReleaseBodyTx drops a message's body (inline or chunked) once no queue
-// entry needs it. An inline body it empties has no chunks, so the common
-// case (small mail, last recipient) costs one statement.
-func (s *Spool) ReleaseBodyTx(tx *sql.Tx, id string) error {
-	const release = "UPDATE messages SET body = ? WHERE id = ? AND LENGTH(body) > 0 AND NOT EXISTS (SELECT 1 FROM queue WHERE message_id = ?)"
-	st, err := s.db.Prepared(release)
+// ReleaseBodyTx drops a message's body (inline or chunked) in tx unless
+// pending (queue.Queue.PendingTx) says a queue entry still needs it; it is
+// called as each recipient's entry is retired, so the body goes with the
+// last. An inline body it empties has no chunks, so the common case (small
+// mail, last recipient) costs the check and one statement.
+func (s *Spool) ReleaseBodyTx(tx *sql.Tx, id string, pending InUse) error {
+	p, err := pending(tx, []string{id})
+	if err != nil || p[id] {
+		return err
+	}
+	st, err := s.db.Prepared("UPDATE messages SET body = ? WHERE id = ? AND LENGTH(body) > 0")
 	if err != nil {
 		return err
 	}
-	res, err := tx.Stmt(st).Exec([]byte{}, id, id)
+	res, err := tx.Stmt(st).Exec([]byte{}, id)
 	if err != nil {
 		return fmt.Errorf("releasing body of %s: %w", id, err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n > 0 {
 		return err
 	}
-	return s.db.ExecTx(tx, "DELETE FROM message_chunks WHERE message_id = ? AND NOT EXISTS (SELECT 1 FROM queue WHERE message_id = ?)", id, id)
+	return s.db.ExecTx(tx, "DELETE FROM message_chunks WHERE message_id = ?", id)
 }
 
 // CountSince counts the messages account accepted at or after sinceMs.
@@ -165,11 +217,12 @@ func (s *Spool) CountSince(ctx context.Context, account string, sinceMs int64, n
 	return s.db.QueryRowContext(ctx, s.db.Rebind("SELECT COUNT(*) FROM messages WHERE account = ? AND created_ms >= ?"), account, sinceMs).Scan(n)
 }
 
-// ReleaseBodies empties the bodies that no queue entry needs any more,
-// among up to limit messages after cursor in ID order (which is acceptance
-// order: event.NewID starts with the time) accepted before before, in one
-// transaction. It returns how many it emptied, the cursor for the next call,
-// and done once it reached messages accepted at or after before.
+// ReleaseBodies empties the bodies that no queue entry needs any more
+// (pending: queue.Queue.PendingTx), among up to limit messages after cursor
+// in ID order (which is acceptance order: event.NewID starts with the time)
+// accepted before before, in one transaction. It returns how many it
+// emptied, the cursor for the next call, and done once it reached messages
+// accepted at or after before.
 //
 // ReleaseBodyTx does this as each message's last recipient is retired, but
 // on PostgreSQL two recipients retired at once in separate transactions
@@ -177,10 +230,14 @@ func (s *Spool) CountSince(ctx context.Context, account string, sinceMs int64, n
 // this catches those. before should be later than any entry can live
 // (the delivery deadline and a retry interval), so each message is looked
 // at once.
-func (s *Spool) ReleaseBodies(ctx context.Context, before time.Time, cursor string, limit int) (released int, next string, done bool, err error) {
-	return s.sweep(ctx, "releasing message bodies", before, cursor, limit, func(tx *sql.Tx, ids []any) (int, error) {
-		res, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE messages SET body = ? WHERE id IN ("+store.Placeholders(len(ids))+
-			") AND LENGTH(body) > 0 AND NOT EXISTS (SELECT 1 FROM queue WHERE queue.message_id = messages.id)"), append([]any{[]byte{}}, ids...)...)
+func (s *Spool) ReleaseBodies(ctx context.Context, before time.Time, cursor string, limit int, pending InUse) (released int, next string, done bool, err error) {
+	return s.sweep(ctx, "releasing message bodies", before, cursor, limit, func(tx *sql.Tx, ids []string) (int, error) {
+		free, err := unused(tx, ids, pending)
+		if err != nil || len(free) == 0 {
+			return 0, err
+		}
+		res, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE messages SET body = ? WHERE id IN ("+store.Placeholders(len(free))+
+			") AND LENGTH(body) > 0"), append([]any{[]byte{}}, free...)...)
 		if err != nil {
 			return 0, err
 		}
@@ -188,41 +245,28 @@ func (s *Spool) ReleaseBodies(ctx context.Context, before time.Time, cursor stri
 		if err != nil {
 			return 0, err
 		}
-		chunked, err := s.releaseChunks(ctx, tx, ids)
+		chunked, err := s.releaseChunks(ctx, tx, free)
 		return int(n) + chunked, err
 	})
 }
 
 // PruneBefore deletes the records of messages accepted before before that
-// nothing needs any more: no queue entry is left (so the body is already
-// released) and no event refers to them — events are read joined with the
-// record's "mail" object, so a record outlives its last event. referenced
-// is the event log's check (event.Log.ReferencedTx), run in the same
-// transaction. It looks at up to limit messages after cursor in ID order
-// and returns how many it deleted, the cursor for the next call, and done
-// once it reached messages accepted at or after before.
+// nothing needs any more: no queue entry is left (pending:
+// queue.Queue.PendingTx; so the body is already released) and no event
+// refers to them (referenced: event.Log.ReferencedTx) — events are
+// rendered with the record's "mail" object, so a record outlives its last
+// event. Both are asked in the transaction that deletes. It looks at up to
+// limit messages after cursor in ID order and returns how many it deleted,
+// the cursor for the next call, and done once it reached messages accepted
+// at or after before.
 func (s *Spool) PruneBefore(ctx context.Context, before time.Time, cursor string, limit int,
-	referenced func(tx *sql.Tx, messageIDs []string) (map[string]bool, error)) (deleted int, next string, done bool, err error) {
-	return s.sweep(ctx, "pruning messages", before, cursor, limit, func(tx *sql.Tx, ids []any) (int, error) {
-		strs := make([]string, len(ids))
-		for i, id := range ids {
-			strs[i] = id.(string)
-		}
-		keep, err := referenced(tx, strs)
-		if err != nil {
+	pending, referenced InUse) (deleted int, next string, done bool, err error) {
+	return s.sweep(ctx, "pruning messages", before, cursor, limit, func(tx *sql.Tx, ids []string) (int, error) {
+		del, err := unused(tx, ids, pending, referenced)
+		if err != nil || len(del) == 0 {
 			return 0, err
 		}
-		var del []any
-		for _, id := range strs {
-			if !keep[id] {
-				del = append(del, id)
-			}
-		}
-		if len(del) == 0 {
-			return 0, nil
-		}
-		res, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM messages WHERE id IN ("+store.Placeholders(len(del))+
-			") AND NOT EXISTS (SELECT 1 FROM queue WHERE queue.message_id = messages.id)"), del...)
+		res, err := tx.ExecContext(ctx, s.db.Rebind("DELETE FROM messages WHERE id IN ("+store.Placeholders(len(del))+")"), del...)
 		if err != nil {
 			return 0, err
 		}
@@ -240,7 +284,7 @@ func (s *Spool) PruneBefore(ctx context.Context, before time.Time, cursor string
 // It returns what fn returned, the cursor for the next call, and done once
 // the scan reached messages accepted at or after before.
 func (s *Spool) sweep(ctx context.Context, what string, before time.Time, cursor string, limit int,
-	fn func(tx *sql.Tx, ids []any) (int, error)) (n int, next string, done bool, err error) {
+	fn func(tx *sql.Tx, ids []string) (int, error)) (n int, next string, done bool, err error) {
 	next, done = cursor, true
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		ids, last, reached, err := s.scan(ctx, tx, before, cursor, limit)
@@ -260,11 +304,33 @@ func (s *Spool) sweep(ctx context.Context, what string, before time.Time, cursor
 	return n, next, done, nil
 }
 
-// releaseChunks deletes the chunked bodies of the messages ids that no
-// queue entry needs any more, and returns how many bodies it deleted.
+// unused returns those of ids that none of inUse needs, as arguments for
+// an IN list.
+func unused(tx *sql.Tx, ids []string, inUse ...InUse) ([]any, error) {
+	needed := make([]map[string]bool, len(inUse))
+	for i, f := range inUse {
+		var err error
+		if needed[i], err = f(tx, ids); err != nil {
+			return nil, err
+		}
+	}
+	var out []any
+next:
+	for _, id := range ids {
+		for _, n := range needed {
+			if n[id] {
+				continue next
+			}
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+// releaseChunks deletes the chunked bodies of the messages ids (which no
+// queue entry needs any more), and returns how many bodies it deleted.
 func (s *Spool) releaseChunks(ctx context.Context, tx *sql.Tx, ids []any) (int, error) {
-	where := " FROM message_chunks WHERE message_id IN (" + store.Placeholders(len(ids)) +
-		") AND NOT EXISTS (SELECT 1 FROM queue WHERE queue.message_id = message_chunks.message_id)"
+	where := " FROM message_chunks WHERE message_id IN (" + store.Placeholders(len(ids)) + ")"
 	var n int
 	if err := tx.QueryRowContext(ctx, s.db.Rebind("SELECT COUNT(*)"+where+" AND seq = 0"), ids...).Scan(&n); err != nil || n == 0 {
 		return 0, err
@@ -277,7 +343,7 @@ func (s *Spool) releaseChunks(ctx context.Context, tx *sql.Tx, ids []any) (int, 
 // that were accepted before before, the last id looked at, and whether it
 // reached the end of those (a message accepted at or after before, or the
 // end of the table).
-func (s *Spool) scan(ctx context.Context, tx *sql.Tx, before time.Time, cursor string, limit int) (ids []any, last string, reached bool, err error) {
+func (s *Spool) scan(ctx context.Context, tx *sql.Tx, before time.Time, cursor string, limit int) (ids []string, last string, reached bool, err error) {
 	rows, err := tx.QueryContext(ctx, s.db.Rebind("SELECT id, created_ms FROM messages WHERE id > ? ORDER BY id LIMIT ?"), cursor, limit)
 	if err != nil {
 		return nil, cursor, false, err

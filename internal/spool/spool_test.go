@@ -62,7 +62,7 @@ func (f *fixture) retire(id string, release bool) {
 			return err
 		}
 		if release {
-			return f.spool.ReleaseBodyTx(tx, id)
+			return f.spool.ReleaseBodyTx(tx, id, f.queue.PendingTx)
 		}
 		return nil
 	})
@@ -133,7 +133,7 @@ func TestChunkedBodies(t *testing.T) {
 					}
 
 					// Not released while a recipient still needs it.
-					if err := f.db.Tx(ctx, func(tx *sql.Tx) error { return f.spool.ReleaseBodyTx(tx, "m1") }); err != nil {
+					if err := f.db.Tx(ctx, func(tx *sql.Tx) error { return f.spool.ReleaseBodyTx(tx, "m1", f.queue.PendingTx) }); err != nil {
 						t.Fatal(err)
 					}
 					if got, _ := f.spool.Body(ctx, "m1"); !bytes.Equal(got, want) {
@@ -171,7 +171,7 @@ func TestRetentionReleasesChunks(t *testing.T) {
 			f.retire("a-left", false)
 			f.retire("c-small", false)
 
-			released, _, done, err := f.spool.ReleaseBodies(ctx, time.Now(), "", 100)
+			released, _, done, err := f.spool.ReleaseBodies(ctx, time.Now(), "", 100, f.queue.PendingTx)
 			if err != nil || !done {
 				t.Fatal(err, done)
 			}
@@ -193,7 +193,7 @@ func TestRetentionReleasesChunks(t *testing.T) {
 			f.retire("d-pruned", false)
 			f.retire("b-queued", false)
 			none := func(*sql.Tx, []string) (map[string]bool, error) { return nil, nil }
-			deleted, _, _, err := f.spool.PruneBefore(ctx, time.Now(), "", 100, none)
+			deleted, _, _, err := f.spool.PruneBefore(ctx, time.Now(), "", 100, f.queue.PendingTx, none)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -230,6 +230,51 @@ func TestChunksRollBack(t *testing.T) {
 			}
 			if _, err := f.spool.Body(context.Background(), "m1"); !errors.Is(err, spool.ErrNotFound) {
 				t.Fatalf("Body of a rolled-back message: %v", err)
+			}
+		})
+	}
+}
+
+// MailObjects reads the "mail" objects of a page of events' messages in
+// one query: each message once however many of its events the page has,
+// and none for a message whose record is gone (its events render an empty
+// object).
+func TestMailObjects(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			f := newFixture(t, backend)
+			err := f.db.Tx(t.Context(), func(tx *sql.Tx) error {
+				for _, id := range []string{"m1", "m2"} {
+					if err := f.spool.PutTx(tx, &spool.Message{ID: id, Account: "acme", Created: time.Now(), MailFrom: "s@example.com",
+						Mail: json.RawMessage(`{"messageId":"` + id + `"}`), Body: []byte("b")}); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tc := range []struct {
+				ids  []string
+				want map[string]string
+			}{
+				{nil, map[string]string{}},
+				{[]string{"m1"}, map[string]string{"m1": `{"messageId":"m1"}`}},
+				{[]string{"m2", "m1", "m2", "gone", "m1"}, map[string]string{"m1": `{"messageId":"m1"}`, "m2": `{"messageId":"m2"}`}},
+			} {
+				got, err := f.spool.MailObjects(t.Context(), tc.ids)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != len(tc.want) {
+					t.Errorf("MailObjects(%q) = %d objects, want %d", tc.ids, len(got), len(tc.want))
+				}
+				for id, w := range tc.want {
+					if string(got[id]) != w {
+						t.Errorf("MailObjects(%q)[%s] = %s, want %s", tc.ids, id, got[id], w)
+					}
+				}
 			}
 		})
 	}

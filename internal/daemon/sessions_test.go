@@ -1,0 +1,146 @@
+package daemon
+
+import (
+	"bytes"
+	"net"
+	"net/textproto"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/petrelmail/petrel/internal/config"
+	"github.com/petrelmail/petrel/internal/mxtest"
+)
+
+// smtpConn is a raw SMTP client: tests see the replies as they are.
+type smtpConn struct {
+	t    *testing.T
+	text *textproto.Conn
+}
+
+// dialSMTP connects from the loopback address ip to addr and reads the
+// greeting.
+func dialSMTP(t *testing.T, ip, addr string) *smtpConn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	t.Cleanup(func() { c.Close() })
+	sc := &smtpConn{t: t, text: textproto.NewConn(c)}
+	sc.expect("", 220)
+	return sc
+}
+
+// expect sends line ("" sends nothing) and checks the reply's code.
+func (c *smtpConn) expect(line string, code int) string {
+	c.t.Helper()
+	if line != "" {
+		if err := c.text.PrintfLine("%s", line); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	got, msg, err := c.text.ReadResponse(0)
+	if got != code {
+		c.t.Fatalf("%q: %d %s (%v), want %d", line, got, msg, err, code)
+	}
+	return msg
+}
+
+// startData runs a transaction up to the message's last line, without
+// the final dot.
+func (c *smtpConn) startData(from, to, msg string) {
+	c.t.Helper()
+	c.expect("EHLO client.test", 250)
+	c.expect("MAIL FROM:<"+from+">", 250)
+	c.expect("RCPT TO:<"+to+">", 250)
+	c.expect("DATA", 354)
+	if _, err := c.text.W.WriteString(msg); err != nil {
+		c.t.Fatal(err)
+	}
+	c.text.W.Flush()
+}
+
+// TestShutdownCancelsSessions (issue 11, finding 5): SMTP sessions ran on
+// context.Background, so a shutdown did not reach their work. Their
+// context now derives from Run's: a message whose DATA ends after
+// shutdown began is refused with 421 4.3.2 on both the submission and the
+// return-path listener, and nothing of it is stored (the client retries);
+// Run returns.
+func TestShutdownCancelsSessions(t *testing.T) {
+	td := startDaemon(t, nil)
+	svc := td.d.Services()
+	if _, err := svc.Accounts.AddNetwork(t.Context(), DefaultAccount, "127.0.0.2/32"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Identities.Create(t.Context(), DefaultAccount, "example.com", true); err != nil {
+		t.Fatal(err)
+	}
+	submit := dialSMTP(t, "127.0.0.2", td.d.Addr("smtp"))
+	submit.startData("sender@example.com", "success@simulator.amazonses.com",
+		"From: sender@example.com\r\nTo: success@simulator.amazonses.com\r\nSubject: s\r\n\r\nbody\r\n")
+	bounce := dialSMTP(t, "127.0.0.3", td.d.Addr("inbound"))
+	bounce.startData("", "postmaster@petrel.test",
+		"From: MAILER-DAEMON@mx.example.net\r\nTo: postmaster@petrel.test\r\nSubject: Undelivered\r\n\r\nbody\r\n")
+
+	td.cancel()
+	for name, c := range map[string]*smtpConn{"submission": submit, "return path": bounce} {
+		if msg := c.expect(".", 421); !strings.HasPrefix(msg, "4.3.2 ") {
+			t.Errorf("%s: end of DATA after shutdown: 421 %s, want 421 4.3.2", name, msg)
+		}
+	}
+	if err := <-td.done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	td.cancel = nil
+
+	svc, err := Open(t.Context(), td.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	for _, table := range []string{"messages", "queue", "events", "inbound_messages"} {
+		var n int
+		if err := svc.DB.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil || n != 0 {
+			t.Errorf("%s: %d rows (%v) after shutdown refused the message", table, n, err)
+		}
+	}
+}
+
+// TestMessageIDDomain (issue 11, finding 3): the Message-ID header Petrel
+// writes is <MessageId@hostname> unless --message-id-domain says
+// otherwise (SES writes an amazonses.com domain, which clients such as
+// nodemailer assume).
+func TestMessageIDDomain(t *testing.T) {
+	for _, c := range []struct{ set, want string }{{"", "petrel.test"}, {"email.amazonses.com", "email.amazonses.com"}} {
+		t.Run(c.want, func(t *testing.T) {
+			mx := mxtest.Start(t, "127.0.0.5", 0)
+			td := startDaemon(t, func(cfg *config.Config) { cfg.MessageIDDomain, cfg.RelayHost = c.set, mx.Addr })
+			svc := td.d.Services()
+			if _, err := svc.Accounts.AddNetwork(t.Context(), DefaultAccount, "127.0.0.2/32"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Identities.Create(t.Context(), DefaultAccount, "example.com", true); err != nil {
+				t.Fatal(err)
+			}
+			sc := dialSMTP(t, "127.0.0.2", td.d.Addr("smtp"))
+			sc.startData("sender@example.com", "rcpt@example.net",
+				"From: sender@example.com\r\nTo: rcpt@example.net\r\nMessage-ID: <mine@client.test>\r\nSubject: s\r\n\r\nbody\r\n")
+			id, ok := strings.CutPrefix(sc.expect(".", 250), "Ok ")
+			if !ok {
+				t.Fatal("no message ID in the 250")
+			}
+			for deadline := time.Now().Add(10 * time.Second); len(mx.Messages()) == 0; time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("nothing delivered to the relay")
+				}
+			}
+			want := "\r\nMessage-ID: <" + id + "@" + c.want + ">\r\n"
+			if data := mx.Messages()[0].Data; !bytes.Contains(data, []byte(want)) {
+				t.Fatalf("delivered message lacks %q:\n%s", want, data)
+			}
+		})
+	}
+}

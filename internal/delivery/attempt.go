@@ -1,0 +1,152 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/petrelmail/petrel/internal/bounce"
+	"github.com/petrelmail/petrel/internal/queue"
+	"github.com/petrelmail/petrel/internal/smtpreply"
+)
+
+// outcome is the result of one attempt for one recipient.
+type outcome struct {
+	reply    smtpreply.Reply
+	command  string // the SMTP command the reply answered: MAIL, RCPT or DATA; "" before MAIL
+	remoteIP string // the server's address; "" when no connection was made
+	tls      bool   // the transaction ran over STARTTLS
+	// verdict, when set, is Petrel's own decision about a transaction it
+	// did not start (the server lacks SMTPUTF8 or 8BITMIME): the bounce
+	// rules, written for receivers' answers, are not asked.
+	verdict *bounce.Verdict
+	start   time.Time // when the attempt began; zero for one that did not run
+}
+
+// attempt delivers e over the worker's connection, opening one when it has
+// none. It returns the outcome to record, or ok false when there is nothing
+// to record: a failure caused by our own shutdown is not the destination's,
+// and the entry's lease brings it back.
+func (w *worker) attempt(e *queue.Entry) (outcome, bool) {
+	d := w.d
+	ctx := d.ctx
+	start := time.Now()
+	rp := bounce.ReturnPath(e.MessageID, rcptIndex(e.ID), d.cfg.ReturnPathDomain, d.cfg.VERPSecret)
+	if r, command, ok := checkPaths(rp, e.Rcpt); !ok {
+		// An address that cannot be written safely (accepted by an older
+		// version, say) bounces at once, without a connection.
+		return outcome{reply: r, command: command, start: start}, true
+	}
+	body := e.Body
+	e.Body = nil // the entry may wait for a retry: do not hold the body in memory
+	if body == nil {
+		var err error
+		body, err = d.spool.Body(ctx, e.MessageID)
+		if err != nil && ctx.Err() != nil {
+			return outcome{}, false // shutting down: the entry stays leased and is reclaimed at restart
+		}
+		if err != nil {
+			d.log.Error("loading message for delivery", "message_id", e.MessageID, "err", err)
+			return outcome{reply: smtpreply.Reply{Code: 451, Enhanced: "4.3.0", Text: "Temporary local problem: message body unavailable"}, start: start}, true
+		}
+	}
+	if w.c != nil && w.c.used >= 100 {
+		w.hangUp()
+	}
+	if w.c == nil {
+		o := w.connect(ctx, e.Domain)
+		if w.c == nil {
+			o.start = start
+			return o, ctx.Err() == nil
+		}
+	}
+	o, err := w.c.send(ctx, rp, e.Rcpt, body)
+	o.start = start
+	if err != nil {
+		w.drop()
+		if ctx.Err() != nil {
+			// Shutting down mid-attempt: leave the entry leased; a restart of
+			// this node reclaims it at once, another node after the lease.
+			return outcome{}, false
+		}
+		o.reply = smtpreply.Reply{Code: 451, Enhanced: "4.4.2", Text: "Connection lost during delivery: " + err.Error()}
+	}
+	return o, true
+}
+
+func rcptIndex(entryID string) string {
+	_, idx, _ := strings.Cut(entryID, "/")
+	return idx
+}
+
+// connect finds and connects to the destination of domain, leaving the
+// connection (and its slot) with the worker. On failure the worker has
+// neither, and the outcome to record is returned.
+func (w *worker) connect(ctx context.Context, domain string) outcome {
+	d := w.d
+	addrs, o := d.destinations(ctx, domain)
+	if len(addrs) == 0 {
+		return o
+	}
+	if !w.acquire(ctx) {
+		return outcome{reply: smtpreply.Reply{Code: 451, Enhanced: "4.3.2", Text: "Shutting down"}}
+	}
+	var last outcome
+	for _, addr := range addrs {
+		c, err := dialSMTP(ctx, addr, d.cfg.Hostname, d.cfg.Timeouts, false)
+		var te *tlsError
+		if errors.As(err, &te) {
+			c, err = dialSMTP(ctx, addr, d.cfg.Hostname, d.cfg.Timeouts, true)
+		}
+		if err == nil {
+			w.c = c
+			return outcome{}
+		}
+		host, _, _ := net.SplitHostPort(addr)
+		var r smtpreply.Reply
+		if errors.As(err, &r) {
+			last = outcome{reply: smtpreply.Reply{Code: 421, Enhanced: "4.4.1", Text: "Greeting refused: " + r.String()}, remoteIP: host}
+		} else {
+			last = outcome{reply: smtpreply.Reply{Code: 421, Enhanced: "4.4.1", Text: "Unable to connect to remote host: " + err.Error()}, remoteIP: host}
+		}
+	}
+	w.release()
+	return last
+}
+
+// destinations returns the "ip:port" addresses to try for domain in order:
+// the relay host, or the addresses of its MX hosts (RFC 5321 §5.1). When
+// there are none it returns the outcome to record instead.
+func (d *Deliverer) destinations(ctx context.Context, domain string) ([]string, outcome) {
+	if d.cfg.RelayHost != "" {
+		return []string{d.cfg.RelayHost}, outcome{}
+	}
+	hosts, nullMX, err := d.dns.mxHosts(ctx, domain)
+	if nullMX {
+		return nil, outcome{reply: smtpreply.Reply{Code: 556, Enhanced: "5.1.10",
+			Text: "Recipient address rejected: " + domain + " does not accept mail (null MX)"}}
+	}
+	if err != nil {
+		return nil, outcome{reply: smtpreply.Reply{Code: 451, Enhanced: "4.4.3", Text: "DNS lookup failed: " + err.Error()}}
+	}
+	var addrs []string
+	var lastErr error
+	for _, h := range hosts {
+		ips, err := d.dns.addrs(ctx, h)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		for _, ip := range ips {
+			addrs = append(addrs, net.JoinHostPort(ip.String(), strconv.Itoa(d.cfg.Port)))
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, outcome{reply: smtpreply.Reply{Code: 451, Enhanced: "4.4.3", Text: fmt.Sprintf("DNS lookup failed for the MX hosts of %s: %v", domain, lastErr)}}
+	}
+	return addrs, outcome{}
+}
