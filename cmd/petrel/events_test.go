@@ -53,8 +53,8 @@ func TestEventPage(t *testing.T) {
 	}
 	want := []string{
 		`{"eventType":"Send","mail":{"messageId":"m1"},"send":{}}`,
-		`{"delivery":{"timestamp":"","processingTimeMillis":0,"recipients":null,"smtpResponse":"250 Ok","reportingMTA":""},"eventType":"Delivery","mail":{}}`,
-		`{"delivery":{"timestamp":"","processingTimeMillis":0,"recipients":null,"smtpResponse":"250 Ok","reportingMTA":""},"eventType":"Delivery","mail":{"messageId":"m1"}}`,
+		`{"eventType":"Delivery","mail":{},"delivery":{"timestamp":"","processingTimeMillis":0,"recipients":null,"smtpResponse":"250 Ok","reportingMTA":""}}`,
+		`{"eventType":"Delivery","mail":{"messageId":"m1"},"delivery":{"timestamp":"","processingTimeMillis":0,"recipients":null,"smtpResponse":"250 Ok","reportingMTA":""}}`,
 	}
 	if len(list) != len(want) {
 		t.Fatalf("%d events, want %d", len(list), len(want))

@@ -27,6 +27,7 @@ var allowed = map[string][]string{
 	"config":     {},
 	"dnstest":    {},
 	"mxtest":     {},
+	"logtest":    {},
 	"admission":  {},
 	"retention":  {"spool", "queue", "event", "inbound"},
 	"message":    {"address"},

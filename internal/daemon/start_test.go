@@ -1,22 +1,21 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/petrelmail/petrel/internal/config"
+	"github.com/petrelmail/petrel/internal/logtest"
 )
 
 // testDaemon is a Petrel run by a test on loopback, its log in logs.
 type testDaemon struct {
 	d      *Daemon
 	cfg    config.Config
-	logs   *lockedBuffer
+	logs   *logtest.Buffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -34,7 +33,7 @@ func startDaemon(t *testing.T, tweak func(*config.Config)) *testDaemon {
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	td := &testDaemon{cfg: cfg, logs: &lockedBuffer{}, done: make(chan error, 1)}
+	td := &testDaemon{cfg: cfg, logs: &logtest.Buffer{}, done: make(chan error, 1)}
 	d, err := New(t.Context(), cfg, slog.New(slog.NewTextHandler(td.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
@@ -79,22 +78,4 @@ func (td *testDaemon) waitLog(t *testing.T, parts ...string) string {
 			t.Fatalf("no log line with %q; log:\n%s", parts, td.logs)
 		}
 	}
-}
-
-// lockedBuffer is a log sink safe for the daemon's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

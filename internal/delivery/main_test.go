@@ -1,19 +1,18 @@
 package delivery
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/petrelmail/petrel/internal/event"
+	"github.com/petrelmail/petrel/internal/logtest"
 	"github.com/petrelmail/petrel/internal/queue"
 	"github.com/petrelmail/petrel/internal/spool"
 	"github.com/petrelmail/petrel/internal/store"
@@ -40,7 +39,7 @@ type harness struct {
 	sp   *spool.Spool
 	ev   *event.Log
 	b    *store.Batcher
-	logs *syncBuffer
+	logs *logtest.Buffer
 	n    atomic.Int64
 }
 
@@ -50,7 +49,7 @@ type harness struct {
 func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
 	db := store.OpenTest(t, "sqlite")
-	h := &harness{t: t, q: queue.New(db), sp: spool.New(db), ev: event.NewLog(db), logs: &syncBuffer{}}
+	h := &harness{t: t, q: queue.New(db), sp: spool.New(db), ev: event.NewLog(db), logs: &logtest.Buffer{}}
 	h.b = store.RunTestBatcher(t, store.NewBatcher(db, 0, 0))
 	if cfg.Hostname == "" {
 		cfg.Hostname = "petrel.test"
@@ -169,22 +168,4 @@ func detail[T any](t *testing.T, e event.Event) T {
 		t.Fatal(err)
 	}
 	return v
-}
-
-// syncBuffer is a log destination safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

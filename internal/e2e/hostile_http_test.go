@@ -31,6 +31,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/petrelmail/petrel/internal/config"
+	"github.com/petrelmail/petrel/internal/logtest"
 	"github.com/petrelmail/petrel/internal/store"
 )
 
@@ -387,29 +388,11 @@ func petrelBinary(t *testing.T) string {
 	return binPath
 }
 
-// lockedBuffer is the child's stderr, readable while it is written.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // child is a running `petrel serve`.
 type child struct {
 	t       *testing.T
 	proc    *exec.Cmd
-	log     *lockedBuffer
+	log     *logtest.Buffer
 	addr    string
 	dataDir string
 	bin     string
@@ -421,7 +404,7 @@ type child struct {
 // waits until it is ready and vouches for example.com.
 func startChild(t *testing.T, args ...string) *child {
 	t.Helper()
-	c := &child{t: t, bin: petrelBinary(t), dataDir: t.TempDir(), addr: freeAddr(t), log: &lockedBuffer{}}
+	c := &child{t: t, bin: petrelBinary(t), dataDir: t.TempDir(), addr: freeAddr(t), log: &logtest.Buffer{}}
 	all := append([]string{"serve", "--data-dir", c.dataDir, "--http", c.addr, "--smtp", "", "--smtps", "", "--inbound", "",
 		"--hostname", "petrel.test"}, args...)
 	c.proc = exec.Command(c.bin, all...)

@@ -1,7 +1,6 @@
 package smtpsubmit
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -20,7 +19,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +28,7 @@ import (
 	"github.com/petrelmail/petrel/internal/admission"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
+	"github.com/petrelmail/petrel/internal/logtest"
 	"github.com/petrelmail/petrel/internal/queue"
 	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/spool"
@@ -45,7 +44,7 @@ type testServer struct {
 	pass          string
 	be            *Backend
 	smtpL         net.Listener
-	log           *syncBuffer
+	log           *logtest.Buffer
 	db            *store.DB
 	ids           *identity.Service
 }
@@ -84,7 +83,7 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 	sender := sending.New(sending.Config{MessageIDDomain: "petrel.test", Region: "us-east-1", NodeID: "test",
 		MaxDelivery: time.Hour, MaxRecipients: MaxRecipients, MaxSize: MaxMessageBytes, LeaseFor: time.Minute},
 		accts, ids, queue.New(db), spool.New(db), event.NewLog(db), batch)
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	be := &Backend{Accounts: accts, Sender: sender, Log: slog.New(slog.NewTextHandler(logs, nil)),
 		Budget: o.budget, Auth: NewAuthLimiter(o.policy), BaseContext: o.baseContext}
 	tlsConfig := testTLS(t)
@@ -119,24 +118,6 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 		<-done
 	})
 	return ts
-}
-
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func testTLS(t *testing.T) *tls.Config {
