@@ -361,15 +361,7 @@ func (l *Log) ReferencedTx(tx *sql.Tx, messageIDs []string) (map[string]bool, er
 	if err != nil {
 		return nil, fmt.Errorf("finding events of messages: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out[id] = true
-	}
-	return out, rows.Err()
+	return store.StringSet(rows)
 }
 
 // Usage returns how many events are stored and the bytes of their

@@ -142,15 +142,7 @@ func (q *Queue) PendingTx(tx *sql.Tx, messageIDs []string) (map[string]bool, err
 	if err != nil {
 		return nil, fmt.Errorf("finding queue entries of messages: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out[id] = true
-	}
-	return out, rows.Err()
+	return store.StringSet(rows)
 }
 
 // ReleaseOwner drops every lease held by owner (a node starting up reclaims

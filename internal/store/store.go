@@ -207,6 +207,21 @@ func Placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
+// StringSet reads rows of one string column into a set and closes rows: the
+// answer of a "which of these ids has rows" query.
+func StringSet(rows *sql.Rows) (map[string]bool, error) {
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out[s] = true
+	}
+	return out, rows.Err()
+}
+
 // OldestBeforeTx returns, in id order, the ids of up to limit of the
 // oldest rows of table whose timeCol (Unix milliseconds) is before before.
 // It is for tables whose rows are recorded in id order (an auto-increment
