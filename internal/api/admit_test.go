@@ -43,8 +43,14 @@ type tenant struct {
 // It returns the store too.
 func startAPI(t *testing.T, budget int64, tenants ...string) (*httptest.Server, *Server, map[string]tenant, *store.DB) {
 	t.Helper()
+	return startAPIOn(t, "sqlite", budget, tenants...)
+}
+
+// startAPIOn is startAPI on the store backend named (store.Backends).
+func startAPIOn(t *testing.T, backend string, budget int64, tenants ...string) (*httptest.Server, *Server, map[string]tenant, *store.DB) {
+	t.Helper()
 	ctx := t.Context()
-	db := store.OpenTest(t, "sqlite")
+	db := store.OpenTest(t, backend)
 	accts, err := account.New(db, filepath.Join(t.TempDir(), "master.key"), "us-east-1")
 	if err != nil {
 		t.Fatal(err)

@@ -98,7 +98,8 @@ func (s *Server) Handler() http.Handler {
 	route("POST /v2/email/outbound-emails", MaxBody, s.sendEmail)
 	route("GET /v2/email/account", 0, s.getAccount)
 	route("POST /v2/email/identities", MaxSmallBody, s.createIdentity)
-	route("GET /v2/email/identities", 0, s.listIdentities)
+	route("GET /v2/email/identities", 0, s.listIdentitiesQuery)
+	route("POST /v2/email/list-identities", MaxSmallBody, s.listIdentitiesBody)
 	route("GET /v2/email/identities/{EmailIdentity}", 0, s.getIdentity)
 	route("DELETE /v2/email/identities/{EmailIdentity}", 0, s.deleteIdentity)
 	route("PUT /v2/email/identities/{EmailIdentity}/dkim", MaxSmallBody, s.putDkimAttributes)
@@ -309,7 +310,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, reqID string
 	w.Header().Set("x-amzn-ErrorType", e.Code)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(e.Status)
-	json.NewEncoder(w).Encode(map[string]string{"message": e.Message})
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(errorBody{Message: e.Message})
 }
 
 // internalFailure is the AWS common error for a failure of the service
@@ -357,7 +360,14 @@ func decode(c *call, v any) error {
 	if len(bytes.TrimSpace(c.body)) == 0 {
 		return badRequest("The request body is empty.")
 	}
-	if err := json.Unmarshal(c.body, v); err != nil {
+	return decodeJSON(c.body, v)
+}
+
+// decodeJSON unmarshals body into v: a member of the wrong type is
+// BadRequestException naming it, JSON that does not parse (RFC 8259) is
+// SerializationException.
+func decodeJSON(body []byte, v any) error {
+	if err := json.Unmarshal(body, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			return badRequest("Invalid type for field %s: expected %s.", te.Field, te.Type)

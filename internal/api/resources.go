@@ -1,11 +1,14 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,14 +36,13 @@ func (s *Server) getAccount(ctx context.Context, c *call) (any, error) {
 	if err := s.Spool.CountSince(ctx, c.account, since, &sent); err != nil {
 		return nil, err
 	}
-	return map[string]any{
-		"DedicatedIpAutoWarmupEnabled": false,
-		"EnforcementStatus":            "HEALTHY",
-		"ProductionAccessEnabled":      true,
-		"SendingEnabled":               acct.SendingEnabled,
-		"SendQuota":                    map[string]float64{"Max24HourSend": -1, "MaxSendRate": 1000, "SentLast24Hours": float64(sent)},
-		"SuppressionAttributes":        map[string][]string{"SuppressedReasons": {"BOUNCE", "COMPLAINT"}},
-		"VdmAttributes":                map[string]string{"VdmEnabled": "DISABLED"},
+	return getAccountOutput{
+		EnforcementStatus:       "HEALTHY",
+		ProductionAccessEnabled: true,
+		SendingEnabled:          acct.SendingEnabled,
+		SendQuota:               sendQuota{Max24HourSend: -1, MaxSendRate: 1000, SentLast24Hours: float64(sent)},
+		SuppressionAttributes:   suppressionAttributes{SuppressedReasons: []string{"BOUNCE", "COMPLAINT"}},
+		VdmAttributes:           vdmAttributes{VdmEnabled: "DISABLED"},
 	}, nil
 }
 
@@ -55,29 +57,29 @@ func verificationStatus(id identity.Identity) string {
 // signs with its own keys and does not look the records up in DNS: a key is
 // SUCCESS once it exists, and the operator publishes Record (petrel identity
 // dkim NAME prints it).
-func (s *Server) dkimAttributes(ctx context.Context, account string, id identity.Identity) (map[string]any, error) {
+func (s *Server) dkimAttributes(ctx context.Context, account string, id identity.Identity) (dkimAttributes, error) {
 	d, ok, err := s.Identities.GetDKIM(ctx, account, id.Name)
 	if err != nil {
-		return nil, err
+		return dkimAttributes{}, err
 	}
 	if !ok && id.Kind == identity.EmailAddress {
 		// An address inherits its domain's DKIM (SES).
 		if i := strings.LastIndexByte(id.Name, '@'); i >= 0 {
 			if d, ok, err = s.Identities.GetDKIM(ctx, account, id.Name[i+1:]); err != nil {
-				return nil, err
+				return dkimAttributes{}, err
 			}
 		}
 	}
 	if !ok {
-		return map[string]any{"SigningEnabled": false, "Status": "NOT_STARTED", "SigningAttributesOrigin": identity.OriginEasy}, nil
+		return dkimAttributes{Status: "NOT_STARTED", SigningAttributesOrigin: identity.OriginEasy}, nil
 	}
-	out := map[string]any{
-		"SigningEnabled": d.SigningEnabled, "Status": "SUCCESS", "Tokens": []string{d.Selector},
-		"SigningAttributesOrigin": d.Origin, "LastKeyGenerationTimestamp": float64(d.Created.Unix()),
+	out := dkimAttributes{
+		SigningEnabled: d.SigningEnabled, Status: "SUCCESS", Tokens: []string{d.Selector},
+		SigningAttributesOrigin: d.Origin, LastKeyGenerationTimestamp: float64(d.Created.Unix()),
 	}
 	if d.Algorithm != dkim.Ed25519 {
-		out["CurrentSigningKeyLength"] = string(d.Algorithm)
-		out["NextSigningKeyLength"] = string(d.Algorithm)
+		out.CurrentSigningKeyLength = string(d.Algorithm)
+		out.NextSigningKeyLength = string(d.Algorithm)
 	}
 	return out, nil
 }
@@ -146,7 +148,7 @@ func (s *Server) createIdentity(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"IdentityType": string(id.Kind), "VerifiedForSendingStatus": id.Verified, "DkimAttributes": attrs}, nil
+	return createEmailIdentityOutput{IdentityType: string(id.Kind), VerifiedForSendingStatus: id.Verified, DkimAttributes: attrs}, nil
 }
 
 // putDkimAttributes is PutEmailIdentityDkimAttributes: signing on or off.
@@ -163,7 +165,7 @@ func (s *Server) putDkimAttributes(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{}, nil
+	return struct{}{}, nil
 }
 
 func (s *Server) getIdentity(ctx context.Context, c *call) (any, error) {
@@ -179,54 +181,189 @@ func (s *Server) getIdentity(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{
-		"IdentityType":             string(id.Kind),
-		"FeedbackForwardingStatus": true,
-		"VerifiedForSendingStatus": id.Verified,
-		"VerificationStatus":       verificationStatus(id),
-		"DkimAttributes":           attrs,
-		"MailFromAttributes":       map[string]string{"BehaviorOnMxFailure": "USE_DEFAULT_VALUE", "MailFromDomainStatus": "PENDING"},
-		"Policies":                 map[string]string{},
-		"Tags":                     []any{},
+	return getEmailIdentityOutput{
+		IdentityType:             string(id.Kind),
+		FeedbackForwardingStatus: true,
+		VerifiedForSendingStatus: id.Verified,
+		VerificationStatus:       verificationStatus(id),
+		DkimAttributes:           attrs,
+		MailFromAttributes:       mailFromAttributes{BehaviorOnMxFailure: "USE_DEFAULT_VALUE", MailFromDomainStatus: "PENDING"},
+		Policies:                 map[string]string{},
+		Tags:                     []tag{},
 	}, nil
 }
 
-func (s *Server) listIdentities(ctx context.Context, c *call) (any, error) {
+// listIdentitiesQuery is ListEmailIdentities as boto3, the AWS CLI and
+// the SDKs generated before the filter send it: GET /v2/email/identities
+// with NextToken and PageSize in the query string (botocore's model).
+func (s *Server) listIdentitiesQuery(ctx context.Context, c *call) (any, error) {
 	q := c.r.URL.Query()
-	size := 100
+	var in listEmailIdentitiesInput
 	if v := q.Get("PageSize"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 1000 {
-			return nil, badRequest("PageSize must be an integer between 0 and 1000.")
-		}
-		if n > 0 {
-			size = n
-		}
-	}
-	after := ""
-	if t := q.Get("NextToken"); t != "" {
-		b, err := base64.RawURLEncoding.DecodeString(t)
 		if err != nil {
-			return nil, badRequest("NextToken is not valid.")
+			return nil, errPageSize
 		}
-		after = string(b)
+		in.PageSize = &n
 	}
-	ids, err := s.Identities.List(ctx, c.account, after, size+1)
+	if v := q.Get("NextToken"); v != "" {
+		in.NextToken = &v
+	}
+	return s.listIdentities(ctx, c.account, in)
+}
+
+// listIdentitiesBody is ListEmailIdentities as the SDKs generated from the
+// model with the filter send it (aws-sdk-go-v2 service/sesv2 v1.79.7 does):
+// POST /v2/email/list-identities with the members in a JSON body, which
+// may be empty.
+func (s *Server) listIdentitiesBody(ctx context.Context, c *call) (any, error) {
+	in, err := decodeListInput(c.body)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]any{}
-	if len(ids) > size {
-		ids = ids[:size]
-		out["NextToken"] = base64.RawURLEncoding.EncodeToString([]byte(ids[size-1].Name))
+	return s.listIdentities(ctx, c.account, in)
+}
+
+// listEmailIdentitiesInput is ListEmailIdentitiesRequest.
+type listEmailIdentitiesInput struct {
+	Filter    map[string]string // IdentityFilter: IdentityFilterKey → value
+	NextToken *string
+	PageSize  *int // 0-1000; 0 or absent: 100
+}
+
+var errPageSize = badRequest("PageSize must be an integer between 0 and 1000.")
+
+// decodeListInput reads the JSON body of POST /v2/email/list-identities;
+// an empty body has no members.
+func decodeListInput(body []byte) (listEmailIdentitiesInput, error) {
+	var in listEmailIdentitiesInput
+	if len(bytes.TrimSpace(body)) == 0 {
+		return in, nil
 	}
-	list := make([]map[string]any, len(ids))
-	for i, id := range ids {
-		list[i] = map[string]any{"IdentityType": string(id.Kind), "IdentityName": id.Name, "SendingEnabled": id.Verified,
-			"VerificationStatus": verificationStatus(id)}
+	err := decodeJSON(body, &in)
+	return in, err
+}
+
+// identityFilter is the IdentityFilter of ListEmailIdentities: an identity
+// is listed when it matches every key given.
+type identityFilter struct {
+	nameContains string        // IDENTITY_NAME_CONTAINS, trimmed and lower-case: a substring of the name, in any case
+	kind         identity.Kind // IDENTITY_TYPE: EMAIL_ADDRESS, DOMAIN or MANAGED_DOMAIN
+	status       string        // VERIFICATION_STATUS: a VerificationStatus
+}
+
+// parseIdentityFilter checks the keys and values of an IdentityFilter
+// against the model's enums (IdentityFilterKey, IdentityType,
+// VerificationStatus; values are case-sensitive, as enum values are);
+// anything else is BadRequestException, naming the first bad key in name
+// order.
+func parseIdentityFilter(m map[string]string) (identityFilter, error) {
+	var f identityFilter
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		v := m[k]
+		switch k {
+		case "IDENTITY_NAME_CONTAINS":
+			f.nameContains = strings.ToLower(strings.TrimSpace(v))
+		case "IDENTITY_TYPE":
+			switch v {
+			case "EMAIL_ADDRESS", "DOMAIN", "MANAGED_DOMAIN":
+				f.kind = identity.Kind(v)
+			default:
+				return f, badRequest("Filter IDENTITY_TYPE %q is not valid: use EMAIL_ADDRESS, DOMAIN or MANAGED_DOMAIN.", v)
+			}
+		case "VERIFICATION_STATUS":
+			switch v {
+			case "PENDING", "SUCCESS", "FAILED", "TEMPORARY_FAILURE", "NOT_STARTED":
+				f.status = v
+			default:
+				return f, badRequest("Filter VERIFICATION_STATUS %q is not valid: use PENDING, SUCCESS, FAILED, TEMPORARY_FAILURE or NOT_STARTED.", v)
+			}
+		default:
+			return f, badRequest("Filter key %q is not supported: use IDENTITY_NAME_CONTAINS, IDENTITY_TYPE or VERIFICATION_STATUS.", k)
+		}
 	}
-	out["EmailIdentities"] = list
-	return out, nil
+	return f, nil
+}
+
+func (f identityFilter) empty() bool { return f == identityFilter{} }
+
+func (f identityFilter) match(id identity.Identity) bool {
+	return (f.kind == "" || id.Kind == f.kind) &&
+		(f.status == "" || verificationStatus(id) == f.status) &&
+		strings.Contains(strings.ToLower(id.Name), f.nameContains)
+}
+
+// listRequest is a ListEmailIdentitiesRequest, checked.
+type listRequest struct {
+	size   int    // identities per page, 1-1000
+	after  string // the name the page starts after ("": from the first)
+	filter identityFilter
+}
+
+// check checks PageSize, then Filter, then NextToken; a bad one is
+// BadRequestException. NextToken is opaque to the caller: the name of the
+// last identity of the page before, base64url (RFC 4648 §5, unpadded).
+func (in listEmailIdentitiesInput) check() (listRequest, error) {
+	r := listRequest{size: 100}
+	if in.PageSize != nil {
+		if *in.PageSize < 0 || *in.PageSize > 1000 {
+			return r, errPageSize
+		}
+		if *in.PageSize > 0 {
+			r.size = *in.PageSize
+		}
+	}
+	var err error
+	if r.filter, err = parseIdentityFilter(in.Filter); err != nil {
+		return r, err
+	}
+	if in.NextToken != nil && *in.NextToken != "" {
+		b, err := base64.RawURLEncoding.DecodeString(*in.NextToken)
+		if err != nil {
+			return r, badRequest("NextToken is not valid.")
+		}
+		r.after = string(b)
+	}
+	return r, nil
+}
+
+// listIdentities is ListEmailIdentities (§1.5): the account's identities
+// in name order, verified or not, PageSize (default 100) at a time, those
+// matching Filter only. NextToken is given only when another identity
+// matches; a token works with any filter.
+func (s *Server) listIdentities(ctx context.Context, account string, in listEmailIdentitiesInput) (any, error) {
+	r, err := in.check()
+	if err != nil {
+		return nil, err
+	}
+	// Read size+1 identities at a time (the one past the page tells that
+	// there is a next page), more when a filter may pass over many.
+	batch := r.size + 1
+	if !r.filter.empty() {
+		batch = max(batch, 500)
+	}
+	out := listEmailIdentitiesOutput{EmailIdentities: []identityInfo{}}
+	for after := r.after; ; {
+		ids, err := s.Identities.List(ctx, account, after, batch)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			if !r.filter.match(id) {
+				continue
+			}
+			if len(out.EmailIdentities) == r.size {
+				out.NextToken = base64.RawURLEncoding.EncodeToString([]byte(out.EmailIdentities[r.size-1].IdentityName))
+				return out, nil
+			}
+			out.EmailIdentities = append(out.EmailIdentities, identityInfo{IdentityType: string(id.Kind), IdentityName: id.Name,
+				SendingEnabled: id.Verified, VerificationStatus: verificationStatus(id)})
+		}
+		if len(ids) < batch {
+			return out, nil
+		}
+		after = ids[len(ids)-1].Name
+	}
 }
 
 func (s *Server) deleteIdentity(ctx context.Context, c *call) (any, error) {
@@ -259,29 +396,29 @@ func (s *Server) getMessageInsights(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	perRcpt := map[string][]map[string]any{}
+	perRcpt := map[string][]insightsEvent{}
 	for _, e := range events {
 		if e.Kind == event.AutoResponse {
 			continue // Petrel's own event type; SES's InsightsEvent has none
 		}
-		item := map[string]any{"Timestamp": float64(e.Time.UnixMilli()) / 1000, "Type": insightsType(e.Kind)}
+		item := insightsEvent{Timestamp: float64(e.Time.UnixMilli()) / 1000, Type: insightsType(e.Kind)}
 		switch e.Kind {
 		case event.Bounce:
 			var b event.BounceDetail
 			json.Unmarshal(e.Detail, &b)
-			d := map[string]any{"BounceType": strings.ToUpper(b.BounceType), "BounceSubType": b.BounceSubType}
-			if len(b.BouncedRecipients) > 0 && b.BouncedRecipients[0].DiagnosticCode != "" {
-				d["DiagnosticCode"] = b.BouncedRecipients[0].DiagnosticCode
+			d := &bounceDetails{BounceType: strings.ToUpper(b.BounceType), BounceSubType: b.BounceSubType}
+			if len(b.BouncedRecipients) > 0 {
+				d.DiagnosticCode = b.BouncedRecipients[0].DiagnosticCode
 			}
-			item["Details"] = map[string]any{"Bounce": d}
+			item.Details = &eventDetails{Bounce: d}
 		case event.Complaint:
 			var cd event.ComplaintDetail
 			json.Unmarshal(e.Detail, &cd)
-			d := map[string]any{"ComplaintFeedbackType": cd.ComplaintFeedbackType}
+			d := &complaintDetails{ComplaintFeedbackType: cd.ComplaintFeedbackType}
 			if cd.ComplaintSubType != nil {
-				d["ComplaintSubType"] = *cd.ComplaintSubType
+				d.ComplaintSubType = *cd.ComplaintSubType
 			}
-			item["Details"] = map[string]any{"Complaint": d}
+			item.Details = &eventDetails{Complaint: d}
 		}
 		if e.Recipient == "" {
 			for _, r := range mail.Destination {
@@ -291,29 +428,29 @@ func (s *Server) getMessageInsights(ctx context.Context, c *call) (any, error) {
 			perRcpt[e.Recipient] = append(perRcpt[e.Recipient], item)
 		}
 	}
-	insights := make([]map[string]any, 0, len(mail.Destination))
+	out := getMessageInsightsOutput{MessageId: id, Subject: mail.CommonHeaders.Subject,
+		EmailTags: []messageTag{}, Insights: make([]emailInsights, 0, len(mail.Destination))}
 	for _, r := range mail.Destination {
 		ev := perRcpt[r]
 		if ev == nil {
-			ev = []map[string]any{}
+			ev = []insightsEvent{}
 		}
-		insights = append(insights, map[string]any{"Destination": r, "Events": ev})
+		out.Insights = append(out.Insights, emailInsights{Destination: r, Events: ev})
 	}
-	var tags []map[string]string
-	for k, vs := range mail.Tags {
+	// The tags in name order (the mail object keeps them by name); SES's
+	// own tags (ses:...) are not the caller's.
+	for _, k := range slices.Sorted(maps.Keys(mail.Tags)) {
 		if strings.HasPrefix(k, "ses:") {
 			continue
 		}
-		for _, v := range vs {
-			tags = append(tags, map[string]string{"Name": k, "Value": v})
+		for _, v := range mail.Tags[k] {
+			out.EmailTags = append(out.EmailTags, messageTag{Name: k, Value: v})
 		}
 	}
-	from := ""
 	if len(mail.CommonHeaders.From) > 0 {
-		from = mail.CommonHeaders.From[0]
+		out.FromEmailAddress = mail.CommonHeaders.From[0]
 	}
-	return map[string]any{"MessageId": id, "FromEmailAddress": from, "Subject": mail.CommonHeaders.Subject,
-		"EmailTags": tags, "Insights": insights}, nil
+	return out, nil
 }
 
 func insightsType(k event.Kind) string {

@@ -141,7 +141,7 @@ func (s *Server) sendEmail(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]string{"MessageId": id}, nil
+	return sendEmailOutput{MessageId: id}, nil
 }
 
 // rawData is Content.Raw.Data, base64 in a JSON string. It is decoded in
