@@ -42,5 +42,6 @@ require (
 
 // go-smtp v0.25.1 with Petrel's patches (third_party/go-smtp/README.md): 501 for
 // undecodable AUTH data (RFC 4954 §4), the reply to an over-long line in DATA,
-// a 421 reply closes the connection.
+// a 421 reply closes the connection, a separate DATA line limit, shutdown ends
+// waiting sessions with 421.
 replace github.com/emersion/go-smtp v0.25.1 => ./third_party/go-smtp

@@ -109,6 +109,31 @@ func TestShutdownCancelsSessions(t *testing.T) {
 	}
 }
 
+// TestShutdownEndsIdleSessions: a client connected but waiting (pooled
+// connections of nodemailer or Postfix) held shutdown for the whole grace
+// period and then saw the connection drop without a reply. Each waiting
+// session, on both listeners, now gets 421 4.3.2 at once (RFC 5321 §3.8);
+// the grace period is long here, so without that the clients' reads time
+// out first.
+func TestShutdownEndsIdleSessions(t *testing.T) {
+	td := startDaemon(t, func(c *config.Config) { c.ShutdownGrace = config.Duration(10 * time.Minute) })
+	greeted := dialSMTP(t, "127.0.0.2", td.d.Addr("smtp"))
+	helloed := dialSMTP(t, "127.0.0.2", td.d.Addr("smtp"))
+	helloed.expect("EHLO client.test", 250)
+	inbound := dialSMTP(t, "127.0.0.3", td.d.Addr("inbound"))
+
+	td.cancel()
+	for name, c := range map[string]*smtpConn{"submission after greeting": greeted, "submission after EHLO": helloed, "return path": inbound} {
+		if msg := c.expect("", 421); !strings.HasPrefix(msg, "4.3.2 ") {
+			t.Errorf("%s: 421 %s at shutdown, want 421 4.3.2", name, msg)
+		}
+	}
+	if err := <-td.done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	td.cancel = nil
+}
+
 // TestMessageIDDomain (issue 11, finding 3): the Message-ID header Petrel
 // writes is <MessageId@hostname> unless --message-id-domain says
 // otherwise (SES writes an amazonses.com domain, which clients such as

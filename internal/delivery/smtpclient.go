@@ -188,7 +188,8 @@ var (
 // returned as the reply, with a nil error: the connection stays usable.
 //
 // The transaction needs SMTPUTF8 (RFC 6531) when an address or the header
-// holds non-ASCII, and 8BITMIME (RFC 6152) when the body holds 8-bit bytes.
+// holds non-ASCII, and 8BITMIME (RFC 6152) when the message, header or
+// body, holds 8-bit bytes (a UTF-8 header field is 8-bit content too).
 // When the server offers what is needed, MAIL FROM says so (SMTPUTF8,
 // BODY=8BITMIME, RFC 6531 §3.4); when it does not, nothing is written and
 // the outcome is Petrel's permanent refusal, in Postfix's words: "550 5.6.7
@@ -201,7 +202,7 @@ func (c *client) send(ctx context.Context, from, rcpt string, msg []byte) (outco
 		o.reply, o.command = r, command
 		return o, nil
 	}
-	needUTF8, body8bit := needs(from, rcpt, msg)
+	needUTF8, eightBit := needs(from, rcpt, msg)
 	_, hasUTF8 := c.ext["SMTPUTF8"]
 	_, has8bit := c.ext["8BITMIME"]
 	switch {
@@ -209,7 +210,7 @@ func (c *client) send(ctx context.Context, from, rcpt string, msg []byte) (outco
 		o.reply = smtpreply.Reply{Code: 550, Enhanced: "5.6.7", Text: "SMTPUTF8 is required, but was not offered by host " + c.remoteIP}
 		o.command, o.verdict = "MAIL", &verdictNoSMTPUTF8
 		return o, nil
-	case body8bit && !has8bit:
+	case eightBit && !has8bit:
 		o.reply = smtpreply.Reply{Code: 554, Enhanced: "5.6.3", Text: "Conversion required but not supported: message has 8-bit content and host " +
 			c.remoteIP + " does not offer 8BITMIME (RFC 6152)"}
 		o.command, o.verdict = "MAIL", &verdictNo8BITMIME
@@ -222,7 +223,7 @@ func (c *client) send(ctx context.Context, from, rcpt string, msg []byte) (outco
 	if _, ok := c.ext["SIZE"]; ok {
 		mail += fmt.Sprintf(" SIZE=%d", len(msg))
 	}
-	if body8bit {
+	if eightBit {
 		mail += " BODY=8BITMIME"
 	}
 	if needUTF8 {
@@ -287,15 +288,16 @@ func (c *client) send(ctx context.Context, from, rcpt string, msg []byte) (outco
 // needs reports what a transaction of msg from from to rcpt needs beyond
 // plain RFC 5321: SMTPUTF8 when an address or the header holds non-ASCII
 // (UTF-8 local parts, RFC 6531, and the header fields acceptance could not
-// make 7-bit, RFC 6532), 8BITMIME when the body holds 8-bit bytes.
-func needs(from, rcpt string, msg []byte) (smtputf8, body8bit bool) {
+// make 7-bit, RFC 6532), 8BITMIME when the message holds 8-bit bytes.
+func needs(from, rcpt string, msg []byte) (smtputf8, eightBit bool) {
 	header, body := msg, []byte(nil)
 	if bytes.HasPrefix(msg, []byte("\r\n")) {
 		header, body = nil, msg
 	} else if i := bytes.Index(msg, []byte("\r\n\r\n")); i >= 0 {
 		header, body = msg[:i+2], msg[i+2:]
 	}
-	return has8bit(from) || has8bit(rcpt) || has8bit(header), has8bit(body)
+	header8bit := has8bit(header)
+	return has8bit(from) || has8bit(rcpt) || header8bit, header8bit || has8bit(body)
 }
 
 // checkPaths is the last check before a reverse-path and a forward-path

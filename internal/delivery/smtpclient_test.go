@@ -188,7 +188,8 @@ func TestEHLOKeywords(t *testing.T) {
 // TestSendEightBit: MAIL FROM asks for SMTPUTF8 and BODY=8BITMIME when the
 // message needs them and the server offers them; otherwise nothing is sent
 // and the recipient is refused permanently (8-bit data never goes to a
-// server that did not offer 8BITMIME).
+// server that did not offer 8BITMIME). A UTF-8 header field is 8-bit
+// content too: BODY=8BITMIME with SMTPUTF8.
 func TestSendEightBit(t *testing.T) {
 	const (
 		ascii      = "Subject: x\r\n\r\nHello.\r\n"
@@ -216,8 +217,9 @@ func TestSendEightBit(t *testing.T) {
 		{"8-bit body, keywords lower case", lower, "a@dest.test", body8, 250, "2.0.0", " BODY=8BITMIME"},
 		{"8-bit body, no 8BITMIME", only7, "a@dest.test", body8, 554, "5.6.3", "-"},
 		{"8-bit body, SMTPUTF8 without 8BITMIME", utf8Only, "a@dest.test", body8, 554, "5.6.3", "-"},
-		{"UTF-8 header", full, "a@dest.test", header8, 250, "2.0.0", " SMTPUTF8"},
-		{"UTF-8 header only", full, "a@dest.test", headerOnly, 250, "2.0.0", " SMTPUTF8"},
+		{"UTF-8 header", full, "a@dest.test", header8, 250, "2.0.0", " BODY=8BITMIME SMTPUTF8"},
+		{"UTF-8 header only", full, "a@dest.test", headerOnly, 250, "2.0.0", " BODY=8BITMIME SMTPUTF8"},
+		{"UTF-8 header, SMTPUTF8 without 8BITMIME", utf8Only, "a@dest.test", header8, 554, "5.6.3", "-"},
 		{"UTF-8 header and 8-bit body", full, "a@dest.test", both8, 250, "2.0.0", " BODY=8BITMIME SMTPUTF8"},
 		{"UTF-8 header, no SMTPUTF8", only8, "a@dest.test", header8, 550, "5.6.7", "-"},
 		{"UTF-8 header, nothing offered", only7, "a@dest.test", both8, 550, "5.6.7", "-"},

@@ -196,20 +196,26 @@ func (s *Signer) field(msg []byte) (string, error) {
 		HeaderKeys: keys,
 	})
 	if err != nil {
-		return "", fmt.Errorf("dkim: %w", err)
+		return "", s.signError(err)
 	}
 	for rest := msg; len(rest) > 0; {
 		n := min(len(rest), signChunk)
 		if _, err := sig.Write(rest[:n]); err != nil {
 			sig.Close()
-			return "", fmt.Errorf("dkim: %w", err)
+			return "", s.signError(err)
 		}
 		rest = rest[n:]
 	}
 	if err := sig.Close(); err != nil {
-		return "", fmt.Errorf("dkim: %w", err)
+		return "", s.signError(err)
 	}
 	return sig.Signature(), nil
+}
+
+// signError names the key that failed; go-msgauth's errors already start
+// with "dkim: ".
+func (s *Signer) signError(err error) error {
+	return fmt.Errorf("signing for %s with selector %q: %w", s.Domain, s.Selector, err)
 }
 
 // presentHeaders returns the names in signedHeaders (in that order, so

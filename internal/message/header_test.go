@@ -136,7 +136,7 @@ func TestBuildSimpleFoldsHeaders(t *testing.T) {
 			if p.Common.Subject != want || len(p.Common.To) != len(to) || p.Common.From[0] != "Zoë Ærøskøbing 山田 <sender@example.com>" {
 				t.Errorf("commonHeaders: subject %q, %d To, From %q", p.Common.Subject, len(p.Common.To), p.Common.From)
 			}
-			if p.Common.To[0] != "Empfänger Nr. 00 受信者 <m-r00@example.net>" || p.Common.To[2] != `Doe, Jane "JD" 02 <jane.doe.02@example.org>` {
+			if p.Common.To[0] != `"Empfänger Nr. 00 受信者" <m-r00@example.net>` || p.Common.To[2] != `"Doe, Jane \"JD\" 02" <jane.doe.02@example.org>` {
 				t.Errorf("commonHeaders.to: %q", p.Common.To[:3])
 			}
 			if p.Converted {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/mail"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -149,5 +150,34 @@ func TestPrepareAddsFields(t *testing.T) {
 	}
 	if v := out.Values("X-Petrel-Feedback"); len(v) != 1 || v[0] != "id.mac" {
 		t.Errorf("X-Petrel-Feedback = %q, want exactly [id.mac]", v)
+	}
+}
+
+// TestCommonHeadersQuoteNames: a display name with a comma or other
+// special is kept quoted in commonHeaders, so each entry is still one
+// address; plain and non-ASCII names are written as they are.
+func TestCommonHeadersQuoteNames(t *testing.T) {
+	raw := "From: \"Doe, John\" <john@example.com>\r\n" +
+		"To: Plain Name <a@example.com>, \"J. \\\"Q\\\" Public\" <b@example.com>, =?UTF-8?B?w5xuw69jw7ZkZQ==?= <c@example.com>, d@example.com\r\n" +
+		"Subject: s\r\n\r\nbody\r\n"
+	m, err := Parse([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Prepare(m, "id", "example.com", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{`"Doe, John" <john@example.com>`}; !slices.Equal(p.Common.From, want) {
+		t.Errorf("from = %q, want %q", p.Common.From, want)
+	}
+	want := []string{`Plain Name <a@example.com>`, `"J. \"Q\" Public" <b@example.com>`, `Ünïcöde <c@example.com>`, `d@example.com`}
+	if !slices.Equal(p.Common.To, want) {
+		t.Errorf("to = %q, want %q", p.Common.To, want)
+	}
+	for _, a := range append(p.Common.From, p.Common.To...) {
+		if _, err := mail.ParseAddress(a); err != nil {
+			t.Errorf("%q does not parse as one address: %v", a, err)
+		}
 	}
 }

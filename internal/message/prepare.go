@@ -151,12 +151,40 @@ func addressList(v string) []string {
 	out := make([]string, len(list))
 	for i, a := range list {
 		if a.Name != "" {
-			out[i] = a.Name + " <" + a.Address + ">"
+			out[i] = displayPhrase(a.Name) + " <" + a.Address + ">"
 		} else {
 			out[i] = a.Address
 		}
 	}
 	return out
+}
+
+// displayPhrase writes a decoded display name for commonHeaders: as it is
+// when it is words of atext (RFC 5322 §3.2.3, non-ASCII allowed as in RFC
+// 6532), else as a quoted string ("Doe, John"), so that each entry still
+// parses as one address.
+func displayPhrase(name string) string {
+	plain := true
+	for _, r := range name {
+		if r < 0x80 && r != ' ' && !strings.ContainsRune("!#$%&'*+-/=?^_`{|}~", r) &&
+			!('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return name
+	}
+	var q strings.Builder
+	q.WriteByte('"')
+	for _, r := range name {
+		if r == '"' || r == '\\' {
+			q.WriteByte('\\')
+		}
+		q.WriteRune(r)
+	}
+	q.WriteByte('"')
+	return q.String()
 }
 
 func decodeText(s string) string {

@@ -47,10 +47,13 @@ import (
 //     the message then needs SMTPUTF8 (RFC 6531) at the next hop.
 //
 // Malformed MIME never loses content: a multipart without its closing
-// delimiter ends at the end of the body; a part whose header does not
-// parse, a multipart without a boundary parameter or without any
-// delimiter line, a preamble or an epilogue with 8-bit octets are left as
-// they are (they may then still carry 8-bit octets).
+// delimiter ends at the end of the body; a multipart without a boundary
+// parameter or without any delimiter line has no parts any reader can
+// find, so its body is taken as the text it is (Content-Type text/plain,
+// quoted-printable); a part whose header does not parse is left as it is
+// (it may then still carry 8-bit octets). Preambles and epilogues, which
+// readers ignore (RFC 2046 §5.1.1) and no encoding can apply to, have
+// their 8-bit octets replaced by "?".
 
 // maxDepth bounds the nesting of multiparts and enclosed messages the
 // conversion follows; deeper entities are left as they are.
@@ -134,10 +137,12 @@ func (c *converter) entity(h []Field, body []byte, defaultType string, depth int
 	cte := strings.ToLower(get(h, "Content-Transfer-Encoding"))
 	switch {
 	case strings.HasPrefix(mediaType, "multipart/"):
-		if params["boundary"] == "" {
-			return h, body
+		parts, found := c.multipart(body, params["boundary"], mediaType == "multipart/digest", depth)
+		if !found {
+			h = setField(h, foldedField("Content-Type", "text/plain"))
+			return c.leaf(h, body, "text/plain", map[string]string{}, cte)
 		}
-		body = c.multipart(body, params["boundary"], mediaType == "multipart/digest", depth)
+		body = parts
 	case mediaType == "message/rfc822" || mediaType == "message/global":
 		if cte != "" && cte != "7bit" && cte != "8bit" && cte != "binary" {
 			return h, body
@@ -222,8 +227,13 @@ func writeBase64(out *bytes.Buffer, b []byte) {
 // §5.1.1). Delimiter lines are "--" boundary, "--" after the last, then
 // optional blanks, at the start of a line; the CRLF before a delimiter
 // belongs to it. Everything but the parts' contents is copied as it is;
-// without a closing delimiter the last part runs to the end.
-func (c *converter) multipart(body []byte, boundary string, digest bool, depth int) []byte {
+// without a closing delimiter the last part runs to the end. found is
+// false when body has no delimiter line (or boundary is empty): then
+// nothing was converted.
+func (c *converter) multipart(body []byte, boundary string, digest bool, depth int) (converted []byte, found bool) {
+	if boundary == "" {
+		return body, false
+	}
 	defaultType := "text/plain"
 	if digest {
 		defaultType = "message/rfc822"
@@ -251,19 +261,42 @@ func (c *converter) multipart(body []byte, boundary string, digest bool, depth i
 		if end < len(body) && !bytes.HasPrefix(body[end:], []byte("\r\n")) {
 			continue // a line that only starts like a delimiter
 		}
+		if partStart < 0 && i > 0 && eightBit(body[:i]) {
+			out = c.clean(out, body[:i]) // the preamble
+			copied = i
+		}
 		if partStart >= 0 && i-2 >= partStart {
 			out = c.replacePart(out, body, &copied, partStart, i-2, defaultType, depth)
 		}
 		if closing {
-			return finish(out, body, copied)
+			if end < len(body) && eightBit(body[end:]) {
+				out = append(out, body[copied:end]...)
+				out = c.clean(out, body[end:]) // the epilogue
+				copied = len(body)
+			}
+			return finish(out, body, copied), true
 		}
 		partStart = min(end+2, len(body))
 		at = partStart
 	}
-	if partStart >= 0 {
-		out = c.replacePart(out, body, &copied, partStart, len(body), defaultType, depth)
+	if partStart < 0 {
+		return body, false
 	}
-	return finish(out, body, copied)
+	out = c.replacePart(out, body, &copied, partStart, len(body), defaultType, depth)
+	return finish(out, body, copied), true
+}
+
+// clean appends b to out with each octet 7-bit data may not hold replaced
+// by "?": for a preamble or an epilogue, text outside every part.
+func (c *converter) clean(out, b []byte) []byte {
+	c.changes++
+	for _, ch := range b {
+		if ch == 0 || ch > 127 {
+			ch = '?'
+		}
+		out = append(out, ch)
+	}
+	return out
 }
 
 // replacePart converts the part body[start:end]; when it changes, out

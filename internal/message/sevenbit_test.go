@@ -329,8 +329,10 @@ func TestPrepareKeeps7bit(t *testing.T) {
 }
 
 // TestPrepareMalformedMIME: broken structure never panics or loses
-// content; the 8-bit leaves that can be found are converted, what cannot
-// be understood is left as it is.
+// content; the 8-bit leaves that can be found are converted, a multipart
+// whose parts no reader can find is taken as text, 8-bit octets in a
+// preamble or an epilogue become "?", and what cannot be understood is
+// left as it is.
 func TestPrepareMalformedMIME(t *testing.T) {
 	head := "From: a@example.com\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
 	cases := []struct {
@@ -338,6 +340,7 @@ func TestPrepareMalformedMIME(t *testing.T) {
 		converted bool
 		kept      []string // left byte for byte
 		texts     []string // decoded quoted-printable contents expected in the output
+		sevenBit  bool     // the whole output is 7-bit
 	}{
 		{name: "no closing delimiter",
 			raw: head + "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nfirst\r\n" +
@@ -345,18 +348,20 @@ func TestPrepareMalformedMIME(t *testing.T) {
 			converted: true, kept: []string{"--b\r\nContent-Type: text/plain\r\n\r\nfirst\r\n--b\r\n"},
 			texts: []string{"last part, Grüße, runs to the end\r\n"}},
 		{name: "no delimiter at all",
-			raw:  head + "Content-Type: multipart/mixed; boundary=b\r\n\r\ngarbage Grüße \xff\r\n--bb not a delimiter\r\n",
-			kept: []string{"\r\n\r\ngarbage Grüße \xff\r\n--bb not a delimiter\r\n"}},
+			raw:       head + "Content-Type: multipart/mixed; boundary=b\r\n\r\ngarbage Grüße \xff\r\n--bb not a delimiter\r\n",
+			converted: true, sevenBit: true, kept: []string{"Content-Type: text/plain; charset=unknown-8bit\r\n"},
+			texts: []string{"garbage Grüße \xff\r\n--bb not a delimiter\r\n"}},
 		{name: "no boundary parameter",
-			raw:  head + "Content-Type: multipart/mixed\r\n\r\n--b\r\n\r\nGrüße\r\n--b--\r\n",
-			kept: []string{"\r\n\r\n--b\r\n\r\nGrüße\r\n--b--\r\n"}},
+			raw:       head + "Content-Type: multipart/mixed\r\n\r\n--b\r\n\r\nGrüße\r\n--b--\r\n",
+			converted: true, sevenBit: true, kept: []string{"Content-Type: text/plain; charset=utf-8\r\n"},
+			texts: []string{"--b\r\n\r\nGrüße\r\n--b--\r\n"}},
 		{name: "part header that does not parse",
 			raw: head + "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nnot a header line Grüße\r\n\r\nbody ü\r\n" +
 				"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nGrüße\r\n--b--\r\n",
 			converted: true, kept: []string{"--b\r\nnot a header line Grüße\r\n\r\nbody ü\r\n--b\r\n"}, texts: []string{"Grüße"}},
 		{name: "8-bit preamble and epilogue",
 			raw:       head + "Content-Type: multipart/mixed; boundary=b\r\n\r\npréambule\r\n--b\r\n\r\nGrüße\r\n--b--\r\népilogue\r\n",
-			converted: true, kept: []string{"\r\n\r\npréambule\r\n--b\r\n", "--b--\r\népilogue\r\n"}, texts: []string{"Grüße"}},
+			converted: true, sevenBit: true, kept: []string{"\r\n\r\npr??ambule\r\n--b\r\n", "--b--\r\n??pilogue\r\n"}, texts: []string{"Grüße"}},
 		{name: "base64 with 8-bit garbage",
 			raw:  head + "Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nAAAA\xff\xfeAAAA\r\n",
 			kept: []string{"\r\n\r\nAAAA\xff\xfeAAAA\r\n"}},
@@ -374,6 +379,12 @@ func TestPrepareMalformedMIME(t *testing.T) {
 			p := prepare(t, c.raw)
 			if p.Converted != c.converted {
 				t.Errorf("Converted = %v, want %v", p.Converted, c.converted)
+			}
+			if c.sevenBit && eightBit(p.Body) {
+				t.Errorf("8-bit octets left:\n%s", p.Body)
+			}
+			if c.sevenBit && eightBit(p.Body) {
+				t.Errorf("8-bit octets left:\n%s", p.Body)
 			}
 			for _, k := range c.kept {
 				if !bytes.Contains(p.Body, []byte(k)) {

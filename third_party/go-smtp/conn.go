@@ -1347,6 +1347,9 @@ func (c *Conn) writeError(code int, enhCode EnhancedCode, err error) {
 
 // Reads a line of input
 func (c *Conn) readLine() (string, error) {
+	if c.server.shuttingDown() {
+		return "", errShuttingDown // Petrel patch: see Server.Shutdown
+	}
 	if c.server.ReadTimeout != 0 {
 		if err := c.conn.SetReadDeadline(time.Now().Add(c.server.ReadTimeout)); err != nil {
 			return "", err

@@ -202,6 +202,11 @@ func (s *Server) handleConn(c *Conn) error {
 				return nil
 			}
 
+			if err == errShuttingDown || s.shuttingDown() {
+				// Petrel patch: see Shutdown. RFC 5321 §3.8, RFC 3463 X.3.2.
+				c.writeResponse(421, EnhancedCode{4, 3, 2}, "Service shutting down")
+				return nil
+			}
 			if neterr, ok := err.(net.Error); ok && neterr.Timeout() {
 				c.writeResponse(421, EnhancedCode{4, 4, 2}, "Idle timeout, bye bye")
 				return nil
@@ -210,6 +215,20 @@ func (s *Server) handleConn(c *Conn) error {
 			c.writeResponse(421, EnhancedCode{4, 4, 0}, "Connection error, sorry")
 			return err
 		}
+	}
+}
+
+// errShuttingDown is readLine's answer once Shutdown has begun (Petrel
+// patch).
+var errShuttingDown = errors.New("smtp: server shutting down")
+
+// shuttingDown reports whether Shutdown or Close has begun (Petrel patch).
+func (s *Server) shuttingDown() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -312,6 +331,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if lerr := l.Close(); lerr != nil && err == nil {
 			err = lerr
 		}
+	}
+	// Petrel patch: sessions waiting for a command are ended now, with
+	// 421 4.3.2 (handleConn), instead of holding Shutdown until the client
+	// leaves; one running a command finishes it and is ended before it
+	// reads the next (readLine).
+	for c := range s.conns {
+		c.conn.SetReadDeadline(time.Now())
 	}
 	s.locker.Unlock()
 
