@@ -3,6 +3,7 @@ package main
 import (
 	"database/sql"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,5 +68,23 @@ func TestEventPage(t *testing.T) {
 		if string(b) != want[i] {
 			t.Errorf("event %d:\n got %s\nwant %s", i, b, want[i])
 		}
+	}
+}
+
+// TestCommandUsage: "petrel identity --help" prints the identity lines of
+// the usage (with their continuations), not the data-directory error it
+// used to give.
+func TestCommandUsage(t *testing.T) {
+	got := commandUsage("identity")
+	for _, want := range []string{"identity add NAME", "identity dkim DOMAIN", "publish; generate a new key"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("identity usage lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "account create") || strings.Contains(got, "print events") {
+		t.Errorf("identity usage holds other commands:\n%s", got)
+	}
+	if commandUsage("nope") != usage {
+		t.Error("an unknown command does not get the whole usage")
 	}
 }

@@ -61,6 +61,9 @@ commands:
   identity verify NAME --account A    mark an identity verified (operator vouches)
   identity list --account A           list identities
   identity delete NAME --account A    delete an identity
+  identity dkim DOMAIN --account A [--dkim rsa2048|rsa1024|ed25519 | --key FILE --selector S]
+                                      show the domain's DKIM key and the TXT record to
+                                      publish; generate a new key, or install your own
   events [--message-id ID] [--type T] [--account A] [--follow]
                                       print events as JSON lines (SES format)
   bounce classify [FILE|-] [--json] [--explain] [--reply "550 5.1.1 ..."]
@@ -87,7 +90,14 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
-	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
+	cmd, args := os.Args[1], os.Args[2:]
+	if cmd != "serve" && len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		// "petrel identity --help": the command's lines of the usage,
+		// without opening the data directory.
+		fmt.Print(commandUsage(cmd))
+		return
+	}
+	switch cmd {
 	case "serve":
 		err = serve(ctx, args)
 	case "account":
@@ -183,6 +193,28 @@ Send with the AWS CLI%s:
 
 // adminFlags parses the store-locating flags plus the command's own, allowing
 // flags after positional arguments ("identity add example.com --verified").
+// commandUsage returns the usage lines of cmd (with their continuation
+// lines), or the whole usage when it has none.
+func commandUsage(cmd string) string {
+	var b strings.Builder
+	in := false
+	for _, line := range strings.SplitAfter(usage, "\n") {
+		switch {
+		case strings.HasPrefix(line, "  "+cmd+" ") || strings.TrimSpace(line) == cmd:
+			in = true
+		case !strings.HasPrefix(line, "   "):
+			in = false
+		}
+		if in {
+			b.WriteString(line)
+		}
+	}
+	if b.Len() == 0 {
+		return usage
+	}
+	return "usage: petrel " + cmd + " ...\n\n" + b.String()
+}
+
 func adminFlags(name string, args []string, define func(fs *flag.FlagSet)) (config.Config, []string, error) {
 	cfg := config.Default()
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
