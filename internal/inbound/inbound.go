@@ -233,10 +233,10 @@ func (s *session) Data(r io.Reader) error {
 	if errors.Is(err, smtp.ErrDataTooLarge) {
 		return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big"}
 	}
-	if err != nil {
+	if err != nil && s.ctx.Err() == nil {
 		return err
 	}
-	if s.ctx.Err() != nil { // shutting down: nothing stored, the sender retries
+	if s.ctx.Err() != nil { // shutting down (the upload may have been cut short): nothing stored, the sender retries
 		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Service shutting down, closing connection"}
 	}
 	if _, err := s.b.Receive(s.ctx, s.from, s.rcpts, body); err != nil {

@@ -420,6 +420,8 @@ func (s *session) Data(r io.Reader) error {
 	case errors.Is(err, smtp.ErrTooLongLine):
 		s.b.refused("line too long", "remote_ip", s.ip, "limit", MaxLineLength)
 		return errLineTooLong
+	case err != nil && s.ctx.Err() != nil:
+		return errShuttingDown // shutdown cut the upload short: nothing stored, the client retries
 	case err != nil:
 		return errTempFailure
 	}
