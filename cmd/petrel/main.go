@@ -29,6 +29,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -91,9 +92,9 @@ func main() {
 	defer stop()
 	var err error
 	cmd, args := os.Args[1], os.Args[2:]
-	if cmd != "serve" && len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-		// "petrel identity --help": the command's lines of the usage,
-		// without opening the data directory.
+	if cmd != "serve" && wantsHelp(args) {
+		// "petrel identity --help", "petrel bounce rules -h": the
+		// command's lines of the usage, without opening the data directory.
 		fmt.Print(commandUsage(cmd))
 		return
 	}
@@ -193,6 +194,15 @@ Send with the AWS CLI%s:
 
 // adminFlags parses the store-locating flags plus the command's own, allowing
 // flags after positional arguments ("identity add example.com --verified").
+// wantsHelp reports whether args ask for help: "help" first, or -h or
+// --help anywhere.
+func wantsHelp(args []string) bool {
+	if len(args) > 0 && args[0] == "help" {
+		return true
+	}
+	return slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "--help" })
+}
+
 // commandUsage returns the usage lines of cmd (with their continuation
 // lines), or the whole usage when it has none.
 func commandUsage(cmd string) string {

@@ -136,6 +136,35 @@ func TestShutdownEndsIdleSessions(t *testing.T) {
 	td.cancel = nil
 }
 
+// TestShutdownCutsChunk: a BDAT chunk (RFC 3030) still arriving when
+// shutdown begins was answered "554 5.0.0 Error: transaction failed: read
+// tcp …: i/o timeout" — a permanent failure, so the client's MTA bounced a
+// message it should have retried. It gets 421 4.3.2 and nothing is stored.
+func TestShutdownCutsChunk(t *testing.T) {
+	td := startDaemon(t, nil)
+	svc := td.d.Services()
+	if _, err := svc.Accounts.AddNetwork(t.Context(), DefaultAccount, "127.0.0.2/32"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Identities.Create(t.Context(), DefaultAccount, "example.com", true); err != nil {
+		t.Fatal(err)
+	}
+	c := dialSMTP(t, "127.0.0.2", td.d.Addr("smtp"))
+	c.expect("EHLO client.test", 250)
+	c.expect("MAIL FROM:<sender@example.com>", 250)
+	c.expect("RCPT TO:<success@simulator.amazonses.com>", 250)
+	c.text.W.WriteString("BDAT 100000\r\nFrom: sender@example.com\r\nSubject: s\r\n\r\npart of the chunk")
+	c.text.W.Flush()
+	td.cancel()
+	if msg := c.expect("", 421); !strings.HasPrefix(msg, "4.3.2 ") {
+		t.Errorf("BDAT chunk cut short by shutdown: 421 %s, want 421 4.3.2", msg)
+	}
+	if err := <-td.done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	td.cancel = nil
+}
+
 // TestMessageIDDomain (issue 11, finding 3): the Message-ID header Petrel
 // writes is <MessageId@hostname> unless --message-id-domain says
 // otherwise (SES writes an amazonses.com domain, which clients such as

@@ -35,6 +35,9 @@ import (
 //     no reading can be sure of, and is left as it is. A text part without
 //     a charset (which means us-ascii, RFC 2045 §5.2) is given charset
 //     utf-8 when its octets are UTF-8, else unknown-8bit (RFC 1428).
+//   - a multipart/signed or multipart/encrypted entity (RFC 1847) is left
+//     as it is, like a message its sender DKIM-signed: re-encoding the
+//     signed content would break its signature.
 //   - a message/rfc822 or message/global part, which RFC 2045 §6.4 forbids
 //     to encode, is converted as the message it holds, recursively.
 //     Other message/* parts (delivery-status, partial, external-body) are
@@ -136,6 +139,12 @@ func (c *converter) entity(h []Field, body []byte, defaultType string, depth int
 	}
 	cte := strings.ToLower(get(h, "Content-Transfer-Encoding"))
 	switch {
+	case mediaType == "multipart/signed" || mediaType == "multipart/encrypted":
+		// RFC 1847 §2.1: the signed (or encrypted) content must stay byte
+		// for byte; re-encoding it would break the PGP/MIME or S/MIME
+		// signature, as converting a DKIM-signed message would break DKIM.
+		// It stays 8-bit and needs 8BITMIME at the next hop.
+		return h, body
 	case strings.HasPrefix(mediaType, "multipart/"):
 		parts, found := c.multipart(body, params["boundary"], mediaType == "multipart/digest", depth)
 		if !found {

@@ -317,6 +317,27 @@ func TestPrepareKeepsSigned8bit(t *testing.T) {
 	}
 }
 
+// TestPrepareKeepsMIMESigned: the signed content of a multipart/signed
+// (PGP/MIME, S/MIME; RFC 1847) was re-encoded as quoted-printable, which
+// broke its signature. A multipart/signed or multipart/encrypted entity,
+// at the top or inside a multipart/mixed, stays byte for byte, while the
+// message's other 8-bit parts are still converted.
+func TestPrepareKeepsMIMESigned(t *testing.T) {
+	signed := "Content-Type: multipart/signed; protocol=\"application/pgp-signature\"; micalg=pgp-sha256; boundary=s\r\n\r\n" +
+		"--s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGrüße\r\n" +
+		"--s\r\nContent-Type: application/pgp-signature\r\n\r\n-----BEGIN PGP SIGNATURE-----\r\nabc\r\n-----END PGP SIGNATURE-----\r\n--s--\r\n"
+	head := "From: a@example.com\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+	top := prepare(t, head+signed)
+	if top.Converted || !bytes.HasSuffix(top.Body, []byte(signed[strings.Index(signed, "\r\n\r\n"):])) {
+		t.Errorf("top-level multipart/signed changed (converted %v):\n%s", top.Converted, top.Body)
+	}
+	nested := prepare(t, head+"Content-Type: multipart/mixed; boundary=m\r\n\r\n--m\r\n"+signed+
+		"--m\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nÜbrigens\r\n--m--\r\n")
+	if !nested.Converted || !bytes.Contains(nested.Body, []byte(signed)) || bytes.Contains(nested.Body, []byte("Übrigens")) {
+		t.Errorf("nested multipart/signed changed, or the part beside it was not converted:\n%s", nested.Body)
+	}
+}
+
 // TestPrepareKeeps7bit: 7-bit messages, whatever they declare, are not
 // touched.
 func TestPrepareKeeps7bit(t *testing.T) {

@@ -1100,7 +1100,19 @@ func (c *Conn) handleBdat(arg string) {
 		// the whole chunk.
 		io.Copy(ioutil.Discard, chunk)
 
-		c.writeResponse(dataErrorToStatus(err))
+		// Petrel patch: a chunk the client did not finish sending (a read
+		// timeout, or Shutdown's deadline) is not the backend's verdict on
+		// the message, and never a permanent one: 421, and the connection
+		// closes (see Server.Shutdown).
+		var ne net.Error
+		switch {
+		case c.server.shuttingDown():
+			c.writeResponse(421, EnhancedCode{4, 3, 2}, "Service shutting down")
+		case errors.As(err, &ne) && ne.Timeout():
+			c.writeResponse(421, EnhancedCode{4, 4, 2}, "Idle timeout, bye bye")
+		default:
+			c.writeResponse(dataErrorToStatus(err))
+		}
 
 		if err == errPanic {
 			c.Close()
