@@ -63,14 +63,12 @@ func (c *smtpConn) startData(from, to, msg string) {
 	c.text.W.Flush()
 }
 
-// TestShutdownCancelsSessions (issue 11, finding 5): SMTP sessions ran on
-// context.Background, so a shutdown did not reach their work. Their
-// context now derives from Run's: a message whose DATA is in progress
-// when shutdown begins is refused with 421 4.3.2 at once, on both the
-// submission and the return-path listener, and nothing of it is stored
-// (the client retries); Run returns.
-func TestShutdownCancelsSessions(t *testing.T) {
-	td := startDaemon(t, nil)
+// startSubmitting starts a daemon (startDaemon with tweak) where clients
+// on 127.0.0.2 submit without AUTH (a network credential) as
+// sender@example.com.
+func startSubmitting(t *testing.T, tweak func(*config.Config)) *testDaemon {
+	t.Helper()
+	td := startDaemon(t, tweak)
 	svc := td.d.Services()
 	if _, err := svc.Accounts.AddNetwork(t.Context(), DefaultAccount, "127.0.0.2/32"); err != nil {
 		t.Fatal(err)
@@ -78,6 +76,17 @@ func TestShutdownCancelsSessions(t *testing.T) {
 	if _, err := svc.Identities.Create(t.Context(), DefaultAccount, "example.com", true); err != nil {
 		t.Fatal(err)
 	}
+	return td
+}
+
+// TestShutdownCancelsSessions (issue 11, finding 5): SMTP sessions ran on
+// context.Background, so a shutdown did not reach their work. Their
+// context now derives from Run's: a message whose DATA is in progress
+// when shutdown begins is refused with 421 4.3.2 at once, on both the
+// submission and the return-path listener, and nothing of it is stored
+// (the client retries); Run returns.
+func TestShutdownCancelsSessions(t *testing.T) {
+	td := startSubmitting(t, nil)
 	submit := dialSMTP(t, "127.0.0.2", td.d.Addr("smtp"))
 	submit.startData("sender@example.com", "success@simulator.amazonses.com",
 		"From: sender@example.com\r\nTo: success@simulator.amazonses.com\r\nSubject: s\r\n\r\nbody\r\n")
@@ -141,14 +150,7 @@ func TestShutdownEndsIdleSessions(t *testing.T) {
 // tcp …: i/o timeout" — a permanent failure, so the client's MTA bounced a
 // message it should have retried. It gets 421 4.3.2 and nothing is stored.
 func TestShutdownCutsChunk(t *testing.T) {
-	td := startDaemon(t, nil)
-	svc := td.d.Services()
-	if _, err := svc.Accounts.AddNetwork(t.Context(), DefaultAccount, "127.0.0.2/32"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.Identities.Create(t.Context(), DefaultAccount, "example.com", true); err != nil {
-		t.Fatal(err)
-	}
+	td := startSubmitting(t, nil)
 	c := dialSMTP(t, "127.0.0.2", td.d.Addr("smtp"))
 	c.expect("EHLO client.test", 250)
 	c.expect("MAIL FROM:<sender@example.com>", 250)
@@ -173,14 +175,7 @@ func TestMessageIDDomain(t *testing.T) {
 	for _, c := range []struct{ set, want string }{{"", "petrel.test"}, {"email.amazonses.com", "email.amazonses.com"}} {
 		t.Run(c.want, func(t *testing.T) {
 			mx := mxtest.Start(t, "127.0.0.5", 0)
-			td := startDaemon(t, func(cfg *config.Config) { cfg.MessageIDDomain, cfg.RelayHost = c.set, mx.Addr })
-			svc := td.d.Services()
-			if _, err := svc.Accounts.AddNetwork(t.Context(), DefaultAccount, "127.0.0.2/32"); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := svc.Identities.Create(t.Context(), DefaultAccount, "example.com", true); err != nil {
-				t.Fatal(err)
-			}
+			td := startSubmitting(t, func(cfg *config.Config) { cfg.MessageIDDomain, cfg.RelayHost = c.set, mx.Addr })
 			sc := dialSMTP(t, "127.0.0.2", td.d.Addr("smtp"))
 			sc.startData("sender@example.com", "rcpt@example.net",
 				"From: sender@example.com\r\nTo: rcpt@example.net\r\nMessage-ID: <mine@client.test>\r\nSubject: s\r\n\r\nbody\r\n")
