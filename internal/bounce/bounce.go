@@ -64,7 +64,7 @@ func DelayType(r smtpreply.Reply, v Verdict) string {
 		return DelayMailboxFull
 	case ReasonSpamBlocked, ReasonVirusDetected, ReasonContentRejected:
 		return DelaySpamDetected
-	case ReasonReputation, ReasonAuthFailure:
+	case ReasonReputation, ReasonAuthFailure, ReasonIPBlocklisted, ReasonHELORejected:
 		return DelayIPFailure
 	case ReasonNetworkError:
 		return DelayTransientCommunication

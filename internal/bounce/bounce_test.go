@@ -27,7 +27,7 @@ func TestClassify(t *testing.T) {
 		// Wording without status.
 		{"550 No such user here", "RCPT", Permanent, NoEmail, ReasonUserUnknown, ""},
 		{"550 Host unknown", "RCPT", Permanent, NoEmail, ReasonDomainNotFound, ""},
-		{"554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org", "RCPT", Transient, ContentRejected, ReasonSpamBlocked, ""},
+		{"554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org", "RCPT", Transient, General, ReasonIPBlocklisted, ""},
 		{"550 5.7.1 Message rejected due to poor reputation of the sending IP", "DATA", Transient, General, ReasonReputation, ""},
 		{"550 5.7.26 Unauthenticated email from example.com is not accepted due to domain's DMARC policy", "DATA", Transient, General, ReasonAuthFailure, ""},
 		{"421 4.7.0 Try again later, closing connection. (rate limited)", "RCPT", Transient, General, ReasonRateLimited, DelayRecipientServerError},
@@ -35,11 +35,14 @@ func TestClassify(t *testing.T) {
 		{"554 5.6.0 Message contains a virus", "DATA", Transient, ContentRejected, ReasonVirusDetected, ""},
 		// The command matters: after DATA the address was accepted.
 		{"550 User unknown", "DATA", Transient, General, ReasonPolicyRejected, ""},
-		{"553 5.1.8 Sender address rejected: Domain not found", "MAIL", Transient, General, ReasonPolicyRejected, ""},
+		{"553 5.1.8 Sender address rejected: Domain not found", "MAIL", Transient, General, ReasonSenderRejected, ""},
 		// Connection-level answers Petrel synthesises.
 		{"421 4.4.1 Unable to connect to remote host: connection refused", "", Transient, General, ReasonNetworkError, DelayTransientCommunication},
 		{"451 4.3.0 Temporary lookup failure", "RCPT", Transient, General, ReasonNetworkError, DelayTransientCommunication},
 		{"451 4.3.0 Internal server error", "DATA", Transient, General, ReasonSystemError, DelayRecipientServerError},
+		// Answers about the sender: the delay names the sending IP.
+		{"450 4.7.1 Client host [198.51.100.7] blocked using bl.example.test", "RCPT", Transient, General, ReasonIPBlocklisted, DelayIPFailure},
+		{"450 4.7.1 <petrel>: Helo command rejected: Host not found", "RCPT", Transient, General, ReasonHELORejected, DelayIPFailure},
 		// Only the class is known.
 		{"550 Requested action not taken", "RCPT", Permanent, General, ReasonOther, ""},
 		{"450 Requested action not taken", "RCPT", Transient, General, ReasonOther, DelayGeneral},

@@ -104,6 +104,8 @@ func TestReportKinds(t *testing.T) {
 // corpus.
 func seedReports(f *testing.F) {
 	files, _ := filepath.Glob("testdata/reports/*.eml")
+	more, _ := filepath.Glob("testdata/never-failed/*.eml")
+	files = append(files, more...)
 	for _, p := range files {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)

@@ -65,7 +65,32 @@ const (
 	ReasonOther            = "other"
 	ReasonUndetermined     = "undetermined"
 	ReasonNotAcceptingMail = "not-accepting-mail"
+	ReasonSenderRejected   = "sender-rejected"
+	ReasonSendingQuota     = "sending-quota"
+	ReasonIPBlocklisted    = "ip-blocklisted"
+	ReasonHELORejected     = "helo-rejected"
 )
+
+// senderScoped are the reasons about the sender or the transaction, never the
+// recipient: Petrel's return path, sending IP or HELO name, its sending quota
+// or authentication, the receiver's limits on it, or a relay that will not
+// take the mail. See docs/bounces.md.
+var senderScoped = map[string]bool{
+	ReasonSenderRejected: true,
+	ReasonSendingQuota:   true,
+	ReasonIPBlocklisted:  true,
+	ReasonHELORejected:   true,
+	ReasonRelayDenied:    true,
+	ReasonReputation:     true,
+	ReasonAuthFailure:    true,
+	ReasonRateLimited:    true,
+}
+
+// SenderScoped reports whether reason is about the sender or the transaction
+// rather than the recipient. A verdict with such a reason is always
+// Transient (a rule that says otherwise is refused) and must never lead to
+// suppressing the recipient.
+func SenderScoped(reason string) bool { return senderScoped[reason] }
 
 var bounceTypes = map[string][]string{
 	Permanent:    {General, NoEmail, Suppressed, OnAccountSuppressionList},
@@ -263,6 +288,9 @@ func (r *Rule) compile() error {
 	if r.Reason == "" {
 		r.Reason = ReasonOther
 	}
+	if r.Type == Permanent && (SenderScoped(r.Reason) || r.Command == "MAIL") {
+		return fmt.Errorf("bounce-type Permanent: an answer to MAIL or with reason %q is about the sender, never the recipient", r.Reason)
+	}
 	return nil
 }
 
@@ -317,6 +345,7 @@ var spaces = regexp.MustCompile(`\s+`)
 // class 5 and class 4 answer, so only an answer with no usable code, status
 // or text is Undetermined.)
 func (s *RuleSet) Classify(a Answer) Verdict {
+	a.Status = statusOf(a)
 	code := ""
 	if a.Code >= 100 && a.Code <= 999 {
 		code = strconv.Itoa(a.Code)
@@ -337,6 +366,48 @@ func (s *RuleSet) Classify(a Answer) Verdict {
 		}
 	}
 	return Verdict{Undetermined, Undetermined, ReasonUndetermined, ""}
+}
+
+var reTextStatus = regexp.MustCompile(`(?:^|[^0-9.])#?([245])\.([0-9]{1,3})\.([0-9]{1,3})(?:[^0-9.]|$)`)
+
+// statusOf is the most specific enhanced status (RFC 3463) the answer
+// carries: its Status unless that is missing or generic (X.0.0), else the
+// first specific status in its text of the same class — written after the
+// codes, inside the text, or in qmail's trailing "(#5.7.1)" form. Live
+// replies and DSN recipients are both read by it, so the same answer
+// classifies the same whichever way it arrives.
+func statusOf(a Answer) string {
+	if a.Status != "" && !strings.HasSuffix(a.Status, ".0.0") {
+		return a.Status
+	}
+	class := ""
+	switch {
+	case a.Status != "":
+		class = a.Status[:1]
+	case a.Code >= 200 && a.Code <= 599:
+		class = strconv.Itoa(a.Code / 100)
+	}
+	text := a.Text
+	for range 8 {
+		m := reTextStatus.FindStringSubmatchIndex(text)
+		if m == nil {
+			break
+		}
+		st := text[m[2]:m[3]] + "." + number(text[m[4]:m[5]]) + "." + number(text[m[6]:m[7]])
+		if !strings.HasSuffix(st, ".0.0") && (class == "" || st[:1] == class) {
+			return st
+		}
+		text = text[m[7]:]
+	}
+	return a.Status
+}
+
+// number drops leading zeros: "01" is 1, "000" is 0.
+func number(s string) string {
+	if t := strings.TrimLeft(s, "0"); t != "" {
+		return t
+	}
+	return "0"
 }
 
 // Rules lists the set's rules in the order they are tried.

@@ -1,8 +1,12 @@
 package bounce
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/petrelmail/petrel/internal/smtpreply"
 )
 
 // TestApplyRules: how an operator's file combines with the built-in rules.
@@ -81,6 +85,146 @@ func TestApplyRulesErrors(t *testing.T) {
 		_, err := ApplyRules([]byte(c.file), "test.toml")
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("ApplyRules(%q) = %v, want an error containing %q", c.file, err, c.want)
+		}
+	}
+}
+
+// TestScope: an answer about the sender or the transaction is never a
+// verdict on the recipient — Transient with a sender-scoped reason, whatever
+// its code and status — and an answer about the recipient is not mistaken
+// for one.
+func TestScope(t *testing.T) {
+	cases := []struct {
+		reply, command string
+		reason         string
+		sender         bool
+	}{
+		{"550-5.4.5 Daily user sending quota exceeded. https://support.google.com/a/answer/166852 - gsmtp", "DATA", ReasonSendingQuota, true},
+		{"550 5.4.5 Daily SMTP relay sending limit exceeded for customer. - gsmtp", "RCPT", ReasonSendingQuota, true},
+		{"550 5.1.1 <b-1@bounces.petrel.test>: Sender address rejected: User unknown in local sender table", "MAIL", ReasonSenderRejected, true},
+		{"550 5.1.1 <b-1@bounces.petrel.test>: Sender address rejected: User unknown in local sender table", "RCPT", ReasonSenderRejected, true},
+		{"550 5.1.1 User unknown", "MAIL", ReasonSenderRejected, true},
+		{"550 Verification failed for <b-1@bounces.petrel.test>: sender verify failed", "RCPT", ReasonSenderRejected, true},
+		{"521 5.7.1 Client host [198.51.100.7] blocked using zen.spamhaus.org", "", ReasonIPBlocklisted, true},
+		{"550 5.1.1 Your IP address 198.51.100.7 has been blacklisted", "RCPT", ReasonIPBlocklisted, true},
+		{"554 5.7.1 Service unavailable; Client host [198.51.100.7] blocked using b.barracudacentral.org", "RCPT", ReasonIPBlocklisted, true},
+		{"521 5.7.1 <petrel>: Helo command rejected: need fully-qualified hostname", "RCPT", ReasonHELORejected, true},
+		{"550 5.1.1 Invalid HELO name (See RFC 5321 4.1.1.1)", "", ReasonHELORejected, true},
+		{"550 5.1.1 <eve@rcpt.test> - 198.51.100.7 has sent to too many recipients this hour. IB607", "RCPT", ReasonSendingQuota, true},
+		{"553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)", "RCPT", ReasonRelayDenied, true},
+		{"554 5.7.1 <x@rcpt.test>: Relay access denied", "RCPT", ReasonRelayDenied, true},
+		// About the recipient: left to the rules that follow.
+		{"550 5.1.1 <x@rcpt.test>: Recipient address rejected: User unknown in virtual mailbox table", "RCPT", ReasonUserUnknown, false},
+		{"552 5.2.2 <x@rcpt.test>: user has exceeded the quota", "RCPT", ReasonMailboxFull, false},
+		{"550 5.1.1 The email account that you tried to reach does not exist. - gsmtp", "RCPT", ReasonUserUnknown, false},
+		{"550 5.1.1 <x@rcpt.test>... User unknown, not listed in Domino directory [192.0.2.9]", "RCPT", ReasonUserUnknown, false},
+	}
+	rules := Builtin()
+	for _, c := range cases {
+		r, err := smtpreply.Parse(c.reply)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := AnswerOf(r)
+		a.Command = c.command
+		v := rules.Classify(a)
+		if v.Reason != c.reason || SenderScoped(v.Reason) != c.sender || c.sender && v.Type != Transient {
+			t.Errorf("Classify(%q after %q) = %+v, want reason %s (sender-scoped %v)", c.reply, c.command, v, c.reason, c.sender)
+		}
+	}
+}
+
+// TestLiveAndDSNAgree: the same answer classifies the same whether it came
+// back live (an SMTP reply to a command) or inside a DSN (Status, and the
+// reply in Diagnostic-Code), and the most specific status wins either way.
+func TestLiveAndDSNAgree(t *testing.T) {
+	cases := []struct {
+		reply, command, dsnStatus string
+		typ, reason               string
+	}{
+		{"553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)", "RCPT", "5.0.0", Transient, ReasonRelayDenied},
+		{"550 <x@rcpt.test>... Rejected (#5.2.2)", "RCPT", "5.0.0", Transient, ReasonMailboxFull},
+		{"550 5.0.0 <x@rcpt.test>... Rejected (#5.2.2)", "RCPT", "5.0.0", Transient, ReasonMailboxFull},
+		{"550 5.0.0 <x@rcpt.test>: mailbox unavailable; 5.1.1 user unknown", "RCPT", "5.0.0", Permanent, ReasonUserUnknown},
+		{"554 delivery error: dd Sorry your message to x@rcpt.test cannot be delivered. This account has been disabled or discontinued [#102]. - mta1.mail.test", "RCPT", "5.0.0", Transient, ReasonMailboxDisabled},
+		{"542 x@rcpt.test Rejected", "RCPT", "5.0.0", Permanent, ReasonOther},
+		{"550-5.4.5 Daily user sending quota exceeded. - gsmtp", "DATA", "5.4.5", Transient, ReasonSendingQuota},
+		{"553 5.1.1 <b-1@bounces.petrel.test>: Sender address rejected: User unknown in local sender table", "MAIL", "5.1.1", Transient, ReasonSenderRejected},
+		{"550 5.7.1 Client host [198.51.100.7] blocked using zen.spamhaus.org", "RCPT", "5.7.1", Transient, ReasonIPBlocklisted},
+		{"451 4.7.1 <x@rcpt.test>: Recipient address rejected: Greylisted (#4.7.1)", "RCPT", "4.0.0", Transient, ReasonPolicyRejected},
+	}
+	rules := Builtin()
+	for _, c := range cases {
+		r, err := smtpreply.Parse(c.reply)
+		if err != nil {
+			t.Fatal(err)
+		}
+		live := AnswerOf(r)
+		live.Command, live.Domain = c.command, "rcpt.test"
+		lv := rules.Classify(live)
+		rc := Recipient{EmailAddress: "x@rcpt.test", Action: "failed", Status: c.dsnStatus, DiagnosticCode: "smtp; " + c.reply, SMTPCommand: c.command}
+		dv := rules.Classify(rc.Answer())
+		if lv.Type != c.typ || lv.Reason != c.reason {
+			t.Errorf("live %q after %s = %+v, want %s %s", c.reply, c.command, lv, c.typ, c.reason)
+		}
+		if dv.Type != lv.Type || dv.SubType != lv.SubType || dv.Reason != lv.Reason {
+			t.Errorf("DSN %q (Status %s) = %+v, live = %+v", c.reply, c.dsnStatus, dv, lv)
+		}
+	}
+}
+
+// TestScopeFixtures: DSNs whose answer is about the sender or the
+// transaction, or whose most specific status is not the DSN's Status.
+func TestScopeFixtures(t *testing.T) {
+	cases := []struct {
+		file, rcpt, typ, reason string
+	}{
+		{"scope/gmail-relay-sending-quota.eml", "amy@rcpt.test", Transient, ReasonSendingQuota},
+		{"scope/postfix-sender-table.eml", "ben@rcpt.test", Transient, ReasonSenderRejected},
+		{"scope/spamhaus-521.eml", "cat@rcpt.test", Transient, ReasonIPBlocklisted},
+		{"scope/helo-521.eml", "dan@rcpt.test", Transient, ReasonHELORejected},
+		{"scope/godaddy-too-many-recipients.eml", "eve@rcpt.test", Transient, ReasonSendingQuota},
+		{"status/qmail-rcpthosts.eml", "fay@old.test", Transient, ReasonRelayDenied},
+		{"status/generic-then-specific.eml", "gus@corp.test", Transient, ReasonMailboxFull},
+		{"status/bare-rejected.eml", "hal@rcpt.test", Permanent, ReasonOther},
+	}
+	for _, c := range cases {
+		raw, err := os.ReadFile(filepath.Join("testdata", c.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := Parse(raw)
+		Builtin().ClassifyReport(rep)
+		found := false
+		for _, rc := range rep.Recipients {
+			if rc.EmailAddress != c.rcpt {
+				continue
+			}
+			found = true
+			if rc.Verdict.Type != c.typ || rc.Verdict.Reason != c.reason {
+				t.Errorf("%s: %s = %+v, want %s %s", c.file, c.rcpt, rc.Verdict, c.typ, c.reason)
+			}
+		}
+		if !found {
+			t.Errorf("%s: recipient %s not found in %+v", c.file, c.rcpt, rep.Recipients)
+		}
+	}
+}
+
+// TestSenderScopedRulesAreTransient: a rule may not call an answer about the
+// sender Permanent.
+func TestSenderScopedRulesAreTransient(t *testing.T) {
+	for _, file := range []string{
+		"[[rule]]\nname = \"a\"\ntext = 'x'\nbounce-type = \"Permanent\"\nreason = \"sending-quota\"\n",
+		"[[rule]]\nname = \"a\"\ncommand = \"MAIL\"\nbounce-type = \"Permanent\"\n",
+	} {
+		if _, err := ApplyRules([]byte(file), "test.toml"); err == nil || !strings.Contains(err.Error(), "about the sender") {
+			t.Errorf("ApplyRules(%q) = %v, want a refusal", file, err)
+		}
+	}
+	for _, r := range Builtin().Rules() {
+		if SenderScoped(r.Reason) && r.Type != Transient {
+			t.Errorf("built-in rule %s: %s with sender-scoped reason %s", r.Name, r.Type, r.Reason)
 		}
 	}
 }

@@ -117,16 +117,27 @@ func parseText(root *entity) *Report {
 }
 
 // candidates returns the addresses in text, in order, that can be a failed
-// recipient: not excluded, not a Petrel return path, not inside a
-// Message-ID, and not the reporting system's own mailer-daemon or
-// postmaster.
+// recipient: not excluded, not a Petrel return path, never named where
+// notices name someone else (notRecipientAt: the original's sender, a
+// Message-ID, a help address), and not the reporting system's own
+// mailer-daemon or postmaster.
 func candidates(text string, exclude map[string]bool, reporter string) []string {
+	matches := reAddress.FindAllStringIndex(text, -1)
+	// An address named once as the sender or a help address is that
+	// throughout the notice (Postfix repeats its help address in a
+	// translated paragraph).
+	never := map[string]bool{}
+	for _, m := range matches {
+		if notRecipientAt(text, m[0]) {
+			never[strings.ToLower(cleanAddress(text[m[0]:m[1]]))] = true
+		}
+	}
 	var addrs []string
 	seen := map[string]bool{}
-	for _, m := range reAddress.FindAllStringIndex(text, -1) {
+	for _, m := range matches {
 		a := cleanAddress(text[m[0]:m[1]])
 		key := strings.ToLower(a)
-		if a == "" || seen[key] || exclude[key] || rePetrelID.MatchString(a) || inMessageID(text, m[0]) {
+		if a == "" || seen[key] || exclude[key] || never[key] || rePetrelID.MatchString(a) {
 			continue
 		}
 		if reRoleLocal.MatchString(a) {
@@ -228,12 +239,37 @@ func reporterAddresses(root *entity) map[string]bool {
 	return out
 }
 
-// inMessageID reports whether the address at offset i is part of a
-// Message-ID or other angle-bracketed ID on a header-like line.
-func inMessageID(text string, i int) bool {
-	start := strings.LastIndexByte(text[:i], '\n') + 1
-	line := strings.ToLower(text[start:i])
-	return strings.Contains(line, "message-id") || strings.Contains(line, "in-reply-to") || strings.Contains(line, "references:")
+// reSenderField matches a line up to an address where a notice quotes or
+// summarises a header field of the original message (indented, or quoted
+// with ">") that names its sender: RFC 5322 §3.6.2 originator fields, the
+// envelope MAIL FROM of RFC 5321 §4.1.1.2 and its Exim, Domino and
+// Sendmail spellings.
+var reSenderField = regexp.MustCompile(`(?i)^[ \t>|]*(?:resent-)?(?:from|sender|reply-to|return-path|errors-to|envelope-from|envelope-sender|mail from|smtp\.mailfrom|header\.from)[ \t]*[:=][^@\n]*$`)
+
+// reHelpAddress matches prose up to a help address ("please contact
+// <helpdesk@…>", as Postfix's notice template writes, and its French and
+// German wordings).
+var reHelpAddress = regexp.MustCompile(`(?i)\b(?:contact|contactez|kontaktieren\s+sie)\b[ \t"'<:]*$`)
+
+// maxFieldPrefix bounds how much of a line before an address is read to
+// tell what names it: field names and "contact" sit right before it, and a
+// bound keeps a notice of one long line linear.
+const maxFieldPrefix = 200
+
+// notRecipientAt reports whether the address at offset i of text is named
+// as something other than a failed recipient: part of a Message-ID (or
+// In-Reply-To, References) line, the original's sender (reSenderField) or a
+// help address (reHelpAddress).
+func notRecipientAt(text string, i int) bool {
+	from := max(0, i-maxFieldPrefix)
+	prefix := text[from:i]
+	nl := strings.LastIndexByte(prefix, '\n')
+	// Only a line that starts within the bound can be a quoted header field.
+	wholeLine := nl >= 0 || from == 0
+	prefix = prefix[nl+1:]
+	line := strings.ToLower(prefix)
+	return strings.Contains(line, "message-id") || strings.Contains(line, "in-reply-to") || strings.Contains(line, "references:") ||
+		wholeLine && reSenderField.MatchString(prefix) || reHelpAddress.MatchString(prefix)
 }
 
 // diagnostics returns, for each address, the text from its first mention to
