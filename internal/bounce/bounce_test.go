@@ -49,13 +49,7 @@ func TestClassify(t *testing.T) {
 	}
 	rules := Builtin()
 	for _, c := range cases {
-		r, err := smtpreply.Parse(c.reply)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a := AnswerOf(r)
-		a.Command = c.command
-		v := rules.Classify(a)
+		v, r := classifyReply(t, rules, c.reply, c.command)
 		if v.Type != c.typ || v.SubType != c.subtype || v.Reason != c.reason {
 			t.Errorf("Classify(%q after %s) = %+v, want %s/%s %s", c.reply, c.command, v, c.typ, c.subtype, c.reason)
 		}
@@ -91,4 +85,16 @@ func FuzzParseReturnPath(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		ParseReturnPath(s, []byte("k"))
 	})
+}
+
+// classifyReply classifies the live SMTP reply text, the answer to command.
+func classifyReply(t *testing.T, rules *RuleSet, reply, command string) (Verdict, smtpreply.Reply) {
+	t.Helper()
+	r, err := smtpreply.Parse(reply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := AnswerOf(r)
+	a.Command = command
+	return rules.Classify(a), r
 }

@@ -121,13 +121,7 @@ func TestScope(t *testing.T) {
 	}
 	rules := Builtin()
 	for _, c := range cases {
-		r, err := smtpreply.Parse(c.reply)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a := AnswerOf(r)
-		a.Command = c.command
-		v := rules.Classify(a)
+		v, _ := classifyReply(t, rules, c.reply, c.command)
 		if v.Reason != c.reason || SenderScoped(v.Reason) != c.sender || c.sender && v.Type != Transient {
 			t.Errorf("Classify(%q after %q) = %+v, want reason %s (sender-scoped %v)", c.reply, c.command, v, c.reason, c.sender)
 		}
