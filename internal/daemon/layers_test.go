@@ -28,6 +28,7 @@ var allowed = map[string][]string{
 	"dnstest":    {},
 	"mxtest":     {},
 	"logtest":    {},
+	"smtptest":   {},
 	"admission":  {},
 	"retention":  {"spool", "queue", "event", "inbound"},
 	"message":    {"address"},

@@ -2,65 +2,38 @@ package daemon
 
 import (
 	"bytes"
-	"net"
-	"net/textproto"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/petrelmail/petrel/internal/config"
 	"github.com/petrelmail/petrel/internal/mxtest"
+	"github.com/petrelmail/petrel/internal/smtptest"
 )
-
-// smtpConn is a raw SMTP client: tests see the replies as they are.
-type smtpConn struct {
-	t    *testing.T
-	text *textproto.Conn
-}
 
 // dialSMTP connects from the loopback address ip to addr and reads the
 // greeting.
-func dialSMTP(t *testing.T, ip, addr string) *smtpConn {
+func dialSMTP(t *testing.T, ip, addr string) *smtptest.Client {
 	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
+	c, code, msg := smtptest.Dial(t, ip, addr)
+	if code != 220 {
+		t.Fatalf("greeting: %d %s", code, msg)
 	}
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	t.Cleanup(func() { c.Close() })
-	sc := &smtpConn{t: t, text: textproto.NewConn(c)}
-	sc.expect("", 220)
-	return sc
-}
-
-// expect sends line ("" sends nothing) and checks the reply's code.
-func (c *smtpConn) expect(line string, code int) string {
-	c.t.Helper()
-	if line != "" {
-		if err := c.text.PrintfLine("%s", line); err != nil {
-			c.t.Fatal(err)
-		}
-	}
-	got, msg, err := c.text.ReadResponse(0)
-	if got != code {
-		c.t.Fatalf("%q: %d %s (%v), want %d", line, got, msg, err, code)
-	}
-	return msg
+	return c
 }
 
 // startData runs a transaction up to the message's last line, without
 // the final dot.
-func (c *smtpConn) startData(from, to, msg string) {
-	c.t.Helper()
-	c.expect("EHLO client.test", 250)
-	c.expect("MAIL FROM:<"+from+">", 250)
-	c.expect("RCPT TO:<"+to+">", 250)
-	c.expect("DATA", 354)
-	if _, err := c.text.W.WriteString(msg); err != nil {
-		c.t.Fatal(err)
+func startData(c *smtptest.Client, from, to, msg string) {
+	c.T.Helper()
+	c.Expect("EHLO client.test", 250)
+	c.Expect("MAIL FROM:<"+from+">", 250)
+	c.Expect("RCPT TO:<"+to+">", 250)
+	c.Expect("DATA", 354)
+	if _, err := c.Text.W.WriteString(msg); err != nil {
+		c.T.Fatal(err)
 	}
-	c.text.W.Flush()
+	c.Text.W.Flush()
 }
 
 // startSubmitting starts a daemon (startDaemon with tweak) where clients
@@ -88,17 +61,17 @@ func startSubmitting(t *testing.T, tweak func(*config.Config)) *testDaemon {
 func TestShutdownCancelsSessions(t *testing.T) {
 	td := startSubmitting(t, nil)
 	submit := dialSMTP(t, "127.0.0.2", td.d.Addr("smtp"))
-	submit.startData("sender@example.com", "success@simulator.amazonses.com",
+	startData(submit, "sender@example.com", "success@simulator.amazonses.com",
 		"From: sender@example.com\r\nTo: success@simulator.amazonses.com\r\nSubject: s\r\n\r\nbody\r\n")
 	bounce := dialSMTP(t, "127.0.0.3", td.d.Addr("inbound"))
-	bounce.startData("", "postmaster@petrel.test",
+	startData(bounce, "", "postmaster@petrel.test",
 		"From: MAILER-DAEMON@mx.example.net\r\nTo: postmaster@petrel.test\r\nSubject: Undelivered\r\n\r\nbody\r\n")
 
 	td.cancel()
 	// The upload is cut short at once (the client has not sent its final
 	// "." and never will): the reply comes without it.
-	for name, c := range map[string]*smtpConn{"submission": submit, "return path": bounce} {
-		if msg := c.expect("", 421); !strings.HasPrefix(msg, "4.3.2 ") {
+	for name, c := range map[string]*smtptest.Client{"submission": submit, "return path": bounce} {
+		if msg := c.Expect("", 421); !strings.HasPrefix(msg, "4.3.2 ") {
 			t.Errorf("%s: DATA in progress at shutdown: 421 %s, want 421 4.3.2", name, msg)
 		}
 	}
@@ -130,12 +103,12 @@ func TestShutdownEndsIdleSessions(t *testing.T) {
 	td := startDaemon(t, func(c *config.Config) { c.ShutdownGrace = config.Duration(10 * time.Minute) })
 	greeted := dialSMTP(t, "127.0.0.2", td.d.Addr("smtp"))
 	helloed := dialSMTP(t, "127.0.0.2", td.d.Addr("smtp"))
-	helloed.expect("EHLO client.test", 250)
+	helloed.Expect("EHLO client.test", 250)
 	inbound := dialSMTP(t, "127.0.0.3", td.d.Addr("inbound"))
 
 	td.cancel()
-	for name, c := range map[string]*smtpConn{"submission after greeting": greeted, "submission after EHLO": helloed, "return path": inbound} {
-		if msg := c.expect("", 421); !strings.HasPrefix(msg, "4.3.2 ") {
+	for name, c := range map[string]*smtptest.Client{"submission after greeting": greeted, "submission after EHLO": helloed, "return path": inbound} {
+		if msg := c.Expect("", 421); !strings.HasPrefix(msg, "4.3.2 ") {
 			t.Errorf("%s: 421 %s at shutdown, want 421 4.3.2", name, msg)
 		}
 	}
@@ -152,13 +125,13 @@ func TestShutdownEndsIdleSessions(t *testing.T) {
 func TestShutdownCutsChunk(t *testing.T) {
 	td := startSubmitting(t, nil)
 	c := dialSMTP(t, "127.0.0.2", td.d.Addr("smtp"))
-	c.expect("EHLO client.test", 250)
-	c.expect("MAIL FROM:<sender@example.com>", 250)
-	c.expect("RCPT TO:<success@simulator.amazonses.com>", 250)
-	c.text.W.WriteString("BDAT 100000\r\nFrom: sender@example.com\r\nSubject: s\r\n\r\npart of the chunk")
-	c.text.W.Flush()
+	c.Expect("EHLO client.test", 250)
+	c.Expect("MAIL FROM:<sender@example.com>", 250)
+	c.Expect("RCPT TO:<success@simulator.amazonses.com>", 250)
+	c.Text.W.WriteString("BDAT 100000\r\nFrom: sender@example.com\r\nSubject: s\r\n\r\npart of the chunk")
+	c.Text.W.Flush()
 	td.cancel()
-	if msg := c.expect("", 421); !strings.HasPrefix(msg, "4.3.2 ") {
+	if msg := c.Expect("", 421); !strings.HasPrefix(msg, "4.3.2 ") {
 		t.Errorf("BDAT chunk cut short by shutdown: 421 %s, want 421 4.3.2", msg)
 	}
 	if err := <-td.done; err != nil {
@@ -177,9 +150,9 @@ func TestMessageIDDomain(t *testing.T) {
 			mx := mxtest.Start(t, "127.0.0.5", 0)
 			td := startSubmitting(t, func(cfg *config.Config) { cfg.MessageIDDomain, cfg.RelayHost = c.set, mx.Addr })
 			sc := dialSMTP(t, "127.0.0.2", td.d.Addr("smtp"))
-			sc.startData("sender@example.com", "rcpt@example.net",
+			startData(sc, "sender@example.com", "rcpt@example.net",
 				"From: sender@example.com\r\nTo: rcpt@example.net\r\nMessage-ID: <mine@client.test>\r\nSubject: s\r\n\r\nbody\r\n")
-			id, ok := strings.CutPrefix(sc.expect(".", 250), "Ok ")
+			id, ok := strings.CutPrefix(sc.Expect(".", 250), "Ok ")
 			if !ok {
 				t.Fatal("no message ID in the 250")
 			}

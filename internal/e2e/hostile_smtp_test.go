@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"crypto/tls"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"net"
 	"net/textproto"
 	"strings"
@@ -15,72 +13,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/petrelmail/petrel/internal/account"
+	"github.com/petrelmail/petrel/internal/smtptest"
 )
 
 // Hostile SMTP clients against a whole Petrel with its default limits
 // (issue 10, findings 4, 9, 10). Connection handling does not depend on
 // the store, so these run on SQLite only.
 
-// rawSMTP is an SMTP client on a real socket from a chosen loopback
-// address, showing exactly what the server writes.
-type rawSMTP struct {
-	t    *testing.T
-	conn net.Conn
-	text *textproto.Conn
-}
-
-func dialSMTP(t *testing.T, from, addr string) (*rawSMTP, int, string) {
-	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
-	conn, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	c := &rawSMTP{t: t, conn: conn, text: textproto.NewConn(conn)}
-	code, msg := c.read()
-	return c, code, msg
-}
-
-// read returns the next reply; code 0 when the connection ended or timed out.
-func (c *rawSMTP) read() (int, string) {
-	c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	code, msg, err := c.text.ReadResponse(0)
-	if err != nil {
-		return 0, err.Error()
-	}
-	return code, msg
-}
-
-func (c *rawSMTP) cmd(line string) (int, string) {
-	if err := c.text.PrintfLine("%s", line); err != nil {
-		return 0, err.Error()
-	}
-	return c.read()
-}
-
-func (c *rawSMTP) expect(line string, want int) {
-	c.t.Helper()
-	if code, msg := c.cmd(line); code != want {
-		c.t.Fatalf("%.40q: %d %s, want %d", line, code, msg, want)
-	}
-}
-
 // starttls dials the STARTTLS port from ip and says EHLO under TLS.
-func (e *env) starttls(ip string) *rawSMTP {
+func (e *env) starttls(ip string) *smtptest.Client {
 	e.t.Helper()
-	c, code, msg := dialSMTP(e.t, ip, e.d.Addr("smtp"))
+	c, code, msg := smtptest.Dial(e.t, ip, e.d.Addr("smtp"))
 	if code != 220 {
 		e.t.Fatalf("greeting for %s: %d %s", ip, code, msg)
 	}
-	c.expect("EHLO client.test", 250)
-	c.expect("STARTTLS", 220)
-	tc := tls.Client(c.conn, &tls.Config{InsecureSkipVerify: true})
-	if err := tc.Handshake(); err != nil {
-		e.t.Fatal(err)
-	}
-	c.conn, c.text = tc, textproto.NewConn(tc)
-	c.expect("EHLO client.test", 250)
+	c.StartTLS()
 	return c
 }
 
@@ -90,22 +37,6 @@ func (e *env) authPlain(pass string) string {
 
 func (e *env) smtpPassword() string {
 	return account.SMTPPassword(e.d.Credentials.SecretAccessKey, "us-east-1")
-}
-
-// sendRaw runs one transaction to the simulator and returns the final reply.
-func (c *rawSMTP) sendRaw(body string) (int, string) {
-	c.t.Helper()
-	c.expect("MAIL FROM:<sender@example.com>", 250)
-	c.expect("RCPT TO:<success@simulator.amazonses.com>", 250)
-	c.expect("DATA", 354)
-	w := c.text.DotWriter()
-	if _, err := io.WriteString(w, body); err != nil {
-		return 0, err.Error()
-	}
-	if err := w.Close(); err != nil {
-		return 0, err.Error()
-	}
-	return c.read()
 }
 
 const hostileMsg = "From: sender@example.com\r\nTo: success@simulator.amazonses.com\r\nSubject: hi\r\n\r\nhello\r\n"
@@ -120,7 +51,7 @@ func TestHostileSMTPIdleConnections(t *testing.T) {
 	addr := e.d.Addr("smtp")
 	// One address over its cap; a legitimate client elsewhere is served.
 	for i := range 51 {
-		_, code, msg := dialSMTP(t, "127.0.0.2", addr)
+		_, code, msg := smtptest.Dial(t, "127.0.0.2", addr)
 		if i < 50 && code != 220 {
 			t.Fatalf("connection %d: %d %s", i+1, code, msg)
 		}
@@ -129,11 +60,11 @@ func TestHostileSMTPIdleConnections(t *testing.T) {
 		}
 	}
 	c := e.starttls("127.0.0.3")
-	c.expect(e.authPlain(e.smtpPassword()), 235)
-	if code, msg := c.sendRaw(hostileMsg); code != 250 {
+	c.Expect(e.authPlain(e.smtpPassword()), 235)
+	if code, msg := c.Send(hostileMsg); code != 250 {
 		t.Fatalf("legitimate client beside the idle ones: %d %s", code, msg)
 	}
-	c.conn.Close()
+	c.Conn.Close()
 
 	// 1,100 idle connections from 22 addresses (50 from 127.0.0.2 already).
 	var mu sync.Mutex
@@ -170,7 +101,7 @@ func TestHostileSMTPIdleConnections(t *testing.T) {
 		t.Errorf("GetAccount took %v with 1,000 idle SMTP connections", took)
 	}
 	// A new SMTP client is told to come back later, not left hanging.
-	if _, code, msg := dialSMTP(t, "127.0.0.4", addr); code != 421 {
+	if _, code, msg := smtptest.Dial(t, "127.0.0.4", addr); code != 421 {
 		t.Fatalf("client at the total cap: %d %s, want 421", code, msg)
 	}
 }
@@ -184,7 +115,7 @@ func TestHostileSMTPAuthGuessing(t *testing.T) {
 	c := e.starttls("127.0.0.2")
 	for i := 1; i <= 3; i++ {
 		start := time.Now()
-		code, msg := c.cmd(e.authPlain(fmt.Sprintf("guess-%d", i)))
+		code, msg := c.Cmd(e.authPlain(fmt.Sprintf("guess-%d", i)))
 		if took := time.Since(start); took > 500*time.Millisecond {
 			t.Errorf("failure %d answered after %v, want at once", i, took)
 		}
@@ -195,12 +126,12 @@ func TestHostileSMTPAuthGuessing(t *testing.T) {
 			t.Fatalf("failure %d on one connection: %d %s, want 421 4.7.0", i, code, msg)
 		}
 	}
-	if code, msg := c.cmd("NOOP"); code != 0 {
+	if code, msg := c.Cmd("NOOP"); code != 0 {
 		t.Fatalf("connection still open after 421: NOOP got %d %s", code, msg)
 	}
 	c = e.starttls("127.0.0.2")
 	start := time.Now()
-	if code, msg := c.cmd(e.authPlain("guess-4")); code != 535 {
+	if code, msg := c.Cmd(e.authPlain("guess-4")); code != 535 {
 		t.Fatalf("failure 4: %d %s", code, msg)
 	}
 	if took := time.Since(start); took < time.Second {
@@ -209,7 +140,7 @@ func TestHostileSMTPAuthGuessing(t *testing.T) {
 	// The right password from another address is not delayed.
 	other := e.starttls("127.0.0.3")
 	start = time.Now()
-	other.expect(e.authPlain(e.smtpPassword()), 235)
+	other.Expect(e.authPlain(e.smtpPassword()), 235)
 	if took := time.Since(start); took > 500*time.Millisecond {
 		t.Errorf("legitimate AUTH took %v", took)
 	}
@@ -221,19 +152,19 @@ func TestHostileSMTPAuthGuessing(t *testing.T) {
 func TestHostileSMTPMalformed(t *testing.T) {
 	e := start(t, "sqlite", nil)
 	c := e.starttls("127.0.0.2")
-	if code, msg := c.cmd("AUTH PLAIN not*base64"); code != 501 || !strings.HasPrefix(msg, "5.5.2") {
+	if code, msg := c.Cmd("AUTH PLAIN not*base64"); code != 501 || !strings.HasPrefix(msg, "5.5.2") {
 		t.Fatalf("undecodable AUTH PLAIN: %d %s, want 501 5.5.2", code, msg)
 	}
-	c.expect("AUTH LOGIN", 334)
-	if code, msg := c.cmd("%%%"); code != 501 || !strings.HasPrefix(msg, "5.5.2") {
+	c.Expect("AUTH LOGIN", 334)
+	if code, msg := c.Cmd("%%%"); code != 501 || !strings.HasPrefix(msg, "5.5.2") {
 		t.Fatalf("undecodable AUTH LOGIN response: %d %s, want 501 5.5.2", code, msg)
 	}
-	c.expect(e.authPlain(e.smtpPassword()), 235)
+	c.Expect(e.authPlain(e.smtpPassword()), 235)
 	long := hostileMsg + strings.Repeat("x", 100_000) + "\r\n"
-	if code, msg := c.sendRaw(long); code != 554 || !strings.HasPrefix(msg, "5.6.0") {
+	if code, msg := c.Send(long); code != 554 || !strings.HasPrefix(msg, "5.6.0") {
 		t.Fatalf("100 kB line in DATA: %d %s, want 554 5.6.0", code, msg)
 	}
-	if code, msg := c.sendRaw(hostileMsg); code != 250 || !strings.HasPrefix(msg, "Ok ") {
+	if code, msg := c.Send(hostileMsg); code != 250 || !strings.HasPrefix(msg, "Ok ") {
 		t.Fatalf("next message on the same connection: %d %s", code, msg)
 	}
 }

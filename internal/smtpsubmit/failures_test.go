@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/petrelmail/petrel/internal/dkim"
+	"github.com/petrelmail/petrel/internal/smtptest"
 )
 
 // assertNothingStored fails unless the store holds no message, queue
@@ -36,8 +37,8 @@ func TestDKIMFailureIsTemporary(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := ts.secure(t, "127.0.0.2")
-	c.expect(plain(ts.key.AccessKeyID, ts.pass), 235)
-	code, msg := c.send(testMessage)
+	c.Expect(plain(ts.key.AccessKeyID, ts.pass), 235)
+	code, msg := c.Send(testMessage)
 	if code != 451 || !strings.HasPrefix(msg, "4.3.0 ") {
 		t.Fatalf("send with a key that cannot sign: %d %s, want 451 4.3.0", code, msg)
 	}
@@ -47,8 +48,8 @@ func TestDKIMFailureIsTemporary(t *testing.T) {
 	}
 	ts.assertNothingStored(t)
 	// The session goes on.
-	c.expect("RSET", 250)
-	c.expect("NOOP", 250)
+	c.Expect("RSET", 250)
+	c.Expect("NOOP", 250)
 }
 
 // TestShutdownCancelsSession (issue 11, finding 5): sessions ran on
@@ -62,37 +63,37 @@ func TestShutdownCancelsSession(t *testing.T) {
 	defer shutdown()
 	ts := startServer(t, serverOpts{policy: testPolicy(), baseContext: func() context.Context { return run }})
 	inData := ts.secure(t, "127.0.0.2")
-	inData.expect(plain(ts.key.AccessKeyID, ts.pass), 235)
-	inData.expect("MAIL FROM:<sender@example.com>", 250)
-	inData.expect("RCPT TO:<success@simulator.amazonses.com>", 250)
-	inData.expect("DATA", 354)
-	w := inData.text.DotWriter()
+	inData.Expect(plain(ts.key.AccessKeyID, ts.pass), 235)
+	inData.Expect("MAIL FROM:<sender@example.com>", 250)
+	inData.Expect("RCPT TO:<success@simulator.amazonses.com>", 250)
+	inData.Expect("DATA", 354)
+	w := inData.Text.DotWriter()
 	if _, err := io.WriteString(w, testMessage); err != nil {
 		t.Fatal(err)
 	}
 	idle := ts.secure(t, "127.0.0.3")
-	idle.expect(plain(ts.key.AccessKeyID, ts.pass), 235)
+	idle.Expect(plain(ts.key.AccessKeyID, ts.pass), 235)
 
 	shutdown()
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if code, msg := inData.read(); code != 421 || !strings.HasPrefix(msg, "4.3.2 ") {
+	if code, msg := inData.Read(); code != 421 || !strings.HasPrefix(msg, "4.3.2 ") {
 		t.Fatalf("end of DATA after shutdown: %d %s, want 421 4.3.2", code, msg)
 	}
-	if !inData.closed() {
+	if !inData.Closed() {
 		t.Error("connection open after 421")
 	}
-	if code, msg := idle.cmd("MAIL FROM:<sender@example.com>"); code != 421 || !strings.HasPrefix(msg, "4.3.2 ") {
+	if code, msg := idle.Cmd("MAIL FROM:<sender@example.com>"); code != 421 || !strings.HasPrefix(msg, "4.3.2 ") {
 		t.Fatalf("MAIL after shutdown: %d %s, want 421 4.3.2", code, msg)
 	}
 	ts.assertNothingStored(t)
 	// New connections are told too.
-	late, code, msg := dial(t, "127.0.0.4", ts.addr)
+	late, code, msg := smtptest.Dial(t, "127.0.0.4", ts.addr)
 	if code != 220 {
 		t.Fatalf("greeting: %d %s", code, msg)
 	}
-	if code, msg := late.cmd("EHLO client.test"); code != 421 {
+	if code, msg := late.Cmd("EHLO client.test"); code != 421 {
 		t.Fatalf("EHLO after shutdown: %d %s, want 421", code, msg)
 	}
 }

@@ -15,8 +15,6 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
-	"net/textproto"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,6 +29,7 @@ import (
 	"github.com/petrelmail/petrel/internal/logtest"
 	"github.com/petrelmail/petrel/internal/queue"
 	"github.com/petrelmail/petrel/internal/sending"
+	"github.com/petrelmail/petrel/internal/smtptest"
 	"github.com/petrelmail/petrel/internal/spool"
 	"github.com/petrelmail/petrel/internal/store"
 )
@@ -135,100 +134,19 @@ func testTLS(t *testing.T) *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: priv}}}
 }
 
-// client is a raw SMTP client on a real socket from a chosen loopback
-// address, so that tests see exactly what is on the wire.
-type client struct {
-	t    *testing.T
-	conn net.Conn
-	text *textproto.Conn
-}
-
-// dial connects from ip (127.0.0.x) and returns the client with the
-// greeting's code and text.
-func dial(t *testing.T, ip, addr string) (*client, int, string) {
-	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
-	conn, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	c := &client{t: t, conn: conn, text: textproto.NewConn(conn)}
-	code, msg := c.read()
-	return c, code, msg
-}
-
-// read reads one reply; code 0 means the connection ended first.
-func (c *client) read() (int, string) {
-	c.t.Helper()
-	c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	code, msg, err := c.text.ReadResponse(0)
-	if err != nil {
-		return 0, err.Error()
-	}
-	return code, msg
-}
-
-func (c *client) cmd(line string) (int, string) {
-	c.t.Helper()
-	if err := c.text.PrintfLine("%s", line); err != nil {
-		return 0, err.Error()
-	}
-	return c.read()
-}
-
-func (c *client) expect(line string, want int) string {
-	c.t.Helper()
-	code, msg := c.cmd(line)
-	if code != want {
-		c.t.Fatalf("%q: %d %s, want %d", line, code, msg, want)
-	}
-	return msg
-}
-
-// closed reports whether the server has closed the connection.
-func (c *client) closed() bool {
-	c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, err := c.text.R.ReadByte()
-	return err != nil && !errors.Is(err, os.ErrDeadlineExceeded)
-}
-
 // secure dials addr (the STARTTLS listener) from ip and says EHLO under TLS.
-func (ts *testServer) secure(t *testing.T, ip string) *client {
+func (ts *testServer) secure(t *testing.T, ip string) *smtptest.Client {
 	t.Helper()
-	c, code, msg := dial(t, ip, ts.addr)
+	c, code, msg := smtptest.Dial(t, ip, ts.addr)
 	if code != 220 {
 		t.Fatalf("greeting from %s: %d %s", ip, code, msg)
 	}
-	c.expect("EHLO client.test", 250)
-	c.expect("STARTTLS", 220)
-	tc := tls.Client(c.conn, &tls.Config{InsecureSkipVerify: true})
-	if err := tc.Handshake(); err != nil {
-		t.Fatal(err)
-	}
-	c.conn, c.text = tc, textproto.NewConn(tc)
-	c.expect("EHLO client.test", 250)
+	c.StartTLS()
 	return c
 }
 
 func plain(user, pass string) string {
 	return "AUTH PLAIN " + base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+pass))
-}
-
-// send runs one transaction and returns the final reply.
-func (c *client) send(body string) (int, string) {
-	c.t.Helper()
-	c.expect("MAIL FROM:<sender@example.com>", 250)
-	c.expect("RCPT TO:<success@simulator.amazonses.com>", 250)
-	c.expect("DATA", 354)
-	w := c.text.DotWriter()
-	if _, err := io.WriteString(w, body); err != nil {
-		c.t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		c.t.Fatal(err)
-	}
-	return c.read()
 }
 
 const testMessage = "From: sender@example.com\r\nTo: success@simulator.amazonses.com\r\nSubject: hi\r\n\r\nhello\r\n"
@@ -255,13 +173,13 @@ func TestAuthThrottling(t *testing.T) {
 		{535, 400 * time.Millisecond}}
 	for i, w := range want {
 		start := time.Now()
-		code, msg := c.cmd(plain(ts.key.AccessKeyID, "wrong"))
+		code, msg := c.Cmd(plain(ts.key.AccessKeyID, "wrong"))
 		took := time.Since(start)
 		if code != w.code || took < w.minWait || took > w.minWait+300*time.Millisecond {
 			t.Fatalf("failure %d: %d %s after %v, want %d after %v", i+1, code, msg, took, w.code, w.minWait)
 		}
 		if code == 421 {
-			if !c.closed() {
+			if !c.Closed() {
 				t.Fatalf("failure %d: connection still open after 421", i+1)
 			}
 			c = ts.secure(t, "127.0.0.2")
@@ -269,7 +187,7 @@ func TestAuthThrottling(t *testing.T) {
 	}
 	// Locked out: even the right password gets 454 at once, unchecked.
 	start := time.Now()
-	if code, msg := c.cmd(plain(ts.key.AccessKeyID, ts.pass)); code != 454 || !strings.Contains(msg, "4.7.0 Too many authentication failures") {
+	if code, msg := c.Cmd(plain(ts.key.AccessKeyID, ts.pass)); code != 454 || !strings.Contains(msg, "4.7.0 Too many authentication failures") {
 		t.Fatalf("locked out, right password: %d %s", code, msg)
 	}
 	if took := time.Since(start); took > 50*time.Millisecond {
@@ -277,14 +195,14 @@ func TestAuthThrottling(t *testing.T) {
 	}
 	// Another client IP is served meanwhile.
 	other := ts.secure(t, "127.0.0.3")
-	other.expect(plain(ts.key.AccessKeyID, ts.pass), 235)
-	if code, msg := other.send(testMessage); code != 250 || !strings.HasPrefix(msg, "Ok ") {
+	other.Expect(plain(ts.key.AccessKeyID, ts.pass), 235)
+	if code, msg := other.Send(testMessage); code != 250 || !strings.HasPrefix(msg, "Ok ") {
 		t.Fatalf("send from another IP: %d %s", code, msg)
 	}
 	// The lockout ends.
 	time.Sleep(testPolicy().LockFor)
 	c = ts.secure(t, "127.0.0.2")
-	c.expect(plain(ts.key.AccessKeyID, ts.pass), 235)
+	c.Expect(plain(ts.key.AccessKeyID, ts.pass), 235)
 	if !strings.Contains(ts.log.String(), "cause=\"AUTH locked out\"") {
 		t.Errorf("lockout refusal not logged:\n%s", ts.log)
 	}
@@ -305,7 +223,7 @@ func TestAuthUsernameNotLockedOut(t *testing.T) {
 		ip := fmt.Sprintf("127.0.1.%d", i+1)
 		c := ts.secure(t, ip)
 		for j := range 6 {
-			code, msg := c.cmd(plain(ts.key.AccessKeyID, "wrong"))
+			code, msg := c.Cmd(plain(ts.key.AccessKeyID, "wrong"))
 			if code == 421 {
 				c = ts.secure(t, ip)
 				continue
@@ -318,7 +236,7 @@ func TestAuthUsernameNotLockedOut(t *testing.T) {
 	// A further failure from a clean IP is answered after the username's delay.
 	c := ts.secure(t, "127.0.2.1")
 	start := time.Now()
-	if code, msg := c.cmd(plain(ts.key.AccessKeyID, "wrong")); code != 535 {
+	if code, msg := c.Cmd(plain(ts.key.AccessKeyID, "wrong")); code != 535 {
 		t.Fatalf("failure from a clean IP: %d %s", code, msg)
 	}
 	if took := time.Since(start); took < p.MaxDelay {
@@ -327,13 +245,13 @@ func TestAuthUsernameNotLockedOut(t *testing.T) {
 	// The right password from a clean IP: accepted at once.
 	c = ts.secure(t, "127.0.2.2")
 	start = time.Now()
-	if code, msg := c.cmd(plain(ts.key.AccessKeyID, ts.pass)); code != 235 {
+	if code, msg := c.Cmd(plain(ts.key.AccessKeyID, ts.pass)); code != 235 {
 		t.Fatalf("right password after 42 failures for the username from other IPs: %d %s, want 235", code, msg)
 	}
 	if took := time.Since(start); took > 100*time.Millisecond {
 		t.Errorf("right password answered after %v", took)
 	}
-	if code, msg := c.send(testMessage); code != 250 {
+	if code, msg := c.Send(testMessage); code != 250 {
 		t.Fatalf("send: %d %s", code, msg)
 	}
 }
@@ -344,19 +262,19 @@ func TestAuthUsernameNotLockedOut(t *testing.T) {
 func TestNestedMail(t *testing.T) {
 	ts := startServer(t, serverOpts{policy: testPolicy()})
 	c := ts.secure(t, "127.0.0.2")
-	c.expect(plain(ts.key.AccessKeyID, ts.pass), 235)
-	c.expect("MAIL FROM:<sender@example.com>", 250)
-	if code, msg := c.cmd("MAIL FROM:<other@example.com>"); code != 503 || !strings.HasPrefix(msg, "5.5.1 ") {
+	c.Expect(plain(ts.key.AccessKeyID, ts.pass), 235)
+	c.Expect("MAIL FROM:<sender@example.com>", 250)
+	if code, msg := c.Cmd("MAIL FROM:<other@example.com>"); code != 503 || !strings.HasPrefix(msg, "5.5.1 ") {
 		t.Fatalf("nested MAIL: %d %s, want 503 5.5.1", code, msg)
 	}
-	c.expect("RCPT TO:<success@simulator.amazonses.com>", 250)
-	c.expect("RSET", 250)
-	c.expect("MAIL FROM:<sender@example.com>", 250)
-	c.expect("RSET", 250)
-	if code, msg := c.send(testMessage); code != 250 {
+	c.Expect("RCPT TO:<success@simulator.amazonses.com>", 250)
+	c.Expect("RSET", 250)
+	c.Expect("MAIL FROM:<sender@example.com>", 250)
+	c.Expect("RSET", 250)
+	if code, msg := c.Send(testMessage); code != 250 {
 		t.Fatalf("send: %d %s", code, msg)
 	}
-	if code, msg := c.send(testMessage); code != 250 {
+	if code, msg := c.Send(testMessage); code != 250 {
 		t.Fatalf("second send after DATA: %d %s", code, msg)
 	}
 }
@@ -368,7 +286,7 @@ func TestNestedMail(t *testing.T) {
 func TestRefusedAddressEcho(t *testing.T) {
 	ts := startServer(t, serverOpts{policy: testPolicy()})
 	c := ts.secure(t, "127.0.0.2")
-	c.expect(plain(ts.key.AccessKeyID, ts.pass), 235)
+	c.Expect(plain(ts.key.AccessKeyID, ts.pass), 235)
 	for _, tc := range []struct {
 		cmd, want string
 	}{
@@ -379,7 +297,7 @@ func TestRefusedAddressEcho(t *testing.T) {
 		{`RCPT TO:<"a\"b>"@dest.test>`, "553 5.1.3 address unknown"},
 		{"RCPT TO:<x@[127.0.0.1]>", "553 5.1.3 <x@[127.0.0.1]> address unknown"},
 	} {
-		code, msg := c.cmd(tc.cmd)
+		code, msg := c.Cmd(tc.cmd)
 		got := fmt.Sprintf("%d %s", code, msg)
 		if !strings.HasPrefix(got, tc.want) || (code != 250 && got != tc.want) {
 			t.Errorf("%s: %q, want %q", tc.cmd, got, tc.want)
@@ -392,18 +310,18 @@ func TestRefusedAddressEcho(t *testing.T) {
 func TestAuthMalformed(t *testing.T) {
 	ts := startServer(t, serverOpts{policy: testPolicy()})
 	c := ts.secure(t, "127.0.0.2")
-	if code, msg := c.cmd("AUTH PLAIN !!!notbase64"); code != 501 || !strings.HasPrefix(msg, "5.5.2") {
+	if code, msg := c.Cmd("AUTH PLAIN !!!notbase64"); code != 501 || !strings.HasPrefix(msg, "5.5.2") {
 		t.Fatalf("bad base64 initial response: %d %s, want 501 5.5.2", code, msg)
 	}
-	c.expect("AUTH LOGIN", 334)
-	if code, msg := c.cmd("%%%"); code != 501 || !strings.HasPrefix(msg, "5.5.2") {
+	c.Expect("AUTH LOGIN", 334)
+	if code, msg := c.Cmd("%%%"); code != 501 || !strings.HasPrefix(msg, "5.5.2") {
 		t.Fatalf("bad base64 response: %d %s, want 501 5.5.2", code, msg)
 	}
-	c.expect("AUTH PLAIN "+base64.StdEncoding.EncodeToString([]byte("no separators")), 501)
-	c.expect("NOOP", 250)
-	c.expect("AUTH PLAIN ****", 501)
-	c.expect("AUTH PLAIN ####", 501)
-	if code, _ := c.read(); code != 500 || !c.closed() {
+	c.Expect("AUTH PLAIN "+base64.StdEncoding.EncodeToString([]byte("no separators")), 501)
+	c.Expect("NOOP", 250)
+	c.Expect("AUTH PLAIN ****", 501)
+	c.Expect("AUTH PLAIN ####", 501)
+	if code, _ := c.Read(); code != 500 || !c.Closed() {
 		t.Fatalf("after four undecodable AUTH responses: %d, connection open", code)
 	}
 }
@@ -428,20 +346,20 @@ func TestDataLineTooLong(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ts.secure(t, "127.0.0.2")
-			c.expect(plain(ts.key.AccessKeyID, ts.pass), 235)
-			if code, msg := c.send(tc.body); code != 554 || msg != want {
+			c.Expect(plain(ts.key.AccessKeyID, ts.pass), 235)
+			if code, msg := c.Send(tc.body); code != 554 || msg != want {
 				t.Fatalf("over-long line: %d %s, want 554 %s", code, msg, want)
 			}
-			c.expect("NOOP", 250)
-			if code, msg := c.send(testMessage); code != 250 {
+			c.Expect("NOOP", 250)
+			if code, msg := c.Send(testMessage); code != 250 {
 				t.Fatalf("next message on the same connection: %d %s", code, msg)
 			}
 		})
 	}
 	// The longest line allowed passes.
 	c := ts.secure(t, "127.0.0.2")
-	c.expect(plain(ts.key.AccessKeyID, ts.pass), 235)
-	if code, msg := c.send(testMessage + strings.Repeat("e", 998) + "\r\n"); code != 250 {
+	c.Expect(plain(ts.key.AccessKeyID, ts.pass), 235)
+	if code, msg := c.Send(testMessage + strings.Repeat("e", 998) + "\r\n"); code != 250 {
 		t.Fatalf("line of 1000 octets with CRLF: %d %s", code, msg)
 	}
 }
@@ -451,13 +369,13 @@ func TestDataLineTooLong(t *testing.T) {
 // total cap everyone new is refused; closed connections free their slots.
 func TestConnectionCaps(t *testing.T) {
 	ts := startServer(t, serverOpts{policy: testPolicy(), limits: admission.Limits{MaxConns: 8, MaxConnsPerIP: 3}})
-	var held []*client
+	var held []*smtptest.Client
 	for i := range 6 {
-		c, code, msg := dial(t, "127.0.0.2", ts.addr)
+		c, code, msg := smtptest.Dial(t, "127.0.0.2", ts.addr)
 		switch {
 		case i < 3 && code != 220:
 			t.Fatalf("connection %d: %d %s, want 220", i+1, code, msg)
-		case i >= 3 && (code != 421 || msg != "4.7.0 Too many concurrent SMTP connections" || !c.closed()):
+		case i >= 3 && (code != 421 || msg != "4.7.0 Too many concurrent SMTP connections" || !c.Closed()):
 			t.Fatalf("connection %d over the per-IP cap: %d %s, want 421 and close", i+1, code, msg)
 		}
 		if code == 220 {
@@ -466,19 +384,19 @@ func TestConnectionCaps(t *testing.T) {
 	}
 	// A legitimate client from another address is served.
 	c := ts.secure(t, "127.0.0.3")
-	c.expect(plain(ts.key.AccessKeyID, ts.pass), 235)
-	if code, msg := c.send(testMessage); code != 250 {
+	c.Expect(plain(ts.key.AccessKeyID, ts.pass), 235)
+	if code, msg := c.Send(testMessage); code != 250 {
 		t.Fatalf("legitimate client: %d %s", code, msg)
 	}
 	// Total cap: 3 + 1 + 3 + 1 = 8 open, the next is refused whatever its IP.
 	for _, ip := range []string{"127.0.0.4", "127.0.0.4", "127.0.0.4", "127.0.0.5"} {
-		c, code, _ := dial(t, ip, ts.addr)
+		c, code, _ := smtptest.Dial(t, ip, ts.addr)
 		if code != 220 {
 			t.Fatalf("from %s: %d", ip, code)
 		}
 		held = append(held, c)
 	}
-	if _, code, msg := dial(t, "127.0.0.6", ts.addr); code != 421 {
+	if _, code, msg := smtptest.Dial(t, "127.0.0.6", ts.addr); code != 421 {
 		t.Fatalf("over the total cap: %d %s, want 421", code, msg)
 	}
 	if open := ts.smtpL.(*authDeadlineListener).Listener.(*admission.Listener).Open(); open != 8 {
@@ -502,10 +420,10 @@ func TestConnectionCaps(t *testing.T) {
 		t.Fatalf("TLS port over the cap sent %q (%v), want a bare close", b, err)
 	}
 	// Closing frees the slots.
-	held[0].conn.Close()
+	held[0].Conn.Close()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		_, code, _ := dial(t, "127.0.0.2", ts.addr)
+		_, code, _ := smtptest.Dial(t, "127.0.0.2", ts.addr)
 		if code == 220 {
 			break
 		}
@@ -526,14 +444,14 @@ func TestAuthDeadline(t *testing.T) {
 	idle := ts.secure(t, "127.0.0.2")
 	talker := ts.secure(t, "127.0.0.2")
 	authed := ts.secure(t, "127.0.0.2")
-	authed.expect(plain(ts.key.AccessKeyID, ts.pass), 235)
+	authed.Expect(plain(ts.key.AccessKeyID, ts.pass), 235)
 	start := time.Now()
 	for time.Since(start) < 300*time.Millisecond {
-		talker.expect("NOOP", 250)
+		talker.Expect("NOOP", 250)
 		time.Sleep(50 * time.Millisecond)
 	}
-	for name, c := range map[string]*client{"idle": idle, "talking": talker} {
-		if code, msg := c.read(); code != 421 || !strings.HasPrefix(msg, "4.4.2") {
+	for name, c := range map[string]*smtptest.Client{"idle": idle, "talking": talker} {
+		if code, msg := c.Read(); code != 421 || !strings.HasPrefix(msg, "4.4.2") {
 			t.Errorf("%s unauthenticated connection: %d %s, want 421 4.4.2", name, code, msg)
 		}
 		if took := time.Since(start); took > 2*time.Second {
@@ -541,24 +459,24 @@ func TestAuthDeadline(t *testing.T) {
 		}
 	}
 	time.Sleep(200 * time.Millisecond)
-	authed.expect("NOOP", 250)
+	authed.Expect("NOOP", 250)
 }
 
 // A key disabled during a session stops it at the next MAIL FROM.
 func TestRevokedMidSession(t *testing.T) {
 	ts := startServer(t, serverOpts{policy: testPolicy()})
 	c := ts.secure(t, "127.0.0.2")
-	c.expect(plain(ts.key.AccessKeyID, ts.pass), 235)
-	if code, _ := c.send(testMessage); code != 250 {
+	c.Expect(plain(ts.key.AccessKeyID, ts.pass), 235)
+	if code, _ := c.Send(testMessage); code != 250 {
 		t.Fatalf("first message: %d", code)
 	}
 	if err := ts.accts.SetKeyStatus(t.Context(), "acme", ts.key.AccessKeyID, account.Inactive); err != nil {
 		t.Fatal(err)
 	}
-	if code, msg := c.cmd("MAIL FROM:<sender@example.com>"); code != 421 || !strings.HasPrefix(msg, "4.7.0") {
+	if code, msg := c.Cmd("MAIL FROM:<sender@example.com>"); code != 421 || !strings.HasPrefix(msg, "4.7.0") {
 		t.Fatalf("MAIL after the key was disabled: %d %s, want 421 4.7.0", code, msg)
 	}
-	if !c.closed() {
+	if !c.Closed() {
 		t.Fatal("connection open after 421")
 	}
 }
@@ -570,12 +488,12 @@ func TestBodyBudget(t *testing.T) {
 	budget := admission.NewBudget(256 << 10)
 	ts := startServer(t, serverOpts{policy: testPolicy(), budget: budget})
 	c := ts.secure(t, "127.0.0.2")
-	c.expect(plain(ts.key.AccessKeyID, ts.pass), 235)
+	c.Expect(plain(ts.key.AccessKeyID, ts.pass), 235)
 	big := testMessage + strings.Repeat(strings.Repeat("x", 998)+"\r\n", 300)
-	if code, msg := c.send(big); code != 451 || msg != "4.3.1 Temporary service failure" {
+	if code, msg := c.Send(big); code != 451 || msg != "4.3.1 Temporary service failure" {
 		t.Fatalf("body over the budget: %d %s, want 451 4.3.1", code, msg)
 	}
-	if code, msg := c.send(testMessage); code != 250 {
+	if code, msg := c.Send(testMessage); code != 250 {
 		t.Fatalf("small message: %d %s", code, msg)
 	}
 	if n := budget.InUse(); n != 0 {

@@ -15,10 +15,10 @@ import (
 func TestSMTPUTF8(t *testing.T) {
 	ts := startServer(t, serverOpts{policy: testPolicy()})
 	c := ts.secure(t, "127.0.0.2")
-	if ehlo := c.expect("EHLO client.test", 250); !strings.Contains(ehlo, "\nSMTPUTF8") {
+	if ehlo := c.Expect("EHLO client.test", 250); !strings.Contains(ehlo, "\nSMTPUTF8") {
 		t.Fatalf("EHLO does not offer SMTPUTF8: %q", ehlo)
 	}
-	c.expect(plain(ts.key.AccessKeyID, ts.pass), 235)
+	c.Expect(plain(ts.key.AccessKeyID, ts.pass), 235)
 
 	for _, tc := range []struct{ cmd, want string }{
 		{"MAIL FROM:<用户@example.com>", "550 5.6.7 Non-ASCII sender address requires SMTPUTF8"},
@@ -36,23 +36,23 @@ func TestSMTPUTF8(t *testing.T) {
 		{"RCPT TO:<用户@例え.jp>", "553 5.6.7 Non-ASCII recipient address requires SMTPUTF8"},
 		{"RSET", "250"},
 	} {
-		code, msg := c.cmd(tc.cmd)
+		code, msg := c.Cmd(tc.cmd)
 		got := fmt.Sprintf("%d %s", code, msg)
 		if !strings.HasPrefix(got, tc.want) || (code != 250 && got != tc.want) {
 			t.Errorf("%s: %q, want %q", tc.cmd, got, tc.want)
 		}
 	}
 
-	c.expect("MAIL FROM:<用户@example.com> SMTPUTF8", 250)
-	c.expect("RCPT TO:<用户@例え.jp>", 250)
-	c.expect(`RCPT TO:<"用户.x"@Bücher.example>`, 250)
-	c.expect("DATA", 354)
-	w := c.text.DotWriter()
+	c.Expect("MAIL FROM:<用户@example.com> SMTPUTF8", 250)
+	c.Expect("RCPT TO:<用户@例え.jp>", 250)
+	c.Expect(`RCPT TO:<"用户.x"@Bücher.example>`, 250)
+	c.Expect("DATA", 354)
+	w := c.Text.DotWriter()
 	io.WriteString(w, "From: 用户@example.com\r\nTo: 用户@例え.jp, 用户.x@bücher.example\r\nSubject: hi\r\n\r\nhello\r\n")
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	code, msg := c.read()
+	code, msg := c.Read()
 	if code != 250 {
 		t.Fatalf("end of DATA: %d %s", code, msg)
 	}
