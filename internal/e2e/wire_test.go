@@ -515,42 +515,30 @@ func rawHeader(b *bytes.Buffer, m *wireMsg, to []string, subject string) {
 
 // foldList joins addresses with ", " and folds before an address when a
 // line would pass 78 characters (RFC 5322 §2.2.3).
-func foldList(list []string) string {
-	var b strings.Builder
-	line := len("To: ")
-	for i, a := range list {
-		if i > 0 {
-			b.WriteString(",")
-			line++
-			if line+1+len(a) > 78 {
-				b.WriteString("\r\n")
-				line = 0
-			}
-			b.WriteString(" ")
-			line++
-		}
-		b.WriteString(a)
-		line += len(a)
-	}
-	return b.String()
-}
+func foldList(list []string) string { return fold(list, ",", len("To: ")) }
 
 // foldWords folds unstructured text at its spaces so no line passes 78
 // characters; unfolding (removing each CRLF) gives s back.
-func foldWords(s string, first int) string {
+func foldWords(s string, first int) string { return fold(strings.Split(s, " "), "", first) }
+
+// fold joins parts with sep and a space, folding before the space when a
+// part would take the line, which starts with first characters, past 78.
+func fold(parts []string, sep string, first int) string {
 	var b strings.Builder
 	line := first
-	for i, w := range strings.Split(s, " ") {
+	for i, p := range parts {
 		if i > 0 {
-			if line+1+len(w) > 78 {
+			b.WriteString(sep)
+			line += len(sep)
+			if line+1+len(p) > 78 {
 				b.WriteString("\r\n")
 				line = 0
 			}
 			b.WriteString(" ")
 			line++
 		}
-		b.WriteString(w)
-		line += len(w)
+		b.WriteString(p)
+		line += len(p)
 	}
 	return b.String()
 }
