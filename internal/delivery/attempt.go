@@ -17,7 +17,7 @@ import (
 // outcome is the result of one attempt for one recipient.
 type outcome struct {
 	reply    smtpreply.Reply
-	command  string // the SMTP command the reply answered: MAIL, RCPT or DATA; "" before MAIL
+	command  string // the SMTP command the reply answered: HELO, MAIL, RCPT or DATA; "" for the greeting and before a connection
 	remoteIP string // the server's address; "" when no connection was made
 	tls      bool   // the transaction ran over STARTTLS
 	// verdict, when set, is Petrel's own decision about a transaction it
@@ -107,9 +107,16 @@ func (w *worker) connect(ctx context.Context, domain string) outcome {
 			return outcome{}
 		}
 		host, _, _ := net.SplitHostPort(addr)
-		var r smtpreply.Reply
+		var r *refusal
 		if errors.As(err, &r) {
-			last = outcome{reply: smtpreply.Reply{Code: 421, Enhanced: "4.4.1", Text: "Greeting refused: " + r.String()}, remoteIP: host}
+			// Refusing the connection or Petrel's HELO name is about the
+			// sending host, never a recipient: temporary, whatever the code,
+			// recorded as an answer to the command that was refused.
+			stage := "Greeting refused: "
+			if r.command != "" {
+				stage = r.command + " refused: "
+			}
+			last = outcome{reply: smtpreply.Reply{Code: 421, Enhanced: "4.4.1", Text: stage + r.reply.String()}, command: r.command, remoteIP: host}
 		} else {
 			last = outcome{reply: smtpreply.Reply{Code: 421, Enhanced: "4.4.1", Text: "Unable to connect to remote host: " + err.Error()}, remoteIP: host}
 		}

@@ -213,3 +213,40 @@ func TestExtensionRefusals(t *testing.T) {
 		t.Errorf("MX received %q, want nothing", cmds)
 	}
 }
+
+// TestConnectionRefusals: a refused greeting, or EHLO and HELO both refused,
+// is about the sending host, never the recipient (issue 12, kind 1): delayed
+// with delayType IPFailure when the words say so, finally a Transient bounce
+// whose reason is not a recipient's, and the diagnostic names what was
+// refused.
+func TestConnectionRefusals(t *testing.T) {
+	cases := []struct {
+		name   string
+		script mxtest.Script
+		delay  string // delayType
+		reason string
+		diag   string // the expiry bounce's diagnostic holds this
+	}{
+		{"greeting", mxtest.Script{Greeting: "554 5.7.1 mx.test: your IP 127.0.0.1 is blocked using zen.spamhaus.test"},
+			bounce.DelayIPFailure, bounce.ReasonIPBlocklisted, "Greeting refused: 554 5.7.1 mx.test: your IP 127.0.0.1 is blocked"},
+		{"HELO", mxtest.Script{Hello: func(c mxtest.Call) mxtest.Step { return mxtest.Step{Reply: "550 5.7.1 Access denied"} }},
+			bounce.DelayIPFailure, bounce.ReasonHELORejected, "HELO refused: 550 5.7.1 Access denied"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			mx := mxtest.StartScript(t, "127.0.0.1", 0, c.script)
+			h := newHarness(t, Config{RelayHost: mx.Addr})
+			h.run()
+			now := time.Now()
+			evs := h.final(h.send("rcpt@dest.test", "dest.test", plain, now, now.Add(300*time.Millisecond)))
+			d := detail[event.DeliveryDelayDetail](t, find(t, evs, event.DeliveryDelay))
+			if d.DelayType != c.delay {
+				t.Errorf("delayType %s, want %s", d.DelayType, c.delay)
+			}
+			b := detail[event.BounceDetail](t, find(t, evs, event.Bounce))
+			if b.BounceType != bounce.Transient || b.Reason != c.reason || !strings.Contains(b.BouncedRecipients[0].DiagnosticCode, c.diag) {
+				t.Errorf("bounce %s %s %q, want Transient %s with %q", b.BounceType, b.Reason, b.BouncedRecipients[0].DiagnosticCode, c.reason, c.diag)
+			}
+		})
+	}
+}

@@ -74,7 +74,7 @@ func dialSMTP(ctx context.Context, addr, helo string, timeouts Timeouts, noTLS b
 	}
 	if !greet.Positive() {
 		c.quit()
-		return nil, greet
+		return nil, &refusal{reply: greet}
 	}
 	if err := c.hello(helo); err != nil {
 		c.close()
@@ -107,6 +107,15 @@ func dialSMTP(ctx context.Context, addr, helo string, timeouts Timeouts, noTLS b
 	return c, nil
 }
 
+// refusal is a negative answer before any transaction: to the greeting
+// (command "") or to HELO after EHLO was refused too (RFC 5321 §4.1.1.1).
+type refusal struct {
+	command string
+	reply   smtpreply.Reply
+}
+
+func (e *refusal) Error() string { return e.reply.Error() }
+
 // tlsError marks a failed TLS handshake; the caller retries in plain text,
 // as opportunistic TLS allows.
 type tlsError struct{ err error }
@@ -125,7 +134,7 @@ func (c *client) hello(helo string) error {
 			return err
 		}
 		if !r.Positive() {
-			return r
+			return &refusal{command: "HELO", reply: r}
 		}
 		c.ext = map[string]string{}
 		return nil

@@ -17,7 +17,7 @@ import (
 // raw protocol (no library), so a test can make it answer anything at any
 // stage, late, or not at all. Each hook, when set, decides how one stage is
 // answered; a nil hook, or a Step without Reply, gives the stage's default
-// reply (listed with each hook). The server also answers HELO, RSET, NOOP
+// reply (listed with each hook). The server also answers RSET, NOOP
 // and QUIT, and 503 to commands out of sequence.
 type Script struct {
 	// Greeting is the reply sent on connection; "" → "220 mx.test ESMTP mxtest".
@@ -31,7 +31,7 @@ type Script struct {
 	TLS bool
 
 	Greet    func(Call) Step // the greeting (default Greeting)
-	Hello    func(Call) Step // EHLO (default EHLO's lines)
+	Hello    func(Call) Step // EHLO (default EHLO's lines) and HELO (default "250 mx.test"); Call.Line tells which
 	StartTLS func(Call) Step // STARTTLS (default "220 2.0.0 Ready to start TLS", then the handshake)
 	Mail     func(Call) Step // MAIL FROM (default "250 2.1.0 Ok")
 	Rcpt     func(Call) Step // RCPT TO (default "250 2.1.5 Ok")
@@ -153,7 +153,7 @@ func (ss *scriptServer) serve(conn net.Conn) {
 			_, err = ss.step(c, ss.sc.Hello, "EHLO", Call{Line: line}, strings.Join(ss.ehlo(c.tls), "\r\n"))
 		case "HELO":
 			c.from, c.to, c.inTxn = "", nil, false
-			err = c.reply("250 mx.test")
+			_, err = ss.step(c, ss.sc.Hello, "HELO", Call{Line: line}, "250 mx.test")
 		case "STARTTLS":
 			err = ss.startTLS(c, line)
 		case "MAIL":
