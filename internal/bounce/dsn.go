@@ -1,6 +1,7 @@
 package bounce
 
 import (
+	"regexp"
 	"strings"
 )
 
@@ -154,6 +155,15 @@ func dsnFields(body []byte) ([]Recipient, header) {
 	return rcpts, perMessage
 }
 
+// applyDSNFields reads one recipient's fields (RFC 3464 §2.3). The remote
+// server's answer belongs in Diagnostic-Code (§2.3.6); when a DSN has none,
+// it is read from the vendor field that carries it instead:
+//
+//   - X-Supplementary-Info, Microsoft Exchange: the remote MTA, Exchange's
+//     status and the reply, "<mx.example #5.2.2 smtp;552 5.2.2 Mailbox full>";
+//   - X-Exim-Diagnostic, Exim: its own account of the failure, "X-str; Child
+//     process of pipe transport returned 75 (EX_TEMPFAIL) …", the only
+//     explanation of a local delivery failure in Exim's DSN.
 func applyDSNFields(rc *Recipient, has map[string]bool, h header) {
 	for _, f := range h {
 		name := strings.ToLower(f.name)
@@ -174,12 +184,29 @@ func applyDSNFields(rc *Recipient, has map[string]bool, h header) {
 			rc.Status = normalizeStatus(v)
 		case "diagnostic-code":
 			rc.DiagnosticCode = v
+		case "x-supplementary-info", "x-exim-diagnostic":
+			if !has["diagnostic-code"] && rc.DiagnosticCode == "" {
+				rc.DiagnosticCode = vendorDiagnostic(v)
+			}
 		case "remote-mta":
 			rc.RemoteMTA = strings.TrimSpace(stripType(v))
 		case "will-retry-until":
 			rc.WillRetryUntil = v
 		}
 	}
+}
+
+// reSupplementaryInfo is Exchange's X-Supplementary-Info value: "<", the
+// remote MTA, "#" and a status, then the diagnostic, ">".
+var reSupplementaryInfo = regexp.MustCompile(`^<\s*[^\s#<>]*\s*#[245]\.[0-9]{1,3}\.[0-9]{1,3}\s+(.*?)\s*>?$`)
+
+// vendorDiagnostic reads a vendor field's value as a Diagnostic-Code: the
+// reply inside Exchange's "<host #status reply>", else the value as it is.
+func vendorDiagnostic(v string) string {
+	if m := reSupplementaryInfo.FindStringSubmatch(v); m != nil {
+		return m[1]
+	}
+	return v
 }
 
 // stripType removes the "dns; " type prefix of an MTA name field.

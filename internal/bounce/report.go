@@ -45,7 +45,7 @@ type Recipient struct {
 	Status         string `json:"status,omitempty"`         // RFC 3463 enhanced status
 	DiagnosticCode string `json:"diagnosticCode,omitempty"` // "smtp; 550 5.1.1 …"
 	RemoteMTA      string `json:"remoteMta,omitempty"`
-	SMTPCommand    string `json:"smtpCommand,omitempty"` // the command the remote server answered: MAIL, RCPT, DATA
+	SMTPCommand    string `json:"smtpCommand,omitempty"` // the command the remote server answered: EHLO, MAIL, RCPT, DATA
 	WillRetryUntil string `json:"willRetryUntil,omitempty"`
 	Verdict
 }
@@ -194,18 +194,28 @@ var (
 )
 
 // parseDiagnostic splits a diagnostic ("smtp; 550 5.1.1 <x>: user unknown")
-// into an Answer.
+// into an Answer. Its Text has the shape of a live reply's
+// (smtpreply.Reply.Text), so rules read the same words whichever way an
+// answer arrives: the reply code and the enhanced status after it are taken
+// off, continuation lines ("550-5.7.1 …") are joined by "; ", and the
+// reporting MTA's own words around the reply — its generic "could not be
+// delivered" preamble and Postfix's "(in reply to … command)" — are dropped.
+// Words before the reply that are not boilerplate ("sender was rejected.
+// Remote host said: 550 …") stay: they are the reporter's account of it.
 func parseDiagnostic(d string) Answer {
 	t := strings.TrimSpace(d)
 	if typ, rest, ok := strings.Cut(t, ";"); ok && !strings.ContainsAny(typ, " \t") && len(typ) < 16 {
 		t = strings.TrimSpace(rest) // RFC 3464 §2.3.6: diagnostic-type ";" *text
 	}
 	var a Answer
+	a.Command = commandOf(t)
+	t = strings.TrimSpace(spaces.ReplaceAllString(reBoilerplate.ReplaceAllString(t, " "), " "))
+	t = reInReplyTo.ReplaceAllString(t, "")
 	a.Text = t
 	if m := reReplyCode.FindStringSubmatchIndex(t); m != nil {
 		a.Code = atoi(t[m[2]:m[3]])
+		a.Text = strings.TrimSpace(t[:m[2]] + replyText(t[m[2]:], t[m[2]:m[3]]))
 	}
-	a.Command = commandOf(t)
 	if m := reStatusCode.FindStringSubmatch(t); m != nil {
 		a.Status = m[1] + "." + strings.TrimLeft(m[2], "0") + "." + trimZeros(m[3])
 		a.Status = normalizeStatus(a.Status)
@@ -214,12 +224,79 @@ func parseDiagnostic(d string) Answer {
 }
 
 var (
+	// reBoilerplate: the sentences MTAs put before every failed recipient
+	// (Exim, Postfix, Sendmail, Gmail, Exchange). They say a delivery
+	// failed, never why, so they are not evidence about the recipient.
+	reBoilerplate = regexp.MustCompile(`(?i)this message was created automatically by mail delivery software\.?|a message that you sent could not be delivered to one or more of its\s+recipients\.?|this is a permanent error(\.|;[^.:]*[.:])?|the following address\(es\) failed:?|delivery to the following recipients? failed permanently:?|technical details of permanent failure:?|-*\s*the following addresses had permanent fatal errors\s*-*|delivery has failed to these recipients or groups:?|(i'm|i am|we're|we are) sorry to (have to )?inform you that your message could not\s+be delivered to one or more recipients\.?|your message could not be delivered to one or more recipients\.?`)
+	// reInReplyTo: Postfix's "(in reply to RCPT TO command)" after a reply.
+	reInReplyTo = regexp.MustCompile(`(?i)\s*\(in reply to [a-z ]+ command\)\s*$`)
+	// reEnhancedLead: an enhanced status at the start of a reply line.
+	reEnhancedLead = regexp.MustCompile(`^#?([245])\.[0-9]{1,3}\.[0-9]{1,3}(?:\s+|$)`)
+)
+
+// replyText reads reply — a reply as a DSN quotes it, starting at its
+// code, lines run together ("550-5.7.1 a 550-5.7.1 b 550 5.7.1 c") — as
+// smtpreply.Parse reads a live one: the code and a leading enhanced status
+// of the code's class off each line (RFC 3463 §2), empty lines dropped, the
+// rest joined by "; ". A later line starts only where the code comes back
+// with the first line's status, or, when there is none, after a first line
+// that ended with the code and a hyphen ("554-…").
+func replyText(reply, code string) string {
+	rest := strings.TrimLeft(reply[len(code):], " -")
+	status := ""
+	if m := reEnhancedLead.FindStringSubmatch(rest); m != nil && m[1] == code[:1] {
+		status = strings.TrimSpace(m[0])
+		rest = rest[len(m[0]):]
+	}
+	var markers []string
+	switch {
+	case status != "":
+		markers = []string{code + "-" + status, code + " " + status}
+	case strings.HasPrefix(reply[len(code):], "-"):
+		markers = []string{code + "-", code + " "}
+	}
+	var lines []string
+	start := 0
+	for i := 1; i < len(rest); i++ {
+		if !isSpace(rest[i-1]) {
+			continue
+		}
+		for _, mk := range markers {
+			end := i + len(mk)
+			if strings.HasPrefix(rest[i:], mk) && (status == "" || end == len(rest) || isSpace(rest[end])) {
+				lines = appendLine(lines, rest[start:i])
+				start = end
+				i = end - 1
+				break
+			}
+		}
+	}
+	lines = appendLine(lines, rest[start:])
+	return strings.Join(lines, "; ")
+}
+
+var (
+	reAfterHelo = regexp.MustCompile(`(?i)after (ehlo|helo)\b|in reply to (the )?(ehlo|helo)\b|>>> (ehlo|helo)\b|smtp command:? ?(ehlo|helo)\b|did not like our (ehlo|helo)\b`)
 	reAfterData = regexp.MustCompile(`(?i)end of data|after data|data command|smtp command:? ?data|>>> data|in reply to (the )?data|-+smtp command data`)
 	reAfterMail = regexp.MustCompile(`(?i)after mail from|mail from command|in reply to mail from|>>> mail from|smtp command:? ?mail`)
 	reAfterRcpt = regexp.MustCompile(`(?i)after rcpt to|rcpt to command|in reply to rcpt to|>>> rcpt to|did not like our rcpt to|smtp command:? ?rcpt|\[rcpt_to\]`)
 )
 
-// commandOf finds which SMTP command a diagnostic says the answer was to.
+// appendLine appends a reply line unless it is empty.
+func appendLine(lines []string, l string) []string {
+	if l = strings.TrimSpace(l); l != "" {
+		return append(lines, l)
+	}
+	return lines
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// commandOf finds which SMTP command a diagnostic says the answer was to:
+// EHLO (HELO too), MAIL, RCPT or DATA, in the words of Exim ("after EHLO"),
+// Postfix ("in reply to HELO command"), Sendmail's transcript (">>> EHLO")
+// and qmail/DragonFly ("did not like our RCPT TO"). A transcript that goes
+// on past EHLO names the later command, which wins.
 func commandOf(t string) string {
 	switch {
 	case reAfterRcpt.MatchString(t):
@@ -228,6 +305,8 @@ func commandOf(t string) string {
 		return "DATA"
 	case reAfterMail.MatchString(t):
 		return "MAIL"
+	case reAfterHelo.MatchString(t):
+		return "EHLO"
 	}
 	return ""
 }

@@ -23,7 +23,7 @@ type Answer struct {
 	Code    int    // 0 when unknown
 	Status  string // "5.1.1"; "" when unknown
 	Text    string
-	Command string // the SMTP command answered: MAIL, RCPT, DATA; "" when unknown
+	Command string // the SMTP command answered: EHLO (for HELO too), MAIL, RCPT, DATA; "" when unknown
 	Class   string // "5" or "4" when neither code nor status says (a failed or delayed DSN action)
 	Domain  string // the recipient's domain, for rules that apply to one provider
 }
@@ -102,11 +102,14 @@ var bounceTypes = map[string][]string{
 // pattern it sets matches; an empty pattern matches anything, but a rule must
 // set at least one. The first matching rule of the set decides.
 type Rule struct {
-	Name    string `toml:"name"`
-	Code    string `toml:"code"`    // reply code; "x" matches any digit: "550", "5xx", "45x"
-	Status  string `toml:"status"`  // enhanced status; "x" matches any part: "5.1.1", "x.1.1", "5.7.x"
-	Class   string `toml:"class"`   // "5" (permanent failure) or "4" (temporary), from the status, else the code
-	Command string `toml:"command"` // the SMTP command answered: MAIL, RCPT or DATA
+	Name   string `toml:"name"`
+	Code   string `toml:"code"`   // reply code; "x" matches any digit: "550", "5xx", "45x"
+	Status string `toml:"status"` // enhanced status; "x" matches any part: "5.1.1", "x.1.1", "5.7.x"
+	// StatusNot excludes answers whose enhanced status matches it (same
+	// form as Status); an answer without a status is not excluded.
+	StatusNot string `toml:"status-not"`
+	Class     string `toml:"class"`   // "5" (permanent failure) or "4" (temporary), from the status, else the code
+	Command   string `toml:"command"` // the SMTP command answered: EHLO (HELO is read as EHLO), MAIL, RCPT or DATA
 	// Domains limits the rule to recipients at these domains or their subdomains.
 	Domains []string `toml:"domains"`
 	Text    string   `toml:"text"` // regular expression (RE2), case-insensitive, over the text
@@ -116,8 +119,9 @@ type Rule struct {
 	// Disable, in an operator's file, removes the built-in rule of the same name.
 	Disable bool `toml:"disable"`
 
-	text   *regexp.Regexp
-	status [3]string
+	text      *regexp.Regexp
+	status    [3]string
+	statusNot [3]string
 }
 
 // RuleSet is an ordered, compiled list of rules.
@@ -224,7 +228,7 @@ func parseRules(b []byte, source string) ([]*Rule, error) {
 
 func (r *Rule) compile() error {
 	if r.Disable {
-		if r.Code != "" || r.Status != "" || r.Class != "" || r.Command != "" || len(r.Domains) > 0 || r.Text != "" || r.Type != "" {
+		if r.Code != "" || r.Status != "" || r.StatusNot != "" || r.Class != "" || r.Command != "" || len(r.Domains) > 0 || r.Text != "" || r.Type != "" {
 			return errors.New("a rule with disable = true takes only a name")
 		}
 		return nil
@@ -235,13 +239,15 @@ func (r *Rule) compile() error {
 			return errors.New("domains: empty domain")
 		}
 	}
-	if r.Code == "" && r.Status == "" && r.Text == "" && r.Class == "" && r.Command == "" {
-		return errors.New("set at least one of code, status, class, command, text")
+	if r.Code == "" && r.Status == "" && r.StatusNot == "" && r.Text == "" && r.Class == "" && r.Command == "" {
+		return errors.New("set at least one of code, status, status-not, class, command, text")
 	}
 	switch r.Command = strings.ToUpper(r.Command); r.Command {
-	case "", "MAIL", "RCPT", "DATA":
+	case "HELO":
+		r.Command = "EHLO"
+	case "", "EHLO", "MAIL", "RCPT", "DATA":
 	default:
-		return fmt.Errorf("command %q: want MAIL, RCPT or DATA", r.Command)
+		return fmt.Errorf("command %q: want EHLO, MAIL, RCPT or DATA", r.Command)
 	}
 	if r.Class != "" && r.Class != "4" && r.Class != "5" {
 		return fmt.Errorf("class %q: want \"4\" or \"5\"", r.Class)
@@ -253,15 +259,13 @@ func (r *Rule) compile() error {
 		r.Code = strings.ToLower(r.Code)
 	}
 	if r.Status != "" {
-		parts := strings.Split(strings.ToLower(r.Status), ".")
-		if len(parts) != 3 {
-			return fmt.Errorf("status %q: want class.subject.detail (\"5.1.1\", \"x.1.1\")", r.Status)
+		if err := compileStatus(&r.status, r.Status, "status"); err != nil {
+			return err
 		}
-		for i, p := range parts {
-			if _, err := strconv.Atoi(p); err != nil && p != "x" {
-				return fmt.Errorf("status %q: part %q is neither a number nor x", r.Status, p)
-			}
-			r.status[i] = p
+	}
+	if r.StatusNot != "" {
+		if err := compileStatus(&r.statusNot, r.StatusNot, "status-not"); err != nil {
+			return err
 		}
 	}
 	if r.Text != "" {
@@ -288,17 +292,48 @@ func (r *Rule) compile() error {
 	if r.Reason == "" {
 		r.Reason = ReasonOther
 	}
-	if r.Type == Permanent && (SenderScoped(r.Reason) || r.Command == "MAIL") {
-		return fmt.Errorf("bounce-type Permanent: an answer to MAIL or with reason %q is about the sender, never the recipient", r.Reason)
+	if r.Type == Permanent && (SenderScoped(r.Reason) || r.Command == "MAIL" || r.Command == "EHLO") {
+		return fmt.Errorf("bounce-type Permanent: an answer to EHLO or MAIL or with reason %q is about the sender, never the recipient", r.Reason)
 	}
 	return nil
+}
+
+// compileStatus reads a status pattern ("5.1.1", "x.7.x") into its three
+// parts; key names the field in errors.
+func compileStatus(dst *[3]string, pattern, key string) error {
+	parts := strings.Split(strings.ToLower(pattern), ".")
+	if len(parts) != 3 {
+		return fmt.Errorf("%s %q: want class.subject.detail (\"5.1.1\", \"x.1.1\")", key, pattern)
+	}
+	for i, p := range parts {
+		if _, err := strconv.Atoi(p); err != nil && p != "x" {
+			return fmt.Errorf("%s %q: part %q is neither a number nor x", key, pattern, p)
+		}
+		dst[i] = p
+	}
+	return nil
+}
+
+// statusMatches reports whether the enhanced status st ("5.7.1") matches
+// the compiled pattern; a missing or malformed status matches nothing.
+func statusMatches(pattern [3]string, st string) bool {
+	parts := strings.SplitN(st, ".", 3)
+	if len(parts) != 3 {
+		return false
+	}
+	for i, p := range pattern {
+		if p != "x" && p != parts[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *Rule) matches(a Answer, code, class, text string) bool {
 	if r.Class != "" && r.Class != class {
 		return false
 	}
-	if r.Command != "" && !strings.EqualFold(r.Command, a.Command) {
+	if r.Command != "" && !strings.EqualFold(r.Command, a.Command) && !(r.Command == "EHLO" && strings.EqualFold(a.Command, "HELO")) {
 		return false
 	}
 	if len(r.Domains) > 0 && !inDomains(a.Domain, r.Domains) {
@@ -314,16 +349,11 @@ func (r *Rule) matches(a Answer, code, class, text string) bool {
 			}
 		}
 	}
-	if r.Status != "" {
-		parts := strings.SplitN(a.Status, ".", 3)
-		if len(parts) != 3 {
-			return false
-		}
-		for i, p := range r.status {
-			if p != "x" && p != parts[i] {
-				return false
-			}
-		}
+	if r.Status != "" && !statusMatches(r.status, a.Status) {
+		return false
+	}
+	if r.StatusNot != "" && statusMatches(r.statusNot, a.Status) {
+		return false
 	}
 	return r.text == nil || r.text.MatchString(text)
 }
@@ -437,6 +467,9 @@ func (r Rule) Describe() string {
 	}
 	if r.Status != "" {
 		parts = append(parts, "status "+r.Status)
+	}
+	if r.StatusNot != "" {
+		parts = append(parts, "status not "+r.StatusNot)
 	}
 	if r.Class != "" {
 		parts = append(parts, "class "+r.Class)

@@ -70,7 +70,9 @@ func TestApplyRulesErrors(t *testing.T) {
 		{"[[rule]]\nname = \"a\"\nstatus = \"5.1\"\nbounce-type = \"Permanent\"\n", `status "5.1"`},
 		{"[[rule]]\nname = \"a\"\nstatus = \"5.y.1\"\nbounce-type = \"Permanent\"\n", `part "y"`},
 		{"[[rule]]\nname = \"a\"\nclass = \"2\"\nbounce-type = \"Permanent\"\n", `class "2"`},
-		{"[[rule]]\nname = \"a\"\ncommand = \"EHLO\"\nbounce-type = \"Permanent\"\n", `command "EHLO"`},
+		{"[[rule]]\nname = \"a\"\ncommand = \"VRFY\"\nbounce-type = \"Permanent\"\n", `command "VRFY"`},
+		{"[[rule]]\nname = \"a\"\ncommand = \"helo\"\nbounce-type = \"Permanent\"\n", "answer to EHLO"},
+		{"[[rule]]\nname = \"a\"\nstatus-not = \"5.x\"\nbounce-type = \"Permanent\"\n", `status-not "5.x"`},
 		{"[[rule]]\nname = \"a\"\ntext = '('\nbounce-type = \"Permanent\"\n", "text: error parsing regexp"},
 		{"[[rule]]\nname = \"a\"\ncode = \"550\"\nbounce-type = \"Hard\"\n", `bounce-type "Hard"`},
 		{"[[rule]]\nname = \"a\"\ncode = \"550\"\nbounce-type = \"Permanent\"\nbounce-sub-type = \"MailboxFull\"\n", `bounce-sub-type "MailboxFull" is not one of`},
@@ -130,7 +132,9 @@ func TestScope(t *testing.T) {
 
 // TestLiveAndDSNAgree: the same answer classifies the same whether it came
 // back live (an SMTP reply to a command) or inside a DSN (Status, and the
-// reply in Diagnostic-Code), and the most specific status wins either way.
+// reply in Diagnostic-Code, its lines run together as a DSN unfolds them),
+// the rules read the same text either way, and the most specific status
+// wins either way.
 func TestLiveAndDSNAgree(t *testing.T) {
 	cases := []struct {
 		reply, command, dsnStatus string
@@ -146,6 +150,22 @@ func TestLiveAndDSNAgree(t *testing.T) {
 		{"553 5.1.1 <b-1@bounces.petrel.test>: Sender address rejected: User unknown in local sender table", "MAIL", "5.1.1", Transient, ReasonSenderRejected},
 		{"550 5.7.1 Client host [198.51.100.7] blocked using zen.spamhaus.org", "RCPT", "5.7.1", Transient, ReasonIPBlocklisted},
 		{"451 4.7.1 <x@rcpt.test>: Recipient address rejected: Greylisted (#4.7.1)", "RCPT", "4.0.0", Transient, ReasonPolicyRejected},
+		// A policy status (x.7.x) outranks vague words, not an explicit
+		// "user unknown".
+		{"550 5.7.1 Message rejected: mailbox unavailable", "RCPT", "5.7.1", Transient, ReasonPolicyRejected},
+		{"550 5.7.1 Recipient not found", "RCPT", "5.7.1", Transient, ReasonPolicyRejected},
+		{"554 5.7.1 <x@rcpt.test>: Recipient address rejected", "RCPT", "5.7.1", Transient, ReasonPolicyRejected},
+		{"550 5.7.1 <x@rcpt.test>: Recipient address rejected: User unknown in relay recipient table", "RCPT", "5.7.1", Permanent, ReasonUserUnknown},
+		{"553 sorry, this recipient does not exist (#5.7.1)", "RCPT", "5.0.0", Permanent, ReasonUserUnknown},
+		// Multi-line replies: the DSN's run-together lines read as the live
+		// reply's lines.
+		{"550-5.1.1 The email account that you tried to reach does not exist.\r\n550-5.1.1 Please try double-checking the recipient's email\r\n550 5.1.1 address for typos. - gsmtp", "RCPT", "5.1.1", Permanent, ReasonUserUnknown},
+		{"554-mx.rcpt.test\r\n554-Your message was rejected\r\n554 Mailbox unavailable", "RCPT", "5.0.0", Permanent, ReasonUserUnknown},
+		{"550-5.7.1 Recipient address rejected\r\n550-5.7.1 \r\n550 5.7.1 see https://help.rcpt.test/571", "RCPT", "5.7.1", Transient, ReasonPolicyRejected},
+		// An answer to EHLO/HELO is about Petrel's host.
+		{"550 Rejected", "EHLO", "5.0.0", Transient, ReasonHELORejected},
+		{"554 5.1.1 No such user here", "EHLO", "5.1.1", Transient, ReasonHELORejected},
+		{"554 5.1.1 No such user here", "HELO", "5.1.1", Transient, ReasonHELORejected},
 	}
 	rules := Builtin()
 	for _, c := range cases {
@@ -156,8 +176,12 @@ func TestLiveAndDSNAgree(t *testing.T) {
 		live := AnswerOf(r)
 		live.Command, live.Domain = c.command, "rcpt.test"
 		lv := rules.Classify(live)
-		rc := Recipient{EmailAddress: "x@rcpt.test", Action: "failed", Status: c.dsnStatus, DiagnosticCode: "smtp; " + c.reply, SMTPCommand: c.command}
-		dv := rules.Classify(rc.Answer())
+		rc := Recipient{EmailAddress: "x@rcpt.test", Action: "failed", Status: c.dsnStatus, DiagnosticCode: "smtp; " + strings.ReplaceAll(c.reply, "\r\n", " "), SMTPCommand: c.command}
+		da := rc.Answer()
+		if da.Text != live.Text || da.Code != live.Code {
+			t.Errorf("DSN %q: text %q code %d, live: text %q code %d", rc.DiagnosticCode, da.Text, da.Code, live.Text, live.Code)
+		}
+		dv := rules.Classify(da)
 		if lv.Type != c.typ || lv.Reason != c.reason {
 			t.Errorf("live %q after %s = %+v, want %s %s", c.reply, c.command, lv, c.typ, c.reason)
 		}
@@ -181,6 +205,14 @@ func TestScopeFixtures(t *testing.T) {
 		{"status/qmail-rcpthosts.eml", "fay@old.test", Transient, ReasonRelayDenied},
 		{"status/generic-then-specific.eml", "gus@corp.test", Transient, ReasonMailboxFull},
 		{"status/bare-rejected.eml", "hal@rcpt.test", Permanent, ReasonOther},
+		// A policy status (x.7.x) outranks vague wording, not explicit.
+		{"status/postfix-571-mailbox-unavailable.eml", "ida@rcpt.test", Transient, ReasonPolicyRejected},
+		{"status/sendmail-571-recipient-not-found.eml", "jon@rcpt.test", Transient, ReasonPolicyRejected},
+		{"status/exim-571-recipient-rejected.eml", "kay@rcpt.test", Transient, ReasonPolicyRejected},
+		{"status/courier-571-unavailable-or-denied.eml", "lea@rcpt.test", Transient, ReasonPolicyRejected},
+		{"status/qmail-571-user-unknown.eml", "tom@rcpt.test", Permanent, ReasonUserUnknown},
+		// An answer to EHLO, named only in the transcript.
+		{"status/sendmail-refused-at-ehlo.eml", "max@rcpt.test", Transient, ReasonHELORejected},
 	}
 	for _, c := range cases {
 		raw, err := os.ReadFile(filepath.Join("testdata", c.file))
