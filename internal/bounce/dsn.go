@@ -61,15 +61,17 @@ func parseDSN(root *entity) *Report {
 	}
 	r.Kind = dsnKind(r.Recipients)
 	if r.Kind == KindBounce {
-		// Report the recipients that failed; delayed or delivered ones of a
-		// mixed DSN are not bounces.
-		var failed []Recipient
+		// Report the recipients that failed, and those still delayed with
+		// their own action (a mixed DSN is a bounce for some recipients and
+		// a delay for others); delivered, relayed or expanded ones of a
+		// mixed DSN are neither.
+		var kept []Recipient
 		for _, rc := range r.Recipients {
-			if isFailed(rc.Action) && !strings.HasPrefix(rc.Status, "2.") {
-				failed = append(failed, rc)
+			if isFailed(rc.Action) && !strings.HasPrefix(rc.Status, "2.") || rc.Action == "delayed" {
+				kept = append(kept, rc)
 			}
 		}
-		r.Recipients = failed
+		r.Recipients = kept
 	}
 	return r
 }
@@ -175,7 +177,9 @@ func applyDSNFields(rc *Recipient, has map[string]bool, h header) {
 				rc.EmailAddress = a
 			}
 		case "original-recipient":
-			if a := cleanAddress(v); a != "" && rc.EmailAddress == "" {
+			a := cleanAddress(v)
+			rc.OriginalRecipient = a
+			if a != "" && rc.EmailAddress == "" {
 				rc.EmailAddress = a
 			}
 		case "action":

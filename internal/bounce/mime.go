@@ -176,9 +176,12 @@ func mediaType(ct string) (string, map[string]string) {
 }
 
 // splitMultipart returns the parts between boundary lines; a missing closing
-// boundary ends the last part at the end of the body.
+// boundary ends the last part at the end of the body. Boundary lines are
+// matched as MTAs write them, not only as RFC 2046 §5.1.1 spells them:
+// indented, and with the boundary's trailing white space (which §5.1.1
+// forbids in the parameter) ignored on both.
 func splitMultipart(body []byte, boundary string) [][]byte {
-	delim := "--" + boundary
+	delim := []byte("--" + strings.TrimRight(boundary, " \t"))
 	var parts [][]byte
 	var cur []byte
 	in := false
@@ -189,9 +192,9 @@ func splitMultipart(body []byte, boundary string) [][]byte {
 		} else {
 			body = nil
 		}
-		t := bytes.TrimRight(line, " \t\n")
-		if bytes.HasPrefix(t, []byte(delim)) {
-			rest := t[len(delim):]
+		t := bytes.TrimLeft(bytes.TrimRight(line, " \t\n"), " \t")
+		if bytes.HasPrefix(t, delim) {
+			rest := bytes.TrimLeft(t[len(delim):], " \t")
 			if len(rest) == 0 || bytes.Equal(rest, []byte("--")) {
 				if in {
 					parts = append(parts, cur)
@@ -235,7 +238,9 @@ func decodeTransfer(b []byte, cte string) []byte {
 	return b
 }
 
-var reBoundaryLine = regexp.MustCompile(`(?m)^--(-*[^\s-]\S{4,})[ \t]*\n(?:Content-|\n)`)
+// reBoundaryLine matches a line that looks like a MIME boundary (possibly
+// indented) followed by a part's header or its empty header.
+var reBoundaryLine = regexp.MustCompile(`(?m)^[ \t]*--(-*[^\s-]\S{4,})[ \t]*\n(?:Content-|\n)`)
 
 // text returns an entity's body as UTF-8 (best effort), for text parts.
 func (e *entity) text() string {

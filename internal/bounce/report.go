@@ -2,6 +2,7 @@ package bounce
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -40,13 +41,17 @@ type Report struct {
 
 // Recipient is one recipient a report is about.
 type Recipient struct {
-	EmailAddress   string `json:"emailAddress"`
-	Action         string `json:"action,omitempty"`         // RFC 3464 §2.3.3: failed, delayed, delivered, relayed, expanded
-	Status         string `json:"status,omitempty"`         // RFC 3463 enhanced status
-	DiagnosticCode string `json:"diagnosticCode,omitempty"` // "smtp; 550 5.1.1 …"
-	RemoteMTA      string `json:"remoteMta,omitempty"`
-	SMTPCommand    string `json:"smtpCommand,omitempty"` // the command the remote server answered: EHLO, MAIL, RCPT, DATA
-	WillRetryUntil string `json:"willRetryUntil,omitempty"`
+	EmailAddress string `json:"emailAddress"` // RFC 3464 §2.3.2 Final-Recipient, or the address the notice names
+	// OriginalRecipient is the address as the sender gave it (RFC 3464
+	// §2.3.1 Original-Recipient) when the report names one: the alias or
+	// list the message was sent to, before the receiving side rewrote it.
+	OriginalRecipient string `json:"originalRecipient,omitempty"`
+	Action            string `json:"action,omitempty"`         // RFC 3464 §2.3.3: failed, delayed, delivered, relayed, expanded
+	Status            string `json:"status,omitempty"`         // RFC 3463 enhanced status
+	DiagnosticCode    string `json:"diagnosticCode,omitempty"` // "smtp; 550 5.1.1 …"
+	RemoteMTA         string `json:"remoteMta,omitempty"`
+	SMTPCommand       string `json:"smtpCommand,omitempty"` // the command the remote server answered: EHLO, MAIL, RCPT, DATA
+	WillRetryUntil    string `json:"willRetryUntil,omitempty"`
 	Verdict
 }
 
@@ -86,7 +91,9 @@ func Parse(raw []byte) *Report {
 	r := parse(root)
 	r.Original = original(root, r)
 	for i := range r.Recipients {
-		r.Recipients[i].EmailAddress = cleanAddress(r.Recipients[i].EmailAddress)
+		rc := &r.Recipients[i]
+		rc.EmailAddress = cleanAddress(rc.EmailAddress)
+		rc.OriginalRecipient = cleanAddress(rc.OriginalRecipient)
 	}
 	r.Recipients = dedupe(r.Recipients)
 	if len(r.Recipients) > maxRecipients {
@@ -339,12 +346,19 @@ func normalizeStatus(s string) string {
 var reAddress = regexp.MustCompile(`(?:"[^"\s@<>]+"|[A-Za-z0-9!#$%&'*+/=?^_{|}~.-]+)@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+`)
 
 // cleanAddress reduces "rfc822; <User@Example.COM>" or "Name <u@x>" to the
-// bare address, lower-casing the domain.
+// bare address, lower-casing the domain. Gateway spellings of an Internet
+// address are unwrapped to it: an X.400 O/R address's RFC-822 attribute
+// ("/…/RFC-822=ann(a)corp.test/", RFC 2156 §4.3.3 encoding), Exchange's
+// IMCEASMTP encapsulation ("IMCEASMTP-ann+40corp+2Etest@ex"), and the
+// percent hack ("ann%corp.test@gw", RFC 1123 §5.2.16). An encapsulated
+// non-Internet address (IMCEAEX, IMCEANOTES: an X.500 or Notes name) has
+// no Internet address in it and gives "".
 func cleanAddress(s string) string {
 	s = strings.TrimSpace(s)
 	if typ, rest, ok := strings.Cut(s, ";"); ok && !strings.Contains(typ, "@") {
 		s = rest
 	}
+	s = unwrapX400(s)
 	m := reAddress.FindString(s)
 	if m == "" {
 		return ""
@@ -353,7 +367,59 @@ func cleanAddress(s string) string {
 		m = strings.Trim(m, ".'")
 	}
 	local, domain, _ := strings.Cut(m, "@")
+	if len(local) > 6 && strings.EqualFold(local[:5], "IMCEA") {
+		typ, enc, _ := strings.Cut(local[5:], "-")
+		if !strings.EqualFold(typ, "SMTP") {
+			return ""
+		}
+		if a := decodeIMCEA(enc); strings.Contains(a, "@") && !strings.HasPrefix(strings.ToUpper(a), "IMCEA") {
+			return cleanAddress(a)
+		}
+		return ""
+	}
+	if i := strings.LastIndexByte(local, '%'); i > 0 && !strings.HasPrefix(local, `"`) {
+		if d := local[i+1:]; strings.Contains(d, ".") && reAddress.MatchString(local[:i]+"@"+d) {
+			local, domain = local[:i], d
+		}
+	}
 	return local + "@" + strings.ToLower(strings.TrimRight(domain, "."))
+}
+
+// reX400RFC822 matches the RFC-822 attribute of an X.400 O/R address
+// (RFC 2156 §4.3.3: the Internet address of an X.400 recipient).
+var reX400RFC822 = regexp.MustCompile(`(?i)\bRFC-?822=([^/\s]+)`)
+
+// x400Printable decodes RFC 2156 §4.3.3's printable-string escapes.
+var x400Printable = strings.NewReplacer("(a)", "@", "(A)", "@", "(p)", "%", "(P)", "%", "(b)", "!", "(B)", "!",
+	"(q)", `"`, "(Q)", `"`, "(u)", "_", "(U)", "_", "(l)", "(", "(L)", "(", "(r)", ")", "(R)", ")")
+
+// unwrapX400 replaces each X.400 RFC-822 attribute in s by the Internet
+// address it encodes.
+func unwrapX400(s string) string {
+	if !strings.Contains(strings.ToUpper(s), "822=") {
+		return s
+	}
+	return reX400RFC822.ReplaceAllStringFunc(s, func(m string) string {
+		_, v, _ := strings.Cut(m, "=")
+		return " " + x400Printable.Replace(v) + " "
+	})
+}
+
+// decodeIMCEA decodes Exchange's encapsulated address: "+XX" is the byte
+// with hex code XX, "_" stays (it encodes "/" only in X.500 names).
+func decodeIMCEA(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '+' && i+2 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+3], 16, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 func dedupe(rs []Recipient) []Recipient {
@@ -368,6 +434,9 @@ func dedupe(rs []Recipient) []Recipient {
 			}
 			if out[i].Status == "" {
 				out[i].Status = r.Status
+			}
+			if out[i].OriginalRecipient == "" {
+				out[i].OriginalRecipient = r.OriginalRecipient
 			}
 			continue
 		}

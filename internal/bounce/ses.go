@@ -9,7 +9,9 @@ import (
 // parseSESNotification reads an Amazon SES notification delivered by email
 // (an SNS email subscription, or SES's own feedback forwarding with
 // notifications as JSON): {"notificationType" or "eventType": "Bounce" |
-// "Complaint" | "Delivery" | "DeliveryDelay", …}. Petrel in front of SES gets
+// "Complaint" | "Delivery" | "DeliveryDelay", …}, bare or wrapped in an SNS
+// envelope ({"Type": "Notification", "Message": "<the notification JSON as
+// a string>", …}, as an SNS email-json subscription sends it). Petrel in front of SES gets
 // these for mail SES delivered; the recipients' answers are classified by
 // Petrel's rules, not taken from SES's bounceType.
 func parseSESNotification(root *entity) *Report {
@@ -20,6 +22,8 @@ func parseSESNotification(root *entity) *Report {
 			continue
 		}
 		var n struct {
+			Type             string `json:"Type"`    // SNS envelope
+			Message          string `json:"Message"` // SNS envelope: the notification, string-encoded
 			NotificationType string `json:"notificationType"`
 			EventType        string `json:"eventType"`
 			Bounce           struct {
@@ -55,6 +59,13 @@ func parseSESNotification(root *entity) *Report {
 		}
 		if err := json.NewDecoder(bytes.NewReader(body[i:])).Decode(&n); err != nil {
 			continue
+		}
+		if n.Type == "Notification" && strings.HasPrefix(strings.TrimSpace(n.Message), "{") {
+			msg := n.Message
+			n.Type, n.Message = "", ""
+			if err := json.Unmarshal([]byte(msg), &n); err != nil {
+				continue
+			}
 		}
 		typ := n.NotificationType
 		if typ == "" {

@@ -3,6 +3,7 @@ package bounce
 import (
 	"html"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -16,16 +17,22 @@ import (
 //  2. take the explanation text, cut before the copy of the original;
 //  3. the failed recipients are X-Failed-Recipients, else the addresses in
 //     the explanation that are not the sender's, the reporter's or the
-//     original sender's, else the original message's To;
-//  4. each recipient's diagnostic is the text from its first mention to the
-//     next recipient's (the server's answer follows the address in every
-//     format seen), or the whole explanation when that has no answer in it.
+//     original sender's (candidates) and the bare local parts it names
+//     ("<bob>: unknown user") qualified from the returned message, else the
+//     returned message's envelope recipient, else its To and Cc
+//     (returnedRecipients);
+//  4. each recipient's diagnostic is the server's reply to its RCPT TO in a
+//     session transcript, else the text from a mention of it to the next
+//     mention of another recipient — the first such block with an SMTP
+//     answer in it (the server's answer follows the address in every format
+//     seen; an introduction naming every recipient has none) — or the whole
+//     explanation when no block has an answer.
 
 var (
 	reBounceSender  = regexp.MustCompile(`(?i)mailer-?daemon|postmaster|mail ?delivery|delivery ?(status|subsystem|system|notification)|mail ?administrator|returned ?mail|\bmdaemon|mailer@|bounce|nobody@|\bmta@|mail system`)
 	reRoleSender    = regexp.MustCompile(`(?i)post_?master|mailer|daemon|no-?reply|admin|system`)
 	reBounceBody    = regexp.MustCompile(`(?i)could ?n[o']?t be delivered|not (be )?delivered|undeliverable|delivery (has )?failed|permanent (error|failure)|invalid (user|recipient|address)|no such (user|mailbox|address)|returned mail|user unknown|mailbox (is )?full|did not receive this message|unable to deliver|failed to deliver|delivery to the following|配信|送信できません|届きません|エラー`)
-	reBounceSubject = regexp.MustCompile(`(?i)undeliver|undelivered|delivery (status notification|fail|has failed|problem|report|notification)|delivery.*(unsuccessful|failed)|returned mail|mail delivery (failed|failure|system)|failure notice|non.?delivery|nondeliverable|could not (be )?(sent|send|deliver)|mail system error|message (not delivered|delivery failed|could not)|failed (delivery|mail)|return(ed)? to sender|warning: could not send|delayed mail|delivery delayed|mail could not be delivered|\bndn\b|problem delivering|error (sending|delivering)|permanent (error|failure)|rejected|bounce|mail failure|unable to deliver|not (be )?delivered|delivery error|transmission failure|mail error|sending failed|sysmail|returned message|delivery notification|failed to deliver|there was an error|message you sent|fail(ed|ure)|エラー|不達|配信|返送`)
+	reBounceSubject = regexp.MustCompile(`(?i)undeliver|undelivered|delivery (status notification|fail|has failed|problem|report|notification)|delivery.*(unsuccessful|failed)|returned mail|mail delivery (failed|failure|system|status)|failure notice|non.?delivery|nondeliverable|could not (be )?(sent|send|deliver)|mail system error|message (not delivered|delivery failed|could not)|failed (delivery|mail)|return(ed)? to sender|warning: could not send|delayed mail|delivery delayed|mail could not be delivered|\bndn\b|problem delivering|error (sending|delivering)|permanent (error|failure)|rejected|bounce|mail failure|unable to deliver|not (be )?delivered|delivery error|transmission failure|mail error|sending failed|sysmail|returned message|delivery notification|failed to deliver|there was an error|message you sent|fail(ed|ure)|エラー|不達|配信|返送`)
 	reDelayNotice   = regexp.MustCompile(`(?i)delivery (status notification \(delay\)|delayed)|warning: could not send message for past|has not yet been delivered|not (yet )?been delivered .*(will (continue to )?(retry|try)|still trying)|will (continue to )?(retry|try again)|still (trying|being retried)|temporarily deferred|delayed mail|message delayed|delivery is delayed|will be retried`)
 	reOriginalCut   = regexp.MustCompile(`(?im)^[ \t>|-]*(-+ ?)?(original message|this is a copy of|below this line is a copy|a copy of the (original )?message|the (original|header|headers) of (the |your )?(original )?message|(original )?message headers? follows?|returned message|unsent message below|original message follows|headers of the original message|undelivered message|content of the original message|message text follows|\[?message (header|body)\]?|rfc822 headers|--- ?begin (returned|original)|the message that you sent (begins|was))[^\n]*$`)
 	reHeaderLine    = regexp.MustCompile(`(?m)^(Received|Return-Path|Message-ID|Message-Id|DKIM-Signature|X-Mailer|MIME-Version|Content-Type): `)
@@ -98,14 +105,28 @@ func parseText(root *entity) *Report {
 		// may be one of them (a message sent to oneself).
 		addrs = candidates(text, nil, reporterDomain(root))
 	}
+	needles := slices.Clone(addrs)
+	for _, a := range addrs {
+		seen[strings.ToLower(a)] = true
+	}
+	returned := returnedRecipients(root)
+	for _, local := range bareLocals(text) {
+		a := qualify(local, returned)
+		if k := strings.ToLower(a); a != "" && !seen[k] && !exclude[k] && len(addrs) < maxRecipients {
+			seen[k] = true
+			addrs = append(addrs, a)
+			needles = append(needles, "<"+local+">")
+		}
+	}
 	if len(addrs) == 0 {
-		for _, rc := range originalRecipients(root) {
-			if !exclude[strings.ToLower(rc.EmailAddress)] {
-				addrs = append(addrs, rc.EmailAddress)
+		for _, a := range returned.named() {
+			if !exclude[strings.ToLower(a)] {
+				addrs = append(addrs, a)
+				needles = append(needles, a)
 			}
 		}
 	}
-	blocks := diagnostics(text, addrs)
+	blocks := diagnostics(text, needles)
 	for i, a := range addrs {
 		r.Recipients = append(r.Recipients, Recipient{EmailAddress: a, Action: action, DiagnosticCode: blocks[i]})
 	}
@@ -119,39 +140,159 @@ func parseText(root *entity) *Report {
 // candidates returns the addresses in text, in order, that can be a failed
 // recipient: not excluded, not a Petrel return path, never named where
 // notices name someone else (notRecipientAt: the original's sender, a
-// Message-ID, a help address), and not the reporting system's own
-// mailer-daemon or postmaster.
+// Message-ID, a help address, a greeting, an example), and not the
+// reporting system's own mailer-daemon or postmaster. An address the notice
+// names only in its summary of the original's addressees (summaryAt) is a
+// candidate only when the notice names no other: "Your message to: a, b, c"
+// lists every addressee, and only some of them failed.
 func candidates(text string, exclude map[string]bool, reporter string) []string {
 	matches := reAddress.FindAllStringIndex(text, -1)
 	// An address named once as the sender or a help address is that
 	// throughout the notice (Postfix repeats its help address in a
 	// translated paragraph).
 	never := map[string]bool{}
-	for _, m := range matches {
+	summary := make([]bool, len(matches))
+	hasSummary := reSummaryIntro.MatchString(text)
+	for k, m := range matches {
 		if notRecipientAt(text, m[0]) {
 			never[strings.ToLower(cleanAddress(text[m[0]:m[1]]))] = true
 		}
+		summary[k] = hasSummary && summaryAt(text, m[0])
 	}
-	var addrs []string
-	seen := map[string]bool{}
-	for _, m := range matches {
-		a := cleanAddress(text[m[0]:m[1]])
-		key := strings.ToLower(a)
-		if a == "" || seen[key] || exclude[key] || never[key] || rePetrelID.MatchString(a) {
-			continue
-		}
-		if reRoleLocal.MatchString(a) {
-			_, domain, _ := strings.Cut(key, "@")
-			if strings.HasSuffix(domain, reporter) && reporter != "" || strings.HasSuffix(reporter, domain) || !strings.HasPrefix(key, "postmaster@") {
+	pick := func(withSummary bool) []string {
+		var addrs []string
+		seen := map[string]bool{}
+		for k, m := range matches {
+			a := cleanAddress(text[m[0]:m[1]])
+			key := strings.ToLower(a)
+			if a == "" || seen[key] || exclude[key] || never[key] || summary[k] && !withSummary || rePetrelID.MatchString(a) {
 				continue
 			}
+			if reRoleLocal.MatchString(a) {
+				_, domain, _ := strings.Cut(key, "@")
+				if strings.HasSuffix(domain, reporter) && reporter != "" || strings.HasSuffix(reporter, domain) || !strings.HasPrefix(key, "postmaster@") {
+					continue
+				}
+			}
+			seen[key] = true
+			if addrs = append(addrs, a); len(addrs) == maxRecipients {
+				break
+			}
 		}
-		seen[key] = true
-		if addrs = append(addrs, a); len(addrs) == maxRecipients {
-			break
+		return addrs
+	}
+	if addrs := pick(false); len(addrs) > 0 {
+		return addrs
+	}
+	return pick(true)
+}
+
+// reSummaryIntro matches the phrases that introduce a notice's summary of
+// the original message's addressees (Sendmail's "The original message was
+// addressed to:", "Your message to: a, b, c").
+var reSummaryIntro = regexp.MustCompile(`(?i)\b(?:(?:was|were) addressed to|(?:your|the|original) message to|message was sent to|original(?:ly)? (?:addressed|sent) to)[ \t]*:?`)
+
+// reListGlue is what may sit between the addresses of a summary list.
+var reListGlue = regexp.MustCompile(`(?i)^(?:[\s,;<>"'()]|\band\b|\bor\b)*$`)
+
+// summaryAt reports whether the address at offset i of text is one of a
+// list introduced by reSummaryIntro in the same paragraph, with nothing but
+// addresses and separators between the phrase and it.
+func summaryAt(text string, i int) bool {
+	from := max(0, i-maxFieldPrefix*4)
+	prefix := text[from:i]
+	if p := strings.LastIndex(prefix, "\n\n"); p >= 0 {
+		prefix = prefix[p+2:]
+	}
+	ms := reSummaryIntro.FindAllStringIndex(prefix, -1)
+	if ms == nil {
+		return false
+	}
+	between := reAddress.ReplaceAllString(prefix[ms[len(ms)-1][1]:], " ")
+	return reListGlue.MatchString(between)
+}
+
+// reBareLocal matches a recipient named by its local part alone at the
+// start of a line, as local delivery agents write it: Postfix's
+// "<bob>: unknown user", Sendmail's "<bob>... User unknown".
+var reBareLocal = regexp.MustCompile(`(?m)^[ \t]*<([A-Za-z0-9][A-Za-z0-9._+=-]{0,63})>(?::|\.\.\.)`)
+
+// bareLocals returns the local parts reBareLocal finds in text, in order.
+func bareLocals(text string) []string {
+	var out []string
+	for _, m := range reBareLocal.FindAllStringSubmatch(text, maxRecipients) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+// returned is what the returned copy of the original message says about
+// whom it was delivered to: its envelope recipient fields, which the
+// receiving system adds (Postfix's X-Original-To, Exim's Envelope-To, the
+// Delivered-To of qmail, Postfix and Courier local delivery), and its To
+// and Cc. Its Return-Path is the sender, never a recipient.
+type returned struct{ envelope, to []string }
+
+// returnedRecipients reads the returned copy: an attached message or
+// header part, else the header block quoted in the text.
+func returnedRecipients(root *entity) returned {
+	var h header
+	root.walk(func(e *entity) bool {
+		if h == nil && e != root && (e.media == "message/rfc822" || e.media == "message/global" ||
+			e.media == "text/rfc822-headers" || e.media == "message/rfc822-headers") && len(e.children) > 0 {
+			h = e.children[0].header
+		}
+		return h == nil
+	})
+	if h == nil {
+		h = quotedHeader(root)
+	}
+	var r returned
+	add := func(to *[]string, vs ...string) {
+		for _, v := range vs {
+			for _, a := range reAddress.FindAllString(v, maxRecipients) {
+				if a = cleanAddress(a); a != "" && !slices.Contains(*to, a) {
+					*to = append(*to, a)
+				}
+			}
 		}
 	}
-	return addrs
+	// The address the sender used comes first: X-Original-To and
+	// Envelope-To name it before aliasing; of several Delivered-To fields
+	// (one per local delivery hop, newest first) the last is the earliest.
+	for _, name := range []string{"X-Original-To", "Envelope-To", "X-Envelope-To"} {
+		if len(r.envelope) == 0 {
+			add(&r.envelope, h.all(name)...)
+		}
+	}
+	if d := h.all("Delivered-To"); len(r.envelope) == 0 && len(d) > 0 {
+		add(&r.envelope, d[len(d)-1])
+	}
+	add(&r.to, h.all("To")...)
+	add(&r.to, h.all("Cc")...)
+	return r
+}
+
+// named is whom the returned copy was for: its envelope recipient when the
+// receiving system recorded one, else its To and Cc.
+func (r returned) named() []string {
+	if len(r.envelope) > 0 {
+		return r.envelope
+	}
+	return r.to
+}
+
+// qualify completes a bare local part with the returned copy's recipient of
+// that local part (envelope first, then To and Cc). The domain is never
+// guessed from the reporting host's name (mx.corp.test's users need not be
+// @mx.corp.test or @corp.test); "" when no returned recipient matches.
+func qualify(local string, r returned) string {
+	for _, a := range append(slices.Clone(r.envelope), r.to...) {
+		if l, _, _ := strings.Cut(a, "@"); strings.EqualFold(l, local) {
+			return a
+		}
+	}
+	return ""
 }
 
 // reporterDomain is the domain of the report's From address.
@@ -210,7 +351,7 @@ func explanation(root *entity) string {
 	if m := reHeaderLine.FindStringIndex(text); m != nil && m[0] > 0 && m[0] < cut {
 		cut = m[0]
 	}
-	return text[:cut]
+	return unwrapX400(text[:cut])
 }
 
 // reporterAddresses are the addresses that cannot be a failed recipient: the
@@ -251,6 +392,19 @@ var reSenderField = regexp.MustCompile(`(?i)^[ \t>|]*(?:resent-)?(?:from|sender|
 // German wordings).
 var reHelpAddress = regexp.MustCompile(`(?i)\b(?:contact|contactez|kontaktieren\s+sie)\b[ \t"'<:]*$`)
 
+// reGreeting matches a salutation up to the address it greets ("Dear
+// news@sender.test,", "Hello …"): notices greet the sender.
+var reGreeting = regexp.MustCompile(`(?i)^[ \t]*(?:dear|hello|hi|hey|greetings|bonjour|hallo|sehr geehrte[rs]?|liebe[rs]?|estimad[oa]|caro|cara|gentile)[ \t,:"'<]*$`)
+
+// reExample matches prose up to an example address ("e.g. postmaster@…",
+// "such as someone@example.com").
+var reExample = regexp.MustCompile(`(?i)(?:\be\.? ?g\.?|\bfor (?:example|instance)|\bsuch as|\bi\.e\.|\bz\. ?b\.|\bpar exemple|\bbeispielsweise)[ \t,:"'<(]*$`)
+
+// reMessageIDProse matches prose up to a Message-ID in angle brackets
+// ("Your message <1234.abc@mx.corp.test> could not be delivered"): an
+// RFC 5322 §3.6.4 msg-id has an address's shape.
+var reMessageIDProse = regexp.MustCompile(`(?i)\b(?:message|msg|(?:message|msg|mail|queue)[ -]?id)[ \t]*[:#=]?[ \t]*<$`)
+
 // maxFieldPrefix bounds how much of a line before an address is read to
 // tell what names it: field names and "contact" sit right before it, and a
 // bound keeps a notice of one long line linear.
@@ -258,8 +412,10 @@ const maxFieldPrefix = 200
 
 // notRecipientAt reports whether the address at offset i of text is named
 // as something other than a failed recipient: part of a Message-ID (or
-// In-Reply-To, References) line, the original's sender (reSenderField) or a
-// help address (reHelpAddress).
+// In-Reply-To, References) line or a Message-ID in prose
+// (reMessageIDProse), the original's sender (reSenderField), a help address
+// (reHelpAddress), the addressee of a greeting (reGreeting) or an example
+// (reExample).
 func notRecipientAt(text string, i int) bool {
 	from := max(0, i-maxFieldPrefix)
 	prefix := text[from:i]
@@ -268,44 +424,119 @@ func notRecipientAt(text string, i int) bool {
 	wholeLine := nl >= 0 || from == 0
 	prefix = prefix[nl+1:]
 	line := strings.ToLower(prefix)
+	// Prose right before the address: a few words are enough.
+	tail := prefix[max(0, len(prefix)-maxPhrasePrefix):]
 	return strings.Contains(line, "message-id") || strings.Contains(line, "in-reply-to") || strings.Contains(line, "references:") ||
-		wholeLine && reSenderField.MatchString(prefix) || reHelpAddress.MatchString(prefix)
+		wholeLine && (reSenderField.MatchString(prefix) || reGreeting.MatchString(prefix)) ||
+		namedInProse(tail)
 }
 
-// diagnostics returns, for each address, the text from its first mention to
-// the next address's first mention (at most 40 lines).
-func diagnostics(text string, addrs []string) []string {
-	lower := asciiLower(text)
-	starts := make([]int, len(addrs))
-	for i, a := range addrs {
-		starts[i] = -1
-		if j := strings.Index(lower, asciiLower(a)); j >= 0 {
-			starts[i] = strings.LastIndexByte(text[:j], '\n') + 1
+// proseKeys are words one of which reNamedInProse needs, to skip the
+// regular expression for most addresses.
+var proseKeys = []string{"contact", "kontakt", "e.g", "eg", "ex", "instance", "such", "i.e", "z.", "beispiel", "message", "msg", "mail", "queue"}
+
+// namedInProse reports whether tail, the prose before an address, ends in
+// a phrase that names a help address, an example or a Message-ID.
+func namedInProse(tail string) bool {
+	l := asciiLower(tail)
+	for _, k := range proseKeys {
+		if strings.Contains(l, k) {
+			return reNamedInProse.MatchString(tail)
 		}
 	}
-	out := make([]string, len(addrs))
-	for i := range addrs {
-		if starts[i] < 0 {
+	return false
+}
+
+// reNamedInProse is reHelpAddress, reExample and reMessageIDProse in one
+// pass.
+var reNamedInProse = regexp.MustCompile(reHelpAddress.String() + "|" + reExample.String() + "|" + reMessageIDProse.String())
+
+// maxPhrasePrefix bounds how much prose before an address is read for a
+// phrase that names it (reNamedInProse).
+const maxPhrasePrefix = 48
+
+// maxMentions bounds how many mentions of one recipient diagnostics reads.
+const maxMentions = 20
+
+// diagnostics returns, for each needle (an address, or "<local>" for a bare
+// local part), its diagnostic: the reply to its RCPT TO in an SMTP session
+// transcript (transcriptReplies), else the first block with an SMTP answer
+// in it that runs from a line mentioning it to the next line mentioning
+// another recipient (at most 40 lines), else its first such block.
+func diagnostics(text string, needles []string) []string {
+	type mention struct{ start, who int }
+	var ms []mention
+	who := map[string]int{}
+	for i, a := range needles {
+		if _, ok := who[asciiLower(a)]; !ok {
+			who[asciiLower(a)] = i
+		}
+	}
+	count := make([]int, len(needles))
+	last := make([]int, len(needles))
+	mentioned := func(key string, start int) {
+		// A line counts once for each recipient it names.
+		if i, ok := who[key]; ok && count[i] < maxMentions && (count[i] == 0 || last[i] != start) {
+			count[i]++
+			last[i] = start
+			ms = append(ms, mention{start, i})
+		}
+	}
+	// One pass over the addresses in the text, keeping each one's line start
+	// as it goes (a notice may be one long line).
+	lineStart, prev := 0, 0
+	for _, m := range reAddress.FindAllStringIndex(text, -1) {
+		if nl := strings.LastIndexByte(text[prev:m[0]], '\n'); nl >= 0 {
+			lineStart = prev + nl + 1
+		}
+		prev = m[0]
+		mentioned(asciiLower(cleanAddress(text[m[0]:m[1]])), lineStart)
+	}
+	for _, m := range reBareLocal.FindAllStringSubmatchIndex(text, maxRecipients) {
+		mentioned("<"+asciiLower(text[m[2]:m[3]])+">", m[0])
+	}
+	slices.SortStableFunc(ms, func(a, b mention) int { return a.start - b.start })
+	first := len(text)
+	if len(ms) > 0 {
+		first = ms[0].start
+	}
+	byWho := make([][]int, len(needles))
+	for k, m := range ms {
+		byWho[m.who] = append(byWho[m.who], k)
+	}
+	replies := transcriptReplies(text)
+	out := make([]string, len(needles))
+	for i, a := range needles {
+		if r, ok := replies[asciiLower(a)]; ok {
+			out[i] = clip(fold(r), 1000)
+			continue
+		}
+		if len(byWho[i]) == 0 {
 			out[i] = clip(fold(text), 1000)
 			continue
 		}
-		end := len(text)
-		for j := range addrs {
-			if starts[j] > starts[i] && starts[j] < end {
-				end = starts[j]
-			}
-		}
-		block := text[starts[i]:end]
-		if lines := strings.SplitN(block, "\n", 41); len(lines) > 40 {
-			block = strings.Join(lines[:40], "\n")
-		}
-		if !reSMTPAnswer.MatchString(block) {
-			first := len(text)
-			for _, st := range starts {
-				if st >= 0 && st < first {
-					first = st
+		block := ""
+		for n, k := range byWho[i] {
+			end := len(text)
+			for _, m := range ms[k+1:] {
+				if m.who != i && m.start > ms[k].start {
+					end = m.start
+					break
 				}
 			}
+			b := text[ms[k].start:end]
+			if lines := strings.SplitN(b, "\n", 41); len(lines) > 40 {
+				b = strings.Join(lines[:40], "\n")
+			}
+			if n == 0 {
+				block = b
+			}
+			if reSMTPAnswer.MatchString(b) {
+				block = b
+				break
+			}
+		}
+		if !reSMTPAnswer.MatchString(block) {
 			switch {
 			case reSMTPAnswer.MatchString(text[:first]):
 				// The answer comes before the list of recipients.
@@ -316,6 +547,47 @@ func diagnostics(text string, addrs []string) []string {
 		}
 		out[i] = clip(fold(block), 1000)
 	}
+	return out
+}
+
+// reRcptCommand matches a client line of an SMTP session transcript that
+// names a recipient (Sendmail's and Courier's ">>> RCPT To:<a@x>").
+var reRcptCommand = regexp.MustCompile(`(?i)^[ \t]*>>>[ \t]*RCPT[ \t]+TO:[ \t]*<?([^>\s]+)`)
+
+// transcriptReplies reads an SMTP session transcript in text: the server's
+// reply ("<<< " lines) after each ">>> RCPT TO" is that recipient's answer
+// (RFC 5321 §4.1.1.3). Only replies that refuse the recipient (4xx, 5xx)
+// are kept, with the command line; an accepted recipient's answer, if any,
+// comes later (after DATA, for all of them).
+func transcriptReplies(text string) map[string]string {
+	if !strings.Contains(text, ">>>") {
+		return nil
+	}
+	out := map[string]string{}
+	var cur string
+	var b strings.Builder
+	done := func() {
+		if _, ok := out[cur]; cur != "" && !ok && reSMTPAnswer.MatchString(b.String()) {
+			out[cur] = b.String()
+		}
+		cur = ""
+		b.Reset()
+	}
+	for line := range strings.SplitSeq(text, "\n") {
+		switch t := strings.TrimLeft(line, " \t"); {
+		case cur != "" && strings.HasPrefix(t, "<<<"):
+			b.WriteString(t)
+			b.WriteByte('\n')
+		default:
+			done()
+			if m := reRcptCommand.FindStringSubmatch(line); m != nil {
+				cur = asciiLower(cleanAddress(m[1]))
+				b.WriteString(t)
+				b.WriteByte('\n')
+			}
+		}
+	}
+	done()
 	return out
 }
 

@@ -9,9 +9,11 @@ import (
 
 // TestNeverFailedRecipients: addresses a notice names that are not the
 // failed recipient — the original's sender in a quoted or summarised header
-// field (From:, Sender:, Reply-To:, Envelope-From:), and help addresses in
-// prose ("please contact <…>") — are never reported as failed (issue 12,
-// kind 5).
+// field (From:, Sender:, Reply-To:, Envelope-From:), help addresses in
+// prose ("please contact <…>"), greetings ("Dear …,"), the notice's summary
+// of the original's addressees ("The original message was addressed to:"),
+// Message-IDs in prose ("Your message <…>") and example addresses ("e.g.
+// …", "such as …") — are never reported as failed (issue 12, kind 5).
 func TestNeverFailedRecipients(t *testing.T) {
 	cases := []struct {
 		file string
@@ -21,6 +23,10 @@ func TestNeverFailedRecipients(t *testing.T) {
 		{"postfix-contact-prose", []string{"olga@rcpt.test"}},
 		{"list-quoted-headers", []string{"peter@rcpt.test"}},
 		{"lotus-original-sender", []string{"quinn@notes.corp.test"}},
+		{"greeting-dear", []string{"kai@isp.test"}},
+		{"sendmail-addressed-to-summary", []string{"max@summary.test"}},
+		{"messageid-prose", []string{"omar@corp.test"}},
+		{"example-prose", []string{"pia@webhost.test"}},
 	}
 	for _, c := range cases {
 		raw, err := os.ReadFile("testdata/never-failed/" + c.file + ".eml")
