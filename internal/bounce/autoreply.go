@@ -6,15 +6,36 @@ import (
 )
 
 var (
-	reAutoReplySubject = regexp.MustCompile(`(?i)^\s*(auto(matic|matisk)?[ -]?(reply|response|respons|antwort|svar)|auto:|autoreply|out of (the )?office|ooo\b|on vacation|vacation|away from (the )?office|abwesenheit|automatische antwort|r[ée]ponse automatique|absence|risposta automatica|respuesta autom[aá]tica|resposta autom[aá]tica|自動応答|自動返信|不在)`)
-	reDisused          = regexp.MustCompile(`(?i)no longer (in use|used|active|monitored|being monitored|valid)|(is )?not (being )?monitored|has been (deactivated|discontinued|closed)`)
-	reChallenge        = regexp.MustCompile(`(?i)(verify|confirm) (that )?you are (a )?(human|real|not a robot)|challenge[- ]response|approve (your|this) (email|message|sender)|sender verification|to have your (email|message) delivered,? please`)
+	// reAutoReplySubject matches the decoded Subject of an automatic reply:
+	// the English and older idioms anywhere at the start, and the prefixes
+	// Outlook / Exchange, Notes and webmail responders write in other
+	// languages ("Automatisch antwoord:", "自动回复:"), which need their
+	// colon (ASCII or full-width) so that a subject merely starting with the
+	// word is not taken for one.
+	reAutoReplySubject = regexp.MustCompile(`(?i)^\s*(auto(matic|matisk)?[ -]?(reply|response|respons|antwort|svar)|auto:|autoreply|out of (the )?office|ooo\b|on vacation|vacation|away from (the )?office|abwesenheit|automatische antwort|r[ée]ponse automatique|absence|risposta automatica|respuesta autom[aá]tica|resposta autom[aá]tica|自動応答|自動返信|不在|` +
+		`(automatisch antwoord|afwezig|automatyczna odpowied[źz]|autoodpowied[źz]|poza biurem|автоматический ответ|автоответ|автоматична відповідь|автоматичен отговор|自动回复|自动答复|自動回覆|自動回復|automatiskt svar|fr[åa]nvarande|frav[æa]rende|automatisk melding|automaattinen vastaus|automatick[áa] odpov[ěe]ď|automatick[áa] odpove[ďd]|automatikus v[áa]lasz|h[áa]zon k[íi]v[üu]l|otomatik (yan[ıi]t|cevap)|자동\s*(회신|응답)|부재\s*중|αυτόματη απάντηση|εκτός γραφείου|r[ăa]spuns automat|automatski odgovor|samodejni odgovor|automaatne vastus|autom[āa]tisk[āa] atbilde|automatinis atsakymas|resposta autom[àa]tica|tr[ảa] l[ờo]i t[ựu] đ[ộo]ng|balasan (otomatis|automatik)|תשובה אוטומטית|رد تلقائي|ตอบกลับอัตโนมัติ|abwesend|fuori sede|fuori ufficio|fora do escrit[óo]rio|fuera de la oficina|absent du bureau)\s*[:：])`)
+	reDisused = regexp.MustCompile(`(?i)no longer (in use|used|active|monitored|being monitored|valid)|(is )?not (being )?monitored|has been (deactivated|discontinued|closed)`)
+	// reChallenge matches a challenge-response system asking the sender to
+	// prove they sent the message (Boxbe, Spam Arrest, Mailinblack,
+	// ChoiceMail, TMDA, qconfirm …), in English, French, German, Spanish and
+	// Dutch. Wording that only describes a rejection ("sender verify
+	// failed") is not enough.
+	reChallenge = regexp.MustCompile(`(?i)(verify|confirm|prove)\s+(that\s+)?you(['’]re|\s+are)\s+(a\s+)?(human|real|person|not\s+a\s+(robot|spammer|machine))|confirm\s+(that\s+)?you\s+(really\s+)?sent|challenge[-\s]response|sender\s+verification\s+(is\s+)?(required|request|needed|pending)|approve\s+(your|this)\s+(email|message|sender)|to\s+have\s+your\s+(e-?mail|message)\s+delivered,?\s+(please|simply|just)|(held|queued|quarantined)\s+(pending|until|for)\s+[^.\n]{0,40}(verif|confirm|approv)|reply\s+to\s+this\s+(message|e-?mail|confirmation)[^.\n]{0,30}\s+to\s+(confirm|release|verify)|confirm(er|ez)\s+(votre|l['’]\s*)(envoi|message|adresse|identit)|n['’]?[êe]tes\s+pas\s+un\s+robot|best[äa]tigen\s+sie\s+(bitte\s+)?(ihre|dass)|absenderbest[äa]tigung|kein\s+roboter|confirm(e|ar)\s+(que\s+(usted\s+)?(envi[óo]|es)|su\s+(env[íi]o|mensaje))|no\s+(es|eres)\s+un\s+robot|bevestig(en)?\s+(dat\s+u|uw\s+(bericht|e-?mail))`)
+	// reFailureAnswer finds a remote server's answer in a notice: an RFC
+	// 3463 status, or an SMTP reply code at the start of a line or after
+	// "said:". A notice that quotes one reports a rejection, whatever else
+	// it asks.
+	reFailureAnswer = regexp.MustCompile(`(?m)(?:^|[^0-9.])[45]\.[0-9]{1,3}\.[0-9]{1,3}(?:[^0-9.]|$)|(?:^|said:?|:)[ \t>]*[45][0-9][0-9][ -]`)
 )
 
 // parseAutoReply recognises automatic replies (RFC 3834): Auto-Submitted:
-// auto-replied, the X-Autoreply family, Precedence: auto_reply, and the
-// subjects vacation and out-of-office responders use. They are not bounces;
-// SES forwards them to the sender, and Petrel records them.
+// auto-replied, the X-Autoreply family, Precedence: auto_reply, the
+// subjects vacation and out-of-office responders use in any language
+// (decoded per RFC 2047 first), and Exchange's mark on mail its mailbox
+// rules send (X-MS-Exchange-Inbox-Rules-Loop), or its X-Auto-Response-
+// Suppress on a reply to a Petrel message (In-Reply-To / References naming
+// one). They are not bounces; SES forwards them to the sender, and Petrel
+// records them.
 func parseAutoReply(root *entity) *Report {
 	h := root.header
 	if looksLikeBounce(root) {
@@ -25,7 +46,9 @@ func parseAutoReply(root *entity) *Report {
 	is := strings.HasPrefix(auto, "auto-replied") ||
 		h.get("X-Autoreply") != "" || h.get("X-Autorespond") != "" || h.get("X-Autoresponder") != "" || h.get("X-Auto-Reply") != "" ||
 		strings.EqualFold(strings.TrimSpace(h.get("Precedence")), "auto_reply") ||
-		reAutoReplySubject.MatchString(subject)
+		reAutoReplySubject.MatchString(subject) ||
+		h.get("X-MS-Exchange-Inbox-Rules-Loop") != "" ||
+		h.get("X-Auto-Response-Suppress") != "" && repliedPetrelID(h) != ""
 	if !is {
 		return nil
 	}
@@ -44,4 +67,78 @@ func parseAutoReply(root *entity) *Report {
 		r.Recipients = []Recipient{{EmailAddress: a}}
 	}
 	return r
+}
+
+// parseChallenge recognises a challenge-response notice: a message that
+// holds the sender's mail until the sender proves they sent it (reChallenge
+// in the subject or the notice's own text). Such notices often come from
+// the null sender, under "Undelivered"-like subjects, even as a
+// multipart/report, but nothing failed: they are autoreplies of type
+// challenge-response. A notice is not one when it reports a failure: an
+// X-Failed-Recipients header, a delivery-status recipient with a failed or
+// delayed action or a 4.x.x / 5.x.x status (RFC 3464 §2.3.3, §2.3.4), or a
+// server's answer in its text (reFailureAnswer) — a real DSN that asks to
+// "verify" stays a bounce. The recipients are the report's, else the
+// returned original's, else the notice's From, with no action.
+func parseChallenge(root *entity) *Report {
+	h := root.header
+	if h.get("X-Failed-Recipients") != "" {
+		return nil
+	}
+	var rcpts []Recipient
+	ds := root.find("message/delivery-status")
+	if ds == nil {
+		ds = root.find("message/global-delivery-status")
+	}
+	if ds != nil {
+		rcpts, _ = dsnFields(ds.body)
+		for _, rc := range rcpts {
+			if reportsFailure(rc) {
+				return nil
+			}
+		}
+	}
+	text := explanation(root)
+	if !reChallenge.MatchString(decodeHeader(h.get("Subject"))) && !reChallenge.MatchString(firstLines(text, 60)) || reFailureAnswer.MatchString(text) {
+		return nil
+	}
+	r := &Report{Kind: KindAutoReply, Format: "text", AutoReplyType: "challenge-response"}
+	if strings.HasPrefix(root.media, "multipart/report") {
+		r.Format = "rfc3464+text"
+	}
+	for _, rc := range rcpts {
+		r.Recipients = append(r.Recipients, Recipient{EmailAddress: rc.EmailAddress})
+	}
+	if len(r.Recipients) == 0 {
+		r.Recipients = originalRecipients(root)
+	}
+	if a := cleanAddress(h.get("From")); len(r.Recipients) == 0 && a != "" {
+		r.Recipients = []Recipient{{EmailAddress: a}}
+	}
+	return r
+}
+
+// reportsFailure says whether a delivery-status recipient reports that
+// delivery failed or is delayed: an action other than delivered, relayed
+// or expanded, or a 4.x.x / 5.x.x status (RFC 3464 §2.3.3, §2.3.4). A
+// recipient block with neither says nothing failed.
+func reportsFailure(rc Recipient) bool {
+	switch rc.Action {
+	case "", "delivered", "relayed", "expanded", "deliverable":
+	default:
+		return true
+	}
+	return strings.HasPrefix(rc.Status, "4.") || strings.HasPrefix(rc.Status, "5.")
+}
+
+// repliedPetrelID returns the Petrel message ID (rePetrelID) a message
+// names as the one it answers (RFC 5322 §3.6.4: In-Reply-To, else
+// References), or "". An auto-reply that names one answers Petrel's mail.
+func repliedPetrelID(h header) string {
+	for _, name := range []string{"In-Reply-To", "References"} {
+		if id := rePetrelID.FindString(h.get(name)); id != "" {
+			return id
+		}
+	}
+	return ""
 }

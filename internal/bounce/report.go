@@ -78,10 +78,16 @@ type Original struct {
 //
 // The steps, in order (the first that recognises the message wins):
 //  1. an ARF feedback report (RFC 5965) or a provider's complaint format
-//  2. a DSN (RFC 3464 multipart/report; report-type=delivery-status)
-//  3. an Amazon SES notification (bounce or complaint JSON sent by email)
-//  4. an auto-reply (RFC 3834 Auto-Submitted, vacation idioms)
-//  5. a bounce in an MTA's or provider's own text format
+//  2. a challenge-response notice that reports no failure, even one shaped
+//     as a DSN (an autoreply: nothing failed)
+//  3. a DSN (RFC 3464 multipart/report; report-type=delivery-status)
+//  4. an Amazon SES notification (bounce or complaint JSON sent by email)
+//  5. an auto-reply (RFC 3834 Auto-Submitted, localised out-of-office
+//     subjects, Exchange rule replies)
+//  6. a bounce forwarded as text, or in an MTA's or provider's own format
+//
+// A report that names no Petrel message in its original takes the one its
+// In-Reply-To / References names (an auto-reply answering Petrel's mail).
 func Parse(raw []byte) *Report {
 	if len(raw) > maxReportBytes {
 		raw = raw[:maxReportBytes]
@@ -90,6 +96,9 @@ func Parse(raw []byte) *Report {
 	root := parseEntity(normalizeLines(raw), 0, &budget)
 	r := parse(root)
 	r.Original = original(root, r)
+	if r.Original.PetrelID == "" {
+		r.Original.PetrelID = repliedPetrelID(root.header)
+	}
 	for i := range r.Recipients {
 		rc := &r.Recipients[i]
 		rc.EmailAddress = cleanAddress(rc.EmailAddress)
@@ -110,6 +119,9 @@ func parse(root *entity) *Report {
 		return r
 	}
 	if r := parseProviderComplaint(root); r != nil {
+		return r
+	}
+	if r := parseChallenge(root); r != nil {
 		return r
 	}
 	if r := parseDSN(root); r != nil {
