@@ -51,11 +51,15 @@ func parseDSN(root *entity) *Report {
 				rc.SMTPCommand = commandOf(explanation(root))
 			}
 		}
-		if h, ok := human[strings.ToLower(rc.EmailAddress)]; ok && reSMTPAnswer.MatchString(h.DiagnosticCode) {
-			if diag := parseDiagnostic(rc.DiagnosticCode); diag.Code == 0 && len(strings.TrimSpace(diag.Text)) < 8 || rc.DiagnosticCode == "" {
-				if h.DiagnosticCode != "" {
-					rc.DiagnosticCode = h.DiagnosticCode
-				}
+		// The per-recipient explanation stands in for a missing or empty
+		// Diagnostic-Code (and a remote reply in it for one that says next
+		// to nothing): it is read before any default.
+		if h, ok := human[strings.ToLower(rc.EmailAddress)]; ok && h.DiagnosticCode != "" {
+			answer := reSMTPAnswer.MatchString(h.DiagnosticCode)
+			diag := parseDiagnostic(rc.DiagnosticCode)
+			if rc.DiagnosticCode == "" && (answer || len(strings.Fields(h.DiagnosticCode)) > 1) ||
+				answer && diag.Code == 0 && len(strings.TrimSpace(diag.Text)) < 8 {
+				rc.DiagnosticCode = h.DiagnosticCode
 			}
 		}
 	}

@@ -19,6 +19,7 @@ func TestExplanationFixtures(t *testing.T) {
 		{"domino-hop-count.eml", "oda@notes.test", Transient, General, ReasonSystemError},
 		{"postfix-exim-mail-loop.eml", "pia@fwd.test", Transient, General, ReasonSystemError},
 		{"exim-dsn-pipe-tempfail.eml", "quin@host.test", Transient, General, ReasonSystemError},
+		{"exim-dsn-pipe-text-only.eml", "rosa@host.test", Transient, General, ReasonSystemError}, // no Diagnostic-Code: the explanation, not status-5
 		{"postfix-pipe-cantcreat.eml", "rob@home.test", Transient, General, ReasonSystemError},
 		{"gmail-preamble-only.eml", "sue@rcpt.test", Transient, General, ReasonOther},
 	}

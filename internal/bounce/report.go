@@ -166,8 +166,10 @@ func parseForwarded(root *entity) *Report {
 	return nil
 }
 
-// Classify fills in every recipient's verdict. Complaints and auto-replies
-// carry none.
+// ClassifyReport fills in every recipient's verdict. Complaints and
+// auto-replies carry none. A recipient the report calls delayed (RFC 3464
+// §2.3.3: the reporting MTA is still trying) is Transient whatever its
+// diagnostic quotes: nothing has failed yet.
 func (s *RuleSet) ClassifyReport(r *Report) {
 	if r.Kind != KindBounce && r.Kind != KindDelay {
 		return
@@ -175,6 +177,9 @@ func (s *RuleSet) ClassifyReport(r *Report) {
 	for i := range r.Recipients {
 		rc := &r.Recipients[i]
 		rc.Verdict = s.Classify(rc.Answer())
+		if rc.Action == "delayed" && rc.Verdict.Type == Permanent {
+			rc.Verdict.Type, rc.Verdict.SubType = Transient, General
+		}
 	}
 }
 

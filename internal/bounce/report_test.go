@@ -104,8 +104,10 @@ func TestReportKinds(t *testing.T) {
 // corpus.
 func seedReports(f *testing.F) {
 	files, _ := filepath.Glob("testdata/reports/*.eml")
-	more, _ := filepath.Glob("testdata/never-failed/*.eml")
-	files = append(files, more...)
+	for _, dir := range []string{"never-failed", "recipients", "robust", "not-bounce", "not-exist", "scope", "status", "explanation"} {
+		more, _ := filepath.Glob("testdata/" + dir + "/*.eml")
+		files = append(files, more...)
+	}
 	for _, p := range files {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)
@@ -196,6 +198,24 @@ func TestParseLimits(t *testing.T) {
 	for name, raw := range hostileReports() {
 		if r := Parse(raw); len(r.Recipients) > maxRecipients {
 			t.Errorf("%s: %d recipients", name, len(r.Recipients))
+		}
+	}
+}
+
+// TestDelayedIsNeverPermanent: a recipient a report calls delayed is still
+// being tried, so whatever its diagnostic quotes it is Transient.
+func TestDelayedIsNeverPermanent(t *testing.T) {
+	for _, kind := range []Kind{KindBounce, KindDelay} {
+		r := &Report{Kind: kind, Recipients: []Recipient{
+			{EmailAddress: "a@rcpt.test", Action: "delayed", DiagnosticCode: "smtp; 550 5.1.1 <a@rcpt.test>: user unknown"},
+			{EmailAddress: "b@rcpt.test", Action: "failed", DiagnosticCode: "smtp; 550 5.1.1 <b@rcpt.test>: user unknown"},
+		}}
+		Builtin().ClassifyReport(r)
+		if v := r.Recipients[0].Verdict; v.Type != Transient || v.SubType != General {
+			t.Errorf("%s: delayed recipient %+v, want Transient General", kind, v)
+		}
+		if v := r.Recipients[1].Verdict; v.Type != Permanent || v.Reason != ReasonUserUnknown {
+			t.Errorf("%s: failed recipient %+v, want Permanent user-unknown", kind, v)
 		}
 	}
 }

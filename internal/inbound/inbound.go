@@ -452,7 +452,11 @@ func (b *Backend) attribute(ctx context.Context, res *Result, rcpts []Rcpt, now 
 	}
 	res.MessageID, res.Account, res.By = messageID, account, by
 	ts := event.Timestamp(now)
-	switch rep.Kind {
+	kind := rep.Kind
+	if kind == bounce.KindBounce && about != nil && about.Action == "delayed" {
+		kind = bounce.KindDelay // a mixed report: this recipient is still being tried
+	}
+	switch kind {
 	case bounce.KindBounce:
 		if about == nil {
 			break

@@ -681,3 +681,46 @@ func send(addr, from, to string, raw []byte) error {
 	}
 	return c.Quit()
 }
+
+// TestMixedReport: a DSN that reports one recipient failed and another still
+// delayed is a bounce for the first and a delay for the second (RFC 3464
+// §2.3.3): the delayed recipient gets a DeliveryDelay, never a Bounce.
+func TestMixedReport(t *testing.T) {
+	f := newFixture(t, store.Backends()[0])
+	id := f.sent(time.Now(), "gone@far.test", "slow@far.test")
+	var b bytes.Buffer
+	b.WriteString("From: MAILER-DAEMON@mx.far.test\r\nSubject: Warning: could not send message\r\nMIME-Version: 1.0\r\n")
+	b.WriteString("Content-Type: multipart/report; report-type=delivery-status; boundary=\"B1\"\r\n\r\n")
+	b.WriteString("--B1\r\nContent-Type: text/plain\r\n\r\nOne address failed; the other is still being tried.\r\n\r\n")
+	b.WriteString("--B1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.far.test\r\n\r\n" +
+		"Final-Recipient: rfc822; gone@far.test\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\r\n\r\n" +
+		"Final-Recipient: rfc822; slow@far.test\r\nAction: delayed\r\nStatus: 4.4.1\r\nDiagnostic-Code: smtp; 421 4.4.1 connection timed out\r\n")
+	fmt.Fprintf(&b, "\r\n--B1\r\nContent-Type: text/rfc822-headers\r\n\r\n%s\r\n--B1--\r\n", original(id, "gone@far.test, slow@far.test", ""))
+	want := map[string]event.Kind{"gone@far.test": event.Bounce, "slow@far.test": event.DeliveryDelay}
+	for i, rcpt := range []string{"gone@far.test", "slow@far.test"} {
+		verp := bounce.ReturnPath(id, fmt.Sprint(i), returnDomain, verpSecret)
+		msgID, idx, err := bounce.ParseReturnPath(verp, verpSecret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Each VERP address gets its copy; a unique line keeps the digest
+		// from calling the second a duplicate.
+		body := append(fmt.Appendf(nil, "X-Case: %d\r\n", i), b.Bytes()...)
+		res, err := f.be.Receive(t.Context(), "", []Rcpt{{Addr: verp, MessageID: msgID, Index: idx}}, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.State != StateAttributed || len(res.Events) != 1 {
+			t.Fatalf("%s: state %s, %d events (%s)", rcpt, res.State, len(res.Events), res.Why)
+		}
+	}
+	got := map[string]event.Kind{}
+	for _, e := range f.events(id) {
+		got[e.Recipient] = e.Kind
+	}
+	for rcpt, k := range want {
+		if got[rcpt] != k {
+			t.Errorf("%s: event %s, want %s (all: %v)", rcpt, got[rcpt], k, got)
+		}
+	}
+}
