@@ -37,7 +37,7 @@ func classifyCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	explain := fs.Bool("explain", false, "name the rule that decided each recipient, and what it matches")
 	reply := fs.String("reply", "", `classify one SMTP reply ("550 5.1.1 <x@example.com>: user unknown") instead of an email`)
-	command := fs.String("command", "", "with --reply: the SMTP command it answered (MAIL, RCPT, DATA)")
+	command := fs.String("command", "", "with --reply: the SMTP command it answered (EHLO, MAIL, RCPT, DATA)")
 	rulesFile := fs.String("bounce-rules", "", "an operator rule file to apply over the built-in rules (to test it before reloading)")
 	var pos []string
 	for {
@@ -127,6 +127,9 @@ func printReport(w io.Writer, rep *bounce.Report, rules *bounce.RuleSet, explain
 			addr = "(no address)"
 		}
 		fmt.Fprintf(w, "recipient %s\n", addr)
+		if rc.OriginalRecipient != "" && !strings.EqualFold(rc.OriginalRecipient, rc.EmailAddress) {
+			fmt.Fprintf(w, "  original recipient %s\n", rc.OriginalRecipient)
+		}
 		if rc.Action != "" || rc.Status != "" {
 			fmt.Fprintf(w, "  action %s, status %s\n", orDash(rc.Action), orDash(rc.Status))
 		}

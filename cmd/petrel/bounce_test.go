@@ -77,3 +77,15 @@ func TestClassifyReplyAndExplain(t *testing.T) {
 		t.Errorf("stdin: %v %s", err, out.String())
 	}
 }
+
+// TestClassifyShowsOriginalRecipient: the text output names the address the
+// sender used when the report's final recipient is another (an alias).
+func TestClassifyShowsOriginalRecipient(t *testing.T) {
+	var out bytes.Buffer
+	if err := classifyCmd([]string{"../../internal/bounce/testdata/recipients/postfix-original-recipient.eml"}, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "  original recipient sales@rcpt.test\n") {
+		t.Errorf("output lacks the original recipient:\n%s", out.String())
+	}
+}
