@@ -10,7 +10,11 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/htmlindex"
+	"golang.org/x/text/encoding/ianaindex"
+	"golang.org/x/text/encoding/japanese"
 	"golang.org/x/text/transform"
 )
 
@@ -40,7 +44,7 @@ type entity struct {
 	header   header
 	media    string // lower-case media type, "text/plain" when absent
 	params   map[string]string
-	body     []byte // after Content-Transfer-Encoding (not charset) decoding
+	body     []byte // after Content-Transfer-Encoding (not charset) decoding; delivery-status parts as UTF-8
 	children []*entity
 }
 
@@ -115,6 +119,11 @@ func parseEntity(b []byte, depth int, budget *int) *entity {
 	e := &entity{header: parseHeader(head)}
 	e.media, e.params = mediaType(e.header.get("Content-Type"))
 	e.body = decodeTransfer(body, e.header.get("Content-Transfer-Encoding"))
+	if (e.media == "message/delivery-status" || e.media == "message/global-delivery-status") && !utf8.Valid(e.body) {
+		// Status fields are ASCII, but a Diagnostic-Code may quote the
+		// remote server's 8-bit text: read it as an undeclared body.
+		e.body = []byte(toUTF8(e.body, e.params["charset"]))
+	}
 	*budget--
 	if depth >= maxDepth || *budget <= 0 {
 		return e
@@ -242,20 +251,113 @@ func decodeTransfer(b []byte, cte string) []byte {
 // indented) followed by a part's header or its empty header.
 var reBoundaryLine = regexp.MustCompile(`(?m)^[ \t]*--(-*[^\s-]\S{4,})[ \t]*\n(?:Content-|\n)`)
 
-// text returns an entity's body as UTF-8 (best effort), for text parts.
+// text returns an entity's body as UTF-8, for text parts: decoded from its
+// declared charset (RFC 2045 §5.1, RFC 2046 §4.1.2), or by toUTF8 when the
+// declared one is missing, unknown or wrong.
 func (e *entity) text() string {
-	cs := strings.ToLower(e.params["charset"])
-	if cs == "" || cs == "us-ascii" || cs == "utf-8" || cs == "utf8" {
-		return string(e.body)
+	return toUTF8(e.body, e.params["charset"])
+}
+
+// charsetAliases are names bounces use that the WHATWG and IANA indexes do
+// not know (Microsoft code page numbers).
+var charsetAliases = map[string]string{
+	"cp932": "windows-31j",
+	"ms936": "gbk",
+	"cp949": "euc-kr",
+	"cp950": "big5",
+}
+
+// lookupCharset finds an encoding by its WHATWG label, IANA name or alias;
+// nil when none is known.
+func lookupCharset(name string) encoding.Encoding {
+	name = strings.ToLower(strings.Trim(strings.TrimSpace(name), `"'`))
+	if a, ok := charsetAliases[name]; ok {
+		name = a
 	}
-	enc, err := htmlindex.Get(cs)
-	if err != nil {
-		return string(e.body)
+	if enc, err := htmlindex.Get(name); err == nil {
+		return enc
 	}
-	out, _, err := transform.Bytes(enc.NewDecoder(), e.body)
-	if err != nil || bytes.ContainsRune(out, utf8.RuneError) {
-		return string(e.body)
+	if enc, err := ianaindex.IANA.Encoding(name); err == nil && enc != nil {
+		return enc
 	}
+	return nil
+}
+
+// decodeStrict decodes b from enc, failing when b is not valid in it.
+func decodeStrict(b []byte, enc encoding.Encoding) (string, bool) {
+	out, _, err := transform.Bytes(enc.NewDecoder(), b)
+	if err != nil || bytes.ContainsRune(out, utf8.RuneError) || !utf8.Valid(out) {
+		return "", false
+	}
+	return string(out), true
+}
+
+// isASCII reports whether b has no 8-bit bytes.
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// Japanese, Chinese and Korean charsets a mislabelled part is tried in, by the
+// script its declared charset names.
+var (
+	jaCharsets = []string{"iso-2022-jp", "euc-jp", "shift_jis"}
+	zhCharsets = []string{"gb18030", "big5"}
+	koCharsets = []string{"euc-kr"}
+)
+
+// toUTF8 decodes text in the charset declared for it (a MIME charset
+// parameter; "" when none) to UTF-8. Bounces often declare no charset or the
+// wrong one (8-bit Latin-1 with no MIME header; EUC-JP labelled ISO-2022-JP;
+// UTF-8 labelled ISO-8859-1, taken as UTF-8 when it is valid UTF-8 with 8-bit
+// bytes), so when the declared charset is missing, unknown or does not fit
+// the bytes, it tries ISO-2022-JP when the text has its escape sequences (RFC 1468); the text as
+// it is when it is valid UTF-8; another charset of the declared one's script;
+// and windows-1252 (the WHATWG default for ISO-8859-1 too) as the last
+// resort, which decodes any bytes.
+func toUTF8(b []byte, charset string) string {
+	cs := strings.ToLower(strings.Trim(strings.TrimSpace(charset), `"'`))
+	if cs != "" && cs != "us-ascii" && cs != "utf-8" && cs != "utf8" {
+		if enc := lookupCharset(cs); enc != nil {
+			if _, single := enc.(*charmap.Charmap); single && utf8.Valid(b) && !isASCII(b) {
+				// UTF-8 labelled Latin-1 or windows-125x: 8-bit text in
+				// a single-byte charset is almost never valid UTF-8.
+				return string(b)
+			}
+			if s, ok := decodeStrict(b, enc); ok {
+				return s
+			}
+		}
+	}
+	if bytes.Contains(b, []byte("\x1b$B")) || bytes.Contains(b, []byte("\x1b$@")) {
+		if s, ok := decodeStrict(b, japanese.ISO2022JP); ok {
+			return s
+		}
+	}
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	var tries []string
+	switch {
+	case strings.Contains(cs, "jp") || strings.Contains(cs, "jis") || cs == "cp932" || cs == "windows-31j":
+		tries = jaCharsets
+	case strings.HasPrefix(cs, "gb") || strings.Contains(cs, "big5") || cs == "cp936" || cs == "ms936" || cs == "cp950":
+		tries = zhCharsets
+	case strings.Contains(cs, "kr") || strings.Contains(cs, "ks_c") || cs == "cp949":
+		tries = koCharsets
+	}
+	for _, name := range tries {
+		if enc := lookupCharset(name); enc != nil {
+			if s, ok := decodeStrict(b, enc); ok {
+				return s
+			}
+		}
+	}
+	out, _, _ := transform.Bytes(charmap.Windows1252.NewDecoder(), b)
 	return string(out)
 }
 
@@ -281,18 +383,25 @@ func (e *entity) find(media string) *entity {
 	return found
 }
 
-// decodeWord decodes RFC 2047 encoded words in a header value.
+// wordDecoder decodes RFC 2047 encoded words, in any charset lookupCharset
+// knows; words in an unknown charset are left as they are.
 var wordDecoder = &mime.WordDecoder{CharsetReader: func(charset string, input io.Reader) (io.Reader, error) {
-	enc, err := htmlindex.Get(charset)
-	if err != nil {
+	enc := lookupCharset(charset)
+	if enc == nil {
 		return input, nil
 	}
 	return transform.NewReader(input, enc.NewDecoder()), nil
 }}
 
+// decodeHeader returns a header value as UTF-8: RFC 2047 encoded words
+// decoded, and raw 8-bit text (RFC 6532 allows only UTF-8; older MTAs write
+// their own charset) read as toUTF8 reads an undeclared body.
 func decodeHeader(s string) string {
 	if out, err := wordDecoder.DecodeHeader(s); err == nil {
-		return out
+		s = out
+	}
+	if !utf8.ValidString(s) {
+		s = toUTF8([]byte(s), "")
 	}
 	return s
 }
