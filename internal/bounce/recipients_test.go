@@ -68,7 +68,7 @@ func TestRecipients(t *testing.T) {
 		{"postfix-original-recipient", KindBounce, []wantRecipient{
 			{addr: "gina.old@rcpt.test", action: "failed", typ: Permanent, reason: ReasonUserUnknown, original: "sales@rcpt.test"},
 		}},
-		{"envelope-delivered-to", KindBounce, []wantRecipient{{addr: "hal@hosting.test", action: "failed", typ: Transient, reason: ReasonMailboxDisabled}}},
+		{"envelope-delivered-to", KindBounce, []wantRecipient{{addr: "hal@hosting.test", action: "failed", typ: Permanent, reason: ReasonMailboxDisabled}}},
 	}
 	for _, c := range cases {
 		checkRecipients(t, "recipients/"+c.file, c.kind, c.want)
