@@ -35,6 +35,9 @@ func TestNotExist(t *testing.T) {
 		{"exim-does-not-accept-mail", "tom@closed.test", Permanent, NoEmail, ReasonNotAcceptingMail},
 		{"gmail-account-disabled", "kate.old@gmail.test", Permanent, General, ReasonMailboxDisabled},
 		{"es-dsn-cuenta-desactivada", "carmen@correo.test", Permanent, General, ReasonMailboxDisabled},
+		// The returned original's words are not the answer: the German
+		// heading cuts it off the explanation.
+		{"de-full-original-quoted", "mia.keller@postfach.test", Transient, MailboxFull, ReasonMailboxFull},
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
