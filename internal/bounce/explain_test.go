@@ -1,10 +1,6 @@
 package bounce
 
-import (
-	"os"
-	"path/filepath"
-	"testing"
-)
+import "testing"
 
 // TestExplanationFixtures: what the receiver explains — the per-recipient
 // text, a vendor field of the DSN — decides before the default for an
@@ -24,12 +20,7 @@ func TestExplanationFixtures(t *testing.T) {
 		{"gmail-preamble-only.eml", "sue@rcpt.test", Transient, General, ReasonOther},
 	}
 	for _, c := range cases {
-		raw, err := os.ReadFile(filepath.Join("testdata", "explanation", c.file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rep := Parse(raw)
-		Builtin().ClassifyReport(rep)
+		rep := classifyFixture(t, "explanation/"+c.file)
 		if len(rep.Recipients) != 1 || rep.Recipients[0].EmailAddress != c.rcpt {
 			t.Errorf("%s: recipients %v, want [%s]", c.file, addrsOf(rep.Recipients), c.rcpt)
 			continue

@@ -2,7 +2,6 @@ package bounce
 
 import (
 	"fmt"
-	"os"
 	"testing"
 )
 
@@ -59,12 +58,7 @@ func TestNotBounces(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
-			raw, err := os.ReadFile("testdata/not-bounce/" + c.file + ".eml")
-			if err != nil {
-				t.Fatal(err)
-			}
-			rep := Parse(raw)
-			Builtin().ClassifyReport(rep)
+			rep := classifyFixture(t, "not-bounce/"+c.file+".eml")
 			if rep.Kind != c.kind || rep.AutoReplyType != c.autoType {
 				t.Errorf("kind %s/%q, want %s/%q (format %s, recipients %v)", rep.Kind, rep.AutoReplyType, c.kind, c.autoType, rep.Format, addrsOf(rep.Recipients))
 			}

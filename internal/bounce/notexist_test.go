@@ -1,7 +1,6 @@
 package bounce
 
 import (
-	"os"
 	"testing"
 
 	"golang.org/x/text/encoding"
@@ -41,12 +40,7 @@ func TestNotExist(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
-			raw, err := os.ReadFile("testdata/not-exist/" + c.file + ".eml")
-			if err != nil {
-				t.Fatal(err)
-			}
-			rep := Parse(raw)
-			Builtin().ClassifyReport(rep)
+			rep := classifyFixture(t, "not-exist/"+c.file+".eml")
 			if rep.Kind != KindBounce || len(rep.Recipients) != 1 || rep.Recipients[0].EmailAddress != c.rcpt {
 				t.Fatalf("kind %s, recipients %v; want bounce for [%s]", rep.Kind, addrsOf(rep.Recipients), c.rcpt)
 			}

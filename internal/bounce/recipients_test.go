@@ -1,9 +1,6 @@
 package bounce
 
-import (
-	"os"
-	"testing"
-)
+import "testing"
 
 // wantRecipient is what a table test expects of one reported recipient; an
 // empty field is not checked.
@@ -15,12 +12,7 @@ type wantRecipient struct {
 // built-in rules, and compares the kind and the exact recipient list.
 func checkRecipients(t *testing.T, file string, kind Kind, want []wantRecipient) {
 	t.Helper()
-	raw, err := os.ReadFile("testdata/" + file + ".eml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep := Parse(raw)
-	Builtin().ClassifyReport(rep)
+	rep := classifyFixture(t, file+".eml")
 	if rep.Kind != kind {
 		t.Errorf("%s: kind %s, want %s", file, rep.Kind, kind)
 	}

@@ -95,10 +95,7 @@ func Parse(raw []byte) *Report {
 	budget := maxParts
 	root := parseEntity(normalizeLines(raw), 0, &budget)
 	r := parse(root)
-	r.Original = original(root, r)
-	if r.Original.PetrelID == "" {
-		r.Original.PetrelID = repliedPetrelID(root.header)
-	}
+	r.Original = original(root)
 	for i := range r.Recipients {
 		rc := &r.Recipients[i]
 		rc.EmailAddress = cleanAddress(rc.EmailAddress)
@@ -467,21 +464,12 @@ func dedupe(rs []Recipient) []Recipient {
 // event.NewID): 16 hex digits, a UUID, and "-000000".
 var rePetrelID = regexp.MustCompile(`[0-9a-f]{16}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-[0-9]{6}`)
 
-// original finds the headers of the message a report is about: an attached
-// message/rfc822 or text/rfc822-headers part, else the last block of header
-// lines quoted in the text.
-func original(root *entity, r *Report) Original {
-	var h header
-	root.walk(func(e *entity) bool {
-		if h == nil && e != root && (e.media == "message/rfc822" || e.media == "message/global" ||
-			e.media == "text/rfc822-headers" || e.media == "message/rfc822-headers") && len(e.children) > 0 {
-			h = e.children[0].header
-		}
-		return h == nil
-	})
-	if h == nil {
-		h = quotedHeader(root)
-	}
+// original finds the headers of the message a report is about
+// (returnedHeader). Its PetrelID comes from those headers, else from the
+// report's own In-Reply-To or References (a reply to Petrel's mail), else
+// from anywhere in the report's text.
+func original(root *entity) Original {
+	h := returnedHeader(root)
 	var o Original
 	o.FeedbackToken = feedbackToken(root, h)
 	if h != nil {
@@ -502,6 +490,9 @@ func original(root *entity, r *Report) Original {
 		}
 	}
 	if o.PetrelID == "" {
+		o.PetrelID = repliedPetrelID(root.header)
+	}
+	if o.PetrelID == "" {
 		// Anywhere in the report: forwarded and reformatted reports keep the
 		// Message-ID somewhere in their text.
 		root.walk(func(e *entity) bool {
@@ -514,6 +505,25 @@ func original(root *entity, r *Report) Original {
 		})
 	}
 	return o
+}
+
+// returnedHeader is the header of the returned copy of the original
+// message: an attached message/rfc822 (message/global, RFC 6532) or header
+// part, else the header block quoted in the text (quotedHeader); nil when
+// the report carries neither.
+func returnedHeader(root *entity) header {
+	var h header
+	root.walk(func(e *entity) bool {
+		if h == nil && e != root && (e.media == "message/rfc822" || e.media == "message/global" ||
+			e.media == "text/rfc822-headers" || e.media == "message/rfc822-headers") && len(e.children) > 0 {
+			h = e.children[0].header
+		}
+		return h == nil
+	})
+	if h == nil {
+		h = quotedHeader(root)
+	}
+	return h
 }
 
 // quotedHeader finds a header block quoted inside a text body (bounces that

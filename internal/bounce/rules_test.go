@@ -1,8 +1,6 @@
 package bounce
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -215,12 +213,7 @@ func TestScopeFixtures(t *testing.T) {
 		{"status/sendmail-refused-at-ehlo.eml", "max@rcpt.test", Transient, ReasonHELORejected},
 	}
 	for _, c := range cases {
-		raw, err := os.ReadFile(filepath.Join("testdata", c.file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rep := Parse(raw)
-		Builtin().ClassifyReport(rep)
+		rep := classifyFixture(t, c.file)
 		found := false
 		for _, rc := range rep.Recipients {
 			if rc.EmailAddress != c.rcpt {

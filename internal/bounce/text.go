@@ -236,17 +236,7 @@ type returned struct{ envelope, to []string }
 // returnedRecipients reads the returned copy: an attached message or
 // header part, else the header block quoted in the text.
 func returnedRecipients(root *entity) returned {
-	var h header
-	root.walk(func(e *entity) bool {
-		if h == nil && e != root && (e.media == "message/rfc822" || e.media == "message/global" ||
-			e.media == "text/rfc822-headers" || e.media == "message/rfc822-headers") && len(e.children) > 0 {
-			h = e.children[0].header
-		}
-		return h == nil
-	})
-	if h == nil {
-		h = quotedHeader(root)
-	}
+	h := returnedHeader(root)
 	var r returned
 	add := func(to *[]string, vs ...string) {
 		for _, v := range vs {
