@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -56,7 +57,9 @@ func classifyCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 	}
 	var rep *bounce.Report
 	if *reply != "" {
-		rep = replyReport(rules, *reply, *command)
+		if rep, err = replyReport(rules, *reply, *command); err != nil {
+			return err
+		}
 	} else {
 		in := stdin
 		if len(pos) > 0 && pos[0] != "-" {
@@ -73,6 +76,7 @@ func classifyCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 		}
 		rep = bounce.Parse(raw)
 		rules.ClassifyReport(rep)
+		rep.Recipients = named(rep.Recipients)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -84,10 +88,21 @@ func classifyCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 }
 
 // replyReport classifies one reply line as a report of one recipient: a
-// bounce for a 5xx answer, a delay for a 4xx.
-func replyReport(rules *bounce.RuleSet, line, command string) *bounce.Report {
+// bounce for a 5xx answer, a delay for a 4xx. A positive reply (2xx, or 3xx:
+// RFC 5321 §4.2.1, the command was accepted or the server waits for more)
+// reports no failure: not-bounce, no recipient. A line that starts with a
+// code outside 200–599 is no SMTP reply and is refused; a line with no code
+// at all is classified by its words.
+func replyReport(rules *bounce.RuleSet, line, command string) (*bounce.Report, error) {
 	a := bounce.Answer{Text: line, Command: strings.ToUpper(command)}
-	if r, err := smtpreply.Parse(line); err == nil {
+	if reReplyCodeLead.MatchString(line) {
+		r, err := smtpreply.Parse(line)
+		if err != nil {
+			return nil, fmt.Errorf("--reply %q: %w (want a 2xx–5xx reply, RFC 5321 §4.2)", line, err)
+		}
+		if r.Code < 400 {
+			return &bounce.Report{Kind: bounce.KindNotBounce, Format: "smtp-reply", Recipients: []bounce.Recipient{}}, nil
+		}
 		a = bounce.AnswerOf(r)
 		a.Command = strings.ToUpper(command)
 	}
@@ -97,7 +112,25 @@ func replyReport(rules *bounce.RuleSet, line, command string) *bounce.Report {
 		kind, rc.Action = bounce.KindDelay, "delayed"
 	}
 	rc.Verdict = rules.Classify(a)
-	return &bounce.Report{Kind: kind, Format: "smtp-reply", Recipients: []bounce.Recipient{rc}}
+	return &bounce.Report{Kind: kind, Format: "smtp-reply", Recipients: []bounce.Recipient{rc}}, nil
+}
+
+// reReplyCodeLead matches a line that starts as an SMTP reply does: three
+// digits, then a space, a hyphen or the end (RFC 5321 §4.2).
+var reReplyCodeLead = regexp.MustCompile(`^\s*[0-9]{3}([ -]|$)`)
+
+// named drops the recipients of an email's report that have no address (a
+// notice that names nobody keeps its explanation in one, for the receiver
+// to attribute by its VERP address): petrel bounce classify reports only
+// recipients it can name.
+func named(rs []bounce.Recipient) []bounce.Recipient {
+	out := []bounce.Recipient{}
+	for _, rc := range rs {
+		if rc.EmailAddress != "" {
+			out = append(out, rc)
+		}
+	}
+	return out
 }
 
 func printReport(w io.Writer, rep *bounce.Report, rules *bounce.RuleSet, explain bool) {
@@ -121,12 +154,15 @@ func printReport(w io.Writer, rep *bounce.Report, rules *bounce.RuleSet, explain
 		}
 		fmt.Fprintln(w)
 	}
+	if len(rep.Recipients) == 0 && (rep.Kind == bounce.KindBounce || rep.Kind == bounce.KindDelay) {
+		fmt.Fprintln(w, "no recipient named")
+	}
 	for _, rc := range rep.Recipients {
-		addr := rc.EmailAddress
-		if addr == "" {
-			addr = "(no address)"
+		if rc.EmailAddress == "" {
+			fmt.Fprintln(w, "answer")
+		} else {
+			fmt.Fprintf(w, "recipient %s\n", rc.EmailAddress)
 		}
-		fmt.Fprintf(w, "recipient %s\n", addr)
 		if rc.OriginalRecipient != "" && !strings.EqualFold(rc.OriginalRecipient, rc.EmailAddress) {
 			fmt.Fprintf(w, "  original recipient %s\n", rc.OriginalRecipient)
 		}

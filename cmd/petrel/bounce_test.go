@@ -89,3 +89,60 @@ func TestClassifyShowsOriginalRecipient(t *testing.T) {
 		t.Errorf("output lacks the original recipient:\n%s", out.String())
 	}
 }
+
+// TestClassifyReplyCodes: a positive reply (2xx, 3xx) reports no failure,
+// and a line that starts with a code outside 2xx–5xx is refused.
+func TestClassifyReplyCodes(t *testing.T) {
+	for _, line := range []string{"250 2.1.5 Ok", "354 End data with <CR><LF>.<CR><LF>", "221 2.0.0 Bye"} {
+		var out bytes.Buffer
+		if err := classifyCmd([]string{"--reply", line, "--json"}, nil, &out); err != nil {
+			t.Errorf("%q: %v", line, err)
+			continue
+		}
+		if got := strings.TrimSpace(out.String()); got != `{"kind":"not-bounce","format":"smtp-reply","recipients":[]}` {
+			t.Errorf("%q: %s, want not-bounce with no recipient", line, got)
+		}
+	}
+	for _, line := range []string{"999 5.9.9 x", "199 x", "600 6.0.0 no"} {
+		var out bytes.Buffer
+		err := classifyCmd([]string{"--reply", line}, nil, &out)
+		if err == nil || !strings.Contains(err.Error(), "2xx–5xx") {
+			t.Errorf("%q: err %v, output %q; want a refusal naming 2xx–5xx", line, err, out.String())
+		}
+	}
+	// A line without a code is read by its words.
+	var out bytes.Buffer
+	if err := classifyCmd([]string{"--reply", "mailbox full", "--json"}, nil, &out); err != nil || !strings.Contains(out.String(), `"reason":"mailbox-full"`) {
+		t.Errorf("no code: %v %s", err, out.String())
+	}
+}
+
+// TestClassifyNamesNoEmptyAddress: a notice that names nobody reports no
+// recipient, in JSON and in text, rather than one with an empty address.
+func TestClassifyNamesNoEmptyAddress(t *testing.T) {
+	msg := "Return-Path: <>\r\nFrom: MAILER-DAEMON@mx.nobody.test\r\nSubject: Undelivered Mail Returned to Sender\r\n\r\n" +
+		strings.Repeat("x@y@z@ ", 50) + "\r\n"
+	var out bytes.Buffer
+	if err := classifyCmd([]string{"-", "--json"}, strings.NewReader(msg), &out); err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Kind       string `json:"kind"`
+		Recipients []struct {
+			EmailAddress string `json:"emailAddress"`
+		} `json:"recipients"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Kind != "bounce" || rep.Recipients == nil || len(rep.Recipients) != 0 {
+		t.Errorf("got %s, want a bounce with recipients []", out.String())
+	}
+	out.Reset()
+	if err := classifyCmd([]string{"-"}, strings.NewReader(msg), &out); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "recipient") && !strings.Contains(out.String(), "no recipient named") || strings.Contains(out.String(), "(no address)") {
+		t.Errorf("text output names an empty recipient:\n%s", out.String())
+	}
+}

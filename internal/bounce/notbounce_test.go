@@ -50,6 +50,18 @@ func TestNotBounces(t *testing.T) {
 		{"challenge-choicemail-report", KindAutoReply, "challenge-response", "dave@rcpt.test", "24"},
 		{"challenge-tmda-confirm", KindAutoReply, "challenge-response", "", "25"},
 		{"challenge-qconfirm-report-no-recipients", KindAutoReply, "challenge-response", "", ""},
+		// The challenge vocabulary in more languages and wordings, under
+		// bounce-like senders and subjects (challengeWording).
+		{"challenge-it-conferma-persona", KindAutoReply, "challenge-response", "", "41"},
+		{"challenge-pt-confirme-pessoa", KindAutoReply, "challenge-response", "", "42"},
+		{"challenge-pl-potwierdz-czlowiek", KindAutoReply, "challenge-response", "", "43"},
+		{"challenge-es-retenido-hasta-confirme", KindAutoReply, "challenge-response", "", "44"},
+		{"challenge-de-zurueckgehalten", KindAutoReply, "challenge-response", "", "45"},
+		{"challenge-fr-retenu-valider", KindAutoReply, "challenge-response", "", "46"},
+		{"challenge-nl-vastgehouden", KindAutoReply, "challenge-response", "", "47"},
+		{"challenge-en-whitelist-reply-add", KindAutoReply, "challenge-response", "", "48"},
+		{"challenge-en-authenticate-released", KindAutoReply, "challenge-response", "", "49"},
+		{"challenge-en-on-hold-until-confirm", KindAutoReply, "challenge-response", "", "50"},
 
 		{"guard-bounce-nl-onbestelbaar-ooo-subject", KindBounce, "", "r.bakker@klant.test", "31"},
 		{"guard-bounce-dsn-verify-ooo-quoted", KindBounce, "", "grace@rcpt.test", "32"},
@@ -82,5 +94,50 @@ func TestNotBounces(t *testing.T) {
 				t.Errorf("Original.PetrelID %q, want %q", rep.Original.PetrelID, want)
 			}
 		})
+	}
+}
+
+// TestChallengeWording: reChallenge reads a notice that asks the sender to
+// act on themselves, or holds their message until they do, in any of its
+// languages; a notice that only reports a rejection, or asks the sender to
+// check the recipient's address, is no challenge.
+func TestChallengeWording(t *testing.T) {
+	cases := []struct {
+		text string
+		want bool
+	}{
+		{"Please confirm you are a real person by clicking below.", true},
+		{"Per favore conferma di essere una persona reale.", true},
+		{"Confirme que você é uma pessoa clicando no link.", true},
+		{"Prosimy potwierdzić, że jesteś człowiekiem.", true},
+		{"Confirme que usted es una persona.", true},
+		{"Veuillez confirmer que vous êtes un humain.", true},
+		{"Bitte bestätigen Sie kurz, dass Sie ein Mensch sind.", true},
+		{"Bevestig dat u een mens bent.", true},
+		{"Please verify your email address to have it delivered.", true},
+		{"Verifique su dirección de correo.", true},
+		{"Your message will be delivered once you are approved.", true},
+		{"After authentication your pending message will be released to the recipient.", true},
+		{"To be added to the whitelist, reply to this message with the word ADD in the subject line.", true},
+		{"Your message is held until you confirm it.", true},
+		{"Il messaggio sarà recapitato dopo che avrai confermato il tuo indirizzo.", true},
+		{"Votre message sera distribué dès que vous aurez validé votre adresse.", true},
+		{"Ihre Nachricht wird zugestellt, sobald Sie Ihre Adresse bestätigt haben.", true},
+		{"Uw bericht wordt afgeleverd zodra u uw adres bevestigt.", true},
+		{"Wiadomość zostanie dostarczona po potwierdzeniu adresu.", true},
+
+		{"Please verify the recipient's address and try again.", false},
+		{"Sender verify failed: the address could not be verified.", false},
+		{"Your message could not be delivered. Check the address and send it again.", false},
+		{"Verifique la dirección del destinatario.", false},
+		{"Bitte überprüfen Sie die Empfängeradresse.", false},
+		{"The group only accepts messages from people on its allowed senders list; ask the owner to approve your address, then send again.", false},
+		{"Your message will be delivered when the recipient's mailbox has space.", false},
+		{"If you reply to this message, add the original text.", false},
+	}
+	for _, c := range cases {
+		if got := reChallenge.MatchString(fold(c.text)); got != c.want {
+			t.Errorf("reChallenge(%q) = %v, want %v", c.text, got, c.want)
+		}
 	}
 }

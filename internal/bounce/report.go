@@ -166,13 +166,18 @@ func parseForwarded(root *entity) *Report {
 // ClassifyReport fills in every recipient's verdict. Complaints and
 // auto-replies carry none. A recipient the report calls delayed (RFC 3464
 // §2.3.3: the reporting MTA is still trying) is Transient whatever its
-// diagnostic quotes: nothing has failed yet.
+// diagnostic quotes: nothing has failed yet. A verdict the report itself
+// states (RuleSESNotification: SES's bounceType for a recipient it quotes
+// no answer for) is kept: SES decided, and there is no answer to classify.
 func (s *RuleSet) ClassifyReport(r *Report) {
 	if r.Kind != KindBounce && r.Kind != KindDelay {
 		return
 	}
 	for i := range r.Recipients {
 		rc := &r.Recipients[i]
+		if rc.Verdict.Rule == RuleSESNotification {
+			continue
+		}
 		rc.Verdict = s.Classify(rc.Answer())
 		if rc.Action == "delayed" && rc.Verdict.Type == Permanent {
 			rc.Verdict.Type, rc.Verdict.SubType = Transient, General
@@ -187,15 +192,36 @@ func (s *RuleSet) ClassifyReport(r *Report) {
 // The remote server's own words win over the reporting MTA's summary: an
 // enhanced status in the diagnostic is used before the DSN's Status field
 // (a Status of 5.1.1 over "550 5.7.1 IP address blacklisted" is the local
-// MTA's guess). A recipient whose answer carries neither code nor status
-// takes its class from the action: failed is 5, delayed is 4.
+// MTA's guess). A specific Status of the other class than the diagnostic
+// (RFC 3464 §2.3.4: 5.1.1 over "451 4.7.1 …") is the reporting MTA's own
+// judgement and replaces the diagnostic's status. A generic Status
+// (X.0.0, RFC 3463 §3.1) of the other class says only that the reporting
+// MTA gave up (Exim's 5.0.0 over a 4xx answer after its retry timeout), not
+// what the remote server said: it is dropped, and the answer classifies as
+// the same reply would live — a 4xx answer stays Transient, with its own
+// reason. A recipient whose answer carries neither code nor status takes
+// its class from the action: failed is 5, delayed is 4.
 func (rc Recipient) Answer() Answer {
 	a := parseDiagnostic(rc.DiagnosticCode)
 	if a.Command == "" {
 		a.Command = rc.SMTPCommand
 	}
 	_, a.Domain, _ = strings.Cut(rc.EmailAddress, "@")
-	if st := normalizeStatus(rc.Status); a.Status == "" || st != "" && st[0] != a.Status[0] {
+	class := ""
+	switch {
+	case a.Status != "":
+		class = a.Status[:1]
+	case a.Code >= 400 && a.Code < 600:
+		class = strconv.Itoa(a.Code / 100)
+	}
+	st := normalizeStatus(rc.Status)
+	generic := strings.HasSuffix(st, ".0.0")
+	switch {
+	case st == "" || st[:1] == class:
+		if a.Status == "" {
+			a.Status = st
+		}
+	case class == "" || !generic:
 		a.Status = st
 	}
 	if a.Status == "" && a.Code == 0 {

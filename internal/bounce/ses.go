@@ -12,8 +12,10 @@ import (
 // "Complaint" | "Delivery" | "DeliveryDelay", …}, bare or wrapped in an SNS
 // envelope ({"Type": "Notification", "Message": "<the notification JSON as
 // a string>", …}, as an SNS email-json subscription sends it). Petrel in front of SES gets
-// these for mail SES delivered; the recipients' answers are classified by
-// Petrel's rules, not taken from SES's bounceType.
+// these for mail SES delivered. A bounced recipient with a diagnosticCode
+// is classified by Petrel's rules, from the remote server's answer; one
+// without (SES's suppression list, or SES giving up with no answer to
+// quote) carries SES's own verdict (sesVerdict), which ClassifyReport keeps.
 func parseSESNotification(root *entity) *Report {
 	for _, e := range leafTexts(root) {
 		body := bytes.ReplaceAll(e.body, []byte("!\n "), nil) // MTA line wrapping of long JSON lines
@@ -33,7 +35,9 @@ func parseSESNotification(root *entity) *Report {
 					Status         string `json:"status"`
 					DiagnosticCode string `json:"diagnosticCode"`
 				} `json:"bouncedRecipients"`
-				ReportingMTA string `json:"reportingMTA"`
+				ReportingMTA  string `json:"reportingMTA"`
+				BounceType    string `json:"bounceType"`
+				BounceSubType string `json:"bounceSubType"`
 			} `json:"bounce"`
 			Complaint struct {
 				ComplainedRecipients []struct {
@@ -77,7 +81,11 @@ func parseSESNotification(root *entity) *Report {
 			r.Kind = KindBounce
 			r.ReportingMTA = stripType(n.Bounce.ReportingMTA)
 			for _, b := range n.Bounce.BouncedRecipients {
-				r.Recipients = append(r.Recipients, Recipient{EmailAddress: b.EmailAddress, Action: b.Action, Status: b.Status, DiagnosticCode: b.DiagnosticCode})
+				rc := Recipient{EmailAddress: b.EmailAddress, Action: b.Action, Status: b.Status, DiagnosticCode: b.DiagnosticCode}
+				if strings.TrimSpace(b.DiagnosticCode) == "" {
+					rc.Verdict = sesVerdict(n.Bounce.BounceType, n.Bounce.BounceSubType)
+				}
+				r.Recipients = append(r.Recipients, rc)
 			}
 		case "complaint":
 			r.Kind = KindComplaint
@@ -105,4 +113,49 @@ func parseSESNotification(root *entity) *Report {
 		return r
 	}
 	return nil
+}
+
+// RuleSESNotification is the Verdict.Rule of a verdict taken from an SES
+// bounce notification's bounceType and bounceSubType rather than from
+// Petrel's rules; ClassifyReport keeps such a verdict.
+const RuleSESNotification = "ses-notification"
+
+// sesReasons gives the Reason of an SES bounceSubType; General and an
+// unknown subtype give ReasonOther.
+var sesReasons = map[string]string{
+	NoEmail:                  ReasonUserUnknown,
+	Suppressed:               ReasonSuppressed,
+	OnAccountSuppressionList: ReasonSuppressed,
+	MailboxFull:              ReasonMailboxFull,
+	MessageTooLarge:          ReasonMessageTooLarge,
+	ContentRejected:          ReasonContentRejected,
+	AttachmentRejected:       ReasonContentRejected,
+	Undetermined:             ReasonUndetermined,
+}
+
+// sesVerdict is the verdict an SES bounce notification states: its
+// bounceType and bounceSubType (SES's documented pairs: Permanent with
+// General, NoEmail, Suppressed or OnAccountSuppressionList, Transient with
+// General, MailboxFull, MessageTooLarge, ContentRejected or
+// AttachmentRejected, Undetermined with Undetermined), and the reason
+// sesReasons names. A type or pair SES does not document gives no verdict
+// (the rules decide).
+func sesVerdict(typ, subType string) Verdict {
+	subs, ok := bounceTypes[typ]
+	if !ok {
+		return Verdict{}
+	}
+	if subType == "" {
+		subType = subs[0]
+	}
+	for _, s := range subs {
+		if s == subType {
+			reason, ok := sesReasons[subType]
+			if !ok {
+				reason = ReasonOther
+			}
+			return Verdict{Type: typ, SubType: subType, Reason: reason, Rule: RuleSESNotification}
+		}
+	}
+	return Verdict{}
 }

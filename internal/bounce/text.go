@@ -544,40 +544,82 @@ func diagnostics(text string, needles []string) []string {
 // names a recipient (Sendmail's and Courier's ">>> RCPT To:<a@x>").
 var reRcptCommand = regexp.MustCompile(`(?i)^[ \t]*>>>[ \t]*RCPT[ \t]+TO:[ \t]*<?([^>\s]+)`)
 
-// transcriptReplies reads an SMTP session transcript in text: the server's
-// reply ("<<< " lines) after each ">>> RCPT TO" is that recipient's answer
-// (RFC 5321 §4.1.1.3). Only replies that refuse the recipient (4xx, 5xx)
-// are kept, with the command line; an accepted recipient's answer, if any,
-// comes later (after DATA, for all of them).
+// reTranscriptReply matches a server line of an SMTP session transcript
+// ("<<< 550-5.1.1 …"): its reply code, and "-" when more lines of the same
+// reply follow (RFC 5321 §4.2.1).
+var reTranscriptReply = regexp.MustCompile(`^<<<[ \t]*([0-9]{3})(-?)`)
+
+// maxPending bounds the commands a transcript may have sent ahead of their
+// replies; maxNamedSearch bounds how many of them a reply that names a
+// recipient is matched against, so pairing stays linear.
+const (
+	maxPending     = 4 * maxRecipients
+	maxNamedSearch = 64
+)
+
+// transcriptReplies reads an SMTP session transcript in text (Sendmail's
+// and Courier's ">>> " client lines and "<<< " server lines): the reply to
+// each ">>> RCPT TO" is that recipient's answer (RFC 5321 §4.1.1.3). A
+// client that pipelines (RFC 2920 §3) sends MAIL, every RCPT and DATA
+// before it reads a reply, and the server answers them in order, so
+// replies pair with the commands still unanswered, first to first: each
+// recipient's block is its command line and its own reply, never the
+// replies to other commands that follow. A reply that names, in angle
+// brackets, the recipient of a later unanswered RCPT answers that one
+// (a transcript that leaves replies out). A new "while talking to" session
+// starts afresh. Only replies that refuse the recipient (4xx, 5xx) are
+// kept; an accepted recipient's answer, if any, comes later (after DATA,
+// for all of them).
 func transcriptReplies(text string) map[string]string {
 	if !strings.Contains(text, ">>>") {
 		return nil
 	}
 	out := map[string]string{}
-	var cur string
-	var b strings.Builder
-	done := func() {
-		if _, ok := out[cur]; cur != "" && !ok && reSMTPAnswer.MatchString(b.String()) {
-			out[cur] = b.String()
-		}
-		cur = ""
-		b.Reset()
-	}
+	type command struct{ line, rcpt string }
+	var pending []command
+	var reply strings.Builder
 	for line := range strings.SplitSeq(text, "\n") {
-		switch t := strings.TrimLeft(line, " \t"); {
-		case cur != "" && strings.HasPrefix(t, "<<<"):
-			b.WriteString(t)
-			b.WriteByte('\n')
-		default:
-			done()
-			if m := reRcptCommand.FindStringSubmatch(line); m != nil {
-				cur = asciiLower(cleanAddress(m[1]))
-				b.WriteString(t)
-				b.WriteByte('\n')
+		t := strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(t, ">>>"):
+			c := command{line: t}
+			if m := reRcptCommand.FindStringSubmatch(t); m != nil {
+				c.rcpt = asciiLower(cleanAddress(m[1]))
 			}
+			if len(pending) == maxPending {
+				pending = pending[1:]
+			}
+			pending = append(pending, c)
+		case strings.HasPrefix(t, "<<<"):
+			reply.WriteString(t)
+			reply.WriteByte('\n')
+			m := reTranscriptReply.FindStringSubmatch(t)
+			if m != nil && m[2] == "-" {
+				continue // more lines of this reply follow
+			}
+			r := reply.String()
+			reply.Reset()
+			if len(pending) == 0 {
+				continue // the greeting, or a reply whose command is not shown
+			}
+			k, lower := 0, asciiLower(r)
+			for i, c := range pending[:min(len(pending), maxNamedSearch)] {
+				if c.rcpt != "" && strings.Contains(lower, "<"+c.rcpt+">") {
+					k = i
+					break
+				}
+			}
+			c := pending[k]
+			pending = pending[k+1:]
+			refused := m != nil && (m[1][0] == '4' || m[1][0] == '5') || m == nil && reSMTPAnswer.MatchString(r)
+			if _, ok := out[c.rcpt]; c.rcpt != "" && !ok && refused {
+				out[c.rcpt] = c.line + "\n" + r
+			}
+		case strings.Contains(t, "while talking to"):
+			pending = pending[:0]
+			reply.Reset()
 		}
 	}
-	done()
 	return out
 }
 
