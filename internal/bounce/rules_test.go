@@ -200,6 +200,17 @@ func TestScopeFixtures(t *testing.T) {
 		{"scope/spamhaus-521.eml", "cat@rcpt.test", Transient, ReasonIPBlocklisted},
 		{"scope/helo-521.eml", "dan@rcpt.test", Transient, ReasonHELORejected},
 		{"scope/godaddy-too-many-recipients.eml", "eve@rcpt.test", Transient, ReasonSendingQuota},
+		// Sender- and transaction-scoped whatever the code or status: a 521
+		// naming no "does not accept mail", x.1.1 about SPF/DMARC or the
+		// sender's domain, another language, a provider's throttle or block.
+		{"scope/postfix-521-aol-ip.eml", "nia@aol.test", Transient, ReasonIPBlocklisted},
+		{"scope/exim-absender-unbekannt.eml", "olaf@firma.test", Transient, ReasonSenderRejected},
+		{"scope/courier-fr-expediteur.eml", "zoe@exemple.test", Transient, ReasonSenderRejected},
+		{"scope/sendmail-511-spf.eml", "pia@rcpt.test", Transient, ReasonAuthFailure},
+		{"scope/exchange-511-dmarc.eml", "rex@partner.test", Transient, ReasonAuthFailure},
+		{"scope/qmail-511-sender-mx.eml", "ugo@isp.test", Transient, ReasonSenderRejected},
+		{"scope/postfix-qq-frequency.eml", "wei@qq.test", Transient, ReasonRateLimited},
+		{"scope/exim-tonline-bl.eml", "vera@t-online.test", Transient, ReasonIPBlocklisted},
 		{"status/qmail-rcpthosts.eml", "fay@old.test", Transient, ReasonRelayDenied},
 		{"status/generic-then-specific.eml", "gus@corp.test", Transient, ReasonMailboxFull},
 		{"status/bare-rejected.eml", "hal@rcpt.test", Permanent, ReasonOther},
@@ -244,6 +255,185 @@ func TestSenderScopedRulesAreTransient(t *testing.T) {
 	for _, r := range Builtin().Rules() {
 		if SenderScoped(r.Reason) && r.Type != Transient {
 			t.Errorf("built-in rule %s: %s with sender-scoped reason %s", r.Name, r.Type, r.Reason)
+		}
+	}
+}
+
+// TestSenderScopedAnswers: answers about the sender or the transaction — its
+// return path or domain, HELO name, reverse DNS, SPF/DKIM/DMARC, sending
+// IP's listing or reputation, connection limits, relay — in many wordings
+// and languages are Transient with a sender-scoped reason whatever their
+// code or status (5.1.1, 521 and 556 included), both live (an answer to
+// RCPT) and inside a DSN (Status and Diagnostic-Code).
+func TestSenderScopedAnswers(t *testing.T) {
+	cases := []struct{ reply, reason string }{
+		// 521/556 that explain something else than "does not accept mail".
+		{"521 5.2.1 :  (CON:B1) AOL will not accept delivery of this message.", ReasonIPBlocklisted},
+		{"521 5.7.1 Your IP address 192.0.2.10 has been listed. Contact postmaster.", ReasonIPBlocklisted},
+		{"521 5.7.1 Rejected: 192.0.2.10 is listed by bl.mailspike.net", ReasonIPBlocklisted},
+		{"521 Too many connections from your IP", ReasonRateLimited},
+		{"521 5.7.1 Connection rejected: your server is sending spam", ReasonReputation},
+		{"556 5.7.1 Your reverse DNS is missing", ReasonAuthFailure},
+		{"521 5.3.2 Your host is not allowed to connect", ReasonIPBlocklisted},
+		// x.1.1 about the sender, its domain, HELO name, authentication.
+		{"511 sorry, can't find a valid MX for sender domain (#5.1.1 - chkuser)", ReasonSenderRejected},
+		{"550 5.1.1 Sender address does not exist", ReasonSenderRejected},
+		{"550 5.1.1 Sender domain does not exist", ReasonSenderRejected},
+		{"550 5.1.1 Your envelope sender domain does not exist", ReasonSenderRejected},
+		{"553 5.1.1 <b-123@bounces.petrel.test>: Return path domain not found", ReasonSenderRejected},
+		{"550 5.1.1 Bounce address b-123@bounces.petrel.test does not exist", ReasonSenderRejected},
+		{"550 5.1.1 From address not verified", ReasonSenderRejected},
+		{"550 5.1.1 HELO hostname petrel doesn't resolve", ReasonHELORejected},
+		{"550 5.1.1 Your SPF record does not authorize this sending host", ReasonAuthFailure},
+		{"550 5.1.1 The sending domain petrel.test fails DMARC", ReasonAuthFailure},
+		{"550 5.1.1 Unauthenticated email is not accepted from this domain", ReasonAuthFailure},
+		{"550 5.1.1 Your access to this mail system has been rejected due to the sending MTA's poor reputation.", ReasonReputation},
+		{"550 5.1.1 Client host rejected: cannot find your hostname, [192.0.2.10]", ReasonAuthFailure},
+		{"521 5.1.1 Too many invalid recipients from your IP, try later", ReasonRateLimited},
+		// Sender wording with a policy status or none.
+		{"550 5.7.1 Domain of sender address b-1@bounces.petrel.test does not exist", ReasonSenderRejected},
+		{"550 Domain of sender address b-1@bounces.petrel.test does not exist", ReasonSenderRejected},
+		{"550 Sender domain does not exist", ReasonSenderRejected},
+		{"550 5.0.0 Your domain does not exist", ReasonSenderRejected},
+		{"550 Your sender address could not be verified (user does not exist)", ReasonSenderRejected},
+		{"550 Return address invalid", ReasonSenderRejected},
+		{"550 Invalid address in MAIL FROM", ReasonSenderRejected},
+		{"550 Sender address no longer valid", ReasonSenderRejected},
+		{"550 Relaying for your account is no longer available", ReasonRelayDenied},
+		{"554 Service no longer available for your IP range", ReasonIPBlocklisted},
+		// The sender in other languages.
+		{"550 5.1.0 Absenderadresse unbekannt", ReasonSenderRejected},
+		{"550 5.7.1 Absenderadresse existiert nicht", ReasonSenderRejected},
+		{"550 5.1.0 Adresse de l'expéditeur inconnue", ReasonSenderRejected},
+		{"550 5.7.1 Dirección del remitente desconocida", ReasonSenderRejected},
+		{"550 Indirizzo del mittente sconosciuto", ReasonSenderRejected},
+		{"550 5.7.1 Адрес отправителя не существует", ReasonSenderRejected},
+		{"550 Absender-Domain existiert nicht", ReasonSenderRejected},
+		{"550 5.7.1 Domaine de l'expéditeur inexistant", ReasonSenderRejected},
+		{"550 El dominio del remitente no existe", ReasonSenderRejected},
+		{"550 发件人域名不存在", ReasonSenderRejected},
+		{"550 Nadawca nieznany", ReasonSenderRejected},
+		{"550 送信者のアドレスが存在しません", ReasonSenderRejected},
+		{"550 Afzender adres bestaat niet", ReasonSenderRejected},
+		{"550 Endereço do remetente inválido", ReasonSenderRejected},
+		// "Does not exist" about a DNS record, the HELO name, a header.
+		{"550 5.7.1 Client host rejected: reverse DNS record does not exist", ReasonAuthFailure},
+		{"550 5.7.25 Reverse DNS for 192.0.2.10 does not exist", ReasonAuthFailure},
+		{"550 5.7.26 SPF record for petrel.test does not exist and DKIM failed", ReasonAuthFailure},
+		{"550 5.7.1 Your HELO hostname does not exist in DNS", ReasonHELORejected},
+		{"550 5.7.1 The From: header address domain does not exist", ReasonSenderRejected},
+		{"550 5.7.1 Reply-To address does not exist", ReasonSenderRejected},
+		{"550 5.7.1 DKIM signing domain does not exist", ReasonAuthFailure},
+		{"550 PTR record for 192.0.2.10 does not exist", ReasonAuthFailure},
+		{"550 Your IP address is not listed in our allowed senders", ReasonIPBlocklisted},
+		{"550 5.0.0 Client address not listed in allowed list", ReasonIPBlocklisted},
+		// Provider throttles and IP blocks without a status.
+		{"550 Ip frequency limited [http://service.mail.qq.test/cgi-bin/help?subtype=1&&id=20022&&no=1000725]", ReasonRateLimited},
+		{"550 Connection frequency limited. http://service.mail.qq.test/cgi-bin/help?subtype=1&&id=20022&&no=1000722", ReasonRateLimited},
+		{"550 Domain frequency limited", ReasonRateLimited},
+		{"550 Sender frequency limited. http://service.exmail.qq.test/cgi-bin/help?subtype=1&&id=20022&&no=1000723", ReasonRateLimited},
+		{"554 IP=192.0.2.10 - A problem occurred. (Ask your postmaster for help or to contact tosa@rx.t-online.test to clarify.) (BL)", ReasonIPBlocklisted},
+		{"554 IP=192.0.2.10 - Dialup/transient IP not allowed. Use a mailgateway or contact toda@rx.t-online.test if obsolete. (DIAL)", ReasonIPBlocklisted},
+		{"550 SC-001 (BAY004-MC1F21) Unfortunately, messages from 192.0.2.10 weren't sent. Please contact your Internet service provider. You can tell them that Hotmail does not relay dynamically-assigned IP ranges.", ReasonIPBlocklisted},
+		{"553 Relaying disallowed", ReasonRelayDenied},
+		{"554 Ihre IP-Adresse ist gesperrt", ReasonIPBlocklisted},
+		{"550 5.7.1 Ihre IP-Adresse steht auf einer Sperrliste", ReasonIPBlocklisted},
+		{"550 Votre adresse IP est sur liste noire", ReasonIPBlocklisted},
+		{"550 Su dirección IP está en una lista negra", ReasonIPBlocklisted},
+		{"550 您的IP已被列入黑名单", ReasonIPBlocklisted},
+		{"554 5.7.1 Ваш IP-адрес заблокирован", ReasonIPBlocklisted},
+		{"550 Il server mittente non è autorizzato", ReasonIPBlocklisted},
+		// The sender's own account.
+		{"550 5.2.1 Sender's account is disabled", ReasonSenderRejected},
+		{"550 5.2.1 Your account has been disabled for sending", ReasonSenderRejected},
+		// The right sender-scoped reason.
+		{"550 5.7.606 Access denied, banned sending IP [192.0.2.10]. To request removal from this list please visit https://sender.office.test/", ReasonIPBlocklisted},
+		{"550 5.7.708 Service unavailable. Access denied, traffic not accepted from this IP.", ReasonIPBlocklisted},
+		{"550 5.7.750 Service unavailable. Client blocked from sending from unregistered domains.", ReasonSenderRejected},
+		{"550 5.7.1 Unfortunately, messages from [192.0.2.10] weren't sent. Please contact your Internet service provider since part of their network is on our block list (S3150).", ReasonIPBlocklisted},
+		{"550 5.7.1 Your IP has been listed", ReasonIPBlocklisted},
+		{"553 sorry, your envelope sender has been denied (#5.7.1)", ReasonSenderRejected},
+		{"550 5.7.1 Mail from this sender is no longer accepted", ReasonSenderRejected},
+		{"550 5.7.1 Your mail server does not accept mail: rejecting as a courtesy", ReasonSenderRejected},
+		{"550 5.4.6 Unusual sending activity detected. Please try after sometime.", ReasonReputation},
+		{"550 5.1.0 Address rejected. Your domain petrel.test has no MX record", ReasonSenderRejected},
+		{"550 5.1.1 The domain petrel.test in your MAIL FROM has no valid MX record", ReasonSenderRejected},
+		{"550 Callout verification failed: 550 5.1.1 User unknown", ReasonSenderRejected},
+		{"550 5.2.1 Sending account suspended: daily limit reached", ReasonSenderRejected},
+		{"550 Our server does not accept mail from dynamic IP space", ReasonIPBlocklisted},
+		{"550 5.1.0 example.test does not accept email from 192.0.2.10", ReasonIPBlocklisted},
+	}
+	rules := Builtin()
+	for _, c := range cases {
+		r, err := smtpreply.Parse(c.reply)
+		if err != nil {
+			t.Fatal(err)
+		}
+		live := AnswerOf(r)
+		live.Command, live.Domain = "RCPT", "rcpt.test"
+		status := r.Enhanced
+		if status == "" {
+			status = "5.0.0"
+		}
+		rc := Recipient{EmailAddress: "x@rcpt.test", Action: "failed", Status: status, DiagnosticCode: "smtp; " + c.reply}
+		for _, w := range []struct {
+			how string
+			v   Verdict
+		}{{"live", rules.Classify(live)}, {"DSN", rules.Classify(rc.Answer())}} {
+			if w.v.Type != Transient || !SenderScoped(w.v.Reason) || w.v.Reason != c.reason {
+				t.Errorf("%s %q = %s %s (%s), want Transient %s", w.how, c.reply, w.v.Type, w.v.Reason, w.v.Rule, c.reason)
+			}
+		}
+	}
+}
+
+// TestTemporaryAndInnerAnswers: a 5xx whose text says the condition is
+// temporary, a temporary lock, the receiver's own storage failure, the
+// reason a verifying relay passes on, a mail loop — live and in a DSN.
+func TestTemporaryAndInnerAnswers(t *testing.T) {
+	cases := []struct{ reply, typ, reason string }{
+		{"550 5.2.1 Postfach gesperrt wegen Spam", Transient, ReasonMailboxDisabled},
+		{"550 5.2.1 Mailbox locked due to spam", Transient, ReasonMailboxDisabled},
+		{"550 5.2.1 Mailbox is closed for maintenance until tomorrow", Transient, ReasonMailboxDisabled},
+		{"550 5.2.1 Das Konto wurde gelöscht", Permanent, ReasonMailboxDisabled},
+		{"550 Mailbox unavailable: account is being migrated, please retry later", Transient, ReasonSystemError},
+		{"550 5.0.0 Account unavailable, try again later", Transient, ReasonSystemError},
+		{"550 Requested action not taken: mailbox unavailable (try again later)", Transient, ReasonSystemError},
+		{"550 Mailbox unavailable or access denied", Transient, ReasonPolicyRejected},
+		{"554 5.2.0 STOREDRV.Deliver.Exception:StoragePermanentException.MapiExceptionNoAccess; Failed to process message due to a permanent exception", Transient, ReasonSystemError},
+		{"550 5.1.1 Recipient address rejected: undeliverable address: host mx.inner.test[192.0.2.3] said: 554 5.7.1 Spam message rejected", Transient, ReasonSpamBlocked},
+		{"554 5.4.14 Hop count exceeded - possible mail loop ATTR34", Transient, ReasonSystemError},
+		// What stays Permanent: an explicit x.1.1 or "does not exist" with "later".
+		{"550 5.1.1 User unknown, please try again later", Permanent, ReasonUserUnknown},
+		{"550 Mailbox does not exist, try again later", Permanent, ReasonUserUnknown},
+		{"550 5.1.1 Address bob@rcpt.test does not exist", Permanent, ReasonUserUnknown},
+		{"550 5.7.1 <x@rcpt.test>: Recipient address rejected: User unknown in relay recipient table", Permanent, ReasonUserUnknown},
+		{"556 5.1.10 Recipient address bob@null.test has null MX", Permanent, ReasonNotAcceptingMail},
+		{"521 5.3.2 mx.null.test does not accept mail", Permanent, ReasonNotAcceptingMail},
+		{"556 Domain does not accept mail", Permanent, ReasonNotAcceptingMail},
+		// An unexplained 521 refuses the sending host.
+		{"521 mx.rcpt.test ESMTP not accepting connections", Transient, ReasonIPBlocklisted},
+	}
+	rules := Builtin()
+	for _, c := range cases {
+		r, err := smtpreply.Parse(c.reply)
+		if err != nil {
+			t.Fatal(err)
+		}
+		live := AnswerOf(r)
+		live.Command, live.Domain = "RCPT", "rcpt.test"
+		status := r.Enhanced
+		if status == "" {
+			status = "5.0.0"
+		}
+		rc := Recipient{EmailAddress: "x@rcpt.test", Action: "failed", Status: status, DiagnosticCode: "smtp; " + c.reply}
+		for _, w := range []struct {
+			how string
+			v   Verdict
+		}{{"live", rules.Classify(live)}, {"DSN", rules.Classify(rc.Answer())}} {
+			if w.v.Type != c.typ || w.v.Reason != c.reason {
+				t.Errorf("%s %q = %s %s (%s), want %s %s", w.how, c.reply, w.v.Type, w.v.Reason, w.v.Rule, c.typ, c.reason)
+			}
 		}
 	}
 }
