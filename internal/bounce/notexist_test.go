@@ -102,7 +102,7 @@ func TestNotExistLive(t *testing.T) {
 		{"554 This domain accepts no mail", Permanent, ReasonNotAcceptingMail},
 		{"521 5.3.2 mx.closed.test does not accept mail", Permanent, ReasonNotAcceptingMail},
 		// … but not about the sender.
-		{"550 5.7.1 This domain does not accept mail from your network", Transient, ReasonPolicyRejected},
+		{"550 5.7.1 This domain does not accept mail from your network", Transient, ReasonIPBlocklisted},
 		{"553 5.7.27 Sender address has null MX", Transient, ReasonSenderRejected},
 		{"553 5.7.27 Sender address <news@sender.test> has null MX", Transient, ReasonSenderRejected},
 		{"550 5.7.1 Sender's domain does not accept mail", Transient, ReasonSenderRejected},
