@@ -36,6 +36,9 @@ const (
 	// maxRecipients is how many recipients one report may name (a message
 	// Petrel sends has at most 50).
 	maxRecipients = 1000
+	// maxFieldBytes is about how much of a header field parseHeader keeps
+	// (RFC 5322 §2.1.1 limits a line to 998 bytes, not a folded field).
+	maxFieldBytes = 16 << 10
 )
 
 // entity is one MIME entity: its header, its decoded body, and its children
@@ -94,22 +97,42 @@ func splitHeader(b []byte) (head, body []byte) {
 
 // parseHeader reads header fields, unfolding continuation lines and skipping
 // lines that are not fields (an mbox "From " line, garbage).
+//
+// A field's value is built once from its lines, so a field folded over
+// many thousands of lines costs time linear in its size, and is kept to
+// about its first maxFieldBytes: every rule that reads a field (a Subject,
+// a Diagnostic-Code, a list of recipients) needs far less.
 func parseHeader(b []byte) header {
 	var h header
+	var parts []string // the current field's value, line by line
+	size := 0
+	flush := func() {
+		if len(h) > 0 && len(parts) > 1 {
+			h[len(h)-1].value = strings.Join(parts, " ")
+		}
+		parts = parts[:0]
+	}
 	for line := range strings.SplitSeq(string(b), "\n") {
 		if line == "" {
 			continue
 		}
 		if (line[0] == ' ' || line[0] == '\t') && len(h) > 0 {
-			h[len(h)-1].value += " " + strings.TrimSpace(line)
+			if size < maxFieldBytes {
+				parts = append(parts, strings.TrimSpace(line))
+				size += len(parts[len(parts)-1]) + 1
+			}
 			continue
 		}
 		name, value, ok := strings.Cut(line, ":")
 		if !ok || name == "" || strings.ContainsAny(name, " \t") {
 			continue
 		}
-		h = append(h, field{name: name, value: strings.TrimSpace(value)})
+		flush()
+		h = append(h, field{name: name, value: clip(strings.TrimSpace(value), maxFieldBytes)})
+		parts = append(parts, h[len(h)-1].value)
+		size = len(parts[0])
 	}
+	flush()
 	return h
 }
 

@@ -37,8 +37,8 @@ func checkRecipients(t *testing.T, file string, kind Kind, want []wantRecipient)
 // them (issue 12, kind 5): SNS-wrapped SES notifications, bare local parts
 // qualified with the returned message's domain, X.400 and gateway
 // spellings, the returned copy's envelope when the notice names nobody,
-// delayed recipients of a mixed DSN, and Original-Recipient (RFC 3464
-// §2.3.1) beside Final-Recipient.
+// delayed recipients of a mixed DSN, Original-Recipient (RFC 3464
+// §2.3.1) beside Final-Recipient, and SMTPUTF8 addresses (RFC 6531-6533).
 func TestRecipients(t *testing.T) {
 	cases := []struct {
 		file string
@@ -61,6 +61,23 @@ func TestRecipients(t *testing.T) {
 			{addr: "gina.old@rcpt.test", action: "failed", typ: Permanent, reason: ReasonUserUnknown, original: "sales@rcpt.test"},
 		}},
 		{"envelope-delivered-to", KindBounce, []wantRecipient{{addr: "hal@hosting.test", action: "failed", typ: Permanent, reason: ReasonMailboxDisabled}}},
+		// SMTPUTF8 addresses read whole (RFC 6531, RFC 6532), in prose, in
+		// an rfc822 Final-Recipient, and as RFC 6533 utf-8-addr-xtext.
+		{"postfix-eai-prose", KindBounce, []wantRecipient{
+			{addr: "jürgen@rcpt.test", action: "failed", typ: Permanent, reason: ReasonUserUnknown},
+			{addr: "josé.garcía@correo.test", action: "failed", typ: Permanent, reason: ReasonUserUnknown},
+		}},
+		{"dsn-global-xtext", KindBounce, []wantRecipient{{addr: "jürgen@rcpt.test", action: "failed", typ: Permanent, reason: ReasonUserUnknown, original: "jürgen@rcpt.test"}}},
+		{"exchange-dsn-eai", KindBounce, []wantRecipient{
+			{addr: "zoë@rcpt.test", action: "failed", typ: Permanent},
+			{addr: "李雷@例子.test", action: "failed", typ: Permanent, reason: ReasonUserUnknown},
+		}},
+		// A bare local part: the one returned recipient of that local part
+		// whose domain the reporting host is in, or nobody when that is
+		// not one recipient.
+		{"postfix-bare-local-two-domains", KindBounce, []wantRecipient{{addr: "info@beta.test", action: "failed", typ: Permanent, reason: ReasonUserUnknown}}},
+		{"postfix-bare-local-envelope", KindBounce, []wantRecipient{{addr: "bob@mail.beta.test", action: "failed", typ: Permanent, reason: ReasonUserUnknown}}},
+		{"sendmail-bare-local-ambiguous", KindBounce, []wantRecipient{{addr: "", action: "failed"}}},
 	}
 	for _, c := range cases {
 		checkRecipients(t, "recipients/"+c.file, c.kind, c.want)
@@ -95,6 +112,25 @@ func TestRobustParsing(t *testing.T) {
 	}
 	for _, c := range cases {
 		checkRecipients(t, "robust/"+c.file, c.kind, c.want)
+	}
+}
+
+// TestCleanAddressUTF8: non-ASCII local parts and domains are kept whole
+// (RFC 6531 §3.3, RFC 6532 §3.2), RFC 6533 §3 "\x{HEX}" escapes of a
+// utf-8 address are decoded, and non-ASCII punctuation ends an address.
+func TestCleanAddressUTF8(t *testing.T) {
+	for in, want := range map[string]string{
+		"rfc822; <Zoë@Rcpt.TEST>":         "Zoë@rcpt.test",
+		`utf-8; j\x{FC}rgen@rcpt.test`:    "jürgen@rcpt.test",
+		`utf-8; \x{674E}\x{96F7}@例子.test`: "李雷@例子.test",
+		"utf-8; josé.garcía@correo.test":  "josé.garcía@correo.test",
+		"宛先：taro@rcpt.test。":              "taro@rcpt.test",
+		"<用户@例子.test>":                    "用户@例子.test",
+		`utf-8; bad\x{D800}@rcpt.test`:    "",
+	} {
+		if got := cleanAddress(in); got != want {
+			t.Errorf("cleanAddress(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

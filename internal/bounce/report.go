@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Kind is what a message arriving at the return path is.
@@ -249,8 +250,11 @@ var (
 // delivered" preamble and Postfix's "(in reply to … command)" — are dropped.
 // Words before the reply that are not boilerplate ("sender was rejected.
 // Remote host said: 550 …") stay: they are the reporter's account of it.
+//
+// Only the first maxDiagnostic bytes are read: a server's reply is a few
+// lines, and a hostile megabyte of words would cost every rule a pass.
 func parseDiagnostic(d string) Answer {
-	t := strings.TrimSpace(d)
+	t := strings.TrimSpace(clip(d, maxDiagnostic))
 	if typ, rest, ok := strings.Cut(t, ";"); ok && !strings.ContainsAny(typ, " \t") && len(typ) < 16 {
 		t = strings.TrimSpace(rest) // RFC 3464 §2.3.6: diagnostic-type ";" *text
 	}
@@ -269,6 +273,9 @@ func parseDiagnostic(d string) Answer {
 	}
 	return a
 }
+
+// maxDiagnostic is how many bytes of a diagnostic parseDiagnostic reads.
+const maxDiagnostic = 4 << 10
 
 var (
 	// reBoilerplate: the sentences MTAs put before every failed recipient
@@ -383,7 +390,40 @@ func normalizeStatus(s string) string {
 	return m[1] + "." + trimZeros(m[2]) + "." + trimZeros(m[3])
 }
 
-var reAddress = regexp.MustCompile(`(?:"[^"\s@<>]+"|[A-Za-z0-9!#$%&'*+/=?^_{|}~.-]+)@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+`)
+// reAddress matches an address: an RFC 5321 §4.1.2 local part (a dot-string
+// or a quoted string) "@" a domain of two or more labels. Both may hold
+// non-ASCII letters, marks and digits (RFC 6531 §3.3 SMTPUTF8, RFC 6532
+// §3.2 UTF-8 in addresses), so "jürgen@rcpt.test" is read whole, never cut
+// to an ASCII tail ("rgen@rcpt.test" is someone else); non-ASCII
+// punctuation (a full-width colon, an ideographic full stop) ends it.
+var reAddress = regexp.MustCompile(`(?:"[^"\s@<>]+"|[\p{L}\p{M}\p{N}A-Za-z0-9!#$%&'*+/=?^_{|}~.-]+)@` + labelRE + `(?:\.` + labelRE + `)+`)
+
+// labelRE is one domain label: letters and digits (non-ASCII too, an IDN
+// U-label, RFC 5890 §2.3.2.1), hyphens inside.
+const labelRE = `[\p{L}\p{M}\p{N}](?:[\p{L}\p{M}\p{N}-]*[\p{L}\p{M}\p{N}])?`
+
+// reXText matches an RFC 6533 §3 escape in a utf-8-addr-xtext or
+// utf-8-addr-unitext address: "\x{HEX}" is the Unicode scalar value HEX.
+var reXText = regexp.MustCompile(`\\x\{([0-9A-Fa-f]{1,6})\}`)
+
+// decodeXText replaces RFC 6533 §3 "\x{HEX}" escapes by the characters
+// they stand for; ok is false when an escape stands for no character (an
+// address that cannot be read, never one cut at the escape).
+func decodeXText(s string) (string, bool) {
+	if !strings.Contains(s, `\x{`) {
+		return s, true
+	}
+	ok := true
+	s = reXText.ReplaceAllStringFunc(s, func(m string) string {
+		n, err := strconv.ParseUint(m[3:len(m)-1], 16, 32)
+		if r := rune(n); err == nil && utf8.ValidRune(r) && r > ' ' {
+			return string(r)
+		}
+		ok = false
+		return m
+	})
+	return s, ok
+}
 
 // cleanAddress reduces "rfc822; <User@Example.COM>" or "Name <u@x>" to the
 // bare address, lower-casing the domain. Gateway spellings of an Internet
@@ -392,11 +432,17 @@ var reAddress = regexp.MustCompile(`(?:"[^"\s@<>]+"|[A-Za-z0-9!#$%&'*+/=?^_{|}~.
 // IMCEASMTP encapsulation ("IMCEASMTP-ann+40corp+2Etest@ex"), and the
 // percent hack ("ann%corp.test@gw", RFC 1123 §5.2.16). An encapsulated
 // non-Internet address (IMCEAEX, IMCEANOTES: an X.500 or Notes name) has
-// no Internet address in it and gives "".
+// no Internet address in it and gives "". An RFC 6533 "utf-8;" address
+// (message/global-delivery-status) is read with its "\x{HEX}" escapes
+// decoded.
 func cleanAddress(s string) string {
 	s = strings.TrimSpace(s)
 	if typ, rest, ok := strings.Cut(s, ";"); ok && !strings.Contains(typ, "@") {
 		s = rest
+	}
+	s, ok := decodeXText(s)
+	if !ok {
+		return ""
 	}
 	s = unwrapX400(s)
 	m := reAddress.FindString(s)

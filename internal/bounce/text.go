@@ -18,15 +18,17 @@ import (
 //  3. the failed recipients are X-Failed-Recipients, else the addresses in
 //     the explanation that are not the sender's, the reporter's or the
 //     original sender's (candidates) and the bare local parts it names
-//     ("<bob>: unknown user") qualified from the returned message, else the
-//     returned message's envelope recipient, else its To and Cc
+//     ("<bob>: unknown user") qualified from the returned message (qualify),
+//     else the returned message's envelope recipient, else its To and Cc
 //     (returnedRecipients);
 //  4. each recipient's diagnostic is the server's reply to its RCPT TO in a
 //     session transcript, else the text from a mention of it to the next
 //     mention of another recipient — the first such block with an SMTP
 //     answer in it (the server's answer follows the address in every format
-//     seen; an introduction naming every recipient has none) — or the whole
-//     explanation when no block has an answer.
+//     seen; an introduction naming every recipient has none);
+//  5. an address found in the text whose own blocks hold no answer, when
+//     another's do, is only mentioned (the original's addressees, a quoted
+//     Cc, a forward note) and is left out.
 
 var (
 	reBounceSender  = regexp.MustCompile(`(?i)mailer-?daemon|postmaster|mail ?delivery|delivery ?(status|subsystem|system|notification)|mail ?administrator|returned ?mail|\bmdaemon|mailer@|bounce|nobody@|\bmta@|mail system`)
@@ -96,6 +98,9 @@ func parseText(root *entity) *Report {
 			}
 		}
 	}
+	// X-Failed-Recipients names exactly the failed recipients (Exim); only
+	// addresses found in the text are judged by their blocks below.
+	judged := len(addrs) == 0
 	if len(addrs) == 0 {
 		addrs = candidates(text, exclude, reporterDomain(root))
 	}
@@ -110,15 +115,20 @@ func parseText(root *entity) *Report {
 		seen[strings.ToLower(a)] = true
 	}
 	returned := returnedRecipients(root)
-	for _, local := range bareLocals(text) {
-		a := qualify(local, returned)
+	hosts := reporterHosts(root, text)
+	bare := bareLocals(text)
+	for _, local := range bare {
+		a := qualify(local, returned, hosts)
 		if k := strings.ToLower(a); a != "" && !seen[k] && !exclude[k] && len(addrs) < maxRecipients {
 			seen[k] = true
 			addrs = append(addrs, a)
 			needles = append(needles, "<"+local+">")
 		}
 	}
-	if len(addrs) == 0 {
+	// A notice that names its recipients by local part alone names them
+	// all: one left unqualified is not whoever else the copy was for.
+	if len(addrs) == 0 && len(bare) == 0 {
+		judged = false
 		for _, a := range returned.named() {
 			if !exclude[strings.ToLower(a)] {
 				addrs = append(addrs, a)
@@ -126,8 +136,15 @@ func parseText(root *entity) *Report {
 			}
 		}
 	}
-	blocks := diagnostics(text, needles)
+	blocks, answered := diagnostics(text, needles)
+	// An address whose own block holds no answer, in a notice where other
+	// recipients' blocks do, is only mentioned there (the original's
+	// addressees, a forward note, a help or sender line): it did not fail.
+	some := judged && slices.Contains(answered, true)
 	for i, a := range addrs {
+		if some && !answered[i] {
+			continue
+		}
 		r.Recipients = append(r.Recipients, Recipient{EmailAddress: a, Action: action, DiagnosticCode: blocks[i]})
 	}
 	if len(r.Recipients) == 0 {
@@ -140,7 +157,8 @@ func parseText(root *entity) *Report {
 // candidates returns the addresses in text, in order, that can be a failed
 // recipient: not excluded, not a Petrel return path, never named where
 // notices name someone else (notRecipientAt: the original's sender, a
-// Message-ID, a help address, a greeting, an example), and not the
+// Message-ID or queue ID, a help address, a greeting, an example, a quoted
+// display name), and not the
 // reporting system's own mailer-daemon or postmaster. An address the notice
 // names only in its summary of the original's addressees (summaryAt) is a
 // candidate only when the notice names no other: "Your message to: a, b, c"
@@ -154,7 +172,7 @@ func candidates(text string, exclude map[string]bool, reporter string) []string 
 	summary := make([]bool, len(matches))
 	hasSummary := reSummaryIntro.MatchString(text)
 	for k, m := range matches {
-		if notRecipientAt(text, m[0]) {
+		if notRecipientAt(text, m[0], m[1]) {
 			never[strings.ToLower(cleanAddress(text[m[0]:m[1]]))] = true
 		}
 		summary[k] = hasSummary && summaryAt(text, m[0])
@@ -231,7 +249,10 @@ func bareLocals(text string) []string {
 // receiving system adds (Postfix's X-Original-To, Exim's Envelope-To, the
 // Delivered-To of qmail, Postfix and Courier local delivery), and its To
 // and Cc. Its Return-Path is the sender, never a recipient.
-type returned struct{ envelope, to []string }
+//
+// all is every address of them together: all the envelope fields (every
+// Delivered-To), then To and Cc.
+type returned struct{ envelope, to, all []string }
 
 // returnedRecipients reads the returned copy: an attached message or
 // header part, else the header block quoted in the text.
@@ -260,6 +281,9 @@ func returnedRecipients(root *entity) returned {
 	}
 	add(&r.to, h.all("To")...)
 	add(&r.to, h.all("Cc")...)
+	for _, name := range []string{"X-Original-To", "Envelope-To", "X-Envelope-To", "Delivered-To", "To", "Cc"} {
+		add(&r.all, h.all(name)...)
+	}
 	return r
 }
 
@@ -272,17 +296,52 @@ func (r returned) named() []string {
 	return r.to
 }
 
-// qualify completes a bare local part with the returned copy's recipient of
-// that local part (envelope first, then To and Cc). The domain is never
-// guessed from the reporting host's name (mx.corp.test's users need not be
-// @mx.corp.test or @corp.test); "" when no returned recipient matches.
-func qualify(local string, r returned) string {
-	for _, a := range append(slices.Clone(r.envelope), r.to...) {
-		if l, _, _ := strings.Cut(a, "@"); strings.EqualFold(l, local) {
-			return a
+// qualify completes a bare local part with the returned copy's recipient
+// of that local part, among all its envelope fields and its To and Cc, when
+// that names exactly one; of several, the one whose domain a reporting host
+// is in (mail.beta.test reports for info@beta.test, not info@alpha.test).
+// Otherwise it is "": the domain is never guessed from a host's name
+// (mx.corp.test's users need not be @mx.corp.test or @corp.test), and a
+// guess between two recipients could name one that did not fail.
+func qualify(local string, r returned, hosts []string) string {
+	var same []string
+	for _, a := range r.all {
+		if l, _, _ := strings.Cut(a, "@"); strings.EqualFold(l, local) && !slices.ContainsFunc(same, func(b string) bool { return strings.EqualFold(a, b) }) {
+			same = append(same, a)
 		}
 	}
-	return ""
+	if len(same) == 1 {
+		return same[0]
+	}
+	found := ""
+	for _, a := range same {
+		_, d, _ := strings.Cut(strings.ToLower(a), "@")
+		if slices.ContainsFunc(hosts, func(h string) bool { return h == d || strings.HasSuffix(h, "."+d) }) {
+			if found != "" {
+				return ""
+			}
+			found = a
+		}
+	}
+	return found
+}
+
+// reReportingHost matches the host a notice says it is written by
+// (Postfix's "This is the mail system at host mail.beta.test.", Exim's and
+// Sendmail's "… from host …" are the remote's and are not read).
+var reReportingHost = regexp.MustCompile(`(?i)\bmail (?:system|server|delivery system|transport agent) at (?:host )?([a-z0-9-]+(?:\.[a-z0-9-]+)+)`)
+
+// reporterHosts are the names of the system that wrote the report: the
+// domain of its From address and the host its notice names as its own.
+func reporterHosts(root *entity, text string) []string {
+	var out []string
+	if d := reporterDomain(root); d != "" {
+		out = append(out, d)
+	}
+	if m := reReportingHost.FindStringSubmatch(firstLines(text, 10)); m != nil {
+		out = append(out, strings.ToLower(m[1]))
+	}
+	return out
 }
 
 // reporterDomain is the domain of the report's From address.
@@ -305,7 +364,7 @@ func textRecipients(root *entity) map[string]Recipient {
 		}
 	}
 	out := map[string]Recipient{}
-	blocks := diagnostics(text, addrs)
+	blocks, _ := diagnostics(text, addrs)
 	for i, a := range addrs {
 		out[strings.ToLower(a)] = Recipient{EmailAddress: a, DiagnosticCode: blocks[i]}
 	}
@@ -375,38 +434,57 @@ func reporterAddresses(root *entity) map[string]bool {
 // with ">") that names its sender: RFC 5322 §3.6.2 originator fields, the
 // envelope MAIL FROM of RFC 5321 §4.1.1.2 and its Exim, Domino and
 // Sendmail spellings.
-var reSenderField = regexp.MustCompile(`(?i)^[ \t>|]*(?:resent-)?(?:from|sender|reply-to|return-path|errors-to|envelope-from|envelope-sender|mail from|smtp\.mailfrom|header\.from)[ \t]*[:=][^@\n]*$`)
+// A label of a few words around those names counts too ("Envelope
+// sender:", "Reply address:", "Reply-To on the original:").
+var reSenderField = regexp.MustCompile(`(?i)^[ \t>|]*(?:[a-z-]+[ \t]+){0,3}(?:resent-)?(?:from|sender|reply-to|reply[ -]address|return-path|errors-to|envelope-from|envelope[ -]sender|mail from|smtp\.mailfrom|header\.from)(?:[ \t]+[a-z-]+){0,3}[ \t]*[:=][^@\n]*$`)
+
+// reSenderProse matches prose up to the original's sender ("Your message
+// from news@… to …", "The message sent by news@…").
+var reSenderProse = regexp.MustCompile(`(?i)\b(?:(?:message|mail|e-?mail|letter)[ \t]+from|sent[ \t]+by)[ \t"'<]*$`)
 
 // reHelpAddress matches prose up to a help address ("please contact
 // <helpdesk@…>", as Postfix's notice template writes, and its French and
 // German wordings).
-var reHelpAddress = regexp.MustCompile(`(?i)\b(?:contact|contactez|kontaktieren\s+sie)\b[ \t"'<:]*$`)
+// "Write to …", "email …" and a question line ("Questions? …", "Pour
+// toute question : …") name one too.
+var reHelpAddress = regexp.MustCompile(`(?i)(?:\b(?:contact|contactez|kontaktieren\s+sie|write\s+to|e-?mail|écrivez\s+à|schreiben\s+sie\s+an)\b[ \t"'<]*|\b(?:contact|contactez|kontaktieren\s+sie)\b[ \t"'<:]*|\bquestions?[ \t]*[:?][ \t"'<]*)$`)
 
 // reGreeting matches a salutation up to the address it greets ("Dear
 // news@sender.test,", "Hello …"): notices greet the sender.
-var reGreeting = regexp.MustCompile(`(?i)^[ \t]*(?:dear|hello|hi|hey|greetings|bonjour|hallo|sehr geehrte[rs]?|liebe[rs]?|estimad[oa]|caro|cara|gentile)[ \t,:"'<]*$`)
+var reGreeting = regexp.MustCompile(`(?i)^[ \t]*(?:dear|hello|hi|hey|greetings|attention|attn\.?|bonjour|hallo|sehr geehrte[rs]?|liebe[rs]?|estimad[oa]|caro|cara|gentile)[ \t,:"'<]*$`)
 
 // reExample matches prose up to an example address ("e.g. postmaster@…",
 // "such as someone@example.com").
-var reExample = regexp.MustCompile(`(?i)(?:\be\.? ?g\.?|\bfor (?:example|instance)|\bsuch as|\bi\.e\.|\bz\. ?b\.|\bpar exemple|\bbeispielsweise)[ \t,:"'<(]*$`)
+var reExample = regexp.MustCompile(`(?i)(?:\be\.? ?g\.?|\bfor (?:example|instance)|\bsuch as|\blike|\bi\.e\.|\bz\. ?b\.|\bpar exemple|\bbeispielsweise)[ \t,:"'<(]*$`)
 
 // reMessageIDProse matches prose up to a Message-ID in angle brackets
 // ("Your message <1234.abc@mx.corp.test> could not be delivered"): an
 // RFC 5322 §3.6.4 msg-id has an address's shape.
-var reMessageIDProse = regexp.MustCompile(`(?i)\b(?:message|msg|(?:message|msg|mail|queue)[ -]?id)[ \t]*[:#=]?[ \t]*<$`)
+// A queue ID needs no brackets ("Queue ID: 4Hx2Zk0abc@mx.isp.test").
+var reMessageIDProse = regexp.MustCompile(`(?i)(?:\b(?:message|msg|(?:message|msg|mail|queue)[ -]?id)[ \t]*[:#=]?[ \t]*<|\b(?:queue|mail|message|msg)[ -]?id[ \t]*[:#=]?[ \t]*)$`)
+
+// reBareMessageID matches prose up to a Message-ID without brackets
+// ("Message 20261122100000.1a2b3c@mx.isp.test could not be delivered"),
+// and reIDLocal the local part that shows it is one (RFC 5322 §3.6.4
+// id-left as MTAs make it: digits and dots, or a long run with digits).
+var (
+	reBareMessageID = regexp.MustCompile(`(?i)\b(?:message|msg)[ \t]+$`)
+	reIDLocal       = regexp.MustCompile(`^[0-9][0-9A-Za-z]*[.$][0-9A-Za-z.$-]+$|^[0-9A-Za-z.$-]{20,}$`)
+)
 
 // maxFieldPrefix bounds how much of a line before an address is read to
 // tell what names it: field names and "contact" sit right before it, and a
 // bound keeps a notice of one long line linear.
 const maxFieldPrefix = 200
 
-// notRecipientAt reports whether the address at offset i of text is named
-// as something other than a failed recipient: part of a Message-ID (or
-// In-Reply-To, References) line or a Message-ID in prose
-// (reMessageIDProse), the original's sender (reSenderField), a help address
-// (reHelpAddress), the addressee of a greeting (reGreeting) or an example
-// (reExample).
-func notRecipientAt(text string, i int) bool {
+// notRecipientAt reports whether the address at text[i:end] is named as
+// something other than a failed recipient: part of a Message-ID (or
+// In-Reply-To, References) line, a Message-ID or queue ID in prose
+// (reMessageIDProse, reBareMessageID), the original's sender
+// (reSenderField, reSenderProse), a help address (reHelpAddress), the
+// addressee of a greeting (reGreeting), an example (reExample), or words
+// of another address's quoted display name (inDisplayName).
+func notRecipientAt(text string, i, end int) bool {
 	from := max(0, i-maxFieldPrefix)
 	prefix := text[from:i]
 	nl := strings.LastIndexByte(prefix, '\n')
@@ -416,14 +494,31 @@ func notRecipientAt(text string, i int) bool {
 	line := strings.ToLower(prefix)
 	// Prose right before the address: a few words are enough.
 	tail := prefix[max(0, len(prefix)-maxPhrasePrefix):]
+	if reBareMessageID.MatchString(tail) {
+		local, _, _ := strings.Cut(text[i:end], "@")
+		if reIDLocal.MatchString(local) && strings.ContainsAny(local, "0123456789") {
+			return true
+		}
+	}
 	return strings.Contains(line, "message-id") || strings.Contains(line, "in-reply-to") || strings.Contains(line, "references:") ||
 		wholeLine && (reSenderField.MatchString(prefix) || reGreeting.MatchString(prefix)) ||
-		namedInProse(tail)
+		namedInProse(tail) || inDisplayName(prefix, text[end:])
+}
+
+// reDisplayTail matches the rest of a quoted display name after an address
+// inside it, up to the angle bracket of the real address.
+var reDisplayTail = regexp.MustCompile(`^[^"\n]{0,200}"[ \t]*<`)
+
+// inDisplayName reports whether an address sits inside the quoted display
+// name of another ("fred@corp.test via Support" <support-queue@corp.test>,
+// RFC 5322 §3.4): the phrase names someone, the mailbox is the address.
+func inDisplayName(line, after string) bool {
+	return strings.Count(line, `"`)%2 == 1 && reDisplayTail.MatchString(after)
 }
 
 // proseKeys are words one of which reNamedInProse needs, to skip the
 // regular expression for most addresses.
-var proseKeys = []string{"contact", "kontakt", "e.g", "eg", "ex", "instance", "such", "i.e", "z.", "beispiel", "message", "msg", "mail", "queue"}
+var proseKeys = []string{"contact", "kontakt", "e.g", "eg", "ex", "instance", "such", "like", "i.e", "z.", "beispiel", "message", "msg", "mail", "queue", "from", "by", "write", "crivez", "schreiben", "question"}
 
 // namedInProse reports whether tail, the prose before an address, ends in
 // a phrase that names a help address, an example or a Message-ID.
@@ -439,7 +534,7 @@ func namedInProse(tail string) bool {
 
 // reNamedInProse is reHelpAddress, reExample and reMessageIDProse in one
 // pass.
-var reNamedInProse = regexp.MustCompile(reHelpAddress.String() + "|" + reExample.String() + "|" + reMessageIDProse.String())
+var reNamedInProse = regexp.MustCompile(reHelpAddress.String() + "|" + reExample.String() + "|" + reMessageIDProse.String() + "|" + reSenderProse.String())
 
 // maxPhrasePrefix bounds how much prose before an address is read for a
 // phrase that names it (reNamedInProse).
@@ -450,10 +545,17 @@ const maxMentions = 20
 
 // diagnostics returns, for each needle (an address, or "<local>" for a bare
 // local part), its diagnostic: the reply to its RCPT TO in an SMTP session
-// transcript (transcriptReplies), else the first block with an SMTP answer
-// in it that runs from a line mentioning it to the next line mentioning
-// another recipient (at most 40 lines), else its first such block.
-func diagnostics(text string, needles []string) []string {
+// transcript (transcriptReplies), else the first of its blocks — from a
+// line mentioning it to the next line mentioning another recipient, at most
+// 40 lines — that holds an answer (an SMTP reply or status, or words giving
+// a reason, reReason), else its first block. An item of a list (a line
+// naming only it) takes the answer that follows the list.
+//
+// answered says which needles have an answer of their own that way; the
+// others get the text before the first mention when that holds an answer
+// (a reason stated before the list), else their block, else (a needle the
+// text names with nothing beside it) the start of the notice.
+func diagnostics(text string, needles []string) (out []string, answered []bool) {
 	type mention struct{ start, who int }
 	var ms []mention
 	who := map[string]int{}
@@ -494,15 +596,16 @@ func diagnostics(text string, needles []string) []string {
 	for k, m := range ms {
 		byWho[m.who] = append(byWho[m.who], k)
 	}
+	// The fallbacks are the same for every needle: fold them once.
+	intro := clipBlock(text[:first])
+	introAnswers := hasAnswer(intro)
+	var whole string
 	replies := transcriptReplies(text)
-	out := make([]string, len(needles))
+	out = make([]string, len(needles))
+	answered = make([]bool, len(needles))
 	for i, a := range needles {
 		if r, ok := replies[asciiLower(a)]; ok {
-			out[i] = clip(fold(r), 1000)
-			continue
-		}
-		if len(byWho[i]) == 0 {
-			out[i] = clip(fold(text), 1000)
+			out[i], answered[i] = clip(fold(r), 1000), true
 			continue
 		}
 		block := ""
@@ -514,30 +617,88 @@ func diagnostics(text string, needles []string) []string {
 					break
 				}
 			}
-			b := text[ms[k].start:end]
-			if lines := strings.SplitN(b, "\n", 41); len(lines) > 40 {
-				b = strings.Join(lines[:40], "\n")
-			}
+			b := clipBlock(text[ms[k].start:end])
 			if n == 0 {
 				block = b
+				if listItem(b) {
+					// A list of recipients, their reason after it.
+					b = listTail(text[ms[k].start:])
+				}
 			}
-			if reSMTPAnswer.MatchString(b) {
-				block = b
+			if hasAnswer(b) {
+				block, answered[i] = b, true
 				break
 			}
 		}
-		if !reSMTPAnswer.MatchString(block) {
+		if !answered[i] {
 			switch {
-			case reSMTPAnswer.MatchString(text[:first]):
+			case introAnswers:
 				// The answer comes before the list of recipients.
-				block = text[:first] + "\n" + block
-			case len(strings.Fields(block)) < 6:
-				block = text
+				block = intro + "\n" + block
+			case listItem(block) || block == "":
+				if whole == "" {
+					whole = clip(fold(clipBlock(text)), 1000)
+				}
+				out[i] = whole
+				continue
 			}
 		}
 		out[i] = clip(fold(block), 1000)
 	}
-	return out
+	return out, answered
+}
+
+// maxBlock bounds the bytes of one block diagnostics reads: an answer
+// follows the address within a few lines, and a bound keeps a notice of
+// long lines linear in its recipients.
+const maxBlock = 8 << 10
+
+// clipBlock is the first 40 lines of b, at most maxBlock bytes.
+func clipBlock(b string) string {
+	b = clip(b, maxBlock)
+	if lines := strings.SplitN(b, "\n", 41); len(lines) > 40 {
+		b = strings.Join(lines[:40], "\n")
+	}
+	return b
+}
+
+// reReason matches words that give a recipient's failure without an SMTP
+// code ("mailbox full", "no such user", Exchange's "couldn't be found").
+var reReason = regexp.MustCompile(`(?i)unknown|no such|does ?n[o']?t exist|not (?:be )?found|full|quota|disabled|inactive|invalid|reject|refused|denied|unavailable|blocked|suspended|expired|not allowed|too (?:large|big)|timed? ?out|unreachable|unrouteable|loop|unbekannt|inconnu|desconocido|existiert nicht|n'existe pas`)
+
+// hasAnswer reports whether a block says why delivery failed: an SMTP reply
+// or enhanced status, or words giving a reason.
+func hasAnswer(b string) bool { return reSMTPAnswer.MatchString(b) || reReason.MatchString(b) }
+
+// listTail is the list that text starts with (lines naming one address
+// and nothing else, blank lines) and what follows it up to the next line
+// that names an address, less indented than the list's detail lines: the
+// reason the list shares. A line naming another address ("Delivery failed
+// for ben@…: 550 …") is that address's own answer, not the list's; an
+// indented one under an item ("(generated from …)") is the item's detail.
+func listTail(text string) string {
+	text = clipBlock(text)
+	end, inList := 0, true
+	indent := func(l string) int { return len(l) - len(strings.TrimLeft(l, " \t")) }
+	item := indent(text)
+	for i, line := range strings.SplitAfter(text, "\n") {
+		switch {
+		case i == 0 || inList && (strings.TrimSpace(line) == "" || listItem(line)):
+		case reAddress.MatchString(line) && indent(line) <= item:
+			return text[:end]
+		default:
+			inList = false
+		}
+		end += len(line)
+	}
+	return text
+}
+
+// listItem reports whether block is a line naming one recipient and
+// nothing else ("  ann@corp.test", "<ann@corp.test>,").
+func listItem(block string) bool {
+	f := strings.Fields(strings.TrimSpace(block))
+	return len(f) == 1 && strings.Contains(f[0], "@")
 }
 
 // reRcptCommand matches a client line of an SMTP session transcript that
