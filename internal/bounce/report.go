@@ -164,7 +164,8 @@ func parseForwarded(root *entity) *Report {
 	return nil
 }
 
-// ClassifyReport fills in every recipient's verdict. Complaints and
+// ClassifyReport fills in every recipient's verdict, reading at most
+// classifyBudget bytes of answer text in all. Complaints and
 // auto-replies carry none. A recipient the report calls delayed (RFC 3464
 // §2.3.3: the reporting MTA is still trying) is Transient whatever its
 // diagnostic quotes: nothing has failed yet. A verdict the report itself
@@ -174,12 +175,25 @@ func (s *RuleSet) ClassifyReport(r *Report) {
 	if r.Kind != KindBounce && r.Kind != KindDelay {
 		return
 	}
+	budget := classifyBudget
+	seen := map[Answer]Verdict{}
 	for i := range r.Recipients {
 		rc := &r.Recipients[i]
 		if rc.Verdict.Rule == RuleSESNotification {
 			continue
 		}
-		rc.Verdict = s.Classify(rc.Answer())
+		short := *rc
+		if len(short.DiagnosticCode) > budget {
+			short.DiagnosticCode = clip(short.DiagnosticCode, max(budget, minClassifyText))
+		}
+		a := short.Answer()
+		budget -= len(a.Text)
+		v, ok := seen[a]
+		if !ok {
+			v = s.Classify(a)
+			seen[a] = v
+		}
+		rc.Verdict = v
 		if rc.Action == "delayed" && rc.Verdict.Type == Permanent {
 			rc.Verdict.Type, rc.Verdict.SubType = Transient, General
 		}
@@ -275,7 +289,19 @@ func parseDiagnostic(d string) Answer {
 }
 
 // maxDiagnostic is how many bytes of a diagnostic parseDiagnostic reads.
-const maxDiagnostic = 4 << 10
+const maxDiagnostic = 2 << 10
+
+// The rules read at most classifyBudget bytes of answer text per report;
+// past it, each further recipient's text is cut to minClassifyText bytes
+// (its code and status are read whole). Every rule is a pass over the text,
+// so a report of a thousand recipients with long, different diagnostics
+// would otherwise cost seconds; real reports name a few recipients with
+// replies of a few hundred bytes, or many with the same reply (classified
+// once).
+const (
+	classifyBudget  = 16 << 10
+	minClassifyText = 128
+)
 
 var (
 	// reBoilerplate: the sentences MTAs put before every failed recipient
@@ -350,8 +376,10 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\
 // EHLO (HELO too), MAIL, RCPT or DATA, in the words of Exim ("after EHLO"),
 // Postfix ("in reply to HELO command"), Sendmail's transcript (">>> EHLO")
 // and qmail/DragonFly ("did not like our RCPT TO"). A transcript that goes
-// on past EHLO names the later command, which wins.
+// on past EHLO names the later command, which wins. Only the first
+// maxDiagnostic bytes are read.
 func commandOf(t string) string {
+	t = clip(t, maxDiagnostic)
 	switch {
 	case reAfterRcpt.MatchString(t):
 		return "RCPT"
