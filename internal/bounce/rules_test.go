@@ -363,28 +363,33 @@ func TestSenderScopedAnswers(t *testing.T) {
 		{"550 Our server does not accept mail from dynamic IP space", ReasonIPBlocklisted},
 		{"550 5.1.0 example.test does not accept email from 192.0.2.10", ReasonIPBlocklisted},
 	}
-	rules := Builtin()
 	for _, c := range cases {
-		r, err := smtpreply.Parse(c.reply)
-		if err != nil {
-			t.Fatal(err)
-		}
-		live := AnswerOf(r)
-		live.Command, live.Domain = "RCPT", "rcpt.test"
-		status := r.Enhanced
-		if status == "" {
-			status = "5.0.0"
-		}
-		rc := Recipient{EmailAddress: "x@rcpt.test", Action: "failed", Status: status, DiagnosticCode: "smtp; " + c.reply}
-		for _, w := range []struct {
-			how string
-			v   Verdict
-		}{{"live", rules.Classify(live)}, {"DSN", rules.Classify(rc.Answer())}} {
-			if w.v.Type != Transient || !SenderScoped(w.v.Reason) || w.v.Reason != c.reason {
-				t.Errorf("%s %q = %s %s (%s), want Transient %s", w.how, c.reply, w.v.Type, w.v.Reason, w.v.Rule, c.reason)
+		for how, v := range liveAndDSN(t, c.reply) {
+			if v.Type != Transient || !SenderScoped(v.Reason) || v.Reason != c.reason {
+				t.Errorf("%s %q = %s %s (%s), want Transient %s", how, c.reply, v.Type, v.Reason, v.Rule, c.reason)
 			}
 		}
 	}
+}
+
+// liveAndDSN classifies reply with the built-in rules twice: as a live
+// answer to RCPT, and as a failed DSN recipient whose Status is the reply's
+// enhanced status (5.0.0 when it has none) and whose Diagnostic-Code is the
+// reply.
+func liveAndDSN(t *testing.T, reply string) map[string]Verdict {
+	t.Helper()
+	r, err := smtpreply.Parse(reply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := AnswerOf(r)
+	live.Command, live.Domain = "RCPT", "rcpt.test"
+	status := r.Enhanced
+	if status == "" {
+		status = "5.0.0"
+	}
+	rc := Recipient{EmailAddress: "x@rcpt.test", Action: "failed", Status: status, DiagnosticCode: "smtp; " + reply}
+	return map[string]Verdict{"live": Builtin().Classify(live), "DSN": Builtin().Classify(rc.Answer())}
 }
 
 // TestTemporaryAndInnerAnswers: a 5xx whose text says the condition is
@@ -414,25 +419,10 @@ func TestTemporaryAndInnerAnswers(t *testing.T) {
 		// An unexplained 521 refuses the sending host.
 		{"521 mx.rcpt.test ESMTP not accepting connections", Transient, ReasonIPBlocklisted},
 	}
-	rules := Builtin()
 	for _, c := range cases {
-		r, err := smtpreply.Parse(c.reply)
-		if err != nil {
-			t.Fatal(err)
-		}
-		live := AnswerOf(r)
-		live.Command, live.Domain = "RCPT", "rcpt.test"
-		status := r.Enhanced
-		if status == "" {
-			status = "5.0.0"
-		}
-		rc := Recipient{EmailAddress: "x@rcpt.test", Action: "failed", Status: status, DiagnosticCode: "smtp; " + c.reply}
-		for _, w := range []struct {
-			how string
-			v   Verdict
-		}{{"live", rules.Classify(live)}, {"DSN", rules.Classify(rc.Answer())}} {
-			if w.v.Type != c.typ || w.v.Reason != c.reason {
-				t.Errorf("%s %q = %s %s (%s), want %s %s", w.how, c.reply, w.v.Type, w.v.Reason, w.v.Rule, c.typ, c.reason)
+		for how, v := range liveAndDSN(t, c.reply) {
+			if v.Type != c.typ || v.Reason != c.reason {
+				t.Errorf("%s %q = %s %s (%s), want %s %s", how, c.reply, v.Type, v.Reason, v.Rule, c.typ, c.reason)
 			}
 		}
 	}
