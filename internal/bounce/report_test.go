@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/reports")
@@ -204,19 +203,13 @@ func TestParseLimits(t *testing.T) {
 		r.Original.PetrelID != "0100019a1b2c3d4e-3a2b3c4d-1111-4222-8333-444455556666-000000" {
 		t.Errorf("Parse(DSN with a 3 MB original) = %+v", r)
 	}
-	// Each hostile shape costs well under a second (BenchmarkParseHostile);
-	// the bound is loose for slow machines, tight enough for a quadratic
-	// or a pass over the whole notice per recipient (tens of seconds).
+	// What each hostile shape costs is measured by BenchmarkParseHostile.
 	rules := Builtin()
 	for name, raw := range hostileReports() {
-		start := time.Now()
 		r := Parse(raw)
 		rules.ClassifyReport(r)
 		if len(r.Recipients) > maxRecipients {
 			t.Errorf("%s: %d recipients", name, len(r.Recipients))
-		}
-		if d := time.Since(start); d > 5*time.Second {
-			t.Errorf("%s: Parse and ClassifyReport took %v", name, d)
 		}
 	}
 }
