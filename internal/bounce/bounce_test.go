@@ -17,7 +17,7 @@ func TestClassify(t *testing.T) {
 		// Enhanced status codes decide regardless of wording.
 		{"550 5.1.1 <x@example.com>: Recipient address rejected: User unknown", "RCPT", Permanent, NoEmail, ReasonUserUnknown, ""},
 		{"550 5.1.1 Mailbox blocked for policy reasons", "RCPT", Permanent, NoEmail, ReasonUserUnknown, ""},
-		{"550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found", "RCPT", Permanent, NoEmail, ReasonNotAcceptingMail, ""},
+		{"550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found", "RCPT", Permanent, NoEmail, ReasonUserUnknown, ""},
 		{"452 4.2.2 The email account that you tried to reach is over quota.", "RCPT", Transient, MailboxFull, ReasonMailboxFull, DelayMailboxFull},
 		{"552 5.2.2 Mailbox full", "RCPT", Transient, MailboxFull, ReasonMailboxFull, ""},
 		{"552 5.3.4 Message size exceeds fixed maximum message size", "DATA", Transient, MessageTooLarge, ReasonMessageTooLarge, ""},

@@ -19,7 +19,7 @@ func TestGenericStatusOverOtherClass(t *testing.T) {
 		typ, reason      string
 	}{
 		{"451 4.7.1 Greylisting in action, please come back later", "5.0.0", Transient, ReasonPolicyRejected},
-		{"450 4.2.0 <x@rcpt.test>: Recipient address rejected: Greylisted, see http://grey.rcpt.test", "5.0.0", Transient, ReasonOther},
+		{"450 4.2.0 <x@rcpt.test>: Recipient address rejected: Greylisted, see http://grey.rcpt.test", "5.0.0", Transient, ReasonPolicyRejected},
 		{"452 4.2.1 Mailbox temporarily locked", "5.0.0", Transient, ReasonMailboxDisabled},
 		{"450 4.2.0 Mailbox unavailable", "5.0.0", Transient, ReasonOther},
 		{"421 Service not available, closing transmission channel", "5.0.0", Transient, ReasonSystemError},
@@ -47,7 +47,7 @@ func TestGenericStatusOverOtherClass(t *testing.T) {
 	}
 
 	// A specific Status stays the reporting MTA's verdict.
-	rc := Recipient{EmailAddress: "x@rcpt.test", Action: "failed", Status: "5.1.1", DiagnosticCode: "smtp; 451 4.7.1 Greylisting in action", SMTPCommand: "RCPT"}
+	rc := Recipient{EmailAddress: "x@rcpt.test", Action: "failed", Status: "5.1.1", DiagnosticCode: "smtp; 451 4.3.2 System not accepting network messages", SMTPCommand: "RCPT"}
 	if v := rules.Classify(rc.Answer()); v.Type != Permanent || v.Reason != ReasonUserUnknown {
 		t.Errorf("Status 5.1.1 over a 451 = %+v, want Permanent user-unknown", v)
 	}

@@ -389,7 +389,7 @@ func (s *RuleSet) Classify(a Answer) Verdict {
 	default:
 		class = a.Class
 	}
-	text := spaces.ReplaceAllString(a.Text, " ")
+	text := reFooter.ReplaceAllString(spaces.ReplaceAllString(a.Text, " "), "")
 	for _, r := range s.rules {
 		if r.matches(a, code, class, text) {
 			return Verdict{Type: r.Type, SubType: r.SubType, Reason: r.Reason, Rule: r.Name}
@@ -397,6 +397,12 @@ func (s *RuleSet) Classify(a Answer) Verdict {
 	}
 	return Verdict{Undetermined, Undetermined, ReasonUndetermined, ""}
 }
+
+// reFooter matches the conditional advice receivers append to any refusal
+// ("If you believe your IP address has been listed in error, contact …",
+// "to report a false positive …"): it names what might be wrong, not what
+// was, so the rules do not read it.
+var reFooter = regexp.MustCompile(`(?i)\b(if you (believe|think|feel)|to report (a|this) (false positive|problem|mistake))\b[^.;]*([.;]|$)`)
 
 var reTextStatus = regexp.MustCompile(`(?:^|[^0-9.])#?([245])\.([0-9]{1,3})\.([0-9]{1,3})(?:[^0-9.]|$)`)
 

@@ -358,7 +358,19 @@ func TestSenderScopedAnswers(t *testing.T) {
 		{"550 5.4.6 Unusual sending activity detected. Please try after sometime.", ReasonReputation},
 		{"550 5.1.0 Address rejected. Your domain petrel.test has no MX record", ReasonSenderRejected},
 		{"550 5.1.1 The domain petrel.test in your MAIL FROM has no valid MX record", ReasonSenderRejected},
-		{"550 Callout verification failed: 550 5.1.1 User unknown", ReasonSenderRejected},
+		{"550 5.1.1 Verification of your sender address failed", ReasonSenderRejected},
+		{"550 5.1.1 Return address verification failed", ReasonSenderRejected},
+		{"550 5.1.1 The account you are sending from has been disabled", ReasonSenderRejected},
+		{"550 5.2.1 Your mailbox is disabled, you cannot send", ReasonSenderRejected},
+		{"550 5.1.1 You are not allowed to send from this IP: user not found in allowed list", ReasonIPBlocklisted},
+		{"550 5.1.1 Unbekannter Absender", ReasonSenderRejected},
+		{"550 5.1.1 Absenderprüfung fehlgeschlagen: Postfach existiert nicht", ReasonSenderRejected},
+		{"550 5.1.1 Die Domain des Absenders hat keinen MX-Eintrag", ReasonSenderRejected},
+		{"550 5.1.1 Expéditeur non vérifié", ReasonSenderRejected},
+		{"550 5.1.1 Vérification de l'expéditeur échouée : boîte inexistante", ReasonSenderRejected},
+		{"550 5.1.1 No se pudo verificar el remitente", ReasonSenderRejected},
+		{"550 5.1.1 送信者を確認できませんでした", ReasonSenderRejected},
+		{"550 5.1.1 発信元ドメインが存在しません", ReasonSenderRejected},
 		{"550 5.2.1 Sending account suspended: daily limit reached", ReasonSenderRejected},
 		{"550 Our server does not accept mail from dynamic IP space", ReasonIPBlocklisted},
 		{"550 5.1.0 example.test does not accept email from 192.0.2.10", ReasonIPBlocklisted},
@@ -416,6 +428,17 @@ func TestTemporaryAndInnerAnswers(t *testing.T) {
 		{"556 5.1.10 Recipient address bob@null.test has null MX", Permanent, ReasonNotAcceptingMail},
 		{"521 5.3.2 mx.null.test does not accept mail", Permanent, ReasonNotAcceptingMail},
 		{"556 Domain does not accept mail", Permanent, ReasonNotAcceptingMail},
+		// A recipient callout (Exim) and a footer about block lists are
+		// not about the sender: the answer itself is.
+		{"550-Callout verification failed: 550 550 5.1.1 <bob@rcpt.test>: Recipient address rejected: User unknown in local recipient table", Permanent, ReasonUserUnknown},
+		{"550 5.1.1 <bob@rcpt.test>: Recipient address rejected: User unknown in virtual mailbox table. If you believe your IP address has been listed in error, contact postmaster@rcpt.test", Permanent, ReasonUserUnknown},
+		{"550 5.1.1 <bob@rcpt.test>: Mailbox unavailable; to report a false positive about your domain or IP reputation visit https://rcpt.test/fp", Permanent, ReasonUserUnknown},
+		// qmail's explicit wordings under a policy status; greylisting under
+		// any status; Exchange's 5.1.10 names a missing mailbox.
+		{"550 sorry, no mailbox here by that name. (#5.7.17)", Permanent, ReasonUserUnknown},
+		{"553 sorry, this recipient is not in my validrcptto list (#5.7.1)", Permanent, ReasonUserUnknown},
+		{"550 5.1.1 Greylisted, please try again in 300 seconds", Transient, ReasonPolicyRejected},
+		{"550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup", Permanent, ReasonUserUnknown},
 		// An unexplained 521 refuses the sending host.
 		{"521 mx.rcpt.test ESMTP not accepting connections", Transient, ReasonIPBlocklisted},
 	}
