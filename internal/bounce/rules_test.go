@@ -1,6 +1,7 @@
 package bounce
 
 import (
+	"cmp"
 	"strings"
 	"testing"
 
@@ -376,7 +377,7 @@ func TestSenderScopedAnswers(t *testing.T) {
 		{"550 5.1.0 example.test does not accept email from 192.0.2.10", ReasonIPBlocklisted},
 	}
 	for _, c := range cases {
-		for how, v := range liveAndDSN(t, c.reply) {
+		for how, v := range liveAndDSN(t, c.reply, "") {
 			if v.Type != Transient || !SenderScoped(v.Reason) || v.Reason != c.reason {
 				t.Errorf("%s %q = %s %s (%s), want Transient %s", how, c.reply, v.Type, v.Reason, v.Rule, c.reason)
 			}
@@ -385,10 +386,10 @@ func TestSenderScopedAnswers(t *testing.T) {
 }
 
 // liveAndDSN classifies reply with the built-in rules twice: as a live
-// answer to RCPT, and as a failed DSN recipient whose Status is the reply's
-// enhanced status (5.0.0 when it has none) and whose Diagnostic-Code is the
-// reply.
-func liveAndDSN(t *testing.T, reply string) map[string]Verdict {
+// answer to RCPT, and as a failed DSN recipient of that answer whose Status
+// is dsnStatus ("": the reply's enhanced status, 5.0.0 when it has none)
+// and whose Diagnostic-Code is the reply.
+func liveAndDSN(t *testing.T, reply, dsnStatus string) map[string]Verdict {
 	t.Helper()
 	r, err := smtpreply.Parse(reply)
 	if err != nil {
@@ -396,11 +397,10 @@ func liveAndDSN(t *testing.T, reply string) map[string]Verdict {
 	}
 	live := AnswerOf(r)
 	live.Command, live.Domain = "RCPT", "rcpt.test"
-	status := r.Enhanced
-	if status == "" {
-		status = "5.0.0"
+	if dsnStatus == "" {
+		dsnStatus = cmp.Or(r.Enhanced, "5.0.0")
 	}
-	rc := Recipient{EmailAddress: "x@rcpt.test", Action: "failed", Status: status, DiagnosticCode: "smtp; " + reply}
+	rc := Recipient{EmailAddress: "x@rcpt.test", Action: "failed", Status: dsnStatus, DiagnosticCode: "smtp; " + reply, SMTPCommand: "RCPT"}
 	return map[string]Verdict{"live": Builtin().Classify(live), "DSN": Builtin().Classify(rc.Answer())}
 }
 
@@ -443,7 +443,7 @@ func TestTemporaryAndInnerAnswers(t *testing.T) {
 		{"521 mx.rcpt.test ESMTP not accepting connections", Transient, ReasonIPBlocklisted},
 	}
 	for _, c := range cases {
-		for how, v := range liveAndDSN(t, c.reply) {
+		for how, v := range liveAndDSN(t, c.reply, "") {
 			if v.Type != c.typ || v.Reason != c.reason {
 				t.Errorf("%s %q = %s %s (%s), want %s %s", how, c.reply, v.Type, v.Reason, v.Rule, c.typ, c.reason)
 			}
