@@ -41,27 +41,19 @@ func parseARF(root *entity) *Report {
 // originalRecipients returns the recipients named in the attached original
 // message (its To and Cc), for reports that do not list them.
 func originalRecipients(root *entity) []Recipient {
-	var out []Recipient
-	root.walk(func(e *entity) bool {
-		if out != nil || e == root {
-			return out == nil
-		}
-		if (e.media == "message/rfc822" || e.media == "text/rfc822-headers" || e.media == "message/rfc822-headers" || e.media == "message/global") && len(e.children) > 0 {
-			h := e.children[0].header
-			for _, name := range []string{"X-HmXmrOriginalRecipient", "To", "Cc", "X-Original-To"} {
-				for _, v := range h.all(name) {
-					for _, a := range reAddress.FindAllString(v, -1) {
-						out = append(out, Recipient{EmailAddress: cleanAddress(a)})
-					}
-				}
-				if len(out) > 0 {
-					break
-				}
+	h := attachedHeader(root)
+	for _, name := range []string{"X-HmXmrOriginalRecipient", "To", "Cc", "X-Original-To"} {
+		var out []Recipient
+		for _, v := range h.all(name) {
+			for _, a := range reAddress.FindAllString(v, -1) {
+				out = append(out, Recipient{EmailAddress: cleanAddress(a)})
 			}
 		}
-		return out == nil
-	})
-	return out
+		if len(out) > 0 {
+			return out
+		}
+	}
+	return nil
 }
 
 // parseProviderComplaint reads complaint formats that are not ARF:

@@ -129,11 +129,7 @@ func parseChallenge(root *entity) *Report {
 		return nil
 	}
 	var rcpts []Recipient
-	ds := root.find("message/delivery-status")
-	if ds == nil {
-		ds = root.find("message/global-delivery-status")
-	}
-	if ds != nil {
+	if ds := deliveryStatus(root); ds != nil {
 		rcpts, _ = dsnFields(ds.body)
 		for _, rc := range rcpts {
 			if reportsFailure(rc) {
@@ -153,7 +149,9 @@ func parseChallenge(root *entity) *Report {
 		r.Recipients = append(r.Recipients, Recipient{EmailAddress: rc.EmailAddress})
 	}
 	if len(r.Recipients) == 0 {
-		r.Recipients = originalRecipients(root)
+		for _, a := range returnedRecipients(root).named() {
+			r.Recipients = append(r.Recipients, Recipient{EmailAddress: a})
+		}
 	}
 	if a := cleanAddress(h.get("From")); len(r.Recipients) == 0 && a != "" {
 		r.Recipients = []Recipient{{EmailAddress: a}}

@@ -10,10 +10,7 @@ import (
 // block per recipient (§2.2, §2.3). The human-readable part fills in what
 // the machine-readable one leaves out (many MTAs omit Diagnostic-Code).
 func parseDSN(root *entity) *Report {
-	ds := root.find("message/delivery-status")
-	if ds == nil {
-		ds = root.find("message/global-delivery-status") // RFC 6533
-	}
+	ds := deliveryStatus(root)
 	if ds == nil {
 		return nil
 	}
@@ -78,6 +75,16 @@ func parseDSN(root *entity) *Report {
 		r.Recipients = kept
 	}
 	return r
+}
+
+// deliveryStatus is the report's machine-readable part: message/delivery-status
+// (RFC 3464 §2.1), or message/global-delivery-status (RFC 6533 §6); nil when
+// it has neither.
+func deliveryStatus(root *entity) *entity {
+	if ds := root.find("message/delivery-status"); ds != nil {
+		return ds
+	}
+	return root.find("message/global-delivery-status")
 }
 
 // isFailed: "failed", and the non-standard actions some MTAs write

@@ -612,6 +612,16 @@ func original(root *entity) Original {
 // part, else the header block quoted in the text (quotedHeader); nil when
 // the report carries neither.
 func returnedHeader(root *entity) header {
+	if h := attachedHeader(root); h != nil {
+		return h
+	}
+	return quotedHeader(root)
+}
+
+// attachedHeader is the header of the first message the report attaches
+// (message/rfc822, message/global, or a text/rfc822-headers or
+// message/rfc822-headers part), nil when it attaches none.
+func attachedHeader(root *entity) header {
 	var h header
 	root.walk(func(e *entity) bool {
 		if h == nil && e != root && (e.media == "message/rfc822" || e.media == "message/global" ||
@@ -620,9 +630,6 @@ func returnedHeader(root *entity) header {
 		}
 		return h == nil
 	})
-	if h == nil {
-		h = quotedHeader(root)
-	}
 	return h
 }
 

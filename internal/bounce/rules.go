@@ -404,8 +404,6 @@ func (s *RuleSet) Classify(a Answer) Verdict {
 // was, so the rules do not read it.
 var reFooter = regexp.MustCompile(`(?i)\b(if you (believe|think|feel)|to report (a|this) (false positive|problem|mistake))\b[^.;]*([.;]|$)`)
 
-var reTextStatus = regexp.MustCompile(`(?:^|[^0-9.])#?([245])\.([0-9]{1,3})\.([0-9]{1,3})(?:[^0-9.]|$)`)
-
 // statusOf is the most specific enhanced status (RFC 3463) the answer
 // carries: its Status unless that is missing or generic (X.0.0), else the
 // first specific status in its text of the same class — written after the
@@ -425,25 +423,17 @@ func statusOf(a Answer) string {
 	}
 	text := a.Text
 	for range 8 {
-		m := reTextStatus.FindStringSubmatchIndex(text)
+		m := reStatusCode.FindStringSubmatchIndex(text)
 		if m == nil {
 			break
 		}
-		st := text[m[2]:m[3]] + "." + number(text[m[4]:m[5]]) + "." + number(text[m[6]:m[7]])
+		st := text[m[2]:m[3]] + "." + trimZeros(text[m[4]:m[5]]) + "." + trimZeros(text[m[6]:m[7]])
 		if !strings.HasSuffix(st, ".0.0") && (class == "" || st[:1] == class) {
 			return st
 		}
 		text = text[m[7]:]
 	}
 	return a.Status
-}
-
-// number drops leading zeros: "01" is 1, "000" is 0.
-func number(s string) string {
-	if t := strings.TrimLeft(s, "0"); t != "" {
-		return t
-	}
-	return "0"
 }
 
 // Rules lists the set's rules in the order they are tried.

@@ -417,15 +417,11 @@ func reporterAddresses(root *entity) map[string]bool {
 			add(v)
 		}
 	}
-	root.walk(func(e *entity) bool {
-		if e != root && (e.media == "message/rfc822" || e.media == "text/rfc822-headers" || e.media == "message/rfc822-headers") && len(e.children) > 0 {
-			for _, name := range []string{"From", "Sender", "Return-Path", "Reply-To"} {
-				add(e.children[0].header.get(name))
-			}
-			return false
+	if h := attachedHeader(root); h != nil {
+		for _, name := range []string{"From", "Sender", "Return-Path", "Reply-To"} {
+			add(h.get(name))
 		}
-		return true
-	})
+	}
 	return out
 }
 
