@@ -137,8 +137,10 @@ func parseChallenge(root *entity) *Report {
 			}
 		}
 	}
+	// The cheap test first: most reports quote a server's answer.
 	text := explanation(root)
-	if !reChallenge.MatchString(decodeHeader(h.get("Subject"))) && !reChallenge.MatchString(fold(firstLines(text, 60))) || reFailureAnswer.MatchString(text) {
+	if reFailureAnswer.MatchString(text) ||
+		!reChallenge.MatchString(decodeHeader(h.get("Subject"))) && !reChallenge.MatchString(fold(firstLines(text, 60))) {
 		return nil
 	}
 	r := &Report{Kind: KindAutoReply, Format: "text", AutoReplyType: "challenge-response"}
