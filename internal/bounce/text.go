@@ -513,7 +513,8 @@ func inDisplayName(line, after string) bool {
 }
 
 // proseKeys are words one of which reNamedInProse needs, to skip the
-// regular expression for most addresses.
+// regular expression for most addresses (without it, 10 MB of addresses
+// costs 1.2 s instead of 0.35 s: BenchmarkParseHostile/addresses).
 var proseKeys = []string{"contact", "kontakt", "e.g", "eg", "ex", "instance", "such", "like", "i.e", "z.", "beispiel", "message", "msg", "mail", "queue", "from", "by", "write", "crivez", "schreiben", "question"}
 
 // namedInProse reports whether tail, the prose before an address, ends in
@@ -528,8 +529,8 @@ func namedInProse(tail string) bool {
 	return false
 }
 
-// reNamedInProse is reHelpAddress, reExample and reMessageIDProse in one
-// pass.
+// reNamedInProse is reHelpAddress, reExample, reMessageIDProse and
+// reSenderProse in one pass.
 var reNamedInProse = regexp.MustCompile(reHelpAddress.String() + "|" + reExample.String() + "|" + reMessageIDProse.String() + "|" + reSenderProse.String())
 
 // maxPhrasePrefix bounds how much prose before an address is read for a
