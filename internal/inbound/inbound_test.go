@@ -18,6 +18,7 @@ import (
 	"github.com/petrelmail/petrel/internal/admission"
 	"github.com/petrelmail/petrel/internal/bounce"
 	"github.com/petrelmail/petrel/internal/event"
+	"github.com/petrelmail/petrel/internal/smtptest"
 	"github.com/petrelmail/petrel/internal/spool"
 	"github.com/petrelmail/petrel/internal/store"
 )
@@ -257,15 +258,8 @@ func TestConnectionLimits(t *testing.T) {
 	addr := f.serve(t, admission.Limits{MaxConns: 3, MaxConnsPerIP: 2})
 	greet := func(from string) (net.Conn, string) {
 		t.Helper()
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
-		c, err := d.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		line, _ := bufio.NewReader(c).ReadString('\n')
-		return c, strings.TrimSpace(line)
+		c, code, msg := smtptest.Dial(t, from, addr)
+		return c.Conn, fmt.Sprintf("%d %s", code, msg)
 	}
 	a1, l := greet("127.0.0.1")
 	if !strings.HasPrefix(l, "220 ") {
