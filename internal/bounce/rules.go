@@ -333,7 +333,7 @@ func (r *Rule) matches(a Answer, code, class, text string) bool {
 	if r.Class != "" && r.Class != class {
 		return false
 	}
-	if r.Command != "" && !strings.EqualFold(r.Command, a.Command) && !(r.Command == "EHLO" && strings.EqualFold(a.Command, "HELO")) {
+	if r.Command != "" && !strings.EqualFold(r.Command, a.Command) {
 		return false
 	}
 	if len(r.Domains) > 0 && !inDomains(a.Domain, r.Domains) {
@@ -376,6 +376,9 @@ var spaces = regexp.MustCompile(`\s+`)
 // or text is Undetermined.)
 func (s *RuleSet) Classify(a Answer) Verdict {
 	a.Status = statusOf(a)
+	if strings.EqualFold(a.Command, "HELO") {
+		a.Command = "EHLO" // rules name the greeting command EHLO, for both
+	}
 	code := ""
 	if a.Code >= 100 && a.Code <= 999 {
 		code = strconv.Itoa(a.Code)
