@@ -17,20 +17,24 @@ import (
 // table"): the one package whose code reads and writes it. Others ask
 // that package, in the same transaction when they act on the answer.
 var owners = map[string]string{
-	"accounts":         "internal/account",
-	"access_keys":      "internal/account",
-	"smtp_networks":    "internal/account",
-	"identities":       "internal/identity",
-	"dkim_keys":        "internal/identity",
-	"events":           "internal/event",
-	"messages":         "internal/spool",
-	"message_chunks":   "internal/spool",
-	"queue":            "internal/queue",
-	"inbound_messages": "internal/inbound",
-	"inbound_budget":   "internal/inbound",
-	"inbound_outcomes": "internal/inbound",
-	"schema_version":   "internal/store",
-	"store_probe":      "internal/store",
+	"accounts":                "internal/account",
+	"access_keys":             "internal/account",
+	"smtp_networks":           "internal/account",
+	"identities":              "internal/identity",
+	"dkim_keys":               "internal/identity",
+	"events":                  "internal/event",
+	"messages":                "internal/spool",
+	"message_chunks":          "internal/spool",
+	"queue":                   "internal/queue",
+	"inbound_messages":        "internal/inbound",
+	"inbound_budget":          "internal/inbound",
+	"inbound_outcomes":        "internal/inbound",
+	"suppressed_destinations": "internal/suppression",
+	"suppression_attributes":  "internal/suppression",
+	"global_suppressions":     "internal/suppression",
+	"soft_bounces":            "internal/suppression",
+	"schema_version":          "internal/store",
+	"store_probe":             "internal/store",
 }
 
 // tableRef finds the table an SQL statement names after one of its
