@@ -227,8 +227,8 @@ func tagsOut(in []configset.Tag) []tag {
 }
 
 // createConfigSet is CreateConfigurationSet (§1.8). Options not given take
-// SES's defaults: sending enabled, TlsPolicy OPTIONAL, no suppression
-// override.
+// SES's defaults: sending enabled (when SendingOptions is absent), TlsPolicy
+// OPTIONAL, no suppression override.
 func (s *Server) createConfigSet(ctx context.Context, c *call) (any, error) {
 	var in struct {
 		ConfigurationSetName *string
@@ -253,8 +253,11 @@ func (s *Server) createConfigSet(ctx context.Context, c *call) (any, error) {
 	if cs.Delivery, err = deliveryOptionsIn(in.DeliveryOptions); err != nil {
 		return nil, err
 	}
-	if o := in.SendingOptions; o != nil && o.SendingEnabled != nil {
-		cs.SendingEnabled = *o.SendingEnabled
+	if o := in.SendingOptions; o != nil {
+		// The model's default for SendingEnabled is false, and the SDKs
+		// leave a member at its default out: SendingOptions without it is
+		// false. Without SendingOptions the set sends (SES).
+		cs.SendingEnabled = o.SendingEnabled != nil && *o.SendingEnabled
 	}
 	if o := in.ReputationOptions; o != nil {
 		cs.Reputation.ReputationMetricsEnabled = o.ReputationMetricsEnabled != nil && *o.ReputationMetricsEnabled

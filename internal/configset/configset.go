@@ -462,8 +462,9 @@ func (s *Service) SuppressionOverride(ctx context.Context, account, name string)
 }
 
 // List returns up to limit of account's set names after after, in name
-// (byte) order (SES: ListConfigurationSets; the API makes its NextToken
-// from the last name).
+// order (the store's collation: byte order on SQLite and on a PostgreSQL
+// database with collation C) (SES: ListConfigurationSets; the API makes
+// its NextToken from the last name).
 func (s *Service) List(ctx context.Context, account, after string, limit int) ([]string, error) {
 	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT name FROM configuration_sets WHERE account = ? AND name > ? ORDER BY name LIMIT ?"), account, after, limit)
 	if err != nil {
