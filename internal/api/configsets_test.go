@@ -271,7 +271,10 @@ func testConfigurationSetBadInput(t *testing.T, backend string) {
 	for i := range many {
 		many[i] = types.Tag{Key: aws.String(fmt.Sprintf("k%d", i)), Value: aws.String("v")}
 	}
-	create := func(in *sesv2.CreateConfigurationSetInput) error { _, err := ses.CreateConfigurationSet(ctx, in); return err }
+	create := func(in *sesv2.CreateConfigurationSetInput) error {
+		_, err := ses.CreateConfigurationSet(ctx, in)
+		return err
+	}
 	delivery := func(in *sesv2.PutConfigurationSetDeliveryOptionsInput) error {
 		_, err := ses.PutConfigurationSetDeliveryOptions(ctx, in)
 		return err
@@ -706,21 +709,23 @@ func TestConfigurationSetLimit(t *testing.T) {
 	}
 }
 
-// fillConfigSets inserts n minimal sets of account in one transaction (the
-// limit's test needs thousands).
+// fillConfigSets inserts n minimal sets of account, 500 to a statement
+// (the limit's test needs thousands).
 func fillConfigSets(t *testing.T, db *store.DB, account string, n int) {
 	t.Helper()
-	tx, err := db.BeginTx(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	for i := range n {
-		if _, err := tx.Exec(db.Rebind("INSERT INTO configuration_sets (account, name, created_ms) VALUES (?, ?, ?)"), account, fmt.Sprintf("fill-%05d", i), 0); err != nil {
+	for i := 0; i < n; i += 500 {
+		var q strings.Builder
+		var args []any
+		q.WriteString("INSERT INTO configuration_sets (account, name, created_ms) VALUES ")
+		for j := i; j < min(n, i+500); j++ {
+			if j > i {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?, 0)")
+			args = append(args, account, fmt.Sprintf("fill-%05d", j))
+		}
+		if _, err := db.ExecContext(t.Context(), db.Rebind(q.String()), args...); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
 	}
 }
