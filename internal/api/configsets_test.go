@@ -729,3 +729,45 @@ func fillConfigSets(t *testing.T, db *store.DB, account string, n int) {
 		}
 	}
 }
+
+// TestConfigSetResponseShapes: the JSON bodies of the configuration-set
+// operations byte for byte against golden files (testdata/responses):
+// SES's member names and nesting (GetConfigurationSetResponse), members
+// SES leaves out left out (no SuppressionOptions without an override, no
+// TrackingOptions when none is set), epoch-second LastFreshStart.
+func TestConfigSetResponseShapes(t *testing.T) {
+	srv, s, tenants, _ := startAPI(t, 256<<20, "acme")
+	ten := tenants["acme"]
+	arn := url.QueryEscape(testConfigSetARN(t, s, "acme", "full"))
+	none := strings.NewReplacer()
+	for _, st := range []struct {
+		name, method, path, body string
+		status                   int
+	}{
+		{"CreateConfigurationSet", "POST", "/v2/email/configuration-sets", `{"ConfigurationSetName":"full",
+			"DeliveryOptions":{"TlsPolicy":"REQUIRE","SendingPoolName":"pool1","MaxDeliverySeconds":3600},
+			"ReputationOptions":{"ReputationMetricsEnabled":true,"LastFreshStart":1700000000},
+			"SendingOptions":{"SendingEnabled":true},
+			"SuppressionOptions":{"SuppressedReasons":["BOUNCE"],"SoftBouncePolicy":{"BounceCount":3,"WindowSeconds":86400,"SuppressSeconds":604800}},
+			"TrackingOptions":{"CustomRedirectDomain":"track.acme.example","HttpsPolicy":"REQUIRE"},
+			"VdmOptions":{"DashboardOptions":{"EngagementMetrics":"ENABLED"},"GuardianOptions":{"OptimizedSharedDelivery":"DISABLED"}},
+			"ArchivingOptions":{"ArchiveArn":"arn:aws:ses:us-east-1:123456789012:mailmanager-archive/a-1"},
+			"Tags":[{"Key":"env","Value":"prod"}]}`, 200},
+		{"CreateConfigurationSet-defaults", "POST", "/v2/email/configuration-sets", `{"ConfigurationSetName":"plain"}`, 200},
+		{"GetConfigurationSet", "GET", "/v2/email/configuration-sets/full", "", 200},
+		{"GetConfigurationSet-defaults", "GET", "/v2/email/configuration-sets/plain", "", 200},
+		{"PutConfigurationSetSuppressionOptions-disabled", "PUT", "/v2/email/configuration-sets/plain/suppression-options", `{"SuppressedReasons":[]}`, 200},
+		{"GetConfigurationSet-suppression-disabled", "GET", "/v2/email/configuration-sets/plain", "", 200},
+		{"ListConfigurationSets", "POST", "/v2/email/list-configuration-sets", `{"PageSize":1}`, 200},
+		{"ListTagsForResource", "GET", "/v2/email/tags?ResourceArn=" + arn, "", 200},
+		{"error-AlreadyExistsException", "POST", "/v2/email/configuration-sets", `{"ConfigurationSetName":"plain"}`, 400},
+		{"error-NotFoundException-configuration-set", "GET", "/v2/email/configuration-sets/nope", "", 404},
+		{"error-BadRequestException-MaxDeliverySeconds", "PUT", "/v2/email/configuration-sets/plain/delivery-options", `{"MaxDeliverySeconds":50401}`, 400},
+	} {
+		status, _, body := signedCall(t, srv, ten, st.method, st.path, []byte(st.body))
+		if status != st.status {
+			t.Errorf("%s: status %d, want %d: %s", st.name, status, st.status, body)
+		}
+		checkGolden(t, st.name, body, none)
+	}
+}
