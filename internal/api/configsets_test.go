@@ -771,3 +771,70 @@ func TestConfigSetResponseShapes(t *testing.T) {
 		checkGolden(t, st.name, body, none)
 	}
 }
+
+// TestConfigurationSetBadBodies: bad input the SDKs cannot send, as any
+// HTTP client may: each is BadRequestException (or SerializationException
+// for a body that is not JSON) saying what is wrong, and changes nothing.
+func TestConfigurationSetBadBodies(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) { testConfigurationSetBadBodies(t, backend) })
+	}
+}
+
+func testConfigurationSetBadBodies(t *testing.T, backend string) {
+	srv, s, tenants, _ := startAPIOn(t, backend, 256<<20, "acme")
+	ten := tenants["acme"]
+	if err := s.ConfigSets.Create(t.Context(), configset.ConfigurationSet{Account: "acme", Name: "cs", SendingEnabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := s.ConfigSets.Get(t.Context(), "acme", "cs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := url.QueryEscape(testConfigSetARN(t, s, "acme", "cs"))
+	const base = "/v2/email/configuration-sets"
+	for _, c := range []struct {
+		method, path, body, code, says string
+	}{
+		{"POST", base, `{}`, "BadRequestException", "ConfigurationSetName is required"},
+		{"POST", base, `{"ConfigurationSetName":""}`, "BadRequestException", "1-64"},
+		{"POST", base, `{"ConfigurationSetName":"x","DeliveryOptions":{"MaxDeliverySeconds":0}}`, "BadRequestException", "MaxDeliverySeconds 0"},
+		{"POST", base, `{"ConfigurationSetName":"x","VdmOptions":[1]}`, "BadRequestException", "VdmOptions"},
+		{"POST", base, `{"ConfigurationSetName":"x","Tags":[{"Key":"","Value":"v"}]}`, "BadRequestException", "Key"},
+		{"POST", base, `{"ConfigurationSetName":"x"`, "SerializationException", "Malformed JSON"},
+		{"GET", base + "/a.b", "", "BadRequestException", "ConfigurationSetName"},
+		{"PUT", base + "/cs/sending", `{"SendingEnabled":"no"}`, "BadRequestException", "SendingEnabled"},
+		{"PUT", base + "/cs/reputation-options", `{"ReputationMetricsEnabled":1}`, "BadRequestException", "ReputationMetricsEnabled"},
+		{"PUT", base + "/cs/vdm-options", `{"VdmOptions":"ENABLED"}`, "BadRequestException", "VdmOptions"},
+		{"PUT", base + "/cs/archiving-options", `{"ArchiveArn":"archive-1"}`, "BadRequestException", "ArchiveArn"},
+		{"PUT", base + "/cs/tracking-options", `{"CustomRedirectDomain":"track example"}`, "BadRequestException", "CustomRedirectDomain"},
+		{"PUT", base + "/cs/delivery-options", `{"TlsPolicy":"require"}`, "BadRequestException", "TlsPolicy"},
+		{"PUT", base + "/cs/suppression-options", `{"SuppressedReasons":["BOUNCE"],"ValidationOptions":{}}`, "BadRequestException", "ValidationOptions"},
+		{"POST", "/v2/email/list-configuration-sets", `{"PageSize":-1}`, "BadRequestException", "PageSize"},
+		{"GET", base + "?PageSize=many", "", "BadRequestException", "PageSize"},
+		{"GET", base + "?NextToken=%21", "", "BadRequestException", "NextToken"},
+		{"POST", "/v2/email/tags", `{"Tags":[{"Key":"k","Value":"v"}]}`, "BadRequestException", "ResourceArn is required"},
+		{"POST", "/v2/email/tags", `{"ResourceArn":"` + testConfigSetARN(t, s, "acme", "cs") + `"}`, "BadRequestException", "Tags is required"},
+		{"GET", "/v2/email/tags", "", "BadRequestException", "ResourceArn is required"},
+		{"DELETE", "/v2/email/tags?ResourceArn=" + arn, "", "BadRequestException", "TagKeys is required"},
+		{"DELETE", "/v2/email/tags?ResourceArn=" + arn + "&TagKeys=", "", "BadRequestException", "TagKeys"},
+		{"GET", "/v2/email/tags?ResourceArn=" + url.QueryEscape("arn:aws:ses:us-east-1:123456789012:template/t"), "", "BadRequestException", "Petrel tags configuration sets only"},
+	} {
+		status, code, body := signedCall(t, srv, ten, c.method, c.path, []byte(c.body))
+		if status != 400 || code != c.code || !strings.Contains(string(body), c.says) {
+			t.Errorf("%s %s %s: %d %s %s, want 400 %s saying %q", c.method, c.path, c.body, status, code, body, c.code, c.says)
+		}
+	}
+	after, err := s.ConfigSets.Get(t.Context(), "acme", "cs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := json.Marshal(after)
+	b, _ := json.Marshal(before)
+	if string(a) != string(b) {
+		t.Errorf("set changed by bad input:\n%s\nwas\n%s", a, b)
+	}
+	if names, _ := s.ConfigSets.List(t.Context(), "acme", "", 10); !slices.Equal(names, []string{"cs"}) {
+		t.Errorf("sets = %v", names)
+	}
+}
