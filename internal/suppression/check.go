@@ -52,7 +52,7 @@ type Suppressed struct {
 //     override), a recipient on the global list is suppressed — bounce
 //     Permanent / Suppressed.
 //
-// It costs one query for all recipients (the account's entries and its
+// It costs one prepared query for all recipients (the account's entries and its
 // attributes together), and one more of the global list only when the
 // account list is not in use. Each bounce has action "failed", status
 // "5.1.1" and SES's diagnosticCode.
@@ -73,7 +73,13 @@ func (l *List) Check(ctx context.Context, account string, override *Policy, rcpt
 		q += " UNION ALL SELECT '', reasons, 0 FROM suppression_attributes WHERE account = ?"
 		args = append(args, account)
 	}
-	rows, err := l.db.QueryContext(ctx, l.db.Rebind(q), args...)
+	// Prepared: at most two statements per recipient count (50 by SES's
+	// limit), each parsed once per connection.
+	st, err := l.db.Prepared(q)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -119,8 +125,10 @@ func (l *List) Check(ctx context.Context, account string, override *Policy, rcpt
 		}
 		return out, nil
 	}
-	rows, err = l.db.QueryContext(ctx, l.db.Rebind("SELECT address FROM global_suppressions WHERE address IN ("+store.Placeholders(len(rcpts))+") AND expires_ms > ?"),
-		append(args[1:1+len(rcpts):1+len(rcpts)], now.UnixMilli())...)
+	if st, err = l.db.Prepared("SELECT address FROM global_suppressions WHERE address IN (" + store.Placeholders(len(rcpts)) + ") AND expires_ms > ?"); err != nil {
+		return nil, err
+	}
+	rows, err = st.QueryContext(ctx, append(args[1:1+len(rcpts):1+len(rcpts)], now.UnixMilli())...)
 	if err != nil {
 		return nil, err
 	}
