@@ -86,8 +86,8 @@ func TestAutomaticSuppression(t *testing.T) {
 				r[0].Action != "failed" || r[0].Status != "5.1.1" || r[0].DiagnosticCode != suppression.AccountListDiagnostic {
 				t.Fatalf("suppressed bounce %+v", b)
 			}
-			if find(evs, event.Delivery, "ok2@dest.test") == nil || find(evs, event.Send, "") == nil {
-				t.Fatalf("events %v", kinds(evs))
+			if find(evs, event.Delivery, "ok2@dest.test") == nil || evs[0].Kind != event.Send || evs[1].Kind != event.Bounce {
+				t.Fatalf("events %v, want Send, the suppressed recipient's Bounce, then the Delivery", kinds(evs))
 			}
 			if n := mx.Attempts("gone@dest.test"); n != rcpts {
 				t.Fatalf("RCPTs for the suppressed address: %d, want %d", n, rcpts)

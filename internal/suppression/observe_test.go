@@ -218,3 +218,15 @@ func TestSoftBouncePolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestObserveHotPath: Send, Delivery, DeliveryDelay (and the other kinds
+// that never suppress) do no database work — ObserveTx does not even touch
+// the transaction, here nil.
+func TestObserveHotPath(t *testing.T) {
+	l := New(nil, nil)
+	for _, d := range []event.Detail{event.SendDetail{}, event.DeliveryDetail{}, event.DeliveryDelayDetail{}, event.RejectDetail{}, event.AutoResponseDetail{}} {
+		if err := l.ObserveTx(nil, Observation{Account: "a", MessageID: "m", Recipient: "r@example.com", Detail: d, Now: time.Now()}); err != nil {
+			t.Errorf("%s: %v", d.Kind(), err)
+		}
+	}
+}
