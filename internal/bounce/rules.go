@@ -92,6 +92,44 @@ var senderScoped = map[string]bool{
 // suppressing the recipient.
 func SenderScoped(reason string) bool { return senderScoped[reason] }
 
+// messageScoped are the reasons about this message — its size or its
+// content — never the recipient (docs/bounces.md, the rows "About:
+// message").
+var messageScoped = map[string]bool{
+	ReasonMessageTooLarge: true,
+	ReasonSpamBlocked:     true,
+	ReasonVirusDetected:   true,
+	ReasonContentRejected: true,
+}
+
+// RuleNoSMTPUTF8 is the Verdict.Rule of Petrel's own refusal to start a
+// transaction that needs SMTPUTF8 (RFC 6531) with a server that does not
+// offer it ("550 5.6.7 SMTPUTF8 is required, but was not offered").
+const RuleNoSMTPUTF8 = "delivery-smtputf8-not-offered"
+
+// TransactionScoped reports whether a verdict is about this message or
+// transaction rather than the address rcpt: a reason about the message's
+// size or content (message-too-large, spam-blocked, virus-detected,
+// content-rejected, whatever the type), or Petrel's SMTPUTF8 refusal
+// (RuleNoSMTPUTF8) when rcpt itself is all ASCII — then only the sender's
+// address or the header needed SMTPUTF8, and another message to rcpt
+// would be delivered. Like SenderScoped, such a verdict must never lead to
+// suppressing the recipient.
+func TransactionScoped(v Verdict, rcpt string) bool {
+	if messageScoped[v.Reason] {
+		return true
+	}
+	if v.Rule == RuleNoSMTPUTF8 {
+		for i := 0; i < len(rcpt); i++ {
+			if rcpt[i] >= 0x80 {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
 var bounceTypes = map[string][]string{
 	Permanent:    {General, NoEmail, Suppressed, OnAccountSuppressionList},
 	Transient:    {General, MailboxFull, MessageTooLarge, ContentRejected, AttachmentRejected},

@@ -55,6 +55,9 @@ type Config struct {
 	RetentionEvents   Duration `toml:"retention-events"`   // how long events are kept (0 = forever)
 	RetentionInbound  Duration `toml:"retention-inbound"`  // how long return-path mail is kept (0 = forever)
 
+	GlobalSuppressionInitial Duration `toml:"global-suppression-initial"` // how long a first hard bounce keeps an address on the global suppression list
+	GlobalSuppressionMax     Duration `toml:"global-suppression-max"`     // the longest a listing lasts; each repeat hard bounce doubles the last, up to this
+
 	HTTPMaxConns      int      `toml:"http-max-conns"`        // API connections open at once (0 = as many as the open-files limit allows); more are answered 503 and closed
 	HTTPMaxConnsPerIP int      `toml:"http-max-conns-per-ip"` // API connections open at once from one address (0 = unlimited)
 	HTTPHeaderTimeout Duration `toml:"http-header-timeout"`   // time a client has to send a request's headers (a new connection: its first request's)
@@ -160,6 +163,11 @@ func Default() Config {
 		RetentionEvents:   Duration(30 * 24 * time.Hour),
 		RetentionInbound:  Duration(14 * 24 * time.Hour),
 
+		// SES's global list: a short first listing, doubling on each
+		// repeat hard bounce, at most 14 days (ses.md §6.1).
+		GlobalSuppressionInitial: Duration(24 * time.Hour),
+		GlobalSuppressionMax:     Duration(14 * 24 * time.Hour),
+
 		HTTPMaxConns:      4096,
 		HTTPMaxConnsPerIP: 1024,
 		HTTPHeaderTimeout: Duration(10 * time.Second),
@@ -247,6 +255,8 @@ func Flags(fs *flag.FlagSet, cfg *Config) {
 	fs.Var(&cfg.RetentionMessages, "retention-messages", "how long message records (read by GetMessageInsights) are kept, and at least as long as their events, e.g. 30d (0 = forever, else at least 1s)")
 	fs.Var(&cfg.RetentionEvents, "retention-events", "how long events are kept, e.g. 30d (0 = forever, else at least 1s)")
 	fs.Var(&cfg.RetentionInbound, "retention-inbound", "how long mail received at the return path is kept, e.g. 14d (0 = forever, else at least 1s)")
+	fs.Var(&cfg.GlobalSuppressionInitial, "global-suppression-initial", "how long a first hard bounce keeps an address on the global suppression list, e.g. 24h (at least 1m)")
+	fs.Var(&cfg.GlobalSuppressionMax, "global-suppression-max", "the longest an address stays on the global suppression list: each repeat hard bounce doubles its last listing up to this, e.g. 14d (at least global-suppression-initial, at most 365d)")
 	fs.IntVar(&cfg.HTTPMaxConns, "http-max-conns", cfg.HTTPMaxConns, "API connections open at once; more are answered 503 and closed (lowered to fit the open-files limit; 0 = as many as it allows)")
 	fs.IntVar(&cfg.HTTPMaxConnsPerIP, "http-max-conns-per-ip", cfg.HTTPMaxConnsPerIP, "API connections open at once from one address (0 = unlimited; raise it behind a proxy)")
 	fs.Var(&cfg.HTTPHeaderTimeout, "http-header-timeout", "time a client has to send a request's headers (at least 1s)")
@@ -326,6 +336,12 @@ func (c Config) Validate() error {
 	}
 	if c.HTTPHeaderTimeout < Duration(time.Second) || c.HTTPIdleTimeout < Duration(time.Second) {
 		errs = append(errs, errors.New("http-header-timeout, http-idle-timeout: must be at least 1s"))
+	}
+	if c.GlobalSuppressionInitial < Duration(time.Minute) {
+		errs = append(errs, errors.New("global-suppression-initial: must be at least 1m"))
+	}
+	if c.GlobalSuppressionMax < c.GlobalSuppressionInitial || c.GlobalSuppressionMax > Duration(365*24*time.Hour) {
+		errs = append(errs, errors.New("global-suppression-max: must be at least global-suppression-initial and at most 365d"))
 	}
 	if c.HTTPMinBodyRate < 1 {
 		errs = append(errs, errors.New("http-min-body-rate: must be at least 1 byte/s"))

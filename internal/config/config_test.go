@@ -141,6 +141,12 @@ func TestValidateLimits(t *testing.T) {
 		{[]string{"--retention-events", "1s", "--retention-messages", "1s", "--retention-inbound", "1s"}, ""},
 		{[]string{"--retention-events", "0", "--retention-messages", "0", "--retention-inbound", "0"}, ""},
 		{[]string{"--retention-events", "65535d"}, ""},
+		{[]string{"--global-suppression-initial", "59s"}, "global-suppression-initial"},
+		{[]string{"--global-suppression-initial", "1m", "--global-suppression-max", "1m"}, ""},
+		{[]string{"--global-suppression-initial", "2d"}, ""},
+		{[]string{"--global-suppression-initial", "15d"}, "global-suppression-max"},
+		{[]string{"--global-suppression-max", "30d"}, ""},
+		{[]string{"--global-suppression-max", "366d"}, "global-suppression-max"},
 	}
 	for _, c := range cases {
 		_, err := Load(c.args)

@@ -55,6 +55,7 @@ import (
 	"github.com/petrelmail/petrel/internal/smtpsubmit"
 	"github.com/petrelmail/petrel/internal/spool"
 	"github.com/petrelmail/petrel/internal/store"
+	"github.com/petrelmail/petrel/internal/suppression"
 )
 
 // Services are the domain components over one store, used by the daemon
@@ -177,6 +178,13 @@ func (d *Daemon) build(ctx context.Context) error {
 		return err
 	}
 	sender.Delivery = d.deliv
+	supp := suppression.New(svc.DB, nil)
+	if err := supp.SetGlobalConfig(suppression.GlobalConfig{Initial: time.Duration(cfg.GlobalSuppressionInitial),
+		Max:    time.Duration(cfg.GlobalSuppressionMax),
+		Memory: max(suppression.DefaultGlobalMemory, time.Duration(cfg.GlobalSuppressionMax))}); err != nil {
+		return err
+	}
+	sender.Suppression, d.deliv.Suppression = supp, supp
 
 	if d.cert, err = loadCertificate(cfg); err != nil {
 		return err
@@ -241,7 +249,7 @@ func (d *Daemon) build(ctx context.Context) error {
 		d.inbound = &inbound.Backend{DB: svc.DB, Batch: d.batch, Spool: svc.Spool, Events: svc.Events, Rules: d.rules,
 			Domain: returnDomain, Mailboxes: mailboxes, VERPSecret: []byte(verpKey), FeedbackKey: feedbackKey,
 			MaxSize: cfg.InboundMaxSize, MessagesPerMinute: cfg.InboundMessagesPerMinute, BodyBudget: cfg.InboundBodyBudget,
-			Memory: d.budget, Log: inLog}
+			Memory: d.budget, Log: inLog, Suppression: supp}
 		d.inSrv = inbound.NewServer(d.inbound, cfg.Hostname)
 		d.inSrv.ErrorLog = &serverLog{log: inLog}
 		l, err := net.Listen("tcp", cfg.Inbound)

@@ -42,6 +42,7 @@ import (
 	"github.com/petrelmail/petrel/internal/queue"
 	"github.com/petrelmail/petrel/internal/spool"
 	"github.com/petrelmail/petrel/internal/store"
+	"github.com/petrelmail/petrel/internal/suppression"
 )
 
 // Config holds delivery settings. Zero values get the defaults noted.
@@ -158,6 +159,11 @@ type Deliverer struct {
 	// beforeAttempt, when set (by tests), runs at the start of every
 	// attempt, inside the worker's panic recovery.
 	beforeAttempt func(*queue.Entry)
+
+	// Suppression receives every Bounce and Complaint outcome, in the
+	// transaction that records it (suppression.List.ObserveTx: automatic
+	// additions). Set by daemon before Run; nil: none.
+	Suppression *suppression.List
 
 	mu       sync.Mutex
 	sites    map[string]*site

@@ -17,6 +17,7 @@ import (
 	"github.com/petrelmail/petrel/internal/queue"
 	"github.com/petrelmail/petrel/internal/simulator"
 	"github.com/petrelmail/petrel/internal/smtpreply"
+	"github.com/petrelmail/petrel/internal/suppression"
 )
 
 // Attempt results, the "outcome" of the per-attempt log line.
@@ -203,8 +204,22 @@ func (d *Deliverer) finish(e *queue.Entry, detail event.Detail) func(*sql.Tx) er
 		if err := d.events.AddTx(tx, e.MessageID, e.Account, e.Rcpt, now, detail); err != nil {
 			return err
 		}
+		if err := d.observe(tx, e, detail, false, now); err != nil {
+			return err
+		}
 		return d.retire(tx, e)
 	}
+}
+
+// observe hands a recorded outcome of e to the suppression lists, in the
+// transaction that records it. The configuration set's override is not
+// applied yet (nil): the account's policy decides.
+func (d *Deliverer) observe(tx *sql.Tx, e *queue.Entry, detail event.Detail, simulated bool, now time.Time) error {
+	if d.Suppression == nil {
+		return nil
+	}
+	return d.Suppression.ObserveTx(tx, suppression.Observation{Account: e.Account, MessageID: e.MessageID, Recipient: e.Rcpt,
+		Detail: detail, Simulated: simulated, Now: now})
 }
 
 // retire deletes e's queue entry in tx, and its message's body when e was
@@ -228,17 +243,25 @@ func (d *Deliverer) recordSimulated(e *queue.Entry, o simulator.Outcome, now tim
 			}
 		}
 		if b := o.Bounce; b != nil {
-			if err := d.events.AddTx(tx, e.MessageID, e.Account, e.Rcpt, now, event.BounceDetail{
+			bd := event.BounceDetail{
 				BounceType: b.Type, BounceSubType: b.SubType,
 				BouncedRecipients: []event.BouncedRecipient{{EmailAddress: e.Rcpt, Action: b.Action, Status: b.Status, DiagnosticCode: b.Diagnostic}},
-				Timestamp:         ts, FeedbackID: event.NewID(now), ReportingMTA: reportingMTA(b, d.cfg.Hostname)}); err != nil {
+				Timestamp:         ts, FeedbackID: event.NewID(now), ReportingMTA: reportingMTA(b, d.cfg.Hostname)}
+			if err := d.events.AddTx(tx, e.MessageID, e.Account, e.Rcpt, now, bd); err != nil {
+				return err
+			}
+			if err := d.observe(tx, e, bd, true, now); err != nil {
 				return err
 			}
 		}
 		if c := o.Complaint; c != nil {
-			if err := d.events.AddTx(tx, e.MessageID, e.Account, e.Rcpt, now, event.ComplaintDetail{
+			cd := event.ComplaintDetail{
 				ComplainedRecipients: []event.Recipient{{EmailAddress: e.Rcpt}}, Timestamp: ts, FeedbackID: event.NewID(now),
-				UserAgent: c.UserAgent, ComplaintFeedbackType: c.FeedbackType, ArrivalDate: ts}); err != nil {
+				UserAgent: c.UserAgent, ComplaintFeedbackType: c.FeedbackType, ArrivalDate: ts}
+			if err := d.events.AddTx(tx, e.MessageID, e.Account, e.Rcpt, now, cd); err != nil {
+				return err
+			}
+			if err := d.observe(tx, e, cd, true, now); err != nil {
 				return err
 			}
 		}

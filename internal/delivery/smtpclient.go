@@ -181,7 +181,7 @@ func (c *client) read(timeout time.Duration) (smtpreply.Reply, []string, error) 
 // same server cannot help, and SES reports an undeliverable message so.
 var (
 	verdictNoSMTPUTF8 = bounce.Verdict{Type: bounce.Permanent, SubType: bounce.General,
-		Reason: bounce.ReasonNotAcceptingMail, Rule: "delivery-smtputf8-not-offered"}
+		Reason: bounce.ReasonNotAcceptingMail, Rule: bounce.RuleNoSMTPUTF8}
 	verdictNo8BITMIME = bounce.Verdict{Type: bounce.Permanent, SubType: bounce.General,
 		Reason: bounce.ReasonContentRejected, Rule: "delivery-8bitmime-not-offered"}
 )

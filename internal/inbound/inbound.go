@@ -71,6 +71,7 @@ import (
 	"github.com/petrelmail/petrel/internal/smtpreply"
 	"github.com/petrelmail/petrel/internal/spool"
 	"github.com/petrelmail/petrel/internal/store"
+	"github.com/petrelmail/petrel/internal/suppression"
 )
 
 // States of a stored inbound message.
@@ -117,6 +118,9 @@ type Backend struct {
 	Memory *admission.Budget
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Suppression receives each recorded Bounce and Complaint, in the
+	// transaction that records it (suppression.List.ObserveTx); nil: none.
+	Suppression *suppression.List
 	// BaseContext returns the context sessions' contexts derive from; its
 	// cancellation (shutdown) cancels their work in flight. nil:
 	// context.Background.
@@ -332,6 +336,15 @@ func (b *Backend) Receive(ctx context.Context, mailFrom string, rcpts []Rcpt, bo
 		}
 		for _, o := range recorded {
 			if err := b.Events.AddTx(tx, res.MessageID, res.Account, o.Recipient, now, o.Detail); err != nil {
+				return err
+			}
+			if b.Suppression == nil {
+				continue
+			}
+			// The configuration set's override is not applied yet: the
+			// account's policy decides.
+			if err := b.Suppression.ObserveTx(tx, suppression.Observation{Account: res.Account, MessageID: res.MessageID,
+				Recipient: o.Recipient, Detail: o.Detail, Now: now}); err != nil {
 				return err
 			}
 		}

@@ -13,9 +13,14 @@
 //  5. DKIM-signs it with the From domain's key, when it has one (a key that
 //     cannot be loaded or cannot sign is Petrel's failure, not the
 //     message's: *InternalError, which the edges answer as temporary);
-//  6. stores body, one queue entry per recipient and the Send event in one
-//     group-committed transaction, and returns only when it is on disk;
-//  7. hands the new queue entries, with the body, to the delivery workers in
+//  6. checks the recipients against the suppression lists
+//     (suppression.List.Check): a suppressed recipient gets no queue entry
+//     but a Bounce event (Permanent / OnAccountSuppressionList or
+//     Suppressed), and the call still succeeds (SES §6.1);
+//  7. stores body, one queue entry per other recipient, the Send event and
+//     the suppressed recipients' Bounce events in one group-committed
+//     transaction, and returns only when it is on disk;
+//  8. hands the new queue entries, with the body, to the delivery workers in
 //     memory, so the first attempt starts at once and reads nothing back
 //     (when the workers are backlogged the entries are stored unleased and
 //     the queue poller takes them in turn).
@@ -38,6 +43,7 @@ import (
 	"github.com/petrelmail/petrel/internal/queue"
 	"github.com/petrelmail/petrel/internal/spool"
 	"github.com/petrelmail/petrel/internal/store"
+	"github.com/petrelmail/petrel/internal/suppression"
 )
 
 // Config holds the accept path's settings.
@@ -71,6 +77,9 @@ type Sender struct {
 	// Delivery takes freshly stored entries in memory. Wired by daemon; when
 	// nil, entries are stored unleased for any node's poller.
 	Delivery Handoff
+	// Suppression is checked before storing (suppression.List.Check);
+	// wired by daemon; nil: no recipient is suppressed.
+	Suppression *suppression.List
 }
 
 // Handoff is the delivery side of acceptance (package delivery).
@@ -227,6 +236,14 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	var suppressed []suppression.Suppressed
+	if s.Suppression != nil {
+		// The configuration set's override is not applied yet: the
+		// account's policy decides.
+		if suppressed, err = s.Suppression.Check(ctx, req.Account, nil, rcpts); err != nil {
+			return "", &StorageError{err}
+		}
+	}
 
 	now := time.Now()
 	id := event.NewID(now)
@@ -252,15 +269,24 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 		return "", &InternalError{Op: "encoding mail object", Identity: from.Email(), Err: err}
 	}
 	sm := &spool.Message{ID: id, Account: req.Account, Created: now, MailFrom: mailFrom.Email(), Mail: mailJSON, Body: prep.Body}
-	entries := make([]*queue.Entry, len(rcpts))
+	// Entry IDs keep the recipient's index in mail.destination (the VERP
+	// return path names it), suppressed recipients included.
+	entries := make([]*queue.Entry, 0, len(rcpts)-len(suppressed))
+	skip := make(map[int]bool, len(suppressed))
+	for _, sp := range suppressed {
+		skip[sp.Index] = true
+	}
 	for i, r := range rcpts {
-		entries[i] = &queue.Entry{ID: id + "/" + strconv.Itoa(i), MessageID: id, Account: req.Account, Rcpt: r.Email(),
-			Domain: r.Domain, Created: now, NextAttempt: now, Deadline: now.Add(s.cfg.MaxDelivery), Body: prep.Body}
+		if skip[i] {
+			continue
+		}
+		entries = append(entries, &queue.Entry{ID: id + "/" + strconv.Itoa(i), MessageID: id, Account: req.Account, Rcpt: r.Email(),
+			Domain: r.Domain, Created: now, NextAttempt: now, Deadline: now.Add(s.cfg.MaxDelivery), Body: prep.Body})
 	}
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	handoff := s.Delivery != nil && s.Delivery.Room(len(entries))
+	handoff := s.Delivery != nil && len(entries) > 0 && s.Delivery.Room(len(entries))
 	var leaseUntil time.Time // zero: unleased, for the poller
 	if handoff {
 		leaseUntil = now.Add(s.cfg.LeaseFor)
@@ -274,7 +300,21 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 				return err
 			}
 		}
-		return s.events.AddTx(tx, id, req.Account, "", now, event.SendDetail{})
+		if err := s.events.AddTx(tx, id, req.Account, "", now, event.SendDetail{}); err != nil {
+			return err
+		}
+		for _, sp := range suppressed {
+			b := sp.Bounce
+			b.ReportingMTA = "dns; " + s.cfg.MessageIDDomain
+			if err := s.events.AddTx(tx, id, req.Account, rcpts[sp.Index].Email(), now, b); err != nil {
+				return err
+			}
+		}
+		if len(entries) == 0 {
+			// Every recipient was suppressed: nothing will read the body.
+			return s.spool.ReleaseBodyTx(tx, id, s.queue.PendingTx)
+		}
+		return nil
 	})
 	if err != nil {
 		return "", &StorageError{err}
@@ -282,7 +322,7 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	switch {
 	case handoff && !s.Delivery.Handoff(entries):
 		s.release(entries)
-	case !handoff && s.Delivery != nil:
+	case !handoff && s.Delivery != nil && len(entries) > 0:
 		s.Delivery.Kick() // stored unleased: the poller takes them when there is room
 	}
 	return id, nil

@@ -156,8 +156,9 @@ func (j SoftBounceJSON) Policy() (SoftBounce, error) {
 
 // List is the suppression store.
 type List struct {
-	db  *store.DB
-	now func() time.Time
+	db     *store.DB
+	now    func() time.Time
+	global GlobalConfig // SetGlobalConfig; DefaultGlobalConfig until then
 }
 
 // New returns the List over db; now is the clock (nil: time.Now), injected
@@ -166,7 +167,7 @@ func New(db *store.DB, now func() time.Time) *List {
 	if now == nil {
 		now = time.Now
 	}
-	return &List{db: db, now: now}
+	return &List{db: db, now: now, global: DefaultGlobalConfig()}
 }
 
 // Now is the List's clock.
