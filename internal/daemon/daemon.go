@@ -54,6 +54,7 @@ import (
 	"github.com/petrelmail/petrel/internal/smtpsubmit"
 	"github.com/petrelmail/petrel/internal/spool"
 	"github.com/petrelmail/petrel/internal/store"
+	"github.com/petrelmail/petrel/internal/suppression"
 )
 
 // Services are the domain components over one store, used by the daemon
@@ -181,7 +182,7 @@ func (d *Daemon) build(ctx context.Context) error {
 	}
 	tlsConfig := d.cert.config()
 	apiSrv := &api.Server{Accounts: svc.Accounts, Identities: svc.Identities, Sender: sender, Events: svc.Events,
-		Spool: svc.Spool, Log: d.log.With("component", "api"),
+		Spool: svc.Spool, Suppression: suppression.New(svc.DB, nil), Log: d.log.With("component", "api"),
 		Region: cfg.Region, Budget: d.budget, BodyTimeout: time.Duration(cfg.HTTPHeaderTimeout), MinBodyRate: int64(cfg.HTTPMinBodyRate)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
