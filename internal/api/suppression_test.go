@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -471,5 +474,54 @@ func TestSuppressionTenantIsolation(t *testing.T) {
 				t.Errorf("A's List: %q", got)
 			}
 		})
+	}
+}
+
+// TestSuppressionBoto3: boto3 (botocore's sesv2 model) puts, gets, lists
+// and deletes; its StartDate and EndDate arrive in the query string as
+// ISO 8601 and filter; the extension members of GetSuppressedDestination
+// do not disturb it. It runs when python3 can import boto3.
+func TestSuppressionBoto3(t *testing.T) {
+	if err := exec.Command("python3", "-c", "import boto3").Run(); err != nil {
+		t.Skipf("python3 with boto3 is not available: %v", err)
+	}
+	srv, s, tenants, _ := startAPI(t, 256<<20, "acme")
+	if err := s.Suppression.Put(t.Context(), "acme", suppression.Entry{Address: mustAddr(t, "old@example.com"), Reason: suppression.Bounce,
+		LastUpdate: time.Now().Add(-48 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), "python3", "testdata/boto3_suppression.py", srv.URL)
+	creds := tenants["acme"].creds
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey,
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true")
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("boto3: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatal(err)
+	}
+	var res struct {
+		Get      map[string]string
+		Listed   []string
+		Requests []string
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("boto3 printed %q: %v", out, err)
+	}
+	if res.Get["EmailAddress"] != "Jane+tag@example.com" || res.Get["Reason"] != "BOUNCE" {
+		t.Errorf("boto3 get: %v", res.Get)
+	}
+	if !slices.Equal(res.Listed, []string{"bob@example.com", "Jane+tag@example.com"}) {
+		t.Errorf("boto3 listed %q; want the two put in the last hour", res.Listed)
+	}
+	isoDate := regexp.MustCompile(`StartDate=20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}%3A[0-9]{2}%3A[0-9]{2}`)
+	t.Logf("boto3 sent %q", res.Requests)
+	if len(res.Requests) != 1 || !isoDate.MatchString(res.Requests[0]) || !strings.Contains(res.Requests[0], "Reason=BOUNCE&Reason=COMPLAINT") {
+		t.Errorf("boto3's requests: %q", res.Requests)
+	}
+	if _, err := s.Suppression.Get(t.Context(), "acme", mustAddr(t, "jane+tag@example.com")); !errors.Is(err, suppression.ErrNotFound) {
+		t.Errorf("after boto3's delete: %v", err)
 	}
 }
