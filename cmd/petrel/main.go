@@ -11,6 +11,7 @@
 //	petrel bounce rules list | check FILE | reload
 //	petrel inbound [--state S]                  what arrived at the return path
 //	petrel inbound purge [--state S] [--before D] [--all]
+//	petrel suppression list|get|add|remove|export|attributes [--account A]
 //	petrel storage                               rows and bytes stored, by kind
 //	petrel version
 //
@@ -78,6 +79,21 @@ commands:
   inbound [--state unattributed]      what arrived at the return path, with counts
   inbound purge [--state S] [--before DURATION] [--all]
                                       delete return-path mail (e.g. --state ignored --before 7d)
+  suppression list [--account A] [--reason R] [--since T] [--until T] [--json]
+                                      the account's suppression list (T: 2026-01-02,
+                                      2026-01-02T15:04:05Z, or a duration ago: 7d)
+  suppression get ADDRESS [--account A]
+                                      one entry, with the message and cause that added it
+  suppression add ADDRESS --reason BOUNCE|COMPLAINT [--account A]
+                                      suppress an address (as PutSuppressedDestination)
+  suppression remove ADDRESS [--account A]
+                                      lift an address (as DeleteSuppressedDestination)
+  suppression export [--format csv|json] [--out FILE] [--account A] [--reason R]
+                                      the list as SES's import job reads it (address,reason
+                                      or {"emailAddress","reason"} lines)
+  suppression attributes [--reasons BOUNCE,COMPLAINT|none] [--soft-bounce COUNT/WINDOW/FOR[:reason,...]|off]
+                                      show or set which outcomes add addresses, and the
+                                      soft-bounce policy (e.g. 3/72h/7d:mailbox-full)
   storage                             rows and bytes stored: bodies pending delivery, message
                                       records, events, return-path mail by state
   version                             print the version
@@ -115,6 +131,8 @@ func main() {
 		err = inboundCmd(ctx, args, os.Stdout)
 	case "storage":
 		err = storageCmd(ctx, args, os.Stdout)
+	case "suppression":
+		err = suppressionCmd(ctx, args, os.Stdout)
 	case "version":
 		fmt.Println("petrel", version())
 	case "help", "-h", "--help":

@@ -30,6 +30,7 @@ import (
 	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/spool"
 	"github.com/petrelmail/petrel/internal/store"
+	"github.com/petrelmail/petrel/internal/suppression"
 )
 
 // tenant is an account with a verified domain and an access key.
@@ -80,7 +81,7 @@ func startAPIOn(t *testing.T, backend string, budget int64, tenants ...string) (
 	sender := sending.New(sending.Config{MessageIDDomain: "petrel.test", Region: "us-east-1", NodeID: "test",
 		MaxDelivery: time.Hour, MaxRecipients: 50, MaxSize: 40 << 20, LeaseFor: time.Minute},
 		accts, ids, queue.New(db), sp, events, batch)
-	s := &Server{Accounts: accts, Identities: ids, ConfigSets: configset.New(db), Sender: sender, Events: events, Spool: sp,
+	s := &Server{Accounts: accts, Identities: ids, ConfigSets: configset.New(db), Sender: sender, Events: events, Spool: sp, Suppression: suppression.New(db, nil),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Region: "us-east-1",
 		Budget: admission.NewBudget(budget), BodyTimeout: 10 * time.Second, MinBodyRate: 64 << 10}
 	srv := httptest.NewServer(s.Guard(s.Handler()))

@@ -28,6 +28,7 @@ import (
 	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/sigv4"
 	"github.com/petrelmail/petrel/internal/spool"
+	"github.com/petrelmail/petrel/internal/suppression"
 )
 
 // Body limits per operation, in bytes. SendEmail takes a 40 MB raw message,
@@ -46,7 +47,11 @@ type Server struct {
 	Sender     *sending.Sender
 	Events     *event.Log
 	Spool      *spool.Spool
-	Log        *slog.Logger
+	// Suppression is the account-level suppression list
+	// (…/suppression/addresses, PutAccountSuppressionAttributes, GetAccount's
+	// SuppressionAttributes).
+	Suppression *suppression.List
+	Log         *slog.Logger
 
 	// Region is the one region credential scopes must name (SES endpoints
 	// are regional); "" accepts any.
@@ -122,6 +127,11 @@ func (s *Server) Handler() http.Handler {
 	route("DELETE /v2/email/tags", 0, s.untagResource)
 	route("GET /v2/email/tags", 0, s.listTagsForResource)
 	route("GET /v2/email/insights/{MessageId}", 0, s.getMessageInsights)
+	route("PUT /v2/email/suppression/addresses", MaxSmallBody, s.putSuppressedDestination)
+	route("GET /v2/email/suppression/addresses", 0, s.listSuppressedDestinations)
+	route("GET /v2/email/suppression/addresses/{EmailAddress}", 0, s.getSuppressedDestination)
+	route("DELETE /v2/email/suppression/addresses/{EmailAddress}", 0, s.deleteSuppressedDestination)
+	route("PUT /v2/email/account/suppression", MaxSmallBody, s.putAccountSuppressionAttributes)
 	mux.Handle("/", s.wrap(MaxSmallBody, func(ctx context.Context, c *call) (any, error) {
 		return nil, &Error{Code: "UnknownOperationException", Status: 404,
 			Message: fmt.Sprintf("The operation %s %s is not supported by Petrel.", c.r.Method, c.r.URL.Path)}

@@ -31,6 +31,10 @@ func (s *Server) getAccount(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	supp, err := s.accountSuppressionAttributes(ctx, c.account)
+	if err != nil {
+		return nil, err
+	}
 	var sent int64
 	since := time.Now().Add(-24 * time.Hour).UnixMilli()
 	if err := s.Spool.CountSince(ctx, c.account, since, &sent); err != nil {
@@ -41,7 +45,7 @@ func (s *Server) getAccount(ctx context.Context, c *call) (any, error) {
 		ProductionAccessEnabled: true,
 		SendingEnabled:          acct.SendingEnabled,
 		SendQuota:               sendQuota{Max24HourSend: -1, MaxSendRate: 1000, SentLast24Hours: float64(sent)},
-		SuppressionAttributes:   suppressionAttributes{SuppressedReasons: []string{"BOUNCE", "COMPLAINT"}},
+		SuppressionAttributes:   supp,
 		VdmAttributes:           vdmAttributes{VdmEnabled: "DISABLED"},
 	}, nil
 }

@@ -1,5 +1,7 @@
 package api
 
+import "github.com/petrelmail/petrel/internal/suppression"
+
 // The response shapes of the operations Petrel serves, named and spelled as
 // in the SESv2 model (service-2.json, API version 2019-09-27;
 // ../shared/spec/ses.md §1.3, §1.5, §1.10, §1.14). Members are declared in
@@ -32,9 +34,12 @@ type sendQuota struct {
 	SentLast24Hours float64 `json:"SentLast24Hours"`
 }
 
-// suppressionAttributes is SuppressionAttributes: BOUNCE and/or COMPLAINT.
+// suppressionAttributes is SuppressionAttributes: BOUNCE and/or COMPLAINT,
+// plus Petrel's soft-bounce policy when the account has one (an extension
+// member, docs/suppression.md).
 type suppressionAttributes struct {
-	SuppressedReasons []string `json:"SuppressedReasons"`
+	SoftBouncePolicy  *suppression.SoftBounceJSON `json:"SoftBouncePolicy,omitempty"`
+	SuppressedReasons []string                    `json:"SuppressedReasons"`
 }
 
 // vdmAttributes is VdmAttributes: VdmEnabled is ENABLED or DISABLED.

@@ -191,7 +191,7 @@ func (d *Daemon) build(ctx context.Context) error {
 	}
 	tlsConfig := d.cert.config()
 	apiSrv := &api.Server{Accounts: svc.Accounts, Identities: svc.Identities, ConfigSets: svc.ConfigSets, Sender: sender, Events: svc.Events,
-		Spool: svc.Spool, Log: d.log.With("component", "api"),
+		Spool: svc.Spool, Suppression: supp, Log: d.log.With("component", "api"),
 		Region: cfg.Region, Budget: d.budget, BodyTimeout: time.Duration(cfg.HTTPHeaderTimeout), MinBodyRate: int64(cfg.HTTPMinBodyRate)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })

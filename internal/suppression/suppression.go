@@ -176,13 +176,17 @@ func (l *List) Now() time.Time { return l.now() }
 const entryColumns = "address, email, reason, updated_ms, expires_ms, message_id, feedback_id, cause"
 
 // Put adds e to account's list, or overwrites the entry of the same
-// address (SES: PutSuppressedDestination; an import's PUT).
+// address (SES: PutSuppressedDestination; an import's PUT). A zero
+// e.LastUpdate is the List's clock's now.
 func (l *List) Put(ctx context.Context, account string, e Entry) error {
 	return l.db.Tx(ctx, func(tx *sql.Tx) error { return l.PutTx(tx, account, e) })
 }
 
 // PutTx is Put within tx.
 func (l *List) PutTx(tx *sql.Tx, account string, e Entry) error {
+	if e.LastUpdate.IsZero() {
+		e.LastUpdate = l.now()
+	}
 	_, err := tx.Exec(l.db.Rebind(`INSERT INTO suppressed_destinations (account, `+entryColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (account, address) DO UPDATE SET email = excluded.email, reason = excluded.reason,
@@ -195,9 +199,11 @@ func (l *List) PutTx(tx *sql.Tx, account string, e Entry) error {
 
 // PutMany puts entries in transactions of up to 1,000 rows, each written
 // with one multi-row statement: an import of 100,000 rows is 100
-// transactions. Later entries of one address win.
+// transactions. Later entries of one address win; a zero LastUpdate is
+// the List's clock's now.
 func (l *List) PutMany(ctx context.Context, account string, entries []Entry) error {
 	const batch = 1000
+	now := l.now()
 	for len(entries) > 0 {
 		n := min(batch, len(entries))
 		chunk := dedupe(entries[:n])
@@ -211,6 +217,9 @@ func (l *List) PutMany(ctx context.Context, account string, entries []Entry) err
 					q.WriteString(", ")
 				}
 				q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+				if e.LastUpdate.IsZero() {
+					e.LastUpdate = now
+				}
 				args = append(args, account, e.Address.Key(), e.Address.Email(), string(e.Reason), e.LastUpdate.UnixMilli(),
 					unixMilli(e.Expires), e.MessageID, e.FeedbackID, e.Cause)
 			}
@@ -247,26 +256,31 @@ func dedupe(entries []Entry) []Entry {
 }
 
 // DeleteMany removes addrs from account's list, in transactions of up to
-// 1,000, and returns how many were on it.
+// 1,000, and returns how many were on it (an entry that had expired is
+// removed but not counted: it was no longer on the list).
 func (l *List) DeleteMany(ctx context.Context, account string, addrs []address.Address) (int, error) {
 	const batch = 1000
 	total := 0
 	for len(addrs) > 0 {
 		n := min(batch, len(addrs))
-		args := make([]any, 0, n+1)
+		args := make([]any, 0, n+2)
 		args = append(args, account)
 		for _, a := range addrs[:n] {
 			args = append(args, a.Key())
 		}
 		addrs = addrs[n:]
+		where := "WHERE account = ? AND address IN (" + store.Placeholders(len(args)-1) + ")"
 		err := l.db.Tx(ctx, func(tx *sql.Tx) error {
-			res, err := tx.Exec(l.db.Rebind("DELETE FROM suppressed_destinations WHERE account = ? AND address IN ("+store.Placeholders(len(args)-1)+")"), args...)
-			if err != nil {
+			var on int
+			if err := tx.QueryRow(l.db.Rebind("SELECT COUNT(*) FROM suppressed_destinations "+where+" AND (expires_ms = 0 OR expires_ms > ?)"),
+				append(args, l.now().UnixMilli())...).Scan(&on); err != nil {
 				return err
 			}
-			d, err := res.RowsAffected()
-			total += int(d)
-			return err
+			if _, err := tx.Exec(l.db.Rebind("DELETE FROM suppressed_destinations "+where), args...); err != nil {
+				return err
+			}
+			total += on
+			return nil
 		})
 		if err != nil {
 			return total, err
@@ -301,13 +315,19 @@ type Filter struct {
 	Reasons    []Reason  // empty: all
 	Start, End time.Time // LastUpdateTime in [Start, End]; zero: unbounded
 	NextToken  string    // from the previous page; "" for the first
-	PageSize   int       // 1–1000
+	PageSize   int       // 1–1000; any other value is 1000
 }
+
+// MaxPageSize is the most entries ListPage returns at once.
+const MaxPageSize = 1000
 
 // ListPage returns up to f.PageSize of account's unexpired entries
 // matching f, in address order, and the token of the next page ("" when
 // this is the last). A token List did not issue is ErrInvalidToken.
 func (l *List) ListPage(ctx context.Context, account string, f Filter) ([]Entry, string, error) {
+	if f.PageSize < 1 || f.PageSize > MaxPageSize {
+		f.PageSize = MaxPageSize
+	}
 	after := ""
 	if f.NextToken != "" {
 		b, err := base64.RawURLEncoding.DecodeString(f.NextToken)
