@@ -94,6 +94,11 @@ commands:
   suppression attributes [--reasons BOUNCE,COMPLAINT|none] [--soft-bounce COUNT/WINDOW/FOR[:reason,...]|off]
                                       show or set which outcomes add addresses, and the
                                       soft-bounce policy (e.g. 3/72h/7d:mailbox-full)
+  suppression global list [--limit N] [--after ADDRESS]
+                                      the global list every account shares (operator only)
+  suppression global add ADDRESS [--for DURATION] [--cause TEXT]
+                                      list an address globally (default 14d)
+  suppression global remove ADDRESS   unlist it and forget its hard bounces
   storage                             rows and bytes stored: bodies pending delivery, message
                                       records, events, return-path mail by state
   version                             print the version

@@ -22,7 +22,7 @@ import (
 	"github.com/petrelmail/petrel/internal/suppression"
 )
 
-const suppressionUsage = "usage: petrel suppression list|get|add|remove|export|attributes [ADDRESS] [--account A] (petrel suppression --help)"
+const suppressionUsage = "usage: petrel suppression list|get|add|remove|export|attributes|global [ADDRESS] [--account A] (petrel suppression --help)"
 
 // suppressionCmd: petrel suppression list | get | add | remove | export |
 // attributes, on one account's suppression list (docs/suppression.md), the
@@ -30,6 +30,9 @@ const suppressionUsage = "usage: petrel suppression list|get|add|remove|export|a
 func suppressionCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(suppressionUsage)
+	}
+	if args[0] == "global" {
+		return suppressionGlobalCmd(ctx, args[1:], stdout)
 	}
 	var (
 		acct, reasons, since, until, format, out, setReasons, soft string

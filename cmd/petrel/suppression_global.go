@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 	"time"
 
@@ -17,14 +16,10 @@ import (
 
 const suppressionGlobalUsage = "usage: petrel suppression global list [--limit N] [--after ADDRESS] | add ADDRESS [--for DURATION] [--cause TEXT] | remove ADDRESS"
 
-// suppressionGlobal runs "petrel suppression global …": the operator's view
-// of the global suppression list that every account shares (docs/suppression.md),
-// which SES shows no customer. args are the words after "global".
-func suppressionGlobal(args []string) error {
-	return suppressionGlobalCmd(context.Background(), args, os.Stdout)
-}
-
-// suppressionGlobalCmd is suppressionGlobal writing to stdout:
+// suppressionGlobalCmd runs "petrel suppression global …", writing to
+// stdout: the operator's view of the global suppression list that every
+// account shares (docs/suppression.md), which SES shows no customer. args
+// are the words after "global":
 //
 //	list [--limit N] [--after ADDRESS]   addresses listed now, in address order
 //	add ADDRESS [--for D] [--cause TEXT] list ADDRESS for D (default 14d), counting no hard bounce
