@@ -264,7 +264,8 @@ func (d *Daemon) build(ctx context.Context) error {
 			// By then every queue entry is final: its deadline, one more
 			// retry interval, and an hour to spare.
 			BodyGrace: time.Duration(cfg.MaxDeliveryTime) + time.Duration(cfg.RetryMax) + time.Hour},
-		Spool: svc.Spool, Queue: svc.Queue, Events: svc.Events, Inbound: inbound.NewStore(svc.DB), Log: d.log.With("component", "retention"),
+		Spool: svc.Spool, Queue: svc.Queue, Events: svc.Events, Inbound: inbound.NewStore(svc.DB),
+		Suppression: supp, Log: d.log.With("component", "retention"),
 	}
 	return nil
 }

@@ -30,7 +30,7 @@ var allowed = map[string][]string{
 	"logtest":     {},
 	"smtptest":    {},
 	"admission":   {},
-	"retention":   {"spool", "queue", "event", "inbound"},
+	"retention":   {"spool", "queue", "event", "inbound", "suppression"},
 	"message":     {"address"},
 	"bounce":      {"smtpreply", "address"},
 	"spool":       {"store"},

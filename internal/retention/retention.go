@@ -18,7 +18,12 @@
 //     and event.Log.ReferencedTx) — events are rendered with their
 //     message's "mail" object, so the record goes only after its last
 //     event, and a message still in the queue is never touched;
-//  4. return-path mail older than Inbound (inbound.Store.PruneBefore).
+//  4. return-path mail older than Inbound (inbound.Store.PruneBefore);
+//  5. suppression rows that decide nothing any more: account-list entries
+//     past their expiry (the soft-bounce policy's), global-list entries
+//     past their listing and their bounce memory, soft-bounce counts older
+//     than the longest window (suppression.List.PruneExpired). This step
+//     runs whatever the periods: it removes only what has lapsed.
 //
 // A zero period keeps that kind forever. Since every message has its Send
 // event, message records are kept forever when events are.
@@ -33,6 +38,7 @@ import (
 	"github.com/petrelmail/petrel/internal/inbound"
 	"github.com/petrelmail/petrel/internal/queue"
 	"github.com/petrelmail/petrel/internal/spool"
+	"github.com/petrelmail/petrel/internal/suppression"
 )
 
 // Policy says how long each kind is kept; 0 keeps it forever.
@@ -77,7 +83,9 @@ type Pruner struct {
 	Queue   *queue.Queue // asked whether a message still has entries
 	Events  *event.Log
 	Inbound *inbound.Store
-	Log     *slog.Logger
+	// Suppression, when set, has its lapsed rows pruned (step 5).
+	Suppression *suppression.List
+	Log         *slog.Logger
 
 	Now   func() time.Time // the clock (time.Now when nil)
 	Batch int              // rows per transaction (DefaultBatch when 0)
@@ -93,6 +101,7 @@ type Result struct {
 	Events         int
 	Messages       int
 	Inbound        int
+	Suppression    int
 }
 
 // Run prunes at once and then every Every (Policy.Interval when 0) until
@@ -117,7 +126,7 @@ func (p *Pruner) Run(ctx context.Context) {
 		case err != nil:
 			p.log().Error("retention pass failed; retrying at the next", "err", err)
 		case r != Result{}:
-			p.log().Info("retention pass", "bodies_released", r.BodiesReleased, "events", r.Events, "messages", r.Messages, "inbound", r.Inbound)
+			p.log().Info("retention pass", "bodies_released", r.BodiesReleased, "events", r.Events, "messages", r.Messages, "inbound", r.Inbound, "suppression", r.Suppression)
 		}
 		t.Reset(every)
 	}
@@ -165,6 +174,14 @@ func (p *Pruner) Once(ctx context.Context) (Result, error) {
 		err := p.drain(ctx, &r.Inbound, func() (int, bool, error) {
 			n, err := p.Inbound.PruneBefore(ctx, now.Add(-d), limit)
 			return n, n < limit, err
+		})
+		if err != nil {
+			return r, err
+		}
+	}
+	if p.Suppression != nil {
+		err := p.drain(ctx, &r.Suppression, func() (int, bool, error) {
+			return p.Suppression.PruneExpired(ctx, now, limit)
 		})
 		if err != nil {
 			return r, err

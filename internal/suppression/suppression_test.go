@@ -6,30 +6,12 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/store"
 )
-
-// testClock is a settable clock for List.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-
-// openList returns a List over a fresh store of backend, with a clock
-// starting at 2026-01-02 03:04:05 UTC.
-func openList(t *testing.T, backend string) (*List, *testClock) {
-	t.Helper()
-	clock := &testClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	return New(store.OpenTest(t, backend), clock.now), clock
-}
 
 func listAddr(t testing.TB, s string) address.Address {
 	t.Helper()
@@ -297,7 +279,7 @@ func TestExpiry(t *testing.T) {
 		if err != nil || !e.Expires.Equal(soft.Expires) {
 			t.Fatalf("before expiry: %+v %v", e, err)
 		}
-		clock.set(start.Add(24 * time.Hour))
+		clock.advance(24 * time.Hour)
 		if _, err := l.Get(ctx, "acme", soft.Address); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("at expiry: %v, want ErrNotFound", err)
 		}

@@ -18,6 +18,8 @@ CREATE TABLE suppressed_destinations (
 	PRIMARY KEY (account, address)
 );
 CREATE INDEX suppressed_destinations_updated ON suppressed_destinations (account, updated_ms);
+-- For pruning the entries that expired (most have expires_ms 0).
+CREATE INDEX suppressed_destinations_expires ON suppressed_destinations (expires_ms);
 
 -- Each account's suppression attributes (SES: SuppressionAttributes plus
 -- Petrel's soft-bounce policy, JSON, '' for none). No row: the default for
