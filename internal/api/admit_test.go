@@ -23,6 +23,7 @@ import (
 
 	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/admission"
+	"github.com/petrelmail/petrel/internal/configset"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/queue"
@@ -79,7 +80,7 @@ func startAPIOn(t *testing.T, backend string, budget int64, tenants ...string) (
 	sender := sending.New(sending.Config{MessageIDDomain: "petrel.test", Region: "us-east-1", NodeID: "test",
 		MaxDelivery: time.Hour, MaxRecipients: 50, MaxSize: 40 << 20, LeaseFor: time.Minute},
 		accts, ids, queue.New(db), sp, events, batch)
-	s := &Server{Accounts: accts, Identities: ids, Sender: sender, Events: events, Spool: sp,
+	s := &Server{Accounts: accts, Identities: ids, ConfigSets: configset.New(db), Sender: sender, Events: events, Spool: sp,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Region: "us-east-1",
 		Budget: admission.NewBudget(budget), BodyTimeout: 10 * time.Second, MinBodyRate: 64 << 10}
 	srv := httptest.NewServer(s.Guard(s.Handler()))

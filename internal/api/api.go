@@ -22,6 +22,7 @@ import (
 
 	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/admission"
+	"github.com/petrelmail/petrel/internal/configset"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/sending"
@@ -41,6 +42,7 @@ const (
 type Server struct {
 	Accounts   *account.Service
 	Identities *identity.Service
+	ConfigSets *configset.Service
 	Sender     *sending.Sender
 	Events     *event.Log
 	Spool      *spool.Spool
@@ -104,6 +106,21 @@ func (s *Server) Handler() http.Handler {
 	route("DELETE /v2/email/identities/{EmailIdentity}", 0, s.deleteIdentity)
 	route("PUT /v2/email/identities/{EmailIdentity}/dkim", MaxSmallBody, s.putDkimAttributes)
 	route("GET /v2/email/insights/{MessageId}/", 0, s.getMessageInsights)
+	route("POST /v2/email/configuration-sets", MaxSmallBody, s.createConfigSet)
+	route("GET /v2/email/configuration-sets", 0, s.listConfigSetsQuery)
+	route("POST /v2/email/list-configuration-sets", MaxSmallBody, s.listConfigSetsBody)
+	route("GET /v2/email/configuration-sets/{ConfigurationSetName}", 0, s.getConfigSet)
+	route("DELETE /v2/email/configuration-sets/{ConfigurationSetName}", 0, s.deleteConfigSet)
+	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/delivery-options", MaxSmallBody, s.putConfigSetDelivery)
+	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/sending", MaxSmallBody, s.putConfigSetSending)
+	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/reputation-options", MaxSmallBody, s.putConfigSetReputation)
+	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/suppression-options", MaxSmallBody, s.putConfigSetSuppression)
+	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/tracking-options", MaxSmallBody, s.putConfigSetTracking)
+	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/vdm-options", MaxSmallBody, s.putConfigSetVdm)
+	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/archiving-options", MaxSmallBody, s.putConfigSetArchiving)
+	route("POST /v2/email/tags", MaxSmallBody, s.tagResource)
+	route("DELETE /v2/email/tags", 0, s.untagResource)
+	route("GET /v2/email/tags", 0, s.listTagsForResource)
 	route("GET /v2/email/insights/{MessageId}", 0, s.getMessageInsights)
 	mux.Handle("/", s.wrap(MaxSmallBody, func(ctx context.Context, c *call) (any, error) {
 		return nil, &Error{Code: "UnknownOperationException", Status: 404,

@@ -44,6 +44,7 @@ import (
 	"github.com/petrelmail/petrel/internal/api"
 	"github.com/petrelmail/petrel/internal/bounce"
 	"github.com/petrelmail/petrel/internal/config"
+	"github.com/petrelmail/petrel/internal/configset"
 	"github.com/petrelmail/petrel/internal/delivery"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
@@ -62,6 +63,7 @@ type Services struct {
 	DB         *store.DB
 	Accounts   *account.Service
 	Identities *identity.Service
+	ConfigSets *configset.Service
 	Queue      *queue.Queue
 	Spool      *spool.Spool
 	Events     *event.Log
@@ -81,8 +83,8 @@ func Open(ctx context.Context, cfg config.Config) (*Services, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Services{DB: db, Accounts: accts, Identities: identity.New(db, accts), Queue: queue.New(db), Spool: spool.New(db),
-		Events: event.NewLog(db)}, nil
+	return &Services{DB: db, Accounts: accts, Identities: identity.New(db, accts), ConfigSets: configset.New(db),
+		Queue: queue.New(db), Spool: spool.New(db), Events: event.NewLog(db)}, nil
 }
 
 // Close closes the store.
@@ -180,7 +182,7 @@ func (d *Daemon) build(ctx context.Context) error {
 		return err
 	}
 	tlsConfig := d.cert.config()
-	apiSrv := &api.Server{Accounts: svc.Accounts, Identities: svc.Identities, Sender: sender, Events: svc.Events,
+	apiSrv := &api.Server{Accounts: svc.Accounts, Identities: svc.Identities, ConfigSets: svc.ConfigSets, Sender: sender, Events: svc.Events,
 		Spool: svc.Spool, Log: d.log.With("component", "api"),
 		Region: cfg.Region, Budget: d.budget, BodyTimeout: time.Duration(cfg.HTTPHeaderTimeout), MinBodyRate: int64(cfg.HTTPMinBodyRate)}
 	mux := http.NewServeMux()

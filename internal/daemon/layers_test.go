@@ -42,7 +42,7 @@ var allowed = map[string][]string{
 	"queue":       {"store", "address"},
 	"sending":     {"account", "identity", "queue", "spool", "event", "message", "address", "store"},
 	"delivery":    {"queue", "spool", "event", "bounce", "simulator", "smtpreply", "address", "store"},
-	"api":         {"sending", "account", "identity", "event", "message", "sigv4", "address", "spool", "dkim", "admission"},
+	"api":         {"sending", "account", "identity", "event", "message", "sigv4", "address", "spool", "dkim", "admission", "configset", "suppression"},
 	"smtpsubmit":  {"sending", "account", "address", "message", "admission"},
 	"inbound":     {"bounce", "event", "queue", "address", "store", "spool", "smtpreply", "admission"},
 	"daemon":      {"*"},

@@ -33,6 +33,7 @@ var owners = map[string]string{
 	"suppression_attributes":  "internal/suppression",
 	"global_suppressions":     "internal/suppression",
 	"soft_bounces":            "internal/suppression",
+	"configuration_sets":      "internal/configset",
 	"schema_version":          "internal/store",
 	"store_probe":             "internal/store",
 }

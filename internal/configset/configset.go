@@ -1,0 +1,673 @@
+// Package configset owns the configuration sets of each account (SES v2
+// ConfigurationSet, ../shared/spec/ses.md §1.8): named groups of options a
+// message may be sent with — whether sending is enabled, the delivery
+// options (TLS policy, delivery deadline), reputation, tracking, VDM and
+// archiving options, a suppression policy overriding the account's, and
+// resource tags (§11.3).
+//
+// Names are 1–64 of [A-Za-z0-9_-] and compared exactly. An account holds
+// at most MaxPerAccount sets (SES's default quota).
+//
+// The send path reads sets through Cached, whose answers are at most
+// CacheTTL old: a change made through this Service is seen at once, one
+// made through another node's Service within CacheTTL.
+package configset
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/petrelmail/petrel/internal/store"
+	"github.com/petrelmail/petrel/internal/suppression"
+)
+
+// TlsPolicy values (SES: TlsPolicy).
+const (
+	TLSRequire  = "REQUIRE"  // deliver only over TLS
+	TLSOptional = "OPTIONAL" // deliver over TLS when the receiver offers it (the default)
+)
+
+// HttpsPolicy values (SES: HttpsPolicy).
+const (
+	HTTPSRequire         = "REQUIRE"
+	HTTPSRequireOpenOnly = "REQUIRE_OPEN_ONLY"
+	HTTPSOptional        = "OPTIONAL"
+)
+
+// Limits.
+const (
+	MaxPerAccount = 10000 // configuration sets per account (SES's default quota): LimitExceededException
+
+	MinMaxDeliverySeconds = 300   // SES: MaxDeliverySeconds lower bound
+	MaxMaxDeliverySeconds = 50400 // SES: MaxDeliverySeconds upper bound (14 hours)
+
+	MaxTags        = 50  // tags per resource (§11.3)
+	MaxTagKeyLen   = 128 // characters
+	MaxTagValueLen = 256 // characters
+
+	// CacheTTL is how old an answer of Cached may be.
+	CacheTTL = 5 * time.Second
+)
+
+// ConfigurationSet is one configuration set (SES: GetConfigurationSet's
+// output).
+type ConfigurationSet struct {
+	Account string
+	Name    string // SES: ConfigurationSetName
+	Created time.Time
+	// SendingEnabled is SES's SendingOptions.SendingEnabled: false pauses
+	// sending with the set. Create stores it as given; CreateConfigurationSet
+	// without SendingOptions makes it true, as SES does.
+	SendingEnabled bool
+	Delivery       DeliveryOptions
+	Reputation     ReputationOptions
+	// Suppression overrides the account's suppression policy for mail sent
+	// with the set (SES: SuppressionOptions): nil, no override (the
+	// account's applies); non-nil with empty Reasons, suppression disabled
+	// for the set (the account list is neither consulted nor added to); else
+	// the set's own reasons and optional soft-bounce policy.
+	Suppression *suppression.Policy
+	Tracking    TrackingOptions
+	// Vdm and Archiving are SES's VdmOptions and ArchivingOptions, JSON
+	// objects stored and returned as given (nil: not set); Petrel does not
+	// act on them.
+	Vdm, Archiving json.RawMessage
+	Tags           []Tag
+}
+
+// DeliveryOptions is SES's DeliveryOptions.
+type DeliveryOptions struct {
+	TlsPolicy       string // TLSRequire or TLSOptional ("" is read as TLSOptional)
+	SendingPoolName string // stored and returned; Petrel has no dedicated IP pools
+	// MaxDeliverySeconds is how long Petrel keeps trying to deliver a
+	// message sent with the set, 300–50400; 0: not set (the deployment's
+	// delivery deadline).
+	MaxDeliverySeconds int64
+}
+
+// ReputationOptions is SES's ReputationOptions.
+type ReputationOptions struct {
+	ReputationMetricsEnabled bool
+	LastFreshStart           time.Time // zero: never
+}
+
+// TrackingOptions is SES's TrackingOptions.
+type TrackingOptions struct {
+	CustomRedirectDomain string // "" with HttpsPolicy "": no tracking options
+	HttpsPolicy          string // HTTPSRequire, HTTPSRequireOpenOnly, HTTPSOptional or ""
+}
+
+// Tag is a resource tag (SES: Tag).
+type Tag struct {
+	Key   string `json:"Key"`
+	Value string `json:"Value"`
+}
+
+// TLSRequired reports whether the set's mail may be delivered only over TLS
+// (SES: TlsPolicy REQUIRE).
+func (c ConfigurationSet) TLSRequired() bool { return c.Delivery.TlsPolicy == TLSRequire }
+
+// MaxDelivery is the set's delivery deadline (SES: MaxDeliverySeconds); 0:
+// the deployment's default deadline.
+func (c ConfigurationSet) MaxDelivery() time.Duration {
+	return time.Duration(c.Delivery.MaxDeliverySeconds) * time.Second
+}
+
+// Errors. Validation failures wrap ErrInvalid and say what is wrong in
+// their message (SES: BadRequestException).
+var (
+	ErrNotFound = errors.New("configuration set does not exist")   // SES: NotFoundException
+	ErrExists   = errors.New("configuration set already exists")   // SES: AlreadyExistsException
+	ErrLimit    = errors.New("too many configuration sets")        // SES: LimitExceededException
+	ErrInvalid  = errors.New("invalid configuration set settings") // SES: BadRequestException
+)
+
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string        { return e.msg }
+func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
+
+func invalid(format string, args ...any) error {
+	return &invalidError{fmt.Sprintf(format, args...)}
+}
+
+// ValidateName checks a configuration set name: 1–64 of [A-Za-z0-9_-].
+func ValidateName(name string) error {
+	if name == "" || len(name) > 64 {
+		return invalid("ConfigurationSetName %q must be 1-64 characters", name)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return invalid("ConfigurationSetName %q may contain only letters, digits, '-' and '_'", name)
+		}
+	}
+	return nil
+}
+
+// Validate checks d's values, naming the first one that is wrong.
+func (d DeliveryOptions) Validate() error {
+	switch d.TlsPolicy {
+	case "", TLSRequire, TLSOptional:
+	default:
+		return invalid("TlsPolicy %q is not one of REQUIRE, OPTIONAL", d.TlsPolicy)
+	}
+	if d.MaxDeliverySeconds != 0 && (d.MaxDeliverySeconds < MinMaxDeliverySeconds || d.MaxDeliverySeconds > MaxMaxDeliverySeconds) {
+		return invalid("MaxDeliverySeconds %d is out of range (%d-%d)", d.MaxDeliverySeconds, MinMaxDeliverySeconds, MaxMaxDeliverySeconds)
+	}
+	if len(d.SendingPoolName) > 64 {
+		return invalid("SendingPoolName is longer than 64 characters")
+	}
+	return nil
+}
+
+// Validate checks t's values.
+func (t TrackingOptions) Validate() error {
+	switch t.HttpsPolicy {
+	case "", HTTPSRequire, HTTPSRequireOpenOnly, HTTPSOptional:
+	default:
+		return invalid("HttpsPolicy %q is not one of REQUIRE, REQUIRE_OPEN_ONLY, OPTIONAL", t.HttpsPolicy)
+	}
+	d := t.CustomRedirectDomain
+	if len(d) > 253 {
+		return invalid("CustomRedirectDomain is longer than 253 characters")
+	}
+	for _, r := range d {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
+			return invalid("CustomRedirectDomain %q is not a domain name", d)
+		}
+	}
+	return nil
+}
+
+// ValidateSuppression checks a suppression override: reasons BOUNCE or
+// COMPLAINT, each once, and a valid soft-bounce policy.
+func ValidateSuppression(p *suppression.Policy) error {
+	if p == nil {
+		return nil
+	}
+	for i, r := range p.Reasons {
+		if _, err := suppression.ParseReason(string(r)); err != nil {
+			return invalid("SuppressedReasons: %v", err)
+		}
+		if slices.Contains(p.Reasons[:i], r) {
+			return invalid("SuppressedReasons: %s is given twice", r)
+		}
+	}
+	if p.SoftBounce != nil {
+		if err := p.SoftBounce.Validate(); err != nil {
+			return invalid("SoftBouncePolicy: %v", err)
+		}
+	}
+	return nil
+}
+
+// ValidateObject checks that raw (VdmOptions, ArchivingOptions) is a JSON
+// object, or empty.
+func ValidateObject(field string, raw json.RawMessage) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		return invalid("%s is not a JSON object", field)
+	}
+	return nil
+}
+
+// ValidateTags checks tags against §11.3: Key 1–128 characters, Value
+// 0–256, each key once, at most MaxTags.
+func ValidateTags(tags []Tag) error {
+	if len(tags) > MaxTags {
+		return invalid("too many tags: %d (at most %d per resource)", len(tags), MaxTags)
+	}
+	for i, t := range tags {
+		if n := utf8.RuneCountInString(t.Key); n < 1 || n > MaxTagKeyLen || !utf8.ValidString(t.Key) {
+			return invalid("tag Key %q must be 1-%d characters", t.Key, MaxTagKeyLen)
+		}
+		if utf8.RuneCountInString(t.Value) > MaxTagValueLen || !utf8.ValidString(t.Value) {
+			return invalid("tag Value of %q must be 0-%d characters", t.Key, MaxTagValueLen)
+		}
+		for _, u := range tags[:i] {
+			if u.Key == t.Key {
+				return invalid("tag Key %q is given twice", t.Key)
+			}
+		}
+	}
+	return nil
+}
+
+// Validate checks every field of c, for Create.
+func (c ConfigurationSet) Validate() error {
+	if err := ValidateName(c.Name); err != nil {
+		return err
+	}
+	if err := c.Delivery.Validate(); err != nil {
+		return err
+	}
+	if err := c.Tracking.Validate(); err != nil {
+		return err
+	}
+	if err := ValidateSuppression(c.Suppression); err != nil {
+		return err
+	}
+	if err := ValidateObject("VdmOptions", c.Vdm); err != nil {
+		return err
+	}
+	if err := ValidateObject("ArchivingOptions", c.Archiving); err != nil {
+		return err
+	}
+	return ValidateTags(c.Tags)
+}
+
+// Service stores configuration sets.
+type Service struct {
+	db  *store.DB
+	now func() time.Time
+
+	mu      sync.Mutex
+	cache   map[cacheKey]cached
+	changes uint64 // bumped by forget, so a load racing a change is not cached
+}
+
+type cacheKey struct{ account, name string }
+
+type cached struct {
+	c  ConfigurationSet
+	at time.Time
+}
+
+// New returns the Service over db.
+func New(db *store.DB) *Service {
+	return &Service{db: db, now: time.Now, cache: map[cacheKey]cached{}}
+}
+
+const columns = `account, name, created_ms, sending_enabled, tls_policy, sending_pool, max_delivery_seconds,
+	reputation_metrics, last_fresh_start_ms, suppression_override, suppression_reasons, suppression_soft,
+	custom_redirect_domain, https_policy, vdm, archiving, tags`
+
+// Create stores c, a new set of c.Account (SES: CreateConfigurationSet).
+// c.Created is set to now; a zero-value c.Delivery.TlsPolicy is stored as
+// OPTIONAL. Errors: ErrInvalid, ErrExists, ErrLimit.
+func (s *Service) Create(ctx context.Context, c ConfigurationSet) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if c.Delivery.TlsPolicy == "" {
+		c.Delivery.TlsPolicy = TLSOptional
+	}
+	override, reasons, soft := 0, "", ""
+	if c.Suppression != nil {
+		var err error
+		if reasons, soft, err = suppression.EncodePolicy(*c.Suppression); err != nil {
+			return err
+		}
+		override = 1
+	}
+	tags, err := encodeTags(c.Tags)
+	if err != nil {
+		return err
+	}
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockAccount(tx, c.Account); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRow(s.db.Rebind("SELECT COUNT(*) FROM configuration_sets WHERE account = ?"), c.Account).Scan(&n); err != nil {
+			return err
+		}
+		var exists int
+		err := tx.QueryRow(s.db.Rebind("SELECT 1 FROM configuration_sets WHERE account = ? AND name = ?"), c.Account, c.Name).Scan(&exists)
+		switch {
+		case err == nil:
+			return ErrExists
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		case n >= MaxPerAccount:
+			return ErrLimit
+		}
+		_, err = tx.Exec(s.db.Rebind("INSERT INTO configuration_sets ("+columns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+			c.Account, c.Name, s.now().UnixMilli(), boolInt(c.SendingEnabled), c.Delivery.TlsPolicy, c.Delivery.SendingPoolName,
+			c.Delivery.MaxDeliverySeconds, boolInt(c.Reputation.ReputationMetricsEnabled), unixMilli(c.Reputation.LastFreshStart),
+			override, reasons, soft, c.Tracking.CustomRedirectDomain, c.Tracking.HttpsPolicy,
+			compact(c.Vdm), compact(c.Archiving), tags)
+		return err
+	})
+	s.forget(c.Account, c.Name)
+	return err
+}
+
+// lockAccount serialises Create within an account on PostgreSQL, so that
+// the count checked against MaxPerAccount and the name's absence hold until
+// commit; SQLite's write lock, taken at BEGIN, does so already.
+func (s *Service) lockAccount(tx *sql.Tx, account string) error {
+	if s.db.Dialect != store.Postgres {
+		return nil
+	}
+	_, err := tx.Exec("SELECT pg_advisory_xact_lock(7462701, hashtext($1))", account)
+	return err
+}
+
+// Get returns account's set name, or ErrNotFound (SES:
+// GetConfigurationSet).
+func (s *Service) Get(ctx context.Context, account, name string) (ConfigurationSet, error) {
+	return s.get(ctx, s.db, account, name, "")
+}
+
+type queryRower interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *Service) get(ctx context.Context, q queryRower, account, name, suffix string) (ConfigurationSet, error) {
+	var (
+		c                                   ConfigurationSet
+		created, freshStart                 int64
+		sending, reputation, override       int
+		reasons, soft, vdm, archiving, tags string
+	)
+	err := q.QueryRowContext(ctx, s.db.Rebind("SELECT "+columns+" FROM configuration_sets WHERE account = ? AND name = ?"+suffix), account, name).Scan(
+		&c.Account, &c.Name, &created, &sending, &c.Delivery.TlsPolicy, &c.Delivery.SendingPoolName, &c.Delivery.MaxDeliverySeconds,
+		&reputation, &freshStart, &override, &reasons, &soft, &c.Tracking.CustomRedirectDomain, &c.Tracking.HttpsPolicy,
+		&vdm, &archiving, &tags)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ConfigurationSet{}, ErrNotFound
+	}
+	if err != nil {
+		return ConfigurationSet{}, err
+	}
+	c.Created = time.UnixMilli(created)
+	c.SendingEnabled = sending != 0
+	c.Reputation.ReputationMetricsEnabled = reputation != 0
+	if freshStart != 0 {
+		c.Reputation.LastFreshStart = time.UnixMilli(freshStart)
+	}
+	if override != 0 {
+		p, err := suppression.DecodePolicy(reasons, soft)
+		if err != nil {
+			return ConfigurationSet{}, fmt.Errorf("configuration set %s: %w", name, err)
+		}
+		c.Suppression = &p
+	}
+	if vdm != "" {
+		c.Vdm = json.RawMessage(vdm)
+	}
+	if archiving != "" {
+		c.Archiving = json.RawMessage(archiving)
+	}
+	if err := json.Unmarshal([]byte(tags), &c.Tags); err != nil {
+		return ConfigurationSet{}, fmt.Errorf("configuration set %s: stored tags: %w", name, err)
+	}
+	return c, nil
+}
+
+// Cached is Get for the send path: its answer for a set that exists is at
+// most CacheTTL old (a change made through this Service is seen at once);
+// a set not found is looked up again on every call. The answer is shared:
+// callers must not modify its slices.
+func (s *Service) Cached(ctx context.Context, account, name string) (ConfigurationSet, error) {
+	k := cacheKey{account, name}
+	now := s.now()
+	s.mu.Lock()
+	e, ok := s.cache[k]
+	gen := s.changes
+	s.mu.Unlock()
+	if ok && now.Sub(e.at) < CacheTTL && !now.Before(e.at) {
+		return e.c, nil
+	}
+	c, err := s.Get(ctx, account, name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		delete(s.cache, k)
+		return c, err
+	}
+	if s.changes == gen {
+		s.cache[k] = cached{c: c, at: now}
+	}
+	return c, nil
+}
+
+// forget drops the cached answer for a set after a write.
+func (s *Service) forget(account, name string) {
+	s.mu.Lock()
+	delete(s.cache, cacheKey{account, name})
+	s.changes++
+	s.mu.Unlock()
+}
+
+// SuppressionOverride is the suppression policy mail sent with account's
+// set name follows instead of the account's (through Cached): nil when
+// name is "", the set has no override, or the set does not exist (it was
+// deleted after the message was accepted).
+func (s *Service) SuppressionOverride(ctx context.Context, account, name string) (*suppression.Policy, error) {
+	if name == "" {
+		return nil, nil
+	}
+	c, err := s.Cached(ctx, account, name)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c.Suppression, nil
+}
+
+// List returns up to limit of account's set names after after, in name
+// order (the store's collation: byte order on SQLite and on a PostgreSQL
+// database with collation C) (SES: ListConfigurationSets; the API makes
+// its NextToken from the last name).
+func (s *Service) List(ctx context.Context, account, after string, limit int) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT name FROM configuration_sets WHERE account = ? AND name > ? ORDER BY name LIMIT ?"), account, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// Delete removes account's set name, or returns ErrNotFound (SES:
+// DeleteConfigurationSet). Messages already accepted with it are sent as
+// if it had no options.
+func (s *Service) Delete(ctx context.Context, account, name string) error {
+	res, err := s.db.ExecContext(ctx, s.db.Rebind("DELETE FROM configuration_sets WHERE account = ? AND name = ?"), account, name)
+	s.forget(account, name)
+	return affected(res, err)
+}
+
+// update sets columns (written "a = ?, b = ?") of account's set name.
+func (s *Service) update(ctx context.Context, account, name, set string, args ...any) error {
+	args = append(args, account, name)
+	res, err := s.db.ExecContext(ctx, s.db.Rebind("UPDATE configuration_sets SET "+set+" WHERE account = ? AND name = ?"), args...)
+	s.forget(account, name)
+	return affected(res, err)
+}
+
+func affected(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// PutDeliveryOptions replaces the set's delivery options (SES:
+// PutConfigurationSetDeliveryOptions); TlsPolicy "" is OPTIONAL. Errors:
+// ErrInvalid, ErrNotFound.
+func (s *Service) PutDeliveryOptions(ctx context.Context, account, name string, d DeliveryOptions) error {
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	if d.TlsPolicy == "" {
+		d.TlsPolicy = TLSOptional
+	}
+	return s.update(ctx, account, name, "tls_policy = ?, sending_pool = ?, max_delivery_seconds = ?",
+		d.TlsPolicy, d.SendingPoolName, d.MaxDeliverySeconds)
+}
+
+// PutSendingOptions enables or disables sending with the set (SES:
+// PutConfigurationSetSendingOptions). Errors: ErrNotFound.
+func (s *Service) PutSendingOptions(ctx context.Context, account, name string, enabled bool) error {
+	return s.update(ctx, account, name, "sending_enabled = ?", boolInt(enabled))
+}
+
+// PutReputationOptions sets ReputationMetricsEnabled (SES:
+// PutConfigurationSetReputationOptions). Errors: ErrNotFound.
+func (s *Service) PutReputationOptions(ctx context.Context, account, name string, metricsEnabled bool) error {
+	return s.update(ctx, account, name, "reputation_metrics = ?", boolInt(metricsEnabled))
+}
+
+// PutSuppressionOptions replaces the set's suppression override (SES:
+// PutConfigurationSetSuppressionOptions): nil removes it, see
+// ConfigurationSet.Suppression. Errors: ErrInvalid, ErrNotFound.
+func (s *Service) PutSuppressionOptions(ctx context.Context, account, name string, p *suppression.Policy) error {
+	if err := ValidateSuppression(p); err != nil {
+		return err
+	}
+	if p == nil {
+		return s.update(ctx, account, name, "suppression_override = 0, suppression_reasons = '', suppression_soft = ''")
+	}
+	reasons, soft, err := suppression.EncodePolicy(*p)
+	if err != nil {
+		return err
+	}
+	return s.update(ctx, account, name, "suppression_override = 1, suppression_reasons = ?, suppression_soft = ?", reasons, soft)
+}
+
+// PutTrackingOptions replaces the set's tracking options (SES:
+// PutConfigurationSetTrackingOptions). Errors: ErrInvalid, ErrNotFound.
+func (s *Service) PutTrackingOptions(ctx context.Context, account, name string, t TrackingOptions) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	return s.update(ctx, account, name, "custom_redirect_domain = ?, https_policy = ?", t.CustomRedirectDomain, t.HttpsPolicy)
+}
+
+// PutVdmOptions replaces the set's VdmOptions, a JSON object (nil: none)
+// (SES: PutConfigurationSetVdmOptions). Errors: ErrInvalid, ErrNotFound.
+func (s *Service) PutVdmOptions(ctx context.Context, account, name string, raw json.RawMessage) error {
+	if err := ValidateObject("VdmOptions", raw); err != nil {
+		return err
+	}
+	return s.update(ctx, account, name, "vdm = ?", compact(raw))
+}
+
+// PutArchivingOptions replaces the set's ArchivingOptions, a JSON object
+// (nil: none) (SES: PutConfigurationSetArchivingOptions). Errors:
+// ErrInvalid, ErrNotFound.
+func (s *Service) PutArchivingOptions(ctx context.Context, account, name string, raw json.RawMessage) error {
+	if err := ValidateObject("ArchivingOptions", raw); err != nil {
+		return err
+	}
+	return s.update(ctx, account, name, "archiving = ?", compact(raw))
+}
+
+// Tag adds tags to the set, replacing the values of keys it has (SES:
+// TagResource). Errors: ErrInvalid (also when the set would have more than
+// MaxTags), ErrNotFound.
+func (s *Service) Tag(ctx context.Context, account, name string, tags []Tag) error {
+	if err := ValidateTags(tags); err != nil {
+		return err
+	}
+	return s.editTags(ctx, account, name, func(have []Tag) ([]Tag, error) {
+		for _, t := range tags {
+			if i := slices.IndexFunc(have, func(h Tag) bool { return h.Key == t.Key }); i >= 0 {
+				have[i].Value = t.Value
+			} else {
+				have = append(have, t)
+			}
+		}
+		if len(have) > MaxTags {
+			return nil, invalid("too many tags: the configuration set would have %d (at most %d per resource)", len(have), MaxTags)
+		}
+		return have, nil
+	})
+}
+
+// Untag removes the tags of keys from the set; keys it does not have are
+// ignored (SES: UntagResource). Errors: ErrNotFound.
+func (s *Service) Untag(ctx context.Context, account, name string, keys []string) error {
+	return s.editTags(ctx, account, name, func(have []Tag) ([]Tag, error) {
+		return slices.DeleteFunc(have, func(t Tag) bool { return slices.Contains(keys, t.Key) }), nil
+	})
+}
+
+func (s *Service) editTags(ctx context.Context, account, name string, edit func([]Tag) ([]Tag, error)) error {
+	forUpdate := ""
+	if s.db.Dialect == store.Postgres {
+		forUpdate = " FOR UPDATE"
+	}
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		c, err := s.get(ctx, tx, account, name, forUpdate)
+		if err != nil {
+			return err
+		}
+		tags, err := edit(c.Tags)
+		if err != nil {
+			return err
+		}
+		b, err := encodeTags(tags)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(s.db.Rebind("UPDATE configuration_sets SET tags = ? WHERE account = ? AND name = ?"), b, account, name)
+		return err
+	})
+	s.forget(account, name)
+	return err
+}
+
+func encodeTags(tags []Tag) (string, error) {
+	if tags == nil {
+		tags = []Tag{}
+	}
+	b, err := json.Marshal(tags)
+	return string(b), err
+}
+
+func compact(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return strings.TrimSpace(string(raw))
+	}
+	return b.String()
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func unixMilli(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
