@@ -167,7 +167,7 @@ func (d *Daemon) build(ctx context.Context) error {
 		Feedback: func(id string) [2]string {
 			return [2]string{bounce.FeedbackHeader, bounce.FeedbackToken(id, feedbackKey)}
 		},
-	}, svc.Accounts, svc.Identities, svc.Queue, svc.Spool, svc.Events, d.batch)
+	}, svc.Accounts, svc.Identities, svc.ConfigSets, svc.Queue, svc.Spool, svc.Events, d.batch)
 	d.deliv, err = delivery.New(delivery.Config{
 		Hostname: cfg.Hostname, NodeID: nodeID, RelayHost: cfg.RelayHost, DNSServer: cfg.DNS, Port: cfg.DeliveryPort, MaxPending: cfg.DeliveryBacklog,
 		ReturnPathDomain: returnDomain, VERPSecret: []byte(verpKey),

@@ -40,7 +40,7 @@ var allowed = map[string][]string{
 	"suppression": {"store", "address", "event", "bounce"},
 	"configset":   {"store", "suppression"},
 	"queue":       {"store", "address"},
-	"sending":     {"account", "identity", "queue", "spool", "event", "message", "address", "store"},
+	"sending":     {"account", "identity", "configset", "queue", "spool", "event", "message", "address", "store"},
 	"delivery":    {"queue", "spool", "event", "bounce", "simulator", "smtpreply", "address", "store"},
 	"api":         {"sending", "account", "identity", "event", "message", "sigv4", "address", "spool", "dkim", "admission", "configset", "suppression"},
 	"smtpsubmit":  {"sending", "account", "address", "message", "admission"},

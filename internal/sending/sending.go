@@ -10,12 +10,19 @@
 //     it as SES does (X-SES-* read and stripped, Message-ID and Date set),
 //     adding the signed X-Petrel-Feedback token that ties reports sent to
 //     the feedback mailboxes to it;
-//  5. DKIM-signs it with the From domain's key, when it has one (a key that
+//  5. resolves the message's configuration set, when it names one: the
+//     API's ConfigurationSetName, else the X-SES-CONFIGURATION-SET header
+//     field. A set the account does not have is refused
+//     (*ConfigSetNotFoundError), one whose sending is paused too
+//     (*ConfigSetPausedError); a set's MaxDeliverySeconds replaces the
+//     deployment's delivery deadline and its TlsPolicy REQUIRE is copied onto
+//     every queue entry (../shared/spec/ses.md §1.8, §7);
+//  6. DKIM-signs it with the From domain's key, when it has one (a key that
 //     cannot be loaded or cannot sign is Petrel's failure, not the
 //     message's: *InternalError, which the edges answer as temporary);
-//  6. stores body, one queue entry per recipient and the Send event in one
+//  7. stores body, one queue entry per recipient and the Send event in one
 //     group-committed transaction, and returns only when it is on disk;
-//  7. hands the new queue entries, with the body, to the delivery workers in
+//  8. hands the new queue entries, with the body, to the delivery workers in
 //     memory, so the first attempt starts at once and reads nothing back
 //     (when the workers are backlogged the entries are stored unleased and
 //     the queue poller takes them in turn).
@@ -32,6 +39,7 @@ import (
 
 	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/address"
+	"github.com/petrelmail/petrel/internal/configset"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/message"
@@ -63,6 +71,7 @@ type Sender struct {
 	cfg        Config
 	accounts   *account.Service
 	identities *identity.Service
+	configsets *configset.Service
 	queue      *queue.Queue
 	spool      *spool.Spool
 	events     *event.Log
@@ -85,10 +94,11 @@ type Handoff interface {
 	Kick()
 }
 
-// New returns a Sender.
-func New(cfg Config, accounts *account.Service, identities *identity.Service, q *queue.Queue, sp *spool.Spool,
-	events *event.Log, batch *store.Batcher) *Sender {
-	return &Sender{cfg: cfg, accounts: accounts, identities: identities, queue: q, spool: sp, events: events, batch: batch}
+// New returns a Sender. configsets resolves the configuration sets
+// messages name.
+func New(cfg Config, accounts *account.Service, identities *identity.Service, configsets *configset.Service, q *queue.Queue,
+	sp *spool.Spool, events *event.Log, batch *store.Batcher) *Sender {
+	return &Sender{cfg: cfg, accounts: accounts, identities: identities, configsets: configsets, queue: q, spool: sp, events: events, batch: batch}
 }
 
 // Request is one message to accept.
@@ -160,6 +170,25 @@ type StorageError struct{ Err error }
 func (e *StorageError) Error() string { return "storing message: " + e.Err.Error() }
 func (e *StorageError) Unwrap() error { return e.Err }
 
+// ConfigSetNotFoundError reports a configuration set the sending account
+// does not have (SES: NotFoundException "Configuration set <name> does not
+// exist."). Name is the set as the message named it; another account's set
+// of that name is not found either.
+type ConfigSetNotFoundError struct{ Name string }
+
+func (e *ConfigSetNotFoundError) Error() string {
+	return "Configuration set " + e.Name + " does not exist."
+}
+
+// ConfigSetPausedError reports a configuration set whose sending is
+// disabled (SES: SendingOptions.SendingEnabled false; the API answers
+// SendingPausedException).
+type ConfigSetPausedError struct{ Name string }
+
+func (e *ConfigSetPausedError) Error() string {
+	return "Sending is currently paused for configuration set " + e.Name + "."
+}
+
 // InternalError is Petrel's own failure to prepare an acceptable message:
 // the DKIM key of Identity cannot be loaded or cannot sign, or the event's
 // mail object cannot be encoded. Nothing is kept; the message is not at
@@ -176,8 +205,9 @@ func (e *InternalError) Unwrap() error { return e.Err }
 
 // Send accepts a message and returns its SES message ID once it is durable.
 // Errors: ErrSendingPaused, ErrNoRecipients, *UnverifiedError,
-// *RejectedError, *TooLargeError, *TooManyRecipientsError (the message's
-// or account's fault: permanent), *StorageError and *InternalError
+// *RejectedError, *TooLargeError, *TooManyRecipientsError,
+// *ConfigSetNotFoundError, *ConfigSetPausedError (the message's or
+// account's fault: permanent), *StorageError and *InternalError
 // (Petrel's: temporary), or ctx's error when ctx ended before the message
 // was handed to the store. In every error case nothing was stored; once
 // handed to the store, Send waits for the commit whatever ctx does, so a
@@ -238,6 +268,10 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	if err != nil {
 		return "", &RejectedError{err.Error()}
 	}
+	set, err := s.configSet(ctx, req, prep)
+	if err != nil {
+		return "", err
+	}
 	// DKIM-sign once, before storing: every recipient and retry sends the
 	// same signed bytes (SES signs with the From domain's key).
 	if sg, err := s.identities.Signer(ctx, req.Account, from); err != nil {
@@ -247,15 +281,20 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 			return "", &InternalError{Op: "DKIM signing", Identity: sg.Domain, Err: err}
 		}
 	}
-	mailJSON, err := event.Encode(s.mailObject(req, acct, id, now, mailFrom, sourceIdentity, rcpts, prep))
+	mailJSON, err := event.Encode(s.mailObject(req, acct, id, now, mailFrom, sourceIdentity, rcpts, prep, set.Name))
 	if err != nil {
 		return "", &InternalError{Op: "encoding mail object", Identity: from.Email(), Err: err}
 	}
 	sm := &spool.Message{ID: id, Account: req.Account, Created: now, MailFrom: mailFrom.Email(), Mail: mailJSON, Body: prep.Body}
+	maxDelivery := s.cfg.MaxDelivery
+	if d := set.MaxDelivery(); d > 0 {
+		maxDelivery = d
+	}
 	entries := make([]*queue.Entry, len(rcpts))
 	for i, r := range rcpts {
 		entries[i] = &queue.Entry{ID: id + "/" + strconv.Itoa(i), MessageID: id, Account: req.Account, Rcpt: r.Email(),
-			Domain: r.Domain, Created: now, NextAttempt: now, Deadline: now.Add(s.cfg.MaxDelivery), Body: prep.Body}
+			Domain: r.Domain, Created: now, NextAttempt: now, Deadline: now.Add(maxDelivery),
+			ConfigurationSet: set.Name, TLSRequired: set.TLSRequired(), Body: prep.Body}
 	}
 	if err := ctx.Err(); err != nil {
 		return "", err
@@ -286,6 +325,40 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 		s.Delivery.Kick() // stored unleased: the poller takes them when there is room
 	}
 	return id, nil
+}
+
+// configSet returns the configuration set the message is sent with: the
+// one req names (API ConfigurationSetName), else the one its
+// X-SES-CONFIGURATION-SET header field names (read by message.Prepare), else
+// none — the zero ConfigurationSet (no name, default deadline, TLS
+// optional), found without reading anything. A named set is looked up in
+// the configset cache (configset.Service.Cached: a map read while its
+// answer is fresh). Errors: *ConfigSetNotFoundError when the account has no
+// set of that name, *ConfigSetPausedError when the set's sending is
+// disabled, *StorageError when the lookup failed.
+func (s *Sender) configSet(ctx context.Context, req Request, p *message.Prepared) (configset.ConfigurationSet, error) {
+	name := req.ConfigSet
+	if name == "" {
+		name = strings.TrimSpace(p.ConfigurationSet)
+	}
+	if name == "" {
+		return configset.ConfigurationSet{}, nil
+	}
+	if configset.ValidateName(name) != nil {
+		// No set can have this name (a header field's value is not checked
+		// before): not found, without a lookup.
+		return configset.ConfigurationSet{}, &ConfigSetNotFoundError{Name: name}
+	}
+	set, err := s.configsets.Cached(ctx, req.Account, name)
+	switch {
+	case errors.Is(err, configset.ErrNotFound):
+		return set, &ConfigSetNotFoundError{Name: name}
+	case err != nil:
+		return set, &StorageError{err}
+	case !set.SendingEnabled:
+		return set, &ConfigSetPausedError{Name: name}
+	}
+	return set, nil
 }
 
 // release gives up this node's leases on entries it could not start, so the
@@ -371,14 +444,10 @@ func (s *Sender) recipients(in []address.Address) ([]address.Address, error) {
 }
 
 func (s *Sender) mailObject(req Request, acct account.Account, id string, now time.Time, mailFrom address.Address,
-	sourceIdentity string, rcpts []address.Address, p *message.Prepared) event.Mail {
+	sourceIdentity string, rcpts []address.Address, p *message.Prepared, configSet string) event.Mail {
 	dest := make([]string, len(rcpts))
 	for i, r := range rcpts {
 		dest[i] = r.Email()
-	}
-	configSet := p.ConfigurationSet
-	if req.ConfigSet != "" {
-		configSet = req.ConfigSet
 	}
 	tags := map[string][]string{
 		"ses:operation":       {req.Operation},
