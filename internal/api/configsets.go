@@ -318,7 +318,10 @@ func (s *Server) getConfigSet(ctx context.Context, c *call) (any, error) {
 		out.ReputationOptions.LastFreshStart = &f
 	}
 	if t := cs.Tracking; t != (configset.TrackingOptions{}) {
-		out.TrackingOptions = &trackingOptionsJSON{CustomRedirectDomain: &t.CustomRedirectDomain}
+		out.TrackingOptions = &trackingOptionsJSON{}
+		if t.CustomRedirectDomain != "" {
+			out.TrackingOptions.CustomRedirectDomain = &t.CustomRedirectDomain
+		}
 		if t.HttpsPolicy != "" {
 			out.TrackingOptions.HttpsPolicy = &t.HttpsPolicy
 		}

@@ -271,7 +271,10 @@ func testConfigurationSetBadInput(t *testing.T, backend string) {
 	for i := range many {
 		many[i] = types.Tag{Key: aws.String(fmt.Sprintf("k%d", i)), Value: aws.String("v")}
 	}
-	create := func(in *sesv2.CreateConfigurationSetInput) error { _, err := ses.CreateConfigurationSet(ctx, in); return err }
+	create := func(in *sesv2.CreateConfigurationSetInput) error {
+		_, err := ses.CreateConfigurationSet(ctx, in)
+		return err
+	}
 	delivery := func(in *sesv2.PutConfigurationSetDeliveryOptionsInput) error {
 		_, err := ses.PutConfigurationSetDeliveryOptions(ctx, in)
 		return err
@@ -706,21 +709,132 @@ func TestConfigurationSetLimit(t *testing.T) {
 	}
 }
 
-// fillConfigSets inserts n minimal sets of account in one transaction (the
-// limit's test needs thousands).
+// fillConfigSets inserts n minimal sets of account, 500 to a statement
+// (the limit's test needs thousands).
 func fillConfigSets(t *testing.T, db *store.DB, account string, n int) {
 	t.Helper()
-	tx, err := db.BeginTx(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	for i := range n {
-		if _, err := tx.Exec(db.Rebind("INSERT INTO configuration_sets (account, name, created_ms) VALUES (?, ?, ?)"), account, fmt.Sprintf("fill-%05d", i), 0); err != nil {
+	for i := 0; i < n; i += 500 {
+		var q strings.Builder
+		var args []any
+		q.WriteString("INSERT INTO configuration_sets (account, name, created_ms) VALUES ")
+		for j := i; j < min(n, i+500); j++ {
+			if j > i {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?, 0)")
+			args = append(args, account, fmt.Sprintf("fill-%05d", j))
+		}
+		if _, err := db.ExecContext(t.Context(), db.Rebind(q.String()), args...); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
+}
+
+// TestConfigSetResponseShapes: the JSON bodies of the configuration-set
+// operations byte for byte against golden files (testdata/responses):
+// SES's member names and nesting (GetConfigurationSetResponse), members
+// SES leaves out left out (no SuppressionOptions without an override, no
+// TrackingOptions when none is set), epoch-second LastFreshStart.
+func TestConfigSetResponseShapes(t *testing.T) {
+	srv, s, tenants, _ := startAPI(t, 256<<20, "acme")
+	ten := tenants["acme"]
+	arn := url.QueryEscape(testConfigSetARN(t, s, "acme", "full"))
+	none := strings.NewReplacer()
+	for _, st := range []struct {
+		name, method, path, body string
+		status                   int
+	}{
+		{"CreateConfigurationSet", "POST", "/v2/email/configuration-sets", `{"ConfigurationSetName":"full",
+			"DeliveryOptions":{"TlsPolicy":"REQUIRE","SendingPoolName":"pool1","MaxDeliverySeconds":3600},
+			"ReputationOptions":{"ReputationMetricsEnabled":true,"LastFreshStart":1700000000},
+			"SendingOptions":{"SendingEnabled":true},
+			"SuppressionOptions":{"SuppressedReasons":["BOUNCE"],"SoftBouncePolicy":{"BounceCount":3,"WindowSeconds":86400,"SuppressSeconds":604800}},
+			"TrackingOptions":{"CustomRedirectDomain":"track.acme.example","HttpsPolicy":"REQUIRE"},
+			"VdmOptions":{"DashboardOptions":{"EngagementMetrics":"ENABLED"},"GuardianOptions":{"OptimizedSharedDelivery":"DISABLED"}},
+			"ArchivingOptions":{"ArchiveArn":"arn:aws:ses:us-east-1:123456789012:mailmanager-archive/a-1"},
+			"Tags":[{"Key":"env","Value":"prod"}]}`, 200},
+		{"CreateConfigurationSet-defaults", "POST", "/v2/email/configuration-sets", `{"ConfigurationSetName":"plain"}`, 200},
+		{"GetConfigurationSet", "GET", "/v2/email/configuration-sets/full", "", 200},
+		{"GetConfigurationSet-defaults", "GET", "/v2/email/configuration-sets/plain", "", 200},
+		{"PutConfigurationSetSuppressionOptions-disabled", "PUT", "/v2/email/configuration-sets/plain/suppression-options", `{"SuppressedReasons":[]}`, 200},
+		{"GetConfigurationSet-suppression-disabled", "GET", "/v2/email/configuration-sets/plain", "", 200},
+		{"ListConfigurationSets", "POST", "/v2/email/list-configuration-sets", `{"PageSize":1}`, 200},
+		{"ListTagsForResource", "GET", "/v2/email/tags?ResourceArn=" + arn, "", 200},
+		{"error-AlreadyExistsException", "POST", "/v2/email/configuration-sets", `{"ConfigurationSetName":"plain"}`, 400},
+		{"error-NotFoundException-configuration-set", "GET", "/v2/email/configuration-sets/nope", "", 404},
+		{"error-BadRequestException-MaxDeliverySeconds", "PUT", "/v2/email/configuration-sets/plain/delivery-options", `{"MaxDeliverySeconds":50401}`, 400},
+	} {
+		status, _, body := signedCall(t, srv, ten, st.method, st.path, []byte(st.body))
+		if status != st.status {
+			t.Errorf("%s: status %d, want %d: %s", st.name, status, st.status, body)
+		}
+		checkGolden(t, st.name, body, none)
+	}
+}
+
+// TestConfigurationSetBadBodies: bad input the SDKs cannot send, as any
+// HTTP client may: each is BadRequestException (or SerializationException
+// for a body that is not JSON) saying what is wrong, and changes nothing.
+func TestConfigurationSetBadBodies(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) { testConfigurationSetBadBodies(t, backend) })
+	}
+}
+
+func testConfigurationSetBadBodies(t *testing.T, backend string) {
+	srv, s, tenants, _ := startAPIOn(t, backend, 256<<20, "acme")
+	ten := tenants["acme"]
+	if err := s.ConfigSets.Create(t.Context(), configset.ConfigurationSet{Account: "acme", Name: "cs", SendingEnabled: true}); err != nil {
 		t.Fatal(err)
+	}
+	before, err := s.ConfigSets.Get(t.Context(), "acme", "cs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := url.QueryEscape(testConfigSetARN(t, s, "acme", "cs"))
+	const base = "/v2/email/configuration-sets"
+	for _, c := range []struct {
+		method, path, body, code, says string
+	}{
+		{"POST", base, `{}`, "BadRequestException", "ConfigurationSetName is required"},
+		{"POST", base, `{"ConfigurationSetName":""}`, "BadRequestException", "1-64"},
+		{"POST", base, `{"ConfigurationSetName":"x","DeliveryOptions":{"MaxDeliverySeconds":0}}`, "BadRequestException", "MaxDeliverySeconds 0"},
+		{"POST", base, `{"ConfigurationSetName":"x","VdmOptions":[1]}`, "BadRequestException", "VdmOptions"},
+		{"POST", base, `{"ConfigurationSetName":"x","Tags":[{"Key":"","Value":"v"}]}`, "BadRequestException", "Key"},
+		{"POST", base, `{"ConfigurationSetName":"x"`, "SerializationException", "Malformed JSON"},
+		{"GET", base + "/a.b", "", "BadRequestException", "ConfigurationSetName"},
+		{"PUT", base + "/cs/sending", `{"SendingEnabled":"no"}`, "BadRequestException", "SendingEnabled"},
+		{"PUT", base + "/cs/reputation-options", `{"ReputationMetricsEnabled":1}`, "BadRequestException", "ReputationMetricsEnabled"},
+		{"PUT", base + "/cs/vdm-options", `{"VdmOptions":"ENABLED"}`, "BadRequestException", "VdmOptions"},
+		{"PUT", base + "/cs/archiving-options", `{"ArchiveArn":"archive-1"}`, "BadRequestException", "ArchiveArn"},
+		{"PUT", base + "/cs/tracking-options", `{"CustomRedirectDomain":"track example"}`, "BadRequestException", "CustomRedirectDomain"},
+		{"PUT", base + "/cs/delivery-options", `{"TlsPolicy":"require"}`, "BadRequestException", "TlsPolicy"},
+		{"PUT", base + "/cs/suppression-options", `{"SuppressedReasons":["BOUNCE"],"ValidationOptions":{}}`, "BadRequestException", "ValidationOptions"},
+		{"POST", "/v2/email/list-configuration-sets", `{"PageSize":-1}`, "BadRequestException", "PageSize"},
+		{"GET", base + "?PageSize=many", "", "BadRequestException", "PageSize"},
+		{"GET", base + "?NextToken=%21", "", "BadRequestException", "NextToken"},
+		{"POST", "/v2/email/tags", `{"Tags":[{"Key":"k","Value":"v"}]}`, "BadRequestException", "ResourceArn is required"},
+		{"POST", "/v2/email/tags", `{"ResourceArn":"` + testConfigSetARN(t, s, "acme", "cs") + `"}`, "BadRequestException", "Tags is required"},
+		{"GET", "/v2/email/tags", "", "BadRequestException", "ResourceArn is required"},
+		{"DELETE", "/v2/email/tags?ResourceArn=" + arn, "", "BadRequestException", "TagKeys is required"},
+		{"DELETE", "/v2/email/tags?ResourceArn=" + arn + "&TagKeys=", "", "BadRequestException", "TagKeys"},
+		{"GET", "/v2/email/tags?ResourceArn=" + url.QueryEscape("arn:aws:ses:us-east-1:123456789012:template/t"), "", "BadRequestException", "Petrel tags configuration sets only"},
+	} {
+		status, code, body := signedCall(t, srv, ten, c.method, c.path, []byte(c.body))
+		if status != 400 || code != c.code || !strings.Contains(string(body), c.says) {
+			t.Errorf("%s %s %s: %d %s %s, want 400 %s saying %q", c.method, c.path, c.body, status, code, body, c.code, c.says)
+		}
+	}
+	after, err := s.ConfigSets.Get(t.Context(), "acme", "cs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := json.Marshal(after)
+	b, _ := json.Marshal(before)
+	if string(a) != string(b) {
+		t.Errorf("set changed by bad input:\n%s\nwas\n%s", a, b)
+	}
+	if names, _ := s.ConfigSets.List(t.Context(), "acme", "", 10); !slices.Equal(names, []string{"cs"}) {
+		t.Errorf("sets = %v", names)
 	}
 }

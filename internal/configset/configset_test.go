@@ -1,0 +1,350 @@
+package configset
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/petrelmail/petrel/internal/store"
+	"github.com/petrelmail/petrel/internal/suppression"
+)
+
+// eachBackend runs f on a fresh store of each backend.
+func eachBackend(t *testing.T, f func(t *testing.T, db *store.DB)) {
+	for _, b := range store.Backends() {
+		t.Run(b, func(t *testing.T) { f(t, store.OpenTest(t, b)) })
+	}
+}
+
+// TestRoundTrip: every field Create stores reads back from Get as given;
+// each setter changes its aspect only.
+func TestRoundTrip(t *testing.T) {
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		ctx := t.Context()
+		s := New(db)
+		in := ConfigurationSet{Account: "a", Name: "Full_set-1", SendingEnabled: false,
+			Delivery:    DeliveryOptions{TlsPolicy: TLSRequire, SendingPoolName: "pool", MaxDeliverySeconds: 600},
+			Reputation:  ReputationOptions{ReputationMetricsEnabled: true, LastFreshStart: time.UnixMilli(1700000000123)},
+			Suppression: &suppression.Policy{Reasons: []suppression.Reason{suppression.Complaint}, SoftBounce: &suppression.SoftBounce{Count: 3, Window: time.Hour, SuppressFor: 2 * time.Hour}},
+			Tracking:    TrackingOptions{CustomRedirectDomain: "t.example", HttpsPolicy: HTTPSRequire},
+			Vdm:         json.RawMessage(`{"DashboardOptions": {"EngagementMetrics": "ENABLED"}}`),
+			Archiving:   json.RawMessage(`{"ArchiveArn":"arn:aws:ses:us-east-1:1:mailmanager-archive/a"}`),
+			Tags:        []Tag{{"k", "v"}, {"empty", ""}},
+		}
+		if err := s.Create(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Get(ctx, "a", "Full_set-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Created.IsZero() || !got.TLSRequired() || got.MaxDelivery() != 10*time.Minute {
+			t.Errorf("Created %v TLSRequired %v MaxDelivery %v", got.Created, got.TLSRequired(), got.MaxDelivery())
+		}
+		got.Created = time.Time{}
+		in.Vdm = json.RawMessage(`{"DashboardOptions":{"EngagementMetrics":"ENABLED"}}`) // stored compact
+		if !reflect.DeepEqual(got, in) {
+			t.Errorf("read back\n%+v\nwant\n%+v", got, in)
+		}
+
+		if err := s.PutDeliveryOptions(ctx, "a", "Full_set-1", DeliveryOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutSendingOptions(ctx, "a", "Full_set-1", true); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutSuppressionOptions(ctx, "a", "Full_set-1", nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutVdmOptions(ctx, "a", "Full_set-1", nil); err != nil {
+			t.Fatal(err)
+		}
+		got, err = s.Get(ctx, "a", "Full_set-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Delivery != (DeliveryOptions{TlsPolicy: TLSOptional}) || got.TLSRequired() || got.MaxDelivery() != 0 || !got.SendingEnabled ||
+			got.Suppression != nil || got.Vdm != nil || got.Archiving == nil || got.Tracking.HttpsPolicy != HTTPSRequire || len(got.Tags) != 2 {
+			t.Errorf("after setters: %+v", got)
+		}
+	})
+}
+
+// TestValidation: Create and the setters refuse bad values with
+// ErrInvalid, naming the value; nothing is stored.
+func TestValidation(t *testing.T) {
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		ctx := t.Context()
+		s := New(db)
+		if err := s.Create(ctx, ConfigurationSet{Account: "a", Name: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+		tags := make([]Tag, MaxTags+1)
+		for i := range tags {
+			tags[i] = Tag{Key: fmt.Sprint(i)}
+		}
+		for _, c := range []struct {
+			name, says string
+			err        error
+		}{
+			{"empty name", "1-64", s.Create(ctx, ConfigurationSet{Account: "a"})},
+			{"name with a dot", "only letters", s.Create(ctx, ConfigurationSet{Account: "a", Name: "a.b"})},
+			{"name of 65", "1-64", s.Create(ctx, ConfigurationSet{Account: "a", Name: strings.Repeat("x", 65)})},
+			{"MaxDeliverySeconds 299", "MaxDeliverySeconds 299", s.PutDeliveryOptions(ctx, "a", "ok", DeliveryOptions{MaxDeliverySeconds: 299})},
+			{"MaxDeliverySeconds 50401", "MaxDeliverySeconds 50401", s.PutDeliveryOptions(ctx, "a", "ok", DeliveryOptions{MaxDeliverySeconds: 50401})},
+			{"TlsPolicy", "TlsPolicy", s.PutDeliveryOptions(ctx, "a", "ok", DeliveryOptions{TlsPolicy: "require"})},
+			{"HttpsPolicy", "HttpsPolicy", s.PutTrackingOptions(ctx, "a", "ok", TrackingOptions{HttpsPolicy: "ALWAYS"})},
+			{"domain", "CustomRedirectDomain", s.PutTrackingOptions(ctx, "a", "ok", TrackingOptions{CustomRedirectDomain: "a b"})},
+			{"reason", "SuppressedReasons", s.PutSuppressionOptions(ctx, "a", "ok", &suppression.Policy{Reasons: []suppression.Reason{"SPAM"}})},
+			{"reason twice", "twice", s.PutSuppressionOptions(ctx, "a", "ok", &suppression.Policy{Reasons: []suppression.Reason{"BOUNCE", "BOUNCE"}})},
+			{"soft bounce", "BounceCount", s.PutSuppressionOptions(ctx, "a", "ok", &suppression.Policy{Reasons: []suppression.Reason{"BOUNCE"}, SoftBounce: &suppression.SoftBounce{Count: 1}})},
+			{"vdm not an object", "VdmOptions", s.PutVdmOptions(ctx, "a", "ok", json.RawMessage(`[1]`))},
+			{"archiving not JSON", "ArchivingOptions", s.PutArchivingOptions(ctx, "a", "ok", json.RawMessage(`{`))},
+			{"51 tags", "too many tags", s.Tag(ctx, "a", "ok", tags)},
+			{"empty key", "Key", s.Tag(ctx, "a", "ok", []Tag{{Key: ""}})},
+			{"key twice", "twice", s.Tag(ctx, "a", "ok", []Tag{{Key: "k"}, {Key: "k"}})},
+			{"value of 257", "Value", s.Tag(ctx, "a", "ok", []Tag{{Key: "k", Value: strings.Repeat("é", 257)}})},
+		} {
+			if !errors.Is(c.err, ErrInvalid) || !strings.Contains(c.err.Error(), c.says) {
+				t.Errorf("%s: %v, want ErrInvalid saying %q", c.name, c.err, c.says)
+			}
+		}
+		// 128 and 256 characters (not bytes) are allowed.
+		if err := s.Tag(ctx, "a", "ok", []Tag{{Key: strings.Repeat("ü", 128), Value: strings.Repeat("é", 256)}}); err != nil {
+			t.Errorf("longest tag: %v", err)
+		}
+		got, err := s.Get(ctx, "a", "ok")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Delivery.TlsPolicy != TLSOptional || got.Suppression != nil || got.Tracking != (TrackingOptions{}) || got.Vdm != nil || len(got.Tags) != 1 {
+			t.Errorf("bad input changed the set: %+v", got)
+		}
+		if names, _ := s.List(ctx, "a", "", 10); !slices.Equal(names, []string{"ok"}) {
+			t.Errorf("sets: %v", names)
+		}
+	})
+}
+
+// TestNotFoundAndExists: operations on a set that does not exist, or of
+// another account, are ErrNotFound; creating an existing name ErrExists.
+func TestNotFoundAndExists(t *testing.T) {
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		ctx := t.Context()
+		s := New(db)
+		if err := s.Create(ctx, ConfigurationSet{Account: "a", Name: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Create(ctx, ConfigurationSet{Account: "a", Name: "x"}); !errors.Is(err, ErrExists) {
+			t.Errorf("duplicate: %v", err)
+		}
+		if err := s.Create(ctx, ConfigurationSet{Account: "a", Name: "X"}); err != nil {
+			t.Errorf("names are case-sensitive: %v", err)
+		}
+		for op, err := range map[string]error{
+			"Get":                   func() error { _, err := s.Get(ctx, "b", "x"); return err }(),
+			"Cached":                func() error { _, err := s.Cached(ctx, "b", "x"); return err }(),
+			"PutDeliveryOptions":    s.PutDeliveryOptions(ctx, "b", "x", DeliveryOptions{}),
+			"PutSendingOptions":     s.PutSendingOptions(ctx, "b", "x", true),
+			"PutReputationOptions":  s.PutReputationOptions(ctx, "b", "x", true),
+			"PutSuppressionOptions": s.PutSuppressionOptions(ctx, "b", "x", nil),
+			"PutTrackingOptions":    s.PutTrackingOptions(ctx, "b", "x", TrackingOptions{}),
+			"PutVdmOptions":         s.PutVdmOptions(ctx, "b", "x", nil),
+			"PutArchivingOptions":   s.PutArchivingOptions(ctx, "b", "x", nil),
+			"Tag":                   s.Tag(ctx, "b", "x", []Tag{{Key: "k"}}),
+			"Untag":                 s.Untag(ctx, "b", "x", []string{"k"}),
+			"Delete":                s.Delete(ctx, "b", "x"),
+		} {
+			if !errors.Is(err, ErrNotFound) {
+				t.Errorf("%s of another account's set: %v", op, err)
+			}
+		}
+		if err := s.Delete(ctx, "a", "x"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Delete(ctx, "a", "x"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("second Delete: %v", err)
+		}
+	})
+}
+
+// TestCached: Cached answers from memory for CacheTTL; a write through the
+// same Service is seen at once, one through another Service (another
+// node) once the answer is CacheTTL old; a miss is not remembered; a
+// deleted set is ErrNotFound at once.
+func TestCached(t *testing.T) {
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		ctx := t.Context()
+		now := time.Unix(1700000000, 0)
+		s, other := New(db), New(db)
+		s.now = func() time.Time { return now }
+		if _, err := s.Cached(ctx, "a", "cs"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("before Create: %v", err)
+		}
+		if err := other.Create(ctx, ConfigurationSet{Account: "a", Name: "cs", SendingEnabled: true}); err != nil {
+			t.Fatal(err)
+		}
+		c, err := s.Cached(ctx, "a", "cs")
+		if err != nil || !c.SendingEnabled {
+			t.Fatalf("miss not remembered: %+v %v", c, err)
+		}
+
+		// Another node pauses the set: seen once the answer is 5 s old.
+		if err := other.PutSendingOptions(ctx, "a", "cs", false); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(CacheTTL - time.Millisecond)
+		if c, _ := s.Cached(ctx, "a", "cs"); !c.SendingEnabled {
+			t.Errorf("answer reread before CacheTTL")
+		}
+		now = now.Add(time.Millisecond)
+		if c, _ := s.Cached(ctx, "a", "cs"); c.SendingEnabled {
+			t.Errorf("answer older than CacheTTL")
+		}
+
+		// Writes through s are seen at once.
+		writes := []struct {
+			op    string
+			write func() error
+			check func(ConfigurationSet) bool
+		}{
+			{"PutSendingOptions", func() error { return s.PutSendingOptions(ctx, "a", "cs", true) }, func(c ConfigurationSet) bool { return c.SendingEnabled }},
+			{"PutDeliveryOptions", func() error { return s.PutDeliveryOptions(ctx, "a", "cs", DeliveryOptions{TlsPolicy: TLSRequire}) }, ConfigurationSet.TLSRequired},
+			{"PutSuppressionOptions", func() error { return s.PutSuppressionOptions(ctx, "a", "cs", &suppression.Policy{}) }, func(c ConfigurationSet) bool { return c.Suppression != nil }},
+			{"PutTrackingOptions", func() error { return s.PutTrackingOptions(ctx, "a", "cs", TrackingOptions{HttpsPolicy: HTTPSOptional}) }, func(c ConfigurationSet) bool { return c.Tracking.HttpsPolicy == HTTPSOptional }},
+			{"PutReputationOptions", func() error { return s.PutReputationOptions(ctx, "a", "cs", true) }, func(c ConfigurationSet) bool { return c.Reputation.ReputationMetricsEnabled }},
+			{"PutVdmOptions", func() error { return s.PutVdmOptions(ctx, "a", "cs", json.RawMessage(`{}`)) }, func(c ConfigurationSet) bool { return c.Vdm != nil }},
+			{"PutArchivingOptions", func() error { return s.PutArchivingOptions(ctx, "a", "cs", json.RawMessage(`{}`)) }, func(c ConfigurationSet) bool { return c.Archiving != nil }},
+			{"Tag", func() error { return s.Tag(ctx, "a", "cs", []Tag{{Key: "k"}}) }, func(c ConfigurationSet) bool { return len(c.Tags) == 1 }},
+			{"Untag", func() error { return s.Untag(ctx, "a", "cs", []string{"k"}) }, func(c ConfigurationSet) bool { return len(c.Tags) == 0 }},
+		}
+		for _, w := range writes {
+			if _, err := s.Cached(ctx, "a", "cs"); err != nil { // cache it
+				t.Fatal(err)
+			}
+			if err := w.write(); err != nil {
+				t.Fatalf("%s: %v", w.op, err)
+			}
+			c, err := s.Cached(ctx, "a", "cs")
+			if err != nil || !w.check(c) {
+				t.Errorf("%s not seen by Cached at once: %+v %v", w.op, c, err)
+			}
+		}
+
+		if p, err := s.SuppressionOverride(ctx, "a", "cs"); err != nil || p == nil || len(p.Reasons) != 0 {
+			t.Errorf("SuppressionOverride: %v %v", p, err)
+		}
+		if err := s.Delete(ctx, "a", "cs"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Cached(ctx, "a", "cs"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("after Delete: %v", err)
+		}
+		for _, name := range []string{"", "cs"} {
+			if p, err := s.SuppressionOverride(ctx, "a", name); p != nil || err != nil {
+				t.Errorf("SuppressionOverride(%q) = %v, %v; want nil", name, p, err)
+			}
+		}
+	})
+}
+
+// fill inserts n minimal sets of account, 500 to a statement.
+func fill(t *testing.T, db *store.DB, account string, n int) {
+	t.Helper()
+	for i := 0; i < n; i += 500 {
+		var q strings.Builder
+		var args []any
+		q.WriteString("INSERT INTO configuration_sets (account, name, created_ms) VALUES ")
+		for j := i; j < min(n, i+500); j++ {
+			if j > i {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?, 0)")
+			args = append(args, account, fmt.Sprintf("f%05d", j))
+		}
+		if _, err := db.ExecContext(t.Context(), db.Rebind(q.String()), args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestLimit: an account holds at most MaxPerAccount sets, also when
+// creates race for the last places; other accounts are not affected.
+func TestLimit(t *testing.T) {
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		ctx := t.Context()
+		s := New(db)
+		fill(t, db, "a", MaxPerAccount-10)
+		var ok, limited atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 25 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := s.Create(context.WithoutCancel(ctx), ConfigurationSet{Account: "a", Name: fmt.Sprintf("race-%d", i)})
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case errors.Is(err, ErrLimit):
+					limited.Add(1)
+				default:
+					t.Errorf("create %d: %v", i, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if ok.Load() != 10 || limited.Load() != 15 {
+			t.Errorf("%d created, %d limited; want 10 and 15", ok.Load(), limited.Load())
+		}
+		if err := s.Create(ctx, ConfigurationSet{Account: "a", Name: "f00000"}); !errors.Is(err, ErrExists) {
+			t.Errorf("existing name at the limit: %v (ErrExists first)", err)
+		}
+		if err := s.Create(ctx, ConfigurationSet{Account: "b", Name: "x"}); err != nil {
+			t.Errorf("another account: %v", err)
+		}
+		if err := s.Delete(ctx, "a", "f00001"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Create(ctx, ConfigurationSet{Account: "a", Name: "again"}); err != nil {
+			t.Errorf("after a Delete: %v", err)
+		}
+	})
+}
+
+// TestTagsConcurrent: tags added at once by many callers are all kept (no
+// lost update).
+func TestTagsConcurrent(t *testing.T) {
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		ctx := t.Context()
+		s := New(db)
+		if err := s.Create(ctx, ConfigurationSet{Account: "a", Name: "cs"}); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.Tag(context.WithoutCancel(ctx), "a", "cs", []Tag{{Key: fmt.Sprint(i), Value: "v"}}); err != nil {
+					t.Errorf("Tag %d: %v", i, err)
+				}
+			}()
+		}
+		wg.Wait()
+		c, err := s.Get(ctx, "a", "cs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Tags) != 20 {
+			t.Errorf("%d tags kept of 20", len(c.Tags))
+		}
+	})
+}
