@@ -78,10 +78,11 @@ func startAPIOn(t *testing.T, backend string, budget int64, tenants ...string) (
 	go func() { batch.Run(bctx); close(done) }()
 	sp := spool.New(db)
 	events := event.NewLog(db)
+	configsets := configset.New(db)
 	sender := sending.New(sending.Config{MessageIDDomain: "petrel.test", Region: "us-east-1", NodeID: "test",
 		MaxDelivery: time.Hour, MaxRecipients: 50, MaxSize: 40 << 20, LeaseFor: time.Minute},
-		accts, ids, queue.New(db), sp, events, batch)
-	s := &Server{Accounts: accts, Identities: ids, ConfigSets: configset.New(db), Sender: sender, Events: events, Spool: sp, Suppression: suppression.New(db, nil),
+		accts, ids, configsets, queue.New(db), sp, events, batch)
+	s := &Server{Accounts: accts, Identities: ids, ConfigSets: configsets, Sender: sender, Events: events, Spool: sp, Suppression: suppression.New(db, nil),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Region: "us-east-1",
 		Budget: admission.NewBudget(budget), BodyTimeout: 10 * time.Second, MinBodyRate: 64 << 10}
 	srv := httptest.NewServer(s.Guard(s.Handler()))

@@ -356,6 +356,8 @@ func sendError(err error) *Error {
 	var many *sending.TooManyRecipientsError
 	var large *sending.TooLargeError
 	var st *sending.StorageError
+	var noSet *sending.ConfigSetNotFoundError
+	var pausedSet *sending.ConfigSetPausedError
 	switch {
 	case errors.As(err, &unv):
 		return &Error{Code: "MessageRejected", Status: 400, Message: unv.Error()}
@@ -369,6 +371,10 @@ func sendError(err error) *Error {
 		return badRequest("The message has no recipients: give at least one address in Destination (or To/Cc/Bcc headers for Raw content).")
 	case errors.Is(err, sending.ErrSendingPaused):
 		return &Error{Code: "SendingPausedException", Status: 400, Message: "Sending is paused for this account."}
+	case errors.As(err, &noSet):
+		return notFound("%s", noSet.Error())
+	case errors.As(err, &pausedSet):
+		return &Error{Code: "SendingPausedException", Status: 400, Message: pausedSet.Error()}
 	case errors.As(err, &st):
 		return &Error{Code: "ServiceUnavailable", Status: 503, Message: "The message could not be stored; nothing was accepted. Retry the request."}
 	}

@@ -168,7 +168,7 @@ func (d *Daemon) build(ctx context.Context) error {
 		Feedback: func(id string) [2]string {
 			return [2]string{bounce.FeedbackHeader, bounce.FeedbackToken(id, feedbackKey)}
 		},
-	}, svc.Accounts, svc.Identities, svc.Queue, svc.Spool, svc.Events, d.batch)
+	}, svc.Accounts, svc.Identities, svc.ConfigSets, svc.Queue, svc.Spool, svc.Events, d.batch)
 	d.deliv, err = delivery.New(delivery.Config{
 		Hostname: cfg.Hostname, NodeID: nodeID, RelayHost: cfg.RelayHost, DNSServer: cfg.DNS, Port: cfg.DeliveryPort, MaxPending: cfg.DeliveryBacklog,
 		ReturnPathDomain: returnDomain, VERPSecret: []byte(verpKey),
@@ -184,7 +184,7 @@ func (d *Daemon) build(ctx context.Context) error {
 		Memory: max(suppression.DefaultGlobalMemory, time.Duration(cfg.GlobalSuppressionMax))}); err != nil {
 		return err
 	}
-	sender.Suppression, d.deliv.Suppression = supp, supp
+	sender.Suppression, d.deliv.Suppression, d.deliv.ConfigSets = supp, supp, svc.ConfigSets
 
 	if d.cert, err = loadCertificate(cfg); err != nil {
 		return err
@@ -249,7 +249,7 @@ func (d *Daemon) build(ctx context.Context) error {
 		d.inbound = &inbound.Backend{DB: svc.DB, Batch: d.batch, Spool: svc.Spool, Events: svc.Events, Rules: d.rules,
 			Domain: returnDomain, Mailboxes: mailboxes, VERPSecret: []byte(verpKey), FeedbackKey: feedbackKey,
 			MaxSize: cfg.InboundMaxSize, MessagesPerMinute: cfg.InboundMessagesPerMinute, BodyBudget: cfg.InboundBodyBudget,
-			Memory: d.budget, Log: inLog, Suppression: supp}
+			Memory: d.budget, Log: inLog, Suppression: supp, ConfigSets: svc.ConfigSets}
 		d.inSrv = inbound.NewServer(d.inbound, cfg.Hostname)
 		d.inSrv.ErrorLog = &serverLog{log: inLog}
 		l, err := net.Listen("tcp", cfg.Inbound)

@@ -54,11 +54,14 @@ func (w *worker) attempt(e *queue.Entry) (outcome, bool) {
 			return outcome{reply: smtpreply.Reply{Code: 451, Enhanced: "4.3.0", Text: "Temporary local problem: message body unavailable"}, start: start}, true
 		}
 	}
-	if w.c != nil && w.c.used >= 100 {
+	if w.c != nil && (w.c.used >= 100 || e.TLSRequired && !w.c.tls) {
+		// A connection in plain text (kept from an entry of the site that
+		// did not require TLS) never carries an entry that does: it is
+		// closed, and the new one must reach TLS.
 		w.hangUp()
 	}
 	if w.c == nil {
-		o := w.connect(ctx, e.Domain)
+		o := w.connect(ctx, e.Domain, e.TLSRequired)
 		if w.c == nil {
 			o.start = start
 			return o, ctx.Err() == nil
@@ -85,8 +88,12 @@ func rcptIndex(entryID string) string {
 
 // connect finds and connects to the destination of domain, leaving the
 // connection (and its slot) with the worker. On failure the worker has
-// neither, and the outcome to record is returned.
-func (w *worker) connect(ctx context.Context, domain string) outcome {
+// neither, and the outcome to record is returned. With requireTLS (the
+// entry's configuration set has TlsPolicy REQUIRE) only a connection
+// upgraded by STARTTLS is kept: a host that does not offer STARTTLS, refuses
+// it or fails the handshake is hung up on before any transaction, and the
+// next address is tried (see tlsRequired).
+func (w *worker) connect(ctx context.Context, domain string, requireTLS bool) outcome {
 	d := w.d
 	addrs, o := d.destinations(ctx, domain)
 	if len(addrs) == 0 {
@@ -97,16 +104,29 @@ func (w *worker) connect(ctx context.Context, domain string) outcome {
 	}
 	var last outcome
 	for _, addr := range addrs {
+		host, _, _ := net.SplitHostPort(addr)
 		c, err := dialSMTP(ctx, addr, d.cfg.Hostname, d.cfg.Timeouts, false)
 		var te *tlsError
 		if errors.As(err, &te) {
+			if requireTLS {
+				last = tlsRequired(host, 5, "the TLS handshake with host "+host+" failed: "+te.err.Error())
+				continue
+			}
 			c, err = dialSMTP(ctx, addr, d.cfg.Hostname, d.cfg.Timeouts, true)
+		}
+		if err == nil && requireTLS && !c.tls {
+			c.quit()
+			if c.tlsRefused.Code != 0 {
+				last = tlsRequired(host, 4, "host "+host+" refused STARTTLS: "+c.tlsRefused.String())
+			} else {
+				last = tlsRequired(host, 4, "host "+host+" did not offer STARTTLS")
+			}
+			continue
 		}
 		if err == nil {
 			w.c = c
 			return outcome{}
 		}
-		host, _, _ := net.SplitHostPort(addr)
 		var r *refusal
 		if errors.As(err, &r) {
 			// Refusing the connection or Petrel's HELO name is about the
@@ -123,6 +143,34 @@ func (w *worker) connect(ctx context.Context, domain string) outcome {
 	}
 	w.release()
 	return last
+}
+
+// verdictTLSRequired is Petrel's verdict on an entry it did not send because
+// its configuration set requires TLS and the host offered none: Transient,
+// the address is not in question; its delay type is
+// TransientCommunicationFailure (bounce.DelayType of ReasonNetworkError).
+var verdictTLSRequired = bounce.Verdict{Type: bounce.Transient, SubType: bounce.General,
+	Reason: bounce.ReasonNetworkError, Rule: "delivery-tls-required"}
+
+// tlsRequired is the outcome of a connection that did not reach TLS for an
+// entry that requires it (SES TlsPolicy REQUIRE, ../shared/spec/ses.md
+// §1.8, §7): "421 4.7.4 TLS is required by the configuration set, but host
+// <ip> did not offer STARTTLS". Nothing of the transaction was sent.
+//
+// The codes: 421 because Petrel closes the connection and the failure is
+// temporary — the host may offer TLS later or another MX may, and the entry
+// is retried until its deadline, when it bounces Transient through the
+// expiry path (SES retries and then bounces, §7); a 5xx would end it at
+// once, and RFC 7504's 521/556 are for hosts that accept no mail at all.
+// The enhanced code follows RFC 3463 §3.8, as Postfix does for its own
+// "TLS is required" deferrals: X.7.4 "Security features not supported"
+// when STARTTLS is not offered or is refused (the security the message
+// needs is not supported by the destination), X.7.5 "Cryptographic
+// failure" when the handshake fails. Like every 4.7.x reply it is about
+// the connection, not the recipient.
+func tlsRequired(host string, detail int, what string) outcome {
+	return outcome{reply: smtpreply.Reply{Code: 421, Enhanced: "4.7." + strconv.Itoa(detail), Text: "TLS is required by the configuration set, but " + what},
+		remoteIP: host, verdict: &verdictTLSRequired}
 }
 
 // destinations returns the "ip:port" addresses to try for domain in order:

@@ -15,7 +15,11 @@
 //  4. it sends one transaction with the VERP return path of this recipient,
 //     asking for SMTPUTF8 and 8BITMIME as the message needs them
 //     (smtpclient.go, reply.go), within the time limits of RFC 5321 §4.5.3.2
-//     (Timeouts);
+//     (Timeouts). An entry whose configuration set requires TLS (TlsPolicy
+//     REQUIRE) goes only over a connection upgraded by STARTTLS, certificate
+//     unverified: a host without it is a temporary failure (421 4.7.4 or
+//     4.7.5), the next MX is tried, and a worker's plain-text connection is
+//     closed rather than reused for it (attempt.go);
 //  5. 2xx → Delivery event, entry retired; 5xx → Bounce (Permanent), retired;
 //     4xx, timeouts, connection and DNS failures → DeliveryDelay and a retry
 //     with exponential backoff and jitter, until the deadline, when it becomes
@@ -38,6 +42,7 @@ import (
 
 	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/bounce"
+	"github.com/petrelmail/petrel/internal/configset"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/queue"
 	"github.com/petrelmail/petrel/internal/spool"
@@ -164,6 +169,9 @@ type Deliverer struct {
 	// transaction that records it (suppression.List.ObserveTx: automatic
 	// additions). Set by daemon before Run; nil: none.
 	Suppression *suppression.List
+	// ConfigSets gives the suppression override of an entry's
+	// configuration set to Suppression. Set by daemon; nil: no overrides.
+	ConfigSets *configset.Service
 
 	mu       sync.Mutex
 	sites    map[string]*site

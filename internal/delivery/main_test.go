@@ -87,15 +87,22 @@ func (h *harness) run() {
 // delivered by deadline, for the poller to find, and returns its ID.
 func (h *harness) send(rcpt, domain, body string, created, deadline time.Time) string {
 	h.t.Helper()
+	return h.sendEntry(queue.Entry{Rcpt: rcpt, Domain: domain, Created: created, Deadline: deadline}, body)
+}
+
+// sendEntry queues a message of one recipient, the entry e (its ID,
+// MessageID, Account and NextAttempt are filled in), for the poller to
+// find, and returns its ID.
+func (h *harness) sendEntry(e queue.Entry, body string) string {
+	h.t.Helper()
 	id := fmt.Sprintf("msg-%d", h.n.Add(1))
-	now := time.Now()
+	e.ID, e.MessageID, e.Account, e.NextAttempt = id+"/0", id, "acct", time.Now()
 	err := h.b.Do(context.Background(), func(tx *sql.Tx) error {
-		if err := h.sp.PutTx(tx, &spool.Message{ID: id, Account: "acct", Created: created, MailFrom: "sender@example.com",
+		if err := h.sp.PutTx(tx, &spool.Message{ID: id, Account: "acct", Created: e.Created, MailFrom: "sender@example.com",
 			Mail: json.RawMessage(`{}`), Body: []byte(body)}); err != nil {
 			return err
 		}
-		return h.q.InsertTx(tx, &queue.Entry{ID: id + "/0", MessageID: id, Account: "acct", Rcpt: rcpt, Domain: domain,
-			Created: created, NextAttempt: now, Deadline: deadline}, "", time.Time{})
+		return h.q.InsertTx(tx, &e, "", time.Time{})
 	})
 	if err != nil {
 		h.t.Fatal(err)

@@ -200,11 +200,12 @@ func (d *Deliverer) bounceDetail(e *queue.Entry, v bounce.Verdict, r smtpreply.R
 // finish returns the transaction that records a final event and retires e.
 func (d *Deliverer) finish(e *queue.Entry, detail event.Detail) func(*sql.Tx) error {
 	now := time.Now()
+	override := d.override(e, detail)
 	return func(tx *sql.Tx) error {
 		if err := d.events.AddTx(tx, e.MessageID, e.Account, e.Rcpt, now, detail); err != nil {
 			return err
 		}
-		if err := d.observe(tx, e, detail, false, now); err != nil {
+		if err := d.observe(tx, e, detail, override, false, now); err != nil {
 			return err
 		}
 		return d.retire(tx, e)
@@ -212,14 +213,34 @@ func (d *Deliverer) finish(e *queue.Entry, detail event.Detail) func(*sql.Tx) er
 }
 
 // observe hands a recorded outcome of e to the suppression lists, in the
-// transaction that records it. The configuration set's override is not
-// applied yet (nil): the account's policy decides.
-func (d *Deliverer) observe(tx *sql.Tx, e *queue.Entry, detail event.Detail, simulated bool, now time.Time) error {
+// transaction that records it, with the suppression override of e's
+// configuration set (nil: the account's policy decides).
+func (d *Deliverer) observe(tx *sql.Tx, e *queue.Entry, detail event.Detail, override *suppression.Policy, simulated bool, now time.Time) error {
 	if d.Suppression == nil {
 		return nil
 	}
 	return d.Suppression.ObserveTx(tx, suppression.Observation{Account: e.Account, MessageID: e.MessageID, Recipient: e.Rcpt,
-		Detail: detail, Simulated: simulated, Now: now})
+		Detail: detail, Override: override, Simulated: simulated, Now: now})
+}
+
+// override is the suppression override of e's configuration set, for an
+// outcome the suppression lists act on (a Bounce or Complaint), read
+// before the recording transaction (from the configset cache). A set that
+// cannot be read is logged and the account's policy decides: the outcome
+// is recorded all the same.
+func (d *Deliverer) override(e *queue.Entry, detail event.Detail) *suppression.Policy {
+	if e.ConfigurationSet == "" || d.ConfigSets == nil || d.Suppression == nil {
+		return nil
+	}
+	if k := detail.Kind(); k != event.Bounce && k != event.Complaint {
+		return nil
+	}
+	p, err := d.ConfigSets.SuppressionOverride(context.Background(), e.Account, e.ConfigurationSet)
+	if err != nil {
+		d.log.Error("reading the configuration set's suppression override; the account's policy decides",
+			"message_id", e.MessageID, "configuration_set", e.ConfigurationSet, "err", err)
+	}
+	return p
 }
 
 // retire deletes e's queue entry in tx, and its message's body when e was
@@ -250,7 +271,7 @@ func (d *Deliverer) recordSimulated(e *queue.Entry, o simulator.Outcome, now tim
 			if err := d.events.AddTx(tx, e.MessageID, e.Account, e.Rcpt, now, bd); err != nil {
 				return err
 			}
-			if err := d.observe(tx, e, bd, true, now); err != nil {
+			if err := d.observe(tx, e, bd, nil, true, now); err != nil {
 				return err
 			}
 		}
@@ -261,7 +282,7 @@ func (d *Deliverer) recordSimulated(e *queue.Entry, o simulator.Outcome, now tim
 			if err := d.events.AddTx(tx, e.MessageID, e.Account, e.Rcpt, now, cd); err != nil {
 				return err
 			}
-			if err := d.observe(tx, e, cd, true, now); err != nil {
+			if err := d.observe(tx, e, cd, nil, true, now); err != nil {
 				return err
 			}
 		}

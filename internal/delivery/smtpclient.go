@@ -27,9 +27,12 @@ type client struct {
 	ext      map[string]string
 	remoteIP string
 	tls      bool
-	timeouts Timeouts
-	writeFor time.Duration // limit on each write to conn, set by the stage writing
-	used     int           // transactions done on this connection
+	// tlsRefused is the server's negative reply to STARTTLS; zero when
+	// STARTTLS was not sent or was accepted.
+	tlsRefused smtpreply.Reply
+	timeouts   Timeouts
+	writeFor   time.Duration // limit on each write to conn, set by the stage writing
+	used       int           // transactions done on this connection
 }
 
 // quitTimeout bounds the polite end of a connection (QUIT and its reply):
@@ -86,11 +89,18 @@ func dialSMTP(ctx context.Context, addr, helo string, timeouts Timeouts, noTLS b
 			c.close()
 			return nil, err
 		}
-		if r.Positive() {
+		if !r.Positive() {
+			c.tlsRefused = r
+		} else {
 			// Anything the server sent after its 220 is discarded with the
 			// old reader (STARTTLS response injection, CVE-2011-0411 class).
 			host, _, _ := net.SplitHostPort(addr)
-			tc := tls.Client(conn, &tls.Config{ServerName: host, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}) // opportunistic TLS (RFC 3207), no authentication
+			// Opportunistic TLS (RFC 3207) without authentication: the
+			// certificate is not verified, also for entries whose
+			// configuration set requires TLS — SES's TlsPolicy REQUIRE asks
+			// for an encrypted session, not an authenticated receiver
+			// (../shared/spec/ses.md §1.8, §7).
+			tc := tls.Client(conn, &tls.Config{ServerName: host, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
 			tc.SetDeadline(time.Now().Add(timeouts.Hello))
 			if err := tc.HandshakeContext(ctx); err != nil {
 				conn.Close()

@@ -109,6 +109,12 @@ func TestRawStripsSESHeadersAndBcc(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			e := start(t, backend, nil)
 			mx := e.mx("one.test", "127.0.0.3", 10)
+			// The header must name one of the account's sets: an unknown one
+			// is refused (TestConfigurationSetTLSRequired, and the API and
+			// SMTP tests of sending).
+			if _, err := e.ses.CreateConfigurationSet(t.Context(), &sesv2.CreateConfigurationSetInput{ConfigurationSetName: aws.String("cs-1")}); err != nil {
+				t.Fatal(err)
+			}
 			raw := "From: sender@example.com\nTo: a@one.test\nBcc: hidden@one.test\nSubject: raw\n" +
 				"X-SES-CONFIGURATION-SET: cs-1\nX-SES-MESSAGE-TAGS: tier=gold\nMessage-ID: <mine@client>\n\nbody\n.\nend\n"
 			out, err := e.ses.SendEmail(t.Context(), &sesv2.SendEmailInput{Content: &types.EmailContent{Raw: &types.RawMessage{Data: []byte(raw)}}})

@@ -67,6 +67,7 @@ import (
 	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/admission"
 	"github.com/petrelmail/petrel/internal/bounce"
+	"github.com/petrelmail/petrel/internal/configset"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/smtpreply"
 	"github.com/petrelmail/petrel/internal/spool"
@@ -121,6 +122,9 @@ type Backend struct {
 	// Suppression receives each recorded Bounce and Complaint, in the
 	// transaction that records it (suppression.List.ObserveTx); nil: none.
 	Suppression *suppression.List
+	// ConfigSets gives Suppression the override of the original message's
+	// configuration set; nil: no overrides.
+	ConfigSets *configset.Service
 	// BaseContext returns the context sessions' contexts derive from; its
 	// cancellation (shutdown) cancels their work in flight. nil:
 	// context.Background.
@@ -259,7 +263,10 @@ type Result struct {
 	State     string
 	MessageID string // the original message, when attributed
 	Account   string
-	By        string // the proof that attributed it: ByVERP, ByReturnedVERP, ByToken; "" when none
+	// ConfigurationSet is the original message's configuration set (its
+	// mail object's ses:configuration-set tag), "" when none.
+	ConfigurationSet string
+	By               string // the proof that attributed it: ByVERP, ByReturnedVERP, ByToken; "" when none
 	// Why says why a report is unattributed ("" otherwise).
 	Why    string
 	Events []Outcome // the events recorded
@@ -306,6 +313,15 @@ func (b *Backend) Receive(ctx context.Context, mailFrom string, rcpts []Rcpt, bo
 			verpIndex = r.Index
 		}
 	}
+	// The suppression override of the message's configuration set, read
+	// before the transaction (configset's cache; an error is Petrel's and
+	// the report is refused with 451 to come again).
+	var override *suppression.Policy
+	if res.State == StateAttributed && res.ConfigurationSet != "" && b.ConfigSets != nil && b.Suppression != nil {
+		if override, err = b.ConfigSets.SuppressionOverride(ctx, res.Account, res.ConfigurationSet); err != nil {
+			return nil, err
+		}
+	}
 	st := NewStore(b.DB)
 	var (
 		state    string
@@ -341,10 +357,8 @@ func (b *Backend) Receive(ctx context.Context, mailFrom string, rcpts []Rcpt, bo
 			if b.Suppression == nil {
 				continue
 			}
-			// The configuration set's override is not applied yet: the
-			// account's policy decides.
 			if err := b.Suppression.ObserveTx(tx, suppression.Observation{Account: res.Account, MessageID: res.MessageID,
-				Recipient: o.Recipient, Detail: o.Detail, Now: now}); err != nil {
+				Recipient: o.Recipient, Detail: o.Detail, Override: override, Now: now}); err != nil {
 				return err
 			}
 		}
@@ -424,10 +438,14 @@ func (b *Backend) attribute(ctx context.Context, res *Result, rcpts []Rcpt, now 
 		return err
 	}
 	var m struct {
-		Destination []string `json:"destination"`
+		Destination []string            `json:"destination"`
+		Tags        map[string][]string `json:"tags"`
 	}
 	if err := json.Unmarshal(mailJSON, &m); err != nil {
 		return fmt.Errorf("message %s: %w", messageID, err)
+	}
+	if cs := m.Tags["ses:configuration-set"]; len(cs) > 0 {
+		res.ConfigurationSet = cs[0]
 	}
 	proven := ""
 	switch {

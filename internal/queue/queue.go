@@ -40,6 +40,13 @@ type Entry struct {
 	NextAttempt time.Time
 	Deadline    time.Time // after this, temporary failures become a Transient bounce
 
+	// ConfigurationSet is the name of the configuration set the message
+	// was sent with; "" for none.
+	ConfigurationSet string
+	// TLSRequired is the set's TlsPolicy REQUIRE (../shared/spec/ses.md
+	// §1.8): deliver only over a TLS session, else retry until Deadline.
+	TLSRequired bool
+
 	// Body is the message, carried in memory when the entry is handed to
 	// delivery at acceptance (so the first attempt reads nothing back); nil
 	// for entries leased from the queue. Not stored.
@@ -61,12 +68,17 @@ func (q *Queue) InsertTx(tx *sql.Tx, e *Entry, owner string, leaseUntil time.Tim
 	} else {
 		owner = ""
 	}
-	return q.db.ExecTx(tx, "INSERT INTO queue (id, message_id, account, rcpt, domain, attempts, created_ms, next_attempt_ms, deadline_ms, lease_owner, lease_until_ms) "+
-		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		e.ID, e.MessageID, e.Account, e.Rcpt, e.Domain, e.Attempts, e.Created.UnixMilli(), e.NextAttempt.UnixMilli(), e.Deadline.UnixMilli(), owner, until)
+	tlsRequired := 0
+	if e.TLSRequired {
+		tlsRequired = 1
+	}
+	return q.db.ExecTx(tx, "INSERT INTO queue (id, message_id, account, rcpt, domain, attempts, created_ms, next_attempt_ms, deadline_ms, "+
+		"configuration_set, tls_required, lease_owner, lease_until_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		e.ID, e.MessageID, e.Account, e.Rcpt, e.Domain, e.Attempts, e.Created.UnixMilli(), e.NextAttempt.UnixMilli(), e.Deadline.UnixMilli(),
+		e.ConfigurationSet, tlsRequired, owner, until)
 }
 
-const columns = "id, message_id, account, rcpt, domain, attempts, created_ms, next_attempt_ms, deadline_ms"
+const columns = "id, message_id, account, rcpt, domain, attempts, created_ms, next_attempt_ms, deadline_ms, configuration_set, tls_required"
 
 // Lease claims up to n entries that are due at now and not leased by anyone
 // (or whose lease has expired), leasing them to owner for leaseFor.
@@ -95,11 +107,13 @@ func (q *Queue) Lease(ctx context.Context, owner string, now time.Time, n int, l
 
 func scan(rows *sql.Rows) (*Entry, error) {
 	e := &Entry{}
-	var created, next, deadline int64
-	if err := rows.Scan(&e.ID, &e.MessageID, &e.Account, &e.Rcpt, &e.Domain, &e.Attempts, &created, &next, &deadline); err != nil {
+	var created, next, deadline, tlsRequired int64
+	if err := rows.Scan(&e.ID, &e.MessageID, &e.Account, &e.Rcpt, &e.Domain, &e.Attempts, &created, &next, &deadline,
+		&e.ConfigurationSet, &tlsRequired); err != nil {
 		return nil, err
 	}
 	e.Created, e.NextAttempt, e.Deadline = time.UnixMilli(created), time.UnixMilli(next), time.UnixMilli(deadline)
+	e.TLSRequired = tlsRequired != 0
 	return e, nil
 }
 

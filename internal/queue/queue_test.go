@@ -165,3 +165,57 @@ func TestPendingTx(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigurationSetRoundTrip: an entry's configuration set and TLS
+// requirement are stored by InsertTx and read back by Lease, on both
+// backends; entries without them read back as "" and false.
+func TestConfigurationSetRoundTrip(t *testing.T) {
+	cases := []struct {
+		id, set string
+		tls     bool
+	}{
+		{"m1/0", "", false},
+		{"m1/1", "marketing", false},
+		{"m1/2", "secure-set", true},
+	}
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			db := store.OpenTest(t, backend)
+			q := New(db)
+			now := time.Now()
+			err := db.Tx(t.Context(), func(tx *sql.Tx) error {
+				if err := spool.New(db).PutTx(tx, &spool.Message{ID: "m1", Account: "a", Created: now, Mail: []byte("{}"), Body: []byte("x")}); err != nil {
+					return err
+				}
+				for _, c := range cases {
+					e := &Entry{ID: c.id, MessageID: "m1", Account: "a", Rcpt: "r@example.com", Domain: "example.com",
+						Created: now, NextAttempt: now, Deadline: now.Add(time.Hour), ConfigurationSet: c.set, TLSRequired: c.tls}
+					if err := q.InsertTx(tx, e, "", time.Time{}); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := q.Lease(t.Context(), "node", now, 10, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			byID := map[string]*Entry{}
+			for _, e := range got {
+				byID[e.ID] = e
+			}
+			for _, c := range cases {
+				e := byID[c.id]
+				if e == nil {
+					t.Fatalf("entry %s not leased", c.id)
+				}
+				if e.ConfigurationSet != c.set || e.TLSRequired != c.tls {
+					t.Errorf("entry %s: configuration set %q, TLS required %v; want %q, %v", c.id, e.ConfigurationSet, e.TLSRequired, c.set, c.tls)
+				}
+			}
+		})
+	}
+}

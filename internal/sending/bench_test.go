@@ -13,6 +13,7 @@ import (
 	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/admission"
+	"github.com/petrelmail/petrel/internal/configset"
 	"github.com/petrelmail/petrel/internal/dkim"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
@@ -149,7 +150,7 @@ func newTestStore(tb testing.TB, backend string, setup func(context.Context, *id
 	batch := store.RunTestBatcher(tb, store.NewBatcher(db, 0, 0))
 	return sending.New(sending.Config{MessageIDDomain: "petrel.example", Region: "us-east-1", NodeID: "test",
 		MaxDelivery: time.Hour, MaxRecipients: 50, MaxSize: 40 << 20, LeaseFor: time.Minute},
-		accts, ids, queue.New(db), spool.New(db), event.NewLog(db), batch), db
+		accts, ids, configset.New(db), queue.New(db), spool.New(db), event.NewLog(db), batch), db
 }
 
 // cpuTime is the CPU time this process has used, user and system.

@@ -10,17 +10,24 @@
 //     it as SES does (X-SES-* read and stripped, Message-ID and Date set),
 //     adding the signed X-Petrel-Feedback token that ties reports sent to
 //     the feedback mailboxes to it;
-//  5. DKIM-signs it with the From domain's key, when it has one (a key that
+//  5. resolves the message's configuration set, when it names one: the
+//     API's ConfigurationSetName, else the X-SES-CONFIGURATION-SET header
+//     field. A set the account does not have is refused
+//     (*ConfigSetNotFoundError), one whose sending is paused too
+//     (*ConfigSetPausedError); a set's MaxDeliverySeconds replaces the
+//     deployment's delivery deadline and its TlsPolicy REQUIRE is copied onto
+//     every queue entry (../shared/spec/ses.md §1.8, §7);
+//  6. DKIM-signs it with the From domain's key, when it has one (a key that
 //     cannot be loaded or cannot sign is Petrel's failure, not the
 //     message's: *InternalError, which the edges answer as temporary);
-//  6. checks the recipients against the suppression lists
+//  7. checks the recipients against the suppression lists
 //     (suppression.List.Check): a suppressed recipient gets no queue entry
 //     but a Bounce event (Permanent / OnAccountSuppressionList or
 //     Suppressed), and the call still succeeds (SES §6.1);
-//  7. stores body, one queue entry per other recipient, the Send event and
+//  8. stores body, one queue entry per other recipient, the Send event and
 //     the suppressed recipients' Bounce events in one group-committed
 //     transaction, and returns only when it is on disk;
-//  8. hands the new queue entries, with the body, to the delivery workers in
+//  9. hands the new queue entries, with the body, to the delivery workers in
 //     memory, so the first attempt starts at once and reads nothing back
 //     (when the workers are backlogged the entries are stored unleased and
 //     the queue poller takes them in turn).
@@ -37,6 +44,7 @@ import (
 
 	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/address"
+	"github.com/petrelmail/petrel/internal/configset"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/message"
@@ -69,6 +77,7 @@ type Sender struct {
 	cfg        Config
 	accounts   *account.Service
 	identities *identity.Service
+	configsets *configset.Service
 	queue      *queue.Queue
 	spool      *spool.Spool
 	events     *event.Log
@@ -94,10 +103,11 @@ type Handoff interface {
 	Kick()
 }
 
-// New returns a Sender.
-func New(cfg Config, accounts *account.Service, identities *identity.Service, q *queue.Queue, sp *spool.Spool,
-	events *event.Log, batch *store.Batcher) *Sender {
-	return &Sender{cfg: cfg, accounts: accounts, identities: identities, queue: q, spool: sp, events: events, batch: batch}
+// New returns a Sender. configsets resolves the configuration sets
+// messages name.
+func New(cfg Config, accounts *account.Service, identities *identity.Service, configsets *configset.Service, q *queue.Queue,
+	sp *spool.Spool, events *event.Log, batch *store.Batcher) *Sender {
+	return &Sender{cfg: cfg, accounts: accounts, identities: identities, configsets: configsets, queue: q, spool: sp, events: events, batch: batch}
 }
 
 // Request is one message to accept.
@@ -169,6 +179,25 @@ type StorageError struct{ Err error }
 func (e *StorageError) Error() string { return "storing message: " + e.Err.Error() }
 func (e *StorageError) Unwrap() error { return e.Err }
 
+// ConfigSetNotFoundError reports a configuration set the sending account
+// does not have (SES: NotFoundException "Configuration set <name> does not
+// exist."). Name is the set as the message named it; another account's set
+// of that name is not found either.
+type ConfigSetNotFoundError struct{ Name string }
+
+func (e *ConfigSetNotFoundError) Error() string {
+	return "Configuration set " + e.Name + " does not exist."
+}
+
+// ConfigSetPausedError reports a configuration set whose sending is
+// disabled (SES: SendingOptions.SendingEnabled false; the API answers
+// SendingPausedException).
+type ConfigSetPausedError struct{ Name string }
+
+func (e *ConfigSetPausedError) Error() string {
+	return "Sending is currently paused for configuration set " + e.Name + "."
+}
+
 // InternalError is Petrel's own failure to prepare an acceptable message:
 // the DKIM key of Identity cannot be loaded or cannot sign, or the event's
 // mail object cannot be encoded. Nothing is kept; the message is not at
@@ -185,8 +214,9 @@ func (e *InternalError) Unwrap() error { return e.Err }
 
 // Send accepts a message and returns its SES message ID once it is durable.
 // Errors: ErrSendingPaused, ErrNoRecipients, *UnverifiedError,
-// *RejectedError, *TooLargeError, *TooManyRecipientsError (the message's
-// or account's fault: permanent), *StorageError and *InternalError
+// *RejectedError, *TooLargeError, *TooManyRecipientsError,
+// *ConfigSetNotFoundError, *ConfigSetPausedError (the message's or
+// account's fault: permanent), *StorageError and *InternalError
 // (Petrel's: temporary), or ctx's error when ctx ended before the message
 // was handed to the store. In every error case nothing was stored; once
 // handed to the store, Send waits for the commit whatever ctx does, so a
@@ -236,15 +266,6 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var suppressed []suppression.Suppressed
-	if s.Suppression != nil {
-		// The configuration set's override is not applied yet: the
-		// account's policy decides.
-		if suppressed, err = s.Suppression.Check(ctx, req.Account, nil, rcpts); err != nil {
-			return "", &StorageError{err}
-		}
-	}
-
 	now := time.Now()
 	id := event.NewID(now)
 	var add [][2]string
@@ -255,6 +276,18 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	if err != nil {
 		return "", &RejectedError{err.Error()}
 	}
+	set, err := s.configSet(ctx, req, prep)
+	if err != nil {
+		return "", err
+	}
+	var suppressed []suppression.Suppressed
+	if s.Suppression != nil {
+		// The configuration set's suppression override, when it has one,
+		// decides over the account's policy (SES §6.1).
+		if suppressed, err = s.Suppression.Check(ctx, req.Account, set.Suppression, rcpts); err != nil {
+			return "", &StorageError{err}
+		}
+	}
 	// DKIM-sign once, before storing: every recipient and retry sends the
 	// same signed bytes (SES signs with the From domain's key).
 	if sg, err := s.identities.Signer(ctx, req.Account, from); err != nil {
@@ -264,11 +297,15 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 			return "", &InternalError{Op: "DKIM signing", Identity: sg.Domain, Err: err}
 		}
 	}
-	mailJSON, err := event.Encode(s.mailObject(req, acct, id, now, mailFrom, sourceIdentity, rcpts, prep))
+	mailJSON, err := event.Encode(s.mailObject(req, acct, id, now, mailFrom, sourceIdentity, rcpts, prep, set.Name))
 	if err != nil {
 		return "", &InternalError{Op: "encoding mail object", Identity: from.Email(), Err: err}
 	}
 	sm := &spool.Message{ID: id, Account: req.Account, Created: now, MailFrom: mailFrom.Email(), Mail: mailJSON, Body: prep.Body}
+	maxDelivery := s.cfg.MaxDelivery
+	if d := set.MaxDelivery(); d > 0 {
+		maxDelivery = d
+	}
 	// Entry IDs keep the recipient's index in mail.destination (the VERP
 	// return path names it), suppressed recipients included.
 	entries := make([]*queue.Entry, 0, len(rcpts)-len(suppressed))
@@ -281,7 +318,8 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 			continue
 		}
 		entries = append(entries, &queue.Entry{ID: id + "/" + strconv.Itoa(i), MessageID: id, Account: req.Account, Rcpt: r.Email(),
-			Domain: r.Domain, Created: now, NextAttempt: now, Deadline: now.Add(s.cfg.MaxDelivery), Body: prep.Body})
+			Domain: r.Domain, Created: now, NextAttempt: now, Deadline: now.Add(maxDelivery),
+			ConfigurationSet: set.Name, TLSRequired: set.TLSRequired(), Body: prep.Body})
 	}
 	if err := ctx.Err(); err != nil {
 		return "", err
@@ -326,6 +364,40 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 		s.Delivery.Kick() // stored unleased: the poller takes them when there is room
 	}
 	return id, nil
+}
+
+// configSet returns the configuration set the message is sent with: the
+// one req names (API ConfigurationSetName), else the one its
+// X-SES-CONFIGURATION-SET header field names (read by message.Prepare), else
+// none — the zero ConfigurationSet (no name, default deadline, TLS
+// optional), found without reading anything. A named set is looked up in
+// the configset cache (configset.Service.Cached: a map read while its
+// answer is fresh). Errors: *ConfigSetNotFoundError when the account has no
+// set of that name, *ConfigSetPausedError when the set's sending is
+// disabled, *StorageError when the lookup failed.
+func (s *Sender) configSet(ctx context.Context, req Request, p *message.Prepared) (configset.ConfigurationSet, error) {
+	name := req.ConfigSet
+	if name == "" {
+		name = strings.TrimSpace(p.ConfigurationSet)
+	}
+	if name == "" {
+		return configset.ConfigurationSet{}, nil
+	}
+	if configset.ValidateName(name) != nil {
+		// No set can have this name (a header field's value is not checked
+		// before): not found, without a lookup.
+		return configset.ConfigurationSet{}, &ConfigSetNotFoundError{Name: name}
+	}
+	set, err := s.configsets.Cached(ctx, req.Account, name)
+	switch {
+	case errors.Is(err, configset.ErrNotFound):
+		return set, &ConfigSetNotFoundError{Name: name}
+	case err != nil:
+		return set, &StorageError{err}
+	case !set.SendingEnabled:
+		return set, &ConfigSetPausedError{Name: name}
+	}
+	return set, nil
 }
 
 // release gives up this node's leases on entries it could not start, so the
@@ -411,14 +483,10 @@ func (s *Sender) recipients(in []address.Address) ([]address.Address, error) {
 }
 
 func (s *Sender) mailObject(req Request, acct account.Account, id string, now time.Time, mailFrom address.Address,
-	sourceIdentity string, rcpts []address.Address, p *message.Prepared) event.Mail {
+	sourceIdentity string, rcpts []address.Address, p *message.Prepared, configSet string) event.Mail {
 	dest := make([]string, len(rcpts))
 	for i, r := range rcpts {
 		dest[i] = r.Email()
-	}
-	configSet := p.ConfigurationSet
-	if req.ConfigSet != "" {
-		configSet = req.ConfigSet
 	}
 	tags := map[string][]string{
 		"ses:operation":       {req.Operation},

@@ -525,6 +525,8 @@ func (s *session) sendError(err error) error {
 	var many *sending.TooManyRecipientsError
 	var large *sending.TooLargeError
 	var in *sending.InternalError
+	var noSet *sending.ConfigSetNotFoundError
+	var pausedSet *sending.ConfigSetPausedError
 	switch {
 	case s.ctx.Err() != nil:
 		s.b.Log.Debug("SMTP transaction ended by shutdown; nothing was stored", "remote_ip", s.ip, "err", err)
@@ -543,6 +545,14 @@ func (s *session) sendError(err error) error {
 		return reply(452, smtp.EnhancedCode{4, 5, 3}, many.Error())
 	case errors.Is(err, sending.ErrSendingPaused):
 		return reply(554, smtp.EnhancedCode{5, 7, 1}, "Message rejected: Sending paused for this account.")
+	case errors.As(err, &noSet):
+		// SES's words; 5.6.0 as for the other faults of the message as
+		// given (here its X-SES-CONFIGURATION-SET header field).
+		return reply(554, smtp.EnhancedCode{5, 6, 0}, "Configuration set does not exist: "+noSet.Error())
+	case errors.As(err, &pausedSet):
+		// 5.7.1 (RFC 3463 §3.8, delivery not authorized) as for a paused
+		// account.
+		return reply(554, smtp.EnhancedCode{5, 7, 1}, "Sending paused for this configuration set.")
 	default:
 		s.b.Log.Error("accepting SMTP message", "remote_ip", s.ip, "err", err)
 		return errTempFailure

@@ -24,6 +24,7 @@ import (
 
 	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/admission"
+	"github.com/petrelmail/petrel/internal/configset"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/logtest"
@@ -46,6 +47,7 @@ type testServer struct {
 	log           *logtest.Buffer
 	db            *store.DB
 	ids           *identity.Service
+	configsets    *configset.Service
 }
 
 type serverOpts struct {
@@ -54,12 +56,16 @@ type serverOpts struct {
 	authDeadline time.Duration
 	budget       *admission.Budget
 	baseContext  func() context.Context // Backend.BaseContext
+	backend      string                 // store backend (store.Backends); "" is sqlite
 }
 
 func startServer(t *testing.T, o serverOpts) *testServer {
 	t.Helper()
 	ctx := context.Background()
-	db := store.OpenTest(t, "sqlite")
+	if o.backend == "" {
+		o.backend = "sqlite"
+	}
+	db := store.OpenTest(t, o.backend)
 	accts, err := account.New(db, filepath.Join(t.TempDir(), "master.key"), "us-east-1")
 	if err != nil {
 		t.Fatal(err)
@@ -75,19 +81,20 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 	if _, err := ids.Create(ctx, "acme", "example.com", true); err != nil {
 		t.Fatal(err)
 	}
+	configsets := configset.New(db)
 	batch := store.NewBatcher(db, 0, 0)
 	bctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { batch.Run(bctx); close(done) }()
 	sender := sending.New(sending.Config{MessageIDDomain: "petrel.test", Region: "us-east-1", NodeID: "test",
 		MaxDelivery: time.Hour, MaxRecipients: MaxRecipients, MaxSize: MaxMessageBytes, LeaseFor: time.Minute},
-		accts, ids, queue.New(db), spool.New(db), event.NewLog(db), batch)
+		accts, ids, configsets, queue.New(db), spool.New(db), event.NewLog(db), batch)
 	logs := &logtest.Buffer{}
 	be := &Backend{Accounts: accts, Sender: sender, Log: slog.New(slog.NewTextHandler(logs, nil)),
 		Budget: o.budget, Auth: NewAuthLimiter(o.policy), BaseContext: o.baseContext}
 	tlsConfig := testTLS(t)
 	ts := &testServer{accts: accts, key: key, pass: account.SMTPPassword(key.SecretAccessKey, "us-east-1"), be: be, log: logs,
-		db: db, ids: ids}
+		db: db, ids: ids, configsets: configsets}
 	var servers []*smtp.Server
 	for _, implicit := range []bool{false, true} {
 		srv := NewServer(be, "petrel.test", tlsConfig)
