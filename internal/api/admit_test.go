@@ -25,10 +25,12 @@ import (
 	"github.com/petrelmail/petrel/internal/admission"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
+	"github.com/petrelmail/petrel/internal/importjob"
 	"github.com/petrelmail/petrel/internal/queue"
 	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/spool"
 	"github.com/petrelmail/petrel/internal/store"
+	"github.com/petrelmail/petrel/internal/suppression"
 )
 
 // tenant is an account with a verified domain and an access key.
@@ -79,7 +81,14 @@ func startAPIOn(t *testing.T, backend string, budget int64, tenants ...string) (
 	sender := sending.New(sending.Config{MessageIDDomain: "petrel.test", Region: "us-east-1", NodeID: "test",
 		MaxDelivery: time.Hour, MaxRecipients: 50, MaxSize: 40 << 20, LeaseFor: time.Minute},
 		accts, ids, queue.New(db), sp, events, batch)
-	s := &Server{Accounts: accts, Identities: ids, Sender: sender, Events: events, Spool: sp,
+	imports, err := importjob.New(db, suppression.New(db, nil), importjob.Config{ImportDir: t.TempDir(), Poll: 20 * time.Millisecond},
+		slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	importsDone := make(chan struct{})
+	go func() { imports.Run(bctx); close(importsDone) }()
+	s := &Server{Accounts: accts, Identities: ids, Sender: sender, Events: events, Spool: sp, ImportJobs: imports,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Region: "us-east-1",
 		Budget: admission.NewBudget(budget), BodyTimeout: 10 * time.Second, MinBodyRate: 64 << 10}
 	srv := httptest.NewServer(s.Guard(s.Handler()))
@@ -87,6 +96,7 @@ func startAPIOn(t *testing.T, backend string, budget int64, tenants ...string) (
 		srv.Close()
 		stop()
 		<-done
+		<-importsDone
 	})
 	return srv, s, out, db
 }
