@@ -33,6 +33,8 @@ var owners = map[string]string{
 	"suppression_attributes":  "internal/suppression",
 	"global_suppressions":     "internal/suppression",
 	"soft_bounces":            "internal/suppression",
+	"import_jobs":             "internal/importjob",
+	"import_uploads":          "internal/importjob",
 	"schema_version":          "internal/store",
 	"store_probe":             "internal/store",
 }
