@@ -103,7 +103,7 @@ type Daemon struct {
 	prune *retention.Pruner
 	// imports runs suppression-list import jobs (CreateImportJob).
 	imports *importjob.Service
-	cert  *certificate // the SMTP listeners' TLS certificate (ReloadTLS)
+	cert    *certificate // the SMTP listeners' TLS certificate (ReloadTLS)
 
 	submit  *smtpsubmit.Backend // SMTP submission (both listeners)
 	inbound *inbound.Backend    // the return-path receiver; nil when disabled
