@@ -73,7 +73,7 @@ func TestSuppressionImport(t *testing.T) {
 	for i := range 10_001 {
 		fmt.Fprintf(&big, "u%d@x.example\n", i)
 	}
-	if out, err := run(write("big.csv", big.String()), "--action", "DELETE", "--account", "acme"); err == nil || !strings.Contains(err.Error(), "at most 10000") {
+	if out, err := run(write("big.csv", big.String()), "--action", "DELETE", "--account", "acme"); err == nil || !strings.Contains(err.Error(), "more than 10000 records") {
 		t.Errorf("over the DELETE limit: %v\n%s", err, out)
 	}
 	for _, args := range [][]string{

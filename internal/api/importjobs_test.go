@@ -245,7 +245,7 @@ func TestImportJobSources(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := waitJob(t, ses, id)
-			if out.JobStatus != types.JobStatusFailed || out.FailureInfo == nil || !strings.Contains(aws.ToString(out.FailureInfo.ErrorMessage), "at most 10000") ||
+			if out.JobStatus != types.JobStatusFailed || out.FailureInfo == nil || !strings.Contains(aws.ToString(out.FailureInfo.ErrorMessage), "more than 10000 records") ||
 				aws.ToInt32(out.ProcessedRecordsCount) != 0 || out.CompletedTimestamp == nil {
 				t.Errorf("over the DELETE limit: %+v %+v", out, out.FailureInfo)
 			}

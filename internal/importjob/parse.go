@@ -45,16 +45,19 @@ const MaxRecordEcho = 512
 // Addresses are RFC 5321 mailboxes without display names
 // (address.ParseMailbox).
 //
-// Every line that is not blank or the header yields one Record or one
-// Failure, in line order.
-func Parse(data []byte, format Format, action Action) ([]Record, []Failure) {
+// Every line that is not blank or the header is one record, good (a
+// Record) or not (counted in Failed, the first MaxFailures kept as
+// Failures), in line order. Parse stops, Over set, at the record past
+// limit.
+func Parse(data []byte, format Format, action Action, limit int) Parsed {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	var (
-		recs  []Record
-		fails []Failure
-	)
+	var p Parsed
 	first := true
 	for n := 1; len(data) > 0; n++ {
+		if p.Total() > limit {
+			p.Over = true
+			break
+		}
 		var line []byte
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {
 			line, data = data[:i], data[i+1:]
@@ -96,14 +99,30 @@ func Parse(data []byte, format Format, action Action) ([]Record, []Failure) {
 			var r Record
 			r, err = record(n, addr, reason, action)
 			if err == nil {
-				recs = append(recs, r)
+				p.Records = append(p.Records, r)
 				continue
 			}
 		}
-		fails = append(fails, Failure{Line: n, Record: echo(line), Error: err.Error()})
+		if p.Failed++; len(p.Failures) < MaxFailures {
+			p.Failures = append(p.Failures, Failure{Line: n, Record: echo(line), Error: err.Error()})
+		}
 	}
-	return recs, fails
+	if p.Total() > limit {
+		p.Over = true
+	}
+	return p
 }
+
+// Parsed is what Parse read of a file.
+type Parsed struct {
+	Records  []Record
+	Failures []Failure // the first MaxFailures failed records
+	Failed   int       // every failed record
+	Over     bool      // the file has more than the limit's records; Parse stopped there
+}
+
+// Total is the records read, good and failed.
+func (p Parsed) Total() int { return len(p.Records) + p.Failed }
 
 // record checks one record's address and reason.
 func record(line int, addr, reason string, action Action) (Record, error) {

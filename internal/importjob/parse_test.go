@@ -47,7 +47,11 @@ func TestParse(t *testing.T) {
 		{"empty", "", CSV, Put, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			recs, fails := Parse([]byte(tc.data), tc.format, tc.action)
+			p := Parse([]byte(tc.data), tc.format, tc.action, 100)
+			recs, fails := p.Records, p.Failures
+			if p.Over || p.Failed != len(fails) {
+				t.Errorf("Over %v, Failed %d", p.Over, p.Failed)
+			}
 			if len(recs) != len(tc.recs) {
 				t.Fatalf("records %+v, want %+v (failures %+v)", recs, tc.recs, fails)
 			}
@@ -72,15 +76,37 @@ func TestParse(t *testing.T) {
 // A bad line's echo is cut to MaxRecordEcho bytes of valid UTF-8.
 func TestParseEchoBounded(t *testing.T) {
 	line := "a@x.example,BOUNCE\n" + strings.Repeat("é", MaxRecordEcho) + ",BOUNCE"
-	_, fails := Parse([]byte(line), CSV, Put)
+	fails := Parse([]byte(line), CSV, Put, 10).Failures
 	if len(fails) != 1 || len(fails[0].Record) > MaxRecordEcho || !utf8.ValidString(fails[0].Record) {
 		t.Fatalf("failures %+v", fails)
 	}
 }
 
+// Parse stops past the limit, and keeps the first MaxFailures failures
+// while counting them all.
+func TestParseLimits(t *testing.T) {
+	data := []byte(strings.Repeat("bad\n", MaxFailures+10))
+	p := Parse(append([]byte("a@x.example,BOUNCE\n"), data...), CSV, Put, 1<<20)
+	if p.Over || len(p.Records) != 1 || p.Failed != MaxFailures+10 || len(p.Failures) != MaxFailures || p.Failures[MaxFailures-1].Line != MaxFailures+1 {
+		t.Errorf("Over %v, %d records, Failed %d, %d failures", p.Over, len(p.Records), p.Failed, len(p.Failures))
+	}
+	for _, tc := range []struct {
+		rows  int
+		limit int
+		over  bool
+	}{{5, 5, false}, {6, 5, true}, {1000, 5, true}, {0, 0, false}, {1, 0, true}} {
+		data := strings.Repeat("a@x.example,BOUNCE\n", tc.rows)
+		p := Parse([]byte(data), CSV, Put, tc.limit)
+		if p.Over != tc.over || p.Total() > tc.limit+1 {
+			t.Errorf("%d rows, limit %d: Over %v, %d read", tc.rows, tc.limit, p.Over, p.Total())
+		}
+	}
+}
+
 // FuzzParse: Parse never panics; every non-blank line but a skipped header
-// is one record or one failure, in line order; records hold addresses
-// that parse again to the same key and, for PUT, a valid reason.
+// is one record or one failure, in line order, until the limit; records
+// hold addresses that parse again to the same key and, for PUT, a valid
+// reason; failures are bounded valid UTF-8.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"a@x.example,BOUNCE\r\nb@x.example, COMPLAINT\n",
@@ -88,10 +114,12 @@ func FuzzParse(f *testing.F) {
 		`{"emailAddress":"a@x.example","reason":"BOUNCE"}` + "\n{bad\n",
 		"\ufeff\"unterminated,BOUNCE\nx@y,\n,,,\n",
 	} {
-		f.Add([]byte(s), false, false)
-		f.Add([]byte(s), true, true)
+		f.Add([]byte(s), false, false, uint8(255))
+		f.Add([]byte(s), true, true, uint8(1))
 	}
-	f.Fuzz(func(t *testing.T, data []byte, json, del bool) {
+	// Found by fuzzing: an invalid byte made the echo longer than its bound.
+	f.Add([]byte("\xd0"+strings.Repeat("\f", 600)), true, false, uint8(255))
+	f.Fuzz(func(t *testing.T, data []byte, json, del bool, limit uint8) {
 		format, action := CSV, Put
 		if json {
 			format = JSON
@@ -99,15 +127,21 @@ func FuzzParse(f *testing.F) {
 		if del {
 			action = Delete
 		}
-		recs, fails := Parse(data, format, action)
+		p := Parse(data, format, action, int(limit))
+		recs, fails := p.Records, p.Failures
 		lines := 0
 		for _, l := range strings.Split(strings.TrimPrefix(string(data), "\ufeff"), "\n") {
 			if strings.TrimSpace(strings.TrimSuffix(l, "\r")) != "" {
 				lines++
 			}
 		}
-		if n := len(recs) + len(fails); n != lines && n != lines-1 {
-			t.Fatalf("%d records and %d failures from %d non-blank lines", len(recs), len(fails), lines)
+		switch n := p.Total(); {
+		case p.Over && n != int(limit)+1:
+			t.Fatalf("over the limit %d after %d records", limit, n)
+		case !p.Over && (n > int(limit) || n != lines && n != lines-1):
+			t.Fatalf("%d records and %d failures from %d non-blank lines (limit %d)", len(recs), p.Failed, lines, limit)
+		case len(fails) != min(p.Failed, MaxFailures):
+			t.Fatalf("%d failures kept of %d", len(fails), p.Failed)
 		}
 		last := 0
 		ri, fi := 0, 0

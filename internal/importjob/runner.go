@@ -128,17 +128,17 @@ func (s *Service) run(ctx context.Context, j Job, owner string, progress func(Jo
 		}
 		return j, err
 	}
-	recs, fails := Parse(data, j.Format, j.Action)
-	data = nil
 	limit := MaxPutRecords
 	if j.Action == Delete {
 		limit = MaxDeleteRecords
 	}
-	if n := len(recs) + len(fails); n > limit {
-		return s.finish(ctx, j, owner, Failed, fmt.Sprintf("The file has %d records; a %s import takes at most %d. Nothing was imported: split the file.", n, j.Action, limit), nil)
+	p := Parse(data, j.Format, j.Action, limit)
+	data = nil
+	if p.Over {
+		return s.finish(ctx, j, owner, Failed, fmt.Sprintf("The file has more than %d records, the most a %s import takes. Nothing was imported: split the file.", limit, j.Action), nil)
 	}
-	j.Failed = len(fails)
-	kept := fails[:min(len(fails), MaxFailures)]
+	recs := p.Records
+	j.Failed = p.Failed
 	now := s.list.Now()
 	cause := "import job " + j.ID
 	for len(recs) > 0 {
@@ -171,7 +171,7 @@ func (s *Service) run(ctx context.Context, j Job, owner string, progress func(Jo
 			progress(j)
 		}
 	}
-	return s.finish(ctx, j, owner, Completed, "", kept)
+	return s.finish(ctx, j, owner, Completed, "", p.Failures)
 }
 
 // progress records j's counts and renews its lease.
