@@ -54,8 +54,8 @@ type createImportJobOutput struct {
 }
 
 // failureInfo is FailureInfo: FailedRecordsS3Url is the Petrel URL of the
-// failed records (GET, signed like every call), ErrorMessage why the job
-// failed.
+// failed records (GET, signed like every call), given once the job has
+// COMPLETED with some; ErrorMessage says why a job FAILED.
 type failureInfo struct {
 	ErrorMessage       string `json:"ErrorMessage,omitempty"`
 	FailedRecordsS3Url string `json:"FailedRecordsS3Url,omitempty"`
@@ -166,7 +166,7 @@ func (s *Server) getImportJob(ctx context.Context, c *call) (any, error) {
 	}
 	if j.ErrorMessage != "" || j.Failed > 0 {
 		out.FailureInfo = &failureInfo{ErrorMessage: j.ErrorMessage}
-		if j.Failed > 0 {
+		if j.Failed > 0 && j.Status == importjob.Completed {
 			scheme := "http"
 			if c.r.TLS != nil {
 				scheme = "https"

@@ -49,10 +49,17 @@ func (s *Service) Run(ctx context.Context) error {
 			switch {
 			case err != nil && ctx.Err() != nil:
 				return nil
+			case errors.Is(err, errLeaseLost):
+				s.log.Warn("import job taken over by another runner (this one stalled past its lease)", "job_id", j.ID)
 			case err != nil:
-				s.log.Warn("import job interrupted; it is retried when its lease runs out", "job_id", j.ID, "err", err)
+				// Retried at the next poll (this owner reclaims it), not at
+				// once: the store may need time.
+				s.log.Warn("import job interrupted; it is restarted later", "job_id", j.ID, "err", err)
 			default:
 				s.log.Info("import job finished", "job_id", j.ID, "status", j.Status, "processed", j.Processed, "failed", j.Failed, "error", j.ErrorMessage)
+			}
+			if err != nil {
+				break
 			}
 		}
 		select {
