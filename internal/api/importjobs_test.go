@@ -210,6 +210,13 @@ func TestImportJobSources(t *testing.T) {
 				t.Errorf("f@x.example from file://: %v", err)
 			}
 			acmeUpload := upload(t, srv, tenants["acme"], "l.csv", []byte("h@x.example,BOUNCE\n"))
+			if status, h, body := signedDo(t, srv, tenants["acme"], "PUT", "/v2/email/import-data/x:y", []byte("a@x.example,BOUNCE\n")); status != 400 ||
+				h.Get("x-amzn-ErrorType") != "BadRequestException" || !strings.Contains(string(body), "may contain only") {
+				t.Errorf("upload name x:y: %d %s %s", status, h.Get("x-amzn-ErrorType"), body)
+			}
+			if status, h, _ := signedDo(t, srv, tenants["acme"], "GET", "/v2/email/import-jobs/nosuch/failed-records", nil); status != 404 || h.Get("x-amzn-ErrorType") != "NotFoundException" {
+				t.Errorf("failed records of no job: %d %s", status, h.Get("x-amzn-ErrorType"))
+			}
 			for _, tc := range []struct {
 				url, format, action, want string
 			}{
