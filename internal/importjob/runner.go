@@ -112,9 +112,10 @@ func (s *Service) claimNext(ctx context.Context) (Job, bool, error) {
 
 // Import creates a job for account and runs it in this process to its end
 // (the CLI's petrel suppression import), calling progress (if not nil)
-// after each batch. The job is leased to this Service from its creation,
-// so no runner elsewhere starts it too. It returns the finished job; a
-// refused request is *InputError, as for Create.
+// after each batch. The job is leased from its creation to an owner of
+// its own, so no runner starts it too; interrupted, it is left PROCESSING
+// and a runner restarts it once the lease runs out. It returns the
+// finished job; a refused request is *InputError, as for Create.
 func (s *Service) Import(ctx context.Context, account string, action Action, source string, format Format, progress func(Job)) (Job, error) {
 	owner := s.cfg.Owner + "/import-" + randomHex(4)
 	j, err := s.create(ctx, account, action, source, format, owner)
@@ -124,8 +125,9 @@ func (s *Service) Import(ctx context.Context, account string, action Action, sou
 	return s.run(ctx, j, owner, progress)
 }
 
-// run runs job j, leased to owner, to COMPLETED or FAILED. An error means the job
-// was left PROCESSING (ctx ended, the store failed, the lease was lost).
+// run runs job j, leased to owner, to COMPLETED or FAILED. An error means
+// the job was left PROCESSING (ctx ended, the store failed, the lease was
+// lost).
 func (s *Service) run(ctx context.Context, j Job, owner string, progress func(Job)) (Job, error) {
 	data, err := s.read(ctx, j)
 	if err != nil {
@@ -140,7 +142,6 @@ func (s *Service) run(ctx context.Context, j Job, owner string, progress func(Jo
 		limit = MaxDeleteRecords
 	}
 	p := Parse(data, j.Format, j.Action, limit)
-	data = nil
 	if p.Over {
 		return s.finish(ctx, j, owner, Failed, fmt.Sprintf("The file has more than %d records, the most a %s import takes. Nothing was imported: split the file.", limit, j.Action), nil)
 	}
