@@ -88,6 +88,9 @@ commands:
                                       suppress an address (as PutSuppressedDestination)
   suppression remove ADDRESS [--account A]
                                       lift an address (as DeleteSuppressedDestination)
+  suppression import FILE [--action PUT|DELETE] [--format csv|json] [--account A]
+                                      an import job (as CreateImportJob) run here, with
+                                      progress, counts and the failed records
   suppression export [--format csv|json] [--out FILE] [--account A] [--reason R]
                                       the list as SES's import job reads it (address,reason
                                       or {"emailAddress","reason"} lines)

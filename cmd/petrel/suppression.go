@@ -22,7 +22,7 @@ import (
 	"github.com/petrelmail/petrel/internal/suppression"
 )
 
-const suppressionUsage = "usage: petrel suppression list|get|add|remove|export|attributes|global [ADDRESS] [--account A] (petrel suppression --help)"
+const suppressionUsage = "usage: petrel suppression list|get|add|remove|import|export|attributes|global [ADDRESS] [--account A] (petrel suppression --help)"
 
 // suppressionCmd: petrel suppression list | get | add | remove | export |
 // attributes, on one account's suppression list (docs/suppression.md), the
@@ -31,8 +31,11 @@ func suppressionCmd(ctx context.Context, args []string, stdout io.Writer) error 
 	if len(args) == 0 {
 		return errors.New(suppressionUsage)
 	}
-	if args[0] == "global" {
+	switch args[0] {
+	case "global":
 		return suppressionGlobalCmd(ctx, args[1:], stdout)
+	case "import":
+		return suppressionImportTo(ctx, args[1:], stdout)
 	}
 	var (
 		acct, reasons, since, until, format, out, setReasons, soft string

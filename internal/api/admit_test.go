@@ -26,6 +26,7 @@ import (
 	"github.com/petrelmail/petrel/internal/configset"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
+	"github.com/petrelmail/petrel/internal/importjob"
 	"github.com/petrelmail/petrel/internal/queue"
 	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/spool"
@@ -82,7 +83,15 @@ func startAPIOn(t *testing.T, backend string, budget int64, tenants ...string) (
 	sender := sending.New(sending.Config{MessageIDDomain: "petrel.test", Region: "us-east-1", NodeID: "test",
 		MaxDelivery: time.Hour, MaxRecipients: 50, MaxSize: 40 << 20, LeaseFor: time.Minute},
 		accts, ids, configsets, queue.New(db), sp, events, batch)
-	s := &Server{Accounts: accts, Identities: ids, ConfigSets: configsets, Sender: sender, Events: events, Spool: sp, Suppression: suppression.New(db, nil),
+	imports, err := importjob.New(db, suppression.New(db, nil), importjob.Config{ImportDir: t.TempDir(), Poll: 20 * time.Millisecond},
+		slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	importsDone := make(chan struct{})
+	go func() { imports.Run(bctx); close(importsDone) }()
+	s := &Server{Accounts: accts, Identities: ids, ConfigSets: configsets, Sender: sender, Events: events, Spool: sp,
+		Suppression: suppression.New(db, nil), ImportJobs: imports,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Region: "us-east-1",
 		Budget: admission.NewBudget(budget), BodyTimeout: 10 * time.Second, MinBodyRate: 64 << 10}
 	srv := httptest.NewServer(s.Guard(s.Handler()))
@@ -90,6 +99,7 @@ func startAPIOn(t *testing.T, backend string, budget int64, tenants ...string) (
 		srv.Close()
 		stop()
 		<-done
+		<-importsDone
 	})
 	return srv, s, out, db
 }

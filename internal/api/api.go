@@ -25,6 +25,7 @@ import (
 	"github.com/petrelmail/petrel/internal/configset"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
+	"github.com/petrelmail/petrel/internal/importjob"
 	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/sigv4"
 	"github.com/petrelmail/petrel/internal/spool"
@@ -51,6 +52,7 @@ type Server struct {
 	// (…/suppression/addresses, PutAccountSuppressionAttributes, GetAccount's
 	// SuppressionAttributes).
 	Suppression *suppression.List
+	ImportJobs  *importjob.Service
 	Log         *slog.Logger
 
 	// Region is the one region credential scopes must name (SES endpoints
@@ -132,6 +134,11 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v2/email/suppression/addresses/{EmailAddress}", 0, s.getSuppressedDestination)
 	route("DELETE /v2/email/suppression/addresses/{EmailAddress}", 0, s.deleteSuppressedDestination)
 	route("PUT /v2/email/account/suppression", MaxSmallBody, s.putAccountSuppressionAttributes)
+	route("POST /v2/email/import-jobs", MaxSmallBody, s.createImportJob)
+	route("GET /v2/email/import-jobs/{JobId}", 0, s.getImportJob)
+	route("POST /v2/email/import-jobs/list", MaxSmallBody, s.listImportJobs)
+	route("PUT /v2/email/import-data/{Name}", importjob.MaxData, s.uploadImportData)
+	mux.Handle("GET /v2/email/import-jobs/{JobId}/failed-records", s.failedRecords())
 	mux.Handle("/", s.wrap(MaxSmallBody, func(ctx context.Context, c *call) (any, error) {
 		return nil, &Error{Code: "UnknownOperationException", Status: 404,
 			Message: fmt.Sprintf("The operation %s %s is not supported by Petrel.", c.r.Method, c.r.URL.Path)}

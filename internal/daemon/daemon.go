@@ -11,7 +11,9 @@
 //     421 at its next command;
 //  2. delivery stops taking work; attempts in flight finish or are cancelled
 //     (a cancelled attempt keeps its lease and is retried on restart); the
-//     retention pruner stops after its current batch;
+//     retention pruner stops after its current batch; an import job in
+//     flight stops between batches, keeping its lease, and this node
+//     restarts it when it starts again;
 //  3. the group committer commits what is queued;
 //  4. the store is closed.
 package daemon
@@ -48,6 +50,7 @@ import (
 	"github.com/petrelmail/petrel/internal/delivery"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
+	"github.com/petrelmail/petrel/internal/importjob"
 	"github.com/petrelmail/petrel/internal/inbound"
 	"github.com/petrelmail/petrel/internal/queue"
 	"github.com/petrelmail/petrel/internal/retention"
@@ -100,7 +103,9 @@ type Daemon struct {
 	deliv *delivery.Deliverer
 	rules *bounce.Classifier
 	prune *retention.Pruner
-	cert  *certificate // the SMTP listeners' TLS certificate (ReloadTLS)
+	// imports runs suppression-list import jobs (CreateImportJob).
+	imports *importjob.Service
+	cert    *certificate // the SMTP listeners' TLS certificate (ReloadTLS)
 
 	submit  *smtpsubmit.Backend // SMTP submission (both listeners)
 	inbound *inbound.Backend    // the return-path receiver; nil when disabled
@@ -190,8 +195,12 @@ func (d *Daemon) build(ctx context.Context) error {
 		return err
 	}
 	tlsConfig := d.cert.config()
+	if d.imports, err = importjob.New(svc.DB, supp, importjob.Config{ImportDir: cfg.ImportDir, Owner: nodeID},
+		d.log.With("component", "importjob")); err != nil {
+		return err
+	}
 	apiSrv := &api.Server{Accounts: svc.Accounts, Identities: svc.Identities, ConfigSets: svc.ConfigSets, Sender: sender, Events: svc.Events,
-		Spool: svc.Spool, Suppression: supp, Log: d.log.With("component", "api"),
+		Spool: svc.Spool, Suppression: supp, ImportJobs: d.imports, Log: d.log.With("component", "api"),
 		Region: cfg.Region, Budget: d.budget, BodyTimeout: time.Duration(cfg.HTTPHeaderTimeout), MinBodyRate: int64(cfg.HTTPMinBodyRate)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
@@ -516,6 +525,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	pruneCtx, stopPrune := context.WithCancel(context.Background())
 	var pruneWG sync.WaitGroup
 	pruneWG.Go(func() { d.prune.Run(pruneCtx) })
+	importCtx, stopImports := context.WithCancel(context.Background())
+	var importWG sync.WaitGroup
+	importWG.Go(func() { d.imports.Run(importCtx) })
 
 	// SMTP sessions work under a context of ctx that shutdown (whatever
 	// its cause) cancels, and with it what they have in flight.
@@ -596,8 +608,10 @@ wait:
 	serveWG.Wait()
 	stopDeliv()
 	stopPrune()
+	stopImports()
 	delivWG.Wait()
 	pruneWG.Wait()
+	importWG.Wait()
 	stopBatch()
 	batchWG.Wait()
 	err := d.svc.Close()

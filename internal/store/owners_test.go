@@ -34,6 +34,8 @@ var owners = map[string]string{
 	"global_suppressions":     "internal/suppression",
 	"soft_bounces":            "internal/suppression",
 	"configuration_sets":      "internal/configset",
+	"import_jobs":             "internal/importjob",
+	"import_uploads":          "internal/importjob",
 	"schema_version":          "internal/store",
 	"store_probe":             "internal/store",
 }

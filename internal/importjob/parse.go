@@ -1,0 +1,223 @@
+package importjob
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/petrelmail/petrel/internal/address"
+	"github.com/petrelmail/petrel/internal/suppression"
+)
+
+// Record is one good record of an import file.
+type Record struct {
+	Line    int // 1-based line of the file
+	Address address.Address
+	Reason  suppression.Reason // "" for DELETE
+}
+
+// Failure is one record that could not be imported.
+type Failure struct {
+	Line   int    // 1-based line of the file
+	Record string // the line as read (at most MaxRecordEcho bytes)
+	Error  string // why, in words
+}
+
+// MaxRecordEcho bounds the bytes of a bad line kept in its Failure.
+const MaxRecordEcho = 512
+
+// Parse reads an import file as SES does (../shared/spec/ses.md §1.13):
+//
+//   - CSV: one record a line, "address,REASON" for PUT, the address alone
+//     (any further fields ignored) for DELETE; fields may be quoted
+//     ("a@b.example","BOUNCE", "" for a quote inside) and are trimmed of
+//     blanks ("a@b.example, COMPLAINT" as SES's own example has it);
+//   - JSON: newline-delimited objects {"emailAddress": …, "reason": …}
+//     ("reason" is ignored for DELETE; other members are ignored).
+//
+// Lines end in LF or CRLF; blank lines and a leading UTF-8 byte order mark
+// are skipped. In CSV the first record is a header, and skipped, when its
+// first field has no "@" (e.g. "emailAddress,reason"). REASON is BOUNCE or
+// COMPLAINT exactly (suppression.ParseReason); it is required for PUT.
+// Addresses are RFC 5321 mailboxes without display names
+// (address.ParseMailbox).
+//
+// Every line that is not blank or the header is one record, good (a
+// Record) or not (counted in Failed, the first MaxFailures kept as
+// Failures), in line order. Parse stops, Over set, at the record past
+// limit.
+func Parse(data []byte, format Format, action Action, limit int) Parsed {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	var p Parsed
+	first := true
+	for n := 1; len(data) > 0; n++ {
+		if p.Total() > limit {
+			p.Over = true
+			break
+		}
+		var line []byte
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			line, data = data, nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var (
+			addr, reason string
+			err          error
+		)
+		if format == JSON {
+			addr, reason, err = jsonRecord(line)
+		} else {
+			var fields []string
+			fields, err = csvFields(string(line))
+			if err == nil && first && !strings.Contains(fields[0], "@") {
+				first = false
+				continue
+			}
+			if err == nil {
+				addr = fields[0]
+				switch {
+				case action == Delete:
+				case len(fields) < 2 || fields[1] == "":
+					err = errors.New("no reason: a PUT record is address,REASON (BOUNCE or COMPLAINT)")
+				case len(fields) > 2:
+					err = fmt.Errorf("%d fields: a PUT record is address,REASON", len(fields))
+				default:
+					reason = fields[1]
+				}
+			}
+		}
+		first = false
+		if err == nil {
+			var r Record
+			r, err = record(n, addr, reason, action)
+			if err == nil {
+				p.Records = append(p.Records, r)
+				continue
+			}
+		}
+		if p.Failed++; len(p.Failures) < MaxFailures {
+			p.Failures = append(p.Failures, Failure{Line: n, Record: echo(line), Error: err.Error()})
+		}
+	}
+	if p.Total() > limit {
+		p.Over = true
+	}
+	return p
+}
+
+// Parsed is what Parse read of a file.
+type Parsed struct {
+	Records  []Record
+	Failures []Failure // the first MaxFailures failed records
+	Failed   int       // every failed record
+	Over     bool      // the file has more than the limit's records; Parse stopped there
+}
+
+// Total is the records read, good and failed.
+func (p Parsed) Total() int { return len(p.Records) + p.Failed }
+
+// record checks one record's address and reason.
+func record(line int, addr, reason string, action Action) (Record, error) {
+	a, err := address.ParseMailbox(addr)
+	if err != nil {
+		return Record{}, err
+	}
+	r := Record{Line: line, Address: a}
+	if action == Put {
+		if reason == "" {
+			return Record{}, errors.New("no reason: a PUT record needs BOUNCE or COMPLAINT")
+		}
+		if r.Reason, err = suppression.ParseReason(reason); err != nil {
+			return Record{}, err
+		}
+	}
+	return r, nil
+}
+
+// jsonRecord reads one line of newline-delimited JSON.
+func jsonRecord(line []byte) (addr, reason string, err error) {
+	var v struct {
+		EmailAddress *string `json:"emailAddress"`
+		Reason       *string `json:"reason"`
+	}
+	if err := json.Unmarshal(line, &v); err != nil {
+		return "", "", fmt.Errorf("not a JSON object {\"emailAddress\": …, \"reason\": …}: %v", err)
+	}
+	if v.EmailAddress == nil {
+		return "", "", errors.New("no \"emailAddress\" member")
+	}
+	if v.Reason != nil {
+		reason = strings.TrimSpace(*v.Reason)
+	}
+	return strings.TrimSpace(*v.EmailAddress), reason, nil
+}
+
+// csvFields splits one CSV line (RFC 4180 fields, without line breaks
+// inside quotes) into its fields, each trimmed of blanks. It returns at
+// least one field.
+func csvFields(line string) ([]string, error) {
+	var fields []string
+	for {
+		line = strings.TrimLeft(line, " \t")
+		var f string
+		if strings.HasPrefix(line, `"`) {
+			var b strings.Builder
+			i := 1
+			for {
+				j := strings.IndexByte(line[i:], '"')
+				if j < 0 {
+					return nil, errors.New("malformed CSV: a quoted field is not closed")
+				}
+				b.WriteString(line[i : i+j])
+				i += j + 1
+				if strings.HasPrefix(line[i:], `"`) {
+					b.WriteByte('"')
+					i++
+					continue
+				}
+				break
+			}
+			f, line = b.String(), strings.TrimLeft(line[i:], " \t")
+			if line != "" && line[0] != ',' {
+				return nil, errors.New("malformed CSV: text after a quoted field")
+			}
+		} else {
+			end := strings.IndexByte(line, ',')
+			if end < 0 {
+				end = len(line)
+			}
+			f = strings.TrimRight(line[:end], " \t")
+			if strings.Contains(f, `"`) {
+				return nil, errors.New("malformed CSV: a quote inside an unquoted field")
+			}
+			line = line[end:]
+		}
+		fields = append(fields, f)
+		if line == "" {
+			return fields, nil
+		}
+		line = line[1:] // the comma
+	}
+}
+
+// echo returns line for a Failure: made valid UTF-8, then cut at
+// MaxRecordEcho bytes (at a rune boundary).
+func echo(line []byte) string {
+	s := strings.ToValidUTF8(string(line), "\uFFFD")
+	if len(s) > MaxRecordEcho {
+		cut := MaxRecordEcho
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	return s
+}
