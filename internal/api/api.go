@@ -137,6 +137,7 @@ func (s *Server) Handler() http.Handler {
 	route("POST /v2/email/import-jobs", MaxSmallBody, s.createImportJob)
 	route("GET /v2/email/import-jobs/{JobId}", 0, s.getImportJob)
 	route("POST /v2/email/import-jobs/list", MaxSmallBody, s.listImportJobs)
+	route("GET /v2/email/import-jobs", MaxSmallBody, s.listImportJobsQuery)
 	route("PUT /v2/email/import-data/{Name}", importjob.MaxData, s.uploadImportData)
 	mux.Handle("GET /v2/email/import-jobs/{JobId}/failed-records", s.failedRecords())
 	mux.Handle("/", s.wrap(MaxSmallBody, func(ctx context.Context, c *call) (any, error) {

@@ -192,6 +192,33 @@ func (s *Server) listImportJobs(ctx context.Context, c *call) (any, error) {
 			return nil, err
 		}
 	}
+	return s.listImportJobsIn(ctx, c, in)
+}
+
+// listImportJobsQuery is ListImportJobs as older SDKs and the AWS CLI up to
+// 2.9 send it: GET /v2/email/import-jobs (the model's route before it
+// became POST /v2/email/import-jobs/list), with the members in a JSON body
+// as that model had them (the CLI sends one), or else in the query string.
+func (s *Server) listImportJobsQuery(ctx context.Context, c *call) (any, error) {
+	if len(bytes.TrimSpace(c.body)) > 0 {
+		return s.listImportJobs(ctx, c)
+	}
+	q := c.r.URL.Query()
+	in := listImportJobsInput{ImportDestinationType: q.Get("ImportDestinationType")}
+	if v := q.Get("NextToken"); v != "" {
+		in.NextToken = &v
+	}
+	if v := q.Get("PageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, errPageSize
+		}
+		in.PageSize = &n
+	}
+	return s.listImportJobsIn(ctx, c, in)
+}
+
+func (s *Server) listImportJobsIn(ctx context.Context, c *call, in listImportJobsInput) (any, error) {
 	size := 100
 	if in.PageSize != nil {
 		if *in.PageSize < 0 || *in.PageSize > 1000 {

@@ -26,12 +26,15 @@ import (
 )
 
 // signedDo sends a request signed as the AWS SDKs sign (SigV4, service
-// ses) and returns the status and body.
+// ses) and returns the status, headers and body.
 func signedDo(t *testing.T, srv *httptest.Server, ten tenant, method, path string, body []byte) (int, http.Header, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, srv.URL+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(t.Context(), method, srv.URL+path, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(body) > 0 {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if err := v4.NewSigner().SignHTTP(t.Context(), ten.creds, req, sha256Hex(body), "ses", "us-east-1", time.Now()); err != nil {
 		t.Fatal(err)
@@ -309,6 +312,18 @@ func TestListImportJobs(t *testing.T) {
 			_, err = other.GetImportJob(ctx, &sesv2.GetImportJobInput{JobId: aws.String(aws.ToString(got[0].JobId))})
 			if code, _ := apiCode(err); code != "NotFoundException" {
 				t.Errorf("GetImportJob of another account's job: %v", err)
+			}
+			// The route older SDKs and the AWS CLI 2.9 use: GET, with the
+			// members in a JSON body (the CLI's) or in the query string.
+			for _, c := range []struct{ path, body string }{
+				{"/v2/email/import-jobs", `{"ImportDestinationType":"SUPPRESSION_LIST","PageSize":10}`},
+				{"/v2/email/import-jobs?ImportDestinationType=SUPPRESSION_LIST&PageSize=10", ""},
+			} {
+				status, _, body := signedDo(t, srv, tenants["acme"], "GET", c.path, []byte(c.body))
+				var out struct{ ImportJobs []struct{ JobId string } }
+				if status != 200 || json.Unmarshal(body, &out) != nil || len(out.ImportJobs) != 5 {
+					t.Errorf("GET %s with body %q: %d %s", c.path, c.body, status, body)
+				}
 			}
 			_, err = ses.ListImportJobs(ctx, &sesv2.ListImportJobsInput{NextToken: aws.String("bogus")})
 			if code, _ := apiCode(err); code != "BadRequestException" {

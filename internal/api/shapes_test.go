@@ -6,8 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"flag"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -16,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/petrelmail/petrel/internal/dkim"
 	"github.com/petrelmail/petrel/internal/event"
@@ -30,26 +27,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/re
 // the body as the server wrote it.
 func signedCall(t *testing.T, srv *httptest.Server, ten tenant, method, path string, body []byte) (int, string, []byte) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), method, srv.URL+path, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(body) > 0 {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if err := v4.NewSigner().SignHTTP(t.Context(), ten.creds, req, sha256Hex(body), "ses", "us-east-1", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header.Get("x-amzn-ErrorType"), out
+	status, h, out := signedDo(t, srv, ten, method, path, body)
+	return status, h.Get("x-amzn-ErrorType"), out
 }
 
 // Values that differ from run to run, replaced before comparing: the
