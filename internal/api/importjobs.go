@@ -14,7 +14,7 @@ import (
 // SES's import jobs into the account-level suppression list
 // (../shared/spec/ses.md §1.13): CreateImportJob, GetImportJob,
 // ListImportJobs, with S3 replaced by Petrel's two data sources
-// (docs/suppression-import.md): petrel-upload:// URLs from UploadImportData
+// (docs/suppression.md, "Bulk import"): petrel-upload:// URLs from UploadImportData
 // and file:// URLs under the operator's import directory.
 
 // importDestination is ImportDestination: one of its members.

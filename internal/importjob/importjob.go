@@ -4,7 +4,7 @@
 // S3: a job reads a file:// under the operator's import directory or a
 // petrel-upload:// (PUT /v2/email/import-data/{Name}, Petrel's extension),
 // and runs in the background (Service.Run) with SES's states CREATED →
-// PROCESSING → COMPLETED or FAILED. docs/suppression-import.md is the
+// PROCESSING → COMPLETED or FAILED. docs/suppression.md, "Bulk import" is the
 // user's guide.
 package importjob
 
