@@ -342,15 +342,9 @@ type listConfigSetsInput struct {
 func (s *Server) listConfigSetsQuery(ctx context.Context, c *call) (any, error) {
 	q := c.r.URL.Query()
 	var in listConfigSetsInput
-	if v := q.Get("PageSize"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return nil, errPageSize
-		}
-		in.PageSize = &n
-	}
-	if v := q.Get("NextToken"); v != "" {
-		in.NextToken = &v
+	var err error
+	if in.NextToken, in.PageSize, err = pageQuery(q); err != nil {
+		return nil, err
 	}
 	return s.listConfigSets(ctx, c.account, in)
 }
@@ -380,14 +374,9 @@ const configSetTokenPrefix = "cs1:"
 // A bad PageSize, filter key or NextToken is BadRequestException (the
 // operation's model has no InvalidNextTokenException).
 func (s *Server) listConfigSets(ctx context.Context, account string, in listConfigSetsInput) (any, error) {
-	size := 100
-	if in.PageSize != nil {
-		if *in.PageSize < 0 || *in.PageSize > 1000 {
-			return nil, errPageSize
-		}
-		if *in.PageSize > 0 {
-			size = *in.PageSize
-		}
+	size, err := pageSize(in.PageSize)
+	if err != nil {
+		return nil, err
 	}
 	contains := ""
 	for _, k := range slices.Sorted(maps.Keys(in.Filter)) {

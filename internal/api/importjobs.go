@@ -205,28 +205,17 @@ func (s *Server) listImportJobsQuery(ctx context.Context, c *call) (any, error) 
 	}
 	q := c.r.URL.Query()
 	in := listImportJobsInput{ImportDestinationType: q.Get("ImportDestinationType")}
-	if v := q.Get("NextToken"); v != "" {
-		in.NextToken = &v
-	}
-	if v := q.Get("PageSize"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return nil, errPageSize
-		}
-		in.PageSize = &n
+	var err error
+	if in.NextToken, in.PageSize, err = pageQuery(q); err != nil {
+		return nil, err
 	}
 	return s.listImportJobsIn(ctx, c, in)
 }
 
 func (s *Server) listImportJobsIn(ctx context.Context, c *call, in listImportJobsInput) (any, error) {
-	size := 100
-	if in.PageSize != nil {
-		if *in.PageSize < 0 || *in.PageSize > 1000 {
-			return nil, errPageSize
-		}
-		if *in.PageSize > 0 {
-			size = *in.PageSize
-		}
+	size, err := pageSize(in.PageSize)
+	if err != nil {
+		return nil, err
 	}
 	out := listImportJobsOutput{ImportJobs: []importJobSummary{}}
 	switch in.ImportDestinationType {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -203,15 +204,9 @@ func (s *Server) getIdentity(ctx context.Context, c *call) (any, error) {
 func (s *Server) listIdentitiesQuery(ctx context.Context, c *call) (any, error) {
 	q := c.r.URL.Query()
 	var in listEmailIdentitiesInput
-	if v := q.Get("PageSize"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return nil, errPageSize
-		}
-		in.PageSize = &n
-	}
-	if v := q.Get("NextToken"); v != "" {
-		in.NextToken = &v
+	var err error
+	if in.NextToken, in.PageSize, err = pageQuery(q); err != nil {
+		return nil, err
 	}
 	return s.listIdentities(ctx, c.account, in)
 }
@@ -236,6 +231,37 @@ type listEmailIdentitiesInput struct {
 }
 
 var errPageSize = badRequest("PageSize must be an integer between 0 and 1000.")
+
+// pageQuery reads NextToken and PageSize from the query string of a List
+// operation as boto3, the AWS CLI and older SDKs send it (GET): nil when
+// absent or empty. A PageSize that is not an integer is errPageSize
+// (BadRequestException); its range is pageSize's to check.
+func pageQuery(q url.Values) (nextToken *string, size *int, err error) {
+	if v := q.Get("PageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, nil, errPageSize
+		}
+		size = &n
+	}
+	if v := q.Get("NextToken"); v != "" {
+		nextToken = &v
+	}
+	return nextToken, size, nil
+}
+
+// pageSize is a List operation's PageSize, checked: 0-1000, where nil or 0
+// means the default of 100; outside that it is errPageSize
+// (BadRequestException).
+func pageSize(p *int) (int, error) {
+	if p == nil || *p == 0 {
+		return 100, nil
+	}
+	if *p < 0 || *p > 1000 {
+		return 0, errPageSize
+	}
+	return *p, nil
+}
 
 // decodeListInput reads the JSON body of POST /v2/email/list-identities;
 // an empty body has no members.
@@ -308,16 +334,11 @@ type listRequest struct {
 // BadRequestException. NextToken is opaque to the caller: the name of the
 // last identity of the page before, base64url (RFC 4648 §5, unpadded).
 func (in listEmailIdentitiesInput) check() (listRequest, error) {
-	r := listRequest{size: 100}
-	if in.PageSize != nil {
-		if *in.PageSize < 0 || *in.PageSize > 1000 {
-			return r, errPageSize
-		}
-		if *in.PageSize > 0 {
-			r.size = *in.PageSize
-		}
-	}
+	var r listRequest
 	var err error
+	if r.size, err = pageSize(in.PageSize); err != nil {
+		return r, err
+	}
 	if r.filter, err = parseIdentityFilter(in.Filter); err != nil {
 		return r, err
 	}
