@@ -178,27 +178,14 @@ func (l *List) GlobalDelete(ctx context.Context, a address.Address) error {
 // pass for the next page ("" when this is the last).
 func (l *List) GlobalList(ctx context.Context, after string, limit int) ([]GlobalEntry, string, error) {
 	limit = max(1, min(limit, 1000))
-	rows, err := l.db.QueryContext(ctx, l.db.Rebind("SELECT "+globalColumns+" FROM global_suppressions WHERE address > ? AND expires_ms > ? ORDER BY address LIMIT ?"),
-		after, l.now().UnixMilli(), limit+1)
+	out, more, err := queryPage(ctx, l.db, "SELECT "+globalColumns+" FROM global_suppressions WHERE address > ? AND expires_ms > ? ORDER BY address",
+		[]any{after, l.now().UnixMilli()}, limit, scanGlobal)
 	if err != nil {
 		return nil, "", err
 	}
-	defer rows.Close()
-	var out []GlobalEntry
-	for rows.Next() {
-		e, err := scanGlobal(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
 	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].Address.Key()
+	if more {
+		next = out[len(out)-1].Address.Key()
 	}
 	return out, next, nil
 }

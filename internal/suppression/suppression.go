@@ -352,27 +352,12 @@ func (l *List) ListPage(ctx context.Context, account string, f Filter) ([]Entry,
 		q += " AND updated_ms <= ?"
 		args = append(args, f.End.UnixMilli())
 	}
-	q += " ORDER BY address LIMIT ?"
-	args = append(args, f.PageSize+1)
-	rows, err := l.db.QueryContext(ctx, l.db.Rebind(q), args...)
+	out, more, err := queryPage(ctx, l.db, q+" ORDER BY address", args, f.PageSize, scanEntry)
 	if err != nil {
 		return nil, "", err
 	}
-	defer rows.Close()
-	var out []Entry
-	for rows.Next() {
-		e, err := scanEntry(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
 	next := ""
-	if len(out) > f.PageSize {
-		out = out[:f.PageSize]
+	if more {
 		next = base64.RawURLEncoding.EncodeToString([]byte(tokenPrefix + out[len(out)-1].Address.Key()))
 	}
 	return out, next, nil
@@ -383,6 +368,31 @@ func (l *List) ListPage(ctx context.Context, account string, f Filter) ([]Entry,
 const tokenPrefix = "sd1:"
 
 type scanner interface{ Scan(...any) error }
+
+// queryPage runs query (a SELECT with ? placeholders and an ORDER BY, to
+// which it adds LIMIT) with args, and scans up to limit rows with scan;
+// more is whether there was a row after them.
+func queryPage[T any](ctx context.Context, db *store.DB, query string, args []any, limit int, scan func(scanner) (T, error)) (page []T, more bool, err error) {
+	rows, err := db.QueryContext(ctx, db.Rebind(query+" LIMIT ?"), append(args, limit+1)...)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := scan(rows)
+		if err != nil {
+			return nil, false, err
+		}
+		page = append(page, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+	if len(page) > limit {
+		return page[:limit], true, nil
+	}
+	return page, false, nil
+}
 
 func scanEntry(r scanner) (Entry, error) {
 	var (
