@@ -9,8 +9,6 @@ import (
 	"testing"
 
 	"github.com/petrelmail/petrel/internal/bounce"
-	"github.com/petrelmail/petrel/internal/config"
-	"github.com/petrelmail/petrel/internal/daemon"
 	"github.com/petrelmail/petrel/internal/inbound"
 	"github.com/petrelmail/petrel/internal/store"
 )
@@ -20,12 +18,7 @@ import (
 // delete everything without --all.
 func TestInboundPurgeAndStorage(t *testing.T) {
 	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.DataDir = dir
-	svc, err := daemon.Open(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := openServices(t, dir)
 	batch := store.NewBatcher(svc.DB, 0, 0)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/petrelmail/petrel/internal/address"
-	"github.com/petrelmail/petrel/internal/config"
-	"github.com/petrelmail/petrel/internal/daemon"
 	"github.com/petrelmail/petrel/internal/suppression"
 )
 
@@ -17,12 +15,7 @@ import (
 // bounces listed, adds and removes addresses, and pages.
 func TestSuppressionGlobalCmd(t *testing.T) {
 	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.DataDir = dir
-	svc, err := daemon.Open(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := openServices(t, dir)
 	list := suppression.New(svc.DB, nil)
 	a, _ := address.Parse("gone@example.com")
 	if err := svc.DB.Tx(t.Context(), func(tx *sql.Tx) error {

@@ -11,8 +11,6 @@ import (
 	"testing"
 
 	"github.com/petrelmail/petrel/internal/address"
-	"github.com/petrelmail/petrel/internal/config"
-	"github.com/petrelmail/petrel/internal/daemon"
 	"github.com/petrelmail/petrel/internal/suppression"
 )
 
@@ -21,12 +19,7 @@ import (
 // work; a file over SES's limit fails, as do bad flags and accounts.
 func TestSuppressionImport(t *testing.T) {
 	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.DataDir = dir
-	svc, err := daemon.Open(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := openServices(t, dir)
 	if _, err := svc.Accounts.Create(t.Context(), "acme"); err != nil {
 		t.Fatal(err)
 	}
@@ -57,10 +50,7 @@ func TestSuppressionImport(t *testing.T) {
 	if out, err := run("--action", "delete", json, "--account", "acme"); err != nil || !strings.Contains(out, "COMPLETED: 1 records processed, 0 failed") {
 		t.Errorf("DELETE from JSON: %v\n%s", err, out)
 	}
-	svc, err = daemon.Open(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc = openServices(t, dir)
 	list := suppression.New(svc.DB, nil)
 	for addr, on := range map[string]bool{"a@x.example": false, "b@x.example": true} {
 		a, _ := address.Parse(addr)

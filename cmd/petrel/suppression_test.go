@@ -17,17 +17,26 @@ import (
 	"github.com/petrelmail/petrel/internal/suppression"
 )
 
-// suppressionFixture makes a data directory with the accounts default and
-// acme, and default's list holding entries last updated on given days.
-func suppressionFixture(t *testing.T) string {
+// openServices opens the services of data directory dir with the default
+// configuration, for a test to fill (or read) before closing them, as a
+// command opens the directory itself.
+func openServices(t *testing.T, dir string) *daemon.Services {
 	t.Helper()
-	dir := t.TempDir()
 	cfg := config.Default()
 	cfg.DataDir = dir
 	svc, err := daemon.Open(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return svc
+}
+
+// suppressionFixture makes a data directory with the accounts default and
+// acme, and default's list holding entries last updated on given days.
+func suppressionFixture(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	svc := openServices(t, dir)
 	defer svc.Close()
 	for _, a := range []string{daemon.DefaultAccount, "acme"} {
 		if _, err := svc.Accounts.Create(t.Context(), a); err != nil {
