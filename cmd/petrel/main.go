@@ -274,6 +274,21 @@ func adminFlags(name string, args []string, define func(fs *flag.FlagSet)) (conf
 	return cfg, positional, nil
 }
 
+// adminOpen parses an admin command's flags as adminFlags does and opens
+// the data directory, or database, they name (open); the caller closes the
+// services. A flag error comes before any opening.
+func adminOpen(ctx context.Context, name string, args []string, define func(fs *flag.FlagSet)) (*daemon.Services, []string, error) {
+	cfg, pos, err := adminFlags(name, args, define)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := open(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return svc, pos, nil
+}
+
 func open(ctx context.Context, cfg config.Config) (*daemon.Services, error) {
 	if _, err := os.Stat(cfg.DataDir); err != nil && cfg.Database == "" {
 		return nil, fmt.Errorf("no data directory %s (run petrel serve first, or pass --data-dir)", cfg.DataDir)
@@ -285,11 +300,7 @@ func accountCmd(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return errors.New("usage: petrel account create NAME | list")
 	}
-	cfg, pos, err := adminFlags("account", args[1:], nil)
-	if err != nil {
-		return err
-	}
-	svc, err := open(ctx, cfg)
+	svc, pos, err := adminOpen(ctx, "account", args[1:], nil)
 	if err != nil {
 		return err
 	}
@@ -324,17 +335,13 @@ func identityCmd(ctx context.Context, args []string) error {
 	}
 	var acct, dkimAlg, keyFile, selector string
 	var verified bool
-	cfg, pos, err := adminFlags("identity", args[1:], func(fs *flag.FlagSet) {
+	svc, pos, err := adminOpen(ctx, "identity", args[1:], func(fs *flag.FlagSet) {
 		fs.StringVar(&acct, "account", daemon.DefaultAccount, "account the identity belongs to")
 		fs.BoolVar(&verified, "verified", false, "mark the identity verified (the operator vouches for it)")
 		fs.StringVar(&dkimAlg, "dkim", "", "add/dkim: generate a DKIM key of this type for a domain: rsa2048 (add's default), rsa1024, ed25519, or none")
 		fs.StringVar(&keyFile, "key", "", "dkim: install this private key (PEM or base64 DER; BYODKIM) under --selector")
 		fs.StringVar(&selector, "selector", "", "dkim: selector of the --key")
 	})
-	if err != nil {
-		return err
-	}
-	svc, err := open(ctx, cfg)
 	if err != nil {
 		return err
 	}

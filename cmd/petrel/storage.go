@@ -25,14 +25,10 @@ func inboundCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	var state string
 	var limit int
-	cfg, _, err := adminFlags("inbound", args, func(fs *flag.FlagSet) {
+	svc, _, err := adminOpen(ctx, "inbound", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&state, "state", "", "only messages in this state: attributed, unattributed, ignored, duplicate")
 		fs.IntVar(&limit, "limit", 20, "how many recent messages to list")
 	})
-	if err != nil {
-		return err
-	}
-	svc, err := open(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,8 @@ func suppressionCmd(ctx context.Context, args []string, stdout io.Writer) error 
 		acct, reasons, since, until, format, out, setReasons, soft string
 		asJSON                                                     bool
 	)
-	cfg, pos, err := adminFlags("suppression "+args[0], args[1:], func(fs *flag.FlagSet) {
+	now := time.Now()
+	svc, pos, err := adminOpen(ctx, "suppression "+args[0], args[1:], func(fs *flag.FlagSet) {
 		fs.StringVar(&acct, "account", daemon.DefaultAccount, "the account whose list it is")
 		fs.StringVar(&reasons, "reason", "", "list/export: only entries of these reasons (BOUNCE, COMPLAINT, or both comma-separated); add: the reason")
 		fs.StringVar(&since, "since", "", "list/export: only entries last updated at or after this time (2026-01-02, 2026-01-02T15:04:05Z, or a duration ago: 7d, 12h)")
@@ -52,11 +53,6 @@ func suppressionCmd(ctx context.Context, args []string, stdout io.Writer) error 
 		fs.StringVar(&setReasons, "reasons", "", "attributes: set the reasons that add addresses automatically: BOUNCE,COMPLAINT, one of them, or none")
 		fs.StringVar(&soft, "soft-bounce", "", "attributes: set the soft-bounce policy, COUNT/WINDOW/FOR[:reason,...] (3/72h/7d:mailbox-full), or off")
 	})
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	svc, err := open(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ func suppressionGlobalCmd(ctx context.Context, args []string, stdout io.Writer) 
 		dur   = config.Duration(suppression.DefaultGlobalMax)
 		cause string
 	)
-	cfg, pos, err := adminFlags("suppression global "+args[0], args[1:], func(fs *flag.FlagSet) {
+	svc, pos, err := adminOpen(ctx, "suppression global "+args[0], args[1:], func(fs *flag.FlagSet) {
 		switch args[0] {
 		case "list":
 			fs.IntVar(&limit, "limit", 100, "how many addresses to list (1-1000)")
@@ -44,10 +44,6 @@ func suppressionGlobalCmd(ctx context.Context, args []string, stdout io.Writer) 
 			fs.StringVar(&cause, "cause", "added by the operator", "why, shown by list")
 		}
 	})
-	if err != nil {
-		return err
-	}
-	svc, err := open(ctx, cfg)
 	if err != nil {
 		return err
 	}
