@@ -404,6 +404,16 @@ func decode(c *call, v any) error {
 	return decodeJSON(c.body, v)
 }
 
+// decodeOptional unmarshals a JSON body into v when there is one, as
+// decode does, for operations whose members are all optional: an empty
+// body has none and leaves v as it is.
+func decodeOptional(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	return decodeJSON(body, v)
+}
+
 // decodeJSON unmarshals body into v: a member of the wrong type is
 // BadRequestException naming it, JSON that does not parse (RFC 8259) is
 // SerializationException.

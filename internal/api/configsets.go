@@ -355,10 +355,8 @@ func (s *Server) listConfigSetsQuery(ctx context.Context, c *call) (any, error) 
 // body, which may be empty.
 func (s *Server) listConfigSetsBody(ctx context.Context, c *call) (any, error) {
 	var in listConfigSetsInput
-	if len(bytes.TrimSpace(c.body)) > 0 {
-		if err := decodeJSON(c.body, &in); err != nil {
-			return nil, err
-		}
+	if err := decodeOptional(c.body, &in); err != nil {
+		return nil, err
 	}
 	return s.listConfigSets(ctx, c.account, in)
 }
@@ -444,10 +442,8 @@ func putConfigSetOption[T any](ctx context.Context, c *call, put func(name strin
 		return nil, err
 	}
 	in := new(T)
-	if len(bytes.TrimSpace(c.body)) > 0 {
-		if err := decodeJSON(c.body, in); err != nil {
-			return nil, err
-		}
+	if err := decodeOptional(c.body, in); err != nil {
+		return nil, err
 	}
 	if err := put(name, in); err != nil {
 		return nil, configSetError(name, err)

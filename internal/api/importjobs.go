@@ -187,10 +187,8 @@ func importDest(j importjob.Job) importDestination {
 // account's jobs newest first, PageSize (default 100) at a time.
 func (s *Server) listImportJobs(ctx context.Context, c *call) (any, error) {
 	var in listImportJobsInput
-	if len(bytes.TrimSpace(c.body)) > 0 {
-		if err := decodeJSON(c.body, &in); err != nil {
-			return nil, err
-		}
+	if err := decodeOptional(c.body, &in); err != nil {
+		return nil, err
 	}
 	return s.listImportJobsIn(ctx, c, in)
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -267,10 +266,7 @@ func pageSize(p *int) (int, error) {
 // an empty body has no members.
 func decodeListInput(body []byte) (listEmailIdentitiesInput, error) {
 	var in listEmailIdentitiesInput
-	if len(bytes.TrimSpace(body)) == 0 {
-		return in, nil
-	}
-	err := decodeJSON(body, &in)
+	err := decodeOptional(body, &in)
 	return in, err
 }
 
