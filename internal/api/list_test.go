@@ -210,23 +210,10 @@ func testListEmailIdentities(t *testing.T, backend string) {
 // GET /v2/email/identities and NextToken/PageSize in the query string; its
 // paginator walks Petrel's pages. It runs when python3 can import boto3.
 func TestListEmailIdentitiesBoto3(t *testing.T) {
-	if err := exec.Command("python3", "-c", "import boto3").Run(); err != nil {
-		t.Skipf("python3 with boto3 is not available: %v", err)
-	}
+	skipWithoutBoto3(t)
 	srv, s, tenants, _ := startAPI(t, 256<<20, "acme")
 	all := listFixture(t, s)
-	cmd := exec.CommandContext(t.Context(), "python3", "testdata/boto3_list_identities.py", srv.URL)
-	creds := tenants["acme"].creds
-	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey,
-		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true")
-	out, err := cmd.Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			t.Fatalf("boto3: %v\n%s", err, ee.Stderr)
-		}
-		t.Fatal(err)
-	}
+	out := runBoto3(t, "boto3_list_identities.py", srv.URL, tenants["acme"].creds)
 	var res struct {
 		Requests []string
 		Pages    [][]string
@@ -246,6 +233,33 @@ func TestListEmailIdentitiesBoto3(t *testing.T) {
 			t.Errorf("boto3 sent %s, want GET /v2/email/identities?…", r)
 		}
 	}
+}
+
+// skipWithoutBoto3 skips t unless python3 can import boto3.
+func skipWithoutBoto3(t *testing.T) {
+	t.Helper()
+	if err := exec.Command("python3", "-c", "import boto3").Run(); err != nil {
+		t.Skipf("python3 with boto3 is not available: %v", err)
+	}
+}
+
+// runBoto3 runs the Python script testdata/script with the API's URL as
+// its argument and creds in the environment (and no AWS configuration
+// file), and returns what it printed; a failure fails t with its stderr.
+func runBoto3(t *testing.T, script, url string, creds aws.Credentials) []byte {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), "python3", "testdata/"+script, url)
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey,
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true")
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("boto3: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatal(err)
+	}
+	return out
 }
 
 // FuzzListEmailIdentitiesInput: any body of POST /v2/email/list-identities

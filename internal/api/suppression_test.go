@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -482,26 +480,13 @@ func TestSuppressionTenantIsolation(t *testing.T) {
 // ISO 8601 and filter; the extension members of GetSuppressedDestination
 // do not disturb it. It runs when python3 can import boto3.
 func TestSuppressionBoto3(t *testing.T) {
-	if err := exec.Command("python3", "-c", "import boto3").Run(); err != nil {
-		t.Skipf("python3 with boto3 is not available: %v", err)
-	}
+	skipWithoutBoto3(t)
 	srv, s, tenants, _ := startAPI(t, 256<<20, "acme")
 	if err := s.Suppression.Put(t.Context(), "acme", suppression.Entry{Address: mustAddr(t, "old@example.com"), Reason: suppression.Bounce,
 		LastUpdate: time.Now().Add(-48 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(t.Context(), "python3", "testdata/boto3_suppression.py", srv.URL)
-	creds := tenants["acme"].creds
-	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey,
-		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true")
-	out, err := cmd.Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			t.Fatalf("boto3: %v\n%s", err, ee.Stderr)
-		}
-		t.Fatal(err)
-	}
+	out := runBoto3(t, "boto3_suppression.py", srv.URL, tenants["acme"].creds)
 	var res struct {
 		Get      map[string]string
 		Listed   []string
