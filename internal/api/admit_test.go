@@ -187,22 +187,9 @@ func TestBudgetFairAcrossAccounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := http.NewRequest("POST", srv.URL+"/v2/email/outbound-emails", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if err := v4.NewSigner().SignHTTP(t.Context(), b.creds, req, sha256Hex(body), "ses", "us-east-1", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(out), "MessageId") {
-		t.Fatalf("B's %d-byte SendEmail while A trickles: %d %s", len(body), resp.StatusCode, out)
+	status, _, out := signedDo(t, srv, b, "POST", "/v2/email/outbound-emails", body)
+	if status != 200 || !strings.Contains(string(out), "MessageId") {
+		t.Fatalf("B's %d-byte SendEmail while A trickles: %d %s", len(body), status, out)
 	}
 	if held := s.Budget.InUse(); held != 59*mib {
 		t.Fatalf("budget in use after B's send: %d, want A's one body (%d)", held, 59*mib)
