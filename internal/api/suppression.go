@@ -84,6 +84,18 @@ func suppressedAddress(s string) (address.Address, error) {
 	return a, nil
 }
 
+// pathSuppressed is the {EmailAddress} label of a
+// /v2/email/suppression/addresses/{EmailAddress} path (URL-decoded) and
+// the address it names, after noTenants; either's error is theirs.
+func pathSuppressed(c *call) (string, address.Address, error) {
+	if err := noTenants(c); err != nil {
+		return "", address.Address{}, err
+	}
+	email := c.r.PathValue("EmailAddress")
+	a, err := suppressedAddress(email)
+	return email, a, err
+}
+
 // reasonError is the BadRequestException for a reason not in
 // SuppressionListReason.
 func reasonError(r string) error {
@@ -134,11 +146,7 @@ func (s *Server) putSuppressedDestination(ctx context.Context, c *call) (any, er
 // /v2/email/suppression/addresses/{EmailAddress} (the label
 // URL-decoded), or NotFoundException.
 func (s *Server) getSuppressedDestination(ctx context.Context, c *call) (any, error) {
-	if err := noTenants(c); err != nil {
-		return nil, err
-	}
-	email := c.r.PathValue("EmailAddress")
-	a, err := suppressedAddress(email)
+	email, a, err := pathSuppressed(c)
 	if err != nil {
 		return nil, err
 	}
@@ -163,11 +171,7 @@ func (s *Server) getSuppressedDestination(ctx context.Context, c *call) (any, er
 // deleteSuppressedDestination is DeleteSuppressedDestination: DELETE
 // /v2/email/suppression/addresses/{EmailAddress}, or NotFoundException.
 func (s *Server) deleteSuppressedDestination(ctx context.Context, c *call) (any, error) {
-	if err := noTenants(c); err != nil {
-		return nil, err
-	}
-	email := c.r.PathValue("EmailAddress")
-	a, err := suppressedAddress(email)
+	email, a, err := pathSuppressed(c)
 	if err != nil {
 		return nil, err
 	}
