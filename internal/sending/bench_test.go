@@ -21,6 +21,7 @@ import (
 	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/spool"
 	"github.com/petrelmail/petrel/internal/store"
+	"github.com/petrelmail/petrel/internal/suppression"
 )
 
 // BenchmarkSend is the store enqueue of the accept path on each backend: a
@@ -148,9 +149,12 @@ func newTestStore(tb testing.TB, backend string, setup func(context.Context, *id
 		}
 	}
 	batch := store.RunTestBatcher(tb, store.NewBatcher(db, 0, 0))
-	return sending.New(sending.Config{MessageIDDomain: "petrel.example", Region: "us-east-1", NodeID: "test",
+	s := sending.New(sending.Config{MessageIDDomain: "petrel.example", Region: "us-east-1", NodeID: "test",
 		MaxDelivery: time.Hour, MaxRecipients: 50, MaxSize: 40 << 20, LeaseFor: time.Minute},
-		accts, ids, configset.New(db), queue.New(db), spool.New(db), event.NewLog(db), batch), db
+		accts, ids, configset.New(db), queue.New(db), spool.New(db), event.NewLog(db), batch)
+	// The suppression check, as the daemon wires it: part of every send.
+	s.Suppression = suppression.New(db, nil)
+	return s, db
 }
 
 // cpuTime is the CPU time this process has used, user and system.
