@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/petrelmail/petrel/internal/dkim"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/store"
