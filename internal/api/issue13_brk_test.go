@@ -104,3 +104,28 @@ func TestBrkForgedNextToken(t *testing.T) {
 		t.Errorf("forged NextToken %q: error %q, listed %s; want InvalidNextTokenException", forged, code, got)
 	}
 }
+
+// TestBrkSoftBouncePolicyAloneDisablesAccountList: docs/suppression.md
+// shows the extension as {"SoftBouncePolicy": {...}}. Sent so (as the doc
+// example reads), PutAccountSuppressionAttributes answers 200 and sets
+// SuppressedReasons to [] — the account list is no longer in use, and the
+// policy just set is inert (soft bounces count only when the policy has
+// BOUNCE). PutConfigurationSetSuppressionOptions refuses the same body
+// with BadRequestException ("SoftBouncePolicy needs SuppressedReasons");
+// the account operation should too, or keep the reasons.
+func TestBrkSoftBouncePolicyAloneDisablesAccountList(t *testing.T) {
+	srv, _, tenants, _ := startAPI(t, 256<<20, "acme")
+	ten := tenants["acme"]
+	status, _, body := signedDo(t, srv, ten, "PUT", "/v2/email/account/suppression",
+		[]byte(`{"SoftBouncePolicy":{"BounceCount":3,"WindowSeconds":259200,"SuppressSeconds":604800,"Reasons":["mailbox-full"]}}`))
+	if status != 200 {
+		return // refused: fine
+	}
+	acct, err := sesClient(srv.URL, ten, 1).GetAccount(t.Context(), &sesv2.GetAccountInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := acct.SuppressionAttributes.SuppressedReasons; len(r) == 0 {
+		t.Errorf("PUT {SoftBouncePolicy} alone: %d %s, and SuppressedReasons is now %v: the account list was silently turned off", status, body, r)
+	}
+}
