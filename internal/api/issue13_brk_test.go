@@ -73,6 +73,13 @@ func TestBrkConfigSetInputsAccepted(t *testing.T) {
 		{"tag key aws:", "POST", "/v2/email/tags", `{"ResourceArn":"` + arn + `","Tags":[{"Key":"aws:x","Value":"v"}]}`},
 		// SES (API_Tag): keys are letters, digits, spaces and _ . : / = + - @.
 		{"tag key NUL", "POST", "/v2/email/tags", `{"ResourceArn":"` + arn + `","Tags":[{"Key":"k\u0000","Value":"v"}]}`},
+		// SES's VdmOptions is {DashboardOptions{EngagementMetrics},
+		// GuardianOptions{OptimizedSharedDelivery}}, each ENABLED|DISABLED.
+		// Petrel stores any JSON up to the 1 MiB body limit, and the send
+		// path's configuration-set cache keeps it (a tenant's 10,000 sets
+		// can pin 10 GB: seen live, 300 sets sent with grew RSS by 320 MB).
+		{"VdmOptions junk", "PUT", "/v2/email/configuration-sets/cs/vdm-options", `{"VdmOptions":{"Junk":"` + strings.Repeat("x", 100000) + `"}}`},
+		{"VdmOptions bad enum", "PUT", "/v2/email/configuration-sets/cs/vdm-options", `{"VdmOptions":{"DashboardOptions":{"EngagementMetrics":"maybe"}}}`},
 		// docs/suppression.md: Reasons are bounce-rule reasons; a typo makes
 		// a policy that never counts anything.
 		{"soft-bounce reason unknown", "PUT", "/v2/email/account/suppression", `{"SuppressedReasons":["BOUNCE","COMPLAINT"],"SoftBouncePolicy":{"BounceCount":3,"WindowSeconds":3600,"SuppressSeconds":3600,"Reasons":["mailbox_full"]}}`},
