@@ -44,3 +44,36 @@ func TestBrkTLSRequiredNeverSoftSuppresses(t *testing.T) {
 		})
 	}
 }
+
+// TestBrkSoftBounceEntryReplacesPermanentComplaint: an address the account
+// list holds for COMPLAINT, with no expiry, is still mailed through a
+// configuration set whose override names BOUNCE only (docs: such an
+// override does not suppress a COMPLAINT entry). When those messages soft
+// bounce, the set's soft-bounce policy overwrites the permanent COMPLAINT
+// entry with an expiring BOUNCE one (PutTx's upsert replaces whatever is
+// there); when it lifts, the complaint is gone and the account's own mail
+// reaches a recipient who complained. An automatic addition should never
+// shorten or weaken an entry already on the list.
+func TestBrkSoftBounceEntryReplacesPermanentComplaint(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			l, clk := openList(t, backend)
+			a := mustAddr(t, "complainer@example.com")
+			if err := l.Put(t.Context(), "acct", Entry{Address: a, Reason: Complaint, Cause: "PutSuppressedDestination"}); err != nil {
+				t.Fatal(err)
+			}
+			sb := &SoftBounce{Count: 2, Window: time.Hour, SuppressFor: time.Hour}
+			override := &Policy{Reasons: []Reason{Bounce}, SoftBounce: sb}
+			for range 2 {
+				observe(t, l, Observation{Account: "acct", MessageID: "m", Recipient: a.Email(), Override: override, Now: clk.now(),
+					Detail: soft(bounce.ReasonMailboxFull)})
+				clk.advance(time.Minute)
+			}
+			clk.advance(2 * time.Hour)
+			e, err := l.Get(t.Context(), "acct", a)
+			if err != nil || e.Reason != Complaint {
+				t.Errorf("the permanent COMPLAINT entry, after 2 soft bounces through a BOUNCE-only set and 2 h: %+v, %v", e, err)
+			}
+		})
+	}
+}
