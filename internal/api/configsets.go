@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -62,8 +61,8 @@ type configSetOutput struct {
 	SendingOptions       sendingOptionsJSON
 	SuppressionOptions   *suppressionOptionsJSON `json:",omitempty"`
 	TrackingOptions      *trackingOptionsJSON    `json:",omitempty"`
-	VdmOptions           json.RawMessage         `json:",omitempty"`
-	ArchivingOptions     json.RawMessage         `json:",omitempty"`
+	VdmOptions           *configset.VdmOptions       `json:",omitempty"`
+	ArchivingOptions     *configset.ArchivingOptions `json:",omitempty"`
 	Tags                 []tag
 }
 
@@ -154,14 +153,18 @@ func suppressionOptionsOut(p *suppression.Policy) *suppressionOptionsJSON {
 	return out
 }
 
-// deliveryOptionsIn reads a DeliveryOptions; a MaxDeliverySeconds given
-// as 0 is out of range (configset reads 0 as "not set").
+// deliveryOptionsIn reads a DeliveryOptions; a TlsPolicy given as "" is
+// not one of the enum's values, and a MaxDeliverySeconds given as 0 is out
+// of range (configset reads both as "not set").
 func deliveryOptionsIn(in *deliveryOptionsJSON) (configset.DeliveryOptions, error) {
 	var d configset.DeliveryOptions
 	if in == nil {
 		return d, nil
 	}
 	if in.TlsPolicy != nil {
+		if *in.TlsPolicy == "" {
+			return d, badRequest("TlsPolicy \"\" is not one of REQUIRE, OPTIONAL.")
+		}
 		d.TlsPolicy = *in.TlsPolicy
 	}
 	if in.SendingPoolName != nil {
@@ -176,38 +179,77 @@ func deliveryOptionsIn(in *deliveryOptionsJSON) (configset.DeliveryOptions, erro
 	return d, nil
 }
 
-func trackingOptionsIn(in *trackingOptionsJSON) configset.TrackingOptions {
+// trackingOptionsIn reads a TrackingOptions; an HttpsPolicy given as "" is
+// not one of the enum's values (configset reads it as "not set").
+func trackingOptionsIn(in *trackingOptionsJSON) (configset.TrackingOptions, error) {
 	var t configset.TrackingOptions
 	if in == nil {
-		return t
+		return t, nil
 	}
 	if in.CustomRedirectDomain != nil {
 		t.CustomRedirectDomain = *in.CustomRedirectDomain
 	}
 	if in.HttpsPolicy != nil {
+		if *in.HttpsPolicy == "" {
+			return t, badRequest("HttpsPolicy \"\" is not one of REQUIRE, REQUIRE_OPEN_ONLY, OPTIONAL.")
+		}
 		t.HttpsPolicy = *in.HttpsPolicy
 	}
-	return t
+	return t, nil
 }
 
-// jsonObject is a member given as a JSON object (VdmOptions): nil when
-// absent or null.
-func jsonObject(raw json.RawMessage) json.RawMessage {
-	if len(raw) == 0 || string(bytes.TrimSpace(raw)) == "null" {
-		return nil
-	}
-	return raw
+// vdmOptionsJSON is SES's VdmOptions as received: members Petrel does not
+// know are dropped when decoding; the rest is checked by configset.
+type vdmOptionsJSON struct {
+	DashboardOptions *struct{ EngagementMetrics *string }
+	GuardianOptions  *struct{ OptimizedSharedDelivery *string }
 }
 
-// archivingObject is the stored ArchivingOptions for an ArchiveArn (nil: none).
-func archivingObject(arn *string) (json.RawMessage, error) {
-	if arn == nil || *arn == "" {
+// vdmOptionsIn reads a VdmOptions (nil: none); a FeatureStatus given as ""
+// is not one of the enum's values.
+func vdmOptionsIn(in *vdmOptionsJSON) (*configset.VdmOptions, error) {
+	if in == nil {
 		return nil, nil
 	}
-	if !strings.HasPrefix(*arn, "arn:") {
-		return nil, badRequest("ArchiveArn %q is not an ARN.", *arn)
+	v := &configset.VdmOptions{}
+	if d := in.DashboardOptions; d != nil {
+		v.DashboardOptions = &configset.DashboardOptions{}
+		if d.EngagementMetrics != nil {
+			if *d.EngagementMetrics == "" {
+				return nil, badRequest("VdmOptions.DashboardOptions.EngagementMetrics \"\" is not one of ENABLED, DISABLED.")
+			}
+			v.DashboardOptions.EngagementMetrics = *d.EngagementMetrics
+		}
 	}
-	return json.Marshal(struct{ ArchiveArn string }{*arn})
+	if g := in.GuardianOptions; g != nil {
+		v.GuardianOptions = &configset.GuardianOptions{}
+		if g.OptimizedSharedDelivery != nil {
+			if *g.OptimizedSharedDelivery == "" {
+				return nil, badRequest("VdmOptions.GuardianOptions.OptimizedSharedDelivery \"\" is not one of ENABLED, DISABLED.")
+			}
+			v.GuardianOptions.OptimizedSharedDelivery = *g.OptimizedSharedDelivery
+		}
+	}
+	return v, nil
+}
+
+// archivingOptionsIn is the ArchivingOptions for an ArchiveArn (absent or
+// empty: none); configset checks that it is an ARN.
+func archivingOptionsIn(arn *string) *configset.ArchivingOptions {
+	if arn == nil || *arn == "" {
+		return nil
+	}
+	return &configset.ArchivingOptions{ArchiveArn: *arn}
+}
+
+// lastFreshStartIn reads LastFreshStart, epoch seconds: after the epoch
+// and not in the future (configset.FreshStartSkew allowed); else
+// BadRequestException, before converting a value time.Time cannot hold.
+func lastFreshStartIn(sec float64, now time.Time) (time.Time, error) {
+	if math.IsNaN(sec) || sec <= 0 || sec > float64(now.Add(configset.FreshStartSkew).Unix()) {
+		return time.Time{}, badRequest("LastFreshStart %g is out of range (epoch seconds after 1970-01-01, not in the future).", sec)
+	}
+	return epochTime(sec), nil
 }
 
 func tagsIn(in []tag) []configset.Tag {
@@ -238,7 +280,7 @@ func (s *Server) createConfigSet(ctx context.Context, c *call) (any, error) {
 		SendingOptions       *sendingOptionsJSON
 		Tags                 []tag
 		SuppressionOptions   *suppressionOptionsJSON
-		VdmOptions           json.RawMessage
+		VdmOptions           *vdmOptionsJSON
 		ArchivingOptions     *struct{ ArchiveArn *string }
 	}
 	if err := decode(c, &in); err != nil {
@@ -247,9 +289,14 @@ func (s *Server) createConfigSet(ctx context.Context, c *call) (any, error) {
 	if in.ConfigurationSetName == nil {
 		return nil, badRequest("ConfigurationSetName is required.")
 	}
-	cs := configset.ConfigurationSet{Account: c.account, Name: *in.ConfigurationSetName, SendingEnabled: true,
-		Tracking: trackingOptionsIn(in.TrackingOptions), Vdm: jsonObject(in.VdmOptions), Tags: tagsIn(in.Tags)}
+	cs := configset.ConfigurationSet{Account: c.account, Name: *in.ConfigurationSetName, SendingEnabled: true, Tags: tagsIn(in.Tags)}
 	var err error
+	if cs.Tracking, err = trackingOptionsIn(in.TrackingOptions); err != nil {
+		return nil, err
+	}
+	if cs.Vdm, err = vdmOptionsIn(in.VdmOptions); err != nil {
+		return nil, err
+	}
 	if cs.Delivery, err = deliveryOptionsIn(in.DeliveryOptions); err != nil {
 		return nil, err
 	}
@@ -262,16 +309,16 @@ func (s *Server) createConfigSet(ctx context.Context, c *call) (any, error) {
 	if o := in.ReputationOptions; o != nil {
 		cs.Reputation.ReputationMetricsEnabled = o.ReputationMetricsEnabled != nil && *o.ReputationMetricsEnabled
 		if o.LastFreshStart != nil {
-			cs.Reputation.LastFreshStart = epochTime(*o.LastFreshStart)
+			if cs.Reputation.LastFreshStart, err = lastFreshStartIn(*o.LastFreshStart, time.Now()); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if cs.Suppression, err = parseSuppressionOptions(in.SuppressionOptions); err != nil {
 		return nil, err
 	}
 	if in.ArchivingOptions != nil {
-		if cs.Archiving, err = archivingObject(in.ArchivingOptions.ArchiveArn); err != nil {
-			return nil, err
-		}
+		cs.Archiving = archivingOptionsIn(in.ArchivingOptions.ArchiveArn)
 	}
 	if err := s.ConfigSets.Create(ctx, cs); err != nil {
 		return nil, configSetError(cs.Name, err)
@@ -333,7 +380,7 @@ func (s *Server) getConfigSet(ctx context.Context, c *call) (any, error) {
 type listConfigSetsInput struct {
 	Filter    map[string]string // ConfigurationSetFilter: CONFIGURATION_SET_NAME_CONTAINS → substring
 	NextToken *string
-	PageSize  *int // 0-1000; 0 or absent: 100
+	PageSize  *int // 0-1000; 0 or absent: 100 (pageSize)
 }
 
 // listConfigSetsQuery is ListConfigurationSets as boto3, the AWS CLI and
@@ -496,27 +543,33 @@ func (s *Server) putConfigSetSuppression(ctx context.Context, c *call) (any, err
 // putConfigSetTracking is PutConfigurationSetTrackingOptions.
 func (s *Server) putConfigSetTracking(ctx context.Context, c *call) (any, error) {
 	return putConfigSetOption(ctx, c, func(name string, in *trackingOptionsJSON) error {
-		return s.ConfigSets.PutTrackingOptions(ctx, c.account, name, trackingOptionsIn(in))
-	})
-}
-
-// putConfigSetVdm is PutConfigurationSetVdmOptions: VdmOptions is stored
-// as given (absent or null: none).
-func (s *Server) putConfigSetVdm(ctx context.Context, c *call) (any, error) {
-	return putConfigSetOption(ctx, c, func(name string, in *struct{ VdmOptions json.RawMessage }) error {
-		return s.ConfigSets.PutVdmOptions(ctx, c.account, name, jsonObject(in.VdmOptions))
-	})
-}
-
-// putConfigSetArchiving is PutConfigurationSetArchivingOptions: ArchiveArn
-// is stored (absent or empty: none).
-func (s *Server) putConfigSetArchiving(ctx context.Context, c *call) (any, error) {
-	return putConfigSetOption(ctx, c, func(name string, in *struct{ ArchiveArn *string }) error {
-		raw, err := archivingObject(in.ArchiveArn)
+		t, err := trackingOptionsIn(in)
 		if err != nil {
 			return err
 		}
-		return s.ConfigSets.PutArchivingOptions(ctx, c.account, name, raw)
+		return s.ConfigSets.PutTrackingOptions(ctx, c.account, name, t)
+	})
+}
+
+// putConfigSetVdm is PutConfigurationSetVdmOptions: VdmOptions in SES's
+// shape, stored in its canonical form (unknown members dropped; absent or
+// null: none); a FeatureStatus not ENABLED or DISABLED is
+// BadRequestException naming the member.
+func (s *Server) putConfigSetVdm(ctx context.Context, c *call) (any, error) {
+	return putConfigSetOption(ctx, c, func(name string, in *struct{ VdmOptions *vdmOptionsJSON }) error {
+		v, err := vdmOptionsIn(in.VdmOptions)
+		if err != nil {
+			return err
+		}
+		return s.ConfigSets.PutVdmOptions(ctx, c.account, name, v)
+	})
+}
+
+// putConfigSetArchiving is PutConfigurationSetArchivingOptions: ArchiveArn,
+// an ARN, is stored (absent or empty: none).
+func (s *Server) putConfigSetArchiving(ctx context.Context, c *call) (any, error) {
+	return putConfigSetOption(ctx, c, func(name string, in *struct{ ArchiveArn *string }) error {
+		return s.ConfigSets.PutArchivingOptions(ctx, c.account, name, archivingOptionsIn(in.ArchiveArn))
 	})
 }
 
@@ -585,8 +638,8 @@ func (s *Server) untagResource(ctx context.Context, c *call) (any, error) {
 		return nil, badRequest("TagKeys is required.")
 	}
 	for _, k := range keys {
-		if k == "" || len([]rune(k)) > configset.MaxTagKeyLen {
-			return nil, badRequest("TagKeys: %q is not a tag key (1-%d characters).", k, configset.MaxTagKeyLen)
+		if err := configset.ValidateTagKey(k); err != nil {
+			return nil, badRequest("TagKeys: %s.", err.Error())
 		}
 	}
 	name, err := s.configSetARN(ctx, c.account, q.Get("ResourceArn"))

@@ -14,7 +14,6 @@
 package configset
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -24,6 +23,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/petrelmail/petrel/internal/store"
@@ -56,6 +56,21 @@ const (
 
 	// CacheTTL is how old an answer of Cached may be.
 	CacheTTL = 5 * time.Second
+	// MaxCacheEntries bounds Cached's memory: when full, entries older than
+	// CacheTTL go first, then arbitrary ones.
+	MaxCacheEntries = 10000
+
+	MaxSendingPoolNameLen = 64   // SendingPoolName, characters
+	MaxArchiveArnLen      = 2048 // ArchiveArn, bytes (an AWS ARN's maximum)
+	// FreshStartSkew is how far after now a LastFreshStart may be (clock
+	// skew between client and server).
+	FreshStartSkew = 24 * time.Hour
+)
+
+// FeatureStatus values (SES: FeatureStatus), of VdmOptions' members.
+const (
+	FeatureEnabled  = "ENABLED"
+	FeatureDisabled = "DISABLED"
 )
 
 // ConfigurationSet is one configuration set (SES: GetConfigurationSet's
@@ -77,11 +92,36 @@ type ConfigurationSet struct {
 	// the set's own reasons and optional soft-bounce policy.
 	Suppression *suppression.Policy
 	Tracking    TrackingOptions
-	// Vdm and Archiving are SES's VdmOptions and ArchivingOptions, JSON
-	// objects stored and returned as given (nil: not set); Petrel does not
-	// act on them.
-	Vdm, Archiving json.RawMessage
-	Tags           []Tag
+	// Vdm and Archiving are SES's VdmOptions and ArchivingOptions (nil: not
+	// set), stored and returned; Petrel does not act on them.
+	Vdm       *VdmOptions
+	Archiving *ArchivingOptions
+	Tags      []Tag
+}
+
+// VdmOptions is SES's VdmOptions: each member nil when not set.
+type VdmOptions struct {
+	DashboardOptions *DashboardOptions `json:",omitempty"`
+	GuardianOptions  *GuardianOptions  `json:",omitempty"`
+}
+
+// DashboardOptions is SES's DashboardOptions: EngagementMetrics is
+// FeatureEnabled, FeatureDisabled or "" (not set).
+type DashboardOptions struct {
+	EngagementMetrics string `json:",omitempty"`
+}
+
+// GuardianOptions is SES's GuardianOptions: OptimizedSharedDelivery is
+// FeatureEnabled, FeatureDisabled or "" (not set).
+type GuardianOptions struct {
+	OptimizedSharedDelivery string `json:",omitempty"`
+}
+
+// ArchivingOptions is SES's ArchivingOptions: the ARN of a MailManager
+// archive, arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE, at most
+// MaxArchiveArnLen bytes.
+type ArchivingOptions struct {
+	ArchiveArn string
 }
 
 // DeliveryOptions is SES's DeliveryOptions.
@@ -153,18 +193,84 @@ func ValidateName(name string) error {
 	return nil
 }
 
+// Validate checks v: each FeatureStatus ENABLED, DISABLED or not set.
+func (v *VdmOptions) Validate() error {
+	if v == nil {
+		return nil
+	}
+	if d := v.DashboardOptions; d != nil {
+		if err := validateFeature("VdmOptions.DashboardOptions.EngagementMetrics", d.EngagementMetrics); err != nil {
+			return err
+		}
+	}
+	if g := v.GuardianOptions; g != nil {
+		if err := validateFeature("VdmOptions.GuardianOptions.OptimizedSharedDelivery", g.OptimizedSharedDelivery); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validateFeature(member, v string) error {
+	switch v {
+	case "", FeatureEnabled, FeatureDisabled:
+		return nil
+	}
+	return invalid("%s %q is not one of ENABLED, DISABLED", member, truncate(v))
+}
+
+// Validate checks a's ArchiveArn: an ARN (six ':'-separated parts, the
+// first "arn", partition, service and resource not empty) of printable
+// ASCII, at most MaxArchiveArnLen bytes.
+func (a *ArchivingOptions) Validate() error {
+	if a == nil {
+		return nil
+	}
+	arn := a.ArchiveArn
+	if len(arn) > MaxArchiveArnLen {
+		return invalid("ArchiveArn is longer than %d characters", MaxArchiveArnLen)
+	}
+	parts := strings.SplitN(arn, ":", 6)
+	ok := len(parts) == 6 && parts[0] == "arn" && parts[1] != "" && parts[2] != "" && parts[5] != ""
+	for i := 0; ok && i < len(arn); i++ {
+		ok = arn[i] > ' ' && arn[i] < 0x7f
+	}
+	if !ok {
+		return invalid("ArchiveArn %q is not an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE)", truncate(arn))
+	}
+	return nil
+}
+
+// Validate checks r's LastFreshStart: zero (never), or after the Unix
+// epoch and at most FreshStartSkew after now.
+func (r ReputationOptions) Validate(now time.Time) error {
+	t := r.LastFreshStart
+	if !t.IsZero() && (t.Unix() <= 0 || t.After(now.Add(FreshStartSkew))) {
+		return invalid("LastFreshStart %s is out of range (after 1970-01-01, not in the future)", t.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// truncate shortens a value quoted in an error message to 64 bytes.
+func truncate(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	return strings.ToValidUTF8(s[:64], "") + "…"
+}
+
 // Validate checks d's values, naming the first one that is wrong.
 func (d DeliveryOptions) Validate() error {
 	switch d.TlsPolicy {
 	case "", TLSRequire, TLSOptional:
 	default:
-		return invalid("TlsPolicy %q is not one of REQUIRE, OPTIONAL", d.TlsPolicy)
+		return invalid("TlsPolicy %q is not one of REQUIRE, OPTIONAL", truncate(d.TlsPolicy))
 	}
 	if d.MaxDeliverySeconds != 0 && (d.MaxDeliverySeconds < MinMaxDeliverySeconds || d.MaxDeliverySeconds > MaxMaxDeliverySeconds) {
 		return invalid("MaxDeliverySeconds %d is out of range (%d-%d)", d.MaxDeliverySeconds, MinMaxDeliverySeconds, MaxMaxDeliverySeconds)
 	}
-	if len(d.SendingPoolName) > 64 {
-		return invalid("SendingPoolName is longer than 64 characters")
+	if n := utf8.RuneCountInString(d.SendingPoolName); n > MaxSendingPoolNameLen || !utf8.ValidString(d.SendingPoolName) || strings.ContainsFunc(d.SendingPoolName, unicode.IsControl) {
+		return invalid("SendingPoolName must be at most %d characters, without control characters", MaxSendingPoolNameLen)
 	}
 	return nil
 }
@@ -174,18 +280,38 @@ func (t TrackingOptions) Validate() error {
 	switch t.HttpsPolicy {
 	case "", HTTPSRequire, HTTPSRequireOpenOnly, HTTPSOptional:
 	default:
-		return invalid("HttpsPolicy %q is not one of REQUIRE, REQUIRE_OPEN_ONLY, OPTIONAL", t.HttpsPolicy)
+		return invalid("HttpsPolicy %q is not one of REQUIRE, REQUIRE_OPEN_ONLY, OPTIONAL", truncate(t.HttpsPolicy))
 	}
-	d := t.CustomRedirectDomain
-	if len(d) > 253 {
-		return invalid("CustomRedirectDomain is longer than 253 characters")
-	}
-	for _, r := range d {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
-			return invalid("CustomRedirectDomain %q is not a domain name", d)
-		}
+	if d := t.CustomRedirectDomain; d != "" && !isDomainName(d) {
+		return invalid("CustomRedirectDomain %q is not a domain name (LDH labels of 1-63 characters separated by '.', at most 253 characters)", truncate(d))
 	}
 	return nil
+}
+
+// isDomainName reports whether d is a DNS name of LDH labels (RFC 1035
+// §2.3.1, RFC 1123 §2.1; IDNs in their A-label form): 1–63 letters,
+// digits and '-', not beginning or ending with '-', separated by '.', at
+// most 253 characters, at least two labels.
+func isDomainName(d string) bool {
+	if len(d) > 253 {
+		return false
+	}
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // ValidateSuppression checks a suppression override: reasons BOUNCE or
@@ -210,31 +336,54 @@ func ValidateSuppression(p *suppression.Policy) error {
 	return nil
 }
 
-// ValidateObject checks that raw (VdmOptions, ArchivingOptions) is a JSON
-// object, or empty.
-func ValidateObject(field string, raw json.RawMessage) error {
-	if len(raw) == 0 {
-		return nil
+// ValidateTagKey checks a tag key (SES: Tag.Key): 1–MaxTagKeyLen
+// characters of tagChars, not beginning with the prefix "aws:" (in any
+// case), which AWS reserves.
+func ValidateTagKey(k string) error {
+	if n := utf8.RuneCountInString(k); n < 1 || n > MaxTagKeyLen || !validTagText(k) {
+		return invalid("tag Key %q must be 1-%d Unicode letters, digits, spaces and _ . : / = + - @", truncate(k), MaxTagKeyLen)
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-		return invalid("%s is not a JSON object", field)
+	if reservedTag(k) {
+		return invalid("tag Key %q: the prefix aws: is reserved for AWS", truncate(k))
 	}
 	return nil
 }
 
-// ValidateTags checks tags against §11.3: Key 1–128 characters, Value
-// 0–256, each key once, at most MaxTags.
+// validTagText reports whether s is valid UTF-8 of SES's tag characters:
+// Unicode letters, digits and white space, and _ . : / = + - (SES: Tag),
+// and '@', which AWS's tagging allows elsewhere.
+func validTagText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsSpace(r) && !strings.ContainsRune("_.:/=+-@", r) {
+			return false
+		}
+	}
+	return true
+}
+
+func reservedTag(s string) bool {
+	return len(s) >= 4 && strings.EqualFold(s[:4], "aws:")
+}
+
+// ValidateTags checks tags against SES's Tag and §11.3: Key as
+// ValidateTagKey; Value 0–MaxTagValueLen characters of the same characters,
+// not beginning with "aws:"; each key once; at most MaxTags.
 func ValidateTags(tags []Tag) error {
 	if len(tags) > MaxTags {
 		return invalid("too many tags: %d (at most %d per resource)", len(tags), MaxTags)
 	}
 	for i, t := range tags {
-		if n := utf8.RuneCountInString(t.Key); n < 1 || n > MaxTagKeyLen || !utf8.ValidString(t.Key) {
-			return invalid("tag Key %q must be 1-%d characters", t.Key, MaxTagKeyLen)
+		if err := ValidateTagKey(t.Key); err != nil {
+			return err
 		}
-		if utf8.RuneCountInString(t.Value) > MaxTagValueLen || !utf8.ValidString(t.Value) {
-			return invalid("tag Value of %q must be 0-%d characters", t.Key, MaxTagValueLen)
+		if utf8.RuneCountInString(t.Value) > MaxTagValueLen || !validTagText(t.Value) {
+			return invalid("tag Value of %q must be 0-%d Unicode letters, digits, spaces and _ . : / = + - @", t.Key, MaxTagValueLen)
+		}
+		if reservedTag(t.Value) {
+			return invalid("tag Value of %q: the prefix aws: is reserved for AWS", t.Key)
 		}
 		for _, u := range tags[:i] {
 			if u.Key == t.Key {
@@ -245,8 +394,8 @@ func ValidateTags(tags []Tag) error {
 	return nil
 }
 
-// Validate checks every field of c, for Create.
-func (c ConfigurationSet) Validate() error {
+// Validate checks every field of c, for Create at now.
+func (c ConfigurationSet) Validate(now time.Time) error {
 	if err := ValidateName(c.Name); err != nil {
 		return err
 	}
@@ -259,10 +408,13 @@ func (c ConfigurationSet) Validate() error {
 	if err := ValidateSuppression(c.Suppression); err != nil {
 		return err
 	}
-	if err := ValidateObject("VdmOptions", c.Vdm); err != nil {
+	if err := c.Reputation.Validate(now); err != nil {
 		return err
 	}
-	if err := ValidateObject("ArchivingOptions", c.Archiving); err != nil {
+	if err := c.Vdm.Validate(); err != nil {
+		return err
+	}
+	if err := c.Archiving.Validate(); err != nil {
 		return err
 	}
 	return ValidateTags(c.Tags)
@@ -273,9 +425,10 @@ type Service struct {
 	db  *store.DB
 	now func() time.Time
 
-	mu      sync.Mutex
-	cache   map[cacheKey]cached
-	changes uint64 // bumped by forget, so a load racing a change is not cached
+	mu       sync.Mutex
+	cache    map[cacheKey]cached
+	cacheMax int    // MaxCacheEntries; tests lower it
+	changes  uint64 // bumped by forget, so a load racing a change is not cached
 }
 
 type cacheKey struct{ account, name string }
@@ -287,7 +440,7 @@ type cached struct {
 
 // New returns the Service over db.
 func New(db *store.DB) *Service {
-	return &Service{db: db, now: time.Now, cache: map[cacheKey]cached{}}
+	return &Service{db: db, now: time.Now, cache: map[cacheKey]cached{}, cacheMax: MaxCacheEntries}
 }
 
 const columns = `account, name, created_ms, sending_enabled, tls_policy, sending_pool, max_delivery_seconds,
@@ -298,7 +451,7 @@ const columns = `account, name, created_ms, sending_enabled, tls_policy, sending
 // c.Created is set to now; a zero-value c.Delivery.TlsPolicy is stored as
 // OPTIONAL. Errors: ErrInvalid, ErrExists, ErrLimit.
 func (s *Service) Create(ctx context.Context, c ConfigurationSet) error {
-	if err := c.Validate(); err != nil {
+	if err := c.Validate(s.now()); err != nil {
 		return err
 	}
 	if c.Delivery.TlsPolicy == "" {
@@ -338,7 +491,7 @@ func (s *Service) Create(ctx context.Context, c ConfigurationSet) error {
 			c.Account, c.Name, s.now().UnixMilli(), boolInt(c.SendingEnabled), c.Delivery.TlsPolicy, c.Delivery.SendingPoolName,
 			c.Delivery.MaxDeliverySeconds, boolInt(c.Reputation.ReputationMetricsEnabled), unixMilli(c.Reputation.LastFreshStart),
 			override, reasons, soft, c.Tracking.CustomRedirectDomain, c.Tracking.HttpsPolicy,
-			compact(c.Vdm), compact(c.Archiving), tags)
+			encodeOption(c.Vdm), encodeOption(c.Archiving), tags)
 		return err
 	})
 	s.forget(c.Account, c.Name)
@@ -386,7 +539,7 @@ func (s *Service) get(ctx context.Context, q queryRower, account, name, suffix s
 	c.Created = time.UnixMilli(created)
 	c.SendingEnabled = sending != 0
 	c.Reputation.ReputationMetricsEnabled = reputation != 0
-	if freshStart != 0 {
+	if freshStart > 0 { // rows stored before LastFreshStart was checked may hold a negative one: never
 		c.Reputation.LastFreshStart = time.UnixMilli(freshStart)
 	}
 	if override != 0 {
@@ -396,12 +549,8 @@ func (s *Service) get(ctx context.Context, q queryRower, account, name, suffix s
 		}
 		c.Suppression = &p
 	}
-	if vdm != "" {
-		c.Vdm = json.RawMessage(vdm)
-	}
-	if archiving != "" {
-		c.Archiving = json.RawMessage(archiving)
-	}
+	c.Vdm = decodeOption[VdmOptions](vdm)
+	c.Archiving = decodeOption[ArchivingOptions](archiving)
 	if err := json.Unmarshal([]byte(tags), &c.Tags); err != nil {
 		return ConfigurationSet{}, fmt.Errorf("configuration set %s: stored tags: %w", name, err)
 	}
@@ -430,9 +579,31 @@ func (s *Service) Cached(ctx context.Context, account, name string) (Configurati
 		return c, err
 	}
 	if s.changes == gen {
+		if _, ok := s.cache[k]; !ok && len(s.cache) >= s.cacheMax {
+			s.evict(now)
+		}
 		s.cache[k] = cached{c: c, at: now}
 	}
 	return c, nil
+}
+
+// evict makes room in the full cache: it drops the entries older than
+// CacheTTL, then, if that leaves it more than nine tenths full, arbitrary
+// ones down to nine tenths, so that a cache full of fresh entries is swept
+// once per tenth of its size inserted. s.mu is held.
+func (s *Service) evict(now time.Time) {
+	for k, e := range s.cache {
+		if now.Sub(e.at) >= CacheTTL || now.Before(e.at) {
+			delete(s.cache, k)
+		}
+	}
+	keep := s.cacheMax - max(s.cacheMax/10, 1)
+	for k := range s.cache {
+		if len(s.cache) <= keep {
+			break
+		}
+		delete(s.cache, k)
+	}
 }
 
 // forget drops the cached answer for a set after a write.
@@ -565,23 +736,23 @@ func (s *Service) PutTrackingOptions(ctx context.Context, account, name string, 
 	return s.update(ctx, account, name, "custom_redirect_domain = ?, https_policy = ?", t.CustomRedirectDomain, t.HttpsPolicy)
 }
 
-// PutVdmOptions replaces the set's VdmOptions, a JSON object (nil: none)
-// (SES: PutConfigurationSetVdmOptions). Errors: ErrInvalid, ErrNotFound.
-func (s *Service) PutVdmOptions(ctx context.Context, account, name string, raw json.RawMessage) error {
-	if err := ValidateObject("VdmOptions", raw); err != nil {
+// PutVdmOptions replaces the set's VdmOptions (nil: none) (SES:
+// PutConfigurationSetVdmOptions). Errors: ErrInvalid, ErrNotFound.
+func (s *Service) PutVdmOptions(ctx context.Context, account, name string, v *VdmOptions) error {
+	if err := v.Validate(); err != nil {
 		return err
 	}
-	return s.update(ctx, account, name, "vdm = ?", compact(raw))
+	return s.update(ctx, account, name, "vdm = ?", encodeOption(v))
 }
 
-// PutArchivingOptions replaces the set's ArchivingOptions, a JSON object
-// (nil: none) (SES: PutConfigurationSetArchivingOptions). Errors:
-// ErrInvalid, ErrNotFound.
-func (s *Service) PutArchivingOptions(ctx context.Context, account, name string, raw json.RawMessage) error {
-	if err := ValidateObject("ArchivingOptions", raw); err != nil {
+// PutArchivingOptions replaces the set's ArchivingOptions (nil: none)
+// (SES: PutConfigurationSetArchivingOptions). Errors: ErrInvalid,
+// ErrNotFound.
+func (s *Service) PutArchivingOptions(ctx context.Context, account, name string, a *ArchivingOptions) error {
+	if err := a.Validate(); err != nil {
 		return err
 	}
-	return s.update(ctx, account, name, "archiving = ?", compact(raw))
+	return s.update(ctx, account, name, "archiving = ?", encodeOption(a))
 }
 
 // Tag adds tags to the set, replacing the values of keys it has (SES:
@@ -647,15 +818,34 @@ func encodeTags(tags []Tag) (string, error) {
 	return string(b), err
 }
 
-func compact(raw json.RawMessage) string {
-	if len(raw) == 0 {
+// encodeOption is the stored form of an option object: its canonical JSON
+// ("" for nil).
+func encodeOption[T any](v *T) string {
+	if v == nil {
 		return ""
 	}
-	var b bytes.Buffer
-	if err := json.Compact(&b, raw); err != nil {
-		return strings.TrimSpace(string(raw))
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
 	}
-	return b.String()
+	return string(b)
+}
+
+// decodeOption reads a stored option object: nil for "" or a value that is
+// not a valid one (rows stored before options were typed may hold any
+// JSON: unknown members are dropped, an invalid object is read as none).
+func decodeOption[T any, P interface {
+	*T
+	Validate() error
+}](stored string) *T {
+	if stored == "" {
+		return nil
+	}
+	v := new(T)
+	if err := json.Unmarshal([]byte(stored), v); err != nil || P(v).Validate() != nil {
+		return nil
+	}
+	return v
 }
 
 func boolInt(b bool) int {

@@ -2,7 +2,6 @@ package configset
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -35,8 +34,8 @@ func TestRoundTrip(t *testing.T) {
 			Reputation:  ReputationOptions{ReputationMetricsEnabled: true, LastFreshStart: time.UnixMilli(1700000000123)},
 			Suppression: &suppression.Policy{Reasons: []suppression.Reason{suppression.Complaint}, SoftBounce: &suppression.SoftBounce{Count: 3, Window: time.Hour, SuppressFor: 2 * time.Hour}},
 			Tracking:    TrackingOptions{CustomRedirectDomain: "t.example", HttpsPolicy: HTTPSRequire},
-			Vdm:         json.RawMessage(`{"DashboardOptions": {"EngagementMetrics": "ENABLED"}}`),
-			Archiving:   json.RawMessage(`{"ArchiveArn":"arn:aws:ses:us-east-1:1:mailmanager-archive/a"}`),
+			Vdm:         &VdmOptions{DashboardOptions: &DashboardOptions{EngagementMetrics: FeatureEnabled}},
+			Archiving:   &ArchivingOptions{ArchiveArn: "arn:aws:ses:us-east-1:1:mailmanager-archive/a"},
 			Tags:        []Tag{{"k", "v"}, {"empty", ""}},
 		}
 		if err := s.Create(ctx, in); err != nil {
@@ -50,7 +49,6 @@ func TestRoundTrip(t *testing.T) {
 			t.Errorf("Created %v TLSRequired %v MaxDelivery %v", got.Created, got.TLSRequired(), got.MaxDelivery())
 		}
 		got.Created = time.Time{}
-		in.Vdm = json.RawMessage(`{"DashboardOptions":{"EngagementMetrics":"ENABLED"}}`) // stored compact
 		if !reflect.DeepEqual(got, in) {
 			t.Errorf("read back\n%+v\nwant\n%+v", got, in)
 		}
@@ -106,8 +104,26 @@ func TestValidation(t *testing.T) {
 			{"reason", "SuppressedReasons", s.PutSuppressionOptions(ctx, "a", "ok", &suppression.Policy{Reasons: []suppression.Reason{"SPAM"}})},
 			{"reason twice", "twice", s.PutSuppressionOptions(ctx, "a", "ok", &suppression.Policy{Reasons: []suppression.Reason{"BOUNCE", "BOUNCE"}})},
 			{"soft bounce", "BounceCount", s.PutSuppressionOptions(ctx, "a", "ok", &suppression.Policy{Reasons: []suppression.Reason{"BOUNCE"}, SoftBounce: &suppression.SoftBounce{Count: 1}})},
-			{"vdm not an object", "VdmOptions", s.PutVdmOptions(ctx, "a", "ok", json.RawMessage(`[1]`))},
-			{"archiving not JSON", "ArchivingOptions", s.PutArchivingOptions(ctx, "a", "ok", json.RawMessage(`{`))},
+			{"EngagementMetrics", "VdmOptions.DashboardOptions.EngagementMetrics \"maybe\"", s.PutVdmOptions(ctx, "a", "ok", &VdmOptions{DashboardOptions: &DashboardOptions{EngagementMetrics: "maybe"}})},
+			{"OptimizedSharedDelivery", "VdmOptions.GuardianOptions.OptimizedSharedDelivery", s.PutVdmOptions(ctx, "a", "ok", &VdmOptions{GuardianOptions: &GuardianOptions{OptimizedSharedDelivery: "enabled"}})},
+			{"ArchiveArn not an ARN", "ArchiveArn", s.PutArchivingOptions(ctx, "a", "ok", &ArchivingOptions{ArchiveArn: "archive-1"})},
+			{"ArchiveArn with a space", "ArchiveArn", s.PutArchivingOptions(ctx, "a", "ok", &ArchivingOptions{ArchiveArn: "arn:aws:ses:us-east-1:1:mailmanager-archive/a b"})},
+			{"ArchiveArn too long", "ArchiveArn is longer", s.PutArchivingOptions(ctx, "a", "ok", &ArchivingOptions{ArchiveArn: "arn:aws:ses:r:1:" + strings.Repeat("x", MaxArchiveArnLen)})},
+			{"LastFreshStart negative", "LastFreshStart", s.Create(ctx, ConfigurationSet{Account: "a", Name: "neg", Reputation: ReputationOptions{LastFreshStart: time.Unix(-1e9, 0)}})},
+			{"LastFreshStart far future", "LastFreshStart", s.Create(ctx, ConfigurationSet{Account: "a", Name: "fut", Reputation: ReputationOptions{LastFreshStart: time.Now().AddDate(100, 0, 0)}})},
+			{"domain without a dot", "CustomRedirectDomain", s.PutTrackingOptions(ctx, "a", "ok", TrackingOptions{CustomRedirectDomain: "localhost"})},
+			{"domain empty label", "CustomRedirectDomain", s.PutTrackingOptions(ctx, "a", "ok", TrackingOptions{CustomRedirectDomain: "a..example"})},
+			{"domain label with hyphen", "CustomRedirectDomain", s.PutTrackingOptions(ctx, "a", "ok", TrackingOptions{CustomRedirectDomain: "-a.example"})},
+			{"domain label of 64", "CustomRedirectDomain", s.PutTrackingOptions(ctx, "a", "ok", TrackingOptions{CustomRedirectDomain: strings.Repeat("a", 64) + ".example"})},
+			{"SendingPoolName of 65", "SendingPoolName", s.PutDeliveryOptions(ctx, "a", "ok", DeliveryOptions{SendingPoolName: strings.Repeat("p", 65)})},
+			{"SendingPoolName control", "SendingPoolName", s.PutDeliveryOptions(ctx, "a", "ok", DeliveryOptions{SendingPoolName: "p\x00"})},
+			{"key aws:", "reserved", s.Tag(ctx, "a", "ok", []Tag{{Key: "aws:x", Value: "v"}})},
+			{"key AWS:", "reserved", s.Tag(ctx, "a", "ok", []Tag{{Key: "AWS:x", Value: "v"}})},
+			{"value aws:", "reserved", s.Tag(ctx, "a", "ok", []Tag{{Key: "k", Value: "aws:v"}})},
+			{"key NUL", "Key", s.Tag(ctx, "a", "ok", []Tag{{Key: "k\x00", Value: "v"}})},
+			{"key with *", "Key", s.Tag(ctx, "a", "ok", []Tag{{Key: "k*", Value: "v"}})},
+			{"key not UTF-8", "Key", s.Tag(ctx, "a", "ok", []Tag{{Key: "k\xff", Value: "v"}})},
+			{"value with <", "Value", s.Tag(ctx, "a", "ok", []Tag{{Key: "k", Value: "<v>"}})},
 			{"51 tags", "too many tags", s.Tag(ctx, "a", "ok", tags)},
 			{"empty key", "Key", s.Tag(ctx, "a", "ok", []Tag{{Key: ""}})},
 			{"key twice", "twice", s.Tag(ctx, "a", "ok", []Tag{{Key: "k"}, {Key: "k"}})},
@@ -121,6 +137,23 @@ func TestValidation(t *testing.T) {
 		if err := s.Tag(ctx, "a", "ok", []Tag{{Key: strings.Repeat("ü", 128), Value: strings.Repeat("é", 256)}}); err != nil {
 			t.Errorf("longest tag: %v", err)
 		}
+		// Every character SES allows, Unicode letters and digits included;
+		// the value may be empty.
+		if err := s.Tag(ctx, "a", "ok", []Tag{{Key: "Ünï 2_.:/=+-@", Value: "データ ٣ _.:/=+-@"}, {Key: "no-value"}}); err != nil {
+			t.Errorf("tag of every allowed character: %v", err)
+		}
+		if err := s.Untag(ctx, "a", "ok", []string{"Ünï 2_.:/=+-@", "no-value"}); err != nil {
+			t.Fatal(err)
+		}
+		// Domain names that are fine.
+		for _, d := range []string{"t.example", "xn--bcher-kva.example", "a-b.c-d.example"} {
+			if err := s.PutTrackingOptions(ctx, "a", "ok", TrackingOptions{CustomRedirectDomain: d}); err != nil {
+				t.Errorf("CustomRedirectDomain %q: %v", d, err)
+			}
+		}
+		if err := s.PutTrackingOptions(ctx, "a", "ok", TrackingOptions{}); err != nil {
+			t.Fatal(err)
+		}
 		got, err := s.Get(ctx, "a", "ok")
 		if err != nil {
 			t.Fatal(err)
@@ -128,7 +161,7 @@ func TestValidation(t *testing.T) {
 		if got.Delivery.TlsPolicy != TLSOptional || got.Suppression != nil || got.Tracking != (TrackingOptions{}) || got.Vdm != nil || len(got.Tags) != 1 {
 			t.Errorf("bad input changed the set: %+v", got)
 		}
-		if names, _ := s.List(ctx, "a", "", 10); !slices.Equal(names, []string{"ok"}) {
+		if names, _ := s.List(ctx, "a", "", 10); !slices.Equal(names, []string{"ok"}) { // nor neg, nor fut
 			t.Errorf("sets: %v", names)
 		}
 	})
@@ -221,8 +254,8 @@ func TestCached(t *testing.T) {
 			{"PutSuppressionOptions", func() error { return s.PutSuppressionOptions(ctx, "a", "cs", &suppression.Policy{}) }, func(c ConfigurationSet) bool { return c.Suppression != nil }},
 			{"PutTrackingOptions", func() error { return s.PutTrackingOptions(ctx, "a", "cs", TrackingOptions{HttpsPolicy: HTTPSOptional}) }, func(c ConfigurationSet) bool { return c.Tracking.HttpsPolicy == HTTPSOptional }},
 			{"PutReputationOptions", func() error { return s.PutReputationOptions(ctx, "a", "cs", true) }, func(c ConfigurationSet) bool { return c.Reputation.ReputationMetricsEnabled }},
-			{"PutVdmOptions", func() error { return s.PutVdmOptions(ctx, "a", "cs", json.RawMessage(`{}`)) }, func(c ConfigurationSet) bool { return c.Vdm != nil }},
-			{"PutArchivingOptions", func() error { return s.PutArchivingOptions(ctx, "a", "cs", json.RawMessage(`{}`)) }, func(c ConfigurationSet) bool { return c.Archiving != nil }},
+			{"PutVdmOptions", func() error { return s.PutVdmOptions(ctx, "a", "cs", &VdmOptions{}) }, func(c ConfigurationSet) bool { return c.Vdm != nil }},
+			{"PutArchivingOptions", func() error { return s.PutArchivingOptions(ctx, "a", "cs", &ArchivingOptions{ArchiveArn: "arn:aws:ses:r:1:mailmanager-archive/a"}) }, func(c ConfigurationSet) bool { return c.Archiving != nil }},
 			{"Tag", func() error { return s.Tag(ctx, "a", "cs", []Tag{{Key: "k"}}) }, func(c ConfigurationSet) bool { return len(c.Tags) == 1 }},
 			{"Untag", func() error { return s.Untag(ctx, "a", "cs", []string{"k"}) }, func(c ConfigurationSet) bool { return len(c.Tags) == 0 }},
 		}
@@ -345,6 +378,87 @@ func TestTagsConcurrent(t *testing.T) {
 		}
 		if len(c.Tags) != 20 {
 			t.Errorf("%d tags kept of 20", len(c.Tags))
+		}
+	})
+}
+
+// TestCachedBounded: Cached keeps at most cacheMax entries however many
+// sets are looked up, dropping stale entries first; a fresh entry that
+// survives eviction is still answered from the cache.
+func TestCachedBounded(t *testing.T) {
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		ctx := t.Context()
+		s := New(db)
+		if s.cacheMax != MaxCacheEntries {
+			t.Fatalf("cacheMax %d, want MaxCacheEntries %d", s.cacheMax, MaxCacheEntries)
+		}
+		s.cacheMax = 20
+		now := time.Unix(1_800_000_000, 0)
+		s.now = func() time.Time { return now }
+		for i := range 100 {
+			name := fmt.Sprintf("cs%03d", i)
+			if err := s.Create(ctx, ConfigurationSet{Account: "a", Name: name}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Cached(ctx, "a", name); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(s.cache); n > s.cacheMax {
+				t.Fatalf("after %d sets looked up the cache has %d entries, more than %d", i+1, n, s.cacheMax)
+			}
+		}
+		// Stale entries go first: 10 fresh lookups after the clock moves
+		// past CacheTTL leave only those 10 once the cache is full again.
+		now = now.Add(CacheTTL)
+		for i := range s.cacheMax + 1 {
+			if _, err := s.Cached(ctx, "a", fmt.Sprintf("cs%03d", 50+i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for k, e := range s.cache {
+			if now.Sub(e.at) >= CacheTTL {
+				t.Errorf("stale entry %v kept while fresh ones were dropped", k)
+			}
+		}
+	})
+}
+
+// TestLegacyRows: rows stored before options were typed (any JSON as
+// VdmOptions and ArchivingOptions, a negative LastFreshStart) read back in
+// the canonical shape: unknown members dropped, invalid objects and the
+// negative time as not set.
+func TestLegacyRows(t *testing.T) {
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		ctx := t.Context()
+		s := New(db)
+		for _, n := range []string{"junk", "bad"} {
+			if err := s.Create(ctx, ConfigurationSet{Account: "a", Name: n}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, u := range []struct{ name, vdm, archiving string }{
+			{"junk", `{"Junk":"xxx","DashboardOptions":{"EngagementMetrics":"ENABLED","More":1}}`, `{"ArchiveArn":"arn:aws:ses:r:1:mailmanager-archive/a","Junk":[1]}`},
+			{"bad", `{"DashboardOptions":{"EngagementMetrics":"maybe"}}`, `[1]`},
+		} {
+			if _, err := db.ExecContext(ctx, db.Rebind("UPDATE configuration_sets SET vdm = ?, archiving = ?, last_fresh_start_ms = ? WHERE account = 'a' AND name = ?"),
+				u.vdm, u.archiving, int64(-1e15), u.name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.Get(ctx, "a", "junk")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.Vdm, &VdmOptions{DashboardOptions: &DashboardOptions{EngagementMetrics: FeatureEnabled}}) ||
+			!reflect.DeepEqual(got.Archiving, &ArchivingOptions{ArchiveArn: "arn:aws:ses:r:1:mailmanager-archive/a"}) || !got.Reputation.LastFreshStart.IsZero() {
+			t.Errorf("junk: Vdm %+v Archiving %+v LastFreshStart %v", got.Vdm, got.Archiving, got.Reputation.LastFreshStart)
+		}
+		got, err = s.Get(ctx, "a", "bad")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Vdm != nil || got.Archiving != nil {
+			t.Errorf("bad: Vdm %+v Archiving %+v, want none", got.Vdm, got.Archiving)
 		}
 	})
 }
