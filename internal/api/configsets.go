@@ -59,8 +59,8 @@ type configSetOutput struct {
 	DeliveryOptions      deliveryOptionsJSON
 	ReputationOptions    reputationOptionsJSON
 	SendingOptions       sendingOptionsJSON
-	SuppressionOptions   *suppressionOptionsJSON `json:",omitempty"`
-	TrackingOptions      *trackingOptionsJSON    `json:",omitempty"`
+	SuppressionOptions   *suppressionOptionsJSON     `json:",omitempty"`
+	TrackingOptions      *trackingOptionsJSON        `json:",omitempty"`
 	VdmOptions           *configset.VdmOptions       `json:",omitempty"`
 	ArchivingOptions     *configset.ArchivingOptions `json:",omitempty"`
 	Tags                 []tag

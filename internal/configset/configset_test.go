@@ -255,7 +255,9 @@ func TestCached(t *testing.T) {
 			{"PutTrackingOptions", func() error { return s.PutTrackingOptions(ctx, "a", "cs", TrackingOptions{HttpsPolicy: HTTPSOptional}) }, func(c ConfigurationSet) bool { return c.Tracking.HttpsPolicy == HTTPSOptional }},
 			{"PutReputationOptions", func() error { return s.PutReputationOptions(ctx, "a", "cs", true) }, func(c ConfigurationSet) bool { return c.Reputation.ReputationMetricsEnabled }},
 			{"PutVdmOptions", func() error { return s.PutVdmOptions(ctx, "a", "cs", &VdmOptions{}) }, func(c ConfigurationSet) bool { return c.Vdm != nil }},
-			{"PutArchivingOptions", func() error { return s.PutArchivingOptions(ctx, "a", "cs", &ArchivingOptions{ArchiveArn: "arn:aws:ses:r:1:mailmanager-archive/a"}) }, func(c ConfigurationSet) bool { return c.Archiving != nil }},
+			{"PutArchivingOptions", func() error {
+				return s.PutArchivingOptions(ctx, "a", "cs", &ArchivingOptions{ArchiveArn: "arn:aws:ses:r:1:mailmanager-archive/a"})
+			}, func(c ConfigurationSet) bool { return c.Archiving != nil }},
 			{"Tag", func() error { return s.Tag(ctx, "a", "cs", []Tag{{Key: "k"}}) }, func(c ConfigurationSet) bool { return len(c.Tags) == 1 }},
 			{"Untag", func() error { return s.Untag(ctx, "a", "cs", []string{"k"}) }, func(c ConfigurationSet) bool { return len(c.Tags) == 0 }},
 		}
