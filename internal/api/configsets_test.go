@@ -819,6 +819,34 @@ func testConfigurationSetBadBodies(t *testing.T, backend string) {
 		{"DELETE", "/v2/email/tags?ResourceArn=" + arn, "", "BadRequestException", "TagKeys is required"},
 		{"DELETE", "/v2/email/tags?ResourceArn=" + arn + "&TagKeys=", "", "BadRequestException", "TagKeys"},
 		{"GET", "/v2/email/tags?ResourceArn=" + url.QueryEscape("arn:aws:ses:us-east-1:123456789012:template/t"), "", "BadRequestException", "Petrel tags configuration sets only"},
+		// Every option in SES's shape and ranges (issue 13 review).
+		{"POST", base, `{"ConfigurationSetName":"x","ReputationOptions":{"LastFreshStart":1e300}}`, "BadRequestException", "LastFreshStart"},
+		{"POST", base, `{"ConfigurationSetName":"x","ReputationOptions":{"LastFreshStart":-1000000000000}}`, "BadRequestException", "LastFreshStart"},
+		{"POST", base, `{"ConfigurationSetName":"x","ReputationOptions":{"LastFreshStart":0}}`, "BadRequestException", "LastFreshStart"},
+		{"POST", base, `{"ConfigurationSetName":"x","ReputationOptions":{"LastFreshStart":32503680000}}`, "BadRequestException", "LastFreshStart"}, // year 3000
+		{"POST", base, `{"ConfigurationSetName":"x","VdmOptions":{"GuardianOptions":{"OptimizedSharedDelivery":"on"}}}`, "BadRequestException", "VdmOptions.GuardianOptions.OptimizedSharedDelivery"},
+		{"POST", base, `{"ConfigurationSetName":"x","ArchivingOptions":{"ArchiveArn":"arn:aws"}}`, "BadRequestException", "ArchiveArn"},
+		{"POST", base, `{"ConfigurationSetName":"x","TrackingOptions":{"HttpsPolicy":""}}`, "BadRequestException", "HttpsPolicy"},
+		{"POST", base, `{"ConfigurationSetName":"x","DeliveryOptions":{"TlsPolicy":""}}`, "BadRequestException", "TlsPolicy"},
+		{"POST", base, `{"ConfigurationSetName":"x","Tags":[{"Key":"aws:cost","Value":"v"}]}`, "BadRequestException", "reserved"},
+		{"PUT", base + "/cs/delivery-options", `{"TlsPolicy":""}`, "BadRequestException", "TlsPolicy"},
+		{"PUT", base + "/cs/delivery-options", `{"SendingPoolName":"` + strings.Repeat("p", 65) + `"}`, "BadRequestException", "SendingPoolName"},
+		{"PUT", base + "/cs/tracking-options", `{"HttpsPolicy":"ALWAYS"}`, "BadRequestException", "HttpsPolicy"},
+		{"PUT", base + "/cs/tracking-options", `{"HttpsPolicy":""}`, "BadRequestException", "HttpsPolicy"},
+		{"PUT", base + "/cs/tracking-options", `{"CustomRedirectDomain":"track..example"}`, "BadRequestException", "CustomRedirectDomain"},
+		{"PUT", base + "/cs/vdm-options", `{"VdmOptions":{"DashboardOptions":{"EngagementMetrics":"maybe"}}}`, "BadRequestException", "VdmOptions.DashboardOptions.EngagementMetrics"},
+		{"PUT", base + "/cs/vdm-options", `{"VdmOptions":{"DashboardOptions":{"EngagementMetrics":""}}}`, "BadRequestException", "VdmOptions.DashboardOptions.EngagementMetrics"},
+		{"PUT", base + "/cs/vdm-options", `{"VdmOptions":{"GuardianOptions":{"OptimizedSharedDelivery":"enabled"}}}`, "BadRequestException", "VdmOptions.GuardianOptions.OptimizedSharedDelivery"},
+		{"PUT", base + "/cs/vdm-options", `{"VdmOptions":{"DashboardOptions":"x"}}`, "BadRequestException", "DashboardOptions"},
+		{"PUT", base + "/cs/archiving-options", `{"ArchiveArn":"arn:aws:ses:us-east-1:1:` + strings.Repeat("a", 2048) + `"}`, "BadRequestException", "ArchiveArn"},
+		{"PUT", base + "/cs/archiving-options", `{"ArchiveArn":"arn:aws:ses:us-east-1:1:mailmanager-archive/a b"}`, "BadRequestException", "ArchiveArn"},
+		{"POST", "/v2/email/tags", `{"ResourceArn":"` + testConfigSetARN(t, s, "acme", "cs") + `","Tags":[{"Key":"aws:x","Value":"v"}]}`, "BadRequestException", "reserved"},
+		{"POST", "/v2/email/tags", `{"ResourceArn":"` + testConfigSetARN(t, s, "acme", "cs") + `","Tags":[{"Key":"AWS:x","Value":"v"}]}`, "BadRequestException", "reserved"},
+		{"POST", "/v2/email/tags", `{"ResourceArn":"` + testConfigSetARN(t, s, "acme", "cs") + `","Tags":[{"Key":"k","Value":"aws:v"}]}`, "BadRequestException", "reserved"},
+		{"POST", "/v2/email/tags", `{"ResourceArn":"` + testConfigSetARN(t, s, "acme", "cs") + `","Tags":[{"Key":"k\u0000","Value":"v"}]}`, "BadRequestException", "Key"},
+		{"POST", "/v2/email/tags", `{"ResourceArn":"` + testConfigSetARN(t, s, "acme", "cs") + `","Tags":[{"Key":"k;","Value":"v"}]}`, "BadRequestException", "Key"},
+		{"POST", "/v2/email/tags", `{"ResourceArn":"` + testConfigSetARN(t, s, "acme", "cs") + `","Tags":[{"Key":"k","Value":"v\n<script>"}]}`, "BadRequestException", "Value"},
+		{"DELETE", "/v2/email/tags?ResourceArn=" + arn + "&TagKeys=aws%3Ax", "", "BadRequestException", "reserved"},
 	} {
 		status, code, body := signedCall(t, srv, ten, c.method, c.path, []byte(c.body))
 		if status != 400 || code != c.code || !strings.Contains(string(body), c.says) {
@@ -836,5 +864,113 @@ func testConfigurationSetBadBodies(t *testing.T, backend string) {
 	}
 	if names, _ := s.ConfigSets.List(t.Context(), "acme", "", 10); !slices.Equal(names, []string{"cs"}) {
 		t.Errorf("sets = %v", names)
+	}
+}
+
+// TestConfigurationSetOptionsCanonical (issue 13 review): options are
+// stored in SES's shape, not as given: VdmOptions' and ArchivingOptions'
+// unknown members are dropped (a 100 kB one stores nothing of it); a tag
+// without Value has the empty value (SES: Tag.Value is optional); tags of
+// Unicode letters and every symbol SES allows are taken.
+func TestConfigurationSetOptionsCanonical(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) { testConfigurationSetOptionsCanonical(t, backend) })
+	}
+}
+
+func testConfigurationSetOptionsCanonical(t *testing.T, backend string) {
+	srv, s, tenants, _ := startAPIOn(t, backend, 256<<20, "acme")
+	ten := tenants["acme"]
+	ctx := t.Context()
+	junk := strings.Repeat("x", 100000)
+	arn := testConfigSetARN(t, s, "acme", "cs")
+	for _, c := range []struct{ method, path, body string }{
+		{"POST", "/v2/email/configuration-sets", `{"ConfigurationSetName":"cs","VdmOptions":{"Junk":"` + junk + `"},"ArchivingOptions":{"ArchiveArn":"arn:aws:ses:us-east-1:123456789012:mailmanager-archive/a-1","Junk":"` + junk + `"}}`},
+		{"PUT", "/v2/email/configuration-sets/cs/vdm-options", `{"VdmOptions":{"Junk":"` + junk + `","DashboardOptions":{"EngagementMetrics":"DISABLED","More":"` + junk + `"}}}`},
+		{"POST", "/v2/email/tags", `{"ResourceArn":"` + arn + `","Tags":[{"Key":"no-value"},{"Key":"Ünï 2_.:/=+-@","Value":"データ ٣ _.:/=+-@"}]}`},
+	} {
+		if status, _, body := signedDo(t, srv, ten, c.method, c.path, []byte(c.body)); status != 200 {
+			t.Fatalf("%s %s: %d %s", c.method, c.path, status, body)
+		}
+	}
+	status, _, body := signedDo(t, srv, ten, "GET", "/v2/email/configuration-sets/cs", nil)
+	if status != 200 {
+		t.Fatalf("get: %d %s", status, body)
+	}
+	var got struct {
+		VdmOptions, ArchivingOptions json.RawMessage
+	}
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if string(got.VdmOptions) != `{"DashboardOptions":{"EngagementMetrics":"DISABLED"}}` ||
+		string(got.ArchivingOptions) != `{"ArchiveArn":"arn:aws:ses:us-east-1:123456789012:mailmanager-archive/a-1"}` {
+		t.Errorf("stored VdmOptions %s ArchivingOptions %s, want SES's members only", got.VdmOptions, got.ArchivingOptions)
+	}
+	cs, err := s.ConfigSets.Get(ctx, "acme", "cs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if row, _ := json.Marshal(cs); len(row) > 2000 {
+		t.Errorf("the set takes %d bytes after 100 kB of unknown members: they were kept", len(row))
+	}
+	out, err := sesClient(srv.URL, ten, 1).ListTagsForResource(ctx, &sesv2.ListTagsForResourceInput{ResourceArn: aws.String(arn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := tagMap(out.Tags); len(m) != 2 || m["no-value"] != "" || m["Ünï 2_.:/=+-@"] != "データ ٣ _.:/=+-@" {
+		t.Errorf("tags = %v", m)
+	}
+}
+
+// TestPutConfigurationSetSendingOptionsEmpty: SES's model defaults
+// SendingEnabled to false and the SDKs leave false out, so a body without
+// SendingEnabled ({} or none) pauses the set, as docs/configuration-sets.md
+// says; {"SendingEnabled":true} resumes it.
+func TestPutConfigurationSetSendingOptionsEmpty(t *testing.T) {
+	srv, s, tenants, _ := startAPI(t, 256<<20, "acme")
+	ten := tenants["acme"]
+	ctx := t.Context()
+	if err := s.ConfigSets.Create(ctx, configset.ConfigurationSet{Account: "acme", Name: "cs", SendingEnabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		body string
+		want bool
+	}{{`{}`, false}, {`{"SendingEnabled":true}`, true}, {``, false}, {`{"SendingEnabled":true}`, true}, {`{"SendingEnabled":false}`, false}} {
+		if status, _, body := signedDo(t, srv, ten, "PUT", "/v2/email/configuration-sets/cs/sending", []byte(c.body)); status != 200 {
+			t.Fatalf("%q: %d %s", c.body, status, body)
+		}
+		got, err := s.ConfigSets.Get(ctx, "acme", "cs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.SendingEnabled != c.want {
+			t.Errorf("after %q: SendingEnabled %v, want %v", c.body, got.SendingEnabled, c.want)
+		}
+	}
+}
+
+// TestListConfigurationSetsPageSizeZero: PageSize is 0–1000 as the shared
+// pageSize helper (and ListEmailIdentities, ListImportJobs) reads it: 0 is
+// the default page of 100, out of range is BadRequestException saying the
+// range docs/configuration-sets.md gives.
+func TestListConfigurationSetsPageSizeZero(t *testing.T) {
+	srv, _, tenants, db := startAPI(t, 256<<20, "acme")
+	ctx := t.Context()
+	fillConfigSets(t, db, "acme", 150)
+	ses := sesClient(srv.URL, tenants["acme"], 1)
+	out, err := ses.ListConfigurationSets(ctx, &sesv2.ListConfigurationSetsInput{PageSize: aws.Int32(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.ConfigurationSets) != 100 || aws.ToString(out.NextToken) == "" {
+		t.Errorf("PageSize 0: %d names, NextToken %q; want the default page of 100", len(out.ConfigurationSets), aws.ToString(out.NextToken))
+	}
+	for _, size := range []int32{-1, 1001} {
+		_, err := ses.ListConfigurationSets(ctx, &sesv2.ListConfigurationSetsInput{PageSize: aws.Int32(size)})
+		if errCode(err) != "BadRequestException" || !strings.Contains(err.Error(), "PageSize must be an integer between 0 and 1000") {
+			t.Errorf("PageSize %d: %v", size, err)
+		}
 	}
 }
