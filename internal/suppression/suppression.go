@@ -41,8 +41,10 @@ const (
 // ErrNotFound is returned for an address that is not on the list.
 var ErrNotFound = errors.New("not on the suppression list")
 
-// ErrInvalidToken is returned by List for a NextToken it did not issue
-// (SES: InvalidNextTokenException).
+// ErrInvalidToken is returned by ListPage for a NextToken that does not
+// decode as one of its tokens (SES: InvalidNextTokenException). Tokens are
+// not signed: a hand-made one that decodes starts the listing where it
+// says, within the caller's own list only.
 var ErrInvalidToken = errors.New("invalid NextToken")
 
 // ParseReason parses "BOUNCE" or "COMPLAINT" (exactly, as SES's enum).
@@ -375,7 +377,7 @@ const MaxPageSize = 1000
 
 // ListPage returns up to f.PageSize of account's unexpired entries
 // matching f, in address order, and the token of the next page ("" when
-// this is the last). A token List did not issue is ErrInvalidToken.
+// this is the last). A token that does not decode is ErrInvalidToken.
 func (l *List) ListPage(ctx context.Context, account string, f Filter) ([]Entry, string, error) {
 	if f.PageSize < 1 || f.PageSize > MaxPageSize {
 		f.PageSize = MaxPageSize
@@ -415,8 +417,8 @@ func (l *List) ListPage(ctx context.Context, account string, f Filter) ([]Entry,
 	return out, next, nil
 }
 
-// tokenPrefix marks List's page tokens: a token without it was not issued
-// by List.
+// tokenPrefix marks ListPage's page tokens: a token without it does not
+// decode.
 const tokenPrefix = "sd1:"
 
 type scanner interface{ Scan(...any) error }
