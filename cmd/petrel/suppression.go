@@ -181,6 +181,9 @@ func suppressionCmd(ctx context.Context, args []string, stdout io.Writer) error 
 					return fmt.Errorf("--soft-bounce: %w", err)
 				}
 			}
+			if soft != "" && p.SoftBounce != nil && !p.Has(suppression.Bounce) {
+				return fmt.Errorf("--soft-bounce: the soft-bounce policy needs BOUNCE among the suppressed reasons (it lists addresses with reason BOUNCE); give --reasons BOUNCE or BOUNCE,COMPLAINT, or --soft-bounce off")
+			}
 			if err := list.SetAttributes(ctx, acct, p); err != nil {
 				return err
 			}
