@@ -83,14 +83,14 @@ func suppressionGlobalCmd(ctx context.Context, args []string, stdout io.Writer) 
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ADDRESS\tEXPIRES\tBOUNCES\tFIRST\tLAST\tACCOUNT\tMESSAGE\tCAUSE")
 		for _, e := range entries {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", e.Address.Email(), e.Expires.UTC().Format(time.RFC3339), e.Bounces,
-				e.First.UTC().Format(time.RFC3339), e.LastUpdate.UTC().Format(time.RFC3339), orDash(e.Account), orDash(e.MessageID), orDash(e.Cause))
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", termText(e.Address.Email()), e.Expires.UTC().Format(time.RFC3339), e.Bounces,
+				e.First.UTC().Format(time.RFC3339), e.LastUpdate.UTC().Format(time.RFC3339), orDash(termText(e.Account)), orDash(termText(e.MessageID)), orDash(termText(e.Cause)))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
 		if next != "" {
-			fmt.Fprintf(stdout, "more: --after %s\n", entries[len(entries)-1].Address.Email())
+			fmt.Fprintf(stdout, "more: --after %s\n", termText(entries[len(entries)-1].Address.Email()))
 		}
 		return nil
 	case "add":
