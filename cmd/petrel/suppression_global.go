@@ -23,12 +23,12 @@ const suppressionGlobalUsage = "usage: petrel suppression global list [--limit N
 //
 //	list [--limit N] [--after ADDRESS]   addresses listed now, in address order
 //	add ADDRESS [--for D] [--cause TEXT] list ADDRESS for D (default 14d, at most 365d), counting no hard bounce
+//	remove ADDRESS                       unlist it and forget its hard bounces
 //
 // --for is bounded by suppression.MaxGlobalMax (365 days) only: the
 // daemon's --global-suppression-max caps the listings hard bounces make,
 // not the operator's own, and this command does not read the daemon's
 // settings.
-//	remove ADDRESS                       unlist it and forget its hard bounces
 func suppressionGlobalCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(suppressionGlobalUsage)

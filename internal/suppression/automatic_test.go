@@ -60,7 +60,10 @@ func TestAutomaticAdditionNeverWeakens(t *testing.T) {
 		expires time.Duration // from the addition; 0: permanent
 		changed bool          // the entry is the addition's (else the existing one, untouched)
 	}
-	hardBounce := func(l *List, o Observation) { o.Detail = hard(bounce.ReasonUserUnknown, "user-unknown"); observe(t, l, o) }
+	hardBounce := func(l *List, o Observation) {
+		o.Detail = hard(bounce.ReasonUserUnknown, "user-unknown")
+		observe(t, l, o)
+	}
 	complain := func(l *List, o Observation) { o.Detail = complaint("abuse", nil); observe(t, l, o) }
 	softBounces := func(l *List, o Observation) {
 		o.Detail = soft(bounce.ReasonMailboxFull)
