@@ -28,7 +28,7 @@ func TestSoftBouncePolicyNeedsBounceReason(t *testing.T) {
 		{"policy, reasons empty", `{"SuppressedReasons":[],` + policy + `}`, 400, "SoftBouncePolicy needs SuppressedReasons with BOUNCE", nil},
 		{"policy, COMPLAINT only", `{"SuppressedReasons":["COMPLAINT"],` + policy + `}`, 400, "SoftBouncePolicy needs SuppressedReasons with BOUNCE", nil},
 		{"policy, reason misspelled", `{"SuppressedReasons":["BOUNCE","COMPLAINT"],"SoftBouncePolicy":{"BounceCount":3,"WindowSeconds":3600,"SuppressSeconds":3600,"Reasons":["mailbox_full"]}}`,
-			400, `\"mailbox_full\" is not a bounce-rule reason; name any of domain-not-found, has-moved, mailbox-disabled, mailbox-full, not-accepting-mail, user-unknown`, nil},
+			400, `\"mailbox_full\" is not a bounce-rule reason: Reasons may name any of domain-not-found, has-moved, mailbox-disabled, mailbox-full, not-accepting-mail, user-unknown`, nil},
 		{"policy, reason network-error", `{"SuppressedReasons":["BOUNCE","COMPLAINT"],"SoftBouncePolicy":{"BounceCount":3,"WindowSeconds":3600,"SuppressSeconds":3600,"Reasons":["network-error"]}}`,
 			400, `\"network-error\" says nothing about the recipient`, nil},
 		{"policy, BOUNCE", `{"SuppressedReasons":["BOUNCE"],` + policy + `}`, 200, "", []types.SuppressionListReason{types.SuppressionListReasonBounce}},

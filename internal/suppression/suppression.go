@@ -130,9 +130,9 @@ func (sb SoftBounce) Validate() error {
 	for _, r := range sb.Reasons {
 		switch {
 		case !bounce.KnownReason(r):
-			return fmt.Errorf("Reasons: %q is not a bounce-rule reason; name any of %s", r, strings.Join(bounce.RecipientScopedReasons(), ", "))
+			return fmt.Errorf("reason %q is not a bounce-rule reason: Reasons may name any of %s", r, strings.Join(bounce.RecipientScopedReasons(), ", "))
 		case !bounce.RecipientScoped(r):
-			return fmt.Errorf("Reasons: %q says nothing about the recipient and is never counted; name any of %s", r, strings.Join(bounce.RecipientScopedReasons(), ", "))
+			return fmt.Errorf("reason %q says nothing about the recipient and is never counted: Reasons may name any of %s", r, strings.Join(bounce.RecipientScopedReasons(), ", "))
 		}
 	}
 	return nil
