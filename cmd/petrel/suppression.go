@@ -181,6 +181,9 @@ func suppressionCmd(ctx context.Context, args []string, stdout io.Writer) error 
 					return fmt.Errorf("--soft-bounce: %w", err)
 				}
 			}
+			if soft != "" && p.SoftBounce != nil && !p.Has(suppression.Bounce) {
+				return fmt.Errorf("--soft-bounce: the soft-bounce policy needs BOUNCE among the suppressed reasons (it lists addresses with reason BOUNCE); give --reasons BOUNCE or BOUNCE,COMPLAINT, or --soft-bounce off")
+			}
 			if err := list.SetAttributes(ctx, acct, p); err != nil {
 				return err
 			}
@@ -311,7 +314,7 @@ func listSuppressed(ctx context.Context, list *suppression.List, account string,
 		if !e.Expires.IsZero() {
 			expires = rfc3339(e.Expires)
 		}
-		_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Address.Email(), e.Reason, rfc3339(e.LastUpdate), expires, orDash(e.Cause))
+		_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", termText(e.Address.Email()), termText(string(e.Reason)), rfc3339(e.LastUpdate), expires, orDash(termText(e.Cause)))
 		return err
 	})
 	if err != nil {
@@ -320,7 +323,7 @@ func listSuppressed(ctx context.Context, list *suppression.List, account string,
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "%d addresses on the suppression list of account %s\n", n, account)
+	_, err = fmt.Fprintf(stdout, "%d addresses on the suppression list of account %s\n", n, termText(account))
 	return err
 }
 
@@ -357,20 +360,20 @@ func exportSuppressed(ctx context.Context, list *suppression.List, account strin
 }
 
 func printEntry(w io.Writer, e suppression.Entry) {
-	fmt.Fprintf(w, "address:      %s\nreason:       %s\nlast update:  %s\n", e.Address.Email(), e.Reason, rfc3339(e.LastUpdate))
+	fmt.Fprintf(w, "address:      %s\nreason:       %s\nlast update:  %s\n", termText(e.Address.Email()), termText(string(e.Reason)), rfc3339(e.LastUpdate))
 	if e.Expires.IsZero() {
 		fmt.Fprintln(w, "expires:      never")
 	} else {
 		fmt.Fprintf(w, "expires:      %s\n", rfc3339(e.Expires))
 	}
 	if e.MessageID != "" {
-		fmt.Fprintf(w, "message id:   %s\n", e.MessageID)
+		fmt.Fprintf(w, "message id:   %s\n", termText(e.MessageID))
 	}
 	if e.FeedbackID != "" {
-		fmt.Fprintf(w, "feedback id:  %s\n", e.FeedbackID)
+		fmt.Fprintf(w, "feedback id:  %s\n", termText(e.FeedbackID))
 	}
 	if e.Cause != "" {
-		fmt.Fprintf(w, "cause:        %s\n", e.Cause)
+		fmt.Fprintf(w, "cause:        %s\n", termText(e.Cause))
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 	"github.com/petrelmail/petrel/internal/suppression"
 )
 
-const suppressionGlobalUsage = "usage: petrel suppression global list [--limit N] [--after ADDRESS] | add ADDRESS [--for DURATION] [--cause TEXT] | remove ADDRESS"
+const suppressionGlobalUsage = "usage: petrel suppression global list [--limit N] [--after ADDRESS] | add ADDRESS [--for DURATION (at most 365d)] [--cause TEXT] | remove ADDRESS"
 
 // suppressionGlobalCmd runs "petrel suppression global …", writing to
 // stdout: the operator's view of the global suppression list that every
@@ -22,8 +22,13 @@ const suppressionGlobalUsage = "usage: petrel suppression global list [--limit N
 // are the words after "global":
 //
 //	list [--limit N] [--after ADDRESS]   addresses listed now, in address order
-//	add ADDRESS [--for D] [--cause TEXT] list ADDRESS for D (default 14d), counting no hard bounce
+//	add ADDRESS [--for D] [--cause TEXT] list ADDRESS for D (default 14d, at most 365d), counting no hard bounce
 //	remove ADDRESS                       unlist it and forget its hard bounces
+//
+// --for is bounded by suppression.MaxGlobalMax (365 days) only: the
+// daemon's --global-suppression-max caps the listings hard bounces make,
+// not the operator's own, and this command does not read the daemon's
+// settings.
 func suppressionGlobalCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(suppressionGlobalUsage)
@@ -40,7 +45,7 @@ func suppressionGlobalCmd(ctx context.Context, args []string, stdout io.Writer) 
 			fs.IntVar(&limit, "limit", 100, "how many addresses to list (1-1000)")
 			fs.StringVar(&after, "after", "", "list the addresses after this one (the previous page's last)")
 		case "add":
-			fs.Var(&dur, "for", "how long the address stays listed, e.g. 3d or 12h")
+			fs.Var(&dur, "for", "how long the address stays listed, e.g. 3d or 12h; at most 365d (the daemon's --global-suppression-max caps automatic listings only)")
 			fs.StringVar(&cause, "cause", "added by the operator", "why, shown by list")
 		}
 	})
@@ -78,14 +83,14 @@ func suppressionGlobalCmd(ctx context.Context, args []string, stdout io.Writer) 
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ADDRESS\tEXPIRES\tBOUNCES\tFIRST\tLAST\tACCOUNT\tMESSAGE\tCAUSE")
 		for _, e := range entries {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", e.Address.Email(), e.Expires.UTC().Format(time.RFC3339), e.Bounces,
-				e.First.UTC().Format(time.RFC3339), e.LastUpdate.UTC().Format(time.RFC3339), orDash(e.Account), orDash(e.MessageID), orDash(e.Cause))
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", termText(e.Address.Email()), e.Expires.UTC().Format(time.RFC3339), e.Bounces,
+				e.First.UTC().Format(time.RFC3339), e.LastUpdate.UTC().Format(time.RFC3339), orDash(termText(e.Account)), orDash(termText(e.MessageID)), orDash(termText(e.Cause)))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
 		if next != "" {
-			fmt.Fprintf(stdout, "more: --after %s\n", entries[len(entries)-1].Address.Email())
+			fmt.Fprintf(stdout, "more: --after %s\n", termText(entries[len(entries)-1].Address.Email()))
 		}
 		return nil
 	case "add":
@@ -93,8 +98,8 @@ func suppressionGlobalCmd(ctx context.Context, args []string, stdout io.Writer) 
 		if err != nil {
 			return err
 		}
-		if dur <= 0 {
-			return errors.New("--for: must be positive")
+		if dur <= 0 || time.Duration(dur) > suppression.MaxGlobalMax {
+			return errors.New("--for: must be more than 0 and at most 365d (the daemon's --global-suppression-max caps automatic listings only)")
 		}
 		if err := list.GlobalAdd(ctx, a, time.Duration(dur), cause); err != nil {
 			return err

@@ -43,6 +43,10 @@ func TestSuppressionGlobalCmd(t *testing.T) {
 		{[]string{"remove", "GONE@example.com"}, []string{"removed"}, ""},
 		{[]string{"remove", "gone@example.com"}, nil, "not on the global suppression list"},
 		{[]string{"add", "not an address"}, nil, ""},
+		{[]string{"add", "long@example.com", "--for", "400d"}, nil, "at most 365d"},
+		{[]string{"add", "long@example.com", "--for", "8761h"}, nil, "at most 365d"},
+		{[]string{"add", "long@example.com", "--for", "0s"}, nil, "more than 0"},
+		{[]string{"add", "year@example.com", "--for", "365d"}, []string{"year@example.com is on the global suppression list for 365d"}, ""},
 		{[]string{"list", "--limit", "0"}, nil, "--limit"},
 		{[]string{"frobnicate"}, nil, "usage"},
 	}
@@ -63,7 +67,7 @@ func TestSuppressionGlobalCmd(t *testing.T) {
 		}
 	}
 	out, err := run("list")
-	if err != nil || strings.Contains(out, "gone@") || !strings.Contains(out, "Held@example.com") {
+	if err != nil || strings.Contains(out, "gone@") || strings.Contains(out, "long@") || !strings.Contains(out, "Held@example.com") {
 		t.Fatalf("final list %q, %v", out, err)
 	}
 }

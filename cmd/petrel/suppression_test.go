@@ -257,11 +257,11 @@ func TestSuppressionCLIAttributes(t *testing.T) {
 		want []string
 	}{
 		{nil, []string{"account default", "suppressed reasons: BOUNCE,COMPLAINT", "soft-bounce policy: off"}},
-		{[]string{"--reasons", "complaint", "--soft-bounce", "3/72h/7d:mailbox-full"},
-			[]string{"suppressed reasons: COMPLAINT", "soft-bounce policy: 3/3d/7d:mailbox-full (3 Transient bounces of reason mailbox-full within 3d suppress the address for 7d)"}},
-		{nil, []string{"suppressed reasons: COMPLAINT", "soft-bounce policy: 3/3d/7d:mailbox-full"}},
+		{[]string{"--reasons", "bounce", "--soft-bounce", "3/72h/7d:mailbox-full"},
+			[]string{"suppressed reasons: BOUNCE", "soft-bounce policy: 3/3d/7d:mailbox-full (3 Transient bounces of reason mailbox-full within 3d suppress the address for 7d)"}},
+		{nil, []string{"suppressed reasons: BOUNCE", "soft-bounce policy: 3/3d/7d:mailbox-full"}},
 		{[]string{"--reasons", "none"}, []string{"suppressed reasons: none", "soft-bounce policy: 3/3d/7d:mailbox-full"}},
-		{[]string{"--soft-bounce", "5/12h/36h"}, []string{"suppressed reasons: none", "soft-bounce policy: 5/12h/36h (5 Transient bounces within 12h suppress the address for 36h)"}},
+		{[]string{"--soft-bounce", "5/12h/36h", "--reasons", "complaint,bounce"}, []string{"suppressed reasons: COMPLAINT,BOUNCE", "soft-bounce policy: 5/12h/36h (5 Transient bounces within 12h suppress the address for 36h)"}},
 		{[]string{"--soft-bounce", "off", "--reasons", "BOUNCE,COMPLAINT"}, []string{"suppressed reasons: BOUNCE,COMPLAINT", "soft-bounce policy: off"}},
 		{[]string{"--account", "acme"}, []string{"account acme", "suppressed reasons: BOUNCE,COMPLAINT"}},
 	} {
@@ -275,9 +275,16 @@ func TestSuppressionCLIAttributes(t *testing.T) {
 			}
 		}
 	}
-	for _, bad := range []string{"1/1h/1h", "3/30m/1d", "3/1h", "x/1h/1h", "3/1h/1h:"} {
+	for _, bad := range []string{"1/1h/1h", "3/30m/1d", "3/1h", "x/1h/1h", "3/1h/1h:", "3/1h/1h:mailbox_full", "3/1h/1h:network-error"} {
 		if _, err := runSuppression(t, dir, "attributes", "--soft-bounce", bad); err == nil {
 			t.Errorf("--soft-bounce %s: no error", bad)
+		}
+	}
+	// A policy without BOUNCE among the reasons would never act.
+	for _, args := range [][]string{{"--soft-bounce", "3/1h/1h"}, {"--reasons", "complaint", "--soft-bounce", "3/1h/1h"}, {"--reasons", "none", "--soft-bounce", "3/1h/1h"}} {
+		if _, err := runSuppression(t, dir, append([]string{"attributes", "--account", "acme", "--reasons", "none"}, args...)...); err == nil ||
+			!strings.Contains(err.Error(), "needs BOUNCE") {
+			t.Errorf("attributes %v without BOUNCE: %v, want an error", args, err)
 		}
 	}
 	if _, err := runSuppression(t, dir, "attributes", "--reasons", "SPAM"); err == nil {

@@ -4,14 +4,10 @@ package api
 // reproduces one finding of the review report; none fixes product code.
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 )
 
@@ -88,51 +84,5 @@ func TestBrkConfigSetInputsAccepted(t *testing.T) {
 		if status != 400 || h.Get("x-amzn-ErrorType") != "BadRequestException" {
 			t.Errorf("%s: %d %q %s, want 400 BadRequestException", c.name, status, h.Get("x-amzn-ErrorType"), body)
 		}
-	}
-}
-
-// TestBrkForgedNextToken: docs/suppression.md says a NextToken "Petrel did
-// not issue is InvalidNextTokenException", but the token is the plain
-// base64 of "sd1:" and an address: any hand-made one is taken, and starts
-// the listing at the address chosen.
-func TestBrkForgedNextToken(t *testing.T) {
-	srv, _, tenants, _ := startAPI(t, 256<<20, "acme")
-	ctx := t.Context()
-	ses := sesClient(srv.URL, tenants["acme"], 1)
-	for _, a := range []string{"a@x.example", "m@x.example", "z@x.example"} {
-		if _, err := ses.PutSuppressedDestination(ctx, &sesv2.PutSuppressedDestinationInput{EmailAddress: aws.String(a), Reason: types.SuppressionListReasonBounce}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	forged := base64.RawURLEncoding.EncodeToString([]byte("sd1:b@x.example"))
-	out, err := ses.ListSuppressedDestinations(ctx, &sesv2.ListSuppressedDestinationsInput{NextToken: aws.String(forged)})
-	if code := errCode(err); code != "InvalidNextTokenException" {
-		got, _ := json.Marshal(out)
-		t.Errorf("forged NextToken %q: error %q, listed %s; want InvalidNextTokenException", forged, code, got)
-	}
-}
-
-// TestBrkSoftBouncePolicyAloneDisablesAccountList: docs/suppression.md
-// shows the extension as {"SoftBouncePolicy": {...}}. Sent so (as the doc
-// example reads), PutAccountSuppressionAttributes answers 200 and sets
-// SuppressedReasons to [] — the account list is no longer in use, and the
-// policy just set is inert (soft bounces count only when the policy has
-// BOUNCE). PutConfigurationSetSuppressionOptions refuses the same body
-// with BadRequestException ("SoftBouncePolicy needs SuppressedReasons");
-// the account operation should too, or keep the reasons.
-func TestBrkSoftBouncePolicyAloneDisablesAccountList(t *testing.T) {
-	srv, _, tenants, _ := startAPI(t, 256<<20, "acme")
-	ten := tenants["acme"]
-	status, _, body := signedDo(t, srv, ten, "PUT", "/v2/email/account/suppression",
-		[]byte(`{"SoftBouncePolicy":{"BounceCount":3,"WindowSeconds":259200,"SuppressSeconds":604800,"Reasons":["mailbox-full"]}}`))
-	if status != 200 {
-		return // refused: fine
-	}
-	acct, err := sesClient(srv.URL, ten, 1).GetAccount(t.Context(), &sesv2.GetAccountInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r := acct.SuppressionAttributes.SuppressedReasons; len(r) == 0 {
-		t.Errorf("PUT {SoftBouncePolicy} alone: %d %s, and SuppressedReasons is now %v: the account list was silently turned off", status, body, r)
 	}
 }

@@ -262,7 +262,10 @@ func (s *Server) listSuppressedDestinations(ctx context.Context, c *call) (any, 
 // for the whole setting): nothing is then added automatically.
 // SoftBouncePolicy absent keeps the account's policy (so a client that
 // knows only SES's members does not turn it off), null turns it off, an
-// object sets it. ValidationAttributes (SES's Auto Validation) is
+// object sets it and needs SuppressedReasons with BOUNCE in the same
+// request (else BadRequestException: the request would turn the account
+// list off, and the policy with it); its Reasons must be bounce-rule
+// reasons about the recipient (suppression.SoftBounce.Validate). ValidationAttributes (SES's Auto Validation) is
 // accepted and not used.
 func (s *Server) putAccountSuppressionAttributes(ctx context.Context, c *call) (any, error) {
 	var in struct {
@@ -298,6 +301,9 @@ func (s *Server) putAccountSuppressionAttributes(ctx context.Context, c *call) (
 		sb, err := j.Policy()
 		if err != nil {
 			return nil, badRequest("SoftBouncePolicy: %v.", err)
+		}
+		if !p.Has(suppression.Bounce) {
+			return nil, badRequest("SoftBouncePolicy needs SuppressedReasons with BOUNCE in the same request: the policy lists addresses with reason BOUNCE, and without BOUNCE it would never act (absent, SuppressedReasons is the empty list, which turns the account list off). Send both, e.g. {\"SuppressedReasons\": [\"BOUNCE\", \"COMPLAINT\"], \"SoftBouncePolicy\": {...}}.")
 		}
 		p.SoftBounce = &sb
 	}

@@ -102,6 +102,50 @@ var messageScoped = map[string]bool{
 	ReasonContentRejected: true,
 }
 
+// recipientScoped are the reasons about the recipient's address or mailbox
+// (docs/bounces.md, the rows "About: recipient"), except suppressed, which
+// only repeats an earlier decision.
+var recipientScoped = map[string]bool{
+	ReasonUserUnknown:      true,
+	ReasonDomainNotFound:   true,
+	ReasonNotAcceptingMail: true,
+	ReasonHasMoved:         true,
+	ReasonMailboxDisabled:  true,
+	ReasonMailboxFull:      true,
+}
+
+// RecipientScoped reports whether reason says something about the
+// recipient's address or mailbox: user-unknown, domain-not-found,
+// not-accepting-mail, has-moved, mailbox-disabled, mailbox-full. Every
+// other reason — sender- or message-scoped, or of unknown scope
+// (network-error, system-error, policy-rejected, expired, other,
+// undetermined, an operator rule's own reason) — does not.
+func RecipientScoped(reason string) bool { return recipientScoped[reason] }
+
+// RecipientScopedReasons lists the RecipientScoped reasons, sorted.
+func RecipientScopedReasons() []string {
+	return []string{ReasonDomainNotFound, ReasonHasMoved, ReasonMailboxDisabled, ReasonMailboxFull, ReasonNotAcceptingMail, ReasonUserUnknown}
+}
+
+// KnownReason reports whether reason is one of the Reason constants.
+func KnownReason(reason string) bool { return knownReasons[reason] }
+
+var knownReasons = map[string]bool{
+	ReasonUserUnknown: true, ReasonDomainNotFound: true, ReasonHasMoved: true, ReasonMailboxDisabled: true,
+	ReasonMailboxFull: true, ReasonMessageTooLarge: true, ReasonSpamBlocked: true, ReasonVirusDetected: true,
+	ReasonContentRejected: true, ReasonPolicyRejected: true, ReasonRateLimited: true, ReasonReputation: true,
+	ReasonAuthFailure: true, ReasonRelayDenied: true, ReasonNetworkError: true, ReasonSystemError: true,
+	ReasonExpired: true, ReasonSuppressed: true, ReasonOther: true, ReasonUndetermined: true,
+	ReasonNotAcceptingMail: true, ReasonSenderRejected: true, ReasonSendingQuota: true, ReasonIPBlocklisted: true,
+	ReasonHELORejected: true,
+}
+
+// RuleTLSRequired is the Verdict.Rule of Petrel's own refusal to send over
+// a connection without TLS when the message's configuration set requires
+// it (TlsPolicy REQUIRE): "421 4.7.4 TLS is required by the configuration
+// set, but …". Only this message's requirement failed, never the address.
+const RuleTLSRequired = "delivery-tls-required"
+
 // RuleNoSMTPUTF8 is the Verdict.Rule of Petrel's own refusal to start a
 // transaction that needs SMTPUTF8 (RFC 6531) with a server that does not
 // offer it ("550 5.6.7 SMTPUTF8 is required, but was not offered").
@@ -110,13 +154,15 @@ const RuleNoSMTPUTF8 = "delivery-smtputf8-not-offered"
 // TransactionScoped reports whether a verdict is about this message or
 // transaction rather than the address rcpt: a reason about the message's
 // size or content (message-too-large, spam-blocked, virus-detected,
-// content-rejected, whatever the type), or Petrel's SMTPUTF8 refusal
+// content-rejected, whatever the type), Petrel's TLS-required refusal
+// (RuleTLSRequired: the message's configuration set required TLS), or
+// Petrel's SMTPUTF8 refusal
 // (RuleNoSMTPUTF8) when rcpt itself is all ASCII — then only the sender's
 // address or the header needed SMTPUTF8, and another message to rcpt
 // would be delivered. Like SenderScoped, such a verdict must never lead to
 // suppressing the recipient.
 func TransactionScoped(v Verdict, rcpt string) bool {
-	if messageScoped[v.Reason] {
+	if messageScoped[v.Reason] || v.Rule == RuleTLSRequired {
 		return true
 	}
 	if v.Rule == RuleNoSMTPUTF8 {

@@ -150,7 +150,7 @@ func (w *worker) connect(ctx context.Context, domain string, requireTLS bool) ou
 // the address is not in question; its delay type is
 // TransientCommunicationFailure (bounce.DelayType of ReasonNetworkError).
 var verdictTLSRequired = bounce.Verdict{Type: bounce.Transient, SubType: bounce.General,
-	Reason: bounce.ReasonNetworkError, Rule: "delivery-tls-required"}
+	Reason: bounce.ReasonNetworkError, Rule: bounce.RuleTLSRequired}
 
 // tlsRequired is the outcome of a connection that did not reach TLS for an
 // entry that requires it (SES TlsPolicy REQUIRE, ../shared/spec/ses.md

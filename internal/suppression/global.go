@@ -135,8 +135,13 @@ func (l *List) GlobalPutTx(tx *sql.Tx, a address.Address, account, messageID, ca
 
 // GlobalAdd lists a globally until now+d, as the operator's decision
 // (petrel suppression global add): it counts as no hard bounce, and
-// replaces any listing.
+// replaces any listing. d is more than 0 and at most MaxGlobalMax (365
+// days), else an error; GlobalConfig.Max (the daemon's
+// --global-suppression-max) bounds automatic listings only.
 func (l *List) GlobalAdd(ctx context.Context, a address.Address, d time.Duration, cause string) error {
+	if d <= 0 || d > MaxGlobalMax {
+		return fmt.Errorf("a global listing lasts more than 0 and at most %s, not %s", days(MaxGlobalMax), d)
+	}
 	now := l.now()
 	_, err := l.db.ExecContext(ctx, l.db.Rebind(`INSERT INTO global_suppressions (address, `+globalColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (address) DO UPDATE SET email = excluded.email, updated_ms = excluded.updated_ms,

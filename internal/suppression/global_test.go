@@ -148,6 +148,11 @@ func TestGlobalOperator(t *testing.T) {
 			if err := l.GlobalAdd(t.Context(), mustAddr(t, "d@example.com"), 48*time.Hour, "operator"); err != nil {
 				t.Fatal(err)
 			}
+			for _, d := range []time.Duration{0, -time.Hour, MaxGlobalMax + time.Millisecond, 400 * 24 * time.Hour} {
+				if err := l.GlobalAdd(t.Context(), mustAddr(t, "e@example.com"), d, "operator"); err == nil {
+					t.Errorf("GlobalAdd for %s: no error", d)
+				}
+			}
 			page, next, err := l.GlobalList(t.Context(), "", 2)
 			if err != nil || len(page) != 2 || page[0].Address.Email() != "a@example.com" || next != "b@example.com" {
 				t.Fatalf("first page %+v next %q err %v", page, next, err)

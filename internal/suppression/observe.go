@@ -46,9 +46,15 @@ var notComplaints = []string{"auth-failure", "not-spam"}
 //     BOUNCE;
 //   - a complaint lists it with reason COMPLAINT when the policy has
 //     COMPLAINT;
-//   - a Transient bounce is counted by the policy's soft-bounce policy, when
-//     it has one and BOUNCE; reaching its Count within its Window lists the
-//     address with reason BOUNCE until Now+SuppressFor.
+//   - a Transient bounce whose reason is about the recipient
+//     (bounce.RecipientScoped, and among the policy's Reasons when it names
+//     any) is counted by the policy's soft-bounce policy, when it has one
+//     and BOUNCE; reaching its Count within its Window lists the address
+//     with reason BOUNCE until Now+SuppressFor.
+//
+// An addition never weakens an entry in force (addTx): it creates one when
+// none is, may make an expiring entry last longer or for good, and leaves
+// an unexpired permanent entry as it is (reason, cause and message).
 //
 // Nothing is added for simulator traffic, an empty recipient, a verdict
 // about the sender (bounce.SenderScoped) or the message or transaction
@@ -95,7 +101,7 @@ func (l *List) observeBounce(tx *sql.Tx, o Observation, d event.BounceDetail) er
 		if err != nil || !p.Has(Bounce) {
 			return err
 		}
-		return l.PutTx(tx, o.Account, Entry{Address: a, Reason: Bounce, LastUpdate: o.Now,
+		return l.addTx(tx, o.Account, Entry{Address: a, Reason: Bounce, LastUpdate: o.Now,
 			MessageID: o.MessageID, FeedbackID: d.FeedbackID, Cause: cause})
 	case bounce.Transient:
 		p, err := l.effectiveTx(tx, o)
@@ -133,7 +139,7 @@ func (l *List) observeComplaint(tx *sql.Tx, o Observation, d event.ComplaintDeta
 	if ft == "" {
 		ft = "-"
 	}
-	return l.PutTx(tx, o.Account, Entry{Address: a, Reason: Complaint, LastUpdate: o.Now,
+	return l.addTx(tx, o.Account, Entry{Address: a, Reason: Complaint, LastUpdate: o.Now,
 		MessageID: o.MessageID, FeedbackID: d.FeedbackID, Cause: "complaint (feedback type " + ft + ")"})
 }
 
@@ -155,11 +161,11 @@ func (l *List) effectiveTx(tx *sql.Tx, o Observation) (Policy, error) {
 }
 
 // softBounceTx counts a Transient bounce of a under the soft-bounce policy
-// sb: a bounce whose reason sb counts is stored (soft_bounces); rows
+// sb: a bounce whose reason sb counts (SoftBounce.counts) is stored (soft_bounces); rows
 // older than the window are dropped; when Count are within the window, a
 // is listed with reason BOUNCE until Now+SuppressFor and its rows deleted.
 func (l *List) softBounceTx(tx *sql.Tx, o Observation, a address.Address, d event.BounceDetail, sb SoftBounce) error {
-	if len(sb.Reasons) > 0 && !slices.Contains(sb.Reasons, d.Reason) {
+	if !sb.counts(d.Reason) {
 		return nil
 	}
 	key, now := a.Key(), o.Now.UnixMilli()
@@ -203,7 +209,7 @@ func (l *List) softBounceTx(tx *sql.Tx, o Observation, a address.Address, d even
 		return err
 	}
 	slices.Sort(reasons)
-	return l.PutTx(tx, o.Account, Entry{Address: a, Reason: Bounce, LastUpdate: o.Now, Expires: o.Now.Add(sb.SuppressFor),
+	return l.addTx(tx, o.Account, Entry{Address: a, Reason: Bounce, LastUpdate: o.Now, Expires: o.Now.Add(sb.SuppressFor),
 		MessageID: o.MessageID, FeedbackID: d.FeedbackID,
 		Cause: fmt.Sprintf("soft-bounce policy: %d transient bounces (%s) within %s", n, strings.Join(reasons, ", "), days(sb.Window))})
 }

@@ -152,9 +152,16 @@ func TestSoftBouncePolicy(t *testing.T) {
 			}
 			// The first falls out of the window: the third is the second counted.
 			clk.advance(15 * time.Hour)
-			bounceAt(bounce.ReasonSystemError)
+			bounceAt(bounce.ReasonMailboxDisabled)
 			if _, ok := listed(); ok {
 				t.Fatal("listed with a bounce outside the window counted")
+			}
+			// Bounces that say nothing about the address are never counted.
+			for _, r := range []string{bounce.ReasonSystemError, bounce.ReasonNetworkError, bounce.ReasonPolicyRejected, bounce.ReasonExpired, bounce.ReasonOther, bounce.ReasonUndetermined} {
+				bounceAt(r)
+			}
+			if _, ok := listed(); ok {
+				t.Fatal("listed after bounces of unknown scope")
 			}
 			// Sender-scoped bounces are never counted.
 			bounceAt(bounce.ReasonRateLimited)
@@ -165,7 +172,7 @@ func TestSoftBouncePolicy(t *testing.T) {
 			bounceAt(bounce.ReasonMailboxFull)
 			e, ok := listed()
 			if !ok || e.Reason != Bounce || !e.Expires.Equal(clk.now().Add(72*time.Hour)) ||
-				!strings.Contains(e.Cause, "soft-bounce policy: 3 transient bounces (mailbox-full, system-error) within 1d") {
+				!strings.Contains(e.Cause, "soft-bounce policy: 3 transient bounces (mailbox-disabled, mailbox-full) within 1d") {
 				t.Fatalf("entry %+v listed %v", e, ok)
 			}
 			var n int

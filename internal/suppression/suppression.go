@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/petrelmail/petrel/internal/address"
+	"github.com/petrelmail/petrel/internal/bounce"
 	"github.com/petrelmail/petrel/internal/store"
 )
 
@@ -40,8 +41,10 @@ const (
 // ErrNotFound is returned for an address that is not on the list.
 var ErrNotFound = errors.New("not on the suppression list")
 
-// ErrInvalidToken is returned by List for a NextToken it did not issue
-// (SES: InvalidNextTokenException).
+// ErrInvalidToken is returned by ListPage for a NextToken that does not
+// decode as one of its tokens (SES: InvalidNextTokenException). Tokens are
+// not signed: a hand-made one that decodes starts the listing where it
+// says, within the caller's own list only.
 var ErrInvalidToken = errors.New("invalid NextToken")
 
 // ParseReason parses "BOUNCE" or "COMPLAINT" (exactly, as SES's enum).
@@ -100,8 +103,12 @@ type SoftBounce struct {
 	Window      time.Duration // over which they are counted, 1 h–90 days
 	SuppressFor time.Duration // how long the entry lasts, 1 h–365 days
 	// Reasons limits the bounces counted to these bounce-rule reasons
-	// (docs/bounces.md, e.g. "mailbox-full"); empty counts every Transient
-	// bounce whose reason is not sender-scoped.
+	// (docs/bounces.md, e.g. "mailbox-full"), each one of
+	// bounce.RecipientScopedReasons; empty counts every Transient bounce
+	// whose reason is about the recipient (bounce.RecipientScoped). A
+	// bounce whose reason says nothing about the address (network-error,
+	// system-error, policy-rejected, expired, other, undetermined, a
+	// sender's or message's reason) is never counted.
 	Reasons []string
 }
 
@@ -112,8 +119,27 @@ const (
 	MinSuppressFor, MaxSuppressFor = time.Hour, 365 * 24 * time.Hour
 )
 
-// Validate checks the policy's ranges, naming the first one out of range.
+// Validate checks the policy's ranges and reasons, naming the first one
+// out of range, and for a reason that is not a bounce-rule reason or is not
+// about the recipient (bounce.RecipientScoped), the reasons that may be
+// named.
 func (sb SoftBounce) Validate() error {
+	if err := sb.validateRanges(); err != nil {
+		return err
+	}
+	for _, r := range sb.Reasons {
+		switch {
+		case !bounce.KnownReason(r):
+			return fmt.Errorf("reason %q is not a bounce-rule reason: Reasons may name any of %s", r, strings.Join(bounce.RecipientScopedReasons(), ", "))
+		case !bounce.RecipientScoped(r):
+			return fmt.Errorf("reason %q says nothing about the recipient and is never counted: Reasons may name any of %s", r, strings.Join(bounce.RecipientScopedReasons(), ", "))
+		}
+	}
+	return nil
+}
+
+// validateRanges checks Count, Window and SuppressFor.
+func (sb SoftBounce) validateRanges() error {
 	switch {
 	case sb.Count < MinSoftCount || sb.Count > MaxSoftCount:
 		return fmt.Errorf("BounceCount %d is out of range (%d-%d)", sb.Count, MinSoftCount, MaxSoftCount)
@@ -122,12 +148,14 @@ func (sb SoftBounce) Validate() error {
 	case sb.SuppressFor < MinSuppressFor || sb.SuppressFor > MaxSuppressFor:
 		return fmt.Errorf("SuppressSeconds %d is out of range (%d-%d)", int64(sb.SuppressFor/time.Second), int64(MinSuppressFor/time.Second), int64(MaxSuppressFor/time.Second))
 	}
-	for _, r := range sb.Reasons {
-		if r == "" || len(r) > 64 {
-			return fmt.Errorf("reason %q is not a bounce-rule reason", r)
-		}
-	}
 	return nil
+}
+
+// counts reports whether sb counts a Transient bounce of reason: one about
+// the recipient (bounce.RecipientScoped), and among sb.Reasons when it
+// names any. A stored policy naming another reason counts nothing for it.
+func (sb SoftBounce) counts(reason string) bool {
+	return bounce.RecipientScoped(reason) && (len(sb.Reasons) == 0 || slices.Contains(sb.Reasons, reason))
 }
 
 // SoftBounceJSON is the wire and storage form of a SoftBounce policy: the
@@ -147,11 +175,15 @@ func (sb SoftBounce) JSON() SoftBounceJSON {
 		SuppressSeconds: int64(sb.SuppressFor / time.Second), Reasons: sb.Reasons}
 }
 
-// Policy returns j as a SoftBounce, validated.
+// Policy returns j as a SoftBounce, validated (SoftBounce.Validate).
 func (j SoftBounceJSON) Policy() (SoftBounce, error) {
-	sb := SoftBounce{Count: j.BounceCount, Window: time.Duration(j.WindowSeconds) * time.Second,
-		SuppressFor: time.Duration(j.SuppressSeconds) * time.Second, Reasons: j.Reasons}
+	sb := j.softBounce()
 	return sb, sb.Validate()
+}
+
+func (j SoftBounceJSON) softBounce() SoftBounce {
+	return SoftBounce{Count: j.BounceCount, Window: time.Duration(j.WindowSeconds) * time.Second,
+		SuppressFor: time.Duration(j.SuppressSeconds) * time.Second, Reasons: j.Reasons}
 }
 
 // List is the suppression store.
@@ -194,6 +226,28 @@ func (l *List) PutTx(tx *sql.Tx, account string, e Entry) error {
 			feedback_id = excluded.feedback_id, cause = excluded.cause`),
 		account, e.Address.Key(), e.Address.Email(), string(e.Reason), e.LastUpdate.UnixMilli(), unixMilli(e.Expires),
 		e.MessageID, e.FeedbackID, e.Cause)
+	return err
+}
+
+// addTx is an automatic addition (ObserveTx) of e within tx: it creates
+// the entry when none is in force (none, or one past its expiry); it turns
+// an entry that expires into e when e lasts longer (a later expiry, or none);
+// it never changes an unexpired permanent entry, nor shortens one. The
+// condition is in the upsert itself, so concurrent nodes agree. Put and
+// imports overwrite, as SES's PutSuppressedDestination does.
+func (l *List) addTx(tx *sql.Tx, account string, e Entry) error {
+	if e.LastUpdate.IsZero() {
+		e.LastUpdate = l.now()
+	}
+	_, err := tx.Exec(l.db.Rebind(`INSERT INTO suppressed_destinations (account, `+entryColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (account, address) DO UPDATE SET email = excluded.email, reason = excluded.reason,
+			updated_ms = excluded.updated_ms, expires_ms = excluded.expires_ms, message_id = excluded.message_id,
+			feedback_id = excluded.feedback_id, cause = excluded.cause
+		WHERE suppressed_destinations.expires_ms <> 0 AND (suppressed_destinations.expires_ms <= ?
+			OR excluded.expires_ms = 0 OR excluded.expires_ms > suppressed_destinations.expires_ms)`),
+		account, e.Address.Key(), e.Address.Email(), string(e.Reason), e.LastUpdate.UnixMilli(), unixMilli(e.Expires),
+		e.MessageID, e.FeedbackID, e.Cause, e.LastUpdate.UnixMilli())
 	return err
 }
 
@@ -323,7 +377,7 @@ const MaxPageSize = 1000
 
 // ListPage returns up to f.PageSize of account's unexpired entries
 // matching f, in address order, and the token of the next page ("" when
-// this is the last). A token List did not issue is ErrInvalidToken.
+// this is the last). A token that does not decode is ErrInvalidToken.
 func (l *List) ListPage(ctx context.Context, account string, f Filter) ([]Entry, string, error) {
 	if f.PageSize < 1 || f.PageSize > MaxPageSize {
 		f.PageSize = MaxPageSize
@@ -363,8 +417,8 @@ func (l *List) ListPage(ctx context.Context, account string, f Filter) ([]Entry,
 	return out, next, nil
 }
 
-// tokenPrefix marks List's page tokens: a token without it was not issued
-// by List.
+// tokenPrefix marks ListPage's page tokens: a token without it does not
+// decode.
 const tokenPrefix = "sd1:"
 
 type scanner interface{ Scan(...any) error }
@@ -478,8 +532,11 @@ func DecodePolicy(reasons, soft string) (Policy, error) {
 		if err := json.Unmarshal([]byte(soft), &j); err != nil {
 			return Policy{}, fmt.Errorf("stored soft-bounce policy: %w", err)
 		}
-		sb, err := j.Policy()
-		if err != nil {
+		// Ranges only: a policy stored before its reasons were checked
+		// still loads, and counts none of the reasons no longer allowed
+		// (SoftBounce.counts).
+		sb := j.softBounce()
+		if err := sb.validateRanges(); err != nil {
 			return Policy{}, fmt.Errorf("stored soft-bounce policy: %w", err)
 		}
 		p.SoftBounce = &sb
