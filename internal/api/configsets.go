@@ -125,8 +125,8 @@ func parseSuppressionOptions(in *suppressionOptionsJSON) (*suppression.Policy, e
 		}
 	}
 	if in.SoftBouncePolicy != nil {
-		if len(p.Reasons) == 0 {
-			return nil, badRequest("SoftBouncePolicy needs at least one SuppressedReason: with none, suppression is disabled for the set.")
+		if !p.Has(suppression.Bounce) {
+			return nil, badRequest("SoftBouncePolicy needs BOUNCE among the SuppressedReasons: the entries it makes are BOUNCE entries.")
 		}
 		sb, err := in.SoftBouncePolicy.Policy()
 		if err != nil {

@@ -664,7 +664,8 @@ func testConfigurationSetSuppressionModes(t *testing.T, backend string) {
 		{`{"SuppressedReasons":["BOUNCE"],"SoftBouncePolicy":{"BounceCount":1,"WindowSeconds":86400,"SuppressSeconds":604800}}`, "BounceCount 1"},
 		{`{"SuppressedReasons":["BOUNCE"],"SoftBouncePolicy":{"BounceCount":3,"WindowSeconds":60,"SuppressSeconds":604800}}`, "WindowSeconds 60"},
 		{`{"SoftBouncePolicy":{"BounceCount":3,"WindowSeconds":86400,"SuppressSeconds":604800}}`, "SoftBouncePolicy needs SuppressedReasons"},
-		{`{"SuppressedReasons":[],"SoftBouncePolicy":{"BounceCount":3,"WindowSeconds":86400,"SuppressSeconds":604800}}`, "SoftBouncePolicy needs at least one"},
+		{`{"SuppressedReasons":[],"SoftBouncePolicy":{"BounceCount":3,"WindowSeconds":86400,"SuppressSeconds":604800}}`, "SoftBouncePolicy needs BOUNCE"},
+		{`{"SuppressedReasons":["COMPLAINT"],"SoftBouncePolicy":{"BounceCount":3,"WindowSeconds":86400,"SuppressSeconds":604800}}`, "SoftBouncePolicy needs BOUNCE"},
 		{`{"SuppressedReasons":["bounce"]}`, "bounce"},
 		{`{"SuppressedReasons":["BOUNCE"],"SuppressionScope":"TENANT"}`, "SuppressionScope"},
 	} {
