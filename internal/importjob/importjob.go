@@ -310,7 +310,7 @@ func (s *Service) openFile(account, source string) (*os.File, error) {
 		return nil, badInput("S3Url %q is not a file:///absolute/path URL.", source)
 	}
 	own := filepath.Join(s.dir, account)
-	outside := badInput("%s is not a regular file this account may import: file:// sources must be under the account's import directory %s/.", source, own)
+	outside := badInput("%s is not a regular file under this account's import directory %s/ (an account may import only the files the operator put there).", source, own)
 	if account == "" || account == "." || account == ".." || strings.ContainsAny(account, "/\\\x00") {
 		return nil, outside
 	}
