@@ -505,6 +505,8 @@ func TestClaimFairAcrossAccounts(t *testing.T) {
 	eachBackend(t, func(t *testing.T, db *store.DB) {
 		ctx := t.Context()
 		s := newService(t, db, "", "n1", nil)
+		tick := time.Now()
+		s.now = func() time.Time { tick = tick.Add(time.Millisecond); return tick } // jobs created in order
 		up := func(account string) string {
 			u, err := s.Upload(ctx, account, "l.csv", csvRows(1))
 			if err != nil {
@@ -547,8 +549,7 @@ func TestClaimFairAcrossAccounts(t *testing.T) {
 		// account served longest ago, hog, whose job finished first.
 		finish(h0, r0)
 		victim2 := must(s.Create(ctx, "victim", Put, victimURL, CSV)).ID
-		s.now = func() time.Time { return time.Now().Add(time.Second) }
-		rv.now = s.now
+		rv.now = func() time.Time { return time.Now().Add(time.Second) }
 		finish(v, rv)
 		h1, r1 := claim(hog[1])
 		// hog runs again: victim's next.
