@@ -464,8 +464,8 @@ func (s *Service) Upload(ctx context.Context, account, name string, data []byte)
 			return err
 		}
 		if stored+u.Size > MaxUploadBytes {
-			return &LimitError{fmt.Sprintf("The account's stored uploads (%d bytes) and this one (%d bytes) would exceed its quota of %d bytes (%d MiB): uploads are kept %s; wait for older ones to expire.",
-				stored, u.Size, MaxUploadBytes, MaxUploadBytes>>20, UploadTTL)}
+			return &LimitError{fmt.Sprintf("The account's stored uploads (%d bytes) and this one (%d bytes) would exceed its quota of %d bytes (%d MiB): uploads are kept %d days; wait for older ones to expire.",
+				stored, u.Size, MaxUploadBytes, MaxUploadBytes>>20, UploadTTL/(24*time.Hour))}
 		}
 		_, err := tx.ExecContext(ctx, s.db.Rebind("INSERT INTO import_uploads (id, account, name, size, created_ms, data) VALUES (?, ?, ?, ?, ?, ?)"),
 			u.ID, account, name, u.Size, u.Created.UnixMilli(), data)
