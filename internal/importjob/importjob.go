@@ -1,11 +1,12 @@
 // Package importjob owns SES's import jobs into the account-level
 // suppression list (../shared/spec/ses.md §1.13, §6.3: CreateImportJob,
 // GetImportJob, ListImportJobs) and the files uploaded for them, without
-// S3: a job reads a file:// under the operator's import directory or a
-// petrel-upload:// (PUT /v2/email/import-data/{Name}, Petrel's extension),
-// and runs in the background, fairly across accounts, (Service.Run) with SES's states CREATED →
-// PROCESSING → COMPLETED or FAILED. docs/suppression.md, "Bulk import" is the
-// user's guide.
+// S3: a job reads a file:// under the account's subdirectory of the
+// operator's import directory or a petrel-upload:// (PUT
+// /v2/email/import-data/{Name}, Petrel's extension), and runs in the
+// background (Service.Run, accounts taking turns) with SES's states
+// CREATED → PROCESSING → COMPLETED or FAILED. docs/suppression.md, "Bulk
+// import" is the user's guide.
 package importjob
 
 import (
