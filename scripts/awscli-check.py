@@ -6,12 +6,14 @@ Usage: awscli-check.py AWS ENDPOINT PETREL DATA_DIR IMPORT_DIR
 AWS is the CLI v2 binary (/usr/bin/aws), ENDPOINT the API's URL, PETREL the
 petrel binary and DATA_DIR the data directory of the running Petrel (for
 `petrel identity add`, which works while the daemon runs), IMPORT_DIR its
---import-dir. Credentials come from the environment (the shared-credentials
+--import-dir (file:// imports read IMPORT_DIR/<account>/: the check writes
+IMPORT_DIR/default/ci.csv). Credentials come from the environment (the shared-credentials
 file Petrel writes, profile petrel). Each check prints one line; the first
 failure exits 1 with the command, its output and what was expected.
 """
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -153,16 +155,24 @@ aws("delete-configuration-set", "--configuration-set-name", "ci-set")
 error("NotFoundException", "get-configuration-set", "--configuration-set-name", "ci-set")
 
 # --- import jobs ------------------------------------------------------------
-with open(f"{IMPORT_DIR}/ci.csv", "w") as f:
+# file:// sources are per account: under IMPORT_DIR/<account>/ (the
+# credentials are the default account's).
+os.makedirs(f"{IMPORT_DIR}/default", exist_ok=True)
+with open(f"{IMPORT_DIR}/operator.csv", "w") as f:
+    f.write("operator@example.net,BOUNCE\n")
+with open(f"{IMPORT_DIR}/default/ci.csv", "w") as f:
     for i in range(1000):
         f.write(f"imported{i}@example.net,BOUNCE\n")
     f.write("not-an-address,BOUNCE\n")
 error("BadRequestException", "create-import-job",
       "--import-destination", "SuppressionListDestination={SuppressionListImportAction=PUT}",
       "--import-data-source", "S3Url=s3://bucket/ci.csv,DataFormat=CSV")
+error("BadRequestException", "create-import-job",
+      "--import-destination", "SuppressionListDestination={SuppressionListImportAction=PUT}",
+      "--import-data-source", f"S3Url=file://{IMPORT_DIR}/operator.csv,DataFormat=CSV")
 _, out, _ = aws("create-import-job",
                 "--import-destination", "SuppressionListDestination={SuppressionListImportAction=PUT}",
-                "--import-data-source", f"S3Url=file://{IMPORT_DIR}/ci.csv,DataFormat=CSV")
+                "--import-data-source", f"S3Url=file://{IMPORT_DIR}/default/ci.csv,DataFormat=CSV")
 job = out["JobId"]
 for _ in range(100):
     _, out, _ = aws("get-import-job", "--job-id", job)

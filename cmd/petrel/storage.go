@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/petrelmail/petrel/internal/config"
+	"github.com/petrelmail/petrel/internal/importjob"
 	"github.com/petrelmail/petrel/internal/inbound"
 	"github.com/petrelmail/petrel/internal/store"
 )
@@ -135,6 +136,10 @@ func storageCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	upRows, upBytes, err := importjob.UploadUsage(ctx, svc.DB)
+	if err != nil {
+		return err
+	}
 	byState := map[string][2]int64{}
 	var states []string
 	for _, u := range use {
@@ -154,6 +159,8 @@ func storageCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	for _, s := range states {
 		line(byState[s][0], byState[s][1], "inbound mail, "+orDash(s)+" (body and report; retention-inbound)")
 	}
+	line(upRows, upBytes, fmt.Sprintf("suppression import uploads (kept %d days, at most %d MiB an account)",
+		importjob.UploadTTL/(24*time.Hour), importjob.MaxUploadBytes>>20))
 	if svc.DB.Dialect == store.SQLite && cfg.Database == "" {
 		var total int64
 		for _, suffix := range []string{"", "-wal", "-shm"} {

@@ -5,6 +5,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -97,4 +100,33 @@ func lineWith(s, sub string) string {
 		}
 	}
 	return ""
+}
+
+// TestStorageShowsImportUploads: petrel storage counts the files uploaded
+// for suppression import jobs (petrel suppression import stores one), rows
+// and bytes.
+func TestStorageShowsImportUploads(t *testing.T) {
+	dir := t.TempDir()
+	svc := openServices(t, dir)
+	if _, err := svc.Accounts.Create(t.Context(), "acme"); err != nil {
+		t.Fatal(err)
+	}
+	svc.Close()
+	data := "a@x.example,BOUNCE\nb@x.example,COMPLAINT\n"
+	file := filepath.Join(t.TempDir(), "list.csv")
+	if err := os.WriteFile(file, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := suppressionImportTo(t.Context(), []string{file, "--account", "acme", "--data-dir", dir}, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := storageCmd(t.Context(), []string{"--data-dir", dir}, &out); err != nil {
+		t.Fatal(err)
+	}
+	line := lineWith(out.String(), "suppression import uploads")
+	if f := strings.Fields(line); len(f) < 2 || f[0] != "1" || f[1] != strconv.Itoa(len(data)) {
+		t.Errorf("import uploads line %q, want 1 row of %d bytes:\n%s", line, len(data), out.String())
+	}
 }

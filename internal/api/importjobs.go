@@ -111,10 +111,15 @@ type uploadImportDataOutput struct {
 
 // importError maps importjob's errors to SES's.
 func importError(err error) error {
-	var in *importjob.InputError
+	var (
+		in  *importjob.InputError
+		lim *importjob.LimitError
+	)
 	switch {
 	case errors.As(err, &in):
 		return badRequest("%s", in.Msg)
+	case errors.As(err, &lim):
+		return &Error{Code: "LimitExceededException", Status: 400, Message: lim.Msg}
 	case errors.Is(err, importjob.ErrNotFound):
 		return notFound("Import job not found.")
 	case errors.Is(err, importjob.ErrInvalidToken):

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/petrelmail/petrel/internal/importjob"
 	"github.com/petrelmail/petrel/internal/store"
 	"github.com/petrelmail/petrel/internal/suppression"
 )
@@ -174,8 +175,9 @@ func TestImportJobEndToEnd(t *testing.T) {
 	}
 }
 
-// TestImportJobSources: file:// under the import directory is read;
-// outside it, s3://, contact lists and bad enums are BadRequestException;
+// TestImportJobSources: file:// under the account's own subdirectory of
+// the import directory is read; elsewhere (the directory itself, another
+// account's, outside), s3://, contact lists and bad enums are BadRequestException;
 // an account cannot import another's upload; a file over SES's DELETE
 // limit fails the job with the reason.
 func TestImportJobSources(t *testing.T) {
@@ -184,8 +186,17 @@ func TestImportJobSources(t *testing.T) {
 			srv, s, tenants, db := startAPIOn(t, backend, 256<<20, "acme", "other")
 			ctx := t.Context()
 			ses := sesClient(srv.URL, tenants["acme"], 1)
-			inDir := filepath.Join(s.ImportJobs.ImportDir(), "list.csv")
+			for _, acct := range []string{"acme", "other"} {
+				if err := os.Mkdir(filepath.Join(s.ImportJobs.ImportDir(), acct), 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			inDir := filepath.Join(s.ImportJobs.ImportDir(), "acme", "list.csv")
 			if err := os.WriteFile(inDir, []byte("f@x.example,COMPLAINT\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			top := filepath.Join(s.ImportJobs.ImportDir(), "operator.csv")
+			if err := os.WriteFile(top, []byte("g@x.example,COMPLAINT\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			outside := filepath.Join(t.TempDir(), "list.csv")
@@ -213,7 +224,8 @@ func TestImportJobSources(t *testing.T) {
 			for _, tc := range []struct {
 				url, format, action, want string
 			}{
-				{"file://" + outside, "CSV", "PUT", "not a regular file under the import directory"},
+				{"file://" + outside, "CSV", "PUT", "not a regular file under this account's import directory"},
+				{"file://" + top, "CSV", "PUT", "not a regular file under this account's import directory"},
 				{"s3://bucket/list.csv", "CSV", "PUT", "S3 is not available in Petrel"},
 				{acmeUpload, "XML", "PUT", "DataFormat"},
 				{acmeUpload, "CSV", "MERGE", "SuppressionListImportAction"},
@@ -223,7 +235,17 @@ func TestImportJobSources(t *testing.T) {
 					t.Errorf("%s %s %s: %s %q, want BadRequestException %q", tc.url, tc.format, tc.action, code, msg, tc.want)
 				}
 			}
-			_, err = createJob(ctx, sesClient(srv.URL, tenants["other"], 1), types.SuppressionListImportActionPut, acmeUpload, types.DataFormatCsv)
+			// Another account can neither import acme's file nor tell it
+			// from a file that does not exist.
+			otherSES := sesClient(srv.URL, tenants["other"], 1)
+			_, err = createJob(ctx, otherSES, types.SuppressionListImportActionPut, "file://"+inDir, types.DataFormatCsv)
+			code, msg := apiCode(err)
+			_, err = createJob(ctx, otherSES, types.SuppressionListImportActionPut, "file://"+inDir+".missing", types.DataFormatCsv)
+			code2, msg2 := apiCode(err)
+			if code != "BadRequestException" || code2 != code || strings.Replace(msg2, ".missing", "", 1) != msg {
+				t.Errorf("another account's file: %s %q; a missing file: %s %q; want the same BadRequestException", code, msg, code2, msg2)
+			}
+			_, err = createJob(ctx, otherSES, types.SuppressionListImportActionPut, acmeUpload, types.DataFormatCsv)
 			if code, msg := apiCode(err); code != "BadRequestException" || !strings.Contains(msg, "No upload") {
 				t.Errorf("another account's upload: %s %q", code, msg)
 			}
@@ -333,6 +355,89 @@ func TestListImportJobs(t *testing.T) {
 			if code, _ := apiCode(err); code != "BadRequestException" {
 				t.Errorf("PageSize 1001: %v", err)
 			}
+		})
+	}
+}
+
+// TestImportJobsFairAcrossAccounts: the runner takes accounts in turn, so
+// one account's queue of large jobs does not hold up another's: victim's
+// one-row job, created after all of hog's 20,000-row jobs, finishes before
+// hog's last. (From the break review's
+// TestBrkImportJobsOneTenantStarvesAnother.)
+func TestImportJobsFairAcrossAccounts(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			srv, _, tenants, _ := startAPIOn(t, backend, 256<<20, "hog", "victim")
+			ctx := t.Context()
+			hog := sesClient(srv.URL, tenants["hog"], 1)
+			victim := sesClient(srv.URL, tenants["victim"], 1)
+			var big strings.Builder
+			for i := range 20000 {
+				fmt.Fprintf(&big, "u%d@big.example,BOUNCE\n", i)
+			}
+			url := upload(t, srv, tenants["hog"], "big.csv", []byte(big.String()))
+			var hogJobs []string
+			for range 6 {
+				id, err := createJob(ctx, hog, types.SuppressionListImportActionPut, url, types.DataFormatCsv)
+				if err != nil {
+					t.Fatal(err)
+				}
+				hogJobs = append(hogJobs, id)
+			}
+			small := upload(t, srv, tenants["victim"], "one.csv", []byte("a@victim.example,BOUNCE\n"))
+			vid, err := createJob(ctx, victim, types.SuppressionListImportActionPut, small, types.DataFormatCsv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := waitJob(t, victim, vid)
+			last := waitJob(t, hog, hogJobs[len(hogJobs)-1])
+			if !v.CompletedTimestamp.Before(*last.CompletedTimestamp) {
+				t.Errorf("victim's 1-row job completed at %v, after all %d of hog's 20,000-row jobs (last at %v): one account's imports starve the others'",
+					v.CompletedTimestamp, len(hogJobs), last.CompletedTimestamp)
+			}
+		})
+	}
+}
+
+// TestImportJobLimits: an account's unfinished jobs past
+// importjob.MaxUnfinishedJobs, and its uploads past
+// importjob.MaxUploadBytes, are LimitExceededException (SES's error of
+// CreateImportJob for a limit) with a message that says the limit; another
+// account is not affected.
+func TestImportJobLimits(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			srv, _, tenants, db := startAPIOn(t, backend, 256<<20, "acme", "other")
+			ctx := t.Context()
+			ses := sesClient(srv.URL, tenants["acme"], 1)
+			// MaxUnfinishedJobs jobs held PROCESSING under the live lease
+			// of a node that is not running (so the runner leaves them).
+			url := upload(t, srv, tenants["acme"], "l.csv", []byte("a@x.example,BOUNCE\n"))
+			for i := range importjob.MaxUnfinishedJobs {
+				if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO import_jobs (id, account, action, source_url, format, status, created_ms, lease_owner, lease_until_ms)
+					VALUES (?, 'acme', 'PUT', ?, 'CSV', 'PROCESSING', ?, 'elsewhere', ?)`), fmt.Sprintf("held%d", i), url, time.Now().UnixMilli(), time.Now().Add(time.Hour).UnixMilli()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := createJob(ctx, ses, types.SuppressionListImportActionPut, url, types.DataFormatCsv)
+			if code, msg := apiCode(err); code != "LimitExceededException" || !strings.Contains(msg, fmt.Sprintf("already has %d import jobs", importjob.MaxUnfinishedJobs)) {
+				t.Errorf("a job past the limit: %s %q", code, msg)
+			}
+			otherURL := upload(t, srv, tenants["other"], "l.csv", []byte("a@x.example,BOUNCE\n"))
+			if _, err := createJob(ctx, sesClient(srv.URL, tenants["other"], 1), types.SuppressionListImportActionPut, otherURL, types.DataFormatCsv); err != nil {
+				t.Errorf("another account's job: %v", err)
+			}
+			// Uploads: a stored one of nearly the whole quota (its data
+			// shortened), then one byte too many.
+			if _, err := db.ExecContext(ctx, db.Rebind("INSERT INTO import_uploads (id, account, name, size, created_ms, data) VALUES ('big', 'acme', 'big.csv', ?, ?, ?)"),
+				importjob.MaxUploadBytes-20, time.Now().UnixMilli(), []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			status, h, body := signedDo(t, srv, tenants["acme"], "PUT", "/v2/email/import-data/more.csv", []byte("a@x.example,BOUNCE\n"))
+			if status != 400 || h.Get("x-amzn-ErrorType") != "LimitExceededException" || !strings.Contains(string(body), "quota of 268435456 bytes (256 MiB)") {
+				t.Errorf("an upload past the quota: %d %s %s", status, h.Get("x-amzn-ErrorType"), body)
+			}
+			upload(t, srv, tenants["other"], "more.csv", []byte("a@x.example,BOUNCE\n"))
 		})
 	}
 }

@@ -44,7 +44,7 @@ type Config struct {
 	DeliveryBacklog  int      `toml:"delivery-backlog"`   // queue entries held in memory ahead of the delivery workers; more wait in the database
 	BounceRules      string   `toml:"bounce-rules"`       // operator's bounce rule file (TOML), applied over the built-in rules; reloaded on SIGHUP
 	InboundMailboxes string   `toml:"inbound-mailboxes"`  // local parts at the return-path domain accepted besides VERP addresses (complaint feedback loops)
-	ImportDir        string   `toml:"import-dir"`         // directory whose files import jobs may read as file:// URLs; "" disables file:// sources
+	ImportDir        string   `toml:"import-dir"`         // directory whose subdirectory <account>/ holds the files that account's import jobs may read as file:// URLs; "" disables file:// sources
 
 	InboundMaxSize           int64 `toml:"inbound-max-size"`            // bytes of one message to the return-path receiver; larger get 552 5.3.4
 	InboundMaxConns          int   `toml:"inbound-max-conns"`           // return-path connections open at once (0 = unlimited); more get 421 4.7.0
@@ -247,7 +247,7 @@ func Flags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.IntVar(&cfg.DeliveryBacklog, "delivery-backlog", cfg.DeliveryBacklog, "queue entries held in memory ahead of the delivery workers (more wait in the database)")
 	fs.StringVar(&cfg.BounceRules, "bounce-rules", cfg.BounceRules, "TOML file of bounce rules applied over the built-in ones (reloaded on SIGHUP and by petrel bounce rules reload)")
-	fs.StringVar(&cfg.ImportDir, "import-dir", cfg.ImportDir, "directory whose regular files suppression-list import jobs may read as file:///path URLs (CreateImportJob); empty disables file:// sources")
+	fs.StringVar(&cfg.ImportDir, "import-dir", cfg.ImportDir, "directory whose subdirectory <account>/ holds the regular files that account's suppression-list import jobs may read as file:///path URLs (CreateImportJob); empty disables file:// sources")
 	fs.StringVar(&cfg.InboundMailboxes, "inbound-mailboxes", cfg.InboundMailboxes, "comma-separated local parts at the return-path domain accepted besides VERP addresses (feedback loops)")
 	fs.Int64Var(&cfg.InboundMaxSize, "inbound-max-size", cfg.InboundMaxSize, "bytes of one message to the return-path receiver, at least 64 KiB and at most max-body-memory; larger are refused with 552")
 	fs.IntVar(&cfg.InboundMaxConns, "inbound-max-conns", cfg.InboundMaxConns, "return-path connections open at once; more are answered 421 and closed (0 = unlimited)")

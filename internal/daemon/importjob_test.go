@@ -15,10 +15,14 @@ import (
 )
 
 // TestImportJobRuns: the daemon serves CreateImportJob and runs the job in
-// the background, reading a file:// under --import-dir.
+// the background, reading a file:// under the account's directory of
+// --import-dir.
 func TestImportJobRuns(t *testing.T) {
 	dir := t.TempDir()
-	file := filepath.Join(dir, "list.csv")
+	if err := os.Mkdir(filepath.Join(dir, DefaultAccount), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, DefaultAccount, "list.csv")
 	if err := os.WriteFile(file, []byte("a@x.example,BOUNCE\nb@x.example,COMPLAINT\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

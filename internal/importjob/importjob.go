@@ -1,11 +1,12 @@
 // Package importjob owns SES's import jobs into the account-level
 // suppression list (../shared/spec/ses.md §1.13, §6.3: CreateImportJob,
 // GetImportJob, ListImportJobs) and the files uploaded for them, without
-// S3: a job reads a file:// under the operator's import directory or a
-// petrel-upload:// (PUT /v2/email/import-data/{Name}, Petrel's extension),
-// and runs in the background (Service.Run) with SES's states CREATED →
-// PROCESSING → COMPLETED or FAILED. docs/suppression.md, "Bulk import" is the
-// user's guide.
+// S3: a job reads a file:// under the account's subdirectory of the
+// operator's import directory or a petrel-upload:// (PUT
+// /v2/email/import-data/{Name}, Petrel's extension), and runs in the
+// background (Service.Run, accounts taking turns) with SES's states
+// CREATED → PROCESSING → COMPLETED or FAILED. docs/suppression.md, "Bulk
+// import" is the user's guide.
 package importjob
 
 import (
@@ -84,6 +85,17 @@ const BatchSize = 1000
 // it (a job being run holds its data in memory).
 const UploadTTL = 7 * 24 * time.Hour
 
+// MaxUnfinishedJobs is how many jobs an account may have CREATED or
+// PROCESSING at once; CreateImportJob past it is *LimitError (SES:
+// LimitExceededException). It bounds what one account can queue ahead of
+// the others (the runner also takes accounts in turn: see Run).
+const MaxUnfinishedJobs = 10
+
+// MaxUploadBytes is how many bytes of uploads an account may keep stored
+// at once (uploads younger than UploadTTL); an upload past it is
+// *LimitError (SES: LimitExceededException).
+const MaxUploadBytes = 256 << 20
+
 // LeaseFor is how long a runner holds a PROCESSING job without renewing
 // (it renews after each batch); a job whose lease ran out (its node
 // crashed) is taken over by any node's runner and restarted.
@@ -120,6 +132,13 @@ func (e *InputError) Error() string { return e.Msg }
 
 func badInput(format string, a ...any) error { return &InputError{fmt.Sprintf(format, a...)} }
 
+// LimitError is a request past one of an account's limits
+// (MaxUnfinishedJobs, MaxUploadBytes): SES's LimitExceededException. Its
+// text is for the caller.
+type LimitError struct{ Msg string }
+
+func (e *LimitError) Error() string { return e.Msg }
+
 // Errors of lookups.
 var (
 	ErrNotFound     = errors.New("import job not found")
@@ -128,8 +147,9 @@ var (
 
 // Config configures a Service.
 type Config struct {
-	// ImportDir is the directory file:// sources must be under ("":
-	// file:// sources are refused).
+	// ImportDir is the directory whose subdirectory <ImportDir>/<account>/
+	// an account's file:// sources must be under ("": file:// sources are
+	// refused).
 	ImportDir string
 	// Owner names this runner in leases: the node ID for a daemon.
 	Owner string
@@ -175,16 +195,18 @@ func New(db *store.DB, list *suppression.List, cfg Config, log *slog.Logger) (*S
 	return s, nil
 }
 
-// ImportDir is the directory file:// sources must be under, absolute with
-// symlinks resolved ("" when file:// sources are refused).
+// ImportDir is the directory whose subdirectory <ImportDir>/<account>/
+// holds an account's file:// sources, absolute with symlinks resolved (""
+// when file:// sources are refused).
 func (s *Service) ImportDir() string { return s.dir }
 
 const jobColumns = "id, account, action, source_url, format, status, created_ms, completed_ms, processed, failed, error_message"
 
 // Create records a job for account (SES: CreateImportJob) and wakes the
 // runner. The source is checked now (and read when the job runs): an s3://
-// URL, a file:// outside the import directory, an upload that is not
-// account's are *InputError.
+// URL, a file:// outside the account's import directory, an upload that is
+// not account's are *InputError; a job past MaxUnfinishedJobs is
+// *LimitError.
 func (s *Service) Create(ctx context.Context, account string, action Action, source string, format Format) (Job, error) {
 	j, err := s.create(ctx, account, action, source, format, "")
 	if err == nil {
@@ -214,9 +236,41 @@ func (s *Service) create(ctx context.Context, account string, action Action, sou
 	if owner != "" {
 		j.Status, lease = Processing, s.now().Add(LeaseFor).UnixMilli()
 	}
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO import_jobs (id, account, action, source_url, format, status, created_ms, lease_owner, lease_until_ms)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), j.ID, account, string(action), source, string(format), string(j.Status), j.Created.UnixMilli(), owner, lease)
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockAccount(tx, lockJobs, account); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, s.db.Rebind("SELECT COUNT(*) FROM import_jobs WHERE account = ? AND status IN (?, ?)"),
+			account, string(Created), string(Processing)).Scan(&n); err != nil {
+			return err
+		}
+		if n >= MaxUnfinishedJobs {
+			return &LimitError{fmt.Sprintf("The account already has %d import jobs CREATED or PROCESSING, the most it may have: create more when some have finished.", n)}
+		}
+		_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO import_jobs (id, account, action, source_url, format, status, created_ms, lease_owner, lease_until_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), j.ID, account, string(action), source, string(format), string(j.Status), j.Created.UnixMilli(), owner, lease)
+		return err
+	})
 	return j, err
+}
+
+// Advisory lock classes of lockAccount.
+const (
+	lockJobs    = 7462702 // MaxUnfinishedJobs
+	lockUploads = 7462703 // MaxUploadBytes
+)
+
+// lockAccount serialises, within account, the transactions that check one
+// of its limits (class lockJobs or lockUploads) on PostgreSQL, so that
+// the count checked holds until commit on every node; SQLite's write
+// lock, taken at BEGIN, does so already.
+func (s *Service) lockAccount(tx *sql.Tx, class int, account string) error {
+	if s.db.Dialect != store.Postgres {
+		return nil
+	}
+	_, err := tx.Exec("SELECT pg_advisory_xact_lock($1, hashtext($2))", class, account)
+	return err
 }
 
 // checkSource checks that source names data account may import.
@@ -231,20 +285,24 @@ func (s *Service) checkSource(ctx context.Context, account, source string) error
 		}
 		return err
 	case strings.HasPrefix(source, FileScheme):
-		f, err := s.openFile(source)
+		f, err := s.openFile(account, source)
 		if err != nil {
 			return err
 		}
 		return f.Close()
 	case strings.HasPrefix(strings.ToLower(source), "s3://"):
-		return badInput("S3 is not available in Petrel: upload the file with PUT /v2/email/import-data/{Name} and give the petrel-upload:// URL it returns, or put it in the operator's import directory and give its file:// URL.")
+		return badInput("S3 is not available in Petrel: upload the file with PUT /v2/email/import-data/{Name} and give the petrel-upload:// URL it returns, or have the operator put it in the account's import directory and give its file:// URL.")
 	}
 	return badInput("S3Url %q is not a petrel-upload:// or file:// URL (S3 is not available in Petrel).", source)
 }
 
-// openFile opens a file:// source: an absolute path under the import
-// directory, after resolving symbolic links, naming a regular file.
-func (s *Service) openFile(source string) (*os.File, error) {
+// openFile opens account's file:// source: an absolute path naming a
+// regular file under <import directory>/<account>/, after resolving
+// symbolic links. Every path refused for where it is or what it names
+// (absent, another account's, outside, not a regular file, unreadable)
+// gets the same *InputError, so that the answer does not tell which files
+// exist.
+func (s *Service) openFile(account, source string) (*os.File, error) {
 	if s.dir == "" {
 		return nil, badInput("file:// sources are disabled on this Petrel (its operator sets --import-dir to enable them); upload the file with PUT /v2/email/import-data/{Name} instead.")
 	}
@@ -252,9 +310,17 @@ func (s *Service) openFile(source string) (*os.File, error) {
 	if err != nil || (u.Host != "" && u.Host != "localhost") || !filepath.IsAbs(u.Path) || u.RawQuery != "" || u.Fragment != "" {
 		return nil, badInput("S3Url %q is not a file:///absolute/path URL.", source)
 	}
-	outside := badInput("%s is not a regular file under the import directory %s.", source, s.dir)
+	own := filepath.Join(s.dir, account)
+	outside := badInput("%s is not a regular file under this account's import directory %s/ (an account may import only the files the operator put there).", source, own)
+	if account == "" || account == "." || account == ".." || strings.ContainsAny(account, "/\\\x00") {
+		return nil, outside
+	}
+	dir, err := filepath.EvalSymlinks(own)
+	if err != nil {
+		return nil, outside
+	}
 	p, err := filepath.EvalSymlinks(filepath.Clean(u.Path))
-	if err != nil || !within(s.dir, p) {
+	if err != nil || !within(dir, p) || p == dir {
 		return nil, outside
 	}
 	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
@@ -379,7 +445,8 @@ func (u Upload) URL() string { return UploadScheme + u.ID }
 // Upload stores data for account's import jobs, durably (it is committed
 // to the store before Upload returns), and returns it; its URL is what
 // CreateImportJob takes. name is 1–256 of A–Z a–z 0–9 . _ -; data is at
-// most MaxData bytes.
+// most MaxData bytes (else *InputError); an upload that would take the
+// account's stored uploads past MaxUploadBytes is *LimitError.
 func (s *Service) Upload(ctx context.Context, account, name string, data []byte) (Upload, error) {
 	if err := checkName(name); err != nil {
 		return Upload{}, err
@@ -389,6 +456,18 @@ func (s *Service) Upload(ctx context.Context, account, name string, data []byte)
 	}
 	u := Upload{ID: randomHex(16), Account: account, Name: name, Size: int64(len(data)), Created: s.now().Truncate(time.Millisecond)}
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockAccount(tx, lockUploads, account); err != nil {
+			return err
+		}
+		var stored int64
+		if err := tx.QueryRowContext(ctx, s.db.Rebind("SELECT COALESCE(SUM(size), 0) FROM import_uploads WHERE account = ? AND created_ms >= ?"),
+			account, s.now().Add(-UploadTTL).UnixMilli()).Scan(&stored); err != nil {
+			return err
+		}
+		if stored+u.Size > MaxUploadBytes {
+			return &LimitError{fmt.Sprintf("The account's stored uploads (%d bytes) and this one (%d bytes) would exceed its quota of %d bytes (%d MiB): uploads are kept %d days; wait for older ones to expire.",
+				stored, u.Size, MaxUploadBytes, MaxUploadBytes>>20, UploadTTL/(24*time.Hour))}
+		}
 		_, err := tx.ExecContext(ctx, s.db.Rebind("INSERT INTO import_uploads (id, account, name, size, created_ms, data) VALUES (?, ?, ?, ?, ?, ?)"),
 			u.ID, account, name, u.Size, u.Created.UnixMilli(), data)
 		return err
@@ -421,7 +500,7 @@ func (s *Service) read(ctx context.Context, j Job) ([]byte, error) {
 	if !strings.HasPrefix(j.SourceURL, FileScheme) {
 		return nil, badInput("S3Url %q cannot be read by Petrel.", j.SourceURL)
 	}
-	f, err := s.openFile(j.SourceURL)
+	f, err := s.openFile(j.Account, j.SourceURL)
 	if err != nil {
 		return nil, err
 	}
@@ -450,4 +529,11 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// UploadUsage is the rows and bytes of the import uploads stored in db,
+// every account's, for petrel storage.
+func UploadUsage(ctx context.Context, db *store.DB) (rows, bytes int64, err error) {
+	err = db.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM import_uploads").Scan(&rows, &bytes)
+	return rows, bytes, err
 }

@@ -70,49 +70,68 @@ func isInput(err error, want string) bool {
 	return errors.As(err, &in) && strings.Contains(in.Msg, want)
 }
 
-// File sources: only regular files under the import directory, after
-// symbolic links are resolved; none at all without one; s3:// is refused
-// naming the two alternatives.
+// File sources: only regular files under the account's own subdirectory
+// <import dir>/<account>/, after symbolic links are resolved; none at all
+// without an import directory; s3:// is refused naming the two
+// alternatives. A path refused for where it is or what it names gets the
+// same answer whether or not a file is there, so an account cannot learn
+// which of the operator's or another account's files exist.
 func TestSources(t *testing.T) {
 	eachBackend(t, func(t *testing.T, db *store.DB) {
 		ctx := t.Context()
 		root := t.TempDir()
 		dir := filepath.Join(root, "imports")
+		own := filepath.Join(dir, "acme")
 		outside := filepath.Join(root, "secret.csv")
-		for _, p := range []string{dir, filepath.Join(dir, "sub")} {
+		for _, p := range []string{dir, own, filepath.Join(own, "sub"), filepath.Join(dir, "beta")} {
 			if err := os.Mkdir(p, 0o700); err != nil {
 				t.Fatal(err)
 			}
 		}
-		for _, p := range []string{outside, filepath.Join(dir, "sub", "ok.csv")} {
+		for _, p := range []string{outside, filepath.Join(own, "sub", "ok.csv"), filepath.Join(dir, "top.csv"), filepath.Join(dir, "beta", "theirs.csv")} {
 			if err := os.WriteFile(p, []byte("a@x.example,BOUNCE\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := os.Symlink(outside, filepath.Join(dir, "link.csv")); err != nil {
-			t.Fatal(err)
+		for link, target := range map[string]string{
+			"link.csv":   outside,
+			"inside.csv": filepath.Join(own, "sub", "ok.csv"),
+			"beta.csv":   filepath.Join(dir, "beta", "theirs.csv"),
+			"top.csv":    filepath.Join(dir, "top.csv"),
+		} {
+			if err := os.Symlink(target, filepath.Join(own, link)); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if err := os.Symlink(filepath.Join(dir, "sub", "ok.csv"), filepath.Join(dir, "inside.csv")); err != nil {
-			t.Fatal(err)
-		}
-		if err := syscall.Mkfifo(filepath.Join(dir, "fifo.csv"), 0o600); err != nil {
+		if err := syscall.Mkfifo(filepath.Join(own, "fifo.csv"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		s := newService(t, db, dir, "n1", nil)
+		refused := func(url string) string {
+			return url + " is not a regular file under this account's import directory " + own + "/ (an account may import only the files the operator put there)."
+		}
 		for _, tc := range []struct{ url, err string }{
-			{"file://" + filepath.Join(dir, "sub", "ok.csv"), ""},
-			{"file://localhost" + filepath.Join(dir, "sub", "ok.csv"), ""},
-			{"file://" + filepath.Join(dir, "inside.csv"), ""},
-			{"file://" + outside, "not a regular file under the import directory"},
-			{"file://" + dir + "/../secret.csv", "not a regular file under the import directory"},
-			{"file://" + filepath.Join(dir, "link.csv"), "not a regular file under the import directory"},
-			{"file://" + filepath.Join(dir, "fifo.csv"), "not a regular file under the import directory"},
-			{"file://" + filepath.Join(dir, "sub"), "not a regular file under the import directory"},
-			{"file://" + filepath.Join(dir, "missing.csv"), "not a regular file under the import directory"},
-			{"file://other.host" + filepath.Join(dir, "sub", "ok.csv"), "not a file:///absolute/path URL"},
+			{"file://" + filepath.Join(own, "sub", "ok.csv"), ""},
+			{"file://localhost" + filepath.Join(own, "sub", "ok.csv"), ""},
+			{"file://" + filepath.Join(own, "inside.csv"), ""},
+			{"file://" + outside, refused("file://" + outside)},
+			{"file://" + own + "/../../secret.csv", refused("file://" + own + "/../../secret.csv")},
+			{"file://" + filepath.Join(dir, "top.csv"), refused("file://" + filepath.Join(dir, "top.csv"))},
+			{"file://" + filepath.Join(dir, "nosuch.csv"), refused("file://" + filepath.Join(dir, "nosuch.csv"))},
+			{"file://" + filepath.Join(dir, "beta", "theirs.csv"), refused("file://" + filepath.Join(dir, "beta", "theirs.csv"))},
+			{"file://" + filepath.Join(dir, "beta", "nosuch.csv"), refused("file://" + filepath.Join(dir, "beta", "nosuch.csv"))},
+			{"file://" + own + "/../beta/theirs.csv", refused("file://" + own + "/../beta/theirs.csv")},
+			{"file://" + filepath.Join(own, "beta.csv"), refused("file://" + filepath.Join(own, "beta.csv"))},
+			{"file://" + filepath.Join(own, "top.csv"), refused("file://" + filepath.Join(own, "top.csv"))},
+			{"file://" + filepath.Join(own, "link.csv"), refused("file://" + filepath.Join(own, "link.csv"))},
+			{"file://" + filepath.Join(own, "fifo.csv"), refused("file://" + filepath.Join(own, "fifo.csv"))},
+			{"file://" + filepath.Join(own, "sub"), refused("file://" + filepath.Join(own, "sub"))},
+			{"file://" + own, refused("file://" + own)},
+			{"file://" + filepath.Join(own, "missing.csv"), refused("file://" + filepath.Join(own, "missing.csv"))},
+			{"file://other.host" + filepath.Join(own, "sub", "ok.csv"), "not a file:///absolute/path URL"},
 			{"file:relative.csv", "not a petrel-upload:// or file:// URL"},
 			{"s3://bucket/list.csv", "S3 is not available in Petrel: upload the file with PUT /v2/email/import-data/{Name}"},
-			{"S3://bucket/list.csv", "or put it in the operator's import directory"},
+			{"S3://bucket/list.csv", "or have the operator put it in the account's import directory"},
 			{"https://example.com/list.csv", "not a petrel-upload:// or file:// URL"},
 			{"petrel-upload://nosuch", "No upload petrel-upload://nosuch"},
 		} {
@@ -121,9 +140,17 @@ func TestSources(t *testing.T) {
 				t.Errorf("%s: %v, want %q", tc.url, err, tc.err)
 			}
 		}
+		// beta reads its own file; an account without a directory reads
+		// none.
+		if _, err := s.Create(ctx, "beta", Put, "file://"+filepath.Join(dir, "beta", "theirs.csv"), CSV); err != nil {
+			t.Errorf("beta's own file: %v", err)
+		}
+		if _, err := s.Create(ctx, "gamma", Put, "file://"+filepath.Join(own, "sub", "ok.csv"), CSV); !isInput(err, "import directory "+filepath.Join(dir, "gamma")+"/") {
+			t.Errorf("gamma, without a directory, reading acme's file: %v", err)
+		}
 		// A file swapped for a symlink out after the job was created is
 		// refused when the job runs: the job fails, nothing imported.
-		swap := filepath.Join(dir, "swap.csv")
+		swap := filepath.Join(own, "swap.csv")
 		if err := os.WriteFile(swap, []byte("a@x.example,BOUNCE\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -137,12 +164,12 @@ func TestSources(t *testing.T) {
 		}
 		run(t, s)
 		j = wait(t, s, "acme", j.ID)
-		if j.Status != Failed || !strings.Contains(j.ErrorMessage, "not a regular file under the import directory") {
+		if j.Status != Failed || j.ErrorMessage != refused("file://"+swap) {
 			t.Errorf("swapped file: %+v", j)
 		}
 
 		off := newService(t, db, "", "n2", nil)
-		if _, err := off.Create(ctx, "acme", Put, "file://"+filepath.Join(dir, "sub", "ok.csv"), CSV); !isInput(err, "--import-dir") {
+		if _, err := off.Create(ctx, "acme", Put, "file://"+filepath.Join(own, "sub", "ok.csv"), CSV); !isInput(err, "--import-dir") {
 			t.Errorf("file:// without an import dir: %v", err)
 		}
 		if _, err := New(db, suppression.New(db, nil), Config{ImportDir: outside}, slog.New(slog.DiscardHandler)); err == nil {
@@ -287,12 +314,13 @@ func TestRunners(t *testing.T) {
 		log := slog.New(slog.NewTextHandler(&logs, nil))
 		creator := newService(t, db, "", "creator", nil)
 		var ids []string
+		accounts := []string{"acme", "beta"}
 		for i := range 12 {
-			up, err := creator.Upload(ctx, "acme", "l.csv", csvRows(1500+i))
+			up, err := creator.Upload(ctx, accounts[i%2], "l.csv", csvRows(1500+i))
 			if err != nil {
 				t.Fatal(err)
 			}
-			j, err := creator.Create(ctx, "acme", Put, up.URL(), CSV)
+			j, err := creator.Create(ctx, accounts[i%2], Put, up.URL(), CSV)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -302,7 +330,7 @@ func TestRunners(t *testing.T) {
 			run(t, newService(t, db, "", owner, log))
 		}
 		for i, id := range ids {
-			if j := wait(t, creator, "acme", id); j.Status != Completed || j.Processed != 1500+i {
+			if j := wait(t, creator, accounts[i%2], id); j.Status != Completed || j.Processed != 1500+i {
 				t.Errorf("job %d: %+v", i, j)
 			}
 			if n := strings.Count(logs.String(), "msg=\"import job started\" job_id="+id); n != 1 {
@@ -465,6 +493,163 @@ func TestPruneUploads(t *testing.T) {
 		}
 		if _, err := s.Create(ctx, "acme", Put, fresh.URL(), CSV); err != nil {
 			t.Errorf("fresh upload: %v", err)
+		}
+	})
+}
+
+// The runner takes accounts in turn: an account with a job running, or
+// served more recently, waits for the accounts that have none, whatever
+// the order the jobs were created in; within an account, oldest first.
+// Two runners on one store claim different jobs.
+func TestClaimFairAcrossAccounts(t *testing.T) {
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		ctx := t.Context()
+		s := newService(t, db, "", "n1", nil)
+		tick := time.Now()
+		s.now = func() time.Time { tick = tick.Add(time.Millisecond); return tick } // jobs created in order
+		up := func(account string) string {
+			u, err := s.Upload(ctx, account, "l.csv", csvRows(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u.URL()
+		}
+		hogURL, victimURL, thirdURL := up("hog"), up("victim"), up("third")
+		var hog []string
+		for range 5 {
+			hog = append(hog, must(s.Create(ctx, "hog", Put, hogURL, CSV)).ID)
+		}
+		victim := must(s.Create(ctx, "victim", Put, victimURL, CSV)).ID
+		third := must(s.Create(ctx, "third", Put, thirdURL, CSV)).ID
+		// claim claims the next job as a runner of its own (a runner
+		// reclaims its own PROCESSING jobs: they are left from before a
+		// restart), and returns it and that runner.
+		claim := func(want string) (Job, *Service) {
+			t.Helper()
+			r := newService(t, db, "", "r-"+randomHex(4), nil)
+			j, ok, err := r.claimNext(ctx)
+			if err != nil || !ok || j.ID != want {
+				t.Fatalf("claimed %s %s (%v, %v), want %s", j.Account, j.ID, ok, err, want)
+			}
+			return j, r
+		}
+		finish := func(j Job, r *Service) {
+			t.Helper()
+			if _, err := r.finish(ctx, j, r.cfg.Owner, Completed, "", nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// hog's first job: no account has been served yet, it is oldest.
+		h0, r0 := claim(hog[0])
+		// hog has a job running: other runners take victim's, then
+		// third's, though hog's are older.
+		v, rv := claim(victim)
+		claim(third)
+		// Nothing running for hog or victim (third's still runs): the
+		// account served longest ago, hog, whose job finished first.
+		finish(h0, r0)
+		victim2 := must(s.Create(ctx, "victim", Put, victimURL, CSV)).ID
+		rv.now = func() time.Time { return time.Now().Add(time.Second) }
+		finish(v, rv)
+		h1, r1 := claim(hog[1])
+		// hog runs again: victim's next.
+		claim(victim2)
+		finish(h1, r1)
+		claim(hog[2])
+	})
+}
+
+// An account may have MaxUnfinishedJobs jobs CREATED or PROCESSING; past
+// that CreateImportJob is *LimitError, even when many are created at once
+// through several nodes; other accounts are not affected, and a finished
+// job makes room.
+func TestUnfinishedJobsLimit(t *testing.T) {
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		ctx := t.Context()
+		nodes := []*Service{newService(t, db, "", "n1", nil), newService(t, db, "", "n2", nil), newService(t, db, "", "n3", nil)}
+		u := must(nodes[0].Upload(ctx, "acme", "l.csv", csvRows(1)))
+		var (
+			wg           sync.WaitGroup
+			mu           sync.Mutex
+			made, limits int
+			others       []error
+		)
+		for i := range 3 * MaxUnfinishedJobs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := nodes[i%len(nodes)].Create(ctx, "acme", Put, u.URL(), CSV)
+				var lim *LimitError
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					made++
+				case errors.As(err, &lim) && strings.Contains(lim.Msg, fmt.Sprintf("already has %d import jobs", MaxUnfinishedJobs)):
+					limits++
+				default:
+					others = append(others, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if made != MaxUnfinishedJobs || limits != 2*MaxUnfinishedJobs || len(others) > 0 {
+			t.Fatalf("%d created, %d refused with LimitError, other errors %v; want %d and %d", made, limits, others, MaxUnfinishedJobs, 2*MaxUnfinishedJobs)
+		}
+		other := must(nodes[0].Upload(ctx, "beta", "l.csv", csvRows(1)))
+		if _, err := nodes[0].Create(ctx, "beta", Put, other.URL(), CSV); err != nil {
+			t.Errorf("another account: %v", err)
+		}
+		var lim *LimitError
+		if _, err := nodes[0].Import(ctx, "acme", Put, u.URL(), CSV, nil); !errors.As(err, &lim) {
+			t.Errorf("Import past the limit: %v", err)
+		}
+		j, ok, err := nodes[0].claimNext(ctx)
+		if err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if _, err := nodes[0].run(ctx, j, "n1", nil); err != nil {
+			t.Fatal(err)
+		}
+		if j.Account != "acme" {
+			t.Fatalf("claimed %s's job first", j.Account)
+		}
+		if _, err := nodes[0].Create(ctx, "acme", Put, u.URL(), CSV); err != nil {
+			t.Errorf("after one job finished: %v", err)
+		}
+	})
+}
+
+// An account's uploads younger than UploadTTL may take MaxUploadBytes;
+// an upload past that is *LimitError, saying the quota; another account
+// is not affected; expired uploads do not count.
+func TestUploadQuota(t *testing.T) {
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		ctx := t.Context()
+		s := newService(t, db, "", "n1", nil)
+		// A stored upload of (nearly) the whole quota, its data shortened.
+		if _, err := db.ExecContext(ctx, db.Rebind("INSERT INTO import_uploads (id, account, name, size, created_ms, data) VALUES (?, ?, ?, ?, ?, ?)"),
+			"big", "acme", "big.csv", MaxUploadBytes-100, time.Now().UnixMilli(), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Upload(ctx, "acme", "fits.csv", make([]byte, 100)); err != nil {
+			t.Fatalf("an upload to the quota exactly: %v", err)
+		}
+		var lim *LimitError
+		_, err := s.Upload(ctx, "acme", "over.csv", []byte("a"))
+		if !errors.As(err, &lim) || !strings.Contains(lim.Msg, fmt.Sprintf("quota of %d bytes (256 MiB)", MaxUploadBytes)) {
+			t.Errorf("an upload past the quota: %v", err)
+		}
+		if _, err := s.Upload(ctx, "beta", "l.csv", []byte("a")); err != nil {
+			t.Errorf("another account: %v", err)
+		}
+		s.now = func() time.Time { return time.Now().Add(UploadTTL + time.Minute) }
+		if _, err := s.Upload(ctx, "acme", "later.csv", []byte("a")); err != nil {
+			t.Errorf("after the old uploads expired: %v", err)
+		}
+		rows, bytes, err := UploadUsage(ctx, db)
+		if err != nil || rows != 4 || bytes != MaxUploadBytes+2 {
+			t.Errorf("UploadUsage: %d rows, %d bytes, %v; want 4, %d", rows, bytes, err, MaxUploadBytes+2)
 		}
 	})
 }

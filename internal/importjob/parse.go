@@ -38,9 +38,13 @@ const MaxRecordEcho = 512
 //   - JSON: newline-delimited objects {"emailAddress": …, "reason": …}
 //     ("reason" is ignored for DELETE; other members are ignored).
 //
-// Lines end in LF or CRLF; blank lines and a leading UTF-8 byte order mark
-// are skipped. In CSV the first record is a header, and skipped, when its
-// first field has no "@" (e.g. "emailAddress,reason"). REASON is BOUNCE or
+// Lines end in LF, CRLF or CR alone; blank lines and a leading UTF-8 byte
+// order mark are skipped. In CSV the first non-blank line is a header, and
+// skipped, when its first field is "emailAddress" or "email" in any case
+// (e.g. "emailAddress,reason"); any other first line is a record. JSON
+// member names are SES's exactly ("emailAddress", "reason": case
+// matters, as in SES's own format); a member of another case is another
+// member. REASON is BOUNCE or
 // COMPLAINT exactly (suppression.ParseReason); it is required for PUT.
 // Addresses are RFC 5321 mailboxes without display names
 // (address.ParseMailbox).
@@ -59,12 +63,7 @@ func Parse(data []byte, format Format, action Action, limit int) Parsed {
 			break
 		}
 		var line []byte
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			line, data = data, nil
-		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
+		line, data = nextLine(data)
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
@@ -77,7 +76,7 @@ func Parse(data []byte, format Format, action Action, limit int) Parsed {
 		} else {
 			var fields []string
 			fields, err = csvFields(string(line))
-			if err == nil && first && !strings.Contains(fields[0], "@") {
+			if err == nil && first && isHeader(fields[0]) {
 				first = false
 				continue
 			}
@@ -142,22 +141,72 @@ func record(line int, addr, reason string, action Action) (Record, error) {
 	return r, nil
 }
 
-// jsonRecord reads one line of newline-delimited JSON.
+// nextLine splits data at its first line end (LF, CRLF or CR alone),
+// returning the line without it and the rest.
+func nextLine(data []byte) (line, rest []byte) {
+	i := bytes.IndexAny(data, "\r\n")
+	switch {
+	case i < 0:
+		return data, nil
+	case data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n':
+		return data[:i], data[i+2:]
+	}
+	return data[:i], data[i+1:]
+}
+
+// isHeader reports whether a CSV file's first field of its first line
+// names the address column: "emailAddress" or "email", in any case.
+func isHeader(field string) bool {
+	return strings.EqualFold(field, "emailAddress") || strings.EqualFold(field, "email")
+}
+
+// jsonShape is the one JSON record shape, for error messages.
+const jsonShape = `not a JSON object {"emailAddress": …, "reason": …}`
+
+// jsonRecord reads one line of newline-delimited JSON: an object whose
+// members "emailAddress" and "reason" (names matched exactly, as SES
+// does; encoding/json's struct decoding would match any case) are strings
+// or null (null is absent); other members are ignored. Its errors name
+// JSON things only, never Go types.
 func jsonRecord(line []byte) (addr, reason string, err error) {
-	var v struct {
-		EmailAddress *string `json:"emailAddress"`
-		Reason       *string `json:"reason"`
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(line, &m); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return "", "", fmt.Errorf("%s: %s", jsonShape, syn.Error())
+		}
+		return "", "", errors.New(jsonShape)
 	}
-	if err := json.Unmarshal(line, &v); err != nil {
-		return "", "", fmt.Errorf("not a JSON object {\"emailAddress\": …, \"reason\": …}: %v", err)
+	if m == nil {
+		return "", "", errors.New(jsonShape)
 	}
-	if v.EmailAddress == nil {
+	member := func(name string) (string, bool, error) {
+		raw, ok := m[name]
+		if !ok || string(raw) == "null" {
+			return "", false, nil
+		}
+		var v string
+		if json.Unmarshal(raw, &v) != nil {
+			return "", false, fmt.Errorf("%q is not a JSON string", name)
+		}
+		return strings.TrimSpace(v), true, nil
+	}
+	addr, ok, err := member("emailAddress")
+	if err != nil {
+		return "", "", err
+	}
+	if !ok {
+		for k := range m {
+			if strings.EqualFold(k, "emailAddress") && k != "emailAddress" {
+				return "", "", fmt.Errorf("no \"emailAddress\" member (%q is not it: member names are case-sensitive)", k)
+			}
+		}
 		return "", "", errors.New("no \"emailAddress\" member")
 	}
-	if v.Reason != nil {
-		reason = strings.TrimSpace(*v.Reason)
+	if reason, _, err = member("reason"); err != nil {
+		return "", "", err
 	}
-	return strings.TrimSpace(*v.EmailAddress), reason, nil
+	return addr, reason, nil
 }
 
 // csvFields splits one CSV line (RFC 4180 fields, without line breaks

@@ -31,8 +31,28 @@ func TestParse(t *testing.T) {
 			[]rec{{1, "a@x.example", "BOUNCE"}, {2, "q@x.example", "BOUNCE"}}, nil},
 		{"bad rows kept apart", "a@x.example,BOUNCE\nnot-an-address,BOUNCE\nb@x.example,bounce\nc@x.example\nd@x.example,BOUNCE,extra\n\"e@x.example,BOUNCE\nf@x.ex\"ample,BOUNCE\ng@x.example,COMPLAINT\n", CSV, Put,
 			[]rec{{1, "a@x.example", "BOUNCE"}, {8, "g@x.example", "COMPLAINT"}}, []int{2, 3, 4, 5, 6, 7}},
-		{"a first row without @ that is not the header is still skipped", "address\na@x.example,BOUNCE\n", CSV, Put,
-			[]rec{{2, "a@x.example", "BOUNCE"}}, nil},
+		{"a first row without @ that is not a header is a failed record", "address\na@x.example,BOUNCE\n", CSV, Put,
+			[]rec{{2, "a@x.example", "BOUNCE"}}, []int{1}},
+		{"a bad first record is not taken for a header", "nope,BOUNCE\na@x.example,BOUNCE\n", CSV, Put,
+			[]rec{{2, "a@x.example", "BOUNCE"}}, []int{1}},
+		{"header names in any case, quoted, after blank lines", "\n\"EMAIL\" ,Reason\na@x.example,BOUNCE\n", CSV, Put,
+			[]rec{{3, "a@x.example", "BOUNCE"}}, nil},
+		{"header emailaddress alone (DELETE)", "EmailAddress\na@x.example\n", CSV, Delete,
+			[]rec{{2, "a@x.example", ""}}, nil},
+		{"a header-like field that is not exactly the name is a record", "emailAddresses,reason\nmail,reason\n", CSV, Put,
+			nil, []int{1, 2}},
+		{"CR-only line ends split lines", "emailAddress,reason\ra@x.example,BOUNCE\r\rb@x.example,COMPLAINT\r", CSV, Put,
+			[]rec{{2, "a@x.example", "BOUNCE"}, {4, "b@x.example", "COMPLAINT"}}, nil},
+		{"CR, CRLF and LF mixed", "a@x.example,BOUNCE\rb@x.example,BOUNCE\r\nc@x.example,BOUNCE\nd@x.example,BOUNCE", CSV, Put,
+			[]rec{{1, "a@x.example", "BOUNCE"}, {2, "b@x.example", "BOUNCE"}, {3, "c@x.example", "BOUNCE"}, {4, "d@x.example", "BOUNCE"}}, nil},
+		{"JSON CR-only line ends", `{"emailAddress":"a@x.example","reason":"BOUNCE"}` + "\r" + `{"emailAddress":"b@x.example","reason":"BOUNCE"}`, JSON, Put,
+			[]rec{{1, "a@x.example", "BOUNCE"}, {2, "b@x.example", "BOUNCE"}}, nil},
+		{"JSON member names are case-sensitive", `{"EmailAddress":"a@x.example","reason":"BOUNCE"}` + "\n" + `{"emailaddress":"b@x.example","reason":"BOUNCE"}` + "\n" +
+			`{"emailAddress":"c@x.example","Reason":"BOUNCE"}` + "\n" + `{"emailAddress":"d@x.example","reason":"BOUNCE"}`, JSON, Put,
+			[]rec{{4, "d@x.example", "BOUNCE"}}, []int{1, 2, 3}},
+		{"JSON null members are absent, other types fail", `{"emailAddress":null}` + "\n" + `{"emailAddress":1,"reason":"BOUNCE"}` + "\n" +
+			`{"emailAddress":"a@x.example","reason":["BOUNCE"]}` + "\nnull\n\"a@x.example\"\n", JSON, Put,
+			nil, []int{1, 2, 3, 4, 5}},
 		{"only the first row can be a header", "a@x.example,BOUNCE\nemail,reason\n", CSV, Put,
 			[]rec{{1, "a@x.example", "BOUNCE"}}, []int{2}},
 		{"DELETE: the address alone, further fields ignored", "emailAddress\na@x.example\nb@x.example,BOUNCE\nbad\n", CSV, Delete,
@@ -70,6 +90,37 @@ func TestParse(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// JSON records' errors say what is wrong in JSON's terms, never with Go's
+// type names (encoding/json's "Go struct field", "struct {", "map[").
+func TestParseJSONErrors(t *testing.T) {
+	for _, tc := range []struct{ line, want string }{
+		{`{"emailAddress":1,"reason":"BOUNCE"}`, `"emailAddress" is not a JSON string`},
+		{`{"emailAddress":"a@x.example","reason":true}`, `"reason" is not a JSON string`},
+		{`[1]`, jsonShape},
+		{`"a@x.example"`, jsonShape},
+		{`null`, jsonShape},
+		{`{"emailAddress":`, jsonShape + ": unexpected end of JSON input"},
+		{`{bad}`, jsonShape + ": invalid character 'b'"},
+		{`{"EmailAddress":"a@x.example","reason":"BOUNCE"}`, `no "emailAddress" member ("EmailAddress" is not it: member names are case-sensitive)`},
+		{`{"reason":"BOUNCE"}`, `no "emailAddress" member`},
+	} {
+		p := Parse([]byte(tc.line), JSON, Put, 10)
+		if len(p.Failures) != 1 {
+			t.Errorf("%s: failures %+v, want 1", tc.line, p.Failures)
+			continue
+		}
+		msg := p.Failures[0].Error
+		if !strings.HasPrefix(msg, tc.want) {
+			t.Errorf("%s: error %q, want it to begin %q", tc.line, msg, tc.want)
+		}
+		for _, gotype := range []string{"Go ", "struct", "map[", "json.RawMessage", "*string"} {
+			if strings.Contains(msg, gotype) {
+				t.Errorf("%s: error %q names a Go type (%q)", tc.line, msg, gotype)
+			}
+		}
 	}
 }
 
@@ -117,6 +168,19 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(s), false, false, uint8(255))
 		f.Add([]byte(s), true, true, uint8(1))
 	}
+	for _, s := range []string{
+		"emailAddress,reason\ra@x.example,BOUNCE\r\rb@x.example,COMPLAINT\r",
+		"a@x.example,BOUNCE\rb@x.example,BOUNCE\r\nc@x.example\n\r",
+		"EMAIL\na@x.example\n",
+		"address,reason\nnope,BOUNCE\n",
+		"\"Email\" ,reason\r\n\"\"\r",
+		`{"EmailAddress":"a@x.example","reason":"BOUNCE"}` + "\r" + `{"emailAddress":1}` + "\r\n[1]\rnull\n",
+		`{"emailAddress":"a@x.example","Reason":"BOUNCE","reason":null}`,
+	} {
+		f.Add([]byte(s), false, false, uint8(255))
+		f.Add([]byte(s), true, false, uint8(255))
+		f.Add([]byte(s), false, true, uint8(3))
+	}
 	// Found by fuzzing: an invalid byte made the echo longer than its bound.
 	f.Add([]byte("\xd0"+strings.Repeat("\f", 600)), true, false, uint8(255))
 	f.Fuzz(func(t *testing.T, data []byte, json, del bool, limit uint8) {
@@ -130,9 +194,21 @@ func FuzzParse(f *testing.F) {
 		p := Parse(data, format, action, int(limit))
 		recs, fails := p.Records, p.Failures
 		lines := 0
-		for _, l := range strings.Split(strings.TrimPrefix(string(data), "\ufeff"), "\n") {
-			if strings.TrimSpace(strings.TrimSuffix(l, "\r")) != "" {
+		text := strings.TrimPrefix(string(data), "\ufeff")
+		text = strings.ReplaceAll(strings.ReplaceAll(text, "\r\n", "\n"), "\r", "\n")
+		var first string
+		for _, l := range strings.Split(text, "\n") {
+			if strings.TrimSpace(l) != "" {
+				if lines == 0 {
+					first = l
+				}
 				lines++
+			}
+		}
+		if n := p.Total(); !p.Over && n == lines-1 && lines > 0 {
+			f, err := csvFields(first)
+			if json || err != nil || !isHeader(f[0]) {
+				t.Fatalf("first line %q skipped, and it is not a CSV header", first)
 			}
 		}
 		switch n := p.Total(); {
@@ -167,7 +243,8 @@ func FuzzParse(f *testing.F) {
 				fl := fails[fi]
 				line = fl.Line
 				fi++
-				if fl.Error == "" || len(fl.Record) > MaxRecordEcho || !utf8.ValidString(fl.Record) {
+				if fl.Error == "" || len(fl.Record) > MaxRecordEcho || !utf8.ValidString(fl.Record) ||
+					strings.Contains(fl.Error, "Go ") || strings.Contains(fl.Error, "struct {") || strings.Contains(fl.Error, "map[") {
 					t.Fatalf("failure %+v", fl)
 				}
 			}

@@ -17,7 +17,8 @@ var errLeaseLost = errors.New("import job lease lost")
 
 // Run runs jobs until ctx is done: it claims CREATED jobs, and PROCESSING
 // jobs whose lease ran out or that this owner held before a restart, one at
-// a time, oldest first, and prunes uploads older than UploadTTL. Several
+// a time, and prunes uploads older than UploadTTL. Accounts take turns
+// (claimNext): one account's queued jobs do not hold up another's. Several
 // nodes may run over one store: a job is claimed by one conditional UPDATE,
 // so only one runs it. A job is restarted from its first record when taken
 // over (PUT and DELETE are idempotent). Run returns nil when ctx ends; a job
@@ -71,12 +72,26 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// claimNext claims the oldest job this runner may run.
+// claimNext claims the next job this runner may run, taking accounts in
+// turn: first the accounts with the fewest jobs running (PROCESSING under a
+// live lease) on any node, then among those the account served longest ago
+// (its latest job to finish, or now if one is running; never served
+// first), then that account's oldest job. Each account has at most
+// MaxUnfinishedJobs candidates, so the ordering reads a bounded number of
+// rows per account (the import_jobs_account index).
 func (s *Service) claimNext(ctx context.Context) (Job, bool, error) {
 	now := s.now().UnixMilli()
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT id FROM import_jobs
-		WHERE (status = ? OR (status = ? AND (lease_until_ms < ? OR lease_owner = ?))) ORDER BY created_ms LIMIT 20`),
-		string(Created), string(Processing), now, s.cfg.Owner)
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT j.id FROM import_jobs j
+		WHERE (j.status = ? OR (j.status = ? AND (j.lease_until_ms < ? OR j.lease_owner = ?)))
+		ORDER BY
+			(SELECT COUNT(*) FROM import_jobs r WHERE r.account = j.account AND r.id <> j.id AND r.status = ? AND r.lease_until_ms >= ?),
+			(SELECT COALESCE(MAX(CASE WHEN r.status = ? THEN ? ELSE r.completed_ms END), 0) FROM import_jobs r
+				WHERE r.account = j.account AND r.id <> j.id AND r.status <> ?),
+			j.created_ms, j.id
+		LIMIT 20`),
+		string(Created), string(Processing), now, s.cfg.Owner,
+		string(Processing), now,
+		string(Processing), now, string(Created))
 	if err != nil {
 		return Job{}, false, err
 	}
