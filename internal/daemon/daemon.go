@@ -528,6 +528,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	importCtx, stopImports := context.WithCancel(context.Background())
 	var importWG sync.WaitGroup
 	importWG.Go(func() { d.imports.Run(importCtx) })
+	// The suppression prefilter lives as long as the process serves.
+	prefilterCtx, stopPrefilter := context.WithCancel(context.Background())
+	defer stopPrefilter()
+	var prefilterWG sync.WaitGroup
+	prefilterWG.Go(func() { d.prune.Suppression.RunPrefilter(prefilterCtx, d.log.With("component", "suppression")) })
 
 	// SMTP sessions work under a context of ctx that shutdown (whatever
 	// its cause) cancels, and with it what they have in flight.
@@ -609,9 +614,11 @@ wait:
 	stopDeliv()
 	stopPrune()
 	stopImports()
+	stopPrefilter()
 	delivWG.Wait()
 	pruneWG.Wait()
 	importWG.Wait()
+	prefilterWG.Wait()
 	stopBatch()
 	batchWG.Wait()
 	err := d.svc.Close()

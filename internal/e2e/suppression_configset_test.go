@@ -105,7 +105,8 @@ func TestConfigurationSetSuppressionOverride(t *testing.T) {
 			}
 
 			// A set suppressing BOUNCE only is not stopped by a COMPLAINT entry.
-			if err := list.Put(ctx, "default", suppression.Entry{Address: addr("complained@dest.test"), Reason: suppression.Complaint}); err != nil {
+			if _, err := e.ses.PutSuppressedDestination(ctx, &sesv2.PutSuppressedDestinationInput{
+				EmailAddress: aws.String("complained@dest.test"), Reason: types.SuppressionListReasonComplaint}); err != nil {
 				t.Fatal(err)
 			}
 			if evs := send("bounce-only", "complained@dest.test"); find(evs, event.Delivery, "complained@dest.test") == nil {

@@ -60,6 +60,15 @@ func (l *List) Check(ctx context.Context, account string, override *Policy, rcpt
 	if len(rcpts) == 0 {
 		return nil, nil
 	}
+	// Almost always no recipient can be listed: the prefilter says so
+	// without reading the database.
+	keys := make([]string, 0, 2*len(rcpts))
+	for _, r := range rcpts {
+		keys = append(keys, prefilterKey(account, r.Key()), prefilterKey("", r.Key()))
+	}
+	if maybe, ok := l.pf.maybe(time.Now(), keys...); ok && !maybe {
+		return nil, nil
+	}
 	now := l.now()
 	args := make([]any, 0, len(rcpts)+2)
 	args = append(args, account)

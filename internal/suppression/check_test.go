@@ -165,4 +165,23 @@ func BenchmarkCheck(b *testing.B) {
 			})
 		}
 	}
+	// The prefilter loaded (as the daemon runs it): recipients on no list,
+	// the common case, are answered without the database; listed ones
+	// still read it.
+	if err := l.refreshPrefilter(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{1, 50} {
+		unlisted := make([]address.Address, n)
+		for i := range unlisted {
+			unlisted[i] = address.Address{Local: fmt.Sprintf("nobody%d", i), Domain: "example.org"}
+		}
+		b.Run(fmt.Sprintf("prefilter/unlisted/rcpts=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				if out, err := l.Check(b.Context(), "acct", nil, unlisted); err != nil || len(out) != 0 {
+					b.Fatal(out, err)
+				}
+			}
+		})
+	}
 }

@@ -191,6 +191,7 @@ type List struct {
 	db     *store.DB
 	now    func() time.Time
 	global GlobalConfig // SetGlobalConfig; DefaultGlobalConfig until then
+	pf     prefilter    // RunPrefilter keeps it; until then Check reads the database
 }
 
 // New returns the List over db; now is the clock (nil: time.Now), injected
@@ -219,6 +220,7 @@ func (l *List) PutTx(tx *sql.Tx, account string, e Entry) error {
 	if e.LastUpdate.IsZero() {
 		e.LastUpdate = l.now()
 	}
+	l.pf.add(prefilterKey(account, e.Address.Key()))
 	_, err := tx.Exec(l.db.Rebind(`INSERT INTO suppressed_destinations (account, `+entryColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (account, address) DO UPDATE SET email = excluded.email, reason = excluded.reason,
@@ -239,6 +241,7 @@ func (l *List) addTx(tx *sql.Tx, account string, e Entry) error {
 	if e.LastUpdate.IsZero() {
 		e.LastUpdate = l.now()
 	}
+	l.pf.add(prefilterKey(account, e.Address.Key()))
 	_, err := tx.Exec(l.db.Rebind(`INSERT INTO suppressed_destinations (account, `+entryColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (account, address) DO UPDATE SET email = excluded.email, reason = excluded.reason,
@@ -262,6 +265,11 @@ func (l *List) PutMany(ctx context.Context, account string, entries []Entry) err
 		n := min(batch, len(entries))
 		chunk := dedupe(entries[:n])
 		entries = entries[n:]
+		keys := make([]string, len(chunk))
+		for i, e := range chunk {
+			keys[i] = prefilterKey(account, e.Address.Key())
+		}
+		l.pf.add(keys...)
 		err := l.db.Tx(ctx, func(tx *sql.Tx) error {
 			var q strings.Builder
 			q.WriteString("INSERT INTO suppressed_destinations (account, " + entryColumns + ") VALUES ")

@@ -20,6 +20,8 @@ CREATE TABLE suppressed_destinations (
 CREATE INDEX suppressed_destinations_updated ON suppressed_destinations (account, updated_ms);
 -- For pruning the entries that expired (most have expires_ms 0).
 CREATE INDEX suppressed_destinations_expires ON suppressed_destinations (expires_ms);
+-- For the send path's prefilter, which reads the rows changed since its last read.
+CREATE INDEX suppressed_destinations_changed ON suppressed_destinations (updated_ms);
 
 -- Each account's suppression attributes (SES: SuppressionAttributes plus
 -- Petrel's soft-bounce policy, JSON, '' for none). No row: the default for
@@ -45,6 +47,7 @@ CREATE TABLE global_suppressions (
 	cause TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX global_suppressions_expires ON global_suppressions (expires_ms);
+CREATE INDEX global_suppressions_changed ON global_suppressions (updated_ms);
 
 -- Transient bounces counted by the soft-bounce policy, one row each.
 CREATE TABLE soft_bounces (
