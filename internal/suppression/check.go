@@ -62,9 +62,10 @@ func (l *List) Check(ctx context.Context, account string, override *Policy, rcpt
 	}
 	// Almost always no recipient can be listed: the prefilter says so
 	// without reading the database.
-	keys := make([]string, 0, 2*len(rcpts))
+	keys := make([]pfKey, 0, 2*len(rcpts))
 	for _, r := range rcpts {
-		keys = append(keys, prefilterKey(account, r.Key()), prefilterKey("", r.Key()))
+		k := r.Key()
+		keys = append(keys, pfKey{account, k}, pfKey{"", k})
 	}
 	if maybe, ok := l.pf.maybe(time.Now(), keys...); ok && !maybe {
 		return nil, nil

@@ -125,7 +125,7 @@ func (l *List) GlobalPutTx(tx *sql.Tx, a address.Address, account, messageID, ca
 	e := GlobalEntry{Address: a, First: time.UnixMilli(first), LastUpdate: now, Bounces: bounces + 1,
 		Account: account, MessageID: messageID, Cause: cause}
 	e.Expires = now.Add(l.global.listing(e.Bounces))
-	l.pf.add(prefilterKey("", a.Key()))
+	l.pf.add(pfKey{"", a.Key()})
 	_, err = tx.Exec(l.db.Rebind(`INSERT INTO global_suppressions (address, `+globalColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (address) DO UPDATE SET email = excluded.email, first_ms = excluded.first_ms, updated_ms = excluded.updated_ms,
 			expires_ms = excluded.expires_ms, bounces = excluded.bounces, account = excluded.account,
@@ -144,7 +144,7 @@ func (l *List) GlobalAdd(ctx context.Context, a address.Address, d time.Duration
 		return fmt.Errorf("a global listing lasts more than 0 and at most %s, not %s", days(MaxGlobalMax), d)
 	}
 	now := l.now()
-	l.pf.add(prefilterKey("", a.Key()))
+	l.pf.add(pfKey{"", a.Key()})
 	_, err := l.db.ExecContext(ctx, l.db.Rebind(`INSERT INTO global_suppressions (address, `+globalColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (address) DO UPDATE SET email = excluded.email, updated_ms = excluded.updated_ms,
 			expires_ms = excluded.expires_ms, account = excluded.account, message_id = excluded.message_id, cause = excluded.cause`),

@@ -3,7 +3,6 @@ package suppression
 import (
 	"context"
 	"database/sql"
-	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
@@ -41,23 +40,32 @@ type prefilter struct {
 	// During a full load, keys added through this List are also kept here
 	// and added to the new bits, which the load's read may predate.
 	rebuilding bool
-	pending    []string
+	pending    []pfKey
 }
 
-func prefilterKey(account, key string) string { return account + "\x00" + key }
+// pfKey is what the filter holds: an account entry's account and address
+// key, or a global entry's address key with account "".
+type pfKey struct{ account, key string }
 
-// hashes gives the two halves of key's 64-bit FNV-1a hash (double hashing:
-// position i is h1 + i·h2).
-func hashes(key string) (uint32, uint32) {
-	h := fnv.New64a()
-	h.Write([]byte(key))
-	s := h.Sum64()
-	return uint32(s), uint32(s>>32) | 1
+// hashes gives the two halves of the 64-bit FNV-1a hash of account, a NUL
+// and key (double hashing: position i is h1 + i·h2), computed in place:
+// the send path hashes two keys a recipient without allocating.
+func hashes(k pfKey) (uint32, uint32) {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for i := 0; i < len(k.account); i++ {
+		h = (h ^ uint64(k.account[i])) * prime
+	}
+	h *= prime // the NUL between them
+	for i := 0; i < len(k.key); i++ {
+		h = (h ^ uint64(k.key[i])) * prime
+	}
+	return uint32(h), uint32(h>>32) | 1
 }
 
 // addLocked sets key's bits; a key that sets no new bit (read again by a
 // poll, most often) does not count toward the filter's fill.
-func (f *prefilter) addLocked(key string) {
+func (f *prefilter) addLocked(key pfKey) {
 	m := uint32(len(f.bits) * 64)
 	h1, h2 := hashes(key)
 	fresh := false
@@ -75,7 +83,7 @@ func (f *prefilter) addLocked(key string) {
 
 // add records keys written through this List; a filter not yet loaded
 // needs nothing (its load reads them).
-func (f *prefilter) add(keys ...string) {
+func (f *prefilter) add(keys ...pfKey) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.rebuilding {
@@ -92,7 +100,7 @@ func (f *prefilter) add(keys ...string) {
 // maybe reports whether key may be listed; ok is false when the filter
 // cannot answer (not loaded, stale, or over capacity) and the database
 // must be asked.
-func (f *prefilter) maybe(now time.Time, keys ...string) (maybe, ok bool) {
+func (f *prefilter) maybe(now time.Time, keys ...pfKey) (maybe, ok bool) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	if f.bits == nil || now.Sub(f.loaded) > prefilterStale || f.n > f.cap {
@@ -150,7 +158,7 @@ func (l *List) refreshPrefilter(ctx context.Context) error {
 		f.rebuilding, f.pending = false, nil
 		f.mu.Unlock()
 	}()
-	var keys []string
+	var keys []pfKey
 	err := l.db.Tx(ctx, func(tx *sql.Tx) error {
 		keys = keys[:0]
 		for _, q := range []string{
@@ -167,7 +175,7 @@ func (l *List) refreshPrefilter(ctx context.Context) error {
 					rows.Close()
 					return err
 				}
-				keys = append(keys, prefilterKey(account, key))
+				keys = append(keys, pfKey{account, key})
 			}
 			rows.Close()
 			if err := rows.Err(); err != nil {

@@ -208,6 +208,12 @@ func (l *List) Now() time.Time { return l.now() }
 
 const entryColumns = "address, email, reason, updated_ms, expires_ms, message_id, feedback_id, cause"
 
+// overwriteEntry is the upsert clause that replaces an entry of the same
+// address with the one being written.
+const overwriteEntry = `ON CONFLICT (account, address) DO UPDATE SET email = excluded.email, reason = excluded.reason,
+	updated_ms = excluded.updated_ms, expires_ms = excluded.expires_ms, message_id = excluded.message_id,
+	feedback_id = excluded.feedback_id, cause = excluded.cause`
+
 // Put adds e to account's list, or overwrites the entry of the same
 // address (SES: PutSuppressedDestination; an import's PUT). A zero
 // e.LastUpdate is the List's clock's now.
@@ -217,18 +223,7 @@ func (l *List) Put(ctx context.Context, account string, e Entry) error {
 
 // PutTx is Put within tx.
 func (l *List) PutTx(tx *sql.Tx, account string, e Entry) error {
-	if e.LastUpdate.IsZero() {
-		e.LastUpdate = l.now()
-	}
-	l.pf.add(prefilterKey(account, e.Address.Key()))
-	_, err := tx.Exec(l.db.Rebind(`INSERT INTO suppressed_destinations (account, `+entryColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (account, address) DO UPDATE SET email = excluded.email, reason = excluded.reason,
-			updated_ms = excluded.updated_ms, expires_ms = excluded.expires_ms, message_id = excluded.message_id,
-			feedback_id = excluded.feedback_id, cause = excluded.cause`),
-		account, e.Address.Key(), e.Address.Email(), string(e.Reason), e.LastUpdate.UnixMilli(), unixMilli(e.Expires),
-		e.MessageID, e.FeedbackID, e.Cause)
-	return err
+	return l.upsertTx(tx, account, e, false)
 }
 
 // addTx is an automatic addition (ObserveTx) of e within tx: it creates
@@ -238,19 +233,27 @@ func (l *List) PutTx(tx *sql.Tx, account string, e Entry) error {
 // condition is in the upsert itself, so concurrent nodes agree. Put and
 // imports overwrite, as SES's PutSuppressedDestination does.
 func (l *List) addTx(tx *sql.Tx, account string, e Entry) error {
+	return l.upsertTx(tx, account, e, true)
+}
+
+// upsertTx writes e, overwriting the entry of its address — only when that
+// one is weaker than e if onlyStronger (addTx's rule).
+func (l *List) upsertTx(tx *sql.Tx, account string, e Entry, onlyStronger bool) error {
 	if e.LastUpdate.IsZero() {
 		e.LastUpdate = l.now()
 	}
-	l.pf.add(prefilterKey(account, e.Address.Key()))
-	_, err := tx.Exec(l.db.Rebind(`INSERT INTO suppressed_destinations (account, `+entryColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (account, address) DO UPDATE SET email = excluded.email, reason = excluded.reason,
-			updated_ms = excluded.updated_ms, expires_ms = excluded.expires_ms, message_id = excluded.message_id,
-			feedback_id = excluded.feedback_id, cause = excluded.cause
+	l.pf.add(pfKey{account, e.Address.Key()})
+	q := `INSERT INTO suppressed_destinations (account, ` + entryColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ` + overwriteEntry
+	args := []any{account, e.Address.Key(), e.Address.Email(), string(e.Reason), e.LastUpdate.UnixMilli(), unixMilli(e.Expires),
+		e.MessageID, e.FeedbackID, e.Cause}
+	if onlyStronger {
+		q += `
 		WHERE suppressed_destinations.expires_ms <> 0 AND (suppressed_destinations.expires_ms <= ?
-			OR excluded.expires_ms = 0 OR excluded.expires_ms > suppressed_destinations.expires_ms)`),
-		account, e.Address.Key(), e.Address.Email(), string(e.Reason), e.LastUpdate.UnixMilli(), unixMilli(e.Expires),
-		e.MessageID, e.FeedbackID, e.Cause, e.LastUpdate.UnixMilli())
+			OR excluded.expires_ms = 0 OR excluded.expires_ms > suppressed_destinations.expires_ms)`
+		args = append(args, e.LastUpdate.UnixMilli())
+	}
+	_, err := tx.Exec(l.db.Rebind(q), args...)
 	return err
 }
 
@@ -265,9 +268,9 @@ func (l *List) PutMany(ctx context.Context, account string, entries []Entry) err
 		n := min(batch, len(entries))
 		chunk := dedupe(entries[:n])
 		entries = entries[n:]
-		keys := make([]string, len(chunk))
+		keys := make([]pfKey, len(chunk))
 		for i, e := range chunk {
-			keys[i] = prefilterKey(account, e.Address.Key())
+			keys[i] = pfKey{account, e.Address.Key()}
 		}
 		l.pf.add(keys...)
 		err := l.db.Tx(ctx, func(tx *sql.Tx) error {
@@ -285,9 +288,7 @@ func (l *List) PutMany(ctx context.Context, account string, entries []Entry) err
 				args = append(args, account, e.Address.Key(), e.Address.Email(), string(e.Reason), e.LastUpdate.UnixMilli(),
 					unixMilli(e.Expires), e.MessageID, e.FeedbackID, e.Cause)
 			}
-			q.WriteString(` ON CONFLICT (account, address) DO UPDATE SET email = excluded.email, reason = excluded.reason,
-				updated_ms = excluded.updated_ms, expires_ms = excluded.expires_ms, message_id = excluded.message_id,
-				feedback_id = excluded.feedback_id, cause = excluded.cause`)
+			q.WriteString(" " + overwriteEntry)
 			_, err := tx.Exec(l.db.Rebind(q.String()), args...)
 			return err
 		})
