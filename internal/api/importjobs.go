@@ -15,7 +15,7 @@ import (
 // (../shared/spec/ses.md §1.13): CreateImportJob, GetImportJob,
 // ListImportJobs, with S3 replaced by Petrel's two data sources
 // (docs/suppression.md, "Bulk import"): petrel-upload:// URLs from UploadImportData
-// and file:// URLs under the operator's import directory.
+// and file:// URLs under the account's own directory of the import directory.
 
 // importDestination is ImportDestination: one of its members.
 type importDestination struct {

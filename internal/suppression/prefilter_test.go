@@ -43,6 +43,15 @@ func TestPrefilter(t *testing.T) {
 			if !suppressed("early@example.com") || suppressed("never@example.com") {
 				t.Fatal("after the load: wrong answers")
 			}
+			// Loaded, it answers for an unlisted address itself (no query)
+			// and defers to the database for a listed one.
+			never, early := mustAddr(t, "never@example.com").Key(), mustAddr(t, "early@example.com").Key()
+			if maybe, ok := l.pf.maybe(time.Now(), pfKey{"acct", never}, pfKey{"", never}); !ok || maybe {
+				t.Fatalf("prefilter on an unlisted address: maybe=%v ok=%v, want a certain no", maybe, ok)
+			}
+			if maybe, ok := l.pf.maybe(time.Now(), pfKey{"acct", early}); !ok || !maybe {
+				t.Fatalf("prefilter on a listed address: maybe=%v ok=%v", maybe, ok)
+			}
 			// Written through this List: seen at once.
 			if err := l.Put(ctx, "acct", Entry{Address: mustAddr(t, "local@example.com"), Reason: Bounce}); err != nil {
 				t.Fatal(err)
