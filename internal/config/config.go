@@ -10,6 +10,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -68,6 +71,18 @@ type Config struct {
 
 	SMTPMaxConns      int `toml:"smtp-max-conns"`        // SMTP submission connections open at once, per listener (0 = unlimited); more get 421 4.7.0
 	SMTPMaxConnsPerIP int `toml:"smtp-max-conns-per-ip"` // SMTP submission connections open at once from one address, per listener (0 = unlimited)
+
+	// PublicURL is the base URL (scheme://host[:port]) at which notification
+	// subscribers reach Petrel's HTTP server: SNS's SubscribeURL,
+	// UnsubscribeURL and SigningCertURL are built on it. "" = http://<http>.
+	PublicURL string `toml:"public-url"`
+	// NotifyAllowNetworks are CIDR prefixes that webhook and subscription
+	// URLs may reach although they are loopback, private, link-local or
+	// otherwise internal (the SSRF guard refuses those by default).
+	NotifyAllowNetworks []string `toml:"notify-allow-networks"`
+	// NotifyRetryPeriod is how long a notification that cannot be delivered
+	// is retried before it becomes a dead letter.
+	NotifyRetryPeriod Duration `toml:"notify-retry-period"`
 }
 
 // Duration is a time.Duration written as "14h", "90s" in TOML, or with a
@@ -178,6 +193,11 @@ func Default() Config {
 
 		SMTPMaxConns:      1000,
 		SMTPMaxConnsPerIP: 50,
+
+		// SNS retries an HTTP endpoint for up to an hour by policy; a
+		// self-hosted receiver may be down for a night: a day, then a dead
+		// letter the operator can replay.
+		NotifyRetryPeriod: Duration(24 * time.Hour),
 	}
 }
 
@@ -268,6 +288,17 @@ func Flags(fs *flag.FlagSet, cfg *Config) {
 	fs.IntVar(&cfg.SMTPMaxConnsPerIP, "smtp-max-conns-per-ip", cfg.SMTPMaxConnsPerIP, "SMTP submission connections open at once from one address, per listener (0 = unlimited)")
 	fs.Int64Var(&cfg.MaxBodyMemory, "max-body-memory", cfg.MaxBodyMemory, "bytes of message bodies held in memory at once, API and SMTP together; over it requests are refused with 503/451 (0 = unlimited, else at least 60 MiB: one largest API request)")
 	fs.StringVar(&cfg.Debug, "debug", cfg.Debug, "listen address of the profiling endpoints /debug/pprof/ (keep it private); empty disables")
+	fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "base URL at which notification subscribers reach the HTTP server (SNS SubscribeURL, UnsubscribeURL, SigningCertURL), e.g. https://petrel.example.com (default: http://<http>)")
+	fs.Func("notify-allow-networks", "comma-separated CIDR prefixes webhook and subscription URLs may reach although internal (loopback, private, link-local…), e.g. 10.1.2.0/24", func(v string) error {
+		cfg.NotifyAllowNetworks = nil
+		for p := range strings.SplitSeq(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				cfg.NotifyAllowNetworks = append(cfg.NotifyAllowNetworks, p)
+			}
+		}
+		return nil
+	})
+	fs.Var(&cfg.NotifyRetryPeriod, "notify-retry-period", "how long an undeliverable notification is retried before it becomes a dead letter, e.g. 24h (at least 1m)")
 }
 
 // Validate returns every problem, each naming its field.
@@ -345,6 +376,19 @@ func (c Config) Validate() error {
 	if c.GlobalSuppressionMax < c.GlobalSuppressionInitial || c.GlobalSuppressionMax > Duration(365*24*time.Hour) {
 		errs = append(errs, errors.New("global-suppression-max: must be at least global-suppression-initial and at most 365d"))
 	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			errs = append(errs, fmt.Errorf("public-url: %q is not an http(s)://host[:port][/path] URL", c.PublicURL))
+		}
+	}
+	for _, p := range c.NotifyAllowNetworks {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			errs = append(errs, fmt.Errorf("notify-allow-networks: %q is not a CIDR prefix such as 10.0.0.0/8 or fd00::/8", p))
+		}
+	}
+	if c.NotifyRetryPeriod < Duration(time.Minute) {
+		errs = append(errs, errors.New("notify-retry-period: must be at least 1m"))
+	}
 	if c.HTTPMinBodyRate < 1 {
 		errs = append(errs, errors.New("http-min-body-rate: must be at least 1 byte/s"))
 	}
@@ -385,4 +429,21 @@ func checkDomain(d string) error {
 		}
 	}
 	return nil
+}
+
+// PublicBaseURL is PublicURL without a trailing slash, or, when it is
+// unset, http:// and the HTTP listen address (an unspecified host, as in
+// ":8080" or "0.0.0.0:8080", becomes the Hostname).
+func (c Config) PublicBaseURL() string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	host, port, err := net.SplitHostPort(c.HTTP)
+	if err != nil {
+		return "http://" + c.HTTP
+	}
+	if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
+		host = c.Hostname
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

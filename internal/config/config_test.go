@@ -107,6 +107,13 @@ func TestValidateLimits(t *testing.T) {
 		{[]string{"--http-header-timeout", "1s"}, ""},
 		{[]string{"--http-idle-timeout", "1ms"}, "http-idle-timeout"},
 		{[]string{"--http-idle-timeout", "1s"}, ""},
+		{[]string{"--public-url", "ftp://x"}, "public-url"},
+		{[]string{"--public-url", "https://user@petrel.example"}, "public-url"},
+		{[]string{"--public-url", "https://petrel.example/base"}, ""},
+		{[]string{"--notify-allow-networks", "127.0.0.1/8,::1/128"}, ""},
+		{[]string{"--notify-allow-networks", "10.0.0.0"}, "notify-allow-networks"},
+		{[]string{"--notify-retry-period", "59s"}, "notify-retry-period"},
+		{[]string{"--notify-retry-period", "1m"}, ""},
 		{[]string{"--http-min-body-rate", "0"}, "http-min-body-rate"},
 		{[]string{"--http-min-body-rate", "1"}, ""},
 		{[]string{"--max-body-memory", "1"}, "max-body-memory"},
@@ -229,4 +236,18 @@ func FuzzCheckDomain(f *testing.F) {
 			t.Fatalf("accepted %q, but <id@%s> does not parse: %v", d, d, err)
 		}
 	})
+}
+
+func TestPublicBaseURL(t *testing.T) {
+	for _, tc := range []struct{ public, http, want string }{
+		{"", "127.0.0.1:8080", "http://127.0.0.1:8080"},
+		{"", ":8080", "http://petrel.example:8080"},
+		{"", "[::]:8080", "http://petrel.example:8080"},
+		{"https://petrel.example/", "127.0.0.1:8080", "https://petrel.example"},
+	} {
+		c := Config{PublicURL: tc.public, HTTP: tc.http, Hostname: "petrel.example"}
+		if got := c.PublicBaseURL(); got != tc.want {
+			t.Errorf("PublicBaseURL(%q, %q) = %q, want %q", tc.public, tc.http, got, tc.want)
+		}
+	}
 }
