@@ -54,6 +54,11 @@ type Server struct {
 	Suppression *suppression.List
 	ImportJobs  *importjob.Service
 	Log         *slog.Logger
+	// Topics and URLs check event destinations (destinations.go): the SNS
+	// topic must be the caller's, the webhook URL must pass the SSRF
+	// guard. nil refuses that kind of destination.
+	Topics TopicChecker
+	URLs   URLChecker
 
 	// Region is the one region credential scopes must name (SES endpoints
 	// are regional); "" accepts any.
@@ -112,6 +117,8 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v2/email/identities/{EmailIdentity}", 0, s.getIdentity)
 	route("DELETE /v2/email/identities/{EmailIdentity}", 0, s.deleteIdentity)
 	route("PUT /v2/email/identities/{EmailIdentity}/dkim", MaxSmallBody, s.putDkimAttributes)
+	route("PUT /v2/email/identities/{EmailIdentity}/feedback", MaxSmallBody, s.putFeedbackAttributes)
+	route("PUT /v2/email/identities/{EmailIdentity}/configuration-set", MaxSmallBody, s.putIdentityConfigSet)
 	route("GET /v2/email/insights/{MessageId}/", 0, s.getMessageInsights)
 	route("POST /v2/email/configuration-sets", MaxSmallBody, s.createConfigSet)
 	route("GET /v2/email/configuration-sets", 0, s.listConfigSetsQuery)
@@ -125,6 +132,10 @@ func (s *Server) Handler() http.Handler {
 	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/tracking-options", MaxSmallBody, s.putConfigSetTracking)
 	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/vdm-options", MaxSmallBody, s.putConfigSetVdm)
 	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/archiving-options", MaxSmallBody, s.putConfigSetArchiving)
+	route("POST /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations", MaxSmallBody, s.createEventDestination)
+	route("GET /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations", 0, s.getEventDestinations)
+	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations/{EventDestinationName}", MaxSmallBody, s.updateEventDestination)
+	route("DELETE /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations/{EventDestinationName}", 0, s.deleteEventDestination)
 	route("POST /v2/email/tags", MaxSmallBody, s.tagResource)
 	route("DELETE /v2/email/tags", 0, s.untagResource)
 	route("GET /v2/email/tags", 0, s.listTagsForResource)

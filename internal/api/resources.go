@@ -185,9 +185,17 @@ func (s *Server) getIdentity(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	notif, set, err := s.Identities.Settings(ctx, c.account, id.Name)
+	if errors.Is(err, identity.ErrNotFound) {
+		return nil, notFound("Email identity %s does not exist.", name)
+	}
+	if err != nil {
+		return nil, err
+	}
 	return getEmailIdentityOutput{
+		ConfigurationSetName:     set,
 		IdentityType:             string(id.Kind),
-		FeedbackForwardingStatus: true,
+		FeedbackForwardingStatus: notif.ForwardingEnabled,
 		VerifiedForSendingStatus: id.Verified,
 		VerificationStatus:       verificationStatus(id),
 		DkimAttributes:           attrs,

@@ -68,8 +68,10 @@ type createEmailIdentityOutput struct {
 }
 
 // getEmailIdentityOutput is GetEmailIdentityResponse (§1.5), without
-// ConfigurationSetName and VerificationInfo, which Petrel does not keep.
+// VerificationInfo, which Petrel does not keep; ConfigurationSetName only
+// when the identity has a default set.
 type getEmailIdentityOutput struct {
+	ConfigurationSetName     string             `json:"ConfigurationSetName,omitempty"`
 	DkimAttributes           dkimAttributes     `json:"DkimAttributes"`
 	FeedbackForwardingStatus bool               `json:"FeedbackForwardingStatus"`
 	IdentityType             string             `json:"IdentityType"`

@@ -429,6 +429,10 @@ type Service struct {
 	cache    map[cacheKey]cached
 	cacheMax int    // MaxCacheEntries; tests lower it
 	changes  uint64 // bumped by forget, so a load racing a change is not cached
+
+	sealer   Sealer                                 // webhook secrets at rest (SetSealer)
+	dests    ttlCache[cacheKey, []EventDestination] // EventDestinations
+	hasDests ttlCache[string, bool]                 // HasNotifications
 }
 
 type cacheKey struct{ account, name string }
@@ -653,13 +657,21 @@ func (s *Service) List(ctx context.Context, account, after string, limit int) ([
 	return out, rows.Err()
 }
 
-// Delete removes account's set name, or returns ErrNotFound (SES:
-// DeleteConfigurationSet). Messages already accepted with it are sent as
-// if it had no options.
+// Delete removes account's set name and its event destinations, or
+// returns ErrNotFound (SES: DeleteConfigurationSet). Messages already
+// accepted with it are sent as if it had no options, and their events
+// published nowhere.
 func (s *Service) Delete(ctx context.Context, account, name string) error {
-	res, err := s.db.ExecContext(ctx, s.db.Rebind("DELETE FROM configuration_sets WHERE account = ? AND name = ?"), account, name)
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if err := s.deleteDestinationsTx(tx, account, name); err != nil {
+			return err
+		}
+		res, err := tx.Exec(s.db.Rebind("DELETE FROM configuration_sets WHERE account = ? AND name = ?"), account, name)
+		return affected(res, err)
+	})
 	s.forget(account, name)
-	return affected(res, err)
+	s.forgetDestinations(account, name)
+	return err
 }
 
 // update sets columns (written "a = ?, b = ?") of account's set name.

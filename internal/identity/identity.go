@@ -50,9 +50,10 @@ type Service struct {
 	sealer Sealer
 
 	mu       sync.Mutex
-	verified map[string]verifiedSet   // account → its verified identities, for Authorizing
-	dkim     map[string]cachedSigners // account → DKIM signers by domain, for Signer
-	changes  int                      // bumped by forget, so a load racing a change is not cached
+	verified map[string]verifiedSet     // account → its verified identities, for Authorizing
+	dkim     map[string]cachedSigners   // account → DKIM signers by domain, for Signer
+	notif    map[string]accountSettings // account → its identities' notification settings (notifications.go)
+	changes  int                        // bumped by forget, so a load racing a change is not cached
 }
 
 type verifiedSet struct {
@@ -75,6 +76,7 @@ func (s *Service) forget(account string) {
 	s.mu.Lock()
 	delete(s.verified, account)
 	delete(s.dkim, account)
+	delete(s.notif, account)
 	s.changes++
 	s.mu.Unlock()
 }

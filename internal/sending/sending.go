@@ -10,11 +10,11 @@
 //     it as SES does (X-SES-* read and stripped, Message-ID and Date set),
 //     adding the signed X-Petrel-Feedback token that ties reports sent to
 //     the feedback mailboxes to it;
-//  5. resolves the message's configuration set, when it names one: the
-//     API's ConfigurationSetName, else the X-SES-CONFIGURATION-SET header
-//     field. A set the account does not have is refused
-//     (*ConfigSetNotFoundError), one whose sending is paused too
-//     (*ConfigSetPausedError); a set's MaxDeliverySeconds replaces the
+//  5. resolves the message's configuration set: the API's
+//     ConfigurationSetName, else the X-SES-CONFIGURATION-SET header field,
+//     else the default set of the identity that authorised From. A named
+//     set the account does not have is refused (*ConfigSetNotFoundError),
+//     one whose sending is paused too (*ConfigSetPausedError); a set's MaxDeliverySeconds replaces the
 //     deployment's delivery deadline and its TlsPolicy REQUIRE is copied onto
 //     every queue entry (../shared/spec/ses.md §1.8, §7);
 //  6. DKIM-signs it with the From domain's key, when it has one (a key that
@@ -276,7 +276,7 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	if err != nil {
 		return "", &RejectedError{err.Error()}
 	}
-	set, err := s.configSet(ctx, req, prep)
+	set, err := s.configSet(ctx, req, prep, from)
 	if err != nil {
 		return "", err
 	}
@@ -369,19 +369,33 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 // configSet returns the configuration set the message is sent with: the
 // one req names (API ConfigurationSetName), else the one its
 // X-SES-CONFIGURATION-SET header field names (read by message.Prepare), else
-// none — the zero ConfigurationSet (no name, default deadline, TLS
-// optional), found without reading anything. A named set is looked up in
-// the configset cache (configset.Service.Cached: a map read while its
-// answer is fresh). Errors: *ConfigSetNotFoundError when the account has no
-// set of that name, *ConfigSetPausedError when the set's sending is
-// disabled, *StorageError when the lookup failed.
-func (s *Sender) configSet(ctx context.Context, req Request, p *message.Prepared) (configset.ConfigurationSet, error) {
+// the default set of the identity that authorised from (the From address:
+// the address identity's, else its domain's, else a parent domain's;
+// identity.Service.DefaultConfigurationSet), else none — the zero
+// ConfigurationSet (no name, default deadline, TLS optional). Every lookup
+// is cached (configset.Service.Cached, the identities' cached settings):
+// while the caches are fresh a message without a named set costs a few map
+// reads and no store access. Errors: *ConfigSetNotFoundError when the
+// account has no set of the name the request or header gives,
+// *ConfigSetPausedError when the set's sending is disabled, *StorageError
+// when a lookup failed. An identity default naming a set deleted since is
+// ignored (the message is sent without a set), so that a stale default
+// never stops an identity's mail.
+func (s *Sender) configSet(ctx context.Context, req Request, p *message.Prepared, from address.Address) (configset.ConfigurationSet, error) {
 	name := req.ConfigSet
 	if name == "" {
 		name = strings.TrimSpace(p.ConfigurationSet)
 	}
+	byDefault := false
 	if name == "" {
-		return configset.ConfigurationSet{}, nil
+		def, err := s.identities.DefaultConfigurationSet(ctx, req.Account, from)
+		if err != nil {
+			return configset.ConfigurationSet{}, &StorageError{err}
+		}
+		if def == "" {
+			return configset.ConfigurationSet{}, nil
+		}
+		name, byDefault = def, true
 	}
 	if configset.ValidateName(name) != nil {
 		// No set can have this name (a header field's value is not checked
@@ -390,6 +404,8 @@ func (s *Sender) configSet(ctx context.Context, req Request, p *message.Prepared
 	}
 	set, err := s.configsets.Cached(ctx, req.Account, name)
 	switch {
+	case errors.Is(err, configset.ErrNotFound) && byDefault:
+		return configset.ConfigurationSet{}, nil
 	case errors.Is(err, configset.ErrNotFound):
 		return set, &ConfigSetNotFoundError{Name: name}
 	case err != nil:
