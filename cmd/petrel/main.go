@@ -6,6 +6,7 @@
 //	petrel credentials create --account NAME     new access key + SMTP password
 //	petrel credentials list|disable|enable|delete --account A [KEYID|--network CIDR]
 //	petrel identity add NAME --account A [--verified] | verify | list | delete
+//	petrel identity notifications NAME --account A [...] | configuration-set NAME --account A [SET|--clear]
 //	petrel events [--message-id ID] [--type T] [--account A] [--follow]
 //	petrel bounce classify [FILE|-] [--json] [--explain] [--reply LINE]
 //	petrel bounce rules list | check FILE | reload
@@ -66,6 +67,12 @@ commands:
   identity dkim DOMAIN --account A [--dkim rsa2048|rsa1024|ed25519 | --key FILE --selector S]
                                       show the domain's DKIM key and the TXT record to
                                       publish; generate a new key, or install your own
+  identity notifications NAME --account A [--bounce-topic ARN] [--complaint-topic ARN]
+                   [--delivery-topic ARN] [--headers-in bounce,complaint,delivery|none] [--forwarding on|off]
+                                      show or set where the identity's bounce, complaint and
+                                      delivery notifications go ("none" clears a topic)
+  identity configuration-set NAME --account A [SET|--clear]
+                                      show, set or clear the identity's default configuration set
   events [--message-id ID] [--type T] [--account A] [--follow]
                                       print events as JSON lines (SES format)
   bounce classify [FILE|-] [--json] [--explain] [--reply "550 5.1.1 ..."]
@@ -331,7 +338,13 @@ func accountCmd(ctx context.Context, args []string) error {
 
 func identityCmd(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: petrel identity add|verify|list|delete|dkim [NAME] --account A")
+		return errors.New("usage: petrel identity add|verify|list|delete|dkim|notifications|configuration-set [NAME] --account A")
+	}
+	switch args[0] {
+	case "notifications":
+		return identityNotificationsCmd(ctx, args[1:], os.Stdout)
+	case "configuration-set":
+		return identityConfigSetCmd(ctx, args[1:], os.Stdout)
 	}
 	var acct, dkimAlg, keyFile, selector string
 	var verified bool
