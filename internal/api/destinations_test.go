@@ -384,6 +384,24 @@ func TestIdentityFeedbackAndDefaultSet(t *testing.T) {
 			if code, _ := apiCode(err); code != "NotFoundException" {
 				t.Errorf("unknown identity: %v", err)
 			}
+
+			// CreateEmailIdentity's ConfigurationSetName is the new identity's
+			// default; an unknown set creates nothing.
+			if _, err := ses.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String("news@acme.example"),
+				ConfigurationSetName: aws.String("s1")}); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := ses.GetEmailIdentity(ctx, &sesv2.GetEmailIdentityInput{EmailIdentity: aws.String("news@acme.example")}); err != nil ||
+				aws.ToString(out.ConfigurationSetName) != "s1" || !out.FeedbackForwardingStatus {
+				t.Errorf("created with a default set: %+v, %v", out, err)
+			}
+			_, err = ses.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String("x@acme.example"), ConfigurationSetName: aws.String("nope")})
+			if code, _ := apiCode(err); code != "NotFoundException" {
+				t.Errorf("create with an unknown set: %v", err)
+			}
+			if _, err := ses.GetEmailIdentity(ctx, &sesv2.GetEmailIdentityInput{EmailIdentity: aws.String("x@acme.example")}); err == nil {
+				t.Error("identity created with an unknown default set")
+			}
 		})
 	}
 }
@@ -395,7 +413,7 @@ func TestDestinationsNeedCheckers(t *testing.T) {
 	s.Topics, s.URLs = nil, nil
 	const path = "/v2/email/configuration-sets/s1/event-destinations"
 	for body, msg := range map[string]string{
-		`{"EventDestinationName":"d","EventDestination":{"MatchingEventTypes":["SEND"],"SnsDestination":{"TopicArn":"` + acmeTopic + `"}}}`: "SnsDestination is not available",
+		`{"EventDestinationName":"d","EventDestination":{"MatchingEventTypes":["SEND"],"SnsDestination":{"TopicArn":"` + acmeTopic + `"}}}`:          "SnsDestination is not available",
 		`{"EventDestinationName":"d","EventDestination":{"MatchingEventTypes":["SEND"],"WebhookDestination":{"Url":"https://hooks.acme.example/"}}}`: "WebhookDestination is not available",
 	} {
 		status, code, out := raw("POST", path, body)

@@ -91,6 +91,7 @@ func (s *Server) dkimAttributes(ctx context.Context, account string, id identity
 func (s *Server) createIdentity(ctx context.Context, c *call) (any, error) {
 	var in struct {
 		EmailIdentity         *string
+		ConfigurationSetName  *string // the identity's default set (§1.5)
 		DkimSigningAttributes *struct {
 			DomainSigningSelector   *string
 			DomainSigningPrivateKey *string
@@ -124,6 +125,13 @@ func (s *Server) createIdentity(ctx context.Context, c *call) (any, error) {
 			}
 		}
 	}
+	defaultSet := ""
+	if in.ConfigurationSetName != nil {
+		defaultSet = *in.ConfigurationSetName
+		if err := s.checkIdentityConfigSet(ctx, c.account, defaultSet); err != nil {
+			return nil, err
+		}
+	}
 	id, err := s.Identities.Create(ctx, c.account, *in.EmailIdentity, false)
 	switch {
 	case errors.Is(err, identity.ErrExists):
@@ -146,6 +154,12 @@ func (s *Server) createIdentity(ctx context.Context, c *call) (any, error) {
 				return nil, badRequest("DkimSigningAttributes: %v", err)
 			}
 			return nil, err // Petrel's failure (storing the key): InternalFailure
+		}
+	}
+	if defaultSet != "" {
+		if err := s.Identities.SetConfigurationSet(ctx, c.account, id.Name, defaultSet); err != nil {
+			s.Identities.Delete(ctx, c.account, id.Name)
+			return nil, err
 		}
 	}
 	attrs, err := s.dkimAttributes(ctx, c.account, id)
