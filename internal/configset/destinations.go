@@ -340,60 +340,61 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, account, set, name st
 
 // GetEventDestinations returns account's destinations of set, in name
 // order, webhook secrets opened (SES: GetConfigurationSetEventDestinations).
+// It reads without a transaction (on SQLite one would take the write
+// lock): a set deleted between its two queries reads as having none.
 // Errors: ErrNotFound (the set).
 func (s *Service) GetEventDestinations(ctx context.Context, account, set string) ([]EventDestination, error) {
-	var out []EventDestination
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		if err := s.setExists(tx, account, set); err != nil {
-			return err
-		}
-		rows, err := tx.Query(s.db.Rebind(`SELECT name, enabled, matching_event_types, sns_topic_arn, webhook_url, secret_sealed,
-			previous_secret_sealed, previous_until_ms FROM configuration_set_event_destinations
-			WHERE account = ? AND configuration_set = ? ORDER BY name`), account, set)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		now := s.now().UnixMilli()
-		for rows.Next() {
-			var (
-				d             EventDestination
-				enabled       int
-				types         string
-				cur, prev     []byte
-				prevUntil     int64
-				binding       string
-				secret, older []byte
-			)
-			if err := rows.Scan(&d.Name, &enabled, &types, &d.SnsTopicArn, &d.WebhookURL, &cur, &prev, &prevUntil); err != nil {
-				return err
-			}
-			d.Enabled = enabled != 0
-			d.MatchingEventTypes = strings.Split(types, ",")
-			binding = secretBinding(account, set, d.Name)
-			if len(cur) > 0 {
-				if s.sealer == nil {
-					return ErrNoSealer
-				}
-				if secret, err = s.sealer.Open(cur, binding); err != nil {
-					return fmt.Errorf("event destination %s/%s: opening its webhook secret: %w", set, d.Name, err)
-				}
-				d.WebhookSecrets = []string{string(secret)}
-				if len(prev) > 0 && prevUntil > now {
-					if older, err = s.sealer.Open(prev, binding); err != nil {
-						return fmt.Errorf("event destination %s/%s: opening its previous webhook secret: %w", set, d.Name, err)
-					}
-					d.WebhookSecrets = append(d.WebhookSecrets, string(older))
-				}
-			}
-			out = append(out, d)
-		}
-		return rows.Err()
-	})
+	var one int
+	err := s.db.QueryRowContext(ctx, s.db.Rebind("SELECT 1 FROM configuration_sets WHERE account = ? AND name = ?"), account, set).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT name, enabled, matching_event_types, sns_topic_arn, webhook_url, secret_sealed,
+		previous_secret_sealed, previous_until_ms FROM configuration_set_event_destinations
+		WHERE account = ? AND configuration_set = ? ORDER BY name`), account, set)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	now := s.now().UnixMilli()
+	out := []EventDestination{}
+	for rows.Next() {
+		var (
+			d         EventDestination
+			enabled   int
+			types     string
+			cur, prev []byte
+			prevUntil int64
+		)
+		if err := rows.Scan(&d.Name, &enabled, &types, &d.SnsTopicArn, &d.WebhookURL, &cur, &prev, &prevUntil); err != nil {
+			return nil, err
+		}
+		d.Enabled = enabled != 0
+		d.MatchingEventTypes = strings.Split(types, ",")
+		if len(cur) > 0 {
+			if s.sealer == nil {
+				return nil, ErrNoSealer
+			}
+			binding := secretBinding(account, set, d.Name)
+			secret, err := s.sealer.Open(cur, binding)
+			if err != nil {
+				return nil, fmt.Errorf("event destination %s/%s: opening its webhook secret: %w", set, d.Name, err)
+			}
+			d.WebhookSecrets = []string{string(secret)}
+			if len(prev) > 0 && prevUntil > now {
+				older, err := s.sealer.Open(prev, binding)
+				if err != nil {
+					return nil, fmt.Errorf("event destination %s/%s: opening its previous webhook secret: %w", set, d.Name, err)
+				}
+				d.WebhookSecrets = append(d.WebhookSecrets, string(older))
+			}
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
 }
 
 // EventDestinations is GetEventDestinations for the notification path:

@@ -58,10 +58,11 @@ type identitySettings struct {
 // accountSettings is the cached settings of an account's identities: one
 // query loads them all.
 type accountSettings struct {
-	byName    map[string]identitySettings
-	hasTopics bool
-	loaded    time.Time
-	cached    bool // this answer came from the cache
+	byName     map[string]identitySettings
+	hasTopics  bool
+	hasDefault bool // some identity has a default configuration set
+	loaded     time.Time
+	cached     bool // this answer came from the cache
 }
 
 // settings returns account's identities' settings, from the cache while
@@ -97,6 +98,9 @@ func (s *Service) settings(ctx context.Context, account string) (accountSettings
 		st.attrs.ForwardingEnabled = fwd != 0
 		if st.attrs.BounceTopic != "" || st.attrs.ComplaintTopic != "" || st.attrs.DeliveryTopic != "" {
 			v.hasTopics = true
+		}
+		if st.configSet != "" {
+			v.hasDefault = true
 		}
 		v.byName[name] = st
 	}
@@ -182,11 +186,11 @@ func (s *Service) ConfigurationSetOf(ctx context.Context, account, name string) 
 // one. It reads the cached settings (a map lookup per candidate; no store
 // access while the cache is fresh).
 func (s *Service) DefaultConfigurationSet(ctx context.Context, account string, a address.Address) (string, error) {
-	verified, err := s.verifiedSet(ctx, account)
-	if err != nil {
+	v, err := s.settings(ctx, account)
+	if err != nil || !v.hasDefault {
 		return "", err
 	}
-	v, err := s.settings(ctx, account)
+	verified, err := s.verifiedSet(ctx, account)
 	if err != nil {
 		return "", err
 	}

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"errors"
+	"github.com/petrelmail/petrel/internal/address"
 	"testing"
 
 	"github.com/petrelmail/petrel/internal/account"
@@ -132,6 +133,41 @@ func TestNotificationAttributes(t *testing.T) {
 			must(s.Delete(ctx, "a", "example.com"))
 			if _, err := s.NotificationAttributes(ctx, "a", "example.com"); !errors.Is(err, ErrNotFound) {
 				t.Errorf("deleted identity: %v", err)
+			}
+		})
+	}
+}
+
+// BenchmarkDefaultConfigurationSet: what resolving the identity default
+// costs a send while the caches are fresh (no store access), for an
+// account whose identities have no default (the common case) and for one
+// resolved through the address identity to its domain's default.
+func BenchmarkDefaultConfigurationSet(b *testing.B) {
+	db := store.OpenTest(b, "sqlite")
+	ctx := b.Context()
+	accts, _ := account.New(db, b.TempDir()+"/k", "us-east-1")
+	s := New(db, accts)
+	for _, a := range []string{"plain", "defaults"} {
+		if _, err := accts.Create(ctx, a); err != nil {
+			b.Fatal(err)
+		}
+		for _, n := range []string{"example.com", "alice@example.com"} {
+			if _, err := s.Create(ctx, a, n, true); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := s.SetConfigurationSet(ctx, "defaults", "example.com", "dom"); err != nil {
+		b.Fatal(err)
+	}
+	from, _ := address.Parse("alice@example.com")
+	for _, tc := range []struct{ account, want string }{{"plain", ""}, {"defaults", "dom"}} {
+		b.Run(tc.account, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if set, err := s.DefaultConfigurationSet(ctx, tc.account, from); err != nil || set != tc.want {
+					b.Fatalf("%q, %v", set, err)
+				}
 			}
 		})
 	}
