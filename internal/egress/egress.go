@@ -195,7 +195,8 @@ func (g *Guard) parse(raw string) (*url.URL, string, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, "", &Error{Reason: fmt.Sprintf("notification URL %q is not a valid URL: %v", raw, err)}
+		// Not quoted back: the text may hold a password.
+		return nil, "", &Error{Reason: fmt.Sprintf("the notification URL is not a valid URL: %v", err)}
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		if u.Scheme == "" {
