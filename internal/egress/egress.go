@@ -84,8 +84,8 @@ const allowHint = "; Petrel does not send notifications to internal networks unl
 // password redacted), or only Reason when the refusal comes from the dialer,
 // which knows the address but not the URL. It wraps ErrForbidden.
 type Error struct {
-	URL    string
-	Reason string
+	URL    string // the refused URL, password redacted; "" from the dialer
+	Reason string // what was refused and why, e.g. "10.0.0.5 is a private address (RFC 1918); …"
 }
 
 func (e *Error) Error() string {
@@ -138,8 +138,10 @@ func NewResolver(addr string) *net.Resolver {
 }
 
 // Allowed reports whether Petrel may connect to ip: a public unicast address,
-// or one inside an allow-listed prefix (step 2 of the package doc). A zone
-// is ignored.
+// or one inside an allow-listed prefix (step 2 of the package doc). An
+// IPv4-mapped address is judged as its IPv4 address; the NAT64, 6to4,
+// IPv4-translated and Teredo forms are refused when an embedded IPv4 address
+// is (allow-listed IPv4 prefixes apply to it). A zone is ignored.
 func (g *Guard) Allowed(ip netip.Addr) bool {
 	reason, _ := g.verdict(ip)
 	return reason == ""
