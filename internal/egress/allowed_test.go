@@ -195,3 +195,23 @@ func FuzzAllowed(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkAllowed measures the address rule (run at every dial).
+func BenchmarkAllowed(b *testing.B) {
+	g := New(prefixes(b, "10.1.2.0/24"), nil)
+	ips := []netip.Addr{netip.MustParseAddr("8.8.8.8"), netip.MustParseAddr("2606:4700::1111"), netip.MustParseAddr("10.0.0.1")}
+	for i := 0; b.Loop(); i++ {
+		g.Allowed(ips[i%len(ips)])
+	}
+}
+
+// BenchmarkCheckURLLiteral measures CheckURL without a DNS lookup.
+func BenchmarkCheckURLLiteral(b *testing.B) {
+	g := New(nil, nil)
+	ctx := b.Context()
+	for b.Loop() {
+		if err := g.CheckURL(ctx, "https://8.8.8.8:8443/hooks/petrel?x=1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
