@@ -293,7 +293,7 @@ type Target struct {
 // Input is what Plan decides from.
 type Input struct {
 	Kind         event.Kind
-	System       bool                        // the message is Petrel's own system mail
+	System       bool                         // the message is Petrel's own system mail
 	Destinations []configset.EventDestination // of the message's configuration set
 	Attributes   identity.NotificationAttributes
 	FeedbackTo   string // Bounce, Complaint: the feedback address ("" = none known)
