@@ -84,12 +84,12 @@ func (q *Queue) InsertTx(tx *sql.Tx, e *Entry, owner string, leaseUntil time.Tim
 		system = 1
 	}
 	return q.db.ExecTx(tx, "INSERT INTO queue (id, message_id, account, rcpt, domain, attempts, created_ms, next_attempt_ms, deadline_ms, "+
-		"configuration_set, tls_required, system, mail_from, lease_owner, lease_until_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		"configuration_set, tls_required, system_mail, mail_from, lease_owner, lease_until_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		e.ID, e.MessageID, e.Account, e.Rcpt, e.Domain, e.Attempts, e.Created.UnixMilli(), e.NextAttempt.UnixMilli(), e.Deadline.UnixMilli(),
 		e.ConfigurationSet, tlsRequired, system, e.MailFrom, owner, until)
 }
 
-const columns = "id, message_id, account, rcpt, domain, attempts, created_ms, next_attempt_ms, deadline_ms, configuration_set, tls_required, system, mail_from"
+const columns = "id, message_id, account, rcpt, domain, attempts, created_ms, next_attempt_ms, deadline_ms, configuration_set, tls_required, system_mail, mail_from"
 
 // Lease claims up to n entries that are due at now and not leased by anyone
 // (or whose lease has expired), leasing them to owner for leaseFor.
