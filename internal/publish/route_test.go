@@ -3,6 +3,7 @@ package publish_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -359,4 +360,46 @@ func mustEncode(t *testing.T, v any) json.RawMessage {
 		t.Fatal(err)
 	}
 	return b
+}
+
+var errNoTopic = errors.New("topic not found")
+
+// failingTopics refuses every topic: gone ones with errNoTopic, others
+// with a storage error.
+type failingTopics struct{ gone string }
+
+func (f failingTopics) PublishJobs(_ context.Context, _, arn, _, _ string, _ map[string]string) ([]notify.Job, error) {
+	if arn == f.gone {
+		return nil, fmt.Errorf("%s: %w", arn, errNoTopic)
+	}
+	return nil, errors.New("database is locked")
+}
+
+// TestRoutePublishErrors: a deleted topic is skipped (the other targets
+// still get their jobs) when Config.TopicGone recognises the error; any
+// other PublishJobs error fails Route, so the engine retries the event.
+// The event carries its mail object (AddTest): no spool record needed.
+func TestRoutePublishErrors(t *testing.T) {
+	mail := mustEncode(t, event.Mail{MessageID: "m-test", Source: "Ops <ops@example.com>",
+		SourceArn: "arn:aws:ses:us-east-1:1:identity/example.com", Destination: []string{"r@example.net"},
+		Tags: map[string][]string{"ses:configuration-set": {"S"}}})
+	bounce := event.Event{Kind: event.Bounce, MessageID: "m-test", Account: acct, Mail: mail, Time: time.Now(),
+		Detail: mustEncode(t, event.BounceDetail{BounceType: "Permanent", BounceSubType: "General", FeedbackID: "f",
+			BouncedRecipients: []event.BouncedRecipient{{EmailAddress: "r@example.net"}}})}
+	dests := destinations{"S": {{Name: "gone", Enabled: true, MatchingEventTypes: []string{"BOUNCE"}, SnsTopicArn: "arn:gone"}}}
+	gone := func(err error) bool { return errors.Is(err, errNoTopic) }
+
+	r := publish.New(publish.Config{Hostname: "petrel.test", TopicGone: gone}, nil, dests, identities{}, failingTopics{gone: "arn:gone"})
+	jobs, err := r.Route(t.Context(), bounce)
+	if err != nil || len(jobs) != 1 || jobs[0].Channel != notify.Email || jobs[0].Rcpt != "ops@example.com" {
+		t.Errorf("deleted topic: Route = %+v, %v; want only the feedback email to ops@example.com", jobs, err)
+	}
+	r = publish.New(publish.Config{Hostname: "petrel.test"}, nil, dests, identities{}, failingTopics{gone: "arn:gone"})
+	if _, err := r.Route(t.Context(), bounce); !errors.Is(err, errNoTopic) {
+		t.Errorf("without TopicGone: Route error = %v, want the topic's", err)
+	}
+	r = publish.New(publish.Config{Hostname: "petrel.test", TopicGone: gone}, nil, dests, identities{}, failingTopics{})
+	if _, err := r.Route(t.Context(), bounce); err == nil {
+		t.Error("storage error: Route succeeded, want an error (retry)")
+	}
 }
