@@ -175,10 +175,9 @@ func (f Feedback) ARF(d event.ComplaintDetail) []byte {
 	if t, err := time.Parse(event.TimeFormat, d.ArrivalDate); err == nil {
 		field(&b, "Arrival-Date", rfc5322Date(t))
 	}
+	// No Source-IP: RFC 5965 means the host that handed the message to the
+	// receiver (Petrel), not mail.sourceIp, the customer's client.
 	field(&b, "Reporting-MTA", "dns; "+f.Hostname)
-	if f.Mail.SourceIP != "" {
-		field(&b, "Source-IP", f.Mail.SourceIP)
-	}
 	b.WriteString("\r\n--" + boundary + "\r\n")
 	f.original(&b, "Original Message Headers")
 	b.WriteString("--" + boundary + "--\r\n")
