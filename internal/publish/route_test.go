@@ -2,6 +2,7 @@ package publish_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/petrelmail/petrel/internal/delivery"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
+	"github.com/petrelmail/petrel/internal/message"
 	"github.com/petrelmail/petrel/internal/mxtest"
 	"github.com/petrelmail/petrel/internal/notify"
 	"github.com/petrelmail/petrel/internal/publish"
@@ -408,4 +410,55 @@ func TestRoutePublishErrors(t *testing.T) {
 	if _, err := r.Route(t.Context(), bounce); err == nil {
 		t.Error("storage error: Route succeeded, want an error (retry)")
 	}
+}
+
+// BenchmarkRoute is the fan-out cost of one event read from a real SQLite
+// spool: a Send to an SNS destination and a webhook (event JSON), and a
+// Bounce to the identity topic and feedback forwarding (notification JSON
+// and a DSN).
+func BenchmarkRoute(b *testing.B) {
+	db := store.OpenTest(b, "sqlite")
+	sp := spool.New(db)
+	m := event.Mail{Timestamp: event.Timestamp(time.Now()), MessageID: "m1", Source: "news@example.com",
+		SourceArn: "arn:aws:ses:us-east-1:1:identity/example.com", SendingAccountID: "1", Destination: []string{"r@example.net"},
+		Tags: map[string][]string{"ses:configuration-set": {"S"}, "ses:operation": {"SendEmail"}}}
+	for _, h := range []string{"From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type"} {
+		m.Headers = append(m.Headers, message.Header{Name: h, Value: "value of " + h})
+	}
+	raw, _ := event.Encode(m)
+	err := db.Tx(b.Context(), func(tx *sql.Tx) error {
+		return sp.PutTx(tx, &spool.Message{ID: "m1", Account: acct, Created: time.Now(), MailFrom: "news@example.com", Mail: raw, Body: []byte("x")})
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dests := destinations{"S": {{Name: "sns", Enabled: true, MatchingEventTypes: []string{"SEND"}, SnsTopicArn: "arn:t"},
+		{Name: "hook", Enabled: true, MatchingEventTypes: []string{"SEND"}, WebhookURL: "https://h.example/", WebhookSecrets: []string{"s"}}}}
+	ids := identities{"example.com": {BounceTopic: "arn:b", ForwardingEnabled: true}}
+	r := publish.New(publish.Config{Hostname: "petrel.test"}, sp, dests, ids, &discardTopics{})
+	for _, c := range []struct {
+		name string
+		e    event.Event
+	}{
+		{"Send", event.Event{Kind: event.Send, MessageID: "m1", Account: acct, Detail: json.RawMessage(`{}`)}},
+		{"Bounce", event.Event{Kind: event.Bounce, MessageID: "m1", Account: acct, Time: time.Now(), Detail: json.RawMessage(
+			`{"bounceType":"Permanent","bounceSubType":"General","bouncedRecipients":[{"emailAddress":"r@example.net","action":"failed","status":"5.1.1","diagnosticCode":"smtp; 550 5.1.1 unknown"}],"timestamp":"2026-01-01T00:00:00.000Z","feedbackId":"f1"}`)}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				jobs, err := r.Route(b.Context(), c.e)
+				if err != nil || len(jobs) != 2 {
+					b.Fatalf("Route = %d jobs, %v", len(jobs), err)
+				}
+			}
+		})
+	}
+}
+
+// discardTopics returns one job per publish and keeps nothing.
+type discardTopics struct{}
+
+func (discardTopics) PublishJobs(_ context.Context, account, arn, _, message string, _ map[string]string) ([]notify.Job, error) {
+	return []notify.Job{{Account: account, Target: "sns:" + arn, Body: []byte(message)}}, nil
 }
