@@ -35,7 +35,10 @@ func (w *worker) attempt(e *queue.Entry) (outcome, bool) {
 	d := w.d
 	ctx := d.ctx
 	start := time.Now()
-	rp := bounce.ReturnPath(e.MessageID, rcptIndex(e.ID), d.cfg.ReturnPathDomain, d.cfg.VERPSecret)
+	rp := e.MailFrom // system mail: as given, "" being the null reverse-path <>
+	if !e.System {
+		rp = bounce.ReturnPath(e.MessageID, rcptIndex(e.ID), d.cfg.ReturnPathDomain, d.cfg.VERPSecret)
+	}
 	if r, command, ok := checkPaths(rp, e.Rcpt); !ok {
 		// An address that cannot be written safely (accepted by an older
 		// version, say) bounces at once, without a connection.

@@ -250,3 +250,44 @@ func TestConnectionRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestSystemMailReturnPath: a system entry goes out with its own envelope
+// sender — the null reverse-path <> or the address given — never the VERP
+// return path, which a normal entry of the same harness still gets.
+func TestSystemMailReturnPath(t *testing.T) {
+	mx := mxtest.Start(t, "127.0.0.1", 0)
+	h := newHarness(t, Config{RelayHost: mx.Addr, ReturnPathDomain: "bounces.petrel.test"})
+	h.run()
+	now := time.Now()
+	cases := []struct {
+		rcpt   string
+		e      queue.Entry
+		prefix string // of MAIL FROM as the MX saw it
+	}{
+		{"null@example.net", queue.Entry{System: true}, ""},
+		{"given@example.net", queue.Entry{System: true, MailFrom: "notify@petrel.test"}, "notify@petrel.test"},
+		{"verp@example.net", queue.Entry{}, "b-msg-"},
+	}
+	for _, c := range cases {
+		c.e.Rcpt, c.e.Domain, c.e.Created, c.e.Deadline = c.rcpt, "example.net", now, now.Add(time.Minute)
+		id := h.sendEntry(c.e, "Subject: s\r\n\r\nbody\r\n")
+		if evs := h.final(id); evs[len(evs)-1].Kind != event.Delivery {
+			t.Fatalf("%s: events %v", c.rcpt, kinds(evs))
+		}
+	}
+	from := map[string]string{}
+	for _, m := range mx.Messages() {
+		from[m.To[0]] = m.From
+	}
+	for _, c := range cases {
+		got, ok := from[c.rcpt]
+		switch {
+		case !ok:
+			t.Errorf("%s: not received", c.rcpt)
+		case c.prefix == "" && got != "":
+			t.Errorf("%s: MAIL FROM <%s>, want <>", c.rcpt, got)
+		case c.prefix != "" && (!strings.HasPrefix(got, c.prefix) || c.prefix == "b-msg-" && !strings.HasSuffix(got, "@bounces.petrel.test")):
+			t.Errorf("%s: MAIL FROM <%s>, want %s…", c.rcpt, got, c.prefix)
+		}
+	}
+}

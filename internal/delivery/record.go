@@ -216,7 +216,9 @@ func (d *Deliverer) finish(e *queue.Entry, detail event.Detail) func(*sql.Tx) er
 // transaction that records it, with the suppression override of e's
 // configuration set (nil: the account's policy decides).
 func (d *Deliverer) observe(tx *sql.Tx, e *queue.Entry, detail event.Detail, override *suppression.Policy, simulated bool, now time.Time) error {
-	if d.Suppression == nil {
+	if d.Suppression == nil || e.System {
+		// System mail (feedback reports to the customer's own Return-Path)
+		// never adds the customer's addresses to their suppression list.
 		return nil
 	}
 	return d.Suppression.ObserveTx(tx, suppression.Observation{Account: e.Account, MessageID: e.MessageID, Recipient: e.Rcpt,

@@ -328,8 +328,11 @@ func needs(from, rcpt string, msg []byte) (smtputf8, eightBit bool) {
 // for the sender (RFC 3463 bad sender's mailbox address syntax), 553 5.1.3
 // for the recipient (bad destination mailbox address syntax).
 func checkPaths(from, rcpt string) (r smtpreply.Reply, command string, ok bool) {
-	if err := address.CheckEmail(from); err != nil {
-		return smtpreply.Reply{Code: 553, Enhanced: "5.1.7", Text: "Sender address cannot be written in MAIL FROM: " + err.Error()}, "MAIL", false
+	// "" is the null reverse-path <> of system mail (RFC 5321 §4.5.5).
+	if from != "" {
+		if err := address.CheckEmail(from); err != nil {
+			return smtpreply.Reply{Code: 553, Enhanced: "5.1.7", Text: "Sender address cannot be written in MAIL FROM: " + err.Error()}, "MAIL", false
+		}
 	}
 	if err := address.CheckEmail(rcpt); err != nil {
 		return smtpreply.Reply{Code: 553, Enhanced: "5.1.3", Text: "Recipient address cannot be written in RCPT TO: " + err.Error()}, "RCPT", false

@@ -47,6 +47,14 @@ type Entry struct {
 	// §1.8): deliver only over a TLS session, else retry until Deadline.
 	TLSRequired bool
 
+	// System marks Petrel's own mail (sending.Sender.SendSystemMail):
+	// delivered with MailFrom as the envelope sender instead of the VERP
+	// return path, and its outcomes never change the suppression lists.
+	System bool
+	// MailFrom is a System entry's envelope sender; "" is the null
+	// reverse-path <> (RFC 5321 §4.5.5), so nothing ever bounces back to it.
+	MailFrom string
+
 	// Body is the message, carried in memory when the entry is handed to
 	// delivery at acceptance (so the first attempt reads nothing back); nil
 	// for entries leased from the queue. Not stored.
@@ -68,17 +76,20 @@ func (q *Queue) InsertTx(tx *sql.Tx, e *Entry, owner string, leaseUntil time.Tim
 	} else {
 		owner = ""
 	}
-	tlsRequired := 0
+	tlsRequired, system := 0, 0
 	if e.TLSRequired {
 		tlsRequired = 1
 	}
+	if e.System {
+		system = 1
+	}
 	return q.db.ExecTx(tx, "INSERT INTO queue (id, message_id, account, rcpt, domain, attempts, created_ms, next_attempt_ms, deadline_ms, "+
-		"configuration_set, tls_required, lease_owner, lease_until_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		"configuration_set, tls_required, system_mail, mail_from, lease_owner, lease_until_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		e.ID, e.MessageID, e.Account, e.Rcpt, e.Domain, e.Attempts, e.Created.UnixMilli(), e.NextAttempt.UnixMilli(), e.Deadline.UnixMilli(),
-		e.ConfigurationSet, tlsRequired, owner, until)
+		e.ConfigurationSet, tlsRequired, system, e.MailFrom, owner, until)
 }
 
-const columns = "id, message_id, account, rcpt, domain, attempts, created_ms, next_attempt_ms, deadline_ms, configuration_set, tls_required"
+const columns = "id, message_id, account, rcpt, domain, attempts, created_ms, next_attempt_ms, deadline_ms, configuration_set, tls_required, system_mail, mail_from"
 
 // Lease claims up to n entries that are due at now and not leased by anyone
 // (or whose lease has expired), leasing them to owner for leaseFor.
@@ -107,13 +118,13 @@ func (q *Queue) Lease(ctx context.Context, owner string, now time.Time, n int, l
 
 func scan(rows *sql.Rows) (*Entry, error) {
 	e := &Entry{}
-	var created, next, deadline, tlsRequired int64
+	var created, next, deadline, tlsRequired, system int64
 	if err := rows.Scan(&e.ID, &e.MessageID, &e.Account, &e.Rcpt, &e.Domain, &e.Attempts, &created, &next, &deadline,
-		&e.ConfigurationSet, &tlsRequired); err != nil {
+		&e.ConfigurationSet, &tlsRequired, &system, &e.MailFrom); err != nil {
 		return nil, err
 	}
 	e.Created, e.NextAttempt, e.Deadline = time.UnixMilli(created), time.UnixMilli(next), time.UnixMilli(deadline)
-	e.TLSRequired = tlsRequired != 0
+	e.TLSRequired, e.System = tlsRequired != 0, system != 0
 	return e, nil
 }
 

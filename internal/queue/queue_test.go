@@ -219,3 +219,55 @@ func TestConfigurationSetRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// TestSystemEntryRoundTrip: a system entry's envelope sender survives the
+// queue, the null reverse-path ("") as such, and a normal entry reads back
+// as not system.
+func TestSystemEntryRoundTrip(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			db := store.OpenTest(t, backend)
+			q := New(db)
+			now := time.Now()
+			sp := spool.New(db)
+			entries := []*Entry{
+				{ID: "m1/0", System: true, MailFrom: ""},
+				{ID: "m1/1", System: true, MailFrom: "notify@petrel.test"},
+				{ID: "m1/2"},
+			}
+			err := db.Tx(t.Context(), func(tx *sql.Tx) error {
+				if err := sp.PutTx(tx, &spool.Message{ID: "m1", Account: "a", Created: now, Mail: []byte("{}"), Body: []byte("x")}); err != nil {
+					return err
+				}
+				for i, e := range entries {
+					e.MessageID, e.Account, e.Rcpt, e.Domain = "m1", "a", fmt.Sprintf("r%d@example.com", i), "example.com"
+					e.Created, e.NextAttempt, e.Deadline = now, now, now.Add(time.Hour)
+					if err := q.InsertTx(tx, e, "", time.Time{}); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := q.Lease(t.Context(), "n", now, 10, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			byID := map[string]*Entry{}
+			for _, e := range got {
+				byID[e.ID] = e
+			}
+			for _, want := range entries {
+				e := byID[want.ID]
+				if e == nil {
+					t.Fatalf("entry %s not leased", want.ID)
+				}
+				if e.System != want.System || e.MailFrom != want.MailFrom {
+					t.Errorf("%s: System, MailFrom = %v, %q; want %v, %q", want.ID, e.System, e.MailFrom, want.System, want.MailFrom)
+				}
+			}
+		})
+	}
+}

@@ -188,6 +188,22 @@ func (s *Spool) Mail(ctx context.Context, id string) (account string, mail json.
 	return account, json.RawMessage(m), err
 }
 
+// Envelope returns a message's account, its envelope sender (MAIL FROM as
+// the customer used it) and its "mail" object, without the body: what
+// feedback forwarding needs to address a bounce or complaint report
+// (../shared/spec/ses.md §4.1). ErrNotFound for an unknown message.
+func (s *Spool) Envelope(ctx context.Context, id string) (account, mailFrom string, mail json.RawMessage, err error) {
+	var m string
+	err = s.db.QueryRowContext(ctx, s.db.Rebind("SELECT account, mail_from, mail_json FROM messages WHERE id = ?"), id).Scan(&account, &mailFrom, &m)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", nil, fmt.Errorf("%s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return "", "", nil, fmt.Errorf("reading message %s: %w", id, err)
+	}
+	return account, mailFrom, json.RawMessage(m), nil
+}
+
 // ReleaseBodyTx drops a message's body (inline or chunked) in tx unless
 // pending (queue.Queue.PendingTx) says a queue entry still needs it; it is
 // called as each recipient's entry is retired, so the body goes with the

@@ -279,3 +279,27 @@ func TestMailObjects(t *testing.T) {
 		})
 	}
 }
+
+// TestEnvelope: Envelope returns the account, envelope sender and mail
+// object of a message, and ErrNotFound for an unknown one.
+func TestEnvelope(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			f := newFixture(t, backend)
+			err := f.db.Tx(t.Context(), func(tx *sql.Tx) error {
+				return f.spool.PutTx(tx, &spool.Message{ID: "m1", Account: "acme", Created: time.Now(), MailFrom: "bounces@example.com",
+					Mail: json.RawMessage(`{"messageId":"m1"}`), Body: []byte("b")})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			acct, from, mail, err := f.spool.Envelope(t.Context(), "m1")
+			if err != nil || acct != "acme" || from != "bounces@example.com" || string(mail) != `{"messageId":"m1"}` {
+				t.Errorf("Envelope(m1) = %q, %q, %s, %v", acct, from, mail, err)
+			}
+			if _, _, _, err := f.spool.Envelope(t.Context(), "gone"); !errors.Is(err, spool.ErrNotFound) {
+				t.Errorf("Envelope(gone) error = %v, want ErrNotFound", err)
+			}
+		})
+	}
+}
