@@ -92,12 +92,6 @@ func (d *deliverer) fail(err error) {
 	d.mu.Unlock()
 }
 
-func (d *deliverer) allJobs() []notify.Job {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return append([]notify.Job(nil), d.jobs...)
-}
-
 // loopbackOnly is the tests' URLChecker: it refuses what is not on
 // 127.0.0.1 (the real one is egress.Guard).
 type loopbackOnly struct{}
@@ -126,7 +120,6 @@ type env struct {
 	srv   *httptest.Server
 	deliv *deliverer
 	ten   map[string]tenant
-	now   time.Time
 }
 
 // start serves Petrel's HTTP API with the SNS handler mounted (api.Server

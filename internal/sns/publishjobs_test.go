@@ -2,8 +2,8 @@ package sns_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"sort"
 	"testing"
