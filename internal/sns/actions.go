@@ -39,6 +39,9 @@ func (s *Service) actions() map[string]action {
 // most (SNS: 100).
 const PageSize = 100
 
+// MaxEndpoint bounds a subscription's endpoint (URL or address), in bytes.
+const MaxEndpoint = 2048
+
 // MaxMessage is the largest message Publish takes (SNS: 256 KB).
 const MaxMessage = 256 * 1024
 
@@ -163,25 +166,29 @@ func (s *Service) createTopic(ctx context.Context, c *call) (any, error) {
 		return nil, err
 	}
 	arn := s.topicArn(id, name)
-	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		var prev string
-		err := tx.QueryRowContext(ctx, s.db.Rebind("SELECT attributes FROM sns_topics WHERE arn = ?"), arn).Scan(&prev)
-		if err == nil {
-			old := decodeAttrs(prev)
-			for k, v := range attrs {
-				if old[k] != v {
-					return errInvalid("Attributes Reason: Topic already exists with different attributes")
+	create := func() error {
+		return s.db.Tx(ctx, func(tx *sql.Tx) error {
+			var prev string
+			err := tx.QueryRowContext(ctx, s.db.Rebind("SELECT attributes FROM sns_topics WHERE arn = ?"), arn).Scan(&prev)
+			if err == nil {
+				old := decodeAttrs(prev)
+				for k, v := range attrs {
+					if old[k] != v {
+						return errInvalid("Attributes Reason: Topic already exists with different attributes")
+					}
 				}
+				return nil
 			}
-			return nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		return s.db.ExecTx(tx, "INSERT INTO sns_topics (arn, account, name, attributes, created_ms) VALUES (?, ?, ?, ?, ?)",
-			arn, c.account, name, encodeAttrs(attrs), s.cfg.Now().UnixMilli())
-	})
-	if err != nil {
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			return s.db.ExecTx(tx, "INSERT INTO sns_topics (arn, account, name, attributes, created_ms) VALUES (?, ?, ?, ?, ?)",
+				arn, c.account, name, encodeAttrs(attrs), s.cfg.Now().UnixMilli())
+		})
+	}
+	// A concurrent CreateTopic of the same name may win the insert (the
+	// primary key refuses the second): the second attempt then finds it.
+	if err := retryOnce(create); err != nil {
 		return nil, err
 	}
 	return arnResult{arn}, nil
@@ -368,6 +375,9 @@ func checkSubAttr(protocol, name, value string, attrs map[string]string) error {
 
 // checkEndpoint validates a subscription endpoint for protocol.
 func (s *Service) checkEndpoint(ctx context.Context, protocol, endpoint string) error {
+	if len(endpoint) > MaxEndpoint {
+		return errInvalid("Endpoint: longer than %d bytes", MaxEndpoint)
+	}
 	switch protocol {
 	case "http", "https":
 		u, err := url.Parse(endpoint)
@@ -440,28 +450,8 @@ func (s *Service) subscribe(ctx context.Context, c *call) (any, error) {
 	u := Subscription{Arn: t.Arn + ":" + newUUID(), Account: t.Account, TopicArn: t.Arn, Protocol: protocol, Endpoint: endpoint,
 		Token: newToken(), TokenTime: now, Attrs: attrs, Created: now}
 	var resend bool
-	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		prev, err := scanSub(tx.QueryRowContext(ctx, s.db.Rebind("SELECT "+subCols+" FROM sns_subscriptions WHERE topic_arn = ? AND protocol = ? AND endpoint = ?"), t.Arn, protocol, endpoint))
-		if err == nil {
-			if !sameAttrs(attrs, prev.Attrs) {
-				return errInvalid("Attributes Reason: Subscription already exists with different attributes")
-			}
-			u = prev
-			if !prev.Confirmed {
-				// Subscribing again re-sends the confirmation, with the
-				// same token, valid anew.
-				resend = true
-				u.TokenTime = now
-				return s.db.ExecTx(tx, "UPDATE sns_subscriptions SET token_ms = ? WHERE arn = ?", now.UnixMilli(), u.Arn)
-			}
-			return nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		resend = true
-		return s.db.ExecTx(tx, "INSERT INTO sns_subscriptions ("+subCols+") VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)",
-			u.Arn, u.Account, u.TopicArn, u.Protocol, u.Endpoint, u.Token, now.UnixMilli(), encodeAttrs(attrs), now.UnixMilli())
+	err = retryOnce(func() error {
+		return s.subscribeTx(ctx, t, &u, attrs, &resend)
 	})
 	if err != nil {
 		return nil, err
@@ -479,6 +469,49 @@ func (s *Service) subscribe(ctx context.Context, c *call) (any, error) {
 		return subArnResult{u.Arn}, nil
 	}
 	return subArnResult{"pending confirmation"}, nil
+}
+
+// subscribeTx stores subscription *u, or, when the topic already has that
+// protocol and endpoint, sets *u to the existing one; *resend tells whether
+// a confirmation is to be sent (a new or still pending subscription).
+func (s *Service) subscribeTx(ctx context.Context, t Topic, u *Subscription, attrs map[string]string, resend *bool) error {
+	now := u.Created
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		prev, err := scanSub(tx.QueryRowContext(ctx, s.db.Rebind("SELECT "+subCols+" FROM sns_subscriptions WHERE topic_arn = ? AND protocol = ? AND endpoint = ?"), t.Arn, u.Protocol, u.Endpoint))
+		if err == nil {
+			if !sameAttrs(attrs, prev.Attrs) {
+				return errInvalid("Attributes Reason: Subscription already exists with different attributes")
+			}
+			*u = prev
+			if !prev.Confirmed {
+				// Subscribing again re-sends the confirmation, with the
+				// same token, valid anew.
+				*resend = true
+				u.TokenTime = now
+				return s.db.ExecTx(tx, "UPDATE sns_subscriptions SET token_ms = ? WHERE arn = ?", now.UnixMilli(), u.Arn)
+			}
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		*resend = true
+		return s.db.ExecTx(tx, "INSERT INTO sns_subscriptions ("+subCols+") VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)",
+			u.Arn, u.Account, u.TopicArn, u.Protocol, u.Endpoint, u.Token, now.UnixMilli(), encodeAttrs(attrs), now.UnixMilli())
+	})
+}
+
+// retryOnce runs fn again when it fails with a storage error (not an SNS
+// error): a concurrent request that inserted the same topic or
+// subscription first makes the unique index refuse ours, and the second
+// run finds theirs.
+func retryOnce(fn func() error) error {
+	err := fn()
+	var qe *awsquery.Error
+	if err != nil && !errors.As(err, &qe) {
+		err = fn()
+	}
+	return err
 }
 
 func (s *Service) confirmSubscription(ctx context.Context, c *call) (any, error) {

@@ -408,3 +408,51 @@ func sha256hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
+
+// TestConcurrentCreate: concurrent CreateTopic and Subscribe calls for
+// the same name and endpoint all succeed and make one topic and one
+// subscription (the second insert is refused by the unique index and the
+// retry finds the first), on SQLite and PostgreSQL.
+func TestConcurrentCreate(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			e := start(t, backend, "alice")
+			ctx := t.Context()
+			c := e.client("alice")
+			const n = 8
+			errs := make(chan error, 2*n)
+			arns := make(chan string, n)
+			for range n {
+				go func() {
+					out, err := c.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("race")})
+					if err == nil {
+						arns <- *out.TopicArn
+					}
+					errs <- err
+				}()
+			}
+			for range n {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			arn := <-arns
+			for range n {
+				go func() {
+					_, err := c.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: &arn, Protocol: aws.String("email"), Endpoint: aws.String("race@example.com")})
+					errs <- err
+				}()
+			}
+			for range n {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			lt, _ := c.ListTopics(ctx, &awssns.ListTopicsInput{})
+			ls, _ := c.ListSubscriptionsByTopic(ctx, &awssns.ListSubscriptionsByTopicInput{TopicArn: &arn})
+			if len(lt.Topics) != 1 || len(ls.Subscriptions) != 1 {
+				t.Fatalf("%d topics, %d subscriptions; want 1 and 1", len(lt.Topics), len(ls.Subscriptions))
+			}
+		})
+	}
+}

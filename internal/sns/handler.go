@@ -19,6 +19,11 @@ import (
 // bodies, api.MaxSmallBody; SNS messages are at most 256 KB).
 const MaxBody = 1 << 20
 
+// MaxAnonymousBody bounds the body of an unsigned request (only
+// ConfirmSubscription and Unsubscribe, a few hundred bytes), which is read
+// before anything proves who sent it.
+const MaxAnonymousBody = 16 << 10
+
 // call is one authenticated (or, for ConfirmSubscription and Unsubscribe,
 // anonymous) action.
 type call struct {
@@ -156,7 +161,12 @@ func (s *Service) admit(w http.ResponseWriter, r *http.Request) (*call, error) {
 		return nil, errInvalid("the request body is larger than %d bytes", MaxBody)
 	}
 	if !signedRequest(r) {
-		body, err := readBody(r)
+		if r.ContentLength > MaxAnonymousBody {
+			w.Header().Set("Connection", "close")
+			return nil, &awsquery.Error{Type: awsquery.Sender, Code: "MissingAuthenticationToken", Status: 403,
+				Message: "Request is missing Authentication Token"}
+		}
+		body, err := readBody(r, MaxAnonymousBody)
 		if err != nil {
 			return nil, err
 		}
@@ -183,7 +193,7 @@ func (s *Service) admit(w http.ResponseWriter, r *http.Request) (*call, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := readBody(r)
+	body, err := readBody(r, MaxBody)
 	if err != nil {
 		return nil, err
 	}
@@ -198,16 +208,17 @@ func (s *Service) admit(w http.ResponseWriter, r *http.Request) (*call, error) {
 	return &call{req: req, account: acct}, nil
 }
 
-func readBody(r *http.Request) ([]byte, error) {
+// readBody reads a POST body of at most limit bytes.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.Method != http.MethodPost {
 		return nil, nil
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return nil, &awsquery.Error{Type: awsquery.Sender, Code: "MalformedQueryString", Status: 400, Message: "Could not read the request body."}
 	}
-	if len(b) > MaxBody {
-		return nil, errInvalid("the request body is larger than %d bytes", MaxBody)
+	if int64(len(b)) > limit {
+		return nil, errInvalid("the request body is larger than %d bytes", limit)
 	}
 	return b, nil
 }

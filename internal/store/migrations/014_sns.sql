@@ -32,6 +32,7 @@ CREATE TABLE sns_subscriptions (
 	created_ms BIGINT NOT NULL
 );
 CREATE INDEX sns_subscriptions_topic ON sns_subscriptions (topic_arn, arn);
+CREATE UNIQUE INDEX sns_subscriptions_endpoint ON sns_subscriptions (topic_arn, protocol, endpoint);
 CREATE INDEX sns_subscriptions_account ON sns_subscriptions (account, arn);
 
 -- sns_signing_keys: the RSA keys that sign notifications, shared by every
