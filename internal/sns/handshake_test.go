@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
@@ -371,5 +372,73 @@ func TestEmailSubscriptions(t *testing.T) {
 	_, text = decodeEmail(t, got["email-json@example.com"])
 	if m := verifyIndependently(t, []byte(text)); m["Message"] != "Disk full on mx1" || m["Type"] != "Notification" {
 		t.Fatalf("email-json notification: %s", text)
+	}
+
+	// MessageStructure=json: a message per protocol, "default" for the others.
+	if _, err := c.Publish(ctx, &awssns.PublishInput{TopicArn: &topic, MessageStructure: aws.String("json"),
+		Message: aws.String(`{"default":"for everyone","email":"for email"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		j := <-e.deliv.emails
+		got[j.Rcpt] = j
+	}
+	if _, text := decodeEmail(t, got["email@example.com"]); !strings.HasPrefix(text, "for email\n") {
+		t.Fatalf("email with MessageStructure json: %s", text)
+	}
+	if _, text := decodeEmail(t, got["email-json@example.com"]); verifyIndependently(t, []byte(text))["Message"] != "for everyone" {
+		t.Fatalf("email-json with MessageStructure json: %s", text)
+	}
+	h, text = decodeEmail(t, got["email@example.com"])
+	h = regexp.MustCompile(`Date: [^\r]*`).ReplaceAllString(h, "Date: Fri, 02 Jan 2026 03:04:05 +0000")
+	golden(t, e, "email-notification.txt", []byte(h+"\r\n\r\n(quoted-printable decoded:)\n"+text))
+}
+
+// TestTokenExpiry: a confirmation token is valid 3 days (SNS); after that
+// the SubscribeURL is refused and the subscription stays pending; subscribing
+// again re-sends the confirmation with a fresh validity.
+func TestTokenExpiry(t *testing.T) {
+	e := start(t, "sqlite", "alice")
+	ctx := t.Context()
+	c := e.client("alice")
+	topic := *must(c.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("t")})).TopicArn
+	sub := newSubscriber(t, false)
+	in := &awssns.SubscribeInput{TopicArn: &topic, Protocol: aws.String("http"), Endpoint: aws.String(sub.srv.URL), ReturnSubscriptionArn: true}
+	so, err := c.Subscribe(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := sub.next()
+	e.skew.Store(int64(sns.TokenTTL + time.Minute))
+	resp, err := http.Get(conf.env.SubscribeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "<Code>InvalidParameter</Code>") {
+		t.Fatalf("expired token: %d %s", resp.StatusCode, body)
+	}
+	e.skew.Store(0)
+	ga, _ := c.GetSubscriptionAttributes(ctx, &awssns.GetSubscriptionAttributesInput{SubscriptionArn: so.SubscriptionArn})
+	if ga.Attributes["PendingConfirmation"] != "true" {
+		t.Fatal("confirmed with an expired token")
+	}
+	// Subscribing again re-sends it; the same link is then valid.
+	if _, err := c.Subscribe(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	again := sub.next()
+	if again.env.Token != conf.env.Token || again.env.Type != "SubscriptionConfirmation" {
+		t.Fatalf("re-sent confirmation: %s", again.body)
+	}
+	e.skew.Store(int64(sns.TokenTTL - time.Hour))
+	resp, err = http.Get(again.env.SubscribeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("re-sent token refused: %d", resp.StatusCode)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -120,6 +121,8 @@ type env struct {
 	srv   *httptest.Server
 	deliv *deliverer
 	ten   map[string]tenant
+	// skew is added to the Service's clock (nanoseconds).
+	skew atomic.Int64
 }
 
 // start serves Petrel's HTTP API with the SNS handler mounted (api.Server
@@ -147,7 +150,8 @@ func start(t *testing.T, backend string, tenants ...string) *env {
 	}
 	var h http.Handler
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
-	svc, err := sns.New(db, accts, accts, e.deliv, loopbackOnly{}, sns.Config{Region: "us-east-1", PublicURL: e.srv.URL, Hostname: "petrel.test"})
+	svc, err := sns.New(db, accts, accts, e.deliv, loopbackOnly{}, sns.Config{Region: "us-east-1", PublicURL: e.srv.URL, Hostname: "petrel.test",
+		Now: func() time.Time { return time.Now().Add(time.Duration(e.skew.Load())) }})
 	if err != nil {
 		t.Fatal(err)
 	}
