@@ -457,7 +457,7 @@ func (s *Service) subscribe(ctx context.Context, c *call) (any, error) {
 		return nil, err
 	}
 	if resend {
-		job, err := s.confirmationJob(t, u, TypeSubscriptionConfirmation)
+		job, err := s.confirmationJob(t, u)
 		if err != nil {
 			return nil, err
 		}

@@ -151,48 +151,33 @@ func (s *Service) notificationJob(t Topic, u Subscription, env Envelope, now tim
 	return job, nil
 }
 
-// confirmationJob is the SubscriptionConfirmation (or, typ
-// UnsubscribeConfirmation) message to subscription u.
-func (s *Service) confirmationJob(t Topic, u Subscription, typ string) (notify.Job, error) {
+// confirmationJob is the SubscriptionConfirmation message to subscription
+// u: its Token and SubscribeURL, signed like notifications. (SNS also sends
+// an UnsubscribeConfirmation after an unsubscribe; Petrel does not.)
+func (s *Service) confirmationJob(t Topic, u Subscription) (notify.Job, error) {
 	now := s.cfg.Now()
-	env := Envelope{Type: typ, MessageID: newUUID(), Token: u.Token, TopicArn: t.Arn, Timestamp: timestamp(now),
-		SubscribeURL: s.subscribeURL(t.Arn, u.Token)}
-	if typ == TypeSubscriptionConfirmation {
-		env.Message = "You have chosen to subscribe to the topic " + t.Arn + ".\nTo confirm the subscription, visit the SubscribeURL included in this message."
-	} else {
-		env.Message = "You have chosen to deactivate subscription " + u.Arn + ".\nTo cancel this operation and restore the subscription, visit the SubscribeURL included in this message."
-	}
+	env := Envelope{Type: TypeSubscriptionConfirmation, MessageID: newUUID(), Token: u.Token, TopicArn: t.Arn, Timestamp: timestamp(now),
+		SubscribeURL: s.subscribeURL(t.Arn, u.Token),
+		Message:      "You have chosen to subscribe to the topic " + t.Arn + ".\nTo confirm the subscription, visit the SubscribeURL included in this message."}
 	if err := s.sign(&env, t.Attrs["SignatureVersion"]); err != nil {
 		return notify.Job{}, err
 	}
-	job := notify.Job{ID: newUUID(), Account: u.Account, Target: "sns:" + u.Arn, Kind: typ}
+	job := notify.Job{ID: newUUID(), Account: u.Account, Target: "sns:" + u.Arn, Kind: TypeSubscriptionConfirmation}
 	switch u.Protocol {
 	case "http", "https":
 		job.Channel = notify.SNSHTTP
 		job.URL = u.Endpoint
-		sub := ""
-		if typ == TypeUnsubscribeConfirmation {
-			sub = u.Arn
-		}
-		job.Headers = httpHeaders(typ, env.MessageID, t.Arn, sub)
+		job.Headers = httpHeaders(TypeSubscriptionConfirmation, env.MessageID, t.Arn, "")
 		job.Body = marshalEnvelope(env)
 	case "email", "email-json":
 		job.Channel = notify.Email
 		job.Rcpt = u.Endpoint
-		var body string
+		body := "You have chosen to subscribe to the topic:\n" + t.Arn + "\n\nTo confirm this subscription, click or visit the link below (If this was in error no action is necessary):\n" +
+			env.SubscribeURL + "\n\nPlease do not reply directly to this email.\n"
 		if u.Protocol == "email-json" {
 			body = string(marshalEnvelope(env))
-		} else if typ == TypeSubscriptionConfirmation {
-			body = "You have chosen to subscribe to the topic:\n" + t.Arn + "\n\nTo confirm this subscription, click or visit the link below (If this was in error no action is necessary):\n" +
-				env.SubscribeURL + "\n\nPlease do not reply directly to this email.\n"
-		} else {
-			body = "You have been unsubscribed from the topic:\n" + t.Arn + "\n\nTo subscribe again, click or visit the link below:\n" + env.SubscribeURL + "\n"
 		}
-		subject := displayName(t) + " - Subscription Confirmation"
-		if typ == TypeUnsubscribeConfirmation {
-			subject = displayName(t) + " - Unsubscribe Confirmation"
-		}
-		job.Body = s.emailMessage(t, u.Endpoint, subject, body, now)
+		job.Body = s.emailMessage(t, u.Endpoint, displayName(t)+" - Subscription Confirmation", body, now)
 	default:
 		return job, fmt.Errorf("subscription %s: unknown protocol %q", u.Arn, u.Protocol)
 	}

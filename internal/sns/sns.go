@@ -103,7 +103,6 @@ func New(db *store.DB, accounts *account.Service, sealer Sealer, jobs Enqueuer, 
 const (
 	TypeNotification             = "Notification"
 	TypeSubscriptionConfirmation = "SubscriptionConfirmation"
-	TypeUnsubscribeConfirmation  = "UnsubscribeConfirmation"
 )
 
 // Envelope is SNS's JSON message to HTTP(S) and email-json endpoints, in
