@@ -128,7 +128,7 @@ type env struct {
 // start serves Petrel's HTTP API with the SNS handler mounted (api.Server
 // field SNS, behind Guard, as petrel serve does) over a real store on
 // loopback, and creates the named tenants with an access key each.
-func start(t *testing.T, backend string, tenants ...string) *env {
+func start(t testing.TB, backend string, tenants ...string) *env {
 	t.Helper()
 	ctx := t.Context()
 	db := store.OpenTest(t, backend)
