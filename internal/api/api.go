@@ -59,6 +59,10 @@ type Server struct {
 	// guard. nil refuses that kind of destination.
 	Topics TopicChecker
 	URLs   URLChecker
+	// SNS, when set, serves the SNS-compatible Query API and its public
+	// endpoints (package sns): POST / and GET / (ConfirmSubscription and
+	// Unsubscribe links), GET /sns/ (the signing certificate).
+	SNS http.Handler
 
 	// Region is the one region credential scopes must name (SES endpoints
 	// are regional); "" accepts any.
@@ -151,6 +155,11 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v2/email/import-jobs", MaxSmallBody, s.listImportJobsQuery)
 	route("PUT /v2/email/import-data/{Name}", importjob.MaxData, s.uploadImportData)
 	mux.Handle("GET /v2/email/import-jobs/{JobId}/failed-records", s.failedRecords())
+	if s.SNS != nil {
+		mux.Handle("POST /{$}", s.SNS)
+		mux.Handle("GET /{$}", s.SNS)
+		mux.Handle("GET /sns/", s.SNS)
+	}
 	mux.Handle("/", s.wrap(MaxSmallBody, func(ctx context.Context, c *call) (any, error) {
 		return nil, &Error{Code: "UnknownOperationException", Status: 404,
 			Message: fmt.Sprintf("The operation %s %s is not supported by Petrel.", c.r.Method, c.r.URL.Path)}

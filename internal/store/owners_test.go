@@ -36,6 +36,9 @@ var owners = map[string]string{
 	"configuration_sets":      "internal/configset",
 	"import_jobs":             "internal/importjob",
 	"import_uploads":          "internal/importjob",
+	"sns_topics":              "internal/sns",
+	"sns_subscriptions":       "internal/sns",
+	"sns_signing_keys":        "internal/sns",
 	"schema_version":          "internal/store",
 	"store_probe":             "internal/store",
 

@@ -1,0 +1,313 @@
+// Package awsquery is the AWS Query protocol
+// (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-making-api-requests.html,
+// the protocol of SNS and of the SES v1 API): requests are
+// application/x-www-form-urlencoded bodies (or GET query strings) naming an
+// Action and its parameters, with lists as Name.member.N and maps as
+// Name.entry.N.key / Name.entry.N.value; responses are XML documents
+//
+//	<ActionResponse xmlns="NS">
+//	  <ActionResult>…</ActionResult>
+//	  <ResponseMetadata><RequestId>…</RequestId></ResponseMetadata>
+//	</ActionResponse>
+//
+// and errors
+//
+//	<ErrorResponse xmlns="NS">
+//	  <Error><Type>Sender|Receiver</Type><Code>…</Code><Message>…</Message></Error>
+//	  <RequestId>…</RequestId>
+//	</ErrorResponse>
+//
+// with the error's HTTP status.
+package awsquery
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Request is a decoded Query request.
+type Request struct {
+	Action  string
+	Version string
+	// Params are every parameter but Action and Version, body and query
+	// merged (a body parameter wins over a query parameter of the same name).
+	Params url.Values
+}
+
+// MaxListMembers bounds the N of a Name.member.N or Name.entry.N parameter:
+// a larger index is refused rather than allocated for.
+const MaxListMembers = 1000
+
+// Parse decodes a Query request from its form body (may be empty) and the
+// URL's query. A body that is not valid form encoding, or a parameter given
+// twice with different values, is a Sender error "MalformedQueryString".
+func Parse(body []byte, query url.Values) (*Request, error) {
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, &Error{Type: Sender, Code: "MalformedQueryString", Status: 400,
+			Message: "The request body is not application/x-www-form-urlencoded: " + err.Error()}
+	}
+	params := url.Values{}
+	add := func(v url.Values) error {
+		for k, vs := range v {
+			for _, x := range vs {
+				if prev, ok := params[k]; ok && prev[0] != x {
+					return &Error{Type: Sender, Code: "MalformedQueryString", Status: 400,
+						Message: fmt.Sprintf("Parameter %s is given more than once with different values.", k)}
+				}
+				params[k] = []string{x}
+			}
+		}
+		return nil
+	}
+	if err := add(form); err != nil {
+		return nil, err
+	}
+	for k, vs := range query {
+		if _, ok := params[k]; !ok {
+			params[k] = vs[:1]
+		}
+	}
+	r := &Request{Action: params.Get("Action"), Version: params.Get("Version"), Params: params}
+	delete(params, "Action")
+	delete(params, "Version")
+	return r, nil
+}
+
+// Get returns a parameter's value ("" when absent).
+func (r *Request) Get(name string) string { return r.Params.Get(name) }
+
+// Has reports whether the parameter is present (even empty).
+func (r *Request) Has(name string) bool { _, ok := r.Params[name]; return ok }
+
+// Required returns a parameter that must be present and non-empty, else the
+// error made by missing(name).
+func (r *Request) Required(name string, missing func(name string) error) (string, error) {
+	v := r.Params.Get(name)
+	if v == "" {
+		return "", missing(name)
+	}
+	return v, nil
+}
+
+// Bool returns a boolean parameter ("true"/"false", any case); def when
+// absent; invalid(name) when it is something else.
+func (r *Request) Bool(name string, def bool, invalid func(name string) error) (bool, error) {
+	v, ok := r.Params[name]
+	if !ok {
+		return def, nil
+	}
+	switch strings.ToLower(v[0]) {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, invalid(name)
+}
+
+// index parses the N of a .member.N / .entry.N suffix: 1..MaxListMembers.
+func index(s string) (int, bool) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > MaxListMembers || strconv.Itoa(n) != s {
+		return 0, false
+	}
+	return n, true
+}
+
+// List returns the members Name.member.1, Name.member.2, … in index order.
+// Gaps are allowed (the AWS SDKs never leave any); an index that is not a
+// positive decimal number at most MaxListMembers is an error.
+func (r *Request) List(name string) ([]string, error) {
+	prefix := name + ".member."
+	type item struct {
+		n int
+		v string
+	}
+	var items []item
+	for k, vs := range r.Params {
+		rest, ok := strings.CutPrefix(k, prefix)
+		if !ok {
+			continue
+		}
+		n, ok := index(rest)
+		if !ok {
+			return nil, &Error{Type: Sender, Code: "MalformedQueryString", Status: 400,
+				Message: fmt.Sprintf("Parameter %s has an invalid member index.", k)}
+		}
+		items = append(items, item{n, vs[0]})
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].n < items[j].n })
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = it.v
+	}
+	return out, nil
+}
+
+// Map returns the map Name.entry.N.<keyField> → Name.entry.N.<valueField>
+// (SNS's Attributes maps use "key"/"value"; MessageAttributes use "Name" and
+// "Value.StringValue"). An entry without its key is an error; an entry
+// without valueField is left out (it may carry other fields, such as
+// Value.BinaryValue). Keys given twice are an error.
+func (r *Request) Map(name, keyField, valueField string) (map[string]string, error) {
+	prefix := name + ".entry."
+	keys := map[int]string{}
+	vals := map[int]string{}
+	seen := map[int]bool{}
+	for k, vs := range r.Params {
+		rest, ok := strings.CutPrefix(k, prefix)
+		if !ok {
+			continue
+		}
+		ns, field, ok := strings.Cut(rest, ".")
+		n, nok := index(ns)
+		if !ok || !nok {
+			return nil, &Error{Type: Sender, Code: "MalformedQueryString", Status: 400,
+				Message: fmt.Sprintf("Parameter %s has an invalid entry index.", k)}
+		}
+		seen[n] = true
+		switch field {
+		case keyField:
+			keys[n] = vs[0]
+		case valueField:
+			vals[n] = vs[0]
+		}
+	}
+	if len(seen) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(seen))
+	for n := range seen {
+		k, ok := keys[n]
+		if !ok {
+			return nil, &Error{Type: Sender, Code: "MalformedQueryString", Status: 400,
+				Message: fmt.Sprintf("Parameter %s%d.%s is missing.", prefix, n, keyField)}
+		}
+		v, ok := vals[n]
+		if !ok {
+			continue
+		}
+		if _, dup := out[k]; dup {
+			return nil, &Error{Type: Sender, Code: "MalformedQueryString", Status: 400,
+				Message: fmt.Sprintf("Map %s has the key %q more than once.", name, k)}
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// Error types: who is at fault.
+const (
+	Sender   = "Sender"
+	Receiver = "Receiver"
+)
+
+// Error is a Query-protocol error response.
+type Error struct {
+	Type    string // Sender or Receiver
+	Code    string
+	Message string
+	Status  int // HTTP status
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+type errorResponse struct {
+	XMLName   xml.Name    `xml:"ErrorResponse"`
+	Xmlns     string      `xml:"xmlns,attr"`
+	Error     errorDetail `xml:"Error"`
+	RequestID string      `xml:"RequestId"`
+}
+
+type errorDetail struct {
+	Type    string `xml:"Type"`
+	Code    string `xml:"Code"`
+	Message string `xml:"Message"`
+}
+
+// WriteError writes e as an ErrorResponse in namespace ns with e.Status
+// (400 when unset), and x-amzn-RequestId.
+func WriteError(w http.ResponseWriter, ns, requestID string, e *Error) {
+	status := e.Status
+	if status == 0 {
+		status = 400
+	}
+	typ := e.Type
+	if typ == "" {
+		typ = Sender
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("x-amzn-RequestId", requestID)
+	w.WriteHeader(status)
+	io.WriteString(w, xml.Header)
+	xml.NewEncoder(w).Encode(errorResponse{Xmlns: ns, Error: errorDetail{Type: typ, Code: e.Code, Message: e.Message}, RequestID: requestID})
+}
+
+// Marshal returns the XML response document of action: result (a struct
+// encoded with encoding/xml; nil for actions whose response has no Result
+// element) inside <ActionResult>, then ResponseMetadata.
+func Marshal(ns, action, requestID string, result any) ([]byte, error) {
+	var b strings.Builder
+	b.WriteString(xml.Header)
+	enc := xml.NewEncoder(&b)
+	resp := xml.StartElement{Name: xml.Name{Local: action + "Response"}, Attr: []xml.Attr{{Name: xml.Name{Local: "xmlns"}, Value: ns}}}
+	if err := enc.EncodeToken(resp); err != nil {
+		return nil, err
+	}
+	if result != nil {
+		if err := enc.EncodeElement(result, xml.StartElement{Name: xml.Name{Local: action + "Result"}}); err != nil {
+			return nil, err
+		}
+	}
+	meta := struct {
+		RequestID string `xml:"RequestId"`
+	}{requestID}
+	if err := enc.EncodeElement(meta, xml.StartElement{Name: xml.Name{Local: "ResponseMetadata"}}); err != nil {
+		return nil, err
+	}
+	if err := enc.EncodeToken(resp.End()); err != nil {
+		return nil, err
+	}
+	if err := enc.Flush(); err != nil {
+		return nil, err
+	}
+	return []byte(b.String()), nil
+}
+
+// WriteResponse writes the 200 response of action (see Marshal).
+func WriteResponse(w http.ResponseWriter, ns, action, requestID string, result any) error {
+	b, err := Marshal(ns, action, requestID, result)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("x-amzn-RequestId", requestID)
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(b)
+	return err
+}
+
+// Entry is one element of an XML map as the Query protocol writes it:
+// <entry><key>K</key><value>V</value></entry>.
+type Entry struct {
+	Key   string `xml:"key"`
+	Value string `xml:"value"`
+}
+
+// Entries turns a map into Entries sorted by key (use with a field tagged
+// `xml:"Attributes>entry"`).
+func Entries(m map[string]string) []Entry {
+	out := make([]Entry, 0, len(m))
+	for k, v := range m {
+		out = append(out, Entry{k, v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
