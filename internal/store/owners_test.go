@@ -36,6 +36,8 @@ var owners = map[string]string{
 	"configuration_sets":      "internal/configset",
 	"import_jobs":             "internal/importjob",
 	"import_uploads":          "internal/importjob",
+	"notify_outbox":           "internal/notify",
+	"notify_deliveries":       "internal/notify",
 	"schema_version":          "internal/store",
 	"store_probe":             "internal/store",
 }
