@@ -65,44 +65,59 @@ func (e *Engine) schedule(ctx context.Context, wait bool) error {
 	if free <= 0 {
 		return nil
 	}
-	var claimed []*claimedJob
-	err := e.db.Tx(ctx, func(tx *sql.Tx) error {
-		rs, err := tx.QueryContext(ctx, e.db.Rebind("SELECT target, MIN(next_attempt_ms) FROM notify_deliveries "+
-			"WHERE state = 'pending' AND next_attempt_ms <= ? AND lease_until_ms <= ? GROUP BY target ORDER BY 2 LIMIT 1000"),
-			now.UnixMilli(), now.UnixMilli())
-		if err != nil {
-			return fmt.Errorf("finding due notification targets: %w", err)
-		}
-		var targets []string
-		for rs.Next() {
-			var t string
-			var ms int64
-			if err := rs.Scan(&t, &ms); err != nil {
-				rs.Close()
-				return err
-			}
-			targets = append(targets, t)
-		}
-		rs.Close()
-		if err := rs.Err(); err != nil {
+	// Which targets have due jobs, read outside the write transaction
+	// (an idle poll writes nothing); the claims below re-check.
+	rs, err := e.db.QueryContext(ctx, e.db.Rebind("SELECT target, MIN(next_attempt_ms) FROM notify_deliveries "+
+		"WHERE state = 'pending' AND next_attempt_ms <= ? AND lease_until_ms <= ? GROUP BY target ORDER BY 2 LIMIT 1000"),
+		now.UnixMilli(), now.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("finding due notification targets: %w", err)
+	}
+	var targets []string
+	for rs.Next() {
+		var t string
+		var ms int64
+		if err := rs.Scan(&t, &ms); err != nil {
+			rs.Close()
 			return err
 		}
+		targets = append(targets, t)
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil {
+		return err
+	}
+	// Each target gets up to its free slots, oldest-waiting target first,
+	// until the free workers are used.
+	type claim struct {
+		target string
+		n      int
+	}
+	var plan []claim
+	e.mu.Lock()
+	left := free
+	for _, t := range targets {
+		if n := min(e.cfg.PerTarget-e.inflight[t], left); n > 0 {
+			plan = append(plan, claim{t, n})
+			left -= n
+		}
+		if left <= 0 {
+			break
+		}
+	}
+	e.mu.Unlock()
+	if len(plan) == 0 {
+		return nil
+	}
+	var claimed []*claimedJob
+	err = e.tx(ctx, func(tx *sql.Tx) error {
+		claimed = claimed[:0]
 		claimQ := e.db.Rebind("UPDATE notify_deliveries SET lease_owner = ?, lease_until_ms = ? WHERE id IN (" +
 			"SELECT id FROM notify_deliveries WHERE target = ? AND state = 'pending' AND next_attempt_ms <= ? AND lease_until_ms <= ? " +
 			"ORDER BY next_attempt_ms LIMIT ?" + e.db.SkipLocked() + ") RETURNING " + jobColumns)
 		until := now.Add(e.leaseFor())
-		e.mu.Lock()
-		slots := map[string]int{}
-		for _, t := range targets {
-			slots[t] = e.cfg.PerTarget - e.inflight[t]
-		}
-		e.mu.Unlock()
-		for _, t := range targets {
-			n := min(slots[t], free)
-			if n <= 0 {
-				continue
-			}
-			rs, err := tx.QueryContext(ctx, claimQ, e.cfg.NodeID, until.UnixMilli(), t, now.UnixMilli(), now.UnixMilli(), n)
+		for _, c := range plan {
+			rs, err := tx.QueryContext(ctx, claimQ, e.cfg.NodeID, until.UnixMilli(), c.target, now.UnixMilli(), now.UnixMilli(), c.n)
 			if err != nil {
 				return fmt.Errorf("claiming notification jobs: %w", err)
 			}
@@ -114,14 +129,10 @@ func (e *Engine) schedule(ctx context.Context, wait bool) error {
 				}
 				j.until = until
 				claimed = append(claimed, j)
-				free--
 			}
 			rs.Close()
 			if err := rs.Err(); err != nil {
 				return err
-			}
-			if free <= 0 {
-				break
 			}
 		}
 		return nil
@@ -193,7 +204,10 @@ func (e *Engine) deliver(ctx context.Context, j *claimedJob) {
 	rctx := context.WithoutCancel(ctx)
 	if ctx.Err() != nil {
 		// Shutting down: hand the job back unattempted (a retry soon).
-		e.db.ExecContext(rctx, e.db.Rebind("UPDATE notify_deliveries SET lease_owner = '', lease_until_ms = 0 WHERE id = ? AND lease_owner = ?"), j.ID, e.cfg.NodeID)
+		e.tx(rctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(rctx, e.db.Rebind("UPDATE notify_deliveries SET lease_owner = '', lease_until_ms = 0 WHERE id = ? AND lease_owner = ?"), j.ID, e.cfg.NodeID)
+			return err
+		})
 		return
 	}
 	if err := e.record(rctx, j, err); err != nil {
@@ -201,25 +215,83 @@ func (e *Engine) deliver(ctx context.Context, j *claimedJob) {
 	}
 }
 
+// outcome is an attempt's result waiting to be recorded.
+type outcome struct {
+	j    *claimedJob
+	err  error     // the attempt's
+	at   time.Time // when it ended
+	done chan error
+}
+
 // record stores the outcome of an attempt: delivered jobs are deleted,
-// failed ones rescheduled or made dead letters. Only the lease holder's
-// record counts (compare-and-set on lease_owner and lease_until_ms).
+// failed ones rescheduled or made dead letters. Outcomes of concurrent
+// attempts are committed together (group commit: one transaction, one
+// fsync on SQLite, for all the attempts that ended meanwhile).
 func (e *Engine) record(ctx context.Context, j *claimedJob, attemptErr error) error {
-	now := e.cfg.Now()
+	o := &outcome{j: j, err: attemptErr, at: e.cfg.Now(), done: make(chan error, 1)}
+	e.rmu.Lock()
+	e.rpending = append(e.rpending, o)
+	if !e.rrunning {
+		e.rrunning = true
+		go e.flushOutcomes(context.WithoutCancel(ctx))
+	}
+	e.rmu.Unlock()
+	return <-o.done
+}
+
+func (e *Engine) flushOutcomes(ctx context.Context) {
+	for {
+		e.rmu.Lock()
+		batch := e.rpending
+		e.rpending = nil
+		if len(batch) == 0 {
+			e.rrunning = false
+			e.rmu.Unlock()
+			return
+		}
+		e.rmu.Unlock()
+		errs := make([]error, len(batch))
+		err := e.tx(ctx, func(tx *sql.Tx) error {
+			clear(errs)
+			for i, o := range batch {
+				n, err := e.recordTx(ctx, tx, o)
+				if err != nil {
+					return err
+				}
+				if n != 1 {
+					errs[i] = errLeaseLost
+				}
+			}
+			return nil
+		})
+		for i, o := range batch {
+			if err != nil {
+				errs[i] = err
+			}
+			o.done <- errs[i]
+		}
+	}
+}
+
+// recordTx records o in tx. Only the lease holder's record counts
+// (compare-and-set on lease_owner and lease_until_ms): it returns the rows
+// changed, 0 when the lease was lost.
+func (e *Engine) recordTx(ctx context.Context, tx *sql.Tx, o *outcome) (int64, error) {
+	j, now := o.j, o.at
 	var res sql.Result
 	var err error
 	switch {
-	case attemptErr == nil:
-		res, err = e.db.ExecContext(ctx, e.db.Rebind("DELETE FROM notify_deliveries WHERE id = ? AND lease_owner = ? AND lease_until_ms = ?"),
+	case o.err == nil:
+		res, err = tx.ExecContext(ctx, e.db.Rebind("DELETE FROM notify_deliveries WHERE id = ? AND lease_owner = ? AND lease_until_ms = ?"),
 			j.ID, e.cfg.NodeID, j.until.UnixMilli())
 	default:
 		attempts := j.attempts + 1
-		msg := truncate(attemptErr.Error(), 500)
+		msg := truncate(o.err.Error(), 500)
 		deadline := j.created.Add(e.cfg.RetryPeriod)
 		var gone *goneError
-		if errors.As(attemptErr, &gone) || !now.Before(deadline) {
+		if errors.As(o.err, &gone) || !now.Before(deadline) {
 			e.log.Warn("notification is a dead letter", "job", j.ID, "target", j.Target, "attempts", attempts, "err", msg)
-			res, err = e.db.ExecContext(ctx, e.db.Rebind("UPDATE notify_deliveries SET state = 'dead', attempts = ?, last_error = ?, dead_ms = ?, "+
+			res, err = tx.ExecContext(ctx, e.db.Rebind("UPDATE notify_deliveries SET state = 'dead', attempts = ?, last_error = ?, dead_ms = ?, "+
 				"lease_owner = '', lease_until_ms = 0 WHERE id = ? AND lease_owner = ? AND lease_until_ms = ?"),
 				attempts, msg, now.UnixMilli(), j.ID, e.cfg.NodeID, j.until.UnixMilli())
 			break
@@ -228,17 +300,14 @@ func (e *Engine) record(ctx context.Context, j *claimedJob, attemptErr error) er
 		if next.After(deadline) {
 			next = deadline // the last attempt, at the end of the retry period
 		}
-		res, err = e.db.ExecContext(ctx, e.db.Rebind("UPDATE notify_deliveries SET attempts = ?, last_error = ?, next_attempt_ms = ?, "+
+		res, err = tx.ExecContext(ctx, e.db.Rebind("UPDATE notify_deliveries SET attempts = ?, last_error = ?, next_attempt_ms = ?, "+
 			"lease_owner = '', lease_until_ms = 0 WHERE id = ? AND lease_owner = ? AND lease_until_ms = ?"),
 			attempts, msg, next.UnixMilli(), j.ID, e.cfg.NodeID, j.until.UnixMilli())
 	}
 	if err != nil {
-		return err
+		return 0, fmt.Errorf("recording notification attempt: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return errLeaseLost
-	}
-	return nil
+	return res.RowsAffected()
 }
 
 // goneError is a 410 answer: the endpoint says it is gone for good.

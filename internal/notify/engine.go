@@ -46,6 +46,12 @@ type Config struct {
 	Now func() time.Time
 	// Log receives delivery failures (nil discards them).
 	Log *slog.Logger
+	// Batch, when set, runs the engine's write transactions (leases,
+	// fan-out, outcomes) through the daemon's group committer, with the
+	// rest of the process's writes: on SQLite, writers that bypass it
+	// contend for the database lock and wait in SQLite's busy handler.
+	// nil: each write is its own transaction.
+	Batch *store.Batcher
 }
 
 // Engine is the outbox, the fan-out and the delivery workers. Its methods
@@ -65,6 +71,11 @@ type Engine struct {
 	inflight map[string]int // target → attempts running on this node
 	total    int
 	wg       sync.WaitGroup
+
+	// Outcomes waiting for the group commit (see record).
+	rmu      sync.Mutex
+	rpending []*outcome
+	rrunning bool
 }
 
 // Poll is how often Run looks for work other nodes (or other processes,
@@ -109,6 +120,16 @@ func New(db *store.DB, cfg Config, router Router, mailer Mailer) *Engine {
 	}
 	return &Engine{db: db, cfg: cfg, router: router, mailer: mailer, client: client, log: log,
 		kick: make(chan struct{}, 1), done: make(chan struct{}, 1), inflight: map[string]int{}}
+}
+
+// tx runs fn in a write transaction: through Config.Batch when set. fn
+// may run twice (the batcher retries a failed batch's functions alone), so
+// it must reset what it collects.
+func (e *Engine) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if e.cfg.Batch != nil {
+		return e.cfg.Batch.Do(ctx, fn)
+	}
+	return e.db.Tx(ctx, fn)
 }
 
 // Kick wakes Run: new outbox rows or jobs are waiting.
@@ -158,7 +179,7 @@ func (e *Engine) insertOutboxTx(tx *sql.Tx, ev event.Event) error {
 // it instead of reading the message's), regardless of Config.Wants: "petrel
 // notifications test". The running daemon routes and delivers it.
 func (e *Engine) AddTest(ctx context.Context, ev event.Event) error {
-	if err := e.db.Tx(ctx, func(tx *sql.Tx) error { return e.insertOutboxTx(tx, ev) }); err != nil {
+	if err := e.tx(ctx, func(tx *sql.Tx) error { return e.insertOutboxTx(tx, ev) }); err != nil {
 		return err
 	}
 	e.Kick()
@@ -177,18 +198,28 @@ func (e *Engine) Enqueue(ctx context.Context, jobs ...Job) error {
 		return nil
 	}
 	now := e.cfg.Now()
-	if err := e.db.Tx(ctx, func(tx *sql.Tx) error { return e.insertJobsTx(tx, jobs, now) }); err != nil {
+	if err := e.tx(ctx, func(tx *sql.Tx) error { return e.insertJobsTx(tx, jobs, now) }); err != nil {
 		return err
 	}
 	e.Kick()
 	return nil
 }
 
-func (e *Engine) insertJobsTx(tx *sql.Tx, jobs []Job, now time.Time) error {
+// validJobs checks the fields every job needs.
+func validJobs(jobs []Job) error {
 	for _, j := range jobs {
 		if j.ID == "" || j.Target == "" || j.Channel == "" {
 			return fmt.Errorf("notification job %q: ID, Target and Channel are required", j.ID)
 		}
+	}
+	return nil
+}
+
+func (e *Engine) insertJobsTx(tx *sql.Tx, jobs []Job, now time.Time) error {
+	if err := validJobs(jobs); err != nil {
+		return err
+	}
+	for _, j := range jobs {
 		var headers, secrets string
 		if len(j.Headers) > 0 {
 			b, _ := json.Marshal(j.Headers)
@@ -276,11 +307,32 @@ func (e *Engine) releaseOwn(ctx context.Context) error {
 	})
 }
 
-// nextDue is when the earliest pending job not in flight becomes due.
+// nextDue is when the earliest pending job this node could start becomes
+// due: not in flight, and not of a target whose slots are all taken here
+// (a finished attempt wakes Run for those). ok is false when there is none
+// (or every worker is busy).
 func (e *Engine) nextDue(ctx context.Context) (time.Time, bool, error) {
 	now := e.cfg.Now().UnixMilli()
+	q := "SELECT MIN(next_attempt_ms) FROM notify_deliveries WHERE state = 'pending' AND lease_until_ms <= ?"
+	args := []any{now}
+	e.mu.Lock()
+	if e.total >= e.cfg.Workers {
+		e.mu.Unlock()
+		return time.Time{}, false, nil
+	}
+	var full []any
+	for t, n := range e.inflight {
+		if n >= e.cfg.PerTarget {
+			full = append(full, t)
+		}
+	}
+	e.mu.Unlock()
+	if len(full) > 0 {
+		q += " AND target NOT IN (" + store.Placeholders(len(full)) + ")"
+		args = append(args, full...)
+	}
 	var ms sql.NullInt64
-	err := e.db.QueryRowContext(ctx, e.db.Rebind("SELECT MIN(next_attempt_ms) FROM notify_deliveries WHERE state = 'pending' AND lease_until_ms <= ?"), now).Scan(&ms)
+	err := e.db.QueryRowContext(ctx, e.db.Rebind(q), args...).Scan(&ms)
 	if err != nil || !ms.Valid {
 		return time.Time{}, false, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -27,8 +28,18 @@ type outboxRow struct {
 // it). It returns how many rows it leased.
 func (e *Engine) fanOut(ctx context.Context) (int, error) {
 	now := e.cfg.Now()
+	// Read first: an idle poll writes nothing.
+	var one int
+	err := e.db.QueryRowContext(ctx, e.db.Rebind("SELECT 1 FROM notify_outbox WHERE lease_until_ms <= ? LIMIT 1"), now.UnixMilli()).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading the outbox: %w", err)
+	}
 	var rows []outboxRow
-	err := e.db.Tx(ctx, func(tx *sql.Tx) error {
+	err = e.tx(ctx, func(tx *sql.Tx) error {
+		rows = rows[:0]
 		q := "UPDATE notify_outbox SET lease_owner = ?, lease_until_ms = ? WHERE id IN (" +
 			"SELECT id FROM notify_outbox WHERE lease_until_ms <= ? ORDER BY id LIMIT ?" + e.db.SkipLocked() + ") " +
 			"RETURNING id, kind, message_id, account, recipient, created_ms, detail, mail, attempts"
@@ -58,50 +69,85 @@ func (e *Engine) fanOut(ctx context.Context) (int, error) {
 	}
 	// RETURNING gives no order guarantee: route in the order recorded.
 	sortRows(rows)
+	var done []routed
 	for _, r := range rows {
 		if ctx.Err() != nil {
 			return len(rows), ctx.Err() // the leases expire, or this node takes them back at restart
 		}
-		if err := e.route(ctx, r); err != nil {
+		jobs, err := e.route(ctx, r)
+		if err != nil {
 			e.log.Warn("routing notification", "event", r.ev.Kind, "message", r.ev.MessageID, "err", err)
+			continue
 		}
+		done = append(done, routed{r.id, jobs})
 	}
-	return len(rows), nil
+	return len(rows), e.storeRouted(ctx, done)
 }
 
 func sortRows(rows []outboxRow) {
 	slices.SortFunc(rows, func(a, b outboxRow) int { return cmp.Compare(a.id, b.id) })
 }
 
-// route turns one leased outbox row into jobs.
-func (e *Engine) route(ctx context.Context, r outboxRow) error {
+// routed is an outbox row and the jobs it produced.
+type routed struct {
+	id   int64
+	jobs []Job
+}
+
+// route asks the router for r's jobs. On failure (the router's error, or a
+// job it returned without ID, Target or Channel) the row is kept, leased
+// until a backoff expires, and retried then by any node.
+func (e *Engine) route(ctx context.Context, r outboxRow) ([]Job, error) {
 	var jobs []Job
 	var err error
 	if e.router != nil {
 		jobs, err = e.router.Route(ctx, r.ev)
 	}
-	now := e.cfg.Now()
-	if err != nil {
-		// Keep the row; retry after a backoff (the same schedule as jobs).
-		next := now.Add(backoff(r.attempts + 1))
-		_, uerr := e.db.ExecContext(ctx, e.db.Rebind("UPDATE notify_outbox SET attempts = attempts + 1, last_error = ?, lease_until_ms = ? WHERE id = ? AND lease_owner = ?"),
-			truncate(err.Error(), 500), next.UnixMilli(), r.id, e.cfg.NodeID)
-		if uerr != nil {
-			return fmt.Errorf("%w (and recording it: %v)", err, uerr)
-		}
-		return err
+	if err == nil {
+		err = validJobs(jobs)
 	}
-	err = e.db.Tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, e.db.Rebind("DELETE FROM notify_outbox WHERE id = ? AND lease_owner = ?"), r.id, e.cfg.NodeID)
-		if err != nil {
-			return fmt.Errorf("deleting outbox row: %w", err)
+	if err != nil {
+		next := e.cfg.Now().Add(backoff(r.attempts + 1))
+		uerr := e.tx(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, e.db.Rebind("UPDATE notify_outbox SET attempts = attempts + 1, last_error = ?, lease_until_ms = ? WHERE id = ? AND lease_owner = ?"),
+				truncate(err.Error(), 500), next.UnixMilli(), r.id, e.cfg.NodeID)
+			return err
+		})
+		if uerr != nil {
+			return nil, fmt.Errorf("%w (and recording it: %v)", err, uerr)
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return errLeaseLost
+		return nil, err
+	}
+	return jobs, nil
+}
+
+// storeRouted stores the jobs of routed rows and deletes the rows, in one
+// transaction; a row whose lease this node lost (another node took it after
+// it expired) is skipped with its jobs.
+func (e *Engine) storeRouted(ctx context.Context, done []routed) error {
+	if len(done) == 0 {
+		return nil
+	}
+	now := e.cfg.Now()
+	kick := false
+	err := e.tx(ctx, func(tx *sql.Tx) error {
+		kick = false
+		for _, d := range done {
+			res, err := tx.ExecContext(ctx, e.db.Rebind("DELETE FROM notify_outbox WHERE id = ? AND lease_owner = ?"), d.id, e.cfg.NodeID)
+			if err != nil {
+				return fmt.Errorf("deleting outbox row: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				continue // errLeaseLost: the other node stores its jobs
+			}
+			if err := e.insertJobsTx(tx, d.jobs, now); err != nil {
+				return err
+			}
+			kick = kick || len(d.jobs) > 0
 		}
-		return e.insertJobsTx(tx, jobs, now)
+		return nil
 	})
-	if err == nil && len(jobs) > 0 {
+	if err == nil && kick {
 		e.Kick()
 	}
 	return err
