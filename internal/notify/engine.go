@@ -252,7 +252,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer e.wg.Wait()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	recheck := false // a kick found nothing: the producer's commit may be a moment late (PostgreSQL)
+	// A kick comes from inside the producer's transaction, before its
+	// commit: when it finds nothing, look again a few times, soon (reads
+	// only).
+	rechecks := []time.Duration{2 * time.Millisecond, 10 * time.Millisecond, 50 * time.Millisecond}
+	recheck := len(rechecks)
 	for {
 		kicked := false
 		select {
@@ -273,10 +277,14 @@ func (e *Engine) Run(ctx context.Context) error {
 		wait := Poll
 		if fanned == outboxBatch {
 			wait = 0 // more outbox rows are waiting
-		} else if kicked && fanned == 0 && !recheck {
-			wait, recheck = 50*time.Millisecond, true
-		} else {
-			recheck = false
+		} else if kicked && fanned == 0 {
+			recheck = 0
+		}
+		if fanned == 0 && recheck < len(rechecks) {
+			wait = rechecks[recheck]
+			recheck++
+		} else if fanned > 0 {
+			recheck = len(rechecks)
 		}
 		if next, ok, err := e.nextDue(ctx); err == nil && ok {
 			if d := next.Sub(e.cfg.Now()); d < wait {
