@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -191,12 +192,12 @@ func TestAnswers(t *testing.T) {
 			db := store.OpenTest(t, "sqlite")
 			c := newClock()
 			elsewhere := newReceiver(t, c.Now, nil) // where redirects point
-			rcv := newReceiver(t, c.Now, nil)
-			rcv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Location", elsewhere.URL)
 				w.WriteHeader(tt.status)
 				w.Write([]byte("answer"))
-			})
+			}))
+			defer rcv.Close()
 			e := New(db, Config{Now: c.Now}, nil, nil)
 			if err := e.Enqueue(context.Background(), Job{ID: "j1", Account: "a", Target: "t", Channel: Webhook, URL: rcv.URL, Body: []byte("{}")}); err != nil {
 				t.Fatal(err)
@@ -261,5 +262,65 @@ func TestWantsFiltersOutbox(t *testing.T) {
 	}
 	if n := rowCount(t, db, "events"); n != 2 {
 		t.Fatalf("%d events, want 2", n)
+	}
+}
+
+// TestLeaseTakeover: a node that stops answering while it holds a job (its
+// attempt hangs) keeps other nodes off the job until the lease expires
+// (HTTPTimeout + 1 min); then another node attempts it (and fails: 500).
+// The stalled node's late success is refused (its lease is gone): the job
+// stays pending with node2's attempt recorded.
+func TestLeaseTakeover(t *testing.T) {
+	db := store.OpenTest(t, "sqlite")
+	c := newClock()
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 1)
+	var first atomic.Bool
+	rcv := newReceiver(t, c.Now, func(hit) int { return http.StatusInternalServerError })
+	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if first.CompareAndSwap(false, true) { // node1's attempt: stalls
+			arrived <- struct{}{}
+			<-release
+			return
+		}
+		// Later attempts are node2's: pass them to the recording receiver.
+		resp, err := http.Post(rcv.URL, "application/json", r.Body)
+		if err != nil {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+	}))
+	defer stall.Close()
+	node1 := New(db, Config{NodeID: "node1", Now: c.Now, HTTPTimeout: time.Hour}, nil, nil)
+	node2 := New(db, Config{NodeID: "node2", Now: c.Now}, nil, nil)
+	if err := node1.Enqueue(context.Background(), Job{ID: "j1", Account: "a", Target: "t", Channel: Webhook, URL: stall.URL, Body: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	stalled := make(chan struct{})
+	go func() {
+		defer close(stalled)
+		node1.schedule(context.Background(), true)
+	}()
+	<-arrived
+	step(t, node2)
+	if n := len(rcv.Hits()); n != 0 {
+		t.Fatalf("node2 sent a job node1 holds (%d requests)", n)
+	}
+	c.Set(c.Now().Add(time.Hour + time.Minute)) // node1's lease (HTTPTimeout + 1 min) expires
+	step(t, node2)
+	if hits := rcv.Hits(); len(hits) != 1 {
+		t.Fatalf("after the lease expired node2 sent %+v", hits)
+	}
+	close(release) // node1's attempt ends (a 200): its record must not count
+	<-stalled
+	var state, lastErr string
+	var attempts int
+	if err := db.QueryRow("SELECT state, attempts, last_error FROM notify_deliveries WHERE id = 'j1'").Scan(&state, &attempts, &lastErr); err != nil {
+		t.Fatalf("the job is gone: node1's stale success counted (%v)", err)
+	}
+	if state != "pending" || attempts != 1 || !strings.Contains(lastErr, "500") {
+		t.Fatalf("job %s, %d attempts, %q; want pending, node2's one failed attempt", state, attempts, lastErr)
 	}
 }
