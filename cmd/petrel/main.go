@@ -13,6 +13,7 @@
 //	petrel inbound [--state S]                  what arrived at the return path
 //	petrel inbound purge [--state S] [--before D] [--all]
 //	petrel suppression list|get|add|remove|export|attributes [--account A]
+//	petrel notifications list|test|dead-letters|replay [--account A]
 //	petrel storage                               rows and bytes stored, by kind
 //	petrel version
 //
@@ -109,6 +110,15 @@ commands:
   suppression global add ADDRESS [--for DURATION] [--cause TEXT]
                                       list an address globally (default 14d)
   suppression global remove ADDRESS   unlist it and forget its hard bounces
+  notifications list [--account A]    notification queues by target: pending, in flight,
+                                      dead letters, oldest, last error
+  notifications test --account A [--configuration-set S] [--from IDENTITY] [--event-type T]
+                                      queue a sample event (T: DELIVERY, BOUNCE, …) for the
+                                      running petrel to route to the account's destinations
+  notifications dead-letters [--account A] [--limit N]
+                                      notifications not delivered within the retry period
+  notifications replay [--account A] ID... | --all
+                                      deliver dead letters again (same IDs, fresh retry period)
   storage                             rows and bytes stored: bodies pending delivery, message
                                       records, events, return-path mail by state
   version                             print the version
@@ -148,6 +158,8 @@ func main() {
 		err = storageCmd(ctx, args, os.Stdout)
 	case "suppression":
 		err = suppressionCmd(ctx, args, os.Stdout)
+	case "notifications":
+		err = notificationsCmd(ctx, args, os.Stdout)
 	case "version":
 		fmt.Println("petrel", version())
 	case "help", "-h", "--help":

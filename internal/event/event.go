@@ -252,22 +252,44 @@ func Encode(v any) ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
+// Outbox receives every event in the transaction that records it (e.ID is
+// 0, e.Mail nil), so that what it writes commits or rolls back with the
+// event. notify.Engine implements it.
+type Outbox interface {
+	AddTx(tx *sql.Tx, e Event) error
+}
+
 // Log stores and reads events.
-type Log struct{ db *store.DB }
+type Log struct {
+	db     *store.DB
+	outbox Outbox
+}
+
+// SetOutbox makes AddTx hand every event to o as well. It is called once,
+// before the Log is used (the daemon, before serving); it is not safe to
+// call concurrently with AddTx.
+func (l *Log) SetOutbox(o Outbox) { l.outbox = o }
 
 // NewLog returns a Log over db.
 func NewLog(db *store.DB) *Log { return &Log{db: db} }
 
 // AddTx records, in tx, the event d of messageID at at; its eventType is
 // d.Kind(). recipient is the recipient it concerns ("" for a message-wide
-// event such as Send).
+// event such as Send). With an Outbox set (SetOutbox), the event is handed
+// to it in the same tx; its error fails AddTx.
 func (l *Log) AddTx(tx *sql.Tx, messageID, account, recipient string, at time.Time, d Detail) error {
 	b, err := Encode(d)
 	if err != nil {
 		return fmt.Errorf("encoding %s event: %w", d.Kind(), err)
 	}
-	return l.db.ExecTx(tx, "INSERT INTO events (message_id, account, kind, recipient, created_ms, detail) VALUES (?, ?, ?, ?, ?, ?)",
-		messageID, account, string(d.Kind()), recipient, at.UnixMilli(), string(b))
+	if err := l.db.ExecTx(tx, "INSERT INTO events (message_id, account, kind, recipient, created_ms, detail) VALUES (?, ?, ?, ?, ?, ?)",
+		messageID, account, string(d.Kind()), recipient, at.UnixMilli(), string(b)); err != nil {
+		return err
+	}
+	if l.outbox == nil {
+		return nil
+	}
+	return l.outbox.AddTx(tx, Event{Kind: d.Kind(), MessageID: messageID, Account: account, Recipient: recipient, Time: at, Detail: b})
 }
 
 // Filter selects events. Zero fields match everything.

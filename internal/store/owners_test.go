@@ -39,6 +39,8 @@ var owners = map[string]string{
 	"sns_topics":              "internal/sns",
 	"sns_subscriptions":       "internal/sns",
 	"sns_signing_keys":        "internal/sns",
+	"notify_outbox":           "internal/notify",
+	"notify_deliveries":       "internal/notify",
 	"schema_version":          "internal/store",
 	"store_probe":             "internal/store",
 

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/petrelmail/petrel/internal/event"
+	"github.com/petrelmail/petrel/internal/message"
+	"github.com/petrelmail/petrel/internal/notify"
+)
+
+const notificationsUsage = "usage: petrel notifications list|test|dead-letters|replay [--account A] (petrel notifications --help)"
+
+// notificationsCmd: petrel notifications list | test | dead-letters |
+// replay (docs/notifications.md). list, dead-letters and replay work on
+// every account unless --account names one; test needs the account.
+func notificationsCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(notificationsUsage)
+	}
+	sub := args[0]
+	switch sub {
+	case "list", "test", "dead-letters", "replay":
+	default:
+		return fmt.Errorf("petrel notifications: unknown subcommand %q\n%s", sub, notificationsUsage)
+	}
+	var (
+		acct, set, from, kind string
+		all                   bool
+		limit                 int
+	)
+	cfg, pos, err := adminFlags("notifications "+sub, args[1:], func(fs *flag.FlagSet) {
+		fs.StringVar(&acct, "account", "", "the account (list, dead-letters, replay: default every account; test: required)")
+		fs.StringVar(&set, "configuration-set", "", "test: the configuration set the sample message was sent with (its event destinations receive it)")
+		fs.StringVar(&from, "from", "", "test: the sending identity (address or domain) of the sample message (its notification topics and feedback settings apply)")
+		fs.StringVar(&kind, "event-type", "DELIVERY", "test: the event type: SEND, REJECT, DELIVERY, BOUNCE, COMPLAINT, DELIVERY_DELAY or AUTO_RESPONSE")
+		fs.BoolVar(&all, "all", false, "replay: every dead letter (of --account, or of every account)")
+		fs.IntVar(&limit, "limit", 1000, "dead-letters: at most this many")
+	})
+	if err != nil {
+		return err
+	}
+	svc, err := open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	if acct != "" {
+		if _, err := svc.Accounts.Get(ctx, acct); err != nil {
+			return fmt.Errorf("account %s: %w", acct, err)
+		}
+	}
+	// An engine for reading and writing notify's tables; the running
+	// daemon's engine delivers.
+	eng := notify.New(svc.DB, notify.Config{}, nil, nil)
+	switch sub {
+	case "list":
+		if len(pos) != 0 {
+			return errors.New("usage: petrel notifications list [--account A]")
+		}
+		return notificationsList(ctx, eng, acct, stdout)
+	case "dead-letters":
+		if len(pos) != 0 {
+			return errors.New("usage: petrel notifications dead-letters [--account A] [--limit N]")
+		}
+		return notificationsDead(ctx, eng, acct, limit, stdout)
+	case "replay":
+		if all == (len(pos) > 0) {
+			return errors.New("usage: petrel notifications replay [--account A] ID... | --all")
+		}
+		var ids []string // nil: all
+		if !all {
+			ids = pos
+		}
+		n, err := eng.Replay(ctx, acct, ids)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "replayed %d dead letter(s); the running petrel delivers them within a second\n", n)
+		if !all && n < len(ids) {
+			return fmt.Errorf("%d of the IDs given are not dead letters%s", len(ids)-n, accountSuffix(acct))
+		}
+		return nil
+	}
+	// test
+	if acct == "" || len(pos) != 0 {
+		return errors.New("usage: petrel notifications test --account A [--configuration-set S] [--from IDENTITY] [--event-type TYPE]")
+	}
+	a, err := svc.Accounts.Get(ctx, acct)
+	if err != nil {
+		return err
+	}
+	k, err := parseEventType(kind)
+	if err != nil {
+		return err
+	}
+	ev, err := sampleEvent(k, a.Name, a.SendingAccountID, cfg.Region, set, from, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := eng.AddTest(ctx, ev); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "queued a test %s event (message %s) for account %s; the running petrel routes it to the account's destinations — see petrel notifications list\n",
+		ev.Kind, ev.MessageID, a.Name)
+	return nil
+}
+
+func accountSuffix(acct string) string {
+	if acct == "" {
+		return ""
+	}
+	return " of account " + acct
+}
+
+func notificationsList(ctx context.Context, eng *notify.Engine, acct string, stdout io.Writer) error {
+	n, err := eng.OutboxLen(ctx)
+	if err != nil {
+		return err
+	}
+	targets, err := eng.Targets(ctx, acct)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "outbox: %d event(s) waiting to be routed (all accounts)\n", n)
+	if len(targets) == 0 {
+		fmt.Fprintln(stdout, "no notifications pending or dead")
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACCOUNT\tTARGET\tCHANNEL\tPENDING\tIN FLIGHT\tDEAD\tOLDEST\tLAST ERROR")
+	for _, t := range targets {
+		oldest := "-"
+		if !t.Oldest.IsZero() {
+			oldest = t.Oldest.UTC().Format(time.RFC3339)
+		}
+		lastErr := t.LastError
+		if lastErr == "" {
+			lastErr = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", t.Account, t.Target, t.Channel, t.Pending, t.InFlight, t.Dead, oldest, oneLine(lastErr, 80))
+	}
+	return tw.Flush()
+}
+
+func notificationsDead(ctx context.Context, eng *notify.Engine, acct string, limit int, stdout io.Writer) error {
+	dead, err := eng.DeadLetters(ctx, acct, limit)
+	if err != nil {
+		return err
+	}
+	if len(dead) == 0 {
+		fmt.Fprintln(stdout, "no dead letters")
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tACCOUNT\tTARGET\tKIND\tENDPOINT\tATTEMPTS\tDIED\tLAST ERROR")
+	for _, d := range dead {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Account, d.Target, d.Kind, d.Endpoint, d.Attempts,
+			d.Died.UTC().Format(time.RFC3339), oneLine(d.LastError, 80))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "replay with: petrel notifications replay ID... (or --all)")
+	return nil
+}
+
+// oneLine keeps a stored error on one line of at most n bytes.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		s = strings.ToValidUTF8(s[:n], "") + "…"
+	}
+	return s
+}
+
+// parseEventType accepts SES's EventType names (BOUNCE, DELIVERY_DELAY)
+// and eventType values (Bounce, DeliveryDelay).
+func parseEventType(s string) (event.Kind, error) {
+	k, err := event.ParseKind(strings.ReplaceAll(s, "_", ""))
+	if err != nil {
+		return "", fmt.Errorf("--event-type: %q is not SEND, REJECT, DELIVERY, BOUNCE, COMPLAINT, DELIVERY_DELAY or AUTO_RESPONSE", s)
+	}
+	return k, nil
+}
+
+// sampleEvent builds a test event of kind k for a message that account
+// sent (it was not) from identity from with configuration set set, to the
+// mailbox simulator's success address; it carries its own mail object.
+func sampleEvent(k event.Kind, account, accountID, region, set, from string, now time.Time) (event.Event, error) {
+	identity := from
+	if identity == "" {
+		identity = "example.com"
+	}
+	source := identity
+	if !strings.Contains(source, "@") {
+		source = "notifications-test@" + identity
+	}
+	domain := source[strings.LastIndex(source, "@")+1:]
+	rcpt := "success@simulator.amazonses.com"
+	id := event.NewID(now)
+	ts := event.Timestamp(now)
+	tags := map[string][]string{"ses:operation": {"SendEmail"}, "ses:from-domain": {domain}, "ses:caller-identity": {"petrel-notifications-test"}}
+	if set != "" {
+		tags["ses:configuration-set"] = []string{set}
+	}
+	subject := "Petrel test notification"
+	mail := event.Mail{
+		Timestamp: ts, MessageID: id, Source: source,
+		SourceArn:        fmt.Sprintf("arn:aws:ses:%s:%s:identity/%s", region, accountID, identity),
+		SendingAccountID: accountID, Destination: []string{rcpt},
+		Headers: []message.Header{{Name: "From", Value: source}, {Name: "To", Value: rcpt}, {Name: "Subject", Value: subject},
+			{Name: "Message-ID", Value: "<" + id + "@petrel.test>"}},
+		CommonHeaders: message.CommonHeaders{From: []string{source}, To: []string{rcpt}, Subject: subject,
+			MessageID: "<" + id + "@petrel.test>", Date: now.UTC().Format(time.RFC1123Z)},
+		Tags: tags,
+	}
+	var d event.Detail
+	switch k {
+	case event.Send:
+		d = event.SendDetail{}
+	case event.Reject:
+		d = event.RejectDetail{Reason: "Bad content"}
+	case event.Delivery:
+		d = event.DeliveryDetail{Timestamp: ts, ProcessingTimeMillis: 512, Recipients: []string{rcpt},
+			SMTPResponse: "250 2.0.0 OK (test notification)", ReportingMTA: "petrel.test"}
+	case event.Bounce:
+		d = event.BounceDetail{BounceType: "Permanent", BounceSubType: "General", Timestamp: ts, FeedbackID: event.NewID(now), ReportingMTA: "dns; petrel.test",
+			BouncedRecipients: []event.BouncedRecipient{{EmailAddress: rcpt, Action: "failed", Status: "5.1.1", DiagnosticCode: "smtp; 550 5.1.1 user unknown (test notification)"}}}
+	case event.Complaint:
+		d = event.ComplaintDetail{ComplainedRecipients: []event.Recipient{{EmailAddress: rcpt}}, Timestamp: ts, FeedbackID: event.NewID(now), ComplaintFeedbackType: "abuse", UserAgent: "Petrel notifications test", ArrivalDate: ts}
+	case event.DeliveryDelay:
+		d = event.DeliveryDelayDetail{Timestamp: ts, DelayType: "MailboxFull", ExpirationTime: event.Timestamp(now.Add(14 * time.Hour)), ReportingMTA: "petrel.test",
+			DelayedRecipients: []event.DelayedRecipient{{EmailAddress: rcpt, Status: "4.2.2", DiagnosticCode: "smtp; 452 4.2.2 mailbox full (test notification)"}}}
+	case event.AutoResponse:
+		d = event.AutoResponseDetail{Timestamp: ts, FeedbackID: event.NewID(now), Recipient: event.Recipient{EmailAddress: rcpt},
+			AutoResponseType: "vacation", Subject: "Out of office", From: rcpt}
+	default:
+		return event.Event{}, fmt.Errorf("no sample for event type %s", k)
+	}
+	detail, err := event.Encode(d)
+	if err != nil {
+		return event.Event{}, err
+	}
+	mailJSON, err := event.Encode(mail)
+	if err != nil {
+		return event.Event{}, err
+	}
+	return event.Event{Kind: k, MessageID: id, Account: account, Recipient: rcpt, Time: now, Detail: detail, Mail: json.RawMessage(mailJSON)}, nil
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/petrelmail/petrel/internal/event"
+	"github.com/petrelmail/petrel/internal/notify"
+)
+
+type captureRouter struct {
+	url    string
+	events chan event.Event
+}
+
+func (r captureRouter) Route(ctx context.Context, e event.Event) ([]notify.Job, error) {
+	r.events <- e
+	return []notify.Job{{ID: "job-" + e.MessageID, Account: e.Account, Target: "webhook:" + e.Account + "/cs1/hook", Channel: notify.Webhook,
+		Kind: string(e.Kind), URL: r.url, Body: []byte(`{}`), Secrets: []string{"whsec_x"}}}, nil
+}
+
+// TestNotificationsCommands: test queues a sample event carrying its mail
+// object (configuration set, identity); a daemon-side engine routes it, the
+// endpoint answers 410 so it is a dead letter; list and dead-letters show
+// it; replay makes it pending again.
+func TestNotificationsCommands(t *testing.T) {
+	dir := t.TempDir()
+	svc := openServices(t, dir)
+	for _, a := range []string{"default", "acme"} {
+		if _, err := svc.Accounts.Create(t.Context(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc.Close()
+	run := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := notificationsCmd(t.Context(), append(args, "--data-dir", dir), &out)
+		return out.String(), err
+	}
+
+	out, err := run("test", "--account", "acme", "--event-type", "BOUNCE", "--configuration-set", "cs1", "--from", "example.org")
+	if err != nil || !strings.Contains(out, "queued a test Bounce event") {
+		t.Fatalf("test: %q, %v", out, err)
+	}
+	if out, err := run("list"); err != nil || !strings.Contains(out, "outbox: 1 event(s)") {
+		t.Fatalf("list: %q, %v", out, err)
+	}
+
+	// The daemon's side: an engine routes and attempts it.
+	gone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) }))
+	defer gone.Close()
+	svc = openServices(t, dir)
+	router := captureRouter{url: gone.URL, events: make(chan event.Event, 1)}
+	eng := notify.New(svc.DB, notify.Config{}, router, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	var ev event.Event
+	select {
+	case ev = <-router.events:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the test event was not routed")
+	}
+	var mail event.Mail
+	if err := json.Unmarshal(ev.Mail, &mail); err != nil {
+		t.Fatalf("mail object %s: %v", ev.Mail, err)
+	}
+	var bounce event.BounceDetail
+	json.Unmarshal(ev.Detail, &bounce)
+	if ev.Kind != event.Bounce || ev.Account != "acme" || mail.Tags["ses:configuration-set"][0] != "cs1" ||
+		!strings.HasSuffix(mail.SourceArn, ":identity/example.org") || mail.Source != "notifications-test@example.org" ||
+		mail.MessageID != ev.MessageID || bounce.BounceType != "Permanent" {
+		t.Fatalf("routed %+v with mail %+v", ev, mail)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		dead, err := eng.DeadLetters(t.Context(), "acme", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(dead) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no dead letter")
+		}
+	}
+	cancel()
+	<-done
+	svc.Close()
+
+	id := "job-" + ev.MessageID
+	out, err = run("dead-letters", "--account", "acme")
+	if err != nil || !strings.Contains(out, id) || !strings.Contains(out, "410") {
+		t.Fatalf("dead-letters: %q, %v", out, err)
+	}
+	if out, err := run("dead-letters", "--account", "default"); err != nil || !strings.Contains(out, "no dead letters") {
+		t.Fatalf("dead-letters of default: %q, %v", out, err)
+	}
+	out, err = run("list", "--account", "acme")
+	if err != nil || !strings.Contains(out, "webhook:acme/cs1/hook") || !strings.Contains(out, "410") {
+		t.Fatalf("list: %q, %v", out, err)
+	}
+	if _, err := run("replay", "--account", "acme", "no-such-id"); err == nil {
+		t.Error("replay of an unknown ID succeeded")
+	}
+	if out, err := run("replay", "--account", "acme", id); err != nil || !strings.Contains(out, "replayed 1") {
+		t.Fatalf("replay: %q, %v", out, err)
+	}
+	if out, err := run("dead-letters"); err != nil || !strings.Contains(out, "no dead letters") {
+		t.Fatalf("dead-letters after replay: %q, %v", out, err)
+	}
+}
+
+func TestNotificationsUsage(t *testing.T) {
+	dir := t.TempDir()
+	svc := openServices(t, dir)
+	if _, err := svc.Accounts.Create(t.Context(), "default"); err != nil {
+		t.Fatal(err)
+	}
+	svc.Close()
+	for _, args := range [][]string{
+		{},
+		{"frob"},
+		{"replay"},                      // neither IDs nor --all
+		{"replay", "--all", "x"},        // both
+		{"test"},                        // no account
+		{"test", "--account", "nobody"}, // unknown account
+		{"test", "--account", "default", "--event-type", "OPEN"},
+		{"list", "extra"},
+	} {
+		var out bytes.Buffer
+		if err := notificationsCmd(t.Context(), append(args, "--data-dir", dir), &out); err == nil {
+			t.Errorf("%q: no error", args)
+		}
+	}
+}

@@ -1,0 +1,379 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Retry policy (SNS's HTTP delivery policy as the model, docs/notifications.md):
+// after each of the first ImmediateRetries failures the job is retried
+// ImmediateDelay later; then the delay starts at MinBackoff and doubles up
+// to MaxBackoff. The last attempt is made RetryPeriod after the job was
+// created (or replayed); if it fails too, the job is a dead letter. A 410
+// Gone answer makes it a dead letter at once.
+const (
+	ImmediateRetries = 3
+	ImmediateDelay   = 20 * time.Second
+	MinBackoff       = time.Minute
+	MaxBackoff       = time.Hour
+)
+
+// backoff is the delay after the failed attempt number n (1-based).
+func backoff(n int) time.Duration {
+	if n <= ImmediateRetries {
+		return ImmediateDelay
+	}
+	d := MinBackoff
+	for i := ImmediateRetries + 1; i < n && d < MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, MaxBackoff)
+}
+
+// claimedJob is a job this node holds a lease on.
+type claimedJob struct {
+	Job
+	attempts int
+	created  time.Time
+	until    time.Time // lease expiry
+}
+
+// leaseFor is how long an attempt's lease lasts: longer than any attempt
+// (bounded by HTTPTimeout), so no other node takes a job being attempted.
+func (e *Engine) leaseFor() time.Duration { return e.cfg.HTTPTimeout + time.Minute }
+
+const jobColumns = "id, account, target, channel, kind, url, headers, body, secrets, mail_from, rcpt, attempts, created_ms"
+
+// schedule claims due jobs, per target up to the target's free slots and
+// over all targets up to the free workers, oldest-waiting target first, and
+// starts their attempts. With wait it returns after they have finished
+// (tests step the engine with it).
+func (e *Engine) schedule(ctx context.Context, wait bool) error {
+	now := e.cfg.Now()
+	e.mu.Lock()
+	free := e.cfg.Workers - e.total
+	e.mu.Unlock()
+	if free <= 0 {
+		return nil
+	}
+	// Which targets have due jobs, read outside the write transaction
+	// (an idle poll writes nothing); the claims below re-check.
+	rs, err := e.db.QueryContext(ctx, e.db.Rebind("SELECT target, MIN(next_attempt_ms) FROM notify_deliveries "+
+		"WHERE state = 'pending' AND next_attempt_ms <= ? AND lease_until_ms <= ? GROUP BY target ORDER BY 2 LIMIT 1000"),
+		now.UnixMilli(), now.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("finding due notification targets: %w", err)
+	}
+	var targets []string
+	for rs.Next() {
+		var t string
+		var ms int64
+		if err := rs.Scan(&t, &ms); err != nil {
+			rs.Close()
+			return err
+		}
+		targets = append(targets, t)
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil {
+		return err
+	}
+	// Each target gets up to its free slots, oldest-waiting target first,
+	// until the free workers are used.
+	type claim struct {
+		target string
+		n      int
+	}
+	var plan []claim
+	e.mu.Lock()
+	left := free
+	for _, t := range targets {
+		if n := min(e.cfg.PerTarget-e.inflight[t], left); n > 0 {
+			plan = append(plan, claim{t, n})
+			left -= n
+		}
+		if left <= 0 {
+			break
+		}
+	}
+	e.mu.Unlock()
+	if len(plan) == 0 {
+		return nil
+	}
+	var claimed []*claimedJob
+	err = e.tx(ctx, func(tx *sql.Tx) error {
+		claimed = claimed[:0]
+		claimQ := e.db.Rebind("UPDATE notify_deliveries SET lease_owner = ?, lease_until_ms = ? WHERE id IN (" +
+			"SELECT id FROM notify_deliveries WHERE target = ? AND state = 'pending' AND next_attempt_ms <= ? AND lease_until_ms <= ? " +
+			"ORDER BY next_attempt_ms LIMIT ?" + e.db.SkipLocked() + ") RETURNING " + jobColumns)
+		until := now.Add(e.leaseFor())
+		for _, c := range plan {
+			rs, err := tx.QueryContext(ctx, claimQ, e.cfg.NodeID, until.UnixMilli(), c.target, now.UnixMilli(), now.UnixMilli(), c.n)
+			if err != nil {
+				return fmt.Errorf("claiming notification jobs: %w", err)
+			}
+			for rs.Next() {
+				j, err := scanJob(rs)
+				if err != nil {
+					rs.Close()
+					return err
+				}
+				j.until = until
+				claimed = append(claimed, j)
+			}
+			rs.Close()
+			if err := rs.Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	for _, j := range claimed {
+		e.inflight[j.Target]++
+		e.total++
+	}
+	e.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, j := range claimed {
+		e.wg.Add(1)
+		wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			defer wg.Done()
+			e.deliver(ctx, j)
+		}()
+	}
+	if wait {
+		wg.Wait()
+	}
+	return nil
+}
+
+func scanJob(rs *sql.Rows) (*claimedJob, error) {
+	j := &claimedJob{}
+	var channel, headers, secrets string
+	var created int64
+	if err := rs.Scan(&j.ID, &j.Account, &j.Target, &channel, &j.Kind, &j.URL, &headers, &j.Body, &secrets,
+		&j.MailFrom, &j.Rcpt, &j.attempts, &created); err != nil {
+		return nil, err
+	}
+	j.Channel, j.created = Channel(channel), time.UnixMilli(created)
+	if headers != "" {
+		if err := json.Unmarshal([]byte(headers), &j.Headers); err != nil {
+			return nil, fmt.Errorf("job %s headers: %w", j.ID, err)
+		}
+	}
+	if secrets != "" {
+		if err := json.Unmarshal([]byte(secrets), &j.Secrets); err != nil {
+			return nil, fmt.Errorf("job %s secrets: %w", j.ID, err)
+		}
+	}
+	return j, nil
+}
+
+// deliver makes one attempt at j and records the outcome.
+func (e *Engine) deliver(ctx context.Context, j *claimedJob) {
+	defer func() {
+		e.mu.Lock()
+		if e.inflight[j.Target]--; e.inflight[j.Target] <= 0 {
+			delete(e.inflight, j.Target)
+		}
+		e.total--
+		e.mu.Unlock()
+		select {
+		case e.done <- struct{}{}:
+		default:
+		}
+	}()
+	actx, cancel := context.WithTimeout(ctx, e.cfg.HTTPTimeout)
+	err := e.attempt(actx, j)
+	cancel()
+	rctx := context.WithoutCancel(ctx)
+	if ctx.Err() != nil {
+		// Shutting down: hand the job back unattempted (a retry soon).
+		e.tx(rctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(rctx, e.db.Rebind("UPDATE notify_deliveries SET lease_owner = '', lease_until_ms = 0 WHERE id = ? AND lease_owner = ?"), j.ID, e.cfg.NodeID)
+			return err
+		})
+		return
+	}
+	if err := e.record(rctx, j, err); err != nil {
+		e.log.Warn("recording notification attempt", "job", j.ID, "err", err)
+	}
+}
+
+// outcome is an attempt's result waiting to be recorded.
+type outcome struct {
+	j    *claimedJob
+	err  error     // the attempt's
+	at   time.Time // when it ended
+	done chan error
+}
+
+// record stores the outcome of an attempt: delivered jobs are deleted,
+// failed ones rescheduled or made dead letters. Outcomes of concurrent
+// attempts are committed together (group commit: one transaction, one
+// fsync on SQLite, for all the attempts that ended meanwhile).
+func (e *Engine) record(ctx context.Context, j *claimedJob, attemptErr error) error {
+	o := &outcome{j: j, err: attemptErr, at: e.cfg.Now(), done: make(chan error, 1)}
+	e.rmu.Lock()
+	e.rpending = append(e.rpending, o)
+	if !e.rrunning {
+		e.rrunning = true
+		go e.flushOutcomes(context.WithoutCancel(ctx))
+	}
+	e.rmu.Unlock()
+	return <-o.done
+}
+
+func (e *Engine) flushOutcomes(ctx context.Context) {
+	for {
+		e.rmu.Lock()
+		batch := e.rpending
+		e.rpending = nil
+		if len(batch) == 0 {
+			e.rrunning = false
+			e.rmu.Unlock()
+			return
+		}
+		e.rmu.Unlock()
+		errs := make([]error, len(batch))
+		err := e.tx(ctx, func(tx *sql.Tx) error {
+			clear(errs)
+			for i, o := range batch {
+				n, err := e.recordTx(ctx, tx, o)
+				if err != nil {
+					return err
+				}
+				if n != 1 {
+					errs[i] = errLeaseLost
+				}
+			}
+			return nil
+		})
+		for i, o := range batch {
+			if err != nil {
+				errs[i] = err
+			}
+			o.done <- errs[i]
+		}
+	}
+}
+
+// recordTx records o in tx. Only the lease holder's record counts
+// (compare-and-set on lease_owner and lease_until_ms): it returns the rows
+// changed, 0 when the lease was lost.
+func (e *Engine) recordTx(ctx context.Context, tx *sql.Tx, o *outcome) (int64, error) {
+	j, now := o.j, o.at
+	var res sql.Result
+	var err error
+	switch {
+	case o.err == nil:
+		res, err = tx.ExecContext(ctx, e.db.Rebind("DELETE FROM notify_deliveries WHERE id = ? AND lease_owner = ? AND lease_until_ms = ?"),
+			j.ID, e.cfg.NodeID, j.until.UnixMilli())
+	default:
+		attempts := j.attempts + 1
+		msg := truncate(o.err.Error(), 500)
+		deadline := j.created.Add(e.cfg.RetryPeriod)
+		var gone *goneError
+		if errors.As(o.err, &gone) || !now.Before(deadline) {
+			e.log.Warn("notification is a dead letter", "job", j.ID, "target", j.Target, "attempts", attempts, "err", msg)
+			res, err = tx.ExecContext(ctx, e.db.Rebind("UPDATE notify_deliveries SET state = 'dead', attempts = ?, last_error = ?, dead_ms = ?, "+
+				"lease_owner = '', lease_until_ms = 0 WHERE id = ? AND lease_owner = ? AND lease_until_ms = ?"),
+				attempts, msg, now.UnixMilli(), j.ID, e.cfg.NodeID, j.until.UnixMilli())
+			break
+		}
+		next := now.Add(backoff(attempts))
+		if next.After(deadline) {
+			next = deadline // the last attempt, at the end of the retry period
+		}
+		res, err = tx.ExecContext(ctx, e.db.Rebind("UPDATE notify_deliveries SET attempts = ?, last_error = ?, next_attempt_ms = ?, "+
+			"lease_owner = '', lease_until_ms = 0 WHERE id = ? AND lease_owner = ? AND lease_until_ms = ?"),
+			attempts, msg, next.UnixMilli(), j.ID, e.cfg.NodeID, j.until.UnixMilli())
+	}
+	if err != nil {
+		return 0, fmt.Errorf("recording notification attempt: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// goneError is a 410 answer: the endpoint says it is gone for good.
+type goneError struct{ status string }
+
+func (g *goneError) Error() string { return "HTTP " + g.status + " (a dead letter at once)" }
+
+// maxAnswer is how much of an endpoint's answer is read (and kept in
+// last_error) before the connection is closed.
+const maxAnswer = 64 << 10
+
+// attempt sends j once: nil means delivered.
+func (e *Engine) attempt(ctx context.Context, j *claimedJob) error {
+	switch j.Channel {
+	case Email:
+		if e.mailer == nil {
+			return errors.New("no mailer configured for email notifications")
+		}
+		return e.mailer.SendSystemMail(ctx, j.Account, j.MailFrom, j.Rcpt, j.Body)
+	case Webhook, SNSHTTP:
+	default:
+		return fmt.Errorf("unknown channel %q", j.Channel)
+	}
+	if e.cfg.CheckURL != nil {
+		if err := e.cfg.CheckURL(ctx, j.URL); err != nil {
+			return err
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.URL, bytes.NewReader(j.Body))
+	if err != nil {
+		return err
+	}
+	switch j.Channel {
+	case Webhook:
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("User-Agent", "Petrel-Webhook/1")
+		req.Header.Set("X-Petrel-Event-Id", j.ID)
+		req.Header.Set("X-Petrel-Event-Type", j.Kind)
+		if len(j.Secrets) > 0 {
+			req.Header.Set("X-Petrel-Signature", SignWebhook(j.Secrets, e.cfg.Now(), j.Body))
+		}
+	case SNSHTTP:
+		req.Header.Set("Content-Type", "text/plain; charset=UTF-8")
+		req.Header.Set("User-Agent", "Petrel-SNS/1")
+	}
+	for k, v := range j.Headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return err
+	}
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return nil
+	case resp.StatusCode == http.StatusGone:
+		return &goneError{status: resp.Status}
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return fmt.Errorf("HTTP %s to %s (redirects are not followed)", resp.Status, resp.Header.Get("Location"))
+	default:
+		msg := "HTTP " + resp.Status
+		if len(answer) > 0 {
+			msg += ": " + strconv.Quote(truncate(string(answer), 200))
+		}
+		return errors.New(msg)
+	}
+}

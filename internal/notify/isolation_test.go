@@ -1,0 +1,216 @@
+package notify
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/petrelmail/petrel/internal/event"
+	"github.com/petrelmail/petrel/internal/store"
+)
+
+// runEngine runs e until the test ends.
+func runEngine(t testing.TB, e *Engine) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// TestIsolation: account A's receiver hangs (never answers while the test
+// runs) and A's notifications pile up; account B's flow regardless. A
+// holds exactly PerTarget attempts in flight (its other jobs wait for its
+// slots, not B's); every B notification arrives; B's delay from event
+// commit to receipt is reported, and its p99 must be under 1 s (issue 14).
+func TestIsolation(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			const perAccount = 200
+			db := store.OpenTest(t, backend)
+
+			var aNow, aMax atomic.Int64
+			release := make(chan struct{})
+			slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n := aNow.Add(1)
+				for {
+					m := aMax.Load()
+					if n <= m || aMax.CompareAndSwap(m, n) {
+						break
+					}
+				}
+				select { // hang: like a receiver answering after 30 s, or never
+				case <-release:
+				case <-r.Context().Done():
+				}
+				aNow.Add(-1)
+			}))
+			t.Cleanup(slow.Close)
+			t.Cleanup(func() { close(release) }) // runs before slow.Close
+
+			var mu sync.Mutex
+			sent := map[string]time.Time{}
+			var delays []time.Duration
+			allB := make(chan struct{})
+			fast := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				id := r.Header.Get("X-Petrel-Event-Id")
+				mu.Lock()
+				if at, ok := sent[id]; ok {
+					delays = append(delays, time.Since(at))
+					delete(sent, id)
+					if len(delays) == perAccount {
+						close(allB)
+					}
+				}
+				mu.Unlock()
+			}))
+			t.Cleanup(fast.Close)
+
+			url := func(account string) string {
+				if account == "A" {
+					return slow.URL
+				}
+				return fast.URL
+			}
+			// As in the daemon: the events and the engine's writes share
+			// one group committer.
+			batch := store.RunTestBatcher(t, store.NewBatcher(db, 0, 0))
+			e := New(db, Config{NodeID: "n1", PerTarget: 4, HTTPTimeout: time.Minute, Batch: batch}, webhookRouter(url, testSecret), nil)
+			log := event.NewLog(db)
+			log.SetOutbox(e)
+			runEngine(t, e)
+
+			add := func(account, messageID string) {
+				err := batch.Do(context.Background(), func(tx *sql.Tx) error {
+					return log.AddTx(tx, messageID, account, "r@example.com", time.Now(), event.SendDetail{})
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}
+			for i := range perAccount {
+				add("A", fmt.Sprintf("a%d", i))
+				id := fmt.Sprintf("b%d", i)
+				mu.Lock()
+				sent["job-"+id] = time.Now()
+				mu.Unlock()
+				add("B", id)
+			}
+			select {
+			case <-allB:
+			case <-time.After(30 * time.Second):
+				mu.Lock()
+				t.Fatalf("B: %d of %d delivered", len(delays), perAccount)
+			}
+			mu.Lock()
+			d := slices.Clone(delays)
+			mu.Unlock()
+			slices.Sort(d)
+			p50, p99, worst := d[len(d)/2], d[len(d)*99/100-1], d[len(d)-1]
+			t.Logf("%s: B delay over %d events while A hangs: p50 %v, p99 %v, max %v", backend, len(d), p50, p99, worst)
+			if p99 >= time.Second {
+				t.Errorf("B's p99 delay %v, want < 1s", p99)
+			}
+			if got := aMax.Load(); got != 4 {
+				t.Errorf("A had %d attempts in flight at most, want PerTarget = 4", got)
+			}
+			targets, err := e.Targets(context.Background(), "A")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(targets) != 1 || targets[0].Pending != perAccount || targets[0].InFlight != 4 {
+				t.Errorf("A's target: %+v, want %d pending, 4 in flight", targets, perAccount)
+			}
+		})
+	}
+}
+
+// TestTwoEnginesOnePostgres: two nodes (two engines, two connection pools,
+// one PostgreSQL database) fan out and deliver the same outbox and jobs;
+// every job is delivered exactly once.
+func TestTwoEnginesOnePostgres(t *testing.T) {
+	dsn := store.TestPostgresDSN(t)
+	var dbs []*store.DB
+	for range 2 {
+		db, err := store.Open(context.Background(), dsn, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		dbs = append(dbs, db)
+	}
+	var mu sync.Mutex
+	got := map[string]int{}
+	total := 0
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		id := r.Header.Get("X-Petrel-Event-Id")
+		if id == "" {
+			id = r.Header.Get("X-Amz-Sns-Message-Id")
+		}
+		got[id]++
+		total++
+		mu.Unlock()
+	}))
+	t.Cleanup(rcv.Close)
+	// Several targets, so both nodes have slots to fill.
+	router := routerFunc(func(ctx context.Context, e event.Event) ([]Job, error) {
+		return []Job{{ID: "job-" + e.MessageID, Account: e.Account, Target: "webhook:" + e.MessageID[len(e.MessageID)-1:],
+			Channel: Webhook, URL: rcv.URL, Body: []byte(`{}`), Secrets: []string{testSecret}}}, nil
+	})
+	var engines []*Engine
+	var logs []*event.Log
+	for i, db := range dbs {
+		e := New(db, Config{NodeID: fmt.Sprintf("node%d", i)}, router, nil)
+		l := event.NewLog(db)
+		l.SetOutbox(e)
+		engines, logs = append(engines, e), append(logs, l)
+		runEngine(t, e)
+	}
+	const events, direct = 300, 100
+	for i := range events {
+		addEvent(t, dbs[i%2], logs[i%2], "a", fmt.Sprintf("m%d", i), time.Now())
+	}
+	for i := range direct {
+		j := Job{ID: fmt.Sprintf("direct%d", i), Account: "a", Target: fmt.Sprintf("sns:%d", i%7), Channel: SNSHTTP, URL: rcv.URL, Body: []byte(`{}`),
+			Headers: map[string]string{"x-amz-sns-message-id": fmt.Sprintf("direct%d", i)}}
+		if err := engines[i%2].Enqueue(context.Background(), j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "every job delivered", 60*time.Second, func() bool {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		jobs, outbox := rowCount(t, dbs[0], "notify_deliveries"), rowCount(t, dbs[0], "notify_outbox")
+		return n == events+direct && jobs == 0 && outbox == 0
+	})
+	for _, e := range engines { // nothing in flight that could still send
+		waitFor(t, "attempts finished", 10*time.Second, func() bool {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			return e.total == 0
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if total != events+direct {
+		for id, n := range got {
+			if n > 1 {
+				t.Errorf("%s delivered %d times", id, n)
+			}
+		}
+		t.Fatalf("%d deliveries of %d jobs", total, events+direct)
+	}
+}
