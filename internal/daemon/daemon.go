@@ -14,8 +14,11 @@
 //     retention pruner stops after its current batch; an import job in
 //     flight stops between batches, keeping its lease, and this node
 //     restarts it when it starts again;
-//  3. the group committer commits what is queued;
-//  4. the store is closed.
+//  3. the notification engine stops after delivery (whose outcomes feed
+//     it): attempts in flight are cancelled and retried at the next start,
+//     nothing unsent leaves the outbox or the job table;
+//  4. the group committer commits what is queued;
+//  5. the store is closed.
 package daemon
 
 import (
@@ -29,6 +32,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -48,14 +52,18 @@ import (
 	"github.com/petrelmail/petrel/internal/config"
 	"github.com/petrelmail/petrel/internal/configset"
 	"github.com/petrelmail/petrel/internal/delivery"
+	"github.com/petrelmail/petrel/internal/egress"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/importjob"
 	"github.com/petrelmail/petrel/internal/inbound"
+	"github.com/petrelmail/petrel/internal/notify"
+	"github.com/petrelmail/petrel/internal/publish"
 	"github.com/petrelmail/petrel/internal/queue"
 	"github.com/petrelmail/petrel/internal/retention"
 	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/smtpsubmit"
+	"github.com/petrelmail/petrel/internal/sns"
 	"github.com/petrelmail/petrel/internal/spool"
 	"github.com/petrelmail/petrel/internal/store"
 	"github.com/petrelmail/petrel/internal/suppression"
@@ -105,7 +113,10 @@ type Daemon struct {
 	prune *retention.Pruner
 	// imports runs suppression-list import jobs (CreateImportJob).
 	imports *importjob.Service
-	cert    *certificate // the SMTP listeners' TLS certificate (ReloadTLS)
+	// notifier delivers notifications (event destinations, SNS topics,
+	// feedback emails) from the outbox the event log writes to.
+	notifier *notify.Engine
+	cert     *certificate // the SMTP listeners' TLS certificate (ReloadTLS)
 
 	submit  *smtpsubmit.Backend // SMTP submission (both listeners)
 	inbound *inbound.Backend    // the return-path receiver; nil when disabled
@@ -199,8 +210,13 @@ func (d *Daemon) build(ctx context.Context) error {
 		d.log.With("component", "importjob")); err != nil {
 		return err
 	}
+	topics, guard, err := d.buildNotifications(nodeID, sender)
+	if err != nil {
+		return err
+	}
 	apiSrv := &api.Server{Accounts: svc.Accounts, Identities: svc.Identities, ConfigSets: svc.ConfigSets, Sender: sender, Events: svc.Events,
 		Spool: svc.Spool, Suppression: supp, ImportJobs: d.imports, Log: d.log.With("component", "api"),
+		Topics: topics, URLs: guard, SNS: topics.Handler(),
 		Region: cfg.Region, Budget: d.budget, BodyTimeout: time.Duration(cfg.HTTPHeaderTimeout), MinBodyRate: int64(cfg.HTTPMinBodyRate)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
@@ -278,6 +294,47 @@ func (d *Daemon) build(ctx context.Context) error {
 	}
 	return nil
 }
+
+// buildNotifications builds the notification side: the SSRF guard every
+// tenant URL passes, the SNS-compatible topics, the router that turns
+// events into notifications (event destinations, identity topics, feedback
+// emails sent through sender), and the engine that delivers them, which
+// the event log feeds in each event's own transaction.
+func (d *Daemon) buildNotifications(nodeID string, sender *sending.Sender) (*sns.Service, *egress.Guard, error) {
+	cfg, svc := d.cfg, d.svc
+	allow := make([]netip.Prefix, 0, len(cfg.NotifyAllowNetworks))
+	for _, p := range cfg.NotifyAllowNetworks {
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("notify-allow-networks: %w", err)
+		}
+		allow = append(allow, pfx)
+	}
+	guard := egress.New(allow, egress.NewResolver(cfg.DNS))
+	// Webhook signing secrets are sealed at rest like access keys.
+	svc.ConfigSets.SetSealer(svc.Accounts)
+	var engine *notify.Engine
+	topics, err := sns.New(svc.DB, svc.Accounts, svc.Accounts, enqueuer(func(ctx context.Context, jobs ...notify.Job) error {
+		return engine.Enqueue(ctx, jobs...)
+	}), guard, sns.Config{Region: cfg.Region, PublicURL: cfg.PublicBaseURL(), Hostname: cfg.Hostname})
+	if err != nil {
+		return nil, nil, err
+	}
+	router := publish.New(publish.Config{Hostname: cfg.Hostname, TopicGone: func(err error) bool { return errors.Is(err, sns.ErrTopicNotFound) }},
+		svc.Spool, svc.ConfigSets, svc.Identities, topics)
+	engine = notify.New(svc.DB, notify.Config{NodeID: nodeID, RetryPeriod: time.Duration(cfg.NotifyRetryPeriod),
+		HTTP: guard.Client(0), CheckURL: guard.CheckURL, Wants: router.Wants, Log: d.log.With("component", "notify"), Batch: d.batch},
+		router, sender)
+	svc.Events.SetOutbox(engine)
+	d.notifier = engine
+	return topics, guard, nil
+}
+
+// enqueuer adapts a function to sns.Enqueuer (the engine is built after
+// the topics its router publishes to).
+type enqueuer func(ctx context.Context, jobs ...notify.Job) error
+
+func (f enqueuer) Enqueue(ctx context.Context, jobs ...notify.Job) error { return f(ctx, jobs...) }
 
 // readyz answers 200 "ready" while Petrel can accept mail, else 503 with
 // a cause that shows no SQL, paths or other internals (the endpoint is
@@ -522,6 +579,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var delivWG sync.WaitGroup
 	var delivErr error
 	delivWG.Go(func() { delivErr = d.deliv.Run(delivCtx) })
+	notifyCtx, stopNotify := context.WithCancel(context.Background())
+	var notifyWG sync.WaitGroup
+	notifyWG.Go(func() { d.notifier.Run(notifyCtx) })
 	pruneCtx, stopPrune := context.WithCancel(context.Background())
 	var pruneWG sync.WaitGroup
 	pruneWG.Go(func() { d.prune.Run(pruneCtx) })
@@ -616,6 +676,10 @@ wait:
 	stopImports()
 	stopPrefilter()
 	delivWG.Wait()
+	// After delivery, whose outcomes feed the outbox: what is not sent
+	// stays in the outbox and the job table for the next start.
+	stopNotify()
+	notifyWG.Wait()
 	pruneWG.Wait()
 	importWG.Wait()
 	prefilterWG.Wait()

@@ -16,7 +16,12 @@ import (
 // identity (keys) and api (key types in DkimSigningAttributes); admission (connection
 // caps, memory budget) is a leaf used by the listeners; retention prunes through the
 // owning packages; event imports message (the "mail" object's headers and
-// commonHeaders are message's types, which message.Prepare fills).
+// commonHeaders are message's types, which message.Prepare fills); egress
+// (the SSRF guard) and awsquery (the Query protocol's wire format) are
+// leaves; notify delivers jobs and knows no configuration; publish routes
+// events to jobs over configset, identity and the topics (an interface the
+// daemon fills with sns) and sends feedback emails through sending; sns
+// builds its jobs for notify.
 var allowed = map[string][]string{
 	"address":     {},
 	"smtpreply":   {},
@@ -30,6 +35,11 @@ var allowed = map[string][]string{
 	"logtest":     {},
 	"smtptest":    {},
 	"admission":   {},
+	"egress":      {},
+	"awsquery":    {},
+	"notify":      {"event", "store"},
+	"publish":     {"address", "configset", "event", "identity", "message", "notify", "sending", "spool"},
+	"sns":         {"account", "awsquery", "notify", "sigv4", "store"},
 	"retention":   {"spool", "queue", "event", "inbound", "suppression"},
 	"message":     {"address"},
 	"bounce":      {"smtpreply", "address"},
