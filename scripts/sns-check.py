@@ -2,7 +2,7 @@
 """Drive Petrel's SNS-compatible topics with real clients and verify its
 signatures with an independent implementation.
 
-Usage: sns-check.py AWS ENDPOINT
+Usage: sns-check.py AWS ENDPOINT [PETREL DATA_DIR]
 
 AWS is the AWS CLI v2 binary (/usr/bin/aws; "" skips the CLI checks) and
 ENDPOINT the URL of a running Petrel whose notifications may reach
@@ -27,7 +27,13 @@ What it does:
     SNS_CHECK_OPENSSL is set), over the string
     built as the AWS documentation describes;
   - an SES-to-SNS consumer written the usual way (json.loads(Message),
-    bounce.bouncedRecipients) reads a published SES bounce notification.
+    bounce.bouncedRecipients) reads a published SES bounce notification;
+  - with PETREL and DATA_DIR (the binary and the data dir of the running
+    Petrel, whose account has the verified identity ci.example): a bounce
+    from the mailbox simulator reaches the subscriber twice, through a
+    configuration set's SNS event destination (eventType format, with
+    tags) and through the identity's Bounce topic (notificationType
+    format, without tags), and the usual consumer reads both.
 
 Each check prints one line; the first failure exits 1.
 """
@@ -47,6 +53,8 @@ import boto3
 import botocore.exceptions
 
 AWS, ENDPOINT = sys.argv[1], sys.argv[2].rstrip("/")
+# Optional: the petrel binary and its data dir, for the SES-to-SNS flow.
+PETREL, DATA_DIR = (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else ("", "")
 checks = 0
 
 
@@ -279,6 +287,40 @@ check("InvalidParameter for an unsupported protocol",
       error_code(sns.subscribe, TopicArn=topic, Protocol="sqs", Endpoint="arn:aws:sqs:us-east-1:1:q") == "InvalidParameter")
 check("InvalidParameter for a bad filter policy",
       error_code(sns.set_subscription_attributes, SubscriptionArn=sub_arn, AttributeName="FilterPolicy", AttributeValue="[") == "InvalidParameter")
+
+# --- SES to SNS for real: a configuration set's SNS event destination and an
+# identity's Bounce topic, fed by a bounce from the mailbox simulator. Needs
+# a verified identity (scripts/awscli-check.py adds ci.example) and the
+# petrel binary and data dir for the identity setting (v1's
+# SetIdentityNotificationTopic is not served yet).
+if PETREL:
+    sns.set_subscription_attributes(SubscriptionArn=sub_arn, AttributeName="FilterPolicy", AttributeValue="{}")
+    sns.set_subscription_attributes(SubscriptionArn=sub_arn, AttributeName="RawMessageDelivery", AttributeValue="false")
+    sesv2 = boto3.client("sesv2", endpoint_url=ENDPOINT)
+    sesv2.create_configuration_set(ConfigurationSetName="ci-sns-events")
+    sesv2.create_configuration_set_event_destination(
+        ConfigurationSetName="ci-sns-events", EventDestinationName="to-sns",
+        EventDestination={"Enabled": True, "MatchingEventTypes": ["BOUNCE"], "SnsDestination": {"TopicArn": topic}})
+    subprocess.run([PETREL, "identity", "notifications", "ci.example", "--account", "default", "--bounce-topic", topic,
+                    "--data-dir", DATA_DIR], check=True, capture_output=True, timeout=60)
+    sent = sesv2.send_email(FromEmailAddress="app@ci.example", ConfigurationSetName="ci-sns-events",
+                            Destination={"ToAddresses": ["bounce@simulator.amazonses.com"]},
+                            Content={"Simple": {"Subject": {"Data": "bounce me"}, "Body": {"Text": {"Data": "x"}}}})
+    got = {}
+    for _ in range(2):
+        item = next_message("an SES bounce notification")
+        check("SES notification signature verifies", "verify_error" not in item, item.get("verify_error", ""))
+        body = json.loads(item["message"]["Message"])
+        got["eventType" if "eventType" in body else "notificationType"] = (body, item["message"])
+    ev, env = got.get("eventType", ({}, {}))
+    check("event destination: an SES consumer reads bounce.bouncedRecipients",
+          usual_ses_consumer(env) == ["bounce@simulator.amazonses.com"] and ev.get("eventType") == "Bounce"
+          and ev["mail"]["messageId"] == sent["MessageId"] and ev["mail"]["tags"]["ses:configuration-set"] == ["ci-sns-events"],
+          json.dumps(ev)[:1000])
+    nt, env = got.get("notificationType", ({}, {}))
+    check("identity topic: notificationType Bounce, no tags, consumer reads it",
+          usual_ses_consumer(env) == ["bounce@simulator.amazonses.com"] and nt.get("notificationType") == "Bounce"
+          and "tags" not in nt["mail"] and nt["mail"]["messageId"] == sent["MessageId"], json.dumps(nt)[:1000])
 
 sns.unsubscribe(SubscriptionArn=sub_arn)
 sns.publish(TopicArn=topic, Message="after unsubscribe")

@@ -42,8 +42,9 @@ const (
 	maxPolicyBytes  = 256 * 1024
 )
 
-// parsePolicy checks a FilterPolicy and returns it decoded. "" is no
-// policy (nil).
+// parsePolicy checks a FilterPolicy and returns it decoded. "" and the
+// empty object "{}" are no policy (nil): SNS removes a subscription's
+// filter policy when it is set to {}.
 func parsePolicy(s, scope string) (map[string]any, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
@@ -54,8 +55,11 @@ func parsePolicy(s, scope string) (map[string]any, error) {
 	var p map[string]any
 	d := json.NewDecoder(strings.NewReader(s))
 	d.UseNumber()
-	if err := d.Decode(&p); err != nil || d.More() {
+	if err := d.Decode(&p); err != nil || d.More() || p == nil {
 		return nil, errors.New("the policy is not a JSON object")
+	}
+	if len(p) == 0 {
+		return nil, nil
 	}
 	n := 0
 	if err := checkPolicy(p, scope, 0, &n); err != nil {

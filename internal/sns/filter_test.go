@@ -20,6 +20,7 @@ func TestFilterPolicy(t *testing.T) {
 		want   bool
 	}{
 		{"no policy", "", "", A{}, "", true},
+		{"empty object is no policy (SNS clears the filter with {})", "{}", "", A{}, "", true},
 		{"exact", `{"eventType":["Bounce"]}`, "", A{"eventType": str("Bounce")}, "", true},
 		{"exact other", `{"eventType":["Bounce"]}`, "", A{"eventType": str("Delivery")}, "", false},
 		{"OR of values", `{"eventType":["Bounce","Complaint"]}`, "", A{"eventType": str("Complaint")}, "", true},
@@ -77,7 +78,7 @@ func TestFilterPolicy(t *testing.T) {
 // TestFilterPolicyInvalid: policies SNS refuses are refused.
 func TestFilterPolicyInvalid(t *testing.T) {
 	for _, p := range []string{
-		`[]`, `{`, `{"a":"x"}`, `{"a":[]}`, `{}`, `{"a":[{"bogus":1}]}`, `{"a":[{"prefix":1}]}`,
+		`[]`, `{`, `null`, `{"a":"x"}`, `{"a":[]}`, `{"a":{}}`, `{"a":[{"bogus":1}]}`, `{"a":[{"prefix":1}]}`,
 		`{"a":[{"numeric":["!",1]}]}`, `{"a":[{"numeric":[">"]}]}`, `{"a":[{"exists":"yes"}]}`,
 		`{"a":[{"anything-but":{"exists":true}}]}`, `{"$or":[{"a":["1"]}]}`, `{"a":{"b":["1"]}}`,
 		`{"a":["1"],"b":["1"],"c":["1"],"d":["1"],"e":["1"],"f":["1"],"g":["1"]}`, `{"a":["1"]} {}`,
