@@ -6,11 +6,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/store"
 )
@@ -220,5 +222,60 @@ func TestShutdownReleases(t *testing.T) {
 	}
 	if attempts != 0 || owner != "" || until != 0 {
 		t.Errorf("after shutdown: %d attempts, lease %q until %d", attempts, owner, until)
+	}
+}
+
+// TestSealedSecrets: with a Sealer (account.Service, the data-dir key) a
+// webhook job's signing secrets are stored sealed, not readable in the
+// table, and still sign each attempt. A job whose secrets cannot be opened
+// (no sealer) fails its attempts with the reason (retried as any failure)
+// without blocking its target's other jobs.
+func TestSealedSecrets(t *testing.T) {
+	db := store.OpenTest(t, "sqlite")
+	accts, err := account.New(db, filepath.Join(t.TempDir(), "master.key"), "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClock()
+	rcv := newReceiver(t, c.Now, nil)
+	sealed := New(db, Config{Now: c.Now, Sealer: accts}, nil, nil)
+	for _, id := range []string{"w1", "w2"} {
+		if err := sealed.Enqueue(context.Background(), Job{ID: id, Account: "a", Target: "t", Channel: Webhook, URL: rcv.URL, Body: []byte(`{"n":1}`), Secrets: []string{testSecret}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stored string
+	if err := db.QueryRow("SELECT secrets FROM notify_deliveries WHERE id = 'w1'").Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(stored, "sealed:") || strings.Contains(stored, "whsec_") {
+		t.Fatalf("secrets stored as %q", stored)
+	}
+	// An engine without the sealer (a misconfigured node) cannot sign w1.
+	unsealed := New(db, Config{Now: c.Now}, nil, nil)
+	if err := unsealed.Enqueue(context.Background(), Job{ID: "plain", Account: "a", Target: "t", Channel: Webhook, URL: rcv.URL, Body: []byte(`{}`), Secrets: []string{testSecret}}); err != nil {
+		t.Fatal(err)
+	}
+	step(t, unsealed)
+	hits := rcv.Hits()
+	if len(hits) != 1 || hits[0].id != "plain" {
+		t.Fatalf("without the sealer: %+v", hits)
+	}
+	var lastErr string
+	db.QueryRow("SELECT last_error FROM notify_deliveries WHERE id = 'w1'").Scan(&lastErr)
+	if !strings.Contains(lastErr, "no sealer") {
+		t.Fatalf("w1's last error %q", lastErr)
+	}
+	// With the sealer, w2 (and w1, when due) are signed with the secret.
+	c.Set(c.Now().Add(ImmediateDelay))
+	step(t, sealed)
+	hits = rcv.Hits()[1:]
+	if len(hits) != 2 {
+		t.Fatalf("with the sealer: %d requests", len(hits))
+	}
+	for _, h := range hits {
+		if err := VerifyWebhook(h.signature, h.body, testSecret, c.Now(), 0); err != nil {
+			t.Errorf("%s: %v", h.id, err)
+		}
 	}
 }
