@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -45,6 +47,10 @@ type claimedJob struct {
 	attempts int
 	created  time.Time
 	until    time.Time // lease expiry
+	// bad is why the stored job cannot be sent as it is (its secrets do
+	// not decode or unseal): its attempts fail with it, so it ends as a
+	// dead letter instead of blocking its target.
+	bad error
 }
 
 // leaseFor is how long an attempt's lease lasts: longer than any attempt
@@ -122,7 +128,7 @@ func (e *Engine) schedule(ctx context.Context, wait bool) error {
 				return fmt.Errorf("claiming notification jobs: %w", err)
 			}
 			for rs.Next() {
-				j, err := scanJob(rs)
+				j, err := e.scanJob(rs)
 				if err != nil {
 					rs.Close()
 					return err
@@ -162,7 +168,7 @@ func (e *Engine) schedule(ctx context.Context, wait bool) error {
 	return nil
 }
 
-func scanJob(rs *sql.Rows) (*claimedJob, error) {
+func (e *Engine) scanJob(rs *sql.Rows) (*claimedJob, error) {
 	j := &claimedJob{}
 	var channel, headers, secrets string
 	var created int64
@@ -173,15 +179,35 @@ func scanJob(rs *sql.Rows) (*claimedJob, error) {
 	j.Channel, j.created = Channel(channel), time.UnixMilli(created)
 	if headers != "" {
 		if err := json.Unmarshal([]byte(headers), &j.Headers); err != nil {
-			return nil, fmt.Errorf("job %s headers: %w", j.ID, err)
+			j.bad = fmt.Errorf("stored headers: %w", err)
 		}
 	}
 	if secrets != "" {
-		if err := json.Unmarshal([]byte(secrets), &j.Secrets); err != nil {
-			return nil, fmt.Errorf("job %s secrets: %w", j.ID, err)
+		plain, err := e.openSecrets(j.ID, secrets)
+		if err == nil {
+			err = json.Unmarshal(plain, &j.Secrets)
+		}
+		if err != nil {
+			j.bad = fmt.Errorf("stored signing secrets: %w", err)
 		}
 	}
 	return j, nil
+}
+
+// openSecrets returns the JSON of a job's secrets column.
+func (e *Engine) openSecrets(id, stored string) ([]byte, error) {
+	b64, sealed := strings.CutPrefix(stored, sealedPrefix)
+	if !sealed {
+		return []byte(stored), nil
+	}
+	if e.cfg.Sealer == nil {
+		return nil, errors.New("sealed, and no sealer configured")
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, err
+	}
+	return e.cfg.Sealer.Open(raw, sealBinding(id))
 }
 
 // deliver makes one attempt at j and records the outcome.
@@ -199,7 +225,10 @@ func (e *Engine) deliver(ctx context.Context, j *claimedJob) {
 		}
 	}()
 	actx, cancel := context.WithTimeout(ctx, e.cfg.HTTPTimeout)
-	err := e.attempt(actx, j)
+	err := j.bad
+	if err == nil {
+		err = e.attempt(actx, j)
+	}
 	cancel()
 	rctx := context.WithoutCancel(ctx)
 	if ctx.Err() != nil {

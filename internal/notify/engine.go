@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,7 +53,25 @@ type Config struct {
 	// contend for the database lock and wait in SQLite's busy handler.
 	// nil: each write is its own transaction.
 	Batch *store.Batcher
+	// Sealer, when set, encrypts a webhook job's signing secrets at rest
+	// in the job table (the daemon passes account.Service, which seals
+	// with the data-dir key, as configset seals the destination's own
+	// copy). nil stores them as they are.
+	Sealer Sealer
 }
+
+// Sealer encrypts and decrypts small secrets bound to a context string
+// (account.Service implements it).
+type Sealer interface {
+	Seal(plain []byte, binding string) []byte
+	Open(sealed []byte, binding string) ([]byte, error)
+}
+
+// sealedPrefix marks a sealed secrets column: "sealed:" + base64(sealed JSON).
+const sealedPrefix = "sealed:"
+
+// sealBinding ties a job's sealed secrets to the job.
+func sealBinding(id string) string { return "notify-job-secrets:" + id }
 
 // Engine is the outbox, the fan-out and the delivery workers. Its methods
 // are safe for concurrent use; Run runs once per process.
@@ -228,6 +247,9 @@ func (e *Engine) insertJobsTx(tx *sql.Tx, jobs []Job, now time.Time) error {
 		if len(j.Secrets) > 0 {
 			b, _ := json.Marshal(j.Secrets)
 			secrets = string(b)
+			if e.cfg.Sealer != nil {
+				secrets = sealedPrefix + base64.StdEncoding.EncodeToString(e.cfg.Sealer.Seal(b, sealBinding(j.ID)))
+			}
 		}
 		body := j.Body
 		if body == nil {
