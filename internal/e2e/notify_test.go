@@ -41,9 +41,9 @@ func startNotify(t *testing.T, backend string) (*env, *awssns.Client) {
 
 // subscribe creates topic name and subscribes s to it over http, waiting
 // for the handshake; it returns the topic ARN.
-func subscribe(t *testing.T, cli *awssns.Client, s *snsSubscriber, name string) string {
+func subscribe(t *testing.T, cli *awssns.Client, s *snsSubscriber, name string, attrs map[string]string) string {
 	t.Helper()
-	top, err := cli.CreateTopic(t.Context(), &awssns.CreateTopicInput{Name: aws.String(name)})
+	top, err := cli.CreateTopic(t.Context(), &awssns.CreateTopicInput{Name: aws.String(name), Attributes: attrs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestNotifyEventPublishing(t *testing.T) {
 
 			sub := startSNSSubscriber(t)
 			hook := startHookReceiver(t, "127.0.0.1:0")
-			topic := subscribe(t, snsCli, sub, "events")
+			topic := subscribe(t, snsCli, sub, "events", nil)
 			if _, err := e.ses.CreateConfigurationSet(ctx, &sesv2.CreateConfigurationSetInput{ConfigurationSetName: aws.String("notify")}); err != nil {
 				t.Fatal(err)
 			}
@@ -290,7 +290,7 @@ func TestNotifyIdentityTopic(t *testing.T) {
 			}
 			e.mx("example.com", "127.0.0.4", 10)
 			sub := startSNSSubscriber(t)
-			topic := subscribe(t, snsCli, sub, "bounces")
+			topic := subscribe(t, snsCli, sub, "bounces", map[string]string{"SignatureVersion": "2"})
 			if err := e.d.Services().Identities.SetNotificationTopic(ctx, "default", "example.com", "Bounce", topic); err != nil {
 				t.Fatal(err)
 			}
@@ -338,8 +338,39 @@ func TestNotifyIdentityTopic(t *testing.T) {
 			if top["eventType"] != nil || mailObj["tags"] != nil || mailObj["headers"] != nil {
 				t.Errorf("older format has eventType, tags or headers: %s", env["Message"])
 			}
-			if n[0].header.Get("x-amz-sns-topic-arn") != topic || env["TopicArn"] != topic {
+			if n[0].header.Get("x-amz-sns-topic-arn") != topic || env["TopicArn"] != topic || env["SignatureVersion"] != "2" {
 				t.Errorf("envelope %s", n[0].body)
+			}
+
+			// HeadersInNotificationsEnabled for Bounce: the next bounce's
+			// mail object carries the original headers.
+			if err := e.d.Services().Identities.SetHeadersInNotifications(ctx, "default", "example.com", "Bounce", true); err != nil {
+				t.Fatal(err)
+			}
+			out2, err := e.ses.SendEmail(ctx, simple("sender@example.com", "gone2@one.test"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.events(*out2.MessageId, 20*time.Second, func(evs []event.Event) bool { return count(evs, event.Bounce) == 1 })
+			pollUntil(t, 20*time.Second, "the second bounce notification", func() bool { return len(sub.notifications()) >= 2 })
+			env2 := verifySNSSignature(t, sub.notifications()[1].body)
+			var withHeaders struct {
+				NotificationType string `json:"notificationType"`
+				Mail             struct {
+					MessageID     string `json:"messageId"`
+					Headers       []struct{ Name, Value string }
+					CommonHeaders struct {
+						Subject string `json:"subject"`
+					} `json:"commonHeaders"`
+					Tags map[string][]string `json:"tags"`
+				} `json:"mail"`
+			}
+			if err := json.Unmarshal([]byte(env2["Message"]), &withHeaders); err != nil {
+				t.Fatal(err)
+			}
+			if withHeaders.NotificationType != "Bounce" || withHeaders.Mail.MessageID != *out2.MessageId || len(withHeaders.Mail.Headers) == 0 ||
+				withHeaders.Mail.CommonHeaders.Subject != "Hello from Petrel" || withHeaders.Mail.Tags != nil {
+				t.Errorf("bounce notification with headers on: %s", env2["Message"])
 			}
 		})
 	}
