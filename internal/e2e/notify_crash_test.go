@@ -28,10 +28,10 @@ import (
 
 // TestNotifyCrashLosesNothing runs `petrel serve` with a webhook event
 // destination and sends a stream of messages to the mailbox simulator
-// (success@, bounce@, complaint@), SIGKILLing Petrel three times while
-// notifications flow — once while the webhook receiver answers nothing,
-// so that rows sit in the outbox and the job table at the kill — and
-// restarting it each time. Then every event in the events table must
+// (success@, bounce@, complaint@), SIGKILLing Petrel four times while
+// notifications flow — once while the webhook receiver answers nothing and
+// once while it is down (connections refused), so that rows sit in the
+// outbox and the job table at the kill — and restarting it each time. Then every event in the events table must
 // have reached the webhook (deduplicated on X-Petrel-Event-Id, each ID
 // always with the same body and a valid signature): duplicates are
 // allowed, losses are not.
@@ -127,8 +127,10 @@ func notifyCrashRun(t *testing.T, bin, backend string) {
 		}
 		return outbox, jobs
 	}
-	const rounds = 3
-	heldRound := 1
+	// Round 1: the receiver holds every request unanswered; round 2: it
+	// is down (connections refused), so attempts fail and are retried
+	// (ImmediateDelay, 20 s, later) by the restarted Petrel.
+	const rounds, heldRound, downRound = 4, 1, 2
 	for round := range rounds {
 		ctx, stop := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
@@ -145,8 +147,11 @@ func notifyCrashRun(t *testing.T, bin, backend string) {
 				}
 			})
 		}
-		if round == heldRound {
+		switch round {
+		case heldRound:
 			hook.holdAll() // the receiver stops answering: jobs pile up
+		case downRound:
+			hook.down()
 		}
 		// Kill once this round has acknowledged messages and (unless the
 		// receiver is holding) notifications are arriving.
@@ -158,7 +163,7 @@ func notifyCrashRun(t *testing.T, bin, backend string) {
 			mu.Lock()
 			n := acked
 			mu.Unlock()
-			if n >= target && (round == heldRound || len(hook.requests()) >= before+30) {
+			if n >= target && (round == heldRound || round == downRound || len(hook.requests()) >= before+30) {
 				break
 			}
 		}
@@ -170,15 +175,19 @@ func notifyCrashRun(t *testing.T, bin, backend string) {
 		n := acked
 		mu.Unlock()
 		t.Logf("%s: kill %d: %d acknowledged so far, %d webhook POSTs answered, %d outbox rows and %d jobs left", backend, round+1, n, len(hook.requests()), outbox, jobs)
-		if round == heldRound {
+		switch round {
+		case heldRound, downRound:
 			if outbox+jobs == 0 {
 				t.Errorf("kill %d with the receiver not answering: no rows in the outbox or the job table", round+1)
 			}
 			startServer()
 			hook.release()
-			continue
+			if round == downRound {
+				hook.up(t)
+			}
+		default:
+			startServer()
 		}
-		startServer()
 	}
 
 	// Every event recorded has reached the webhook.
@@ -190,7 +199,8 @@ func notifyCrashRun(t *testing.T, bin, backend string) {
 	type key struct{ id, kind string }
 	var missing []key
 	var nEvents int
-	deadline := time.Now().Add(40 * time.Second)
+	// Jobs that failed while the receiver was down wait ImmediateDelay.
+	deadline := time.Now().Add(notify.ImmediateDelay + 30*time.Second)
 	for {
 		got := map[key]bool{}
 		bodies := map[string]string{} // X-Petrel-Event-Id → canonical body

@@ -55,8 +55,23 @@ func startHookReceiver(t *testing.T, addr string) *hookReceiver {
 	h.l, h.addr = l, l.Addr().String()
 	h.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go h.srv.Serve(l)
-	t.Cleanup(func() { h.release(); h.srv.Close() })
+	t.Cleanup(func() { h.release(); h.down() })
 	return h
+}
+
+// down closes the receiver: connections are refused until up.
+func (h *hookReceiver) down() { h.srv.Close() }
+
+// up listens again on the same address.
+func (h *hookReceiver) up(t *testing.T) {
+	t.Helper()
+	l, err := net.Listen("tcp", h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.l = l
+	h.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go h.srv.Serve(l)
 }
 
 func (h *hookReceiver) URL() string { return "http://" + h.addr + "/hook" }
