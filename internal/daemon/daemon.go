@@ -210,7 +210,15 @@ func (d *Daemon) build(ctx context.Context) error {
 		d.log.With("component", "importjob")); err != nil {
 		return err
 	}
-	topics, guard, err := d.buildNotifications(nodeID, sender)
+	// The API listener is bound first: the SNS links subscribers follow
+	// (SubscribeURL, SigningCertURL) name its port when --public-url is
+	// not set, also when --http asks for any free port (":0").
+	raw, err := net.Listen("tcp", cfg.HTTP)
+	if err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	d.httpL = raw // closed by closeListeners if the build fails from here
+	topics, guard, err := d.buildNotifications(nodeID, sender, raw.Addr().String())
 	if err != nil {
 		return err
 	}
@@ -226,10 +234,6 @@ func (d *Daemon) build(ctx context.Context) error {
 		IdleTimeout: time.Duration(cfg.HTTPIdleTimeout), MaxHeaderBytes: maxHeaderBytes, ConnState: d.trackFreshConn,
 		ErrorLog: httpErrorLog(d.log.With("component", "api"))}
 
-	raw, err := net.Listen("tcp", cfg.HTTP)
-	if err != nil {
-		return fmt.Errorf("http: %w", err)
-	}
 	d.httpAdm = admission.Listen(raw, admission.Limits{MaxConns: d.httpConnCap(), MaxConnsPerIP: cfg.HTTPMaxConnsPerIP}, d.refuseHTTP)
 	d.httpL = d.httpAdm
 	be := &smtpsubmit.Backend{Accounts: svc.Accounts, Sender: sender, Log: d.log.With("component", "smtp"), Budget: d.budget}
@@ -300,8 +304,12 @@ func (d *Daemon) build(ctx context.Context) error {
 // events into notifications (event destinations, identity topics, feedback
 // emails sent through sender), and the engine that delivers them, which
 // the event log feeds in each event's own transaction.
-func (d *Daemon) buildNotifications(nodeID string, sender *sending.Sender) (*sns.Service, *egress.Guard, error) {
+//
+// httpAddr is the API listener's bound address, which the public URL names
+// when --public-url is not set.
+func (d *Daemon) buildNotifications(nodeID string, sender *sending.Sender, httpAddr string) (*sns.Service, *egress.Guard, error) {
 	cfg, svc := d.cfg, d.svc
+	cfg.HTTP = httpAddr
 	allow := make([]netip.Prefix, 0, len(cfg.NotifyAllowNetworks))
 	for _, p := range cfg.NotifyAllowNetworks {
 		pfx, err := netip.ParsePrefix(p)

@@ -24,14 +24,13 @@ import (
 	"github.com/petrelmail/petrel/internal/store"
 )
 
-// startNotify is start with loopback receivers allowed and the HTTP
-// server on a fixed port (SubscribeURL and SigningCertURL are built from
-// it), and an SNS client.
+// startNotify is start with loopback receivers allowed, and an SNS client.
+// The HTTP server listens on any free port (start's ":0"): SubscribeURL and
+// SigningCertURL must name the port it got.
 func startNotify(t *testing.T, backend string) (*env, *awssns.Client) {
 	t.Helper()
 	e := start(t, backend, func(c *config.Config) {
 		c.NotifyAllowNetworks = []string{"127.0.0.0/8"}
-		c.HTTP = freeAddr(t)
 	})
 	k := e.d.Credentials
 	sns := awssns.New(awssns.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + e.d.Addr("http")),
