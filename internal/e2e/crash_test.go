@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,11 +33,7 @@ func TestCrashLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "petrel")
-	build := exec.Command("go", "build", "-o", bin, "github.com/petrelmail/petrel/cmd/petrel")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := petrelBinary(t)
 	for _, backend := range store.Backends() {
 		t.Run(backend, func(t *testing.T) { crashRun(t, bin, backend) })
 	}
@@ -56,28 +51,7 @@ func crashRun(t *testing.T, bin, backend string) {
 	if backend == "postgres" {
 		args = append(args, "--database", store.TestPostgresDSN(t))
 	}
-	var proc *exec.Cmd
-	startServer := func() {
-		proc = exec.Command(bin, args...)
-		var logBuf bytes.Buffer
-		proc.Stderr = &logBuf
-		if err := proc.Start(); err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			if c, err := net.Dial("tcp", httpAddr); err == nil {
-				c.Close()
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("server did not start:\n%s", logBuf.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	startServer()
-	defer func() { proc.Process.Kill(); proc.Wait() }()
+	srv := startKillable(t, httpAddr, args)
 
 	id, secret := readCredentials(t, filepath.Join(dataDir, "credentials"))
 	cli := append([]string{"identity", "add", "example.com", "--verified", "--data-dir", dataDir}, dbArgs(args)...)
@@ -122,11 +96,10 @@ func crashRun(t *testing.T, bin, backend string) {
 				break
 			}
 		}
-		proc.Process.Signal(syscall.SIGKILL)
-		proc.Wait()
+		srv.kill()
 		stop()
 		wg.Wait()
-		startServer()
+		srv.start()
 	}
 
 	mu.Lock()
@@ -157,10 +130,7 @@ func crashRun(t *testing.T, bin, backend string) {
 			t.Logf("%s: %d acknowledged messages, all delivered after %d SIGKILLs; %d delivered in all (%d extra: stored but unacknowledged at a kill), %d duplicate deliveries",
 				backend, want, kills, len(got), len(got)-want, dups)
 			// Graceful stop: SIGTERM drains and exits 0.
-			proc.Process.Signal(syscall.SIGTERM)
-			if err := proc.Wait(); err != nil {
-				t.Fatalf("after SIGTERM: %v", err)
-			}
+			srv.stop()
 			return
 		}
 		if time.Now().After(deadline) {

@@ -1,15 +1,12 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -39,11 +36,7 @@ func TestNotifyCrashLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "petrel")
-	build := exec.Command("go", "build", "-o", bin, "github.com/petrelmail/petrel/cmd/petrel")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := petrelBinary(t)
 	for _, backend := range store.Backends() {
 		t.Run(backend, func(t *testing.T) { notifyCrashRun(t, bin, backend) })
 	}
@@ -68,33 +61,7 @@ func notifyCrashRun(t *testing.T, bin, backend string) {
 		cfg.Database = store.TestPostgresDSN(t)
 		args = append(args, "--database", cfg.Database)
 	}
-	var proc *exec.Cmd
-	var logBuf bytes.Buffer
-	startServer := func() {
-		proc = exec.Command(bin, args...)
-		logBuf.Reset()
-		proc.Stderr = &logBuf
-		if err := proc.Start(); err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			if c, err := net.Dial("tcp", httpAddr); err == nil {
-				c.Close()
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("server did not start:\n%s", logBuf.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	kill := func() {
-		proc.Process.Signal(syscall.SIGKILL)
-		proc.Wait()
-	}
-	startServer()
-	defer func() { proc.Process.Kill(); proc.Wait() }()
+	srv := startKillable(t, httpAddr, args)
 
 	keyID, secretKey := readCredentials(t, filepath.Join(dataDir, "credentials"))
 	cli := append([]string{"identity", "add", "example.com", "--verified", "--data-dir", dataDir}, dbArgs(args)...)
@@ -167,7 +134,7 @@ func notifyCrashRun(t *testing.T, bin, backend string) {
 				break
 			}
 		}
-		kill()
+		srv.kill()
 		stop()
 		wg.Wait()
 		outbox, jobs := pending()
@@ -180,13 +147,13 @@ func notifyCrashRun(t *testing.T, bin, backend string) {
 			if outbox+jobs == 0 {
 				t.Errorf("kill %d with the receiver not answering: no rows in the outbox or the job table", round+1)
 			}
-			startServer()
+			srv.start()
 			hook.release()
 			if round == downRound {
 				hook.up(t)
 			}
 		default:
-			startServer()
+			srv.start()
 		}
 	}
 
@@ -262,10 +229,7 @@ func notifyCrashRun(t *testing.T, bin, backend string) {
 			t.Logf("%s: %d messages acknowledged, %d events with the destination, all delivered to the webhook after %d SIGKILLs; %d POSTs, %d distinct event IDs (%d duplicates)",
 				backend, acked, nEvents, rounds, len(posts), len(bodies), len(posts)-len(bodies))
 			mu.Unlock()
-			proc.Process.Signal(syscall.SIGTERM)
-			if err := proc.Wait(); err != nil {
-				t.Fatalf("after SIGTERM: %v\n%s", err, logBuf.String())
-			}
+			srv.stop()
 			return
 		}
 		if time.Now().After(deadline) {
