@@ -294,7 +294,7 @@ func (d *Daemon) build(ctx context.Context) error {
 			// retry interval, and an hour to spare.
 			BodyGrace: time.Duration(cfg.MaxDeliveryTime) + time.Duration(cfg.RetryMax) + time.Hour},
 		Spool: svc.Spool, Queue: svc.Queue, Events: svc.Events, Inbound: inbound.NewStore(svc.DB),
-		Suppression: supp, Log: d.log.With("component", "retention"),
+		Suppression: supp, DeadLetters: d.notifier, Log: d.log.With("component", "retention"),
 	}
 	return nil
 }

@@ -23,7 +23,10 @@
 //     past their expiry (the soft-bounce policy's), global-list entries
 //     past their listing and their bounce memory, soft-bounce counts older
 //     than the longest window (suppression.List.PruneExpired). This step
-//     runs whatever the periods: it removes only what has lapsed.
+//     runs whatever the periods: it removes only what has lapsed;
+//  6. notification dead letters older than Events (notify.Engine.PruneDead):
+//     an undeliverable notification is kept as long as its event, for
+//     "petrel notifications replay", and no longer.
 //
 // A zero period keeps that kind forever. Since every message has its Send
 // event, message records are kept forever when events are.
@@ -85,6 +88,9 @@ type Pruner struct {
 	Inbound *inbound.Store
 	// Suppression, when set, has its lapsed rows pruned (step 5).
 	Suppression *suppression.List
+	// DeadLetters, when set, has its dead letters pruned with the events
+	// (step 6; notify.Engine).
+	DeadLetters DeadLetters
 	Log         *slog.Logger
 
 	Now   func() time.Time // the clock (time.Now when nil)
@@ -95,6 +101,12 @@ type Pruner struct {
 	bodyCursor string // ReleaseBodies resumes here: each message is looked at once
 }
 
+// DeadLetters prunes notifications that could not be delivered
+// (notify.Engine.PruneDead): up to limit of those that died before before.
+type DeadLetters interface {
+	PruneDead(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
 // Result is what one pass deleted.
 type Result struct {
 	BodiesReleased int
@@ -102,6 +114,7 @@ type Result struct {
 	Messages       int
 	Inbound        int
 	Suppression    int
+	DeadLetters    int
 }
 
 // Run prunes at once and then every Every (Policy.Interval when 0) until
@@ -126,7 +139,7 @@ func (p *Pruner) Run(ctx context.Context) {
 		case err != nil:
 			p.log().Error("retention pass failed; retrying at the next", "err", err)
 		case r != Result{}:
-			p.log().Info("retention pass", "bodies_released", r.BodiesReleased, "events", r.Events, "messages", r.Messages, "inbound", r.Inbound, "suppression", r.Suppression)
+			p.log().Info("retention pass", "bodies_released", r.BodiesReleased, "events", r.Events, "messages", r.Messages, "inbound", r.Inbound, "suppression", r.Suppression, "dead_letters", r.DeadLetters)
 		}
 		t.Reset(every)
 	}
@@ -182,6 +195,15 @@ func (p *Pruner) Once(ctx context.Context) (Result, error) {
 	if p.Suppression != nil {
 		err := p.drain(ctx, &r.Suppression, func() (int, bool, error) {
 			return p.Suppression.PruneExpired(ctx, now, limit)
+		})
+		if err != nil {
+			return r, err
+		}
+	}
+	if d := p.Policy.Events; d > 0 && p.DeadLetters != nil {
+		err := p.drain(ctx, &r.DeadLetters, func() (int, bool, error) {
+			n, err := p.DeadLetters.PruneDead(ctx, now.Add(-d), limit)
+			return n, n < limit, err
 		})
 		if err != nil {
 			return r, err
