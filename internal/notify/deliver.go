@@ -2,6 +2,7 @@ package notify
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/base64"
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,57 +61,53 @@ func (e *Engine) leaseFor() time.Duration { return e.cfg.HTTPTimeout + time.Minu
 
 const jobColumns = "id, account, target, channel, kind, url, headers, body, secrets, mail_from, rcpt, attempts, created_ms"
 
-// schedule claims due jobs, per target up to the target's free slots and
-// over all targets up to the free workers, oldest-waiting target first, and
-// starts their attempts. With wait it returns after they have finished
-// (tests step the engine with it).
+// schedule claims due jobs and starts their attempts. Free slots are handed
+// out fairly (see Config.PerAccount): round-robin over the accounts with
+// due jobs, those with the fewest attempts in flight first (then the
+// oldest-waiting), one slot per account per round; within an account
+// round-robin over its targets, oldest-waiting first; never more than
+// PerTarget per target, PerAccount per account, Workers in all. With wait
+// it returns after the attempts have finished (tests step the engine with
+// it).
 func (e *Engine) schedule(ctx context.Context, wait bool) error {
 	now := e.cfg.Now()
 	e.mu.Lock()
 	free := e.cfg.Workers - e.total
+	// Which targets have due jobs, read outside the write transaction
+	// (an idle poll writes nothing); the claims below re-check. Full
+	// targets and accounts are left out, so a busy account's many
+	// targets do not crowd the others out of the LIMIT.
+	q, args := e.excludeFullLocked("SELECT target, account, MIN(next_attempt_ms) FROM notify_deliveries "+
+		"WHERE state = 'pending' AND next_attempt_ms <= ? AND lease_until_ms <= ?", []any{now.UnixMilli(), now.UnixMilli()})
 	e.mu.Unlock()
 	if free <= 0 {
 		return nil
 	}
-	// Which targets have due jobs, read outside the write transaction
-	// (an idle poll writes nothing); the claims below re-check.
-	rs, err := e.db.QueryContext(ctx, e.db.Rebind("SELECT target, MIN(next_attempt_ms) FROM notify_deliveries "+
-		"WHERE state = 'pending' AND next_attempt_ms <= ? AND lease_until_ms <= ? GROUP BY target ORDER BY 2 LIMIT 1000"),
-		now.UnixMilli(), now.UnixMilli())
+	rs, err := e.db.QueryContext(ctx, e.db.Rebind(q+" GROUP BY target, account ORDER BY 3 LIMIT 5000"), args...)
 	if err != nil {
 		return fmt.Errorf("finding due notification targets: %w", err)
 	}
-	var targets []string
+	var due []dueTarget
 	for rs.Next() {
-		var t string
-		var ms int64
-		if err := rs.Scan(&t, &ms); err != nil {
+		var d dueTarget
+		if err := rs.Scan(&d.target, &d.account, &d.oldest); err != nil {
 			rs.Close()
 			return err
 		}
-		targets = append(targets, t)
+		due = append(due, d)
 	}
 	rs.Close()
 	if err := rs.Err(); err != nil {
 		return err
 	}
-	// Each target gets up to its free slots, oldest-waiting target first,
-	// until the free workers are used.
 	type claim struct {
 		target string
 		n      int
 	}
 	var plan []claim
 	e.mu.Lock()
-	left := free
-	for _, t := range targets {
-		if n := min(e.cfg.PerTarget-e.inflight[t], left); n > 0 {
-			plan = append(plan, claim{t, n})
-			left -= n
-		}
-		if left <= 0 {
-			break
-		}
+	for t, n := range fairShare(due, free, e.cfg.PerTarget, e.cfg.PerAccount, e.inflight, e.accounts) {
+		plan = append(plan, claim{t, n})
 	}
 	e.mu.Unlock()
 	if len(plan) == 0 {
@@ -149,6 +147,7 @@ func (e *Engine) schedule(ctx context.Context, wait bool) error {
 	e.mu.Lock()
 	for _, j := range claimed {
 		e.inflight[j.Target]++
+		e.accounts[j.Account]++
 		e.total++
 	}
 	e.mu.Unlock()
@@ -166,6 +165,70 @@ func (e *Engine) schedule(ctx context.Context, wait bool) error {
 		wg.Wait()
 	}
 	return nil
+}
+
+// dueTarget is a target with due jobs.
+type dueTarget struct {
+	target, account string
+	oldest          int64 // next_attempt_ms of its oldest due job
+}
+
+// fairShare decides how many slots each due target gets out of free:
+// round-robin over accounts (fewest attempts in flight first, then the
+// oldest-waiting), one slot per account per round, each account's slot
+// going to its targets in turn (oldest-waiting first); a target gets at
+// most perTarget minus its attempts in flight (inflight), an account at
+// most perAccount minus its own (accounts). due is ordered oldest first.
+func fairShare(due []dueTarget, free, perTarget, perAccount int, inflight, accounts map[string]int) map[string]int {
+	type acct struct {
+		name    string
+		targets []dueTarget
+		next    int // the target getting the account's next slot
+		used    int // attempts in flight, and planned
+		oldest  int64
+	}
+	var order []*acct
+	byName := map[string]*acct{}
+	for _, d := range due {
+		a := byName[d.account]
+		if a == nil {
+			a = &acct{name: d.account, used: accounts[d.account], oldest: d.oldest}
+			byName[d.account] = a
+			order = append(order, a)
+		}
+		a.targets = append(a.targets, d)
+	}
+	slices.SortStableFunc(order, func(x, y *acct) int {
+		return cmp.Or(cmp.Compare(x.used, y.used), cmp.Compare(x.oldest, y.oldest))
+	})
+	plan := map[string]int{}
+	for free > 0 {
+		progress := false
+		for _, a := range order {
+			if free == 0 {
+				break
+			}
+			if a.used >= perAccount {
+				continue
+			}
+			// The account's next target with a free slot.
+			for range a.targets {
+				t := a.targets[a.next%len(a.targets)]
+				a.next++
+				if inflight[t.target]+plan[t.target] < perTarget {
+					plan[t.target]++
+					a.used++
+					free--
+					progress = true
+					break
+				}
+			}
+		}
+		if !progress {
+			break
+		}
+	}
+	return plan
 }
 
 func (e *Engine) scanJob(rs *sql.Rows) (*claimedJob, error) {
@@ -216,6 +279,9 @@ func (e *Engine) deliver(ctx context.Context, j *claimedJob) {
 		e.mu.Lock()
 		if e.inflight[j.Target]--; e.inflight[j.Target] <= 0 {
 			delete(e.inflight, j.Target)
+		}
+		if e.accounts[j.Account]--; e.accounts[j.Account] <= 0 {
+			delete(e.accounts, j.Account)
 		}
 		e.total--
 		e.mu.Unlock()
