@@ -291,8 +291,8 @@ func (e *Engine) deliver(ctx context.Context, j *claimedJob) {
 		}
 	}()
 	actx, cancel := context.WithTimeout(ctx, e.cfg.HTTPTimeout)
-	err := j.bad
-	if err == nil {
+	dropped, err := e.refresh(actx, j)
+	if err == nil && !dropped {
 		err = e.attempt(actx, j)
 	}
 	cancel()
@@ -305,9 +305,38 @@ func (e *Engine) deliver(ctx context.Context, j *claimedJob) {
 		})
 		return
 	}
+	if dropped {
+		err = errDropped
+	}
 	if err := e.record(rctx, j, err); err != nil {
 		e.log.Warn("recording notification attempt", "job", j.ID, "err", err)
 	}
+}
+
+// errDropped is the outcome of a job whose endpoint no longer exists.
+var errDropped = errors.New("the endpoint no longer exists")
+
+// refresh applies Config.Refresh to j before an attempt: j takes the
+// endpoint's current URL, headers, body and secrets (its ID, account,
+// target and channel stay). dropped: the endpoint is gone. An error (the
+// hook's, or a stored job that cannot be read) fails the attempt.
+func (e *Engine) refresh(ctx context.Context, j *claimedJob) (dropped bool, err error) {
+	if e.cfg.Refresh == nil {
+		return false, j.bad
+	}
+	nj, ok, err := e.cfg.Refresh(ctx, j.Job)
+	if err != nil {
+		return false, fmt.Errorf("looking up the endpoint: %w", err)
+	}
+	if !ok {
+		return true, nil
+	}
+	nj.ID, nj.Account, nj.Target, nj.Channel = j.ID, j.Account, j.Target, j.Channel
+	if len(nj.Secrets) > 0 || j.Channel != Webhook {
+		j.bad = nil // the stored secrets are replaced
+	}
+	j.Job = nj
+	return false, j.bad
 }
 
 // outcome is an attempt's result waiting to be recorded.
@@ -376,7 +405,11 @@ func (e *Engine) recordTx(ctx context.Context, tx *sql.Tx, o *outcome) (int64, e
 	var res sql.Result
 	var err error
 	switch {
-	case o.err == nil:
+	case o.err == nil || o.err == errDropped:
+		if o.err == errDropped {
+			e.dropped.Add(1)
+			e.log.Warn("notification dropped: its endpoint no longer exists", "job", j.ID, "account", j.Account, "target", j.Target, "kind", j.Kind)
+		}
 		res, err = tx.ExecContext(ctx, e.db.Rebind("DELETE FROM notify_deliveries WHERE id = ? AND lease_owner = ? AND lease_until_ms = ?"),
 			j.ID, e.cfg.NodeID, j.until.UnixMilli())
 	default:
@@ -386,18 +419,18 @@ func (e *Engine) recordTx(ctx context.Context, tx *sql.Tx, o *outcome) (int64, e
 		var gone *goneError
 		if errors.As(o.err, &gone) || !now.Before(deadline) {
 			e.log.Warn("notification is a dead letter", "job", j.ID, "target", j.Target, "attempts", attempts, "err", msg)
-			res, err = tx.ExecContext(ctx, e.db.Rebind("UPDATE notify_deliveries SET state = 'dead', attempts = ?, last_error = ?, dead_ms = ?, "+
+			res, err = tx.ExecContext(ctx, e.db.Rebind("UPDATE notify_deliveries SET state = 'dead', attempts = ?, last_error = ?, dead_ms = ?, url = ?, rcpt = ?, "+
 				"lease_owner = '', lease_until_ms = 0 WHERE id = ? AND lease_owner = ? AND lease_until_ms = ?"),
-				attempts, msg, now.UnixMilli(), j.ID, e.cfg.NodeID, j.until.UnixMilli())
+				attempts, msg, now.UnixMilli(), j.URL, j.Rcpt, j.ID, e.cfg.NodeID, j.until.UnixMilli())
 			break
 		}
 		next := now.Add(backoff(attempts))
 		if next.After(deadline) {
 			next = deadline // the last attempt, at the end of the retry period
 		}
-		res, err = tx.ExecContext(ctx, e.db.Rebind("UPDATE notify_deliveries SET attempts = ?, last_error = ?, next_attempt_ms = ?, "+
+		res, err = tx.ExecContext(ctx, e.db.Rebind("UPDATE notify_deliveries SET attempts = ?, last_error = ?, next_attempt_ms = ?, url = ?, rcpt = ?, "+
 			"lease_owner = '', lease_until_ms = 0 WHERE id = ? AND lease_owner = ? AND lease_until_ms = ?"),
-			attempts, msg, next.UnixMilli(), j.ID, e.cfg.NodeID, j.until.UnixMilli())
+			attempts, msg, next.UnixMilli(), j.URL, j.Rcpt, j.ID, e.cfg.NodeID, j.until.UnixMilli())
 	}
 	if err != nil {
 		return 0, fmt.Errorf("recording notification attempt: %w", err)

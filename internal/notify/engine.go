@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/petrelmail/petrel/internal/event"
@@ -52,6 +53,17 @@ type Config struct {
 	// Wants says whether anything may want account's events of kind; AddTx
 	// writes an outbox row only then. nil wants everything.
 	Wants func(account string, kind event.Kind) bool
+	// Refresh returns the job as it should be attempted now — its endpoint's current URL and secrets —
+	// or false when the endpoint no longer exists (the job is dropped, and logged); an error retries later.
+	// nil: jobs are attempted as stored.
+	//
+	// It is called before every attempt (replays included), so a job
+	// queued before its destination was changed, deleted or unsubscribed,
+	// or before a secret rotation, goes to the endpoint as it is now. The
+	// job's ID, Account, Target and Channel are kept whatever it returns;
+	// a dropped job is deleted (not a dead letter) and counted (Dropped).
+	// An error counts as a failed attempt (retried with backoff).
+	Refresh func(ctx context.Context, j Job) (Job, bool, error)
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
 	// Log receives delivery failures (nil discards them).
@@ -94,6 +106,8 @@ type Engine struct {
 
 	kick chan struct{}
 	done chan struct{} // an attempt finished: slots are free
+
+	dropped atomic.Int64 // jobs dropped by Refresh
 
 	mu       sync.Mutex
 	inflight map[string]int // target → attempts running on this node
@@ -163,6 +177,10 @@ func (e *Engine) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	}
 	return e.db.Tx(ctx, fn)
 }
+
+// Dropped returns how many jobs this engine dropped because Config.Refresh
+// said their endpoint no longer exists.
+func (e *Engine) Dropped() int64 { return e.dropped.Load() }
 
 // Kick wakes Run: new outbox rows or jobs are waiting.
 func (e *Engine) Kick() {
