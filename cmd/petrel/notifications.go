@@ -176,6 +176,25 @@ func notificationsList(ctx context.Context, eng *notify.Engine, acct string, std
 		return err
 	}
 	fmt.Fprintf(stdout, "outbox: %d event(s) waiting to be routed (all accounts)\n", n)
+	failing, err := eng.OutboxFailing(ctx, acct, 100)
+	if err != nil {
+		return err
+	}
+	if len(failing) > 0 {
+		fmt.Fprintf(stdout, "events whose routing failed%s (dead ones are listed by dead-letters too):\n", accountSuffix(acct))
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tACCOUNT\tKIND\tMESSAGE\tATTEMPTS\tSTATE\tLAST ERROR")
+		for _, r := range failing {
+			state := "retry at " + r.Next.UTC().Format(time.RFC3339)
+			if r.Dead {
+				state = "dead since " + r.Died.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s%d\t%s\t%s\t%s\t%d\t%s\t%s\n", notify.OutboxIDPrefix, r.ID, r.Account, r.Kind, r.MessageID, r.Attempts, state, oneLine(r.LastError, 80))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	if len(targets) == 0 {
 		fmt.Fprintln(stdout, "no notifications pending or dead")
 		return nil

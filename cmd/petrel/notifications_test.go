@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -204,5 +206,68 @@ func TestNotificationsRefusals(t *testing.T) {
 	}
 	if err := notificationsCmd(t.Context(), []string{"test", "--account", "acme", "--from", "news@example.org", "--configuration-set", "cs1", "--data-dir", dir}, &out); err != nil {
 		t.Fatalf("test from an address of the account's domain: %v", err)
+	}
+}
+
+type failingRouter struct{}
+
+func (failingRouter) Route(ctx context.Context, e event.Event) ([]notify.Job, error) {
+	return nil, errors.New("routing broke: no such table")
+}
+
+// TestNotificationsOutboxFailing: an event whose routing fails is shown by
+// list with its last error; once it has failed for the retry period it is
+// listed by dead-letters, and replay takes it back.
+func TestNotificationsOutboxFailing(t *testing.T) {
+	dir := t.TempDir()
+	svc := openServices(t, dir)
+	if _, err := svc.Accounts.Create(t.Context(), "acme"); err != nil {
+		t.Fatal(err)
+	}
+	var shift atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(shift.Load())) }
+	eng := notify.New(svc.DB, notify.Config{Now: now, RetryPeriod: time.Minute}, failingRouter{}, nil)
+	if err := eng.AddTest(t.Context(), event.Event{Kind: event.Bounce, MessageID: "m1", Account: "acme", Time: time.Now(), Detail: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	run := func(args ...string) string {
+		var out bytes.Buffer
+		if err := notificationsCmd(t.Context(), append(args, "--data-dir", dir), &out); err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+		return out.String()
+	}
+	waitOut := func(want string, args ...string) string {
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			out := run(args...)
+			if strings.Contains(out, want) {
+				return out
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%q: %q, want %q in it", args, out, want)
+			}
+			shift.Add(int64(30 * time.Second)) // the routing retries come due
+			eng.Kick()
+		}
+	}
+	out := waitOut("retry at", "list", "--account", "acme")
+	if !strings.Contains(out, "routing broke: no such table") || !strings.Contains(out, "m1") {
+		t.Fatalf("list: %q", out)
+	}
+	out = waitOut("(routing)", "dead-letters", "--account", "acme")
+	if !strings.Contains(out, notify.OutboxIDPrefix) || !strings.Contains(out, "routing broke") {
+		t.Fatalf("dead-letters: %q", out)
+	}
+	cancel()
+	<-done
+	svc.Close()
+	if out := run("replay", "--all", "--account", "acme"); !strings.Contains(out, "replayed 1") {
+		t.Fatalf("replay: %q", out)
+	}
+	if out := run("dead-letters", "--account", "acme"); !strings.Contains(out, "no dead letters") {
+		t.Fatalf("dead-letters after replay: %q", out)
 	}
 }
