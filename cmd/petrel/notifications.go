@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/petrelmail/petrel/internal/event"
+	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/message"
 	"github.com/petrelmail/petrel/internal/notify"
 )
@@ -42,10 +43,17 @@ func notificationsCmd(ctx context.Context, args []string, stdout io.Writer) erro
 		fs.StringVar(&from, "from", "", "test: the sending identity (address or domain) of the sample message (its notification topics and feedback settings apply)")
 		fs.StringVar(&kind, "event-type", "DELIVERY", "test: the event type: SEND, REJECT, DELIVERY, BOUNCE, COMPLAINT, DELIVERY_DELAY or AUTO_RESPONSE")
 		fs.BoolVar(&all, "all", false, "replay: every dead letter (of --account, or of every account)")
-		fs.IntVar(&limit, "limit", 1000, "dead-letters: at most this many")
+		fs.IntVar(&limit, "limit", 1000, fmt.Sprintf("dead-letters: at most this many (1–%d)", maxDeadLetters))
 	})
 	if err != nil {
 		return err
+	}
+	if strings.HasPrefix(acct, "-") {
+		// "--account --data-dir dp" would take the flag for the name.
+		return fmt.Errorf("petrel notifications %s: --account needs an account name; %q is a flag (write --account NAME)", sub, acct)
+	}
+	if limit < 1 || limit > maxDeadLetters {
+		return fmt.Errorf("petrel notifications %s: --limit %d: must be 1–%d", sub, limit, maxDeadLetters)
 	}
 	svc, err := open(ctx, cfg)
 	if err != nil {
@@ -83,9 +91,16 @@ func notificationsCmd(ctx context.Context, args []string, stdout io.Writer) erro
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "replayed %d dead letter(s); the running petrel delivers them within a second\n", n)
-		if !all && n < len(ids) {
-			return fmt.Errorf("%d of the IDs given are not dead letters%s", len(ids)-n, accountSuffix(acct))
+		if n > 0 {
+			fmt.Fprintf(stdout, "replayed %d dead letter(s); the running petrel delivers them within a second\n", n)
+		}
+		switch {
+		case !all && n == 0:
+			return fmt.Errorf("nothing replayed: none of the IDs given is a dead letter%s (see petrel notifications dead-letters)", accountSuffix(acct))
+		case !all && n < len(ids):
+			return fmt.Errorf("%d of the IDs given are not dead letters%s (the other %d were replayed)", len(ids)-n, accountSuffix(acct), n)
+		case all && n == 0:
+			fmt.Fprintf(stdout, "no dead letters%s to replay\n", accountSuffix(acct))
 		}
 		return nil
 	}
@@ -101,6 +116,16 @@ func notificationsCmd(ctx context.Context, args []string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if set != "" {
+		if _, err := svc.ConfigSets.Get(ctx, a.Name, set); err != nil {
+			return fmt.Errorf("--configuration-set %s: %w (account %s)", set, err, a.Name)
+		}
+	}
+	if from != "" {
+		if err := accountIdentity(ctx, svc.Identities, a.Name, from); err != nil {
+			return err
+		}
+	}
 	ev, err := sampleEvent(k, a.Name, a.SendingAccountID, cfg.Region, set, from, time.Now())
 	if err != nil {
 		return err
@@ -110,6 +135,27 @@ func notificationsCmd(ctx context.Context, args []string, stdout io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "queued a test %s event (message %s) for account %s; the running petrel routes it to the account's destinations — see petrel notifications list\n",
 		ev.Kind, ev.MessageID, a.Name)
+	return nil
+}
+
+// maxDeadLetters bounds dead-letters --limit.
+const maxDeadLetters = 100000
+
+// accountIdentity checks that from is an identity of account: the address
+// itself, or (for an address) its domain.
+func accountIdentity(ctx context.Context, ids *identity.Service, account, from string) error {
+	_, err := ids.Get(ctx, account, from)
+	if errors.Is(err, identity.ErrNotFound) {
+		if at := strings.LastIndex(from, "@"); at >= 0 {
+			_, err = ids.Get(ctx, account, from[at+1:])
+		}
+	}
+	if errors.Is(err, identity.ErrNotFound) {
+		return fmt.Errorf("--from %s: not an identity of account %s (see petrel identity list --account %s)", from, account, account)
+	}
+	if err != nil {
+		return fmt.Errorf("--from %s: %w", from, err)
+	}
 	return nil
 }
 
@@ -130,6 +176,25 @@ func notificationsList(ctx context.Context, eng *notify.Engine, acct string, std
 		return err
 	}
 	fmt.Fprintf(stdout, "outbox: %d event(s) waiting to be routed (all accounts)\n", n)
+	failing, err := eng.OutboxFailing(ctx, acct, 100)
+	if err != nil {
+		return err
+	}
+	if len(failing) > 0 {
+		fmt.Fprintf(stdout, "events whose routing failed%s (dead ones are listed by dead-letters too):\n", accountSuffix(acct))
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tACCOUNT\tKIND\tMESSAGE\tATTEMPTS\tSTATE\tLAST ERROR")
+		for _, r := range failing {
+			state := "retry at " + r.Next.UTC().Format(time.RFC3339)
+			if r.Dead {
+				state = "dead since " + r.Died.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s%d\t%s\t%s\t%s\t%d\t%s\t%s\n", notify.OutboxIDPrefix, r.ID, r.Account, r.Kind, r.MessageID, r.Attempts, state, oneLine(r.LastError, 80))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	if len(targets) == 0 {
 		fmt.Fprintln(stdout, "no notifications pending or dead")
 		return nil

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/petrelmail/petrel/internal/configset"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/notify"
 )
@@ -36,6 +39,12 @@ func TestNotificationsCommands(t *testing.T) {
 		if _, err := svc.Accounts.Create(t.Context(), a); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if _, err := svc.Identities.Create(t.Context(), "acme", "example.org", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.ConfigSets.Create(t.Context(), configset.ConfigurationSet{Account: "acme", Name: "cs1", SendingEnabled: true}); err != nil {
+		t.Fatal(err)
 	}
 	svc.Close()
 	run := func(args ...string) (string, error) {
@@ -106,8 +115,8 @@ func TestNotificationsCommands(t *testing.T) {
 	if err != nil || !strings.Contains(out, "webhook:acme/cs1/hook") || !strings.Contains(out, "410") {
 		t.Fatalf("list: %q, %v", out, err)
 	}
-	if _, err := run("replay", "--account", "acme", "no-such-id"); err == nil {
-		t.Error("replay of an unknown ID succeeded")
+	if out, err := run("replay", "--account", "acme", "no-such-id"); err == nil || out != "" {
+		t.Errorf("replay of an unknown ID: printed %q, error %v; want nothing printed and an error", out, err)
 	}
 	if out, err := run("replay", "--account", "acme", id); err != nil || !strings.Contains(out, "replayed 1") {
 		t.Fatalf("replay: %q, %v", out, err)
@@ -138,5 +147,127 @@ func TestNotificationsUsage(t *testing.T) {
 		if err := notificationsCmd(t.Context(), append(args, "--data-dir", dir), &out); err == nil {
 			t.Errorf("%q: no error", args)
 		}
+	}
+}
+
+// TestNotificationsRefusals: arguments the breaker found accepted are
+// refused with a clear message, and nothing is queued or printed.
+func TestNotificationsRefusals(t *testing.T) {
+	dir := t.TempDir()
+	svc := openServices(t, dir)
+	if _, err := svc.Accounts.Create(t.Context(), "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Accounts.Create(t.Context(), "other"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Identities.Create(t.Context(), "acme", "example.org", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Identities.Create(t.Context(), "other", "other.example", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.ConfigSets.Create(t.Context(), configset.ConfigurationSet{Account: "acme", Name: "cs1", SendingEnabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	svc.Close()
+	tests := []struct {
+		name string
+		args []string
+		want string // in the error
+	}{
+		{"account is a flag", []string{"list", "--account", "--data-dir", dir}, "--account needs an account name"},
+		{"limit -1", []string{"dead-letters", "--limit", "-1", "--data-dir", dir}, "must be 1–"},
+		{"limit 0", []string{"dead-letters", "--limit", "0", "--data-dir", dir}, "must be 1–"},
+		{"limit too large", []string{"dead-letters", "--limit", "100001", "--data-dir", dir}, "must be 1–"},
+		{"replay unknown id", []string{"replay", "nonexistent-id", "--data-dir", dir}, "none of the IDs given is a dead letter"},
+		{"test unknown set", []string{"test", "--account", "acme", "--configuration-set", "nosuch", "--data-dir", dir}, "--configuration-set nosuch"},
+		{"test set of another account", []string{"test", "--account", "other", "--configuration-set", "cs1", "--data-dir", dir}, "--configuration-set cs1"},
+		{"test unknown identity", []string{"test", "--account", "acme", "--from", "nobody@nowhere.example", "--data-dir", dir}, "not an identity of account acme"},
+		{"test identity of another account", []string{"test", "--account", "acme", "--from", "other.example", "--data-dir", dir}, "not an identity of account acme"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := notificationsCmd(t.Context(), tc.args, &out)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one containing %q", err, tc.want)
+			}
+			if out.Len() != 0 {
+				t.Errorf("printed %q", out.String())
+			}
+		})
+	}
+	// Nothing was queued; an address of an account's domain identity is
+	// accepted.
+	var out bytes.Buffer
+	if err := notificationsCmd(t.Context(), []string{"list", "--data-dir", dir}, &out); err != nil || !strings.Contains(out.String(), "outbox: 0 event(s)") {
+		t.Fatalf("list: %q, %v", out.String(), err)
+	}
+	if err := notificationsCmd(t.Context(), []string{"test", "--account", "acme", "--from", "news@example.org", "--configuration-set", "cs1", "--data-dir", dir}, &out); err != nil {
+		t.Fatalf("test from an address of the account's domain: %v", err)
+	}
+}
+
+type failingRouter struct{}
+
+func (failingRouter) Route(ctx context.Context, e event.Event) ([]notify.Job, error) {
+	return nil, errors.New("routing broke: no such table")
+}
+
+// TestNotificationsOutboxFailing: an event whose routing fails is shown by
+// list with its last error; once it has failed for the retry period it is
+// listed by dead-letters, and replay takes it back.
+func TestNotificationsOutboxFailing(t *testing.T) {
+	dir := t.TempDir()
+	svc := openServices(t, dir)
+	if _, err := svc.Accounts.Create(t.Context(), "acme"); err != nil {
+		t.Fatal(err)
+	}
+	var shift atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(shift.Load())) }
+	eng := notify.New(svc.DB, notify.Config{Now: now, RetryPeriod: time.Minute}, failingRouter{}, nil)
+	if err := eng.AddTest(t.Context(), event.Event{Kind: event.Bounce, MessageID: "m1", Account: "acme", Time: time.Now(), Detail: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	run := func(args ...string) string {
+		var out bytes.Buffer
+		if err := notificationsCmd(t.Context(), append(args, "--data-dir", dir), &out); err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+		return out.String()
+	}
+	waitOut := func(want string, args ...string) string {
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			out := run(args...)
+			if strings.Contains(out, want) {
+				return out
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%q: %q, want %q in it", args, out, want)
+			}
+			shift.Add(int64(30 * time.Second)) // the routing retries come due
+			eng.Kick()
+		}
+	}
+	out := waitOut("retry at", "list", "--account", "acme")
+	if !strings.Contains(out, "routing broke: no such table") || !strings.Contains(out, "m1") {
+		t.Fatalf("list: %q", out)
+	}
+	out = waitOut("(routing)", "dead-letters", "--account", "acme")
+	if !strings.Contains(out, notify.OutboxIDPrefix) || !strings.Contains(out, "routing broke") {
+		t.Fatalf("dead-letters: %q", out)
+	}
+	cancel()
+	<-done
+	svc.Close()
+	if out := run("replay", "--all", "--account", "acme"); !strings.Contains(out, "replayed 1") {
+		t.Fatalf("replay: %q", out)
+	}
+	if out := run("dead-letters", "--account", "acme"); !strings.Contains(out, "no dead letters") {
+		t.Fatalf("dead-letters after replay: %q", out)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/petrelmail/petrel/internal/store"
@@ -82,12 +84,34 @@ type DeadLetter struct {
 	LastError           string
 }
 
+// OutboxIDPrefix starts the DeadLetter.ID of an event whose routing failed
+// for the whole retry period ("outbox-<row id>"): it has no job yet;
+// Replay routes it again.
+const OutboxIDPrefix = "outbox-"
+
 // DeadLetters returns up to limit (0 = 1000) dead letters of account (""
-// = every account), oldest first.
+// = every account), oldest first: the jobs, then the events whose routing
+// failed for the retry period (ID OutboxIDPrefix + row, Target "(routing)").
 func (e *Engine) DeadLetters(ctx context.Context, account string, limit int) ([]DeadLetter, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
+	out, err := e.deadJobs(ctx, account, limit)
+	if err != nil || len(out) >= limit {
+		return out, err
+	}
+	rows, err := e.outboxRows(ctx, account, true, limit-len(out))
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		out = append(out, DeadLetter{ID: fmt.Sprintf("%s%d", OutboxIDPrefix, r.ID), Account: r.Account, Target: "(routing)",
+			Kind: string(r.Kind), Endpoint: "message " + r.MessageID, Attempts: r.Attempts, Created: r.Created, Died: r.Died, LastError: r.LastError})
+	}
+	return out, nil
+}
+
+func (e *Engine) deadJobs(ctx context.Context, account string, limit int) ([]DeadLetter, error) {
 	q := "SELECT id, account, target, channel, kind, url, rcpt, attempts, created_ms, dead_ms, last_error FROM notify_deliveries WHERE state = 'dead'"
 	var args []any
 	if account != "" {
@@ -123,8 +147,68 @@ func (e *Engine) DeadLetters(ctx context.Context, account string, limit int) ([]
 // reset and the retry period restarted; their IDs stay the same (consumers
 // dedupe on them). ids nil replays every dead letter of account ("" =
 // every account); otherwise only those of ids that are dead letters of
-// account. It returns how many it replayed.
+// account. Dead outbox rows (IDs OutboxIDPrefix + row, see DeadLetters)
+// are routed again, at once, with their attempts reset. It returns how
+// many it replayed.
 func (e *Engine) Replay(ctx context.Context, account string, ids []string) (int, error) {
+	var jobIDs, rowIDs []string
+	for _, id := range ids {
+		if rest, ok := strings.CutPrefix(id, OutboxIDPrefix); ok {
+			rowIDs = append(rowIDs, rest)
+		} else {
+			jobIDs = append(jobIDs, id)
+		}
+	}
+	if ids == nil {
+		rowIDs = nil // every one
+	} else if rowIDs == nil {
+		rowIDs = []string{}
+	}
+	n, err := e.replayOutbox(ctx, account, rowIDs)
+	if err != nil {
+		return 0, err
+	}
+	if ids != nil && jobIDs == nil {
+		jobIDs = []string{}
+	}
+	m, err := e.replayJobs(ctx, account, jobIDs)
+	return n + m, err
+}
+
+// replayOutbox makes dead outbox rows (ids: row numbers; nil: all of
+// account) wait for routing again, at once, with attempts reset.
+func (e *Engine) replayOutbox(ctx context.Context, account string, ids []string) (int, error) {
+	q := "UPDATE notify_outbox SET attempts = 0, last_error = '', lease_owner = '', lease_until_ms = 0 WHERE lease_owner = ?"
+	args := []any{outboxDead}
+	if account != "" {
+		q += " AND account = ?"
+		args = append(args, account)
+	}
+	if ids != nil {
+		var nums []any
+		for _, id := range ids {
+			if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+				nums = append(nums, n)
+			}
+		}
+		if len(nums) == 0 {
+			return 0, nil
+		}
+		q += " AND id IN (" + store.Placeholders(len(nums)) + ")"
+		args = append(args, nums...)
+	}
+	res, err := e.db.ExecContext(ctx, e.db.Rebind(q), args...)
+	if err != nil {
+		return 0, fmt.Errorf("replaying dead outbox rows: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	if n > 0 {
+		e.Kick()
+	}
+	return int(n), nil
+}
+
+func (e *Engine) replayJobs(ctx context.Context, account string, ids []string) (int, error) {
 	now := e.cfg.Now().UnixMilli()
 	q := "UPDATE notify_deliveries SET state = 'pending', attempts = 0, created_ms = ?, next_attempt_ms = ?, dead_ms = 0, " +
 		"last_error = '', lease_owner = '', lease_until_ms = 0 WHERE state = 'dead'"

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/base64"
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,57 +61,53 @@ func (e *Engine) leaseFor() time.Duration { return e.cfg.HTTPTimeout + time.Minu
 
 const jobColumns = "id, account, target, channel, kind, url, headers, body, secrets, mail_from, rcpt, attempts, created_ms"
 
-// schedule claims due jobs, per target up to the target's free slots and
-// over all targets up to the free workers, oldest-waiting target first, and
-// starts their attempts. With wait it returns after they have finished
-// (tests step the engine with it).
+// schedule claims due jobs and starts their attempts. Free slots are handed
+// out fairly (see Config.PerAccount): round-robin over the accounts with
+// due jobs, those with the fewest attempts in flight first (then the
+// oldest-waiting), one slot per account per round; within an account
+// round-robin over its targets, oldest-waiting first; never more than
+// PerTarget per target, PerAccount per account, Workers in all. With wait
+// it returns after the attempts have finished (tests step the engine with
+// it).
 func (e *Engine) schedule(ctx context.Context, wait bool) error {
 	now := e.cfg.Now()
 	e.mu.Lock()
 	free := e.cfg.Workers - e.total
+	// Which targets have due jobs, read outside the write transaction
+	// (an idle poll writes nothing); the claims below re-check. Full
+	// targets and accounts are left out, so a busy account's many
+	// targets do not crowd the others out of the LIMIT.
+	q, args := e.excludeFullLocked("SELECT target, account, MIN(next_attempt_ms) FROM notify_deliveries "+
+		"WHERE state = 'pending' AND next_attempt_ms <= ? AND lease_until_ms <= ?", []any{now.UnixMilli(), now.UnixMilli()})
 	e.mu.Unlock()
 	if free <= 0 {
 		return nil
 	}
-	// Which targets have due jobs, read outside the write transaction
-	// (an idle poll writes nothing); the claims below re-check.
-	rs, err := e.db.QueryContext(ctx, e.db.Rebind("SELECT target, MIN(next_attempt_ms) FROM notify_deliveries "+
-		"WHERE state = 'pending' AND next_attempt_ms <= ? AND lease_until_ms <= ? GROUP BY target ORDER BY 2 LIMIT 1000"),
-		now.UnixMilli(), now.UnixMilli())
+	rs, err := e.db.QueryContext(ctx, e.db.Rebind(q+" GROUP BY target, account ORDER BY 3 LIMIT 5000"), args...)
 	if err != nil {
 		return fmt.Errorf("finding due notification targets: %w", err)
 	}
-	var targets []string
+	var due []dueTarget
 	for rs.Next() {
-		var t string
-		var ms int64
-		if err := rs.Scan(&t, &ms); err != nil {
+		var d dueTarget
+		if err := rs.Scan(&d.target, &d.account, &d.oldest); err != nil {
 			rs.Close()
 			return err
 		}
-		targets = append(targets, t)
+		due = append(due, d)
 	}
 	rs.Close()
 	if err := rs.Err(); err != nil {
 		return err
 	}
-	// Each target gets up to its free slots, oldest-waiting target first,
-	// until the free workers are used.
 	type claim struct {
 		target string
 		n      int
 	}
 	var plan []claim
 	e.mu.Lock()
-	left := free
-	for _, t := range targets {
-		if n := min(e.cfg.PerTarget-e.inflight[t], left); n > 0 {
-			plan = append(plan, claim{t, n})
-			left -= n
-		}
-		if left <= 0 {
-			break
-		}
+	for t, n := range fairShare(due, free, e.cfg.PerTarget, e.cfg.PerAccount, e.inflight, e.accounts) {
+		plan = append(plan, claim{t, n})
 	}
 	e.mu.Unlock()
 	if len(plan) == 0 {
@@ -149,6 +147,7 @@ func (e *Engine) schedule(ctx context.Context, wait bool) error {
 	e.mu.Lock()
 	for _, j := range claimed {
 		e.inflight[j.Target]++
+		e.accounts[j.Account]++
 		e.total++
 	}
 	e.mu.Unlock()
@@ -166,6 +165,70 @@ func (e *Engine) schedule(ctx context.Context, wait bool) error {
 		wg.Wait()
 	}
 	return nil
+}
+
+// dueTarget is a target with due jobs.
+type dueTarget struct {
+	target, account string
+	oldest          int64 // next_attempt_ms of its oldest due job
+}
+
+// fairShare decides how many slots each due target gets out of free:
+// round-robin over accounts (fewest attempts in flight first, then the
+// oldest-waiting), one slot per account per round, each account's slot
+// going to its targets in turn (oldest-waiting first); a target gets at
+// most perTarget minus its attempts in flight (inflight), an account at
+// most perAccount minus its own (accounts). due is ordered oldest first.
+func fairShare(due []dueTarget, free, perTarget, perAccount int, inflight, accounts map[string]int) map[string]int {
+	type acct struct {
+		name    string
+		targets []dueTarget
+		next    int // the target getting the account's next slot
+		used    int // attempts in flight, and planned
+		oldest  int64
+	}
+	var order []*acct
+	byName := map[string]*acct{}
+	for _, d := range due {
+		a := byName[d.account]
+		if a == nil {
+			a = &acct{name: d.account, used: accounts[d.account], oldest: d.oldest}
+			byName[d.account] = a
+			order = append(order, a)
+		}
+		a.targets = append(a.targets, d)
+	}
+	slices.SortStableFunc(order, func(x, y *acct) int {
+		return cmp.Or(cmp.Compare(x.used, y.used), cmp.Compare(x.oldest, y.oldest))
+	})
+	plan := map[string]int{}
+	for free > 0 {
+		progress := false
+		for _, a := range order {
+			if free == 0 {
+				break
+			}
+			if a.used >= perAccount {
+				continue
+			}
+			// The account's next target with a free slot.
+			for range a.targets {
+				t := a.targets[a.next%len(a.targets)]
+				a.next++
+				if inflight[t.target]+plan[t.target] < perTarget {
+					plan[t.target]++
+					a.used++
+					free--
+					progress = true
+					break
+				}
+			}
+		}
+		if !progress {
+			break
+		}
+	}
+	return plan
 }
 
 func (e *Engine) scanJob(rs *sql.Rows) (*claimedJob, error) {
@@ -217,6 +280,9 @@ func (e *Engine) deliver(ctx context.Context, j *claimedJob) {
 		if e.inflight[j.Target]--; e.inflight[j.Target] <= 0 {
 			delete(e.inflight, j.Target)
 		}
+		if e.accounts[j.Account]--; e.accounts[j.Account] <= 0 {
+			delete(e.accounts, j.Account)
+		}
 		e.total--
 		e.mu.Unlock()
 		select {
@@ -225,8 +291,8 @@ func (e *Engine) deliver(ctx context.Context, j *claimedJob) {
 		}
 	}()
 	actx, cancel := context.WithTimeout(ctx, e.cfg.HTTPTimeout)
-	err := j.bad
-	if err == nil {
+	dropped, err := e.refresh(actx, j)
+	if err == nil && !dropped {
 		err = e.attempt(actx, j)
 	}
 	cancel()
@@ -239,9 +305,38 @@ func (e *Engine) deliver(ctx context.Context, j *claimedJob) {
 		})
 		return
 	}
+	if dropped {
+		err = errDropped
+	}
 	if err := e.record(rctx, j, err); err != nil {
 		e.log.Warn("recording notification attempt", "job", j.ID, "err", err)
 	}
+}
+
+// errDropped is the outcome of a job whose endpoint no longer exists.
+var errDropped = errors.New("the endpoint no longer exists")
+
+// refresh applies Config.Refresh to j before an attempt: j takes the
+// endpoint's current URL, headers, body and secrets (its ID, account,
+// target and channel stay). dropped: the endpoint is gone. An error (the
+// hook's, or a stored job that cannot be read) fails the attempt.
+func (e *Engine) refresh(ctx context.Context, j *claimedJob) (dropped bool, err error) {
+	if e.cfg.Refresh == nil {
+		return false, j.bad
+	}
+	nj, ok, err := e.cfg.Refresh(ctx, j.Job)
+	if err != nil {
+		return false, fmt.Errorf("looking up the endpoint: %w", err)
+	}
+	if !ok {
+		return true, nil
+	}
+	nj.ID, nj.Account, nj.Target, nj.Channel = j.ID, j.Account, j.Target, j.Channel
+	if len(nj.Secrets) > 0 || j.Channel != Webhook {
+		j.bad = nil // the stored secrets are replaced
+	}
+	j.Job = nj
+	return false, j.bad
 }
 
 // outcome is an attempt's result waiting to be recorded.
@@ -310,7 +405,11 @@ func (e *Engine) recordTx(ctx context.Context, tx *sql.Tx, o *outcome) (int64, e
 	var res sql.Result
 	var err error
 	switch {
-	case o.err == nil:
+	case o.err == nil || o.err == errDropped:
+		if o.err == errDropped {
+			e.dropped.Add(1)
+			e.log.Warn("notification dropped: its endpoint no longer exists", "job", j.ID, "account", j.Account, "target", j.Target, "kind", j.Kind)
+		}
 		res, err = tx.ExecContext(ctx, e.db.Rebind("DELETE FROM notify_deliveries WHERE id = ? AND lease_owner = ? AND lease_until_ms = ?"),
 			j.ID, e.cfg.NodeID, j.until.UnixMilli())
 	default:
@@ -320,18 +419,18 @@ func (e *Engine) recordTx(ctx context.Context, tx *sql.Tx, o *outcome) (int64, e
 		var gone *goneError
 		if errors.As(o.err, &gone) || !now.Before(deadline) {
 			e.log.Warn("notification is a dead letter", "job", j.ID, "target", j.Target, "attempts", attempts, "err", msg)
-			res, err = tx.ExecContext(ctx, e.db.Rebind("UPDATE notify_deliveries SET state = 'dead', attempts = ?, last_error = ?, dead_ms = ?, "+
+			res, err = tx.ExecContext(ctx, e.db.Rebind("UPDATE notify_deliveries SET state = 'dead', attempts = ?, last_error = ?, dead_ms = ?, url = ?, rcpt = ?, "+
 				"lease_owner = '', lease_until_ms = 0 WHERE id = ? AND lease_owner = ? AND lease_until_ms = ?"),
-				attempts, msg, now.UnixMilli(), j.ID, e.cfg.NodeID, j.until.UnixMilli())
+				attempts, msg, now.UnixMilli(), j.URL, j.Rcpt, j.ID, e.cfg.NodeID, j.until.UnixMilli())
 			break
 		}
 		next := now.Add(backoff(attempts))
 		if next.After(deadline) {
 			next = deadline // the last attempt, at the end of the retry period
 		}
-		res, err = tx.ExecContext(ctx, e.db.Rebind("UPDATE notify_deliveries SET attempts = ?, last_error = ?, next_attempt_ms = ?, "+
+		res, err = tx.ExecContext(ctx, e.db.Rebind("UPDATE notify_deliveries SET attempts = ?, last_error = ?, next_attempt_ms = ?, url = ?, rcpt = ?, "+
 			"lease_owner = '', lease_until_ms = 0 WHERE id = ? AND lease_owner = ? AND lease_until_ms = ?"),
-			attempts, msg, next.UnixMilli(), j.ID, e.cfg.NodeID, j.until.UnixMilli())
+			attempts, msg, next.UnixMilli(), j.URL, j.Rcpt, j.ID, e.cfg.NodeID, j.until.UnixMilli())
 	}
 	if err != nil {
 		return 0, fmt.Errorf("recording notification attempt: %w", err)

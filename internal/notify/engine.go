@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/petrelmail/petrel/internal/event"
@@ -27,9 +28,18 @@ type Config struct {
 	// retried before it becomes a dead letter. Default 24 h.
 	RetryPeriod time.Duration
 	// PerTarget bounds the attempts in flight to one Target on this node
-	// (default 4); Workers bounds them over all targets (default 64).
-	PerTarget int
-	Workers   int
+	// (default 4); PerAccount bounds them over all the targets of one
+	// account (default 16); Workers bounds them over all accounts
+	// (default 256: it bounds the sockets the engine holds open). Free
+	// slots are handed out round-robin: accounts with the fewest attempts
+	// in flight first, one slot per account per round, and within an
+	// account one per target per round; so no account — however many slow
+	// targets it has — holds more than PerAccount slots, and with fewer
+	// than Workers/PerAccount accounts saturated, another account's
+	// notifications never wait for a slot.
+	PerTarget  int
+	PerAccount int
+	Workers    int
 	// HTTPTimeout bounds one HTTP attempt, connection to last byte of the
 	// answer (default 15 s, as SNS).
 	HTTPTimeout time.Duration
@@ -43,6 +53,17 @@ type Config struct {
 	// Wants says whether anything may want account's events of kind; AddTx
 	// writes an outbox row only then. nil wants everything.
 	Wants func(account string, kind event.Kind) bool
+	// Refresh returns the job as it should be attempted now — its endpoint's current URL and secrets —
+	// or false when the endpoint no longer exists (the job is dropped, and logged); an error retries later.
+	// nil: jobs are attempted as stored.
+	//
+	// It is called before every attempt (replays included), so a job
+	// queued before its destination was changed, deleted or unsubscribed,
+	// or before a secret rotation, goes to the endpoint as it is now. The
+	// job's ID, Account, Target and Channel are kept whatever it returns;
+	// a dropped job is deleted (not a dead letter) and counted (Dropped).
+	// An error counts as a failed attempt (retried with backoff).
+	Refresh func(ctx context.Context, j Job) (Job, bool, error)
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
 	// Log receives delivery failures (nil discards them).
@@ -86,8 +107,11 @@ type Engine struct {
 	kick chan struct{}
 	done chan struct{} // an attempt finished: slots are free
 
+	dropped atomic.Int64 // jobs dropped by Refresh
+
 	mu       sync.Mutex
 	inflight map[string]int // target → attempts running on this node
+	accounts map[string]int // account → attempts running on this node
 	total    int
 	wg       sync.WaitGroup
 
@@ -116,8 +140,11 @@ func New(db *store.DB, cfg Config, router Router, mailer Mailer) *Engine {
 	if cfg.PerTarget <= 0 {
 		cfg.PerTarget = 4
 	}
+	if cfg.PerAccount <= 0 {
+		cfg.PerAccount = 16
+	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 64
+		cfg.Workers = 256
 	}
 	if cfg.HTTPTimeout <= 0 {
 		cfg.HTTPTimeout = 15 * time.Second
@@ -138,7 +165,7 @@ func New(db *store.DB, cfg Config, router Router, mailer Mailer) *Engine {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Engine{db: db, cfg: cfg, router: router, mailer: mailer, client: client, log: log,
-		kick: make(chan struct{}, 1), done: make(chan struct{}, 1), inflight: map[string]int{}}
+		kick: make(chan struct{}, 1), done: make(chan struct{}, 1), inflight: map[string]int{}, accounts: map[string]int{}}
 }
 
 // tx runs fn in a write transaction: through Config.Batch when set. fn
@@ -150,6 +177,10 @@ func (e *Engine) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	}
 	return e.db.Tx(ctx, fn)
 }
+
+// Dropped returns how many jobs this engine dropped because Config.Refresh
+// said their endpoint no longer exists.
+func (e *Engine) Dropped() int64 { return e.dropped.Load() }
 
 // Kick wakes Run: new outbox rows or jobs are waiting.
 func (e *Engine) Kick() {
@@ -350,23 +381,41 @@ func (e *Engine) nextDue(ctx context.Context) (time.Time, bool, error) {
 		e.mu.Unlock()
 		return time.Time{}, false, nil
 	}
-	var full []any
-	for t, n := range e.inflight {
-		if n >= e.cfg.PerTarget {
-			full = append(full, t)
-		}
-	}
+	q, args = e.excludeFullLocked(q, args)
 	e.mu.Unlock()
-	if len(full) > 0 {
-		q += " AND target NOT IN (" + store.Placeholders(len(full)) + ")"
-		args = append(args, full...)
-	}
 	var ms sql.NullInt64
 	err := e.db.QueryRowContext(ctx, e.db.Rebind(q), args...).Scan(&ms)
 	if err != nil || !ms.Valid {
 		return time.Time{}, false, err
 	}
 	return time.UnixMilli(ms.Int64), true, nil
+}
+
+// excludeFullLocked adds to a query of notify_deliveries the conditions
+// that leave out the targets and accounts whose slots on this node are all
+// taken. e.mu is held.
+func (e *Engine) excludeFullLocked(q string, args []any) (string, []any) {
+	var full []any
+	for t, n := range e.inflight {
+		if n >= e.cfg.PerTarget {
+			full = append(full, t)
+		}
+	}
+	if len(full) > 0 {
+		q += " AND target NOT IN (" + store.Placeholders(len(full)) + ")"
+		args = append(args, full...)
+	}
+	full = full[:0]
+	for a, n := range e.accounts {
+		if n >= e.cfg.PerAccount {
+			full = append(full, a)
+		}
+	}
+	if len(full) > 0 {
+		q += " AND account NOT IN (" + store.Placeholders(len(full)) + ")"
+		args = append(args, full...)
+	}
+	return q, args
 }
 
 // truncate bounds an error text stored in last_error.

@@ -88,6 +88,29 @@ func sortRows(rows []outboxRow) {
 	slices.SortFunc(rows, func(a, b outboxRow) int { return cmp.Compare(a.id, b.id) })
 }
 
+// A dead outbox row (an event whose routing kept failing for the retry
+// period) is marked in its lease columns, so no migration is needed and no
+// node leases it again: lease_owner outboxDead, lease_until_ms
+// outboxDeadBase + the time it died (ms), far beyond any real lease.
+const (
+	outboxDead     = "!dead"
+	outboxDeadBase = int64(1) << 60
+)
+
+// routingExhausted says whether an outbox row whose routing has failed
+// attempts times is a dead letter: the retries so far (the jobs' backoff
+// schedule) span retryPeriod.
+func routingExhausted(attempts int, retryPeriod time.Duration) bool {
+	var spent time.Duration
+	for i := 1; i < attempts; i++ {
+		spent += backoff(i)
+		if spent >= retryPeriod {
+			return true
+		}
+	}
+	return false
+}
+
 // routed is an outbox row and the jobs it produced.
 type routed struct {
 	id   int64
@@ -107,10 +130,17 @@ func (e *Engine) route(ctx context.Context, r outboxRow) ([]Job, error) {
 		err = validJobs(jobs)
 	}
 	if err != nil {
-		next := e.cfg.Now().Add(backoff(r.attempts + 1))
+		now := e.cfg.Now()
+		next, owner := now.Add(backoff(r.attempts+1)), e.cfg.NodeID
+		if routingExhausted(r.attempts+1, e.cfg.RetryPeriod) {
+			// Terminal: kept, listed by DeadLetters, until replayed.
+			next, owner = time.UnixMilli(outboxDeadBase+now.UnixMilli()), outboxDead
+			e.log.Warn("notification event is a dead letter: routing kept failing for the retry period", "outbox", r.id,
+				"event", r.ev.Kind, "message", r.ev.MessageID, "account", r.ev.Account, "attempts", r.attempts+1, "err", err)
+		}
 		uerr := e.tx(ctx, func(tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, e.db.Rebind("UPDATE notify_outbox SET attempts = attempts + 1, last_error = ?, lease_until_ms = ? WHERE id = ? AND lease_owner = ?"),
-				truncate(err.Error(), 500), next.UnixMilli(), r.id, e.cfg.NodeID)
+			_, err := tx.ExecContext(ctx, e.db.Rebind("UPDATE notify_outbox SET attempts = attempts + 1, last_error = ?, lease_until_ms = ?, lease_owner = ? WHERE id = ? AND lease_owner = ?"),
+				truncate(err.Error(), 500), next.UnixMilli(), owner, r.id, e.cfg.NodeID)
 			return err
 		})
 		if uerr != nil {
@@ -153,9 +183,69 @@ func (e *Engine) storeRouted(ctx context.Context, done []routed) error {
 	return err
 }
 
-// OutboxLen returns how many events wait for fan-out.
+// OutboxLen returns how many events wait for fan-out (dead outbox rows
+// not counted).
 func (e *Engine) OutboxLen(ctx context.Context) (int, error) {
 	var n int
-	err := e.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM notify_outbox").Scan(&n)
+	err := e.db.QueryRowContext(ctx, e.db.Rebind("SELECT COUNT(*) FROM notify_outbox WHERE lease_owner <> ?"), outboxDead).Scan(&n)
 	return n, err
+}
+
+// OutboxRow is an event whose routing has failed at least once: it waits
+// for its next try (Next), or, Dead, has failed for the whole retry
+// period and is listed with the dead letters.
+type OutboxRow struct {
+	ID        int64
+	Account   string
+	Kind      event.Kind
+	MessageID string
+	Created   time.Time // the event's time
+	Attempts  int
+	LastError string
+	Next      time.Time // the next routing try (zero when Dead)
+	Dead      bool
+	Died      time.Time // when it became a dead letter
+}
+
+// OutboxFailing returns up to limit outbox rows of account ("" = every
+// account) whose routing has failed, waiting or dead, oldest first.
+func (e *Engine) OutboxFailing(ctx context.Context, account string, limit int) ([]OutboxRow, error) {
+	return e.outboxRows(ctx, account, false, limit)
+}
+
+func (e *Engine) outboxRows(ctx context.Context, account string, deadOnly bool, limit int) ([]OutboxRow, error) {
+	q := "SELECT id, account, kind, message_id, created_ms, attempts, last_error, lease_owner, lease_until_ms FROM notify_outbox WHERE attempts > 0"
+	var args []any
+	if deadOnly {
+		q += " AND lease_owner = ?"
+		args = append(args, outboxDead)
+	}
+	if account != "" {
+		q += " AND account = ?"
+		args = append(args, account)
+	}
+	q += " ORDER BY id LIMIT ?"
+	args = append(args, limit)
+	rs, err := e.db.QueryContext(ctx, e.db.Rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing the outbox: %w", err)
+	}
+	defer rs.Close()
+	var out []OutboxRow
+	for rs.Next() {
+		var r OutboxRow
+		var kind, owner string
+		var created, until int64
+		if err := rs.Scan(&r.ID, &r.Account, &kind, &r.MessageID, &created, &r.Attempts, &r.LastError, &owner, &until); err != nil {
+			return nil, err
+		}
+		r.Kind, r.Created = event.Kind(kind), time.UnixMilli(created)
+		if owner == outboxDead {
+			r.Dead, r.Died = true, time.UnixMilli(until-outboxDeadBase)
+		} else {
+			r.Next = time.UnixMilli(until)
+		}
+		out = append(out, r)
+	}
+	return out, rs.Err()
 }

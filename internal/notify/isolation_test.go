@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -281,5 +283,153 @@ func TestBacklogDoesNotStarve(t *testing.T) {
 	}
 	if len(targets) != 1 || targets[0].Pending != len(backlog) || targets[0].InFlight != 4 {
 		t.Errorf("A's target %+v, want all %d pending, 4 in flight", targets, len(backlog))
+	}
+}
+
+// TestIsolationManySlowTargets: account A has more slow targets than the
+// global cap divided by the per-target cap (30 webhook destinations whose
+// receiver hangs, 3 events each: 30 × 4 slots would exceed Workers = 64,
+// the breaker's repro) and account B's notifications still flow: A holds
+// at most PerAccount slots, never all of them; B's delay p99 is reported
+// and must be under 1 s (issue 14).
+func TestIsolationManySlowTargets(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			const aTargets, aEvents, bEvents = 30, 3, 100
+			const workers, perTarget, perAccount = 64, 4, 16
+			db := store.OpenTest(t, backend)
+
+			var aNow, aMax atomic.Int64
+			release := make(chan struct{})
+			slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n := aNow.Add(1)
+				for {
+					m := aMax.Load()
+					if n <= m || aMax.CompareAndSwap(m, n) {
+						break
+					}
+				}
+				select { // hang: a receiver answering after 30 s, or never
+				case <-release:
+				case <-r.Context().Done():
+				}
+				aNow.Add(-1)
+			}))
+			t.Cleanup(slow.Close)
+			t.Cleanup(func() { close(release) })
+
+			var mu sync.Mutex
+			sent := map[string]time.Time{}
+			var delays []time.Duration
+			allB := make(chan struct{})
+			fast := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				id := r.Header.Get("X-Petrel-Event-Id")
+				mu.Lock()
+				if at, ok := sent[id]; ok {
+					delays = append(delays, time.Since(at))
+					delete(sent, id)
+					if len(delays) == bEvents {
+						close(allB)
+					}
+				}
+				mu.Unlock()
+			}))
+			t.Cleanup(fast.Close)
+
+			// A's events go to one of its 30 destinations (the message ID
+			// names it); B's to its one.
+			router := routerFunc(func(ctx context.Context, ev event.Event) ([]Job, error) {
+				j := Job{ID: "job-" + ev.MessageID, Account: ev.Account, Target: "webhook:B/cs/hook", Channel: Webhook,
+					Kind: string(ev.Kind), URL: fast.URL, Body: []byte(`{}`), Secrets: []string{testSecret}}
+				if ev.Account == "A" {
+					var dest, n int
+					fmt.Sscanf(ev.MessageID, "a%d-%d", &dest, &n)
+					j.Target, j.URL = fmt.Sprintf("webhook:A/cs/hook%d", dest), slow.URL
+				}
+				return []Job{j}, nil
+			})
+			batch := store.RunTestBatcher(t, store.NewBatcher(db, 0, 0))
+			e := New(db, Config{NodeID: "n1", Workers: workers, PerTarget: perTarget, PerAccount: perAccount, HTTPTimeout: time.Minute, Batch: batch}, router, nil)
+			log := event.NewLog(db)
+			log.SetOutbox(e)
+			runEngine(t, e)
+			add := func(account, messageID string) {
+				err := batch.Do(context.Background(), func(tx *sql.Tx) error {
+					return log.AddTx(tx, messageID, account, "r@example.com", time.Now(), event.SendDetail{})
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}
+			for n := range aEvents {
+				for dest := range aTargets {
+					add("A", fmt.Sprintf("a%d-%d", dest, n))
+				}
+			}
+			// A's attempts are all started (they hang) before B's events.
+			waitFor(t, "A's attempts in flight", 30*time.Second, func() bool { return aNow.Load() >= perAccount })
+			for i := range bEvents {
+				id := fmt.Sprintf("b%d", i)
+				mu.Lock()
+				sent["job-"+id] = time.Now()
+				mu.Unlock()
+				add("B", id)
+			}
+			select {
+			case <-allB:
+			case <-time.After(30 * time.Second):
+				mu.Lock()
+				t.Fatalf("B: %d of %d delivered while A holds %d attempts", len(delays), bEvents, aNow.Load())
+			}
+			mu.Lock()
+			d := slices.Clone(delays)
+			mu.Unlock()
+			slices.Sort(d)
+			p50, p99, worst := d[len(d)/2], d[len(d)*99/100-1], d[len(d)-1]
+			t.Logf("%s: B delay over %d events while A's %d targets hang: p50 %v, p99 %v, max %v", backend, len(d), aTargets, p50, p99, worst)
+			if p99 >= time.Second {
+				t.Errorf("B's p99 delay %v, want < 1s", p99)
+			}
+			if got := aMax.Load(); got != perAccount {
+				t.Errorf("A had %d attempts in flight at most, want PerAccount = %d", got, perAccount)
+			}
+		})
+	}
+}
+
+// TestFairShare: the slot plan is round-robin by account (fewest in flight
+// first), then by target, within every cap.
+func TestFairShare(t *testing.T) {
+	due := func(spec ...string) []dueTarget { // "account/target"
+		var d []dueTarget
+		for i, s := range spec {
+			a, tg, _ := strings.Cut(s, "/")
+			d = append(d, dueTarget{target: tg, account: a, oldest: int64(i)})
+		}
+		return d
+	}
+	tests := []struct {
+		name               string
+		due                []dueTarget
+		free, perT, perA   int
+		inflight, accounts map[string]int
+		want               map[string]int
+	}{
+		{"one target capped", due("A/a1"), 64, 4, 16, nil, nil, map[string]int{"a1": 4}},
+		{"account capped across targets", due("A/a1", "A/a2", "A/a3", "A/a4", "A/a5", "A/a6"), 64, 4, 16, nil, nil,
+			map[string]int{"a1": 3, "a2": 3, "a3": 3, "a4": 3, "a5": 2, "a6": 2}},
+		{"few slots alternate accounts", due("A/a1", "A/a2", "B/b1"), 3, 4, 16, nil, nil, map[string]int{"a1": 1, "a2": 1, "b1": 1}},
+		{"fewest in flight first", due("A/a1", "B/b1"), 1, 4, 16, nil, map[string]int{"A": 5}, map[string]int{"b1": 1}},
+		{"full account gets none", due("A/a1", "B/b1"), 10, 4, 16, map[string]int{"a9": 4}, map[string]int{"A": 16}, map[string]int{"b1": 4}},
+		{"target in flight counted", due("A/a1"), 10, 4, 16, map[string]int{"a1": 3}, map[string]int{"A": 3}, map[string]int{"a1": 1}},
+		{"no free slots", due("A/a1"), 0, 4, 16, nil, nil, map[string]int{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := fairShare(tc.due, tc.free, tc.perT, tc.perA, tc.inflight, tc.accounts)
+			if !maps.Equal(got, tc.want) {
+				t.Errorf("fairShare = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
