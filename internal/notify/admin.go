@@ -237,9 +237,11 @@ func (e *Engine) replayJobs(ctx context.Context, account string, ids []string) (
 	return int(n), nil
 }
 
-// PruneDead deletes up to limit dead letters that died before before and
-// returns how many (for a retention task; dead letters are otherwise kept
-// until replayed).
+// PruneDead deletes up to limit dead letters that died before before —
+// dead jobs first, then events whose routing kept failing (dead outbox
+// rows) — and returns how many (the retention task calls it with the
+// events' retention period; dead letters are otherwise kept until
+// replayed).
 func (e *Engine) PruneDead(ctx context.Context, before time.Time, limit int) (int, error) {
 	q := "DELETE FROM notify_deliveries WHERE id IN (SELECT id FROM notify_deliveries WHERE state = 'dead' AND dead_ms < ? ORDER BY dead_ms LIMIT ?)"
 	res, err := e.db.ExecContext(ctx, e.db.Rebind(q), before.UnixMilli(), limit)
@@ -247,5 +249,14 @@ func (e *Engine) PruneDead(ctx context.Context, before time.Time, limit int) (in
 		return 0, fmt.Errorf("pruning dead letters: %w", err)
 	}
 	n, _ := res.RowsAffected()
-	return int(n), nil
+	if int(n) >= limit {
+		return int(n), nil
+	}
+	q = "DELETE FROM notify_outbox WHERE id IN (SELECT id FROM notify_outbox WHERE lease_owner = ? AND lease_until_ms < ? ORDER BY id LIMIT ?)"
+	res, err = e.db.ExecContext(ctx, e.db.Rebind(q), outboxDead, outboxDeadBase+before.UnixMilli(), limit-int(n))
+	if err != nil {
+		return int(n), fmt.Errorf("pruning dead outbox rows: %w", err)
+	}
+	m, _ := res.RowsAffected()
+	return int(n + m), nil
 }

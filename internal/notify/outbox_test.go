@@ -93,6 +93,31 @@ func TestOutboxRoutingDead(t *testing.T) {
 			if got := rowCount(t, db, "notify_outbox") + rowCount(t, db, "notify_deliveries"); got != 0 {
 				t.Errorf("%d rows left", got)
 			}
+
+			// Retention prunes a dead outbox row with the events of its age.
+			broken.Store(true)
+			addEvent(t, db, log, "a", "m2", c.Now())
+			for range 50 {
+				if _, err := e.fanOut(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if rows, err = e.OutboxFailing(ctx, "a", 10); err != nil || len(rows) != 1 {
+					t.Fatalf("failing outbox rows %+v, %v", rows, err)
+				}
+				if rows[0].Dead {
+					break
+				}
+				c.Set(rows[0].Next)
+			}
+			if n, err := e.PruneDead(ctx, rows[0].Died, 10); err != nil || n != 0 {
+				t.Errorf("PruneDead before it died: %d, %v; want 0", n, err)
+			}
+			if n, err := e.PruneDead(ctx, rows[0].Died.Add(time.Millisecond), 10); err != nil || n != 1 {
+				t.Errorf("PruneDead after it died: %d, %v; want 1", n, err)
+			}
+			if got := rowCount(t, db, "notify_outbox"); got != 0 {
+				t.Errorf("%d outbox rows left after pruning", got)
+			}
 		})
 	}
 }
