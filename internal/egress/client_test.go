@@ -191,7 +191,7 @@ func TestLookupErrorsHideResolver(t *testing.T) {
 		}
 	}
 	check("CheckURL", g.CheckURL(t.Context(), "https://hooks.missing.test/hook"), "hooks.missing.test: no such host")
-	resp, err := g.Client(5*time.Second).Get("http://hooks.missing.test:8080/hook")
+	resp, err := g.Client(5 * time.Second).Get("http://hooks.missing.test:8080/hook")
 	if err == nil {
 		resp.Body.Close()
 	}
