@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/petrelmail/petrel/internal/awsquery"
@@ -116,7 +117,10 @@ func (s *Service) ownTopic(ctx context.Context, c *call, param string) (Topic, e
 func checkTopicAttr(name, value string) error {
 	switch name {
 	case "DisplayName":
-		if utf8.RuneCountInString(value) > 100 || strings.ContainsAny(value, "\r\n\t\x00") || !utf8.ValidString(value) {
+		// SNS: at most 100 characters; Petrel also refuses every control
+		// character (CR, LF, tab, NUL, C1…): the name goes into the From:
+		// header of email notifications (fromHeader quotes it).
+		if !utf8.ValidString(value) || utf8.RuneCountInString(value) > 100 || strings.ContainsFunc(value, unicode.IsControl) {
 			return errInvalid("DisplayName: at most 100 characters, no control characters")
 		}
 	case "SignatureVersion":

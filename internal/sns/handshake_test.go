@@ -337,7 +337,7 @@ func TestEmailSubscriptions(t *testing.T) {
 			t.Fatalf("%s confirmation job: %+v", proto, j)
 		}
 		h, text := decodeEmail(t, j)
-		if !strings.Contains(h, "From: Ops <no-reply@petrel.test>") || !strings.Contains(h, "To: "+rcpt) {
+		if !strings.Contains(h, `From: "Ops" <no-reply@petrel.test>`) || !strings.Contains(h, "To: "+rcpt) {
 			t.Fatalf("%s confirmation headers: %s", proto, h)
 		}
 		var link string
