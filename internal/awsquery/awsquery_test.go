@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -216,4 +217,24 @@ func FuzzParse(f *testing.F) {
 			r.Map(n, "Name", "Value.StringValue")
 		}
 	})
+}
+
+// TestMapKeys: MapKeys lists every entry's key in index order, also those
+// without a value field (which Map drops), and refuses a bad index.
+func TestMapKeys(t *testing.T) {
+	r, err := Parse([]byte("M.entry.2.Name=b&M.entry.2.Value.DataType=String&M.entry.10.Name=c&M.entry.1.Name=a&M.entry.1.Value.StringValue=x"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := r.MapKeys("M", "Name")
+	if err != nil || strings.Join(keys, ",") != "a,b,c" {
+		t.Fatalf("MapKeys = %q %v", keys, err)
+	}
+	if m, _ := r.Map("M", "Name", "Value.DataType"); len(m) != 1 {
+		t.Fatalf("Map = %v", m)
+	}
+	r, _ = Parse([]byte("M.entry.0.Name=a"), nil)
+	if _, err := r.MapKeys("M", "Name"); code(err) != "MalformedQueryString" {
+		t.Fatalf("index 0: %v", err)
+	}
 }
