@@ -712,8 +712,50 @@ func (s *Service) setSubscriptionAttributes(ctx context.Context, c *call) (any, 
 
 var attrTypeRE = regexp.MustCompile(`^(String|Number|Binary|String\.Array)(\.[A-Za-z0-9_.-]+)?$`)
 
-// messageAttributes decodes Publish's MessageAttributes.
+// MaxMessageAttributes is how many message attributes Publish takes (SNS:
+// 10).
+const MaxMessageAttributes = 10
+
+// errInvalidValue is SNS's InvalidParameterValue (message attributes).
+func errInvalidValue(format string, a ...any) *awsquery.Error {
+	return &awsquery.Error{Type: awsquery.Sender, Code: "InvalidParameterValue", Status: 400, Message: fmt.Sprintf(format, a...)}
+}
+
+// validText reports whether s is valid UTF-8 made only of the characters
+// SNS accepts in messages and attribute values (XML's Char production):
+// #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF. Invalid
+// UTF-8 is refused rather than replaced by U+FFFD: the signature covers
+// the text the subscriber receives, byte for byte.
+func validText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r':
+		case r < 0x20, r >= 0xD800 && r <= 0xDFFF, r == 0xFFFE, r == 0xFFFF:
+			return false
+		}
+	}
+	return true
+}
+
+// messageAttributes decodes Publish's MessageAttributes, with SNS's rules
+// and messages: at most 10; a name of 1-256 characters not starting with
+// the reserved prefixes "AWS." or "Amazon." (any case); a DataType
+// (String, Number, Binary, String.Array, with an optional custom suffix);
+// a non-empty value; Binary values valid base64; String values valid text.
 func messageAttributes(r *awsquery.Request) (map[string]MessageAttribute, error) {
+	names, err := r.MapKeys("MessageAttributes", "Name")
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	if len(names) > MaxMessageAttributes {
+		return nil, errInvalidValue("Number of message attributes [%d] exceeds the allowed maximum [%d].", len(names), MaxMessageAttributes)
+	}
 	types, err := r.Map("MessageAttributes", "Name", "Value.DataType")
 	if err != nil {
 		return nil, err
@@ -726,13 +768,21 @@ func messageAttributes(r *awsquery.Request) (map[string]MessageAttribute, error)
 	if err != nil {
 		return nil, err
 	}
-	if len(types) == 0 {
-		return nil, nil
-	}
-	out := make(map[string]MessageAttribute, len(types))
-	for name, typ := range types {
-		if name == "" || len(name) > 256 {
+	out := make(map[string]MessageAttribute, len(names))
+	for _, name := range names {
+		if name == "" || utf8.RuneCountInString(name) > 256 || !validText(name) {
 			return nil, errInvalid("Message attribute name is invalid")
+		}
+		if _, dup := out[name]; dup {
+			return nil, errInvalidValue("Message attribute name '%s' is given more than once.", name)
+		}
+		lower := strings.ToLower(name)
+		if strings.HasPrefix(lower, "aws.") || strings.HasPrefix(lower, "amazon.") {
+			return nil, errInvalidValue("The message attribute name '%s' uses a reserved prefix: names can't start with AWS. or Amazon.", name)
+		}
+		typ := types[name]
+		if typ == "" {
+			return nil, errInvalidValue("The message attribute '%s' must contain non-empty message attribute type.", name)
 		}
 		if !attrTypeRE.MatchString(typ) {
 			return nil, errInvalid("The message attribute '%s' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String.", name)
@@ -743,6 +793,13 @@ func messageAttributes(r *awsquery.Request) (map[string]MessageAttribute, error)
 		}
 		if !ok || v == "" {
 			return nil, errInvalid("The message attribute '%s' must contain non-empty message attribute value for message attribute type '%s'.", name, typ)
+		}
+		if strings.HasPrefix(typ, "Binary") {
+			if _, err := base64.StdEncoding.DecodeString(v); err != nil {
+				return nil, errInvalidValue("The message attribute '%s' with type 'Binary' has an invalid value: it must be base64-encoded.", name)
+			}
+		} else if !validText(v) {
+			return nil, errInvalid("The message attribute '%s' contains characters that are not allowed: values must be UTF-8 text without control characters.", name)
 		}
 		if strings.HasPrefix(typ, "Number") {
 			if _, err := strconv.ParseFloat(v, 64); err != nil {
@@ -768,7 +825,10 @@ func (s *Service) publish(ctx context.Context, c *call) (any, error) {
 		return nil, errInvalid("PhoneNumber: Petrel does not send SMS")
 	}
 	param := "TopicArn"
-	if c.req.Get("TopicArn") == "" && c.req.Get("TargetArn") != "" {
+	switch {
+	case c.req.Get("TopicArn") != "" && c.req.Get("TargetArn") != "":
+		return nil, errInvalid("TopicArn or TargetArn Reason: Only one of TopicArn or TargetArn may be specified")
+	case c.req.Get("TopicArn") == "" && c.req.Get("TargetArn") != "":
 		param = "TargetArn"
 	}
 	t, err := s.ownTopic(ctx, c, param)
@@ -781,6 +841,9 @@ func (s *Service) publish(ctx context.Context, c *call) (any, error) {
 	}
 	if len(msg) > MaxMessage {
 		return nil, errInvalid("Message too long")
+	}
+	if !validText(msg) {
+		return nil, errInvalid("Message contains characters that are not allowed: it must be UTF-8 text without control characters other than tab, line feed and carriage return")
 	}
 	subject := c.req.Get("Subject")
 	if c.req.Has("Subject") {

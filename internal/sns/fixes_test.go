@@ -2,8 +2,10 @@ package sns_test
 
 import (
 	"bytes"
+	"fmt"
 	"mime"
 	"net/mail"
+	"net/url"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -135,6 +137,109 @@ func TestDisplayNameValidation(t *testing.T) {
 		wantCode(t, "CreateTopic DisplayName", err, want)
 		if tc.ok {
 			c.DeleteTopic(ctx, &awssns.DeleteTopicInput{TopicArn: aws.String(strings.TrimSuffix(topic, ":t") + ":c")})
+		}
+	}
+}
+
+// TestPublishValidation: Publish refuses what SNS refuses — invalid UTF-8
+// or control characters in Message, Subject and attribute values, more
+// than 10 attributes, reserved attribute names, invalid base64 Binary
+// values, an attribute without DataType, TopicArn and TargetArn both —
+// with SNS's codes, and publishes nothing.
+func TestPublishValidation(t *testing.T) {
+	e := start(t, "sqlite", "alice")
+	ctx := t.Context()
+	c := e.client("alice")
+	topic := *must(c.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("v")})).TopicArn
+	creds := e.ten["alice"].creds
+	base := func(kv ...string) url.Values {
+		f := url.Values{"Action": {"Publish"}, "TopicArn": {topic}, "Message": {"hello"}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			f.Set(kv[i], kv[i+1])
+		}
+		return f
+	}
+	attr := func(f url.Values, n int, name, typ, kind, value string) url.Values {
+		p := fmt.Sprintf("MessageAttributes.entry.%d.", n)
+		f.Set(p+"Name", name)
+		if typ != "" {
+			f.Set(p+"Value.DataType", typ)
+		}
+		f.Set(p+"Value."+kind, value)
+		return f
+	}
+	eleven := base()
+	for i := 1; i <= 11; i++ {
+		attr(eleven, i, fmt.Sprintf("a%d", i), "String", "StringValue", "x")
+	}
+	ten := base()
+	for i := 1; i <= 10; i++ {
+		attr(ten, i, fmt.Sprintf("a%d", i), "String", "StringValue", "x")
+	}
+	for _, tc := range []struct {
+		what string
+		form url.Values
+		code string // "" = accepted
+		msg  string
+	}{
+		{"valid odd Unicode", base("Message", "\u2028 \u2029 😀 <>& \ufffd é\t\r\n"), "", ""},
+		{"10 attributes", ten, "", ""},
+		{"Message invalid UTF-8", base("Message", "\xff\xfe"), "InvalidParameter", "Message"},
+		{"Message NUL", base("Message", "a\x00b"), "InvalidParameter", "Message"},
+		{"Message escape", base("Message", "a\x1bb"), "InvalidParameter", "Message"},
+		{"Message surrogate bytes", base("Message", "\xed\xa0\x80"), "InvalidParameter", "Message"},
+		{"Subject invalid UTF-8", base("Subject", "\xff"), "InvalidParameter", "Subject"},
+		{"11 attributes", eleven, "InvalidParameterValue", "Number of message attributes [11] exceeds the allowed maximum [10]."},
+		{"reserved AWS.", attr(base(), 1, "AWS.x", "String", "StringValue", "v"), "InvalidParameterValue", "reserved prefix"},
+		{"reserved amazon.", attr(base(), 1, "amazon.x", "String", "StringValue", "v"), "InvalidParameterValue", "reserved prefix"},
+		{"Binary not base64", attr(base(), 1, "b", "Binary", "BinaryValue", "!!notbase64"), "InvalidParameterValue", "base64"},
+		{"no DataType", attr(base(), 1, "d", "", "StringValue", "v"), "InvalidParameterValue", "must contain non-empty message attribute type"},
+		{"attribute invalid UTF-8", attr(base(), 1, "s", "String", "StringValue", "\xff"), "InvalidParameter", "contains characters that are not allowed"},
+		{"attribute NUL", attr(base(), 1, "s", "String", "StringValue", "a\x00"), "InvalidParameter", "contains characters that are not allowed"},
+		{"TopicArn and TargetArn", base("TargetArn", topic), "InvalidParameter", "TargetArn"},
+	} {
+		st, body := rawCall(t, e, &creds, "us-east-1", tc.form)
+		if tc.code == "" {
+			if st != 200 {
+				t.Errorf("%s: %d %s", tc.what, st, body)
+			}
+			continue
+		}
+		if st != 400 || !strings.Contains(body, "<Code>"+tc.code+"</Code>") || !strings.Contains(body, tc.msg) {
+			t.Errorf("%s: %d %s, want 400 %s with %q", tc.what, st, body, tc.code, tc.msg)
+		}
+	}
+}
+
+// TestSignedBytesAreSent: with odd but valid Unicode (U+2028, emoji,
+// "<>&", U+FFFD), the envelope an HTTP subscriber receives verifies — the
+// signature is over exactly the text sent — and carries the message as
+// published, byte for byte.
+func TestSignedBytesAreSent(t *testing.T) {
+	e := start(t, "sqlite", "alice")
+	ctx := t.Context()
+	c := e.client("alice")
+	topic := *must(c.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("u")})).TopicArn
+	sub := newSubscriber(t, true)
+	if _, err := c.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: &topic, Protocol: aws.String("http"), Endpoint: aws.String(sub.srv.URL)}); err != nil {
+		t.Fatal(err)
+	}
+	if conf := sub.next(); conf.confirmStatus != 200 {
+		t.Fatalf("confirmation: %d %s", conf.confirmStatus, conf.confirmBody)
+	}
+	for _, sv := range []string{"1", "2"} {
+		if _, err := c.SetTopicAttributes(ctx, &awssns.SetTopicAttributesInput{TopicArn: &topic, AttributeName: aws.String("SignatureVersion"), AttributeValue: aws.String(sv)}); err != nil {
+			t.Fatal(err)
+		}
+		msg := "line\u2028sep\u2029 😀 <b>&amp;</b> \ufffd \"q\" \\ é\r\n"
+		subj := `Odd <>& "subject"`
+		if _, err := c.Publish(ctx, &awssns.PublishInput{TopicArn: &topic, Message: &msg, Subject: &subj}); err != nil {
+			t.Fatal(err)
+		}
+		n := sub.next()
+		m := verifyIndependently(t, n.body)
+		if m["Message"] != msg || m["Subject"] != subj || m["SignatureVersion"] != sv {
+			t.Fatalf("v%s: received %q / %q", sv, m["Message"], m["Subject"])
 		}
 	}
 }
