@@ -223,12 +223,17 @@ func (s *Service) deleteTopic(ctx context.Context, c *call) (any, error) {
 	return nil, err
 }
 
-func decodeToken(tok string) (string, error) {
+// decodeToken returns the ARN a NextToken continues after ("" for none).
+// A token is the base64url of the last ARN of the previous page; one that
+// does not decode to an ARN of the listed kind (valid) is refused with
+// SNS's "Invalid parameter: NextToken" rather than answered with an empty
+// page.
+func decodeToken(tok string, valid func(string) bool) (string, error) {
 	if tok == "" {
 		return "", nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || len(b) == 0 {
+	if err != nil || len(b) == 0 || !valid(string(b)) {
 		return "", errInvalid("NextToken")
 	}
 	return string(b), nil
@@ -240,7 +245,7 @@ func (s *Service) listTopics(ctx context.Context, c *call) (any, error) {
 	if err := needAccount(c); err != nil {
 		return nil, err
 	}
-	after, err := decodeToken(c.req.Get("NextToken"))
+	after, err := decodeToken(c.req.Get("NextToken"), validTopicArn)
 	if err != nil {
 		return nil, err
 	}
@@ -602,7 +607,7 @@ func members(subs []Subscription, owner func(Subscription) string) []subMember {
 func ownerOf(u Subscription) string { return strings.Split(u.TopicArn, ":")[4] }
 
 func (s *Service) listSubs(ctx context.Context, c *call, where string, args ...any) (any, error) {
-	after, err := decodeToken(c.req.Get("NextToken"))
+	after, err := decodeToken(c.req.Get("NextToken"), validSubArn)
 	if err != nil {
 		return nil, err
 	}

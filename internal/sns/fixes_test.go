@@ -243,3 +243,21 @@ func TestSignedBytesAreSent(t *testing.T) {
 		}
 	}
 }
+
+// TestGarbageNextToken: a NextToken Petrel did not issue is refused with
+// InvalidParameter by the three List actions (not answered with an empty
+// page); a real one still pages.
+func TestGarbageNextToken(t *testing.T) {
+	e := start(t, "sqlite", "alice")
+	ctx := t.Context()
+	c := e.client("alice")
+	topic := *must(c.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("n")})).TopicArn
+	for _, tok := range []string{"garbage", "Zm9v", "!!!", "YXJuOmF3czpzbnM"} {
+		_, err := c.ListTopics(ctx, &awssns.ListTopicsInput{NextToken: aws.String(tok)})
+		wantCode(t, "ListTopics "+tok, err, "InvalidParameter")
+		_, err = c.ListSubscriptions(ctx, &awssns.ListSubscriptionsInput{NextToken: aws.String(tok)})
+		wantCode(t, "ListSubscriptions "+tok, err, "InvalidParameter")
+		_, err = c.ListSubscriptionsByTopic(ctx, &awssns.ListSubscriptionsByTopicInput{TopicArn: &topic, NextToken: aws.String(tok)})
+		wantCode(t, "ListSubscriptionsByTopic "+tok, err, "InvalidParameter")
+	}
+}
