@@ -2,6 +2,7 @@ package sns_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"mime"
 	"net/mail"
@@ -15,6 +16,8 @@ import (
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/petrelmail/petrel/internal/notify"
+	"github.com/petrelmail/petrel/internal/sns"
+	"github.com/petrelmail/petrel/internal/store"
 )
 
 // encodedWordRE matches an RFC 2047 encoded-word.
@@ -259,5 +262,55 @@ func TestGarbageNextToken(t *testing.T) {
 		wantCode(t, "ListSubscriptions "+tok, err, "InvalidParameter")
 		_, err = c.ListSubscriptionsByTopic(ctx, &awssns.ListSubscriptionsByTopicInput{TopicArn: &topic, NextToken: aws.String(tok)})
 		wantCode(t, "ListSubscriptionsByTopic "+tok, err, "InvalidParameter")
+	}
+}
+
+// TestExistence: SubscriptionExists is true for the topic owner's pending
+// and confirmed subscriptions only, false once unsubscribed, for another
+// account and for unknown ARNs; TopicExistsIn (no Service, no signing
+// key) agrees with TopicExists.
+func TestExistence(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			e := start(t, backend, "alice", "bob")
+			ctx := t.Context()
+			c := e.client("alice")
+			topic := *must(c.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("x")})).TopicArn
+			pending := *must(c.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: &topic, Protocol: aws.String("email"),
+				Endpoint: aws.String("p@example.com"), ReturnSubscriptionArn: true})).SubscriptionArn
+			<-e.deliv.emails
+			sub := newSubscriber(t, true)
+			confirmed := *must(c.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: &topic, Protocol: aws.String("http"),
+				Endpoint: aws.String(sub.srv.URL), ReturnSubscriptionArn: true})).SubscriptionArn
+			if r := sub.next(); r.confirmStatus != 200 {
+				t.Fatalf("confirm: %d", r.confirmStatus)
+			}
+			check := func(what, acct, arn string, want bool) {
+				t.Helper()
+				got, err := e.svc.SubscriptionExists(ctx, acct, arn)
+				if err != nil || got != want {
+					t.Errorf("%s: SubscriptionExists = %v %v, want %v", what, got, err, want)
+				}
+			}
+			check("pending", "alice", pending, true)
+			check("confirmed", "alice", confirmed, true)
+			check("another account's", "bob", confirmed, false)
+			check("unknown", "alice", topic+":00000000-0000-4000-8000-000000000000", false)
+			if _, err := c.Unsubscribe(ctx, &awssns.UnsubscribeInput{SubscriptionArn: &confirmed}); err != nil {
+				t.Fatal(err)
+			}
+			check("unsubscribed", "alice", confirmed, false)
+
+			for _, tc := range []struct {
+				acct, arn string
+				ok        bool
+			}{{"alice", topic, true}, {"bob", topic, false}, {"alice", topic + "nope", false}} {
+				err := sns.TopicExistsIn(ctx, e.db, tc.acct, tc.arn)
+				err2 := e.svc.TopicExists(ctx, tc.acct, tc.arn)
+				if (err == nil) != tc.ok || (err2 == nil) != tc.ok || (!tc.ok && (!errors.Is(err, sns.ErrTopicNotFound) || !errors.Is(err2, sns.ErrTopicNotFound))) {
+					t.Errorf("%s %s: TopicExistsIn %v, TopicExists %v", tc.acct, tc.arn, err, err2)
+				}
+			}
+		})
 	}
 }
