@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -480,9 +481,16 @@ func (s *Service) subscribe(ctx context.Context, c *call) (any, error) {
 	return subArnResult{"pending confirmation"}, nil
 }
 
+// ResendInterval is the least time between two confirmation messages to
+// one pending subscription: a Subscribe of an endpoint already pending
+// re-sends its confirmation only when the last one was sent at least this
+// long ago (otherwise it just answers as before, "pending confirmation").
+const ResendInterval = 10 * time.Minute
+
 // subscribeTx stores subscription *u, or, when the topic already has that
 // protocol and endpoint, sets *u to the existing one; *resend tells whether
-// a confirmation is to be sent (a new or still pending subscription).
+// a confirmation is to be sent (a new subscription, or a still pending one
+// whose last confirmation is ResendInterval old).
 func (s *Service) subscribeTx(ctx context.Context, t Topic, u *Subscription, attrs map[string]string, resend *bool) error {
 	now := u.Created
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
@@ -492,9 +500,11 @@ func (s *Service) subscribeTx(ctx context.Context, t Topic, u *Subscription, att
 				return errInvalid("Attributes Reason: Subscription already exists with different attributes")
 			}
 			*u = prev
-			if !prev.Confirmed {
+			if !prev.Confirmed && now.Sub(prev.TokenTime) >= ResendInterval {
 				// Subscribing again re-sends the confirmation, with the
-				// same token, valid anew.
+				// same token, valid anew — at most once per ResendInterval,
+				// so that repeated Subscribe calls cannot flood a third
+				// party's endpoint or mailbox.
 				*resend = true
 				u.TokenTime = now
 				return s.db.ExecTx(tx, "UPDATE sns_subscriptions SET token_ms = ? WHERE arn = ?", now.UnixMilli(), u.Arn)

@@ -314,3 +314,50 @@ func TestExistence(t *testing.T) {
 		})
 	}
 }
+
+// TestConfirmationResendLimit: subscribing a pending email or HTTP
+// endpoint again answers the same but re-sends its confirmation at most
+// once per ResendInterval.
+func TestConfirmationResendLimit(t *testing.T) {
+	e := start(t, "sqlite", "alice")
+	ctx := t.Context()
+	c := e.client("alice")
+	topic := *must(c.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("r")})).TopicArn
+	sub := newSubscriber(t, false)
+	count := func(kind string) int {
+		e.deliv.wg.Wait()
+		e.deliv.mu.Lock()
+		defer e.deliv.mu.Unlock()
+		n := 0
+		for _, j := range e.deliv.jobs {
+			if j.Kind == "SubscriptionConfirmation" && (j.Channel == notify.Email) == (kind == "email") {
+				n++
+			}
+		}
+		return n
+	}
+	for _, tc := range []struct{ proto, endpoint string }{{"email", "third-party@example.com"}, {"http", sub.srv.URL}} {
+		in := &awssns.SubscribeInput{TopicArn: &topic, Protocol: aws.String(tc.proto), Endpoint: aws.String(tc.endpoint)}
+		for i := range 5 {
+			out, err := c.Subscribe(ctx, in)
+			if err != nil || *out.SubscriptionArn != "pending confirmation" {
+				t.Fatalf("%s Subscribe %d: %v %v", tc.proto, i, out, err)
+			}
+		}
+		if n := count(tc.proto); n != 1 {
+			t.Errorf("%s: 5 Subscribe calls sent %d confirmations, want 1", tc.proto, n)
+		}
+	}
+	e.skew.Store(int64(sns.ResendInterval))
+	for _, tc := range []struct{ proto, endpoint string }{{"email", "third-party@example.com"}, {"http", sub.srv.URL}} {
+		in := &awssns.SubscribeInput{TopicArn: &topic, Protocol: aws.String(tc.proto), Endpoint: aws.String(tc.endpoint)}
+		for range 3 {
+			if _, err := c.Subscribe(ctx, in); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := count(tc.proto); n != 2 {
+			t.Errorf("%s: after ResendInterval %d confirmations in all, want 2", tc.proto, n)
+		}
+	}
+}
