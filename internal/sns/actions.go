@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/petrelmail/petrel/internal/awsquery"
+	"github.com/petrelmail/petrel/internal/notify"
 )
 
 func (s *Service) actions() map[string]action {
@@ -279,9 +280,56 @@ func (s *Service) defaultPolicy(t Topic, owner string) string {
 		`"Resource":"` + t.Arn + `","Condition":{"StringEquals":{"AWS:SourceOwner":"` + owner + `"}}}]}`
 }
 
-// effectiveDeliveryPolicy describes the retry policy notify applies (SNS's
-// HTTP default: 3 retries 20 s apart, then backoff).
-const effectiveDeliveryPolicy = `{"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":20,"maxDelayTarget":20,"numRetries":3,"numMaxDelayRetries":0,"numNoDelayRetries":0,"numMinDelayRetries":0,"backoffFunction":"linear"},"disableSubscriptionOverrides":false,"defaultRequestPolicy":{"headerContentType":"text/plain; charset=UTF-8"}}}`
+// EffectiveDeliveryPolicy is the retry schedule Petrel's delivery engine
+// (package notify, docs/notifications.md) applies to every subscription,
+// in SNS's DeliveryPolicy JSON shape (best effort: SNS has no field for
+// notify's two phases). After the first attempt fails: numMinDelayRetries
+// (notify.ImmediateRetries = 3) retries minDelayTarget
+// (notify.ImmediateDelay = 20) seconds apart; then delays from
+// notify.MinBackoff (60 s) doubling to maxDelayTarget (notify.MaxBackoff
+// = 3600 s), the exponential backoffFunction, numMaxDelayRetries of them at
+// the maximum; the last attempt is made retryPeriod after publication
+// (--notify-retry-period, 24 h by default), numRetries in all, and a job
+// that fails it is a dead letter. Subscriptions' and topics' own
+// DeliveryPolicy attributes are stored but not applied
+// (disableSubscriptionOverrides true).
+func EffectiveDeliveryPolicy(retryPeriod time.Duration) string {
+	if retryPeriod <= 0 {
+		retryPeriod = 24 * time.Hour
+	}
+	var retries, minRetries, maxRetries int
+	var at time.Duration
+	for n := 1; at < retryPeriod; n++ {
+		d := notifyBackoff(n)
+		at += d
+		retries++
+		switch {
+		case at >= retryPeriod: // the last attempt, at the end of the period
+		case n <= notify.ImmediateRetries:
+			minRetries++
+		case d == notify.MaxBackoff:
+			maxRetries++
+		}
+	}
+	return fmt.Sprintf(`{"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":%d,"maxDelayTarget":%d,"numRetries":%d,"numNoDelayRetries":0,`+
+		`"numMinDelayRetries":%d,"numMaxDelayRetries":%d,"backoffFunction":"exponential"},"disableSubscriptionOverrides":true,`+
+		`"defaultRequestPolicy":{"headerContentType":"text/plain; charset=UTF-8"}}}`,
+		int(notify.ImmediateDelay/time.Second), int(notify.MaxBackoff/time.Second), retries, minRetries, maxRetries)
+}
+
+// notifyBackoff is notify's delay after failed attempt n (1-based): its
+// documented schedule (notify.ImmediateRetries, ImmediateDelay,
+// MinBackoff doubling to MaxBackoff).
+func notifyBackoff(n int) time.Duration {
+	if n <= notify.ImmediateRetries {
+		return notify.ImmediateDelay
+	}
+	d := notify.MinBackoff
+	for i := notify.ImmediateRetries + 1; i < n && d < notify.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, notify.MaxBackoff)
+}
 
 func (s *Service) getTopicAttributes(ctx context.Context, c *call) (any, error) {
 	if err := needAccount(c); err != nil {
@@ -305,7 +353,7 @@ func (s *Service) getTopicAttributes(ctx context.Context, c *call) (any, error) 
 		"SubscriptionsConfirmed":  strconv.Itoa(confirmed),
 		"SubscriptionsPending":    strconv.Itoa(pending),
 		"SubscriptionsDeleted":    "0",
-		"EffectiveDeliveryPolicy": effectiveDeliveryPolicy,
+		"EffectiveDeliveryPolicy": EffectiveDeliveryPolicy(s.cfg.RetryPeriod),
 		"SignatureVersion":        "1",
 	}
 	for k, v := range t.Attrs {
@@ -689,7 +737,7 @@ func (s *Service) getSubscriptionAttributes(ctx context.Context, c *call) (any, 
 		"ConfirmationWasAuthenticated": strconv.FormatBool(u.Authenticated),
 		"PendingConfirmation":          strconv.FormatBool(!u.Confirmed),
 		"RawMessageDelivery":           "false",
-		"EffectiveDeliveryPolicy":      effectiveDeliveryPolicy,
+		"EffectiveDeliveryPolicy":      EffectiveDeliveryPolicy(s.cfg.RetryPeriod),
 	}
 	for k, v := range u.Attrs {
 		m[k] = v

@@ -2,6 +2,7 @@ package sns_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
@@ -11,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
@@ -359,5 +361,54 @@ func TestConfirmationResendLimit(t *testing.T) {
 		if n := count(tc.proto); n != 2 {
 			t.Errorf("%s: after ResendInterval %d confirmations in all, want 2", tc.proto, n)
 		}
+	}
+}
+
+// TestEffectiveDeliveryPolicy: EffectiveDeliveryPolicy reports notify's
+// real schedule (3 retries 20 s apart, then 1 min doubling to 1 h, until
+// the retry period), hand-counted here, and the API returns it.
+func TestEffectiveDeliveryPolicy(t *testing.T) {
+	type retry struct {
+		MinDelayTarget, MaxDelayTarget, NumRetries, NumNoDelayRetries, NumMinDelayRetries, NumMaxDelayRetries int
+		BackoffFunction                                                                                        string
+	}
+	parse := func(s string) retry {
+		var p struct {
+			HTTP struct {
+				DefaultHealthyRetryPolicy retry `json:"defaultHealthyRetryPolicy"`
+			} `json:"http"`
+		}
+		if err := json.Unmarshal([]byte(s), &p); err != nil {
+			t.Fatalf("%v: %s", err, s)
+		}
+		return p.HTTP.DefaultHealthyRetryPolicy
+	}
+	// 24 h: 3 × 20 s (60 s), then 60+120+…+1920 s (6 retries, at 3840 s),
+	// then 22 retries 3600 s apart (at 83040 s), and the last one at 24 h.
+	// 1 h: 3 × 20 s, then 60…960 s (5 retries, at 1920 s), then the last.
+	for _, tc := range []struct {
+		period time.Duration
+		want   retry
+	}{
+		{0, retry{20, 3600, 32, 0, 3, 22, "exponential"}},
+		{24 * time.Hour, retry{20, 3600, 32, 0, 3, 22, "exponential"}},
+		{time.Hour, retry{20, 3600, 9, 0, 3, 0, "exponential"}},
+	} {
+		if got := parse(sns.EffectiveDeliveryPolicy(tc.period)); got != tc.want {
+			t.Errorf("%v: %+v, want %+v", tc.period, got, tc.want)
+		}
+	}
+	e := start(t, "sqlite", "alice")
+	ctx := t.Context()
+	c := e.client("alice")
+	topic := *must(c.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("p")})).TopicArn
+	ta := must(c.GetTopicAttributes(ctx, &awssns.GetTopicAttributesInput{TopicArn: &topic}))
+	if got := parse(ta.Attributes["EffectiveDeliveryPolicy"]); got.NumRetries != 32 || got.BackoffFunction != "exponential" {
+		t.Errorf("GetTopicAttributes: %s", ta.Attributes["EffectiveDeliveryPolicy"])
+	}
+	arn := *must(c.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: &topic, Protocol: aws.String("email"), Endpoint: aws.String("a@example.com"), ReturnSubscriptionArn: true})).SubscriptionArn
+	sa := must(c.GetSubscriptionAttributes(ctx, &awssns.GetSubscriptionAttributesInput{SubscriptionArn: &arn}))
+	if sa.Attributes["EffectiveDeliveryPolicy"] != ta.Attributes["EffectiveDeliveryPolicy"] {
+		t.Errorf("GetSubscriptionAttributes: %s", sa.Attributes["EffectiveDeliveryPolicy"])
 	}
 }
