@@ -370,7 +370,7 @@ func TestConfirmationResendLimit(t *testing.T) {
 func TestEffectiveDeliveryPolicy(t *testing.T) {
 	type retry struct {
 		MinDelayTarget, MaxDelayTarget, NumRetries, NumNoDelayRetries, NumMinDelayRetries, NumMaxDelayRetries int
-		BackoffFunction                                                                                        string
+		BackoffFunction                                                                                       string
 	}
 	parse := func(s string) retry {
 		var p struct {
