@@ -611,7 +611,19 @@ func (s *Service) confirmSubscription(ctx context.Context, c *call) (any, error)
 	if !u.Confirmed && s.cfg.Now().Sub(u.TokenTime) > TokenTTL {
 		return nil, errInvalid("Token")
 	}
-	auth := u.Authenticated || (authOnUnsub && c.account == u.Account)
+	// AuthenticateOnUnsubscribe=true counts only in a confirmation signed
+	// by the topic's owner (then only signed Unsubscribe calls of the owner
+	// work). Asked for by anyone else — another account, or an unsigned
+	// GET — it is refused explicitly rather than dropped: the
+	// subscription stays as it was (pending), and the caller may confirm
+	// without it.
+	if authOnUnsub && c.account != u.Account {
+		if c.account == "" {
+			return nil, errInvalid("AuthenticateOnUnsubscribe: only a ConfirmSubscription request signed by the topic owner can set it; this one is unsigned")
+		}
+		return nil, errAuthorization("User is not authorized to confirm with AuthenticateOnUnsubscribe: only the topic owner can set it")
+	}
+	auth := u.Authenticated || authOnUnsub
 	if _, err := s.db.ExecContext(ctx, s.db.Rebind("UPDATE sns_subscriptions SET confirmed = 1, authenticated = ? WHERE arn = ?"), boolInt(auth), u.Arn); err != nil {
 		return nil, err
 	}

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
+	"net/http"
 	"net/mail"
 	"net/url"
 	"os/exec"
@@ -410,5 +412,56 @@ func TestEffectiveDeliveryPolicy(t *testing.T) {
 	sa := must(c.GetSubscriptionAttributes(ctx, &awssns.GetSubscriptionAttributesInput{SubscriptionArn: &arn}))
 	if sa.Attributes["EffectiveDeliveryPolicy"] != ta.Attributes["EffectiveDeliveryPolicy"] {
 		t.Errorf("GetSubscriptionAttributes: %s", sa.Attributes["EffectiveDeliveryPolicy"])
+	}
+}
+
+// TestAuthenticateOnUnsubscribeOwnerOnly: AuthenticateOnUnsubscribe=true
+// in a confirmation by another account (AuthorizationError) or an unsigned
+// one (InvalidParameter) is refused explicitly and leaves the subscription
+// pending; the topic owner's signed confirmation sets it, and the
+// anonymous UnsubscribeURL is then refused.
+func TestAuthenticateOnUnsubscribeOwnerOnly(t *testing.T) {
+	e := start(t, "sqlite", "alice", "bob")
+	ctx := t.Context()
+	c := e.client("alice")
+	topic := *must(c.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("a")})).TopicArn
+	sub := newSubscriber(t, false)
+	arn := *must(c.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: &topic, Protocol: aws.String("http"), Endpoint: aws.String(sub.srv.URL), ReturnSubscriptionArn: true})).SubscriptionArn
+	conf := sub.next()
+	pending := func(want string) {
+		t.Helper()
+		ga := must(c.GetSubscriptionAttributes(ctx, &awssns.GetSubscriptionAttributesInput{SubscriptionArn: &arn}))
+		if ga.Attributes["PendingConfirmation"] != want {
+			t.Fatalf("PendingConfirmation %s, want %s", ga.Attributes["PendingConfirmation"], want)
+		}
+	}
+	in := &awssns.ConfirmSubscriptionInput{TopicArn: &topic, Token: &conf.env.Token, AuthenticateOnUnsubscribe: aws.String("true")}
+	_, err := e.client("bob").ConfirmSubscription(ctx, in)
+	wantCode(t, "bob's ConfirmSubscription with AuthenticateOnUnsubscribe", err, "AuthorizationError")
+	pending("true")
+	resp, err := http.Get(conf.env.SubscribeURL + "&AuthenticateOnUnsubscribe=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "<Code>InvalidParameter</Code>") {
+		t.Fatalf("unsigned confirmation with AuthenticateOnUnsubscribe: %d %s", resp.StatusCode, body)
+	}
+	pending("true")
+	if _, err := c.ConfirmSubscription(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	ga := must(c.GetSubscriptionAttributes(ctx, &awssns.GetSubscriptionAttributesInput{SubscriptionArn: &arn}))
+	if ga.Attributes["PendingConfirmation"] != "false" || ga.Attributes["ConfirmationWasAuthenticated"] != "true" {
+		t.Fatalf("owner's confirmation: %v", ga.Attributes)
+	}
+	resp, err = http.Get(e.srv.URL + "/?Action=Unsubscribe&SubscriptionArn=" + url.QueryEscape(arn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Fatalf("anonymous unsubscribe of an authenticated subscription: %d", resp.StatusCode)
 	}
 }
