@@ -214,7 +214,20 @@ func FuzzParse(f *testing.F) {
 		for _, n := range []string{"Ids", "Attributes", "MessageAttributes"} {
 			r.List(n)
 			r.Map(n, "key", "value")
-			r.Map(n, "Name", "Value.StringValue")
+			m, merr := r.Map(n, "Name", "Value.StringValue")
+			keys, kerr := r.MapKeys(n, "Name")
+			if merr == nil && kerr == nil {
+				// Every key Map returns is among MapKeys'.
+				set := map[string]bool{}
+				for _, k := range keys {
+					set[k] = true
+				}
+				for k := range m {
+					if !set[k] {
+						t.Fatalf("Map key %q missing from MapKeys %q", k, keys)
+					}
+				}
+			}
 		}
 	})
 }
