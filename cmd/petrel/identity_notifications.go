@@ -11,6 +11,7 @@ import (
 	"github.com/petrelmail/petrel/internal/configset"
 	"github.com/petrelmail/petrel/internal/daemon"
 	"github.com/petrelmail/petrel/internal/identity"
+	"github.com/petrelmail/petrel/internal/sns"
 )
 
 // optString is a string flag that remembers whether it was given, so that
@@ -86,6 +87,20 @@ func identityNotificationsCmd(ctx context.Context, args []string, out io.Writer)
 		if tp.o.set && !clears(tp.o.v) {
 			if err := identity.ValidateTopicArn(tp.o.v); err != nil {
 				return fmt.Errorf("--%s-topic: %w", strings.ToLower(tp.kind), err)
+			}
+		}
+	}
+	// The topics must be the account's own (SES v1 refuses a topic that
+	// does not exist, or that the caller does not own).
+	for _, tp := range topics {
+		if tp.o.set && !clears(tp.o.v) {
+			err := sns.TopicExistsIn(ctx, svc.DB, acct, tp.o.v)
+			if errors.Is(err, sns.ErrTopicNotFound) {
+				return fmt.Errorf("--%s-topic %s: account %s has no such SNS topic (create it with the SNS API's CreateTopic, on Petrel's HTTP port; another account's topic cannot be used)",
+					strings.ToLower(tp.kind), tp.o.v, acct)
+			}
+			if err != nil {
+				return err
 			}
 		}
 	}

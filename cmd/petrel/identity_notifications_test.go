@@ -27,9 +27,26 @@ func TestIdentityNotificationsCmd(t *testing.T) {
 	if err := svc.ConfigSets.Create(ctx, configset.ConfigurationSet{Account: "acme", Name: "s1", SendingEnabled: true}); err != nil {
 		t.Fatal(err)
 	}
+	other, err := svc.Accounts.Create(ctx, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := svc.Accounts.Get(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	arnOf := func(id, name string) string { return "arn:aws:sns:us-east-1:" + id + ":" + name }
+	b, c := arnOf(a.SendingAccountID, "bounces"), arnOf(a.SendingAccountID, "complaints")
+	othersTopic := arnOf(other.SendingAccountID, "theirs")
+	// Topics as the SNS API's CreateTopic stores them.
+	for _, tp := range [][2]string{{b, "acme"}, {c, "acme"}, {othersTopic, "other"}} {
+		name := tp[0][strings.LastIndexByte(tp[0], ':')+1:]
+		if _, err := svc.DB.ExecContext(ctx, svc.DB.Rebind("INSERT INTO sns_topics (arn, account, name, attributes, created_ms) VALUES (?, ?, ?, '{}', 0)"), tp[0], tp[1], name); err != nil {
+			t.Fatal(err)
+		}
+	}
 	svc.Close()
 
-	const b, c = "arn:aws:sns:us-east-1:111111111111:bounces", "arn:aws:sns:us-east-1:111111111111:complaints"
 	run := func(cmd func([]string) (string, error), args ...string) string {
 		t.Helper()
 		out, err := cmd(append(args, "--data-dir", dir, "--account", "acme"))
@@ -80,6 +97,9 @@ func TestIdentityNotificationsCmd(t *testing.T) {
 
 	for _, bad := range [][]string{
 		{"acme.example", "--bounce-topic", "arn:aws:sqs:us-east-1:1:q", "--forwarding", "on"},
+		{"acme.example", "--bounce-topic", arnOf(a.SendingAccountID, "missing"), "--forwarding", "on"},
+		{"acme.example", "--complaint-topic", othersTopic, "--forwarding", "on"},
+		{"acme.example", "--delivery-topic", arnOf(a.SendingAccountID, strings.Repeat("x", 257)), "--forwarding", "on"},
 		{"acme.example", "--headers-in", "open", "--forwarding", "on"},
 		{"acme.example", "--forwarding", "maybe"},
 		{"nope.example", "--forwarding", "on"},
@@ -106,12 +126,12 @@ func TestIdentityNotificationsCmd(t *testing.T) {
 	// What the commands stored, read back through the services.
 	svc = openServices(t, dir)
 	defer svc.Close()
-	a, set, err := svc.Identities.Settings(ctx, "acme", "acme.example")
+	got, set, err := svc.Identities.Settings(ctx, "acme", "acme.example")
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := identity.NotificationAttributes{ComplaintTopic: c, HeadersInBounce: true, HeadersInDelivery: true}
-	if a != want || set != "" {
-		t.Errorf("stored %+v, set %q; want %+v, no set", a, set, want)
+	if got != want || set != "" {
+		t.Errorf("stored %+v, set %q; want %+v, no set", got, set, want)
 	}
 }

@@ -18,6 +18,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/petrelmail/petrel/internal/account"
@@ -437,11 +439,61 @@ func decodeOptional(body []byte, v any) error {
 // decodeJSON unmarshals body into v: a member of the wrong type is
 // BadRequestException naming it, JSON that does not parse (RFC 8259) is
 // SerializationException.
+// jsonKind names the JSON kind a Go type decodes from, as SES's messages
+// do ("a string", "an object"...).
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "a value"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	}
+	return "a value"
+}
+
+// jsonKindName words json.UnmarshalTypeError.Value ("string", "number",
+// "number 1.5", "array", "object", "bool").
+func jsonKindName(v string) string {
+	kind, _, _ := strings.Cut(v, " ")
+	switch kind {
+	case "string":
+		return "a string"
+	case "number":
+		return "a number"
+	case "array":
+		return "a list"
+	case "object":
+		return "an object"
+	case "bool":
+		return "a boolean"
+	}
+	return "another kind of value"
+}
+
 func decodeJSON(body []byte, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return badRequest("Invalid type for field %s: expected %s.", te.Field, te.Type)
+			// Name the field and the JSON kind wanted, never Go's types.
+			if te.Field == "" {
+				return badRequest("The request body must be a JSON object, not %s.", jsonKindName(te.Value))
+			}
+			return badRequest("Invalid type for field %s: expected %s, got %s.", te.Field, jsonKind(te.Type), jsonKindName(te.Value))
 		}
 		return &Error{Code: "SerializationException", Status: 400, Message: "Malformed JSON request body: " + err.Error()}
 	}

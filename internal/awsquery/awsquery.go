@@ -203,6 +203,40 @@ func (r *Request) Map(name, keyField, valueField string) (map[string]string, err
 	return out, nil
 }
 
+// MapKeys returns the keys (Name.entry.N.<keyField>) of map Name in entry
+// order, including entries that carry no value field (which Map leaves
+// out): callers that must refuse an incomplete entry see it. An invalid
+// entry index is an error, as in Map.
+func (r *Request) MapKeys(name, keyField string) ([]string, error) {
+	prefix := name + ".entry."
+	keys := map[int]string{}
+	for k, vs := range r.Params {
+		rest, ok := strings.CutPrefix(k, prefix)
+		if !ok {
+			continue
+		}
+		ns, field, ok := strings.Cut(rest, ".")
+		n, nok := index(ns)
+		if !ok || !nok {
+			return nil, &Error{Type: Sender, Code: "MalformedQueryString", Status: 400,
+				Message: fmt.Sprintf("Parameter %s has an invalid entry index.", k)}
+		}
+		if field == keyField {
+			keys[n] = vs[0]
+		}
+	}
+	ns := make([]int, 0, len(keys))
+	for n := range keys {
+		ns = append(ns, n)
+	}
+	sort.Ints(ns)
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = keys[n]
+	}
+	return out, nil
+}
+
 // Error types: who is at fault.
 const (
 	Sender   = "Sender"

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -213,7 +214,40 @@ func FuzzParse(f *testing.F) {
 		for _, n := range []string{"Ids", "Attributes", "MessageAttributes"} {
 			r.List(n)
 			r.Map(n, "key", "value")
-			r.Map(n, "Name", "Value.StringValue")
+			m, merr := r.Map(n, "Name", "Value.StringValue")
+			keys, kerr := r.MapKeys(n, "Name")
+			if merr == nil && kerr == nil {
+				// Every key Map returns is among MapKeys'.
+				set := map[string]bool{}
+				for _, k := range keys {
+					set[k] = true
+				}
+				for k := range m {
+					if !set[k] {
+						t.Fatalf("Map key %q missing from MapKeys %q", k, keys)
+					}
+				}
+			}
 		}
 	})
+}
+
+// TestMapKeys: MapKeys lists every entry's key in index order, also those
+// without a value field (which Map drops), and refuses a bad index.
+func TestMapKeys(t *testing.T) {
+	r, err := Parse([]byte("M.entry.2.Name=b&M.entry.2.Value.DataType=String&M.entry.10.Name=c&M.entry.1.Name=a&M.entry.1.Value.StringValue=x"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := r.MapKeys("M", "Name")
+	if err != nil || strings.Join(keys, ",") != "a,b,c" {
+		t.Fatalf("MapKeys = %q %v", keys, err)
+	}
+	if m, _ := r.Map("M", "Name", "Value.DataType"); len(m) != 1 {
+		t.Fatalf("Map = %v", m)
+	}
+	r, _ = Parse([]byte("M.entry.0.Name=a"), nil)
+	if _, err := r.MapKeys("M", "Name"); code(err) != "MalformedQueryString" {
+		t.Fatalf("index 0: %v", err)
+	}
 }

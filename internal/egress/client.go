@@ -3,6 +3,7 @@ package egress
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -70,7 +71,7 @@ func (g *Guard) transport(timeout time.Duration, conf *tls.Config) *http.Transpo
 	}
 	return &http.Transport{
 		Proxy:                  nil,
-		DialContext:            dialer.DialContext,
+		DialContext:            dialContext(dialer),
 		TLSClientConfig:        conf,
 		TLSHandshakeTimeout:    min(timeout, 10*time.Second),
 		ResponseHeaderTimeout:  timeout,
@@ -131,3 +132,17 @@ func (t *guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 // CloseIdleConnections closes the transport's idle keep-alive connections
 // (http.Client.CloseIdleConnections calls it).
 func (t *guardedTransport) CloseIdleConnections() { t.next.CloseIdleConnections() }
+
+// dialContext wraps dialer.DialContext so that a failed name resolution is
+// reported as a *LookupError, without the resolver's address.
+func dialContext(dialer *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dialer.DialContext(ctx, network, addr)
+		var de *net.DNSError
+		if err != nil && errors.As(err, &de) {
+			host, _, _ := net.SplitHostPort(addr)
+			return nil, &net.OpError{Op: "dial", Net: network, Err: lookupError(host, err)}
+		}
+		return c, err
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -163,4 +164,36 @@ func TestCheckURLResolution(t *testing.T) {
 	if err := g.CheckURL(t.Context(), long); !errors.Is(err, ErrForbidden) {
 		t.Errorf("%d-byte URL: %v", len(long), err)
 	}
+}
+
+// TestLookupErrorsHideResolver: a name that does not resolve is reported
+// by CheckURL and by the client as "NAME: no such host", never with the
+// resolver's address (net.DNSError names it: "lookup h on 10.0.0.53:53"),
+// and is not ErrForbidden.
+func TestLookupErrorsHideResolver(t *testing.T) {
+	d := newDNS(t)
+	g := New(prefixes(t, "127.0.0.0/8"), d.resolver())
+	_, port, _ := net.SplitHostPort(d.addr)
+	check := func(what string, err error, want string) {
+		t.Helper()
+		if err == nil || errors.Is(err, ErrForbidden) {
+			t.Fatalf("%s: %v, want a lookup error that is not ErrForbidden", what, err)
+		}
+		if strings.Contains(err.Error(), d.addr) || strings.Contains(err.Error(), ":"+port) || strings.Contains(err.Error(), " on ") {
+			t.Errorf("%s: %q reveals the resolver %s", what, err, d.addr)
+		}
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %q, want it to contain %q", what, err, want)
+		}
+		var le *LookupError
+		if !errors.As(err, &le) || !le.NotFound {
+			t.Errorf("%s: %#v is not a not-found *LookupError", what, err)
+		}
+	}
+	check("CheckURL", g.CheckURL(t.Context(), "https://hooks.missing.test/hook"), "hooks.missing.test: no such host")
+	resp, err := g.Client(5 * time.Second).Get("http://hooks.missing.test:8080/hook")
+	if err == nil {
+		resp.Body.Close()
+	}
+	check("Client", err, "hooks.missing.test: no such host")
 }

@@ -170,7 +170,7 @@ func (g *Guard) CheckURL(ctx context.Context, raw string) error {
 	}
 	addrs, err := g.resolver.LookupNetIP(ctx, "ip", host)
 	if err != nil {
-		return fmt.Errorf("%s: resolving %s: %w", u.Redacted(), host, err)
+		return fmt.Errorf("%s: resolving %s: %w", u.Redacted(), host, lookupError(host, err))
 	}
 	if len(addrs) == 0 {
 		return fmt.Errorf("%s: %s has no IP addresses", u.Redacted(), host)
@@ -345,4 +345,45 @@ func validName(host string) bool {
 		}
 	}
 	return true
+}
+
+// LookupError is a failed name resolution, as egress reports it: the name
+// and what went wrong, never the resolver's address (a *net.DNSError's
+// message names the server, "lookup h on 10.255.255.53:53: no such host",
+// which would reveal Petrel's internal resolver to tenants). It is not
+// ErrForbidden: the URL may work once the name resolves.
+type LookupError struct {
+	Host      string
+	NotFound  bool // the name does not exist (NXDOMAIN or no such host)
+	Temporary bool // a timeout or SERVFAIL: worth retrying
+}
+
+func (e *LookupError) Error() string {
+	switch {
+	case e.NotFound:
+		return e.Host + ": no such host"
+	case e.Temporary:
+		return e.Host + ": DNS lookup failed (temporary)"
+	}
+	return e.Host + ": DNS lookup failed"
+}
+
+// Timeout and Temporary let net/http and callers classify the failure.
+func (e *LookupError) Timeout() bool { return e.Temporary }
+
+// lookupError turns a resolver error into a *LookupError (host is the name
+// looked up); a context error is kept as it is, other errors become a
+// generic lookup failure without their text.
+func lookupError(host string, err error) error {
+	var de *net.DNSError
+	if errors.As(err, &de) {
+		if de.Name != "" {
+			host = strings.TrimSuffix(de.Name, ".")
+		}
+		return &LookupError{Host: host, NotFound: de.IsNotFound, Temporary: de.IsTimeout || de.IsTemporary}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &LookupError{Host: host, Temporary: true}
+	}
+	return &LookupError{Host: host}
 }

@@ -12,9 +12,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/petrelmail/petrel/internal/awsquery"
+	"github.com/petrelmail/petrel/internal/notify"
 )
 
 func (s *Service) actions() map[string]action {
@@ -116,7 +119,10 @@ func (s *Service) ownTopic(ctx context.Context, c *call, param string) (Topic, e
 func checkTopicAttr(name, value string) error {
 	switch name {
 	case "DisplayName":
-		if utf8.RuneCountInString(value) > 100 || strings.ContainsAny(value, "\r\n\t\x00") || !utf8.ValidString(value) {
+		// SNS: at most 100 characters; Petrel also refuses every control
+		// character (CR, LF, tab, NUL, C1…): the name goes into the From:
+		// header of email notifications (fromHeader quotes it).
+		if !utf8.ValidString(value) || utf8.RuneCountInString(value) > 100 || strings.ContainsFunc(value, unicode.IsControl) {
 			return errInvalid("DisplayName: at most 100 characters, no control characters")
 		}
 	case "SignatureVersion":
@@ -219,12 +225,17 @@ func (s *Service) deleteTopic(ctx context.Context, c *call) (any, error) {
 	return nil, err
 }
 
-func decodeToken(tok string) (string, error) {
+// decodeToken returns the ARN a NextToken continues after ("" for none).
+// A token is the base64url of the last ARN of the previous page; one that
+// does not decode to an ARN of the listed kind (valid) is refused with
+// SNS's "Invalid parameter: NextToken" rather than answered with an empty
+// page.
+func decodeToken(tok string, valid func(string) bool) (string, error) {
 	if tok == "" {
 		return "", nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || len(b) == 0 {
+	if err != nil || len(b) == 0 || !valid(string(b)) {
 		return "", errInvalid("NextToken")
 	}
 	return string(b), nil
@@ -236,7 +247,7 @@ func (s *Service) listTopics(ctx context.Context, c *call) (any, error) {
 	if err := needAccount(c); err != nil {
 		return nil, err
 	}
-	after, err := decodeToken(c.req.Get("NextToken"))
+	after, err := decodeToken(c.req.Get("NextToken"), validTopicArn)
 	if err != nil {
 		return nil, err
 	}
@@ -269,9 +280,56 @@ func (s *Service) defaultPolicy(t Topic, owner string) string {
 		`"Resource":"` + t.Arn + `","Condition":{"StringEquals":{"AWS:SourceOwner":"` + owner + `"}}}]}`
 }
 
-// effectiveDeliveryPolicy describes the retry policy notify applies (SNS's
-// HTTP default: 3 retries 20 s apart, then backoff).
-const effectiveDeliveryPolicy = `{"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":20,"maxDelayTarget":20,"numRetries":3,"numMaxDelayRetries":0,"numNoDelayRetries":0,"numMinDelayRetries":0,"backoffFunction":"linear"},"disableSubscriptionOverrides":false,"defaultRequestPolicy":{"headerContentType":"text/plain; charset=UTF-8"}}}`
+// EffectiveDeliveryPolicy is the retry schedule Petrel's delivery engine
+// (package notify, docs/notifications.md) applies to every subscription,
+// in SNS's DeliveryPolicy JSON shape (best effort: SNS has no field for
+// notify's two phases). After the first attempt fails: numMinDelayRetries
+// (notify.ImmediateRetries = 3) retries minDelayTarget
+// (notify.ImmediateDelay = 20) seconds apart; then delays from
+// notify.MinBackoff (60 s) doubling to maxDelayTarget (notify.MaxBackoff
+// = 3600 s), the exponential backoffFunction, numMaxDelayRetries of them at
+// the maximum; the last attempt is made retryPeriod after publication
+// (--notify-retry-period, 24 h by default), numRetries in all, and a job
+// that fails it is a dead letter. Subscriptions' and topics' own
+// DeliveryPolicy attributes are stored but not applied
+// (disableSubscriptionOverrides true).
+func EffectiveDeliveryPolicy(retryPeriod time.Duration) string {
+	if retryPeriod <= 0 {
+		retryPeriod = 24 * time.Hour
+	}
+	var retries, minRetries, maxRetries int
+	var at time.Duration
+	for n := 1; at < retryPeriod; n++ {
+		d := notifyBackoff(n)
+		at += d
+		retries++
+		switch {
+		case at >= retryPeriod: // the last attempt, at the end of the period
+		case n <= notify.ImmediateRetries:
+			minRetries++
+		case d == notify.MaxBackoff:
+			maxRetries++
+		}
+	}
+	return fmt.Sprintf(`{"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":%d,"maxDelayTarget":%d,"numRetries":%d,"numNoDelayRetries":0,`+
+		`"numMinDelayRetries":%d,"numMaxDelayRetries":%d,"backoffFunction":"exponential"},"disableSubscriptionOverrides":true,`+
+		`"defaultRequestPolicy":{"headerContentType":"text/plain; charset=UTF-8"}}}`,
+		int(notify.ImmediateDelay/time.Second), int(notify.MaxBackoff/time.Second), retries, minRetries, maxRetries)
+}
+
+// notifyBackoff is notify's delay after failed attempt n (1-based): its
+// documented schedule (notify.ImmediateRetries, ImmediateDelay,
+// MinBackoff doubling to MaxBackoff).
+func notifyBackoff(n int) time.Duration {
+	if n <= notify.ImmediateRetries {
+		return notify.ImmediateDelay
+	}
+	d := notify.MinBackoff
+	for i := notify.ImmediateRetries + 1; i < n && d < notify.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, notify.MaxBackoff)
+}
 
 func (s *Service) getTopicAttributes(ctx context.Context, c *call) (any, error) {
 	if err := needAccount(c); err != nil {
@@ -295,7 +353,7 @@ func (s *Service) getTopicAttributes(ctx context.Context, c *call) (any, error) 
 		"SubscriptionsConfirmed":  strconv.Itoa(confirmed),
 		"SubscriptionsPending":    strconv.Itoa(pending),
 		"SubscriptionsDeleted":    "0",
-		"EffectiveDeliveryPolicy": effectiveDeliveryPolicy,
+		"EffectiveDeliveryPolicy": EffectiveDeliveryPolicy(s.cfg.RetryPeriod),
 		"SignatureVersion":        "1",
 	}
 	for k, v := range t.Attrs {
@@ -471,9 +529,16 @@ func (s *Service) subscribe(ctx context.Context, c *call) (any, error) {
 	return subArnResult{"pending confirmation"}, nil
 }
 
+// ResendInterval is the least time between two confirmation messages to
+// one pending subscription: a Subscribe of an endpoint already pending
+// re-sends its confirmation only when the last one was sent at least this
+// long ago (otherwise it just answers as before, "pending confirmation").
+const ResendInterval = 10 * time.Minute
+
 // subscribeTx stores subscription *u, or, when the topic already has that
 // protocol and endpoint, sets *u to the existing one; *resend tells whether
-// a confirmation is to be sent (a new or still pending subscription).
+// a confirmation is to be sent (a new subscription, or a still pending one
+// whose last confirmation is ResendInterval old).
 func (s *Service) subscribeTx(ctx context.Context, t Topic, u *Subscription, attrs map[string]string, resend *bool) error {
 	now := u.Created
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
@@ -483,9 +548,11 @@ func (s *Service) subscribeTx(ctx context.Context, t Topic, u *Subscription, att
 				return errInvalid("Attributes Reason: Subscription already exists with different attributes")
 			}
 			*u = prev
-			if !prev.Confirmed {
+			if !prev.Confirmed && now.Sub(prev.TokenTime) >= ResendInterval {
 				// Subscribing again re-sends the confirmation, with the
-				// same token, valid anew.
+				// same token, valid anew — at most once per ResendInterval,
+				// so that repeated Subscribe calls cannot flood a third
+				// party's endpoint or mailbox.
 				*resend = true
 				u.TokenTime = now
 				return s.db.ExecTx(tx, "UPDATE sns_subscriptions SET token_ms = ? WHERE arn = ?", now.UnixMilli(), u.Arn)
@@ -544,7 +611,19 @@ func (s *Service) confirmSubscription(ctx context.Context, c *call) (any, error)
 	if !u.Confirmed && s.cfg.Now().Sub(u.TokenTime) > TokenTTL {
 		return nil, errInvalid("Token")
 	}
-	auth := u.Authenticated || (authOnUnsub && c.account == u.Account)
+	// AuthenticateOnUnsubscribe=true counts only in a confirmation signed
+	// by the topic's owner (then only signed Unsubscribe calls of the owner
+	// work). Asked for by anyone else — another account, or an unsigned
+	// GET — it is refused explicitly rather than dropped: the
+	// subscription stays as it was (pending), and the caller may confirm
+	// without it.
+	if authOnUnsub && c.account != u.Account {
+		if c.account == "" {
+			return nil, errInvalid("AuthenticateOnUnsubscribe: only a ConfirmSubscription request signed by the topic owner can set it; this one is unsigned")
+		}
+		return nil, errAuthorization("User is not authorized to confirm with AuthenticateOnUnsubscribe: only the topic owner can set it")
+	}
+	auth := u.Authenticated || authOnUnsub
 	if _, err := s.db.ExecContext(ctx, s.db.Rebind("UPDATE sns_subscriptions SET confirmed = 1, authenticated = ? WHERE arn = ?"), boolInt(auth), u.Arn); err != nil {
 		return nil, err
 	}
@@ -598,7 +677,7 @@ func members(subs []Subscription, owner func(Subscription) string) []subMember {
 func ownerOf(u Subscription) string { return strings.Split(u.TopicArn, ":")[4] }
 
 func (s *Service) listSubs(ctx context.Context, c *call, where string, args ...any) (any, error) {
-	after, err := decodeToken(c.req.Get("NextToken"))
+	after, err := decodeToken(c.req.Get("NextToken"), validSubArn)
 	if err != nil {
 		return nil, err
 	}
@@ -670,7 +749,7 @@ func (s *Service) getSubscriptionAttributes(ctx context.Context, c *call) (any, 
 		"ConfirmationWasAuthenticated": strconv.FormatBool(u.Authenticated),
 		"PendingConfirmation":          strconv.FormatBool(!u.Confirmed),
 		"RawMessageDelivery":           "false",
-		"EffectiveDeliveryPolicy":      effectiveDeliveryPolicy,
+		"EffectiveDeliveryPolicy":      EffectiveDeliveryPolicy(s.cfg.RetryPeriod),
 	}
 	for k, v := range u.Attrs {
 		m[k] = v
@@ -708,8 +787,50 @@ func (s *Service) setSubscriptionAttributes(ctx context.Context, c *call) (any, 
 
 var attrTypeRE = regexp.MustCompile(`^(String|Number|Binary|String\.Array)(\.[A-Za-z0-9_.-]+)?$`)
 
-// messageAttributes decodes Publish's MessageAttributes.
+// MaxMessageAttributes is how many message attributes Publish takes (SNS:
+// 10).
+const MaxMessageAttributes = 10
+
+// errInvalidValue is SNS's InvalidParameterValue (message attributes).
+func errInvalidValue(format string, a ...any) *awsquery.Error {
+	return &awsquery.Error{Type: awsquery.Sender, Code: "InvalidParameterValue", Status: 400, Message: fmt.Sprintf(format, a...)}
+}
+
+// validText reports whether s is valid UTF-8 made only of the characters
+// SNS accepts in messages and attribute values (XML's Char production):
+// #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF. Invalid
+// UTF-8 is refused rather than replaced by U+FFFD: the signature covers
+// the text the subscriber receives, byte for byte.
+func validText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r':
+		case r < 0x20, r >= 0xD800 && r <= 0xDFFF, r == 0xFFFE, r == 0xFFFF:
+			return false
+		}
+	}
+	return true
+}
+
+// messageAttributes decodes Publish's MessageAttributes, with SNS's rules
+// and messages: at most 10; a name of 1-256 characters not starting with
+// the reserved prefixes "AWS." or "Amazon." (any case); a DataType
+// (String, Number, Binary, String.Array, with an optional custom suffix);
+// a non-empty value; Binary values valid base64; String values valid text.
 func messageAttributes(r *awsquery.Request) (map[string]MessageAttribute, error) {
+	names, err := r.MapKeys("MessageAttributes", "Name")
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	if len(names) > MaxMessageAttributes {
+		return nil, errInvalidValue("Number of message attributes [%d] exceeds the allowed maximum [%d].", len(names), MaxMessageAttributes)
+	}
 	types, err := r.Map("MessageAttributes", "Name", "Value.DataType")
 	if err != nil {
 		return nil, err
@@ -722,13 +843,21 @@ func messageAttributes(r *awsquery.Request) (map[string]MessageAttribute, error)
 	if err != nil {
 		return nil, err
 	}
-	if len(types) == 0 {
-		return nil, nil
-	}
-	out := make(map[string]MessageAttribute, len(types))
-	for name, typ := range types {
-		if name == "" || len(name) > 256 {
+	out := make(map[string]MessageAttribute, len(names))
+	for _, name := range names {
+		if name == "" || utf8.RuneCountInString(name) > 256 || !validText(name) {
 			return nil, errInvalid("Message attribute name is invalid")
+		}
+		if _, dup := out[name]; dup {
+			return nil, errInvalidValue("Message attribute name '%s' is given more than once.", name)
+		}
+		lower := strings.ToLower(name)
+		if strings.HasPrefix(lower, "aws.") || strings.HasPrefix(lower, "amazon.") {
+			return nil, errInvalidValue("The message attribute name '%s' uses a reserved prefix: names can't start with AWS. or Amazon.", name)
+		}
+		typ := types[name]
+		if typ == "" {
+			return nil, errInvalidValue("The message attribute '%s' must contain non-empty message attribute type.", name)
 		}
 		if !attrTypeRE.MatchString(typ) {
 			return nil, errInvalid("The message attribute '%s' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String.", name)
@@ -739,6 +868,13 @@ func messageAttributes(r *awsquery.Request) (map[string]MessageAttribute, error)
 		}
 		if !ok || v == "" {
 			return nil, errInvalid("The message attribute '%s' must contain non-empty message attribute value for message attribute type '%s'.", name, typ)
+		}
+		if strings.HasPrefix(typ, "Binary") {
+			if _, err := base64.StdEncoding.DecodeString(v); err != nil {
+				return nil, errInvalidValue("The message attribute '%s' with type 'Binary' has an invalid value: it must be base64-encoded.", name)
+			}
+		} else if !validText(v) {
+			return nil, errInvalid("The message attribute '%s' contains characters that are not allowed: values must be UTF-8 text without control characters.", name)
 		}
 		if strings.HasPrefix(typ, "Number") {
 			if _, err := strconv.ParseFloat(v, 64); err != nil {
@@ -764,7 +900,10 @@ func (s *Service) publish(ctx context.Context, c *call) (any, error) {
 		return nil, errInvalid("PhoneNumber: Petrel does not send SMS")
 	}
 	param := "TopicArn"
-	if c.req.Get("TopicArn") == "" && c.req.Get("TargetArn") != "" {
+	switch {
+	case c.req.Get("TopicArn") != "" && c.req.Get("TargetArn") != "":
+		return nil, errInvalid("TopicArn or TargetArn Reason: Only one of TopicArn or TargetArn may be specified")
+	case c.req.Get("TopicArn") == "" && c.req.Get("TargetArn") != "":
 		param = "TargetArn"
 	}
 	t, err := s.ownTopic(ctx, c, param)
@@ -777,6 +916,9 @@ func (s *Service) publish(ctx context.Context, c *call) (any, error) {
 	}
 	if len(msg) > MaxMessage {
 		return nil, errInvalid("Message too long")
+	}
+	if !validText(msg) {
+		return nil, errInvalid("Message contains characters that are not allowed: it must be UTF-8 text without control characters other than tab, line feed and carriage return")
 	}
 	subject := c.req.Get("Subject")
 	if c.req.Has("Subject") {

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"mime"
 	"mime/quotedprintable"
+	"net/mail"
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/petrelmail/petrel/internal/notify"
 )
@@ -191,6 +193,28 @@ func displayName(t Topic) string {
 	return "Petrel"
 }
 
+// fromHeader is the value of a From: header naming address with the
+// display name name as an RFC 5322 phrase, so that whatever the name holds
+// (commas, angle brackets, quotes, "=") it stays one display name and the
+// header one mailbox: printable ASCII as net/mail writes it (an atom, or a
+// quoted-string with \" and \\ escaped); anything else as RFC 2047 "B"
+// encoded-words, whose base64 text has none of the characters a phrase's
+// encoded-word must not contain (RFC 2047 §5(3); Go's "Q" encoder leaves a
+// '"' raw). Control characters are dropped (DisplayName refuses them; this
+// is defence in depth for rows stored before it did).
+func fromHeader(name, address string) string {
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, name)
+	if printableASCII(name) {
+		return (&mail.Address{Name: name, Address: address}).String()
+	}
+	return mime.BEncoding.Encode("utf-8", name) + " <" + address + ">"
+}
+
 // emailMessage is an RFC 5322 text/plain message (UTF-8,
 // quoted-printable) from "<DisplayName> <no-reply@Hostname>" to rcpt.
 // Email jobs have the null reverse-path (MailFrom ""): nothing bounces
@@ -201,7 +225,7 @@ func (s *Service) emailMessage(t Topic, rcpt, subject, body string, now time.Tim
 		host = "localhost"
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "From: %s <no-reply@%s>\r\n", mime.QEncoding.Encode("utf-8", displayName(t)), host)
+	fmt.Fprintf(&b, "From: %s\r\n", fromHeader(displayName(t), "no-reply@"+host))
 	fmt.Fprintf(&b, "To: %s\r\n", rcpt)
 	fmt.Fprintf(&b, "Subject: %s\r\n", mime.QEncoding.Encode("utf-8", subject))
 	fmt.Fprintf(&b, "Date: %s\r\n", now.UTC().Format(time.RFC1123Z))

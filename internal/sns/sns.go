@@ -59,6 +59,9 @@ type Config struct {
 	// Hostname names the certificate and the sender of email
 	// notifications (no-reply@Hostname).
 	Hostname string
+	// RetryPeriod is notify's retry period (config NotifyRetryPeriod),
+	// reported in EffectiveDeliveryPolicy; 0 is notify's default, 24 h.
+	RetryPeriod time.Duration
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
 }

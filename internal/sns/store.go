@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/petrelmail/petrel/internal/store"
 )
 
 // Topic is a topic's row.
@@ -84,11 +86,33 @@ func (s *Service) topicByArn(ctx context.Context, arn string) (Topic, error) {
 // error wrapping ErrTopicNotFound (for event destinations: SES refuses an
 // SnsDestination whose topic does not exist).
 func (s *Service) TopicExists(ctx context.Context, acct, topicArn string) error {
-	_, err := s.topic(ctx, acct, topicArn)
-	if errors.Is(err, ErrTopicNotFound) {
+	return TopicExistsIn(ctx, s.db, acct, topicArn)
+}
+
+// TopicExistsIn is TopicExists over db without a Service (no signing key
+// is loaded or created: the CLI uses it on a store it only reads). nil
+// when account owns topicArn; an error wrapping ErrTopicNotFound when the
+// topic does not exist or belongs to another account; a storage error
+// otherwise.
+func TopicExistsIn(ctx context.Context, db *store.DB, acct, topicArn string) error {
+	var n int
+	err := db.QueryRowContext(ctx, db.Rebind("SELECT 1 FROM sns_topics WHERE arn = ? AND account = ?"), topicArn, acct).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%s: %w", topicArn, ErrTopicNotFound)
 	}
 	return err
+}
+
+// SubscriptionExists reports whether account's subscription exists (pending or confirmed).
+// account is the owner of the subscription's topic; another account's
+// subscription, or an ARN that names none, is false with a nil error.
+func (s *Service) SubscriptionExists(ctx context.Context, account, subscriptionArn string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.db.Rebind("SELECT 1 FROM sns_subscriptions WHERE arn = ? AND account = ?"), subscriptionArn, account).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 const subCols = "arn, account, topic_arn, protocol, endpoint, token, token_ms, confirmed, authenticated, attributes, created_ms"
