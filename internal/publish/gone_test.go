@@ -55,7 +55,9 @@ func (l liveTopics) PublishJobs(_ context.Context, account, arn, _, message stri
 	return []notify.Job{{Account: account, Target: "sns:" + arn, Channel: notify.SNSHTTP, Body: []byte(message)}}, nil
 }
 
-func (l liveTopics) SubscriptionExists(_ context.Context, _, arn string) (bool, error) { return l[arn], nil }
+func (l liveTopics) SubscriptionExists(_ context.Context, _, arn string) (bool, error) {
+	return l[arn], nil
+}
 
 // topicGone is the daemon's Config.TopicGone.
 func topicGone(err error) bool { return errors.Is(err, sns.ErrTopicNotFound) }
@@ -123,13 +125,13 @@ func TestRouteGoneTopics(t *testing.T) {
 	}
 	hook := configset.EventDestination{Name: "hook", Enabled: true, MatchingEventTypes: []string{"BOUNCE"}, WebhookURL: "https://hooks.example/ses"}
 	cases := []struct {
-		name                       string
-		kind                       event.Kind
-		bounceTopic, complaintTopc string
-		deliveryTopic              string
-		forwarding                 bool
-		dests                      []configset.EventDestination // of the message's set; nil: no set
-		want                       []string
+		name                        string
+		kind                        event.Kind
+		bounceTopic, complaintTopic string
+		deliveryTopic               string
+		forwarding                  bool
+		dests                       []configset.EventDestination // of the message's set; nil: no set
+		want                        []string
 	}{
 		{"forwarding off, both identity topics gone: bounce emailed", event.Bounce, arnGoneB, arnGoneC, "", false, nil,
 			[]string{"email:ops@c0.example"}},
@@ -161,7 +163,7 @@ func TestRouteGoneTopics(t *testing.T) {
 		if _, err := sv.ids.Create(ctx, acct, name, true); err != nil {
 			t.Fatal(err)
 		}
-		for typ, arn := range map[string]string{identity.Bounce: c.bounceTopic, identity.Complaint: c.complaintTopc, identity.Delivery: c.deliveryTopic} {
+		for typ, arn := range map[string]string{identity.Bounce: c.bounceTopic, identity.Complaint: c.complaintTopic, identity.Delivery: c.deliveryTopic} {
 			if err := sv.ids.SetNotificationTopic(ctx, acct, name, typ, arn); err != nil {
 				t.Fatal(err)
 			}
@@ -232,7 +234,9 @@ func TestRouteGoneTopicRealSNS(t *testing.T) {
 // not needed by Route.
 type topicsAdapter struct{ *sns.Service }
 
-func (topicsAdapter) SubscriptionExists(context.Context, string, string) (bool, error) { return true, nil }
+func (topicsAdapter) SubscriptionExists(context.Context, string, string) (bool, error) {
+	return true, nil
+}
 
 // TestRouteDeletedConfigurationSet: events of a message whose
 // configuration set was deleted after it was accepted are routed as if it

@@ -19,11 +19,15 @@
 //     c) bounces and complaints are emailed to the sender (feedback
 //     forwarding) when the identity's forwarding is on — the default —
 //     or when neither (a) nor (b) covers that type, since SES always has
-//     a bounce and complaint mechanism;
+//     a bounce and complaint mechanism (a topic that does not exist covers
+//     nothing; a deleted configuration set is none);
 //  3. renders each target's notify.Job: SNS jobs through Topics.PublishJobs
 //     (message attributes eventType or notificationType, for filter
 //     policies), webhooks as notify.Webhook jobs, feedback as a DSN
 //     (RFC 3464) or ARF report (RFC 5965) email from the null reverse-path.
+//
+// Refresh brings a queued job up to date with its endpoint before each
+// attempt (notify.Config.Refresh).
 //
 // Events of Petrel's own system mail (mail.tags "ses:operation" is
 // sending.SystemOperation) produce no jobs, so a report about a report is

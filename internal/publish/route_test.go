@@ -385,7 +385,9 @@ func (f failingTopics) PublishJobs(_ context.Context, _, arn, _, _ string, _ map
 	return nil, errors.New("database is locked")
 }
 
-func (failingTopics) SubscriptionExists(context.Context, string, string) (bool, error) { return true, nil }
+func (failingTopics) SubscriptionExists(context.Context, string, string) (bool, error) {
+	return true, nil
+}
 
 // TestRoutePublishErrors: a deleted topic is skipped (the other targets
 // still get their jobs) when Config.TopicGone recognises the error; any
@@ -467,4 +469,6 @@ func (discardTopics) PublishJobs(_ context.Context, account, arn, _, message str
 	return []notify.Job{{Account: account, Target: "sns:" + arn, Body: []byte(message)}}, nil
 }
 
-func (discardTopics) SubscriptionExists(context.Context, string, string) (bool, error) { return true, nil }
+func (discardTopics) SubscriptionExists(context.Context, string, string) (bool, error) {
+	return true, nil
+}
