@@ -104,3 +104,62 @@ func TestFeedbackAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanWithoutGoneTopics: Plan over the input with the gone topics
+// taken out (what Route does when PublishJobs says a topic does not
+// exist): a gone topic covers nothing, so an otherwise uncovered bounce or
+// complaint is forwarded even with forwarding off.
+func TestPlanWithoutGoneTopics(t *testing.T) {
+	snsDest := configset.EventDestination{Name: "sns", Enabled: true, MatchingEventTypes: []string{"BOUNCE", "COMPLAINT"}, SnsTopicArn: "arn:e"}
+	hook := configset.EventDestination{Name: "hook", Enabled: true, MatchingEventTypes: []string{"BOUNCE"}, WebhookURL: "https://h.example/"}
+	off := identity.NotificationAttributes{BounceTopic: "arn:b", ComplaintTopic: "arn:c"}
+	fwd := Target{Kind: TargetFeedback, Rcpt: "ops@example.com"}
+	cases := []struct {
+		name string
+		in   Input
+		gone []string
+		want []Target
+	}{
+		{"identity topic gone, nothing else: forwarded", Input{Kind: event.Bounce, Attributes: off}, []string{"arn:b"}, []Target{fwd}},
+		{"the other type's topic gone: still covered", Input{Kind: event.Bounce, Attributes: off}, []string{"arn:c"},
+			[]Target{{Kind: TargetIdentityTopic, TopicArn: "arn:b"}}},
+		{"identity topic gone, destination covers", Input{Kind: event.Bounce, Attributes: off, Destinations: []configset.EventDestination{snsDest}},
+			[]string{"arn:b"}, []Target{{Kind: TargetSNS, Destination: "sns", TopicArn: "arn:e"}}},
+		{"all topics gone, webhook covers bounces", Input{Kind: event.Bounce, Attributes: off, Destinations: []configset.EventDestination{snsDest, hook}},
+			[]string{"arn:b", "arn:e"}, []Target{{Kind: TargetWebhook, Destination: "hook", URL: "https://h.example/"}}},
+		{"all topics gone, webhook does not match complaints: forwarded", Input{Kind: event.Complaint, Attributes: off,
+			Destinations: []configset.EventDestination{snsDest, hook}}, []string{"arn:c", "arn:e"}, []Target{fwd}},
+		{"delivery topic gone: nothing", Input{Kind: event.Delivery, Attributes: identity.NotificationAttributes{DeliveryTopic: "arn:d"}},
+			[]string{"arn:d"}, nil},
+	}
+	for _, c := range cases {
+		c.in.FeedbackTo = "ops@example.com"
+		gone := map[string]bool{}
+		for _, g := range c.gone {
+			gone[g] = true
+		}
+		if got := Plan(withoutTopics(c.in, gone)); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s:\n got %+v\nwant %+v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestWebhookTarget: the parts of the webhook Targets Route writes.
+func TestWebhookTarget(t *testing.T) {
+	for _, c := range []struct {
+		target, account, set, name string
+		ok                         bool
+	}{
+		{"webhook:acme/S/hook", "acme", "S", "hook", true},
+		{"webhook:acme/S/hook", "other", "", "", false},
+		{"webhook:acme/S", "acme", "", "", false},
+		{"webhook:acme//hook", "acme", "", "", false},
+		{"webhook:acme/S/a/b", "acme", "", "", false},
+		{"sns:arn", "acme", "", "", false},
+	} {
+		set, name, ok := webhookTarget(c.target, c.account)
+		if set != c.set || name != c.name || ok != c.ok {
+			t.Errorf("webhookTarget(%q, %q) = %q, %q, %v", c.target, c.account, set, name, ok)
+		}
+	}
+}

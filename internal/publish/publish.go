@@ -19,11 +19,15 @@
 //     c) bounces and complaints are emailed to the sender (feedback
 //     forwarding) when the identity's forwarding is on — the default —
 //     or when neither (a) nor (b) covers that type, since SES always has
-//     a bounce and complaint mechanism;
+//     a bounce and complaint mechanism (a topic that does not exist covers
+//     nothing; a deleted configuration set is none);
 //  3. renders each target's notify.Job: SNS jobs through Topics.PublishJobs
 //     (message attributes eventType or notificationType, for filter
 //     policies), webhooks as notify.Webhook jobs, feedback as a DSN
 //     (RFC 3464) or ARF report (RFC 5965) email from the null reverse-path.
+//
+// Refresh brings a queued job up to date with its endpoint before each
+// attempt (notify.Config.Refresh).
 //
 // Events of Petrel's own system mail (mail.tags "ses:operation" is
 // sending.SystemOperation) produce no jobs, so a report about a report is
@@ -74,7 +78,13 @@ type Identities interface {
 // Topics turns a message published to a topic into the jobs of its
 // confirmed subscriptions (sns.Service).
 type Topics interface {
+	// PublishJobs returns the jobs of message published to account's
+	// topic; an error that Config.TopicGone recognises means the topic does
+	// not exist (deleted, never created, or another account's).
 	PublishJobs(ctx context.Context, account, topicArn, subject, message string, attrs map[string]string) ([]notify.Job, error)
+	// SubscriptionExists reports whether account's subscription
+	// subscriptionArn still exists (a pending one counts), for Refresh.
+	SubscriptionExists(ctx context.Context, account, subscriptionArn string) (bool, error)
 }
 
 // Spool reads a message's record (spool.Spool).
@@ -89,9 +99,12 @@ type Config struct {
 	// (complaints), and their Reporting-MTA.
 	Hostname string
 	// TopicGone, when set, reports a PublishJobs error that means the
-	// topic no longer exists (sns.ErrTopicNotFound): that target is
-	// skipped, as SES drops notifications to a deleted topic. Any other
-	// error fails the Route, and the engine retries the event.
+	// topic does not exist (sns.ErrTopicNotFound: deleted, never created,
+	// or another account's): that target is skipped, as SES drops
+	// notifications to a deleted topic, and it does not count as covering
+	// the event, so a bounce or complaint left uncovered is emailed to the
+	// sender even with forwarding off (§4.1). Any other error fails the
+	// Route, and the engine retries the event.
 	TopicGone func(error) bool
 }
 
@@ -143,7 +156,12 @@ type mailObject struct {
 
 // Route returns the jobs event e produces (none for an event nobody
 // listens to, for a message whose record is gone, and for Petrel's system
-// mail). Errors are the lookups' and PublishJobs's: the engine retries.
+// mail). A configuration set that no longer exists counts as none (the
+// message is treated as sent without a set: configuration-sets.md); a
+// topic that does not exist (Config.TopicGone) is skipped and covers
+// nothing, so Plan is asked again without it and a bounce or complaint
+// that then reaches no topic and no destination is emailed to the sender.
+// Errors are the lookups' and PublishJobs's: the engine retries.
 func (r *Router) Route(ctx context.Context, e event.Event) ([]notify.Job, error) {
 	m, ok, err := r.mail(ctx, e)
 	if err != nil || !ok {
@@ -156,7 +174,11 @@ func (r *Router) Route(ctx context.Context, e event.Event) ([]notify.Job, error)
 		return nil, nil
 	}
 	if set != "" && r.dests != nil {
-		if in.Destinations, err = r.dests.EventDestinations(ctx, e.Account, set); err != nil {
+		in.Destinations, err = r.dests.EventDestinations(ctx, e.Account, set)
+		switch {
+		case errors.Is(err, configset.ErrNotFound):
+			in.Destinations = nil
+		case err != nil:
 			return nil, fmt.Errorf("event destinations of %s: %w", set, err)
 		}
 	}
@@ -173,15 +195,69 @@ func (r *Router) Route(ctx context.Context, e event.Event) ([]notify.Job, error)
 	if e.Kind == event.Bounce || e.Kind == event.Complaint {
 		in.FeedbackTo = FeedbackAddress(m.mailFrom, m.Mail)
 	}
-	var jobs []notify.Job
-	for _, t := range Plan(in) {
-		js, err := r.render(ctx, e, m, set, t)
-		if err != nil {
-			return nil, err
+	// Each pass renders the plan's targets; a topic found gone is taken
+	// out of the input and the plan made again (at most once more per
+	// gone topic; the targets already rendered are kept).
+	done := map[string][]notify.Job{} // by targetKey
+	gone := map[string]bool{}         // topic ARNs that do not exist
+	for {
+		var jobs []notify.Job
+		again := false
+		for _, t := range Plan(in) {
+			k := targetKey(t)
+			js, ok := done[k]
+			if !ok {
+				js, err = r.render(ctx, e, m, set, t)
+				if errors.Is(err, errTopicGone) {
+					gone[t.TopicArn] = true
+					again = true
+					continue
+				}
+				if err != nil {
+					return nil, err
+				}
+				done[k] = js
+			}
+			jobs = append(jobs, js...)
 		}
-		jobs = append(jobs, js...)
+		if !again {
+			return jobs, nil
+		}
+		in = withoutTopics(in, gone)
 	}
-	return jobs, nil
+}
+
+// errTopicGone is render's answer for a target whose topic does not exist.
+var errTopicGone = errors.New("topic does not exist")
+
+// targetKey identifies a target within one Route.
+func targetKey(t Target) string {
+	return fmt.Sprintf("%d\x00%s\x00%s\x00%s", t.Kind, t.Destination, t.TopicArn, t.Rcpt)
+}
+
+// withoutTopics is in without the topics in gone: SNS event destinations
+// publishing to one lose their topic (a destination left with nothing is
+// no destination), and the identity's topics naming one are cleared.
+// Forwarding stays as it was set: a bounce or complaint that is then
+// covered by nothing is forwarded by Plan's rule.
+func withoutTopics(in Input, gone map[string]bool) Input {
+	var ds []configset.EventDestination
+	for _, d := range in.Destinations {
+		if gone[d.SnsTopicArn] {
+			d.SnsTopicArn = ""
+		}
+		if d.SnsTopicArn != "" || d.WebhookURL != "" {
+			ds = append(ds, d)
+		}
+	}
+	in.Destinations = ds
+	a := &in.Attributes
+	for _, t := range []*string{&a.BounceTopic, &a.ComplaintTopic, &a.DeliveryTopic} {
+		if gone[*t] {
+			*t = ""
+		}
+	}
+	return in
 }
 
 // mail returns e's mail object: e.Mail, else the spool record's. ok is
@@ -240,7 +316,7 @@ func (r *Router) publish(ctx context.Context, account, arn string, body []byte, 
 	jobs, err := r.topics.PublishJobs(ctx, account, arn, "", string(body), attrs)
 	if err != nil {
 		if r.cfg.TopicGone != nil && r.cfg.TopicGone(err) {
-			return nil, nil
+			return nil, errTopicGone
 		}
 		return nil, fmt.Errorf("publishing to %s: %w", arn, err)
 	}

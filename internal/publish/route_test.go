@@ -71,6 +71,8 @@ func (t *topics) PublishJobs(_ context.Context, account, arn, subject, message s
 	return []notify.Job{{ID: fmt.Sprint(len(t.got)), Account: account, Target: "sns:" + arn, Channel: notify.SNSHTTP, Body: []byte(message)}}, nil
 }
 
+func (t *topics) SubscriptionExists(context.Context, string, string) (bool, error) { return true, nil }
+
 // env is a real SQLite store with the accept path, the spool and a
 // deliverer relaying to a test MX.
 type env struct {
@@ -383,6 +385,10 @@ func (f failingTopics) PublishJobs(_ context.Context, _, arn, _, _ string, _ map
 	return nil, errors.New("database is locked")
 }
 
+func (failingTopics) SubscriptionExists(context.Context, string, string) (bool, error) {
+	return true, nil
+}
+
 // TestRoutePublishErrors: a deleted topic is skipped (the other targets
 // still get their jobs) when Config.TopicGone recognises the error; any
 // other PublishJobs error fails Route, so the engine retries the event.
@@ -461,4 +467,8 @@ type discardTopics struct{}
 
 func (discardTopics) PublishJobs(_ context.Context, account, arn, _, message string, _ map[string]string) ([]notify.Job, error) {
 	return []notify.Job{{Account: account, Target: "sns:" + arn, Body: []byte(message)}}, nil
+}
+
+func (discardTopics) SubscriptionExists(context.Context, string, string) (bool, error) {
+	return true, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/petrelmail/petrel/internal/address"
@@ -28,8 +29,13 @@ const SystemOperation = "PetrelSystemMail"
 // reverse-path <> (RFC 5321 §4.5.5; DSNs and feedback reports, RFC 3464
 // §2, RFC 5965 §3), so a failure to deliver it is never reported back to
 // anyone. The message gets Petrel's Message-ID and Date (message.Prepare),
-// is not DKIM-signed, is not checked against identities, sending limits or
-// suppression lists, and records no Send event; its delivery outcomes are
+// is not DKIM-signed, is not checked against identities or sending limits,
+// and records no Send event. A rcpt that account may not be sent to by its
+// suppression lists (Sender.Suppression: the account list, else the
+// global one, as suppression.List.Check decides with no configuration set
+// override) is skipped: nothing is stored, nothing is sent, the skip is
+// logged at Info (slog's default logger) and the answer is nil, as for a
+// message sent. Its delivery outcomes are
 // recorded as events of account (mail.tags "ses:operation" is
 // SystemOperation) but never change the suppression lists
 // (queue.Entry.System). Errors: *RejectedError for an invalid rcpt,
@@ -47,6 +53,17 @@ func (s *Sender) SendSystemMail(ctx context.Context, account, mailFrom, rcpt str
 	m, err := message.Parse(message.NormalizeLineEndings(msg))
 	if err != nil {
 		return &RejectedError{"system mail: " + err.Error()}
+	}
+	if s.Suppression != nil {
+		suppressed, err := s.Suppression.Check(ctx, account, nil, []address.Address{to})
+		if err != nil {
+			return &StorageError{fmt.Errorf("system mail to %s: suppression check: %w", rcpt, err)}
+		}
+		if len(suppressed) > 0 {
+			slog.InfoContext(ctx, "system mail not sent: recipient suppressed", "component", "sending", "account", account,
+				"rcpt", to.Email(), "reason", suppressed[0].Bounce.BounceSubType)
+			return nil
+		}
 	}
 	now := time.Now()
 	id := event.NewID(now)

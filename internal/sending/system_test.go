@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/queue"
 	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/spool"
 	"github.com/petrelmail/petrel/internal/store"
+	"github.com/petrelmail/petrel/internal/suppression"
 )
 
 // TestSendSystemMail: system mail is stored with one system queue entry
@@ -77,3 +80,78 @@ func TestSendSystemMail(t *testing.T) {
 func timeFar() time.Time { return time.Now().Add(time.Hour) }
 
 func containsCRLF(b []byte) bool { return bytes.Contains(b, []byte("report\r\n")) }
+
+// TestSendSystemMailSuppressed: a system mail recipient that the
+// account's suppression lists forbid (the account list; the global list
+// when the account list is not in use) is skipped — nil, nothing stored,
+// nothing queued — while others are queued; another account's list does
+// not apply.
+func TestSendSystemMailSuppressed(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			ctx := t.Context()
+			s, db := newTestStore(t, backend, nil)
+			supp := suppression.New(db, nil)
+			s.Suppression = supp
+			put := func(account, addr string) {
+				a, _ := address.Parse(addr)
+				if err := supp.Put(ctx, account, suppression.Entry{Address: a, Reason: suppression.Bounce, LastUpdate: time.Now(), Cause: "test"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			put(testAccount, "listed@example.com")
+			put("other", "elsewhere@example.com")
+			g, _ := address.Parse("global@example.com")
+			if err := supp.GlobalAdd(ctx, g, time.Hour, "test"); err != nil {
+				t.Fatal(err)
+			}
+			msg := []byte("From: MAILER-DAEMON@petrel.example\nSubject: report\n\nreport\n")
+			send := func(rcpt string) {
+				t.Helper()
+				if err := s.SendSystemMail(ctx, testAccount, "", rcpt, msg); err != nil {
+					t.Fatalf("SendSystemMail(%s) = %v", rcpt, err)
+				}
+			}
+			queued := func() []string {
+				t.Helper()
+				var rcpts []string
+				rows, err := db.QueryContext(ctx, "SELECT rcpt FROM queue ORDER BY rcpt")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer rows.Close()
+				for rows.Next() {
+					var r string
+					rows.Scan(&r)
+					rcpts = append(rcpts, r)
+				}
+				return rcpts
+			}
+			// The account list is in use (the default policy): it decides,
+			// and overrides the global list.
+			for _, r := range []string{"listed@example.com", "Listed@Example.com", "ok@example.com", "elsewhere@example.com", "global@example.com"} {
+				send(r)
+			}
+			if got, want := queued(), []string{"elsewhere@example.com", "global@example.com", "ok@example.com"}; !slices.Equal(got, want) {
+				t.Errorf("account list in use: queued %q, want %q", got, want)
+			}
+			// The account list not in use: the global list applies.
+			if err := supp.SetAttributes(ctx, testAccount, suppression.Policy{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, "DELETE FROM queue"); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range []string{"global@example.com", "listed@example.com"} {
+				send(r)
+			}
+			if got, want := queued(), []string{"listed@example.com"}; !slices.Equal(got, want) {
+				t.Errorf("account list not in use: queued %q, want %q", got, want)
+			}
+			var n int
+			if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM messages").Scan(&n); err != nil || n != 4 {
+				t.Errorf("%d spool records (%v), want 4: a skipped message is not stored", n, err)
+			}
+		})
+	}
+}

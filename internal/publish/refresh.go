@@ -1,0 +1,94 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/petrelmail/petrel/internal/configset"
+	"github.com/petrelmail/petrel/internal/notify"
+)
+
+// Refresh returns job j as it should be attempted now, for the engine to
+// call before each attempt (notify.Config.Refresh), so that a queued or
+// retried job follows its endpoint's changes:
+//
+//   - Webhook jobs (Target "webhook:<account>/<set>/<destination>"): the
+//     destination is looked up again (Destinations.EventDestinations, at
+//     most configset.CacheTTL old). The job gets its current URL and
+//     signing secrets (after a rotation: the new secret and, during the
+//     overlap, the previous one). false — the job is dropped — when the set
+//     or the destination no longer exists, the destination is disabled, or
+//     it is no longer a webhook.
+//   - SNS jobs (Target "sns:<subscription ARN>", SNSHTTP and Email
+//     channels): false when the subscription no longer exists
+//     (Topics.SubscriptionExists: unsubscribed, or its topic deleted); a
+//     pending subscription exists, so its confirmation request is kept.
+//     The job is otherwise unchanged (a subscription's endpoint never
+//     changes).
+//   - Everything else (feedback emails, Target "email:<address>"), and
+//     jobs whose service is not configured (nil Destinations or Topics):
+//     unchanged, true.
+//
+// An error (a lookup that failed) means: try again later.
+func (r *Router) Refresh(ctx context.Context, j notify.Job) (notify.Job, bool, error) {
+	switch {
+	case j.Channel == notify.Webhook && strings.HasPrefix(j.Target, "webhook:"):
+		return r.refreshWebhook(ctx, j)
+	case strings.HasPrefix(j.Target, "sns:") && (j.Channel == notify.SNSHTTP || j.Channel == notify.Email):
+		if r.topics == nil {
+			return j, true, nil
+		}
+		arn := strings.TrimPrefix(j.Target, "sns:")
+		ok, err := r.topics.SubscriptionExists(ctx, j.Account, arn)
+		if err != nil {
+			return j, false, fmt.Errorf("subscription %s: %w", arn, err)
+		}
+		return j, ok, nil
+	}
+	return j, true, nil
+}
+
+func (r *Router) refreshWebhook(ctx context.Context, j notify.Job) (notify.Job, bool, error) {
+	if r.dests == nil {
+		return j, true, nil
+	}
+	set, name, ok := webhookTarget(j.Target, j.Account)
+	if !ok {
+		// Not a target Route writes: leave the job as it is.
+		return j, true, nil
+	}
+	ds, err := r.dests.EventDestinations(ctx, j.Account, set)
+	if errors.Is(err, configset.ErrNotFound) {
+		return j, false, nil
+	}
+	if err != nil {
+		return j, false, fmt.Errorf("event destinations of %s: %w", set, err)
+	}
+	i := slices.IndexFunc(ds, func(d configset.EventDestination) bool { return d.Name == name })
+	if i < 0 || !ds[i].Enabled || ds[i].WebhookURL == "" {
+		return j, false, nil
+	}
+	j.URL = ds[i].WebhookURL
+	if len(ds[i].WebhookSecrets) > 0 {
+		j.Secrets = slices.Clone(ds[i].WebhookSecrets)
+	}
+	return j, true, nil
+}
+
+// webhookTarget splits a webhook job's Target,
+// "webhook:<account>/<set>/<destination>", for account. Set and
+// destination names have no "/" (SES: letters, digits, _ and -).
+func webhookTarget(target, account string) (set, name string, ok bool) {
+	rest, ok := strings.CutPrefix(target, "webhook:"+account+"/")
+	if !ok {
+		return "", "", false
+	}
+	set, name, ok = strings.Cut(rest, "/")
+	if !ok || set == "" || name == "" || strings.Contains(name, "/") {
+		return "", "", false
+	}
+	return set, name, true
+}
