@@ -324,14 +324,15 @@ func (d *Daemon) buildNotifications(nodeID string, sender *sending.Sender, httpA
 	var engine *notify.Engine
 	topics, err := sns.New(svc.DB, svc.Accounts, svc.Accounts, enqueuer(func(ctx context.Context, jobs ...notify.Job) error {
 		return engine.Enqueue(ctx, jobs...)
-	}), guard, sns.Config{Region: cfg.Region, PublicURL: cfg.PublicBaseURL(), Hostname: cfg.Hostname})
+	}), guard, sns.Config{Region: cfg.Region, PublicURL: cfg.PublicBaseURL(), Hostname: cfg.Hostname,
+		RetryPeriod: time.Duration(cfg.NotifyRetryPeriod)})
 	if err != nil {
 		return nil, nil, err
 	}
 	router := publish.New(publish.Config{Hostname: cfg.Hostname, TopicGone: func(err error) bool { return errors.Is(err, sns.ErrTopicNotFound) }},
 		svc.Spool, svc.ConfigSets, svc.Identities, topics)
 	engine = notify.New(svc.DB, notify.Config{NodeID: nodeID, RetryPeriod: time.Duration(cfg.NotifyRetryPeriod),
-		HTTP: guard.Client(0), CheckURL: guard.CheckURL, Wants: router.Wants, Log: d.log.With("component", "notify"), Batch: d.batch, Sealer: svc.Accounts},
+		HTTP: guard.Client(0), CheckURL: guard.CheckURL, Wants: router.Wants, Log: d.log.With("component", "notify"), Batch: d.batch, Sealer: svc.Accounts, Refresh: router.Refresh},
 		router, sender)
 	svc.Events.SetOutbox(engine)
 	d.notifier = engine
