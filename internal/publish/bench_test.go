@@ -2,86 +2,15 @@ package publish
 
 import (
 	"bytes"
-	"context"
 	"mime"
 	"mime/multipart"
 	"net/mail"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/petrelmail/petrel/internal/configset"
 	"github.com/petrelmail/petrel/internal/event"
-	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/message"
 )
-
-// cachedFlags answers HasNotifications and HasNotificationTopics as the
-// services' caches do: a map read under a read lock.
-type cachedFlags struct {
-	mu sync.RWMutex
-	m  map[string]bool
-}
-
-func (c *cachedFlags) has(account string) bool {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.m[account]
-}
-func (c *cachedFlags) HasNotifications(_ context.Context, account string) bool { return c.has(account) }
-func (c *cachedFlags) HasNotificationTopics(_ context.Context, account string) bool {
-	return c.has(account)
-}
-func (c *cachedFlags) EventDestinations(context.Context, string, string) ([]configset.EventDestination, error) {
-	return nil, nil
-}
-func (c *cachedFlags) NotificationAttributes(context.Context, string, string) (identity.NotificationAttributes, error) {
-	return identity.NotificationAttributes{}, nil
-}
-
-// TestWants: which event types write an outbox row, with and without
-// anything configured.
-func TestWants(t *testing.T) {
-	flags := &cachedFlags{m: map[string]bool{"configured": true}}
-	r := New(Config{}, nil, flags, flags, nil)
-	bare := New(Config{}, nil, nil, nil, nil)
-	for _, c := range []struct {
-		account string
-		kind    event.Kind
-		want    bool
-	}{
-		{"plain", event.Bounce, true}, {"plain", event.Complaint, true}, {"plain", event.Delivery, false},
-		{"plain", event.Send, false}, {"plain", event.DeliveryDelay, false}, {"plain", event.Reject, false},
-		{"configured", event.Send, true}, {"configured", event.Delivery, true}, {"configured", event.DeliveryDelay, true},
-		{"configured", event.Reject, true}, {"configured", event.AutoResponse, false},
-	} {
-		if got := r.Wants(c.account, c.kind); got != c.want {
-			t.Errorf("Wants(%s, %s) = %v, want %v", c.account, c.kind, got, c.want)
-		}
-	}
-	if !bare.Wants("x", event.Bounce) || bare.Wants("x", event.Delivery) {
-		t.Error("a router without services wants Bounce only")
-	}
-}
-
-// BenchmarkWants is the per-event cost of Wants on the send path (it runs
-// in the event's transaction): one or two cached flag reads.
-func BenchmarkWants(b *testing.B) {
-	flags := &cachedFlags{m: map[string]bool{"configured": true}}
-	r := New(Config{}, nil, flags, flags, nil)
-	for _, c := range []struct {
-		name, account string
-		kind          event.Kind
-	}{{"Send-unconfigured", "plain", event.Send}, {"Delivery-unconfigured", "plain", event.Delivery},
-		{"Send-configured", "configured", event.Send}, {"Bounce", "plain", event.Bounce}} {
-		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				r.Wants(c.account, c.kind)
-			}
-		})
-	}
-}
 
 // FuzzFeedback: whatever a stored bounce or complaint and its mail object
 // hold, the feedback emails parse as multipart/report with three parts, and

@@ -29,7 +29,7 @@ type services struct {
 	sets  *configset.Service
 }
 
-func newServices(t *testing.T) services {
+func newServices(t testing.TB) services {
 	t.Helper()
 	db := store.OpenTest(t, "sqlite")
 	accts, err := account.New(db, filepath.Join(t.TempDir(), "master.key"), "us-east-1")
