@@ -26,11 +26,11 @@ import (
 //     include the job's event type (Job.Kind, e.g. "Bounce" → BOUNCE);
 //     and when it is not the destination the job was made for: a
 //     destination deleted and re-created under the same set and name (or
-//     its whole set re-created) has new signing secrets, none of which is
-//     among the job's (configset does not expose a destination id or
-//     creation time, so the secrets identify it: Petrel generates them,
-//     and a rotation keeps the previous one, which each attempt copies
-//     into the job). A job without secrets skips that check.
+//     its whole set re-created) has a new signing secret, not among the
+//     job's (configset does not expose a destination id or creation time,
+//     so the secrets identify it: Petrel generates them; see recreated for
+//     how rotations are told apart). A job without secrets skips that
+//     check.
 //   - SNS jobs (Target "sns:<subscription ARN>", SNSHTTP and Email
 //     channels): false when the subscription no longer exists
 //     (Topics.SubscriptionPending: unsubscribed, or its topic deleted); a
@@ -94,8 +94,7 @@ func (r *Router) refreshWebhook(ctx context.Context, j notify.Job) (notify.Job, 
 	if t := EventType(event.Kind(j.Kind)); t != "" && !slices.Contains(ds[i].MatchingEventTypes, t) {
 		return j, false, nil
 	}
-	if len(j.Secrets) > 0 && len(ds[i].WebhookSecrets) > 0 && !slices.ContainsFunc(j.Secrets, func(s string) bool { return slices.Contains(ds[i].WebhookSecrets, s) }) {
-		// A different destination under the same name.
+	if recreated(j.Secrets, ds[i].WebhookSecrets) {
 		return j, false, nil
 	}
 	j.URL = ds[i].WebhookURL
@@ -103,6 +102,24 @@ func (r *Router) refreshWebhook(ctx context.Context, j notify.Job) (notify.Job, 
 		j.Secrets = slices.Clone(ds[i].WebhookSecrets)
 	}
 	return j, true, nil
+}
+
+// recreated reports whether a webhook destination whose secrets are now
+// current is not the one that had secrets made when its job was routed:
+// it was deleted and re-created under the same set and name (or made a
+// webhook again), so it has a newly generated secret. A rotation keeps the
+// previous secret for configset.WebhookSecretOverlap (24 h, at least a
+// job's whole retry period), so while a rotated destination shows two
+// secrets it is never taken as re-created, even when rotated twice since
+// the job was routed; only a destination with a single secret, none of
+// the job's, is. Limit: a dead letter replayed after the overlap of a
+// rotation made since it was routed has expired is taken as re-created
+// too (dropped). No secrets on either side (unreadable): not re-created.
+func recreated(made, current []string) bool {
+	if len(made) == 0 || len(current) != 1 {
+		return false
+	}
+	return !slices.Contains(made, current[0])
 }
 
 // webhookTarget splits a webhook job's Target,

@@ -75,6 +75,7 @@ func TestRefresh(t *testing.T) {
 	mustDo(sets.CreateEventDestination(ctx, acct, "Gone", hook("hook", "https://hooks.example/gone", true)))
 	mustDo(sets.CreateEventDestination(ctx, acct, "S", hook("retyped", "https://hooks.example/retyped", true)))
 	mustDo(sets.CreateEventDestination(ctx, acct, "S", hook("recreated", "https://hooks.example/recreated", true)))
+	mustDo(sets.CreateEventDestination(ctx, acct, "S", hook("rotated-twice", "https://hooks.example/rotated-twice", true)))
 	mustDo(sets.CreateEventDestination(ctx, acct, "Again", hook("hook", "https://hooks.example/again", true)))
 	// The secrets each destination had when the jobs were made.
 	made := map[string][]string{}
@@ -103,6 +104,12 @@ func TestRefresh(t *testing.T) {
 	mustDo(sets.DeleteEventDestination(ctx, acct, "S", "recreated"))
 	mustDo(sets.CreateEventDestination(ctx, acct, "S", configset.EventDestination{Name: "recreated", Enabled: true,
 		MatchingEventTypes: []string{"BOUNCE", "DELIVERY"}, WebhookURL: "https://hooks.example/new-owner"}))
+	// Rotated twice since the job was made: the job's secret is gone, but
+	// the destination is the same one.
+	for range 2 {
+		_, err := sets.RotateWebhookSecret(ctx, acct, "S", "rotated-twice")
+		mustDo(err)
+	}
 	mustDo(sets.Delete(ctx, acct, "Again"))
 	mustDo(sets.Create(ctx, configset.ConfigurationSet{Account: acct, Name: "Again", SendingEnabled: true}))
 	mustDo(sets.CreateEventDestination(ctx, acct, "Again", hook("hook", "https://hooks.example/again-new", true)))
@@ -111,6 +118,9 @@ func TestRefresh(t *testing.T) {
 	secretsOf := func(name string) []string {
 		i := slices.IndexFunc(current, func(d configset.EventDestination) bool { return d.Name == name })
 		return current[i].WebhookSecrets
+	}
+	if s := secretsOf("rotated-twice"); len(s) != 2 || slices.Contains(s, made["S/rotated-twice"][0]) {
+		t.Fatalf("rotated twice: secrets %q, want two, neither the one the job was made with", s)
 	}
 	if s := secretsOf("rotated"); len(s) != 2 || s[0] != newSecret {
 		t.Fatalf("rotated secrets %q, want the new one then the previous one", s)
@@ -158,6 +168,8 @@ func TestRefresh(t *testing.T) {
 		{"webhook: destination re-created, type not matched", webhookKind("S/recreated", "Send"), false, nil, "", nil, false},
 		{"webhook: destination re-created, type matched", webhook("S/recreated"), false, nil, "", nil, false},
 		{"webhook: set and destination re-created", webhook("Again/hook"), false, nil, "", nil, false},
+		{"webhook: secret rotated twice since (the same destination)", webhook("S/rotated-twice"), true, nil,
+			"https://hooks.example/rotated-twice", secretsOf("rotated-twice"), false},
 		{"webhook: not a target Route writes", notify.Job{ID: "j", Account: acct, Target: "webhook:other/S/hook", Channel: notify.Webhook,
 			URL: "https://x.example/"}, true, nil, "", nil, true},
 		{"sns http: subscription exists", snsJobOf(subArn, notify.SNSHTTP), true, nil, "", nil, true},
