@@ -30,7 +30,8 @@ func (o *optString) Set(s string) error {
 // identityNotificationsCmd is `petrel identity notifications NAME --account
 // A [--bounce-topic ARN] [--complaint-topic ARN] [--delivery-topic ARN]
 // [--headers-in bounce,complaint,delivery|none] [--forwarding on|off]`:
-// it changes the settings given (a topic of "" or "none" clears it), then
+// it changes the settings given (a topic of "none" clears it; an empty
+// value — an unset shell variable — is refused, never taken as none), then
 // prints the identity's notification settings (docs/notifications-identity.md).
 // Forwarding follows SES v2's rule: it may be turned off whatever the
 // topics; bounces and complaints that reach no topic and no event
@@ -60,7 +61,21 @@ func identityNotificationsCmd(ctx context.Context, args []string, out io.Writer)
 	if _, err := svc.Accounts.Get(ctx, acct); err != nil {
 		return err
 	}
-	// Check every value before changing anything.
+	// Check every value before changing anything. An explicitly empty
+	// value is refused: it is most likely an unset shell variable, and
+	// must not silently clear a setting.
+	for _, o := range []struct {
+		flag string
+		o    optString
+	}{{"bounce-topic", bounce}, {"complaint-topic", complaint}, {"delivery-topic", delivery}, {"headers-in", hdr}, {"forwarding", fwd}} {
+		if o.o.set && strings.TrimSpace(o.o.v) == "" {
+			hint := "use none to clear"
+			if o.flag == "forwarding" {
+				hint = "give on or off"
+			}
+			return fmt.Errorf("--%s: empty value refused (%s)", o.flag, hint)
+		}
+	}
 	headers := map[string]bool{}
 	if hdr.set {
 		on, err := parseHeadersIn(hdr.v)
@@ -134,7 +149,9 @@ func identityNotificationsCmd(ctx context.Context, args []string, out io.Writer)
 	return printNotificationSettings(ctx, svc, acct, name, out)
 }
 
-func clears(v string) bool { return v == "" || strings.EqualFold(v, "none") }
+// clears reports whether v is "none" (any case): the value that clears a
+// topic or turns headers off. "" is not: callers refuse it first.
+func clears(v string) bool { return strings.EqualFold(strings.TrimSpace(v), "none") }
 
 // parseHeadersIn reads --headers-in: a comma-separated list of bounce,
 // complaint and delivery (any case), or none.

@@ -135,3 +135,58 @@ func TestIdentityNotificationsCmd(t *testing.T) {
 		t.Errorf("stored %+v, set %q; want %+v, no set", got, set, want)
 	}
 }
+
+// TestIdentityNotificationsEmptyValue: an explicitly empty --bounce-topic,
+// --complaint-topic, --delivery-topic, --headers-in or --forwarding (an
+// unset shell variable) is refused with "use none to clear" (or "give on
+// or off"), and changes nothing: the topics and headers set before stay.
+func TestIdentityNotificationsEmptyValue(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+	svc := openServices(t, dir)
+	a, err := svc.Accounts.Create(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Identities.Create(ctx, "acme", "acme.example", true); err != nil {
+		t.Fatal(err)
+	}
+	topic := "arn:aws:sns:us-east-1:" + a.SendingAccountID + ":bounces"
+	if _, err := svc.DB.ExecContext(ctx, svc.DB.Rebind("INSERT INTO sns_topics (arn, account, name, attributes, created_ms) VALUES (?, ?, ?, '{}', 0)"), topic, "acme", "bounces"); err != nil {
+		t.Fatal(err)
+	}
+	svc.Close()
+	notif := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := identityNotificationsCmd(ctx, append(args, "--data-dir", dir, "--account", "acme"), &out)
+		return out.String(), err
+	}
+	if _, err := notif("acme.example", "--bounce-topic", topic, "--complaint-topic", topic, "--delivery-topic", topic, "--headers-in", "bounce"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ flag, want string }{
+		{"--bounce-topic", "use none to clear"}, {"--complaint-topic", "use none to clear"}, {"--delivery-topic", "use none to clear"},
+		{"--headers-in", "use none to clear"}, {"--forwarding", "give on or off"},
+	} {
+		for _, v := range []string{"", " "} {
+			_, err := notif("acme.example", c.flag, v)
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.flag) {
+				t.Errorf("%s %q: error %v; want one naming the flag and saying %q", c.flag, v, err, c.want)
+			}
+		}
+	}
+	out, err := notif("acme.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"bounce topic:        " + topic, "complaint topic:     " + topic, "delivery topic:      " + topic, "headers in:          bounce"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("after the refused empty values, output lacks %q:\n%s", want, out)
+		}
+	}
+	// none still clears.
+	out, err = notif("acme.example", "--bounce-topic", "none", "--headers-in", "NONE")
+	if err != nil || !strings.Contains(out, "bounce topic:        none") || !strings.Contains(out, "headers in:          none") {
+		t.Errorf("none: %v\n%s", err, out)
+	}
+}

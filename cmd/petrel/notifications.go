@@ -40,7 +40,7 @@ func notificationsCmd(ctx context.Context, args []string, stdout io.Writer) erro
 	cfg, pos, err := adminFlags("notifications "+sub, args[1:], func(fs *flag.FlagSet) {
 		fs.StringVar(&acct, "account", "", "the account (list, dead-letters, replay: default every account; test: required)")
 		fs.StringVar(&set, "configuration-set", "", "test: the configuration set the sample message was sent with (its event destinations receive it)")
-		fs.StringVar(&from, "from", "", "test: the sending identity (address or domain) of the sample message (its notification topics and feedback settings apply)")
+		fs.StringVar(&from, "from", "", "test: the sending identity (address or domain) of the sample message, one of the account's (its notification topics and feedback settings apply; a feedback email goes to it); default: the account's first verified identity")
 		fs.StringVar(&kind, "event-type", "DELIVERY", "test: the event type: SEND, REJECT, DELIVERY, BOUNCE, COMPLAINT, DELIVERY_DELAY or AUTO_RESPONSE")
 		fs.BoolVar(&all, "all", false, "replay: every dead letter (of --account, or of every account)")
 		fs.IntVar(&limit, "limit", 1000, fmt.Sprintf("dead-letters: at most this many (1–%d)", maxDeadLetters))
@@ -125,6 +125,18 @@ func notificationsCmd(ctx context.Context, args []string, stdout io.Writer) erro
 		if err := accountIdentity(ctx, svc.Identities, a.Name, from); err != nil {
 			return err
 		}
+	} else {
+		// The sample sender is at one of the account's own identities: a
+		// test BOUNCE or COMPLAINT may be forwarded as a feedback email to
+		// it, and that must reach the tenant's own domain, never a third
+		// party's.
+		if from, err = firstVerifiedIdentity(ctx, svc.Identities, a.Name); err != nil {
+			return err
+		}
+		if from == "" && (k == event.Bounce || k == event.Complaint) {
+			return fmt.Errorf("account %s has no verified identity: a test %s event may be forwarded as a feedback email to its sample sender, which must be at one of the account's own identities; verify one, or give --from IDENTITY (one of the account's)",
+				a.Name, strings.ToUpper(string(k)))
+		}
 	}
 	ev, err := sampleEvent(k, a.Name, a.SendingAccountID, cfg.Region, set, from, time.Now())
 	if err != nil {
@@ -140,6 +152,27 @@ func notificationsCmd(ctx context.Context, args []string, stdout io.Writer) erro
 
 // maxDeadLetters bounds dead-letters --limit.
 const maxDeadLetters = 100000
+
+// firstVerifiedIdentity is the first (by name) verified identity of
+// account, "" when it has none.
+func firstVerifiedIdentity(ctx context.Context, ids *identity.Service, account string) (string, error) {
+	after := ""
+	for {
+		page, err := ids.List(ctx, account, after, 100)
+		if err != nil {
+			return "", err
+		}
+		for _, id := range page {
+			if id.Verified {
+				return id.Name, nil
+			}
+		}
+		if len(page) < 100 {
+			return "", nil
+		}
+		after = page[len(page)-1].Name
+	}
+}
 
 // accountIdentity checks that from is an identity of account: the address
 // itself, or (for an address) its domain.

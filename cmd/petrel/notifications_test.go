@@ -271,3 +271,79 @@ func TestNotificationsOutboxFailing(t *testing.T) {
 		t.Fatalf("dead-letters after replay: %q", out)
 	}
 }
+
+// TestNotificationsTestSender: the sample message of "notifications test"
+// is sent from one of the account's own identities, so that a feedback
+// email it causes can only go to the tenant's own domain: without --from,
+// the first verified identity (an unverified one sorting first is
+// skipped); with none verified, BOUNCE and COMPLAINT are refused (nothing
+// queued) and other types use a placeholder sender, which no feedback
+// email is ever sent to.
+func TestNotificationsTestSender(t *testing.T) {
+	dir := t.TempDir()
+	svc := openServices(t, dir)
+	for _, a := range []string{"acme", "bare"} {
+		if _, err := svc.Accounts.Create(t.Context(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []struct {
+		acct, name string
+		verified   bool
+	}{{"acme", "a-unverified.example", false}, {"acme", "b.example", true}, {"acme", "c.example", true}, {"bare", "pending.example", false}} {
+		if _, err := svc.Identities.Create(t.Context(), id.acct, id.name, id.verified); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc.Close()
+	run := func(args ...string) error {
+		var out bytes.Buffer
+		return notificationsCmd(t.Context(), append(args, "--data-dir", dir), &out)
+	}
+	// The sources of the queued sample messages, oldest first.
+	sources := func() []string {
+		t.Helper()
+		svc := openServices(t, dir)
+		defer svc.Close()
+		rows, err := svc.DB.QueryContext(t.Context(), "SELECT mail FROM notify_outbox ORDER BY id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var raw string
+			if err := rows.Scan(&raw); err != nil {
+				t.Fatal(err)
+			}
+			var m event.Mail
+			if err := json.Unmarshal([]byte(raw), &m); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, m.Source)
+		}
+		return out
+	}
+
+	for _, k := range []string{"BOUNCE", "COMPLAINT"} {
+		if err := run("test", "--account", "acme", "--event-type", k); err != nil {
+			t.Fatalf("%s without --from: %v", k, err)
+		}
+	}
+	if err := run("test", "--account", "acme", "--event-type", "BOUNCE", "--from", "ops@c.example"); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"BOUNCE", "COMPLAINT"} {
+		err := run("test", "--account", "bare", "--event-type", k)
+		if err == nil || !strings.Contains(err.Error(), "has no verified identity") {
+			t.Errorf("%s for an account without a verified identity: %v; want a refusal", k, err)
+		}
+	}
+	if err := run("test", "--account", "bare", "--event-type", "DELIVERY"); err != nil {
+		t.Fatalf("DELIVERY for an account without a verified identity: %v", err)
+	}
+	want := []string{"notifications-test@b.example", "notifications-test@b.example", "ops@c.example", "notifications-test@example.com"}
+	if got := sources(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("sample senders %q, want %q", got, want)
+	}
+}

@@ -55,8 +55,8 @@ func (l liveTopics) PublishJobs(_ context.Context, account, arn, _, message stri
 	return []notify.Job{{Account: account, Target: "sns:" + arn, Channel: notify.SNSHTTP, Body: []byte(message)}}, nil
 }
 
-func (l liveTopics) SubscriptionExists(_ context.Context, _, arn string) (bool, error) {
-	return l[arn], nil
+func (l liveTopics) SubscriptionPending(_ context.Context, _, arn string) (bool, bool, error) {
+	return l[arn], false, nil
 }
 
 // topicGone is the daemon's Config.TopicGone.
@@ -230,13 +230,8 @@ func TestRouteGoneTopicRealSNS(t *testing.T) {
 	}
 }
 
-// topicsAdapter is *sns.Service as publish.Topics; SubscriptionExists is
-// not needed by Route.
+// topicsAdapter is *sns.Service as publish.Topics.
 type topicsAdapter struct{ *sns.Service }
-
-func (topicsAdapter) SubscriptionExists(context.Context, string, string) (bool, error) {
-	return true, nil
-}
 
 // TestRouteDeletedConfigurationSet: events of a message whose
 // configuration set was deleted after it was accepted are routed as if it

@@ -82,9 +82,10 @@ type Topics interface {
 	// topic; an error that Config.TopicGone recognises means the topic does
 	// not exist (deleted, never created, or another account's).
 	PublishJobs(ctx context.Context, account, topicArn, subject, message string, attrs map[string]string) ([]notify.Job, error)
-	// SubscriptionExists reports whether account's subscription
-	// subscriptionArn still exists (a pending one counts), for Refresh.
-	SubscriptionExists(ctx context.Context, account, subscriptionArn string) (bool, error)
+	// SubscriptionPending reports whether account's subscription
+	// subscriptionArn still exists and whether it is still pending
+	// confirmation, for Refresh.
+	SubscriptionPending(ctx context.Context, account, subscriptionArn string) (exists, pending bool, err error)
 }
 
 // Spool reads a message's record (spool.Spool).

@@ -71,7 +71,9 @@ func (t *topics) PublishJobs(_ context.Context, account, arn, subject, message s
 	return []notify.Job{{ID: fmt.Sprint(len(t.got)), Account: account, Target: "sns:" + arn, Channel: notify.SNSHTTP, Body: []byte(message)}}, nil
 }
 
-func (t *topics) SubscriptionExists(context.Context, string, string) (bool, error) { return true, nil }
+func (t *topics) SubscriptionPending(context.Context, string, string) (bool, bool, error) {
+	return true, false, nil
+}
 
 // env is a real SQLite store with the accept path, the spool and a
 // deliverer relaying to a test MX.
@@ -385,8 +387,8 @@ func (f failingTopics) PublishJobs(_ context.Context, _, arn, _, _ string, _ map
 	return nil, errors.New("database is locked")
 }
 
-func (failingTopics) SubscriptionExists(context.Context, string, string) (bool, error) {
-	return true, nil
+func (failingTopics) SubscriptionPending(context.Context, string, string) (bool, bool, error) {
+	return true, false, nil
 }
 
 // TestRoutePublishErrors: a deleted topic is skipped (the other targets
@@ -469,6 +471,6 @@ func (discardTopics) PublishJobs(_ context.Context, account, arn, _, message str
 	return []notify.Job{{Account: account, Target: "sns:" + arn, Body: []byte(message)}}, nil
 }
 
-func (discardTopics) SubscriptionExists(context.Context, string, string) (bool, error) {
-	return true, nil
+func (discardTopics) SubscriptionPending(context.Context, string, string) (bool, bool, error) {
+	return true, false, nil
 }

@@ -115,6 +115,25 @@ func (s *Service) SubscriptionExists(ctx context.Context, account, subscriptionA
 	return err == nil, err
 }
 
+// SubscriptionPending reports whether account's subscription
+// subscriptionArn exists and, if so, whether it is still pending
+// confirmation (SNS: PendingConfirmation "true"), so that a queued
+// SubscriptionConfirmation can be dropped once the subscription has been
+// confirmed another way (ConfirmSubscription). account is the owner of the
+// subscription's topic; another account's subscription, or an ARN that
+// names none, is (false, false, nil). A storage error otherwise.
+func (s *Service) SubscriptionPending(ctx context.Context, account, subscriptionArn string) (exists, pending bool, err error) {
+	var confirmed int
+	err = s.db.QueryRowContext(ctx, s.db.Rebind("SELECT confirmed FROM sns_subscriptions WHERE arn = ? AND account = ?"), subscriptionArn, account).Scan(&confirmed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, err
+	}
+	return true, confirmed != 1, nil
+}
+
 const subCols = "arn, account, topic_arn, protocol, endpoint, token, token_ms, confirmed, authenticated, attributes, created_ms"
 
 func scanSub(sc interface{ Scan(...any) error }) (Subscription, error) {
