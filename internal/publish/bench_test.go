@@ -13,11 +13,13 @@ import (
 )
 
 // FuzzFeedback: whatever a stored bounce or complaint and its mail object
-// hold, the feedback emails parse as multipart/report with three parts, and
+// hold, the feedback emails parse as multipart/report with three parts,
+// the report part (delivery-status, feedback-report) is 7-bit text, and
 // no line breaks RFC 5322's 998-character limit.
 func FuzzFeedback(f *testing.F) {
 	f.Add("jane@example.net", "smtp; 550 5.1.1 user unknown", "5.1.1", "Subject", "Hello", "abuse", "fb-1")
 	f.Add("a@b", "x\r\ny", "", "X\r\nInjected: yes", "v\nw", "", "")
+	f.Add("δοκιμή@bücher.example", "smtp; 550 é \xff\x00", "5.1.1\u00e9", "Subject", "日本", "abus\u00e9", "fb")
 	f.Fuzz(func(t *testing.T, rcpt, diag, status, hname, hvalue, ftype, fid string) {
 		fb := Feedback{Hostname: "petrel.example", To: "s@example.com", MailFrom: "s@example.com", Time: time.Unix(0, 0),
 			Mail: event.Mail{Headers: []message.Header{{Name: hname, Value: hvalue}}}}
@@ -41,8 +43,14 @@ func FuzzFeedback(f *testing.F) {
 			r := multipart.NewReader(m.Body, params["boundary"])
 			n := 0
 			for {
-				if _, err := r.NextPart(); err != nil {
+				p, err := r.NextPart()
+				if err != nil {
 					break
+				}
+				if n == 1 { // message/delivery-status, message/feedback-report: US-ASCII
+					var body bytes.Buffer
+					body.ReadFrom(p)
+					sevenBit(t, "report part", body.Bytes())
 				}
 				n++
 			}

@@ -3,8 +3,12 @@ package publish
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/petrelmail/petrel/internal/address"
 
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/message"
@@ -107,22 +111,22 @@ func (f Feedback) DSN(d event.BounceDetail) []byte {
 	b.WriteString("Content-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\nContent-Description: Notification\r\n\r\n")
 	b.WriteString("An error occurred while trying to deliver the mail to the following recipients:\r\n")
 	for _, r := range d.BouncedRecipients {
-		b.WriteString(ascii(r.EmailAddress) + "\r\n")
+		textLine(&b, ascii(asciiAddress(r.EmailAddress)))
 	}
 	b.WriteString("\r\n--" + boundary + "\r\n")
 	b.WriteString("Content-Type: message/delivery-status\r\nContent-Description: Delivery Status Notification\r\n\r\n")
-	field(&b, "Reporting-MTA", "dns; "+f.Hostname)
+	reportField(&b, "Reporting-MTA", "dns; "+f.Hostname)
 	if t, err := time.Parse(event.TimeFormat, f.Mail.Timestamp); err == nil {
 		field(&b, "Arrival-Date", rfc5322Date(t))
 	}
 	for _, r := range d.BouncedRecipients {
 		b.WriteString("\r\n")
-		field(&b, "Final-Recipient", "rfc822; "+r.EmailAddress)
+		field(&b, "Final-Recipient", dsnAddress(r.EmailAddress))
 		action := r.Action
 		if action == "" {
 			action = "failed"
 		}
-		field(&b, "Action", action)
+		reportField(&b, "Action", action)
 		status := r.Status
 		if status == "" {
 			status = "5.0.0"
@@ -130,12 +134,12 @@ func (f Feedback) DSN(d event.BounceDetail) []byte {
 				status = "4.0.0"
 			}
 		}
-		field(&b, "Status", status)
+		reportField(&b, "Status", status)
 		if d.RemoteMtaIP != "" {
-			field(&b, "Remote-MTA", "dns; ["+d.RemoteMtaIP+"]")
+			reportField(&b, "Remote-MTA", "dns; ["+d.RemoteMtaIP+"]")
 		}
 		if r.DiagnosticCode != "" {
-			field(&b, "Diagnostic-Code", r.DiagnosticCode)
+			reportField(&b, "Diagnostic-Code", r.DiagnosticCode)
 		}
 		if t, err := time.Parse(event.TimeFormat, d.Timestamp); err == nil {
 			field(&b, "Last-Attempt-Date", rfc5322Date(t))
@@ -155,29 +159,29 @@ func (f Feedback) ARF(d event.ComplaintDetail) []byte {
 	b.WriteString("Content-Type: multipart/report; report-type=feedback-report;\r\n\tboundary=\"" + boundary + "\"\r\n\r\n")
 	b.WriteString("--" + boundary + "\r\n")
 	b.WriteString("Content-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\nContent-Description: Notification\r\n\r\n")
-	b.WriteString("A recipient of the message below reported it as unwanted (" + ascii(orDefault(d.ComplaintFeedbackType, "abuse")) + ").\r\n")
+	textLine(&b, "A recipient of the message below reported it as unwanted ("+ascii(orDefault(d.ComplaintFeedbackType, "abuse"))+").")
 	b.WriteString("Stop sending to this address.\r\n\r\n")
 	b.WriteString("This is the list of the complaint emails:\r\n")
 	for _, r := range d.ComplainedRecipients {
-		b.WriteString(ascii(r.EmailAddress) + "\r\n")
+		textLine(&b, ascii(asciiAddress(r.EmailAddress)))
 	}
 	b.WriteString("\r\n--" + boundary + "\r\n")
 	b.WriteString("Content-Type: message/feedback-report\r\nContent-Description: Feedback Report\r\n\r\n")
-	field(&b, "Feedback-Type", orDefault(d.ComplaintFeedbackType, "abuse"))
-	field(&b, "User-Agent", orDefault(d.UserAgent, "Petrel"))
+	reportField(&b, "Feedback-Type", orDefault(d.ComplaintFeedbackType, "abuse"))
+	reportField(&b, "User-Agent", orDefault(d.UserAgent, "Petrel"))
 	field(&b, "Version", "1")
 	if f.MailFrom != "" {
-		field(&b, "Original-Mail-From", "<"+f.MailFrom+">")
+		field(&b, "Original-Mail-From", "<"+asciiAddress(f.MailFrom)+">")
 	}
 	for _, r := range d.ComplainedRecipients {
-		field(&b, "Original-Rcpt-To", "<"+r.EmailAddress+">")
+		field(&b, "Original-Rcpt-To", "<"+asciiAddress(r.EmailAddress)+">")
 	}
 	if t, err := time.Parse(event.TimeFormat, d.ArrivalDate); err == nil {
 		field(&b, "Arrival-Date", rfc5322Date(t))
 	}
 	// No Source-IP: RFC 5965 means the host that handed the message to the
 	// receiver (Petrel), not mail.sourceIp, the customer's client.
-	field(&b, "Reporting-MTA", "dns; "+f.Hostname)
+	reportField(&b, "Reporting-MTA", "dns; "+f.Hostname)
 	b.WriteString("\r\n--" + boundary + "\r\n")
 	f.original(&b, "Original Message Headers")
 	b.WriteString("--" + boundary + "--\r\n")
@@ -260,6 +264,116 @@ func field(b *bytes.Buffer, name, value string) {
 		n += len(w)
 	}
 	b.WriteString("\r\n")
+}
+
+// The message/delivery-status (RFC 3464 §2.1) and message/feedback-report
+// (RFC 5965 §3.1) parts are US-ASCII: every field Petrel writes there is
+// 7-bit, whatever the remote server's reply or the recipient's address
+// held. Non-ASCII text is written in the EmbeddedUnicodeChar form of
+// RFC 6533 §3 ("\x{E9}" for "é"); Petrel does not switch to RFC 6533's
+// message/global-delivery-status, which few report readers understand.
+
+// reportField writes field name with value made 7-bit by escapeText.
+func reportField(b *bytes.Buffer, name, value string) {
+	field(b, name, escapeText(value))
+}
+
+// escapeText returns s as printable US-ASCII: printable ASCII, spaces and
+// tabs as they are; a backslash and every other character (non-ASCII,
+// controls) as an RFC 6533 §3 EmbeddedUnicodeChar "\x{HEXPOINT}" (upper
+// case hex, no leading zeros, at least two digits), so the text reads
+// back exactly; a byte that is not UTF-8 as \x{FFFD}. Used for
+// Diagnostic-Code (RFC 3464 §2.3.6 *text) and the other text fields of
+// the report parts. CR and LF are left for field to replace.
+func escapeText(s string) string {
+	return escape(s, func(c byte) bool { return c >= 0x20 && c < 0x7f && c != '\\' || c == '\t' || c == '\r' || c == '\n' })
+}
+
+// xtext returns s in RFC 6533 §3 utf-8-addr-xtext form: QCHARs (printable
+// ASCII other than "+", "=", "\") as they are, everything else as
+// EmbeddedUnicodeChar; a byte that is not UTF-8 as \x{FFFD}.
+func xtext(s string) string {
+	return escape(s, func(c byte) bool { return c > 0x20 && c < 0x7f && c != '+' && c != '=' && c != '\\' })
+}
+
+// escape keeps the bytes keep accepts and writes every other character as
+// "\x{HEX}".
+func escape(s string, keep func(byte) bool) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if keep(s[i]) {
+			b.WriteByte(s[i])
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		fmt.Fprintf(&b, "\\x{%02X}", r)
+		i += n
+	}
+	return b.String()
+}
+
+// printableAddress reports whether s is printable ASCII without spaces.
+func printableAddress(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= 0x20 || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// aLabel returns address with an internationalized domain written as
+// A-labels (IDNA, via address.Domain), when that makes it printable
+// ASCII; ok is false otherwise (a UTF-8 local part, an invalid domain).
+func aLabel(addr string) (string, bool) {
+	if printableAddress(addr) {
+		return addr, true
+	}
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 || !printableAddress(addr[:at]) {
+		return "", false
+	}
+	d, err := address.Domain(addr[at+1:])
+	if err != nil || !printableAddress(d) {
+		return "", false
+	}
+	return addr[:at+1] + d, true
+}
+
+// dsnAddress is a Final-Recipient value (RFC 3464 §2.3.2): "rfc822; "
+// and the address when it is ASCII or has an ASCII form with its domain
+// as A-labels; else, for a UTF-8 local part, RFC 6533 §3's
+// "utf-8; " utf-8-addr-xtext, the form RFC 6533 gives for
+// message/delivery-status.
+func dsnAddress(addr string) string {
+	if a, ok := aLabel(addr); ok {
+		return "rfc822; " + a
+	}
+	return "utf-8; " + xtext(addr)
+}
+
+// asciiAddress is an address for ARF's Original-Mail-From and
+// Original-Rcpt-To (RFC 5965 §3.5, RFC 5321 paths): as it is, or with its
+// domain as A-labels; an address with a UTF-8 local part has no RFC 5321
+// ASCII form, and is written as RFC 6533 utf-8-addr-xtext (7-bit and
+// reversible, though not a valid path).
+func asciiAddress(addr string) string {
+	if a, ok := aLabel(addr); ok {
+		return a
+	}
+	return xtext(addr)
+}
+
+// textLine writes the text part's line s (7-bit, from ascii), broken
+// every 900 characters so that no line reaches RFC 5322's 998 (an address
+// or a feedback type is never that long; stored data is not trusted).
+func textLine(b *bytes.Buffer, s string) {
+	for len(s) > 900 {
+		b.WriteString(s[:900] + "\r\n")
+		s = s[900:]
+	}
+	b.WriteString(s + "\r\n")
 }
 
 // ascii replaces what is not printable US-ASCII (the text part is declared

@@ -297,3 +297,73 @@ func TestFieldFolding(t *testing.T) {
 		}
 	}
 }
+
+// sevenBit fails the test when a report part holds a byte outside
+// printable US-ASCII (tab, CR and LF aside): RFC 3464 §2.1 and RFC 5965
+// §3.1 parts are US-ASCII.
+func sevenBit(t testing.TB, label string, part []byte) {
+	t.Helper()
+	for i, c := range part {
+		if c >= 0x7f || c < 0x20 && c != '\t' && c != '\r' && c != '\n' {
+			t.Fatalf("%s: byte %#x at %d is not 7-bit text:\n%s", label, c, i, part)
+		}
+	}
+}
+
+// unfold undoes field's folding (RFC 5322 §2.2.3).
+func unfold(b []byte) []byte { return bytes.ReplaceAll(b, []byte("\r\n "), []byte(" ")) }
+
+// TestReportPartsASCII: the message/delivery-status and
+// message/feedback-report parts are 7-bit whatever the remote reply and
+// the addresses hold: non-ASCII diagnostic text as RFC 6533 "\x{HEX}"
+// escapes, internationalized domains as A-labels, UTF-8 local parts as
+// RFC 6533 utf-8-addr-xtext ("utf-8;" address type in Final-Recipient).
+func TestReportPartsASCII(t *testing.T) {
+	fb := sampleFeedback()
+	fb.MailFrom = "rückläufer@bücher.example"
+	b := event.BounceDetail{BounceType: "Permanent", BounceSubType: "General", Timestamp: "2016-01-27T14:59:40.100Z",
+		FeedbackID: "0100015a1b2c3d4f-utf8", RemoteMtaIP: "127.0.2.1",
+		BouncedRecipients: []event.BouncedRecipient{
+			{EmailAddress: "jane@example.net", Status: "5.1.1", DiagnosticCode: "smtp; 550 5.1.1 Adresse inconnue: é \\ 😀 日本\xff"},
+			{EmailAddress: "jane@bücher.example", Status: "5.1.1", DiagnosticCode: "smtp; 550 no"},
+			{EmailAddress: "用户+x=y@例え.テスト", Status: "5.1.1", DiagnosticCode: "smtp; 550 no"},
+		}}
+	c := event.ComplaintDetail{FeedbackID: "0100015a1b2c3d50-utf8", UserAgent: "Fournisseur Boucle de rétroaction", ComplaintFeedbackType: "abuse",
+		ComplainedRecipients: []event.Recipient{{EmailAddress: "mary@bücher.example"}, {EmailAddress: "δοκιμή@παράδειγμα.δοκιμή"}}}
+
+	dsn := fb.DSN(b)
+	_, _, types, bodies := parseReport(t, dsn)
+	if len(types) != 3 || types[1] != "message/delivery-status" {
+		t.Fatalf("DSN parts %q", types)
+	}
+	sevenBit(t, "delivery-status", bodies[1])
+	for _, want := range []string{
+		`Diagnostic-Code: smtp; 550 5.1.1 Adresse inconnue: \x{E9} \x{5C} \x{1F600} \x{65E5}\x{672C}\x{FFFD}` + "\r\n",
+		"Final-Recipient: rfc822; jane@example.net\r\n",
+		"Final-Recipient: rfc822; jane@xn--bcher-kva.example\r\n",
+		`Final-Recipient: utf-8; \x{7528}\x{6237}\x{2B}x\x{3D}y@\x{4F8B}\x{3048}.\x{30C6}\x{30B9}\x{30C8}` + "\r\n",
+	} {
+		if !bytes.Contains(unfold(bodies[1]), []byte(want)) {
+			t.Errorf("delivery-status part lacks %q:\n%s", want, bodies[1])
+		}
+	}
+	golden(t, "dsn-utf8.eml", dsn)
+
+	arf := fb.ARF(c)
+	_, _, types, bodies = parseReport(t, arf)
+	if len(types) != 3 || types[1] != "message/feedback-report" {
+		t.Fatalf("ARF parts %q", types)
+	}
+	sevenBit(t, "feedback-report", bodies[1])
+	for _, want := range []string{
+		`User-Agent: Fournisseur Boucle de r\x{E9}troaction` + "\r\n",
+		"Original-Mail-From: <r\\x{FC}ckl\\x{E4}ufer@b\\x{FC}cher.example>\r\n",
+		"Original-Rcpt-To: <mary@xn--bcher-kva.example>\r\n",
+		`Original-Rcpt-To: <\x{3B4}\x{3BF}\x{3BA}\x{3B9}\x{3BC}\x{3AE}@\x{3C0}\x{3B1}\x{3C1}\x{3AC}\x{3B4}\x{3B5}\x{3B9}\x{3B3}\x{3BC}\x{3B1}.\x{3B4}\x{3BF}\x{3BA}\x{3B9}\x{3BC}\x{3AE}>` + "\r\n",
+	} {
+		if !bytes.Contains(unfold(bodies[1]), []byte(want)) {
+			t.Errorf("feedback-report part lacks %q:\n%s", want, bodies[1])
+		}
+	}
+	golden(t, "arf-utf8.eml", arf)
+}

@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"mime"
-	"mime/quotedprintable"
 	"net/mail"
 	"net/url"
 	"strings"
 	"time"
 	"unicode"
 
+	"github.com/petrelmail/petrel/internal/message"
 	"github.com/petrelmail/petrel/internal/notify"
 )
 
@@ -146,7 +146,11 @@ func (s *Service) notificationJob(t Topic, u Subscription, env Envelope, now tim
 			body = env.Message + "\n\n--\nIf you wish to stop receiving notifications from this topic, please click or visit the link below to unsubscribe:\n" +
 				env.UnsubscribeURL + "\n\nPlease do not reply directly to this email.\n"
 		}
-		job.Body = s.emailMessage(t, u.Endpoint, subject, body, now)
+		msg, err := s.emailMessage(t, u.Endpoint, subject, body, now)
+		if err != nil {
+			return job, err
+		}
+		job.Body = msg
 	default:
 		return job, fmt.Errorf("subscription %s: unknown protocol %q", u.Arn, u.Protocol)
 	}
@@ -179,7 +183,11 @@ func (s *Service) confirmationJob(t Topic, u Subscription) (notify.Job, error) {
 		if u.Protocol == "email-json" {
 			body = string(marshalEnvelope(env))
 		}
-		job.Body = s.emailMessage(t, u.Endpoint, displayName(t)+" - Subscription Confirmation", body, now)
+		msg, err := s.emailMessage(t, u.Endpoint, displayName(t)+" - Subscription Confirmation", body, now)
+		if err != nil {
+			return job, err
+		}
+		job.Body = msg
 	default:
 		return job, fmt.Errorf("subscription %s: unknown protocol %q", u.Arn, u.Protocol)
 	}
@@ -193,7 +201,8 @@ func displayName(t Topic) string {
 	return "Petrel"
 }
 
-// fromHeader is the value of a From: header naming address with the
+// fromHeader is the value of a From: header (given to message.BuildSimple,
+// which parses it and writes it folded) naming address with the
 // display name name as an RFC 5322 phrase, so that whatever the name holds
 // (commas, angle brackets, quotes, "=") it stays one display name and the
 // header one mailbox: printable ASCII as net/mail writes it (an atom, or a
@@ -216,24 +225,30 @@ func fromHeader(name, address string) string {
 }
 
 // emailMessage is an RFC 5322 text/plain message (UTF-8,
-// quoted-printable) from "<DisplayName> <no-reply@Hostname>" to rcpt.
-// Email jobs have the null reverse-path (MailFrom ""): nothing bounces
-// back to Petrel's own notifications.
-func (s *Service) emailMessage(t Topic, rcpt, subject, body string, now time.Time) []byte {
+// quoted-printable) from "<DisplayName> <no-reply@Hostname>" to rcpt,
+// composed by message.BuildSimple so that every header field is folded
+// (RFC 5322 §2.2.3: lines within 78 characters where the value allows,
+// never past 998) and non-ASCII Subject and display name are RFC 2047
+// encoded-words of whole characters: a 100-character CJK or emoji
+// DisplayName still gives a message sending.Sender.SendSystemMail
+// accepts. Email jobs have the null reverse-path (MailFrom ""): nothing
+// bounces back to Petrel's own notifications. The error reports a
+// Hostname that makes the From address invalid.
+func (s *Service) emailMessage(t Topic, rcpt, subject, body string, now time.Time) ([]byte, error) {
 	host := s.cfg.Hostname
 	if host == "" {
 		host = "localhost"
 	}
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "From: %s\r\n", fromHeader(displayName(t), "no-reply@"+host))
-	fmt.Fprintf(&b, "To: %s\r\n", rcpt)
-	fmt.Fprintf(&b, "Subject: %s\r\n", mime.QEncoding.Encode("utf-8", subject))
-	fmt.Fprintf(&b, "Date: %s\r\n", now.UTC().Format(time.RFC1123Z))
-	fmt.Fprintf(&b, "Message-ID: <%s@%s>\r\n", newUUID(), host)
-	b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n")
-	qp := quotedprintable.NewWriter(&b)
-	qp.Write([]byte(strings.ReplaceAll(body, "\n", "\r\n")))
-	qp.Close()
-	b.WriteString("\r\n")
-	return b.Bytes()
+	msg, err := message.BuildSimple(message.Simple{
+		From:    fromHeader(displayName(t), "no-reply@"+host),
+		Subject: subject,
+		Text:    body,
+		// To is written as given (the subscription's endpoint, an address
+		// checked at Subscribe), not re-parsed by net/mail.
+		Headers: [][2]string{{"To", rcpt}, {"Date", now.UTC().Format(time.RFC1123Z)}, {"Message-ID", "<" + newUUID() + "@" + host + ">"}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("email to %s: %w", rcpt, err)
+	}
+	return msg, nil
 }

@@ -303,3 +303,54 @@ func TestEnvelope(t *testing.T) {
 		})
 	}
 }
+
+// TestCountSince: CountSince counts the account's customer messages
+// accepted at or after the cut-off, and none of Petrel's own system mail
+// (sending.Sender.SendSystemMail stores it with the null reverse-path,
+// MailFrom ""), which SES does not count toward SentLast24Hours either.
+func TestCountSince(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			f := newFixture(t, backend)
+			base := time.UnixMilli(1_700_000_000_000)
+			for _, m := range []struct {
+				id, account, mailFrom string
+				at                    time.Time
+			}{
+				{"old", "acme", "s@example.com", base.Add(-time.Millisecond)},
+				{"edge", "acme", "s@example.com", base},
+				{"new", "acme", "s@example.com", base.Add(time.Hour)},
+				{"dsn", "acme", "", base.Add(time.Minute)},
+				{"sns", "acme", "", base.Add(2 * time.Minute)},
+				{"other", "zeta", "z@example.com", base.Add(time.Minute)},
+			} {
+				err := f.db.Tx(t.Context(), func(tx *sql.Tx) error {
+					return f.spool.PutTx(tx, &spool.Message{ID: m.id, Account: m.account, Created: m.at, MailFrom: m.mailFrom,
+						Mail: json.RawMessage(`{}`), Body: []byte("b")})
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, tc := range []struct {
+				account string
+				since   time.Time
+				want    int64
+			}{
+				{"acme", base, 2},
+				{"acme", base.Add(-time.Hour), 3},
+				{"acme", base.Add(time.Hour + time.Millisecond), 0},
+				{"zeta", base, 1},
+				{"nobody", base, 0},
+			} {
+				var n int64
+				if err := f.spool.CountSince(t.Context(), tc.account, tc.since.UnixMilli(), &n); err != nil {
+					t.Fatal(err)
+				}
+				if n != tc.want {
+					t.Errorf("CountSince(%s, %v) = %d, want %d", tc.account, tc.since, n, tc.want)
+				}
+			}
+		})
+	}
+}
