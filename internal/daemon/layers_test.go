@@ -21,7 +21,7 @@ import (
 // leaves; notify delivers jobs and knows no configuration; publish routes
 // events to jobs over configset, identity and the topics (an interface the
 // daemon fills with sns) and sends feedback emails through sending; sns
-// builds its jobs for notify.
+// builds its jobs for notify (its emails with message's header folding).
 var allowed = map[string][]string{
 	"address":     {},
 	"smtpreply":   {},
@@ -39,7 +39,7 @@ var allowed = map[string][]string{
 	"awsquery":    {},
 	"notify":      {"event", "store"},
 	"publish":     {"address", "configset", "event", "identity", "message", "notify", "sending", "spool"},
-	"sns":         {"account", "awsquery", "notify", "sigv4", "store"},
+	"sns":         {"account", "awsquery", "message", "notify", "sigv4", "store"},
 	"retention":   {"spool", "queue", "event", "inbound", "suppression"},
 	"message":     {"address"},
 	"bounce":      {"smtpreply", "address"},
