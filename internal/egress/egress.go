@@ -190,6 +190,11 @@ func (g *Guard) parse(raw string) (*url.URL, string, error) {
 	if len(raw) > MaxURLLength {
 		return nil, "", &Error{Reason: fmt.Sprintf("notification URL is %d bytes long; at most %d are allowed", len(raw), MaxURLLength)}
 	}
+	if i := strings.IndexByte(raw, ' '); i >= 0 {
+		// url.Parse takes a space in the path or query; a client sends it
+		// as %20, so the URL stored would not be the one the tenant meant.
+		return nil, "", &Error{Reason: fmt.Sprintf("the notification URL has a space at byte %d; write it as %%20", i)}
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		// url.Error quotes the URL; keep the syntax problem.
