@@ -14,6 +14,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 	"sync"
 	"time"
@@ -211,18 +212,32 @@ func (s *Service) Authorizing(ctx context.Context, account string, a address.Add
 	if err != nil {
 		return "", err
 	}
-	if n := a.Local + "@" + a.Domain; names[n] {
-		return n, nil
+	for n := range covering(a) {
+		if names[n] {
+			return n, nil
+		}
 	}
-	for d := a.Domain; ; {
-		if names[d] {
-			return d, nil
+	return "", nil
+}
+
+// covering yields the identity names that may cover a, most specific
+// first: the address itself, its domain, then each parent domain down to
+// the last with two labels (SES: a verified domain covers its subdomains).
+func covering(a address.Address) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		if !yield(a.Local + "@" + a.Domain) {
+			return
 		}
-		i := strings.IndexByte(d, '.')
-		if i < 0 || !strings.Contains(d[i+1:], ".") {
-			return "", nil
+		for d := a.Domain; ; {
+			if !yield(d) {
+				return
+			}
+			i := strings.IndexByte(d, '.')
+			if i < 0 || !strings.Contains(d[i+1:], ".") {
+				return
+			}
+			d = d[i+1:]
 		}
-		d = d[i+1:]
 	}
 }
 

@@ -194,26 +194,12 @@ func (s *Service) DefaultConfigurationSet(ctx context.Context, account string, a
 	if err != nil {
 		return "", err
 	}
-	pick := func(n string) (string, bool) {
-		if !verified[n] {
-			return "", false
-		}
-		st := v.byName[n]
-		return st.configSet, st.configSet != ""
-	}
-	if set, ok := pick(a.Local + "@" + a.Domain); ok {
-		return set, nil
-	}
-	for d := a.Domain; ; {
-		if set, ok := pick(d); ok {
+	for n := range covering(a) {
+		if set := v.byName[n].configSet; verified[n] && set != "" {
 			return set, nil
 		}
-		i := strings.IndexByte(d, '.')
-		if i < 0 || !strings.Contains(d[i+1:], ".") {
-			return "", nil
-		}
-		d = d[i+1:]
 	}
+	return "", nil
 }
 
 // update sets columns (written "a = ?, b = ?") of account's identity name.

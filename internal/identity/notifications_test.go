@@ -2,8 +2,9 @@ package identity
 
 import (
 	"errors"
-	"github.com/petrelmail/petrel/internal/address"
 	"testing"
+
+	"github.com/petrelmail/petrel/internal/address"
 
 	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/store"
