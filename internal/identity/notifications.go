@@ -65,6 +65,16 @@ type accountSettings struct {
 	cached     bool // this answer came from the cache
 }
 
+// forgetSettings drops only account's cached notification settings (a
+// read that must see the store), keeping the verified set and the DKIM
+// signers the send path reads: forget is for changes.
+func (s *Service) forgetSettings(account string) {
+	s.mu.Lock()
+	delete(s.notif, account)
+	s.changes++
+	s.mu.Unlock()
+}
+
 // settings returns account's identities' settings, from the cache while
 // it is at most notificationsTTL old.
 func (s *Service) settings(ctx context.Context, account string) (accountSettings, error) {
@@ -133,7 +143,7 @@ func (s *Service) lookup(ctx context.Context, account, name string) (string, ide
 	if !ok && v.cached {
 		// Perhaps created since the cache was loaded (on another node):
 		// look again before saying it does not exist.
-		s.forget(account)
+		s.forgetSettings(account)
 		if v, err = s.settings(ctx, account); err != nil {
 			return n, identitySettings{}, err
 		}
@@ -322,6 +332,6 @@ func (s *Service) SetConfigurationSet(ctx context.Context, account, name, set st
 // lookupFresh is lookup after dropping the account's cached settings, for
 // a decision that must see the store's current state.
 func (s *Service) lookupFresh(ctx context.Context, account, name string) (string, identitySettings, error) {
-	s.forget(account)
+	s.forgetSettings(account)
 	return s.lookup(ctx, account, name)
 }

@@ -173,3 +173,39 @@ func BenchmarkDefaultConfigurationSet(b *testing.B) {
 		})
 	}
 }
+
+// TestSettingsReadKeepsSendCaches: reading an identity's settings afresh
+// (GetEmailIdentity, the CLI) or missing one (an event about a deleted
+// identity) drops only the cached notification settings, never the
+// verified set the send path authorises from.
+func TestSettingsReadKeepsSendCaches(t *testing.T) {
+	db := store.OpenTest(t, "sqlite")
+	ctx := t.Context()
+	accts, _ := account.New(db, t.TempDir()+"/k", "us-east-1")
+	if _, err := accts.Create(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	s := New(db, accts)
+	for _, n := range []string{"one.example", "two.example"} {
+		if _, err := s.Create(ctx, "a", n, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	from := address.Address{Local: "x", Domain: "two.example"}
+	if got, err := s.Authorizing(ctx, "a", from); err != nil || got != "two.example" {
+		t.Fatalf("Authorizing = %q, %v", got, err)
+	}
+	// Gone from the store behind the Service's back: only a reload sees it.
+	if _, err := db.ExecContext(ctx, "DELETE FROM identities WHERE name = 'two.example'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Settings(ctx, "a", "one.example"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.NotificationAttributes(ctx, "a", "gone.example"); err == nil {
+		t.Fatal("settings of an identity that does not exist")
+	}
+	if got, err := s.Authorizing(ctx, "a", from); err != nil || got != "two.example" {
+		t.Errorf("after settings reads, Authorizing = %q, %v: the verified set was dropped", got, err)
+	}
+}
