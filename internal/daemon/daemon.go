@@ -332,7 +332,7 @@ func (d *Daemon) buildNotifications(nodeID string, sender *sending.Sender, httpA
 	router := publish.New(publish.Config{Hostname: cfg.Hostname, TopicGone: func(err error) bool { return errors.Is(err, sns.ErrTopicNotFound) }},
 		svc.Spool, svc.ConfigSets, svc.Identities, topics)
 	engine = notify.New(svc.DB, notify.Config{NodeID: nodeID, RetryPeriod: time.Duration(cfg.NotifyRetryPeriod),
-		HTTP: guard.Client(0), CheckURL: guard.CheckURL, Wants: router.Wants, Log: d.log.With("component", "notify"), Batch: d.batch, Sealer: svc.Accounts, Refresh: router.Refresh},
+		HTTP: guard.Client(0), Wants: router.Wants, Log: d.log.With("component", "notify"), Batch: d.batch, Sealer: svc.Accounts, Refresh: router.Refresh},
 		router, sender)
 	svc.Events.SetOutbox(engine)
 	d.notifier = engine

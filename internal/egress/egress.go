@@ -9,8 +9,8 @@
 //
 // Steps:
 //
-//  1. At creation (Subscribe, CreateConfigurationSetEventDestination) and
-//     again before each delivery attempt, Guard.CheckURL parses the URL and
+//  1. At creation (Subscribe, CreateConfigurationSetEventDestination),
+//     Guard.CheckURL parses the URL and
 //     refuses: schemes other than http and https; a user name or password;
 //     ports other than 80, 443 and 1024–65535 (the ports SNS accepts), and
 //     among those the ports of services that act on the bytes of an HTTP

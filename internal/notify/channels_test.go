@@ -89,47 +89,6 @@ func TestSNSHTTPHeaders(t *testing.T) {
 	}
 }
 
-// TestCheckURLEachAttempt: the URL is re-checked before every attempt; a
-// refusal is a failed attempt (retried, its reason recorded) and nothing
-// is sent.
-func TestCheckURLEachAttempt(t *testing.T) {
-	db := store.OpenTest(t, "sqlite")
-	c := newClock()
-	rcv := newReceiver(t, c.Now, nil)
-	var mu sync.Mutex
-	checks := 0
-	refuse := true
-	check := func(ctx context.Context, raw string) error {
-		mu.Lock()
-		defer mu.Unlock()
-		checks++
-		if refuse {
-			return errors.New(raw + ": 127.0.0.1 is a loopback address")
-		}
-		return nil
-	}
-	e := New(db, Config{Now: c.Now, CheckURL: check}, nil, nil)
-	if err := e.Enqueue(context.Background(), Job{ID: "w1", Account: "a", Target: "t", Channel: Webhook, URL: rcv.URL, Body: []byte("{}")}); err != nil {
-		t.Fatal(err)
-	}
-	step(t, e)
-	var lastErr string
-	db.QueryRow("SELECT last_error FROM notify_deliveries WHERE id = 'w1'").Scan(&lastErr)
-	if len(rcv.Hits()) != 0 || !strings.Contains(lastErr, "loopback") {
-		t.Fatalf("refused URL: %d requests, last error %q", len(rcv.Hits()), lastErr)
-	}
-	mu.Lock()
-	refuse = false
-	mu.Unlock()
-	c.Set(c.Now().Add(ImmediateDelay))
-	step(t, e)
-	mu.Lock()
-	defer mu.Unlock()
-	if len(rcv.Hits()) != 1 || checks != 2 {
-		t.Fatalf("%d requests, %d checks; want 1, 2", len(rcv.Hits()), checks)
-	}
-}
-
 // TestRouterFailureKeepsEvent: an event the router fails on stays in the
 // outbox (attempts and error recorded), is not routed again before its
 // backoff, and is routed when the router recovers; an invalid job counts

@@ -459,11 +459,6 @@ func (e *Engine) attempt(ctx context.Context, j *claimedJob) error {
 	default:
 		return fmt.Errorf("unknown channel %q", j.Channel)
 	}
-	if e.cfg.CheckURL != nil {
-		if err := e.cfg.CheckURL(ctx, j.URL); err != nil {
-			return err
-		}
-	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.URL, bytes.NewReader(j.Body))
 	if err != nil {
 		return err

@@ -47,9 +47,6 @@ type Config struct {
 	// passes the SSRF guard's client). nil: a plain client that never
 	// follows redirects.
 	HTTP *http.Client
-	// CheckURL re-checks a job's URL before each attempt (the SSRF guard's
-	// CheckURL); nil checks nothing. A refusal counts as a failed attempt.
-	CheckURL func(ctx context.Context, rawURL string) error
 	// Wants says whether anything may want account's events of kind; AddTx
 	// writes an outbox row only then. nil wants everything.
 	Wants func(account string, kind event.Kind) bool
