@@ -95,7 +95,10 @@ func Open(ctx context.Context, cfg config.Config) (*Services, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Services{DB: db, Accounts: accts, Identities: identity.New(db, accts), ConfigSets: configset.New(db),
+	// Webhook signing secrets are sealed at rest like access keys and DKIM keys.
+	sets := configset.New(db)
+	sets.SetSealer(accts)
+	return &Services{DB: db, Accounts: accts, Identities: identity.New(db, accts), ConfigSets: sets,
 		Queue: queue.New(db), Spool: spool.New(db), Events: event.NewLog(db)}, nil
 }
 
@@ -319,8 +322,6 @@ func (d *Daemon) buildNotifications(nodeID string, sender *sending.Sender, httpA
 		allow = append(allow, pfx)
 	}
 	guard := egress.New(allow, egress.NewResolver(cfg.DNS))
-	// Webhook signing secrets are sealed at rest like access keys.
-	svc.ConfigSets.SetSealer(svc.Accounts)
 	var engine *notify.Engine
 	topics, err := sns.New(svc.DB, svc.Accounts, svc.Accounts, enqueuer(func(ctx context.Context, jobs ...notify.Job) error {
 		return engine.Enqueue(ctx, jobs...)
