@@ -64,9 +64,6 @@ func TestPlan(t *testing.T) {
 		{"reject", Input{Kind: event.Reject, Destinations: []configset.EventDestination{sns}}, []Target{tSNS}},
 		{"auto response: no SES type matches", Input{Kind: event.AutoResponse, Destinations: []configset.EventDestination{sns}, Attributes: topicsFwd}, nil},
 		{"send without destinations: nothing", Input{Kind: event.Send, Attributes: topicsFwd}, nil},
-		{"system mail bounce: nothing (no loops)",
-			Input{Kind: event.Bounce, System: true, Destinations: []configset.EventDestination{sns}, Attributes: topicsFwd, FeedbackTo: "bounces@example.com"}, nil},
-		{"system mail delivery: nothing", Input{Kind: event.Delivery, System: true, Destinations: []configset.EventDestination{sns}}, nil},
 	}
 	for _, c := range cases {
 		if got := Plan(c.in); !reflect.DeepEqual(got, c.want) {

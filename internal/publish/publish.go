@@ -169,11 +169,12 @@ func (r *Router) Route(ctx context.Context, e event.Event) ([]notify.Job, error)
 		return nil, err
 	}
 	set := firstTag(m.Tags, "ses:configuration-set")
-	in := Input{Kind: e.Kind, System: firstTag(m.Tags, "ses:operation") == sending.SystemOperation,
-		Attributes: identity.NotificationAttributes{ForwardingEnabled: true}}
-	if in.System {
+	if firstTag(m.Tags, "ses:operation") == sending.SystemOperation {
+		// Petrel's own mail (feedback emails, SNS email notifications)
+		// notifies nobody: no loops.
 		return nil, nil
 	}
+	in := Input{Kind: e.Kind, Attributes: identity.NotificationAttributes{ForwardingEnabled: true}}
 	if set != "" && r.dests != nil {
 		in.Destinations, err = r.dests.EventDestinations(ctx, e.Account, set)
 		switch {
@@ -370,7 +371,6 @@ type Target struct {
 // Input is what Plan decides from.
 type Input struct {
 	Kind         event.Kind
-	System       bool                         // the message is Petrel's own system mail
 	Destinations []configset.EventDestination // of the message's configuration set
 	Attributes   identity.NotificationAttributes
 	FeedbackTo   string // Bounce, Complaint: the feedback address ("" = none known)
@@ -381,9 +381,6 @@ type Input struct {
 // set's order), the identity topic, feedback forwarding. See the package
 // comment for the rules.
 func Plan(in Input) []Target {
-	if in.System {
-		return nil
-	}
 	var out []Target
 	apiType := EventType(in.Kind)
 	for _, d := range in.Destinations {
