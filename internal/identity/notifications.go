@@ -44,7 +44,7 @@ func (e *settingError) Is(target error) bool { return target == ErrInvalidSettin
 var ErrForwardingNeedsTopics error = &settingError{"Feedback forwarding can only be disabled when Amazon SNS topics are specified for both bounces and complaints"}
 
 // notificationsTTL bounds how old a cached answer of NotificationAttributes,
-// ConfigurationSetOf, DefaultConfigurationSet and HasNotificationTopics may
+// DefaultConfigurationSet and HasNotificationTopics may
 // be: changes made through this Service apply at once, others' within it.
 const notificationsTTL = 5 * time.Second
 
@@ -179,13 +179,6 @@ func (s *Service) NotificationAttributes(ctx context.Context, account, name stri
 func (s *Service) HasNotificationTopics(ctx context.Context, account string) bool {
 	v, err := s.settings(ctx, account)
 	return err != nil || v.hasTopics
-}
-
-// ConfigurationSetOf returns the default configuration set of account's
-// identity name ("" for none; cached). Errors: ErrNotFound.
-func (s *Service) ConfigurationSetOf(ctx context.Context, account, name string) (string, error) {
-	_, st, err := s.lookup(ctx, account, name)
-	return st.configSet, err
 }
 
 // DefaultConfigurationSet returns the default configuration set of the

@@ -90,14 +90,11 @@ func TestNotificationAttributes(t *testing.T) {
 			}
 
 			must(s.SetConfigurationSet(ctx, "a", "example.com", "set1"))
-			if set, err := s.ConfigurationSetOf(ctx, "a", "example.com"); err != nil || set != "set1" {
-				t.Errorf("ConfigurationSetOf = %q, %v", set, err)
-			}
 			if _, set, err := s.Settings(ctx, "a", "example.com"); err != nil || set != "set1" {
 				t.Errorf("Settings set = %q, %v", set, err)
 			}
 			must(s.SetConfigurationSet(ctx, "a", "example.com", ""))
-			if set, _ := s.ConfigurationSetOf(ctx, "a", "example.com"); set != "" {
+			if _, set, _ := s.Settings(ctx, "a", "example.com"); set != "" {
 				t.Errorf("cleared set reads %q", set)
 			}
 

@@ -269,7 +269,7 @@ func TestGarbageNextToken(t *testing.T) {
 	}
 }
 
-// TestExistence: SubscriptionExists is true for the topic owner's pending
+// TestExistence: SubscriptionPending says exists for for the topic owner's pending
 // and confirmed subscriptions only, false once unsubscribed, for another
 // account and for unknown ARNs; TopicExistsIn (no Service, no signing
 // key) agrees with TopicExists.
@@ -291,9 +291,9 @@ func TestExistence(t *testing.T) {
 			}
 			check := func(what, acct, arn string, want bool) {
 				t.Helper()
-				got, err := e.svc.SubscriptionExists(ctx, acct, arn)
+				got, _, err := e.svc.SubscriptionPending(ctx, acct, arn)
 				if err != nil || got != want {
-					t.Errorf("%s: SubscriptionExists = %v %v, want %v", what, got, err, want)
+					t.Errorf("%s: SubscriptionPending exists = %v %v, want %v", what, got, err, want)
 				}
 			}
 			check("pending", "alice", pending, true)

@@ -103,18 +103,6 @@ func TopicExistsIn(ctx context.Context, db *store.DB, acct, topicArn string) err
 	return err
 }
 
-// SubscriptionExists reports whether account's subscription exists (pending or confirmed).
-// account is the owner of the subscription's topic; another account's
-// subscription, or an ARN that names none, is false with a nil error.
-func (s *Service) SubscriptionExists(ctx context.Context, account, subscriptionArn string) (bool, error) {
-	var n int
-	err := s.db.QueryRowContext(ctx, s.db.Rebind("SELECT 1 FROM sns_subscriptions WHERE arn = ? AND account = ?"), subscriptionArn, account).Scan(&n)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
 // SubscriptionPending reports whether account's subscription
 // subscriptionArn exists and, if so, whether it is still pending
 // confirmation (SNS: PendingConfirmation "true"), so that a queued
