@@ -109,8 +109,40 @@ type Detail interface {
 	Kind() Kind
 }
 
-// SendDetail is the (always empty) "send" object.
-type SendDetail struct{}
+// SendDetail is the (always empty) "send" object. Its fields are not
+// stored or published (SES's "send" object is {}): they are the facts the
+// accept path knows about the message, handed to Observers with the event
+// (Event.Value), so that counters need not read the message back.
+type SendDetail struct {
+	ConfigurationSet string          `json:"-"` // the set the message was sent with ("" for none)
+	Identity         string          `json:"-"` // the verified identity that authorised it (mail.sourceArn's identity)
+	Recipients       []SendRecipient `json:"-"` // every recipient of mail.destination, in its order
+}
+
+// SendRecipient is one recipient of a SendDetail.
+type SendRecipient struct {
+	Address string // as in mail.destination
+	// Excluded says why the recipient does not count towards the
+	// account's sending quota and reputation (../shared/spec/ses.md §8.1,
+	// §8.5), or "" when it counts.
+	Excluded Exclusion
+}
+
+// Exclusion is why a recipient does not count towards quota and reputation.
+type Exclusion string
+
+const (
+	// ExcludedSimulator: a mailbox simulator address (SES: simulator mail
+	// counts neither towards the quota nor the bounce and complaint rates).
+	ExcludedSimulator Exclusion = "simulator"
+	// ExcludedVerified: a verified identity of the sending account (SES:
+	// bounces to verified identities do not count).
+	ExcludedVerified Exclusion = "verified"
+	// ExcludedSuppressed: on the account's (or configuration set's)
+	// suppression list, so not sent (SES: account-suppression-list bounces
+	// do not count; global-suppression-list ones do).
+	ExcludedSuppressed Exclusion = "account-suppressed"
+)
 
 // RejectDetail is the "reject" object.
 type RejectDetail struct {
@@ -211,6 +243,10 @@ type Event struct {
 	Time      time.Time
 	Detail    json.RawMessage // the per-type object
 	Mail      json.RawMessage // the message's "mail" object; List leaves it nil (see spool.Spool.MailObjects)
+	// Value is the per-type object as the writer gave it to AddTx, for
+	// Observers (it may carry facts Detail does not, see SendDetail); nil
+	// for events read from the store.
+	Value Detail
 }
 
 // MarshalJSON renders the event exactly as SES publishes it, in SES's
@@ -259,10 +295,19 @@ type Outbox interface {
 	AddTx(tx *sql.Tx, e Event) error
 }
 
+// Observer is told of every event in the transaction that records it
+// (e.ID is 0, e.Mail nil, e.Value set), so that what it keeps (counters,
+// metrics) commits or rolls back with the event. Its error fails AddTx;
+// it must not keep tx.
+type Observer interface {
+	ObserveTx(tx *sql.Tx, e Event) error
+}
+
 // Log stores and reads events.
 type Log struct {
-	db     *store.DB
-	outbox Outbox
+	db        *store.DB
+	outbox    Outbox
+	observers []Observer
 }
 
 // SetOutbox makes AddTx hand every event to o as well. It is called once,
@@ -270,13 +315,19 @@ type Log struct {
 // call concurrently with AddTx.
 func (l *Log) SetOutbox(o Outbox) { l.outbox = o }
 
+// Observe makes AddTx tell o of every event, after the Outbox, in the
+// order Observe was called. Like SetOutbox it is called before the Log is
+// used.
+func (l *Log) Observe(o Observer) { l.observers = append(l.observers, o) }
+
 // NewLog returns a Log over db.
 func NewLog(db *store.DB) *Log { return &Log{db: db} }
 
 // AddTx records, in tx, the event d of messageID at at; its eventType is
 // d.Kind(). recipient is the recipient it concerns ("" for a message-wide
-// event such as Send). With an Outbox set (SetOutbox), the event is handed
-// to it in the same tx; its error fails AddTx.
+// event such as Send). With an Outbox set (SetOutbox) and Observers
+// (Observe), the event is handed to each in the same tx; an error fails
+// AddTx.
 func (l *Log) AddTx(tx *sql.Tx, messageID, account, recipient string, at time.Time, d Detail) error {
 	b, err := Encode(d)
 	if err != nil {
@@ -286,10 +337,21 @@ func (l *Log) AddTx(tx *sql.Tx, messageID, account, recipient string, at time.Ti
 		messageID, account, string(d.Kind()), recipient, at.UnixMilli(), string(b)); err != nil {
 		return err
 	}
-	if l.outbox == nil {
+	if l.outbox == nil && len(l.observers) == 0 {
 		return nil
 	}
-	return l.outbox.AddTx(tx, Event{Kind: d.Kind(), MessageID: messageID, Account: account, Recipient: recipient, Time: at, Detail: b})
+	e := Event{Kind: d.Kind(), MessageID: messageID, Account: account, Recipient: recipient, Time: at, Detail: b, Value: d}
+	if l.outbox != nil {
+		if err := l.outbox.AddTx(tx, e); err != nil {
+			return err
+		}
+	}
+	for _, o := range l.observers {
+		if err := o.ObserveTx(tx, e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Filter selects events. Zero fields match everything.
