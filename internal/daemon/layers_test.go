@@ -44,6 +44,7 @@ var allowed = map[string][]string{
 	"message":     {"address"},
 	"bounce":      {"smtpreply", "address"},
 	"spool":       {"store"},
+	"stats":       {"store", "event", "address", "simulator", "spool"},
 	"event":       {"store", "message"},
 	"account":     {"store"},
 	"identity":    {"store", "address", "dkim"},

@@ -188,6 +188,17 @@ func (s *Spool) Mail(ctx context.Context, id string) (account string, mail json.
 	return account, json.RawMessage(m), err
 }
 
+// MailTx returns a message's "mail" object, read in tx (the transaction
+// that may have just stored it); ErrNotFound for an unknown message.
+func (s *Spool) MailTx(tx *sql.Tx, id string) (json.RawMessage, error) {
+	var m string
+	err := tx.QueryRow(s.db.Rebind("SELECT mail_json FROM messages WHERE id = ?"), id).Scan(&m)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%s: %w", id, ErrNotFound)
+	}
+	return json.RawMessage(m), err
+}
+
 // Envelope returns a message's account, its envelope sender (MAIL FROM as
 // the customer used it) and its "mail" object, without the body: what
 // feedback forwarding needs to address a bounce or complaint report

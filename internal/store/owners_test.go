@@ -46,6 +46,9 @@ var owners = map[string]string{
 
 	// Issue 14 (H4).
 	"configuration_set_event_destinations": "internal/configset",
+
+	// Issue 15.
+	"send_counters": "internal/stats",
 }
 
 // tableRef finds the table an SQL statement names after one of its

@@ -1,0 +1,310 @@
+// Package stats keeps Petrel's sending statistics: counters of what
+// happened to every recipient, kept as events are written, from which the
+// reputation rates (../shared/spec/ses.md §8.1–8.2), SES's statistics
+// operations (v2 BatchGetMetricData, v1 GetSendStatistics) and `petrel
+// stats` are served without ever scanning the event log.
+//
+// Counting, for each event, in the transaction that records it
+// (event.Observer):
+//
+//  1. the event's dimensions are found: the message's configuration set
+//     and sending identity (from the Send event's facts, remembered per
+//     message, or else read from the message's "mail" object), and the
+//     recipient's ISP (ISPOf);
+//  2. the event's metrics are added to its 15-minute bucket in
+//     send_counters, one row per (account, bucket, set, identity, ISP,
+//     metric, node) — each node its own rows, summed when read;
+//  3. besides the plain counts (MetricSend, MetricDelivery, …) the
+//     recipients and outcomes that count towards reputation are counted
+//     apart (MetricCountedSend, MetricCountedBounce, MetricCountedComplaint):
+//     hard bounces only; mailbox-simulator recipients, recipients that are
+//     verified identities of the account and account-suppressed recipients
+//     excluded; bounces because of the global suppression list included.
+//
+// Reading sums the rows of a time range (Reputation, Series, Totals).
+package stats
+
+import (
+	"container/list"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/petrelmail/petrel/internal/address"
+	"github.com/petrelmail/petrel/internal/event"
+	"github.com/petrelmail/petrel/internal/simulator"
+	"github.com/petrelmail/petrel/internal/spool"
+	"github.com/petrelmail/petrel/internal/store"
+)
+
+// Bucket is the counters' granularity (SES GetSendStatistics: "each data
+// point ... represents 15 minutes of activity").
+const Bucket = 15 * time.Minute
+
+// Metric names a counter.
+type Metric string
+
+// The counters. The plain ones count every recipient; the Counted ones
+// only what counts towards reputation (see the package doc).
+const (
+	MetricSend            Metric = "send"             // recipients of accepted messages
+	MetricDelivery        Metric = "delivery"         // Delivery events
+	MetricPermanentBounce Metric = "permanent_bounce" // Bounce events of type Permanent
+	MetricTransientBounce Metric = "transient_bounce" // Bounce events of type Transient or Undetermined
+	MetricComplaint       Metric = "complaint"        // Complaint events
+	MetricDeliveryDelay   Metric = "delivery_delay"   // DeliveryDelay events
+	MetricReject          Metric = "reject"           // Reject events
+
+	MetricCountedSend      Metric = "counted_send"      // recipients that count towards reputation
+	MetricCountedBounce    Metric = "counted_bounce"    // hard bounces that count
+	MetricCountedComplaint Metric = "counted_complaint" // complaints that count
+)
+
+// Authorizer tells whether an address is covered by a verified identity of
+// an account (identity.Service.Authorizing): bounces and complaints of
+// such recipients do not count towards reputation (SES §8.1).
+type Authorizer interface {
+	Authorizing(ctx context.Context, account string, a address.Address) (string, error)
+}
+
+// Config configures Counters.
+type Config struct {
+	Node string // this node's id: the node column of the rows it writes
+	// Identities, when set, excludes bounces and complaints of recipients
+	// that are verified identities of the account; nil excludes none.
+	Identities Authorizer
+	// CacheSize is how many messages' dimensions are remembered between
+	// their Send event and their later events (DefaultCacheSize when 0);
+	// a message not remembered has them read from its "mail" object.
+	CacheSize int
+}
+
+// DefaultCacheSize is Config.CacheSize's default: about 10 MB.
+const DefaultCacheSize = 65536
+
+// Counters keeps and reads the counters.
+type Counters struct {
+	db    *store.DB
+	spool *spool.Spool
+	cfg   Config
+
+	mu    sync.Mutex
+	dims  map[string]*list.Element // message id → its element in order
+	order *list.List               // of *cached, most recent first
+}
+
+// dimensions are a message's configuration set and sending identity.
+type dimensions struct {
+	set, identity string
+}
+
+type cached struct {
+	id string
+	d  dimensions
+}
+
+// New returns Counters over db; sp reads the "mail" object of messages
+// whose dimensions are not remembered.
+func New(db *store.DB, sp *spool.Spool, cfg Config) *Counters {
+	if cfg.CacheSize <= 0 {
+		cfg.CacheSize = DefaultCacheSize
+	}
+	return &Counters{db: db, spool: sp, cfg: cfg, dims: map[string]*list.Element{}, order: list.New()}
+}
+
+var _ event.Observer = (*Counters)(nil)
+
+const upsert = `INSERT INTO send_counters (account, bucket_ms, configuration_set, identity, isp, metric, node, n)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (account, bucket_ms, configuration_set, identity, isp, metric, node) DO UPDATE SET n = send_counters.n + excluded.n`
+
+// ObserveTx counts e in tx (event.Observer). Errors are the store's.
+func (c *Counters) ObserveTx(tx *sql.Tx, e event.Event) error {
+	switch v := e.Value.(type) {
+	case event.SendDetail:
+		return c.countSend(tx, e, v)
+	case event.DeliveryDetail:
+		return c.countOne(tx, e, MetricDelivery, false)
+	case event.BounceDetail:
+		if v.BounceType == "Permanent" {
+			counted := v.BounceSubType != "OnAccountSuppressionList"
+			return c.countOne(tx, e, MetricPermanentBounce, counted)
+		}
+		return c.countOne(tx, e, MetricTransientBounce, false)
+	case event.ComplaintDetail:
+		return c.countOne(tx, e, MetricComplaint, true)
+	case event.DeliveryDelayDetail:
+		return c.countOne(tx, e, MetricDeliveryDelay, false)
+	case event.RejectDetail:
+		return c.countOne(tx, e, MetricReject, false)
+	}
+	return nil
+}
+
+// countSend counts a Send event's recipients per ISP: every one as
+// MetricSend, those without an exclusion as MetricCountedSend.
+func (c *Counters) countSend(tx *sql.Tx, e event.Event, v event.SendDetail) error {
+	d := dimensions{set: v.ConfigurationSet, identity: v.Identity}
+	c.remember(e.MessageID, d)
+	type key struct {
+		isp    string
+		metric Metric
+	}
+	n := map[key]int64{}
+	var order []key
+	add := func(k key) {
+		if n[k] == 0 {
+			order = append(order, k)
+		}
+		n[k]++
+	}
+	for _, r := range v.Recipients {
+		isp := ISPOf(domainOf(r.Address))
+		add(key{isp, MetricSend})
+		if r.Excluded == "" {
+			add(key{isp, MetricCountedSend})
+		}
+	}
+	bucket := BucketOf(e.Time)
+	for _, k := range order {
+		if err := c.db.ExecTx(tx, upsert, e.Account, bucket, d.set, d.identity, k.isp, string(k.metric), c.cfg.Node, n[k]); err != nil {
+			return fmt.Errorf("counting sends: %w", err)
+		}
+	}
+	return nil
+}
+
+// countOne counts one recipient's event as metric and, when counted is
+// true and the recipient counts towards reputation (not a simulator
+// address, not a verified identity of the account), as metric's Counted
+// metric too.
+func (c *Counters) countOne(tx *sql.Tx, e event.Event, metric Metric, counted bool) error {
+	d, err := c.dimensionsOf(tx, e.MessageID)
+	if err != nil {
+		return err
+	}
+	isp := ISPOf(domainOf(e.Recipient))
+	bucket := BucketOf(e.Time)
+	if err := c.db.ExecTx(tx, upsert, e.Account, bucket, d.set, d.identity, isp, string(metric), c.cfg.Node, 1); err != nil {
+		return fmt.Errorf("counting %s: %w", metric, err)
+	}
+	if !counted {
+		return nil
+	}
+	if ok, err := c.counts(e.Account, e.Recipient); err != nil || !ok {
+		return err
+	}
+	cm := MetricCountedBounce
+	if metric == MetricComplaint {
+		cm = MetricCountedComplaint
+	}
+	if err := c.db.ExecTx(tx, upsert, e.Account, bucket, d.set, d.identity, isp, string(cm), c.cfg.Node, 1); err != nil {
+		return fmt.Errorf("counting %s: %w", cm, err)
+	}
+	return nil
+}
+
+// counts reports whether an outcome for recipient counts towards
+// account's reputation: not a simulator address, not covered by a
+// verified identity of the account.
+func (c *Counters) counts(account, recipient string) (bool, error) {
+	a, err := address.ParseMailbox(recipient)
+	if err != nil {
+		return true, nil // not an address Petrel would have sent to; count it rather than hide it
+	}
+	if simulator.Is(a.Domain) {
+		return false, nil
+	}
+	if c.cfg.Identities == nil {
+		return true, nil
+	}
+	id, err := c.cfg.Identities.Authorizing(context.Background(), account, a)
+	if err != nil {
+		return false, fmt.Errorf("checking whether %s is a verified identity: %w", recipient, err)
+	}
+	return id == "", nil
+}
+
+// dimensionsOf returns a message's dimensions: remembered from its Send
+// event, or read from its "mail" object (tags "ses:configuration-set" and
+// the identity at the end of sourceArn). A message whose record is gone
+// has none (counted under no set and no identity).
+func (c *Counters) dimensionsOf(tx *sql.Tx, id string) (dimensions, error) {
+	c.mu.Lock()
+	if el, ok := c.dims[id]; ok {
+		c.order.MoveToFront(el)
+		d := el.Value.(*cached).d
+		c.mu.Unlock()
+		return d, nil
+	}
+	c.mu.Unlock()
+	raw, err := c.spool.MailTx(tx, id)
+	if errors.Is(err, spool.ErrNotFound) {
+		return dimensions{}, nil
+	}
+	if err != nil {
+		return dimensions{}, fmt.Errorf("reading the mail object of %s: %w", id, err)
+	}
+	var m struct {
+		SourceArn string              `json:"sourceArn"`
+		Tags      map[string][]string `json:"tags"`
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return dimensions{}, nil // an unreadable record: count without dimensions
+	}
+	var d dimensions
+	if s := m.Tags["ses:configuration-set"]; len(s) > 0 {
+		d.set = s[0]
+	}
+	if i := strings.Index(m.SourceArn, ":identity/"); i >= 0 {
+		d.identity = m.SourceArn[i+len(":identity/"):]
+	}
+	c.remember(id, d)
+	return d, nil
+}
+
+func (c *Counters) remember(id string, d dimensions) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.dims[id]; ok {
+		el.Value.(*cached).d = d
+		c.order.MoveToFront(el)
+		return
+	}
+	c.dims[id] = c.order.PushFront(&cached{id: id, d: d})
+	for c.order.Len() > c.cfg.CacheSize {
+		old := c.order.Remove(c.order.Back()).(*cached)
+		delete(c.dims, old.id)
+	}
+}
+
+func domainOf(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return addr[i+1:]
+	}
+	return ""
+}
+
+// BucketOf returns the start of t's 15-minute bucket, in Unix milliseconds.
+func BucketOf(t time.Time) int64 {
+	ms := t.UnixMilli()
+	return ms - ms%Bucket.Milliseconds()
+}
+
+// PruneBucket deletes the rows of the oldest bucket that began before
+// before, in one transaction, and returns how many rows it deleted; 0
+// means no bucket that old is left. Retention calls it until it returns 0.
+func (c *Counters) PruneBucket(ctx context.Context, before time.Time) (int, error) {
+	res, err := c.db.ExecContext(ctx, c.db.Rebind(`DELETE FROM send_counters WHERE bucket_ms =
+		(SELECT MIN(bucket_ms) FROM send_counters WHERE bucket_ms < ?)`), before.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("pruning statistics: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
