@@ -65,6 +65,7 @@ import (
 	"github.com/petrelmail/petrel/internal/smtpsubmit"
 	"github.com/petrelmail/petrel/internal/sns"
 	"github.com/petrelmail/petrel/internal/spool"
+	"github.com/petrelmail/petrel/internal/stats"
 	"github.com/petrelmail/petrel/internal/store"
 	"github.com/petrelmail/petrel/internal/suppression"
 )
@@ -79,6 +80,9 @@ type Services struct {
 	Queue      *queue.Queue
 	Spool      *spool.Spool
 	Events     *event.Log
+	// Stats counts every event the Log records, whoever writes it (the
+	// daemon or a CLI command).
+	Stats *stats.Counters
 }
 
 // Open opens the store and the domain services for cfg.
@@ -95,11 +99,19 @@ func Open(ctx context.Context, cfg config.Config) (*Services, error) {
 		db.Close()
 		return nil, err
 	}
+	nodeID, err := loadOrCreate(filepath.Join(cfg.DataDir, "node-id"), 8)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	// Webhook signing secrets are sealed at rest like access keys and DKIM keys.
 	sets := configset.New(db)
 	sets.SetSealer(accts)
-	return &Services{DB: db, Accounts: accts, Identities: identity.New(db, accts), ConfigSets: sets,
-		Queue: queue.New(db), Spool: spool.New(db), Events: event.NewLog(db)}, nil
+	svc := &Services{DB: db, Accounts: accts, Identities: identity.New(db, accts), ConfigSets: sets,
+		Queue: queue.New(db), Spool: spool.New(db), Events: event.NewLog(db)}
+	svc.Stats = stats.New(db, svc.Spool, stats.Config{Node: nodeID, Identities: svc.Identities})
+	svc.Events.Observe(svc.Stats)
+	return svc, nil
 }
 
 // Close closes the store.

@@ -44,11 +44,13 @@ import (
 
 	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/address"
+	"github.com/petrelmail/petrel/internal/bounce"
 	"github.com/petrelmail/petrel/internal/configset"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/message"
 	"github.com/petrelmail/petrel/internal/queue"
+	"github.com/petrelmail/petrel/internal/simulator"
 	"github.com/petrelmail/petrel/internal/spool"
 	"github.com/petrelmail/petrel/internal/store"
 	"github.com/petrelmail/petrel/internal/suppression"
@@ -321,6 +323,10 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 			Domain: r.Domain, Created: now, NextAttempt: now, Deadline: now.Add(maxDelivery),
 			ConfigurationSet: set.Name, TLSRequired: set.TLSRequired(), Body: prep.Body})
 	}
+	facts, err := s.sendFacts(ctx, req.Account, set.Name, sourceIdentity, rcpts, suppressed)
+	if err != nil {
+		return "", err
+	}
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
@@ -338,7 +344,7 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 				return err
 			}
 		}
-		if err := s.events.AddTx(tx, id, req.Account, "", now, event.SendDetail{}); err != nil {
+		if err := s.events.AddTx(tx, id, req.Account, "", now, facts); err != nil {
 			return err
 		}
 		for _, sp := range suppressed {
@@ -414,6 +420,43 @@ func (s *Sender) configSet(ctx context.Context, req Request, p *message.Prepared
 		return set, &ConfigSetPausedError{Name: name}
 	}
 	return set, nil
+}
+
+// sendFacts returns the Send event's facts (event.SendDetail): the
+// configuration set, the authorising identity, and each recipient with why
+// it does not count towards the account's quota and reputation — a
+// mailbox simulator address, an address a verified identity of the
+// account covers (identity.Service.Authorizing, cached), or a recipient
+// suppressed by the account's or set's list (not the global list: those
+// count, ../shared/spec/ses.md §8.1).
+func (s *Sender) sendFacts(ctx context.Context, account, set, sourceIdentity string, rcpts []address.Address,
+	suppressed []suppression.Suppressed) (event.SendDetail, error) {
+	d := event.SendDetail{ConfigurationSet: set, Identity: sourceIdentity, Recipients: make([]event.SendRecipient, len(rcpts))}
+	for i, r := range rcpts {
+		d.Recipients[i].Address = r.Email()
+	}
+	for _, sp := range suppressed {
+		if sp.Bounce.BounceSubType == bounce.OnAccountSuppressionList {
+			d.Recipients[sp.Index].Excluded = event.ExcludedSuppressed
+		}
+	}
+	for i, r := range rcpts {
+		if d.Recipients[i].Excluded != "" {
+			continue
+		}
+		if simulator.Is(r.Domain) {
+			d.Recipients[i].Excluded = event.ExcludedSimulator
+			continue
+		}
+		id, err := s.identities.Authorizing(ctx, account, r)
+		if err != nil {
+			return d, &StorageError{err}
+		}
+		if id != "" {
+			d.Recipients[i].Excluded = event.ExcludedVerified
+		}
+	}
+	return d, nil
 }
 
 // release gives up this node's leases on entries it could not start, so the

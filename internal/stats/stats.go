@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/petrelmail/petrel/internal/address"
+	"github.com/petrelmail/petrel/internal/bounce"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/simulator"
 	"github.com/petrelmail/petrel/internal/spool"
@@ -131,8 +132,8 @@ func (c *Counters) ObserveTx(tx *sql.Tx, e event.Event) error {
 	case event.DeliveryDetail:
 		return c.countOne(tx, e, MetricDelivery, false)
 	case event.BounceDetail:
-		if v.BounceType == "Permanent" {
-			counted := v.BounceSubType != "OnAccountSuppressionList"
+		if v.BounceType == bounce.Permanent {
+			counted := v.BounceSubType != bounce.OnAccountSuppressionList
 			return c.countOne(tx, e, MetricPermanentBounce, counted)
 		}
 		return c.countOne(tx, e, MetricTransientBounce, false)
