@@ -388,7 +388,12 @@ func sendError(err error) *Error {
 	var st *sending.StorageError
 	var noSet *sending.ConfigSetNotFoundError
 	var pausedSet *sending.ConfigSetPausedError
+	var throttled *sending.ThrottledError
 	switch {
+	case errors.As(err, &throttled):
+		// ../shared/spec/ses.md §1.14; SES's v2 code for the daily quota is
+		// not documented: both are throttling (docs/quotas.md).
+		return &Error{Code: "TooManyRequestsException", Status: 429, Message: throttled.Error()}
 	case errors.As(err, &unv):
 		return &Error{Code: "MessageRejected", Status: 400, Message: unv.Error()}
 	case errors.As(err, &rej):

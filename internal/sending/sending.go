@@ -1,11 +1,16 @@
 // Package sending is the accept path shared by the SESv2 API and SMTP
 // submission. Given an authenticated account and a message, Send:
 //
-//  1. checks the account may send;
+//  1. checks the account may send, and has room in its sending quota
+//     (quota.Quota.Check; *ThrottledError otherwise, before the message is
+//     read);
 //  2. checks every sender identity (From, Sender and Return-Path headers,
 //     envelope MAIL FROM) is a verified identity of the account (SES:
 //     MessageRejected otherwise);
-//  3. checks the recipients (1 to 50, valid syntax);
+//  3. checks the recipients (1 to 50, valid syntax) and, for an account in
+//     the sandbox, that each is covered by a verified identity of the
+//     account or is a mailbox simulator address (SES §8.5: MessageRejected
+//     listing the others with any unverified sender);
 //  4. parses the message, rejects duplicate singleton headers, and prepares
 //     it as SES does (X-SES-* read and stripped, Message-ID and Date set),
 //     adding the signed X-Petrel-Feedback token that ties reports sent to
@@ -23,10 +28,15 @@
 //  7. checks the recipients against the suppression lists
 //     (suppression.List.Check): a suppressed recipient gets no queue entry
 //     but a Bounce event (Permanent / OnAccountSuppressionList or
-//     Suppressed), and the call still succeeds (SES §6.1);
+//     Suppressed), and the call still succeeds (SES §6.1); then admits the
+//     recipients that count towards the quota (quota.Quota.Admit: not
+//     simulator addresses, not account-suppressed), or refuses the message
+//     (*ThrottledError);
 //  8. stores body, one queue entry per other recipient, the Send event and
 //     the suppressed recipients' Bounce events in one group-committed
-//     transaction, and returns only when it is on disk;
+//     transaction, with the quota's usage (quota.Quota.RecordTx), and
+//     returns only when it is on disk (when it is not stored, the quota
+//     admission is released);
 //  9. hands the new queue entries, with the body, to the delivery workers in
 //     memory, so the first attempt starts at once and reads nothing back
 //     (when the workers are backlogged the entries are stored unleased and
@@ -49,6 +59,8 @@ import (
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/message"
 	"github.com/petrelmail/petrel/internal/queue"
+	"github.com/petrelmail/petrel/internal/quota"
+	"github.com/petrelmail/petrel/internal/simulator"
 	"github.com/petrelmail/petrel/internal/spool"
 	"github.com/petrelmail/petrel/internal/store"
 	"github.com/petrelmail/petrel/internal/suppression"
@@ -89,6 +101,10 @@ type Sender struct {
 	// Suppression is checked before storing (suppression.List.Check);
 	// wired by daemon; nil: no recipient is suppressed.
 	Suppression *suppression.List
+	// Quota enforces the accounts' sending quotas (package quota); wired by
+	// daemon; nil: no quota is enforced (the sandbox's recipient rule
+	// still is).
+	Quota *quota.Quota
 }
 
 // Handoff is the delivery side of acceptance (package delivery).
@@ -150,6 +166,32 @@ type UnverifiedError struct {
 func (e *UnverifiedError) Error() string {
 	return "Email address is not verified. The following identities failed the check in region " +
 		strings.ToUpper(e.Region) + ": " + strings.Join(e.Identities, ", ")
+}
+
+// ThrottledError is a message over the account's sending quota: its
+// sending rate, or (Daily) its 24-hour quota (SES: TooManyRequestsException
+// "Maximum sending rate exceeded." / "Daily message quota exceeded.", SMTP
+// 454 4.7.0 Throttling failure; ../shared/spec/ses.md §1.14, §3.4). The
+// client may retry later; nothing was stored and no quota consumed.
+type ThrottledError struct{ Daily bool }
+
+func (e *ThrottledError) Error() string {
+	if e.Daily {
+		return quota.ErrDaily.Error()
+	}
+	return quota.ErrRate.Error()
+}
+
+// throttled maps a quota refusal to *ThrottledError, and a store failure
+// to *StorageError.
+func throttled(err error) error {
+	switch {
+	case errors.Is(err, quota.ErrDaily):
+		return &ThrottledError{Daily: true}
+	case errors.Is(err, quota.ErrRate):
+		return &ThrottledError{}
+	}
+	return &StorageError{err}
 }
 
 // RejectedError is content SES refuses (MessageRejected / 554 Transaction failed).
@@ -216,8 +258,8 @@ func (e *InternalError) Unwrap() error { return e.Err }
 // Errors: ErrSendingPaused, ErrNoRecipients, *UnverifiedError,
 // *RejectedError, *TooLargeError, *TooManyRecipientsError,
 // *ConfigSetNotFoundError, *ConfigSetPausedError (the message's or
-// account's fault: permanent), *StorageError and *InternalError
-// (Petrel's: temporary), or ctx's error when ctx ended before the message
+// account's fault: permanent), *ThrottledError (over the quota: retry
+// later), *StorageError and *InternalError (Petrel's: temporary), or ctx's error when ctx ended before the message
 // was handed to the store. In every error case nothing was stored; once
 // handed to the store, Send waits for the commit whatever ctx does, so a
 // message is never stored but reported failed for a cancelled ctx.
@@ -228,6 +270,12 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	}
 	if !acct.SendingEnabled {
 		return "", ErrSendingPaused
+	}
+	limits := quota.Limits{Account: acct.Name, Max24HourSend: acct.Max24HourSend, MaxSendRate: acct.MaxSendRate}
+	if s.Quota != nil {
+		if err := s.Quota.Check(ctx, limits); err != nil {
+			return "", throttled(err)
+		}
 	}
 	var raw []byte
 	if req.RawScratch {
@@ -258,11 +306,19 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sourceIdentity, err := s.authorize(ctx, req.Account, append([]address.Address{from, mailFrom}, senders...)...)
-	if err != nil {
-		return "", err
+	sourceIdentity, authErr := s.authorize(ctx, req.Account, append([]address.Address{from, mailFrom}, senders...)...)
+	var unverified *UnverifiedError
+	if authErr != nil && !errors.As(authErr, &unverified) {
+		return "", authErr
 	}
 	rcpts, err := s.recipients(req.Recipients)
+	if err != nil {
+		if authErr != nil {
+			return "", authErr
+		}
+		return "", err
+	}
+	facts, err := s.recipientFacts(ctx, acct, rcpts, unverified)
 	if err != nil {
 		return "", err
 	}
@@ -288,6 +344,31 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 			return "", &StorageError{err}
 		}
 	}
+	counted := len(rcpts)
+	for _, sp := range suppressed {
+		// Account (or configuration set) list: not sent, does not count
+		// (SES §8.1); global list: counts.
+		if sp.Bounce.BounceSubType == onAccountSuppressionList && facts[sp.Index].Excluded != event.ExcludedSimulator {
+			facts[sp.Index].Excluded = event.ExcludedSuppressed
+		}
+	}
+	for _, f := range facts {
+		if f.Excluded == event.ExcludedSimulator || f.Excluded == event.ExcludedSuppressed {
+			counted--
+		}
+	}
+	var admitted *quota.Admission
+	if s.Quota != nil {
+		if admitted, err = s.Quota.Admit(ctx, limits, counted); err != nil {
+			return "", throttled(err)
+		}
+	}
+	stored := false
+	defer func() {
+		if !stored {
+			admitted.Release()
+		}
+	}()
 	// DKIM-sign once, before storing: every recipient and retry sends the
 	// same signed bytes (SES signs with the From domain's key).
 	if sg, err := s.identities.Signer(ctx, req.Account, from); err != nil {
@@ -338,7 +419,12 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 				return err
 			}
 		}
-		if err := s.events.AddTx(tx, id, req.Account, "", now, event.SendDetail{}); err != nil {
+		if s.Quota != nil {
+			if err := s.Quota.RecordTx(tx, admitted); err != nil {
+				return err
+			}
+		}
+		if err := s.events.AddTx(tx, id, req.Account, "", now, event.SendDetail{ConfigurationSet: set.Name, Identity: sourceIdentity, Recipients: facts}); err != nil {
 			return err
 		}
 		for _, sp := range suppressed {
@@ -357,6 +443,7 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	if err != nil {
 		return "", &StorageError{err}
 	}
+	stored = true
 	switch {
 	case handoff && !s.Delivery.Handoff(entries):
 		s.release(entries)
@@ -457,6 +544,47 @@ func (s *Sender) authorize(ctx context.Context, account string, addrs ...address
 		return "", &UnverifiedError{Identities: failed, Region: s.cfg.Region}
 	}
 	return first, nil
+}
+
+// onAccountSuppressionList is the bounce subtype of a recipient on the
+// account's (or configuration set's) suppression list (suppression.List.Check).
+const onAccountSuppressionList = "OnAccountSuppressionList"
+
+// recipientFacts says of each recipient why it does not count towards the
+// quota and reputation (event.SendRecipient): a mailbox simulator address,
+// or one covered by a verified identity of the account (identity.Authorizing).
+// For an account in the sandbox every other recipient is refused: the
+// *UnverifiedError lists them after the senders of unverified, if any (SES
+// §8.5). unverified, when not nil, is the senders' failure, returned
+// whatever the recipients.
+func (s *Sender) recipientFacts(ctx context.Context, acct account.Account, rcpts []address.Address, unverified *UnverifiedError) ([]event.SendRecipient, error) {
+	facts := make([]event.SendRecipient, len(rcpts))
+	var failed []string
+	for i, r := range rcpts {
+		facts[i].Address = r.Email()
+		if simulator.Is(r.Domain) {
+			facts[i].Excluded = event.ExcludedSimulator
+			continue
+		}
+		id, err := s.identities.Authorizing(ctx, acct.Name, r)
+		if err != nil {
+			return nil, &StorageError{err}
+		}
+		switch {
+		case id != "":
+			facts[i].Excluded = event.ExcludedVerified
+		case !acct.ProductionAccessEnabled:
+			failed = append(failed, r.Email())
+		}
+	}
+	if unverified == nil && len(failed) > 0 {
+		unverified = &UnverifiedError{Region: s.cfg.Region}
+	}
+	if unverified != nil {
+		unverified.Identities = append(unverified.Identities, failed...)
+		return nil, unverified
+	}
+	return facts, nil
 }
 
 // headerSenders returns the addresses of the Sender and Return-Path header

@@ -46,6 +46,10 @@ var owners = map[string]string{
 
 	// Issue 14 (H4).
 	"configuration_set_event_destinations": "internal/configset",
+
+	// Issue 15 (B).
+	"send_usage":  "internal/quota",
+	"quota_nodes": "internal/quota",
 }
 
 // tableRef finds the table an SQL statement names after one of its
