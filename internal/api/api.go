@@ -28,6 +28,7 @@ import (
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/importjob"
+	"github.com/petrelmail/petrel/internal/quota"
 	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/sigv4"
 	"github.com/petrelmail/petrel/internal/spool"
@@ -55,7 +56,10 @@ type Server struct {
 	// SuppressionAttributes).
 	Suppression *suppression.List
 	ImportJobs  *importjob.Service
-	Log         *slog.Logger
+	// Quota answers GetAccount's SendQuota.SentLast24Hours (package
+	// quota); nil reports 0.
+	Quota *quota.Quota
+	Log   *slog.Logger
 	// Topics and URLs check event destinations (destinations.go): the SNS
 	// topic must be the caller's, the webhook URL must pass the SSRF
 	// guard. nil refuses that kind of destination.
@@ -151,6 +155,8 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v2/email/suppression/addresses/{EmailAddress}", 0, s.getSuppressedDestination)
 	route("DELETE /v2/email/suppression/addresses/{EmailAddress}", 0, s.deleteSuppressedDestination)
 	route("PUT /v2/email/account/suppression", MaxSmallBody, s.putAccountSuppressionAttributes)
+	route("POST /v2/email/account/details", MaxSmallBody, s.putAccountDetails)
+	route("PUT /v2/email/account/sending", MaxSmallBody, s.putAccountSendingAttributes)
 	route("POST /v2/email/import-jobs", MaxSmallBody, s.createImportJob)
 	route("GET /v2/email/import-jobs/{JobId}", 0, s.getImportJob)
 	route("POST /v2/email/import-jobs/list", MaxSmallBody, s.listImportJobs)

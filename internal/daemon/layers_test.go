@@ -54,7 +54,7 @@ var allowed = map[string][]string{
 	"quota":       {"store"},
 	"sending":     {"account", "identity", "configset", "queue", "spool", "event", "message", "address", "store", "suppression", "quota", "simulator"},
 	"delivery":    {"queue", "spool", "event", "bounce", "simulator", "smtpreply", "address", "store", "suppression", "configset"},
-	"api":         {"sending", "account", "identity", "event", "message", "sigv4", "address", "spool", "dkim", "admission", "configset", "suppression", "importjob"},
+	"api":         {"quota", "sending", "account", "identity", "event", "message", "sigv4", "address", "spool", "dkim", "admission", "configset", "suppression", "importjob"},
 	"smtpsubmit":  {"sending", "account", "address", "message", "admission"},
 	"inbound":     {"bounce", "event", "queue", "address", "store", "spool", "smtpreply", "admission", "suppression", "configset"},
 	"daemon":      {"*"},

@@ -31,7 +31,8 @@
 // HeartbeatEvery (Run); a node seen within LiveFor is live.
 //
 // An account whose two limits are both -1 (unlimited; the bootstrap
-// account) costs nothing: no lookup, no lock, no row.
+// account) is not checked: no lookup, no lock; only its usage is recorded
+// (RecordTx), for GetAccount's SentLast24Hours.
 package quota
 
 import (
@@ -255,28 +256,30 @@ func (q *Quota) Check(ctx context.Context, l Limits) error {
 // Admission is n recipients admitted for one message on this node.
 type Admission struct {
 	q       *Quota
-	u       *usage
+	u       *usage // nil for an unlimited account
 	account string
 	minute  int64
 	n       int64
-	daily   bool
 	res     *rate.Reservation // nil when the rate is unlimited
 }
 
 // Admit admits n recipients that count towards the account's quota, or
 // refuses them with ErrDaily (the window would exceed Max24HourSend) or
 // ErrRate (the bucket has not n tokens; n above the bucket's size needs it
-// full and takes it all); a refusal consumes nothing. A nil Admission with
-// a nil error means there was nothing to admit (n is 0, or the account is
-// unlimited). The Admission must be recorded with RecordTx in the
-// transaction that stores the message, or released.
+// full and takes it all); a refusal consumes nothing. An unlimited account
+// is admitted without a check. A nil Admission with a nil error means there
+// was nothing to admit (n is 0). The Admission must be recorded with
+// RecordTx in the transaction that stores the message, or released.
 //
 // Cost: a map lookup and a mutex; at most once per OthersTTL per account,
 // one SELECT of the other nodes' usage (and one of this node's at the
 // account's first limited send).
 func (q *Quota) Admit(ctx context.Context, l Limits, n int) (*Admission, error) {
-	if n <= 0 || l.unlimited() {
+	if n <= 0 {
 		return nil, nil
+	}
+	if l.unlimited() {
+		return &Admission{q: q, account: l.Account, minute: minuteOf(q.cfg.Now()), n: int64(n)}, nil
 	}
 	u := q.usage(l.Account)
 	u.mu.Lock()
@@ -291,7 +294,6 @@ func (q *Quota) Admit(ctx context.Context, l Limits, n int) (*Admission, error) 
 		if used+int64(n) > l.Max24HourSend {
 			return nil, ErrDaily
 		}
-		a.daily = true
 	}
 	if l.MaxSendRate >= 0 {
 		lim := q.limiter(u, l.MaxSendRate, now)
@@ -326,17 +328,15 @@ func (q *Quota) RecordTx(tx *sql.Tx, a *Admission) error {
 // (unless later admissions took them meanwhile). A nil a, or one released
 // before, is ignored.
 func (a *Admission) Release() {
-	if a == nil || a.n == 0 {
+	if a == nil || a.n == 0 || a.u == nil {
 		return
 	}
 	u := a.u
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if a.daily || a.res != nil {
-		if s := &u.ring[a.minute%int64(len(u.ring))]; s.minute == a.minute && a.minute >= u.low {
-			s.n -= a.n
-			u.total -= a.n
-		}
+	if s := &u.ring[a.minute%int64(len(u.ring))]; s.minute == a.minute && a.minute >= u.low {
+		s.n -= a.n
+		u.total -= a.n
 	}
 	if a.res != nil {
 		a.res.CancelAt(a.q.cfg.Now())
