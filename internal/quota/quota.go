@@ -7,9 +7,10 @@
 //
 //  1. asks Check, before parsing, whether the account has any room left
 //     (nothing is consumed);
-//  2. asks Admit for the recipients that count (not simulator or
-//     account-suppressed ones), which consumes rate tokens and daily room
-//     on this node, or refuses with ErrRate or ErrDaily;
+//  2. asks Admit for the message's recipients (not account-suppressed
+//     ones, which are not sent): all of them against the rate, all but
+//     simulator ones against the 24-hour quota; Admit consumes rate tokens
+//     and daily room on this node, or refuses with ErrRate or ErrDaily;
 //  3. calls RecordTx in the message's group-committed transaction, which
 //     adds the recipients to send_usage (account, minute, node);
 //  4. calls Admission.Release when the message is not stored after all,
@@ -211,26 +212,32 @@ func (q *Quota) daily(ctx context.Context, account string, u *usage, now time.Ti
 	return u.total + u.others, nil
 }
 
-// limiter returns the account's bucket, set for its rate share now.
+// limiter returns the account's bucket, set for its rate share now. A
+// bucket whose share changed (a new MaxSendRate, another number of live
+// nodes) is replaced by one as full, in proportion, as the old one was.
 func (q *Quota) limiter(u *usage, perSecond float64, now time.Time) *rate.Limiter {
 	live := float64(q.live.Load())
+	if u.lim != nil && u.limFor == [2]float64{perSecond, live} {
+		return u.lim
+	}
 	share := perSecond / live
 	burst := max(1, int(math.Ceil(share)))
-	switch {
-	case u.lim == nil:
-		u.lim = rate.NewLimiter(rate.Limit(share), burst)
-	case u.limFor != [2]float64{perSecond, live}:
-		u.lim.SetLimitAt(now, rate.Limit(share))
-		u.lim.SetBurstAt(now, burst)
+	lim := rate.NewLimiter(rate.Limit(share), burst)
+	if u.lim != nil {
+		full := min(1, max(0, u.lim.TokensAt(now)/float64(u.lim.Burst())))
+		if take := burst - int(math.Floor(full*float64(burst))); take > 0 {
+			lim.ReserveN(now, take)
+		}
 	}
-	u.limFor = [2]float64{perSecond, live}
-	return u.lim
+	u.lim, u.limFor = lim, [2]float64{perSecond, live}
+	return lim
 }
 
 // Check reports whether the account has room for at least one more
-// recipient now, consuming nothing: nil, ErrDaily, ErrRate, or a store
-// error. It lets the accept path refuse before reading the message.
-func (q *Quota) Check(ctx context.Context, l Limits) error {
+// recipient now — against the 24-hour quota too when daily (some recipient
+// may count towards it) — consuming nothing: nil, ErrDaily, ErrRate, or a
+// store error. It lets the accept path refuse before reading the message.
+func (q *Quota) Check(ctx context.Context, l Limits, daily bool) error {
 	if l.unlimited() {
 		return nil
 	}
@@ -238,7 +245,7 @@ func (q *Quota) Check(ctx context.Context, l Limits) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	now := q.cfg.Now()
-	if l.Max24HourSend >= 0 {
+	if daily && l.Max24HourSend >= 0 {
 		used, err := q.daily(ctx, l.Account, u, now)
 		if err != nil {
 			return err
@@ -253,51 +260,56 @@ func (q *Quota) Check(ctx context.Context, l Limits) error {
 	return nil
 }
 
-// Admission is n recipients admitted for one message on this node.
+// Admission is the recipients of one message admitted on this node.
 type Admission struct {
-	q       *Quota
-	u       *usage // nil for an unlimited account
-	account string
-	minute  int64
-	n       int64
-	res     *rate.Reservation // nil when the rate is unlimited
+	q        *Quota
+	u        *usage // nil for an unlimited account
+	account  string
+	minute   int64
+	n        int64 // recipients counted against the 24-hour quota
+	released bool
+	res      *rate.Reservation // nil when the rate is unlimited
 }
 
-// Admit admits n recipients that count towards the account's quota, or
-// refuses them with ErrDaily (the window would exceed Max24HourSend) or
-// ErrRate (the bucket has not n tokens; n above the bucket's size needs it
-// full and takes it all); a refusal consumes nothing. An unlimited account
-// is admitted without a check. A nil Admission with a nil error means there
-// was nothing to admit (n is 0). The Admission must be recorded with
+// Admit admits a message's recipients: sent recipients against the rate
+// (every recipient the message goes to, simulator ones included: SES
+// limits them by the rate too) and, of those, counted against the 24-hour
+// quota (not simulator ones; ../shared/spec/ses.md §5). It refuses with
+// ErrDaily (the window would exceed Max24HourSend) or ErrRate (the bucket
+// has not sent tokens; more than the bucket's size needs it full and takes
+// it all); a refusal consumes nothing. An unlimited account is admitted
+// without a check. A nil Admission with a nil error means there was
+// nothing to admit (sent is 0). The Admission must be recorded with
 // RecordTx in the transaction that stores the message, or released.
 //
 // Cost: a map lookup and a mutex; at most once per OthersTTL per account,
 // one SELECT of the other nodes' usage (and one of this node's at the
 // account's first limited send).
-func (q *Quota) Admit(ctx context.Context, l Limits, n int) (*Admission, error) {
-	if n <= 0 {
+func (q *Quota) Admit(ctx context.Context, l Limits, sent, counted int) (*Admission, error) {
+	if sent <= 0 {
 		return nil, nil
 	}
+	counted = min(max(counted, 0), sent)
 	if l.unlimited() {
-		return &Admission{q: q, account: l.Account, minute: minuteOf(q.cfg.Now()), n: int64(n)}, nil
+		return &Admission{q: q, account: l.Account, minute: minuteOf(q.cfg.Now()), n: int64(counted)}, nil
 	}
 	u := q.usage(l.Account)
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	now := q.cfg.Now()
-	a := &Admission{q: q, u: u, account: l.Account, minute: minuteOf(now), n: int64(n)}
-	if l.Max24HourSend >= 0 {
+	a := &Admission{q: q, u: u, account: l.Account, minute: minuteOf(now), n: int64(counted)}
+	if l.Max24HourSend >= 0 && counted > 0 {
 		used, err := q.daily(ctx, l.Account, u, now)
 		if err != nil {
 			return nil, err
 		}
-		if used+int64(n) > l.Max24HourSend {
+		if used+int64(counted) > l.Max24HourSend {
 			return nil, ErrDaily
 		}
 	}
 	if l.MaxSendRate >= 0 {
 		lim := q.limiter(u, l.MaxSendRate, now)
-		r := lim.ReserveN(now, min(n, lim.Burst()))
+		r := lim.ReserveN(now, min(sent, lim.Burst()))
 		if !r.OK() || r.DelayFrom(now) > 0 {
 			r.CancelAt(now)
 			return nil, ErrRate
@@ -310,12 +322,13 @@ func (q *Quota) Admit(ctx context.Context, l Limits, n int) (*Admission, error) 
 	return a, nil
 }
 
-// RecordTx adds the admitted recipients to send_usage in tx, the
-// transaction that stores the message. A nil a records nothing. It changes
+// RecordTx adds the admitted recipients counted against the 24-hour quota
+// to send_usage in tx, the transaction that stores the message. A nil a,
+// or one with none counted, records nothing. It changes
 // nothing in memory, so a transaction retried (store.Batcher) or rolled back
 // counts once or not at all.
 func (q *Quota) RecordTx(tx *sql.Tx, a *Admission) error {
-	if a == nil {
+	if a == nil || a.n == 0 {
 		return nil
 	}
 	return q.db.ExecTx(tx, `INSERT INTO send_usage (account, minute_ms, node, recipients) VALUES (?, ?, ?, ?)
@@ -328,7 +341,7 @@ func (q *Quota) RecordTx(tx *sql.Tx, a *Admission) error {
 // (unless later admissions took them meanwhile). A nil a, or one released
 // before, is ignored.
 func (a *Admission) Release() {
-	if a == nil || a.n == 0 || a.u == nil {
+	if a == nil || a.released || a.u == nil {
 		return
 	}
 	u := a.u
@@ -341,7 +354,7 @@ func (a *Admission) Release() {
 	if a.res != nil {
 		a.res.CancelAt(a.q.cfg.Now())
 	}
-	a.n = 0
+	a.released = true
 }
 
 // SentLast24Hours returns the recipients the account's stored messages

@@ -28,7 +28,7 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // admit admits n and stores the admission, as a send does.
 func admit(t *testing.T, db *store.DB, q *quota.Quota, l quota.Limits, n int) error {
 	t.Helper()
-	a, err := q.Admit(t.Context(), l, n)
+	a, err := q.Admit(t.Context(), l, n, n)
 	if err != nil {
 		return err
 	}
@@ -67,12 +67,12 @@ func TestRollingWindow(t *testing.T) {
 			}
 			for _, st := range steps {
 				clk.Set(st.at)
-				if err := q.Check(t.Context(), l); !errors.Is(err, st.want) {
+				if err := q.Check(t.Context(), l, true); !errors.Is(err, st.want) {
 					t.Errorf("%s: Check = %v, want %v", st.name, err, st.want)
 				}
 				// A restarted node reads the same from send_usage.
 				fresh := quota.New(db, quota.Config{Node: "n1", Now: clk.Now})
-				if _, err := fresh.Admit(t.Context(), l, 1); !errors.Is(err, st.want) {
+				if _, err := fresh.Admit(t.Context(), l, 1, 1); !errors.Is(err, st.want) {
 					t.Errorf("%s: a restarted node's Admit = %v, want %v", st.name, err, st.want)
 				}
 			}
@@ -136,7 +136,7 @@ func TestRateBurst(t *testing.T) {
 	if ok, _ := burst(5); ok != 1 {
 		t.Errorf("0.1 s later: %d accepted, want 1", ok)
 	}
-	if err := q.Check(t.Context(), l); !errors.Is(err, quota.ErrRate) {
+	if err := q.Check(t.Context(), l, true); !errors.Is(err, quota.ErrRate) {
 		t.Errorf("Check with an empty bucket = %v, want ErrRate", err)
 	}
 	clk.Add(500 * time.Millisecond)
@@ -159,11 +159,11 @@ func TestRelease(t *testing.T) {
 	clk := &clock{t: t0}
 	q := quota.New(db, quota.Config{Node: "n1", Now: clk.Now})
 	l := quota.Limits{Account: "a", Max24HourSend: 10, MaxSendRate: 10}
-	a, err := q.Admit(t.Context(), l, 10)
+	a, err := q.Admit(t.Context(), l, 10, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := q.Admit(t.Context(), l, 1); !errors.Is(err, quota.ErrDaily) {
+	if _, err := q.Admit(t.Context(), l, 1, 1); !errors.Is(err, quota.ErrDaily) {
 		t.Fatalf("over the quota: %v", err)
 	}
 	a.Release()
@@ -173,6 +173,34 @@ func TestRelease(t *testing.T) {
 	}
 	if n, _ := q.SentLast24Hours(t.Context(), "a"); n != 10 {
 		t.Errorf("SentLast24Hours = %d, want 10", n)
+	}
+}
+
+// TestSimulatorRecipients: recipients not counted against the 24-hour
+// quota (simulator ones) still take rate tokens.
+func TestSimulatorRecipients(t *testing.T) {
+	db := store.OpenTest(t, "sqlite")
+	clk := &clock{t: t0}
+	q := quota.New(db, quota.Config{Node: "n1", Now: clk.Now})
+	l := quota.Limits{Account: "a", Max24HourSend: 2, MaxSendRate: 3}
+	for range 3 {
+		a, err := q.Admit(t.Context(), l, 1, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Tx(t.Context(), func(tx *sql.Tx) error { return q.RecordTx(tx, a) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := q.Admit(t.Context(), l, 1, 0); !errors.Is(err, quota.ErrRate) {
+		t.Errorf("a 4th simulator recipient in the second: %v, want ErrRate", err)
+	}
+	clk.Add(time.Second)
+	if err := admit(t, db, q, l, 2); err != nil {
+		t.Errorf("the daily quota is untouched by simulator recipients: %v", err)
+	}
+	if n, _ := q.SentLast24Hours(t.Context(), "a"); n != 2 {
+		t.Errorf("SentLast24Hours = %d, want 2", n)
 	}
 }
 
@@ -186,13 +214,13 @@ func TestUnlimited(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := q.Check(t.Context(), l); err != nil {
+	if err := q.Check(t.Context(), l, true); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := q.SentLast24Hours(t.Context(), "boot"); n != 3000 {
 		t.Errorf("SentLast24Hours = %d, want 3000", n)
 	}
-	if a, err := q.Admit(t.Context(), l, 0); a != nil || err != nil {
+	if a, err := q.Admit(t.Context(), l, 0, 0); a != nil || err != nil {
 		t.Errorf("Admit(0) = %v, %v; want nothing", a, err)
 	}
 }
@@ -244,9 +272,6 @@ func TestTwoNodes(t *testing.T) {
 	if qa.LiveNodes() != 1 {
 		t.Fatalf("a sees %d live nodes, want 1", qa.LiveNodes())
 	}
-	// Its bucket grows to 10 at its first send, then fills in a second.
-	count(dbA, qa)
-	clk.Add(time.Second)
 	if a := count(dbA, qa); a != 10 {
 		t.Errorf("alone, a accepted %d of 50 instant sends, want 10", a)
 	}

@@ -29,9 +29,9 @@
 //     (suppression.List.Check): a suppressed recipient gets no queue entry
 //     but a Bounce event (Permanent / OnAccountSuppressionList or
 //     Suppressed), and the call still succeeds (SES §6.1); then admits the
-//     recipients that count towards the quota (quota.Quota.Admit: not
-//     simulator addresses, not account-suppressed), or refuses the message
-//     (*ThrottledError);
+//     recipients sent against the quota (quota.Quota.Admit: all against
+//     the rate, all but simulator addresses against the 24-hour quota), or
+//     refuses the message (*ThrottledError);
 //  8. stores body, one queue entry per other recipient, the Send event and
 //     the suppressed recipients' Bounce events in one group-committed
 //     transaction, with the quota's usage (quota.Quota.RecordTx), and
@@ -273,7 +273,11 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	}
 	limits := quota.Limits{Account: acct.Name, Max24HourSend: acct.Max24HourSend, MaxSendRate: acct.MaxSendRate}
 	if s.Quota != nil {
-		if err := s.Quota.Check(ctx, limits); err != nil {
+		daily := false // whether a recipient may count towards the 24-hour quota
+		for _, r := range req.Recipients {
+			daily = daily || !simulator.Is(r.Domain)
+		}
+		if err := s.Quota.Check(ctx, limits, daily); err != nil {
 			return "", throttled(err)
 		}
 	}
@@ -344,7 +348,6 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 			return "", &StorageError{err}
 		}
 	}
-	counted := len(rcpts)
 	for _, sp := range suppressed {
 		// Account (or configuration set) list: not sent, does not count
 		// (SES §8.1); global list: counts.
@@ -352,14 +355,17 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 			facts[sp.Index].Excluded = event.ExcludedSuppressed
 		}
 	}
+	// Recipients sent count against the rate, simulator ones included;
+	// against the 24-hour quota all but simulator ones (SES §5, §8.5).
+	sent, counted := len(rcpts)-len(suppressed), 0
 	for _, f := range facts {
-		if f.Excluded == event.ExcludedSimulator || f.Excluded == event.ExcludedSuppressed {
-			counted--
+		if f.Excluded == "" || f.Excluded == event.ExcludedVerified {
+			counted++
 		}
 	}
 	var admitted *quota.Admission
 	if s.Quota != nil {
-		if admitted, err = s.Quota.Admit(ctx, limits, counted); err != nil {
+		if admitted, err = s.Quota.Admit(ctx, limits, sent, counted); err != nil {
 			return "", throttled(err)
 		}
 	}
