@@ -23,8 +23,10 @@ import (
 // DomainSigningSelector, 1-63 characters).
 var selectorRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
 
-// GetAccount (§1.10). Quotas are not enforced yet; the figures say so
-// (Max24HourSend -1 = unlimited) and SentLast24Hours counts accepted messages.
+// GetAccount (§1.10): the account's quota as enforced (package quota;
+// -1 = unlimited) with SentLast24Hours, the recipients counted in the
+// rolling 24 hours on every node; production access and the details of its
+// last request; SendingEnabled, the tenant's own switch.
 func (s *Server) getAccount(ctx context.Context, c *call) (any, error) {
 	acct, err := s.Accounts.Get(ctx, c.account)
 	if err != nil {
