@@ -27,13 +27,16 @@ ALTER TABLE accounts ADD COLUMN review_decided_ms BIGINT NOT NULL DEFAULT 0;
 -- quota: written in each send's transaction (recipients += n), summed over
 -- the last 24 h for the daily quota and GetAccount's SentLast24Hours, and
 -- pruned after 24 h by the quota's heartbeat loop. minute_ms is the start
--- of the minute (Unix ms).
+-- of the minute (Unix ms). conn is the PostgreSQL backend of the writing
+-- transaction (pg_backend_pid(); 0 on SQLite), so that concurrent
+-- group commits of one node never wait on each other's row.
 CREATE TABLE send_usage (
 	account TEXT NOT NULL,
 	minute_ms BIGINT NOT NULL,
 	node TEXT NOT NULL,
+	conn BIGINT NOT NULL,
 	recipients BIGINT NOT NULL,
-	PRIMARY KEY (account, minute_ms, node)
+	PRIMARY KEY (account, minute_ms, node, conn)
 );
 CREATE INDEX send_usage_minute ON send_usage (minute_ms);
 
