@@ -123,7 +123,7 @@ func TestAccountQuotaAPI(t *testing.T) {
 			a = getAccount()
 			d := a.Details
 			if d == nil || d.MailType != types.MailTypeTransactional || aws.ToString(d.WebsiteURL) != "https://sandy.example" || d.ContactLanguage != types.ContactLanguageEn ||
-				aws.ToString(d.UseCaseDescription) != "receipts" || len(d.AdditionalContactEmailAddresses) != 1 ||
+				len(d.AdditionalContactEmailAddresses) != 1 ||
 				d.ReviewDetails == nil || d.ReviewDetails.Status != types.ReviewStatusPending || len(aws.ToString(d.ReviewDetails.CaseId)) != 10 ||
 				a.ProductionAccessEnabled {
 				t.Fatalf("after the request: production %v, details %+v", a.ProductionAccessEnabled, d)

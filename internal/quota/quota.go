@@ -64,11 +64,11 @@ const (
 	OthersTTL      = time.Second
 )
 
-// Refusals, in SES's words (the edges answer TooManyRequestsException /
-// SMTP 454 4.7.0 Throttling failure).
+// Refusals (the edges answer TooManyRequestsException / SMTP 454 4.7.0
+// Throttling failure, in SES's words: sending.ThrottledError).
 var (
-	ErrRate  = errors.New("Maximum sending rate exceeded.")
-	ErrDaily = errors.New("Daily message quota exceeded.")
+	ErrRate  = errors.New("maximum sending rate exceeded")
+	ErrDaily = errors.New("daily message quota exceeded")
 )
 
 // Config configures a Quota.

@@ -177,9 +177,9 @@ type ThrottledError struct{ Daily bool }
 
 func (e *ThrottledError) Error() string {
 	if e.Daily {
-		return quota.ErrDaily.Error()
+		return "Daily message quota exceeded."
 	}
-	return quota.ErrRate.Error()
+	return "Maximum sending rate exceeded."
 }
 
 // throttled maps a quota refusal to *ThrottledError, and a store failure
