@@ -267,6 +267,7 @@ type Admission struct {
 	account  string
 	minute   int64
 	n        int64 // recipients counted against the 24-hour quota
+	inRing   bool  // n was added to u's ring
 	released bool
 	res      *rate.Reservation // nil when the rate is unlimited
 }
@@ -318,7 +319,12 @@ func (q *Quota) Admit(ctx context.Context, l Limits, sent, counted int) (*Admiss
 	}
 	// This node's usage counts the admission at once, even before it is
 	// stored, so that concurrent sends cannot overrun the quota together.
-	u.add(a.minute, a.n)
+	// (Until the 24 hours are limited the ring is not kept: when they
+	// become so, load reads what was recorded meanwhile.)
+	if u.loaded {
+		u.add(a.minute, a.n)
+		a.inRing = true
+	}
 	return a, nil
 }
 
@@ -354,7 +360,7 @@ func (a *Admission) Release() {
 	u := a.u
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if s := &u.ring[a.minute%int64(len(u.ring))]; s.minute == a.minute && a.minute >= u.low {
+	if s := &u.ring[a.minute%int64(len(u.ring))]; a.inRing && s.minute == a.minute && a.minute >= u.low {
 		s.n -= a.n
 		u.total -= a.n
 	}

@@ -204,6 +204,25 @@ func TestSimulatorRecipients(t *testing.T) {
 	}
 }
 
+// TestLimitAdded: usage recorded while the 24 hours were unlimited counts
+// once when they become limited.
+func TestLimitAdded(t *testing.T) {
+	db := store.OpenTest(t, "sqlite")
+	clk := &clock{t: t0}
+	q := quota.New(db, quota.Config{Node: "n1", Now: clk.Now})
+	l := quota.Limits{Account: "a", Max24HourSend: -1, MaxSendRate: 100}
+	if err := admit(t, db, q, l, 5); err != nil {
+		t.Fatal(err)
+	}
+	l.Max24HourSend = 6
+	if err := admit(t, db, q, l, 1); err != nil {
+		t.Fatalf("the 6th recipient: %v", err)
+	}
+	if err := admit(t, db, q, l, 1); !errors.Is(err, quota.ErrDaily) {
+		t.Errorf("the 7th recipient: %v, want ErrDaily", err)
+	}
+}
+
 // TestUnlimited: -1/-1 is never refused and still counted.
 func TestUnlimited(t *testing.T) {
 	db := store.OpenTest(t, "sqlite")
