@@ -29,6 +29,7 @@ import (
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/importjob"
 	"github.com/petrelmail/petrel/internal/metrics"
+	"github.com/petrelmail/petrel/internal/quota"
 	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/sigv4"
 	"github.com/petrelmail/petrel/internal/spool"
@@ -56,7 +57,10 @@ type Server struct {
 	// SuppressionAttributes).
 	Suppression *suppression.List
 	ImportJobs  *importjob.Service
-	Log         *slog.Logger
+	// Quota answers GetAccount's SendQuota.SentLast24Hours (package
+	// quota); nil reports 0.
+	Quota *quota.Quota
+	Log   *slog.Logger
 	// Topics and URLs check event destinations (destinations.go): the SNS
 	// topic must be the caller's, the webhook URL must pass the SSRF
 	// guard. nil refuses that kind of destination.
@@ -157,6 +161,8 @@ func (s *Server) Handler() http.Handler {
 	route("GetSuppressedDestination", "GET /v2/email/suppression/addresses/{EmailAddress}", 0, s.getSuppressedDestination)
 	route("DeleteSuppressedDestination", "DELETE /v2/email/suppression/addresses/{EmailAddress}", 0, s.deleteSuppressedDestination)
 	route("PutAccountSuppressionAttributes", "PUT /v2/email/account/suppression", MaxSmallBody, s.putAccountSuppressionAttributes)
+	route("PutAccountDetails", "POST /v2/email/account/details", MaxSmallBody, s.putAccountDetails)
+	route("PutAccountSendingAttributes", "PUT /v2/email/account/sending", MaxSmallBody, s.putAccountSendingAttributes)
 	route("CreateImportJob", "POST /v2/email/import-jobs", MaxSmallBody, s.createImportJob)
 	route("GetImportJob", "GET /v2/email/import-jobs/{JobId}", 0, s.getImportJob)
 	route("ListImportJobs", "POST /v2/email/import-jobs/list", MaxSmallBody, s.listImportJobs)
@@ -411,7 +417,12 @@ func sendError(err error) *Error {
 	var st *sending.StorageError
 	var noSet *sending.ConfigSetNotFoundError
 	var pausedSet *sending.ConfigSetPausedError
+	var throttled *sending.ThrottledError
 	switch {
+	case errors.As(err, &throttled):
+		// ../shared/spec/ses.md §1.14; SES's v2 code for the daily quota is
+		// not documented: both are throttling (docs/quotas.md).
+		return &Error{Code: "TooManyRequestsException", Status: 429, Message: throttled.Error()}
 	case errors.As(err, &unv):
 		return &Error{Code: "MessageRejected", Status: 400, Message: unv.Error()}
 	case errors.As(err, &rej):

@@ -63,6 +63,9 @@ type Config struct {
 	GlobalSuppressionInitial Duration `toml:"global-suppression-initial"` // how long a first hard bounce keeps an address on the global suppression list
 	GlobalSuppressionMax     Duration `toml:"global-suppression-max"`     // the longest a listing lasts; each repeat hard bounce doubles the last, up to this
 
+	ProductionMax24hSend  int64   `toml:"production-max-24h-send"`  // Max24HourSend given with production access (docs/quotas.md; -1 = unlimited)
+	ProductionMaxSendRate float64 `toml:"production-max-send-rate"` // MaxSendRate (recipients/s) given with production access (-1 = unlimited)
+
 	HTTPMaxConns      int      `toml:"http-max-conns"`        // API connections open at once (0 = as many as the open-files limit allows); more are answered 503 and closed
 	HTTPMaxConnsPerIP int      `toml:"http-max-conns-per-ip"` // API connections open at once from one address (0 = unlimited)
 	HTTPHeaderTimeout Duration `toml:"http-header-timeout"`   // time a client has to send a request's headers (a new connection: its first request's)
@@ -185,6 +188,10 @@ func Default() Config {
 		GlobalSuppressionInitial: Duration(24 * time.Hour),
 		GlobalSuppressionMax:     Duration(14 * 24 * time.Hour),
 
+		// SES's usual first production quota.
+		ProductionMax24hSend:  50000,
+		ProductionMaxSendRate: 14,
+
 		HTTPMaxConns:      4096,
 		HTTPMaxConnsPerIP: 1024,
 		HTTPHeaderTimeout: Duration(10 * time.Second),
@@ -280,6 +287,8 @@ func Flags(fs *flag.FlagSet, cfg *Config) {
 	fs.Var(&cfg.RetentionInbound, "retention-inbound", "how long mail received at the return path is kept, e.g. 14d (0 = forever, else at least 1s)")
 	fs.Var(&cfg.GlobalSuppressionInitial, "global-suppression-initial", "how long a first hard bounce keeps an address on the global suppression list, e.g. 24h (at least 1m)")
 	fs.Var(&cfg.GlobalSuppressionMax, "global-suppression-max", "the longest an address stays on the global suppression list: each repeat hard bounce doubles its last listing up to this, e.g. 14d (at least global-suppression-initial, at most 365d)")
+	fs.Int64Var(&cfg.ProductionMax24hSend, "production-max-24h-send", cfg.ProductionMax24hSend, "recipients per rolling 24 h an account gets with production access (petrel account create --production, account production --grant; -1 = unlimited)")
+	fs.Float64Var(&cfg.ProductionMaxSendRate, "production-max-send-rate", cfg.ProductionMaxSendRate, "recipients per second an account gets with production access (-1 = unlimited)")
 	fs.IntVar(&cfg.HTTPMaxConns, "http-max-conns", cfg.HTTPMaxConns, "API connections open at once; more are answered 503 and closed (lowered to fit the open-files limit; 0 = as many as it allows)")
 	fs.IntVar(&cfg.HTTPMaxConnsPerIP, "http-max-conns-per-ip", cfg.HTTPMaxConnsPerIP, "API connections open at once from one address (0 = unlimited; raise it behind a proxy)")
 	fs.Var(&cfg.HTTPHeaderTimeout, "http-header-timeout", "time a client has to send a request's headers (at least 1s)")
@@ -377,6 +386,12 @@ func (c Config) Validate() error {
 	}
 	if c.GlobalSuppressionMax < c.GlobalSuppressionInitial || c.GlobalSuppressionMax > Duration(365*24*time.Hour) {
 		errs = append(errs, errors.New("global-suppression-max: must be at least global-suppression-initial and at most 365d"))
+	}
+	if c.ProductionMax24hSend < -1 {
+		errs = append(errs, errors.New("production-max-24h-send: must be -1 (unlimited) or at least 0"))
+	}
+	if c.ProductionMaxSendRate != -1 && !(c.ProductionMaxSendRate > 0 && c.ProductionMaxSendRate < 1e9) {
+		errs = append(errs, errors.New("production-max-send-rate: must be -1 (unlimited) or above 0"))
 	}
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {

@@ -154,6 +154,11 @@ func TestValidateLimits(t *testing.T) {
 		{[]string{"--global-suppression-initial", "15d"}, "global-suppression-max"},
 		{[]string{"--global-suppression-max", "30d"}, ""},
 		{[]string{"--global-suppression-max", "366d"}, "global-suppression-max"},
+		{[]string{"--production-max-24h-send", "-2"}, "production-max-24h-send"},
+		{[]string{"--production-max-24h-send", "-1", "--production-max-send-rate", "-1"}, ""},
+		{[]string{"--production-max-send-rate", "0"}, "production-max-send-rate"},
+		{[]string{"--production-max-send-rate", "NaN"}, "production-max-send-rate"},
+		{[]string{"--production-max-24h-send", "1000000", "--production-max-send-rate", "0.5"}, ""},
 	}
 	for _, c := range cases {
 		_, err := Load(c.args)

@@ -61,6 +61,7 @@ import (
 	"github.com/petrelmail/petrel/internal/notify"
 	"github.com/petrelmail/petrel/internal/publish"
 	"github.com/petrelmail/petrel/internal/queue"
+	"github.com/petrelmail/petrel/internal/quota"
 	"github.com/petrelmail/petrel/internal/retention"
 	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/smtpsubmit"
@@ -105,6 +106,7 @@ func Open(ctx context.Context, cfg config.Config) (*Services, error) {
 		db.Close()
 		return nil, err
 	}
+	accts.ProductionQuota = account.Quota{Max24HourSend: cfg.ProductionMax24hSend, MaxSendRate: cfg.ProductionMaxSendRate}
 	// Webhook signing secrets are sealed at rest like access keys and DKIM keys.
 	sets := configset.New(db)
 	sets.SetSealer(accts)
@@ -129,6 +131,8 @@ type Daemon struct {
 	prune *retention.Pruner
 	// imports runs suppression-list import jobs (CreateImportJob).
 	imports *importjob.Service
+	// quota enforces the accounts' sending quotas (its Run: heartbeats).
+	quota *quota.Quota
 	// notifier delivers notifications (event destinations, SNS topics,
 	// feedback emails) from the outbox the event log writes to.
 	notifier *notify.Engine
@@ -231,6 +235,8 @@ func (d *Daemon) build(ctx context.Context) error {
 			return fmt.Errorf("metrics: %w", err)
 		}
 	}
+	d.quota = quota.New(svc.DB, quota.Config{Node: nodeID, Log: d.log.With("component", "quota")})
+	sender.Quota = d.quota
 
 	if d.cert, err = loadCertificate(cfg); err != nil {
 		return err
@@ -253,7 +259,7 @@ func (d *Daemon) build(ctx context.Context) error {
 		return err
 	}
 	apiSrv := &api.Server{Accounts: svc.Accounts, Identities: svc.Identities, ConfigSets: svc.ConfigSets, Sender: sender, Events: svc.Events,
-		Spool: svc.Spool, Suppression: supp, ImportJobs: d.imports, Log: d.log.With("component", "api"),
+		Spool: svc.Spool, Suppression: supp, ImportJobs: d.imports, Quota: d.quota, Log: d.log.With("component", "api"),
 		Topics: topics, URLs: guard, SNS: topics.Handler(), Metrics: d.metrics,
 		Region: cfg.Region, Budget: d.budget, BodyTimeout: time.Duration(cfg.HTTPHeaderTimeout), MinBodyRate: int64(cfg.HTTPMinBodyRate)}
 	mux := http.NewServeMux()
@@ -634,11 +640,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	importCtx, stopImports := context.WithCancel(context.Background())
 	var importWG sync.WaitGroup
 	importWG.Go(func() { d.imports.Run(importCtx) })
-	// The suppression prefilter lives as long as the process serves.
+	// The suppression prefilter and the quota heartbeats live as long as
+	// the process serves.
 	prefilterCtx, stopPrefilter := context.WithCancel(context.Background())
 	defer stopPrefilter()
 	var prefilterWG sync.WaitGroup
 	prefilterWG.Go(func() { d.prune.Suppression.RunPrefilter(prefilterCtx, d.log.With("component", "suppression")) })
+	prefilterWG.Go(func() { d.quota.Run(prefilterCtx) })
 
 	// SMTP sessions work under a context of ctx that shutdown (whatever
 	// its cause) cancels, and with it what they have in flight.

@@ -542,6 +542,7 @@ func (s *session) sendError(err error) error {
 	var in *sending.InternalError
 	var noSet *sending.ConfigSetNotFoundError
 	var pausedSet *sending.ConfigSetPausedError
+	var throttled *sending.ThrottledError
 	switch {
 	case s.ctx.Err() != nil:
 		s.b.Log.Debug("SMTP transaction ended by shutdown; nothing was stored", "remote_ip", s.ip, "err", err)
@@ -568,6 +569,12 @@ func (s *session) sendError(err error) error {
 		// 5.7.1 (RFC 3463 §3.8, delivery not authorized) as for a paused
 		// account.
 		return reply(554, smtp.EnhancedCode{5, 7, 1}, "Sending paused for this configuration set.")
+	case errors.As(err, &throttled):
+		// SES's words (../shared/spec/ses.md §3.4).
+		if throttled.Daily {
+			return reply(454, smtp.EnhancedCode{4, 7, 0}, "Throttling failure: Daily message quota exceeded")
+		}
+		return reply(454, smtp.EnhancedCode{4, 7, 0}, "Throttling failure: Maximum sending rate exceeded")
 	default:
 		s.b.Log.Error("accepting SMTP message", "remote_ip", s.ip, "err", err)
 		return errTempFailure

@@ -72,7 +72,7 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := accts.Create(ctx, "acme"); err != nil {
+	if _, err := accts.CreateWith(ctx, "acme", account.CreateOptions{Unlimited: true}); err != nil {
 		t.Fatal(err)
 	}
 	key, err := accts.CreateKey(ctx, "acme")
