@@ -223,7 +223,8 @@ func TestLimitAdded(t *testing.T) {
 	}
 }
 
-// TestUnlimited: -1/-1 is never refused and still counted.
+// TestUnlimited: -1/-1 is never refused and costs nothing: no admission,
+// no usage row.
 func TestUnlimited(t *testing.T) {
 	db := store.OpenTest(t, "sqlite")
 	q := quota.New(db, quota.Config{Node: "n1"})
@@ -236,8 +237,8 @@ func TestUnlimited(t *testing.T) {
 	if err := q.Check(t.Context(), l, true); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := q.SentLast24Hours(t.Context(), "boot"); n != 3000 {
-		t.Errorf("SentLast24Hours = %d, want 3000", n)
+	if n, _ := q.SentLast24Hours(t.Context(), "boot"); n != 0 {
+		t.Errorf("SentLast24Hours = %d, want 0: unlimited accounts write no usage", n)
 	}
 	if a, err := q.Admit(t.Context(), l, 0, 0); a != nil || err != nil {
 		t.Errorf("Admit(0) = %v, %v; want nothing", a, err)
