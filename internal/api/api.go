@@ -31,6 +31,7 @@ import (
 	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/sigv4"
 	"github.com/petrelmail/petrel/internal/spool"
+	"github.com/petrelmail/petrel/internal/stats"
 	"github.com/petrelmail/petrel/internal/suppression"
 )
 
@@ -55,7 +56,9 @@ type Server struct {
 	// SuppressionAttributes).
 	Suppression *suppression.List
 	ImportJobs  *importjob.Service
-	Log         *slog.Logger
+	// Stats serves BatchGetMetricData (metrics.go) from the counters.
+	Stats *stats.Counters
+	Log   *slog.Logger
 	// Topics and URLs check event destinations (destinations.go): the SNS
 	// topic must be the caller's, the webhook URL must pass the SSRF
 	// guard. nil refuses that kind of destination.
@@ -146,6 +149,7 @@ func (s *Server) Handler() http.Handler {
 	route("DELETE /v2/email/tags", 0, s.untagResource)
 	route("GET /v2/email/tags", 0, s.listTagsForResource)
 	route("GET /v2/email/insights/{MessageId}", 0, s.getMessageInsights)
+	route("POST /v2/email/metrics/batch", MaxSmallBody, s.batchGetMetricData)
 	route("PUT /v2/email/suppression/addresses", MaxSmallBody, s.putSuppressedDestination)
 	route("GET /v2/email/suppression/addresses", 0, s.listSuppressedDestinations)
 	route("GET /v2/email/suppression/addresses/{EmailAddress}", 0, s.getSuppressedDestination)

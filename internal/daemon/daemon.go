@@ -238,7 +238,7 @@ func (d *Daemon) build(ctx context.Context) error {
 		return err
 	}
 	apiSrv := &api.Server{Accounts: svc.Accounts, Identities: svc.Identities, ConfigSets: svc.ConfigSets, Sender: sender, Events: svc.Events,
-		Spool: svc.Spool, Suppression: supp, ImportJobs: d.imports, Log: d.log.With("component", "api"),
+		Spool: svc.Spool, Suppression: supp, ImportJobs: d.imports, Stats: svc.Stats, Log: d.log.With("component", "api"),
 		Topics: topics, URLs: guard, SNS: topics.Handler(),
 		Region: cfg.Region, Budget: d.budget, BodyTimeout: time.Duration(cfg.HTTPHeaderTimeout), MinBodyRate: int64(cfg.HTTPMinBodyRate)}
 	mux := http.NewServeMux()
