@@ -56,7 +56,8 @@ type Server struct {
 	// SuppressionAttributes).
 	Suppression *suppression.List
 	ImportJobs  *importjob.Service
-	// Stats serves BatchGetMetricData (metrics.go) from the counters.
+	// Stats serves BatchGetMetricData (metrics.go) from the counters; nil
+	// answers it UnknownOperationException.
 	Stats *stats.Counters
 	Log   *slog.Logger
 	// Topics and URLs check event destinations (destinations.go): the SNS

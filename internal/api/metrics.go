@@ -230,6 +230,9 @@ func validateMetricQueries(in batchGetMetricDataInput) ([]metricRequest, error) 
 
 // batchGetMetricData is BatchGetMetricData.
 func (s *Server) batchGetMetricData(ctx context.Context, c *call) (any, error) {
+	if s.Stats == nil {
+		return nil, &Error{Code: "UnknownOperationException", Status: 404, Message: "BatchGetMetricData is not served by this server."}
+	}
 	var in batchGetMetricDataInput
 	if err := decode(c, &in); err != nil {
 		return nil, err

@@ -282,3 +282,41 @@ func FuzzBatchGetMetricDataRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestBatchGetMetricDataQueryFailure: a query the counters cannot answer is
+// a MetricDataError INTERNAL_FAILURE naming its Id, with a message that
+// shows no internals; a query that needs no counter (OPEN) is still
+// answered.
+func TestBatchGetMetricDataQueryFailure(t *testing.T) {
+	srv, s, tenants, db := startAPI(t, 256<<20, "acme")
+	withStats(s, db)
+	if _, err := db.ExecContext(t.Context(), "DROP TABLE send_counters"); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	out, err := sesClient(srv.URL, tenants["acme"], 1).BatchGetMetricData(t.Context(), &sesv2.BatchGetMetricDataInput{
+		Queries: []types.BatchGetMetricDataQuery{
+			{Id: aws.String("sends"), Namespace: types.MetricNamespaceVdm, Metric: types.MetricSend, StartDate: aws.Time(now.Add(-time.Hour)), EndDate: aws.Time(now)},
+			{Id: aws.String("opens"), Namespace: types.MetricNamespaceVdm, Metric: types.MetricOpen, StartDate: aws.Time(now.Add(-time.Hour)), EndDate: aws.Time(now)},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Errors) != 1 || *out.Errors[0].Id != "sends" || out.Errors[0].Code != types.QueryErrorCodeInternalFailure ||
+		strings.Contains(*out.Errors[0].Message, "send_counters") {
+		t.Errorf("errors: %+v", out.Errors)
+	}
+	if len(out.Results) != 1 || *out.Results[0].Id != "opens" || fmt.Sprint(out.Results[0].Values) != "[0]" {
+		t.Errorf("results: %+v", out.Results)
+	}
+}
+
+// TestBatchGetMetricDataWithoutStats: a server without counters refuses
+// the operation instead of failing.
+func TestBatchGetMetricDataWithoutStats(t *testing.T) {
+	srv, _, tenants, _ := startAPI(t, 256<<20, "acme")
+	status, code, _ := signedCall(t, srv, tenants["acme"], "POST", "/v2/email/metrics/batch", []byte(`{}`))
+	if status != 404 || code != "UnknownOperationException" {
+		t.Errorf("%d %s, want 404 UnknownOperationException", status, code)
+	}
+}
