@@ -56,7 +56,7 @@ type Server struct {
 	// SuppressionAttributes).
 	Suppression *suppression.List
 	ImportJobs  *importjob.Service
-	// Stats serves BatchGetMetricData (metrics.go) from the counters; nil
+	// Stats serves BatchGetMetricData (metricdata.go) from the counters; nil
 	// answers it UnknownOperationException.
 	Stats *stats.Counters
 	Log   *slog.Logger
