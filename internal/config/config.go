@@ -44,6 +44,7 @@ type Config struct {
 	ShutdownGrace    Duration `toml:"shutdown-grace"`     // how long in-flight work may finish on SIGTERM
 	LogLevel         string   `toml:"log-level"`          // debug, info, warn, error
 	Debug            string   `toml:"debug"`              // listen address of /debug/pprof (profiling); "" disables
+	Metrics          string   `toml:"metrics"`            // listen address of /metrics (Prometheus, docs/metrics.md); "" disables
 	DeliveryBacklog  int      `toml:"delivery-backlog"`   // queue entries held in memory ahead of the delivery workers; more wait in the database
 	BounceRules      string   `toml:"bounce-rules"`       // operator's bounce rule file (TOML), applied over the built-in rules; reloaded on SIGHUP
 	InboundMailboxes string   `toml:"inbound-mailboxes"`  // local parts at the return-path domain accepted besides VERP addresses (complaint feedback loops)
@@ -299,6 +300,7 @@ func Flags(fs *flag.FlagSet, cfg *Config) {
 	fs.IntVar(&cfg.SMTPMaxConnsPerIP, "smtp-max-conns-per-ip", cfg.SMTPMaxConnsPerIP, "SMTP submission connections open at once from one address, per listener (0 = unlimited)")
 	fs.Int64Var(&cfg.MaxBodyMemory, "max-body-memory", cfg.MaxBodyMemory, "bytes of message bodies held in memory at once, API and SMTP together; over it requests are refused with 503/451 (0 = unlimited, else at least 60 MiB: one largest API request)")
 	fs.StringVar(&cfg.Debug, "debug", cfg.Debug, "listen address of the profiling endpoints /debug/pprof/ (keep it private); empty disables")
+	fs.StringVar(&cfg.Metrics, "metrics", cfg.Metrics, "listen address of the Prometheus endpoint /metrics, e.g. 127.0.0.1:9464 (unauthenticated: keep it private); empty disables")
 	fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "base URL at which notification subscribers reach the HTTP server (SNS SubscribeURL, UnsubscribeURL, SigningCertURL), e.g. https://petrel.example.com (default: http://<http>)")
 	fs.Func("notify-allow-networks", "comma-separated CIDR prefixes webhook and subscription URLs may reach although internal (loopback, private, link-local…), e.g. 10.1.2.0/24", func(v string) error {
 		cfg.NotifyAllowNetworks = nil

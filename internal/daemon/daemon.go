@@ -57,6 +57,7 @@ import (
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/importjob"
 	"github.com/petrelmail/petrel/internal/inbound"
+	"github.com/petrelmail/petrel/internal/metrics"
 	"github.com/petrelmail/petrel/internal/notify"
 	"github.com/petrelmail/petrel/internal/publish"
 	"github.com/petrelmail/petrel/internal/queue"
@@ -135,6 +136,12 @@ type Daemon struct {
 
 	submit  *smtpsubmit.Backend // SMTP submission (both listeners)
 	inbound *inbound.Backend    // the return-path receiver; nil when disabled
+
+	// metrics are the Prometheus series, served by metricsSrv on metricsL
+	// (--metrics); all nil when it is not set, and then nothing is counted.
+	metrics    *metrics.Metrics
+	metricsSrv *http.Server
+	metricsL   net.Listener
 
 	httpSrv, debugSrv                 *http.Server
 	smtpSrv, smtpsSrv, inSrv          *smtp.Server
@@ -216,6 +223,14 @@ func (d *Daemon) build(ctx context.Context) error {
 		return err
 	}
 	sender.Suppression, d.deliv.Suppression, d.deliv.ConfigSets = supp, supp, svc.ConfigSets
+	if cfg.Metrics != "" {
+		d.metrics = metrics.New(metrics.Config{Queue: svc.Queue, Rules: d.rules, Log: d.log.With("component", "metrics")})
+		svc.Events.Observe(d.metrics)
+		d.metricsSrv = &http.Server{Handler: d.metricsMux(), ReadHeaderTimeout: 10 * time.Second}
+		if d.metricsL, err = net.Listen("tcp", cfg.Metrics); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+	}
 
 	if d.cert, err = loadCertificate(cfg); err != nil {
 		return err
@@ -239,7 +254,7 @@ func (d *Daemon) build(ctx context.Context) error {
 	}
 	apiSrv := &api.Server{Accounts: svc.Accounts, Identities: svc.Identities, ConfigSets: svc.ConfigSets, Sender: sender, Events: svc.Events,
 		Spool: svc.Spool, Suppression: supp, ImportJobs: d.imports, Stats: svc.Stats, Log: d.log.With("component", "api"),
-		Topics: topics, URLs: guard, SNS: topics.Handler(),
+		Topics: topics, URLs: guard, SNS: topics.Handler(), Metrics: d.metrics,
 		Region: cfg.Region, Budget: d.budget, BodyTimeout: time.Duration(cfg.HTTPHeaderTimeout), MinBodyRate: int64(cfg.HTTPMinBodyRate)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
@@ -251,7 +266,8 @@ func (d *Daemon) build(ctx context.Context) error {
 
 	d.httpAdm = admission.Listen(raw, admission.Limits{MaxConns: d.httpConnCap(), MaxConnsPerIP: cfg.HTTPMaxConnsPerIP}, d.refuseHTTP)
 	d.httpL = d.httpAdm
-	be := &smtpsubmit.Backend{Accounts: svc.Accounts, Sender: sender, Log: d.log.With("component", "smtp"), Budget: d.budget}
+	be := &smtpsubmit.Backend{Accounts: svc.Accounts, Sender: sender, Log: d.log.With("component", "smtp"), Budget: d.budget,
+		Metrics: d.metrics}
 	d.submit = be
 	smtpLimits := admission.Limits{MaxConns: cfg.SMTPMaxConns, MaxConnsPerIP: cfg.SMTPMaxConnsPerIP}
 	if cfg.SMTP != "" {
@@ -471,9 +487,17 @@ func (d *Daemon) trackFreshConn(c net.Conn, state http.ConnState) {
 	}
 }
 
-// Addr returns the bound address of a listener: "http", "smtp", "smtps", "inbound", "debug".
+// metricsMux serves /metrics on the --metrics listener.
+func (d *Daemon) metricsMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", d.metrics.Handler())
+	return mux
+}
+
+// Addr returns the bound address of a listener: "http", "smtp", "smtps", "inbound", "debug", "metrics".
 func (d *Daemon) Addr(name string) string {
-	l := map[string]net.Listener{"http": d.httpL, "smtp": d.smtpL, "smtps": d.smtpsL, "inbound": d.inL, "debug": d.debugL}[name]
+	l := map[string]net.Listener{"http": d.httpL, "smtp": d.smtpL, "smtps": d.smtpsL, "inbound": d.inL, "debug": d.debugL,
+		"metrics": d.metricsL}[name]
 	if l == nil {
 		return ""
 	}
@@ -579,7 +603,7 @@ func PIDPath(cfg config.Config) string { return filepath.Join(cfg.DataDir, "petr
 func (d *Daemon) Services() *Services { return d.svc }
 
 func (d *Daemon) closeListeners() {
-	for _, l := range []net.Listener{d.httpL, d.smtpL, d.smtpsL, d.inL, d.debugL} {
+	for _, l := range []net.Listener{d.httpL, d.smtpL, d.smtpsL, d.inL, d.debugL, d.metricsL} {
 		if l != nil {
 			l.Close()
 		}
@@ -625,7 +649,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.inbound != nil {
 		d.inbound.BaseContext = sessions
 	}
-	errc := make(chan error, 5)
+	errc := make(chan error, 6)
 	var serveWG sync.WaitGroup
 	serve := func(name string, f func() error) {
 		serveWG.Go(func() {
@@ -646,6 +670,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	if d.debugSrv != nil {
 		serve("debug", func() error { return d.debugSrv.Serve(d.debugL) })
+	}
+	if d.metricsSrv != nil {
+		serve("metrics", func() error { return d.metricsSrv.Serve(d.metricsL) })
 	}
 	d.ready.Store(true)
 	d.log.Info("petrel is running", "http", d.Addr("http"), "smtp", d.Addr("smtp"), "smtps", d.Addr("smtps"),
@@ -680,6 +707,9 @@ wait:
 	d.httpSrv.Shutdown(grace)
 	if d.debugSrv != nil {
 		d.debugSrv.Close()
+	}
+	if d.metricsSrv != nil {
+		d.metricsSrv.Close()
 	}
 	for _, s := range []*smtp.Server{d.smtpSrv, d.smtpsSrv, d.inSrv} {
 		if s != nil {
