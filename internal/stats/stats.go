@@ -129,15 +129,22 @@ func New(db *store.DB, sp *spool.Spool, cfg Config) *Counters {
 
 var _ event.Observer = (*Counters)(nil)
 
-// upsert adds to rows counters: the statement for rows rows.
-func upsert(rows int) string {
+// upsert adds to rows counters: the statement for rows rows. On
+// PostgreSQL the node column also names the connection
+// ("node/backend pid"): concurrent group commits of one node (several
+// committers) then never wait on each other's counter rows, nor deadlock.
+func (c *Counters) upsert(rows int) string {
+	node := "?"
+	if c.db.Dialect == store.Postgres {
+		node = "? || '/' || pg_backend_pid()"
+	}
 	var b strings.Builder
 	b.WriteString("INSERT INTO send_counters (account, bucket_ms, configuration_set, identity, isp, metric, node, n) VALUES ")
 	for i := range rows {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+		b.WriteString("(?, ?, ?, ?, ?, ?, " + node + ", ?)")
 	}
 	b.WriteString(" ON CONFLICT (account, bucket_ms, configuration_set, identity, isp, metric, node) DO UPDATE SET n = send_counters.n + excluded.n")
 	return b.String()
@@ -174,7 +181,7 @@ func (p *pending) Flush(tx *sql.Tx) error {
 		for _, key := range p.order[:k] {
 			args = append(args, key.account, key.bucket, key.set, key.identity, key.isp, string(key.metric), p.c.cfg.Node, p.n[key])
 		}
-		if err := p.c.db.ExecTx(tx, upsert(k), args...); err != nil {
+		if err := p.c.db.ExecTx(tx, p.c.upsert(k), args...); err != nil {
 			return fmt.Errorf("writing statistics counters: %w", err)
 		}
 		p.order = p.order[k:]
@@ -187,7 +194,7 @@ func (p *pending) Flush(tx *sql.Tx) error {
 func (c *Counters) add(tx *sql.Tx, key counterKey, n int64) error {
 	f, ok := c.db.Deferred(tx, c, func() store.Flusher { return &pending{c: c, n: map[counterKey]int64{}} })
 	if !ok {
-		if err := c.db.ExecTx(tx, upsert(1), key.account, key.bucket, key.set, key.identity, key.isp, string(key.metric), c.cfg.Node, n); err != nil {
+		if err := c.db.ExecTx(tx, c.upsert(1), key.account, key.bucket, key.set, key.identity, key.isp, string(key.metric), c.cfg.Node, n); err != nil {
 			return fmt.Errorf("counting %s: %w", key.metric, err)
 		}
 		return nil
