@@ -36,7 +36,7 @@ func newServices(t testing.TB) services {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := accts.Create(t.Context(), acct); err != nil {
+	if _, err := accts.CreateWith(t.Context(), acct, account.CreateOptions{Production: true}); err != nil {
 		t.Fatal(err)
 	}
 	sets := configset.New(db)

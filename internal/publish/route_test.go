@@ -95,7 +95,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := accts.Create(ctx, acct); err != nil {
+	if _, err := accts.CreateWith(ctx, acct, account.CreateOptions{Production: true}); err != nil {
 		t.Fatal(err)
 	}
 	ids := identity.New(db, accts)
