@@ -40,8 +40,14 @@ func (s *Server) getAccount(ctx context.Context, c *call) (any, error) {
 	if err := s.Spool.CountSince(ctx, c.account, since, &sent); err != nil {
 		return nil, err
 	}
+	enforcement := "HEALTHY"
+	if s.Reputation != nil {
+		if enforcement, err = s.Reputation.EnforcementStatus(ctx, c.account); err != nil {
+			return nil, err
+		}
+	}
 	return getAccountOutput{
-		EnforcementStatus:       "HEALTHY",
+		EnforcementStatus:       enforcement,
 		ProductionAccessEnabled: true,
 		SendingEnabled:          acct.SendingEnabled,
 		SendQuota:               sendQuota{Max24HourSend: -1, MaxSendRate: 1000, SentLast24Hours: float64(sent)},

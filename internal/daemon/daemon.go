@@ -60,6 +60,7 @@ import (
 	"github.com/petrelmail/petrel/internal/notify"
 	"github.com/petrelmail/petrel/internal/publish"
 	"github.com/petrelmail/petrel/internal/queue"
+	"github.com/petrelmail/petrel/internal/reputation"
 	"github.com/petrelmail/petrel/internal/retention"
 	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/smtpsubmit"
@@ -83,6 +84,9 @@ type Services struct {
 	// Stats counts every event the Log records, whoever writes it (the
 	// daemon or a CLI command).
 	Stats *stats.Counters
+	// Reputation evaluates every account's rates from Stats and keeps its
+	// enforcement status (the daemon runs its evaluations).
+	Reputation *reputation.Service
 }
 
 // Open opens the store and the domain services for cfg.
@@ -111,7 +115,20 @@ func Open(ctx context.Context, cfg config.Config) (*Services, error) {
 		Queue: queue.New(db), Spool: spool.New(db), Events: event.NewLog(db)}
 	svc.Stats = stats.New(db, svc.Spool, stats.Config{Node: nodeID, Identities: svc.Identities})
 	svc.Events.Observe(svc.Stats)
+	svc.Reputation = reputation.New(db, svc.Stats, sets, reputationConfig(cfg))
+	svc.Events.Observe(svc.Reputation)
 	return svc, nil
+}
+
+// reputationConfig is the reputation part of cfg.
+func reputationConfig(cfg config.Config) reputation.Config {
+	return reputation.Config{MinVolume: cfg.ReputationMinVolume, MinWindow: time.Duration(cfg.ReputationMinWindow),
+		MaxWindow: time.Duration(cfg.ReputationMaxWindow),
+		Thresholds: reputation.Thresholds{BounceReview: cfg.ReputationBounceReview, BouncePause: cfg.ReputationBouncePause,
+			ComplaintReview: cfg.ReputationComplaintReview, ComplaintPause: cfg.ReputationComplaintPause},
+		Growth: reputation.Growth{Factor: cfg.QuotaGrowthFactor, Threshold: cfg.QuotaGrowthThreshold, Interval: time.Duration(cfg.QuotaGrowthInterval),
+			Max24HourSend: cfg.QuotaMax24HourSend, MaxSendRate: cfg.QuotaMaxSendRate},
+		From: "postmaster@" + cfg.Hostname}
 }
 
 // Close closes the store.
@@ -216,6 +233,8 @@ func (d *Daemon) build(ctx context.Context) error {
 		return err
 	}
 	sender.Suppression, d.deliv.Suppression, d.deliv.ConfigSets = supp, supp, svc.ConfigSets
+	sender.Enforcement = svc.Reputation
+	svc.Reputation.Mailer, svc.Reputation.Log = sender, d.log.With("component", "reputation")
 
 	if d.cert, err = loadCertificate(cfg); err != nil {
 		return err
@@ -239,7 +258,7 @@ func (d *Daemon) build(ctx context.Context) error {
 	}
 	apiSrv := &api.Server{Accounts: svc.Accounts, Identities: svc.Identities, ConfigSets: svc.ConfigSets, Sender: sender, Events: svc.Events,
 		Spool: svc.Spool, Suppression: supp, ImportJobs: d.imports, Log: d.log.With("component", "api"),
-		Topics: topics, URLs: guard, SNS: topics.Handler(),
+		Topics: topics, URLs: guard, SNS: topics.Handler(), Reputation: svc.Reputation,
 		Region: cfg.Region, Budget: d.budget, BodyTimeout: time.Duration(cfg.HTTPHeaderTimeout), MinBodyRate: int64(cfg.HTTPMinBodyRate)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
@@ -610,6 +629,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	importCtx, stopImports := context.WithCancel(context.Background())
 	var importWG sync.WaitGroup
 	importWG.Go(func() { d.imports.Run(importCtx) })
+	repCtx, stopRep := context.WithCancel(context.Background())
+	var repWG sync.WaitGroup
+	repWG.Go(func() { d.svc.Reputation.Run(repCtx) })
 	// The suppression prefilter lives as long as the process serves.
 	prefilterCtx, stopPrefilter := context.WithCancel(context.Background())
 	defer stopPrefilter()
@@ -697,6 +719,7 @@ wait:
 	stopPrune()
 	stopImports()
 	stopPrefilter()
+	stopRep()
 	delivWG.Wait()
 	// After delivery, whose outcomes feed the outbox: what is not sent
 	// stays in the outbox and the job table for the next start.
@@ -705,6 +728,7 @@ wait:
 	pruneWG.Wait()
 	importWG.Wait()
 	prefilterWG.Wait()
+	repWG.Wait()
 	stopBatch()
 	batchWG.Wait()
 	err := d.svc.Close()

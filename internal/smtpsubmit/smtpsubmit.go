@@ -527,6 +527,7 @@ func (s *session) sendError(err error) error {
 	var in *sending.InternalError
 	var noSet *sending.ConfigSetNotFoundError
 	var pausedSet *sending.ConfigSetPausedError
+	var enforced *sending.EnforcementPausedError
 	switch {
 	case s.ctx.Err() != nil:
 		s.b.Log.Debug("SMTP transaction ended by shutdown; nothing was stored", "remote_ip", s.ip, "err", err)
@@ -553,6 +554,9 @@ func (s *session) sendError(err error) error {
 		// 5.7.1 (RFC 3463 §3.8, delivery not authorized) as for a paused
 		// account.
 		return reply(554, smtp.EnhancedCode{5, 7, 1}, "Sending paused for this configuration set.")
+	case errors.As(err, &enforced):
+		// Reputation enforcement (../shared/spec/ses.md §3.4, §8.3).
+		return reply(554, smtp.EnhancedCode{5, 7, 1}, "Message rejected: "+enforced.Error())
 	default:
 		s.b.Log.Error("accepting SMTP message", "remote_ip", s.ip, "err", err)
 		return errTempFailure

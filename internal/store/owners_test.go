@@ -48,7 +48,9 @@ var owners = map[string]string{
 	"configuration_set_event_destinations": "internal/configset",
 
 	// Issue 15.
-	"send_counters": "internal/stats",
+	"send_counters":      "internal/stats",
+	"reputation_status":  "internal/reputation",
+	"reputation_history": "internal/reputation",
 }
 
 // tableRef finds the table an SQL statement names after one of its
