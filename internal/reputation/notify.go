@@ -12,11 +12,13 @@ import (
 // scope to to. A contact list that cannot be read or an email that cannot
 // be queued is logged; the change stands.
 func (s *Service) announce(ctx context.Context, cur Report, to Status, f Figures, cause string) {
-	s.log().Warn("reputation status changed", "account", cur.Account, "configuration_set", cur.ConfigurationSet,
-		"from", string(cur.Status), "to", string(to), "cause", cause,
-		"bounce_rate", f.BounceRate(), "complaint_rate", f.ComplaintRate(),
-		"window_start", f.WindowStart.UTC().Format(time.RFC3339), "sends", f.Sends, "hard_bounces", f.HardBounces,
-		"feedback_sends", f.FeedbackSends, "complaints", f.Complaints, "enforced", f.Enforced)
+	attrs := []any{"account", cur.Account, "configuration_set", cur.ConfigurationSet, "from", string(cur.Status), "to", string(to), "cause", cause}
+	if cause != "resume" {
+		attrs = append(attrs, "bounce_rate", f.BounceRate(), "complaint_rate", f.ComplaintRate(),
+			"window_start", f.WindowStart.UTC().Format(time.RFC3339), "sends", f.Sends, "hard_bounces", f.HardBounces,
+			"feedback_sends", f.FeedbackSends, "complaints", f.Complaints, "enforced", f.Enforced)
+	}
+	s.log().Warn("reputation status changed", attrs...)
 	if s.Contacts == nil || s.Mailer == nil || s.cfg.From == "" {
 		return
 	}
