@@ -1,0 +1,243 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/petrelmail/petrel/internal/account"
+	"github.com/petrelmail/petrel/internal/config"
+	"github.com/petrelmail/petrel/internal/event"
+	"github.com/petrelmail/petrel/internal/reputation"
+	"github.com/petrelmail/petrel/internal/store"
+)
+
+// TestReputationPause is issue 15's scenario: an account sends 1,000
+// messages of which 12 % go to addresses the MX rejects with 550 5.1.1,
+// plus mailbox-simulator traffic that does not count, and is paused by
+// itself once its bounce rate reaches 10 % with the minimum volume
+// (1,000 here) reached: the API and SMTP refuse its next message,
+// GetAccount says SHUTDOWN, and the operator's resume lets it send again.
+func TestReputationPause(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			e := start(t, backend, func(c *config.Config) { c.ReputationMinVolume = 1000 })
+			ctx := context.Background()
+			mx := e.mx("rcpt.test", "127.0.0.3", 10)
+			mx.Rcpt = func(rcpt string, _ int) error {
+				if strings.HasPrefix(rcpt, "bad") {
+					return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "User unknown"}
+				}
+				return nil
+			}
+			// The simulator's bounces are forwarded to the sender (feedback
+			// emails): give its domain an MX.
+			e.mx("example.com", "127.0.0.4", 10)
+			// Simulator traffic first: 100 hard bounces and 100 deliveries
+			// that count for nothing (§8.1).
+			var sim []string
+			for i := range 200 {
+				to := "success@simulator.amazonses.com"
+				if i%2 == 0 {
+					to = "bounce@simulator.amazonses.com"
+				}
+				sim = append(sim, to)
+			}
+			e.sendAll(t, sim)
+			// 1,000 messages, every eighth-or-so to a rejected address: 120.
+			var rcpts []string
+			for i := range 1000 {
+				if i%25 < 3 {
+					rcpts = append(rcpts, "bad"+itoa(i)+"@rcpt.test")
+				} else {
+					rcpts = append(rcpts, "good"+itoa(i)+"@rcpt.test")
+				}
+			}
+			e.sendAll(t, rcpts)
+
+			// The pause comes by itself (Run's evaluations).
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				out, err := e.ses.GetAccount(ctx, &sesv2.GetAccountInput{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if *out.EnforcementStatus == "SHUTDOWN" {
+					if !out.SendingEnabled {
+						t.Fatal("SendingEnabled false: the pause is reputation's, not the tenant's switch")
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("not paused; EnforcementStatus %s", *out.EnforcementStatus)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+
+			// The events: 120 hard bounces, 880 deliveries, and the
+			// simulator's own.
+			var evs []event.Event
+			for deadline := time.Now().Add(60 * time.Second); ; {
+				var err error
+				if evs, err = e.allEvents(); err != nil {
+					t.Fatal(err)
+				}
+				if count(evs, event.Delivery)+count(evs, event.Bounce) >= 1300 { // and the simulator's 100 bounces forwarded
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("deliveries not finished: %d deliveries, %d bounces", count(evs, event.Delivery), count(evs, event.Bounce))
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			bad, good := 0, 0
+			for _, ev := range evs {
+				if ev.Kind == event.Delivery && strings.HasPrefix(ev.Recipient, "good") {
+					good++
+				}
+				if ev.Kind == event.Bounce && strings.HasPrefix(ev.Recipient, "bad") {
+					b := detail[event.BounceDetail](t, ev)
+					if b.BounceType != "Permanent" || !strings.Contains(b.BouncedRecipients[0].DiagnosticCode, "550 5.1.1") {
+						t.Fatalf("bounce %+v", b)
+					}
+					bad++
+				}
+			}
+			if bad != 120 || good != 880 || count(evs, event.Send) != 1200 {
+				t.Fatalf("%d hard bounces from the MX, %d deliveries to it, %d sends", bad, good, count(evs, event.Send))
+			}
+			rep := e.d.Services().Reputation
+			if err := rep.Evaluate(ctx, "default"); err != nil {
+				t.Fatal(err)
+			}
+			r, err := rep.Get(ctx, "default", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Status != reputation.Shutdown || r.Sends != 1000 || r.HardBounces != 120 || !r.Enforced {
+				t.Fatalf("reputation %s %+v (the simulator's traffic must not count)", r.Status, r.Figures)
+			}
+			h, err := rep.History(ctx, "default", 10)
+			if err != nil || len(h) == 0 || h[0].To != reputation.Shutdown || h[0].Sends < 1000 || h[0].BounceRate() < 0.10 {
+				t.Fatalf("history %+v, %v", h, err)
+			}
+
+			// The API refuses the next message.
+			_, err = e.ses.SendEmail(ctx, simple("sender@example.com", "good-after@rcpt.test"))
+			var paused *types.SendingPausedException
+			if !errors.As(err, &paused) || paused.ErrorMessage() != "Sending paused for this account. For more information, please check the inbox of the email address associated with your AWS account." {
+				t.Fatalf("SendEmail while paused: %v", err)
+			}
+			// So does SMTP.
+			c := e.smtpClient(t)
+			serr := smtpSend(c, "good-after@rcpt.test")
+			var se *smtp.SMTPError
+			if !errors.As(serr, &se) || se.Code != 554 || se.EnhancedCode != (smtp.EnhancedCode{5, 7, 1}) || se.Message != "Message rejected: Sending paused for this account." {
+				t.Fatalf("SMTP while paused: %v", serr)
+			}
+
+			// The operator resumes it.
+			from, err := rep.Resume(ctx, "default", "")
+			if err != nil || from != reputation.Shutdown {
+				t.Fatalf("Resume = %s, %v", from, err)
+			}
+			out, err := e.ses.GetAccount(ctx, &sesv2.GetAccountInput{})
+			if err != nil || *out.EnforcementStatus != "HEALTHY" {
+				t.Fatalf("after resume: %v %v", out.EnforcementStatus, err)
+			}
+			if _, err := e.ses.SendEmail(ctx, simple("sender@example.com", "good-after@rcpt.test")); err != nil {
+				t.Fatalf("SendEmail after resume: %v", err)
+			}
+			if err := smtpSend(c, "good-after2@rcpt.test"); err != nil {
+				t.Fatalf("SMTP after resume: %v", err)
+			}
+		})
+	}
+}
+
+// sendAll sends one message to each of rcpts through the API, 16 at a
+// time; every send must be accepted.
+func (e *env) sendAll(t *testing.T, rcpts []string) {
+	t.Helper()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 16 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(rcpts) {
+					return
+				}
+				if _, err := e.ses.SendEmail(context.Background(), simple("sender@example.com", rcpts[i])); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// allEvents returns every event of the default account.
+func (e *env) allEvents() ([]event.Event, error) {
+	var out []event.Event
+	var after int64
+	for {
+		page, err := e.d.Services().Events.List(context.Background(), event.Filter{Account: "default", AfterID: after})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if len(page) < 1000 {
+			return out, nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+// smtpClient is an authenticated SMTP submission session of the default
+// account.
+func (e *env) smtpClient(t *testing.T) *smtp.Client {
+	t.Helper()
+	k := e.d.Credentials
+	c, err := smtp.DialStartTLS(e.d.Addr("smtp"), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Auth(sasl.NewPlainClient("", k.AccessKeyID, account.SMTPPassword(k.SecretAccessKey, "us-east-1"))); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// smtpSend sends one message to rcpt on c; the error is the server's reply.
+func smtpSend(c *smtp.Client, rcpt string) error {
+	if err := c.Mail("sender@example.com", nil); err != nil {
+		return err
+	}
+	if err := c.Rcpt(rcpt, nil); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	w.Write([]byte("From: sender@example.com\r\nTo: " + rcpt + "\r\nSubject: hi\r\n\r\nhello\r\n"))
+	return w.Close()
+}
