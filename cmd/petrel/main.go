@@ -3,6 +3,7 @@
 //
 //	petrel serve [flags]                         run the server (see --help)
 //	petrel account create NAME | list            manage accounts
+//	petrel account reputation NAME | resume NAME [--configuration-set S]
 //	petrel credentials create --account NAME     new access key + SMTP password
 //	petrel credentials list|disable|enable|delete --account A [KEYID|--network CIDR]
 //	petrel identity add NAME --account A [--verified] | verify | list | delete
@@ -51,6 +52,9 @@ commands:
   serve                               run Petrel (petrel serve --help for flags)
   account create NAME                 create an account
   account list                        list accounts
+  account reputation NAME             bounce and complaint rates, enforcement status, recent changes
+  account resume NAME [--configuration-set SET]
+                                      lift a reputation pause (SHUTDOWN): HEALTHY, fresh start
   credentials create --account NAME   create an access key and SMTP password
   credentials create --account NAME --network CIDR
                                       let SMTP clients from CIDR submit without AUTH
@@ -317,7 +321,11 @@ func open(ctx context.Context, cfg config.Config) (*daemon.Services, error) {
 
 func accountCmd(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: petrel account create NAME | list")
+		return errors.New("usage: petrel account create NAME | list | reputation NAME | resume NAME")
+	}
+	switch args[0] {
+	case "reputation", "resume":
+		return accountReputationCmd(ctx, args, os.Stdout)
 	}
 	svc, pos, err := adminOpen(ctx, "account", args[1:], nil)
 	if err != nil {

@@ -452,10 +452,15 @@ func (s *Service) Get(ctx context.Context, account, set string) (Report, error) 
 	return s.row(ctx, s.db, account, set)
 }
 
-// List returns the state of every account and set evaluated so far, in
-// account then set order ("" first).
-func (s *Service) List(ctx context.Context) ([]Report, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT account, configuration_set FROM reputation_status ORDER BY account, configuration_set`)
+// List returns the state of account's scopes (every account's when
+// account is "") evaluated so far, in account then set order (the
+// account's own, set "", first).
+func (s *Service) List(ctx context.Context, account string) ([]Report, error) {
+	q, args := `SELECT account, configuration_set FROM reputation_status ORDER BY account, configuration_set`, []any{}
+	if account != "" {
+		q, args = `SELECT account, configuration_set FROM reputation_status WHERE account = ? ORDER BY account, configuration_set`, []any{account}
+	}
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing reputation: %w", err)
 	}
