@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/emersion/go-sasl"
@@ -227,7 +228,11 @@ func (e *env) smtpClient(t *testing.T) *smtp.Client {
 }
 
 // smtpSend sends one message to rcpt on c; the error is the server's reply.
-func smtpSend(c *smtp.Client, rcpt string) error {
+func smtpSend(c *smtp.Client, rcpt string) error { return smtpSendHeader(c, rcpt, "") }
+
+// smtpSendHeader is smtpSend of a message with the header fields hdr too
+// (CRLF-terminated lines).
+func smtpSendHeader(c *smtp.Client, rcpt, hdr string) error {
 	if err := c.Mail("sender@example.com", nil); err != nil {
 		return err
 	}
@@ -238,6 +243,99 @@ func smtpSend(c *smtp.Client, rcpt string) error {
 	if err != nil {
 		return err
 	}
-	w.Write([]byte("From: sender@example.com\r\nTo: " + rcpt + "\r\nSubject: hi\r\n\r\nhello\r\n"))
+	w.Write([]byte("From: sender@example.com\r\nTo: " + rcpt + "\r\n" + hdr + "Subject: hi\r\n\r\nhello\r\n"))
 	return w.Close()
+}
+
+// TestReputationConfigurationSetPause: a configuration set with reputation
+// metrics enabled is paused by its own bounce rate while the account and
+// its other mail go on; the operator's resume of the set gives it a fresh
+// start (GetConfigurationSet LastFreshStart).
+func TestReputationConfigurationSetPause(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			e := start(t, backend, func(c *config.Config) { c.ReputationMinVolume = 40 })
+			ctx := context.Background()
+			mx := e.mx("rcpt.test", "127.0.0.3", 10)
+			mx.Rcpt = func(rcpt string, _ int) error {
+				if strings.HasPrefix(rcpt, "bad") {
+					return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "User unknown"}
+				}
+				return nil
+			}
+			for _, name := range []string{"news", "other"} {
+				if _, err := e.ses.CreateConfigurationSet(ctx, &sesv2.CreateConfigurationSetInput{ConfigurationSetName: aws.String(name),
+					ReputationOptions: &types.ReputationOptions{ReputationMetricsEnabled: name == "news"}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// 80 good messages without the set, then 40 with it, 5 of them
+			// rejected: 12.5 % for the set (paused once its 40 are sent),
+			// 4.2 % for the account (HEALTHY).
+			for i := range 120 {
+				in := simple("sender@example.com", "good"+itoa(i)+"@rcpt.test")
+				if i >= 80 {
+					in.ConfigurationSetName = aws.String("news")
+					if i%8 == 0 {
+						in.Destination.ToAddresses = []string{"bad" + itoa(i) + "@rcpt.test"}
+					}
+				}
+				if _, err := e.ses.SendEmail(ctx, in); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rep := e.d.Services().Reputation
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				paused, err := rep.Paused(ctx, "default", "news")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if paused {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("set not paused")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			in := simple("sender@example.com", "good-after@rcpt.test")
+			in.ConfigurationSetName = aws.String("news")
+			_, err := e.ses.SendEmail(ctx, in)
+			var paused *types.SendingPausedException
+			if !errors.As(err, &paused) || !strings.HasPrefix(paused.ErrorMessage(), "Sending paused for configuration set news.") {
+				t.Fatalf("SendEmail with the paused set: %v", err)
+			}
+			c := e.smtpClient(t)
+			serr := smtpSendHeader(c, "good-after@rcpt.test", "X-SES-CONFIGURATION-SET: news\r\n")
+			var se *smtp.SMTPError
+			if !errors.As(serr, &se) || se.Code != 554 || se.Message != "Message rejected: Sending paused for configuration set news." {
+				t.Fatalf("SMTP with the paused set: %v", serr)
+			}
+			// The account and its other sets send.
+			for _, set := range []string{"", "other"} {
+				in := simple("sender@example.com", "good-after@rcpt.test")
+				if set != "" {
+					in.ConfigurationSetName = aws.String(set)
+				}
+				if _, err := e.ses.SendEmail(ctx, in); err != nil {
+					t.Fatalf("set %q: %v", set, err)
+				}
+			}
+			out, err := e.ses.GetAccount(ctx, &sesv2.GetAccountInput{})
+			if err != nil || *out.EnforcementStatus != "HEALTHY" {
+				t.Fatalf("account: %v %v", out.EnforcementStatus, err)
+			}
+			if _, err := rep.Resume(ctx, "default", "news"); err != nil {
+				t.Fatal(err)
+			}
+			cs, err := e.ses.GetConfigurationSet(ctx, &sesv2.GetConfigurationSetInput{ConfigurationSetName: aws.String("news")})
+			if err != nil || cs.ReputationOptions.LastFreshStart == nil || time.Since(*cs.ReputationOptions.LastFreshStart) > time.Minute {
+				t.Fatalf("GetConfigurationSet after resume: %+v %v", cs.ReputationOptions, err)
+			}
+			if err := smtpSendHeader(c, "good-after@rcpt.test", "X-SES-CONFIGURATION-SET: news\r\n"); err != nil {
+				t.Fatalf("SMTP with the set after resume: %v", err)
+			}
+		})
+	}
 }
