@@ -154,7 +154,6 @@ type Service struct {
 	pending map[string]int        // account → evaluations still due (2 when noted)
 	paused  map[scope]pausedEntry // Paused's cache
 	cacheAt func() time.Time      // the cache's clock (time.Now)
-	lastRun map[string]time.Time  // account → its last evaluation by Run
 }
 
 type scope struct{ account, set string }
@@ -189,7 +188,7 @@ func New(db *store.DB, counters *stats.Counters, sets *configset.Service, cfg Co
 		cfg.Now = time.Now
 	}
 	return &Service{db: db, counters: counters, sets: sets, cfg: cfg,
-		pending: map[string]int{}, paused: map[scope]pausedEntry{}, cacheAt: time.Now, lastRun: map[string]time.Time{}}
+		pending: map[string]int{}, paused: map[scope]pausedEntry{}, cacheAt: time.Now}
 }
 
 func (s *Service) log() *slog.Logger {
