@@ -21,7 +21,9 @@
 //     least MinVolume counted sends, at least MinWindow long, never longer
 //     than MaxWindow nor reaching before the last fresh start. A window
 //     below MinVolume reports its rates but enforces nothing, except that
-//     PROBATION recovers;
+//     PROBATION recovers. Only the last RereadRecent (1 h) of buckets is
+//     read again at each evaluation, the whole window every RereadAll
+//     (10 min): older buckets do not change;
 //  4. a status change is written with a history row in one transaction
 //     (compare-and-set, so that several nodes record it once), logged at
 //     Warn, mailed to the account's contact addresses, and the pause cache
@@ -153,6 +155,7 @@ type Service struct {
 	mu      sync.Mutex
 	pending map[string]int        // account → evaluations still due (2 when noted)
 	paused  map[scope]pausedEntry // Paused's cache
+	windows map[scope]*window     // the buckets last read, for the next evaluation
 	cacheAt func() time.Time      // the cache's clock (time.Now)
 }
 
@@ -188,7 +191,7 @@ func New(db *store.DB, counters *stats.Counters, sets *configset.Service, cfg Co
 		cfg.Now = time.Now
 	}
 	return &Service{db: db, counters: counters, sets: sets, cfg: cfg,
-		pending: map[string]int{}, paused: map[scope]pausedEntry{}, cacheAt: time.Now}
+		pending: map[string]int{}, paused: map[scope]pausedEntry{}, windows: map[scope]*window{}, cacheAt: time.Now}
 }
 
 func (s *Service) log() *slog.Logger {
@@ -246,6 +249,7 @@ func (s *Service) Run(ctx context.Context) {
 		case <-tick.C:
 			s.evaluatePending(ctx)
 		case <-sweep.C:
+			s.dropWindows(s.cfg.Now())
 			accounts, err := s.unhealthy(ctx)
 			if err != nil {
 				s.log().Error("reputation sweep", "err", err)
@@ -608,7 +612,7 @@ func (s *Service) evaluate(ctx context.Context, account, set string, now time.Ti
 		return "", err
 	}
 	since := s.since(cur.FreshStart, now)
-	buckets, err := s.counters.Reputation(ctx, account, set, since)
+	buckets, err := s.buckets(ctx, account, set, since, now)
 	if err != nil {
 		return "", err
 	}
@@ -845,4 +849,73 @@ func (s *Service) warmUp(ctx context.Context, account string, now time.Time) err
 	s.log().Info("quota grown (warm-up)", "account", account, "sent_last_24h", q.SentLast24Hours,
 		"max_24h_send", fmt.Sprintf("%d → %d", q.Max24HourSend, daily), "max_send_rate", fmt.Sprintf("%g → %g", q.MaxSendRate, rate))
 	return nil
+}
+
+// Counters are kept per bucket of each event's time, so only the recent
+// buckets of a window change: an evaluation reads again only the buckets
+// of the last RereadRecent, and the whole window once every RereadAll
+// (for an event written late, or by a node whose clock is behind).
+const (
+	RereadRecent = time.Hour
+	RereadAll    = 10 * time.Minute
+)
+
+// window is a scope's buckets as last read.
+type window struct {
+	since   time.Time // the first bucket read
+	buckets []stats.RepBucket
+	full    time.Time // when it was last read whole
+	used    time.Time
+}
+
+// buckets returns the counted traffic of account's scope set from since
+// on, oldest first (stats.Counters.Reputation), reading the whole range
+// only when the last whole read is RereadAll old.
+func (s *Service) buckets(ctx context.Context, account, set string, since, now time.Time) ([]stats.RepBucket, error) {
+	k := scope{account, set}
+	s.mu.Lock()
+	w := s.windows[k]
+	s.mu.Unlock()
+	if w == nil || since.Before(w.since) || now.Before(w.full) || now.Sub(w.full) >= RereadAll {
+		b, err := s.counters.Reputation(ctx, account, set, since)
+		if err != nil {
+			return nil, err
+		}
+		s.keepWindow(k, &window{since: since, buckets: b, full: now, used: now})
+		return b, nil
+	}
+	recent := time.UnixMilli(stats.BucketOf(now.Add(-RereadRecent)))
+	if recent.Before(since) {
+		recent = since
+	}
+	fresh, err := s.counters.Reputation(ctx, account, set, recent)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]stats.RepBucket, 0, len(w.buckets)+len(fresh))
+	for _, b := range w.buckets {
+		if !b.Start.Before(since) && b.Start.Before(recent) {
+			out = append(out, b)
+		}
+	}
+	out = append(out, fresh...)
+	s.keepWindow(k, &window{since: since, buckets: out, full: w.full, used: now})
+	return out, nil
+}
+
+func (s *Service) keepWindow(k scope, w *window) {
+	s.mu.Lock()
+	s.windows[k] = w
+	s.mu.Unlock()
+}
+
+// dropWindows forgets the windows no evaluation used for RereadAll.
+func (s *Service) dropWindows(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, w := range s.windows {
+		if now.Sub(w.used) >= RereadAll || now.Before(w.used) {
+			delete(s.windows, k)
+		}
+	}
 }

@@ -60,6 +60,13 @@ func (m *mailer) messages() []string {
 
 func newFixture(t *testing.T, backend string, tweak func(*reputation.Config)) *fixture {
 	t.Helper()
+	return newFixtureTB(t, backend, tweak)
+}
+
+func newBenchFixture(b *testing.B, backend string) *fixture { return newFixtureTB(b, backend, nil) }
+
+func newFixtureTB(t testing.TB, backend string, tweak func(*reputation.Config)) *fixture {
+	t.Helper()
 	db := store.OpenTest(t, backend)
 	f := &fixture{db: db, log: event.NewLog(db), sets: configset.New(db), now: t0, mail: &mailer{}, logs: &logtest.Buffer{}}
 	counters := stats.New(db, spool.New(db), stats.Config{Node: "n1"})
@@ -536,6 +543,34 @@ func TestWarmUp(t *testing.T) {
 			}
 			if s := f.get(t, "review", "").Status; s != reputation.Probation {
 				t.Fatalf("review account: %s", s)
+			}
+		})
+	}
+}
+
+// TestWindowReread: an evaluation reads again only the last hour's
+// buckets; traffic counted in an older bucket after the last whole read
+// (a late event, a node whose clock is behind) is seen at the next whole
+// read, RereadAll later.
+func TestWindowReread(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			f := newFixture(t, backend, nil)
+			f.now = t0.Add(2 * time.Hour)
+			f.traffic(t, "acme", "", 1000, 0, 0, "example.com")
+			f.evaluate(t, "acme")
+			f.now = t0
+			f.traffic(t, "acme", "", 1000, 150, 0, "example.com") // counted two hours back
+			f.now = t0.Add(2*time.Hour + reputation.RereadAll - time.Second)
+			f.traffic(t, "acme", "", 10, 0, 0, "example.com") // recent: read again
+			f.evaluate(t, "acme")
+			if r := f.get(t, "acme", ""); r.Sends != 1010 || r.Status != reputation.Healthy {
+				t.Fatalf("before the whole read: %s %+v", r.Status, r.Figures)
+			}
+			f.now = f.now.Add(time.Second)
+			f.evaluate(t, "acme")
+			if r := f.get(t, "acme", ""); r.Sends != 2010 || r.HardBounces != 150 || r.Status != reputation.Probation {
+				t.Fatalf("after the whole read: %s %+v", r.Status, r.Figures)
 			}
 		})
 	}
