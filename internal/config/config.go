@@ -465,9 +465,19 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s-review, %s-pause: must be fractions with 0 < review ≤ pause ≤ 1", f.name, f.name))
 		}
 	}
-	if c.QuotaGrowthFactor < 1 || c.QuotaGrowthThreshold < 0 || c.QuotaGrowthThreshold > 1 || c.QuotaGrowthInterval < Duration(time.Minute) ||
-		c.QuotaMax24HourSend < 1 || !(c.QuotaMaxSendRate > 0) {
-		errs = append(errs, errors.New("quota-growth-factor (at least 1), quota-growth-threshold (0 to 1), quota-growth-interval (at least 1m), quota-max-24h-send (at least 1), quota-max-send-rate (above 0): out of range"))
+	for _, f := range []struct {
+		name, want string
+		ok         bool
+	}{
+		{"quota-growth-factor", "at least 1", c.QuotaGrowthFactor >= 1},
+		{"quota-growth-threshold", "from 0 to 1", c.QuotaGrowthThreshold >= 0 && c.QuotaGrowthThreshold <= 1},
+		{"quota-growth-interval", "at least 1m", c.QuotaGrowthInterval >= Duration(time.Minute)},
+		{"quota-max-24h-send", "at least 1", c.QuotaMax24HourSend >= 1},
+		{"quota-max-send-rate", "above 0", c.QuotaMaxSendRate > 0},
+	} {
+		if !f.ok {
+			errs = append(errs, fmt.Errorf("%s: must be %s", f.name, f.want))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -154,6 +154,20 @@ func TestValidateLimits(t *testing.T) {
 		{[]string{"--global-suppression-initial", "15d"}, "global-suppression-max"},
 		{[]string{"--global-suppression-max", "30d"}, ""},
 		{[]string{"--global-suppression-max", "366d"}, "global-suppression-max"},
+		{[]string{"--reputation-min-volume", "0"}, "reputation-min-volume"},
+		{[]string{"--reputation-min-volume", "1", "--reputation-min-window", "15m", "--reputation-max-window", "15m"}, ""},
+		{[]string{"--reputation-min-window", "14m"}, "reputation-min-window"},
+		{[]string{"--reputation-max-window", "12h"}, "reputation-min-window"},
+		{[]string{"--reputation-bounce-review", "0.2"}, "reputation-bounce-review"},
+		{[]string{"--reputation-bounce-review", "0"}, "reputation-bounce-review"},
+		{[]string{"--reputation-complaint-pause", "1.5"}, "reputation-complaint-review"},
+		{[]string{"--reputation-bounce-review", "0.1", "--reputation-bounce-pause", "0.1"}, ""},
+		{[]string{"--quota-growth-factor", "0.9"}, "quota-growth-factor"},
+		{[]string{"--quota-growth-factor", "1"}, ""},
+		{[]string{"--quota-growth-threshold", "1.1"}, "quota-growth-threshold"},
+		{[]string{"--quota-growth-interval", "59s"}, "quota-growth-interval"},
+		{[]string{"--quota-max-24h-send", "0"}, "quota-max-24h-send"},
+		{[]string{"--quota-max-send-rate", "0"}, "quota-max-send-rate"},
 	}
 	for _, c := range cases {
 		_, err := Load(c.args)
