@@ -50,8 +50,13 @@ const usage = `usage: petrel <command> [arguments]
 
 commands:
   serve                               run Petrel (petrel serve --help for flags)
-  account create NAME                 create an account
-  account list                        list accounts
+  account create NAME [--production]  create an account, in the sandbox unless --production
+  account list                        list accounts: sandbox or production, quota, sending
+  account show NAME                   an account's access, quota and use, review, sending
+  account production NAME --grant|--deny
+                                      decide the account's production-access request
+  account quota NAME [--max-24h-send N] [--max-send-rate R]
+                                      set the account's sending quota (-1 = unlimited)
   account reputation NAME             bounce and complaint rates, enforcement status, recent changes
   account resume NAME [--configuration-set SET]
                                       lift a reputation pause (SHUTDOWN): HEALTHY, fresh start
@@ -317,43 +322,6 @@ func open(ctx context.Context, cfg config.Config) (*daemon.Services, error) {
 		return nil, fmt.Errorf("no data directory %s (run petrel serve first, or pass --data-dir)", cfg.DataDir)
 	}
 	return daemon.Open(ctx, cfg)
-}
-
-func accountCmd(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return errors.New("usage: petrel account create NAME | list | reputation NAME | resume NAME")
-	}
-	switch args[0] {
-	case "reputation", "resume":
-		return accountReputationCmd(ctx, args, os.Stdout)
-	}
-	svc, pos, err := adminOpen(ctx, "account", args[1:], nil)
-	if err != nil {
-		return err
-	}
-	defer svc.Close()
-	switch args[0] {
-	case "create":
-		if len(pos) != 1 {
-			return errors.New("usage: petrel account create NAME")
-		}
-		a, err := svc.Accounts.Create(ctx, pos[0])
-		if err != nil {
-			return err
-		}
-		fmt.Printf("created account %s (sending account id %s)\n", a.Name, a.SendingAccountID)
-		return nil
-	case "list":
-		list, err := svc.Accounts.List(ctx)
-		if err != nil {
-			return err
-		}
-		for _, a := range list {
-			fmt.Printf("%s\t%s\tsending-enabled=%v\n", a.Name, a.SendingAccountID, a.SendingEnabled)
-		}
-		return nil
-	}
-	return fmt.Errorf("unknown account command %q", args[0])
 }
 
 func identityCmd(ctx context.Context, args []string) error {

@@ -19,6 +19,7 @@ import (
 	"database/sql"
 	"encoding/base32"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -35,9 +36,37 @@ import (
 type Account struct {
 	Name             string
 	SendingAccountID string // 12 digits, as in ARNs and mail.sendingAccountId
-	SendingEnabled   bool
+	SendingEnabled   bool   // false: paused by the tenant (PutAccountSendingAttributes) or the operator
 	Created          time.Time
+
+	// ProductionAccessEnabled is false while the account is in the sandbox:
+	// it may send only to its verified identities and the mailbox simulator
+	// (SES §1.10; docs/quotas.md).
+	ProductionAccessEnabled bool
+	Quota                   // SES SendQuota's limits
+	Details                 Details
 }
+
+// Quota is an account's sending limits (SES SendQuota): Max24HourSend
+// recipients over any rolling 24 hours and MaxSendRate recipients per
+// second; -1 is unlimited (for MaxSendRate, Petrel's extension, used by the
+// bootstrap account).
+type Quota struct {
+	Max24HourSend int64
+	MaxSendRate   float64
+}
+
+// SandboxQuota is the quota of an account in the sandbox (SES: 200
+// messages per 24 hours, 1 per second).
+var SandboxQuota = Quota{Max24HourSend: 200, MaxSendRate: 1}
+
+// DefaultProductionQuota is the quota an account gets with production
+// access unless the deployment configures another (SES's usual first
+// production quota: 50,000 per 24 hours, 14 per second).
+var DefaultProductionQuota = Quota{Max24HourSend: 50000, MaxSendRate: 14}
+
+// Unlimited is no limit on either figure.
+var Unlimited = Quota{Max24HourSend: -1, MaxSendRate: -1}
 
 // Key is an access key with its secret, as handed to the user once.
 type Key struct {
@@ -77,6 +106,13 @@ type Service struct {
 
 	netRefresh sync.Mutex // held while one caller rereads the network list
 	nets       netState   // guarded by mu
+
+	// ProductionQuota is the quota given with production access (CreateWith
+	// Production, DecideProduction granted); DefaultProductionQuota unless
+	// the daemon sets the deployment's (set before use).
+	ProductionQuota Quota
+	// Now is the clock for review timestamps (nil: time.Now).
+	Now func() time.Time
 }
 
 // Recheck is how old a node's copy of a credential's state may be: a change
@@ -119,7 +155,15 @@ func New(db *store.DB, keyFile, region string) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{db: db, aead: aead, region: region, keys: map[string]*keyEntry{}, accounts: map[string]cachedAccount{}}, nil
+	return &Service{db: db, aead: aead, region: region, keys: map[string]*keyEntry{}, accounts: map[string]cachedAccount{},
+		ProductionQuota: DefaultProductionQuota}, nil
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 func loadOrCreateKey(path string) ([]byte, error) {
@@ -153,12 +197,34 @@ func loadOrCreateKey(path string) ([]byte, error) {
 	return b, f.Close()
 }
 
-// Create makes a new account.
+// CreateOptions are the choices for a new account.
+type CreateOptions struct {
+	// Production creates the account with production access and
+	// ProductionQuota instead of in the sandbox with SandboxQuota.
+	Production bool
+	// Unlimited creates it with production access and no limits (the
+	// bootstrap account); it overrides Production.
+	Unlimited bool
+}
+
+// Create makes a new account in the sandbox (SandboxQuota), as SES starts
+// every account.
 func (s *Service) Create(ctx context.Context, name string) (Account, error) {
+	return s.CreateWith(ctx, name, CreateOptions{})
+}
+
+// CreateWith makes a new account as opts say.
+func (s *Service) CreateWith(ctx context.Context, name string, opts CreateOptions) (Account, error) {
 	if !nameRE.MatchString(name) {
 		return Account{}, fmt.Errorf("invalid account name %q: use 1-64 letters, digits, '.', '_' or '-'", name)
 	}
-	a := Account{Name: name, SendingAccountID: randomDigits(12), SendingEnabled: true, Created: time.Now()}
+	a := Account{Name: name, SendingAccountID: randomDigits(12), SendingEnabled: true, Created: time.Now(), Quota: SandboxQuota}
+	switch {
+	case opts.Unlimited:
+		a.ProductionAccessEnabled, a.Quota = true, Unlimited
+	case opts.Production:
+		a.ProductionAccessEnabled, a.Quota = true, s.ProductionQuota
+	}
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRow(s.db.Rebind("SELECT COUNT(*) FROM accounts WHERE name = ?"), name).Scan(&n); err != nil {
@@ -167,23 +233,53 @@ func (s *Service) Create(ctx context.Context, name string) (Account, error) {
 		if n > 0 {
 			return fmt.Errorf("account %q: %w", name, ErrExists)
 		}
-		return s.db.ExecTx(tx, "INSERT INTO accounts (name, sending_account_id, sending_enabled, created_ms) VALUES (?, ?, 1, ?)",
-			a.Name, a.SendingAccountID, a.Created.UnixMilli())
+		return s.db.ExecTx(tx, "INSERT INTO accounts (name, sending_account_id, sending_enabled, created_ms, production_access, max_24h_send, max_send_rate) VALUES (?, ?, 1, ?, ?, ?, ?)",
+			a.Name, a.SendingAccountID, a.Created.UnixMilli(), boolInt(a.ProductionAccessEnabled), a.Max24HourSend, a.MaxSendRate)
 	})
 	return a, err
 }
 
+// accountColumns are the columns scanAccount reads, in its order.
+const accountColumns = `name, sending_account_id, sending_enabled, created_ms, production_access, max_24h_send, max_send_rate,
+	mail_type, website_url, contact_language, use_case, contact_addresses, review_status, review_case_id, review_requested_ms, review_decided_ms`
+
+func scanAccount(row interface{ Scan(...any) error }) (Account, error) {
+	var a Account
+	var enabled, production int
+	var created, requested, decided int64
+	var contacts string
+	d := &a.Details
+	err := row.Scan(&a.Name, &a.SendingAccountID, &enabled, &created, &production, &a.Max24HourSend, &a.MaxSendRate,
+		&d.MailType, &d.WebsiteURL, &d.ContactLanguage, &d.UseCaseDescription, &contacts, &d.Review.Status, &d.Review.CaseID, &requested, &decided)
+	if err != nil {
+		return a, err
+	}
+	a.SendingEnabled, a.ProductionAccessEnabled, a.Created = enabled != 0, production != 0, time.UnixMilli(created)
+	if err := json.Unmarshal([]byte(contacts), &d.AdditionalContactEmailAddresses); err != nil {
+		return a, fmt.Errorf("account %s: contact addresses: %w", a.Name, err)
+	}
+	if requested != 0 {
+		d.Review.Requested = time.UnixMilli(requested)
+	}
+	if decided != 0 {
+		d.Review.Decided = time.UnixMilli(decided)
+	}
+	return a, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // Get returns the named account.
 func (s *Service) Get(ctx context.Context, name string) (Account, error) {
-	var a Account
-	var enabled int
-	var created int64
-	err := s.db.QueryRowContext(ctx, s.db.Rebind("SELECT name, sending_account_id, sending_enabled, created_ms FROM accounts WHERE name = ?"), name).
-		Scan(&a.Name, &a.SendingAccountID, &enabled, &created)
+	a, err := scanAccount(s.db.QueryRowContext(ctx, s.db.Rebind("SELECT "+accountColumns+" FROM accounts WHERE name = ?"), name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, fmt.Errorf("account %q: %w", name, ErrNotFound)
 	}
-	a.SendingEnabled, a.Created = enabled != 0, time.UnixMilli(created)
 	return a, err
 }
 
@@ -192,7 +288,9 @@ func (s *Service) Get(ctx context.Context, name string) (Account, error) {
 const stateTTL = 5 * time.Second
 
 // Cached returns the named account as read at most stateTTL ago, for the
-// accept path, which checks the account on every message.
+// accept path, which checks the account on every message. A change made
+// through this Service shows at once (the methods that change an account
+// drop this node's copy); one made elsewhere within stateTTL.
 func (s *Service) Cached(ctx context.Context, name string) (Account, error) {
 	s.mu.RLock()
 	c, ok := s.accounts[name]
@@ -210,6 +308,13 @@ func (s *Service) Cached(ctx context.Context, name string) (Account, error) {
 	return a, nil
 }
 
+// forget drops this node's cached copy of an account after a change.
+func (s *Service) forget(name string) {
+	s.mu.Lock()
+	delete(s.accounts, name)
+	s.mu.Unlock()
+}
+
 type cachedAccount struct {
 	Account
 	loaded time.Time
@@ -217,20 +322,17 @@ type cachedAccount struct {
 
 // List returns all accounts by name.
 func (s *Service) List(ctx context.Context) ([]Account, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT name, sending_account_id, sending_enabled, created_ms FROM accounts ORDER BY name")
+	rows, err := s.db.QueryContext(ctx, "SELECT "+accountColumns+" FROM accounts ORDER BY name")
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []Account
 	for rows.Next() {
-		var a Account
-		var enabled int
-		var created int64
-		if err := rows.Scan(&a.Name, &a.SendingAccountID, &enabled, &created); err != nil {
+		a, err := scanAccount(rows)
+		if err != nil {
 			return nil, err
 		}
-		a.SendingEnabled, a.Created = enabled != 0, time.UnixMilli(created)
 		out = append(out, a)
 	}
 	return out, rows.Err()

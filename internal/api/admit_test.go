@@ -28,6 +28,7 @@ import (
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/importjob"
 	"github.com/petrelmail/petrel/internal/queue"
+	"github.com/petrelmail/petrel/internal/quota"
 	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/spool"
 	"github.com/petrelmail/petrel/internal/store"
@@ -61,7 +62,7 @@ func startAPIOn(t *testing.T, backend string, budget int64, tenants ...string) (
 	ids := identity.New(db, accts)
 	out := map[string]tenant{}
 	for _, name := range tenants {
-		if _, err := accts.Create(ctx, name); err != nil {
+		if _, err := accts.CreateWith(ctx, name, account.CreateOptions{Unlimited: true}); err != nil {
 			t.Fatal(err)
 		}
 		key, err := accts.CreateKey(ctx, name)
@@ -83,6 +84,7 @@ func startAPIOn(t *testing.T, backend string, budget int64, tenants ...string) (
 	sender := sending.New(sending.Config{MessageIDDomain: "petrel.test", Region: "us-east-1", NodeID: "test",
 		MaxDelivery: time.Hour, MaxRecipients: 50, MaxSize: 40 << 20, LeaseFor: time.Minute},
 		accts, ids, configsets, queue.New(db), sp, events, batch)
+	sender.Quota = quota.New(db, quota.Config{Node: "test"})
 	imports, err := importjob.New(db, suppression.New(db, nil), importjob.Config{ImportDir: t.TempDir(), Poll: 20 * time.Millisecond},
 		slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -91,7 +93,7 @@ func startAPIOn(t *testing.T, backend string, budget int64, tenants ...string) (
 	importsDone := make(chan struct{})
 	go func() { imports.Run(bctx); close(importsDone) }()
 	s := &Server{Accounts: accts, Identities: ids, ConfigSets: configsets, Sender: sender, Events: events, Spool: sp,
-		Suppression: suppression.New(db, nil), ImportJobs: imports,
+		Suppression: suppression.New(db, nil), ImportJobs: imports, Quota: sender.Quota,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Region: "us-east-1",
 		Budget: admission.NewBudget(budget), BodyTimeout: 10 * time.Second, MinBodyRate: 64 << 10}
 	srv := httptest.NewServer(s.Guard(s.Handler()))

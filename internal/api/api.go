@@ -28,6 +28,8 @@ import (
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/importjob"
+	"github.com/petrelmail/petrel/internal/metrics"
+	"github.com/petrelmail/petrel/internal/quota"
 	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/sigv4"
 	"github.com/petrelmail/petrel/internal/spool"
@@ -55,12 +57,18 @@ type Server struct {
 	// SuppressionAttributes).
 	Suppression *suppression.List
 	ImportJobs  *importjob.Service
-	Log         *slog.Logger
+	// Quota answers GetAccount's SendQuota.SentLast24Hours (package
+	// quota); nil reports 0.
+	Quota *quota.Quota
+	Log   *slog.Logger
 	// Topics and URLs check event destinations (destinations.go): the SNS
 	// topic must be the caller's, the webhook URL must pass the SSRF
 	// guard. nil refuses that kind of destination.
 	Topics TopicChecker
 	URLs   URLChecker
+	// Metrics counts requests by SES operation and result, with their
+	// duration; nil counts nothing.
+	Metrics *metrics.Metrics
 	// SNS, when set, serves the SNS-compatible Query API and its public
 	// endpoints (package sns): POST / and GET / (ConfirmSubscription and
 	// Unsubscribe links), GET /sns/ (the signing certificate).
@@ -124,55 +132,59 @@ type handler func(ctx context.Context, c *call) (any, error)
 // Handler returns the API's http.Handler.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	route := func(pattern string, limit int64, h handler) { mux.Handle(pattern, s.wrap(limit, h)) }
-	route("POST /v2/email/outbound-emails", MaxBody, s.sendEmail)
-	route("GET /v2/email/account", 0, s.getAccount)
-	route("POST /v2/email/identities", MaxSmallBody, s.createIdentity)
-	route("GET /v2/email/identities", 0, s.listIdentitiesQuery)
-	route("POST /v2/email/list-identities", MaxSmallBody, s.listIdentitiesBody)
-	route("GET /v2/email/identities/{EmailIdentity}", 0, s.getIdentity)
-	route("DELETE /v2/email/identities/{EmailIdentity}", 0, s.deleteIdentity)
-	route("PUT /v2/email/identities/{EmailIdentity}/dkim", MaxSmallBody, s.putDkimAttributes)
-	route("PUT /v2/email/identities/{EmailIdentity}/feedback", MaxSmallBody, s.putFeedbackAttributes)
-	route("PUT /v2/email/identities/{EmailIdentity}/configuration-set", MaxSmallBody, s.putIdentityConfigSet)
-	route("GET /v2/email/insights/{MessageId}/", 0, s.getMessageInsights)
-	route("POST /v2/email/configuration-sets", MaxSmallBody, s.createConfigSet)
-	route("GET /v2/email/configuration-sets", 0, s.listConfigSetsQuery)
-	route("POST /v2/email/list-configuration-sets", MaxSmallBody, s.listConfigSetsBody)
-	route("GET /v2/email/configuration-sets/{ConfigurationSetName}", 0, s.getConfigSet)
-	route("DELETE /v2/email/configuration-sets/{ConfigurationSetName}", 0, s.deleteConfigSet)
-	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/delivery-options", MaxSmallBody, s.putConfigSetDelivery)
-	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/sending", MaxSmallBody, s.putConfigSetSending)
-	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/reputation-options", MaxSmallBody, s.putConfigSetReputation)
-	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/suppression-options", MaxSmallBody, s.putConfigSetSuppression)
-	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/tracking-options", MaxSmallBody, s.putConfigSetTracking)
-	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/vdm-options", MaxSmallBody, s.putConfigSetVdm)
-	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/archiving-options", MaxSmallBody, s.putConfigSetArchiving)
-	route("POST /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations", MaxSmallBody, s.createEventDestination)
-	route("GET /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations", 0, s.getEventDestinations)
-	route("PUT /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations/{EventDestinationName}", MaxSmallBody, s.updateEventDestination)
-	route("DELETE /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations/{EventDestinationName}", 0, s.deleteEventDestination)
-	route("POST /v2/email/tags", MaxSmallBody, s.tagResource)
-	route("DELETE /v2/email/tags", 0, s.untagResource)
-	route("GET /v2/email/tags", 0, s.listTagsForResource)
-	route("GET /v2/email/insights/{MessageId}", 0, s.getMessageInsights)
-	route("PUT /v2/email/suppression/addresses", MaxSmallBody, s.putSuppressedDestination)
-	route("GET /v2/email/suppression/addresses", 0, s.listSuppressedDestinations)
-	route("GET /v2/email/suppression/addresses/{EmailAddress}", 0, s.getSuppressedDestination)
-	route("DELETE /v2/email/suppression/addresses/{EmailAddress}", 0, s.deleteSuppressedDestination)
-	route("PUT /v2/email/account/suppression", MaxSmallBody, s.putAccountSuppressionAttributes)
-	route("POST /v2/email/import-jobs", MaxSmallBody, s.createImportJob)
-	route("GET /v2/email/import-jobs/{JobId}", 0, s.getImportJob)
-	route("POST /v2/email/import-jobs/list", MaxSmallBody, s.listImportJobs)
-	route("GET /v2/email/import-jobs", MaxSmallBody, s.listImportJobsQuery)
-	route("PUT /v2/email/import-data/{Name}", importjob.MaxData, s.uploadImportData)
+	// Each route names its SES operation, the operation label of its
+	// metrics (petrel_api_requests_total).
+	route := func(op, pattern string, limit int64, h handler) { mux.Handle(pattern, s.wrap(op, limit, h)) }
+	route("SendEmail", "POST /v2/email/outbound-emails", MaxBody, s.sendEmail)
+	route("GetAccount", "GET /v2/email/account", 0, s.getAccount)
+	route("CreateEmailIdentity", "POST /v2/email/identities", MaxSmallBody, s.createIdentity)
+	route("ListEmailIdentities", "GET /v2/email/identities", 0, s.listIdentitiesQuery)
+	route("ListEmailIdentities", "POST /v2/email/list-identities", MaxSmallBody, s.listIdentitiesBody)
+	route("GetEmailIdentity", "GET /v2/email/identities/{EmailIdentity}", 0, s.getIdentity)
+	route("DeleteEmailIdentity", "DELETE /v2/email/identities/{EmailIdentity}", 0, s.deleteIdentity)
+	route("PutEmailIdentityDkimAttributes", "PUT /v2/email/identities/{EmailIdentity}/dkim", MaxSmallBody, s.putDkimAttributes)
+	route("PutEmailIdentityFeedbackAttributes", "PUT /v2/email/identities/{EmailIdentity}/feedback", MaxSmallBody, s.putFeedbackAttributes)
+	route("PutEmailIdentityConfigurationSetAttributes", "PUT /v2/email/identities/{EmailIdentity}/configuration-set", MaxSmallBody, s.putIdentityConfigSet)
+	route("GetMessageInsights", "GET /v2/email/insights/{MessageId}/", 0, s.getMessageInsights)
+	route("CreateConfigurationSet", "POST /v2/email/configuration-sets", MaxSmallBody, s.createConfigSet)
+	route("ListConfigurationSets", "GET /v2/email/configuration-sets", 0, s.listConfigSetsQuery)
+	route("ListConfigurationSets", "POST /v2/email/list-configuration-sets", MaxSmallBody, s.listConfigSetsBody)
+	route("GetConfigurationSet", "GET /v2/email/configuration-sets/{ConfigurationSetName}", 0, s.getConfigSet)
+	route("DeleteConfigurationSet", "DELETE /v2/email/configuration-sets/{ConfigurationSetName}", 0, s.deleteConfigSet)
+	route("PutConfigurationSetDeliveryOptions", "PUT /v2/email/configuration-sets/{ConfigurationSetName}/delivery-options", MaxSmallBody, s.putConfigSetDelivery)
+	route("PutConfigurationSetSendingOptions", "PUT /v2/email/configuration-sets/{ConfigurationSetName}/sending", MaxSmallBody, s.putConfigSetSending)
+	route("PutConfigurationSetReputationOptions", "PUT /v2/email/configuration-sets/{ConfigurationSetName}/reputation-options", MaxSmallBody, s.putConfigSetReputation)
+	route("PutConfigurationSetSuppressionOptions", "PUT /v2/email/configuration-sets/{ConfigurationSetName}/suppression-options", MaxSmallBody, s.putConfigSetSuppression)
+	route("PutConfigurationSetTrackingOptions", "PUT /v2/email/configuration-sets/{ConfigurationSetName}/tracking-options", MaxSmallBody, s.putConfigSetTracking)
+	route("PutConfigurationSetVdmOptions", "PUT /v2/email/configuration-sets/{ConfigurationSetName}/vdm-options", MaxSmallBody, s.putConfigSetVdm)
+	route("PutConfigurationSetArchivingOptions", "PUT /v2/email/configuration-sets/{ConfigurationSetName}/archiving-options", MaxSmallBody, s.putConfigSetArchiving)
+	route("CreateConfigurationSetEventDestination", "POST /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations", MaxSmallBody, s.createEventDestination)
+	route("GetConfigurationSetEventDestinations", "GET /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations", 0, s.getEventDestinations)
+	route("UpdateConfigurationSetEventDestination", "PUT /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations/{EventDestinationName}", MaxSmallBody, s.updateEventDestination)
+	route("DeleteConfigurationSetEventDestination", "DELETE /v2/email/configuration-sets/{ConfigurationSetName}/event-destinations/{EventDestinationName}", 0, s.deleteEventDestination)
+	route("TagResource", "POST /v2/email/tags", MaxSmallBody, s.tagResource)
+	route("UntagResource", "DELETE /v2/email/tags", 0, s.untagResource)
+	route("ListTagsForResource", "GET /v2/email/tags", 0, s.listTagsForResource)
+	route("GetMessageInsights", "GET /v2/email/insights/{MessageId}", 0, s.getMessageInsights)
+	route("PutSuppressedDestination", "PUT /v2/email/suppression/addresses", MaxSmallBody, s.putSuppressedDestination)
+	route("ListSuppressedDestinations", "GET /v2/email/suppression/addresses", 0, s.listSuppressedDestinations)
+	route("GetSuppressedDestination", "GET /v2/email/suppression/addresses/{EmailAddress}", 0, s.getSuppressedDestination)
+	route("DeleteSuppressedDestination", "DELETE /v2/email/suppression/addresses/{EmailAddress}", 0, s.deleteSuppressedDestination)
+	route("PutAccountSuppressionAttributes", "PUT /v2/email/account/suppression", MaxSmallBody, s.putAccountSuppressionAttributes)
+	route("PutAccountDetails", "POST /v2/email/account/details", MaxSmallBody, s.putAccountDetails)
+	route("PutAccountSendingAttributes", "PUT /v2/email/account/sending", MaxSmallBody, s.putAccountSendingAttributes)
+	route("CreateImportJob", "POST /v2/email/import-jobs", MaxSmallBody, s.createImportJob)
+	route("GetImportJob", "GET /v2/email/import-jobs/{JobId}", 0, s.getImportJob)
+	route("ListImportJobs", "POST /v2/email/import-jobs/list", MaxSmallBody, s.listImportJobs)
+	route("ListImportJobs", "GET /v2/email/import-jobs", MaxSmallBody, s.listImportJobsQuery)
+	route("UploadImportData", "PUT /v2/email/import-data/{Name}", importjob.MaxData, s.uploadImportData)
 	mux.Handle("GET /v2/email/import-jobs/{JobId}/failed-records", s.failedRecords())
 	if s.SNS != nil {
 		mux.Handle("POST /{$}", s.SNS)
 		mux.Handle("GET /{$}", s.SNS)
 		mux.Handle("GET /sns/", s.SNS)
 	}
-	mux.Handle("/", s.wrap(MaxSmallBody, func(ctx context.Context, c *call) (any, error) {
+	mux.Handle("/", s.wrap("UnknownOperation", MaxSmallBody, func(ctx context.Context, c *call) (any, error) {
 		return nil, &Error{Code: "UnknownOperationException", Status: 404,
 			Message: fmt.Sprintf("The operation %s %s is not supported by Petrel.", c.r.Method, c.r.URL.Path)}
 	}))
@@ -228,9 +240,13 @@ func (s *Server) bodyTime(n int64) time.Duration {
 }
 
 // wrap authenticates the request (SigV4), reads its body (at most limit
-// bytes), runs h, and writes its result or the SES error response.
-func (s *Server) wrap(limit int64, h handler) http.Handler {
+// bytes), runs h, and writes its result or the SES error response; the
+// request is counted under the SES operation op, with its result, just
+// before the response is written.
+func (s *Server) wrap(op string, limit int64, h handler) http.Handler {
+	m := s.Metrics.Operation(op)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
 		reqID := newRequestID()
 		w.Header().Set("x-amzn-RequestId", reqID)
 		c, err := s.admit(w, r, limit)
@@ -241,9 +257,12 @@ func (s *Server) wrap(limit int64, h handler) http.Handler {
 			s.Budget.ReleaseFor(c.account, c.held)
 		}
 		if err != nil {
-			s.writeError(w, r, reqID, err)
+			e := s.sesError(r, reqID, err)
+			m.Done(start, e.Code)
+			writeSESError(w, e)
 			return
 		}
+		m.Done(start, "OK")
 		if out == nil {
 			out = struct{}{}
 		}
@@ -339,12 +358,17 @@ func readBody(body io.Reader, n int64) ([]byte, string, error) {
 	return buf, hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// writeError maps err to SES's error response. Errors that are not already
-// SES errors are internal (Petrel's fault, not the request's): the client
-// sees the AWS common error InternalFailure (HTTP 500, which the AWS SDKs
-// retry) with a generic message and the request ID, the log gets the
-// details at Error.
+// writeError writes SES's error response for err (sesError).
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, reqID string, err error) {
+	writeSESError(w, s.sesError(r, reqID, err))
+}
+
+// sesError maps err to SES's error. Errors that are not already SES errors
+// are internal (Petrel's fault, not the request's): the client sees the
+// AWS common error InternalFailure (HTTP 500, which the AWS SDKs retry)
+// with a generic message and the request ID, the log gets the details at
+// Error.
+func (s *Server) sesError(r *http.Request, reqID string, err error) *Error {
 	var e *Error
 	var se *sigv4.Error
 	var in *sending.InternalError
@@ -371,6 +395,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, reqID string
 			e = internalFailure(reqID)
 		}
 	}
+	return e
+}
+
+// writeSESError writes e: the x-amzn-ErrorType header and {"message"}.
+func writeSESError(w http.ResponseWriter, e *Error) {
 	if e.Status >= 500 {
 		w.Header().Set("Retry-After", "1")
 	}
@@ -399,7 +428,12 @@ func sendError(err error) *Error {
 	var noSet *sending.ConfigSetNotFoundError
 	var pausedSet *sending.ConfigSetPausedError
 	var enforced *sending.EnforcementPausedError
+	var throttled *sending.ThrottledError
 	switch {
+	case errors.As(err, &throttled):
+		// ../shared/spec/ses.md §1.14; SES's v2 code for the daily quota is
+		// not documented: both are throttling (docs/quotas.md).
+		return &Error{Code: "TooManyRequestsException", Status: 429, Message: throttled.Error()}
 	case errors.As(err, &unv):
 		return &Error{Code: "MessageRejected", Status: 400, Message: unv.Error()}
 	case errors.As(err, &rej):

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/dkim"
@@ -24,8 +23,10 @@ import (
 // DomainSigningSelector, 1-63 characters).
 var selectorRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
 
-// GetAccount (§1.10). Quotas are not enforced yet; the figures say so
-// (Max24HourSend -1 = unlimited) and SentLast24Hours counts accepted messages.
+// GetAccount (§1.10): the account's quota as enforced (package quota;
+// -1 = unlimited) with SentLast24Hours, the recipients counted in the
+// rolling 24 hours on every node; production access and the details of its
+// last request; SendingEnabled, the tenant's own switch.
 func (s *Server) getAccount(ctx context.Context, c *call) (any, error) {
 	acct, err := s.Accounts.Get(ctx, c.account)
 	if err != nil {
@@ -36,9 +37,10 @@ func (s *Server) getAccount(ctx context.Context, c *call) (any, error) {
 		return nil, err
 	}
 	var sent int64
-	since := time.Now().Add(-24 * time.Hour).UnixMilli()
-	if err := s.Spool.CountSince(ctx, c.account, since, &sent); err != nil {
-		return nil, err
+	if s.Quota != nil {
+		if sent, err = s.Quota.SentLast24Hours(ctx, c.account); err != nil {
+			return nil, err
+		}
 	}
 	enforcement := "HEALTHY"
 	if s.Reputation != nil {
@@ -48,9 +50,10 @@ func (s *Server) getAccount(ctx context.Context, c *call) (any, error) {
 	}
 	return getAccountOutput{
 		EnforcementStatus:       enforcement,
-		ProductionAccessEnabled: true,
+		ProductionAccessEnabled: acct.ProductionAccessEnabled,
 		SendingEnabled:          acct.SendingEnabled,
-		SendQuota:               sendQuota{Max24HourSend: -1, MaxSendRate: 1000, SentLast24Hours: float64(sent)},
+		SendQuota:               sendQuota{Max24HourSend: float64(acct.Max24HourSend), MaxSendRate: acct.MaxSendRate, SentLast24Hours: float64(sent)},
+		Details:                 detailsOutput(acct.Details),
 		SuppressionAttributes:   supp,
 		VdmAttributes:           vdmAttributes{VdmEnabled: "DISABLED"},
 	}, nil

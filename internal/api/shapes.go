@@ -14,10 +14,11 @@ type sendEmailOutput struct {
 	MessageId string `json:"MessageId"`
 }
 
-// getAccountOutput is GetAccountResponse (§1.10), without Details (SES
-// leaves it out until production access is requested).
+// getAccountOutput is GetAccountResponse (§1.10); Details is left out
+// until the account has given them (PutAccountDetails), as SES does.
 type getAccountOutput struct {
 	DedicatedIpAutoWarmupEnabled bool                  `json:"DedicatedIpAutoWarmupEnabled"`
+	Details                      *accountDetails       `json:"Details,omitempty"`
 	EnforcementStatus            string                `json:"EnforcementStatus"` // HEALTHY, PROBATION or SHUTDOWN
 	ProductionAccessEnabled      bool                  `json:"ProductionAccessEnabled"`
 	SendQuota                    sendQuota             `json:"SendQuota"`
@@ -26,8 +27,8 @@ type getAccountOutput struct {
 	VdmAttributes                vdmAttributes         `json:"VdmAttributes"`
 }
 
-// sendQuota is SendQuota: doubles; Max24HourSend -1 is unlimited,
-// MaxSendRate is messages per second.
+// sendQuota is SendQuota: doubles; Max24HourSend is recipients per rolling
+// 24 h, MaxSendRate recipients per second, -1 unlimited (docs/quotas.md).
 type sendQuota struct {
 	Max24HourSend   float64 `json:"Max24HourSend"`
 	MaxSendRate     float64 `json:"MaxSendRate"`

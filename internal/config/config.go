@@ -44,6 +44,7 @@ type Config struct {
 	ShutdownGrace    Duration `toml:"shutdown-grace"`     // how long in-flight work may finish on SIGTERM
 	LogLevel         string   `toml:"log-level"`          // debug, info, warn, error
 	Debug            string   `toml:"debug"`              // listen address of /debug/pprof (profiling); "" disables
+	Metrics          string   `toml:"metrics"`            // listen address of /metrics (Prometheus, docs/metrics.md); "" disables
 	DeliveryBacklog  int      `toml:"delivery-backlog"`   // queue entries held in memory ahead of the delivery workers; more wait in the database
 	BounceRules      string   `toml:"bounce-rules"`       // operator's bounce rule file (TOML), applied over the built-in rules; reloaded on SIGHUP
 	InboundMailboxes string   `toml:"inbound-mailboxes"`  // local parts at the return-path domain accepted besides VERP addresses (complaint feedback loops)
@@ -61,6 +62,9 @@ type Config struct {
 
 	GlobalSuppressionInitial Duration `toml:"global-suppression-initial"` // how long a first hard bounce keeps an address on the global suppression list
 	GlobalSuppressionMax     Duration `toml:"global-suppression-max"`     // the longest a listing lasts; each repeat hard bounce doubles the last, up to this
+
+	ProductionMax24hSend  int64   `toml:"production-max-24h-send"`  // Max24HourSend given with production access (docs/quotas.md; -1 = unlimited)
+	ProductionMaxSendRate float64 `toml:"production-max-send-rate"` // MaxSendRate (recipients/s) given with production access (-1 = unlimited)
 
 	HTTPMaxConns      int      `toml:"http-max-conns"`        // API connections open at once (0 = as many as the open-files limit allows); more are answered 503 and closed
 	HTTPMaxConnsPerIP int      `toml:"http-max-conns-per-ip"` // API connections open at once from one address (0 = unlimited)
@@ -201,6 +205,10 @@ func Default() Config {
 		GlobalSuppressionInitial: Duration(24 * time.Hour),
 		GlobalSuppressionMax:     Duration(14 * 24 * time.Hour),
 
+		// SES's usual first production quota.
+		ProductionMax24hSend:  50000,
+		ProductionMaxSendRate: 14,
+
 		HTTPMaxConns:      4096,
 		HTTPMaxConnsPerIP: 1024,
 		HTTPHeaderTimeout: Duration(10 * time.Second),
@@ -313,6 +321,8 @@ func Flags(fs *flag.FlagSet, cfg *Config) {
 	fs.Var(&cfg.RetentionInbound, "retention-inbound", "how long mail received at the return path is kept, e.g. 14d (0 = forever, else at least 1s)")
 	fs.Var(&cfg.GlobalSuppressionInitial, "global-suppression-initial", "how long a first hard bounce keeps an address on the global suppression list, e.g. 24h (at least 1m)")
 	fs.Var(&cfg.GlobalSuppressionMax, "global-suppression-max", "the longest an address stays on the global suppression list: each repeat hard bounce doubles its last listing up to this, e.g. 14d (at least global-suppression-initial, at most 365d)")
+	fs.Int64Var(&cfg.ProductionMax24hSend, "production-max-24h-send", cfg.ProductionMax24hSend, "recipients per rolling 24 h an account gets with production access (petrel account create --production, account production --grant; -1 = unlimited)")
+	fs.Float64Var(&cfg.ProductionMaxSendRate, "production-max-send-rate", cfg.ProductionMaxSendRate, "recipients per second an account gets with production access (-1 = unlimited)")
 	fs.IntVar(&cfg.HTTPMaxConns, "http-max-conns", cfg.HTTPMaxConns, "API connections open at once; more are answered 503 and closed (lowered to fit the open-files limit; 0 = as many as it allows)")
 	fs.IntVar(&cfg.HTTPMaxConnsPerIP, "http-max-conns-per-ip", cfg.HTTPMaxConnsPerIP, "API connections open at once from one address (0 = unlimited; raise it behind a proxy)")
 	fs.Var(&cfg.HTTPHeaderTimeout, "http-header-timeout", "time a client has to send a request's headers (at least 1s)")
@@ -322,6 +332,7 @@ func Flags(fs *flag.FlagSet, cfg *Config) {
 	fs.IntVar(&cfg.SMTPMaxConnsPerIP, "smtp-max-conns-per-ip", cfg.SMTPMaxConnsPerIP, "SMTP submission connections open at once from one address, per listener (0 = unlimited)")
 	fs.Int64Var(&cfg.MaxBodyMemory, "max-body-memory", cfg.MaxBodyMemory, "bytes of message bodies held in memory at once, API and SMTP together; over it requests are refused with 503/451 (0 = unlimited, else at least 60 MiB: one largest API request)")
 	fs.StringVar(&cfg.Debug, "debug", cfg.Debug, "listen address of the profiling endpoints /debug/pprof/ (keep it private); empty disables")
+	fs.StringVar(&cfg.Metrics, "metrics", cfg.Metrics, "listen address of the Prometheus endpoint /metrics, e.g. 127.0.0.1:9464 (unauthenticated: keep it private); empty disables")
 	fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "base URL at which notification subscribers reach the HTTP server (SNS SubscribeURL, UnsubscribeURL, SigningCertURL), e.g. https://petrel.example.com (default: http://<http>)")
 	fs.Func("notify-allow-networks", "comma-separated CIDR prefixes webhook and subscription URLs may reach although internal (loopback, private, link-local…), e.g. 10.1.2.0/24", func(v string) error {
 		cfg.NotifyAllowNetworks = nil
@@ -421,6 +432,12 @@ func (c Config) Validate() error {
 	}
 	if c.GlobalSuppressionMax < c.GlobalSuppressionInitial || c.GlobalSuppressionMax > Duration(365*24*time.Hour) {
 		errs = append(errs, errors.New("global-suppression-max: must be at least global-suppression-initial and at most 365d"))
+	}
+	if c.ProductionMax24hSend < -1 {
+		errs = append(errs, errors.New("production-max-24h-send: must be -1 (unlimited) or at least 0"))
+	}
+	if c.ProductionMaxSendRate != -1 && !(c.ProductionMaxSendRate > 0 && c.ProductionMaxSendRate < 1e9) {
+		errs = append(errs, errors.New("production-max-send-rate: must be -1 (unlimited) or above 0"))
 	}
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {

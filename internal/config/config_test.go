@@ -168,6 +168,11 @@ func TestValidateLimits(t *testing.T) {
 		{[]string{"--quota-growth-interval", "59s"}, "quota-growth-interval"},
 		{[]string{"--quota-max-24h-send", "0"}, "quota-max-24h-send"},
 		{[]string{"--quota-max-send-rate", "0"}, "quota-max-send-rate"},
+		{[]string{"--production-max-24h-send", "-2"}, "production-max-24h-send"},
+		{[]string{"--production-max-24h-send", "-1", "--production-max-send-rate", "-1"}, ""},
+		{[]string{"--production-max-send-rate", "0"}, "production-max-send-rate"},
+		{[]string{"--production-max-send-rate", "NaN"}, "production-max-send-rate"},
+		{[]string{"--production-max-24h-send", "1000000", "--production-max-send-rate", "0.5"}, ""},
 	}
 	for _, c := range cases {
 		_, err := Load(c.args)

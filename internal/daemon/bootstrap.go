@@ -24,7 +24,8 @@ func Bootstrap(ctx context.Context, svc *Services, cfg config.Config) (*account.
 	if len(list) > 0 {
 		return nil, nil
 	}
-	if _, err := svc.Accounts.Create(ctx, DefaultAccount); err != nil && !errors.Is(err, account.ErrExists) {
+	// Production and unlimited: the operator's own account (docs/quotas.md).
+	if _, err := svc.Accounts.CreateWith(ctx, DefaultAccount, account.CreateOptions{Unlimited: true}); err != nil && !errors.Is(err, account.ErrExists) {
 		return nil, err
 	}
 	k, err := svc.Accounts.CreateKey(ctx, DefaultAccount)

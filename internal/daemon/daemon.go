@@ -57,9 +57,11 @@ import (
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/importjob"
 	"github.com/petrelmail/petrel/internal/inbound"
+	"github.com/petrelmail/petrel/internal/metrics"
 	"github.com/petrelmail/petrel/internal/notify"
 	"github.com/petrelmail/petrel/internal/publish"
 	"github.com/petrelmail/petrel/internal/queue"
+	"github.com/petrelmail/petrel/internal/quota"
 	"github.com/petrelmail/petrel/internal/reputation"
 	"github.com/petrelmail/petrel/internal/retention"
 	"github.com/petrelmail/petrel/internal/sending"
@@ -108,6 +110,7 @@ func Open(ctx context.Context, cfg config.Config) (*Services, error) {
 		db.Close()
 		return nil, err
 	}
+	accts.ProductionQuota = account.Quota{Max24HourSend: cfg.ProductionMax24hSend, MaxSendRate: cfg.ProductionMaxSendRate}
 	// Webhook signing secrets are sealed at rest like access keys and DKIM keys.
 	sets := configset.New(db)
 	sets.SetSealer(accts)
@@ -131,6 +134,44 @@ func reputationConfig(cfg config.Config) reputation.Config {
 		From: "postmaster@" + cfg.Hostname}
 }
 
+// reputationQuotas gives reputation's warm-up the accounts' quotas.
+type reputationQuotas struct {
+	accounts *account.Service
+	quota    *quota.Quota
+}
+
+func (q reputationQuotas) Quota(ctx context.Context, name string) (reputation.Quota, error) {
+	a, err := q.accounts.Get(ctx, name)
+	if err != nil {
+		return reputation.Quota{}, err
+	}
+	sent, err := q.quota.SentLast24Hours(ctx, name)
+	return reputation.Quota{Production: a.ProductionAccessEnabled, Max24HourSend: a.Max24HourSend, MaxSendRate: a.MaxSendRate,
+		SentLast24Hours: sent}, err
+}
+
+func (q reputationQuotas) SetQuota(ctx context.Context, name string, max24HourSend int64, maxSendRate float64) error {
+	return q.accounts.SetQuota(ctx, name, account.Quota{Max24HourSend: max24HourSend, MaxSendRate: maxSendRate})
+}
+
+// accountReputations gives /metrics every account's own figures.
+func accountReputations(rep *reputation.Service) func(context.Context) ([]metrics.AccountReputation, error) {
+	return func(ctx context.Context) ([]metrics.AccountReputation, error) {
+		list, err := rep.List(ctx, "")
+		if err != nil {
+			return nil, err
+		}
+		out := make([]metrics.AccountReputation, 0, len(list))
+		for _, r := range list {
+			if r.ConfigurationSet == "" {
+				out = append(out, metrics.AccountReputation{Account: r.Account, BounceRate: r.BounceRate(), ComplaintRate: r.ComplaintRate(),
+					Status: string(r.Status)})
+			}
+		}
+		return out, nil
+	}
+}
+
 // Close closes the store.
 func (s *Services) Close() error { return s.DB.Close() }
 
@@ -145,6 +186,8 @@ type Daemon struct {
 	prune *retention.Pruner
 	// imports runs suppression-list import jobs (CreateImportJob).
 	imports *importjob.Service
+	// quota enforces the accounts' sending quotas (its Run: heartbeats).
+	quota *quota.Quota
 	// notifier delivers notifications (event destinations, SNS topics,
 	// feedback emails) from the outbox the event log writes to.
 	notifier *notify.Engine
@@ -152,6 +195,12 @@ type Daemon struct {
 
 	submit  *smtpsubmit.Backend // SMTP submission (both listeners)
 	inbound *inbound.Backend    // the return-path receiver; nil when disabled
+
+	// metrics are the Prometheus series, served by metricsSrv on metricsL
+	// (--metrics); all nil when it is not set, and then nothing is counted.
+	metrics    *metrics.Metrics
+	metricsSrv *http.Server
+	metricsL   net.Listener
 
 	httpSrv, debugSrv                 *http.Server
 	smtpSrv, smtpsSrv, inSrv          *smtp.Server
@@ -233,8 +282,24 @@ func (d *Daemon) build(ctx context.Context) error {
 		return err
 	}
 	sender.Suppression, d.deliv.Suppression, d.deliv.ConfigSets = supp, supp, svc.ConfigSets
+	if cfg.Metrics != "" {
+		d.metrics = metrics.New(metrics.Config{Queue: svc.Queue, Rules: d.rules, Log: d.log.With("component", "metrics"),
+			Reputation: accountReputations(svc.Reputation)})
+		svc.Events.Observe(d.metrics)
+		d.metricsSrv = &http.Server{Handler: d.metricsMux(), ReadHeaderTimeout: 10 * time.Second}
+		if d.metricsL, err = net.Listen("tcp", cfg.Metrics); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+	}
+	d.quota = quota.New(svc.DB, quota.Config{Node: nodeID, Log: d.log.With("component", "quota")})
+	sender.Quota = d.quota
 	sender.Enforcement = svc.Reputation
 	svc.Reputation.Mailer, svc.Reputation.Log = sender, d.log.With("component", "reputation")
+	svc.Reputation.Quotas = reputationQuotas{accounts: svc.Accounts, quota: d.quota}
+	svc.Reputation.Contacts = func(ctx context.Context, name string) ([]string, error) {
+		a, err := svc.Accounts.Get(ctx, name)
+		return a.Details.AdditionalContactEmailAddresses, err
+	}
 
 	if d.cert, err = loadCertificate(cfg); err != nil {
 		return err
@@ -257,8 +322,8 @@ func (d *Daemon) build(ctx context.Context) error {
 		return err
 	}
 	apiSrv := &api.Server{Accounts: svc.Accounts, Identities: svc.Identities, ConfigSets: svc.ConfigSets, Sender: sender, Events: svc.Events,
-		Spool: svc.Spool, Suppression: supp, ImportJobs: d.imports, Log: d.log.With("component", "api"),
-		Topics: topics, URLs: guard, SNS: topics.Handler(), Reputation: svc.Reputation,
+		Spool: svc.Spool, Suppression: supp, ImportJobs: d.imports, Quota: d.quota, Log: d.log.With("component", "api"),
+		Topics: topics, URLs: guard, SNS: topics.Handler(), Metrics: d.metrics, Reputation: svc.Reputation,
 		Region: cfg.Region, Budget: d.budget, BodyTimeout: time.Duration(cfg.HTTPHeaderTimeout), MinBodyRate: int64(cfg.HTTPMinBodyRate)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
@@ -270,7 +335,8 @@ func (d *Daemon) build(ctx context.Context) error {
 
 	d.httpAdm = admission.Listen(raw, admission.Limits{MaxConns: d.httpConnCap(), MaxConnsPerIP: cfg.HTTPMaxConnsPerIP}, d.refuseHTTP)
 	d.httpL = d.httpAdm
-	be := &smtpsubmit.Backend{Accounts: svc.Accounts, Sender: sender, Log: d.log.With("component", "smtp"), Budget: d.budget}
+	be := &smtpsubmit.Backend{Accounts: svc.Accounts, Sender: sender, Log: d.log.With("component", "smtp"), Budget: d.budget,
+		Metrics: d.metrics}
 	d.submit = be
 	smtpLimits := admission.Limits{MaxConns: cfg.SMTPMaxConns, MaxConnsPerIP: cfg.SMTPMaxConnsPerIP}
 	if cfg.SMTP != "" {
@@ -490,9 +556,17 @@ func (d *Daemon) trackFreshConn(c net.Conn, state http.ConnState) {
 	}
 }
 
-// Addr returns the bound address of a listener: "http", "smtp", "smtps", "inbound", "debug".
+// metricsMux serves /metrics on the --metrics listener.
+func (d *Daemon) metricsMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", d.metrics.Handler())
+	return mux
+}
+
+// Addr returns the bound address of a listener: "http", "smtp", "smtps", "inbound", "debug", "metrics".
 func (d *Daemon) Addr(name string) string {
-	l := map[string]net.Listener{"http": d.httpL, "smtp": d.smtpL, "smtps": d.smtpsL, "inbound": d.inL, "debug": d.debugL}[name]
+	l := map[string]net.Listener{"http": d.httpL, "smtp": d.smtpL, "smtps": d.smtpsL, "inbound": d.inL, "debug": d.debugL,
+		"metrics": d.metricsL}[name]
 	if l == nil {
 		return ""
 	}
@@ -598,7 +672,7 @@ func PIDPath(cfg config.Config) string { return filepath.Join(cfg.DataDir, "petr
 func (d *Daemon) Services() *Services { return d.svc }
 
 func (d *Daemon) closeListeners() {
-	for _, l := range []net.Listener{d.httpL, d.smtpL, d.smtpsL, d.inL, d.debugL} {
+	for _, l := range []net.Listener{d.httpL, d.smtpL, d.smtpsL, d.inL, d.debugL, d.metricsL} {
 		if l != nil {
 			l.Close()
 		}
@@ -632,11 +706,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	repCtx, stopRep := context.WithCancel(context.Background())
 	var repWG sync.WaitGroup
 	repWG.Go(func() { d.svc.Reputation.Run(repCtx) })
-	// The suppression prefilter lives as long as the process serves.
+	// The suppression prefilter and the quota heartbeats live as long as
+	// the process serves.
 	prefilterCtx, stopPrefilter := context.WithCancel(context.Background())
 	defer stopPrefilter()
 	var prefilterWG sync.WaitGroup
 	prefilterWG.Go(func() { d.prune.Suppression.RunPrefilter(prefilterCtx, d.log.With("component", "suppression")) })
+	prefilterWG.Go(func() { d.quota.Run(prefilterCtx) })
 
 	// SMTP sessions work under a context of ctx that shutdown (whatever
 	// its cause) cancels, and with it what they have in flight.
@@ -647,7 +723,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.inbound != nil {
 		d.inbound.BaseContext = sessions
 	}
-	errc := make(chan error, 5)
+	errc := make(chan error, 6)
 	var serveWG sync.WaitGroup
 	serve := func(name string, f func() error) {
 		serveWG.Go(func() {
@@ -668,6 +744,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	if d.debugSrv != nil {
 		serve("debug", func() error { return d.debugSrv.Serve(d.debugL) })
+	}
+	if d.metricsSrv != nil {
+		serve("metrics", func() error { return d.metricsSrv.Serve(d.metricsL) })
 	}
 	d.ready.Store(true)
 	d.log.Info("petrel is running", "http", d.Addr("http"), "smtp", d.Addr("smtp"), "smtps", d.Addr("smtps"),
@@ -702,6 +781,9 @@ wait:
 	d.httpSrv.Shutdown(grace)
 	if d.debugSrv != nil {
 		d.debugSrv.Close()
+	}
+	if d.metricsSrv != nil {
+		d.metricsSrv.Close()
 	}
 	for _, s := range []*smtp.Server{d.smtpSrv, d.smtpsSrv, d.inSrv} {
 		if s != nil {

@@ -21,7 +21,9 @@ import (
 // leaves; notify delivers jobs and knows no configuration; publish routes
 // events to jobs over configset, identity and the topics (an interface the
 // daemon fills with sns) and sends feedback emails through sending; sns
-// builds its jobs for notify (its emails with message's header folding).
+// builds its jobs for notify (its emails with message's header folding);
+// metrics (Prometheus) observes events, asks the queue at scrape time and
+// bounds bounce reasons with bounce's rules; the edges report to it.
 var allowed = map[string][]string{
 	"address":     {},
 	"smtpreply":   {},
@@ -53,10 +55,12 @@ var allowed = map[string][]string{
 	"configset":   {"store", "suppression"},
 	"importjob":   {"store", "suppression", "address"},
 	"queue":       {"store", "address"},
-	"sending":     {"account", "identity", "configset", "queue", "spool", "event", "message", "address", "store", "suppression", "bounce", "simulator"},
+	"metrics":     {"event", "queue", "bounce"},
+	"quota":       {"store"},
+	"sending":     {"account", "identity", "configset", "queue", "spool", "event", "message", "address", "store", "suppression", "bounce", "simulator", "quota"},
 	"delivery":    {"queue", "spool", "event", "bounce", "simulator", "smtpreply", "address", "store", "suppression", "configset"},
-	"api":         {"sending", "account", "identity", "event", "message", "sigv4", "address", "spool", "dkim", "admission", "configset", "suppression", "importjob"},
-	"smtpsubmit":  {"sending", "account", "address", "message", "admission"},
+	"api":         {"quota", "sending", "account", "identity", "event", "message", "sigv4", "address", "spool", "dkim", "admission", "configset", "suppression", "importjob", "metrics"},
+	"smtpsubmit":  {"sending", "account", "address", "message", "admission", "metrics"},
 	"inbound":     {"bounce", "event", "queue", "address", "store", "spool", "smtpreply", "admission", "suppression", "configset"},
 	"daemon":      {"*"},
 	"e2e":         {"*"},

@@ -47,7 +47,8 @@ func (d *Deliverer) record(e *queue.Entry, o outcome, now time.Time) {
 		result = resultDelivered
 		fn = d.finish(e, event.DeliveryDetail{
 			Timestamp: event.Timestamp(now), ProcessingTimeMillis: now.Sub(e.Created).Milliseconds(),
-			Recipients: []string{e.Rcpt}, SMTPResponse: r.String(), ReportingMTA: d.cfg.Hostname, RemoteMtaIP: o.remoteIP})
+			Recipients: []string{e.Rcpt}, SMTPResponse: r.String(), ReportingMTA: d.cfg.Hostname, RemoteMtaIP: o.remoteIP,
+			Attempts: e.Attempts + 1})
 	case r.Permanent():
 		// A 5xx is final for this message, whatever the verdict: Transient
 		// means the address is good but the receiver refused this mail
@@ -194,6 +195,7 @@ func (d *Deliverer) bounceDetail(e *queue.Entry, v bounce.Verdict, r smtpreply.R
 		BounceType: v.Type, BounceSubType: v.SubType, Reason: v.Reason, Rule: v.Rule,
 		BouncedRecipients: []event.BouncedRecipient{{EmailAddress: e.Rcpt, Action: "failed", Status: r.Status(), DiagnosticCode: "smtp; " + r.String()}},
 		Timestamp:         event.Timestamp(now), FeedbackID: event.NewID(now), RemoteMtaIP: remoteIP, ReportingMTA: "dsn; " + d.cfg.Hostname,
+		Attempts: e.Attempts + 1, ProcessingTimeMillis: now.Sub(e.Created).Milliseconds(),
 	}
 }
 
@@ -261,7 +263,7 @@ func (d *Deliverer) recordSimulated(e *queue.Entry, o simulator.Outcome, now tim
 		if o.Delivered {
 			if err := d.events.AddTx(tx, e.MessageID, e.Account, e.Rcpt, now, event.DeliveryDetail{
 				Timestamp: ts, ProcessingTimeMillis: now.Sub(e.Created).Milliseconds(), Recipients: []string{e.Rcpt},
-				SMTPResponse: simulator.SMTPResponse, ReportingMTA: d.cfg.Hostname}); err != nil {
+				SMTPResponse: simulator.SMTPResponse, ReportingMTA: d.cfg.Hostname, Attempts: e.Attempts + 1}); err != nil {
 				return err
 			}
 		}
@@ -269,7 +271,8 @@ func (d *Deliverer) recordSimulated(e *queue.Entry, o simulator.Outcome, now tim
 			bd := event.BounceDetail{
 				BounceType: b.Type, BounceSubType: b.SubType,
 				BouncedRecipients: []event.BouncedRecipient{{EmailAddress: e.Rcpt, Action: b.Action, Status: b.Status, DiagnosticCode: b.Diagnostic}},
-				Timestamp:         ts, FeedbackID: event.NewID(now), ReportingMTA: reportingMTA(b, d.cfg.Hostname)}
+				Timestamp:         ts, FeedbackID: event.NewID(now), ReportingMTA: reportingMTA(b, d.cfg.Hostname),
+				Attempts: e.Attempts + 1, ProcessingTimeMillis: now.Sub(e.Created).Milliseconds()}
 			if err := d.events.AddTx(tx, e.MessageID, e.Account, e.Rcpt, now, bd); err != nil {
 				return err
 			}

@@ -139,6 +139,14 @@ func TestReputationPause(t *testing.T) {
 			if !errors.As(err, &paused) || paused.ErrorMessage() != "Sending paused for this account. For more information, please check the inbox of the email address associated with your AWS account." {
 				t.Fatalf("SendEmail while paused: %v", err)
 			}
+			// The tenant's own switch does not lift it (SES: "cannot be used to
+			// resume sending that AWS paused").
+			if _, err := e.ses.PutAccountSendingAttributes(ctx, &sesv2.PutAccountSendingAttributesInput{SendingEnabled: true}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err = e.ses.SendEmail(ctx, simple("sender@example.com", "good-after@rcpt.test")); !errors.As(err, &paused) {
+				t.Fatalf("SendEmail after the tenant's PutAccountSendingAttributes: %v", err)
+			}
 			// So does SMTP.
 			c := e.smtpClient(t)
 			serr := smtpSend(c, "good-after@rcpt.test")

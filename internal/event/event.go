@@ -166,6 +166,9 @@ type DeliveryDetail struct {
 	SMTPResponse         string   `json:"smtpResponse"`
 	ReportingMTA         string   `json:"reportingMTA"`
 	RemoteMtaIP          string   `json:"remoteMtaIp,omitempty"`
+	// Attempts is how many delivery attempts the recipient took, this one
+	// included, for Observers (metrics); not stored. 0 when unknown.
+	Attempts int `json:"-"`
 }
 
 // BounceDetail is the "bounce" object (§4.3).
@@ -181,6 +184,13 @@ type BounceDetail struct {
 	// decided (SES has neither; SES clients ignore unknown fields).
 	Reason string `json:"reason,omitempty"`
 	Rule   string `json:"rule,omitempty"`
+	// Attempts and ProcessingTimeMillis are, for a bounce that ends a
+	// delivery (package delivery), the attempts the recipient took, this
+	// one included, and the milliseconds since acceptance, as
+	// DeliveryDetail's; for Observers (metrics), not stored. 0 for other
+	// bounces (suppressed at acceptance, reported later by the receiver).
+	Attempts             int   `json:"-"`
+	ProcessingTimeMillis int64 `json:"-"`
 }
 
 // BouncedRecipient is one entry of bounce.bouncedRecipients.

@@ -205,3 +205,18 @@ func (q *Queue) Len(ctx context.Context) (int, error) {
 	err := q.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM queue").Scan(&n)
 	return n, err
 }
+
+// Depth returns the number of live entries (recipients not final yet, of
+// every node sharing the store) and the acceptance time of the oldest one
+// (zero when the queue is empty), in one query. It scans the table, so it
+// is meant for a metrics scrape every few seconds, never the send path.
+func (q *Queue) Depth(ctx context.Context) (n int, oldest time.Time, err error) {
+	var ms sql.NullInt64
+	if err := q.db.QueryRowContext(ctx, "SELECT COUNT(*), MIN(created_ms) FROM queue").Scan(&n, &ms); err != nil {
+		return 0, time.Time{}, err
+	}
+	if ms.Valid {
+		oldest = time.UnixMilli(ms.Int64)
+	}
+	return n, oldest, nil
+}

@@ -413,26 +413,37 @@ type Report struct {
 	Evaluations bool      // false: no row yet (HEALTHY, never evaluated)
 }
 
-// row reads the state of one scope (HEALTHY when there is none).
-func (s *Service) row(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, account, set string) (Report, error) {
-	r := Report{Account: account, ConfigurationSet: set, Status: Healthy}
+// columns are a reputation_status row as scan reads it.
+const columns = `account, configuration_set, status, evaluated_ms, window_start_ms, sends, hard_bounces, feedback_sends, complaints,
+	enforced, fresh_start_ms, quota_grown_ms`
+
+// scan reads one row of columns.
+func scan(sc interface{ Scan(...any) error }) (Report, error) {
+	var r Report
 	var status string
 	var eval, ws, fresh, grown int64
 	var enforced int
-	err := q.QueryRowContext(ctx, s.db.Rebind(`SELECT status, evaluated_ms, window_start_ms, sends, hard_bounces, feedback_sends, complaints,
-		enforced, fresh_start_ms, quota_grown_ms FROM reputation_status WHERE account = ? AND configuration_set = ?`), account, set).
-		Scan(&status, &eval, &ws, &r.Sends, &r.HardBounces, &r.FeedbackSends, &r.Complaints, &enforced, &fresh, &grown)
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, nil
-	}
-	if err != nil {
-		return r, fmt.Errorf("reading the reputation of %s: %w", name(account, set), err)
+	if err := sc.Scan(&r.Account, &r.ConfigurationSet, &status, &eval, &ws, &r.Sends, &r.HardBounces, &r.FeedbackSends, &r.Complaints,
+		&enforced, &fresh, &grown); err != nil {
+		return r, err
 	}
 	r.Status, r.Evaluations, r.Enforced = Status(status), true, enforced != 0
 	r.Evaluated, r.WindowStart = time.UnixMilli(eval), time.UnixMilli(ws)
 	r.FreshStart, r.QuotaGrown = msTime(fresh), msTime(grown)
+	return r, nil
+}
+
+// row reads the state of one scope (HEALTHY when there is none).
+func (s *Service) row(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, account, set string) (Report, error) {
+	r, err := scan(q.QueryRowContext(ctx, s.db.Rebind(`SELECT `+columns+` FROM reputation_status WHERE account = ? AND configuration_set = ?`), account, set))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Report{Account: account, ConfigurationSet: set, Status: Healthy}, nil
+	}
+	if err != nil {
+		return r, fmt.Errorf("reading the reputation of %s: %w", name(account, set), err)
+	}
 	return r, nil
 }
 
@@ -457,38 +468,26 @@ func (s *Service) Get(ctx context.Context, account, set string) (Report, error) 
 
 // List returns the state of account's scopes (every account's when
 // account is "") evaluated so far, in account then set order (the
-// account's own, set "", first).
+// account's own, set "", first), in one query.
 func (s *Service) List(ctx context.Context, account string) ([]Report, error) {
-	q, args := `SELECT account, configuration_set FROM reputation_status ORDER BY account, configuration_set`, []any{}
+	q, args := `SELECT `+columns+` FROM reputation_status ORDER BY account, configuration_set`, []any{}
 	if account != "" {
-		q, args = `SELECT account, configuration_set FROM reputation_status WHERE account = ? ORDER BY account, configuration_set`, []any{account}
+		q, args = `SELECT `+columns+` FROM reputation_status WHERE account = ? ORDER BY account, configuration_set`, []any{account}
 	}
 	rows, err := s.db.QueryContext(ctx, s.db.Rebind(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing reputation: %w", err)
 	}
-	var keys []scope
+	defer rows.Close()
+	var out []Report
 	for rows.Next() {
-		var k scope
-		if err := rows.Scan(&k.account, &k.set); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		keys = append(keys, k)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	out := make([]Report, 0, len(keys))
-	for _, k := range keys {
-		r, err := s.Get(ctx, k.account, k.set)
+		r, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, r)
 	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // EnforcementStatus returns account's SES EnforcementStatus (GetAccount).

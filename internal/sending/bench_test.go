@@ -136,7 +136,7 @@ func newTestStore(tb testing.TB, backend string, setup func(context.Context, *id
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := accts.Create(ctx, testAccount); err != nil {
+	if _, err := accts.CreateWith(ctx, testAccount, account.CreateOptions{Unlimited: true}); err != nil {
 		tb.Fatal(err)
 	}
 	ids := identity.New(db, accts)

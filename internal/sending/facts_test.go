@@ -35,11 +35,11 @@ func (r *sendRecorder) ObserveTx(_ *sql.Tx, e event.Event) error {
 	return nil
 }
 
-// TestSendFacts: the Send event hands its observers the configuration set,
+// TestSendFactsExclusions: the Send event hands its observers the configuration set,
 // the authorising identity, and every recipient with why it does not count
 // towards quota and reputation: simulator, verified identity, the
 // account's suppression list — but not the global list (§8.1).
-func TestSendFacts(t *testing.T) {
+func TestSendFactsExclusions(t *testing.T) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
 			ctx := context.Background()
@@ -48,7 +48,7 @@ func TestSendFacts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := accts.Create(ctx, testAccount); err != nil {
+			if _, err := accts.CreateWith(ctx, testAccount, account.CreateOptions{Unlimited: true}); err != nil {
 				t.Fatal(err)
 			}
 			ids := identity.New(db, accts)

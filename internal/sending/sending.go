@@ -1,11 +1,16 @@
 // Package sending is the accept path shared by the SESv2 API and SMTP
 // submission. Given an authenticated account and a message, Send:
 //
-//  1. checks the account may send;
+//  1. checks the account may send, and has room in its sending quota
+//     (quota.Quota.Check; *ThrottledError otherwise, before the message is
+//     read);
 //  2. checks every sender identity (From, Sender and Return-Path headers,
 //     envelope MAIL FROM) is a verified identity of the account (SES:
 //     MessageRejected otherwise);
-//  3. checks the recipients (1 to 50, valid syntax);
+//  3. checks the recipients (1 to 50, valid syntax) and, for an account in
+//     the sandbox, that each is covered by a verified identity of the
+//     account or is a mailbox simulator address (SES §8.5: MessageRejected
+//     listing the others with any unverified sender);
 //  4. parses the message, rejects duplicate singleton headers, and prepares
 //     it as SES does (X-SES-* read and stripped, Message-ID and Date set),
 //     adding the signed X-Petrel-Feedback token that ties reports sent to
@@ -25,10 +30,15 @@
 //  7. checks the recipients against the suppression lists
 //     (suppression.List.Check): a suppressed recipient gets no queue entry
 //     but a Bounce event (Permanent / OnAccountSuppressionList or
-//     Suppressed), and the call still succeeds (SES §6.1);
+//     Suppressed), and the call still succeeds (SES §6.1); then admits the
+//     recipients sent against the quota (quota.Quota.Admit: all against
+//     the rate, all but simulator addresses against the 24-hour quota), or
+//     refuses the message (*ThrottledError);
 //  8. stores body, one queue entry per other recipient, the Send event and
 //     the suppressed recipients' Bounce events in one group-committed
-//     transaction, and returns only when it is on disk;
+//     transaction, with the quota's usage (quota.Quota.RecordTx), and
+//     returns only when it is on disk (when it is not stored, the quota
+//     admission is released);
 //  9. hands the new queue entries, with the body, to the delivery workers in
 //     memory, so the first attempt starts at once and reads nothing back
 //     (when the workers are backlogged the entries are stored unleased and
@@ -52,6 +62,7 @@ import (
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/message"
 	"github.com/petrelmail/petrel/internal/queue"
+	"github.com/petrelmail/petrel/internal/quota"
 	"github.com/petrelmail/petrel/internal/simulator"
 	"github.com/petrelmail/petrel/internal/spool"
 	"github.com/petrelmail/petrel/internal/store"
@@ -93,6 +104,10 @@ type Sender struct {
 	// Suppression is checked before storing (suppression.List.Check);
 	// wired by daemon; nil: no recipient is suppressed.
 	Suppression *suppression.List
+	// Quota enforces the accounts' sending quotas (package quota); wired by
+	// daemon; nil: no quota is enforced (the sandbox's recipient rule
+	// still is).
+	Quota *quota.Quota
 	// Enforcement refuses the mail of an account or configuration set
 	// whose sending reputation enforcement paused (package reputation);
 	// wired by daemon; nil: none is.
@@ -164,6 +179,32 @@ type UnverifiedError struct {
 func (e *UnverifiedError) Error() string {
 	return "Email address is not verified. The following identities failed the check in region " +
 		strings.ToUpper(e.Region) + ": " + strings.Join(e.Identities, ", ")
+}
+
+// ThrottledError is a message over the account's sending quota: its
+// sending rate, or (Daily) its 24-hour quota (SES: TooManyRequestsException
+// "Maximum sending rate exceeded." / "Daily message quota exceeded.", SMTP
+// 454 4.7.0 Throttling failure; ../shared/spec/ses.md §1.14, §3.4). The
+// client may retry later; nothing was stored and no quota consumed.
+type ThrottledError struct{ Daily bool }
+
+func (e *ThrottledError) Error() string {
+	if e.Daily {
+		return "Daily message quota exceeded."
+	}
+	return "Maximum sending rate exceeded."
+}
+
+// throttled maps a quota refusal to *ThrottledError, and a store failure
+// to *StorageError.
+func throttled(err error) error {
+	switch {
+	case errors.Is(err, quota.ErrDaily):
+		return &ThrottledError{Daily: true}
+	case errors.Is(err, quota.ErrRate):
+		return &ThrottledError{}
+	}
+	return &StorageError{err}
 }
 
 // RejectedError is content SES refuses (MessageRejected / 554 Transaction failed).
@@ -242,9 +283,10 @@ func (e *InternalError) Unwrap() error { return e.Err }
 // Send accepts a message and returns its SES message ID once it is durable.
 // Errors: ErrSendingPaused, ErrNoRecipients, *UnverifiedError,
 // *RejectedError, *TooLargeError, *TooManyRecipientsError,
-// *ConfigSetNotFoundError, *ConfigSetPausedError, *EnforcementPausedError (the message's or
-// account's fault: permanent), *StorageError and *InternalError
-// (Petrel's: temporary), or ctx's error when ctx ended before the message
+// *ConfigSetNotFoundError, *ConfigSetPausedError, *EnforcementPausedError
+// (the message's or account's fault: permanent), *ThrottledError (over the
+// quota: retry later), *StorageError and *InternalError (Petrel's:
+// temporary), or ctx's error when ctx ended before the message
 // was handed to the store. In every error case nothing was stored; once
 // handed to the store, Send waits for the commit whatever ctx does, so a
 // message is never stored but reported failed for a cancelled ctx.
@@ -255,6 +297,16 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	}
 	if !acct.SendingEnabled {
 		return "", ErrSendingPaused
+	}
+	limits := quota.Limits{Account: acct.Name, Max24HourSend: acct.Max24HourSend, MaxSendRate: acct.MaxSendRate}
+	if s.Quota != nil {
+		daily := false // whether a recipient may count towards the 24-hour quota
+		for _, r := range req.Recipients {
+			daily = daily || !simulator.Is(r.Domain)
+		}
+		if err := s.Quota.Check(ctx, limits, daily); err != nil {
+			return "", throttled(err)
+		}
 	}
 	var raw []byte
 	if req.RawScratch {
@@ -285,11 +337,19 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sourceIdentity, err := s.authorize(ctx, req.Account, append([]address.Address{from, mailFrom}, senders...)...)
-	if err != nil {
-		return "", err
+	sourceIdentity, authErr := s.authorize(ctx, req.Account, append([]address.Address{from, mailFrom}, senders...)...)
+	var unverified *UnverifiedError
+	if authErr != nil && !errors.As(authErr, &unverified) {
+		return "", authErr
 	}
 	rcpts, err := s.recipients(req.Recipients)
+	if err != nil {
+		if authErr != nil {
+			return "", authErr
+		}
+		return "", err
+	}
+	facts, err := s.recipientFacts(ctx, acct, rcpts, unverified)
 	if err != nil {
 		return "", err
 	}
@@ -318,6 +378,33 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 			return "", &StorageError{err}
 		}
 	}
+	for _, sp := range suppressed {
+		// Account (or configuration set) list: not sent, does not count
+		// (SES §8.1); global list: counts.
+		if sp.Bounce.BounceSubType == bounce.OnAccountSuppressionList && facts[sp.Index].Excluded != event.ExcludedSimulator {
+			facts[sp.Index].Excluded = event.ExcludedSuppressed
+		}
+	}
+	// Recipients sent count against the rate, simulator ones included;
+	// against the 24-hour quota all but simulator ones (SES §5, §8.5).
+	sent, counted := len(rcpts)-len(suppressed), 0
+	for _, f := range facts {
+		if f.Excluded == "" || f.Excluded == event.ExcludedVerified {
+			counted++
+		}
+	}
+	var admitted *quota.Admission
+	if s.Quota != nil {
+		if admitted, err = s.Quota.Admit(ctx, limits, sent, counted); err != nil {
+			return "", throttled(err)
+		}
+	}
+	stored := false
+	defer func() {
+		if !stored {
+			admitted.Release()
+		}
+	}()
 	// DKIM-sign once, before storing: every recipient and retry sends the
 	// same signed bytes (SES signs with the From domain's key).
 	if sg, err := s.identities.Signer(ctx, req.Account, from); err != nil {
@@ -351,10 +438,6 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 			Domain: r.Domain, Created: now, NextAttempt: now, Deadline: now.Add(maxDelivery),
 			ConfigurationSet: set.Name, TLSRequired: set.TLSRequired(), Body: prep.Body})
 	}
-	facts, err := s.sendFacts(ctx, req.Account, set.Name, sourceIdentity, rcpts, suppressed)
-	if err != nil {
-		return "", err
-	}
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
@@ -372,7 +455,12 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 				return err
 			}
 		}
-		if err := s.events.AddTx(tx, id, req.Account, "", now, facts); err != nil {
+		if s.Quota != nil {
+			if err := s.Quota.RecordTx(tx, admitted); err != nil {
+				return err
+			}
+		}
+		if err := s.events.AddTx(tx, id, req.Account, "", now, event.SendDetail{ConfigurationSet: set.Name, Identity: sourceIdentity, Recipients: facts}); err != nil {
 			return err
 		}
 		for _, sp := range suppressed {
@@ -391,6 +479,7 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	if err != nil {
 		return "", &StorageError{err}
 	}
+	stored = true
 	switch {
 	case handoff && !s.Delivery.Handoff(entries):
 		s.release(entries)
@@ -472,43 +561,6 @@ func (s *Sender) enforced(ctx context.Context, account, set string) error {
 	return nil
 }
 
-// sendFacts returns the Send event's facts (event.SendDetail): the
-// configuration set, the authorising identity, and each recipient with why
-// it does not count towards the account's quota and reputation — a
-// mailbox simulator address, an address a verified identity of the
-// account covers (identity.Service.Authorizing, cached), or a recipient
-// suppressed by the account's or set's list (not the global list: those
-// count, ../shared/spec/ses.md §8.1).
-func (s *Sender) sendFacts(ctx context.Context, account, set, sourceIdentity string, rcpts []address.Address,
-	suppressed []suppression.Suppressed) (event.SendDetail, error) {
-	d := event.SendDetail{ConfigurationSet: set, Identity: sourceIdentity, Recipients: make([]event.SendRecipient, len(rcpts))}
-	for i, r := range rcpts {
-		d.Recipients[i].Address = r.Email()
-	}
-	for _, sp := range suppressed {
-		if sp.Bounce.BounceSubType == bounce.OnAccountSuppressionList {
-			d.Recipients[sp.Index].Excluded = event.ExcludedSuppressed
-		}
-	}
-	for i, r := range rcpts {
-		if d.Recipients[i].Excluded != "" {
-			continue
-		}
-		if simulator.Is(r.Domain) {
-			d.Recipients[i].Excluded = event.ExcludedSimulator
-			continue
-		}
-		id, err := s.identities.Authorizing(ctx, account, r)
-		if err != nil {
-			return d, &StorageError{err}
-		}
-		if id != "" {
-			d.Recipients[i].Excluded = event.ExcludedVerified
-		}
-	}
-	return d, nil
-}
-
 // release gives up this node's leases on entries it could not start, so the
 // poller (here or on another node) picks them up.
 func (s *Sender) release(entries []*queue.Entry) {
@@ -550,6 +602,43 @@ func (s *Sender) authorize(ctx context.Context, account string, addrs ...address
 		return "", &UnverifiedError{Identities: failed, Region: s.cfg.Region}
 	}
 	return first, nil
+}
+
+// recipientFacts says of each recipient why it does not count towards the
+// quota and reputation (event.SendRecipient): a mailbox simulator address,
+// or one covered by a verified identity of the account (identity.Authorizing).
+// For an account in the sandbox every other recipient is refused: the
+// *UnverifiedError lists them after the senders of unverified, if any (SES
+// §8.5). unverified, when not nil, is the senders' failure, returned
+// whatever the recipients.
+func (s *Sender) recipientFacts(ctx context.Context, acct account.Account, rcpts []address.Address, unverified *UnverifiedError) ([]event.SendRecipient, error) {
+	facts := make([]event.SendRecipient, len(rcpts))
+	var failed []string
+	for i, r := range rcpts {
+		facts[i].Address = r.Email()
+		if simulator.Is(r.Domain) {
+			facts[i].Excluded = event.ExcludedSimulator
+			continue
+		}
+		id, err := s.identities.Authorizing(ctx, acct.Name, r)
+		if err != nil {
+			return nil, &StorageError{err}
+		}
+		switch {
+		case id != "":
+			facts[i].Excluded = event.ExcludedVerified
+		case !acct.ProductionAccessEnabled:
+			failed = append(failed, r.Email())
+		}
+	}
+	if unverified == nil && len(failed) > 0 {
+		unverified = &UnverifiedError{Region: s.cfg.Region}
+	}
+	if unverified != nil {
+		unverified.Identities = append(unverified.Identities, failed...)
+		return nil, unverified
+	}
+	return facts, nil
 }
 
 // headerSenders returns the addresses of the Sender and Return-Path header

@@ -46,7 +46,7 @@ func TestConfigurationSetHeader(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if _, err := ts.accts.Create(ctx, "beta"); err != nil {
+			if _, err := ts.accts.CreateWith(ctx, "beta", account.CreateOptions{Unlimited: true}); err != nil {
 				t.Fatal(err)
 			}
 			betaKey, err := ts.accts.CreateKey(ctx, "beta")

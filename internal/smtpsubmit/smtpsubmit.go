@@ -48,6 +48,7 @@ import (
 	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/admission"
 	"github.com/petrelmail/petrel/internal/message"
+	"github.com/petrelmail/petrel/internal/metrics"
 	"github.com/petrelmail/petrel/internal/sending"
 )
 
@@ -73,6 +74,9 @@ type Backend struct {
 	// Auth throttles AUTH failures; NewServer sets
 	// NewAuthLimiter(DefaultAuthPolicy()) when it is nil.
 	Auth *AuthLimiter
+	// Metrics counts the commands (AUTH, MAIL, RCPT, DATA) by reply code,
+	// with their duration; nil counts nothing.
+	Metrics *metrics.Metrics
 	// BaseContext returns the context sessions' contexts derive from; its
 	// cancellation (shutdown) cancels their work in flight. nil:
 	// context.Background.
@@ -187,18 +191,21 @@ var (
 func (s *session) AuthMechanisms() []string { return []string{"PLAIN", "LOGIN"} }
 
 func (s *session) Auth(mech string) (sasl.Server, error) {
+	start := time.Now()
 	switch mech {
 	case "PLAIN":
-		return saslServer{s, sasl.NewPlainServer(func(identity, username, password string) error {
+		return saslServer{s, start, sasl.NewPlainServer(func(identity, username, password string) error {
 			if identity != "" && identity != username {
 				password = "" // acting for another identity is not supported: it fails as a wrong password does
 			}
 			return s.check(username, password)
 		})}, nil
 	case "LOGIN":
-		return saslServer{s, &loginServer{check: s.check}}, nil
+		return saslServer{s, start, &loginServer{check: s.check}}, nil
 	}
-	return nil, reply(504, smtp.EnhancedCode{5, 5, 4}, "Unrecognized authentication type")
+	err := error(reply(504, smtp.EnhancedCode{5, 5, 4}, "Unrecognized authentication type"))
+	s.b.command(metrics.SMTPAuth, start, &err)
+	return nil, err
 }
 
 // check authenticates username with password, unless the IP is locked
@@ -262,16 +269,21 @@ func (s *session) authenticated() {
 
 // saslServer answers a malformed SASL response (e.g. PLAIN without its
 // two NULs) with 501, counted as a refused attempt, instead of go-smtp's
-// 454 for any non-SMTP error.
+// 454 for any non-SMTP error; it counts the AUTH command (begun at start)
+// when the exchange ends.
 type saslServer struct {
-	s *session
+	s     *session
+	start time.Time
 	sasl.Server
 }
 
 func (w saslServer) Next(response []byte) ([]byte, bool, error) {
 	challenge, done, err := w.Server.Next(response)
 	if _, ok := err.(*smtp.SMTPError); err != nil && !ok {
-		return nil, true, w.s.refuseAuth(errBadResponse)
+		challenge, done, err = nil, true, w.s.refuseAuth(errBadResponse)
+	}
+	if done || err != nil {
+		w.s.b.command(metrics.SMTPAuth, w.start, &err)
 	}
 	return challenge, done, err
 }
@@ -305,7 +317,8 @@ func (l *loginServer) Next(response []byte) (challenge []byte, done bool, err er
 // Mail starts a transaction. A MAIL FROM while one is open (no RSET, no
 // end of DATA since the last) is refused with 503 5.5.1 (RFC 5321 §4.1.4),
 // the open transaction kept.
-func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
+	defer s.b.command(metrics.SMTPMail, time.Now(), &err)
 	if s.from != nil {
 		return errNestedMail
 	}
@@ -368,7 +381,8 @@ func (s *session) authorized() error {
 	return nil
 }
 
-func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+func (s *session) Rcpt(to string, opts *smtp.RcptOptions) (err error) {
+	defer s.b.command(metrics.SMTPRcpt, time.Now(), &err)
 	if s.account == "" {
 		return errAuthRequired
 	}
@@ -402,7 +416,8 @@ func echo(path string) string {
 	return "<" + path + "> "
 }
 
-func (s *session) Data(r io.Reader) error {
+func (s *session) Data(r io.Reader) (err error) {
+	defer s.b.command(metrics.SMTPData, time.Now(), &err)
 	if s.account == "" {
 		return errAuthRequired
 	}
@@ -528,6 +543,7 @@ func (s *session) sendError(err error) error {
 	var noSet *sending.ConfigSetNotFoundError
 	var pausedSet *sending.ConfigSetPausedError
 	var enforced *sending.EnforcementPausedError
+	var throttled *sending.ThrottledError
 	switch {
 	case s.ctx.Err() != nil:
 		s.b.Log.Debug("SMTP transaction ended by shutdown; nothing was stored", "remote_ip", s.ip, "err", err)
@@ -557,6 +573,12 @@ func (s *session) sendError(err error) error {
 	case errors.As(err, &enforced):
 		// Reputation enforcement (../shared/spec/ses.md §3.4, §8.3).
 		return reply(554, smtp.EnhancedCode{5, 7, 1}, "Message rejected: "+enforced.Error())
+	case errors.As(err, &throttled):
+		// SES's words (../shared/spec/ses.md §3.4).
+		if throttled.Daily {
+			return reply(454, smtp.EnhancedCode{4, 7, 0}, "Throttling failure: Daily message quota exceeded")
+		}
+		return reply(454, smtp.EnhancedCode{4, 7, 0}, "Throttling failure: Maximum sending rate exceeded")
 	default:
 		s.b.Log.Error("accepting SMTP message", "remote_ip", s.ip, "err", err)
 		return errTempFailure

@@ -28,6 +28,7 @@ import (
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/logtest"
+	"github.com/petrelmail/petrel/internal/metrics"
 	"github.com/petrelmail/petrel/internal/queue"
 	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/smtptest"
@@ -57,6 +58,7 @@ type serverOpts struct {
 	budget       *admission.Budget
 	baseContext  func() context.Context // Backend.BaseContext
 	backend      string                 // store backend (store.Backends); "" is sqlite
+	metrics      *metrics.Metrics       // Backend.Metrics
 }
 
 func startServer(t *testing.T, o serverOpts) *testServer {
@@ -70,7 +72,7 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := accts.Create(ctx, "acme"); err != nil {
+	if _, err := accts.CreateWith(ctx, "acme", account.CreateOptions{Unlimited: true}); err != nil {
 		t.Fatal(err)
 	}
 	key, err := accts.CreateKey(ctx, "acme")
@@ -91,7 +93,7 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 		accts, ids, configsets, queue.New(db), spool.New(db), event.NewLog(db), batch)
 	logs := &logtest.Buffer{}
 	be := &Backend{Accounts: accts, Sender: sender, Log: slog.New(slog.NewTextHandler(logs, nil)),
-		Budget: o.budget, Auth: NewAuthLimiter(o.policy), BaseContext: o.baseContext}
+		Budget: o.budget, Auth: NewAuthLimiter(o.policy), BaseContext: o.baseContext, Metrics: o.metrics}
 	tlsConfig := testTLS(t)
 	ts := &testServer{accts: accts, key: key, pass: account.SMTPPassword(key.SecretAccessKey, "us-east-1"), be: be, log: logs,
 		db: db, ids: ids, configsets: configsets}

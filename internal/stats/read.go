@@ -256,3 +256,20 @@ func (c *Counters) Sum(ctx context.Context, q TotalsQuery) ([]Totals, error) {
 	}
 	return out, rows.Err()
 }
+
+// Sent returns the recipients account sent to from since on that count
+// towards a sending quota (SES: all but mailbox simulator ones; the
+// account-suppressed ones were not sent): GetAccount's SentLast24Hours for
+// accounts whose quota is unlimited, which package quota does not track.
+// since is rounded down to its bucket, so up to 15 minutes more are
+// counted.
+func (c *Counters) Sent(ctx context.Context, account string, since time.Time) (int64, error) {
+	var n int64
+	err := c.db.QueryRowContext(ctx, c.db.Rebind(`SELECT COALESCE(SUM(CASE WHEN metric = ? THEN n ELSE -n END), 0) FROM send_counters
+		WHERE account = ? AND bucket_ms >= ? AND metric IN (?, ?, ?)`),
+		string(MetricSend), account, BucketOf(since), string(MetricSend), string(MetricSimulatorSend), string(MetricSuppressedSend)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("reading sends: %w", err)
+	}
+	return n, nil
+}

@@ -61,6 +61,12 @@ const (
 	MetricDeliveryDelay   Metric = "delivery_delay"   // DeliveryDelay events
 	MetricReject          Metric = "reject"           // Reject events
 
+	// Recipients of MetricSend not sent or not counted towards the
+	// sending quota: account-suppressed ones and mailbox simulator ones
+	// (written only when there are any, so ordinary mail pays nothing).
+	MetricSuppressedSend Metric = "suppressed_send"
+	MetricSimulatorSend  Metric = "simulator_send"
+
 	MetricCountedSend      Metric = "counted_send"      // recipients that count towards reputation
 	MetricCountedBounce    Metric = "counted_bounce"    // hard bounces that count
 	MetricCountedComplaint Metric = "counted_complaint" // complaints that count
@@ -148,7 +154,9 @@ func (c *Counters) ObserveTx(tx *sql.Tx, e event.Event) error {
 }
 
 // countSend counts a Send event's recipients per ISP: every one as
-// MetricSend, those without an exclusion as MetricCountedSend.
+// MetricSend, those without an exclusion as MetricCountedSend, simulator
+// and account-suppressed ones also as MetricSimulatorSend and
+// MetricSuppressedSend.
 func (c *Counters) countSend(tx *sql.Tx, e event.Event, v event.SendDetail) error {
 	d := dimensions{set: v.ConfigurationSet, identity: v.Identity}
 	c.remember(e.MessageID, d)
@@ -167,8 +175,13 @@ func (c *Counters) countSend(tx *sql.Tx, e event.Event, v event.SendDetail) erro
 	for _, r := range v.Recipients {
 		isp := ISPOf(domainOf(r.Address))
 		add(key{isp, MetricSend})
-		if r.Excluded == "" {
+		switch r.Excluded {
+		case "":
 			add(key{isp, MetricCountedSend})
+		case event.ExcludedSimulator:
+			add(key{isp, MetricSimulatorSend})
+		case event.ExcludedSuppressed:
+			add(key{isp, MetricSuppressedSend})
 		}
 	}
 	bucket := BucketOf(e.Time)

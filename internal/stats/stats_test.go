@@ -131,7 +131,7 @@ func TestWhatCounts(t *testing.T) {
 
 			got := sum(t, f.c, "acme", now.Add(-time.Hour), now.Add(time.Hour))
 			want := map[stats.Metric]int64{
-				stats.MetricSend: 6, stats.MetricCountedSend: 3,
+				stats.MetricSend: 6, stats.MetricCountedSend: 3, stats.MetricSimulatorSend: 1, stats.MetricSuppressedSend: 1,
 				stats.MetricPermanentBounce: 5, stats.MetricCountedBounce: 2, // a@ and global@
 				stats.MetricTransientBounce: 1, stats.MetricDeliveryDelay: 1, stats.MetricDelivery: 1,
 				stats.MetricComplaint: 2, stats.MetricCountedComplaint: 1,
@@ -143,6 +143,11 @@ func TestWhatCounts(t *testing.T) {
 			}
 			if len(got) != len(want) {
 				t.Errorf("metrics %v, want exactly %v", got, want)
+			}
+			// The quota counts the verified and globally suppressed
+			// recipients, not the simulator or account-suppressed ones.
+			if n, err := f.c.Sent(context.Background(), "acme", now.Add(-time.Minute)); err != nil || n != 4 {
+				t.Errorf("Sent = %d, %v; want 4", n, err)
 			}
 			if other := sum(t, f.c, "other", now.Add(-time.Hour), now.Add(time.Hour)); len(other) != 0 {
 				t.Errorf("another account has counts: %v", other)

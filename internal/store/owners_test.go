@@ -49,6 +49,8 @@ var owners = map[string]string{
 
 	// Issue 15.
 	"send_counters":      "internal/stats",
+	"send_usage":         "internal/quota",
+	"quota_nodes":        "internal/quota",
 	"reputation_status":  "internal/reputation",
 	"reputation_history": "internal/reputation",
 }
