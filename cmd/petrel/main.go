@@ -16,6 +16,7 @@
 //	petrel suppression list|get|add|remove|export|attributes [--account A]
 //	petrel notifications list|test|dead-letters|replay [--account A]
 //	petrel storage                               rows and bytes stored, by kind
+//	petrel stats [--account A] [--since 24h] [--by identity|configuration-set|isp] [--daily]
 //	petrel version
 //
 // Administrative commands work on the same data directory / database as
@@ -130,6 +131,10 @@ commands:
                                       deliver dead letters again (same IDs, fresh retry period)
   storage                             rows and bytes stored: bodies pending delivery, message
                                       records, events, return-path mail by state
+  stats [--account A] [--since 24h] [--until T] [--by identity|configuration-set|isp] [--daily] [--json]
+                                      sends, deliveries, bounces, complaints, delays and the
+                                      bounce and complaint rates as SES counts them, per account
+                                      (and identity, set or ISP); --daily: per day and identity
   version                             print the version
 `
 
@@ -165,6 +170,8 @@ func main() {
 		err = inboundCmd(ctx, args, os.Stdout)
 	case "storage":
 		err = storageCmd(ctx, args, os.Stdout)
+	case "stats":
+		err = statsCmd(ctx, args, os.Stdout)
 	case "suppression":
 		err = suppressionCmd(ctx, args, os.Stdout)
 	case "notifications":

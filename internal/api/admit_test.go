@@ -31,6 +31,7 @@ import (
 	"github.com/petrelmail/petrel/internal/quota"
 	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/spool"
+	"github.com/petrelmail/petrel/internal/stats"
 	"github.com/petrelmail/petrel/internal/store"
 	"github.com/petrelmail/petrel/internal/suppression"
 )
@@ -80,6 +81,9 @@ func startAPIOn(t *testing.T, backend string, budget int64, tenants ...string) (
 	go func() { batch.Run(bctx); close(done) }()
 	sp := spool.New(db)
 	events := event.NewLog(db)
+	// Every event is counted, as the daemon does (daemon.Open).
+	counters := stats.New(db, sp, stats.Config{Node: "test", Identities: ids})
+	events.Observe(counters)
 	configsets := configset.New(db)
 	sender := sending.New(sending.Config{MessageIDDomain: "petrel.test", Region: "us-east-1", NodeID: "test",
 		MaxDelivery: time.Hour, MaxRecipients: 50, MaxSize: 40 << 20, LeaseFor: time.Minute},
@@ -93,7 +97,7 @@ func startAPIOn(t *testing.T, backend string, budget int64, tenants ...string) (
 	importsDone := make(chan struct{})
 	go func() { imports.Run(bctx); close(importsDone) }()
 	s := &Server{Accounts: accts, Identities: ids, ConfigSets: configsets, Sender: sender, Events: events, Spool: sp,
-		Suppression: suppression.New(db, nil), ImportJobs: imports, Quota: sender.Quota,
+		Suppression: suppression.New(db, nil), ImportJobs: imports, Quota: sender.Quota, Stats: counters,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Region: "us-east-1",
 		Budget: admission.NewBudget(budget), BodyTimeout: 10 * time.Second, MinBodyRate: 64 << 10}
 	srv := httptest.NewServer(s.Guard(s.Handler()))

@@ -33,6 +33,7 @@ import (
 	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/sigv4"
 	"github.com/petrelmail/petrel/internal/spool"
+	"github.com/petrelmail/petrel/internal/stats"
 	"github.com/petrelmail/petrel/internal/suppression"
 )
 
@@ -57,9 +58,13 @@ type Server struct {
 	// SuppressionAttributes).
 	Suppression *suppression.List
 	ImportJobs  *importjob.Service
-	// Quota answers GetAccount's SendQuota.SentLast24Hours (package
-	// quota); nil reports 0.
+	// Quota answers GetAccount's SendQuota.SentLast24Hours of limited
+	// accounts (package quota), Stats that of unlimited ones (package
+	// stats); nil reports 0.
 	Quota *quota.Quota
+	// Stats serves BatchGetMetricData (metricdata.go) from the counters; nil
+	// answers it UnknownOperationException.
+	Stats *stats.Counters
 	Log   *slog.Logger
 	// Topics and URLs check event destinations (destinations.go): the SNS
 	// topic must be the caller's, the webhook URL must pass the SSRF
@@ -166,6 +171,7 @@ func (s *Server) Handler() http.Handler {
 	route("UntagResource", "DELETE /v2/email/tags", 0, s.untagResource)
 	route("ListTagsForResource", "GET /v2/email/tags", 0, s.listTagsForResource)
 	route("GetMessageInsights", "GET /v2/email/insights/{MessageId}", 0, s.getMessageInsights)
+	route("BatchGetMetricData", "POST /v2/email/metrics/batch", MaxSmallBody, s.batchGetMetricData)
 	route("PutSuppressedDestination", "PUT /v2/email/suppression/addresses", MaxSmallBody, s.putSuppressedDestination)
 	route("ListSuppressedDestinations", "GET /v2/email/suppression/addresses", 0, s.listSuppressedDestinations)
 	route("GetSuppressedDestination", "GET /v2/email/suppression/addresses/{EmailAddress}", 0, s.getSuppressedDestination)

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/dkim"
@@ -25,7 +26,8 @@ var selectorRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])
 
 // GetAccount (§1.10): the account's quota as enforced (package quota;
 // -1 = unlimited) with SentLast24Hours, the recipients counted in the
-// rolling 24 hours on every node; production access and the details of its
+// rolling 24 hours on every node (for an unlimited account, which package
+// quota does not track, from the statistics counters); production access and the details of its
 // last request; SendingEnabled, the tenant's own switch.
 func (s *Server) getAccount(ctx context.Context, c *call) (any, error) {
 	acct, err := s.Accounts.Get(ctx, c.account)
@@ -37,7 +39,14 @@ func (s *Server) getAccount(ctx context.Context, c *call) (any, error) {
 		return nil, err
 	}
 	var sent int64
-	if s.Quota != nil {
+	switch {
+	case acct.Max24HourSend < 0 && acct.MaxSendRate < 0 && s.Stats != nil:
+		// Unlimited: package quota keeps no usage; the counters have it
+		// (to the 15-minute bucket).
+		if sent, err = s.Stats.Sent(ctx, c.account, time.Now().Add(-24*time.Hour)); err != nil {
+			return nil, err
+		}
+	case s.Quota != nil:
 		if sent, err = s.Quota.SentLast24Hours(ctx, c.account); err != nil {
 			return nil, err
 		}

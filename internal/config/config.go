@@ -59,6 +59,10 @@ type Config struct {
 	RetentionMessages Duration `toml:"retention-messages"` // how long message records (GetMessageInsights) are kept after their last event ("30d"; 0 = forever)
 	RetentionEvents   Duration `toml:"retention-events"`   // how long events are kept (0 = forever)
 	RetentionInbound  Duration `toml:"retention-inbound"`  // how long return-path mail is kept (0 = forever)
+	// RetentionStatistics is how long the statistics counters are kept
+	// (BatchGetMetricData, GetSendStatistics, petrel stats): 0 = forever,
+	// else at least MinRetentionStatistics.
+	RetentionStatistics Duration `toml:"retention-statistics"`
 
 	GlobalSuppressionInitial Duration `toml:"global-suppression-initial"` // how long a first hard bounce keeps an address on the global suppression list
 	GlobalSuppressionMax     Duration `toml:"global-suppression-max"`     // the longest a listing lasts; each repeat hard bounce doubles the last, up to this
@@ -157,6 +161,9 @@ const (
 	// MaxConns bounds every connection cap: far above any open-files limit,
 	// low enough that sums of caps cannot overflow.
 	MaxConns = 1 << 20
+	// MinRetentionStatistics is the shortest non-zero retention-statistics:
+	// GetSendStatistics reports the last two weeks.
+	MinRetentionStatistics = Duration(14 * 24 * time.Hour)
 )
 
 // Default returns the embedded-default configuration.
@@ -199,6 +206,9 @@ func Default() Config {
 		RetentionMessages: Duration(30 * 24 * time.Hour),
 		RetentionEvents:   Duration(30 * 24 * time.Hour),
 		RetentionInbound:  Duration(14 * 24 * time.Hour),
+		// Statistics counters are small (a row per bucket, dimension and
+		// metric with traffic): a quarter of daily history.
+		RetentionStatistics: Duration(90 * 24 * time.Hour),
 
 		// SES's global list: a short first listing, doubling on each
 		// repeat hard bounce, at most 14 days (ses.md §6.1).
@@ -319,6 +329,7 @@ func Flags(fs *flag.FlagSet, cfg *Config) {
 	fs.Var(&cfg.RetentionMessages, "retention-messages", "how long message records (read by GetMessageInsights) are kept, and at least as long as their events, e.g. 30d (0 = forever, else at least 1s)")
 	fs.Var(&cfg.RetentionEvents, "retention-events", "how long events are kept, e.g. 30d (0 = forever, else at least 1s)")
 	fs.Var(&cfg.RetentionInbound, "retention-inbound", "how long mail received at the return path is kept, e.g. 14d (0 = forever, else at least 1s)")
+	fs.Var(&cfg.RetentionStatistics, "retention-statistics", "how long the statistics counters (BatchGetMetricData, petrel stats) are kept, e.g. 90d (0 = forever, else at least 14d: GetSendStatistics covers two weeks)")
 	fs.Var(&cfg.GlobalSuppressionInitial, "global-suppression-initial", "how long a first hard bounce keeps an address on the global suppression list, e.g. 24h (at least 1m)")
 	fs.Var(&cfg.GlobalSuppressionMax, "global-suppression-max", "the longest an address stays on the global suppression list: each repeat hard bounce doubles its last listing up to this, e.g. 14d (at least global-suppression-initial, at most 365d)")
 	fs.Int64Var(&cfg.ProductionMax24hSend, "production-max-24h-send", cfg.ProductionMax24hSend, "recipients per rolling 24 h an account gets with production access (petrel account create --production, account production --grant; -1 = unlimited)")
@@ -420,6 +431,9 @@ func (c Config) Validate() error {
 		if f.d < 0 || f.d > 0 && f.d < Duration(time.Second) {
 			errs = append(errs, fmt.Errorf("%s: must be 0 (forever) or at least 1s", f.name))
 		}
+	}
+	if c.RetentionStatistics < 0 || c.RetentionStatistics > 0 && c.RetentionStatistics < MinRetentionStatistics {
+		errs = append(errs, errors.New("retention-statistics: must be 0 (forever) or at least 14d (GetSendStatistics reports two weeks)"))
 	}
 	if c.MaxBodyMemory < 0 || c.MaxBodyMemory > 0 && c.MaxBodyMemory < MinBodyMemory {
 		errs = append(errs, fmt.Errorf("max-body-memory: must be 0 (unlimited) or at least %d bytes (one largest API request)", MinBodyMemory))

@@ -322,7 +322,7 @@ func (d *Daemon) build(ctx context.Context) error {
 		return err
 	}
 	apiSrv := &api.Server{Accounts: svc.Accounts, Identities: svc.Identities, ConfigSets: svc.ConfigSets, Sender: sender, Events: svc.Events,
-		Spool: svc.Spool, Suppression: supp, ImportJobs: d.imports, Quota: d.quota, Log: d.log.With("component", "api"),
+		Spool: svc.Spool, Suppression: supp, ImportJobs: d.imports, Quota: d.quota, Stats: svc.Stats, Log: d.log.With("component", "api"),
 		Topics: topics, URLs: guard, SNS: topics.Handler(), Metrics: d.metrics, Reputation: svc.Reputation,
 		Region: cfg.Region, Budget: d.budget, BodyTimeout: time.Duration(cfg.HTTPHeaderTimeout), MinBodyRate: int64(cfg.HTTPMinBodyRate)}
 	mux := http.NewServeMux()
@@ -389,12 +389,12 @@ func (d *Daemon) build(ctx context.Context) error {
 	}
 	d.prune = &retention.Pruner{
 		Policy: retention.Policy{Messages: time.Duration(cfg.RetentionMessages), Events: time.Duration(cfg.RetentionEvents),
-			Inbound: time.Duration(cfg.RetentionInbound),
+			Inbound: time.Duration(cfg.RetentionInbound), Statistics: time.Duration(cfg.RetentionStatistics),
 			// By then every queue entry is final: its deadline, one more
 			// retry interval, and an hour to spare.
 			BodyGrace: time.Duration(cfg.MaxDeliveryTime) + time.Duration(cfg.RetryMax) + time.Hour},
 		Spool: svc.Spool, Queue: svc.Queue, Events: svc.Events, Inbound: inbound.NewStore(svc.DB),
-		Suppression: supp, DeadLetters: d.notifier, Log: d.log.With("component", "retention"),
+		Suppression: supp, DeadLetters: d.notifier, Stats: svc.Stats, Log: d.log.With("component", "retention"),
 	}
 	return nil
 }

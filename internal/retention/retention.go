@@ -26,7 +26,10 @@
 //     runs whatever the periods: it removes only what has lapsed;
 //  6. notification dead letters older than Events (notify.Engine.PruneDead):
 //     an undeliverable notification is kept as long as its event, for
-//     "petrel notifications replay", and no longer.
+//     "petrel notifications replay", and no longer;
+//  7. statistics counters of 15-minute buckets older than Statistics
+//     (stats.Counters.PruneBucket, one bucket per transaction, until none
+//     that old is left).
 //
 // A zero period keeps that kind forever. Since every message has its Send
 // event, message records are kept forever when events are.
@@ -41,6 +44,7 @@ import (
 	"github.com/petrelmail/petrel/internal/inbound"
 	"github.com/petrelmail/petrel/internal/queue"
 	"github.com/petrelmail/petrel/internal/spool"
+	"github.com/petrelmail/petrel/internal/stats"
 	"github.com/petrelmail/petrel/internal/suppression"
 )
 
@@ -49,6 +53,9 @@ type Policy struct {
 	Messages time.Duration // message records (the "mail" object GetMessageInsights reads)
 	Events   time.Duration // events
 	Inbound  time.Duration // mail received at the return path
+	// Statistics is how long the statistics counters are kept (what
+	// BatchGetMetricData, GetSendStatistics and petrel stats read).
+	Statistics time.Duration
 	// BodyGrace is how long after acceptance a message may still be in the
 	// queue (the delivery deadline plus a retry interval); older bodies no
 	// queue entry needs are emptied. 0 skips that step.
@@ -91,7 +98,9 @@ type Pruner struct {
 	// DeadLetters, when set, has its dead letters pruned with the events
 	// (step 6; notify.Engine).
 	DeadLetters DeadLetters
-	Log         *slog.Logger
+	// Stats, when set, has its counters pruned (step 7).
+	Stats *stats.Counters
+	Log   *slog.Logger
 
 	Now   func() time.Time // the clock (time.Now when nil)
 	Batch int              // rows per transaction (DefaultBatch when 0)
@@ -115,6 +124,7 @@ type Result struct {
 	Inbound        int
 	Suppression    int
 	DeadLetters    int
+	Statistics     int // counter rows
 }
 
 // Run prunes at once and then every Every (Policy.Interval when 0) until
@@ -139,7 +149,7 @@ func (p *Pruner) Run(ctx context.Context) {
 		case err != nil:
 			p.log().Error("retention pass failed; retrying at the next", "err", err)
 		case r != Result{}:
-			p.log().Info("retention pass", "bodies_released", r.BodiesReleased, "events", r.Events, "messages", r.Messages, "inbound", r.Inbound, "suppression", r.Suppression, "dead_letters", r.DeadLetters)
+			p.log().Info("retention pass", "bodies_released", r.BodiesReleased, "events", r.Events, "messages", r.Messages, "inbound", r.Inbound, "suppression", r.Suppression, "dead_letters", r.DeadLetters, "statistics", r.Statistics)
 		}
 		t.Reset(every)
 	}
@@ -204,6 +214,15 @@ func (p *Pruner) Once(ctx context.Context) (Result, error) {
 		err := p.drain(ctx, &r.DeadLetters, func() (int, bool, error) {
 			n, err := p.DeadLetters.PruneDead(ctx, now.Add(-d), limit)
 			return n, n < limit, err
+		})
+		if err != nil {
+			return r, err
+		}
+	}
+	if d := p.Policy.Statistics; d > 0 && p.Stats != nil {
+		err := p.drain(ctx, &r.Statistics, func() (int, bool, error) {
+			n, err := p.Stats.PruneBucket(ctx, now.Add(-d))
+			return n, n == 0, err
 		})
 		if err != nil {
 			return r, err
