@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/emersion/go-sasl"
@@ -343,6 +344,69 @@ func TestReputationConfigurationSetPause(t *testing.T) {
 			}
 			if err := smtpSendHeader(c, "good-after@rcpt.test", "X-SES-CONFIGURATION-SET: news\r\n"); err != nil {
 				t.Fatalf("SMTP with the set after resume: %v", err)
+			}
+		})
+	}
+}
+
+// TestWarmUp: a healthy production account that used 80 % of its daily
+// quota gets it ×1.5 (and its rate) by itself, once per interval, as
+// GetAccount shows; the change is in the account's reputation history.
+func TestWarmUp(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			e := start(t, backend, nil)
+			ctx := context.Background()
+			e.mx("rcpt.test", "127.0.0.3", 10)
+			svc := e.d.Services()
+			if _, err := svc.Accounts.CreateWith(ctx, "grow", account.CreateOptions{Production: true}); err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.Accounts.SetQuota(ctx, "grow", account.Quota{Max24HourSend: 10, MaxSendRate: 100}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Identities.Create(ctx, "grow", "example.com", true); err != nil {
+				t.Fatal(err)
+			}
+			k, err := svc.Accounts.CreateKey(ctx, "grow")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ses := sesv2.New(sesv2.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + e.d.Addr("http")),
+				Credentials: credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretAccessKey, "")})
+			quota := func() *types.SendQuota {
+				out, err := ses.GetAccount(ctx, &sesv2.GetAccountInput{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return out.SendQuota
+			}
+			for i := range 8 {
+				if _, err := ses.SendEmail(ctx, simple("sender@example.com", "r"+itoa(i)+"@rcpt.test")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			deadline := time.Now().Add(30 * time.Second)
+			for q := quota(); q.Max24HourSend != 15; q = quota() {
+				if q.Max24HourSend != 10 || time.Now().After(deadline) {
+					t.Fatalf("quota %+v, want Max24HourSend 15 by itself", q)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if q := quota(); q.MaxSendRate != 150 || q.SentLast24Hours != 8 {
+				t.Fatalf("quota after growth %+v", q)
+			}
+			// Once per interval: another evaluation changes nothing.
+			if err := svc.Reputation.Evaluate(ctx, "grow"); err != nil {
+				t.Fatal(err)
+			}
+			if q := quota(); q.Max24HourSend != 15 {
+				t.Fatalf("grown twice: %+v", q)
+			}
+			h, err := svc.Reputation.History(ctx, "grow", 10)
+			if err != nil || len(h) != 1 || h[0].Kind != "quota" || h[0].OldMax24HourSend != 10 || h[0].NewMax24HourSend != 15 ||
+				h[0].OldMaxSendRate != 100 || h[0].NewMaxSendRate != 150 {
+				t.Fatalf("history %+v, %v", h, err)
 			}
 		})
 	}
