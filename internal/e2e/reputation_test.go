@@ -42,6 +42,12 @@ func TestReputationPause(t *testing.T) {
 				}
 				return nil
 			}
+			// The account's contact address gets the notifications.
+			contact := e.mx("contact.test", "127.0.0.5", 10)
+			if _, err := e.ses.PutAccountDetails(ctx, &sesv2.PutAccountDetailsInput{MailType: types.MailTypeTransactional,
+				WebsiteURL: aws.String("https://example.com"), AdditionalContactEmailAddresses: []string{"ops@contact.test"}}); err != nil {
+				t.Fatal(err)
+			}
 			// The simulator's bounces are forwarded to the sender (feedback
 			// emails): give its domain an MX.
 			e.mx("example.com", "127.0.0.4", 10)
@@ -134,6 +140,24 @@ func TestReputationPause(t *testing.T) {
 				t.Fatalf("history %+v, %v", h, err)
 			}
 
+			// The contact address was told, by email from postmaster@ with the
+			// null reverse path.
+			notified := func(subject string) {
+				t.Helper()
+				for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+					for _, m := range contact.Messages() {
+						if m.From == "" && strings.Contains(string(m.Data), "Subject: "+subject+"\r\n") &&
+							strings.Contains(string(m.Data), "From: postmaster@petrel.test\r\n") {
+							return
+						}
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("no email %q to the contact address; it has %d", subject, len(contact.Messages()))
+					}
+				}
+			}
+			notified("Sending paused for account default")
+
 			// The API refuses the next message.
 			_, err = e.ses.SendEmail(ctx, simple("sender@example.com", "good-after@rcpt.test"))
 			var paused *types.SendingPausedException
@@ -171,6 +195,7 @@ func TestReputationPause(t *testing.T) {
 			if err := smtpSend(c, "good-after2@rcpt.test"); err != nil {
 				t.Fatalf("SMTP after resume: %v", err)
 			}
+			notified("Sending resumed for account default")
 		})
 	}
 }
