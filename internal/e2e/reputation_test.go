@@ -33,7 +33,7 @@ import (
 func TestReputationPause(t *testing.T) {
 	for _, backend := range store.Backends() {
 		t.Run(backend, func(t *testing.T) {
-			e := start(t, backend, func(c *config.Config) { c.ReputationMinVolume = 1000 })
+			e := start(t, backend, func(c *config.Config) { c.ReputationMinVolume, c.Metrics = 1000, "127.0.0.1:0" })
 			ctx := context.Background()
 			mx := e.mx("rcpt.test", "127.0.0.3", 10)
 			mx.Rcpt = func(rcpt string, _ int) error {
@@ -157,6 +157,14 @@ func TestReputationPause(t *testing.T) {
 				}
 			}
 			notified("Sending paused for account default")
+
+			// /metrics shows it.
+			m := scrape(t, "http://"+e.d.Addr("metrics")+"/metrics")
+			if m[`petrel_account_enforcement_status{account="default",status="SHUTDOWN"}`] != 1 ||
+				m[`petrel_account_enforcement_status{account="default",status="HEALTHY"}`] != 0 || m[`petrel_account_bounce_rate{account="default"}`] != 0.12 {
+				t.Fatalf("/metrics: status %v, bounce rate %v", m[`petrel_account_enforcement_status{account="default",status="SHUTDOWN"}`],
+					m[`petrel_account_bounce_rate{account="default"}`])
+			}
 
 			// The API refuses the next message.
 			_, err = e.ses.SendEmail(ctx, simple("sender@example.com", "good-after@rcpt.test"))
