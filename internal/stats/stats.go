@@ -13,7 +13,10 @@
 //     recipient's ISP (ISPOf);
 //  2. the event's metrics are added to its 15-minute bucket in
 //     send_counters, one row per (account, bucket, set, identity, ISP,
-//     metric, node) — each node its own rows, summed when read;
+//     metric, node) — each node its own rows, summed when read — gathered
+//     over the transaction and written once just before it commits
+//     (store.DB.Deferred): a group commit of many messages writes each
+//     counter row once;
 //  3. besides the plain counts (MetricSend, MetricDelivery, …) the
 //     recipients and outcomes that count towards reputation are counted
 //     apart (MetricCountedSend, MetricCountedBounce, MetricCountedComplaint):
@@ -126,9 +129,83 @@ func New(db *store.DB, sp *spool.Spool, cfg Config) *Counters {
 
 var _ event.Observer = (*Counters)(nil)
 
-const upsert = `INSERT INTO send_counters (account, bucket_ms, configuration_set, identity, isp, metric, node, n)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT (account, bucket_ms, configuration_set, identity, isp, metric, node) DO UPDATE SET n = send_counters.n + excluded.n`
+// upsert adds to rows counters: the statement for rows rows. On
+// PostgreSQL the node column also names the connection
+// ("node/backend pid"): concurrent group commits of one node (several
+// committers) then never wait on each other's counter rows, nor deadlock.
+func (c *Counters) upsert(rows int) string {
+	node := "?"
+	if c.db.Dialect == store.Postgres {
+		node = "? || '/' || pg_backend_pid()"
+	}
+	var b strings.Builder
+	b.WriteString("INSERT INTO send_counters (account, bucket_ms, configuration_set, identity, isp, metric, node, n) VALUES ")
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, " + node + ", ?)")
+	}
+	b.WriteString(" ON CONFLICT (account, bucket_ms, configuration_set, identity, isp, metric, node) DO UPDATE SET n = send_counters.n + excluded.n")
+	return b.String()
+}
+
+// maxRows is the most rows one statement adds to (a prepared statement is
+// kept for each count up to it).
+const maxRows = 32
+
+// counterKey is one counter row (of this node).
+type counterKey struct {
+	account       string
+	bucket        int64
+	set, identity string
+	isp           string
+	metric        Metric
+}
+
+// pending is what a transaction has counted so far: written once, just
+// before it commits (store.DB.Deferred), one statement per maxRows rows, so
+// that a group commit of many messages costs a statement or two, not one
+// per event.
+type pending struct {
+	c     *Counters
+	n     map[counterKey]int64
+	order []counterKey
+}
+
+// Flush writes p's counts in tx (store.Flusher).
+func (p *pending) Flush(tx *sql.Tx) error {
+	for len(p.order) > 0 {
+		k := min(len(p.order), maxRows)
+		args := make([]any, 0, 8*k)
+		for _, key := range p.order[:k] {
+			args = append(args, key.account, key.bucket, key.set, key.identity, key.isp, string(key.metric), p.c.cfg.Node, p.n[key])
+		}
+		if err := p.c.db.ExecTx(tx, p.c.upsert(k), args...); err != nil {
+			return fmt.Errorf("writing statistics counters: %w", err)
+		}
+		p.order = p.order[k:]
+	}
+	return nil
+}
+
+// add counts n for key in tx: gathered for the end of tx when the store
+// can defer (store.DB.Deferred), else written at once.
+func (c *Counters) add(tx *sql.Tx, key counterKey, n int64) error {
+	f, ok := c.db.Deferred(tx, c, func() store.Flusher { return &pending{c: c, n: map[counterKey]int64{}} })
+	if !ok {
+		if err := c.db.ExecTx(tx, c.upsert(1), key.account, key.bucket, key.set, key.identity, key.isp, string(key.metric), c.cfg.Node, n); err != nil {
+			return fmt.Errorf("counting %s: %w", key.metric, err)
+		}
+		return nil
+	}
+	p := f.(*pending)
+	if _, seen := p.n[key]; !seen {
+		p.order = append(p.order, key)
+	}
+	p.n[key] += n
+	return nil
+}
 
 // ObserveTx counts e in tx (event.Observer). Errors are the store's.
 func (c *Counters) ObserveTx(tx *sql.Tx, e event.Event) error {
@@ -186,8 +263,8 @@ func (c *Counters) countSend(tx *sql.Tx, e event.Event, v event.SendDetail) erro
 	}
 	bucket := BucketOf(e.Time)
 	for _, k := range order {
-		if err := c.db.ExecTx(tx, upsert, e.Account, bucket, d.set, d.identity, k.isp, string(k.metric), c.cfg.Node, n[k]); err != nil {
-			return fmt.Errorf("counting sends: %w", err)
+		if err := c.add(tx, counterKey{e.Account, bucket, d.set, d.identity, k.isp, k.metric}, n[k]); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -204,8 +281,8 @@ func (c *Counters) countOne(tx *sql.Tx, e event.Event, metric Metric, counted bo
 	}
 	isp := ISPOf(domainOf(e.Recipient))
 	bucket := BucketOf(e.Time)
-	if err := c.db.ExecTx(tx, upsert, e.Account, bucket, d.set, d.identity, isp, string(metric), c.cfg.Node, 1); err != nil {
-		return fmt.Errorf("counting %s: %w", metric, err)
+	if err := c.add(tx, counterKey{e.Account, bucket, d.set, d.identity, isp, metric}, 1); err != nil {
+		return err
 	}
 	if !counted {
 		return nil
@@ -217,10 +294,7 @@ func (c *Counters) countOne(tx *sql.Tx, e event.Event, metric Metric, counted bo
 	if metric == MetricComplaint {
 		cm = MetricCountedComplaint
 	}
-	if err := c.db.ExecTx(tx, upsert, e.Account, bucket, d.set, d.identity, isp, string(cm), c.cfg.Node, 1); err != nil {
-		return fmt.Errorf("counting %s: %w", cm, err)
-	}
-	return nil
+	return c.add(tx, counterKey{e.Account, bucket, d.set, d.identity, isp, cm}, 1)
 }
 
 // counts reports whether an outcome for recipient counts towards

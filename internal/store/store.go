@@ -53,9 +53,10 @@ type DB struct {
 	// WriteFault reports "low disk space". Unused on PostgreSQL.
 	MinFree uint64
 
-	stmts  sync.Map // query as written (with '?') → *sql.Stmt, see Prepared
-	health writeHealth
-	dir    string // SQLite: the directory of the database file, whose free space WriteFault checks
+	stmts    sync.Map // query as written (with '?') → *sql.Stmt, see Prepared
+	deferred sync.Map // *sql.Tx begun by Tx → *deferredWork, see Deferred
+	health   writeHealth
+	dir      string // SQLite: the directory of the database file, whose free space WriteFault checks
 }
 
 // Prepared returns the prepared statement for a query written with '?'
@@ -172,7 +173,14 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err != nil {
 		return &faultError{fmt.Errorf("beginning transaction: %w", err)}
 	}
+	w := &deferredWork{}
+	db.deferred.Store(tx, w)
+	defer db.deferred.Delete(tx)
 	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := db.flushDeferred(tx, w); err != nil {
 		tx.Rollback()
 		return err
 	}
