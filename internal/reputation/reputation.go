@@ -9,8 +9,8 @@
 // Steps:
 //
 //  1. Service observes every event (event.Observer) and notes, in memory,
-//     the accounts with new counted sends, hard bounces or complaints: no
-//     SQL per event;
+//     the accounts with new counted sends, hard bounces or complaints, at
+//     the end of the event's transaction: no SQL per event;
 //  2. Run evaluates each noted account at most once per Tick (1 s), once
 //     more at the next tick (an event noted in a transaction still
 //     committing is seen then), and every Sweep (1 min) every account or
@@ -43,6 +43,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -208,22 +209,48 @@ var _ event.Observer = (*Service)(nil)
 
 // ObserveTx notes e's account when e changes what counts towards its
 // reputation: a Send with a counted recipient, a hard bounce, a
-// complaint (event.Observer). It costs a map write.
-func (s *Service) ObserveTx(_ *sql.Tx, e event.Event) error {
+// complaint (event.Observer). The account is noted at the end of tx, just
+// before its commit (store.DB.Deferred; at once for a transaction the
+// store did not begin), so that the evaluations that follow see all of
+// its events; a transaction that rolls back notes nothing. It costs an
+// append, and a map write per transaction.
+func (s *Service) ObserveTx(tx *sql.Tx, e event.Event) error {
+	counts := false
 	switch v := e.Value.(type) {
 	case event.SendDetail:
 		for _, r := range v.Recipients {
-			if r.Excluded == "" {
-				s.note(e.Account)
-				break
-			}
+			counts = counts || r.Excluded == ""
 		}
 	case event.BounceDetail:
-		if v.BounceType == bounce.Permanent && v.BounceSubType != bounce.OnAccountSuppressionList {
-			s.note(e.Account)
-		}
+		counts = v.BounceType == bounce.Permanent && v.BounceSubType != bounce.OnAccountSuppressionList
 	case event.ComplaintDetail:
+		counts = true
+	}
+	if !counts {
+		return nil
+	}
+	f, ok := s.db.Deferred(tx, s, func() store.Flusher { return &notes{s: s} })
+	if !ok {
 		s.note(e.Account)
+		return nil
+	}
+	n := f.(*notes)
+	if !slices.Contains(n.accounts, e.Account) {
+		n.accounts = append(n.accounts, e.Account)
+	}
+	return nil
+}
+
+// notes are the accounts a transaction's events noted, noted when it ends.
+type notes struct {
+	s        *Service
+	accounts []string
+}
+
+// Flush notes the accounts (store.Flusher).
+func (n *notes) Flush(*sql.Tx) error {
+	for _, a := range n.accounts {
+		n.s.note(a)
 	}
 	return nil
 }

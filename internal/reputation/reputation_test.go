@@ -448,7 +448,9 @@ func TestPausedCache(t *testing.T) {
 func TestRun(t *testing.T) {
 	for _, backend := range backends {
 		t.Run(backend, func(t *testing.T) {
-			f := newFixture(t, backend, func(c *reputation.Config) { c.Tick = 5 * time.Millisecond })
+			// The second evaluation after a note, one tick later, sees a
+			// transaction that was still committing at the first.
+			f := newFixture(t, backend, func(c *reputation.Config) { c.Tick = 100 * time.Millisecond })
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
 			go func() { f.rep.Run(ctx); close(done) }()
