@@ -65,3 +65,20 @@ func BenchmarkEvaluate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPaused is the accept path's check of a cached answer (the
+// account's and a set's: two per message with a set).
+func BenchmarkPaused(b *testing.B) {
+	f := newBenchFixture(b, "sqlite")
+	ctx := context.Background()
+	if _, err := f.rep.Paused(ctx, "acme", ""); err != nil {
+		b.Fatal(err)
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := f.rep.Paused(ctx, "acme", ""); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
