@@ -19,15 +19,19 @@ import (
 )
 
 // accountCmd is petrel account create|list|show|production|quota
-// (docs/quotas.md).
+// (docs/quotas.md) and reputation|resume (docs/reputation.md).
 func accountCmd(ctx context.Context, args []string) error {
 	return accountRun(ctx, args, os.Stdout)
 }
 
 func accountRun(ctx context.Context, args []string, out io.Writer) error {
-	const usage = "usage: petrel account create NAME [--production] | list | show NAME | production NAME --grant|--deny | quota NAME [--max-24h-send N] [--max-send-rate R]"
+	const usage = "usage: petrel account create NAME [--production] | list | show NAME | production NAME --grant|--deny | quota NAME [--max-24h-send N] [--max-send-rate R] | reputation NAME | resume NAME [--configuration-set SET]"
 	if len(args) == 0 {
 		return errors.New(usage)
+	}
+	switch args[0] {
+	case "reputation", "resume":
+		return accountReputationCmd(ctx, args, out)
 	}
 	def := config.Default()
 	var production, grant, deny bool

@@ -3,6 +3,7 @@
 //
 //	petrel serve [flags]                         run the server (see --help)
 //	petrel account create NAME | list            manage accounts
+//	petrel account reputation NAME | resume NAME [--configuration-set S]
 //	petrel credentials create --account NAME     new access key + SMTP password
 //	petrel credentials list|disable|enable|delete --account A [KEYID|--network CIDR]
 //	petrel identity add NAME --account A [--verified] | verify | list | delete
@@ -57,6 +58,9 @@ commands:
                                       decide the account's production-access request
   account quota NAME [--max-24h-send N] [--max-send-rate R]
                                       set the account's sending quota (-1 = unlimited)
+  account reputation NAME             bounce and complaint rates, enforcement status, recent changes
+  account resume NAME [--configuration-set SET]
+                                      lift a reputation pause (SHUTDOWN): HEALTHY, fresh start
   credentials create --account NAME   create an access key and SMTP password
   credentials create --account NAME --network CIDR
                                       let SMTP clients from CIDR submit without AUTH

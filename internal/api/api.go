@@ -78,6 +78,10 @@ type Server struct {
 	// endpoints (package sns): POST / and GET / (ConfirmSubscription and
 	// Unsubscribe links), GET /sns/ (the signing certificate).
 	SNS http.Handler
+	// Reputation reports enforcement (package reputation): GetAccount's
+	// EnforcementStatus and a set's ReputationOptions.LastFreshStart;
+	// nil: HEALTHY, no fresh start.
+	Reputation Reputation
 
 	// Region is the one region credential scopes must name (SES endpoints
 	// are regional); "" accepts any.
@@ -93,6 +97,12 @@ type Server struct {
 	MinBodyRate int64
 
 	refusals admission.RefusalLog
+}
+
+// Reputation is what the API reads of reputation enforcement.
+type Reputation interface {
+	EnforcementStatus(ctx context.Context, account string) (string, error)
+	FreshStart(ctx context.Context, account, set string) (time.Time, error)
 }
 
 // Error is an SES error response.
@@ -423,6 +433,7 @@ func sendError(err error) *Error {
 	var st *sending.StorageError
 	var noSet *sending.ConfigSetNotFoundError
 	var pausedSet *sending.ConfigSetPausedError
+	var enforced *sending.EnforcementPausedError
 	var throttled *sending.ThrottledError
 	switch {
 	case errors.As(err, &throttled):
@@ -445,6 +456,12 @@ func sendError(err error) *Error {
 		return notFound("%s", noSet.Error())
 	case errors.As(err, &pausedSet):
 		return &Error{Code: "SendingPausedException", Status: 400, Message: pausedSet.Error()}
+	case errors.As(err, &enforced) && enforced.ConfigurationSet != "":
+		return &Error{Code: "SendingPausedException", Status: 400, Message: "Sending paused for configuration set " + enforced.ConfigurationSet +
+			". For more information, please check the inbox of the email address associated with your AWS account."}
+	case errors.As(err, &enforced):
+		// SES's words for an account its enforcement paused (../shared/spec/ses.md §2.1, §8.3).
+		return &Error{Code: "SendingPausedException", Status: 400, Message: "Sending paused for this account. For more information, please check the inbox of the email address associated with your AWS account."}
 	case errors.As(err, &st):
 		return &Error{Code: "ServiceUnavailable", Status: 503, Message: "The message could not be stored; nothing was accepted. Retry the request."}
 	}

@@ -360,8 +360,19 @@ func (s *Server) getConfigSet(ctx context.Context, c *call) (any, error) {
 	if cs.Delivery.MaxDeliverySeconds != 0 {
 		out.DeliveryOptions.MaxDeliverySeconds = &cs.Delivery.MaxDeliverySeconds
 	}
-	if !cs.Reputation.LastFreshStart.IsZero() {
-		f := float64(cs.Reputation.LastFreshStart.UnixMilli()) / 1000
+	fresh := cs.Reputation.LastFreshStart
+	if s.Reputation != nil {
+		// The operator's resume of the set is its latest fresh start.
+		resumed, err := s.Reputation.FreshStart(ctx, c.account, name)
+		if err != nil {
+			return nil, err
+		}
+		if resumed.After(fresh) {
+			fresh = resumed
+		}
+	}
+	if !fresh.IsZero() {
+		f := float64(fresh.UnixMilli()) / 1000
 		out.ReputationOptions.LastFreshStart = &f
 	}
 	if t := cs.Tracking; t != (configset.TrackingOptions{}) {

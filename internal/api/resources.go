@@ -51,10 +51,14 @@ func (s *Server) getAccount(ctx context.Context, c *call) (any, error) {
 			return nil, err
 		}
 	}
+	enforcement := "HEALTHY"
+	if s.Reputation != nil {
+		if enforcement, err = s.Reputation.EnforcementStatus(ctx, c.account); err != nil {
+			return nil, err
+		}
+	}
 	return getAccountOutput{
-		// The account's enforcement status (package reputation) goes here;
-		// until it exists every account is HEALTHY.
-		EnforcementStatus:       "HEALTHY",
+		EnforcementStatus:       enforcement,
 		ProductionAccessEnabled: acct.ProductionAccessEnabled,
 		SendingEnabled:          acct.SendingEnabled,
 		SendQuota:               sendQuota{Max24HourSend: float64(acct.Max24HourSend), MaxSendRate: acct.MaxSendRate, SentLast24Hours: float64(sent)},

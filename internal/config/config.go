@@ -91,6 +91,23 @@ type Config struct {
 	// NotifyRetryPeriod is how long a notification that cannot be delivered
 	// is retried before it becomes a dead letter.
 	NotifyRetryPeriod Duration `toml:"notify-retry-period"`
+
+	// Reputation enforcement (docs/reputation.md): rates are fractions
+	// (0.05 = 5 %); a rate equal to a threshold has reached it.
+	ReputationMinVolume       int64    `toml:"reputation-min-volume"`       // counted sends a window needs before its rates are enforced
+	ReputationMinWindow       Duration `toml:"reputation-min-window"`       // the shortest window the rates are taken over
+	ReputationMaxWindow       Duration `toml:"reputation-max-window"`       // the longest window the rates are taken over
+	ReputationBounceReview    float64  `toml:"reputation-bounce-review"`    // bounce rate that puts an account or set under review (PROBATION)
+	ReputationBouncePause     float64  `toml:"reputation-bounce-pause"`     // bounce rate that pauses its sending (SHUTDOWN)
+	ReputationComplaintReview float64  `toml:"reputation-complaint-review"` // complaint rate of review
+	ReputationComplaintPause  float64  `toml:"reputation-complaint-pause"`  // complaint rate of pause
+
+	// Warm-up: the growth of healthy production accounts' quotas.
+	QuotaGrowthFactor    float64  `toml:"quota-growth-factor"`    // each growth multiplies Max24HourSend and MaxSendRate by it (1 = no growth)
+	QuotaGrowthThreshold float64  `toml:"quota-growth-threshold"` // fraction of Max24HourSend used in the last 24 h that earns a growth
+	QuotaGrowthInterval  Duration `toml:"quota-growth-interval"`  // the least time between two growths of one account
+	QuotaMax24HourSend   int64    `toml:"quota-max-24h-send"`     // the most Max24HourSend growth gives
+	QuotaMaxSendRate     float64  `toml:"quota-max-send-rate"`    // the most MaxSendRate growth gives
 }
 
 // Duration is a time.Duration written as "14h", "90s" in TOML, or with a
@@ -216,6 +233,23 @@ func Default() Config {
 		// self-hosted receiver may be down for a night: a day, then a dead
 		// letter the operator can replay.
 		NotifyRetryPeriod: Duration(24 * time.Hour),
+
+		// SES's thresholds (ses.md §8.1–8.2); 500 counted sends over at
+		// least a day and at most two weeks is Petrel's "representative
+		// volume" (docs/reputation.md).
+		ReputationMinVolume:       500,
+		ReputationMinWindow:       Duration(24 * time.Hour),
+		ReputationMaxWindow:       Duration(14 * 24 * time.Hour),
+		ReputationBounceReview:    0.05,
+		ReputationBouncePause:     0.10,
+		ReputationComplaintReview: 0.001,
+		ReputationComplaintPause:  0.005,
+
+		QuotaGrowthFactor:    1.5,
+		QuotaGrowthThreshold: 0.8,
+		QuotaGrowthInterval:  Duration(24 * time.Hour),
+		QuotaMax24HourSend:   1000000,
+		QuotaMaxSendRate:     200,
 	}
 }
 
@@ -321,6 +355,18 @@ func Flags(fs *flag.FlagSet, cfg *Config) {
 		return nil
 	})
 	fs.Var(&cfg.NotifyRetryPeriod, "notify-retry-period", "how long an undeliverable notification is retried before it becomes a dead letter, e.g. 24h (at least 1m)")
+	fs.Int64Var(&cfg.ReputationMinVolume, "reputation-min-volume", cfg.ReputationMinVolume, "counted sends the reputation window must hold before its rates are enforced (at least 1)")
+	fs.Var(&cfg.ReputationMinWindow, "reputation-min-window", "the shortest window bounce and complaint rates are taken over, e.g. 24h (at least 15m)")
+	fs.Var(&cfg.ReputationMaxWindow, "reputation-max-window", "the longest window bounce and complaint rates are taken over, e.g. 14d (at least reputation-min-window; statistics must be kept that long)")
+	fs.Float64Var(&cfg.ReputationBounceReview, "reputation-bounce-review", cfg.ReputationBounceReview, "bounce rate (fraction) that puts an account or configuration set under review (PROBATION)")
+	fs.Float64Var(&cfg.ReputationBouncePause, "reputation-bounce-pause", cfg.ReputationBouncePause, "bounce rate (fraction) that pauses its sending (SHUTDOWN), at least reputation-bounce-review")
+	fs.Float64Var(&cfg.ReputationComplaintReview, "reputation-complaint-review", cfg.ReputationComplaintReview, "complaint rate (fraction) that puts an account or configuration set under review (PROBATION)")
+	fs.Float64Var(&cfg.ReputationComplaintPause, "reputation-complaint-pause", cfg.ReputationComplaintPause, "complaint rate (fraction) that pauses its sending (SHUTDOWN), at least reputation-complaint-review")
+	fs.Float64Var(&cfg.QuotaGrowthFactor, "quota-growth-factor", cfg.QuotaGrowthFactor, "warm-up: each growth multiplies a healthy production account's Max24HourSend and MaxSendRate by this (1 = no growth)")
+	fs.Float64Var(&cfg.QuotaGrowthThreshold, "quota-growth-threshold", cfg.QuotaGrowthThreshold, "warm-up: the fraction of Max24HourSend an account must have used in the last 24 h to grow (0 to 1)")
+	fs.Var(&cfg.QuotaGrowthInterval, "quota-growth-interval", "warm-up: the least time between two growths of one account, e.g. 24h (at least 1m)")
+	fs.Int64Var(&cfg.QuotaMax24HourSend, "quota-max-24h-send", cfg.QuotaMax24HourSend, "warm-up: the highest Max24HourSend growth gives (at least 1)")
+	fs.Float64Var(&cfg.QuotaMaxSendRate, "quota-max-send-rate", cfg.QuotaMaxSendRate, "warm-up: the highest MaxSendRate growth gives, recipients per second (above 0)")
 }
 
 // Validate returns every problem, each naming its field.
@@ -432,6 +478,37 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("log-level: unknown level %q", c.LogLevel))
+	}
+	if c.ReputationMinVolume < 1 {
+		errs = append(errs, errors.New("reputation-min-volume: must be at least 1"))
+	}
+	if c.ReputationMinWindow < Duration(15*time.Minute) || c.ReputationMaxWindow < c.ReputationMinWindow {
+		errs = append(errs, errors.New("reputation-min-window, reputation-max-window: must be at least 15m, and max at least min"))
+	}
+	for _, f := range []struct {
+		name          string
+		review, pause float64
+	}{
+		{"reputation-bounce", c.ReputationBounceReview, c.ReputationBouncePause},
+		{"reputation-complaint", c.ReputationComplaintReview, c.ReputationComplaintPause},
+	} {
+		if !(f.review > 0 && f.review <= f.pause && f.pause <= 1) {
+			errs = append(errs, fmt.Errorf("%s-review, %s-pause: must be fractions with 0 < review ≤ pause ≤ 1", f.name, f.name))
+		}
+	}
+	for _, f := range []struct {
+		name, want string
+		ok         bool
+	}{
+		{"quota-growth-factor", "at least 1", c.QuotaGrowthFactor >= 1},
+		{"quota-growth-threshold", "from 0 to 1", c.QuotaGrowthThreshold >= 0 && c.QuotaGrowthThreshold <= 1},
+		{"quota-growth-interval", "at least 1m", c.QuotaGrowthInterval >= Duration(time.Minute)},
+		{"quota-max-24h-send", "at least 1", c.QuotaMax24HourSend >= 1},
+		{"quota-max-send-rate", "above 0", c.QuotaMaxSendRate > 0},
+	} {
+		if !f.ok {
+			errs = append(errs, fmt.Errorf("%s: must be %s", f.name, f.want))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -62,6 +62,7 @@ import (
 	"github.com/petrelmail/petrel/internal/publish"
 	"github.com/petrelmail/petrel/internal/queue"
 	"github.com/petrelmail/petrel/internal/quota"
+	"github.com/petrelmail/petrel/internal/reputation"
 	"github.com/petrelmail/petrel/internal/retention"
 	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/smtpsubmit"
@@ -85,6 +86,9 @@ type Services struct {
 	// Stats counts every event the Log records, whoever writes it (the
 	// daemon or a CLI command).
 	Stats *stats.Counters
+	// Reputation evaluates every account's rates from Stats and keeps its
+	// enforcement status (the daemon runs its evaluations).
+	Reputation *reputation.Service
 }
 
 // Open opens the store and the domain services for cfg.
@@ -114,7 +118,58 @@ func Open(ctx context.Context, cfg config.Config) (*Services, error) {
 		Queue: queue.New(db), Spool: spool.New(db), Events: event.NewLog(db)}
 	svc.Stats = stats.New(db, svc.Spool, stats.Config{Node: nodeID, Identities: svc.Identities})
 	svc.Events.Observe(svc.Stats)
+	svc.Reputation = reputation.New(db, svc.Stats, sets, reputationConfig(cfg))
+	svc.Events.Observe(svc.Reputation)
 	return svc, nil
+}
+
+// reputationConfig is the reputation part of cfg.
+func reputationConfig(cfg config.Config) reputation.Config {
+	return reputation.Config{MinVolume: cfg.ReputationMinVolume, MinWindow: time.Duration(cfg.ReputationMinWindow),
+		MaxWindow: time.Duration(cfg.ReputationMaxWindow),
+		Thresholds: reputation.Thresholds{BounceReview: cfg.ReputationBounceReview, BouncePause: cfg.ReputationBouncePause,
+			ComplaintReview: cfg.ReputationComplaintReview, ComplaintPause: cfg.ReputationComplaintPause},
+		Growth: reputation.Growth{Factor: cfg.QuotaGrowthFactor, Threshold: cfg.QuotaGrowthThreshold, Interval: time.Duration(cfg.QuotaGrowthInterval),
+			Max24HourSend: cfg.QuotaMax24HourSend, MaxSendRate: cfg.QuotaMaxSendRate},
+		From: "postmaster@" + cfg.Hostname}
+}
+
+// reputationQuotas gives reputation's warm-up the accounts' quotas.
+type reputationQuotas struct {
+	accounts *account.Service
+	quota    *quota.Quota
+}
+
+func (q reputationQuotas) Quota(ctx context.Context, name string) (reputation.Quota, error) {
+	a, err := q.accounts.Get(ctx, name)
+	if err != nil {
+		return reputation.Quota{}, err
+	}
+	sent, err := q.quota.SentLast24Hours(ctx, name)
+	return reputation.Quota{Production: a.ProductionAccessEnabled, Max24HourSend: a.Max24HourSend, MaxSendRate: a.MaxSendRate,
+		SentLast24Hours: sent}, err
+}
+
+func (q reputationQuotas) SetQuota(ctx context.Context, name string, max24HourSend int64, maxSendRate float64) error {
+	return q.accounts.SetQuota(ctx, name, account.Quota{Max24HourSend: max24HourSend, MaxSendRate: maxSendRate})
+}
+
+// accountReputations gives /metrics every account's own figures.
+func accountReputations(rep *reputation.Service) func(context.Context) ([]metrics.AccountReputation, error) {
+	return func(ctx context.Context) ([]metrics.AccountReputation, error) {
+		list, err := rep.List(ctx, "")
+		if err != nil {
+			return nil, err
+		}
+		out := make([]metrics.AccountReputation, 0, len(list))
+		for _, r := range list {
+			if r.ConfigurationSet == "" {
+				out = append(out, metrics.AccountReputation{Account: r.Account, BounceRate: r.BounceRate(), ComplaintRate: r.ComplaintRate(),
+					Status: string(r.Status)})
+			}
+		}
+		return out, nil
+	}
 }
 
 // Close closes the store.
@@ -228,7 +283,8 @@ func (d *Daemon) build(ctx context.Context) error {
 	}
 	sender.Suppression, d.deliv.Suppression, d.deliv.ConfigSets = supp, supp, svc.ConfigSets
 	if cfg.Metrics != "" {
-		d.metrics = metrics.New(metrics.Config{Queue: svc.Queue, Rules: d.rules, Log: d.log.With("component", "metrics")})
+		d.metrics = metrics.New(metrics.Config{Queue: svc.Queue, Rules: d.rules, Log: d.log.With("component", "metrics"),
+			Reputation: accountReputations(svc.Reputation)})
 		svc.Events.Observe(d.metrics)
 		d.metricsSrv = &http.Server{Handler: d.metricsMux(), ReadHeaderTimeout: 10 * time.Second}
 		if d.metricsL, err = net.Listen("tcp", cfg.Metrics); err != nil {
@@ -237,6 +293,13 @@ func (d *Daemon) build(ctx context.Context) error {
 	}
 	d.quota = quota.New(svc.DB, quota.Config{Node: nodeID, Log: d.log.With("component", "quota")})
 	sender.Quota = d.quota
+	sender.Enforcement = svc.Reputation
+	svc.Reputation.Mailer, svc.Reputation.Log = sender, d.log.With("component", "reputation")
+	svc.Reputation.Quotas = reputationQuotas{accounts: svc.Accounts, quota: d.quota}
+	svc.Reputation.Contacts = func(ctx context.Context, name string) ([]string, error) {
+		a, err := svc.Accounts.Get(ctx, name)
+		return a.Details.AdditionalContactEmailAddresses, err
+	}
 
 	if d.cert, err = loadCertificate(cfg); err != nil {
 		return err
@@ -260,7 +323,7 @@ func (d *Daemon) build(ctx context.Context) error {
 	}
 	apiSrv := &api.Server{Accounts: svc.Accounts, Identities: svc.Identities, ConfigSets: svc.ConfigSets, Sender: sender, Events: svc.Events,
 		Spool: svc.Spool, Suppression: supp, ImportJobs: d.imports, Quota: d.quota, Stats: svc.Stats, Log: d.log.With("component", "api"),
-		Topics: topics, URLs: guard, SNS: topics.Handler(), Metrics: d.metrics,
+		Topics: topics, URLs: guard, SNS: topics.Handler(), Metrics: d.metrics, Reputation: svc.Reputation,
 		Region: cfg.Region, Budget: d.budget, BodyTimeout: time.Duration(cfg.HTTPHeaderTimeout), MinBodyRate: int64(cfg.HTTPMinBodyRate)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
@@ -640,6 +703,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	importCtx, stopImports := context.WithCancel(context.Background())
 	var importWG sync.WaitGroup
 	importWG.Go(func() { d.imports.Run(importCtx) })
+	repCtx, stopRep := context.WithCancel(context.Background())
+	var repWG sync.WaitGroup
+	repWG.Go(func() { d.svc.Reputation.Run(repCtx) })
 	// The suppression prefilter and the quota heartbeats live as long as
 	// the process serves.
 	prefilterCtx, stopPrefilter := context.WithCancel(context.Background())
@@ -735,6 +801,7 @@ wait:
 	stopPrune()
 	stopImports()
 	stopPrefilter()
+	stopRep()
 	delivWG.Wait()
 	// After delivery, whose outcomes feed the outbox: what is not sent
 	// stays in the outbox and the job table for the next start.
@@ -743,6 +810,7 @@ wait:
 	pruneWG.Wait()
 	importWG.Wait()
 	prefilterWG.Wait()
+	repWG.Wait()
 	stopBatch()
 	batchWG.Wait()
 	err := d.svc.Close()

@@ -48,6 +48,7 @@ var allowed = map[string][]string{
 	"spool":       {"store"},
 	"stats":       {"store", "event", "address", "simulator", "spool", "bounce"},
 	"event":       {"store", "message"},
+	"reputation":  {"store", "stats", "event", "bounce", "configset"},
 	"account":     {"store"},
 	"identity":    {"store", "address", "dkim"},
 	"suppression": {"store", "address", "event", "bounce"},

@@ -19,7 +19,9 @@
 //     ConfigurationSetName, else the X-SES-CONFIGURATION-SET header field,
 //     else the default set of the identity that authorised From. A named
 //     set the account does not have is refused (*ConfigSetNotFoundError),
-//     one whose sending is paused too (*ConfigSetPausedError); a set's MaxDeliverySeconds replaces the
+//     one whose sending is paused too (*ConfigSetPausedError), and so is
+//     an account or set that reputation enforcement paused
+//     (*EnforcementPausedError, Sender.Enforcement); a set's MaxDeliverySeconds replaces the
 //     deployment's delivery deadline and its TlsPolicy REQUIRE is copied onto
 //     every queue entry (../shared/spec/ses.md §1.8, §7);
 //  6. DKIM-signs it with the From domain's key, when it has one (a key that
@@ -106,6 +108,16 @@ type Sender struct {
 	// daemon; nil: no quota is enforced (the sandbox's recipient rule
 	// still is).
 	Quota *quota.Quota
+	// Enforcement refuses the mail of an account or configuration set
+	// whose sending reputation enforcement paused (package reputation);
+	// wired by daemon; nil: none is.
+	Enforcement Enforcement
+}
+
+// Enforcement tells whether reputation enforcement paused an account's
+// sending (set "") or one of its configuration sets'.
+type Enforcement interface {
+	Paused(ctx context.Context, account, set string) (bool, error)
 }
 
 // Handoff is the delivery side of acceptance (package delivery).
@@ -241,6 +253,19 @@ func (e *ConfigSetPausedError) Error() string {
 	return "Sending is currently paused for configuration set " + e.Name + "."
 }
 
+// EnforcementPausedError reports sending paused by reputation enforcement
+// (EnforcementStatus SHUTDOWN, ../shared/spec/ses.md §8.3): of the account
+// when ConfigurationSet is "", else of that configuration set. Only the
+// operator lifts it; the tenant's own sending switch does not.
+type EnforcementPausedError struct{ ConfigurationSet string }
+
+func (e *EnforcementPausedError) Error() string {
+	if e.ConfigurationSet != "" {
+		return "Sending paused for configuration set " + e.ConfigurationSet + "."
+	}
+	return "Sending paused for this account."
+}
+
 // InternalError is Petrel's own failure to prepare an acceptable message:
 // the DKIM key of Identity cannot be loaded or cannot sign, or the event's
 // mail object cannot be encoded. Nothing is kept; the message is not at
@@ -258,9 +283,10 @@ func (e *InternalError) Unwrap() error { return e.Err }
 // Send accepts a message and returns its SES message ID once it is durable.
 // Errors: ErrSendingPaused, ErrNoRecipients, *UnverifiedError,
 // *RejectedError, *TooLargeError, *TooManyRecipientsError,
-// *ConfigSetNotFoundError, *ConfigSetPausedError (the message's or
-// account's fault: permanent), *ThrottledError (over the quota: retry
-// later), *StorageError and *InternalError (Petrel's: temporary), or ctx's error when ctx ended before the message
+// *ConfigSetNotFoundError, *ConfigSetPausedError, *EnforcementPausedError
+// (the message's or account's fault: permanent), *ThrottledError (over the
+// quota: retry later), *StorageError and *InternalError (Petrel's:
+// temporary), or ctx's error when ctx ended before the message
 // was handed to the store. In every error case nothing was stored; once
 // handed to the store, Send waits for the commit whatever ctx does, so a
 // message is never stored but reported failed for a cancelled ctx.
@@ -339,6 +365,9 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	}
 	set, err := s.configSet(ctx, req, prep, from)
 	if err != nil {
+		return "", err
+	}
+	if err := s.enforced(ctx, req.Account, set.Name); err != nil {
 		return "", err
 	}
 	var suppressed []suppression.Suppressed
@@ -508,6 +537,28 @@ func (s *Sender) configSet(ctx context.Context, req Request, p *message.Prepared
 		return set, &ConfigSetPausedError{Name: name}
 	}
 	return set, nil
+}
+
+// enforced returns *EnforcementPausedError when reputation enforcement
+// paused account's sending, or its set's (set "": none).
+func (s *Sender) enforced(ctx context.Context, account, set string) error {
+	if s.Enforcement == nil {
+		return nil
+	}
+	scopes := []string{""}
+	if set != "" {
+		scopes = append(scopes, set)
+	}
+	for _, sc := range scopes {
+		paused, err := s.Enforcement.Paused(ctx, account, sc)
+		if err != nil {
+			return &StorageError{err}
+		}
+		if paused {
+			return &EnforcementPausedError{ConfigurationSet: sc}
+		}
+	}
+	return nil
 }
 
 // release gives up this node's leases on entries it could not start, so the

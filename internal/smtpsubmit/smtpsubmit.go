@@ -542,6 +542,7 @@ func (s *session) sendError(err error) error {
 	var in *sending.InternalError
 	var noSet *sending.ConfigSetNotFoundError
 	var pausedSet *sending.ConfigSetPausedError
+	var enforced *sending.EnforcementPausedError
 	var throttled *sending.ThrottledError
 	switch {
 	case s.ctx.Err() != nil:
@@ -569,6 +570,9 @@ func (s *session) sendError(err error) error {
 		// 5.7.1 (RFC 3463 §3.8, delivery not authorized) as for a paused
 		// account.
 		return reply(554, smtp.EnhancedCode{5, 7, 1}, "Sending paused for this configuration set.")
+	case errors.As(err, &enforced):
+		// Reputation enforcement (../shared/spec/ses.md §3.4, §8.3).
+		return reply(554, smtp.EnhancedCode{5, 7, 1}, "Message rejected: "+enforced.Error())
 	case errors.As(err, &throttled):
 		// SES's words (../shared/spec/ses.md §3.4).
 		if throttled.Daily {

@@ -48,9 +48,11 @@ var owners = map[string]string{
 	"configuration_set_event_destinations": "internal/configset",
 
 	// Issue 15.
-	"send_counters": "internal/stats",
-	"send_usage":    "internal/quota",
-	"quota_nodes":   "internal/quota",
+	"send_counters":      "internal/stats",
+	"send_usage":         "internal/quota",
+	"quota_nodes":        "internal/quota",
+	"reputation_status":  "internal/reputation",
+	"reputation_history": "internal/reputation",
 }
 
 // tableRef finds the table an SQL statement names after one of its
