@@ -108,10 +108,19 @@ type Counters struct {
 	order *list.List               // of *cached, most recent first
 }
 
-// dimensions are a message's configuration set and sending identity.
+// dimensions are a message's configuration set and sending identity, or
+// that it is Petrel's own mail.
 type dimensions struct {
 	set, identity string
+	// system: Petrel's own mail (feedback reports, notification emails:
+	// sending.SendSystemMail), which is not the tenant's sending and is
+	// not counted.
+	system bool
 }
+
+// systemOperation is the "ses:operation" tag of Petrel's own mail
+// (sending.SystemOperation; a test keeps the two equal).
+const systemOperation = "PetrelSystemMail"
 
 type cached struct {
 	id string
@@ -270,13 +279,13 @@ func (c *Counters) countSend(tx *sql.Tx, e event.Event, v event.SendDetail) erro
 	return nil
 }
 
-// countOne counts one recipient's event as metric and, when counted is
-// true and the recipient counts towards reputation (not a simulator
+// countOne counts one recipient's event as metric (nothing for Petrel's
+// own mail) and, when counted is true and the recipient counts towards reputation (not a simulator
 // address, not a verified identity of the account), as metric's Counted
 // metric too.
 func (c *Counters) countOne(tx *sql.Tx, e event.Event, metric Metric, counted bool) error {
 	d, err := c.dimensionsOf(tx, e.MessageID)
-	if err != nil {
+	if err != nil || d.system {
 		return err
 	}
 	isp := ISPOf(domainOf(e.Recipient))
@@ -346,6 +355,9 @@ func (c *Counters) dimensionsOf(tx *sql.Tx, id string) (dimensions, error) {
 		return dimensions{}, nil // an unreadable record: count without dimensions
 	}
 	var d dimensions
+	if op := m.Tags["ses:operation"]; len(op) > 0 && op[0] == systemOperation {
+		d.system = true
+	}
 	if s := m.Tags["ses:configuration-set"]; len(s) > 0 {
 		d.set = s[0]
 	}

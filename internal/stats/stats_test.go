@@ -10,6 +10,7 @@ import (
 	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
+	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/spool"
 	"github.com/petrelmail/petrel/internal/stats"
 	"github.com/petrelmail/petrel/internal/store"
@@ -305,6 +306,27 @@ func TestNodesAndPrune(t *testing.T) {
 			}
 			if got := sum(t, f.c, "acme", now.Add(-40*24*time.Hour), now.Add(time.Hour)); got[stats.MetricSend] != 2 {
 				t.Errorf("after pruning: %v", got)
+			}
+		})
+	}
+}
+
+// TestSystemMailNotCounted: the outcomes of Petrel's own mail (feedback
+// reports and notification emails to the tenant, which have no Send event)
+// are not the tenant's sending: a bounce of one must not count towards the
+// account's bounce rate.
+func TestSystemMailNotCounted(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			f := newFixture(t, backend, stats.Config{})
+			now := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+			f.add(t, func(tx *sql.Tx) error {
+				return f.sp.PutTx(tx, &spool.Message{ID: "sys1", Account: "acme", Created: now, Mail: []byte(`{"sourceArn":"","tags":{"ses:operation":["` + sending.SystemOperation + `"]}}`), Body: []byte("x")})
+			})
+			f.outcome(t, "sys1", "acme", "ops@example.com", now, hard("General"))
+			f.outcome(t, "sys1", "acme", "ops2@example.com", now, event.DeliveryDetail{})
+			if got := sum(t, f.c, "acme", now.Add(-time.Hour), now.Add(time.Hour)); len(got) != 0 {
+				t.Errorf("system mail counted: %v", got)
 			}
 		})
 	}
