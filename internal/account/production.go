@@ -10,6 +10,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Details is what the account told about its sending in its last
@@ -63,7 +64,7 @@ func (e *InvalidError) Error() string { return e.Msg }
 
 func invalid(format string, args ...any) error { return &InvalidError{fmt.Sprintf(format, args...)} }
 
-// Validate checks r as SES does.
+// Validate checks r as SES does (lengths in characters, as SES counts them).
 func (r DetailsRequest) Validate() error {
 	switch {
 	case r.MailType == "":
@@ -72,11 +73,11 @@ func (r DetailsRequest) Validate() error {
 		return invalid("MailType must be MARKETING or TRANSACTIONAL.")
 	case r.WebsiteURL == "":
 		return invalid("WebsiteURL is required.")
-	case len(r.WebsiteURL) > 1000:
+	case utf8.RuneCountInString(r.WebsiteURL) > 1000:
 		return invalid("WebsiteURL must be at most 1000 characters long.")
 	case r.ContactLanguage != "" && r.ContactLanguage != "EN" && r.ContactLanguage != "JA":
 		return invalid("ContactLanguage must be EN or JA.")
-	case len(r.UseCaseDescription) > 5000:
+	case utf8.RuneCountInString(r.UseCaseDescription) > 5000:
 		return invalid("UseCaseDescription must be at most 5000 characters long.")
 	case r.AdditionalContactEmailAddresses != nil && len(r.AdditionalContactEmailAddresses) == 0,
 		len(r.AdditionalContactEmailAddresses) > 4:

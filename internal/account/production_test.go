@@ -186,3 +186,28 @@ func TestSetQuotaAndSending(t *testing.T) {
 		t.Errorf("unknown account: %v", err)
 	}
 }
+
+// TestDetailsLengthsInCharacters: SES's length limits count characters,
+// not bytes: 5,000 Japanese characters of UseCaseDescription (15,000
+// bytes; ContactLanguage JA is SES's other language) and a 1,000-character
+// internationalised WebsiteURL are valid, one character more is not.
+func TestDetailsLengthsInCharacters(t *testing.T) {
+	good := DetailsRequest{MailType: "MARKETING", WebsiteURL: "https://例え.example/" + strings.Repeat("ページ", 327), ContactLanguage: "JA",
+		UseCaseDescription: strings.Repeat("配", 5000)}
+	if n := len([]rune(good.WebsiteURL)); n != 1000 {
+		t.Fatalf("test URL has %d characters, want 1000", n)
+	}
+	if err := good.Validate(); err != nil {
+		t.Errorf("5,000-character use case, 1,000-character URL: %v", err)
+	}
+	long := good
+	long.UseCaseDescription += "配"
+	if err := long.Validate(); err == nil {
+		t.Error("5,001-character use case accepted")
+	}
+	long = good
+	long.WebsiteURL += "ジ"
+	if err := long.Validate(); err == nil {
+		t.Error("1,001-character URL accepted")
+	}
+}
