@@ -7,10 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/mail"
-	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/petrelmail/petrel/internal/address"
 )
 
 // Details is what the account told about its sending in its last
@@ -84,7 +84,13 @@ func (r DetailsRequest) Validate() error {
 		return invalid("AdditionalContactEmailAddresses must hold 1 to 4 addresses.")
 	}
 	for _, a := range r.AdditionalContactEmailAddresses {
-		if p, err := mail.ParseAddress(a); err != nil || p.Name != "" || p.Address != a || !strings.Contains(a, "@") {
+		// Petrel sends its notices about the account there: exactly a
+		// mailbox (ParseMailbox) that it can send to (Parse, as recipients
+		// are checked: no single-label domain, no address literal).
+		if _, err := address.ParseMailbox(a); err != nil {
+			return invalid("Invalid email address in AdditionalContactEmailAddresses: %s.", a)
+		}
+		if _, err := address.Parse(a); err != nil {
 			return invalid("Invalid email address in AdditionalContactEmailAddresses: %s.", a)
 		}
 	}

@@ -211,3 +211,31 @@ func TestDetailsLengthsInCharacters(t *testing.T) {
 		t.Error("1,001-character URL accepted")
 	}
 }
+
+// TestContactAddresses: AdditionalContactEmailAddresses are where
+// Petrel's notices about the account go, so each must be an address
+// Petrel can send to (address.ParseMailbox and Parse, as recipients are): no address
+// literal, no single-label (but localhost, as for recipients) or invalid
+// domain; an internationalised domain is fine. Before, x@[127.0.0.1], a@b
+// and x@-bad-.example were recorded.
+func TestContactAddresses(t *testing.T) {
+	for _, c := range []struct {
+		addr string
+		ok   bool
+	}{
+		{"ops@acme.example", true},
+		{"ops@bücher.example", true},
+		{"first.last+tag@sub.acme.example", true},
+		{"x@[127.0.0.1]", false},
+		{"a@b", false},
+		{"x@-bad-.example", false},
+		{"Ops <ops@acme.example>", false},
+		{"<ops@acme.example>", false},
+		{"ops@acme.example\r\nBcc: x@y.example", false},
+	} {
+		r := DetailsRequest{MailType: "MARKETING", WebsiteURL: "https://acme.example", AdditionalContactEmailAddresses: []string{c.addr}}
+		if err := r.Validate(); (err == nil) != c.ok {
+			t.Errorf("%q: Validate = %v, want ok=%v", c.addr, err, c.ok)
+		}
+	}
+}
