@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/petrelmail/petrel/internal/address"
+	"github.com/petrelmail/petrel/internal/store"
 )
 
 // Details is what the account told about its sending in its last
@@ -234,7 +235,14 @@ func (s *Service) update(ctx context.Context, name, set string, args ...any) err
 }
 
 func (s *Service) getTx(tx *sql.Tx, name string) (Account, error) {
-	a, err := scanAccount(tx.QueryRow(s.db.Rebind("SELECT "+accountColumns+" FROM accounts WHERE name = ?"), name))
+	q := "SELECT " + accountColumns + " FROM accounts WHERE name = ?"
+	if s.db.Dialect == store.Postgres {
+		// Locked until tx ends: a concurrent PutDetails or DecideProduction
+		// waits and then sees this one's result (SQLite's write transactions
+		// are serial already).
+		q += " FOR UPDATE"
+	}
+	a, err := scanAccount(tx.QueryRow(s.db.Rebind(q), name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, fmt.Errorf("account %q: %w", name, ErrNotFound)
 	}

@@ -239,3 +239,47 @@ func TestContactAddresses(t *testing.T) {
 		}
 	}
 }
+
+// TestPutDetailsConcurrent: of concurrent production-access requests of
+// one account, exactly one opens the review and the others are refused
+// (SES ConflictException): the account's row is locked while it is read
+// and updated. On PostgreSQL several used to succeed, each with its own
+// case id, the last one winning.
+func TestPutDetailsConcurrent(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			db := store.OpenTest(t, backend)
+			s, err := New(db, filepath.Join(t.TempDir(), "master.key"), "us-east-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Create(t.Context(), "acme"); err != nil {
+				t.Fatal(err)
+			}
+			const n = 8
+			errs := make(chan error, n)
+			start := make(chan struct{})
+			for range n {
+				go func() {
+					<-start
+					_, err := s.PutDetails(t.Context(), "acme", DetailsRequest{MailType: "MARKETING", WebsiteURL: "https://acme.example", ProductionAccessEnabled: true})
+					errs <- err
+				}()
+			}
+			close(start)
+			ok := 0
+			for range n {
+				switch err := <-errs; {
+				case err == nil:
+					ok++
+				case errors.Is(err, ErrReviewPending):
+				default:
+					t.Error(err)
+				}
+			}
+			if ok != 1 {
+				t.Errorf("%d of %d concurrent requests opened a review, want 1", ok, n)
+			}
+		})
+	}
+}
