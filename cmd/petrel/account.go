@@ -144,7 +144,14 @@ func showAccount(ctx context.Context, svc *daemon.Services, name string, out io.
 	if err != nil {
 		return err
 	}
-	sent, err := quota.New(svc.DB, quota.Config{}).SentLast24Hours(ctx, name)
+	// As GetAccount: package quota keeps no usage for an unlimited
+	// account; the statistics counters have it (to the 15-minute bucket).
+	var sent int64
+	if a.Max24HourSend < 0 && a.MaxSendRate < 0 {
+		sent, err = svc.Stats.Sent(ctx, name, time.Now().Add(-24*time.Hour))
+	} else {
+		sent, err = quota.New(svc.DB, quota.Config{}).SentLast24Hours(ctx, name)
+	}
 	if err != nil {
 		return err
 	}

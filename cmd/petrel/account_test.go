@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"database/sql"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/petrelmail/petrel/internal/account"
+	"github.com/petrelmail/petrel/internal/event"
 )
 
 // TestAccountCommands: petrel account create (sandbox, --production),
@@ -67,5 +70,33 @@ func TestAccountCommands(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("list: no %q in\n%s", want, out)
 		}
+	}
+}
+
+// TestAccountShowUnlimited: petrel account show gives an unlimited
+// account's recipients of the last 24 hours as GetAccount does, from the
+// statistics counters (package quota keeps no usage for it), the simulator
+// recipient left out; it printed 0 before.
+func TestAccountShowUnlimited(t *testing.T) {
+	dir := t.TempDir()
+	svc := openServices(t, dir)
+	ctx := t.Context()
+	if _, err := svc.Accounts.CreateWith(ctx, "free", account.CreateOptions{Unlimited: true}); err != nil {
+		t.Fatal(err)
+	}
+	err := svc.DB.Tx(ctx, func(tx *sql.Tx) error {
+		return svc.Events.AddTx(tx, "m1", "free", "", time.Now(), event.SendDetail{Identity: "free.example", Recipients: []event.SendRecipient{
+			{Address: "a@gmail.com"}, {Address: "b@example.com"}, {Address: "success@simulator.amazonses.com", Excluded: event.ExcludedSimulator}}})
+	})
+	svc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := accountRun(ctx, []string{"show", "free", "--data-dir", dir}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "sent last 24 h:  2 recipients") {
+		t.Errorf("show of an unlimited account that sent 2 counted recipients:\n%s", out.String())
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/mail"
-	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/petrelmail/petrel/internal/address"
+	"github.com/petrelmail/petrel/internal/store"
 )
 
 // Details is what the account told about its sending in its last
@@ -63,7 +65,7 @@ func (e *InvalidError) Error() string { return e.Msg }
 
 func invalid(format string, args ...any) error { return &InvalidError{fmt.Sprintf(format, args...)} }
 
-// Validate checks r as SES does.
+// Validate checks r as SES does (lengths in characters, as SES counts them).
 func (r DetailsRequest) Validate() error {
 	switch {
 	case r.MailType == "":
@@ -72,18 +74,24 @@ func (r DetailsRequest) Validate() error {
 		return invalid("MailType must be MARKETING or TRANSACTIONAL.")
 	case r.WebsiteURL == "":
 		return invalid("WebsiteURL is required.")
-	case len(r.WebsiteURL) > 1000:
+	case utf8.RuneCountInString(r.WebsiteURL) > 1000:
 		return invalid("WebsiteURL must be at most 1000 characters long.")
 	case r.ContactLanguage != "" && r.ContactLanguage != "EN" && r.ContactLanguage != "JA":
 		return invalid("ContactLanguage must be EN or JA.")
-	case len(r.UseCaseDescription) > 5000:
+	case utf8.RuneCountInString(r.UseCaseDescription) > 5000:
 		return invalid("UseCaseDescription must be at most 5000 characters long.")
 	case r.AdditionalContactEmailAddresses != nil && len(r.AdditionalContactEmailAddresses) == 0,
 		len(r.AdditionalContactEmailAddresses) > 4:
 		return invalid("AdditionalContactEmailAddresses must hold 1 to 4 addresses.")
 	}
 	for _, a := range r.AdditionalContactEmailAddresses {
-		if p, err := mail.ParseAddress(a); err != nil || p.Name != "" || p.Address != a || !strings.Contains(a, "@") {
+		// Petrel sends its notices about the account there: exactly a
+		// mailbox (ParseMailbox) that it can send to (Parse, as recipients
+		// are checked: no single-label domain, no address literal).
+		if _, err := address.ParseMailbox(a); err != nil {
+			return invalid("Invalid email address in AdditionalContactEmailAddresses: %s.", a)
+		}
+		if _, err := address.Parse(a); err != nil {
 			return invalid("Invalid email address in AdditionalContactEmailAddresses: %s.", a)
 		}
 	}
@@ -227,7 +235,14 @@ func (s *Service) update(ctx context.Context, name, set string, args ...any) err
 }
 
 func (s *Service) getTx(tx *sql.Tx, name string) (Account, error) {
-	a, err := scanAccount(tx.QueryRow(s.db.Rebind("SELECT "+accountColumns+" FROM accounts WHERE name = ?"), name))
+	q := "SELECT " + accountColumns + " FROM accounts WHERE name = ?"
+	if s.db.Dialect == store.Postgres {
+		// Locked until tx ends: a concurrent PutDetails or DecideProduction
+		// waits and then sees this one's result (SQLite's write transactions
+		// are serial already).
+		q += " FOR UPDATE"
+	}
+	a, err := scanAccount(tx.QueryRow(s.db.Rebind(q), name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, fmt.Errorf("account %q: %w", name, ErrNotFound)
 	}

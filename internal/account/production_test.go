@@ -186,3 +186,100 @@ func TestSetQuotaAndSending(t *testing.T) {
 		t.Errorf("unknown account: %v", err)
 	}
 }
+
+// TestDetailsLengthsInCharacters: SES's length limits count characters,
+// not bytes: 5,000 Japanese characters of UseCaseDescription (15,000
+// bytes; ContactLanguage JA is SES's other language) and a 1,000-character
+// internationalised WebsiteURL are valid, one character more is not.
+func TestDetailsLengthsInCharacters(t *testing.T) {
+	good := DetailsRequest{MailType: "MARKETING", WebsiteURL: "https://例え.example/" + strings.Repeat("ページ", 327), ContactLanguage: "JA",
+		UseCaseDescription: strings.Repeat("配", 5000)}
+	if n := len([]rune(good.WebsiteURL)); n != 1000 {
+		t.Fatalf("test URL has %d characters, want 1000", n)
+	}
+	if err := good.Validate(); err != nil {
+		t.Errorf("5,000-character use case, 1,000-character URL: %v", err)
+	}
+	long := good
+	long.UseCaseDescription += "配"
+	if err := long.Validate(); err == nil {
+		t.Error("5,001-character use case accepted")
+	}
+	long = good
+	long.WebsiteURL += "ジ"
+	if err := long.Validate(); err == nil {
+		t.Error("1,001-character URL accepted")
+	}
+}
+
+// TestContactAddresses: AdditionalContactEmailAddresses are where
+// Petrel's notices about the account go, so each must be an address
+// Petrel can send to (address.ParseMailbox and Parse, as recipients are): no address
+// literal, no single-label (but localhost, as for recipients) or invalid
+// domain; an internationalised domain is fine. Before, x@[127.0.0.1], a@b
+// and x@-bad-.example were recorded.
+func TestContactAddresses(t *testing.T) {
+	for _, c := range []struct {
+		addr string
+		ok   bool
+	}{
+		{"ops@acme.example", true},
+		{"ops@bücher.example", true},
+		{"first.last+tag@sub.acme.example", true},
+		{"x@[127.0.0.1]", false},
+		{"a@b", false},
+		{"x@-bad-.example", false},
+		{"Ops <ops@acme.example>", false},
+		{"<ops@acme.example>", false},
+		{"ops@acme.example\r\nBcc: x@y.example", false},
+	} {
+		r := DetailsRequest{MailType: "MARKETING", WebsiteURL: "https://acme.example", AdditionalContactEmailAddresses: []string{c.addr}}
+		if err := r.Validate(); (err == nil) != c.ok {
+			t.Errorf("%q: Validate = %v, want ok=%v", c.addr, err, c.ok)
+		}
+	}
+}
+
+// TestPutDetailsConcurrent: of concurrent production-access requests of
+// one account, exactly one opens the review and the others are refused
+// (SES ConflictException): the account's row is locked while it is read
+// and updated. On PostgreSQL several used to succeed, each with its own
+// case id, the last one winning.
+func TestPutDetailsConcurrent(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			db := store.OpenTest(t, backend)
+			s, err := New(db, filepath.Join(t.TempDir(), "master.key"), "us-east-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Create(t.Context(), "acme"); err != nil {
+				t.Fatal(err)
+			}
+			const n = 8
+			errs := make(chan error, n)
+			start := make(chan struct{})
+			for range n {
+				go func() {
+					<-start
+					_, err := s.PutDetails(t.Context(), "acme", DetailsRequest{MailType: "MARKETING", WebsiteURL: "https://acme.example", ProductionAccessEnabled: true})
+					errs <- err
+				}()
+			}
+			close(start)
+			ok := 0
+			for range n {
+				switch err := <-errs; {
+				case err == nil:
+					ok++
+				case errors.Is(err, ErrReviewPending):
+				default:
+					t.Error(err)
+				}
+			}
+			if ok != 1 {
+				t.Errorf("%d of %d concurrent requests opened a review, want 1", ok, n)
+			}
+		})
+	}
+}

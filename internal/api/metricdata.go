@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/petrelmail/petrel/internal/stats"
 )
@@ -156,8 +157,9 @@ func (q metricRequest) days() []time.Time {
 	return out
 }
 
-// validateMetricQueries checks a request as SES does and returns its
-// queries, or a BadRequestException naming the member at fault.
+// validateMetricQueries checks a request as SES does (lengths in
+// characters) and returns its queries, or a BadRequestException naming the
+// member at fault.
 func validateMetricQueries(in batchGetMetricDataInput) ([]metricRequest, error) {
 	if len(in.Queries) < 1 || len(in.Queries) > MaxMetricQueries {
 		return nil, badRequest("Queries must hold 1 to %d queries; it holds %d.", MaxMetricQueries, len(in.Queries))
@@ -166,7 +168,7 @@ func validateMetricQueries(in batchGetMetricDataInput) ([]metricRequest, error) 
 	out := make([]metricRequest, 0, len(in.Queries))
 	for i, q := range in.Queries {
 		at := fmt.Sprintf("Queries[%d]", i)
-		if q.Id == nil || len(*q.Id) < 1 || len(*q.Id) > 255 {
+		if q.Id == nil || *q.Id == "" || utf8.RuneCountInString(*q.Id) > 255 {
 			return nil, badRequest("%s.Id is required: 1 to 255 characters.", at)
 		}
 		if seen[*q.Id] {
@@ -191,7 +193,7 @@ func validateMetricQueries(in batchGetMetricDataInput) ([]metricRequest, error) 
 			if !slices.Contains(vdmDimensions, stats.Dimension(k)) {
 				return nil, badRequest("%s.Dimensions key %q is not one of EMAIL_IDENTITY, CONFIGURATION_SET, ISP.", at, k)
 			}
-			if v == "" || len(v) > 1024 {
+			if v == "" || utf8.RuneCountInString(v) > 1024 {
 				return nil, badRequest("%s.Dimensions value of %s must be 1 to 1024 characters.", at, k)
 			}
 			r.dims[stats.Dimension(k)] = v

@@ -311,3 +311,25 @@ func TestBatchGetMetricDataWithoutStats(t *testing.T) {
 		t.Errorf("%d %s, want 404 UnknownOperationException", status, code)
 	}
 }
+
+// TestMetricQueryLengthsInCharacters: an Id of 255 characters and a
+// dimension value of 1,024 characters are valid however many bytes they
+// take (SES's limits count characters: an identity or set name in
+// Japanese), one character more is not.
+func TestMetricQueryLengthsInCharacters(t *testing.T) {
+	query := func(id, identity string) batchGetMetricDataInput {
+		raw := json.RawMessage(`1764460800`)
+		return batchGetMetricDataInput{Queries: []metricDataQuery{{Id: aws.String(id), Namespace: aws.String("VDM"), Metric: aws.String("SEND"),
+			Dimensions: map[string]string{"EMAIL_IDENTITY": identity}, StartDate: raw, EndDate: json.RawMessage(`1764547200`)}}}
+	}
+	id, value := strings.Repeat("週", 255), strings.Repeat("配", 1024)
+	if _, err := validateMetricQueries(query(id, value)); err != nil {
+		t.Errorf("255-character Id, 1,024-character value: %v", err)
+	}
+	if _, err := validateMetricQueries(query(id+"週", value)); err == nil {
+		t.Error("256-character Id accepted")
+	}
+	if _, err := validateMetricQueries(query(id, value+"配")); err == nil {
+		t.Error("1,025-character dimension value accepted")
+	}
+}

@@ -49,7 +49,7 @@ var allowed = map[string][]string{
 	"stats":       {"store", "event", "address", "simulator", "spool", "bounce"},
 	"event":       {"store", "message"},
 	"reputation":  {"store", "stats", "event", "bounce", "configset"},
-	"account":     {"store"},
+	"account":     {"store", "address"},
 	"identity":    {"store", "address", "dkim"},
 	"suppression": {"store", "address", "event", "bounce"},
 	"configset":   {"store", "suppression"},

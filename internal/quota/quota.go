@@ -28,7 +28,9 @@
 // filling at MaxSendRate / live nodes per second, holding
 // max(1, ceil(that)) tokens: one second's allowance, SES's "short bursts".
 // A message with more recipients than the bucket holds is admitted when it
-// is full and empties it. Nodes announce themselves in quota_nodes every
+// is full, empties it and owes the rest: the following sends wait until
+// the bucket has refilled past that debt, so the rate holds in recipients
+// whatever the message sizes. Nodes announce themselves in quota_nodes every
 // HeartbeatEvery (Run); a node seen within LiveFor is live.
 //
 // An account whose two limits are both -1 (unlimited; the bootstrap
@@ -271,7 +273,7 @@ type Admission struct {
 	n        int64 // recipients counted against the 24-hour quota
 	inRing   bool  // n was added to u's ring
 	released bool
-	res      *rate.Reservation // nil when the rate is unlimited
+	res      []*rate.Reservation // the rate tokens taken and owed; none when the rate is unlimited
 }
 
 // Admit admits a message's recipients: sent recipients against the rate
@@ -312,12 +314,19 @@ func (q *Quota) Admit(ctx context.Context, l Limits, sent, counted int) (*Admiss
 	}
 	if l.MaxSendRate >= 0 {
 		lim := q.limiter(u, l.MaxSendRate, now)
-		r := lim.ReserveN(now, min(sent, lim.Burst()))
+		first := min(sent, lim.Burst())
+		r := lim.ReserveN(now, first)
 		if !r.OK() || r.DelayFrom(now) > 0 {
 			r.CancelAt(now)
 			return nil, ErrRate
 		}
-		a.res = r
+		a.res = append(a.res, r)
+		// The recipients beyond the bucket's size are reserved in the
+		// coming seconds: a debt the next sends wait for.
+		for rest := sent - first; rest > 0; rest -= first {
+			first = min(rest, lim.Burst())
+			a.res = append(a.res, lim.ReserveN(now, first))
+		}
 	}
 	// This node's usage counts the admission at once, even before it is
 	// stored, so that concurrent sends cannot overrun the quota together.
@@ -366,8 +375,9 @@ func (a *Admission) Release() {
 		s.n -= a.n
 		u.total -= a.n
 	}
-	if a.res != nil {
-		a.res.CancelAt(a.q.cfg.Now())
+	now := a.q.cfg.Now()
+	for i := len(a.res) - 1; i >= 0; i-- {
+		a.res[i].CancelAt(now)
 	}
 	a.released = true
 }

@@ -322,3 +322,44 @@ func TestTwoNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLargeMessages: MaxSendRate counts recipients, so messages with
+// more recipients than the bucket holds cannot exceed it either: a
+// 50-recipient message at MaxSendRate 1 is admitted with a full bucket and
+// the next message waits until the 49 recipients beyond the bucket are
+// paid for (a hostile tenant sent 50 recipients a second at rate 1 before:
+// 30,000 in 600 s);
+// releasing the message gives all its tokens back.
+func TestRateLargeMessages(t *testing.T) {
+	db := store.OpenTest(t, "sqlite")
+	clk := &clock{t: t0}
+	q := quota.New(db, quota.Config{Node: "n1", Now: clk.Now})
+	l := quota.Limits{Account: "a", Max24HourSend: -1, MaxSendRate: 1}
+	sent := 0
+	for range 600 {
+		if err := admit(t, db, q, l, 50); err == nil {
+			sent += 50
+		} else if !errors.Is(err, quota.ErrRate) {
+			t.Fatal(err)
+		}
+		clk.Add(time.Second)
+	}
+	// 600 s at 1/s, plus the one message admitted ahead of its tokens.
+	if sent > 600+50 {
+		t.Errorf("%d recipients admitted in 600 s at MaxSendRate 1, want at most 650", sent)
+	}
+
+	q2 := quota.New(db, quota.Config{Node: "n1", Now: clk.Now})
+	a, err := q2.Admit(t.Context(), l, 50, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(10 * time.Second)
+	if err := q2.Check(t.Context(), l, true); !errors.Is(err, quota.ErrRate) {
+		t.Errorf("Check 10 s after a 50-recipient message at 1/s = %v, want ErrRate", err)
+	}
+	a.Release()
+	if _, err := q2.Admit(t.Context(), l, 1, 1); err != nil {
+		t.Errorf("after releasing a 50-recipient admission: %v, want its tokens back", err)
+	}
+}
