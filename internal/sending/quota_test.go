@@ -246,3 +246,47 @@ func TestQuotaReleasedOnStoreFailure(t *testing.T) {
 		t.Errorf("the failed message kept its quota: %v", err)
 	}
 }
+
+// TestGloballySuppressedCount: a recipient on the global suppression list
+// (for an account that does not use its own list) is not sent to but
+// counts against the rate and the 24 hours, as the account did try to mail
+// it; one on the account's list counts against neither.
+func TestGloballySuppressedCount(t *testing.T) {
+	h := newQuotaHarness(t, "sqlite")
+	ctx := t.Context()
+	if _, err := h.accts.DecideProduction(ctx, "sandy", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.accts.SetQuota(ctx, "sandy", account.Quota{Max24HourSend: 100, MaxSendRate: 1}); err != nil {
+		t.Fatal(err)
+	}
+	listed, _ := address.Parse("listed@other.test")
+	if err := h.supp.Put(ctx, "sandy", suppression.Entry{Address: listed, Reason: suppression.Bounce}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.send(t, "listed@other.test"); err != nil {
+		t.Fatalf("an account-suppressed recipient: %v", err)
+	}
+	if err := h.send(t, "b@other.test"); err != nil {
+		t.Fatalf("the account-suppressed recipient took the rate: %v", err)
+	}
+	h.advance(time.Second)
+	if err := h.supp.SetAttributes(ctx, "sandy", suppression.Policy{}); err != nil {
+		t.Fatal(err)
+	}
+	gone, _ := address.Parse("gone@other.test")
+	if err := h.supp.GlobalAdd(ctx, gone, time.Hour, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.send(t, "gone@other.test"); err != nil {
+		t.Fatalf("a globally suppressed recipient: %v", err)
+	}
+	var te *sending.ThrottledError
+	if err := h.send(t, "c@other.test"); !errors.As(err, &te) {
+		t.Errorf("the send right after a globally suppressed one: %v, want throttled: it took the second's allowance", err)
+	}
+	q := quota.New(h.db, quota.Config{Node: "other", Now: h.clock})
+	if n, err := q.SentLast24Hours(ctx, "sandy"); err != nil || n != 2 {
+		t.Errorf("SentLast24Hours = %d, %v; want 2 (b@ and the globally suppressed gone@)", n, err)
+	}
+}

@@ -385,10 +385,15 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 			facts[sp.Index].Excluded = event.ExcludedSuppressed
 		}
 	}
-	// Recipients sent count against the rate, simulator ones included;
-	// against the 24-hour quota all but simulator ones (SES §5, §8.5).
-	sent, counted := len(rcpts)-len(suppressed), 0
+	// Recipients count against the rate, simulator ones included, and
+	// against the 24-hour quota all but simulator ones (SES §5, §8.5);
+	// account-suppressed ones, never sent, against neither; globally
+	// suppressed ones against both (the account tried to mail them).
+	sent, counted := 0, 0
 	for _, f := range facts {
+		if f.Excluded != event.ExcludedSuppressed {
+			sent++
+		}
 		if f.Excluded == "" || f.Excluded == event.ExcludedVerified {
 			counted++
 		}
