@@ -57,6 +57,11 @@ type DetailsRequest struct {
 // request awaits the operator's decision (SES: ConflictException).
 var ErrReviewPending = errors.New("a production access request for this account is already under review")
 
+// ErrNothingToDeny is returned by DecideProduction for a denial of an
+// account that has production access and no pending request: a denial
+// would show DENIED next to production access.
+var ErrNothingToDeny = errors.New("the account has production access and no pending request to deny")
+
 // InvalidError is a request a method refuses as SES does (the API answers
 // BadRequestException with its text).
 type InvalidError struct{ Msg string }
@@ -144,7 +149,8 @@ func (s *Service) PutDetails(ctx context.Context, name string, r DetailsRequest)
 // leaves the sandbox with ProductionQuota (a larger quota it already has is
 // kept) and the review is GRANTED. Denied: the review is DENIED and the
 // account stays as it is. A decision without a request opens and decides a
-// review at once. Errors: ErrNotFound.
+// review at once, except a denial of an account already in production
+// (ErrNothingToDeny). Errors: ErrNotFound, ErrNothingToDeny.
 func (s *Service) DecideProduction(ctx context.Context, name string, grant bool) (Account, error) {
 	now := s.now()
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
@@ -153,6 +159,9 @@ func (s *Service) DecideProduction(ctx context.Context, name string, grant bool)
 			return err
 		}
 		rv := a.Details.Review
+		if !grant && rv.Status != ReviewPending && a.ProductionAccessEnabled {
+			return ErrNothingToDeny
+		}
 		if rv.Status != ReviewPending {
 			rv.CaseID, rv.Requested = randomDigits(10), now
 		}

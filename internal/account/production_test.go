@@ -142,6 +142,12 @@ func TestPutDetails(t *testing.T) {
 			if c, _ := s.Cached(ctx, "acme"); !c.ProductionAccessEnabled || c.Quota != DefaultProductionQuota {
 				t.Errorf("the cached account did not see the grant at once: %+v", c)
 			}
+			if _, err := s.DecideProduction(ctx, "acme", false); !errors.Is(err, ErrNothingToDeny) {
+				t.Errorf("denying a production account with no request: %v, want ErrNothingToDeny", err)
+			}
+			if a, _ := s.Get(ctx, "acme"); a.Details.Review.Status != ReviewGranted || !a.ProductionAccessEnabled {
+				t.Errorf("after the refused denial: %+v", a)
+			}
 			if _, err := s.DecideProduction(ctx, "nobody", true); !errors.Is(err, ErrNotFound) {
 				t.Errorf("unknown account: %v", err)
 			}
