@@ -2,9 +2,7 @@ package sending_test
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,21 +17,6 @@ import (
 	"github.com/petrelmail/petrel/internal/store"
 	"github.com/petrelmail/petrel/internal/suppression"
 )
-
-// sendRecorder is an event.Observer keeping the Send events' facts.
-type sendRecorder struct {
-	mu    sync.Mutex
-	sends []event.SendDetail
-}
-
-func (r *sendRecorder) ObserveTx(_ *sql.Tx, e event.Event) error {
-	if d, ok := e.Value.(event.SendDetail); ok {
-		r.mu.Lock()
-		r.sends = append(r.sends, d)
-		r.mu.Unlock()
-	}
-	return nil
-}
 
 // TestSendFactsExclusions: the Send event hands its observers the configuration set,
 // the authorising identity, and every recipient with why it does not count
@@ -58,7 +41,7 @@ func TestSendFactsExclusions(t *testing.T) {
 				}
 			}
 			log := event.NewLog(db)
-			rec := &sendRecorder{}
+			rec := &sendFacts{}
 			log.Observe(rec)
 			sets := configset.New(db)
 			if err := sets.Create(ctx, configset.ConfigurationSet{Account: testAccount, Name: "Marketing", SendingEnabled: true}); err != nil {
