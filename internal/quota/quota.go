@@ -120,8 +120,9 @@ func New(db *store.DB, cfg Config) *Quota {
 type usage struct {
 	mu sync.Mutex
 
-	loaded bool             // ring holds this node's rows of send_usage
-	ring   [Window + 2]slot // this node's recipients by minute
+	loaded bool              // ring holds this node's rows of send_usage
+	ring   *[Window + 2]slot // this node's recipients by minute (allocated by load: only accounts with a daily limit have one)
+	last   time.Time         // when the account last asked (Check, Admit): Beat forgets accounts idle for a day
 	low    int64            // the oldest minute counted
 	total  int64            // sum of ring's counted minutes
 	lim    *rate.Limiter    // nil until the rate is limited
@@ -149,8 +150,9 @@ func (q *Quota) usage(account string) *usage {
 // advance drops the minutes before now's window.
 func (u *usage) advance(nowMin int64) {
 	low := nowMin - Window
-	if u.low == 0 {
-		u.low = low
+	if u.low == 0 || u.ring == nil {
+		u.low = max(u.low, low)
+		return
 	}
 	for m := u.low; m < low && m < u.low+int64(len(u.ring)); m++ {
 		if s := &u.ring[m%int64(len(u.ring))]; s.minute == m {
@@ -167,6 +169,9 @@ func (u *usage) add(m, n int64) {
 	}
 	s := &u.ring[m%int64(len(u.ring))]
 	if s.minute != m {
+		// The slot held a minute a whole ring ago, before the window:
+		// it leaves the total as it leaves the ring.
+		u.total -= s.n
 		*s = slot{minute: m}
 	}
 	s.n += n
@@ -175,6 +180,7 @@ func (u *usage) add(m, n int64) {
 
 // load reads this node's usage of the window (once per account).
 func (q *Quota) load(ctx context.Context, account string, u *usage) error {
+	u.ring, u.total = new([Window + 2]slot), 0
 	rows, err := q.db.QueryContext(ctx, q.db.Rebind("SELECT minute_ms, recipients FROM send_usage WHERE account = ? AND node = ? AND minute_ms >= ?"),
 		account, q.cfg.Node, u.low*60000)
 	if err != nil {
@@ -249,6 +255,7 @@ func (q *Quota) Check(ctx context.Context, l Limits, daily bool) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	now := q.cfg.Now()
+	u.last = now
 	if daily && l.Max24HourSend >= 0 {
 		used, err := q.daily(ctx, l.Account, u, now)
 		if err != nil {
@@ -302,6 +309,10 @@ func (q *Quota) Admit(ctx context.Context, l Limits, sent, counted int) (*Admiss
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	now := q.cfg.Now()
+	u.last = now
+	if u.loaded {
+		u.advance(minuteOf(now))
+	}
 	a := &Admission{q: q, u: u, account: l.Account, minute: minuteOf(now), n: int64(counted)}
 	if l.Max24HourSend >= 0 && counted > 0 {
 		used, err := q.daily(ctx, l.Account, u, now)
@@ -371,9 +382,11 @@ func (a *Admission) Release() {
 	u := a.u
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if s := &u.ring[a.minute%int64(len(u.ring))]; a.inRing && s.minute == a.minute && a.minute >= u.low {
-		s.n -= a.n
-		u.total -= a.n
+	if a.inRing && u.ring != nil {
+		if s := &u.ring[a.minute%int64(len(u.ring))]; s.minute == a.minute && a.minute >= u.low {
+			s.n -= a.n
+			u.total -= a.n
+		}
 	}
 	now := a.q.cfg.Now()
 	for i := len(a.res) - 1; i >= 0; i-- {
@@ -416,6 +429,7 @@ func (q *Quota) Beat(ctx context.Context) error {
 		return fmt.Errorf("quota heartbeat: %w", err)
 	}
 	q.live.Store(max(1, live))
+	q.forgetIdle(now)
 	err = q.db.Tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, q.db.Rebind("DELETE FROM send_usage WHERE minute_ms < ?"), (minuteOf(now)-Window)*60000); err != nil {
 			return err
@@ -427,6 +441,29 @@ func (q *Quota) Beat(ctx context.Context) error {
 		return fmt.Errorf("pruning send usage: %w", err)
 	}
 	return nil
+}
+
+// Accounts returns how many accounts this node keeps state for.
+func (q *Quota) Accounts() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.accounts)
+}
+
+// forgetIdle drops the state of accounts that asked nothing for a day
+// (their usage has left the window; their rate bucket would be full): the
+// map holds only accounts that send.
+func (q *Quota) forgetIdle(now time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for name, u := range q.accounts {
+		u.mu.Lock()
+		idle := now.Sub(u.last) > 24*time.Hour+2*time.Minute
+		u.mu.Unlock()
+		if idle {
+			delete(q.accounts, name)
+		}
+	}
 }
 
 // Run beats every HeartbeatEvery until ctx ends; a failed beat is logged

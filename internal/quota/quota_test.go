@@ -363,3 +363,69 @@ func TestRateLargeMessages(t *testing.T) {
 		t.Errorf("after releasing a 50-recipient admission: %v, want its tokens back", err)
 	}
 }
+
+// TestRingReuse: a minute's slot reused a day later by a message that does
+// not count towards the 24 hours (simulator recipients only) drops the old
+// minute's count: the old usage must not stay in the total for good.
+func TestRingReuse(t *testing.T) {
+	db := store.OpenTest(t, "sqlite")
+	clk := &clock{t: t0}
+	q := quota.New(db, quota.Config{Node: "n1", Now: clk.Now})
+	l := quota.Limits{Account: "a", Max24HourSend: 200, MaxSendRate: 1000}
+	for range 150 {
+		if err := admit(t, db, q, l, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A day and a few minutes later: one simulator-only message a minute,
+	// reusing the slots of the first day's minutes.
+	clk.Add(24*time.Hour + 2*time.Minute)
+	for range 5 {
+		a, err := q.Admit(t.Context(), l, 1, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Release()
+		clk.Add(time.Minute)
+	}
+	clk.Add(24 * time.Hour)
+	for i := range 200 {
+		if err := admit(t, db, q, l, 1); err != nil {
+			t.Fatalf("two days later, recipient %d of 200: %v", i+1, err)
+		}
+	}
+}
+
+// TestForgetIdle: an account idle for a day is forgotten at the next
+// heartbeat and, when it sends again, starts from what the store says.
+func TestForgetIdle(t *testing.T) {
+	db := store.OpenTest(t, "sqlite")
+	clk := &clock{t: t0}
+	q := quota.New(db, quota.Config{Node: "n1", Now: clk.Now})
+	l := quota.Limits{Account: "a", Max24HourSend: 3, MaxSendRate: 1000}
+	for range 3 {
+		if err := admit(t, db, q, l, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := q.Accounts(); n != 1 {
+		t.Fatalf("%d accounts kept, want 1", n)
+	}
+	clk.Add(23 * time.Hour)
+	if err := q.Beat(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := admit(t, db, q, l, 1); !errors.Is(err, quota.ErrDaily) {
+		t.Errorf("within the day: %v, want ErrDaily", err)
+	}
+	clk.Add(25 * time.Hour)
+	if err := q.Beat(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := q.Accounts(); n != 0 {
+		t.Errorf("%d accounts kept after a day idle, want 0", n)
+	}
+	if err := admit(t, db, q, l, 3); err != nil {
+		t.Errorf("after the day: %v", err)
+	}
+}
