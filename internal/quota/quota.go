@@ -123,13 +123,13 @@ type usage struct {
 	loaded bool              // ring holds this node's rows of send_usage
 	ring   *[Window + 2]slot // this node's recipients by minute (allocated by load: only accounts with a daily limit have one)
 	last   time.Time         // when the account last asked (Check, Admit): Beat forgets accounts idle for a day
-	low    int64            // the oldest minute counted
-	total  int64            // sum of ring's counted minutes
-	lim    *rate.Limiter    // nil until the rate is limited
-	limFor [2]float64       // the rate and live nodes lim was set for
-	others int64            // other nodes' usage since othersLow
-	othAt  time.Time        // when others was read (zero: never)
-	othLow int64            // the low it was read for
+	low    int64             // the oldest minute counted
+	total  int64             // sum of ring's counted minutes
+	lim    *rate.Limiter     // nil until the rate is limited
+	limFor [2]float64        // the rate and live nodes lim was set for
+	others int64             // other nodes' usage since othersLow
+	othAt  time.Time         // when others was read (zero: never)
+	othLow int64             // the low it was read for
 }
 
 type slot struct{ minute, n int64 }
