@@ -54,7 +54,7 @@ func TestAccountReputationCmd(t *testing.T) {
 		want    []string
 		wantErr string
 	}{
-		{[]string{"reputation", "acme"}, []string{"(account)  SHUTDOWN  15% (150/1000)  0% (0/0)", "thresholds: bounce review 5%, pause 10%; complaint review 0.1%, pause 0.5%",
+		{[]string{"reputation", "acme"}, []string{"(account)  SHUTDOWN  15% (150/1000)  0% (0/1000)", "thresholds: bounce review 5%, pause 10%; complaint review 0.1%, pause 0.5%",
 			"evaluation  HEALTHY -> SHUTDOWN, bounce 15% (150/1000)"}, ""},
 		{[]string{"resume", "acme", "--configuration-set", "nope"}, nil, "account acme has no configuration set nope"},
 		{[]string{"resume", "acme"}, []string{"account acme: SHUTDOWN -> HEALTHY; fresh start now"}, ""},

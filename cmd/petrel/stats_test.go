@@ -100,7 +100,7 @@ func TestStatsCommand(t *testing.T) {
 		t.Fatalf("%s: %v", out, err)
 	}
 	if got.Sends != 7 || got.CountedSends != 6 || got.HardBounces != 1 || got.Deliveries != 5 || got.Rejects != 1 ||
-		got.BounceRate == nil || *got.BounceRate != 1.0/6 || got.ComplaintRate == nil || *got.ComplaintRate != 1.0/3 {
+		got.BounceRate == nil || *got.BounceRate != 1.0/6 || got.ComplaintRate == nil || *got.ComplaintRate != 1.0/5 {
 		t.Errorf("acme: %s", out)
 	}
 	if out, err := run("--account", "beta", "--since", "2026-11-28", "--until", "2026-11-29"); err != nil || !strings.Contains(out, "no sending in this period") {

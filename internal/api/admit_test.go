@@ -82,7 +82,7 @@ func startAPIOn(t *testing.T, backend string, budget int64, tenants ...string) (
 	sp := spool.New(db)
 	events := event.NewLog(db)
 	// Every event is counted, as the daemon does (daemon.Open).
-	counters := stats.New(db, sp, stats.Config{Node: "test", Identities: ids})
+	counters := stats.New(db, sp, stats.Config{Node: "test"})
 	events.Observe(counters)
 	configsets := configset.New(db)
 	sender := sending.New(sending.Config{MessageIDDomain: "petrel.test", Region: "us-east-1", NodeID: "test",

@@ -116,7 +116,7 @@ func Open(ctx context.Context, cfg config.Config) (*Services, error) {
 	sets.SetSealer(accts)
 	svc := &Services{DB: db, Accounts: accts, Identities: identity.New(db, accts), ConfigSets: sets,
 		Queue: queue.New(db), Spool: spool.New(db), Events: event.NewLog(db)}
-	svc.Stats = stats.New(db, svc.Spool, stats.Config{Node: nodeID, Identities: svc.Identities})
+	svc.Stats = stats.New(db, svc.Spool, stats.Config{Node: nodeID})
 	svc.Events.Observe(svc.Stats)
 	svc.Reputation = reputation.New(db, svc.Stats, sets, reputationConfig(cfg))
 	svc.Events.Observe(svc.Reputation)

@@ -21,6 +21,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -82,6 +83,19 @@ func NewID(now time.Time) string {
 	b[8] = b[8]&0x3f | 0x80
 	u := hex.EncodeToString(b[:])
 	return fmt.Sprintf("0100%012x-%s-%s-%s-%s-%s-000000", now.UnixMilli()&0xffffffffffff, u[:8], u[8:12], u[12:16], u[16:20], u[20:])
+}
+
+// IDTime returns when a message ID made by NewID was made (to the
+// millisecond); false for an ID of another shape.
+func IDTime(id string) (time.Time, bool) {
+	if len(id) < 16 || id[:4] != "0100" {
+		return time.Time{}, false
+	}
+	ms, err := strconv.ParseInt(id[4:16], 16, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(ms), true
 }
 
 // Mail is SES's "mail" object (§4.2).

@@ -52,16 +52,14 @@ func ISPOf(domain string) string {
 	return Other
 }
 
-// SendsFeedback reports whether isp sends complaint feedback (a feedback
-// loop: ARF reports per complaint) to senders that register for it: Yahoo
-// and AOL (Yahoo's CFL), Hotmail (Microsoft's JMRP), Comcast, GMX. Gmail
-// and Apple send none. SES counts the complaint rate only over mail sent to
-// domains that send feedback (../shared/spec/ses.md §8.2); Petrel does the
-// same with this list.
+// SendsFeedback reports whether complaints can come from isp's recipients.
+// SES counts the complaint rate only over mail sent to domains that send
+// feedback (../shared/spec/ses.md §8.2). Gmail and Apple send no
+// per-message complaint reports (Gmail's feedback loop is aggregate), so
+// mail to them is in neither term of the rate; the other listed ISPs run
+// feedback loops (Yahoo's and AOL's CFL, Microsoft's JMRP, Comcast, GMX),
+// and any other domain may send ARF reports to the return path, so Other
+// counts too.
 func SendsFeedback(isp string) bool {
-	switch isp {
-	case Yahoo, AOL, Hotmail, Comcast, GMX:
-		return true
-	}
-	return false
+	return isp != Gmail && isp != Apple
 }

@@ -23,6 +23,8 @@
 //     hard bounces only; mailbox-simulator recipients, recipients that are
 //     verified identities of the account and account-suppressed recipients
 //     excluded; bounces because of the global suppression list included.
+//     The plain counts are in the bucket of the event; the counted outcomes
+//     in the bucket of their message's acceptance, with its send.
 //
 // Reading sums the rows of a time range (Reputation, Series, Totals).
 package stats
@@ -38,7 +40,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/bounce"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/simulator"
@@ -75,19 +76,9 @@ const (
 	MetricCountedComplaint Metric = "counted_complaint" // complaints that count
 )
 
-// Authorizer tells whether an address is covered by a verified identity of
-// an account (identity.Service.Authorizing): bounces and complaints of
-// such recipients do not count towards reputation (SES §8.1).
-type Authorizer interface {
-	Authorizing(ctx context.Context, account string, a address.Address) (string, error)
-}
-
 // Config configures Counters.
 type Config struct {
 	Node string // this node's id: the node column of the rows it writes
-	// Identities, when set, excludes bounces and complaints of recipients
-	// that are verified identities of the account; nil excludes none.
-	Identities Authorizer
 	// CacheSize is how many messages' dimensions are remembered between
 	// their Send event and their later events (DefaultCacheSize when 0);
 	// a message not remembered has them read from its "mail" object.
@@ -112,6 +103,10 @@ type Counters struct {
 // that it is Petrel's own mail.
 type dimensions struct {
 	set, identity string
+	// verified are the recipients the accept path found covered by a
+	// verified identity of the account (event.ExcludedVerified): their
+	// bounces and complaints do not count (nil: none).
+	verified map[string]bool
 	// system: Petrel's own mail (feedback reports, notification emails:
 	// sending.SendSystemMail), which is not the tenant's sending and is
 	// not counted.
@@ -245,6 +240,14 @@ func (c *Counters) ObserveTx(tx *sql.Tx, e event.Event) error {
 // MetricSuppressedSend.
 func (c *Counters) countSend(tx *sql.Tx, e event.Event, v event.SendDetail) error {
 	d := dimensions{set: v.ConfigurationSet, identity: v.Identity}
+	for _, r := range v.Recipients {
+		if r.Excluded == event.ExcludedVerified {
+			if d.verified == nil {
+				d.verified = map[string]bool{}
+			}
+			d.verified[r.Address] = true
+		}
+	}
 	c.remember(e.MessageID, d)
 	type key struct {
 		isp    string
@@ -296,35 +299,33 @@ func (c *Counters) countOne(tx *sql.Tx, e event.Event, metric Metric, counted bo
 	if !counted {
 		return nil
 	}
-	if ok, err := c.counts(e.Account, e.Recipient); err != nil || !ok {
-		return err
+	if !d.counts(e.Recipient) {
+		return nil
 	}
 	cm := MetricCountedBounce
 	if metric == MetricComplaint {
 		cm = MetricCountedComplaint
 	}
+	// What counts towards reputation is counted in the bucket of the
+	// message's acceptance, with its send: a rate over a window is then the
+	// outcomes of the mail sent in it, and a fresh start leaves out the late
+	// bounces of mail sent before it.
+	if sent, ok := event.IDTime(e.MessageID); ok {
+		bucket = BucketOf(sent)
+	}
 	return c.add(tx, counterKey{e.Account, bucket, d.set, d.identity, isp, cm}, 1)
 }
 
-// counts reports whether an outcome for recipient counts towards
-// account's reputation: not a simulator address, not covered by a
-// verified identity of the account.
-func (c *Counters) counts(account, recipient string) (bool, error) {
-	a, err := address.ParseMailbox(recipient)
-	if err != nil {
-		return true, nil // not an address Petrel would have sent to; count it rather than hide it
+// counts reports whether an outcome for recipient counts towards the
+// account's reputation: not a simulator address, not one the accept path
+// found to be a verified identity of the account. (A message whose Send
+// facts are not remembered — sent by another node, or before a restart —
+// has its verified recipients counted: the facts are not stored.)
+func (d dimensions) counts(recipient string) bool {
+	if simulator.Is(domainOf(recipient)) {
+		return false
 	}
-	if simulator.Is(a.Domain) {
-		return false, nil
-	}
-	if c.cfg.Identities == nil {
-		return true, nil
-	}
-	id, err := c.cfg.Identities.Authorizing(context.Background(), account, a)
-	if err != nil {
-		return false, fmt.Errorf("checking whether %s is a verified identity: %w", recipient, err)
-	}
-	return id == "", nil
+	return !d.verified[recipient]
 }
 
 // dimensionsOf returns a message's dimensions: remembered from its Send

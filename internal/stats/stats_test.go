@@ -35,9 +35,6 @@ func newFixture(t *testing.T, backend string, cfg stats.Config) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{db: db, log: event.NewLog(db), sp: spool.New(db), ids: identity.New(db, nil), accts: accts}
-	if cfg.Identities == nil {
-		cfg.Identities = f.ids
-	}
 	if cfg.Node == "" {
 		cfg.Node = "n1"
 	}
@@ -332,6 +329,59 @@ func TestSystemMailNotCounted(t *testing.T) {
 	}
 }
 
+// TestCountedInSendBucket: a late bounce counts towards reputation in the
+// bucket of its message's acceptance (so a rate is the outcomes of the mail
+// sent in its window, and a fresh start leaves out the late bounces of
+// mail sent before it), while the plain count is in the bucket of the
+// bounce.
+func TestCountedInSendBucket(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			f := newFixture(t, backend, stats.Config{})
+			sent := time.Date(2026, 11, 30, 9, 5, 0, 0, time.UTC)
+			id := event.NewID(sent)
+			f.send(t, id, "acme", sent, "", "acme.example", event.SendRecipient{Address: "a@example.com"})
+			late := sent.Add(3 * time.Hour)
+			f.outcome(t, id, "acme", "a@example.com", late, hard("General"))
+			rep, err := f.c.Reputation(context.Background(), "acme", "", sent.Add(-time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep) != 1 || !rep[0].Start.Equal(sent.Add(-5*time.Minute)) || rep[0].Sends != 1 || rep[0].HardBounces != 1 {
+				t.Errorf("reputation buckets %+v, want the send and its bounce in 09:00", rep)
+			}
+			pts, err := f.c.Series(context.Background(), stats.Query{Account: "acme", Metric: stats.MetricPermanentBounce,
+				Start: sent.Add(-time.Hour), End: late.Add(time.Hour), Step: stats.Bucket})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(pts) != 1 || !pts[0].Start.Equal(late.Add(-5*time.Minute)) {
+				t.Errorf("permanent bounces %+v, want one in the bounce's bucket (12:00)", pts)
+			}
+		})
+	}
+}
+
+// TestVerifiedFromSendFacts: whether a recipient is a verified identity is
+// decided once, at acceptance (the Send facts), and no store is asked
+// while the outcome's transaction is open: an identity verified after the
+// send does not change how its bounce counts.
+func TestVerifiedFromSendFacts(t *testing.T) {
+	f := newFixture(t, "sqlite", stats.Config{})
+	now := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	f.send(t, "m1", "acme", now, "", "acme.example",
+		event.SendRecipient{Address: "me@mine.example", Excluded: event.ExcludedVerified}, event.SendRecipient{Address: "b@later.example"})
+	if _, err := f.ids.Create(context.Background(), "acme", "later.example", true); err != nil {
+		t.Fatal(err)
+	}
+	f.outcome(t, "m1", "acme", "me@mine.example", now, hard("General"))
+	f.outcome(t, "m1", "acme", "b@later.example", now, hard("General"))
+	got := sum(t, f.c, "acme", now.Add(-time.Hour), now.Add(time.Hour))
+	if got[stats.MetricCountedBounce] != 1 || got[stats.MetricPermanentBounce] != 2 {
+		t.Errorf("counts %v: want b@'s bounce counted (it was not verified when sent), me@'s not", got)
+	}
+}
+
 func TestISPOf(t *testing.T) {
 	for domain, want := range map[string]string{
 		"gmail.com": stats.Gmail, "GMail.com.": stats.Gmail, "yahoo.co.jp": stats.Yahoo, "hotmail.com": stats.Hotmail,
@@ -342,7 +392,7 @@ func TestISPOf(t *testing.T) {
 			t.Errorf("ISPOf(%q) = %q, want %q", domain, got, want)
 		}
 	}
-	if stats.SendsFeedback(stats.Gmail) || !stats.SendsFeedback(stats.Yahoo) || stats.SendsFeedback(stats.Other) {
-		t.Error("SendsFeedback: Gmail and Other send none, Yahoo does")
+	if stats.SendsFeedback(stats.Gmail) || stats.SendsFeedback(stats.Apple) || !stats.SendsFeedback(stats.Yahoo) || !stats.SendsFeedback(stats.Other) {
+		t.Error("SendsFeedback: Gmail and Apple send none, Yahoo and Other may")
 	}
 }
