@@ -36,7 +36,7 @@ import (
 type Account struct {
 	Name             string
 	SendingAccountID string // 12 digits, as in ARNs and mail.sendingAccountId
-	SendingEnabled   bool   // false: paused by the tenant (PutAccountSendingAttributes) or the operator
+	SendingEnabled   bool   // false: paused by the tenant (PutAccountSendingAttributes); enforcement pauses are package reputation's
 	Created          time.Time
 
 	// ProductionAccessEnabled is false while the account is in the sandbox:

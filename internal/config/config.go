@@ -485,6 +485,10 @@ func (c Config) Validate() error {
 	if c.ReputationMinWindow < Duration(15*time.Minute) || c.ReputationMaxWindow < c.ReputationMinWindow {
 		errs = append(errs, errors.New("reputation-min-window, reputation-max-window: must be at least 15m, and max at least min"))
 	}
+	if c.RetentionStatistics > 0 && c.RetentionStatistics < c.ReputationMaxWindow {
+		errs = append(errs, fmt.Errorf("retention-statistics: %v is shorter than reputation-max-window %v: the rates are read from the statistics counters, which must be kept that long",
+			time.Duration(c.RetentionStatistics), time.Duration(c.ReputationMaxWindow)))
+	}
 	for _, f := range []struct {
 		name          string
 		review, pause float64

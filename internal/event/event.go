@@ -320,8 +320,10 @@ type Outbox interface {
 }
 
 // Observer is told of every event in the transaction that records it
-// (e.ID is 0, e.Mail nil, e.Value set), so that what it keeps (counters,
-// metrics) commits or rolls back with the event. Its error fails AddTx;
+// (e.ID is 0, e.Mail nil, e.Value set), so that what it writes in that
+// transaction (counters) commits or rolls back with the event; what it
+// keeps in memory (Prometheus series, accounts noted for evaluation) may
+// also see an event whose transaction then fails. Its error fails AddTx;
 // it must not keep tx.
 type Observer interface {
 	ObserveTx(tx *sql.Tx, e Event) error
