@@ -153,7 +153,7 @@ func TestValidateLimits(t *testing.T) {
 		{[]string{"--retention-statistics", "-14d"}, "retention-statistics"},
 		{[]string{"--retention-statistics", "14d"}, ""},
 		{[]string{"--retention-statistics", "0"}, ""},
-		{[]string{"--retention-statistics", "20d", "--reputation-max-window", "30d"}, "shorter than reputation-max-window"},
+		{[]string{"--retention-statistics", "20d", "--reputation-max-window", "30d"}, "retention-statistics"},
 		{[]string{"--retention-statistics", "30d", "--reputation-max-window", "30d"}, ""},
 		{[]string{"--global-suppression-initial", "59s"}, "global-suppression-initial"},
 		{[]string{"--global-suppression-initial", "1m", "--global-suppression-max", "1m"}, ""},
