@@ -46,6 +46,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/petrelmail/petrel/internal/account"
+	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/admission"
 	"github.com/petrelmail/petrel/internal/api"
 	"github.com/petrelmail/petrel/internal/bounce"
@@ -65,6 +66,7 @@ import (
 	"github.com/petrelmail/petrel/internal/reputation"
 	"github.com/petrelmail/petrel/internal/retention"
 	"github.com/petrelmail/petrel/internal/sending"
+	"github.com/petrelmail/petrel/internal/simulator"
 	"github.com/petrelmail/petrel/internal/smtpsubmit"
 	"github.com/petrelmail/petrel/internal/sns"
 	"github.com/petrelmail/petrel/internal/spool"
@@ -321,6 +323,7 @@ func (d *Daemon) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	topics.Email = emailGate{svc: svc}
 	apiSrv := &api.Server{Accounts: svc.Accounts, Identities: svc.Identities, ConfigSets: svc.ConfigSets, Sender: sender, Events: svc.Events,
 		Spool: svc.Spool, Suppression: supp, ImportJobs: d.imports, Quota: d.quota, Stats: svc.Stats, Log: d.log.With("component", "api"),
 		Topics: topics, URLs: guard, SNS: topics.Handler(), Metrics: d.metrics, Reputation: svc.Reputation,
@@ -435,6 +438,48 @@ func (d *Daemon) buildNotifications(nodeID string, sender *sending.Sender, httpA
 	svc.Events.SetOutbox(engine)
 	d.notifier = engine
 	return topics, guard, nil
+}
+
+// emailGate applies the accept path's rules to the email Petrel sends for
+// a tenant through its SNS topics (sns.EmailGate): nothing while the
+// account's sending is paused (by the tenant, or by reputation
+// enforcement), and in the sandbox only to its verified identities and the
+// mailbox simulator.
+type emailGate struct{ svc *Services }
+
+var _ sns.EmailGate = emailGate{}
+
+func (g emailGate) MayEmail(ctx context.Context, name, rcpt string) error {
+	acct, err := g.svc.Accounts.Cached(ctx, name)
+	if err != nil {
+		return err
+	}
+	if !acct.SendingEnabled {
+		return sns.ErrEmailPaused
+	}
+	if paused, err := g.svc.Reputation.Paused(ctx, name, ""); err != nil {
+		return err
+	} else if paused {
+		return sns.ErrEmailPaused
+	}
+	if acct.ProductionAccessEnabled {
+		return nil
+	}
+	a, err := address.ParseMailbox(rcpt)
+	if err != nil {
+		return fmt.Errorf("%w: %s", sns.ErrEmailUnverified, rcpt)
+	}
+	if simulator.Is(a.Domain) {
+		return nil
+	}
+	id, err := g.svc.Identities.Authorizing(ctx, name, a)
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		return fmt.Errorf("%w: %s", sns.ErrEmailUnverified, rcpt)
+	}
+	return nil
 }
 
 // enqueuer adapts a function to sns.Enqueuer (the engine is built after

@@ -488,6 +488,11 @@ func (s *Service) subscribe(ctx context.Context, c *call) (any, error) {
 	if err := s.checkEndpoint(ctx, protocol, endpoint); err != nil {
 		return nil, err
 	}
+	if protocol == "email" || protocol == "email-json" {
+		if err := s.mayEmail(ctx, t.Account, endpoint); err != nil {
+			return nil, err
+		}
+	}
 	attrs, err := c.req.Map("Attributes", "key", "value")
 	if err != nil {
 		return nil, err
@@ -527,6 +532,23 @@ func (s *Service) subscribe(ctx context.Context, c *call) (any, error) {
 		return subArnResult{u.Arn}, nil
 	}
 	return subArnResult{"pending confirmation"}, nil
+}
+
+// mayEmail asks the EmailGate whether the account may have Petrel mail
+// rcpt, as SNS errors: AuthorizationError while its sending is paused,
+// InvalidParameter for an address the sandbox does not allow.
+func (s *Service) mayEmail(ctx context.Context, account, rcpt string) error {
+	if s.Email == nil {
+		return nil
+	}
+	err := s.Email.MayEmail(ctx, account, rcpt)
+	switch {
+	case errors.Is(err, ErrEmailPaused):
+		return errAuthorization("Sending paused for this account: Petrel sends no email on its behalf (SNS email subscriptions included) until it is resumed.")
+	case errors.Is(err, ErrEmailUnverified):
+		return errInvalid("Endpoint Reason: Email address is not verified: an account in the sandbox may only email its verified identities (%s).", rcpt)
+	}
+	return err
 }
 
 // ResendInterval is the least time between two confirmation messages to
@@ -947,6 +969,14 @@ func (s *Service) publish(ctx context.Context, c *call) (any, error) {
 	jobs, err := s.publishJobs(ctx, t, msgID, subject, msg, perProtocol, attrs, true)
 	if err != nil {
 		return nil, err
+	}
+	// Mail the tenant publishes goes out only as its own sending would.
+	for _, j := range jobs {
+		if j.Channel == notify.Email {
+			if err := s.mayEmail(ctx, t.Account, j.Rcpt); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if len(jobs) > 0 {
 		if err := s.jobs.Enqueue(ctx, jobs...); err != nil {

@@ -75,7 +75,31 @@ type Service struct {
 	urls     URLChecker
 	cfg      Config
 	signer   *signer
+
+	// Email, when set, decides whether Petrel may mail an address for an
+	// account on the tenant's own initiative: the confirmation of an email
+	// subscription (Subscribe) and the notifications the tenant publishes
+	// to one (Publish). The daemon wires it to the accept path's rules, so
+	// that SNS email is no way around a paused account or the sandbox.
+	// Petrel's own notifications of SES events (PublishJobs) are not
+	// gated. nil allows every address.
+	Email EmailGate
 }
+
+// EmailGate decides whether an account may have Petrel mail rcpt now:
+// nil, or an error wrapping ErrEmailPaused (the account's sending is
+// paused, by the tenant or by enforcement) or ErrEmailUnverified (the
+// account is in the sandbox and rcpt is no verified identity of it), or a
+// store error.
+type EmailGate interface {
+	MayEmail(ctx context.Context, account, rcpt string) error
+}
+
+// The EmailGate's refusals.
+var (
+	ErrEmailPaused     = errors.New("sending paused for this account")
+	ErrEmailUnverified = errors.New("email address is not verified")
+)
 
 // Errors.
 var (
