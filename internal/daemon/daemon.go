@@ -137,6 +137,14 @@ func reputationConfig(cfg config.Config) reputation.Config {
 }
 
 // reputationQuotas gives reputation's warm-up the accounts' quotas.
+// The daemon's wiring, checked at compile time.
+var (
+	_ sending.Enforcement = (*reputation.Service)(nil)
+	_ api.Reputation      = (*reputation.Service)(nil)
+	_ reputation.Mailer   = (*sending.Sender)(nil)
+	_ reputation.Quotas   = reputationQuotas{}
+)
+
 type reputationQuotas struct {
 	accounts *account.Service
 	quota    *quota.Quota

@@ -177,6 +177,8 @@ type pending struct {
 	order []counterKey
 }
 
+var _ store.Flusher = (*pending)(nil)
+
 // Flush writes p's counts in tx (store.Flusher).
 func (p *pending) Flush(tx *sql.Tx) error {
 	for len(p.order) > 0 {
