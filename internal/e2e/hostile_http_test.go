@@ -683,7 +683,11 @@ func TestHostileHTTPTraffic(t *testing.T) {
 				break
 			}
 		}
-		if best > 2.5*mb {
+		switch {
+		case best <= 2.5*mb:
+		case raceEnabled:
+			t.Logf("peak RSS %.1f MB (the best of three sends) is more than 2.5× the %.1f MB message; not asserted under the race detector", best, mb)
+		default:
 			t.Errorf("peak RSS %.1f MB (the best of three sends) is more than 2.5× the %.1f MB message", best, mb)
 		}
 	})

@@ -90,8 +90,11 @@ func TestMetrics(t *testing.T) {
 					t.Fatalf("feedback emails: %d, want 2", len(feedback.Messages()))
 				}
 			}
-			// Each outcome is recorded just after its MX took the message.
-			got := e.waitMetrics(t, `petrel_deliveries_total`, 6)
+			// Each outcome is recorded just after its MX took the message;
+			// the series move as the outcome's transaction records it, the
+			// queue entry leaves when that transaction commits: wait for both.
+			e.waitMetrics(t, `petrel_deliveries_total`, 6)
+			got := e.waitFor(t, func(got map[string]float64) bool { return got[`petrel_queue_depth`] == 0 })
 
 			want := map[string]float64{
 				`petrel_messages_accepted_total`:                                                 3,
@@ -154,6 +157,20 @@ func (e *env) waitMetrics(t *testing.T, series string, min float64) map[string]f
 	for {
 		got := scrape(t, "http://"+e.d.Addr("metrics")+"/metrics")
 		if got[series] >= min || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitFor scrapes /metrics until ok holds of the series (or 10 s have
+// passed) and returns the last scrape.
+func (e *env) waitFor(t *testing.T, ok func(map[string]float64) bool) map[string]float64 {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := scrape(t, "http://"+e.d.Addr("metrics")+"/metrics")
+		if ok(got) || time.Now().After(deadline) {
 			return got
 		}
 		time.Sleep(20 * time.Millisecond)
