@@ -15,7 +15,7 @@ import (
 
 // BenchmarkSendQuota is BenchmarkSend with the quota as the daemon wires
 // it: "off" without a Quota (as before quotas), "unlimited" for an
-// account of -1/-1 (the bootstrap account: no check, its usage recorded),
+// account of -1/-1 (the bootstrap account: no check, nothing recorded),
 // "limited" for an account with a finite (never reached) quota, checked
 // and recorded. The difference to "off" is the quota's cost per message on
 // the send path.
