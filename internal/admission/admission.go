@@ -214,12 +214,15 @@ const HolderFloor = 60 << 20
 const GCThreshold = 8 << 20
 
 // GCPercent is the GC percent (GOGC) while more than GCThreshold bytes of
-// bodies are held: the heap may grow by a twentieth of what is live before
+// bodies are held: the heap may grow by a fiftieth of what is live before
 // the collector runs, instead of doubling. (20 gave a peak of 91 MB for
 // one 40 MB SendEmail, 10 gave 86–88 MB at the same CPU; with two busy
-// loops on the two cores, 10 gave 94.8–96.2 MB and 5 gives 92.0–92.4 MB.
-// Small messages never hold GCThreshold, so the relay path is untouched.)
-const GCPercent = 5
+// loops on the two cores, 10 gave 94.8–96.2 MB and 5 gave 92.0–92.4 MB.
+// Issue 15's larger binary (Prometheus, quotas, reputation: +1.5 MB of code
+// pages) took 5 to 95.9–96.5 MB under the two loops; 2 gives 92.0 MB, and
+// 89.9–91.0 MB on a quiet machine. Small messages never hold GCThreshold,
+// so the relay path is untouched.)
+const GCPercent = 2
 
 // gc is the process-wide state of the lowered GC percent: holders counts
 // the budgets over their threshold; prev is the setting to restore when

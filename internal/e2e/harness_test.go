@@ -7,8 +7,10 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strconv"
 	"testing"
 	"time"
@@ -52,8 +54,8 @@ func start(t *testing.T, backend string, tweak func(*config.Config)) *env {
 	}
 	e := &env{t: t, dns: dnstest.New(t), cfg: cfg}
 	// All fake MXes share one port on different loopback addresses, because
-	// MX records carry no port.
-	probe := mxtest.Start(t, "127.0.0.2", 0)
+	// MX records carry no port: the port must be free on each of them.
+	probe := mxtest.Start(t, "127.0.0.2", sharedPort(t))
 	e.port = probe.Port()
 	e.cfg.DNS = e.dns.Addr
 	e.cfg.DeliveryPort = e.port
@@ -83,6 +85,38 @@ func start(t *testing.T, backend string, tweak func(*config.Config)) *env {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// sharedPort returns a port free on 127.0.0.2 to 127.0.0.9, the addresses
+// the tests' fake MXes listen on: a port picked on one address alone may
+// be held on another by a listener of a test running alongside.
+func sharedPort(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		first, err := net.Listen("tcp", "127.0.0.2:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := first.Addr().(*net.TCPAddr).Port
+		held := []net.Listener{first}
+		free := true
+		for ip := 3; ip <= 9 && free; ip++ {
+			l, err := net.Listen("tcp", net.JoinHostPort(fmt.Sprintf("127.0.0.%d", ip), strconv.Itoa(port)))
+			if err != nil {
+				free = false
+				break
+			}
+			held = append(held, l)
+		}
+		for _, l := range held {
+			l.Close()
+		}
+		if free {
+			return port
+		}
+	}
+	t.Fatal("no port free on 127.0.0.2 to 127.0.0.9")
+	return 0
 }
 
 func (e *env) stop() {

@@ -311,8 +311,11 @@ func TestQueueCollector(t *testing.T) {
 			if _, ok := got["petrel_queue_depth"]; ok {
 				t.Error("queue depth served from a closed store")
 			}
-			if got[`petrel_metrics_collect_errors_total{collector="queue"}`].value != 1 {
-				t.Errorf("collect errors = %v, want 1", got[`petrel_metrics_collect_errors_total{collector="queue"}`])
+			// The registry gathers its collectors concurrently: the error
+			// counted in one scrape shows in it or in the next.
+			got = gather(t, m.reg)
+			if n := got[`petrel_metrics_collect_errors_total{collector="queue"}`].value; n < 1 || n > 2 {
+				t.Errorf("collect errors = %v, want 1 or 2 after two failed scrapes", n)
 			}
 		})
 	}
