@@ -360,8 +360,11 @@ func TestReputationCollector(t *testing.T) {
 	if _, ok := got[`petrel_account_bounce_rate{account="default"}`]; ok {
 		t.Error("rates served although reputation failed")
 	}
-	if got[`petrel_metrics_collect_errors_total{collector="reputation"}`].value != 1 {
-		t.Error("reputation failure not counted")
+	// The registry gathers its collectors concurrently: the error counted
+	// in one scrape shows in it or in the next.
+	got = petrel(gather(t, m.reg))
+	if n := got[`petrel_metrics_collect_errors_total{collector="reputation"}`].value; n < 1 || n > 2 {
+		t.Errorf("reputation failures counted %v, want 1 or 2 after two failed scrapes", n)
 	}
 }
 
