@@ -47,6 +47,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -354,21 +355,80 @@ func (q *Quota) Admit(ctx context.Context, l Limits, sent, counted int) (*Admiss
 // to send_usage in tx, the transaction that stores the message. A nil a,
 // or one with none counted, records nothing. It changes
 // nothing in memory, so a transaction retried (store.Batcher) or rolled back
-// counts once or not at all.
+// counts once or not at all. The recipients of a transaction are gathered
+// and written once, just before it commits (store.DB.Deferred): a group
+// commit of many messages writes one row per account and minute, one
+// statement in all.
 func (q *Quota) RecordTx(tx *sql.Tx, a *Admission) error {
 	if a == nil || a.n == 0 {
 		return nil
 	}
+	key := usageKey{a.account, a.minute}
+	f, ok := q.db.Deferred(tx, q, func() store.Flusher { return &pendingUsage{q: q, n: map[usageKey]int64{}} })
+	if !ok {
+		return q.db.ExecTx(tx, q.upsert(1), a.account, a.minute*60000, q.cfg.Node, a.n)
+	}
+	p := f.(*pendingUsage)
+	if _, seen := p.n[key]; !seen {
+		p.order = append(p.order, key)
+	}
+	p.n[key] += a.n
+	return nil
+}
+
+// upsert adds to rows rows of send_usage. On PostgreSQL each transaction
+// writes its connection's rows: concurrent group commits would otherwise
+// queue on one hot row (3× slower sends, BenchmarkSendQuota) and could
+// deadlock on two.
+func (q *Quota) upsert(rows int) string {
 	conn := "0"
 	if q.db.Dialect == store.Postgres {
-		// Each transaction writes its connection's row: concurrent group
-		// commits would otherwise queue on one hot row (3× slower sends on
-		// PostgreSQL, BenchmarkSendQuota) and could deadlock on two.
 		conn = "pg_backend_pid()"
 	}
-	return q.db.ExecTx(tx, `INSERT INTO send_usage (account, minute_ms, node, conn, recipients) VALUES (?, ?, ?, `+conn+`, ?)
-		ON CONFLICT (account, minute_ms, node, conn) DO UPDATE SET recipients = send_usage.recipients + excluded.recipients`,
-		a.account, a.minute*60000, q.cfg.Node, a.n)
+	var b strings.Builder
+	b.WriteString("INSERT INTO send_usage (account, minute_ms, node, conn, recipients) VALUES ")
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, " + conn + ", ?)")
+	}
+	b.WriteString(" ON CONFLICT (account, minute_ms, node, conn) DO UPDATE SET recipients = send_usage.recipients + excluded.recipients")
+	return b.String()
+}
+
+// maxUsageRows is the most rows one statement adds to (a prepared
+// statement is kept for each count up to it).
+const maxUsageRows = 32
+
+type usageKey struct {
+	account string
+	minute  int64
+}
+
+// pendingUsage is what a transaction has recorded so far.
+type pendingUsage struct {
+	q     *Quota
+	n     map[usageKey]int64
+	order []usageKey
+}
+
+var _ store.Flusher = (*pendingUsage)(nil)
+
+// Flush writes p's recipients in tx (store.Flusher).
+func (p *pendingUsage) Flush(tx *sql.Tx) error {
+	for len(p.order) > 0 {
+		k := min(len(p.order), maxUsageRows)
+		args := make([]any, 0, 4*k)
+		for _, key := range p.order[:k] {
+			args = append(args, key.account, key.minute*60000, p.q.cfg.Node, p.n[key])
+		}
+		if err := p.q.db.ExecTx(tx, p.q.upsert(k), args...); err != nil {
+			return fmt.Errorf("recording send usage: %w", err)
+		}
+		p.order = p.order[k:]
+	}
+	return nil
 }
 
 // Release gives back an admission whose message was not stored: its

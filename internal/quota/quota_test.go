@@ -429,3 +429,51 @@ func TestForgetIdle(t *testing.T) {
 		t.Errorf("after the day: %v", err)
 	}
 }
+
+// TestRecordGathered: the recipients a transaction records are written
+// once at its end, one row per account and minute; a transaction rolled
+// back records nothing.
+func TestRecordGathered(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			db := store.OpenTest(t, backend)
+			clk := &clock{t: t0}
+			q := quota.New(db, quota.Config{Node: "n1", Now: clk.Now})
+			limits := func(a string) quota.Limits { return quota.Limits{Account: a, Max24HourSend: 1000, MaxSendRate: 1000} }
+			record := func(fail bool, accounts ...string) error {
+				return db.Tx(t.Context(), func(tx *sql.Tx) error {
+					for _, a := range accounts {
+						adm, err := q.Admit(t.Context(), limits(a), 2, 2)
+						if err != nil {
+							return err
+						}
+						if err := q.RecordTx(tx, adm); err != nil {
+							return err
+						}
+					}
+					if fail {
+						return errors.New("rolled back")
+					}
+					return nil
+				})
+			}
+			if err := record(false, "a", "a", "b", "a"); err != nil {
+				t.Fatal(err)
+			}
+			if err := record(true, "a", "b"); err == nil {
+				t.Fatal("the failing transaction committed")
+			}
+			var rows, total int64
+			if err := db.QueryRowContext(t.Context(), "SELECT COUNT(*), SUM(recipients) FROM send_usage").Scan(&rows, &total); err != nil {
+				t.Fatal(err)
+			}
+			if rows != 2 || total != 8 {
+				t.Errorf("%d rows, %d recipients; want 2 rows (a and b) of 8", rows, total)
+			}
+			other := quota.New(db, quota.Config{Node: "n2", Now: clk.Now})
+			if n, err := other.SentLast24Hours(t.Context(), "a"); err != nil || n != 6 {
+				t.Errorf("SentLast24Hours(a) = %d, %v; want 6", n, err)
+			}
+		})
+	}
+}
