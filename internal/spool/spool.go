@@ -239,20 +239,6 @@ func (s *Spool) ReleaseBodyTx(tx *sql.Tx, id string, pending InUse) error {
 	return s.db.ExecTx(tx, "DELETE FROM message_chunks WHERE message_id = ?", id)
 }
 
-// CountSince stores in *n the number of customer messages account
-// accepted at or after sinceMs (Unix milliseconds): the SES
-// SendQuota.SentLast24Hours figure. Petrel's own system mail (feedback
-// reports, SNS email notifications and confirmations, stored by
-// sending.Sender.SendSystemMail) is not counted, as SES does not count
-// notifications: it is the only mail stored with an empty envelope sender
-// (the null reverse-path <>), while a customer message always has one
-// (the SMTP MAIL FROM or the From header's address, both parsed as a
-// mailbox). The query walks the messages_account_created index range.
-func (s *Spool) CountSince(ctx context.Context, account string, sinceMs int64, n *int64) error {
-	return s.db.QueryRowContext(ctx, s.db.Rebind("SELECT COUNT(*) FROM messages WHERE account = ? AND created_ms >= ? AND mail_from <> ''"),
-		account, sinceMs).Scan(n)
-}
-
 // ReleaseBodies empties the bodies that no queue entry needs any more
 // (pending: queue.Queue.PendingTx), among up to limit messages after cursor
 // in ID order (which is acceptance order: event.NewID starts with the time)
