@@ -12,8 +12,8 @@ func TestDKIMKeyOf(t *testing.T) {
 	}{
 		{"v=DKIM1; k=rsa; p=MIIB", "MIIB", true},
 		{"v=DKIM1;k=rsa;p=MII B\t\r\n CD;", "MIIBCD", true}, // folding whitespace inside p=
-		{"p=abc", "abc", true},                               // v= is optional
-		{"v=DKIM1; p=", "", true},                            // a revoked key
+		{"p=abc", "abc", true},                              // v= is optional
+		{"v=DKIM1; p=", "", true},                           // a revoked key
 		{"v=DKIM2; p=abc", "", false},
 		{"v=DKIM1; k=rsa", "", false}, // no p=
 		{"v=spf1 -all", "", false},

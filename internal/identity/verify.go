@@ -567,4 +567,3 @@ func (c *Checker) Run(ctx context.Context, interval time.Duration) {
 		}
 	}
 }
-
