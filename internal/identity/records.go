@@ -277,12 +277,12 @@ func (s *Service) Verifications(ctx context.Context, account string, ids []Ident
 		names = append(names, id.Name)
 	}
 	in := " AND identity IN (" + store.Placeholders(len(ids)) + ")"
-	vouched := map[string]bool{}
 	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT name FROM identities WHERE account = ? AND vouched = 1 AND name IN ("+store.Placeholders(len(ids))+")"), names...)
 	if err != nil {
 		return nil, err
 	}
-	if vouched, err = store.StringSet(rows); err != nil {
+	vouched, err := store.StringSet(rows)
+	if err != nil {
 		return nil, err
 	}
 	rows, err = s.db.QueryContext(ctx, s.db.Rebind("SELECT "+recordColumns+" FROM identity_records WHERE account = ?"+in+" ORDER BY purpose, name"), names...)
