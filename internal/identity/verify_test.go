@@ -457,3 +457,27 @@ func TestCheckerSchedule(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckerOldDomain: a domain stored before migration 021 (no token)
+// gets one when first checked, and the record expects it.
+func TestCheckerOldDomain(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			e := newCheckerEnv(t, backend, "")
+			// As the code before migration 021 inserted identities.
+			if _, err := e.s.db.ExecContext(e.ctx, e.s.db.Rebind("INSERT INTO identities (account, name, kind, verified, created_ms) VALUES (?, ?, ?, 0, ?)"),
+				"a", "old.example", string(Domain), e.now.UnixMilli()); err != nil {
+				t.Fatal(err)
+			}
+			e.checkDue()
+			r := e.wantRecord("old.example", PurposeDomainToken, TokenRecordName("old.example"), StatusPending, ErrorHostMissing)
+			tok, err := e.s.VerificationToken(e.ctx, "a", "old.example")
+			if err != nil || len(tok) != 44 || r.Expected != tok {
+				t.Fatalf("token %q (%v), record expects %q", tok, err, r.Expected)
+			}
+			e.dns.TXT(TokenRecordName("old.example"), tok)
+			e.advance(5 * time.Minute)
+			e.wantVerified("old.example", true)
+		})
+	}
+}
