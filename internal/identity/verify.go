@@ -111,6 +111,17 @@ var recordSources = []recordSource{
 	{purposes: []string{PurposeDomainToken}, list: listTokenRecords, check: checkTokenRecord, verifies: true},
 }
 
+// verifyingPurposes are the purposes of the records that verify a domain.
+func verifyingPurposes() []string {
+	var out []string
+	for _, s := range recordSources {
+		if s.verifies {
+			out = append(out, s.purposes...)
+		}
+	}
+	return out
+}
+
 func sourceOf(purpose string) (recordSource, bool) {
 	for _, s := range recordSources {
 		for _, p := range s.purposes {
