@@ -95,6 +95,10 @@ type verdict struct {
 // recordSource is one kind of record identities publish. Adding a kind
 // (custom MAIL FROM's MX and SPF) is adding a recordSource to
 // recordSources: the checker syncs, schedules and checks every kind alike.
+// list says which records are wanted now (a record it stops listing — a
+// key deleted, a setting cleared — loses its row; one it starts listing
+// starts PENDING); check fills verdict.expected and, for a failed lookup,
+// uses lookupFailure, which makes SERVFAIL and timeouts temporary.
 type recordSource struct {
 	purposes []string
 	// list returns the records identities want now: those of every
