@@ -73,7 +73,21 @@ type Record struct {
 	Unknown         []string    // names of unknown tags, which RFC 7489 §6.3 says to ignore
 	Problems        []*SyntaxError
 
-	badSP bool // sp present with an invalid value (RFC 7489 §6.6.3 step 6)
+	badP, badSP bool // p, sp present with an invalid value (RFC 7489 §6.6.3 step 6)
+}
+
+// policyDefect says what makes a record fall under RFC 7489 §6.6.3 step 6
+// (no valid p, or an invalid sp) and how to correct it; "" when nothing.
+func (r *Record) policyDefect() (defect, fix string) {
+	switch {
+	case r.badP:
+		return "has an invalid p", "write p=none, p=quarantine or p=reject"
+	case r.Policy == "":
+		return "has no p", "add p=none (later quarantine, then reject)"
+	case r.badSP:
+		return "has an invalid sp", "write sp=none, sp=quarantine or sp=reject, or remove sp"
+	}
+	return "", ""
 }
 
 // ErrNotDMARC is what Parse's error wraps when the text is not a DMARC
@@ -209,7 +223,11 @@ func (r *Record) tag(tag string, off int, seen map[string]bool) {
 	case "p", "sp":
 		p := Policy(strings.ToLower(value))
 		if p != None && p != Quarantine && p != Reject {
-			r.badSP = key == "sp"
+			if key == "p" {
+				r.badP = true
+			} else {
+				r.badSP = true
+			}
 			bad(fmt.Sprintf("%s must be none, quarantine or reject; the tag is ignored", key))
 			return
 		}

@@ -108,9 +108,13 @@ func TestParseProblems(t *testing.T) {
 		problems []string
 		want     func(r *Record)
 	}{
-		{"bad p", "v=DMARC1; p=block", []string{`at byte 10, "p=block": p must be none, quarantine or reject; the tag is ignored`}, nil},
+		{"bad p", "v=DMARC1; p=block", []string{`at byte 10, "p=block": p must be none, quarantine or reject; the tag is ignored`}, func(r *Record) { r.badP = true }},
 		{"bad sp keeps p", "v=DMARC1; p=reject; sp=maybe", []string{`at byte 20, "sp=maybe": sp must be none, quarantine or reject; the tag is ignored`},
 			func(r *Record) { r.Policy, r.badSP = Reject, true }},
+		{"bad p and bad sp", "v=DMARC1; sp=x; p=y", []string{
+			`at byte 10, "sp=x": sp must be none, quarantine or reject; the tag is ignored`,
+			`at byte 16, "p=y": p must be none, quarantine or reject; the tag is ignored`,
+		}, func(r *Record) { r.badP, r.badSP = true, true }},
 		{"pct out of range", "v=DMARC1; p=reject; pct=101", []string{`at byte 20, "pct=101": pct must be an integer from 0 to 100; the default 100 applies`}, func(r *Record) { r.Policy = Reject }},
 		{"pct not a number", "v=DMARC1; p=reject; pct=+5", []string{`at byte 20, "pct=+5": pct must be an integer from 0 to 100; the default 100 applies`}, func(r *Record) { r.Policy = Reject }},
 		{"pct four digits", "v=DMARC1; p=reject; pct=0050", []string{`at byte 20, "pct=0050": pct must be an integer from 0 to 100; the default 100 applies`}, func(r *Record) { r.Policy = Reject }},
