@@ -23,7 +23,9 @@ import (
 // daemon fills with sns) and sends feedback emails through sending; sns
 // builds its jobs for notify (its emails with message's header folding);
 // metrics (Prometheus) observes events, asks the queue at scrape time and
-// bounds bounce reasons with bounce's rules; the edges report to it.
+// bounds bounce reasons with bounce's rules; the edges report to it; dmarc
+// (the DMARC-ready report) normalises domains with address and gets its DNS
+// through a function its caller supplies.
 var allowed = map[string][]string{
 	"address":     {},
 	"smtpreply":   {},
@@ -39,6 +41,7 @@ var allowed = map[string][]string{
 	"admission":   {},
 	"egress":      {},
 	"awsquery":    {},
+	"dmarc":       {"address"},
 	"notify":      {"event", "store"},
 	"publish":     {"address", "configset", "event", "identity", "message", "notify", "sending", "spool"},
 	"sns":         {"account", "awsquery", "message", "notify", "sigv4", "store"},
