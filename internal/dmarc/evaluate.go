@@ -3,6 +3,7 @@ package dmarc
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/petrelmail/petrel/internal/address"
@@ -15,7 +16,8 @@ type Input struct {
 	From string
 	// DKIMDomains are the d= domains of the DKIM signatures Petrel adds to
 	// mail from From (the key of From or of a parent domain); none when it
-	// does not sign.
+	// does not sign. Repeats (two keys of one domain during a rotation)
+	// count once.
 	DKIMDomains []string
 	// MailFrom is the envelope MAIL FROM (RFC 5321.MailFrom) domain Petrel
 	// uses for that mail now: the identity's custom MAIL FROM domain when it
@@ -87,7 +89,9 @@ func Evaluate(ctx context.Context, lookup LookupTXT, in Input) (Report, error) {
 		if err != nil {
 			return Report{}, fmt.Errorf("dmarc: DKIM domain: %w", err)
 		}
-		dkimDomains = append(dkimDomains, d)
+		if !slices.Contains(dkimDomains, d) { // several keys of one domain (rotation) are one d=
+			dkimDomains = append(dkimDomains, d)
+		}
 	}
 	disc, err := Discover(ctx, lookup, from)
 	if err != nil {
@@ -187,7 +191,7 @@ func (r *Report) advice(custom string) []string {
 
 func (r *Report) dkimAdvice() []string {
 	if len(r.DKIM) == 0 {
-		return []string{fmt.Sprintf("DKIM: Petrel does not sign mail from %s; give the domain identity %s a DKIM key (petrel identity dkim %s --dkim rsa2048) and publish its record, so that d=%s aligns",
+		return []string{fmt.Sprintf("DKIM: Petrel does not sign mail from %s; give the domain identity %s a DKIM key (petrel identity dkim %s --account … --dkim rsa2048) and publish its record, so that d=%s aligns",
 			r.From, r.From, r.From, r.From)}
 	}
 	for _, c := range r.DKIM {

@@ -65,7 +65,7 @@ func TestEvaluate(t *testing.T) {
 				"google-site-verification=abc123",
 				"v=DMARC1;p=quarantine;pct=25;rua=mailto:dmarcreports@example.com",
 			}},
-			in:      Input{From: "example.com", DKIMDomains: []string{"example.com"}, MailFrom: "bounce.example.com", CustomMailFrom: "bounce.example.com"},
+			in:      Input{From: "example.com", DKIMDomains: []string{"example.com", "Example.com"}, MailFrom: "bounce.example.com", CustomMailFrom: "bounce.example.com"},
 			queried: []string{"_dmarc.example.com"},
 			status:  Found, policy: Quarantine, pass: true,
 		},
