@@ -50,7 +50,7 @@ var allowed = map[string][]string{
 	"event":       {"store", "message"},
 	"reputation":  {"store", "stats", "event", "bounce", "configset"},
 	"account":     {"store", "address"},
-	"identity":    {"store", "address", "dkim"},
+	"identity":    {"store", "address", "dkim", "message"},
 	"suppression": {"store", "address", "event", "bounce"},
 	"configset":   {"store", "suppression"},
 	"importjob":   {"store", "suppression", "address"},
