@@ -373,3 +373,31 @@ func (v *AddressVerifier) CustomMessage(ctx context.Context, account, addr strin
 		Headers: [][2]string{{"Date", now.UTC().Format(time.RFC1123Z)}},
 	})
 }
+
+// LinkStatus is what the CLI shows of an address's verification links.
+type LinkStatus struct {
+	Pending int       // links neither used nor expired at the time asked
+	Expires time.Time // when the last pending one expires (zero: none)
+	Sent    time.Time // when the last link was issued (zero: never)
+}
+
+// Links reports account's verification links for the address identity
+// name at now.
+func (s *Service) Links(ctx context.Context, account, name string, now time.Time) (LinkStatus, error) {
+	n, _, err := Normalize(name)
+	if err != nil {
+		return LinkStatus{}, fmt.Errorf("%s: %w", name, ErrNotFound)
+	}
+	var st LinkStatus
+	var expires, sent int64
+	err = s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT COALESCE(SUM(CASE WHEN used_ms = 0 AND expires_ms > ? THEN 1 ELSE 0 END), 0),
+		COALESCE(MAX(CASE WHEN used_ms = 0 AND expires_ms > ? THEN expires_ms ELSE 0 END), 0), COALESCE(MAX(created_ms), 0)
+		FROM verification_links WHERE account = ? AND address = ?`), now.UnixMilli(), now.UnixMilli(), account, n).Scan(&st.Pending, &expires, &sent)
+	if expires > 0 {
+		st.Expires = time.UnixMilli(expires)
+	}
+	if sent > 0 {
+		st.Sent = time.UnixMilli(sent)
+	}
+	return st, err
+}
