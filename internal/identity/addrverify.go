@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"html"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -362,7 +361,7 @@ func (v *AddressVerifier) CustomMessage(ctx context.Context, account, addr strin
 	esc := html.EscapeString(link)
 	insert := `<p><a href="` + esc + `">` + esc + `</a></p><p style="font-size:small">` + html.EscapeString(disclaimer(account)) + "</p>"
 	content := t.TemplateContent
-	if i := strings.LastIndex(strings.ToLower(content), "</body>"); i >= 0 {
+	if i := lastIndexFoldASCII(content, "</body>"); i >= 0 {
 		content = content[:i] + insert + content[i:]
 	} else {
 		content += insert
@@ -400,4 +399,27 @@ func (s *Service) Links(ctx context.Context, account, name string, now time.Time
 		st.Sent = time.UnixMilli(sent)
 	}
 	return st, err
+}
+
+// lastIndexFoldASCII is the byte offset in s of the last occurrence of
+// lower (lower-case ASCII) in any ASCII case, or -1; other bytes compare
+// as they are, so the offset is one of s (strings.ToLower may change the
+// length of non-ASCII text).
+func lastIndexFoldASCII(s, lower string) int {
+	for i := len(s) - len(lower); i >= 0; i-- {
+		j := 0
+		for ; j < len(lower); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != lower[j] {
+				break
+			}
+		}
+		if j == len(lower) {
+			return i
+		}
+	}
+	return -1
 }

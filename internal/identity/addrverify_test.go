@@ -279,3 +279,23 @@ func FuzzParseToken(f *testing.F) {
 		}
 	})
 }
+
+// The link goes before the last </body>, in any case, at its byte offset
+// also after text whose lower case is longer (İ).
+func TestLastIndexFoldASCII(t *testing.T) {
+	cases := []struct {
+		s    string
+		want int
+	}{
+		{"<p>x</p></body></html>", 8},
+		{"İİİ</BODY>", 6},
+		{"</body><p></Body>", 10},
+		{"</bod", -1},
+		{"", -1},
+	}
+	for _, c := range cases {
+		if got := lastIndexFoldASCII(c.s, "</body>"); got != c.want {
+			t.Errorf("lastIndexFoldASCII(%q) = %d; want %d", c.s, got, c.want)
+		}
+	}
+}
