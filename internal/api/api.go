@@ -439,7 +439,15 @@ func sendError(err error) *Error {
 	var pausedSet *sending.ConfigSetPausedError
 	var enforced *sending.EnforcementPausedError
 	var throttled *sending.ThrottledError
+	var denied *sending.NotAuthorizedError
+	var badARN *sending.InvalidARNError
 	switch {
+	case errors.As(err, &denied):
+		// SES answers a delegated send its policies do not allow with the
+		// AWS common error AccessDeniedException, HTTP 403, and this text.
+		return &Error{Code: "AccessDeniedException", Status: 403, Message: denied.Error()}
+	case errors.As(err, &badARN):
+		return badRequest("%s", badARN.Error())
 	case errors.As(err, &throttled):
 		// ../shared/spec/ses.md §1.14; SES's v2 code for the daily quota is
 		// not documented: both are throttling (docs/quotas.md).

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/petrelmail/petrel/internal/address"
 )
 
 // Errors of the policy and tag operations (SES v2: AlreadyExistsException,
@@ -257,4 +259,15 @@ func (s *Service) deletePoliciesAndTagsTx(tx *sql.Tx, account, n string) error {
 		return err
 	}
 	return s.db.ExecTx(tx, "DELETE FROM identity_tags WHERE account = ? AND identity = ?", account, n)
+}
+
+// Covers reports whether identity name (normalised) covers address a: it
+// is the address itself, its domain, or a parent domain (as Authorizing).
+func Covers(name string, a address.Address) bool {
+	for n := range covering(a) {
+		if n == name {
+			return true
+		}
+	}
+	return false
 }

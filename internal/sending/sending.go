@@ -156,6 +156,13 @@ type Request struct {
 	Raw        []byte            // the message; line endings are normalised here
 	Tags       [][2]string       // API EmailTags; when set, X-SES-MESSAGE-TAGS is ignored (SES: no merge)
 	ConfigSet  string            // API ConfigurationSetName; overrides X-SES-CONFIGURATION-SET
+	// FromArn and FeedbackArn are the API's FromEmailAddressIdentityArn and
+	// FeedbackForwardingEmailAddressIdentityArn, FeedbackAddress its
+	// FeedbackForwardingEmailAddress (nil: none): sending authorisation,
+	// delegate.go. FromArn overrides the X-SES-SOURCE-ARN and X-SES-FROM-ARN
+	// header fields, FeedbackArn X-SES-RETURN-PATH-ARN.
+	FromArn, FeedbackArn string
+	FeedbackAddress      *address.Address
 
 	// RawScratch gives Raw up to Send, which then builds the prepared
 	// message in Raw's backing array (up to its capacity) instead of a
@@ -333,11 +340,22 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	if req.MailFrom != nil {
 		mailFrom = *req.MailFrom
 	}
-	senders, err := headerSenders(msg)
+	arns := messageARNs(req, msg)
+	senders, err := headerSenders(msg, arns)
 	if err != nil {
 		return "", err
 	}
-	sourceIdentity, authErr := s.authorize(ctx, req.Account, append([]address.Address{from, mailFrom}, senders...)...)
+	facts := policyFacts{from: from, feedback: mailFrom.Email()}
+	if req.FeedbackAddress != nil {
+		facts.feedback = req.FeedbackAddress.Email()
+		if req.FeedbackArn != "" {
+			senders = append(senders, senderAddr{*req.FeedbackAddress, arns.returnPath})
+		}
+	}
+	for _, r := range req.Recipients {
+		facts.recipients = append(facts.recipients, r.Email())
+	}
+	src, authErr := s.authorize(ctx, acct, req.Operation, facts, append([]senderAddr{{from, arns.from}, {mailFrom, arns.source}}, senders...)...)
 	var unverified *UnverifiedError
 	if authErr != nil && !errors.As(authErr, &unverified) {
 		return "", authErr
@@ -349,7 +367,7 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 		}
 		return "", err
 	}
-	facts, err := s.recipientFacts(ctx, acct, rcpts, unverified)
+	rfacts, err := s.recipientFacts(ctx, acct, rcpts, unverified)
 	if err != nil {
 		return "", err
 	}
@@ -381,8 +399,8 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	for _, sp := range suppressed {
 		// Account (or configuration set) list: not sent, does not count
 		// (SES §8.1); global list: counts.
-		if sp.Bounce.BounceSubType == bounce.OnAccountSuppressionList && facts[sp.Index].Excluded != event.ExcludedSimulator {
-			facts[sp.Index].Excluded = event.ExcludedSuppressed
+		if sp.Bounce.BounceSubType == bounce.OnAccountSuppressionList && rfacts[sp.Index].Excluded != event.ExcludedSimulator {
+			rfacts[sp.Index].Excluded = event.ExcludedSuppressed
 		}
 	}
 	// Recipients count against the rate, simulator ones included, and
@@ -390,7 +408,7 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	// account-suppressed ones, never sent, against neither; globally
 	// suppressed ones against both (the account tried to mail them).
 	sent, counted := 0, 0
-	for _, f := range facts {
+	for _, f := range rfacts {
 		if f.Excluded != event.ExcludedSuppressed {
 			sent++
 		}
@@ -412,14 +430,14 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	}()
 	// DKIM-sign once, before storing: every recipient and retry sends the
 	// same signed bytes (SES signs with the From domain's key).
-	if sg, err := s.identities.Signer(ctx, req.Account, from); err != nil {
+	if sg, err := s.identities.Signer(ctx, src.owner, from); err != nil {
 		return "", &InternalError{Op: "loading DKIM key", Identity: from.Domain, Err: err}
 	} else if sg != nil {
 		if prep.Body, err = sg.SignInPlace(prep.Body); err != nil {
 			return "", &InternalError{Op: "DKIM signing", Identity: sg.Domain, Err: err}
 		}
 	}
-	mailJSON, err := event.Encode(s.mailObject(req, acct, id, now, mailFrom, sourceIdentity, rcpts, prep, set.Name))
+	mailJSON, err := event.Encode(s.mailObject(req, acct, id, now, mailFrom, src, rcpts, prep, set.Name))
 	if err != nil {
 		return "", &InternalError{Op: "encoding mail object", Identity: from.Email(), Err: err}
 	}
@@ -465,7 +483,7 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 				return err
 			}
 		}
-		if err := s.events.AddTx(tx, id, req.Account, "", now, event.SendDetail{ConfigurationSet: set.Name, Identity: sourceIdentity, Recipients: facts}); err != nil {
+		if err := s.events.AddTx(tx, id, req.Account, "", now, event.SendDetail{ConfigurationSet: set.Name, Identity: src.identity, Recipients: rfacts}); err != nil {
 			return err
 		}
 		for _, sp := range suppressed {
@@ -579,32 +597,58 @@ func (s *Sender) release(entries []*queue.Entry) {
 	})
 }
 
+// senderAddr is a sender address of a message with the sending
+// authorisation ARN that covers it ("" for none).
+type senderAddr struct {
+	addr address.Address
+	arn  arn
+}
+
 // authorize checks that every sender identity of a message — From, MAIL
 // FROM, and the Sender and Return-Path headers when present — is covered by
-// a verified identity of account (SES §8.5). It returns the identity that
-// covers the first of addrs (mail.sourceArn), or an *UnverifiedError listing
-// the addresses no verified identity covers (SES MessageRejected / 554).
-func (s *Sender) authorize(ctx context.Context, account string, addrs ...address.Address) (string, error) {
+// a verified identity of acct, or, when an ARN comes with it, by the
+// identity another account lets acct use (delegated, sending authorisation)
+// (SES §8.5, §11.6). It returns the identity that covers the first of addrs
+// (mail.sourceArn), or an *UnverifiedError listing the addresses no
+// verified identity covers (SES MessageRejected / 554), or delegated's
+// errors.
+func (s *Sender) authorize(ctx context.Context, acct account.Account, op string, f policyFacts, addrs ...senderAddr) (source, error) {
 	var failed []string
-	first := ""
+	var first source
 	seen := map[string]bool{}
-	for _, a := range addrs {
-		if seen[a.Key()] {
+	for _, sa := range addrs {
+		k := sa.addr.Key() + "\x00" + sa.arn.value
+		if seen[k] {
 			continue
 		}
-		seen[a.Key()] = true
-		id, err := s.identities.Authorizing(ctx, account, a)
-		if err != nil {
-			return "", &StorageError{err}
+		seen[k] = true
+		src := source{ownerID: acct.SendingAccountID, owner: acct.Name}
+		if sa.arn.value != "" {
+			var err error
+			var unv *UnverifiedError
+			if src, err = s.delegated(ctx, acct, op, sa.arn, sa.addr, f); errors.As(err, &unv) {
+				failed = append(failed, unv.Identities...)
+				continue
+			} else if err != nil {
+				return source{}, err
+			}
+		} else {
+			id, err := s.identities.Authorizing(ctx, acct.Name, sa.addr)
+			if err != nil {
+				return source{}, &StorageError{err}
+			}
+			if id == "" {
+				failed = append(failed, sa.addr.Email())
+				continue
+			}
+			src.identity = id
 		}
-		if id == "" {
-			failed = append(failed, a.Email())
-		} else if first == "" {
-			first = id
+		if first.identity == "" {
+			first = src
 		}
 	}
 	if len(failed) > 0 {
-		return "", &UnverifiedError{Identities: failed, Region: s.cfg.Region}
+		return source{}, &UnverifiedError{Identities: failed, Region: s.cfg.Region}
 	}
 	return first, nil
 }
@@ -648,10 +692,10 @@ func (s *Sender) recipientFacts(ctx context.Context, acct account.Account, rcpts
 
 // headerSenders returns the addresses of the Sender and Return-Path header
 // fields (RFC 5322 §3.6.2, §3.6.7), each at most once (CheckDuplicates), in
-// that order; a Return-Path of "<>" names no identity. A field that does not
+// that order, with the ARN that covers each (arns.from, arns.returnPath); a Return-Path of "<>" names no identity. A field that does not
 // hold one valid mailbox is refused (*RejectedError).
-func headerSenders(msg *message.Message) ([]address.Address, error) {
-	var out []address.Address
+func headerSenders(msg *message.Message, arns senderARNs) ([]senderAddr, error) {
+	var out []senderAddr
 	for _, h := range []string{"Sender", "Return-Path"} {
 		vs := msg.Values(h)
 		if len(vs) == 0 || h == "Return-Path" && strings.TrimSpace(vs[0]) == "<>" {
@@ -661,7 +705,11 @@ func headerSenders(msg *message.Message) ([]address.Address, error) {
 		if err != nil {
 			return nil, &RejectedError{"Illegal address: the " + h + " header is invalid."}
 		}
-		out = append(out, a)
+		covering := arns.from
+		if h == "Return-Path" {
+			covering = arns.returnPath
+		}
+		out = append(out, senderAddr{a, covering})
 	}
 	return out, nil
 }
@@ -686,7 +734,7 @@ func (s *Sender) recipients(in []address.Address) ([]address.Address, error) {
 }
 
 func (s *Sender) mailObject(req Request, acct account.Account, id string, now time.Time, mailFrom address.Address,
-	sourceIdentity string, rcpts []address.Address, p *message.Prepared, configSet string) event.Mail {
+	src source, rcpts []address.Address, p *message.Prepared, configSet string) event.Mail {
 	dest := make([]string, len(rcpts))
 	for i, r := range rcpts {
 		dest[i] = r.Email()
@@ -717,7 +765,7 @@ func (s *Sender) mailObject(req Request, acct account.Account, id string, now ti
 		Timestamp:        event.Timestamp(now),
 		MessageID:        id,
 		Source:           source,
-		SourceArn:        fmt.Sprintf("arn:aws:ses:%s:%s:identity/%s", s.cfg.Region, acct.SendingAccountID, sourceIdentity),
+		SourceArn:        fmt.Sprintf("arn:aws:ses:%s:%s:identity/%s", s.cfg.Region, src.ownerID, src.identity),
 		SourceIP:         req.SourceIP,
 		SendingAccountID: acct.SendingAccountID,
 		CallerIdentity:   req.Caller,

@@ -1,0 +1,153 @@
+package sending
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/petrelmail/petrel/internal/account"
+	"github.com/petrelmail/petrel/internal/address"
+	"github.com/petrelmail/petrel/internal/identity"
+	"github.com/petrelmail/petrel/internal/message"
+)
+
+// Sending authorisation (../shared/spec/ses.md §1.3, §3.3, §11.6): a
+// delegate account sends as an identity another Petrel account owns by
+// naming the identity's ARN — the API's FromEmailAddressIdentityArn and
+// FeedbackForwardingEmailAddressIdentityArn, or the X-SES-SOURCE-ARN,
+// X-SES-FROM-ARN and X-SES-RETURN-PATH-ARN header fields of a raw or SMTP
+// message (stripped before delivery, as every X-SES-* field). The owner's
+// identity must exist and be verified, must cover the address, and the
+// owner's policies (identity.Evaluate) must allow the delegate's sending
+// account the operation (ses:SendEmail for the API, ses:SendRawEmail for
+// SMTP). Everything else is the delegate's: its sending quota, sandbox,
+// reputation and configuration sets (SES: "the number of messages you send
+// counts toward your sending quota"); the mail object's sourceArn is the
+// owner's identity ARN, its sendingAccountId the delegate's. A message
+// without an ARN is checked as before: against the sender's own verified
+// identities.
+
+// NotAuthorizedError is a delegated send the identity's policies do not
+// allow, or whose identity the ARN does not name (SES: AccessDenied, "User
+// `…' is not authorized to perform `ses:SendEmail' on resource `…'"; SMTP
+// 554 Access denied).
+type NotAuthorizedError struct {
+	Principal string // arn:aws:iam::<delegate's sending account id>:root
+	Action    string // ses:SendEmail, ses:SendRawEmail
+	Resource  string // the identity ARN as given
+}
+
+func (e *NotAuthorizedError) Error() string {
+	return "User `" + e.Principal + "' is not authorized to perform `" + e.Action + "' on resource `" + e.Resource + "'"
+}
+
+// InvalidARNError is an identity ARN that is not one (SES v2:
+// BadRequestException; v1 InvalidParameterValue).
+type InvalidARNError struct {
+	Field string // FromEmailAddressIdentityArn, X-SES-SOURCE-ARN, …
+	ARN   string
+}
+
+func (e *InvalidARNError) Error() string {
+	return "Invalid " + e.Field + " \"" + e.ARN + "\": expected an identity ARN, arn:aws:ses:REGION:ACCOUNTID:identity/NAME."
+}
+
+// arn is an ARN with the field it came from.
+type arn struct{ field, value string }
+
+// senderARNs are the sending-authorisation ARNs of a message: from covers
+// the From and Sender header fields, source the envelope sender,
+// returnPath the feedback address and the Return-Path header field. The
+// API's FromEmailAddressIdentityArn overrides both X-SES-SOURCE-ARN and
+// X-SES-FROM-ARN (SES); each header stands in for the other when alone.
+type senderARNs struct{ from, source, returnPath arn }
+
+func messageARNs(req Request, msg *message.Message) senderARNs {
+	get := func(f string) arn { return arn{f, strings.TrimSpace(msg.Get(f))} }
+	src, frm := get("X-SES-SOURCE-ARN"), get("X-SES-FROM-ARN")
+	if src.value == "" {
+		src = frm
+	}
+	if frm.value == "" {
+		frm = src
+	}
+	if req.FromArn != "" {
+		src = arn{"FromEmailAddressIdentityArn", req.FromArn}
+		frm = src
+	}
+	ret := get("X-SES-RETURN-PATH-ARN")
+	if req.FeedbackArn != "" {
+		ret = arn{"FeedbackForwardingEmailAddressIdentityArn", req.FeedbackArn}
+	}
+	return senderARNs{from: frm, source: src, returnPath: ret}
+}
+
+// identityARNRE is arn:aws:ses:REGION:ACCOUNTID:identity/NAME.
+var identityARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:ses:([a-z0-9-]+):([0-9]{12}):identity/(.+)$`)
+
+// source is the identity that authorised a message's From address: its
+// owner's sending account id and its name (mail.sourceArn).
+type source struct {
+	ownerID  string
+	identity string
+	owner    string // the owner's account name (the DKIM key's)
+}
+
+// policyFacts are the facts of the message the policies' conditions read.
+type policyFacts struct {
+	from       address.Address
+	feedback   string
+	recipients []string
+}
+
+// delegated checks that acct may send as a under the identity ARN a.value
+// names, and returns that identity. Errors: *InvalidARNError,
+// *NotAuthorizedError, *UnverifiedError (the owner's identity is not
+// verified), *StorageError.
+func (s *Sender) delegated(ctx context.Context, acct account.Account, op string, a arn, addr address.Address, f policyFacts) (source, error) {
+	m := identityARNRE.FindStringSubmatch(a.value)
+	if m == nil {
+		return source{}, &InvalidARNError{Field: a.field, ARN: a.value}
+	}
+	region, ownerID, name := m[1], m[2], m[3]
+	refuse := &NotAuthorizedError{Principal: "arn:aws:iam::" + acct.SendingAccountID + ":root", Action: "ses:" + op, Resource: a.value}
+	if !strings.EqualFold(region, s.cfg.Region) {
+		return source{}, refuse
+	}
+	owner := acct
+	if ownerID != acct.SendingAccountID {
+		var err error
+		owner, err = s.accounts.BySendingAccountID(ctx, ownerID)
+		if errors.Is(err, account.ErrNotFound) {
+			return source{}, refuse
+		}
+		if err != nil {
+			return source{}, &StorageError{err}
+		}
+	}
+	canonical := "arn:aws:ses:" + s.cfg.Region + ":" + ownerID + ":identity/"
+	id, policies, err := s.identities.SendingPolicies(ctx, owner.Name, name, canonical+name)
+	switch {
+	case errors.Is(err, identity.ErrNotFound):
+		return source{}, refuse
+	case err != nil:
+		return source{}, &StorageError{err}
+	case !identity.Covers(id.Name, addr):
+		return source{}, refuse
+	case !id.Verified:
+		return source{}, &UnverifiedError{Identities: []string{id.Name}, Region: s.cfg.Region}
+	}
+	if owner.Name != acct.Name {
+		rcpts := f.recipients
+		d := identity.Evaluate(policies, identity.Request{
+			Principal: acct.SendingAccountID, Action: "ses:" + op, Resource: canonical + id.Name,
+			FromAddress: f.from.Email(), FromDisplayName: f.from.Name, FeedbackAddress: f.feedback, Recipients: rcpts, Now: time.Now(),
+		})
+		if d != identity.Allowed {
+			return source{}, refuse
+		}
+	}
+	return source{ownerID: ownerID, identity: id.Name, owner: owner.Name}, nil
+}
