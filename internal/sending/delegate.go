@@ -54,45 +54,76 @@ func (e *InvalidARNError) Error() string {
 	return "Invalid " + e.Field + " \"" + e.ARN + "\": expected an identity ARN, arn:aws:ses:REGION:ACCOUNTID:identity/NAME."
 }
 
-// arn is an ARN with the field it came from.
-type arn struct{ field, value string }
+// arn is an ARN with the field it came from. An inherited ARN stands in
+// for a header field the message lacks (X-SES-FROM-ARN for a missing
+// X-SES-SOURCE-ARN, …): it applies to an address only when its identity
+// covers the address (applies), so that, say, an envelope sender of the
+// delegate's own domain is still checked against the delegate's identities.
+type arn struct {
+	field, value string
+	inherited    bool
+}
+
+// applies reports whether a is to be checked for addr: it is given, and
+// not inherited or naming an identity that covers addr.
+func (a arn) applies(addr address.Address) bool {
+	if a.value == "" {
+		return false
+	}
+	if !a.inherited {
+		return true
+	}
+	m := identityARNRE.FindStringSubmatch(a.value)
+	if m == nil {
+		return true // malformed: refused as such
+	}
+	n, _, err := identity.Normalize(m[3])
+	return err == nil && identity.Covers(n, addr)
+}
 
 // senderARNs are the sending-authorisation ARNs of a message: from covers
 // the From and Sender header fields, source the envelope sender,
 // returnPath the feedback address and the Return-Path header field. The
 // API's FromEmailAddressIdentityArn overrides both X-SES-SOURCE-ARN and
-// X-SES-FROM-ARN (SES); each header stands in for the other when alone.
+// X-SES-FROM-ARN (SES); X-SES-SOURCE-ARN and X-SES-FROM-ARN stand in for
+// each other when alone, and either for a missing X-SES-RETURN-PATH-ARN
+// (SES recommends giving the source ARN only), as inherited ARNs.
 type senderARNs struct{ from, source, returnPath arn }
 
 func messageARNs(req Request, msg *message.Message) senderARNs {
-	get := func(f string) arn { return arn{f, strings.TrimSpace(msg.Get(f))} }
+	get := func(f string) arn { return arn{field: f, value: strings.TrimSpace(msg.Get(f))} }
+	inherit := func(a, from arn) arn {
+		if a.value == "" && from.value != "" {
+			from.inherited = true
+			return from
+		}
+		return a
+	}
 	src, frm := get("X-SES-SOURCE-ARN"), get("X-SES-FROM-ARN")
-	if src.value == "" {
-		src = frm
-	}
-	if frm.value == "" {
-		frm = src
-	}
+	src, frm = inherit(src, frm), inherit(frm, src)
 	if req.FromArn != "" {
-		src = arn{"FromEmailAddressIdentityArn", req.FromArn}
+		src = arn{field: "FromEmailAddressIdentityArn", value: req.FromArn}
 		frm = src
 	}
 	ret := get("X-SES-RETURN-PATH-ARN")
 	if req.FeedbackArn != "" {
-		ret = arn{"FeedbackForwardingEmailAddressIdentityArn", req.FeedbackArn}
+		ret = arn{field: "FeedbackForwardingEmailAddressIdentityArn", value: req.FeedbackArn}
 	}
+	ret = inherit(ret, src)
 	return senderARNs{from: frm, source: src, returnPath: ret}
 }
 
 // identityARNRE is arn:aws:ses:REGION:ACCOUNTID:identity/NAME.
-var identityARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:ses:([a-z0-9-]+):([0-9]{12}):identity/(.+)$`)
+// The region may be "*" (SES global endpoints).
+var identityARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:ses:([a-z0-9-]+|\*):([0-9]{12}):identity/(.+)$`)
 
 // source is the identity that authorised a message's From address: its
 // owner's sending account id and its name (mail.sourceArn).
 type source struct {
-	ownerID  string
-	identity string
-	owner    string // the owner's account name (the DKIM key's)
+	ownerID   string
+	identity  string
+	owner     string // the owner's account name (the DKIM key's)
+	sandboxed bool   // the owner is in the sandbox
 }
 
 // policyFacts are the facts of the message the policies' conditions read.
@@ -113,7 +144,7 @@ func (s *Sender) delegated(ctx context.Context, acct account.Account, op string,
 	}
 	region, ownerID, name := m[1], m[2], m[3]
 	refuse := &NotAuthorizedError{Principal: "arn:aws:iam::" + acct.SendingAccountID + ":root", Action: "ses:" + op, Resource: a.value}
-	if !strings.EqualFold(region, s.cfg.Region) {
+	if region != "*" && !strings.EqualFold(region, s.cfg.Region) {
 		return source{}, refuse
 	}
 	owner := acct
@@ -149,5 +180,7 @@ func (s *Sender) delegated(ctx context.Context, acct account.Account, op string,
 			return source{}, refuse
 		}
 	}
-	return source{ownerID: ownerID, identity: id.Name, owner: owner.Name}, nil
+	// SES: both the owner and the delegate must be out of the sandbox to
+	// send to unverified addresses.
+	return source{ownerID: ownerID, identity: id.Name, owner: owner.Name, sandboxed: !owner.ProductionAccessEnabled}, nil
 }

@@ -367,6 +367,9 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 		}
 		return "", err
 	}
+	if src.sandboxed {
+		acct.ProductionAccessEnabled = false // delegate.go
+	}
 	rfacts, err := s.recipientFacts(ctx, acct, rcpts, unverified)
 	if err != nil {
 		return "", err
@@ -623,7 +626,7 @@ func (s *Sender) authorize(ctx context.Context, acct account.Account, op string,
 		}
 		seen[k] = true
 		src := source{ownerID: acct.SendingAccountID, owner: acct.Name}
-		if sa.arn.value != "" {
+		if sa.arn.applies(sa.addr) {
 			var err error
 			var unv *UnverifiedError
 			if src, err = s.delegated(ctx, acct, op, sa.arn, sa.addr, f); errors.As(err, &unv) {
