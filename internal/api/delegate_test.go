@@ -113,6 +113,20 @@ func testSendingAuthorization(t *testing.T, backend string) {
 		t.Fatalf("message stored for %q (%v), want the delegate beta", acct, err)
 	}
 
+	feedback := func(addr string) error {
+		_, err := delegate.SendEmail(ctx, &sesv2.SendEmailInput{
+			FromEmailAddress: aws.String("news@alpha.example"), FromEmailAddressIdentityArn: aws.String(arn),
+			FeedbackForwardingEmailAddress: aws.String(addr), FeedbackForwardingEmailAddressIdentityArn: aws.String(arn),
+			Destination: &types.Destination{ToAddresses: []string{"success@simulator.amazonses.com"}},
+			Content: &types.EmailContent{Simple: &types.Message{Subject: &types.Content{Data: aws.String("s")},
+				Body: &types.Body{Text: &types.Content{Data: aws.String("b")}}}}})
+		return err
+	}
+	if err := feedback("bounces@alpha.example"); err != nil {
+		t.Fatalf("feedback address of the identity: %v", err)
+	}
+	denied("feedback address outside the identity", feedback("bounces@beta.example"))
+
 	_, err = send("news@beta.example", arn)
 	denied("From outside the identity", err)
 	_, err = send("news@sub.alpha.example", strings.Replace(arn, "us-east-1", "eu-west-1", 1))
