@@ -184,3 +184,70 @@ func (s *Sender) delegated(ctx context.Context, acct account.Account, op string,
 	// send to unverified addresses.
 	return source{ownerID: ownerID, identity: id.Name, owner: owner.Name, sandboxed: !owner.ProductionAccessEnabled}, nil
 }
+
+// senderAddr is a sender address of a message with the sending
+// authorisation ARN that covers it ("" for none).
+type senderAddr struct {
+	addr address.Address
+	arn  arn
+}
+
+// authorize checks that every sender identity of a message — From, MAIL
+// FROM (mailFrom), the Sender and Return-Path headers when present
+// (senders), and a FeedbackForwardingEmailAddress that comes with an ARN —
+// is covered by a verified identity of acct or, when an ARN applies to it,
+// by the identity another account lets acct use (delegated) (SES §8.5,
+// §11.6). It returns the identity that covers From (mail.sourceArn), or an
+// *UnverifiedError listing the addresses no verified identity covers (SES
+// MessageRejected / 554), or delegated's errors.
+func (s *Sender) authorize(ctx context.Context, acct account.Account, req Request, arns senderARNs, from, mailFrom address.Address, senders []senderAddr) (source, error) {
+	f := policyFacts{from: from, feedback: mailFrom.Email()}
+	if req.FeedbackAddress != nil {
+		f.feedback = req.FeedbackAddress.Email()
+		if req.FeedbackArn != "" {
+			senders = append(senders, senderAddr{*req.FeedbackAddress, arns.returnPath})
+		}
+	}
+	for _, r := range req.Recipients {
+		f.recipients = append(f.recipients, r.Email())
+	}
+	addrs := append([]senderAddr{{from, arns.from}, {mailFrom, arns.source}}, senders...)
+	var failed []string
+	var first source
+	seen := map[string]bool{}
+	for _, sa := range addrs {
+		k := sa.addr.Key() + "\x00" + sa.arn.value
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		src := source{ownerID: acct.SendingAccountID, owner: acct.Name}
+		if sa.arn.applies(sa.addr) {
+			var err error
+			var unv *UnverifiedError
+			if src, err = s.delegated(ctx, acct, req.Operation, sa.arn, sa.addr, f); errors.As(err, &unv) {
+				failed = append(failed, unv.Identities...)
+				continue
+			} else if err != nil {
+				return source{}, err
+			}
+		} else {
+			id, err := s.identities.Authorizing(ctx, acct.Name, sa.addr)
+			if err != nil {
+				return source{}, &StorageError{err}
+			}
+			if id == "" {
+				failed = append(failed, sa.addr.Email())
+				continue
+			}
+			src.identity = id
+		}
+		if first.identity == "" {
+			first = src
+		}
+	}
+	if len(failed) > 0 {
+		return source{}, &UnverifiedError{Identities: failed, Region: s.cfg.Region}
+	}
+	return first, nil
+}

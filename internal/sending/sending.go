@@ -5,8 +5,9 @@
 //     (quota.Quota.Check; *ThrottledError otherwise, before the message is
 //     read);
 //  2. checks every sender identity (From, Sender and Return-Path headers,
-//     envelope MAIL FROM) is a verified identity of the account (SES:
-//     MessageRejected otherwise);
+//     envelope MAIL FROM) is a verified identity of the account, or one whose
+//     owner's policies let the account use it (sending authorisation,
+//     delegate.go) (SES: MessageRejected otherwise);
 //  3. checks the recipients (1 to 50, valid syntax) and, for an account in
 //     the sandbox, that each is covered by a verified identity of the
 //     account or is a mailbox simulator address (SES §8.5: MessageRejected
@@ -345,17 +346,7 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	facts := policyFacts{from: from, feedback: mailFrom.Email()}
-	if req.FeedbackAddress != nil {
-		facts.feedback = req.FeedbackAddress.Email()
-		if req.FeedbackArn != "" {
-			senders = append(senders, senderAddr{*req.FeedbackAddress, arns.returnPath})
-		}
-	}
-	for _, r := range req.Recipients {
-		facts.recipients = append(facts.recipients, r.Email())
-	}
-	src, authErr := s.authorize(ctx, acct, req.Operation, facts, append([]senderAddr{{from, arns.from}, {mailFrom, arns.source}}, senders...)...)
+	src, authErr := s.authorize(ctx, acct, req, arns, from, mailFrom, senders)
 	var unverified *UnverifiedError
 	if authErr != nil && !errors.As(authErr, &unverified) {
 		return "", authErr
@@ -370,7 +361,7 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	if src.sandboxed {
 		acct.ProductionAccessEnabled = false // delegate.go
 	}
-	rfacts, err := s.recipientFacts(ctx, acct, rcpts, unverified)
+	facts, err := s.recipientFacts(ctx, acct, rcpts, unverified)
 	if err != nil {
 		return "", err
 	}
@@ -402,8 +393,8 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	for _, sp := range suppressed {
 		// Account (or configuration set) list: not sent, does not count
 		// (SES §8.1); global list: counts.
-		if sp.Bounce.BounceSubType == bounce.OnAccountSuppressionList && rfacts[sp.Index].Excluded != event.ExcludedSimulator {
-			rfacts[sp.Index].Excluded = event.ExcludedSuppressed
+		if sp.Bounce.BounceSubType == bounce.OnAccountSuppressionList && facts[sp.Index].Excluded != event.ExcludedSimulator {
+			facts[sp.Index].Excluded = event.ExcludedSuppressed
 		}
 	}
 	// Recipients count against the rate, simulator ones included, and
@@ -411,7 +402,7 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	// account-suppressed ones, never sent, against neither; globally
 	// suppressed ones against both (the account tried to mail them).
 	sent, counted := 0, 0
-	for _, f := range rfacts {
+	for _, f := range facts {
 		if f.Excluded != event.ExcludedSuppressed {
 			sent++
 		}
@@ -486,7 +477,7 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 				return err
 			}
 		}
-		if err := s.events.AddTx(tx, id, req.Account, "", now, event.SendDetail{ConfigurationSet: set.Name, Identity: src.identity, Recipients: rfacts}); err != nil {
+		if err := s.events.AddTx(tx, id, req.Account, "", now, event.SendDetail{ConfigurationSet: set.Name, Identity: src.identity, Recipients: facts}); err != nil {
 			return err
 		}
 		for _, sp := range suppressed {
@@ -598,62 +589,6 @@ func (s *Sender) release(entries []*queue.Entry) {
 		}
 		return nil
 	})
-}
-
-// senderAddr is a sender address of a message with the sending
-// authorisation ARN that covers it ("" for none).
-type senderAddr struct {
-	addr address.Address
-	arn  arn
-}
-
-// authorize checks that every sender identity of a message — From, MAIL
-// FROM, and the Sender and Return-Path headers when present — is covered by
-// a verified identity of acct, or, when an ARN comes with it, by the
-// identity another account lets acct use (delegated, sending authorisation)
-// (SES §8.5, §11.6). It returns the identity that covers the first of addrs
-// (mail.sourceArn), or an *UnverifiedError listing the addresses no
-// verified identity covers (SES MessageRejected / 554), or delegated's
-// errors.
-func (s *Sender) authorize(ctx context.Context, acct account.Account, op string, f policyFacts, addrs ...senderAddr) (source, error) {
-	var failed []string
-	var first source
-	seen := map[string]bool{}
-	for _, sa := range addrs {
-		k := sa.addr.Key() + "\x00" + sa.arn.value
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		src := source{ownerID: acct.SendingAccountID, owner: acct.Name}
-		if sa.arn.applies(sa.addr) {
-			var err error
-			var unv *UnverifiedError
-			if src, err = s.delegated(ctx, acct, op, sa.arn, sa.addr, f); errors.As(err, &unv) {
-				failed = append(failed, unv.Identities...)
-				continue
-			} else if err != nil {
-				return source{}, err
-			}
-		} else {
-			id, err := s.identities.Authorizing(ctx, acct.Name, sa.addr)
-			if err != nil {
-				return source{}, &StorageError{err}
-			}
-			if id == "" {
-				failed = append(failed, sa.addr.Email())
-				continue
-			}
-			src.identity = id
-		}
-		if first.identity == "" {
-			first = src
-		}
-	}
-	if len(failed) > 0 {
-		return source{}, &UnverifiedError{Identities: failed, Region: s.cfg.Region}
-	}
-	return first, nil
 }
 
 // recipientFacts says of each recipient why it does not count towards the
