@@ -141,11 +141,12 @@ func (s *Service) Policies(ctx context.Context, account, name string) (map[strin
 }
 
 // SendingPolicies returns, for the accept path, identity name of account
-// (already normalised) with its parsed policies, each parsed again against
-// identityARN. A stored document that no longer parses (it did when
-// stored) is skipped: it allows nothing, and a Deny in it would have been
-// refused at creation anyway. Errors: ErrNotFound.
-func (s *Service) SendingPolicies(ctx context.Context, account, name, identityARN string) (Identity, []*Policy, error) {
+// with its policies, each parsed against the identity's ARN, arnPrefix +
+// its normalised name (arnPrefix: arn:aws:ses:REGION:ACCOUNTID:identity/).
+// A stored document that no longer parses (it did when stored) is skipped:
+// it allows nothing. Policies are read from the store on every call (no
+// cache), so a change applies to the next message. Errors: ErrNotFound.
+func (s *Service) SendingPolicies(ctx context.Context, account, name, arnPrefix string) (Identity, []*Policy, error) {
 	id, err := s.Get(ctx, account, name)
 	if err != nil {
 		return id, nil, err
@@ -161,7 +162,7 @@ func (s *Service) SendingPolicies(ctx context.Context, account, name, identityAR
 		if err := rows.Scan(&k, &doc); err != nil {
 			return id, nil, err
 		}
-		if p, err := ParsePolicy(doc, identityARN); err == nil {
+		if p, err := ParsePolicy(doc, arnPrefix+id.Name); err == nil {
 			p.Name = k
 			out = append(out, p)
 		}

@@ -159,7 +159,7 @@ func (s *Sender) delegated(ctx context.Context, acct account.Account, op string,
 		}
 	}
 	canonical := "arn:aws:ses:" + s.cfg.Region + ":" + ownerID + ":identity/"
-	id, policies, err := s.identities.SendingPolicies(ctx, owner.Name, name, canonical+name)
+	id, policies, err := s.identities.SendingPolicies(ctx, owner.Name, name, canonical)
 	switch {
 	case errors.Is(err, identity.ErrNotFound):
 		return source{}, refuse

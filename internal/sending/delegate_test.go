@@ -92,6 +92,8 @@ func testDelegatedSenders(t *testing.T, backend string) {
 		{"malformed header ARN", "From: news@owner.example\r\nX-SES-SOURCE-ARN: owner.example\r\n", nil, "", "InvalidARN"},
 		{"API ARN overrides headers", "From: news@owner.example\r\nX-SES-SOURCE-ARN: bad\r\nX-SES-FROM-ARN: bad\r\n", nil, ownerARN, ""},
 		{"global-endpoint ARN", "From: news@owner.example\r\n", nil, "arn:aws:ses:*:" + owner.SendingAccountID + ":identity/owner.example", ""},
+		{"identity name in another case", "From: news@owner.example\r\n", nil, "arn:aws:ses:us-east-1:" + owner.SendingAccountID + ":identity/OWNER.Example", ""},
+		{"another account's id", "From: news@owner.example\r\n", nil, "arn:aws:ses:us-east-1:" + sandboxed.SendingAccountID + ":identity/owner.example", "NotAuthorized"},
 		{"owner in the sandbox", "From: news@sandboxed.example\r\n", nil, sandboxedARN, "Unverified"},
 	}
 	for _, c := range cases {
