@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/emersion/go-smtp"
 
+	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/store"
@@ -30,7 +31,7 @@ func TestSendingAuthorizationSMTP(t *testing.T) {
 			ctx := t.Context()
 			mx := e.mx("rcpt.test", "127.0.0.3", 10)
 			svc := e.d.Services()
-			owner, err := svc.Accounts.Create(ctx, "owner")
+			owner, err := svc.Accounts.CreateWith(ctx, "owner", account.CreateOptions{Unlimited: true}) // out of the sandbox, as SES requires of both
 			if err != nil {
 				t.Fatal(err)
 			}
