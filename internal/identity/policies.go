@@ -94,22 +94,16 @@ func (s *Service) UpdatePolicy(ctx context.Context, account, name, policyName st
 	})
 }
 
-// DeletePolicy removes a policy (DeleteEmailIdentityPolicy). Errors:
-// ErrNotFound, ErrPolicyNotFound.
+// DeletePolicy removes a policy (DeleteEmailIdentityPolicy); deleting a
+// policy the identity does not have succeeds, as in SES. Errors:
+// ErrNotFound (no such identity).
 func (s *Service) DeletePolicy(ctx context.Context, account, name, policyName string) error {
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
 		n, err := s.identityTx(tx, account, name)
 		if err != nil {
 			return err
 		}
-		res, err := tx.Exec(s.db.Rebind("DELETE FROM identity_policies WHERE account = ? AND identity = ? AND name = ?"), account, n, policyName)
-		if err != nil {
-			return err
-		}
-		if c, _ := res.RowsAffected(); c == 0 {
-			return fmt.Errorf("%s on %s: %w", policyName, n, ErrPolicyNotFound)
-		}
-		return nil
+		return s.db.ExecTx(tx, "DELETE FROM identity_policies WHERE account = ? AND identity = ? AND name = ?", account, n, policyName)
 	})
 }
 
