@@ -155,6 +155,11 @@ func (s *Server) createIdentity(ctx context.Context, c *call) (any, error) {
 			return nil, err
 		}
 	}
+	if _, kind, err := identity.Normalize(*in.EmailIdentity); err == nil && kind == identity.EmailAddress {
+		if err := s.allowVerificationEmail(c.account); err != nil {
+			return nil, err
+		}
+	}
 	id, err := s.Identities.Create(ctx, c.account, *in.EmailIdentity, false)
 	switch {
 	case errors.Is(err, identity.ErrExists):
@@ -187,6 +192,13 @@ func (s *Server) createIdentity(ctx context.Context, c *call) (any, error) {
 	}
 	if len(tags) > 0 {
 		if err := s.Identities.Tag(ctx, c.account, id.Name, tags); err != nil {
+			s.Identities.Delete(ctx, c.account, id.Name)
+			return nil, err
+		}
+	}
+	if id.Kind == identity.EmailAddress {
+		// SES: creating an address identity sends it a verification email.
+		if err := s.sendAddressVerification(ctx, c.account, id.Name); err != nil {
 			s.Identities.Delete(ctx, c.account, id.Name)
 			return nil, err
 		}

@@ -192,6 +192,9 @@ func (s *Service) Delete(ctx context.Context, account, name string) error {
 		if err := s.deletePoliciesAndTagsTx(tx, account, n); err != nil {
 			return err
 		}
+		if err := s.deleteLinksTx(tx, account, n); err != nil {
+			return err
+		}
 		var err error
 		res, err = tx.Exec(s.db.Rebind("DELETE FROM identities WHERE account = ? AND name = ?"), account, n)
 		return err

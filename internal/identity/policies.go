@@ -23,9 +23,8 @@ var (
 // resource, ../shared/spec/ses.md §11.3).
 const MaxTags = 50
 
-// Tag is a resource tag of an identity (SES: Tag; keys and values are
-// checked by the caller, configset.ValidateTags).
-type Tag struct{ Key, Value string }
+// An identity's resource tags are Tags (verification_templates.go) too;
+// their keys and values are checked by the caller (configset.ValidateTags).
 
 // identityTx resolves name to the stored identity of account in tx:
 // ErrNotFound when the account has none of that name.
