@@ -155,6 +155,10 @@ func (s *Server) Handler() http.Handler {
 	route("PutEmailIdentityDkimAttributes", "PUT /v2/email/identities/{EmailIdentity}/dkim", MaxSmallBody, s.putDkimAttributes)
 	route("PutEmailIdentityFeedbackAttributes", "PUT /v2/email/identities/{EmailIdentity}/feedback", MaxSmallBody, s.putFeedbackAttributes)
 	route("PutEmailIdentityConfigurationSetAttributes", "PUT /v2/email/identities/{EmailIdentity}/configuration-set", MaxSmallBody, s.putIdentityConfigSet)
+	route("CreateEmailIdentityPolicy", "POST /v2/email/identities/{EmailIdentity}/policies/{PolicyName}", MaxSmallBody, s.createIdentityPolicy)
+	route("GetEmailIdentityPolicies", "GET /v2/email/identities/{EmailIdentity}/policies", 0, s.getIdentityPolicies)
+	route("UpdateEmailIdentityPolicy", "PUT /v2/email/identities/{EmailIdentity}/policies/{PolicyName}", MaxSmallBody, s.updateIdentityPolicy)
+	route("DeleteEmailIdentityPolicy", "DELETE /v2/email/identities/{EmailIdentity}/policies/{PolicyName}", 0, s.deleteIdentityPolicy)
 	route("GetMessageInsights", "GET /v2/email/insights/{MessageId}/", 0, s.getMessageInsights)
 	route("CreateConfigurationSet", "POST /v2/email/configuration-sets", MaxSmallBody, s.createConfigSet)
 	route("ListConfigurationSets", "GET /v2/email/configuration-sets", 0, s.listConfigSetsQuery)
@@ -448,7 +452,15 @@ func sendError(err error) *Error {
 	var pausedSet *sending.ConfigSetPausedError
 	var enforced *sending.EnforcementPausedError
 	var throttled *sending.ThrottledError
+	var denied *sending.NotAuthorizedError
+	var badARN *sending.InvalidARNError
 	switch {
+	case errors.As(err, &denied):
+		// SES answers a delegated send its policies do not allow with the
+		// AWS common error AccessDeniedException, HTTP 403, and this text.
+		return &Error{Code: "AccessDeniedException", Status: 403, Message: denied.Error()}
+	case errors.As(err, &badARN):
+		return badRequest("%s", badARN.Error())
 	case errors.As(err, &throttled):
 		// ../shared/spec/ses.md §1.14; SES's v2 code for the daily quota is
 		// not documented: both are throttling (docs/quotas.md).

@@ -110,6 +110,7 @@ func (s *Server) createIdentity(ctx context.Context, c *call) (any, error) {
 	var in struct {
 		EmailIdentity         *string
 		ConfigurationSetName  *string // the identity's default set (§1.5)
+		Tags                  []tag
 		DkimSigningAttributes *struct {
 			DomainSigningSelector   *string
 			DomainSigningPrivateKey *string
@@ -142,6 +143,10 @@ func (s *Server) createIdentity(ctx context.Context, c *call) (any, error) {
 				return nil, badRequest("DkimSigningAttributes: DomainSigningSelector %q: use 1-63 letters, digits and inner hyphens.", byoSelector)
 			}
 		}
+	}
+	tags, err := identityTags(in.Tags)
+	if err != nil {
+		return nil, err
 	}
 	defaultSet := ""
 	if in.ConfigurationSetName != nil {
@@ -181,6 +186,12 @@ func (s *Server) createIdentity(ctx context.Context, c *call) (any, error) {
 	}
 	if defaultSet != "" {
 		if err := s.Identities.SetConfigurationSet(ctx, c.account, id.Name, defaultSet); err != nil {
+			s.Identities.Delete(ctx, c.account, id.Name)
+			return nil, err
+		}
+	}
+	if len(tags) > 0 {
+		if err := s.Identities.Tag(ctx, c.account, id.Name, tags); err != nil {
 			s.Identities.Delete(ctx, c.account, id.Name)
 			return nil, err
 		}
@@ -236,6 +247,14 @@ func (s *Server) getIdentity(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	policies, err := s.Identities.Policies(ctx, c.account, id.Name)
+	if err != nil {
+		return nil, policyError(name, "", err)
+	}
+	tags, err := s.Identities.Tags(ctx, c.account, id.Name)
+	if err != nil {
+		return nil, policyError(name, "", err)
+	}
 	return getEmailIdentityOutput{
 		ConfigurationSetName:     set,
 		IdentityType:             string(id.Kind),
@@ -244,8 +263,8 @@ func (s *Server) getIdentity(ctx context.Context, c *call) (any, error) {
 		VerificationStatus:       verificationStatus(id),
 		DkimAttributes:           attrs,
 		MailFromAttributes:       mailFromAttributes{BehaviorOnMxFailure: "USE_DEFAULT_VALUE", MailFromDomainStatus: "PENDING"},
-		Policies:                 map[string]string{},
-		Tags:                     []tag{},
+		Policies:                 policies,
+		Tags:                     identityTagsOut(tags),
 	}, nil
 }
 

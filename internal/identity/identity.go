@@ -189,6 +189,9 @@ func (s *Service) Delete(ctx context.Context, account, name string) error {
 		if err := s.db.ExecTx(tx, "DELETE FROM dkim_keys WHERE account = ? AND identity = ?", account, n); err != nil {
 			return err
 		}
+		if err := s.deletePoliciesAndTagsTx(tx, account, n); err != nil {
+			return err
+		}
 		if err := s.deleteLinksTx(tx, account, n); err != nil {
 			return err
 		}

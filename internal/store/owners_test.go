@@ -55,6 +55,10 @@ var owners = map[string]string{
 	"quota_nodes":        "internal/quota",
 	"reputation_status":  "internal/reputation",
 	"reputation_history": "internal/reputation",
+
+	// Issue 16.
+	"identity_policies": "internal/identity",
+	"identity_tags":     "internal/identity",
 }
 
 // tableRef finds the table an SQL statement names after one of its
