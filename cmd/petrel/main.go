@@ -7,6 +7,7 @@
 //	petrel credentials create --account NAME     new access key + SMTP password
 //	petrel credentials list|disable|enable|delete --account A [KEYID|--network CIDR]
 //	petrel identity add NAME --account A [--verified] | verify | list | delete | check | dkim
+//	petrel identity verify-email ADDRESS --account A [--resend]
 //	petrel identity notifications NAME --account A [...] | configuration-set NAME --account A [SET|--clear]
 //	petrel events [--message-id ID] [--type T] [--account A] [--follow]
 //	petrel bounce classify [FILE|-] [--json] [--explain] [--reply LINE]
@@ -76,6 +77,9 @@ commands:
   identity check NAME --account A [--dns HOST:PORT] [--dkim-cname-zone ZONE]
                                       look the identity's DNS records up now and print, per
                                       record, what is expected, what DNS returned and its state
+  identity verify-email ADDRESS --account A [--resend] [--public-url URL]
+                                      an address identity's verification state and links;
+                                      --resend sends a new verification email
   identity list --account A           list identities
   identity delete NAME --account A    delete an identity
   identity dkim DOMAIN --account A [--dkim rsa2048|rsa1024|ed25519 | --key FILE --selector S]
@@ -337,7 +341,7 @@ func open(ctx context.Context, cfg config.Config) (*daemon.Services, error) {
 
 func identityCmd(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: petrel identity add|verify|list|delete|dkim|notifications|configuration-set [NAME] --account A")
+		return errors.New("usage: petrel identity add|verify|verify-email|list|delete|dkim|notifications|configuration-set [NAME] --account A")
 	}
 	switch args[0] {
 	case "notifications":
@@ -346,6 +350,8 @@ func identityCmd(ctx context.Context, args []string) error {
 		return identityConfigSetCmd(ctx, args[1:], os.Stdout)
 	case "check":
 		return identityCheckCmd(ctx, args[1:], os.Stdout)
+	case "verify-email":
+		return identityVerifyEmailCmd(ctx, args[1:], os.Stdout)
 	}
 	var acct, dkimAlg, keyFile, selector, zone string
 	var verified bool

@@ -82,6 +82,10 @@ type Server struct {
 	// EnforcementStatus and a set's ReputationOptions.LastFreshStart;
 	// nil: HEALTHY, no fresh start.
 	Reputation Reputation
+	// AddressVerifier sends the verification email of a new address
+	// identity and follows its links (GET /verify-email/{token},
+	// verification.go); nil sends none and serves no links.
+	AddressVerifier *identity.AddressVerifier
 
 	// Region is the one region credential scopes must name (SES endpoints
 	// are regional); "" accepts any.
@@ -97,6 +101,7 @@ type Server struct {
 	MinBodyRate int64
 
 	refusals admission.RefusalLog
+	links    linkLimiter // the link page's per-IP rate (verification.go)
 }
 
 // Reputation is what the API reads of reputation enforcement.
@@ -150,6 +155,10 @@ func (s *Server) Handler() http.Handler {
 	route("PutEmailIdentityDkimAttributes", "PUT /v2/email/identities/{EmailIdentity}/dkim", MaxSmallBody, s.putDkimAttributes)
 	route("PutEmailIdentityFeedbackAttributes", "PUT /v2/email/identities/{EmailIdentity}/feedback", MaxSmallBody, s.putFeedbackAttributes)
 	route("PutEmailIdentityConfigurationSetAttributes", "PUT /v2/email/identities/{EmailIdentity}/configuration-set", MaxSmallBody, s.putIdentityConfigSet)
+	route("CreateEmailIdentityPolicy", "POST /v2/email/identities/{EmailIdentity}/policies/{PolicyName}", MaxSmallBody, s.createIdentityPolicy)
+	route("GetEmailIdentityPolicies", "GET /v2/email/identities/{EmailIdentity}/policies", 0, s.getIdentityPolicies)
+	route("UpdateEmailIdentityPolicy", "PUT /v2/email/identities/{EmailIdentity}/policies/{PolicyName}", MaxSmallBody, s.updateIdentityPolicy)
+	route("DeleteEmailIdentityPolicy", "DELETE /v2/email/identities/{EmailIdentity}/policies/{PolicyName}", 0, s.deleteIdentityPolicy)
 	route("GetMessageInsights", "GET /v2/email/insights/{MessageId}/", 0, s.getMessageInsights)
 	route("CreateConfigurationSet", "POST /v2/email/configuration-sets", MaxSmallBody, s.createConfigSet)
 	route("ListConfigurationSets", "GET /v2/email/configuration-sets", 0, s.listConfigSetsQuery)
@@ -185,6 +194,14 @@ func (s *Server) Handler() http.Handler {
 	route("ListImportJobs", "GET /v2/email/import-jobs", MaxSmallBody, s.listImportJobsQuery)
 	route("UploadImportData", "PUT /v2/email/import-data/{Name}", importjob.MaxData, s.uploadImportData)
 	mux.Handle("GET /v2/email/import-jobs/{JobId}/failed-records", s.failedRecords())
+	route("CreateCustomVerificationEmailTemplate", "POST /v2/email/custom-verification-email-templates", MaxBody, s.createCustomTemplate)
+	route("ListCustomVerificationEmailTemplates", "GET /v2/email/custom-verification-email-templates", 0, s.listCustomTemplates)
+	route("GetCustomVerificationEmailTemplate", "GET /v2/email/custom-verification-email-templates/{TemplateName}", 0, s.getCustomTemplate)
+	route("UpdateCustomVerificationEmailTemplate", "PUT /v2/email/custom-verification-email-templates/{TemplateName}", MaxBody, s.updateCustomTemplate)
+	route("DeleteCustomVerificationEmailTemplate", "DELETE /v2/email/custom-verification-email-templates/{TemplateName}", 0, s.deleteCustomTemplate)
+	route("SendCustomVerificationEmail", "POST /v2/email/outbound-custom-verification-emails", MaxSmallBody, s.sendCustomVerificationEmail)
+	// The links of verification emails: unauthenticated, the token is the secret.
+	mux.HandleFunc("GET "+identity.LinkPath+"{token}", s.verifyEmailLink)
 	if s.SNS != nil {
 		mux.Handle("POST /{$}", s.SNS)
 		mux.Handle("GET /{$}", s.SNS)
@@ -435,7 +452,15 @@ func sendError(err error) *Error {
 	var pausedSet *sending.ConfigSetPausedError
 	var enforced *sending.EnforcementPausedError
 	var throttled *sending.ThrottledError
+	var denied *sending.NotAuthorizedError
+	var badARN *sending.InvalidARNError
 	switch {
+	case errors.As(err, &denied):
+		// SES answers a delegated send its policies do not allow with the
+		// AWS common error AccessDeniedException, HTTP 403, and this text.
+		return &Error{Code: "AccessDeniedException", Status: 403, Message: denied.Error()}
+	case errors.As(err, &badARN):
+		return badRequest("%s", badARN.Error())
 	case errors.As(err, &throttled):
 		// ../shared/spec/ses.md §1.14; SES's v2 code for the daily quota is
 		// not documented: both are throttling (docs/quotas.md).

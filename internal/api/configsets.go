@@ -596,7 +596,7 @@ func (s *Server) configSetARN(ctx context.Context, account, arn string) (string,
 	}
 	kind, name, ok := strings.Cut(parts[5], "/")
 	if !ok || kind != "configuration-set" {
-		return "", badRequest("ResourceArn %q: Petrel tags configuration sets only (arn:aws:ses:REGION:ACCOUNT:configuration-set/NAME).", arn)
+		return "", badRequest("ResourceArn %q: Petrel tags configuration sets and identities only (arn:aws:ses:REGION:ACCOUNT:configuration-set/NAME, …:identity/NAME).", arn)
 	}
 	if err := configset.ValidateName(name); err != nil {
 		return "", badRequest("ResourceArn: %s.", err.Error())
@@ -627,6 +627,12 @@ func (s *Server) tagResource(ctx context.Context, c *call) (any, error) {
 	if len(in.Tags) == 0 {
 		return nil, badRequest("Tags is required.")
 	}
+	if id, ok, err := s.taggedIdentity(ctx, c.account, *in.ResourceArn); ok {
+		if err != nil {
+			return nil, err
+		}
+		return s.tagIdentity(ctx, c.account, id, in.Tags)
+	}
 	name, err := s.configSetARN(ctx, c.account, *in.ResourceArn)
 	if err != nil {
 		return nil, err
@@ -653,6 +659,12 @@ func (s *Server) untagResource(ctx context.Context, c *call) (any, error) {
 			return nil, badRequest("TagKeys: %s.", err.Error())
 		}
 	}
+	if id, ok, err := s.taggedIdentity(ctx, c.account, q.Get("ResourceArn")); ok {
+		if err != nil {
+			return nil, err
+		}
+		return s.untagIdentity(ctx, c.account, id, keys)
+	}
 	name, err := s.configSetARN(ctx, c.account, q.Get("ResourceArn"))
 	if err != nil {
 		return nil, err
@@ -669,6 +681,12 @@ func (s *Server) listTagsForResource(ctx context.Context, c *call) (any, error) 
 	q := c.r.URL.Query()
 	if !q.Has("ResourceArn") {
 		return nil, badRequest("ResourceArn is required.")
+	}
+	if id, ok, err := s.taggedIdentity(ctx, c.account, q.Get("ResourceArn")); ok {
+		if err != nil {
+			return nil, err
+		}
+		return s.listIdentityTags(ctx, c.account, id)
 	}
 	name, err := s.configSetARN(ctx, c.account, q.Get("ResourceArn"))
 	if err != nil {

@@ -136,6 +136,7 @@ func (s *Server) createIdentity(ctx context.Context, c *call) (any, error) {
 	var in struct {
 		EmailIdentity         *string
 		ConfigurationSetName  *string // the identity's default set (§1.5)
+		Tags                  []tag
 		DkimSigningAttributes *struct {
 			DomainSigningSelector   *string
 			DomainSigningPrivateKey *string
@@ -169,10 +170,19 @@ func (s *Server) createIdentity(ctx context.Context, c *call) (any, error) {
 			}
 		}
 	}
+	tags, err := identityTags(in.Tags)
+	if err != nil {
+		return nil, err
+	}
 	defaultSet := ""
 	if in.ConfigurationSetName != nil {
 		defaultSet = *in.ConfigurationSetName
 		if err := s.checkIdentityConfigSet(ctx, c.account, defaultSet); err != nil {
+			return nil, err
+		}
+	}
+	if _, kind, err := identity.Normalize(*in.EmailIdentity); err == nil && kind == identity.EmailAddress {
+		if err := s.allowVerificationEmail(c.account); err != nil {
 			return nil, err
 		}
 	}
@@ -202,6 +212,19 @@ func (s *Server) createIdentity(ctx context.Context, c *call) (any, error) {
 	}
 	if defaultSet != "" {
 		if err := s.Identities.SetConfigurationSet(ctx, c.account, id.Name, defaultSet); err != nil {
+			s.Identities.Delete(ctx, c.account, id.Name)
+			return nil, err
+		}
+	}
+	if len(tags) > 0 {
+		if err := s.Identities.Tag(ctx, c.account, id.Name, tags); err != nil {
+			s.Identities.Delete(ctx, c.account, id.Name)
+			return nil, err
+		}
+	}
+	if id.Kind == identity.EmailAddress {
+		// SES: creating an address identity sends it a verification email.
+		if err := s.sendAddressVerification(ctx, c.account, id.Name); err != nil {
 			s.Identities.Delete(ctx, c.account, id.Name)
 			return nil, err
 		}
@@ -258,6 +281,14 @@ func (s *Server) getIdentity(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	policies, err := s.Identities.Policies(ctx, c.account, id.Name)
+	if err != nil {
+		return nil, policyError(name, "", err)
+	}
+	tags, err := s.Identities.Tags(ctx, c.account, id.Name)
+	if err != nil {
+		return nil, policyError(name, "", err)
+	}
 	return getEmailIdentityOutput{
 		ConfigurationSetName:     set,
 		IdentityType:             string(id.Kind),
@@ -267,8 +298,8 @@ func (s *Server) getIdentity(ctx context.Context, c *call) (any, error) {
 		VerificationInfo:         info,
 		DkimAttributes:           attrs,
 		MailFromAttributes:       mailFromAttributes{BehaviorOnMxFailure: "USE_DEFAULT_VALUE", MailFromDomainStatus: "PENDING"},
-		Policies:                 map[string]string{},
-		Tags:                     []tag{},
+		Policies:                 policies,
+		Tags:                     identityTagsOut(tags),
 	}, nil
 }
 

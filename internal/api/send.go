@@ -21,7 +21,10 @@ type sendEmailInput struct {
 	Destination                    *destination
 	ReplyToAddresses               []string
 	FeedbackForwardingEmailAddress *string
-	Content                        *struct {
+	// Sending authorisation (§1.3, §11.6; package sending, delegate.go).
+	FromEmailAddressIdentityArn               *string
+	FeedbackForwardingEmailAddressIdentityArn *string
+	Content                                   *struct {
 		Simple   *simpleContent
 		Raw      *struct{ Data *rawData }
 		Template any
@@ -102,6 +105,16 @@ func (s *Server) sendEmail(ctx context.Context, c *call) (any, error) {
 		return nil, err
 	}
 	req.Recipients = rcpts
+	req.FromArn, req.FeedbackArn = strOr(in.FromEmailAddressIdentityArn), strOr(in.FeedbackForwardingEmailAddressIdentityArn)
+	if in.FeedbackForwardingEmailAddress != nil {
+		a, err := address.Parse(*in.FeedbackForwardingEmailAddress)
+		switch {
+		case err == nil:
+			req.FeedbackAddress = &a
+		case req.FeedbackArn != "":
+			return nil, badRequest("FeedbackForwardingEmailAddress: %v.", err)
+		}
+	}
 	if in.FromEmailAddress != nil {
 		// mail.source is FromEmailAddress as given, display name and all
 		// (SES; ../shared/spec/ses.md §4.2).
@@ -330,4 +343,12 @@ func charset(c *string) string {
 		}
 		return r
 	}, *c)
+}
+
+// strOr is *p, or "" for nil.
+func strOr(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -84,6 +85,10 @@ type Config struct {
 	// subscribers reach Petrel's HTTP server: SNS's SubscribeURL,
 	// UnsubscribeURL and SigningCertURL are built on it. "" = http://<http>.
 	PublicURL string `toml:"public-url"`
+	// VerificationFrom is the From address of the verification emails
+	// Petrel sends to new email-address identities ("" =
+	// no-reply@<hostname>; VerificationSender).
+	VerificationFrom string `toml:"verification-from"`
 	// NotifyAllowNetworks are CIDR prefixes that webhook and subscription
 	// URLs may reach although they are loopback, private, link-local or
 	// otherwise internal (the SSRF guard refuses those by default).
@@ -359,6 +364,7 @@ func Flags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.Debug, "debug", cfg.Debug, "listen address of the profiling endpoints /debug/pprof/ (keep it private); empty disables")
 	fs.StringVar(&cfg.Metrics, "metrics", cfg.Metrics, "listen address of the Prometheus endpoint /metrics, e.g. 127.0.0.1:9464 (unauthenticated: keep it private); empty disables")
 	fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "base URL at which notification subscribers reach the HTTP server (SNS SubscribeURL, UnsubscribeURL, SigningCertURL), e.g. https://petrel.example.com (default: http://<http>)")
+	fs.StringVar(&cfg.VerificationFrom, "verification-from", cfg.VerificationFrom, "From address of the verification emails sent to new email-address identities, whose links are served at <public-url>/verify-email/ (default: no-reply@<hostname>)")
 	fs.Func("notify-allow-networks", "comma-separated CIDR prefixes webhook and subscription URLs may reach although internal (loopback, private, link-local…), e.g. 10.1.2.0/24", func(v string) error {
 		cfg.NotifyAllowNetworks = nil
 		for p := range strings.SplitSeq(v, ",") {
@@ -483,6 +489,11 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("public-url: %q is not an http(s)://host[:port][/path] URL", c.PublicURL))
 		}
 	}
+	if c.VerificationFrom != "" {
+		if a, err := mail.ParseAddress(c.VerificationFrom); err != nil || a.Name != "" || a.Address != c.VerificationFrom {
+			errs = append(errs, fmt.Errorf("verification-from: %q is not one email address (without a display name)", c.VerificationFrom))
+		}
+	}
 	for _, p := range c.NotifyAllowNetworks {
 		if _, err := netip.ParsePrefix(p); err != nil {
 			errs = append(errs, fmt.Errorf("notify-allow-networks: %q is not a CIDR prefix such as 10.0.0.0/8 or fd00::/8", p))
@@ -571,6 +582,15 @@ func checkDomain(d string) error {
 		}
 	}
 	return nil
+}
+
+// VerificationSender is VerificationFrom, or no-reply@<Hostname> when it
+// is unset.
+func (c Config) VerificationSender() string {
+	if c.VerificationFrom != "" {
+		return c.VerificationFrom
+	}
+	return "no-reply@" + c.Hostname
 }
 
 // PublicBaseURL is PublicURL without a trailing slash, or, when it is

@@ -221,6 +221,9 @@ type Daemon struct {
 	// feedback emails) from the outbox the event log writes to.
 	notifier *notify.Engine
 	cert     *certificate // the SMTP listeners' TLS certificate (ReloadTLS)
+	// addrVerifier sends address identities' verification emails and
+	// follows their links (the API serves them).
+	addrVerifier *identity.AddressVerifier
 
 	submit  *smtpsubmit.Backend // SMTP submission (both listeners)
 	inbound *inbound.Backend    // the return-path receiver; nil when disabled
@@ -354,10 +357,13 @@ func (d *Daemon) build(ctx context.Context) error {
 		return err
 	}
 	topics.Email = emailGate{svc: svc}
+	d.addrVerifier = &identity.AddressVerifier{Identities: svc.Identities, Mailer: sender, From: cfg.VerificationSender(),
+		PublicURL: publicURL(cfg, raw.Addr().String()), Region: cfg.Region}
 	apiSrv := &api.Server{Accounts: svc.Accounts, Identities: svc.Identities, ConfigSets: svc.ConfigSets, Sender: sender, Events: svc.Events,
 		Spool: svc.Spool, Suppression: supp, ImportJobs: d.imports, Quota: d.quota, Stats: svc.Stats, Log: d.log.With("component", "api"),
 		Topics: topics, URLs: guard, SNS: topics.Handler(), Metrics: d.metrics, Reputation: svc.Reputation,
-		Region: cfg.Region, Budget: d.budget, BodyTimeout: time.Duration(cfg.HTTPHeaderTimeout), MinBodyRate: int64(cfg.HTTPMinBodyRate)}
+		Region: cfg.Region, Budget: d.budget, BodyTimeout: time.Duration(cfg.HTTPHeaderTimeout), MinBodyRate: int64(cfg.HTTPMinBodyRate),
+		AddressVerifier: d.addrVerifier}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", d.readyz)
@@ -469,6 +475,17 @@ func (d *Daemon) buildNotifications(nodeID string, sender *sending.Sender, httpA
 	d.notifier = engine
 	return topics, guard, nil
 }
+
+// publicURL is the base URL of links to the API listener bound at
+// httpAddr (config.PublicBaseURL).
+func publicURL(cfg config.Config, httpAddr string) string {
+	cfg.HTTP = httpAddr
+	return cfg.PublicBaseURL()
+}
+
+// AddressVerifier returns the daemon's address verifier (tests set its
+// clock).
+func (d *Daemon) AddressVerifier() *identity.AddressVerifier { return d.addrVerifier }
 
 // emailGate applies the accept path's rules to the email Petrel sends for
 // a tenant through its SNS topics (sns.EmailGate): nothing while the

@@ -13,7 +13,8 @@ import (
 // "mail" object); smtpsubmit imports address and message (SMTP envelope
 // parsing, SES reply texts); inbound imports store, and spool to read the
 // original message of a bounce (its account and destinations); dkim is a leaf used by
-// identity (keys) and api (key types in DkimSigningAttributes); admission (connection
+// identity (keys) and api (key types in DkimSigningAttributes); identity imports message
+// (it composes address verification emails); admission (connection
 // caps, memory budget) is a leaf used by the listeners; retention prunes through the
 // owning packages; event imports message (the "mail" object's headers and
 // commonHeaders are message's types, which message.Prepare fills); egress
@@ -23,7 +24,9 @@ import (
 // daemon fills with sns) and sends feedback emails through sending; sns
 // builds its jobs for notify (its emails with message's header folding);
 // metrics (Prometheus) observes events, asks the queue at scrape time and
-// bounds bounce reasons with bounce's rules; the edges report to it.
+// bounds bounce reasons with bounce's rules; the edges report to it; dmarc
+// (the DMARC-ready report) normalises domains with address and gets its DNS
+// through a function its caller supplies.
 var allowed = map[string][]string{
 	"address":     {},
 	"smtpreply":   {},
@@ -39,6 +42,7 @@ var allowed = map[string][]string{
 	"admission":   {},
 	"egress":      {},
 	"awsquery":    {},
+	"dmarc":       {"address"},
 	"notify":      {"event", "store"},
 	"publish":     {"address", "configset", "event", "identity", "message", "notify", "sending", "spool"},
 	"sns":         {"account", "awsquery", "message", "notify", "sigv4", "store"},
@@ -50,7 +54,7 @@ var allowed = map[string][]string{
 	"event":       {"store", "message"},
 	"reputation":  {"store", "stats", "event", "bounce", "configset"},
 	"account":     {"store", "address"},
-	"identity":    {"store", "address", "dkim", "resolver"},
+	"identity":    {"store", "address", "dkim", "message", "resolver"},
 	"resolver":    {},
 	"suppression": {"store", "address", "event", "bounce"},
 	"configset":   {"store", "suppression"},

@@ -147,7 +147,7 @@ func TestDiagnosticOneLine(t *testing.T) {
 	h := newHarness(t, Config{DNSServer: dns.Addr})
 	h.run()
 	now := time.Now()
-	evs := h.final(h.send("x@joined.test", "joined.test", plain, now, now.Add(200*time.Millisecond)))
+	evs := h.final(h.send("x@joined.test", "joined.test", plain, now, now.Add(2*time.Second)))
 	var codes []string
 	for _, e := range evs {
 		switch e.Kind {
@@ -238,7 +238,7 @@ func TestConnectionRefusals(t *testing.T) {
 			h := newHarness(t, Config{RelayHost: mx.Addr})
 			h.run()
 			now := time.Now()
-			evs := h.final(h.send("rcpt@dest.test", "dest.test", plain, now, now.Add(300*time.Millisecond)))
+			evs := h.final(h.send("rcpt@dest.test", "dest.test", plain, now, now.Add(2*time.Second)))
 			d := detail[event.DeliveryDelayDetail](t, find(t, evs, event.DeliveryDelay))
 			if d.DelayType != c.delay {
 				t.Errorf("delayType %s, want %s", d.DelayType, c.delay)

@@ -128,7 +128,7 @@ func (s *Service) Create(ctx context.Context, account, name string, verified boo
 		}
 		token := ""
 		if kind == Domain {
-			token = newToken()
+			token = newDomainToken()
 		}
 		return s.db.ExecTx(tx, "INSERT INTO identities (account, name, kind, verified, vouched, verification_token, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
 			account, n, string(kind), boolInt(verified), boolInt(verified), token, id.Created.UnixMilli())
@@ -213,6 +213,12 @@ func (s *Service) Delete(ctx context.Context, account, name string) error {
 			return err
 		}
 		if err := s.db.ExecTx(tx, "DELETE FROM identity_records WHERE account = ? AND identity = ?", account, n); err != nil {
+			return err
+		}
+		if err := s.deletePoliciesAndTagsTx(tx, account, n); err != nil {
+			return err
+		}
+		if err := s.deleteLinksTx(tx, account, n); err != nil {
 			return err
 		}
 		var err error

@@ -155,9 +155,9 @@ func DKIMRecordName(selector, domain string) string { return selector + "._domai
 // (SES v1 VerifyDomainIdentity): _amazonses.<domain>.
 func TokenRecordName(domain string) string { return "_amazonses." + domain }
 
-// newToken returns a fresh verification token: 32 random bytes, base64,
+// newDomainToken returns a fresh `_amazonses` verification token: 32 random bytes, base64,
 // as SES's VerificationToken looks.
-func newToken() string {
+func newDomainToken() string {
 	b := make([]byte, 32)
 	rand.Read(b)
 	return base64.StdEncoding.EncodeToString(b)
@@ -189,7 +189,7 @@ func (s *Service) tokenOf(ctx context.Context, account, domain string) (string, 
 		return tok, nil
 	}
 	// Another process may generate one at the same time: the first wins.
-	if _, err := s.db.ExecContext(ctx, s.db.Rebind("UPDATE identities SET verification_token = ? WHERE account = ? AND name = ? AND verification_token = ''"), newToken(), account, domain); err != nil {
+	if _, err := s.db.ExecContext(ctx, s.db.Rebind("UPDATE identities SET verification_token = ? WHERE account = ? AND name = ? AND verification_token = ''"), newDomainToken(), account, domain); err != nil {
 		return "", err
 	}
 	err := s.db.QueryRowContext(ctx, q, account, domain).Scan(&tok)

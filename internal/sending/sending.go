@@ -5,8 +5,9 @@
 //     (quota.Quota.Check; *ThrottledError otherwise, before the message is
 //     read);
 //  2. checks every sender identity (From, Sender and Return-Path headers,
-//     envelope MAIL FROM) is a verified identity of the account (SES:
-//     MessageRejected otherwise);
+//     envelope MAIL FROM) is a verified identity of the account, or one whose
+//     owner's policies let the account use it (sending authorisation,
+//     delegate.go) (SES: MessageRejected otherwise);
 //  3. checks the recipients (1 to 50, valid syntax) and, for an account in
 //     the sandbox, that each is covered by a verified identity of the
 //     account or is a mailbox simulator address (SES §8.5: MessageRejected
@@ -156,6 +157,13 @@ type Request struct {
 	Raw        []byte            // the message; line endings are normalised here
 	Tags       [][2]string       // API EmailTags; when set, X-SES-MESSAGE-TAGS is ignored (SES: no merge)
 	ConfigSet  string            // API ConfigurationSetName; overrides X-SES-CONFIGURATION-SET
+	// FromArn and FeedbackArn are the API's FromEmailAddressIdentityArn and
+	// FeedbackForwardingEmailAddressIdentityArn, FeedbackAddress its
+	// FeedbackForwardingEmailAddress (nil: none): sending authorisation,
+	// delegate.go. FromArn overrides the X-SES-SOURCE-ARN and X-SES-FROM-ARN
+	// header fields, FeedbackArn X-SES-RETURN-PATH-ARN.
+	FromArn, FeedbackArn string
+	FeedbackAddress      *address.Address
 
 	// RawScratch gives Raw up to Send, which then builds the prepared
 	// message in Raw's backing array (up to its capacity) instead of a
@@ -333,11 +341,12 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	if req.MailFrom != nil {
 		mailFrom = *req.MailFrom
 	}
-	senders, err := headerSenders(msg)
+	arns := messageARNs(req, msg)
+	senders, err := headerSenders(msg, arns)
 	if err != nil {
 		return "", err
 	}
-	sourceIdentity, authErr := s.authorize(ctx, req.Account, append([]address.Address{from, mailFrom}, senders...)...)
+	src, authErr := s.authorize(ctx, acct, req, arns, from, mailFrom, senders)
 	var unverified *UnverifiedError
 	if authErr != nil && !errors.As(authErr, &unverified) {
 		return "", authErr
@@ -348,6 +357,9 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 			return "", authErr
 		}
 		return "", err
+	}
+	if src.sandboxed {
+		acct.ProductionAccessEnabled = false // delegate.go
 	}
 	facts, err := s.recipientFacts(ctx, acct, rcpts, unverified)
 	if err != nil {
@@ -412,14 +424,14 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	}()
 	// DKIM-sign once, before storing: every recipient and retry sends the
 	// same signed bytes (SES signs with the From domain's key).
-	if sg, err := s.identities.Signer(ctx, req.Account, from); err != nil {
+	if sg, err := s.identities.Signer(ctx, src.owner, from); err != nil {
 		return "", &InternalError{Op: "loading DKIM key", Identity: from.Domain, Err: err}
 	} else if sg != nil {
 		if prep.Body, err = sg.SignInPlace(prep.Body); err != nil {
 			return "", &InternalError{Op: "DKIM signing", Identity: sg.Domain, Err: err}
 		}
 	}
-	mailJSON, err := event.Encode(s.mailObject(req, acct, id, now, mailFrom, sourceIdentity, rcpts, prep, set.Name))
+	mailJSON, err := event.Encode(s.mailObject(req, acct, id, now, mailFrom, src, rcpts, prep, set.Name))
 	if err != nil {
 		return "", &InternalError{Op: "encoding mail object", Identity: from.Email(), Err: err}
 	}
@@ -465,7 +477,7 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 				return err
 			}
 		}
-		if err := s.events.AddTx(tx, id, req.Account, "", now, event.SendDetail{ConfigurationSet: set.Name, Identity: sourceIdentity, Recipients: facts}); err != nil {
+		if err := s.events.AddTx(tx, id, req.Account, "", now, event.SendDetail{ConfigurationSet: set.Name, Identity: src.identity, Recipients: facts}); err != nil {
 			return err
 		}
 		for _, sp := range suppressed {
@@ -579,36 +591,6 @@ func (s *Sender) release(entries []*queue.Entry) {
 	})
 }
 
-// authorize checks that every sender identity of a message — From, MAIL
-// FROM, and the Sender and Return-Path headers when present — is covered by
-// a verified identity of account (SES §8.5). It returns the identity that
-// covers the first of addrs (mail.sourceArn), or an *UnverifiedError listing
-// the addresses no verified identity covers (SES MessageRejected / 554).
-func (s *Sender) authorize(ctx context.Context, account string, addrs ...address.Address) (string, error) {
-	var failed []string
-	first := ""
-	seen := map[string]bool{}
-	for _, a := range addrs {
-		if seen[a.Key()] {
-			continue
-		}
-		seen[a.Key()] = true
-		id, err := s.identities.Authorizing(ctx, account, a)
-		if err != nil {
-			return "", &StorageError{err}
-		}
-		if id == "" {
-			failed = append(failed, a.Email())
-		} else if first == "" {
-			first = id
-		}
-	}
-	if len(failed) > 0 {
-		return "", &UnverifiedError{Identities: failed, Region: s.cfg.Region}
-	}
-	return first, nil
-}
-
 // recipientFacts says of each recipient why it does not count towards the
 // quota and reputation (event.SendRecipient): a mailbox simulator address,
 // or one covered by a verified identity of the account (identity.Authorizing).
@@ -648,10 +630,10 @@ func (s *Sender) recipientFacts(ctx context.Context, acct account.Account, rcpts
 
 // headerSenders returns the addresses of the Sender and Return-Path header
 // fields (RFC 5322 §3.6.2, §3.6.7), each at most once (CheckDuplicates), in
-// that order; a Return-Path of "<>" names no identity. A field that does not
+// that order, with the ARN that covers each (arns.from, arns.returnPath); a Return-Path of "<>" names no identity. A field that does not
 // hold one valid mailbox is refused (*RejectedError).
-func headerSenders(msg *message.Message) ([]address.Address, error) {
-	var out []address.Address
+func headerSenders(msg *message.Message, arns senderARNs) ([]senderAddr, error) {
+	var out []senderAddr
 	for _, h := range []string{"Sender", "Return-Path"} {
 		vs := msg.Values(h)
 		if len(vs) == 0 || h == "Return-Path" && strings.TrimSpace(vs[0]) == "<>" {
@@ -661,7 +643,11 @@ func headerSenders(msg *message.Message) ([]address.Address, error) {
 		if err != nil {
 			return nil, &RejectedError{"Illegal address: the " + h + " header is invalid."}
 		}
-		out = append(out, a)
+		covering := arns.from
+		if h == "Return-Path" {
+			covering = arns.returnPath
+		}
+		out = append(out, senderAddr{a, covering})
 	}
 	return out, nil
 }
@@ -686,7 +672,7 @@ func (s *Sender) recipients(in []address.Address) ([]address.Address, error) {
 }
 
 func (s *Sender) mailObject(req Request, acct account.Account, id string, now time.Time, mailFrom address.Address,
-	sourceIdentity string, rcpts []address.Address, p *message.Prepared, configSet string) event.Mail {
+	src source, rcpts []address.Address, p *message.Prepared, configSet string) event.Mail {
 	dest := make([]string, len(rcpts))
 	for i, r := range rcpts {
 		dest[i] = r.Email()
@@ -717,7 +703,7 @@ func (s *Sender) mailObject(req Request, acct account.Account, id string, now ti
 		Timestamp:        event.Timestamp(now),
 		MessageID:        id,
 		Source:           source,
-		SourceArn:        fmt.Sprintf("arn:aws:ses:%s:%s:identity/%s", s.cfg.Region, acct.SendingAccountID, sourceIdentity),
+		SourceArn:        fmt.Sprintf("arn:aws:ses:%s:%s:identity/%s", s.cfg.Region, src.ownerID, src.identity),
 		SourceIP:         req.SourceIP,
 		SendingAccountID: acct.SendingAccountID,
 		CallerIdentity:   req.Caller,

@@ -544,6 +544,8 @@ func (s *session) sendError(err error) error {
 	var pausedSet *sending.ConfigSetPausedError
 	var enforced *sending.EnforcementPausedError
 	var throttled *sending.ThrottledError
+	var denied *sending.NotAuthorizedError
+	var badARN *sending.InvalidARNError
 	switch {
 	case s.ctx.Err() != nil:
 		s.b.Log.Debug("SMTP transaction ended by shutdown; nothing was stored", "remote_ip", s.ip, "err", err)
@@ -554,6 +556,11 @@ func (s *session) sendError(err error) error {
 		return errTempFailure
 	case errors.As(err, &unv):
 		return reply(554, smtp.EnhancedCode{5, 7, 1}, "Message rejected: "+unv.Error())
+	case errors.As(err, &denied):
+		// Sending authorisation (../shared/spec/ses.md §3.4).
+		return reply(554, smtp.EnhancedCode{5, 7, 1}, "Access denied: "+denied.Error())
+	case errors.As(err, &badARN):
+		return reply(554, smtp.EnhancedCode{5, 6, 0}, "Transaction failed: "+badARN.Error())
 	case errors.As(err, &large):
 		return errTooLong
 	case errors.As(err, &rej):

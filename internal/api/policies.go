@@ -1,0 +1,187 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/petrelmail/petrel/internal/configset"
+	"github.com/petrelmail/petrel/internal/identity"
+)
+
+// Sending authorisation policies (CreateEmailIdentityPolicy,
+// GetEmailIdentityPolicies, UpdateEmailIdentityPolicy,
+// DeleteEmailIdentityPolicy; ../shared/spec/ses.md §1.2, §11.6) and tags on
+// identities (CreateEmailIdentity.Tags, TagResource, UntagResource,
+// ListTagsForResource for arn:aws:ses:REGION:ACCOUNT:identity/NAME).
+
+// identityARN is the ARN of the caller's identity name
+// (arn:aws:ses:REGION:SENDINGACCOUNTID:identity/NAME), the Resource its
+// policies name.
+func (s *Server) identityARN(ctx context.Context, account, name string) (string, error) {
+	acct, err := s.Accounts.Cached(ctx, account)
+	if err != nil {
+		return "", err
+	}
+	return "arn:aws:ses:" + s.Accounts.Region() + ":" + acct.SendingAccountID + ":identity/" + name, nil
+}
+
+// policyError maps the identity package's policy errors to SES's.
+func policyError(name, policyName string, err error) error {
+	var pe *identity.PolicyError
+	switch {
+	case errors.Is(err, identity.ErrNotFound):
+		return notFound("Email identity %s does not exist.", name)
+	case errors.Is(err, identity.ErrPolicyNotFound):
+		return notFound("Policy %s does not exist for email identity %s.", policyName, name)
+	case errors.Is(err, identity.ErrPolicyExists):
+		return &Error{Code: "AlreadyExistsException", Status: 400, Message: "Policy " + policyName + " already exists for email identity " + name + "."}
+	case errors.Is(err, identity.ErrPolicyLimit):
+		return &Error{Code: "LimitExceededException", Status: 400, Message: "Email identity " + name + " already has 20 policies, the most it may have."}
+	case errors.As(err, &pe):
+		return badRequest("%s", pe.Error())
+	}
+	return err
+}
+
+// putPolicy is CreateEmailIdentityPolicy (create) and
+// UpdateEmailIdentityPolicy: body {"Policy": "<JSON>"}.
+func (s *Server) putPolicy(ctx context.Context, c *call, create bool) (any, error) {
+	var in struct{ Policy *string }
+	if err := decode(c, &in); err != nil {
+		return nil, err
+	}
+	name, policyName := c.r.PathValue("EmailIdentity"), c.r.PathValue("PolicyName")
+	if !identity.ValidPolicyName(policyName) {
+		return nil, badRequest("PolicyName %q is not valid: use 1-64 letters, digits, '-' and '_'.", policyName)
+	}
+	if in.Policy == nil || *in.Policy == "" {
+		return nil, badRequest("Policy is required.")
+	}
+	id, err := s.Identities.Get(ctx, c.account, name)
+	if err != nil {
+		return nil, policyError(name, policyName, err)
+	}
+	arn, err := s.identityARN(ctx, c.account, id.Name)
+	if err != nil {
+		return nil, err
+	}
+	p, err := identity.ParsePolicy(*in.Policy, arn)
+	if err != nil {
+		return nil, policyError(name, policyName, err)
+	}
+	if create {
+		err = s.Identities.CreatePolicy(ctx, c.account, id.Name, policyName, p)
+	} else {
+		err = s.Identities.UpdatePolicy(ctx, c.account, id.Name, policyName, p)
+	}
+	if err != nil {
+		return nil, policyError(name, policyName, err)
+	}
+	return struct{}{}, nil
+}
+
+func (s *Server) createIdentityPolicy(ctx context.Context, c *call) (any, error) {
+	return s.putPolicy(ctx, c, true)
+}
+
+func (s *Server) updateIdentityPolicy(ctx context.Context, c *call) (any, error) {
+	return s.putPolicy(ctx, c, false)
+}
+
+func (s *Server) deleteIdentityPolicy(ctx context.Context, c *call) (any, error) {
+	name, policyName := c.r.PathValue("EmailIdentity"), c.r.PathValue("PolicyName")
+	if !identity.ValidPolicyName(policyName) {
+		return nil, badRequest("PolicyName %q is not valid: use 1-64 letters, digits, '-' and '_'.", policyName)
+	}
+	if err := s.Identities.DeletePolicy(ctx, c.account, name, policyName); err != nil {
+		return nil, policyError(name, policyName, err)
+	}
+	return struct{}{}, nil
+}
+
+// getIdentityPolicies is GetEmailIdentityPolicies: {"Policies": {name: JSON}}.
+func (s *Server) getIdentityPolicies(ctx context.Context, c *call) (any, error) {
+	name := c.r.PathValue("EmailIdentity")
+	ps, err := s.Identities.Policies(ctx, c.account, name)
+	if err != nil {
+		return nil, policyError(name, "", err)
+	}
+	return struct{ Policies map[string]string }{ps}, nil
+}
+
+// identityTags checks tags as SES does (configset.ValidateTags: key,
+// value, duplicates, at most 50) and converts them.
+func identityTags(in []tag) ([]identity.Tag, error) {
+	if err := configset.ValidateTags(tagsIn(in)); err != nil {
+		return nil, badRequest("Tags: %s.", err.Error())
+	}
+	out := make([]identity.Tag, len(in))
+	for i, t := range in {
+		out[i] = identity.Tag{Key: t.Key, Value: t.Value}
+	}
+	return out, nil
+}
+
+func identityTagsOut(in []identity.Tag) []tag {
+	out := make([]tag, len(in))
+	for i, t := range in {
+		out[i] = tag{Key: t.Key, Value: t.Value}
+	}
+	return out
+}
+
+// taggedIdentity resolves a ResourceArn naming one of the caller's
+// identities, arn:aws:ses:REGION:ACCOUNT:identity/NAME, to the identity's
+// name; ok is false when arn names no identity (another resource type).
+// Another account's or region's ARN, or an identity the caller does not
+// have, is NotFoundException.
+func (s *Server) taggedIdentity(ctx context.Context, account, arn string) (name string, ok bool, err error) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "ses" || !strings.HasPrefix(parts[5], "identity/") {
+		return "", false, nil
+	}
+	name = strings.TrimPrefix(parts[5], "identity/")
+	acct, err := s.Accounts.Cached(ctx, account)
+	if err != nil {
+		return "", true, err
+	}
+	if parts[4] != acct.SendingAccountID || s.Region != "" && parts[3] != s.Region {
+		return "", true, notFound("Email identity %s does not exist.", name)
+	}
+	id, err := s.Identities.Get(ctx, account, name)
+	if err != nil {
+		return "", true, policyError(name, "", err)
+	}
+	return id.Name, true, nil
+}
+
+// tagIdentity, untagIdentity and listIdentityTags are TagResource,
+// UntagResource and ListTagsForResource for an identity.
+func (s *Server) tagIdentity(ctx context.Context, account, name string, in []tag) (any, error) {
+	tags, err := identityTags(in)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Identities.Tag(ctx, account, name, tags); errors.Is(err, identity.ErrTagLimit) {
+		return nil, badRequest("Tags: %s.", err.Error())
+	} else if err != nil {
+		return nil, policyError(name, "", err)
+	}
+	return struct{}{}, nil
+}
+
+func (s *Server) untagIdentity(ctx context.Context, account, name string, keys []string) (any, error) {
+	if err := s.Identities.Untag(ctx, account, name, keys); err != nil {
+		return nil, policyError(name, "", err)
+	}
+	return struct{}{}, nil
+}
+
+func (s *Server) listIdentityTags(ctx context.Context, account, name string) (any, error) {
+	tags, err := s.Identities.Tags(ctx, account, name)
+	if err != nil {
+		return nil, policyError(name, "", err)
+	}
+	return struct{ Tags []tag }{identityTagsOut(tags)}, nil
+}

@@ -1,0 +1,253 @@
+package sending
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/petrelmail/petrel/internal/account"
+	"github.com/petrelmail/petrel/internal/address"
+	"github.com/petrelmail/petrel/internal/identity"
+	"github.com/petrelmail/petrel/internal/message"
+)
+
+// Sending authorisation (../shared/spec/ses.md §1.3, §3.3, §11.6): a
+// delegate account sends as an identity another Petrel account owns by
+// naming the identity's ARN — the API's FromEmailAddressIdentityArn and
+// FeedbackForwardingEmailAddressIdentityArn, or the X-SES-SOURCE-ARN,
+// X-SES-FROM-ARN and X-SES-RETURN-PATH-ARN header fields of a raw or SMTP
+// message (stripped before delivery, as every X-SES-* field). The owner's
+// identity must exist and be verified, must cover the address, and the
+// owner's policies (identity.Evaluate) must allow the delegate's sending
+// account the operation (ses:SendEmail for the API, ses:SendRawEmail for
+// SMTP). Everything else is the delegate's: its sending quota, sandbox,
+// reputation and configuration sets (SES: "the number of messages you send
+// counts toward your sending quota"); the mail object's sourceArn is the
+// owner's identity ARN, its sendingAccountId the delegate's. A message
+// without an ARN is checked as before: against the sender's own verified
+// identities.
+
+// NotAuthorizedError is a delegated send the identity's policies do not
+// allow, or whose identity the ARN does not name (SES: AccessDenied, "User
+// `…' is not authorized to perform `ses:SendEmail' on resource `…'"; SMTP
+// 554 Access denied).
+type NotAuthorizedError struct {
+	Principal string // arn:aws:iam::<delegate's sending account id>:root
+	Action    string // ses:SendEmail, ses:SendRawEmail
+	Resource  string // the identity ARN as given
+}
+
+func (e *NotAuthorizedError) Error() string {
+	return "User `" + e.Principal + "' is not authorized to perform `" + e.Action + "' on resource `" + e.Resource + "'"
+}
+
+// InvalidARNError is an identity ARN that is not one (SES v2:
+// BadRequestException; v1 InvalidParameterValue).
+type InvalidARNError struct {
+	Field string // FromEmailAddressIdentityArn, X-SES-SOURCE-ARN, …
+	ARN   string
+}
+
+func (e *InvalidARNError) Error() string {
+	return "Invalid " + e.Field + " \"" + e.ARN + "\": expected an identity ARN, arn:aws:ses:REGION:ACCOUNTID:identity/NAME."
+}
+
+// arn is an ARN with the field it came from. An inherited ARN stands in
+// for a header field the message lacks (X-SES-FROM-ARN for a missing
+// X-SES-SOURCE-ARN, …): it applies to an address only when its identity
+// covers the address (applies), so that, say, an envelope sender of the
+// delegate's own domain is still checked against the delegate's identities.
+type arn struct {
+	field, value string
+	inherited    bool
+}
+
+// applies reports whether a is to be checked for addr: it is given, and
+// not inherited or naming an identity that covers addr.
+func (a arn) applies(addr address.Address) bool {
+	if a.value == "" {
+		return false
+	}
+	if !a.inherited {
+		return true
+	}
+	m := identityARNRE.FindStringSubmatch(a.value)
+	if m == nil {
+		return true // malformed: refused as such
+	}
+	n, _, err := identity.Normalize(m[3])
+	return err == nil && identity.Covers(n, addr)
+}
+
+// senderARNs are the sending-authorisation ARNs of a message: from covers
+// the From and Sender header fields, source the envelope sender,
+// returnPath the feedback address and the Return-Path header field. The
+// API's FromEmailAddressIdentityArn overrides both X-SES-SOURCE-ARN and
+// X-SES-FROM-ARN (SES); X-SES-SOURCE-ARN and X-SES-FROM-ARN stand in for
+// each other when alone, and either for a missing X-SES-RETURN-PATH-ARN
+// (SES recommends giving the source ARN only), as inherited ARNs.
+type senderARNs struct{ from, source, returnPath arn }
+
+func messageARNs(req Request, msg *message.Message) senderARNs {
+	get := func(f string) arn { return arn{field: f, value: strings.TrimSpace(msg.Get(f))} }
+	inherit := func(a, from arn) arn {
+		if a.value == "" && from.value != "" {
+			from.inherited = true
+			return from
+		}
+		return a
+	}
+	src, frm := get("X-SES-SOURCE-ARN"), get("X-SES-FROM-ARN")
+	src, frm = inherit(src, frm), inherit(frm, src)
+	if req.FromArn != "" {
+		src = arn{field: "FromEmailAddressIdentityArn", value: req.FromArn}
+		frm = src
+	}
+	ret := get("X-SES-RETURN-PATH-ARN")
+	if req.FeedbackArn != "" {
+		ret = arn{field: "FeedbackForwardingEmailAddressIdentityArn", value: req.FeedbackArn}
+	}
+	ret = inherit(ret, src)
+	return senderARNs{from: frm, source: src, returnPath: ret}
+}
+
+// identityARNRE is arn:aws:ses:REGION:ACCOUNTID:identity/NAME.
+// The region may be "*" (SES global endpoints).
+var identityARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:ses:([a-z0-9-]+|\*):([0-9]{12}):identity/(.+)$`)
+
+// source is the identity that authorised a message's From address: its
+// owner's sending account id and its name (mail.sourceArn).
+type source struct {
+	ownerID   string
+	identity  string
+	owner     string // the owner's account name (the DKIM key's)
+	sandboxed bool   // the owner is in the sandbox
+}
+
+// policyFacts are the facts of the message the policies' conditions read.
+type policyFacts struct {
+	from       address.Address
+	feedback   string
+	recipients []string
+}
+
+// delegated checks that acct may send as a under the identity ARN a.value
+// names, and returns that identity. Errors: *InvalidARNError,
+// *NotAuthorizedError, *UnverifiedError (the owner's identity is not
+// verified), *StorageError.
+func (s *Sender) delegated(ctx context.Context, acct account.Account, op string, a arn, addr address.Address, f policyFacts) (source, error) {
+	m := identityARNRE.FindStringSubmatch(a.value)
+	if m == nil {
+		return source{}, &InvalidARNError{Field: a.field, ARN: a.value}
+	}
+	region, ownerID, name := m[1], m[2], m[3]
+	refuse := &NotAuthorizedError{Principal: "arn:aws:iam::" + acct.SendingAccountID + ":root", Action: "ses:" + op, Resource: a.value}
+	if region != "*" && !strings.EqualFold(region, s.cfg.Region) {
+		return source{}, refuse
+	}
+	owner := acct
+	if ownerID != acct.SendingAccountID {
+		var err error
+		owner, err = s.accounts.BySendingAccountID(ctx, ownerID)
+		if errors.Is(err, account.ErrNotFound) {
+			return source{}, refuse
+		}
+		if err != nil {
+			return source{}, &StorageError{err}
+		}
+	}
+	canonical := "arn:aws:ses:" + s.cfg.Region + ":" + ownerID + ":identity/"
+	id, policies, err := s.identities.SendingPolicies(ctx, owner.Name, name, canonical)
+	switch {
+	case errors.Is(err, identity.ErrNotFound):
+		return source{}, refuse
+	case err != nil:
+		return source{}, &StorageError{err}
+	case !identity.Covers(id.Name, addr):
+		return source{}, refuse
+	case !id.Verified:
+		return source{}, &UnverifiedError{Identities: []string{id.Name}, Region: s.cfg.Region}
+	}
+	if owner.Name != acct.Name {
+		rcpts := f.recipients
+		d := identity.Evaluate(policies, identity.Request{
+			Principal: acct.SendingAccountID, Action: "ses:" + op, Resource: canonical + id.Name,
+			FromAddress: f.from.Email(), FromDisplayName: f.from.Name, FeedbackAddress: f.feedback, Recipients: rcpts, Now: time.Now(),
+		})
+		if d != identity.Allowed {
+			return source{}, refuse
+		}
+	}
+	// SES: both the owner and the delegate must be out of the sandbox to
+	// send to unverified addresses.
+	return source{ownerID: ownerID, identity: id.Name, owner: owner.Name, sandboxed: !owner.ProductionAccessEnabled}, nil
+}
+
+// senderAddr is a sender address of a message with the sending
+// authorisation ARN that covers it ("" for none).
+type senderAddr struct {
+	addr address.Address
+	arn  arn
+}
+
+// authorize checks that every sender identity of a message — From, MAIL
+// FROM (mailFrom), the Sender and Return-Path headers when present
+// (senders), and a FeedbackForwardingEmailAddress that comes with an ARN —
+// is covered by a verified identity of acct or, when an ARN applies to it,
+// by the identity another account lets acct use (delegated) (SES §8.5,
+// §11.6). It returns the identity that covers From (mail.sourceArn), or an
+// *UnverifiedError listing the addresses no verified identity covers (SES
+// MessageRejected / 554), or delegated's errors.
+func (s *Sender) authorize(ctx context.Context, acct account.Account, req Request, arns senderARNs, from, mailFrom address.Address, senders []senderAddr) (source, error) {
+	f := policyFacts{from: from, feedback: mailFrom.Email()}
+	if req.FeedbackAddress != nil {
+		f.feedback = req.FeedbackAddress.Email()
+		if req.FeedbackArn != "" {
+			senders = append(senders, senderAddr{*req.FeedbackAddress, arns.returnPath})
+		}
+	}
+	for _, r := range req.Recipients {
+		f.recipients = append(f.recipients, r.Email())
+	}
+	addrs := append([]senderAddr{{from, arns.from}, {mailFrom, arns.source}}, senders...)
+	var failed []string
+	var first source
+	seen := map[string]bool{}
+	for _, sa := range addrs {
+		k := sa.addr.Key() + "\x00" + sa.arn.value
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		src := source{ownerID: acct.SendingAccountID, owner: acct.Name}
+		if sa.arn.applies(sa.addr) {
+			var err error
+			var unv *UnverifiedError
+			if src, err = s.delegated(ctx, acct, req.Operation, sa.arn, sa.addr, f); errors.As(err, &unv) {
+				failed = append(failed, unv.Identities...)
+				continue
+			} else if err != nil {
+				return source{}, err
+			}
+		} else {
+			id, err := s.identities.Authorizing(ctx, acct.Name, sa.addr)
+			if err != nil {
+				return source{}, &StorageError{err}
+			}
+			if id == "" {
+				failed = append(failed, sa.addr.Email())
+				continue
+			}
+			src.identity = id
+		}
+		if first.identity == "" {
+			first = src
+		}
+	}
+	if len(failed) > 0 {
+		return source{}, &UnverifiedError{Identities: failed, Region: s.cfg.Region}
+	}
+	return first, nil
+}
