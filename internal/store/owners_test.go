@@ -22,6 +22,7 @@ var owners = map[string]string{
 	"smtp_networks":           "internal/account",
 	"identities":              "internal/identity",
 	"dkim_keys":               "internal/identity",
+	"identity_mail_from":      "internal/identity",
 	"events":                  "internal/event",
 	"messages":                "internal/spool",
 	"message_chunks":          "internal/spool",
