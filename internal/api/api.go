@@ -150,6 +150,7 @@ func (s *Server) Handler() http.Handler {
 	route("PutEmailIdentityDkimAttributes", "PUT /v2/email/identities/{EmailIdentity}/dkim", MaxSmallBody, s.putDkimAttributes)
 	route("PutEmailIdentityFeedbackAttributes", "PUT /v2/email/identities/{EmailIdentity}/feedback", MaxSmallBody, s.putFeedbackAttributes)
 	route("PutEmailIdentityConfigurationSetAttributes", "PUT /v2/email/identities/{EmailIdentity}/configuration-set", MaxSmallBody, s.putIdentityConfigSet)
+	route("PutEmailIdentityMailFromAttributes", "PUT /v2/email/identities/{EmailIdentity}/mail-from", MaxSmallBody, s.putMailFromAttributes)
 	route("GetMessageInsights", "GET /v2/email/insights/{MessageId}/", 0, s.getMessageInsights)
 	route("CreateConfigurationSet", "POST /v2/email/configuration-sets", MaxSmallBody, s.createConfigSet)
 	route("ListConfigurationSets", "GET /v2/email/configuration-sets", 0, s.listConfigSetsQuery)
@@ -435,7 +436,10 @@ func sendError(err error) *Error {
 	var pausedSet *sending.ConfigSetPausedError
 	var enforced *sending.EnforcementPausedError
 	var throttled *sending.ThrottledError
+	var mailFrom *sending.MailFromNotVerifiedError
 	switch {
+	case errors.As(err, &mailFrom):
+		return &Error{Code: "MailFromDomainNotVerifiedException", Status: 400, Message: mailFrom.Error()}
 	case errors.As(err, &throttled):
 		// ../shared/spec/ses.md §1.14; SES's v2 code for the daily quota is
 		// not documented: both are throttling (docs/quotas.md).

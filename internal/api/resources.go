@@ -224,6 +224,13 @@ func (s *Server) getIdentity(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	mailFrom, err := s.mailFromAttributesOf(ctx, c.account, id.Name)
+	if errors.Is(err, identity.ErrNotFound) {
+		return nil, notFound("Email identity %s does not exist.", name)
+	}
+	if err != nil {
+		return nil, err
+	}
 	return getEmailIdentityOutput{
 		ConfigurationSetName:     set,
 		IdentityType:             string(id.Kind),
@@ -231,7 +238,7 @@ func (s *Server) getIdentity(ctx context.Context, c *call) (any, error) {
 		VerifiedForSendingStatus: id.Verified,
 		VerificationStatus:       verificationStatus(id),
 		DkimAttributes:           attrs,
-		MailFromAttributes:       mailFromAttributes{BehaviorOnMxFailure: "USE_DEFAULT_VALUE", MailFromDomainStatus: "PENDING"},
+		MailFromAttributes:       mailFrom,
 		Policies:                 map[string]string{},
 		Tags:                     []tag{},
 	}, nil

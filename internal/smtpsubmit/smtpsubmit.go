@@ -544,6 +544,7 @@ func (s *session) sendError(err error) error {
 	var pausedSet *sending.ConfigSetPausedError
 	var enforced *sending.EnforcementPausedError
 	var throttled *sending.ThrottledError
+	var mailFrom *sending.MailFromNotVerifiedError
 	switch {
 	case s.ctx.Err() != nil:
 		s.b.Log.Debug("SMTP transaction ended by shutdown; nothing was stored", "remote_ip", s.ip, "err", err)
@@ -554,6 +555,10 @@ func (s *session) sendError(err error) error {
 		return errTempFailure
 	case errors.As(err, &unv):
 		return reply(554, smtp.EnhancedCode{5, 7, 1}, "Message rejected: "+unv.Error())
+	case errors.As(err, &mailFrom):
+		// The identity's custom MAIL FROM domain under REJECT_MESSAGE
+		// (../shared/spec/ses.md §1.7): 5.7.1, not authorised to send so.
+		return reply(554, smtp.EnhancedCode{5, 7, 1}, "Message rejected: "+mailFrom.Error())
 	case errors.As(err, &large):
 		return errTooLong
 	case errors.As(err, &rej):
