@@ -28,14 +28,6 @@ const (
 	RejectMessage   = "REJECT_MESSAGE"
 )
 
-// Record statuses (SES MailFromDomainStatus, DkimStatus, VerificationStatus).
-const (
-	StatusPending          = "PENDING"
-	StatusSuccess          = "SUCCESS"
-	StatusFailed           = "FAILED"
-	StatusTemporaryFailure = "TEMPORARY_FAILURE"
-)
-
 // MailFrom is an identity's custom MAIL FROM setting.
 type MailFrom struct {
 	Domain   string // lower-case A-labels; "" = custom MAIL FROM disabled

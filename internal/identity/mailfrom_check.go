@@ -70,14 +70,6 @@ type RecordVerdict struct {
 	Explanation string
 }
 
-// SES VerificationInfo.ErrorType values.
-const (
-	ErrorDNSServer    = "DNS_SERVER_ERROR"
-	ErrorHostNotFound = "HOST_NOT_FOUND"
-	ErrorTypeNotFound = "TYPE_NOT_FOUND"
-	ErrorInvalidValue = "INVALID_VALUE"
-)
-
 func dnsName(s string) string { return strings.ToLower(strings.TrimSuffix(s, ".")) }
 
 // EvaluateMailFromMX checks the MX records of MAIL FROM domain against
@@ -96,17 +88,17 @@ func EvaluateMailFromMX(domain string, want MailFromExpect, a DNSAnswer) RecordV
 		v.Status, v.ErrorType = StatusTemporaryFailure, ErrorDNSServer
 		v.Explanation = fmt.Sprintf("DNS did not answer the MX query for %s (%s); it will be asked again.", dnsName(domain), a.Detail)
 	case a.Outcome == DNSNXDomain:
-		v.Status, v.ErrorType = StatusPending, ErrorHostNotFound
+		v.Status, v.ErrorType = StatusPending, ErrorHostMissing
 		v.Explanation = fmt.Sprintf("%s does not exist in DNS: publish %s", dnsName(domain), v.Expected)
 	case len(a.MX) == 0:
-		v.Status, v.ErrorType = StatusPending, ErrorTypeNotFound
+		v.Status, v.ErrorType = StatusPending, ErrorTypeMissing
 		v.Explanation = fmt.Sprintf("%s has no MX record: publish %s", dnsName(domain), v.Expected)
 	case len(a.MX) > 1:
-		v.Status, v.ErrorType = StatusFailed, ErrorInvalidValue
+		v.Status, v.ErrorType = StatusFailed, ErrorBadValue
 		v.Explanation = fmt.Sprintf("%s has %d MX records; a MAIL FROM domain must have exactly one, naming %s. Remove the others, then check the identity again.",
 			dnsName(domain), len(a.MX), dnsName(want.MXHost))
 	case dnsName(a.MX[0].Host) != dnsName(want.MXHost):
-		v.Status, v.ErrorType = StatusPending, ErrorInvalidValue
+		v.Status, v.ErrorType = StatusPending, ErrorBadValue
 		host := dnsName(a.MX[0].Host)
 		if host == "" {
 			host = ". (a null MX)"
@@ -141,17 +133,17 @@ func EvaluateMailFromSPF(domain string, want MailFromExpect, a DNSAnswer) Record
 		v.Status, v.ErrorType = StatusTemporaryFailure, ErrorDNSServer
 		v.Explanation = fmt.Sprintf("DNS did not answer the TXT query for %s (%s); it will be asked again.", dnsName(domain), a.Detail)
 	case a.Outcome == DNSNXDomain:
-		v.Status, v.ErrorType = StatusPending, ErrorHostNotFound
+		v.Status, v.ErrorType = StatusPending, ErrorHostMissing
 		v.Explanation = fmt.Sprintf("%s does not exist in DNS: publish %s", dnsName(domain), v.Expected)
 	case len(spf) == 0:
-		v.Status, v.ErrorType = StatusPending, ErrorTypeNotFound
+		v.Status, v.ErrorType = StatusPending, ErrorTypeMissing
 		v.Explanation = fmt.Sprintf("%s has no SPF record (a TXT record starting \"v=spf1\"): publish %s", dnsName(domain), v.Expected)
 	case len(spf) > 1:
-		v.Status, v.ErrorType = StatusFailed, ErrorInvalidValue
+		v.Status, v.ErrorType = StatusFailed, ErrorBadValue
 		v.Explanation = fmt.Sprintf("%s has %d SPF records, which receivers treat as a permanent SPF error (RFC 7208 §4.5): keep one, %s, then check the identity again.",
 			dnsName(domain), len(spf), v.Expected)
 	case !spfAuthorizes(spf[0], inc):
-		v.Status, v.ErrorType = StatusPending, ErrorInvalidValue
+		v.Status, v.ErrorType = StatusPending, ErrorBadValue
 		v.Explanation = fmt.Sprintf("the SPF record of %s does not authorise Petrel: it needs \"include:%s\" before any \"all\" (or \"redirect=%s\" without \"all\").",
 			dnsName(domain), inc, inc)
 	default:

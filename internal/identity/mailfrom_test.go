@@ -170,11 +170,11 @@ func TestEvaluateMailFromMX(t *testing.T) {
 		explains  string
 	}{
 		{"one right MX", DNSAnswer{MX: []MXRecord{{10, "Feedback.Petrel.test."}}}, StatusSuccess, "", ""},
-		{"no such name", DNSAnswer{Outcome: DNSNXDomain}, StatusPending, ErrorHostNotFound, "does not exist"},
-		{"no MX", DNSAnswer{}, StatusPending, ErrorTypeNotFound, "no MX record"},
-		{"other host", DNSAnswer{MX: []MXRecord{{10, "mx.example.com."}}}, StatusPending, ErrorInvalidValue, "names mx.example.com, not feedback.petrel.test"},
-		{"null MX", DNSAnswer{MX: []MXRecord{{0, "."}}}, StatusPending, ErrorInvalidValue, "null MX"},
-		{"two MX", DNSAnswer{MX: []MXRecord{{10, "feedback.petrel.test."}, {20, "mx.example.com."}}}, StatusFailed, ErrorInvalidValue, "2 MX records"},
+		{"no such name", DNSAnswer{Outcome: DNSNXDomain}, StatusPending, ErrorHostMissing, "does not exist"},
+		{"no MX", DNSAnswer{}, StatusPending, ErrorTypeMissing, "no MX record"},
+		{"other host", DNSAnswer{MX: []MXRecord{{10, "mx.example.com."}}}, StatusPending, ErrorBadValue, "names mx.example.com, not feedback.petrel.test"},
+		{"null MX", DNSAnswer{MX: []MXRecord{{0, "."}}}, StatusPending, ErrorBadValue, "null MX"},
+		{"two MX", DNSAnswer{MX: []MXRecord{{10, "feedback.petrel.test."}, {20, "mx.example.com."}}}, StatusFailed, ErrorBadValue, "2 MX records"},
 		{"SERVFAIL", DNSAnswer{Outcome: DNSServerFailure, Detail: "SERVFAIL"}, StatusTemporaryFailure, ErrorDNSServer, "SERVFAIL"},
 	}
 	for _, c := range cases {
@@ -204,17 +204,17 @@ func TestEvaluateMailFromSPF(t *testing.T) {
 		{"include, pass qualifier, case", DNSAnswer{TXT: []string{"V=SPF1 +INCLUDE:Petrel.Test. -all", "google-site-verification=x"}}, StatusSuccess, ""},
 		{"include after other mechanisms", DNSAnswer{TXT: []string{"v=spf1 ip4:192.0.2.1 include:_spf.example.com include:petrel.test -all"}}, StatusSuccess, ""},
 		{"redirect without all", DNSAnswer{TXT: []string{"v=spf1 redirect=petrel.test"}}, StatusSuccess, ""},
-		{"redirect with all", DNSAnswer{TXT: []string{"v=spf1 redirect=petrel.test ~all"}}, StatusPending, ErrorInvalidValue},
-		{"include after all", DNSAnswer{TXT: []string{"v=spf1 -all include:petrel.test"}}, StatusPending, ErrorInvalidValue},
-		{"fail qualifier", DNSAnswer{TXT: []string{"v=spf1 -include:petrel.test ~all"}}, StatusPending, ErrorInvalidValue},
-		{"other include", DNSAnswer{TXT: []string{"v=spf1 include:amazonses.com ~all"}}, StatusPending, ErrorInvalidValue},
-		{"prefix of a longer name", DNSAnswer{TXT: []string{"v=spf1 include:petrel.test.evil.example ~all"}}, StatusPending, ErrorInvalidValue},
-		{"not SPF", DNSAnswer{TXT: []string{"v=spf10 include:petrel.test", "hello"}}, StatusPending, ErrorTypeNotFound},
-		{"no TXT", DNSAnswer{}, StatusPending, ErrorTypeNotFound},
-		{"no such name", DNSAnswer{Outcome: DNSNXDomain}, StatusPending, ErrorHostNotFound},
-		{"two SPF records", DNSAnswer{TXT: []string{"v=spf1 include:petrel.test ~all", "v=spf1 -all"}}, StatusFailed, ErrorInvalidValue},
+		{"redirect with all", DNSAnswer{TXT: []string{"v=spf1 redirect=petrel.test ~all"}}, StatusPending, ErrorBadValue},
+		{"include after all", DNSAnswer{TXT: []string{"v=spf1 -all include:petrel.test"}}, StatusPending, ErrorBadValue},
+		{"fail qualifier", DNSAnswer{TXT: []string{"v=spf1 -include:petrel.test ~all"}}, StatusPending, ErrorBadValue},
+		{"other include", DNSAnswer{TXT: []string{"v=spf1 include:amazonses.com ~all"}}, StatusPending, ErrorBadValue},
+		{"prefix of a longer name", DNSAnswer{TXT: []string{"v=spf1 include:petrel.test.evil.example ~all"}}, StatusPending, ErrorBadValue},
+		{"not SPF", DNSAnswer{TXT: []string{"v=spf10 include:petrel.test", "hello"}}, StatusPending, ErrorTypeMissing},
+		{"no TXT", DNSAnswer{}, StatusPending, ErrorTypeMissing},
+		{"no such name", DNSAnswer{Outcome: DNSNXDomain}, StatusPending, ErrorHostMissing},
+		{"two SPF records", DNSAnswer{TXT: []string{"v=spf1 include:petrel.test ~all", "v=spf1 -all"}}, StatusFailed, ErrorBadValue},
 		{"timeout", DNSAnswer{Outcome: DNSServerFailure, Detail: "i/o timeout"}, StatusTemporaryFailure, ErrorDNSServer},
-		{"bare v=spf1", DNSAnswer{TXT: []string{"v=spf1"}}, StatusPending, ErrorInvalidValue},
+		{"bare v=spf1", DNSAnswer{TXT: []string{"v=spf1"}}, StatusPending, ErrorBadValue},
 	}
 	for _, c := range cases {
 		v := EvaluateMailFromSPF("bounce.example.com", want, c.answer)
