@@ -108,6 +108,26 @@ type Config struct {
 	QuotaGrowthInterval  Duration `toml:"quota-growth-interval"`  // the least time between two growths of one account
 	QuotaMax24HourSend   int64    `toml:"quota-max-24h-send"`     // the most Max24HourSend growth gives
 	QuotaMaxSendRate     float64  `toml:"quota-max-send-rate"`    // the most MaxSendRate growth gives
+
+	// Verification by DNS (docs/identities.md, "Verification by DNS").
+	DKIMCNAMEZone     string   `toml:"dkim-cname-zone"`     // zone serving Easy DKIM keys: selectors are published as CNAMEs to <selector>.<zone> (SigningHostedZone); "" = TXT records with the key
+	VerifyWindow      Duration `toml:"verify-window"`       // how long a record never found is looked for before FAILED (SES: 72 h)
+	VerifyGrace       Duration `toml:"verify-grace"`        // how long a record that had been found may be missing before FAILED and the domain unverified (72 h)
+	VerifyRecheck     Duration `toml:"verify-recheck"`      // between checks of a record found (24 h)
+	VerifyPendingFast Duration `toml:"verify-pending-fast"` // between checks of a record not found, in its first hour (5 min)
+	VerifyPendingSlow Duration `toml:"verify-pending-slow"` // between checks of a record not found, after its first hour (30 min)
+	// Custom MAIL FROM (docs/identities.md, "Custom MAIL FROM").
+	MailFromMX string `toml:"mail-from-mx"` // host the one MX of a custom MAIL FROM domain must name ("" = the return-path domain)
+	SPFInclude string `toml:"spf-include"`  // domain a custom MAIL FROM domain's SPF record must include: or redirect= to ("" = the return-path domain)
+}
+
+// ReturnPathHost is the return-path domain in force: ReturnPathDomain,
+// else Hostname.
+func (c Config) ReturnPathHost() string {
+	if c.ReturnPathDomain != "" {
+		return c.ReturnPathDomain
+	}
+	return c.Hostname
 }
 
 // Duration is a time.Duration written as "14h", "90s" in TOML, or with a
@@ -250,6 +270,12 @@ func Default() Config {
 		QuotaGrowthInterval:  Duration(24 * time.Hour),
 		QuotaMax24HourSend:   1000000,
 		QuotaMaxSendRate:     200,
+
+		VerifyWindow:      Duration(72 * time.Hour),
+		VerifyGrace:       Duration(72 * time.Hour),
+		VerifyRecheck:     Duration(24 * time.Hour),
+		VerifyPendingFast: Duration(5 * time.Minute),
+		VerifyPendingSlow: Duration(30 * time.Minute),
 	}
 }
 
@@ -367,6 +393,14 @@ func Flags(fs *flag.FlagSet, cfg *Config) {
 	fs.Var(&cfg.QuotaGrowthInterval, "quota-growth-interval", "warm-up: the least time between two growths of one account, e.g. 24h (at least 1m)")
 	fs.Int64Var(&cfg.QuotaMax24HourSend, "quota-max-24h-send", cfg.QuotaMax24HourSend, "warm-up: the highest Max24HourSend growth gives (at least 1)")
 	fs.Float64Var(&cfg.QuotaMaxSendRate, "quota-max-send-rate", cfg.QuotaMaxSendRate, "warm-up: the highest MaxSendRate growth gives, recipients per second (above 0)")
+	fs.StringVar(&cfg.DKIMCNAMEZone, "dkim-cname-zone", cfg.DKIMCNAMEZone, "zone you serve Easy DKIM keys from: each domain publishes <selector>._domainkey.<domain> CNAME <selector>.<zone> and you publish the key's TXT at <selector>.<zone> (SES's SigningHostedZone); empty: each domain publishes a TXT record with the key")
+	fs.Var(&cfg.VerifyWindow, "verify-window", "how long a verification record never found is looked for before it is FAILED, e.g. 72h (at least 1h)")
+	fs.Var(&cfg.VerifyGrace, "verify-grace", "how long a verification record that had been found may be missing before it is FAILED and its domain no longer verified, e.g. 72h (at least 1h)")
+	fs.Var(&cfg.VerifyRecheck, "verify-recheck", "time between checks of a verification record that was found, e.g. 24h (at least 1m)")
+	fs.Var(&cfg.VerifyPendingFast, "verify-pending-fast", "time between checks of a verification record not found yet, in its first hour, e.g. 5m (at least 1m)")
+	fs.StringVar(&cfg.MailFromMX, "mail-from-mx", cfg.MailFromMX, "host the single MX record of a custom MAIL FROM domain must name: your return-path receiver (default: the return-path domain)")
+	fs.StringVar(&cfg.SPFInclude, "spf-include", cfg.SPFInclude, "domain whose SPF record authorises Petrel's sending addresses: a custom MAIL FROM domain's SPF record must have include:<it> or redirect=<it> (default: the return-path domain)")
+	fs.Var(&cfg.VerifyPendingSlow, "verify-pending-slow", "time between checks of a verification record not found yet, after its first hour, e.g. 30m (at least verify-pending-fast)")
 }
 
 // Validate returns every problem, each naming its field.
@@ -395,6 +429,18 @@ func (c Config) Validate() error {
 	}
 	if c.Hostname == "" {
 		errs = append(errs, errors.New("hostname: must be set"))
+	}
+	for _, f := range []struct{ name, v string }{{"mail-from-mx", c.MailFromMX}, {"spf-include", c.SPFInclude}} {
+		if f.v != "" {
+			if err := checkDomain(f.v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q %w", f.name, f.v, err))
+			}
+		}
+	}
+	if c.DKIMCNAMEZone != "" {
+		if err := checkDomain(c.DKIMCNAMEZone); err != nil {
+			errs = append(errs, fmt.Errorf("dkim-cname-zone: %q %w", c.DKIMCNAMEZone, err))
+		}
 	}
 	if c.MessageIDDomain != "" {
 		if err := checkDomain(c.MessageIDDomain); err != nil {
@@ -509,6 +555,11 @@ func (c Config) Validate() error {
 		{"quota-growth-interval", "at least 1m", c.QuotaGrowthInterval >= Duration(time.Minute)},
 		{"quota-max-24h-send", "at least 1", c.QuotaMax24HourSend >= 1},
 		{"quota-max-send-rate", "above 0", c.QuotaMaxSendRate > 0},
+		{"verify-window", "at least 1h", c.VerifyWindow >= Duration(time.Hour)},
+		{"verify-grace", "at least 1h", c.VerifyGrace >= Duration(time.Hour)},
+		{"verify-recheck", "at least 1m", c.VerifyRecheck >= Duration(time.Minute)},
+		{"verify-pending-fast", "at least 1m", c.VerifyPendingFast >= Duration(time.Minute)},
+		{"verify-pending-slow", "at least verify-pending-fast", c.VerifyPendingSlow >= c.VerifyPendingFast},
 	} {
 		if !f.ok {
 			errs = append(errs, fmt.Errorf("%s: must be %s", f.name, f.want))

@@ -230,3 +230,119 @@ func recomputeVerifiedTx(db *store.DB, tx *sql.Tx, account, name string) (bool, 
 func (s *Service) cnameStyle(origin string) bool {
 	return s.DKIMCNAMEZone != "" && origin == OriginEasy
 }
+
+// SigningHostedZone is SES's DkimAttributes.SigningHostedZone for a key of
+// origin: the CNAME zone when its records are CNAMEs, else "".
+func (s *Service) SigningHostedZone(origin string) string {
+	if s.cnameStyle(origin) {
+		return s.DKIMCNAMEZone
+	}
+	return ""
+}
+
+// DKIMStatus is SES's DkimAttributes.Status of a domain's key: its DKIM
+// record's state, PENDING until the checker has seen the key.
+func (s *Service) DKIMStatus(ctx context.Context, account, domain, selector string) (string, error) {
+	r, err := s.RecordStatus(ctx, account, domain, PurposeDKIM, DKIMRecordName(selector, domain))
+	if errors.Is(err, ErrNotFound) {
+		return StatusPending, nil
+	}
+	return r.Status, err
+}
+
+// Verification is an identity's verification as SES reports it
+// (GetEmailIdentity VerificationStatus and VerificationInfo).
+type Verification struct {
+	Status      string    // SUCCESS, PENDING, FAILED or TEMPORARY_FAILURE
+	LastChecked time.Time // zero: never checked
+	LastSuccess time.Time // zero: never found
+	ErrorType   string    // of the last failed check ('' when none)
+	SOA         *SOARecord
+}
+
+// Verifications returns the verification of each of ids (of account), by
+// name. An identity the operator vouched for, or an address verified
+// otherwise, is SUCCESS. A domain is SUCCESS when a DKIM or token record
+// is; else TEMPORARY_FAILURE when one is (within the window, or within the
+// grace after a success, when the domain is still verified); else PENDING
+// when one is or the checker has not seen the domain yet; else FAILED.
+func (s *Service) Verifications(ctx context.Context, account string, ids []Identity) (map[string]Verification, error) {
+	out := make(map[string]Verification, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	names := make([]any, 0, len(ids)+1)
+	names = append(names, account)
+	for _, id := range ids {
+		names = append(names, id.Name)
+	}
+	in := " AND identity IN (" + store.Placeholders(len(ids)) + ")"
+	vouched := map[string]bool{}
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT name FROM identities WHERE account = ? AND vouched = 1 AND name IN ("+store.Placeholders(len(ids))+")"), names...)
+	if err != nil {
+		return nil, err
+	}
+	if vouched, err = store.StringSet(rows); err != nil {
+		return nil, err
+	}
+	rows, err = s.db.QueryContext(ctx, s.db.Rebind("SELECT "+recordColumns+" FROM identity_records WHERE account = ?"+in+" ORDER BY purpose, name"), names...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	recs := map[string][]Record{}
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, err
+		}
+		if r.Purpose == PurposeDKIM || r.Purpose == PurposeDomainToken {
+			recs[r.Identity] = append(recs[r.Identity], r)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		out[id.Name] = summarize(id, vouched[id.Name], recs[id.Name])
+	}
+	return out, nil
+}
+
+func summarize(id Identity, vouched bool, recs []Record) Verification {
+	var v Verification
+	has := map[string]bool{}
+	for _, r := range recs {
+		has[r.Status] = true
+		if r.LastChecked.After(v.LastChecked) {
+			v.LastChecked = r.LastChecked
+		}
+		if r.LastSuccess.After(v.LastSuccess) {
+			v.LastSuccess = r.LastSuccess
+		}
+		if v.SOA == nil {
+			v.SOA = r.SOA
+		}
+		if v.ErrorType == "" && r.Status != StatusSuccess {
+			v.ErrorType = r.ErrorType
+		}
+	}
+	switch {
+	case vouched || id.Kind != Domain && id.Verified:
+		v.Status = StatusSuccess
+	case id.Kind != Domain:
+		v.Status = StatusPending
+	case has[StatusSuccess]:
+		v.Status = StatusSuccess
+	case has[StatusTemporaryFailure]:
+		v.Status = StatusTemporaryFailure
+	case has[StatusPending] || len(recs) == 0:
+		v.Status = StatusPending
+	default:
+		v.Status = StatusFailed
+	}
+	if v.Status == StatusSuccess && !vouched {
+		v.ErrorType = ""
+	}
+	return v
+}
