@@ -262,3 +262,37 @@ func FuzzEvaluateMailFromSPF(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkMailFromFor is the send path's custom MAIL FROM lookup from the
+// cache: an account with no MAIL FROM domain ("none") and one whose domain
+// identity has one ("set", which also reads the verified set).
+func BenchmarkMailFromFor(b *testing.B) {
+	db := store.OpenTest(b, "sqlite")
+	ctx := b.Context()
+	accts, _ := account.New(db, b.TempDir()+"/k", "us-east-1")
+	for _, a := range []string{"none", "set"} {
+		if _, err := accts.Create(ctx, a); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s := New(db, accts)
+	for _, a := range []string{"none", "set"} {
+		if _, err := s.Create(ctx, a, "example.com", true); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.PutMailFrom(ctx, "set", "example.com", "bounce.example.com", ""); err != nil {
+		b.Fatal(err)
+	}
+	from, _ := address.Parse("sender@mail.example.com")
+	for _, a := range []string{"none", "set"} {
+		b.Run(a, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, _, err := s.MailFromFor(ctx, a, from); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
