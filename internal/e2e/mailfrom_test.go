@@ -51,6 +51,13 @@ func TestCustomMailFrom(t *testing.T) {
 				return *out.MailFromAttributes
 			}
 
+			// Another account's identity is not found either.
+			if _, err := e.d.Services().Accounts.Create(ctx, "other"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.d.Services().Identities.Create(ctx, "other", "other.test", true); err != nil {
+				t.Fatal(err)
+			}
 			for _, c := range []struct {
 				name, identity, domain string
 				behavior               types.BehaviorOnMxFailure
@@ -61,6 +68,7 @@ func TestCustomMailFrom(t *testing.T) {
 				{"bad name", "example.com", "bad_label.example.com", "", "BadRequestException", "not a valid domain"},
 				{"bad behaviour", "example.com", "bounce.example.com", "SOMETIMES", "BadRequestException", "BehaviorOnMxFailure"},
 				{"unknown identity", "nope.test", "bounce.nope.test", "", "NotFoundException", "nope.test"},
+				{"another account's identity", "other.test", "bounce.other.test", "", "NotFoundException", "other.test"},
 			} {
 				err := put(c.identity, c.domain, c.behavior)
 				var ae smithy.APIError
