@@ -80,8 +80,8 @@ commands:
   identity delete NAME --account A    delete an identity
   identity dkim DOMAIN --account A [--dkim rsa2048|rsa1024|ed25519 | --key FILE --selector S]
                    [--dkim-cname-zone ZONE]
-                                      show the domain's DKIM key and the records to publish
-                                      (CNAME into ZONE, or TXT); generate a new key, or install your own
+                                      show the domain's DKIM key and the records (CNAME into ZONE,
+                                      or TXT) to publish; generate a new key, or install your own
   identity notifications NAME --account A [--bounce-topic ARN] [--complaint-topic ARN]
                    [--delivery-topic ARN] [--headers-in bounce,complaint,delivery|none] [--forwarding on|off]
                                       show or set where the identity's bounce, complaint and
