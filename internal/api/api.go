@@ -159,6 +159,7 @@ func (s *Server) Handler() http.Handler {
 	route("GetEmailIdentityPolicies", "GET /v2/email/identities/{EmailIdentity}/policies", 0, s.getIdentityPolicies)
 	route("UpdateEmailIdentityPolicy", "PUT /v2/email/identities/{EmailIdentity}/policies/{PolicyName}", MaxSmallBody, s.updateIdentityPolicy)
 	route("DeleteEmailIdentityPolicy", "DELETE /v2/email/identities/{EmailIdentity}/policies/{PolicyName}", 0, s.deleteIdentityPolicy)
+	route("PutEmailIdentityMailFromAttributes", "PUT /v2/email/identities/{EmailIdentity}/mail-from", MaxSmallBody, s.putMailFromAttributes)
 	route("GetMessageInsights", "GET /v2/email/insights/{MessageId}/", 0, s.getMessageInsights)
 	route("CreateConfigurationSet", "POST /v2/email/configuration-sets", MaxSmallBody, s.createConfigSet)
 	route("ListConfigurationSets", "GET /v2/email/configuration-sets", 0, s.listConfigSetsQuery)
@@ -454,6 +455,7 @@ func sendError(err error) *Error {
 	var throttled *sending.ThrottledError
 	var denied *sending.NotAuthorizedError
 	var badARN *sending.InvalidARNError
+	var mailFrom *sending.MailFromNotVerifiedError
 	switch {
 	case errors.As(err, &denied):
 		// SES answers a delegated send its policies do not allow with the
@@ -461,6 +463,8 @@ func sendError(err error) *Error {
 		return &Error{Code: "AccessDeniedException", Status: 403, Message: denied.Error()}
 	case errors.As(err, &badARN):
 		return badRequest("%s", badARN.Error())
+	case errors.As(err, &mailFrom):
+		return &Error{Code: "MailFromDomainNotVerifiedException", Status: 400, Message: mailFrom.Error()}
 	case errors.As(err, &throttled):
 		// ../shared/spec/ses.md §1.14; SES's v2 code for the daily quota is
 		// not documented: both are throttling (docs/quotas.md).

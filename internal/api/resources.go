@@ -277,6 +277,13 @@ func (s *Server) getIdentity(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	mailFrom, err := s.mailFromAttributesOf(ctx, c.account, id.Name)
+	if errors.Is(err, identity.ErrNotFound) {
+		return nil, notFound("Email identity %s does not exist.", name)
+	}
+	if err != nil {
+		return nil, err
+	}
 	status, info, err := s.verification(ctx, c.account, id)
 	if err != nil {
 		return nil, err
@@ -297,7 +304,7 @@ func (s *Server) getIdentity(ctx context.Context, c *call) (any, error) {
 		VerificationStatus:       status,
 		VerificationInfo:         info,
 		DkimAttributes:           attrs,
-		MailFromAttributes:       mailFromAttributes{BehaviorOnMxFailure: "USE_DEFAULT_VALUE", MailFromDomainStatus: "PENDING"},
+		MailFromAttributes:       mailFrom,
 		Policies:                 policies,
 		Tags:                     identityTagsOut(tags),
 	}, nil

@@ -121,6 +121,18 @@ type Config struct {
 	VerifyRecheck     Duration `toml:"verify-recheck"`      // between checks of a record found (24 h)
 	VerifyPendingFast Duration `toml:"verify-pending-fast"` // between checks of a record not found, in its first hour (5 min)
 	VerifyPendingSlow Duration `toml:"verify-pending-slow"` // between checks of a record not found, after its first hour (30 min)
+	// Custom MAIL FROM (docs/identities.md, "Custom MAIL FROM").
+	MailFromMX string `toml:"mail-from-mx"` // host the one MX of a custom MAIL FROM domain must name ("" = the return-path domain)
+	SPFInclude string `toml:"spf-include"`  // domain a custom MAIL FROM domain's SPF record must include: or redirect= to ("" = the return-path domain)
+}
+
+// ReturnPathHost is the return-path domain in force: ReturnPathDomain,
+// else Hostname.
+func (c Config) ReturnPathHost() string {
+	if c.ReturnPathDomain != "" {
+		return c.ReturnPathDomain
+	}
+	return c.Hostname
 }
 
 // Duration is a time.Duration written as "14h", "90s" in TOML, or with a
@@ -392,6 +404,8 @@ func Flags(fs *flag.FlagSet, cfg *Config) {
 	fs.Var(&cfg.VerifyGrace, "verify-grace", "how long a verification record that had been found may be missing before it is FAILED and its domain no longer verified, e.g. 72h (at least 1h)")
 	fs.Var(&cfg.VerifyRecheck, "verify-recheck", "time between checks of a verification record that was found, e.g. 24h (at least 1m)")
 	fs.Var(&cfg.VerifyPendingFast, "verify-pending-fast", "time between checks of a verification record not found yet, in its first hour, e.g. 5m (at least 1m)")
+	fs.StringVar(&cfg.MailFromMX, "mail-from-mx", cfg.MailFromMX, "host the single MX record of a custom MAIL FROM domain must name: your return-path receiver (default: the return-path domain)")
+	fs.StringVar(&cfg.SPFInclude, "spf-include", cfg.SPFInclude, "domain whose SPF record authorises Petrel's sending addresses: a custom MAIL FROM domain's SPF record must have include:<it> or redirect=<it> (default: the return-path domain)")
 	fs.Var(&cfg.VerifyPendingSlow, "verify-pending-slow", "time between checks of a verification record not found yet, after its first hour, e.g. 30m (at least verify-pending-fast)")
 }
 
@@ -421,6 +435,13 @@ func (c Config) Validate() error {
 	}
 	if c.Hostname == "" {
 		errs = append(errs, errors.New("hostname: must be set"))
+	}
+	for _, f := range []struct{ name, v string }{{"mail-from-mx", c.MailFromMX}, {"spf-include", c.SPFInclude}} {
+		if f.v != "" {
+			if err := checkDomain(f.v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q %w", f.name, f.v, err))
+			}
+		}
 	}
 	if c.DKIMCNAMEZone != "" {
 		if err := checkDomain(c.DKIMCNAMEZone); err != nil {

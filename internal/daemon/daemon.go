@@ -22,6 +22,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -188,7 +189,8 @@ func accountReputations(rep *reputation.Service) func(context.Context) ([]metric
 func (s *Services) Close() error { return s.DB.Close() }
 
 // Checker returns the DNS checker of the identities' verification records
-// (--dns, the verify-* timings); log nil discards.
+// (--dns, the verify-* timings, --mail-from-mx and --spf-include, both
+// defaulting to the return-path domain); log nil discards.
 func (s *Services) Checker(cfg config.Config, log *slog.Logger) (*identity.Checker, error) {
 	r, err := resolver.New(cfg.DNS)
 	if err != nil {
@@ -196,7 +198,8 @@ func (s *Services) Checker(cfg config.Config, log *slog.Logger) (*identity.Check
 	}
 	return &identity.Checker{S: s.Identities, DNS: r, Log: log,
 		Window: time.Duration(cfg.VerifyWindow), Grace: time.Duration(cfg.VerifyGrace), Recheck: time.Duration(cfg.VerifyRecheck),
-		PendingFast: time.Duration(cfg.VerifyPendingFast), PendingSlow: time.Duration(cfg.VerifyPendingSlow)}, nil
+		PendingFast: time.Duration(cfg.VerifyPendingFast), PendingSlow: time.Duration(cfg.VerifyPendingSlow),
+		MailFrom: identity.MailFromExpect{MXHost: cmp.Or(cfg.MailFromMX, cfg.ReturnPathHost()), SPFInclude: cmp.Or(cfg.SPFInclude, cfg.ReturnPathHost())}}, nil
 }
 
 // checkEvery is how often the daemon looks for due verification records.
@@ -285,10 +288,7 @@ func (d *Daemon) build(ctx context.Context) error {
 	if d.rules, err = bounce.NewClassifier(cfg.BounceRules); err != nil {
 		return fmt.Errorf("bounce-rules: %w", err)
 	}
-	returnDomain := cfg.ReturnPathDomain
-	if returnDomain == "" {
-		returnDomain = cfg.Hostname
-	}
+	returnDomain := cfg.ReturnPathHost()
 	feedbackKey := bounce.FeedbackKey([]byte(verpKey))
 	msgIDDomain := cfg.MessageIDDomain
 	if msgIDDomain == "" {

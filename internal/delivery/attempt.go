@@ -37,7 +37,13 @@ func (w *worker) attempt(e *queue.Entry) (outcome, bool) {
 	start := time.Now()
 	rp := e.MailFrom // system mail: as given, "" being the null reverse-path <>
 	if !e.System {
-		rp = bounce.ReturnPath(e.MessageID, rcptIndex(e.ID), d.cfg.ReturnPathDomain, d.cfg.VERPSecret)
+		// At the identity's custom MAIL FROM domain when acceptance chose
+		// it (SES §9.3), else at the deployment's return-path domain.
+		domain := e.ReturnPathDomain
+		if domain == "" {
+			domain = d.cfg.ReturnPathDomain
+		}
+		rp = bounce.ReturnPath(e.MessageID, rcptIndex(e.ID), domain, d.cfg.VERPSecret)
 	}
 	if r, command, ok := checkPaths(rp, e.Rcpt); !ok {
 		// An address that cannot be written safely (accepted by an older

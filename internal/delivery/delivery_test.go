@@ -253,7 +253,8 @@ func TestConnectionRefusals(t *testing.T) {
 
 // TestSystemMailReturnPath: a system entry goes out with its own envelope
 // sender — the null reverse-path <> or the address given — never the VERP
-// return path, which a normal entry of the same harness still gets.
+// return path, which a normal entry of the same harness still gets, at the
+// return-path domain or at the entry's custom MAIL FROM domain.
 func TestSystemMailReturnPath(t *testing.T) {
 	mx := mxtest.Start(t, "127.0.0.1", 0)
 	h := newHarness(t, Config{RelayHost: mx.Addr, ReturnPathDomain: "bounces.petrel.test"})
@@ -263,10 +264,12 @@ func TestSystemMailReturnPath(t *testing.T) {
 		rcpt   string
 		e      queue.Entry
 		prefix string // of MAIL FROM as the MX saw it
+		domain string // of a VERP MAIL FROM
 	}{
-		{"null@example.net", queue.Entry{System: true}, ""},
-		{"given@example.net", queue.Entry{System: true, MailFrom: "notify@petrel.test"}, "notify@petrel.test"},
-		{"verp@example.net", queue.Entry{}, "b-msg-"},
+		{"null@example.net", queue.Entry{System: true}, "", ""},
+		{"given@example.net", queue.Entry{System: true, MailFrom: "notify@petrel.test"}, "notify@petrel.test", ""},
+		{"verp@example.net", queue.Entry{}, "b-msg-", "@bounces.petrel.test"},
+		{"custom@example.net", queue.Entry{ReturnPathDomain: "bounce.example.com"}, "b-msg-", "@bounce.example.com"},
 	}
 	for _, c := range cases {
 		c.e.Rcpt, c.e.Domain, c.e.Created, c.e.Deadline = c.rcpt, "example.net", now, now.Add(time.Minute)
@@ -286,7 +289,7 @@ func TestSystemMailReturnPath(t *testing.T) {
 			t.Errorf("%s: not received", c.rcpt)
 		case c.prefix == "" && got != "":
 			t.Errorf("%s: MAIL FROM <%s>, want <>", c.rcpt, got)
-		case c.prefix != "" && (!strings.HasPrefix(got, c.prefix) || c.prefix == "b-msg-" && !strings.HasSuffix(got, "@bounces.petrel.test")):
+		case c.prefix != "" && (!strings.HasPrefix(got, c.prefix) || !strings.HasSuffix(got, c.domain)):
 			t.Errorf("%s: MAIL FROM <%s>, want %s…", c.rcpt, got, c.prefix)
 		}
 	}

@@ -60,6 +60,7 @@ type Service struct {
 	verified map[string]verifiedSet     // account → its verified identities, for Authorizing
 	dkim     map[string]cachedSigners   // account → DKIM signers by domain, for Signer
 	notif    map[string]accountSettings // account → its identities' notification settings (notifications.go)
+	mailFrom map[string]cachedMailFrom  // account → its identities' custom MAIL FROM settings (mailfrom.go)
 	changes  int                        // bumped by forget, so a load racing a change is not cached
 }
 
@@ -84,6 +85,7 @@ func (s *Service) forget(account string) {
 	delete(s.verified, account)
 	delete(s.dkim, account)
 	delete(s.notif, account)
+	delete(s.mailFrom, account)
 	s.changes++
 	s.mu.Unlock()
 }
@@ -210,6 +212,9 @@ func (s *Service) Delete(ctx context.Context, account, name string) error {
 	var res sql.Result
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		if err := s.db.ExecTx(tx, "DELETE FROM dkim_keys WHERE account = ? AND identity = ?", account, n); err != nil {
+			return err
+		}
+		if err := s.db.ExecTx(tx, "DELETE FROM identity_mail_from WHERE account = ? AND identity = ?", account, n); err != nil {
 			return err
 		}
 		if err := s.db.ExecTx(tx, "DELETE FROM identity_records WHERE account = ? AND identity = ?", account, n); err != nil {

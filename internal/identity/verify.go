@@ -12,6 +12,7 @@ import (
 
 	"github.com/petrelmail/petrel/internal/dkim"
 	"github.com/petrelmail/petrel/internal/resolver"
+	"github.com/petrelmail/petrel/internal/store"
 )
 
 // Checker verifies identities by DNS (issue 16; SES §9.2, §9.3): it keeps
@@ -48,6 +49,10 @@ type Checker struct {
 	Recheck     time.Duration // between checks of a SUCCESS record; 0: 24 h
 	PendingFast time.Duration // between checks for the first hour of a window; 0: 5 min
 	PendingSlow time.Duration // between checks after that; 0: 30 min
+
+	// MailFrom is what custom MAIL FROM domains' MX and SPF records must
+	// name (mailfrom_records.go).
+	MailFrom MailFromExpect
 }
 
 // Lease is how long a claimed record is not offered to another node.
@@ -86,6 +91,7 @@ type recordKey struct {
 type verdict struct {
 	ok        bool
 	temporary bool   // the lookup failed (SERVFAIL, no answer, Petrel's own error): says nothing about the record
+	permanent bool   // wrong in a way that fails at once, before any success (several MX records of a MAIL FROM domain)
 	errType   string // SES ErrorType when not ok
 	found     string
 	detail    string
@@ -108,11 +114,16 @@ type recordSource struct {
 	check func(ctx context.Context, c *Checker, k recordKey) verdict
 	// verifies: a SUCCESS record of this kind verifies its domain.
 	verifies bool
+	// settle, when set, runs in the transaction that records a check of
+	// one of its records, and reports whether it changed what the send
+	// path caches (the MAIL FROM status).
+	settle func(db *store.DB, tx *sql.Tx, k recordKey) (bool, error)
 }
 
 var recordSources = []recordSource{
 	{purposes: []string{PurposeDKIM}, list: listDKIMRecords, check: checkDKIMRecord, verifies: true},
 	{purposes: []string{PurposeDomainToken}, list: listTokenRecords, check: checkTokenRecord, verifies: true},
+	mailFromSource,
 }
 
 // verifyingPurposes are the purposes of the records that verify a domain.
@@ -303,7 +314,7 @@ func (c *Checker) advance(r Record, v verdict, now time.Time) Record {
 		r.NextCheck = c.pendingNext(r.MissingSince, now, grace)
 		return r
 	}
-	if now.Sub(r.Started) >= window {
+	if now.Sub(r.Started) >= window || v.permanent {
 		r.Status, r.NextCheck = StatusFailed, time.Time{}
 		return r
 	}
@@ -543,10 +554,16 @@ func (c *Checker) checkOne(ctx context.Context, k recordKey, restart bool) (Reco
 			c.log().Info("identity record changed state", "account", k.Account, "identity", k.Identity, "purpose", k.Purpose,
 				"name", k.Name, "from", before, "to", r.Status, "error_type", r.ErrorType, "detail", r.Detail)
 		}
+		if src.settle != nil {
+			if changed, err = src.settle(db, tx, k); err != nil {
+				return err
+			}
+		}
 		if !src.verifies {
 			return nil
 		}
-		changed, err = recomputeVerifiedTx(db, tx, k.Account, k.Identity)
+		ch, err := recomputeVerifiedTx(db, tx, k.Account, k.Identity)
+		changed = changed || ch
 		return err
 	})
 	if changed {

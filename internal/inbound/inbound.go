@@ -10,10 +10,11 @@
 //  2. MAIL: the null path or a syntactically valid RFC 5321 §4.1.2 path
 //     (else "553 5.1.7"), at most MessagesPerMinute from one address (a
 //     token bucket per IP); more get "450 4.7.1" and the sender retries.
-//  3. RCPT: accept only valid VERP addresses (the MAC must verify) and the
-//     configured feedback mailboxes (postmaster, abuse, fbl) at the return
-//     domain. Anything else is refused, so Petrel is neither an open relay
-//     nor a backscatter source.
+//  3. RCPT: accept only valid VERP addresses (the MAC must verify; at the
+//     return-path domain or at any other, such as an identity's custom MAIL
+//     FROM domain) and the configured feedback mailboxes (postmaster, abuse,
+//     fbl) at the return domain. Anything else is refused, so Petrel is
+//     neither an open relay nor a backscatter source.
 //  4. DATA: at most MaxSize bytes (552 5.3.4 beyond), lines of any length
 //     within it (MTAs return originals as they got them, RFC 5321
 //     §4.5.3.1.6 limits notwithstanding). bounce.Parse says what
@@ -212,14 +213,27 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	return nil
 }
 
+// Rcpt accepts a VERP address whose MAC verifies, at any domain, and the
+// feedback mailboxes at the return-path domain; anything else is refused
+// (550 5.1.1 at the return-path domain, 550 5.7.1 Relaying denied
+// elsewhere).
+//
+// Any domain, not only the return-path domain and the identities' custom
+// MAIL FROM domains (their MX names this receiver, ../shared/spec/ses.md
+// §9.3): the MAC over the message ID and recipient index is the proof that
+// Petrel issued the address, and the domain adds none — whoever can forge
+// the local part can send it to the return-path domain too. Checking the
+// domain against the MAIL FROM domains would read every account's
+// identities here, and would refuse the late DSNs (days after the send)
+// to a MAIL FROM domain changed or disabled since. Nothing is relayed.
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	local, domain, _ := strings.Cut(to, "@")
-	if !strings.EqualFold(domain, s.b.Domain) {
-		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relaying denied"}
-	}
 	if id, idx, err := bounce.ParseReturnPath(to, s.b.VERPSecret); err == nil {
 		s.rcpts = append(s.rcpts, Rcpt{Addr: to, MessageID: id, Index: idx})
 		return nil
+	}
+	if !strings.EqualFold(domain, s.b.Domain) {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relaying denied"}
 	}
 	for _, m := range s.b.Mailboxes {
 		if strings.EqualFold(local, m) {
@@ -548,10 +562,9 @@ func (b *Backend) proof(rep *bounce.Report, rcpts []Rcpt) (messageID, index, by 
 		}
 	}
 	if rp := rep.Original.ReturnPath; rp != "" {
-		if _, domain, _ := strings.Cut(rp, "@"); strings.EqualFold(domain, b.Domain) {
-			if id, idx, err := bounce.ParseReturnPath(rp, b.VERPSecret); err == nil {
-				return id, idx, ByReturnedVERP
-			}
+		// At any domain, as in Rcpt: a custom MAIL FROM domain's too.
+		if id, idx, err := bounce.ParseReturnPath(rp, b.VERPSecret); err == nil {
+			return id, idx, ByReturnedVERP
 		}
 	}
 	if tok := rep.Original.FeedbackToken; tok != "" && len(b.FeedbackKey) > 0 {

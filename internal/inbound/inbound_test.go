@@ -718,3 +718,44 @@ func TestMixedReport(t *testing.T) {
 		}
 	}
 }
+
+// TestCustomMailFromDomain: a VERP address at an identity's custom MAIL
+// FROM domain is accepted and attributes its DSN, over SMTP, as one at the
+// return-path domain does, and so does a returned original whose
+// Return-Path is such an address; at that domain a forged VERP address or
+// a feedback mailbox is refused (Relaying denied).
+func TestCustomMailFromDomain(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			f := newFixture(t, backend)
+			addr := f.serve(t, admission.Limits{})
+			now := time.Now()
+			id := f.sent(now, "victim@far.test")
+			verp := bounce.ReturnPath(id, "0", "bounce.example.com", verpSecret)
+			if err := send(addr, "", verp, dsn(original(id, "victim@far.test", ""), "victim@far.test")); err != nil {
+				t.Fatalf("DSN to %s: %v", verp, err)
+			}
+			evs := f.events(id)
+			if len(evs) != 1 || evs[0].Kind != event.Bounce || evs[0].Recipient != "victim@far.test" {
+				t.Fatalf("events %+v, want one Bounce for victim@far.test", evs)
+			}
+			forged := verp[:strings.IndexByte(verp, '@')-4] + "aaaa@bounce.example.com"
+			for _, to := range []string{forged, "postmaster@bounce.example.com"} {
+				err := send(addr, "", to, dsn(original(id, "victim@far.test", ""), "victim@far.test"))
+				if e, ok := err.(*smtp.SMTPError); !ok || e.Code != 550 || e.EnhancedCode != (smtp.EnhancedCode{5, 7, 1}) {
+					t.Errorf("RCPT TO:<%s>: %v, want 550 5.7.1", to, err)
+				}
+			}
+			viaRP := f.sent(now, "victim@far.test")
+			rp := bounce.ReturnPath(viaRP, "0", "bounce.example.com", verpSecret)
+			res, err := f.be.Receive(t.Context(), "", []Rcpt{{Addr: "abuse@" + returnDomain}},
+				arf("Return-Path: <"+rp+">\r\n"+original(viaRP, "victim@far.test", ""), ""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.State != StateAttributed || res.By != ByReturnedVERP {
+				t.Errorf("returned original with a custom-domain Return-Path: %s by %q", res.State, res.By)
+			}
+		})
+	}
+}

@@ -54,6 +54,11 @@ type Entry struct {
 	// MailFrom is a System entry's envelope sender; "" is the null
 	// reverse-path <> (RFC 5321 §4.5.5), so nothing ever bounces back to it.
 	MailFrom string
+	// ReturnPathDomain is the domain of the entry's VERP return path,
+	// decided at acceptance: the custom MAIL FROM domain of the identity
+	// that authorised the message (SES §1.7, §9.3); "" for the
+	// deployment's return-path domain.
+	ReturnPathDomain string
 
 	// Body is the message, carried in memory when the entry is handed to
 	// delivery at acceptance (so the first attempt reads nothing back); nil
@@ -84,12 +89,12 @@ func (q *Queue) InsertTx(tx *sql.Tx, e *Entry, owner string, leaseUntil time.Tim
 		system = 1
 	}
 	return q.db.ExecTx(tx, "INSERT INTO queue (id, message_id, account, rcpt, domain, attempts, created_ms, next_attempt_ms, deadline_ms, "+
-		"configuration_set, tls_required, system_mail, mail_from, lease_owner, lease_until_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		"configuration_set, tls_required, system_mail, mail_from, return_path_domain, lease_owner, lease_until_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		e.ID, e.MessageID, e.Account, e.Rcpt, e.Domain, e.Attempts, e.Created.UnixMilli(), e.NextAttempt.UnixMilli(), e.Deadline.UnixMilli(),
-		e.ConfigurationSet, tlsRequired, system, e.MailFrom, owner, until)
+		e.ConfigurationSet, tlsRequired, system, e.MailFrom, e.ReturnPathDomain, owner, until)
 }
 
-const columns = "id, message_id, account, rcpt, domain, attempts, created_ms, next_attempt_ms, deadline_ms, configuration_set, tls_required, system_mail, mail_from"
+const columns = "id, message_id, account, rcpt, domain, attempts, created_ms, next_attempt_ms, deadline_ms, configuration_set, tls_required, system_mail, mail_from, return_path_domain"
 
 // Lease claims up to n entries that are due at now and not leased by anyone
 // (or whose lease has expired), leasing them to owner for leaseFor.
@@ -120,7 +125,7 @@ func scan(rows *sql.Rows) (*Entry, error) {
 	e := &Entry{}
 	var created, next, deadline, tlsRequired, system int64
 	if err := rows.Scan(&e.ID, &e.MessageID, &e.Account, &e.Rcpt, &e.Domain, &e.Attempts, &created, &next, &deadline,
-		&e.ConfigurationSet, &tlsRequired, &system, &e.MailFrom); err != nil {
+		&e.ConfigurationSet, &tlsRequired, &system, &e.MailFrom, &e.ReturnPathDomain); err != nil {
 		return nil, err
 	}
 	e.Created, e.NextAttempt, e.Deadline = time.UnixMilli(created), time.UnixMilli(next), time.UnixMilli(deadline)

@@ -222,7 +222,7 @@ func TestConfigurationSetRoundTrip(t *testing.T) {
 
 // TestSystemEntryRoundTrip: a system entry's envelope sender survives the
 // queue, the null reverse-path ("") as such, and a normal entry reads back
-// as not system.
+// as not system; a custom MAIL FROM domain (ReturnPathDomain) survives too.
 func TestSystemEntryRoundTrip(t *testing.T) {
 	for _, backend := range store.Backends() {
 		t.Run(backend, func(t *testing.T) {
@@ -234,6 +234,7 @@ func TestSystemEntryRoundTrip(t *testing.T) {
 				{ID: "m1/0", System: true, MailFrom: ""},
 				{ID: "m1/1", System: true, MailFrom: "notify@petrel.test"},
 				{ID: "m1/2"},
+				{ID: "m1/3", ReturnPathDomain: "bounce.example.com"},
 			}
 			err := db.Tx(t.Context(), func(tx *sql.Tx) error {
 				if err := sp.PutTx(tx, &spool.Message{ID: "m1", Account: "a", Created: now, Mail: []byte("{}"), Body: []byte("x")}); err != nil {
@@ -264,8 +265,9 @@ func TestSystemEntryRoundTrip(t *testing.T) {
 				if e == nil {
 					t.Fatalf("entry %s not leased", want.ID)
 				}
-				if e.System != want.System || e.MailFrom != want.MailFrom {
-					t.Errorf("%s: System, MailFrom = %v, %q; want %v, %q", want.ID, e.System, e.MailFrom, want.System, want.MailFrom)
+				if e.System != want.System || e.MailFrom != want.MailFrom || e.ReturnPathDomain != want.ReturnPathDomain {
+					t.Errorf("%s: System, MailFrom, ReturnPathDomain = %v, %q, %q; want %v, %q, %q", want.ID, e.System, e.MailFrom, e.ReturnPathDomain,
+						want.System, want.MailFrom, want.ReturnPathDomain)
 				}
 			}
 		})

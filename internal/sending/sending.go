@@ -11,7 +11,10 @@
 //  3. checks the recipients (1 to 50, valid syntax) and, for an account in
 //     the sandbox, that each is covered by a verified identity of the
 //     account or is a mailbox simulator address (SES §8.5: MessageRejected
-//     listing the others with any unverified sender);
+//     listing the others with any unverified sender); then picks the
+//     return-path domain: the envelope sender's identity's custom MAIL FROM
+//     domain once verified, else the default, or a refusal under
+//     REJECT_MESSAGE (mailfrom.go, *MailFromNotVerifiedError);
 //  4. parses the message, rejects duplicate singleton headers, and prepares
 //     it as SES does (X-SES-* read and stripped, Message-ID and Date set),
 //     adding the signed X-Petrel-Feedback token that ties reports sent to
@@ -291,8 +294,8 @@ func (e *InternalError) Unwrap() error { return e.Err }
 // Send accepts a message and returns its SES message ID once it is durable.
 // Errors: ErrSendingPaused, ErrNoRecipients, *UnverifiedError,
 // *RejectedError, *TooLargeError, *TooManyRecipientsError,
-// *ConfigSetNotFoundError, *ConfigSetPausedError, *EnforcementPausedError
-// (the message's or account's fault: permanent), *ThrottledError (over the
+// *ConfigSetNotFoundError, *ConfigSetPausedError, *EnforcementPausedError,
+// *MailFromNotVerifiedError (the message's or account's fault: permanent), *ThrottledError (over the
 // quota: retry later), *StorageError and *InternalError (Petrel's:
 // temporary), or ctx's error when ctx ended before the message
 // was handed to the store. In every error case nothing was stored; once
@@ -362,6 +365,10 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 		acct.ProductionAccessEnabled = false // delegate.go
 	}
 	facts, err := s.recipientFacts(ctx, acct, rcpts, unverified)
+	if err != nil {
+		return "", err
+	}
+	rpDomain, err := s.returnPathDomain(ctx, req.Account, mailFrom) // custom MAIL FROM (mailfrom.go)
 	if err != nil {
 		return "", err
 	}
@@ -453,7 +460,7 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 		}
 		entries = append(entries, &queue.Entry{ID: id + "/" + strconv.Itoa(i), MessageID: id, Account: req.Account, Rcpt: r.Email(),
 			Domain: r.Domain, Created: now, NextAttempt: now, Deadline: now.Add(maxDelivery),
-			ConfigurationSet: set.Name, TLSRequired: set.TLSRequired(), Body: prep.Body})
+			ConfigurationSet: set.Name, TLSRequired: set.TLSRequired(), ReturnPathDomain: rpDomain, Body: prep.Body})
 	}
 	if err := ctx.Err(); err != nil {
 		return "", err

@@ -546,6 +546,7 @@ func (s *session) sendError(err error) error {
 	var throttled *sending.ThrottledError
 	var denied *sending.NotAuthorizedError
 	var badARN *sending.InvalidARNError
+	var mailFrom *sending.MailFromNotVerifiedError
 	switch {
 	case s.ctx.Err() != nil:
 		s.b.Log.Debug("SMTP transaction ended by shutdown; nothing was stored", "remote_ip", s.ip, "err", err)
@@ -561,6 +562,10 @@ func (s *session) sendError(err error) error {
 		return reply(554, smtp.EnhancedCode{5, 7, 1}, "Access denied: "+denied.Error())
 	case errors.As(err, &badARN):
 		return reply(554, smtp.EnhancedCode{5, 6, 0}, "Transaction failed: "+badARN.Error())
+	case errors.As(err, &mailFrom):
+		// The identity's custom MAIL FROM domain under REJECT_MESSAGE
+		// (../shared/spec/ses.md §1.7): 5.7.1, not authorised to send so.
+		return reply(554, smtp.EnhancedCode{5, 7, 1}, "Message rejected: "+mailFrom.Error())
 	case errors.As(err, &large):
 		return errTooLong
 	case errors.As(err, &rej):

@@ -22,6 +22,7 @@ var owners = map[string]string{
 	"smtp_networks":                 "internal/account",
 	"identities":                    "internal/identity",
 	"dkim_keys":                     "internal/identity",
+	"identity_mail_from":            "internal/identity",
 	"verification_links":            "internal/identity",
 	"custom_verification_templates": "internal/identity",
 	"events":                        "internal/event",

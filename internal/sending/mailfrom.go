@@ -1,0 +1,50 @@
+package sending
+
+import (
+	"context"
+
+	"github.com/petrelmail/petrel/internal/address"
+	"github.com/petrelmail/petrel/internal/identity"
+)
+
+// MailFromNotVerifiedError refuses a message whose sender's identity has a
+// custom MAIL FROM domain that is not verified (status other than SUCCESS)
+// with BehaviorOnMxFailure REJECT_MESSAGE (SES: MailFromDomainNotVerified,
+// ../shared/spec/ses.md §1.7, §1.14; API MailFromDomainNotVerifiedException
+// HTTP 400, SMTP 554 5.7.1). Nothing is stored.
+type MailFromNotVerifiedError struct {
+	Domain   string // the MAIL FROM domain
+	Identity string // the identity it belongs to
+	Status   string // its MailFromDomainStatus
+}
+
+// Error starts with SES's words ("Mail FROM domain is not verified", SES
+// developer guide, email sending errors) and says which domain and why.
+func (e *MailFromNotVerifiedError) Error() string {
+	return "Mail FROM domain is not verified. The MAIL FROM domain " + e.Domain + " of identity " + e.Identity +
+		" is " + e.Status + " (its MX or SPF record is not found) and its BehaviorOnMxFailure is REJECT_MESSAGE."
+}
+
+// returnPathDomain decides the domain of the VERP return paths of a
+// message whose envelope sender is a (the Source: SMTP MAIL FROM, API
+// FromEmailAddress, else From): the custom MAIL FROM domain of the most
+// specific verified identity covering a that has one
+// (identity.Service.MailFromFor), when its status is SUCCESS; "" — the
+// deployment's return-path domain — when it has none, or when it is not
+// verified and its BehaviorOnMxFailure is USE_DEFAULT_VALUE; with
+// REJECT_MESSAGE, *MailFromNotVerifiedError. Cached: a few map reads per
+// message while the identity caches are fresh.
+func (s *Sender) returnPathDomain(ctx context.Context, account string, a address.Address) (string, error) {
+	m, id, ok, err := s.identities.MailFromFor(ctx, account, a)
+	switch {
+	case err != nil:
+		return "", &StorageError{err}
+	case !ok:
+		return "", nil
+	case m.Status == identity.StatusSuccess:
+		return m.Domain, nil
+	case m.Behavior == identity.RejectMessage:
+		return "", &MailFromNotVerifiedError{Domain: m.Domain, Identity: id, Status: m.Status}
+	}
+	return "", nil
+}
