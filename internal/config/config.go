@@ -108,6 +108,10 @@ type Config struct {
 	QuotaGrowthInterval  Duration `toml:"quota-growth-interval"`  // the least time between two growths of one account
 	QuotaMax24HourSend   int64    `toml:"quota-max-24h-send"`     // the most Max24HourSend growth gives
 	QuotaMaxSendRate     float64  `toml:"quota-max-send-rate"`    // the most MaxSendRate growth gives
+
+	// DKIM key rotation (docs/identities.md, "DKIM keys and rotation").
+	DKIMRotationInterval Duration `toml:"dkim-rotation-interval"` // start a rotation of each Easy DKIM key after it has signed this long; 0 = never
+	DKIMOverlap          Duration `toml:"dkim-overlap"`           // how long a replaced key's record must stay published
 }
 
 // Duration is a time.Duration written as "14h", "90s" in TOML, or with a
@@ -250,6 +254,8 @@ func Default() Config {
 		QuotaGrowthInterval:  Duration(24 * time.Hour),
 		QuotaMax24HourSend:   1000000,
 		QuotaMaxSendRate:     200,
+
+		DKIMOverlap: Duration(7 * 24 * time.Hour),
 	}
 }
 
@@ -367,6 +373,8 @@ func Flags(fs *flag.FlagSet, cfg *Config) {
 	fs.Var(&cfg.QuotaGrowthInterval, "quota-growth-interval", "warm-up: the least time between two growths of one account, e.g. 24h (at least 1m)")
 	fs.Int64Var(&cfg.QuotaMax24HourSend, "quota-max-24h-send", cfg.QuotaMax24HourSend, "warm-up: the highest Max24HourSend growth gives (at least 1)")
 	fs.Float64Var(&cfg.QuotaMaxSendRate, "quota-max-send-rate", cfg.QuotaMaxSendRate, "warm-up: the highest MaxSendRate growth gives, recipients per second (above 0)")
+	fs.Var(&cfg.DKIMRotationInterval, "dkim-rotation-interval", "rotate each Easy DKIM key after it has signed this long, e.g. 180d (0 = never; at least the overlap)")
+	fs.Var(&cfg.DKIMOverlap, "dkim-overlap", "how long a replaced DKIM key's record stays published after the new key takes over, e.g. 7d (at least 1h)")
 }
 
 // Validate returns every problem, each naming its field.
@@ -509,6 +517,8 @@ func (c Config) Validate() error {
 		{"quota-growth-interval", "at least 1m", c.QuotaGrowthInterval >= Duration(time.Minute)},
 		{"quota-max-24h-send", "at least 1", c.QuotaMax24HourSend >= 1},
 		{"quota-max-send-rate", "above 0", c.QuotaMaxSendRate > 0},
+		{"dkim-overlap", "at least 1h", c.DKIMOverlap >= Duration(time.Hour)},
+		{"dkim-rotation-interval", "0 or at least dkim-overlap", c.DKIMRotationInterval == 0 || c.DKIMRotationInterval >= c.DKIMOverlap},
 	} {
 		if !f.ok {
 			errs = append(errs, fmt.Errorf("%s: must be %s", f.name, f.want))
