@@ -76,8 +76,13 @@ commands:
   identity list --account A           list identities
   identity delete NAME --account A    delete an identity
   identity dkim DOMAIN --account A [--dkim rsa2048|rsa1024|ed25519 | --key FILE --selector S]
-                                      show the domain's DKIM key and the TXT record to
+                                      show the domain's DKIM keys and the TXT records to
                                       publish; generate a new key, or install your own
+                                      (a domain's first key signs at once; a later one
+                                      once its record verifies, as rotate)
+  identity dkim rotate DOMAIN --account A [--key-length rsa2048|rsa1024|ed25519]
+                                      make a new key under a new selector: publish its
+                                      record; signing moves to it once the record verifies
   identity notifications NAME --account A [--bounce-topic ARN] [--complaint-topic ARN]
                    [--delivery-topic ARN] [--headers-in bounce,complaint,delivery|none] [--forwarding on|off]
                                       show or set where the identity's bounce, complaint and
@@ -340,6 +345,10 @@ func identityCmd(ctx context.Context, args []string) error {
 		return identityNotificationsCmd(ctx, args[1:], os.Stdout)
 	case "configuration-set":
 		return identityConfigSetCmd(ctx, args[1:], os.Stdout)
+	case "dkim":
+		if len(args) > 1 && args[1] == "rotate" {
+			return identityDKIMRotateCmd(ctx, args[2:], os.Stdout)
+		}
 	}
 	var acct, dkimAlg, keyFile, selector string
 	var verified bool
@@ -401,14 +410,9 @@ func identityCmd(ctx context.Context, args []string) error {
 				return err
 			}
 		}
-		d, ok, err := svc.Identities.GetDKIM(ctx, acct, pos[0])
-		if err != nil {
+		if err := printDKIMKeys(ctx, os.Stdout, svc.Identities, acct, pos[0]); err != nil {
 			return err
 		}
-		if !ok {
-			return fmt.Errorf("%s has no DKIM key (generate one with --dkim rsa2048)", pos[0])
-		}
-		printDKIM(pos[0], d)
 	case "verify":
 		if err := needName(); err != nil {
 			return err

@@ -58,6 +58,7 @@ type DKIM struct {
 	State          string    // StateActive, StateNext or StateRetiring
 	StateSince     time.Time // when the key entered State
 	Reason         string    // Reason*
+	RetireAt       time.Time // RETIRING: when the key is deleted and its record may be removed; zero otherwise
 }
 
 // ErrNotDomain is returned for DKIM on an address identity.
@@ -209,7 +210,7 @@ func (s *Service) DKIMKeys(ctx context.Context, account, name string) ([]DKIM, e
 	if err != nil {
 		return nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT selector, algorithm, origin, key_sealed, signing_enabled, created_ms, state, state_since_ms, reason FROM dkim_keys WHERE account = ? AND identity = ?"), account, n)
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT selector, algorithm, origin, key_sealed, signing_enabled, created_ms, state, state_since_ms, reason, retire_ms FROM dkim_keys WHERE account = ? AND identity = ?"), account, n)
 	if err != nil {
 		return nil, err
 	}
@@ -220,8 +221,8 @@ func (s *Service) DKIMKeys(ctx context.Context, account, name string) ([]DKIM, e
 		var sealed []byte
 		var alg string
 		var enabled int
-		var created, since int64
-		if err := rows.Scan(&d.Selector, &alg, &d.Origin, &sealed, &enabled, &created, &d.State, &since, &d.Reason); err != nil {
+		var created, since, retire int64
+		if err := rows.Scan(&d.Selector, &alg, &d.Origin, &sealed, &enabled, &created, &d.State, &since, &d.Reason, &retire); err != nil {
 			return nil, err
 		}
 		key, err := s.openKey(account, n, sealed)
@@ -229,6 +230,9 @@ func (s *Service) DKIMKeys(ctx context.Context, account, name string) ([]DKIM, e
 			return nil, err
 		}
 		d.Algorithm, d.SigningEnabled, d.Created, d.StateSince = dkim.Algorithm(alg), enabled != 0, time.UnixMilli(created), time.UnixMilli(since)
+		if retire > 0 {
+			d.RetireAt = time.UnixMilli(retire)
+		}
 		if d.Record, err = dkim.Record(key); err != nil {
 			return nil, err
 		}

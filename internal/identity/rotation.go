@@ -125,7 +125,7 @@ type Rotator struct {
 // keyRow is one dkim_keys row as the rotator reads it.
 type keyRow struct {
 	account, identity, selector, state, origin, algorithm string
-	since                                                 int64
+	since, retire                                         int64
 }
 
 // Step runs one pass: promotions, deletions of expired RETIRING keys,
@@ -137,14 +137,14 @@ func (r *Rotator) Step(ctx context.Context) error {
 	if overlap <= 0 {
 		overlap = DefaultDKIMOverlap
 	}
-	rows, err := s.db.QueryContext(ctx, "SELECT account, identity, selector, state, origin, algorithm, state_since_ms FROM dkim_keys")
+	rows, err := s.db.QueryContext(ctx, "SELECT account, identity, selector, state, origin, algorithm, state_since_ms, retire_ms FROM dkim_keys")
 	if err != nil {
 		return err
 	}
 	var keys []keyRow
 	for rows.Next() {
 		var k keyRow
-		if err := rows.Scan(&k.account, &k.identity, &k.selector, &k.state, &k.origin, &k.algorithm, &k.since); err != nil {
+		if err := rows.Scan(&k.account, &k.identity, &k.selector, &k.state, &k.origin, &k.algorithm, &k.since, &k.retire); err != nil {
 			rows.Close()
 			return err
 		}
@@ -175,9 +175,9 @@ func (r *Rotator) Step(ctx context.Context) error {
 				continue
 			}
 			if ok {
-				keep(r.promote(ctx, k, now))
+				keep(r.promote(ctx, k, now, overlap))
 			}
-		case k.state == StateRetiring && now.Sub(time.UnixMilli(k.since)) >= overlap:
+		case k.state == StateRetiring && now.UnixMilli() >= k.retire:
 			keep(r.delete(ctx, k))
 		case k.state == StateActive && r.Interval > 0 && k.origin == OriginEasy && !hasNext[[2]string{k.account, k.identity}] &&
 			now.Sub(time.UnixMilli(k.since)) >= r.Interval:
@@ -212,9 +212,10 @@ func (s *Service) nextVerified(ctx context.Context, account, domain, selector st
 	return status == "SUCCESS", err
 }
 
-// promote makes k ACTIVE and the identity's ACTIVE key RETIRING in one
-// transaction; the new key keeps the identity's signing switch.
-func (r *Rotator) promote(ctx context.Context, k keyRow, now time.Time) error {
+// promote makes k ACTIVE and the identity's ACTIVE key RETIRING until
+// now+overlap, in one transaction; the new key keeps the identity's signing
+// switch.
+func (r *Rotator) promote(ctx context.Context, k keyRow, now time.Time, overlap time.Duration) error {
 	s := r.Identities
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		var enabled int
@@ -224,8 +225,8 @@ func (r *Rotator) promote(ctx context.Context, k keyRow, now time.Time) error {
 		} else if err != nil {
 			return err
 		}
-		if err := s.db.ExecTx(tx, "UPDATE dkim_keys SET state = ?, state_since_ms = ? WHERE account = ? AND identity = ? AND state = ?",
-			StateRetiring, now.UnixMilli(), k.account, k.identity, StateActive); err != nil {
+		if err := s.db.ExecTx(tx, "UPDATE dkim_keys SET state = ?, state_since_ms = ?, retire_ms = ? WHERE account = ? AND identity = ? AND state = ?",
+			StateRetiring, now.UnixMilli(), now.Add(overlap).UnixMilli(), k.account, k.identity, StateActive); err != nil {
 			return err
 		}
 		return s.db.ExecTx(tx, "UPDATE dkim_keys SET state = ?, state_since_ms = ?, signing_enabled = ? WHERE account = ? AND identity = ? AND selector = ? AND state = ?",

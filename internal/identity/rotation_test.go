@@ -159,7 +159,7 @@ func TestRotation(t *testing.T) {
 				t.Fatalf("after promotion signing with %s, want %s", sel, next.Selector)
 			}
 			keys, _ := s.DKIMKeys(ctx, "a", "example.com")
-			if len(keys) != 2 || keys[0].Selector != next.Selector || keys[0].State != StateActive || keys[1].State != StateRetiring || !keys[1].StateSince.Equal(now) {
+			if len(keys) != 2 || keys[0].Selector != next.Selector || keys[0].State != StateActive || keys[1].State != StateRetiring || !keys[1].StateSince.Equal(now) || !keys[1].RetireAt.Equal(now.Add(DefaultDKIMOverlap)) {
 				t.Fatalf("keys after promotion: %+v", keys)
 			}
 			// Within the overlap both records stay; mail signed before the

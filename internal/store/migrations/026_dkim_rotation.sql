@@ -9,7 +9,9 @@
 -- the key was made: CREATE (the identity's first), ROTATE (petrel
 -- identity dkim rotate or the schedule), KEY_LENGTH (a NextSigningKeyLength
 -- change, which SES allows once per 24 hours), BYODKIM (an operator's key)
--- or EASY (back to Easy DKIM from BYODKIM). The columns
+-- or EASY (back to Easy DKIM from BYODKIM). retire_ms: for a RETIRING key,
+-- when the overlap ends, the row is deleted and its record may be removed
+-- (set at the switch from the overlap then configured). The columns
 -- account, identity, selector, key_sealed and origin keep their meaning
 -- (the DNS checker reads every row as one record to check).
 CREATE TABLE dkim_keys_026 (
@@ -24,10 +26,11 @@ CREATE TABLE dkim_keys_026 (
 	state TEXT NOT NULL DEFAULT 'ACTIVE',
 	state_since_ms BIGINT NOT NULL DEFAULT 0,
 	reason TEXT NOT NULL DEFAULT 'CREATE',
+	retire_ms BIGINT NOT NULL DEFAULT 0,
 	PRIMARY KEY (account, identity, selector)
 );
 INSERT INTO dkim_keys_026 (account, identity, selector, algorithm, origin, key_sealed, signing_enabled, created_ms, state, state_since_ms)
 	SELECT account, identity, selector, algorithm, origin, key_sealed, signing_enabled, created_ms, 'ACTIVE', created_ms FROM dkim_keys;
 DROP TABLE dkim_keys;
 ALTER TABLE dkim_keys_026 RENAME TO dkim_keys;
-CREATE INDEX dkim_keys_state ON dkim_keys (state, state_since_ms);
+CREATE INDEX dkim_keys_state ON dkim_keys (state);
