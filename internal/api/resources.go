@@ -68,17 +68,34 @@ func (s *Server) getAccount(ctx context.Context, c *call) (any, error) {
 	}, nil
 }
 
-func verificationStatus(id identity.Identity) string {
-	if id.Verified {
-		return "SUCCESS"
+// verification is the VerificationStatus and VerificationInfo of id
+// (identity.Verifications; VerificationInfo for a domain whose records
+// were checked, else nil).
+func (s *Server) verification(ctx context.Context, account string, id identity.Identity) (string, *verificationInfo, error) {
+	vs, err := s.Identities.Verifications(ctx, account, []identity.Identity{id})
+	if err != nil {
+		return "", nil, err
 	}
-	return "PENDING"
+	v := vs[id.Name]
+	if id.Kind != identity.Domain || v.LastChecked.IsZero() {
+		return v.Status, nil, nil // nothing checked yet
+	}
+	info := &verificationInfo{ErrorType: v.ErrorType}
+	if !v.LastChecked.IsZero() {
+		info.LastCheckedTimestamp = float64(v.LastChecked.UnixMilli()) / 1000
+	}
+	if !v.LastSuccess.IsZero() {
+		info.LastSuccessTimestamp = float64(v.LastSuccess.UnixMilli()) / 1000
+	}
+	if v.SOA != nil {
+		info.SOARecord = &soaRecord{AdminEmail: v.SOA.AdminEmail, PrimaryNameServer: v.SOA.PrimaryNameServer, SerialNumber: v.SOA.SerialNumber}
+	}
+	return v.Status, info, nil
 }
 
-// dkimAttributes is SES's DkimAttributes for an identity (§1.5). Petrel
-// signs with its own keys and does not look the records up in DNS: a key is
-// SUCCESS once it exists, and the operator publishes Record (petrel identity
-// dkim NAME prints it).
+// dkimAttributes is SES's DkimAttributes for an identity (§1.5): Status is
+// the state of the key's DNS record (identity.Checker), which the operator
+// publishes as petrel identity dkim NAME prints it.
 func (s *Server) dkimAttributes(ctx context.Context, account string, id identity.Identity) (dkimAttributes, error) {
 	d, ok, err := s.Identities.GetDKIM(ctx, account, id.Name)
 	if err != nil {
@@ -95,9 +112,18 @@ func (s *Server) dkimAttributes(ctx context.Context, account string, id identity
 	if !ok {
 		return dkimAttributes{Status: "NOT_STARTED", SigningAttributesOrigin: identity.OriginEasy}, nil
 	}
+	domain := id.Name
+	if i := strings.LastIndexByte(domain, '@'); i >= 0 {
+		domain = domain[i+1:]
+	}
+	status, err := s.Identities.DKIMStatus(ctx, account, domain, d.Selector)
+	if err != nil {
+		return dkimAttributes{}, err
+	}
 	out := dkimAttributes{
-		SigningEnabled: d.SigningEnabled, Status: "SUCCESS", Tokens: []string{d.Selector},
+		SigningEnabled: d.SigningEnabled, Status: status, Tokens: []string{d.Selector},
 		SigningAttributesOrigin: d.Origin, LastKeyGenerationTimestamp: float64(d.Created.Unix()),
+		SigningHostedZone: s.Identities.SigningHostedZone(d.Origin),
 	}
 	if d.Algorithm != dkim.Ed25519 {
 		out.CurrentSigningKeyLength = string(d.Algorithm)
@@ -224,12 +250,17 @@ func (s *Server) getIdentity(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	status, info, err := s.verification(ctx, c.account, id)
+	if err != nil {
+		return nil, err
+	}
 	return getEmailIdentityOutput{
 		ConfigurationSetName:     set,
 		IdentityType:             string(id.Kind),
 		FeedbackForwardingStatus: notif.ForwardingEnabled,
 		VerifiedForSendingStatus: id.Verified,
-		VerificationStatus:       verificationStatus(id),
+		VerificationStatus:       status,
+		VerificationInfo:         info,
 		DkimAttributes:           attrs,
 		MailFromAttributes:       mailFromAttributes{BehaviorOnMxFailure: "USE_DEFAULT_VALUE", MailFromDomainStatus: "PENDING"},
 		Policies:                 map[string]string{},
@@ -353,9 +384,10 @@ func parseIdentityFilter(m map[string]string) (identityFilter, error) {
 
 func (f identityFilter) empty() bool { return f == identityFilter{} }
 
-func (f identityFilter) match(id identity.Identity) bool {
+// match reports whether id, whose VerificationStatus is status, passes f.
+func (f identityFilter) match(id identity.Identity, status string) bool {
 	return (f.kind == "" || id.Kind == f.kind) &&
-		(f.status == "" || verificationStatus(id) == f.status) &&
+		(f.status == "" || status == f.status) &&
 		strings.Contains(strings.ToLower(id.Name), f.nameContains)
 }
 
@@ -409,8 +441,13 @@ func (s *Server) listIdentities(ctx context.Context, account string, in listEmai
 		if err != nil {
 			return nil, err
 		}
+		vs, err := s.Identities.Verifications(ctx, account, ids)
+		if err != nil {
+			return nil, err
+		}
 		for _, id := range ids {
-			if !r.filter.match(id) {
+			status := vs[id.Name].Status
+			if !r.filter.match(id, status) {
 				continue
 			}
 			if len(out.EmailIdentities) == r.size {
@@ -418,7 +455,7 @@ func (s *Server) listIdentities(ctx context.Context, account string, in listEmai
 				return out, nil
 			}
 			out.EmailIdentities = append(out.EmailIdentities, identityInfo{IdentityType: string(id.Kind), IdentityName: id.Name,
-				SendingEnabled: id.Verified, VerificationStatus: verificationStatus(id)})
+				SendingEnabled: id.Verified, VerificationStatus: status})
 		}
 		if len(ids) < batch {
 			return out, nil

@@ -57,8 +57,25 @@ type dkimAttributes struct {
 	NextSigningKeyLength       string   `json:"NextSigningKeyLength,omitempty"`
 	SigningAttributesOrigin    string   `json:"SigningAttributesOrigin"` // AWS_SES (Easy DKIM) or EXTERNAL (BYODKIM)
 	SigningEnabled             bool     `json:"SigningEnabled"`
-	Status                     string   `json:"Status"` // DkimStatus: SUCCESS or NOT_STARTED here
+	SigningHostedZone          string   `json:"SigningHostedZone,omitempty"` // --dkim-cname-zone, for Easy DKIM keys published as CNAMEs
+	Status                     string   `json:"Status"`                      // DkimStatus: the key's record (PENDING, SUCCESS, FAILED, TEMPORARY_FAILURE) or NOT_STARTED
 	Tokens                     []string `json:"Tokens,omitempty"`
+}
+
+// verificationInfo is VerificationInfo: the last DNS checks of a domain's
+// records (timestamps omitted when there was none).
+type verificationInfo struct {
+	ErrorType            string     `json:"ErrorType,omitempty"` // DNS_SERVER_ERROR, HOST_NOT_FOUND, TYPE_NOT_FOUND, INVALID_VALUE, SERVICE_ERROR
+	LastCheckedTimestamp float64    `json:"LastCheckedTimestamp,omitempty"`
+	LastSuccessTimestamp float64    `json:"LastSuccessTimestamp,omitempty"`
+	SOARecord            *soaRecord `json:"SOARecord,omitempty"`
+}
+
+// soaRecord is SOARecord.
+type soaRecord struct {
+	AdminEmail        string `json:"AdminEmail"`
+	PrimaryNameServer string `json:"PrimaryNameServer"`
+	SerialNumber      int64  `json:"SerialNumber"`
 }
 
 // createEmailIdentityOutput is CreateEmailIdentityResponse.
@@ -68,9 +85,9 @@ type createEmailIdentityOutput struct {
 	VerifiedForSendingStatus bool           `json:"VerifiedForSendingStatus"`
 }
 
-// getEmailIdentityOutput is GetEmailIdentityResponse (§1.5), without
-// VerificationInfo, which Petrel does not keep; ConfigurationSetName only
-// when the identity has a default set.
+// getEmailIdentityOutput is GetEmailIdentityResponse (§1.5);
+// ConfigurationSetName only when the identity has a default set,
+// VerificationInfo only for a domain.
 type getEmailIdentityOutput struct {
 	ConfigurationSetName     string             `json:"ConfigurationSetName,omitempty"`
 	DkimAttributes           dkimAttributes     `json:"DkimAttributes"`
@@ -79,7 +96,8 @@ type getEmailIdentityOutput struct {
 	MailFromAttributes       mailFromAttributes `json:"MailFromAttributes"`
 	Policies                 map[string]string  `json:"Policies"` // policy name → JSON policy
 	Tags                     []tag              `json:"Tags"`
-	VerificationStatus       string             `json:"VerificationStatus"` // PENDING or SUCCESS here
+	VerificationInfo         *verificationInfo  `json:"VerificationInfo,omitempty"`
+	VerificationStatus       string             `json:"VerificationStatus"` // PENDING, SUCCESS, FAILED or TEMPORARY_FAILURE
 	VerifiedForSendingStatus bool               `json:"VerifiedForSendingStatus"`
 }
 

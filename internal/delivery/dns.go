@@ -5,72 +5,33 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/miekg/dns"
+
+	dnsresolver "github.com/petrelmail/petrel/internal/resolver"
 )
 
-// resolver looks up MX and address records with real DNS messages against
-// one server (--dns, or the first nameserver of /etc/resolv.conf).
-type resolver struct {
-	server string
-	client *dns.Client
-}
+// resolver looks up MX and address records through package resolver.
+type resolver struct{ *dnsresolver.Resolver }
 
 func newResolver(server string) (*resolver, error) {
-	if server == "" {
-		conf, err := dns.ClientConfigFromFile("/etc/resolv.conf")
-		if err != nil || len(conf.Servers) == 0 {
-			return nil, fmt.Errorf("no DNS server configured (set --dns): %v", err)
-		}
-		server = net.JoinHostPort(conf.Servers[0], conf.Port)
-	}
-	return &resolver{server: server, client: &dns.Client{Timeout: 5 * time.Second}}, nil
-}
-
-// errNXDomain marks a name that does not exist. SES treats a missing domain
-// as a soft failure and retries it, so callers do too.
-var errNXDomain = errors.New("domain does not exist")
-
-func (r *resolver) query(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
-	m := new(dns.Msg)
-	m.SetQuestion(dns.Fqdn(name), qtype)
-	m.RecursionDesired = true
-	resp, _, err := r.client.ExchangeContext(ctx, m, r.server)
-	if err == nil && resp.Truncated {
-		tcp := &dns.Client{Net: "tcp", Timeout: r.client.Timeout}
-		resp, _, err = tcp.ExchangeContext(ctx, m, r.server)
-	}
+	r, err := dnsresolver.New(server)
 	if err != nil {
-		return nil, fmt.Errorf("DNS %s %s: %w", dns.TypeToString[qtype], name, err)
+		return nil, err
 	}
-	switch resp.Rcode {
-	case dns.RcodeSuccess:
-		return resp.Answer, nil
-	case dns.RcodeNameError:
-		return nil, fmt.Errorf("DNS %s %s: %w", dns.TypeToString[qtype], name, errNXDomain)
-	default:
-		return nil, fmt.Errorf("DNS %s %s: %s", dns.TypeToString[qtype], name, dns.RcodeToString[resp.Rcode])
-	}
+	return &resolver{r}, nil
 }
 
 // mxHosts returns the mail exchangers of domain in preference order (equal
 // preferences shuffled, RFC 5321 §5.1), or nullMX when the domain publishes
 // RFC 7505 "MX 0 .", or the domain itself when it has no MX (implicit MX).
 func (r *resolver) mxHosts(ctx context.Context, domain string) (hosts []string, nullMX bool, err error) {
-	rrs, err := r.query(ctx, domain, dns.TypeMX)
-	if err != nil {
+	mxs, err := r.MX(ctx, domain)
+	if err != nil && !errors.Is(err, dnsresolver.ErrNoData) {
 		return nil, false, err
-	}
-	var mxs []*dns.MX
-	for _, rr := range rrs {
-		if mx, ok := rr.(*dns.MX); ok {
-			mxs = append(mxs, mx)
-		}
 	}
 	if len(mxs) == 0 {
 		return []string{domain}, false, nil
@@ -96,7 +57,10 @@ func (r *resolver) addrs(ctx context.Context, host string) ([]netip.Addr, error)
 	var out []netip.Addr
 	var errs []error
 	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
-		rrs, err := r.query(ctx, host, t)
+		rrs, err := r.Records(ctx, host, t)
+		if errors.Is(err, dnsresolver.ErrNoData) {
+			continue
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue

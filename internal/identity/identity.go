@@ -4,9 +4,9 @@
 //
 // An address may be used when the address itself is a verified identity of
 // the account, or when its domain or a parent domain is (SES: a verified
-// domain covers its subdomains). DNS verification comes later; until then
-// the operator vouches for an identity with SetVerified. Domain identities
-// carry a DKIM key (dkim.go) that signs their mail.
+// domain covers its subdomains). A domain is verified when its DNS records
+// say so (Checker, verify.go) or the operator vouches for it (SetVerified).
+// Domain identities carry a DKIM key (dkim.go) that signs their mail.
 package identity
 
 import (
@@ -49,6 +49,12 @@ var (
 type Service struct {
 	db     *store.DB
 	sealer Sealer
+
+	// DKIMCNAMEZone (--dkim-cname-zone), when set, is the zone the
+	// operator serves Easy DKIM keys from: each selector is published as
+	// <selector>._domainkey.<domain> CNAME <selector>.<zone> (SES's
+	// SigningHostedZone). Empty: TXT records with the key. Set before use.
+	DKIMCNAMEZone string
 
 	mu       sync.Mutex
 	verified map[string]verifiedSet     // account → its verified identities, for Authorizing
@@ -104,7 +110,8 @@ func Normalize(name string) (string, Kind, error) {
 	return d, Domain, nil
 }
 
-// Create adds an identity to account.
+// Create adds an identity to account; verified is the operator's vouch
+// (SetVerified). A domain gets its verification token.
 func (s *Service) Create(ctx context.Context, account, name string, verified bool) (Identity, error) {
 	n, kind, err := Normalize(name)
 	if err != nil {
@@ -119,20 +126,36 @@ func (s *Service) Create(ctx context.Context, account, name string, verified boo
 		if c > 0 {
 			return fmt.Errorf("%s: %w", n, ErrExists)
 		}
-		return s.db.ExecTx(tx, "INSERT INTO identities (account, name, kind, verified, created_ms) VALUES (?, ?, ?, ?, ?)",
-			account, n, string(kind), boolInt(verified), id.Created.UnixMilli())
+		token := ""
+		if kind == Domain {
+			token = newToken()
+		}
+		return s.db.ExecTx(tx, "INSERT INTO identities (account, name, kind, verified, vouched, verification_token, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			account, n, string(kind), boolInt(verified), boolInt(verified), token, id.Created.UnixMilli())
 	})
 	s.forget(account)
 	return id, err
 }
 
-// SetVerified marks an existing identity verified or not.
+// SetVerified records the operator's vouch for an existing identity
+// (petrel identity verify, add --verified): vouched, it is verified
+// whatever DNS says. Withdrawn, a domain is verified only if its records
+// say so (Checker); an address is no longer verified.
 func (s *Service) SetVerified(ctx context.Context, account, name string, verified bool) error {
 	n, _, err := Normalize(name)
 	if err != nil {
 		return err
 	}
-	res, err := s.db.ExecContext(ctx, s.db.Rebind("UPDATE identities SET verified = ? WHERE account = ? AND name = ?"), boolInt(verified), account, n)
+	var res sql.Result
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		res, err = tx.Exec(s.db.Rebind("UPDATE identities SET vouched = ?, verified = ? WHERE account = ? AND name = ?"), boolInt(verified), boolInt(verified), account, n)
+		if err != nil || verified {
+			return err
+		}
+		_, err = recomputeVerifiedTx(s.db, tx, account, n)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -187,6 +210,9 @@ func (s *Service) Delete(ctx context.Context, account, name string) error {
 	var res sql.Result
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		if err := s.db.ExecTx(tx, "DELETE FROM dkim_keys WHERE account = ? AND identity = ?", account, n); err != nil {
+			return err
+		}
+		if err := s.db.ExecTx(tx, "DELETE FROM identity_records WHERE account = ? AND identity = ?", account, n); err != nil {
 			return err
 		}
 		var err error

@@ -53,6 +53,9 @@ var owners = map[string]string{
 	"quota_nodes":        "internal/quota",
 	"reputation_status":  "internal/reputation",
 	"reputation_history": "internal/reputation",
+
+	// Issue 16.
+	"identity_records": "internal/identity",
 }
 
 // tableRef finds the table an SQL statement names after one of its

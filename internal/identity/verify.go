@@ -1,0 +1,569 @@
+package identity
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/petrelmail/petrel/internal/dkim"
+	"github.com/petrelmail/petrel/internal/resolver"
+)
+
+// Checker verifies identities by DNS (issue 16; SES §9.2, §9.3): it keeps
+// one row per record an identity must publish (identity_records), looks
+// each up when it is due, and moves it through SES's states:
+//
+//   - PENDING until found; not found within Window (72 h) of the start →
+//     FAILED, and checking stops until Check restarts it;
+//   - SERVFAIL or no answer → TEMPORARY_FAILURE (the Window runs on);
+//   - SUCCESS, re-checked every Recheck (24 h);
+//   - after a success, missing, wrong or unanswered → TEMPORARY_FAILURE
+//     with MissingSince; still so after Grace (72 h) → FAILED; found again
+//     before → SUCCESS.
+//
+// A domain identity is verified (identities.verified, what Authorizing
+// reads) when the operator vouched for it, or a DKIM or token record is
+// SUCCESS or within its grace period; the checker writes the flag in the
+// transaction that writes the records. It never changes an address
+// identity's flag.
+//
+// Several daemons may run CheckDue on one database: each claims the due
+// records in a transaction by moving their next check Lease ahead (SELECT
+// … FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite's write lock serialises
+// the claims), so a record is checked by one node at a time; a node that
+// dies mid-check leaves its records due again after Lease.
+type Checker struct {
+	S   *Service
+	DNS *resolver.Resolver
+	Now func() time.Time // nil: time.Now
+	Log *slog.Logger     // nil: discard
+
+	Window      time.Duration // from the start to FAILED while never found; 0: 72 h
+	Grace       time.Duration // from missing after a success to FAILED; 0: 72 h
+	Recheck     time.Duration // between checks of a SUCCESS record; 0: 24 h
+	PendingFast time.Duration // between checks for the first hour of a window; 0: 5 min
+	PendingSlow time.Duration // between checks after that; 0: 30 min
+}
+
+// Lease is how long a claimed record is not offered to another node.
+const Lease = 2 * time.Minute
+
+// dueBatch is how many due records one claim takes.
+const dueBatch = 100
+
+func (c *Checker) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *Checker) log() *slog.Logger {
+	if c.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Log
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// recordKey names one wanted record.
+type recordKey struct {
+	Account, Identity, Purpose, Name, Type string
+}
+
+// verdict is the outcome of looking a record up.
+type verdict struct {
+	ok        bool
+	temporary bool   // the lookup failed (SERVFAIL, no answer, Petrel's own error): says nothing about the record
+	errType   string // SES ErrorType when not ok
+	found     string
+	detail    string
+	expected  string
+}
+
+// recordSource is one kind of record identities publish. Adding a kind
+// (custom MAIL FROM's MX and SPF) is adding a recordSource to
+// recordSources: the checker syncs, schedules and checks every kind alike.
+type recordSource struct {
+	purposes []string
+	// list returns the records identities want now: those of every
+	// identity when account is "", else of one identity.
+	list func(ctx context.Context, c *Checker, account, identity string) ([]recordKey, error)
+	// check looks one record up.
+	check func(ctx context.Context, c *Checker, k recordKey) verdict
+	// verifies: a SUCCESS record of this kind verifies its domain.
+	verifies bool
+}
+
+var recordSources = []recordSource{
+	{purposes: []string{PurposeDKIM}, list: listDKIMRecords, check: checkDKIMRecord, verifies: true},
+	{purposes: []string{PurposeDomainToken}, list: listTokenRecords, check: checkTokenRecord, verifies: true},
+}
+
+func sourceOf(purpose string) (recordSource, bool) {
+	for _, s := range recordSources {
+		for _, p := range s.purposes {
+			if p == purpose {
+				return s, true
+			}
+		}
+	}
+	return recordSource{}, false
+}
+
+// whereIdentity filters a query on account and identity when account is set.
+func whereIdentity(account, identity string, col string) (string, []any) {
+	if account == "" {
+		return "", nil
+	}
+	return " AND account = ? AND " + col + " = ?", []any{account, identity}
+}
+
+// listDKIMRecords: one record per dkim_keys row (a domain may have several
+// keys while one is rotated in).
+func listDKIMRecords(ctx context.Context, c *Checker, account, identity string) ([]recordKey, error) {
+	db := c.S.db
+	where, args := whereIdentity(account, identity, "identity")
+	rows, err := db.QueryContext(ctx, db.Rebind("SELECT account, identity, selector, origin FROM dkim_keys WHERE 1 = 1"+where), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []recordKey
+	for rows.Next() {
+		var a, id, sel, origin string
+		if err := rows.Scan(&a, &id, &sel, &origin); err != nil {
+			return nil, err
+		}
+		typ := "TXT"
+		if c.S.cnameStyle(origin) {
+			typ = "CNAME"
+		}
+		out = append(out, recordKey{Account: a, Identity: id, Purpose: PurposeDKIM, Name: DKIMRecordName(sel, id), Type: typ})
+	}
+	return out, rows.Err()
+}
+
+// listTokenRecords: the `_amazonses` token of every domain identity.
+func listTokenRecords(ctx context.Context, c *Checker, account, identity string) ([]recordKey, error) {
+	db := c.S.db
+	where, args := whereIdentity(account, identity, "name")
+	rows, err := db.QueryContext(ctx, db.Rebind("SELECT account, name FROM identities WHERE kind = ?"+where), append([]any{string(Domain)}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []recordKey
+	for rows.Next() {
+		var a, n string
+		if err := rows.Scan(&a, &n); err != nil {
+			return nil, err
+		}
+		out = append(out, recordKey{Account: a, Identity: n, Purpose: PurposeDomainToken, Name: TokenRecordName(n), Type: "TXT"})
+	}
+	return out, rows.Err()
+}
+
+// lookupFailure turns a failed lookup into a verdict.
+func lookupFailure(err error, expected string) verdict {
+	v := verdict{expected: expected, detail: err.Error()}
+	switch {
+	case errors.Is(err, resolver.ErrNXDomain):
+		v.errType, v.found = ErrorHostMissing, "NXDOMAIN"
+	case errors.Is(err, resolver.ErrNoData):
+		v.errType, v.found = ErrorTypeMissing, "no record of that type"
+	case errors.Is(err, resolver.ErrServerFailure):
+		v.errType, v.temporary, v.found = ErrorDNSServer, true, "server failure"
+	default:
+		v.errType, v.temporary, v.found = ErrorDNSServer, true, "no answer"
+	}
+	return v
+}
+
+// checkDKIMRecord: the TXT at <selector>._domainkey.<domain>, following a
+// CNAME, must have our public key as p=; in CNAME style the name must also
+// be a CNAME to <selector>.<zone>.
+func checkDKIMRecord(ctx context.Context, c *Checker, k recordKey) verdict {
+	db := c.S.db
+	sel, _, _ := strings.Cut(k.Name, "._domainkey.")
+	var sealed []byte
+	var origin string
+	err := db.QueryRowContext(ctx, db.Rebind("SELECT key_sealed, origin FROM dkim_keys WHERE account = ? AND identity = ? AND selector = ?"), k.Account, k.Identity, sel).Scan(&sealed, &origin)
+	if err != nil {
+		return verdict{temporary: true, errType: ErrorService, detail: "reading the DKIM key: " + err.Error()}
+	}
+	key, err := c.S.openKey(k.Account, k.Identity, sealed)
+	if err != nil {
+		return verdict{temporary: true, errType: ErrorService, detail: err.Error()}
+	}
+	rec, err := dkim.Record(key)
+	if err != nil {
+		return verdict{temporary: true, errType: ErrorService, detail: err.Error()}
+	}
+	want, _ := dkimKeyOf(rec)
+	expected := rec
+	var foundCNAME string
+	if c.S.cnameStyle(origin) {
+		target := sel + "." + c.S.DKIMCNAMEZone
+		expected = target
+		got, err := c.DNS.CNAME(ctx, k.Name)
+		if err != nil {
+			return lookupFailure(err, expected)
+		}
+		if got != target {
+			return verdict{expected: expected, errType: ErrorBadValue, found: got,
+				detail: fmt.Sprintf("%s is a CNAME to %s, not to %s", k.Name, got, target)}
+		}
+		foundCNAME = got + "; "
+	}
+	txts, err := c.DNS.TXT(ctx, k.Name)
+	if err != nil {
+		v := lookupFailure(err, expected)
+		if foundCNAME != "" {
+			v.found = foundCNAME + "TXT: " + v.found
+			v.detail = "the CNAME target " + foundCNAME[:len(foundCNAME)-2] + " has no DKIM key record: " + v.detail
+		}
+		return v
+	}
+	for _, t := range txts {
+		if p, ok := dkimKeyOf(t); ok && p == want {
+			return verdict{ok: true, expected: expected, found: foundCNAME + t}
+		}
+	}
+	return verdict{expected: expected, errType: ErrorBadValue, found: foundCNAME + strings.Join(txts, " | "),
+		detail: fmt.Sprintf("no TXT record at %s has this key's p=%s", k.Name, want)}
+}
+
+// checkTokenRecord: a TXT at _amazonses.<domain> is the token.
+func checkTokenRecord(ctx context.Context, c *Checker, k recordKey) verdict {
+	tok, err := c.S.tokenOf(ctx, k.Account, k.Identity)
+	if err != nil {
+		return verdict{temporary: true, errType: ErrorService, detail: "reading the token: " + err.Error()}
+	}
+	txts, err := c.DNS.TXT(ctx, k.Name)
+	if err != nil {
+		return lookupFailure(err, tok)
+	}
+	for _, t := range txts {
+		if strings.TrimSpace(t) == tok {
+			return verdict{ok: true, expected: tok, found: t}
+		}
+	}
+	return verdict{expected: tok, errType: ErrorBadValue, found: strings.Join(txts, " | "),
+		detail: "no TXT record at " + k.Name + " is the token"}
+}
+
+// advance is the state machine: the record r after a lookup with verdict v
+// at now.
+func (c *Checker) advance(r Record, v verdict, now time.Time) Record {
+	window, grace := orDefault(c.Window, 72*time.Hour), orDefault(c.Grace, 72*time.Hour)
+	r.LastChecked = now
+	r.Expected, r.Found, r.Detail, r.ErrorType = v.expected, v.found, v.detail, v.errType
+	if v.ok {
+		r.Status, r.LastSuccess, r.MissingSince, r.ErrorType, r.Detail = StatusSuccess, now, time.Time{}, "", ""
+		r.NextCheck = now.Add(orDefault(c.Recheck, 24*time.Hour))
+		return r
+	}
+	succeeded := r.Status == StatusSuccess || !r.MissingSince.IsZero()
+	if succeeded {
+		if r.MissingSince.IsZero() {
+			r.MissingSince = now
+		}
+		r.Status = StatusTemporaryFailure
+		if now.Sub(r.MissingSince) >= grace {
+			r.Status, r.NextCheck = StatusFailed, time.Time{}
+			return r
+		}
+		r.NextCheck = c.pendingNext(r.MissingSince, now, grace)
+		return r
+	}
+	if now.Sub(r.Started) >= window {
+		r.Status, r.NextCheck = StatusFailed, time.Time{}
+		return r
+	}
+	r.Status = StatusPending
+	if v.temporary {
+		r.Status = StatusTemporaryFailure
+	}
+	r.NextCheck = c.pendingNext(r.Started, now, window)
+	return r
+}
+
+// pendingNext schedules the next look at a record missing since since:
+// every PendingFast for the first hour, then every PendingSlow, and once at
+// the end of the period so that FAILED comes on time.
+func (c *Checker) pendingNext(since, now time.Time, period time.Duration) time.Time {
+	step := orDefault(c.PendingSlow, 30*time.Minute)
+	if now.Sub(since) < time.Hour {
+		step = orDefault(c.PendingFast, 5*time.Minute)
+	}
+	next, end := now.Add(step), since.Add(period)
+	if next.After(end) && end.After(now) {
+		next = end
+	}
+	return next
+}
+
+// sync makes identity_records hold exactly the records the sources want —
+// of every identity (account "") or of one — adding new ones PENDING and
+// due now and deleting those no longer wanted. Identities that lost a
+// record have their verified flag recomputed.
+func (c *Checker) sync(ctx context.Context, account, identity string) error {
+	now := c.now()
+	want := map[recordKey]bool{}
+	for _, src := range recordSources {
+		keys, err := src.list(ctx, c, account, identity)
+		if err != nil {
+			return fmt.Errorf("listing verification records: %w", err)
+		}
+		for _, k := range keys {
+			want[k] = true
+		}
+	}
+	db := c.S.db
+	where, args := whereIdentity(account, identity, "identity")
+	rows, err := db.QueryContext(ctx, db.Rebind("SELECT account, identity, purpose, name, rtype FROM identity_records WHERE 1 = 1"+where), args...)
+	if err != nil {
+		return err
+	}
+	have := map[recordKey]bool{}
+	for rows.Next() {
+		var k recordKey
+		if err := rows.Scan(&k.Account, &k.Identity, &k.Purpose, &k.Name, &k.Type); err != nil {
+			rows.Close()
+			return err
+		}
+		have[k] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	changed := map[[2]string]bool{}
+	for k := range have {
+		if want[k] {
+			continue
+		}
+		err := db.Tx(ctx, func(tx *sql.Tx) error {
+			if err := db.ExecTx(tx, "DELETE FROM identity_records WHERE account = ? AND identity = ? AND purpose = ? AND name = ?", k.Account, k.Identity, k.Purpose, k.Name); err != nil {
+				return err
+			}
+			ch, err := recomputeVerifiedTx(db, tx, k.Account, k.Identity)
+			if ch {
+				changed[[2]string{k.Account}] = true
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for k := range want {
+		if have[k] {
+			continue
+		}
+		if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO identity_records (account, identity, purpose, name, rtype, status, started_ms, next_check_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, identity, purpose, name) DO UPDATE SET rtype = excluded.rtype`),
+			k.Account, k.Identity, k.Purpose, k.Name, k.Type, StatusPending, now.UnixMilli(), now.UnixMilli()); err != nil {
+			return err
+		}
+	}
+	for a := range changed {
+		c.S.forget(a[0])
+	}
+	return nil
+}
+
+// CheckDue checks every record that is due (the daemon's loop calls it
+// every minute or so; tests drive it with their clock) and returns how
+// many it checked. It first brings the records in line with the
+// identities and keys.
+func (c *Checker) CheckDue(ctx context.Context) (int, error) {
+	if err := c.sync(ctx, "", ""); err != nil {
+		return 0, err
+	}
+	checked := 0
+	for {
+		keys, err := c.claim(ctx)
+		if err != nil {
+			return checked, err
+		}
+		for _, k := range keys {
+			if _, err := c.checkOne(ctx, k, false); err != nil {
+				return checked, err
+			}
+			checked++
+		}
+		if len(keys) < dueBatch {
+			return checked, nil
+		}
+	}
+}
+
+// claim takes up to dueBatch due records, moving their next check Lease
+// ahead so that no other node takes them meanwhile.
+func (c *Checker) claim(ctx context.Context) ([]recordKey, error) {
+	now := c.now()
+	db := c.S.db
+	var keys []recordKey
+	err := db.Tx(ctx, func(tx *sql.Tx) error {
+		keys = nil
+		rows, err := tx.QueryContext(ctx, db.Rebind(`SELECT account, identity, purpose, name, rtype FROM identity_records
+			WHERE next_check_ms > 0 AND next_check_ms <= ? ORDER BY next_check_ms LIMIT ?`+db.SkipLocked()), now.UnixMilli(), dueBatch)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var k recordKey
+			if err := rows.Scan(&k.Account, &k.Identity, &k.Purpose, &k.Name, &k.Type); err != nil {
+				rows.Close()
+				return err
+			}
+			keys = append(keys, k)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := db.ExecTx(tx, "UPDATE identity_records SET next_check_ms = ? WHERE account = ? AND identity = ? AND purpose = ? AND name = ?",
+				now.Add(Lease).UnixMilli(), k.Account, k.Identity, k.Purpose, k.Name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return keys, err
+}
+
+// checkOne looks one record up and writes its new state, with the
+// identity's verified flag, in one transaction. restart first starts a
+// FAILED record's window again (Check).
+func (c *Checker) checkOne(ctx context.Context, k recordKey, restart bool) (Record, error) {
+	src, ok := sourceOf(k.Purpose)
+	if !ok {
+		return Record{}, fmt.Errorf("verification record %s of %s: unknown purpose %q", k.Name, k.Identity, k.Purpose)
+	}
+	v := src.check(ctx, c, k)
+	var soaJSON string
+	if !v.temporary {
+		if soa, err := c.DNS.SOA(ctx, k.Name); err == nil {
+			b, _ := json.Marshal(SOARecord{PrimaryNameServer: strings.TrimSuffix(soa.Ns, "."), AdminEmail: strings.TrimSuffix(soa.Mbox, "."), SerialNumber: int64(soa.Serial)})
+			soaJSON = string(b)
+		}
+	}
+	now := c.now()
+	db := c.S.db
+	var out Record
+	var changed bool
+	err := db.Tx(ctx, func(tx *sql.Tx) error {
+		r, err := scanRecord(tx.QueryRow(db.Rebind("SELECT "+recordColumns+" FROM identity_records WHERE account = ? AND identity = ? AND purpose = ? AND name = ?"),
+			k.Account, k.Identity, k.Purpose, k.Name))
+		if errors.Is(err, sql.ErrNoRows) {
+			out = Record{Account: k.Account, Identity: k.Identity, Purpose: k.Purpose, Name: k.Name, Type: k.Type, Status: StatusPending}
+			return nil // the identity or key went away meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		if restart && r.Status == StatusFailed {
+			r.Status, r.Started, r.MissingSince = StatusPending, now, time.Time{}
+		}
+		before := r.Status
+		r = c.advance(r, v, now)
+		soa := soaJSON
+		if soa == "" && r.SOA != nil {
+			b, _ := json.Marshal(r.SOA)
+			soa = string(b)
+		}
+		if err := db.ExecTx(tx, `UPDATE identity_records SET status = ?, started_ms = ?, last_checked_ms = ?, last_success_ms = ?, missing_since_ms = ?,
+			next_check_ms = ?, error_type = ?, expected = ?, found = ?, detail = ?, soa = ? WHERE account = ? AND identity = ? AND purpose = ? AND name = ?`,
+			r.Status, timeMS(r.Started), timeMS(r.LastChecked), timeMS(r.LastSuccess), timeMS(r.MissingSince), timeMS(r.NextCheck),
+			r.ErrorType, r.Expected, r.Found, r.Detail, soa, k.Account, k.Identity, k.Purpose, k.Name); err != nil {
+			return err
+		}
+		if soa != "" {
+			r.SOA = new(SOARecord)
+			json.Unmarshal([]byte(soa), r.SOA)
+		}
+		out = r
+		if before != r.Status {
+			c.log().Info("identity record changed state", "account", k.Account, "identity", k.Identity, "purpose", k.Purpose,
+				"name", k.Name, "from", before, "to", r.Status, "error_type", r.ErrorType, "detail", r.Detail)
+		}
+		if !src.verifies {
+			return nil
+		}
+		changed, err = recomputeVerifiedTx(db, tx, k.Account, k.Identity)
+		return err
+	})
+	if changed {
+		c.S.forget(k.Account)
+	}
+	return out, err
+}
+
+// Report is what Check found for one identity.
+type Report struct {
+	Identity string
+	Kind     Kind
+	Verified bool // verified for sending after the check
+	Vouched  bool // by the operator
+	Records  []Record
+}
+
+// Check looks up every record of an identity now (petrel identity check)
+// and returns, per record, what was expected and what DNS returned. A
+// FAILED record starts a new window. ErrNotFound for an unknown identity.
+func (c *Checker) Check(ctx context.Context, account, name string) (Report, error) {
+	id, err := c.S.Get(ctx, account, name)
+	if err != nil {
+		return Report{}, err
+	}
+	if err := c.sync(ctx, account, id.Name); err != nil {
+		return Report{}, err
+	}
+	recs, err := c.S.Records(ctx, account, id.Name)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := Report{Identity: id.Name, Kind: id.Kind}
+	for _, r := range recs {
+		out, err := c.checkOne(ctx, recordKey{Account: r.Account, Identity: r.Identity, Purpose: r.Purpose, Name: r.Name, Type: r.Type}, true)
+		if err != nil {
+			return rep, err
+		}
+		rep.Records = append(rep.Records, out)
+	}
+	var vouched, verified int
+	err = c.S.db.QueryRowContext(ctx, c.S.db.Rebind("SELECT vouched, verified FROM identities WHERE account = ? AND name = ?"), account, id.Name).Scan(&vouched, &verified)
+	rep.Vouched, rep.Verified = vouched != 0, verified != 0
+	return rep, err
+}
+
+// Run calls CheckDue every interval until ctx is done, logging failures.
+func (c *Checker) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := c.CheckDue(ctx); err != nil && ctx.Err() == nil {
+			c.log().Warn("checking identity records", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
