@@ -18,7 +18,8 @@ import (
 //  1. a NEXT key with a new selector is made (Rotate, the schedule, or a
 //     change of signing attributes) and must be published alongside the
 //     ACTIVE one;
-//  2. once the DNS checker reports its record SUCCESS (nextVerified), one
+//  2. once the DNS checker (Checker) reports its record SUCCESS
+//     (nextVerified, the one promotion decision), one
 //     transaction makes it ACTIVE and the old key RETIRING — a send signs
 //     with one or the other, never with none;
 //  3. Overlap after that, the RETIRING key is deleted: its record may then
@@ -116,10 +117,7 @@ type Rotator struct {
 	Now        func() time.Time
 	Overlap    time.Duration // how long a RETIRING key's record stays published; DefaultDKIMOverlap when 0
 	Interval   time.Duration // automatic rotation period; 0 = off
-	// Verified reports whether the DNS record of a key is SUCCESS; nil
-	// reads the DNS checker's state (nextVerified).
-	Verified func(ctx context.Context, account, domain, selector string) (bool, error)
-	Log      *slog.Logger
+	Log        *slog.Logger
 }
 
 // keyRow is one dkim_keys row as the rotator reads it.
@@ -169,7 +167,7 @@ func (r *Rotator) Step(ctx context.Context) error {
 	for _, k := range keys {
 		switch {
 		case k.state == StateNext:
-			ok, err := r.verified(ctx, k.account, k.identity, k.selector)
+			ok, err := s.nextVerified(ctx, k.account, k.identity, k.selector)
 			if err != nil {
 				keep(fmt.Errorf("checking the DKIM record of %s (selector %s): %w", k.identity, k.selector, err))
 				continue
@@ -192,24 +190,15 @@ func (r *Rotator) Step(ctx context.Context) error {
 	return first
 }
 
-// verified is the promotion decision: the NEXT key's record is SUCCESS.
-func (r *Rotator) verified(ctx context.Context, account, domain, selector string) (bool, error) {
-	if r.Verified != nil {
-		return r.Verified(ctx, account, domain, selector)
-	}
-	return r.Identities.nextVerified(ctx, account, domain, selector)
-}
-
-// nextVerified reads the DNS checker's verdict on <selector>._domainkey.<domain>
-// (identity_records, purpose DKIM): true when SUCCESS.
+// nextVerified is the DNS checker's verdict on the key's record
+// (<selector>._domainkey.<domain>, purpose DKIM): true when SUCCESS. A key
+// the checker has not looked at yet is not verified.
 func (s *Service) nextVerified(ctx context.Context, account, domain, selector string) (bool, error) {
-	var status string
-	err := s.db.QueryRowContext(ctx, s.db.Rebind("SELECT status FROM identity_records WHERE account = ? AND identity = ? AND purpose = 'DKIM' AND name = ?"),
-		account, domain, selector+"._domainkey."+domain).Scan(&status)
-	if errors.Is(err, sql.ErrNoRows) {
+	r, err := s.RecordStatus(ctx, account, domain, PurposeDKIM, DKIMRecordName(selector, domain))
+	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
-	return status == "SUCCESS", err
+	return err == nil && r.Status == StatusSuccess, err
 }
 
 // promote makes k ACTIVE and the identity's ACTIVE key RETIRING until

@@ -15,36 +15,15 @@ import (
 	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/dkim"
+	"github.com/petrelmail/petrel/internal/resolver"
 	"github.com/petrelmail/petrel/internal/store"
 )
 
-// zone is the DNS of a test: the TXT records published at each name, as
-// the operator publishes them, and what a receiver's verifier looks up.
-type zone struct {
-	mu  sync.Mutex
-	txt map[string]string
-}
-
-func (z *zone) publish(name, rec string) { z.mu.Lock(); z.txt[name] = rec; z.mu.Unlock() }
-func (z *zone) remove(name string)       { z.mu.Lock(); delete(z.txt, name); z.mu.Unlock() }
-func (z *zone) snapshot() map[string]string {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	out := map[string]string{}
-	for k, v := range z.txt {
-		out[k] = v
-	}
-	return out
-}
-
-// verifies checks signed with go-msgauth's verifier against the records
-// of dns (the DNS of the time the message is received).
-func verifies(signed []byte, dns map[string]string) error {
+// verifies checks signed with go-msgauth's verifier, looking keys up in
+// the test DNS server as it is at the time (what a receiver sees then).
+func verifies(ctx context.Context, signed []byte, dns *resolver.Resolver) error {
 	vs, err := msgdkim.VerifyWithOptions(bytes.NewReader(signed), &msgdkim.VerifyOptions{LookupTXT: func(n string) ([]string, error) {
-		if r, ok := dns[n]; ok {
-			return []string{r}, nil
-		}
-		return nil, fmt.Errorf("no TXT at %s", n)
+		return dns.TXT(ctx, n)
 	}})
 	if err != nil {
 		return err
@@ -56,7 +35,8 @@ func verifies(signed []byte, dns map[string]string) error {
 }
 
 // A rotation end to end at the sending level (the signer acceptance uses),
-// with a controllable clock and the DNS of each moment: the NEXT key is
+// with the DNS checker (Checker) against a test DNS server, a controllable
+// clock, and receivers verifying against the DNS of each moment: the NEXT key is
 // published but does not sign until its record verifies; the switch is
 // atomic under continuous signing (no message unsigned, every one verifying
 // against the records published); messages signed before, during and after
@@ -66,32 +46,20 @@ func verifies(signed []byte, dns map[string]string) error {
 func TestRotation(t *testing.T) {
 	for _, backend := range store.Backends() {
 		t.Run(backend, func(t *testing.T) {
-			db := store.OpenTest(t, backend)
-			ctx := t.Context()
-			accts, _ := account.New(db, t.TempDir()+"/k", "us-east-1")
-			accts.Create(ctx, "a")
-			s := New(db, accts)
-			if _, err := s.Create(ctx, "a", "example.com", true); err != nil {
+			e := newCheckerEnv(t, backend, "")
+			ctx, s := e.ctx, e.s
+			if _, err := s.Create(ctx, "a", "example.com", false); err != nil {
 				t.Fatal(err)
 			}
 			old, err := s.GenerateDKIM(ctx, "a", "example.com", dkim.Ed25519)
 			if err != nil || old.State != StateActive || old.Reason != ReasonCreate {
 				t.Fatalf("first key = %+v, %v", old, err)
 			}
-			dns := &zone{txt: map[string]string{}}
 			name := func(d DKIM) string { return d.Selector + "._domainkey.example.com" }
-			dns.publish(name(old), old.Record)
-			now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
-			r := &Rotator{Identities: s, Now: func() time.Time { return now }, Interval: 30 * 24 * time.Hour,
-				Verified: func(_ context.Context, account, domain, selector string) (bool, error) {
-					keys, err := s.DKIMKeys(ctx, account, domain)
-					for _, k := range keys {
-						if k.Selector == selector {
-							return dns.snapshot()[selector+"._domainkey."+domain] == k.Record, err
-						}
-					}
-					return false, err
-				}}
+			e.dns.TXT(name(old), old.Record)
+			e.checkDue()
+			r := &Rotator{Identities: s, Now: func() time.Time { return e.now }, Interval: 30 * 24 * time.Hour}
+			dns := e.c.DNS
 			from := address.Address{Local: "x", Domain: "example.com"}
 			send := func() ([]byte, string) {
 				t.Helper()
@@ -108,18 +76,29 @@ func TestRotation(t *testing.T) {
 			before, _ := send()
 
 			// Rotation: the NEXT key is not used until its record verifies.
-			next, err := s.Rotate(ctx, "a", "example.com", "", now)
+			next, err := s.Rotate(ctx, "a", "example.com", "", e.now)
 			if err != nil || next.State != StateNext || next.Algorithm != dkim.Ed25519 || next.Selector == old.Selector {
 				t.Fatalf("Rotate = %+v, %v", next, err)
 			}
-			now = now.Add(time.Hour)
+			e.advance(time.Hour)
 			if err := r.Step(ctx); err != nil {
 				t.Fatal(err)
 			}
 			if _, sel := send(); sel != old.Selector {
 				t.Fatalf("signing moved to %s before its record was published", sel)
 			}
-			dns.publish(name(next), next.Record)
+			// Published, but not yet seen by the checker: still the old key.
+			e.dns.TXT(name(next), next.Record)
+			if err := r.Step(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, sel := send(); sel != old.Selector {
+				t.Fatalf("signing moved to %s before its record verified", sel)
+			}
+			e.advance(10 * time.Minute)
+			if st, _ := s.DKIMStatus(ctx, "a", "example.com", next.Selector); st != StatusSuccess {
+				t.Fatalf("the checker says %s of the published NEXT record", st)
+			}
 
 			// Send continuously while the rotator promotes: every message
 			// is signed, by the old key or the new, and verifies.
@@ -148,9 +127,8 @@ func TestRotation(t *testing.T) {
 			}
 			stop.Store(true)
 			wg.Wait()
-			during := dns.snapshot()
 			for i, m := range signed {
-				if err := verifies(m, during); err != nil {
+				if err := verifies(ctx, m, dns); err != nil {
 					t.Fatalf("message %d signed during the switch: %v", i, err)
 				}
 			}
@@ -159,12 +137,12 @@ func TestRotation(t *testing.T) {
 				t.Fatalf("after promotion signing with %s, want %s", sel, next.Selector)
 			}
 			keys, _ := s.DKIMKeys(ctx, "a", "example.com")
-			if len(keys) != 2 || keys[0].Selector != next.Selector || keys[0].State != StateActive || keys[1].State != StateRetiring || !keys[1].StateSince.Equal(now) || !keys[1].RetireAt.Equal(now.Add(DefaultDKIMOverlap)) {
+			if len(keys) != 2 || keys[0].Selector != next.Selector || keys[0].State != StateActive || keys[1].State != StateRetiring || !keys[1].StateSince.Equal(e.now) || !keys[1].RetireAt.Equal(e.now.Add(DefaultDKIMOverlap)) {
 				t.Fatalf("keys after promotion: %+v", keys)
 			}
 			// Within the overlap both records stay; mail signed before the
 			// switch still verifies.
-			now = now.Add(DefaultDKIMOverlap - time.Second)
+			e.advance(DefaultDKIMOverlap - time.Second)
 			if err := r.Step(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -172,35 +150,35 @@ func TestRotation(t *testing.T) {
 				t.Fatalf("old key deleted before the overlap ended: %+v", keys)
 			}
 			for _, m := range [][]byte{before, signed[0], after} {
-				if err := verifies(m, dns.snapshot()); err != nil {
+				if err := verifies(ctx, m, dns); err != nil {
 					t.Fatalf("during the overlap: %v", err)
 				}
 			}
 			// After the overlap the old key goes; its record may be removed,
 			// and mail signed since the switch verifies without it.
-			now = now.Add(time.Second)
+			e.advance(time.Second)
 			if err := r.Step(ctx); err != nil {
 				t.Fatal(err)
 			}
 			if keys, _ := s.DKIMKeys(ctx, "a", "example.com"); len(keys) != 1 || keys[0].Selector != next.Selector {
 				t.Fatalf("after the overlap: %+v", keys)
 			}
-			dns.remove(name(old))
+			e.dns.Remove(name(old))
 			late, _ := send()
 			for _, m := range [][]byte{after, late} {
-				if err := verifies(m, dns.snapshot()); err != nil {
+				if err := verifies(ctx, m, dns); err != nil {
 					t.Fatalf("after the overlap: %v", err)
 				}
 			}
 
 			// The schedule: Interval after the promotion a NEXT key appears,
 			// once.
-			now = keys[0].StateSince.Add(30*24*time.Hour - time.Minute)
+			e.now = keys[0].StateSince.Add(30*24*time.Hour - time.Minute)
 			r.Step(ctx)
 			if keys, _ := s.DKIMKeys(ctx, "a", "example.com"); len(keys) != 1 {
 				t.Fatalf("rotated before the interval: %+v", keys)
 			}
-			now = now.Add(time.Minute)
+			e.now = e.now.Add(time.Minute)
 			r.Step(ctx)
 			r.Step(ctx)
 			keys, _ = s.DKIMKeys(ctx, "a", "example.com")
