@@ -129,3 +129,15 @@ func FuzzSign(f *testing.F) {
 		}
 	})
 }
+
+// A key row with an empty or tag-breaking domain or selector is refused
+// rather than written into a broken field.
+func TestSignRefusesBadTags(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(make([]byte, 32))
+	for _, s := range []*Signer{{Domain: "example.com", Key: key}, {Selector: "s", Key: key},
+		{Domain: "example.com", Selector: "a; b=", Key: key}} {
+		if _, err := s.Sign([]byte(testMessage)); err == nil {
+			t.Errorf("%+v: signed", s)
+		}
+	}
+}

@@ -37,6 +37,11 @@ func (s *Signer) sign(msg []byte, keys []string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	for _, v := range [][2]string{{"domain (d=)", s.Domain}, {"selector (s=)", s.Selector}} {
+		if v[1] == "" || strings.ContainsAny(v[1], "; \t\r\n=") {
+			return "", fmt.Errorf("dkim: bad %s %q", v[0], v[1])
+		}
+	}
 	var algo string
 	switch s.Key.Public().(type) {
 	case ed25519.PublicKey:
