@@ -14,7 +14,10 @@
 -- (set at the switch from the overlap then configured). The columns
 -- account, identity, selector, key_sealed and origin keep their meaning
 -- (the DNS checker reads every row as one record to check).
-CREATE TABLE dkim_keys_026 (
+-- The old table is renamed and copied (SQLite cannot change a primary
+-- key); the new key is named so as not to meet the old one's on PostgreSQL.
+ALTER TABLE dkim_keys RENAME TO dkim_keys_025;
+CREATE TABLE dkim_keys (
 	account TEXT NOT NULL,
 	identity TEXT NOT NULL,
 	selector TEXT NOT NULL,
@@ -27,10 +30,9 @@ CREATE TABLE dkim_keys_026 (
 	state_since_ms BIGINT NOT NULL DEFAULT 0,
 	reason TEXT NOT NULL DEFAULT 'CREATE',
 	retire_ms BIGINT NOT NULL DEFAULT 0,
-	PRIMARY KEY (account, identity, selector)
+	CONSTRAINT dkim_keys_selector_pkey PRIMARY KEY (account, identity, selector)
 );
-INSERT INTO dkim_keys_026 (account, identity, selector, algorithm, origin, key_sealed, signing_enabled, created_ms, state, state_since_ms)
-	SELECT account, identity, selector, algorithm, origin, key_sealed, signing_enabled, created_ms, 'ACTIVE', created_ms FROM dkim_keys;
-DROP TABLE dkim_keys;
-ALTER TABLE dkim_keys_026 RENAME TO dkim_keys;
+INSERT INTO dkim_keys (account, identity, selector, algorithm, origin, key_sealed, signing_enabled, created_ms, state, state_since_ms)
+	SELECT account, identity, selector, algorithm, origin, key_sealed, signing_enabled, created_ms, 'ACTIVE', created_ms FROM dkim_keys_025;
+DROP TABLE dkim_keys_025;
 CREATE INDEX dkim_keys_state ON dkim_keys (state);
