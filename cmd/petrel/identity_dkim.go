@@ -21,15 +21,17 @@ import (
 // until the new record verifies (the daemon's rotator then switches);
 // docs/identities.md, "DKIM keys and rotation".
 func identityDKIMRotateCmd(ctx context.Context, args []string, out io.Writer) error {
-	var acct, length string
+	var acct, length, zone string
 	svc, pos, err := adminOpen(ctx, "identity dkim rotate", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&acct, "account", daemon.DefaultAccount, "account the identity belongs to")
 		fs.StringVar(&length, "key-length", "", "type of the new key: rsa2048, rsa1024 or ed25519 (default: the current key's)")
+		fs.StringVar(&zone, "dkim-cname-zone", "", "print Easy DKIM records as CNAMEs into this zone, as petrel serve --dkim-cname-zone")
 	})
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
+	svc.Identities.DKIMCNAMEZone = zone
 	if len(pos) != 1 {
 		return errors.New("usage: petrel identity dkim rotate DOMAIN --account A [--key-length rsa2048|rsa1024|ed25519]")
 	}
@@ -42,13 +44,15 @@ func identityDKIMRotateCmd(ctx context.Context, args []string, out io.Writer) er
 	if _, err := svc.Identities.Rotate(ctx, acct, pos[0], alg, time.Now()); err != nil {
 		return err
 	}
-	return printDKIMKeys(ctx, out, svc.Identities, acct, pos[0])
+	return printDKIMKeys(ctx, out, svc.Identities, acct, pos[0], zone)
 }
 
-// printDKIMKeys prints every key of the domain with its state and what the
-// operator must do with its record: publish (NEXT: before it can sign),
-// keep (ACTIVE; RETIRING: until the overlap ends, when it may be removed).
-func printDKIMKeys(ctx context.Context, out io.Writer, ids *identity.Service, acct, domain string) error {
+// printDKIMKeys prints every key of the domain with its state, the records
+// to publish for it (printDKIM: TXT, or CNAME into zone for Easy DKIM) and
+// what the operator must do with them: publish (NEXT: before it can sign),
+// keep (ACTIVE; RETIRING: until the overlap ends, when they may be
+// removed); then the domain's `_amazonses` token.
+func printDKIMKeys(ctx context.Context, out io.Writer, ids *identity.Service, acct, domain, zone string) error {
 	keys, err := ids.DKIMKeys(ctx, acct, domain)
 	if err != nil {
 		return err
@@ -56,20 +60,24 @@ func printDKIMKeys(ctx context.Context, out io.Writer, ids *identity.Service, ac
 	if len(keys) == 0 {
 		return fmt.Errorf("%s has no DKIM key (generate one with --dkim rsa2048)", domain)
 	}
-	d := strings.ToLower(domain)
 	for _, k := range keys {
 		var what string
 		switch k.State {
 		case identity.StateActive:
-			what = fmt.Sprintf("signs (signing enabled=%v); keep this TXT record published", k.SigningEnabled)
+			what = "signs; keep its records published"
 		case identity.StateNext:
-			what = "publish this TXT record now: the key signs once the record verifies, the current key signing until then"
+			what = "publish its records now: it signs once they verify, the current key signing until then"
 		case identity.StateRetiring:
-			what = fmt.Sprintf("no longer signs; keep this TXT record published until %s (the overlap), then it may be removed",
+			what = fmt.Sprintf("no longer signs; keep its records published until %s (the overlap), then they may be removed",
 				k.RetireAt.UTC().Format(time.RFC3339))
 		}
-		fmt.Fprintf(out, "DKIM %s (%s, %s key, since %s): %s\n  %s._domainkey.%s TXT \"%s\"\n",
-			k.State, k.Origin, k.Algorithm, k.StateSince.UTC().Format(time.RFC3339), what, k.Selector, d, k.Record)
+		fmt.Fprintf(out, "DKIM key %s since %s: %s\n", k.State, k.StateSince.UTC().Format(time.RFC3339), what)
+		printDKIM(out, domain, k, zone, "")
 	}
+	token, err := ids.VerificationToken(ctx, acct, domain)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "or, to verify the domain without DKIM,\n  %s TXT \"%s\"\n", identity.TokenRecordName(strings.ToLower(domain)), token)
 	return nil
 }

@@ -36,8 +36,9 @@ func TestIdentityDKIMRotateCmd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "DKIM ACTIVE (AWS_SES, ED25519 key") || !strings.Contains(out, cur.Selector+"._domainkey.acme.example TXT") ||
-		!strings.Contains(out, "DKIM NEXT (AWS_SES, RSA_1024_BIT key") || !strings.Contains(out, "publish this TXT record now") {
+	if !strings.Contains(out, "DKIM key ACTIVE since") || !strings.Contains(out, "(AWS_SES, ED25519 key") || !strings.Contains(out, cur.Selector+"._domainkey.acme.example TXT") ||
+		!strings.Contains(out, "DKIM key NEXT since") || !strings.Contains(out, "(AWS_SES, RSA_1024_BIT key") || !strings.Contains(out, "publish its records now") ||
+		!strings.Contains(out, "_amazonses.acme.example TXT") {
 		t.Fatalf("output:\n%s", out)
 	}
 	for _, bad := range [][]string{{"acme.example", "--key-length", "dsa"}, {"nobody.example"}, {}} {

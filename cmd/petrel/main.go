@@ -6,7 +6,7 @@
 //	petrel account reputation NAME | resume NAME [--configuration-set S]
 //	petrel credentials create --account NAME     new access key + SMTP password
 //	petrel credentials list|disable|enable|delete --account A [KEYID|--network CIDR]
-//	petrel identity add NAME --account A [--verified] | verify | list | delete
+//	petrel identity add NAME --account A [--verified] | verify | list | delete | check | dkim
 //	petrel identity notifications NAME --account A [...] | configuration-set NAME --account A [SET|--clear]
 //	petrel events [--message-id ID] [--type T] [--account A] [--follow]
 //	petrel bounce classify [FILE|-] [--json] [--explain] [--reply LINE]
@@ -72,15 +72,19 @@ commands:
                                       delete a network credential
   identity add NAME --account A [--verified]
                                       add an email address or domain identity
-  identity verify NAME --account A    mark an identity verified (operator vouches)
+  identity verify NAME --account A    mark an identity verified (the operator's vouch)
+  identity check NAME --account A [--dns HOST:PORT] [--dkim-cname-zone ZONE]
+                                      look the identity's DNS records up now and print, per
+                                      record, what is expected, what DNS returned and its state
   identity list --account A           list identities
   identity delete NAME --account A    delete an identity
   identity dkim DOMAIN --account A [--dkim rsa2048|rsa1024|ed25519 | --key FILE --selector S]
-                                      show the domain's DKIM keys and the TXT records to
-                                      publish; generate a new key, or install your own
+                   [--dkim-cname-zone ZONE]
+                                      show the domain's DKIM keys and the records (CNAME into ZONE,
+                                      or TXT) to publish; generate a new key, or install your own
                                       (a domain's first key signs at once; a later one
                                       once its record verifies, as rotate)
-  identity dkim rotate DOMAIN --account A [--key-length rsa2048|rsa1024|ed25519]
+  identity dkim rotate DOMAIN --account A [--key-length rsa2048|rsa1024|ed25519] [--dkim-cname-zone ZONE]
                                       make a new key under a new selector: publish its
                                       record; signing moves to it once the record verifies
   identity notifications NAME --account A [--bounce-topic ARN] [--complaint-topic ARN]
@@ -349,8 +353,10 @@ func identityCmd(ctx context.Context, args []string) error {
 		if len(args) > 1 && args[1] == "rotate" {
 			return identityDKIMRotateCmd(ctx, args[2:], os.Stdout)
 		}
+	case "check":
+		return identityCheckCmd(ctx, args[1:], os.Stdout)
 	}
-	var acct, dkimAlg, keyFile, selector string
+	var acct, dkimAlg, keyFile, selector, zone string
 	var verified bool
 	svc, pos, err := adminOpen(ctx, "identity", args[1:], func(fs *flag.FlagSet) {
 		fs.StringVar(&acct, "account", daemon.DefaultAccount, "account the identity belongs to")
@@ -358,11 +364,13 @@ func identityCmd(ctx context.Context, args []string) error {
 		fs.StringVar(&dkimAlg, "dkim", "", "add/dkim: generate a DKIM key of this type for a domain: rsa2048 (add's default), rsa1024, ed25519, or none")
 		fs.StringVar(&keyFile, "key", "", "dkim: install this private key (PEM or base64 DER; BYODKIM) under --selector")
 		fs.StringVar(&selector, "selector", "", "dkim: selector of the --key")
+		fs.StringVar(&zone, "dkim-cname-zone", "", "add/dkim: print Easy DKIM records as CNAMEs into this zone, as petrel serve --dkim-cname-zone")
 	})
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
+	svc.Identities.DKIMCNAMEZone = zone
 	if _, err := svc.Accounts.Get(ctx, acct); err != nil {
 		return err
 	}
@@ -390,7 +398,11 @@ func identityCmd(ctx context.Context, args []string) error {
 			if err != nil {
 				return err
 			}
-			printDKIM(id.Name, d)
+			token, err := svc.Identities.VerificationToken(ctx, acct, id.Name)
+			if err != nil {
+				return err
+			}
+			printDKIM(os.Stdout, id.Name, d, zone, token)
 		}
 	case "dkim":
 		if err := needName(); err != nil {
@@ -410,7 +422,7 @@ func identityCmd(ctx context.Context, args []string) error {
 				return err
 			}
 		}
-		if err := printDKIMKeys(ctx, os.Stdout, svc.Identities, acct, pos[0]); err != nil {
+		if err := printDKIMKeys(ctx, os.Stdout, svc.Identities, acct, pos[0], zone); err != nil {
 			return err
 		}
 	case "verify":
@@ -449,11 +461,6 @@ func generateDKIM(ctx context.Context, svc *daemon.Services, acct, domain, algNa
 		return identity.DKIM{}, err
 	}
 	return svc.Identities.GenerateDKIM(ctx, acct, domain, alg)
-}
-
-func printDKIM(domain string, d identity.DKIM) {
-	fmt.Printf("DKIM (%s, %s key, signing enabled=%v): publish this TXT record\n  %s._domainkey.%s TXT \"%s\"\n",
-		d.Origin, d.Algorithm, d.SigningEnabled, d.Selector, strings.ToLower(domain), d.Record)
 }
 
 // eventPage reads the next page of events matching f, each with its

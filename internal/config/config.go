@@ -109,6 +109,14 @@ type Config struct {
 	QuotaMax24HourSend   int64    `toml:"quota-max-24h-send"`     // the most Max24HourSend growth gives
 	QuotaMaxSendRate     float64  `toml:"quota-max-send-rate"`    // the most MaxSendRate growth gives
 
+	// Verification by DNS (docs/identities.md, "Verification by DNS").
+	DKIMCNAMEZone     string   `toml:"dkim-cname-zone"`     // zone serving Easy DKIM keys: selectors are published as CNAMEs to <selector>.<zone> (SigningHostedZone); "" = TXT records with the key
+	VerifyWindow      Duration `toml:"verify-window"`       // how long a record never found is looked for before FAILED (SES: 72 h)
+	VerifyGrace       Duration `toml:"verify-grace"`        // how long a record that had been found may be missing before FAILED and the domain unverified (72 h)
+	VerifyRecheck     Duration `toml:"verify-recheck"`      // between checks of a record found (24 h)
+	VerifyPendingFast Duration `toml:"verify-pending-fast"` // between checks of a record not found, in its first hour (5 min)
+	VerifyPendingSlow Duration `toml:"verify-pending-slow"` // between checks of a record not found, after its first hour (30 min)
+
 	// DKIM key rotation (docs/identities.md, "DKIM keys and rotation").
 	DKIMRotationInterval Duration `toml:"dkim-rotation-interval"` // start a rotation of each Easy DKIM key after it has signed this long; 0 = never
 	DKIMOverlap          Duration `toml:"dkim-overlap"`           // how long a replaced key's record must stay published
@@ -255,6 +263,12 @@ func Default() Config {
 		QuotaMax24HourSend:   1000000,
 		QuotaMaxSendRate:     200,
 
+		VerifyWindow:      Duration(72 * time.Hour),
+		VerifyGrace:       Duration(72 * time.Hour),
+		VerifyRecheck:     Duration(24 * time.Hour),
+		VerifyPendingFast: Duration(5 * time.Minute),
+		VerifyPendingSlow: Duration(30 * time.Minute),
+
 		DKIMOverlap: Duration(7 * 24 * time.Hour),
 	}
 }
@@ -373,6 +387,12 @@ func Flags(fs *flag.FlagSet, cfg *Config) {
 	fs.Var(&cfg.QuotaGrowthInterval, "quota-growth-interval", "warm-up: the least time between two growths of one account, e.g. 24h (at least 1m)")
 	fs.Int64Var(&cfg.QuotaMax24HourSend, "quota-max-24h-send", cfg.QuotaMax24HourSend, "warm-up: the highest Max24HourSend growth gives (at least 1)")
 	fs.Float64Var(&cfg.QuotaMaxSendRate, "quota-max-send-rate", cfg.QuotaMaxSendRate, "warm-up: the highest MaxSendRate growth gives, recipients per second (above 0)")
+	fs.StringVar(&cfg.DKIMCNAMEZone, "dkim-cname-zone", cfg.DKIMCNAMEZone, "zone you serve Easy DKIM keys from: each domain publishes <selector>._domainkey.<domain> CNAME <selector>.<zone> and you publish the key's TXT at <selector>.<zone> (SES's SigningHostedZone); empty: each domain publishes a TXT record with the key")
+	fs.Var(&cfg.VerifyWindow, "verify-window", "how long a verification record never found is looked for before it is FAILED, e.g. 72h (at least 1h)")
+	fs.Var(&cfg.VerifyGrace, "verify-grace", "how long a verification record that had been found may be missing before it is FAILED and its domain no longer verified, e.g. 72h (at least 1h)")
+	fs.Var(&cfg.VerifyRecheck, "verify-recheck", "time between checks of a verification record that was found, e.g. 24h (at least 1m)")
+	fs.Var(&cfg.VerifyPendingFast, "verify-pending-fast", "time between checks of a verification record not found yet, in its first hour, e.g. 5m (at least 1m)")
+	fs.Var(&cfg.VerifyPendingSlow, "verify-pending-slow", "time between checks of a verification record not found yet, after its first hour, e.g. 30m (at least verify-pending-fast)")
 	fs.Var(&cfg.DKIMRotationInterval, "dkim-rotation-interval", "rotate each Easy DKIM key after it has signed this long, e.g. 180d (0 = never; at least the overlap)")
 	fs.Var(&cfg.DKIMOverlap, "dkim-overlap", "how long a replaced DKIM key's record stays published after the new key takes over, e.g. 7d (at least 1h)")
 }
@@ -403,6 +423,11 @@ func (c Config) Validate() error {
 	}
 	if c.Hostname == "" {
 		errs = append(errs, errors.New("hostname: must be set"))
+	}
+	if c.DKIMCNAMEZone != "" {
+		if err := checkDomain(c.DKIMCNAMEZone); err != nil {
+			errs = append(errs, fmt.Errorf("dkim-cname-zone: %q %w", c.DKIMCNAMEZone, err))
+		}
 	}
 	if c.MessageIDDomain != "" {
 		if err := checkDomain(c.MessageIDDomain); err != nil {
@@ -517,6 +542,11 @@ func (c Config) Validate() error {
 		{"quota-growth-interval", "at least 1m", c.QuotaGrowthInterval >= Duration(time.Minute)},
 		{"quota-max-24h-send", "at least 1", c.QuotaMax24HourSend >= 1},
 		{"quota-max-send-rate", "above 0", c.QuotaMaxSendRate > 0},
+		{"verify-window", "at least 1h", c.VerifyWindow >= Duration(time.Hour)},
+		{"verify-grace", "at least 1h", c.VerifyGrace >= Duration(time.Hour)},
+		{"verify-recheck", "at least 1m", c.VerifyRecheck >= Duration(time.Minute)},
+		{"verify-pending-fast", "at least 1m", c.VerifyPendingFast >= Duration(time.Minute)},
+		{"verify-pending-slow", "at least verify-pending-fast", c.VerifyPendingSlow >= c.VerifyPendingFast},
 		{"dkim-overlap", "at least 1h", c.DKIMOverlap >= Duration(time.Hour)},
 		{"dkim-rotation-interval", "0 or at least dkim-overlap", c.DKIMRotationInterval == 0 || c.DKIMRotationInterval >= c.DKIMOverlap},
 	} {

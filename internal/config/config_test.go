@@ -180,6 +180,14 @@ func TestValidateLimits(t *testing.T) {
 		{[]string{"--production-max-send-rate", "0"}, "production-max-send-rate"},
 		{[]string{"--production-max-send-rate", "NaN"}, "production-max-send-rate"},
 		{[]string{"--production-max-24h-send", "1000000", "--production-max-send-rate", "0.5"}, ""},
+		{[]string{"--dkim-cname-zone", "dkim.petrel.example"}, ""},
+		{[]string{"--dkim-cname-zone", "bad_zone..example"}, "dkim-cname-zone"},
+		{[]string{"--verify-window", "59m"}, "verify-window"},
+		{[]string{"--verify-grace", "30m"}, "verify-grace"},
+		{[]string{"--verify-recheck", "30s"}, "verify-recheck"},
+		{[]string{"--verify-pending-fast", "10s"}, "verify-pending-fast"},
+		{[]string{"--verify-pending-fast", "10m", "--verify-pending-slow", "5m"}, "verify-pending-slow"},
+		{[]string{"--verify-window", "1h", "--verify-grace", "1h", "--verify-recheck", "1m", "--verify-pending-fast", "1m", "--verify-pending-slow", "1m"}, ""},
 	}
 	for _, c := range cases {
 		_, err := Load(c.args)

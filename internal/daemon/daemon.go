@@ -64,6 +64,7 @@ import (
 	"github.com/petrelmail/petrel/internal/queue"
 	"github.com/petrelmail/petrel/internal/quota"
 	"github.com/petrelmail/petrel/internal/reputation"
+	"github.com/petrelmail/petrel/internal/resolver"
 	"github.com/petrelmail/petrel/internal/retention"
 	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/simulator"
@@ -118,6 +119,7 @@ func Open(ctx context.Context, cfg config.Config) (*Services, error) {
 	sets.SetSealer(accts)
 	svc := &Services{DB: db, Accounts: accts, Identities: identity.New(db, accts), ConfigSets: sets,
 		Queue: queue.New(db), Spool: spool.New(db), Events: event.NewLog(db)}
+	svc.Identities.DKIMCNAMEZone = cfg.DKIMCNAMEZone
 	svc.Stats = stats.New(db, svc.Spool, stats.Config{Node: nodeID})
 	svc.Events.Observe(svc.Stats)
 	svc.Reputation = reputation.New(db, svc.Stats, sets, reputationConfig(cfg))
@@ -185,6 +187,21 @@ func accountReputations(rep *reputation.Service) func(context.Context) ([]metric
 // Close closes the store.
 func (s *Services) Close() error { return s.DB.Close() }
 
+// Checker returns the DNS checker of the identities' verification records
+// (--dns, the verify-* timings); log nil discards.
+func (s *Services) Checker(cfg config.Config, log *slog.Logger) (*identity.Checker, error) {
+	r, err := resolver.New(cfg.DNS)
+	if err != nil {
+		return nil, err
+	}
+	return &identity.Checker{S: s.Identities, DNS: r, Log: log,
+		Window: time.Duration(cfg.VerifyWindow), Grace: time.Duration(cfg.VerifyGrace), Recheck: time.Duration(cfg.VerifyRecheck),
+		PendingFast: time.Duration(cfg.VerifyPendingFast), PendingSlow: time.Duration(cfg.VerifyPendingSlow)}, nil
+}
+
+// checkEvery is how often the daemon looks for due verification records.
+const checkEvery = time.Minute
+
 // Daemon is a running Petrel.
 type Daemon struct {
 	cfg   config.Config
@@ -201,6 +218,8 @@ type Daemon struct {
 	dkimRotator *identity.Rotator
 	// quota enforces the accounts' sending quotas (its Run: heartbeats).
 	quota *quota.Quota
+	// checker verifies identities by DNS; nil when no DNS server is known.
+	checker *identity.Checker
 	// notifier delivers notifications (event destinations, SNS topics,
 	// feedback emails) from the outbox the event log writes to.
 	notifier *notify.Engine
@@ -257,6 +276,9 @@ func (d *Daemon) build(ctx context.Context) error {
 	}
 	if d.Credentials, err = Bootstrap(ctx, svc, cfg); err != nil {
 		return err
+	}
+	if d.checker, err = svc.Checker(cfg, d.log.With("component", "identity-check")); err != nil {
+		d.log.Warn("identities will not be verified by DNS", "err", err)
 	}
 	d.batch = store.NewBatcher(svc.DB, 0, 0)
 	d.budget = admission.NewBudget(cfg.MaxBodyMemory)
@@ -772,6 +794,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var prefilterWG sync.WaitGroup
 	prefilterWG.Go(func() { d.prune.Suppression.RunPrefilter(prefilterCtx, d.log.With("component", "suppression")) })
 	prefilterWG.Go(func() { d.quota.Run(prefilterCtx) })
+	if d.checker != nil {
+		prefilterWG.Go(func() { d.checker.Run(prefilterCtx, checkEvery) })
+	}
 
 	// SMTP sessions work under a context of ctx that shutdown (whatever
 	// its cause) cancels, and with it what they have in flight.

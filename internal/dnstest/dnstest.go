@@ -180,6 +180,16 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		}
 		s.mu.Unlock()
 	}
+	if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
+		// As a real server: an answer too long for the client's buffer
+		// (512 bytes, or its EDNS0 size) is truncated with TC set, and the
+		// client asks again over TCP.
+		size := dns.MinMsgSize
+		if opt := r.IsEdns0(); opt != nil {
+			size = int(opt.UDPSize())
+		}
+		m.Truncate(size)
+	}
 	w.WriteMsg(m)
 }
 

@@ -221,7 +221,7 @@ func recomputeVerifiedTx(db *store.DB, tx *sql.Tx, account, name string) (bool, 
 	if want == verified {
 		return false, nil
 	}
-	return true, db.ExecTx(tx, "UPDATE identities SET verified = ? WHERE account = ? AND name = ?", want, account, name)
+	return true, execTx(db, tx, "UPDATE identities SET verified = ? WHERE account = ? AND name = ?", want, account, name)
 }
 
 // cnameStyle reports whether a key of origin is published as a CNAME to
@@ -277,12 +277,12 @@ func (s *Service) Verifications(ctx context.Context, account string, ids []Ident
 		names = append(names, id.Name)
 	}
 	in := " AND identity IN (" + store.Placeholders(len(ids)) + ")"
-	vouched := map[string]bool{}
 	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT name FROM identities WHERE account = ? AND vouched = 1 AND name IN ("+store.Placeholders(len(ids))+")"), names...)
 	if err != nil {
 		return nil, err
 	}
-	if vouched, err = store.StringSet(rows); err != nil {
+	vouched, err := store.StringSet(rows)
+	if err != nil {
 		return nil, err
 	}
 	rows, err = s.db.QueryContext(ctx, s.db.Rebind("SELECT "+recordColumns+" FROM identity_records WHERE account = ?"+in+" ORDER BY purpose, name"), names...)
@@ -345,4 +345,13 @@ func summarize(id Identity, vouched bool, recs []Record) Verification {
 		v.ErrorType = ""
 	}
 	return v
+}
+
+// execTx runs one statement in tx on tx's own connection. (store's
+// ExecTx prepares on the pool first, which needs a second connection while
+// tx holds SQLite's write lock: with every pooled connection waiting for
+// that lock, it waits out the busy timeout.)
+func execTx(db *store.DB, tx *sql.Tx, query string, args ...any) error {
+	_, err := tx.Exec(db.Rebind(query), args...)
+	return err
 }

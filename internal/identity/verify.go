@@ -356,7 +356,7 @@ func (c *Checker) sync(ctx context.Context, account, identity string) error {
 			continue
 		}
 		err := db.Tx(ctx, func(tx *sql.Tx) error {
-			if err := db.ExecTx(tx, "DELETE FROM identity_records WHERE account = ? AND identity = ? AND purpose = ? AND name = ?", k.Account, k.Identity, k.Purpose, k.Name); err != nil {
+			if err := execTx(db, tx, "DELETE FROM identity_records WHERE account = ? AND identity = ? AND purpose = ? AND name = ?", k.Account, k.Identity, k.Purpose, k.Name); err != nil {
 				return err
 			}
 			ch, err := recomputeVerifiedTx(db, tx, k.Account, k.Identity)
@@ -437,7 +437,7 @@ func (c *Checker) claim(ctx context.Context) ([]recordKey, error) {
 			return err
 		}
 		for _, k := range keys {
-			if err := db.ExecTx(tx, "UPDATE identity_records SET next_check_ms = ? WHERE account = ? AND identity = ? AND purpose = ? AND name = ?",
+			if err := execTx(db, tx, "UPDATE identity_records SET next_check_ms = ? WHERE account = ? AND identity = ? AND purpose = ? AND name = ?",
 				now.Add(Lease).UnixMilli(), k.Account, k.Identity, k.Purpose, k.Name); err != nil {
 				return err
 			}
@@ -487,7 +487,7 @@ func (c *Checker) checkOne(ctx context.Context, k recordKey, restart bool) (Reco
 			b, _ := json.Marshal(r.SOA)
 			soa = string(b)
 		}
-		if err := db.ExecTx(tx, `UPDATE identity_records SET status = ?, started_ms = ?, last_checked_ms = ?, last_success_ms = ?, missing_since_ms = ?,
+		if err := execTx(db, tx, `UPDATE identity_records SET status = ?, started_ms = ?, last_checked_ms = ?, last_success_ms = ?, missing_since_ms = ?,
 			next_check_ms = ?, error_type = ?, expected = ?, found = ?, detail = ?, soa = ? WHERE account = ? AND identity = ? AND purpose = ? AND name = ?`,
 			r.Status, timeMS(r.Started), timeMS(r.LastChecked), timeMS(r.LastSuccess), timeMS(r.MissingSince), timeMS(r.NextCheck),
 			r.ErrorType, r.Expected, r.Found, r.Detail, soa, k.Account, k.Identity, k.Purpose, k.Name); err != nil {
@@ -552,18 +552,20 @@ func (c *Checker) Check(ctx context.Context, account, name string) (Report, erro
 	return rep, err
 }
 
-// Run calls CheckDue every interval until ctx is done, logging failures.
+// Run calls CheckDue every interval, the first time one interval after
+// the start (out of the way of the start's own work), until ctx is done,
+// logging failures.
 func (c *Checker) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if _, err := c.CheckDue(ctx); err != nil && ctx.Err() == nil {
-			c.log().Warn("checking identity records", "err", err)
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if _, err := c.CheckDue(ctx); err != nil && ctx.Err() == nil {
+			c.log().Warn("checking identity records", "err", err)
 		}
 	}
 }

@@ -205,3 +205,278 @@ func TestCheckerDKIMLifecycle(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckerToken: the `_amazonses` token through SERVFAIL and no answer
+// (TEMPORARY_FAILURE, the window running on), found (SUCCESS: verified
+// without DKIM), and a domain whose records never appear (FAILED after
+// the 72 h window, checking stopped, not verified).
+func TestCheckerToken(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			e := newCheckerEnv(t, backend, "")
+			if _, err := e.s.Create(e.ctx, "a", "token.example", false); err != nil {
+				t.Fatal(err)
+			}
+			tok, err := e.s.VerificationToken(e.ctx, "a", "token.example")
+			if err != nil || len(tok) != 44 {
+				t.Fatalf("token %q, %v", tok, err)
+			}
+			name := TokenRecordName("token.example")
+			e.dns.Fail(name, dnstest.ServFail)
+			e.checkDue()
+			r := e.wantRecord("token.example", PurposeDomainToken, name, StatusTemporaryFailure, ErrorDNSServer)
+			if !r.MissingSince.IsZero() || !r.NextCheck.Equal(e.now.Add(5*time.Minute)) {
+				t.Fatalf("SERVFAIL before any success: %+v", r)
+			}
+			e.dns.Fail(name, dnstest.Silent)
+			e.advance(5 * time.Minute)
+			r = e.wantRecord("token.example", PurposeDomainToken, name, StatusTemporaryFailure, ErrorDNSServer)
+			if r.Found != "no answer" {
+				t.Fatalf("timeout: found %q", r.Found)
+			}
+			e.wantVerified("token.example", false)
+
+			e.dns.Fail(name, dnstest.Healthy)
+			e.dns.TXT(name, "unrelated", " "+tok+" ")
+			e.advance(5 * time.Minute)
+			e.wantRecord("token.example", PurposeDomainToken, name, StatusSuccess, "")
+			e.wantVerified("token.example", true)
+
+			// SERVFAIL after a success: in grace, still verified.
+			e.dns.Fail(name, dnstest.ServFail)
+			e.advance(24 * time.Hour)
+			e.wantRecord("token.example", PurposeDomainToken, name, StatusTemporaryFailure, ErrorDNSServer)
+			e.wantVerified("token.example", true)
+			e.dns.Fail(name, dnstest.Healthy)
+			e.advance(5 * time.Minute)
+			e.wantRecord("token.example", PurposeDomainToken, name, StatusSuccess, "")
+
+			// Never published: PENDING for 72 h, then FAILED.
+			if _, err := e.s.Create(e.ctx, "a", "never.example", false); err != nil {
+				t.Fatal(err)
+			}
+			never := TokenRecordName("never.example")
+			start := e.now
+			e.checkDue()
+			e.advance(72*time.Hour - time.Minute)
+			e.wantRecord("never.example", PurposeDomainToken, never, StatusPending, ErrorHostMissing)
+			e.advance(time.Minute)
+			r = e.wantRecord("never.example", PurposeDomainToken, never, StatusFailed, ErrorHostMissing)
+			if !r.Started.Equal(start) || !r.LastChecked.Equal(start.Add(72*time.Hour)) {
+				t.Fatalf("FAILED %+v", r)
+			}
+			e.wantVerified("never.example", false)
+		})
+	}
+}
+
+// TestCheckerCNAMEStyle: with a CNAME zone, an Easy DKIM record is
+// SUCCESS only as a CNAME to <selector>.<zone> whose TXT holds the key; a
+// CNAME elsewhere is INVALID_VALUE naming its target; a BYODKIM key is
+// still a TXT record.
+func TestCheckerCNAMEStyle(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			e := newCheckerEnv(t, backend, "dkim.petrel.test")
+			d := e.domain("cname.example")
+			name := DKIMRecordName(d.Selector, "cname.example")
+			target := d.Selector + ".dkim.petrel.test"
+
+			e.dns.CNAME(name, "elsewhere.test")
+			e.dns.TXT("elsewhere.test", d.Record)
+			e.checkDue()
+			r := e.wantRecord("cname.example", PurposeDKIM, name, StatusPending, ErrorBadValue)
+			if r.Type != "CNAME" || r.Expected != target || r.Found != "elsewhere.test" || !strings.Contains(r.Detail, "CNAME to elsewhere.test") {
+				t.Fatalf("CNAME elsewhere: %+v", r)
+			}
+
+			// Right CNAME, nothing at the target yet.
+			e.dns.Remove(name)
+			e.dns.CNAME(name, target)
+			e.advance(5 * time.Minute)
+			r = e.wantRecord("cname.example", PurposeDKIM, name, StatusPending, ErrorHostMissing)
+			if !strings.Contains(r.Detail, "CNAME target "+target) {
+				t.Fatalf("target missing: %+v", r)
+			}
+
+			e.dns.TXT(target, d.Record)
+			e.advance(5 * time.Minute)
+			e.wantRecord("cname.example", PurposeDKIM, name, StatusSuccess, "")
+			e.wantVerified("cname.example", true)
+
+			// A TXT record in place of the CNAME does not do.
+			e.dns.Remove(name)
+			e.dns.TXT(name, d.Record)
+			e.advance(24 * time.Hour)
+			e.wantRecord("cname.example", PurposeDKIM, name, StatusTemporaryFailure, ErrorTypeMissing)
+
+			// BYODKIM: the operator's TXT record, whatever the zone.
+			if _, err := e.s.Create(e.ctx, "a", "byo.example", false); err != nil {
+				t.Fatal(err)
+			}
+			key, _ := dkim.Generate(dkim.Ed25519)
+			der, _ := dkim.MarshalPrivateKey(key)
+			byo, err := e.s.PutDKIMKey(e.ctx, "a", "byo.example", "byo1", der)
+			if err != nil {
+				t.Fatal(err)
+			}
+			byoName := DKIMRecordName("byo1", "byo.example")
+			e.dns.TXT(byoName, byo.Record)
+			e.checkDue()
+			r = e.wantRecord("byo.example", PurposeDKIM, byoName, StatusSuccess, "")
+			if r.Type != "TXT" || r.Expected != byo.Record {
+				t.Fatalf("BYODKIM %+v", r)
+			}
+			e.wantVerified("byo.example", true)
+		})
+	}
+}
+
+// TestCheckerVouchAndKeys: the operator's vouch keeps a domain verified
+// whatever its records; withdrawn, the records decide. A replaced key's
+// record goes (and with it the verification it gave); an address's flag
+// is never the checker's.
+func TestCheckerVouchAndKeys(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			e := newCheckerEnv(t, backend, "")
+			if _, err := e.s.Create(e.ctx, "a", "vouched.example", true); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.s.Create(e.ctx, "a", "someone@vouched.example", false); err != nil {
+				t.Fatal(err)
+			}
+			e.checkDue()
+			e.advance(73 * time.Hour)
+			e.wantRecord("vouched.example", PurposeDomainToken, TokenRecordName("vouched.example"), StatusFailed, ErrorHostMissing)
+			e.wantVerified("vouched.example", true)
+			if id, _ := e.s.Get(e.ctx, "a", "someone@vouched.example"); id.Verified {
+				t.Fatal("the checker verified an address")
+			}
+			if err := e.s.SetVerified(e.ctx, "a", "vouched.example", false); err != nil {
+				t.Fatal(err)
+			}
+			e.wantVerified("vouched.example", false)
+
+			d := e.domain("keys.example")
+			e.dns.TXT(DKIMRecordName(d.Selector, "keys.example"), d.Record)
+			e.checkDue()
+			e.wantVerified("keys.example", true)
+			d2, err := e.s.GenerateDKIM(e.ctx, "a", "keys.example", dkim.Ed25519)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A second key is NEXT (rotation.go): the signing key's record
+			// stays checked and keeps the domain verified meanwhile.
+			e.checkDue()
+			e.wantRecord("keys.example", PurposeDKIM, DKIMRecordName(d.Selector, "keys.example"), StatusSuccess, "")
+			e.wantRecord("keys.example", PurposeDKIM, DKIMRecordName(d2.Selector, "keys.example"), StatusPending, ErrorHostMissing)
+			e.wantVerified("keys.example", true)
+
+			if err := e.s.Delete(e.ctx, "a", "keys.example"); err != nil {
+				t.Fatal(err)
+			}
+			if recs, err := e.s.Records(e.ctx, "a", "vouched.example"); err != nil || len(recs) != 1 {
+				t.Fatalf("records of another identity after a delete: %v, %v", recs, err)
+			}
+			var n int
+			e.s.db.QueryRow(e.s.db.Rebind("SELECT COUNT(*) FROM identity_records WHERE identity = ?"), "keys.example").Scan(&n)
+			if n != 0 {
+				t.Fatalf("%d records of a deleted identity", n)
+			}
+		})
+	}
+}
+
+// TestCheckerClaims: two daemons on one database: records one has claimed
+// are not offered to the other until the lease runs out.
+func TestCheckerClaims(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			e := newCheckerEnv(t, backend, "")
+			e.domain("claims.example")
+			if err := e.c.sync(e.ctx, "", ""); err != nil {
+				t.Fatal(err)
+			}
+			other := *e.c
+			keys, err := e.c.claim(e.ctx)
+			if err != nil || len(keys) != 2 {
+				t.Fatalf("first claim: %v, %v", keys, err)
+			}
+			if keys, err := other.claim(e.ctx); err != nil || len(keys) != 0 {
+				t.Fatalf("second claim: %v, %v", keys, err)
+			}
+			e.now = e.now.Add(Lease)
+			if keys, err := other.claim(e.ctx); err != nil || len(keys) != 2 {
+				t.Fatalf("claim after the lease: %v, %v", keys, err)
+			}
+		})
+	}
+}
+
+// TestCheckerSchedule: the state machine's transitions and next checks.
+func TestCheckerSchedule(t *testing.T) {
+	c := &Checker{}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	missing := verdict{errType: ErrorHostMissing}
+	servfail := verdict{errType: ErrorDNSServer, temporary: true}
+	found := verdict{ok: true}
+	for _, tc := range []struct {
+		name               string
+		r                  Record
+		v                  verdict
+		at                 time.Duration // after t0
+		status             string
+		next, missingSince time.Duration // after t0; -1: zero
+	}{
+		{"pending, first hour", Record{Status: StatusPending, Started: t0}, missing, 10 * time.Minute, StatusPending, 15 * time.Minute, -1},
+		{"pending, later", Record{Status: StatusPending, Started: t0}, missing, 2 * time.Hour, StatusPending, 150 * time.Minute, -1},
+		{"pending, last check before the end", Record{Status: StatusPending, Started: t0}, missing, 71*time.Hour + 50*time.Minute, StatusPending, 72 * time.Hour, -1},
+		{"pending, window over", Record{Status: StatusPending, Started: t0}, missing, 72 * time.Hour, StatusFailed, -1, -1},
+		{"servfail while pending", Record{Status: StatusPending, Started: t0}, servfail, time.Minute, StatusTemporaryFailure, 6 * time.Minute, -1},
+		{"servfail, window over", Record{Status: StatusTemporaryFailure, Started: t0}, servfail, 72 * time.Hour, StatusFailed, -1, -1},
+		{"found", Record{Status: StatusPending, Started: t0}, found, time.Hour, StatusSuccess, 25 * time.Hour, -1},
+		{"success re-checked", Record{Status: StatusSuccess, Started: t0}, found, 100 * time.Hour, StatusSuccess, 124 * time.Hour, -1},
+		{"missing after success", Record{Status: StatusSuccess, Started: t0}, missing, 100 * time.Hour, StatusTemporaryFailure, 100*time.Hour + 5*time.Minute, 100 * time.Hour},
+		{"servfail after success", Record{Status: StatusSuccess, Started: t0}, servfail, 100 * time.Hour, StatusTemporaryFailure, 100*time.Hour + 5*time.Minute, 100 * time.Hour},
+		{"still missing", Record{Status: StatusTemporaryFailure, Started: t0, MissingSince: t0.Add(100 * time.Hour)}, missing, 110 * time.Hour, StatusTemporaryFailure, 110*time.Hour + 30*time.Minute, 100 * time.Hour},
+		{"grace over", Record{Status: StatusTemporaryFailure, Started: t0, MissingSince: t0.Add(100 * time.Hour)}, missing, 172 * time.Hour, StatusFailed, -1, 100 * time.Hour},
+		{"restored", Record{Status: StatusTemporaryFailure, Started: t0, MissingSince: t0.Add(100 * time.Hour)}, found, 110 * time.Hour, StatusSuccess, 134 * time.Hour, -1},
+	} {
+		at := func(d time.Duration) time.Time {
+			if d < 0 {
+				return time.Time{}
+			}
+			return t0.Add(d)
+		}
+		got := c.advance(tc.r, tc.v, t0.Add(tc.at))
+		if got.Status != tc.status || !got.NextCheck.Equal(at(tc.next)) || !got.MissingSince.Equal(at(tc.missingSince)) {
+			t.Errorf("%s: %s next %v missing since %v; want %s next %v missing since %v", tc.name,
+				got.Status, got.NextCheck, got.MissingSince, tc.status, at(tc.next), at(tc.missingSince))
+		}
+	}
+}
+
+// TestCheckerOldDomain: a domain stored before migration 021 (no token)
+// gets one when first checked, and the record expects it.
+func TestCheckerOldDomain(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			e := newCheckerEnv(t, backend, "")
+			// As the code before migration 021 inserted identities.
+			if _, err := e.s.db.ExecContext(e.ctx, e.s.db.Rebind("INSERT INTO identities (account, name, kind, verified, created_ms) VALUES (?, ?, ?, 0, ?)"),
+				"a", "old.example", string(Domain), e.now.UnixMilli()); err != nil {
+				t.Fatal(err)
+			}
+			e.checkDue()
+			r := e.wantRecord("old.example", PurposeDomainToken, TokenRecordName("old.example"), StatusPending, ErrorHostMissing)
+			tok, err := e.s.VerificationToken(e.ctx, "a", "old.example")
+			if err != nil || len(tok) != 44 || r.Expected != tok {
+				t.Fatalf("token %q (%v), record expects %q", tok, err, r.Expected)
+			}
+			e.dns.TXT(TokenRecordName("old.example"), tok)
+			e.advance(5 * time.Minute)
+			e.wantVerified("old.example", true)
+		})
+	}
+}

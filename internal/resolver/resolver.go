@@ -24,6 +24,11 @@ import (
 	"github.com/miekg/dns"
 )
 
+// udpSize is the UDP answer size advertised (EDNS0, RFC 6891): 1232
+// bytes, the DNS flag day 2020 value, which fits the common MTUs; longer
+// answers come truncated and are asked again over TCP.
+const udpSize = 1232
+
 // DefaultTimeout bounds one exchange with the server.
 const DefaultTimeout = 5 * time.Second
 
@@ -86,6 +91,7 @@ func (r *Resolver) Query(ctx context.Context, name string, qtype uint16) (*dns.M
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), qtype)
 	m.RecursionDesired = true
+	m.SetEdns0(udpSize, false)
 	timeout := r.Timeout
 	if timeout == 0 {
 		timeout = DefaultTimeout

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/petrelmail/petrel/internal/daemon"
+	"github.com/petrelmail/petrel/internal/identity"
+)
+
+// identityCheckCmd is `petrel identity check NAME --account A [--dns
+// HOST:PORT] [--dkim-cname-zone ZONE]`: it looks every verification
+// record of the identity up now (identity.Checker.Check; a FAILED record
+// starts a new 72-hour window) and prints, per record, its name, type,
+// what it must hold, what DNS returned, its state and why — which record
+// is missing or wrong, as SES never says. DNS text is printed through
+// termText: it comes from whoever controls the zone.
+func identityCheckCmd(ctx context.Context, args []string, out io.Writer) error {
+	var acct, dnsServer, zone string
+	cfg, pos, err := adminFlags("identity check", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&acct, "account", daemon.DefaultAccount, "account the identity belongs to")
+		fs.StringVar(&dnsServer, "dns", "", "HOST:PORT of the DNS server to ask (default: /etc/resolv.conf), as petrel serve --dns")
+		fs.StringVar(&zone, "dkim-cname-zone", "", "the zone Easy DKIM keys are served from, as petrel serve --dkim-cname-zone")
+	})
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errors.New("usage: petrel identity check NAME --account A [--dns HOST:PORT] [--dkim-cname-zone ZONE]")
+	}
+	cfg.DNS, cfg.DKIMCNAMEZone = dnsServer, zone
+	svc, err := open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	svc.Identities.DKIMCNAMEZone = zone
+	c, err := svc.Checker(cfg, nil)
+	if err != nil {
+		return err
+	}
+	rep, err := c.Check(ctx, acct, pos[0])
+	if err != nil {
+		return err
+	}
+	printCheckReport(out, rep)
+	return nil
+}
+
+// printCheckReport writes a Check report: the identity's verdict, then one
+// block per record.
+func printCheckReport(out io.Writer, rep identity.Report) {
+	why := "by its DNS records"
+	switch {
+	case rep.Vouched:
+		why = "by the operator's vouch"
+	case !rep.Verified:
+		why = "not verified"
+	}
+	if rep.Verified {
+		fmt.Fprintf(out, "%s (%s): verified %s\n", rep.Identity, rep.Kind, why)
+	} else {
+		fmt.Fprintf(out, "%s (%s): %s\n", rep.Identity, rep.Kind, why)
+	}
+	if len(rep.Records) == 0 {
+		fmt.Fprintln(out, "no DNS records to check")
+	}
+	for _, r := range rep.Records {
+		fmt.Fprintf(out, "\n%s %s %s\n", r.Purpose, r.Name, r.Type)
+		fmt.Fprintf(out, "  expected: %s\n", termText(r.Expected))
+		found := r.Found
+		if found == "" {
+			found = "-"
+		}
+		fmt.Fprintf(out, "  found:    %s\n", termText(found))
+		status := r.Status
+		if r.ErrorType != "" {
+			status += " (" + r.ErrorType + ")"
+		}
+		if !r.MissingSince.IsZero() {
+			status += ", missing since " + r.MissingSince.UTC().Format("2006-01-02 15:04:05Z")
+		}
+		fmt.Fprintf(out, "  status:   %s\n", status)
+		if r.Detail != "" {
+			fmt.Fprintf(out, "  error:    %s\n", termText(r.Detail))
+		}
+	}
+}
+
+// printDKIM writes the DNS records to publish for a domain's DKIM key, in
+// the publication style of zone (--dkim-cname-zone; Easy DKIM keys only),
+// and the domain's `_amazonses` token, which verifies it too.
+func printDKIM(out io.Writer, domain string, d identity.DKIM, zone, token string) {
+	domain = strings.ToLower(domain)
+	name := identity.DKIMRecordName(d.Selector, domain)
+	fmt.Fprintf(out, "DKIM (%s, %s key, signing enabled=%v): publish\n", d.Origin, d.Algorithm, d.SigningEnabled)
+	if zone != "" && d.Origin == identity.OriginEasy {
+		target := d.Selector + "." + zone
+		fmt.Fprintf(out, "  %s CNAME %s\nand, in the zone %s,\n  %s TXT \"%s\"\n", name, target, zone, target, d.Record)
+	} else {
+		fmt.Fprintf(out, "  %s TXT \"%s\"\n", name, d.Record)
+	}
+	if token != "" {
+		fmt.Fprintf(out, "or, to verify the domain without DKIM,\n  %s TXT \"%s\"\n", identity.TokenRecordName(domain), token)
+	}
+}
