@@ -225,6 +225,10 @@ func (s *Server) createIdentity(ctx context.Context, c *call) (any, error) {
 			return nil, err
 		}
 	}
+	// Its records start PENDING; the checker looks them up from now on.
+	if err := s.Identities.StartVerification(ctx, c.account, id.Name); err != nil {
+		return nil, err
+	}
 	attrs, err := s.dkimAttributes(ctx, c.account, id)
 	if err != nil {
 		return nil, err

@@ -197,8 +197,8 @@ func (s *Service) tokenOf(ctx context.Context, account, domain string) (string, 
 }
 
 // recomputeVerifiedTx sets identities.verified of a domain identity from
-// its vouch and records: verified when vouched, or when a DKIM or token
-// record is SUCCESS or in its grace period. It reports whether the flag
+// its vouch and records: verified when vouched, or when a record of a
+// verifying kind (DKIM, token) is SUCCESS or in its grace period. It reports whether the flag
 // changed (the caller then forgets the account after the commit). An
 // address identity is left alone: its flag is the vouch's or the
 // verification link's.
@@ -212,9 +212,15 @@ func recomputeVerifiedTx(db *store.DB, tx *sql.Tx, account, name string) (bool, 
 	if err != nil {
 		return false, err
 	}
+	purposes := verifyingPurposes()
+	args := []any{account, name}
+	for _, p := range purposes {
+		args = append(args, p)
+	}
+	args = append(args, StatusSuccess, StatusTemporaryFailure)
 	var n int
-	if err := tx.QueryRow(db.Rebind(`SELECT COUNT(*) FROM identity_records WHERE account = ? AND identity = ? AND purpose IN (?, ?)
-		AND (status = ? OR (status = ? AND missing_since_ms > 0))`), account, name, PurposeDKIM, PurposeDomainToken, StatusSuccess, StatusTemporaryFailure).Scan(&n); err != nil {
+	if err := tx.QueryRow(db.Rebind(`SELECT COUNT(*) FROM identity_records WHERE account = ? AND identity = ? AND purpose IN (`+store.Placeholders(len(purposes))+`)
+		AND (status = ? OR (status = ? AND missing_since_ms > 0))`), args...).Scan(&n); err != nil {
 		return false, err
 	}
 	want := boolInt(vouched != 0 || n > 0)
@@ -296,7 +302,7 @@ func (s *Service) Verifications(ctx context.Context, account string, ids []Ident
 		if err != nil {
 			return nil, err
 		}
-		if r.Purpose == PurposeDKIM || r.Purpose == PurposeDomainToken {
+		if src, ok := sourceOf(r.Purpose); ok && src.verifies {
 			recs[r.Identity] = append(recs[r.Identity], r)
 		}
 	}

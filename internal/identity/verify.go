@@ -95,11 +95,15 @@ type verdict struct {
 // recordSource is one kind of record identities publish. Adding a kind
 // (custom MAIL FROM's MX and SPF) is adding a recordSource to
 // recordSources: the checker syncs, schedules and checks every kind alike.
+// list says which records are wanted now (a record it stops listing — a
+// key deleted, a setting cleared — loses its row; one it starts listing
+// starts PENDING); check fills verdict.expected and, for a failed lookup,
+// uses lookupFailure, which makes SERVFAIL and timeouts temporary.
 type recordSource struct {
 	purposes []string
 	// list returns the records identities want now: those of every
 	// identity when account is "", else of one identity.
-	list func(ctx context.Context, c *Checker, account, identity string) ([]recordKey, error)
+	list func(ctx context.Context, s *Service, account, identity string) ([]recordKey, error)
 	// check looks one record up.
 	check func(ctx context.Context, c *Checker, k recordKey) verdict
 	// verifies: a SUCCESS record of this kind verifies its domain.
@@ -109,6 +113,17 @@ type recordSource struct {
 var recordSources = []recordSource{
 	{purposes: []string{PurposeDKIM}, list: listDKIMRecords, check: checkDKIMRecord, verifies: true},
 	{purposes: []string{PurposeDomainToken}, list: listTokenRecords, check: checkTokenRecord, verifies: true},
+}
+
+// verifyingPurposes are the purposes of the records that verify a domain.
+func verifyingPurposes() []string {
+	var out []string
+	for _, s := range recordSources {
+		if s.verifies {
+			out = append(out, s.purposes...)
+		}
+	}
+	return out
 }
 
 func sourceOf(purpose string) (recordSource, bool) {
@@ -132,8 +147,8 @@ func whereIdentity(account, identity string, col string) (string, []any) {
 
 // listDKIMRecords: one record per dkim_keys row (a domain may have several
 // keys while one is rotated in).
-func listDKIMRecords(ctx context.Context, c *Checker, account, identity string) ([]recordKey, error) {
-	db := c.S.db
+func listDKIMRecords(ctx context.Context, s *Service, account, identity string) ([]recordKey, error) {
+	db := s.db
 	where, args := whereIdentity(account, identity, "identity")
 	rows, err := db.QueryContext(ctx, db.Rebind("SELECT account, identity, selector, origin FROM dkim_keys WHERE 1 = 1"+where), args...)
 	if err != nil {
@@ -147,7 +162,7 @@ func listDKIMRecords(ctx context.Context, c *Checker, account, identity string) 
 			return nil, err
 		}
 		typ := "TXT"
-		if c.S.cnameStyle(origin) {
+		if s.cnameStyle(origin) {
 			typ = "CNAME"
 		}
 		out = append(out, recordKey{Account: a, Identity: id, Purpose: PurposeDKIM, Name: DKIMRecordName(sel, id), Type: typ})
@@ -156,8 +171,8 @@ func listDKIMRecords(ctx context.Context, c *Checker, account, identity string) 
 }
 
 // listTokenRecords: the `_amazonses` token of every domain identity.
-func listTokenRecords(ctx context.Context, c *Checker, account, identity string) ([]recordKey, error) {
-	db := c.S.db
+func listTokenRecords(ctx context.Context, s *Service, account, identity string) ([]recordKey, error) {
+	db := s.db
 	where, args := whereIdentity(account, identity, "name")
 	rows, err := db.QueryContext(ctx, db.Rebind("SELECT account, name FROM identities WHERE kind = ?"+where), append([]any{string(Domain)}, args...)...)
 	if err != nil {
@@ -315,44 +330,65 @@ func (c *Checker) pendingNext(since, now time.Time, period time.Duration) time.T
 	return next
 }
 
-// sync makes identity_records hold exactly the records the sources want —
-// of every identity (account "") or of one — adding new ones PENDING and
-// due now and deleting those no longer wanted. Identities that lost a
-// record have their verified flag recomputed.
+// sync brings the records in line with the identities and keys (syncRecords).
 func (c *Checker) sync(ctx context.Context, account, identity string) error {
-	now := c.now()
-	want := map[recordKey]bool{}
+	return c.S.syncRecords(ctx, c.now(), account, identity)
+}
+
+// StartVerification makes the records an identity must publish known to
+// the checker now, PENDING and due (CreateEmailIdentity calls it; the
+// checker would find them at its next pass otherwise).
+func (s *Service) StartVerification(ctx context.Context, account, name string) error {
+	n, _, err := Normalize(name)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, ErrNotFound)
+	}
+	return s.syncRecords(ctx, time.Now(), account, n)
+}
+
+// syncRecords makes identity_records hold exactly the records the sources
+// want — of every identity (account "") or of one — adding new ones
+// PENDING and due at now and deleting those no longer wanted. Identities
+// that lost a record have their verified flag recomputed.
+func (s *Service) syncRecords(ctx context.Context, now time.Time, account, identity string) error {
+	// Records are keyed without their type: a record whose publication
+	// style changed (--dkim-cname-zone) keeps its state and is checked
+	// again at once, in its new style.
+	want := map[recordKey]string{}
 	for _, src := range recordSources {
-		keys, err := src.list(ctx, c, account, identity)
+		keys, err := src.list(ctx, s, account, identity)
 		if err != nil {
 			return fmt.Errorf("listing verification records: %w", err)
 		}
 		for _, k := range keys {
-			want[k] = true
+			typ := k.Type
+			k.Type = ""
+			want[k] = typ
 		}
 	}
-	db := c.S.db
+	db := s.db
 	where, args := whereIdentity(account, identity, "identity")
 	rows, err := db.QueryContext(ctx, db.Rebind("SELECT account, identity, purpose, name, rtype FROM identity_records WHERE 1 = 1"+where), args...)
 	if err != nil {
 		return err
 	}
-	have := map[recordKey]bool{}
+	have := map[recordKey]string{}
 	for rows.Next() {
 		var k recordKey
-		if err := rows.Scan(&k.Account, &k.Identity, &k.Purpose, &k.Name, &k.Type); err != nil {
+		var typ string
+		if err := rows.Scan(&k.Account, &k.Identity, &k.Purpose, &k.Name, &typ); err != nil {
 			rows.Close()
 			return err
 		}
-		have[k] = true
+		have[k] = typ
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	changed := map[[2]string]bool{}
+	changed := map[string]bool{} // accounts whose verified set changed
 	for k := range have {
-		if want[k] {
+		if _, ok := want[k]; ok {
 			continue
 		}
 		err := db.Tx(ctx, func(tx *sql.Tx) error {
@@ -361,7 +397,7 @@ func (c *Checker) sync(ctx context.Context, account, identity string) error {
 			}
 			ch, err := recomputeVerifiedTx(db, tx, k.Account, k.Identity)
 			if ch {
-				changed[[2]string{k.Account}] = true
+				changed[k.Account] = true
 			}
 			return err
 		})
@@ -369,18 +405,23 @@ func (c *Checker) sync(ctx context.Context, account, identity string) error {
 			return err
 		}
 	}
-	for k := range want {
-		if have[k] {
-			continue
+	for k, typ := range want {
+		old, ok := have[k]
+		switch {
+		case !ok:
+			_, err = db.ExecContext(ctx, db.Rebind(`INSERT INTO identity_records (account, identity, purpose, name, rtype, status, started_ms, next_check_ms)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, identity, purpose, name) DO NOTHING`),
+				k.Account, k.Identity, k.Purpose, k.Name, typ, StatusPending, now.UnixMilli(), now.UnixMilli())
+		case old != typ:
+			_, err = db.ExecContext(ctx, db.Rebind(`UPDATE identity_records SET rtype = ?, next_check_ms = CASE WHEN next_check_ms = 0 THEN next_check_ms ELSE CAST(? AS BIGINT) END
+				WHERE account = ? AND identity = ? AND purpose = ? AND name = ?`), typ, now.UnixMilli(), k.Account, k.Identity, k.Purpose, k.Name)
 		}
-		if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO identity_records (account, identity, purpose, name, rtype, status, started_ms, next_check_ms)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, identity, purpose, name) DO UPDATE SET rtype = excluded.rtype`),
-			k.Account, k.Identity, k.Purpose, k.Name, k.Type, StatusPending, now.UnixMilli(), now.UnixMilli()); err != nil {
+		if err != nil {
 			return err
 		}
 	}
 	for a := range changed {
-		c.S.forget(a[0])
+		s.forget(a)
 	}
 	return nil
 }

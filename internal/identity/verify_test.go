@@ -480,3 +480,27 @@ func TestCheckerOldDomain(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckerStyleChange: setting --dkim-cname-zone on a running install
+// keeps a DKIM record's state (the domain stays verified through the
+// grace) and checks it in its new style at once.
+func TestCheckerStyleChange(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			e := newCheckerEnv(t, backend, "")
+			d := e.domain("style.example")
+			name := DKIMRecordName(d.Selector, "style.example")
+			e.dns.TXT(name, d.Record)
+			e.checkDue()
+			e.wantRecord("style.example", PurposeDKIM, name, StatusSuccess, "")
+			e.s.DKIMCNAMEZone = "dkim.petrel.test"
+			e.now = e.now.Add(time.Minute)
+			e.checkDue()
+			r := e.wantRecord("style.example", PurposeDKIM, name, StatusTemporaryFailure, ErrorTypeMissing)
+			if r.Type != "CNAME" || !r.MissingSince.Equal(e.now) {
+				t.Fatalf("after the style change: %+v", r)
+			}
+			e.wantVerified("style.example", true)
+		})
+	}
+}
