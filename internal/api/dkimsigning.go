@@ -121,6 +121,11 @@ func (s *Server) putDkimSigningAttributes(ctx context.Context, c *call) (any, er
 	case err != nil:
 		return nil, err
 	}
+	// The new key's record is checked from now (PENDING, due), as
+	// CreateEmailIdentity's are.
+	if err := s.Identities.StartVerification(ctx, c.account, id.Name); err != nil {
+		return nil, err
+	}
 	return s.signingOutput(ctx, c.account, id.Name)
 }
 
