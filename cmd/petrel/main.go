@@ -84,8 +84,13 @@ commands:
   identity delete NAME --account A    delete an identity
   identity dkim DOMAIN --account A [--dkim rsa2048|rsa1024|ed25519 | --key FILE --selector S]
                    [--dkim-cname-zone ZONE]
-                                      show the domain's DKIM key and the records (CNAME into ZONE,
+                                      show the domain's DKIM keys and the records (CNAME into ZONE,
                                       or TXT) to publish; generate a new key, or install your own
+                                      (a domain's first key signs at once; a later one
+                                      once its record verifies, as rotate)
+  identity dkim rotate DOMAIN --account A [--key-length rsa2048|rsa1024|ed25519] [--dkim-cname-zone ZONE]
+                                      make a new key under a new selector: publish its
+                                      record; signing moves to it once the record verifies
   identity notifications NAME --account A [--bounce-topic ARN] [--complaint-topic ARN]
                    [--delivery-topic ARN] [--headers-in bounce,complaint,delivery|none] [--forwarding on|off]
                                       show or set where the identity's bounce, complaint and
@@ -348,6 +353,10 @@ func identityCmd(ctx context.Context, args []string) error {
 		return identityNotificationsCmd(ctx, args[1:], os.Stdout)
 	case "configuration-set":
 		return identityConfigSetCmd(ctx, args[1:], os.Stdout)
+	case "dkim":
+		if len(args) > 1 && args[1] == "rotate" {
+			return identityDKIMRotateCmd(ctx, args[2:], os.Stdout)
+		}
 	case "check":
 		return identityCheckCmd(ctx, args[1:], os.Stdout)
 	case "verify-email":
@@ -419,18 +428,9 @@ func identityCmd(ctx context.Context, args []string) error {
 				return err
 			}
 		}
-		d, ok, err := svc.Identities.GetDKIM(ctx, acct, pos[0])
-		if err != nil {
+		if err := printDKIMKeys(ctx, os.Stdout, svc.Identities, acct, pos[0], zone); err != nil {
 			return err
 		}
-		if !ok {
-			return fmt.Errorf("%s has no DKIM key (generate one with --dkim rsa2048)", pos[0])
-		}
-		token, err := svc.Identities.VerificationToken(ctx, acct, pos[0])
-		if err != nil {
-			return err
-		}
-		printDKIM(os.Stdout, pos[0], d, zone, token)
 	case "verify":
 		if err := needName(); err != nil {
 			return err

@@ -153,6 +153,7 @@ func (s *Server) Handler() http.Handler {
 	route("GetEmailIdentity", "GET /v2/email/identities/{EmailIdentity}", 0, s.getIdentity)
 	route("DeleteEmailIdentity", "DELETE /v2/email/identities/{EmailIdentity}", 0, s.deleteIdentity)
 	route("PutEmailIdentityDkimAttributes", "PUT /v2/email/identities/{EmailIdentity}/dkim", MaxSmallBody, s.putDkimAttributes)
+	route("PutEmailIdentityDkimSigningAttributes", "PUT /v2/email/identities/{EmailIdentity}/dkim/signing", MaxSmallBody, s.putDkimSigningAttributes)
 	route("PutEmailIdentityFeedbackAttributes", "PUT /v2/email/identities/{EmailIdentity}/feedback", MaxSmallBody, s.putFeedbackAttributes)
 	route("PutEmailIdentityConfigurationSetAttributes", "PUT /v2/email/identities/{EmailIdentity}/configuration-set", MaxSmallBody, s.putIdentityConfigSet)
 	route("CreateEmailIdentityPolicy", "POST /v2/email/identities/{EmailIdentity}/policies/{PolicyName}", MaxSmallBody, s.createIdentityPolicy)

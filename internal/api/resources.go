@@ -121,13 +121,32 @@ func (s *Server) dkimAttributes(ctx context.Context, account string, id identity
 		return dkimAttributes{}, err
 	}
 	out := dkimAttributes{
-		SigningEnabled: d.SigningEnabled, Status: status, Tokens: []string{d.Selector},
-		SigningAttributesOrigin: d.Origin, LastKeyGenerationTimestamp: float64(d.Created.Unix()),
+		SigningEnabled: d.SigningEnabled, Status: status,
 		SigningHostedZone: s.Identities.SigningHostedZone(d.Origin),
 	}
+	// Key lengths, origin, generation time and tokens over all the keys
+	// (rotation): the origin and NextSigningKeyLength of the key that will
+	// sign next (NEXT, else ACTIVE), CurrentSigningKeyLength of the one that
+	// signs, the latest key's creation, and every selector whose record
+	// must be published (a retired key's leaves once its overlap ends).
+	keys, err := s.Identities.DKIMKeys(ctx, account, domain)
+	if err != nil {
+		return dkimAttributes{}, err
+	}
+	upcoming := d
+	for _, k := range keys {
+		out.Tokens = append(out.Tokens, k.Selector)
+		if k.State == identity.StateNext {
+			upcoming = k
+		}
+		out.LastKeyGenerationTimestamp = max(out.LastKeyGenerationTimestamp, float64(k.Created.Unix()))
+	}
+	out.SigningAttributesOrigin = upcoming.Origin
 	if d.Algorithm != dkim.Ed25519 {
 		out.CurrentSigningKeyLength = string(d.Algorithm)
-		out.NextSigningKeyLength = string(d.Algorithm)
+	}
+	if upcoming.Algorithm != dkim.Ed25519 {
+		out.NextSigningKeyLength = string(upcoming.Algorithm)
 	}
 	return out, nil
 }

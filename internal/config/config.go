@@ -124,6 +124,10 @@ type Config struct {
 	// Custom MAIL FROM (docs/identities.md, "Custom MAIL FROM").
 	MailFromMX string `toml:"mail-from-mx"` // host the one MX of a custom MAIL FROM domain must name ("" = the return-path domain)
 	SPFInclude string `toml:"spf-include"`  // domain a custom MAIL FROM domain's SPF record must include: or redirect= to ("" = the return-path domain)
+
+	// DKIM key rotation (docs/identities.md, "DKIM keys and rotation").
+	DKIMRotationInterval Duration `toml:"dkim-rotation-interval"` // start a rotation of each Easy DKIM key after it has signed this long; 0 = never
+	DKIMOverlap          Duration `toml:"dkim-overlap"`           // how long a replaced key's record must stay published
 }
 
 // ReturnPathHost is the return-path domain in force: ReturnPathDomain,
@@ -133,6 +137,7 @@ func (c Config) ReturnPathHost() string {
 		return c.ReturnPathDomain
 	}
 	return c.Hostname
+
 }
 
 // Duration is a time.Duration written as "14h", "90s" in TOML, or with a
@@ -281,6 +286,8 @@ func Default() Config {
 		VerifyRecheck:     Duration(24 * time.Hour),
 		VerifyPendingFast: Duration(5 * time.Minute),
 		VerifyPendingSlow: Duration(30 * time.Minute),
+
+		DKIMOverlap: Duration(7 * 24 * time.Hour),
 	}
 }
 
@@ -407,6 +414,8 @@ func Flags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.MailFromMX, "mail-from-mx", cfg.MailFromMX, "host the single MX record of a custom MAIL FROM domain must name: your return-path receiver (default: the return-path domain)")
 	fs.StringVar(&cfg.SPFInclude, "spf-include", cfg.SPFInclude, "domain whose SPF record authorises Petrel's sending addresses: a custom MAIL FROM domain's SPF record must have include:<it> or redirect=<it> (default: the return-path domain)")
 	fs.Var(&cfg.VerifyPendingSlow, "verify-pending-slow", "time between checks of a verification record not found yet, after its first hour, e.g. 30m (at least verify-pending-fast)")
+	fs.Var(&cfg.DKIMRotationInterval, "dkim-rotation-interval", "rotate each Easy DKIM key after it has signed this long, e.g. 180d (0 = never; at least the overlap)")
+	fs.Var(&cfg.DKIMOverlap, "dkim-overlap", "how long a replaced DKIM key's record stays published after the new key takes over, e.g. 7d (at least 1h)")
 }
 
 // Validate returns every problem, each naming its field.
@@ -571,6 +580,8 @@ func (c Config) Validate() error {
 		{"verify-recheck", "at least 1m", c.VerifyRecheck >= Duration(time.Minute)},
 		{"verify-pending-fast", "at least 1m", c.VerifyPendingFast >= Duration(time.Minute)},
 		{"verify-pending-slow", "at least verify-pending-fast", c.VerifyPendingSlow >= c.VerifyPendingFast},
+		{"dkim-overlap", "at least 1h", c.DKIMOverlap >= Duration(time.Hour)},
+		{"dkim-rotation-interval", "0 or at least dkim-overlap", c.DKIMRotationInterval == 0 || c.DKIMRotationInterval >= c.DKIMOverlap},
 	} {
 		if !f.ok {
 			errs = append(errs, fmt.Errorf("%s: must be %s", f.name, f.want))

@@ -216,6 +216,9 @@ type Daemon struct {
 	prune *retention.Pruner
 	// imports runs suppression-list import jobs (CreateImportJob).
 	imports *importjob.Service
+	// dkimRotator promotes verified NEXT DKIM keys, retires old ones after
+	// the overlap, and runs the automatic rotation schedule.
+	dkimRotator *identity.Rotator
 	// quota enforces the accounts' sending quotas (its Run: heartbeats).
 	quota *quota.Quota
 	// checker verifies identities by DNS; nil when no DNS server is known.
@@ -327,6 +330,8 @@ func (d *Daemon) build(ctx context.Context) error {
 		}
 	}
 	d.quota = quota.New(svc.DB, quota.Config{Node: nodeID, Log: d.log.With("component", "quota")})
+	d.dkimRotator = &identity.Rotator{Identities: svc.Identities, Now: time.Now, Overlap: time.Duration(cfg.DKIMOverlap),
+		Interval: time.Duration(cfg.DKIMRotationInterval), Log: d.log.With("component", "dkim-rotation")}
 	sender.Quota = d.quota
 	sender.Enforcement = svc.Reputation
 	svc.Reputation.Mailer, svc.Reputation.Log = sender, d.log.With("component", "reputation")
@@ -798,6 +803,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	repCtx, stopRep := context.WithCancel(context.Background())
 	var repWG sync.WaitGroup
 	repWG.Go(func() { d.svc.Reputation.Run(repCtx) })
+	repWG.Go(func() { d.dkimRotator.Run(repCtx, time.Minute) })
 	// The suppression prefilter and the quota heartbeats live as long as
 	// the process serves.
 	prefilterCtx, stopPrefilter := context.WithCancel(context.Background())

@@ -11,10 +11,12 @@
 //
 // Signatures use relaxed header and simple body canonicalization and
 // rsa-sha256 or ed25519-sha256, over the header fields SES signs; they are
-// computed by go-msgauth (github.com/emersion/go-msgauth/dkim). Signing a
-// large message costs no copy of it: the field is written into spare room
-// before the message (SignInPlace), and the signer is fed the message in
-// 64 KiB pieces, so its garbage comes in small pieces too.
+// computed here (sign.go) and verified in the tests by an independent
+// implementation (go-msgauth) and against RFC 8463's published example,
+// which Signer reproduces byte for byte given the example's tags (the
+// Signer's optional fields). Signing a large message costs no copy of it:
+// the field is written into spare room before the message (SignInPlace),
+// and the body is hashed line by line where it lies.
 package dkim
 
 import (
@@ -29,8 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/emersion/go-msgauth/dkim"
+	"time"
 )
 
 // Algorithm names a key type, with SES's names for RSA lengths.
@@ -140,11 +141,21 @@ var signedHeaders = []string{"From", "To", "Cc", "Subject", "Date", "Message-ID"
 	"References", "MIME-Version", "Content-Type", "Content-Transfer-Encoding", "List-Unsubscribe",
 	"List-Unsubscribe-Post", "Feedback-ID", "X-Petrel-Feedback"}
 
-// Signer signs for one domain with one key.
+// Signer signs for one domain with one key. Domain, Selector and Key are
+// all acceptance sets; the other fields have Petrel's defaults when zero and
+// exist so that a published example (RFC 8463 Appendix A) can be
+// reproduced exactly.
 type Signer struct {
 	Domain   string // d=
 	Selector string // s=
 	Key      crypto.Signer
+
+	Identifier       string    // i= (RFC 6376 §3.5, e.g. "@football.example.com"); none when ""
+	Query            string    // q= ("dns/txt", the default a verifier assumes); none when ""
+	Canonicalization string    // c= as "header/body"; "" = relaxed/simple
+	Time             time.Time // t=; zero = the time of signing
+	Headers          []string  // h= names as written (repeats oversign); nil = the fields of signedHeaders present
+	HeaderSeparator  string    // between h= names; "" = ":" (the RFC's example uses " : ")
 }
 
 // Sign returns msg (CRLF line endings, as stored) with a DKIM-Signature
@@ -170,50 +181,33 @@ func (s *Signer) SignInPlace(msg []byte) ([]byte, error) {
 	return out, nil
 }
 
-// signChunk is how much of a message is handed to the go-msgauth signer
-// per Write. Its simple body canonicalizer copies what it is given (twice:
-// joined to the CRLFs it held back, then with lone LFs fixed), about twice
-// the message in garbage; v0.7.0 reads it through a 4 KiB buffer, and
-// writing at most signChunk at a time keeps each piece small whatever the
-// library's reads, so the collector takes them as they come and a 40 MB
-// message never makes one garbage piece as large as itself.
-const signChunk = 64 << 10
-
-// field computes the DKIM-Signature header field for msg with go-msgauth
-// (RFC 6376 §5; Ed25519: RFC 8463): relaxed header and simple body
-// canonicalization (§3.4.2, §3.4.1), SHA-256, over the fields named in
-// signedHeaders that msg has (the last instance of each, §5.4.2). The
-// field is CRLF-terminated and folded. A message without From cannot be
-// signed (§5.4: From must be signed).
+// field computes the DKIM-Signature header field for msg (sign.go): by
+// default relaxed header and simple body canonicalization (RFC 6376
+// §3.4.2, §3.4.1), SHA-256, over the fields named in signedHeaders that
+// msg has (the last instance of each, §5.4.2). The field is
+// CRLF-terminated and folded. A message without From cannot be signed
+// (§5.4: From must be signed).
 func (s *Signer) field(msg []byte) (string, error) {
-	keys := presentHeaders(msg)
-	if len(keys) == 0 || keys[0] != "From" {
-		return "", errors.New("dkim: the message has no From header field")
+	keys := s.Headers
+	if keys == nil {
+		keys = presentHeaders(msg)
 	}
-	sig, err := dkim.NewSigner(&dkim.SignOptions{
-		Domain: s.Domain, Selector: s.Selector, Signer: s.Key, Hash: crypto.SHA256,
-		HeaderCanonicalization: dkim.CanonicalizationRelaxed, BodyCanonicalization: dkim.CanonicalizationSimple,
-		HeaderKeys: keys,
-	})
+	hasFrom := false
+	for _, k := range keys {
+		hasFrom = hasFrom || strings.EqualFold(k, "From")
+	}
+	fields, _ := splitHeader(msg)
+	if !hasFrom || pick(fields, "from", 0) == nil {
+		return "", s.signError(errNoFrom)
+	}
+	f, err := s.sign(msg, keys)
 	if err != nil {
 		return "", s.signError(err)
 	}
-	for rest := msg; len(rest) > 0; {
-		n := min(len(rest), signChunk)
-		if _, err := sig.Write(rest[:n]); err != nil {
-			sig.Close()
-			return "", s.signError(err)
-		}
-		rest = rest[n:]
-	}
-	if err := sig.Close(); err != nil {
-		return "", s.signError(err)
-	}
-	return sig.Signature(), nil
+	return f, nil
 }
 
-// signError names the key that failed; go-msgauth's errors already start
-// with "dkim: ".
+// signError names the key that failed; the errors start with "dkim: ".
 func (s *Signer) signError(err error) error {
 	return fmt.Errorf("signing for %s with selector %q: %w", s.Domain, s.Selector, err)
 }

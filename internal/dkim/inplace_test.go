@@ -40,10 +40,11 @@ func TestSignInPlace(t *testing.T) {
 	}
 }
 
-// The signature, fed to go-msgauth's signer in pieces, verifies with its
-// verifier on the header shapes that trip canonicalization up, and for
-// bodies whose CRLFs and trailing blank lines straddle the pieces.
+// The signature verifies with go-msgauth's verifier on the header shapes
+// that trip canonicalization up, and for large bodies with long runs of
+// trailing blank lines, under both body canonicalizations.
 func TestSignCanonicalization(t *testing.T) {
+	const signChunk = 64 << 10
 	cases := map[string]string{
 		"folded and spaced":    "From:   Sender\r\n\t<sender@example.com>  \r\nSubject:  a   b\t c \r\nTo: r@example.net\r\n\r\nbody\r\n",
 		"repeated To":          "From: s@example.com\r\nTo: first@example.net\r\nTo: second@example.net\r\n\r\nbody\r\n",
@@ -61,16 +62,18 @@ func TestSignCanonicalization(t *testing.T) {
 			t.Fatal(err)
 		}
 		rec, _ := Record(key)
-		s := &Signer{Domain: "example.com", Selector: "sel1", Key: key}
-		for name, msg := range cases {
-			signed, err := s.Sign([]byte(msg))
-			if err != nil {
-				t.Fatalf("%s %s: %v", alg, name, err)
-			}
-			vs, err := dkim.VerifyWithOptions(bytes.NewReader(signed), &dkim.VerifyOptions{
-				LookupTXT: func(string) ([]string, error) { return []string{rec}, nil }})
-			if err != nil || len(vs) != 1 || vs[0].Err != nil {
-				t.Fatalf("%s %s: verification: %v %+v\n%s", alg, name, err, vs, signed)
+		for _, c := range []string{"", "relaxed/relaxed", "simple/simple", "simple/relaxed"} {
+			s := &Signer{Domain: "example.com", Selector: "sel1", Key: key, Canonicalization: c}
+			for name, msg := range cases {
+				signed, err := s.Sign([]byte(msg))
+				if err != nil {
+					t.Fatalf("%s %s: %v", alg, name, err)
+				}
+				vs, err := dkim.VerifyWithOptions(bytes.NewReader(signed), &dkim.VerifyOptions{
+					LookupTXT: func(string) ([]string, error) { return []string{rec}, nil }})
+				if err != nil || len(vs) != 1 || vs[0].Err != nil {
+					t.Fatalf("%s %q %s: verification: %v %+v\n%s", alg, c, name, err, vs, signed)
+				}
 			}
 		}
 	}
@@ -79,9 +82,8 @@ func TestSignCanonicalization(t *testing.T) {
 	}
 }
 
-// BenchmarkSignLarge computes the signature of a 40 MB message. go-msgauth
-// copies what it is given (about twice the message in all), in pieces of
-// at most signChunk bytes plus its 4 KiB reads.
+// BenchmarkSignLarge computes the signature of a 40 MB message, hashed
+// where it lies (no copy of it).
 func BenchmarkSignLarge(b *testing.B) {
 	key, _ := Generate(Ed25519)
 	s := &Signer{Domain: "example.com", Selector: "sel1", Key: key}
@@ -126,4 +128,16 @@ func FuzzSign(f *testing.F) {
 			t.Fatalf("verification: %v %+v\n%q", err, vs, signed)
 		}
 	})
+}
+
+// A key row with an empty or tag-breaking domain or selector is refused
+// rather than written into a broken field.
+func TestSignRefusesBadTags(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(make([]byte, 32))
+	for _, s := range []*Signer{{Domain: "example.com", Key: key}, {Selector: "s", Key: key},
+		{Domain: "example.com", Selector: "a; b=", Key: key}} {
+		if _, err := s.Sign([]byte(testMessage)); err == nil {
+			t.Errorf("%+v: signed", s)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,7 +28,26 @@ const (
 	OriginExternal = "EXTERNAL" // BYODKIM: key supplied by the operator
 )
 
-// DKIM describes a domain identity's signing key.
+// DKIM key states (table dkim_keys, migration 026): ACTIVE signs; NEXT is
+// published and waits for its DNS record to verify before it takes over;
+// RETIRING no longer signs but its record stays published through the
+// overlap, after which the key is deleted (rotation.go).
+const (
+	StateActive   = "ACTIVE"
+	StateNext     = "NEXT"
+	StateRetiring = "RETIRING"
+)
+
+// Why a key was made (dkim_keys.reason).
+const (
+	ReasonCreate    = "CREATE"     // the identity's first key
+	ReasonRotate    = "ROTATE"     // petrel identity dkim rotate, or the schedule
+	ReasonKeyLength = "KEY_LENGTH" // a NextSigningKeyLength change (once per 24 h, as SES)
+	ReasonBYODKIM   = "BYODKIM"    // an operator's key
+	ReasonEasy      = "EASY"       // back to Easy DKIM from BYODKIM
+)
+
+// DKIM describes one signing key of a domain identity.
 type DKIM struct {
 	Selector       string
 	Algorithm      dkim.Algorithm
@@ -35,26 +55,43 @@ type DKIM struct {
 	SigningEnabled bool
 	Record         string // the TXT record to publish at Selector._domainkey.<domain>
 	Created        time.Time
+	State          string    // StateActive, StateNext or StateRetiring
+	StateSince     time.Time // when the key entered State
+	Reason         string    // Reason*
+	RetireAt       time.Time // RETIRING: when the key is deleted and its record may be removed; zero otherwise
 }
 
 // ErrNotDomain is returned for DKIM on an address identity.
 var ErrNotDomain = errors.New("DKIM keys belong to domain identities")
 
+// ErrSameSelector is returned for a new key whose selector is one the
+// identity already publishes: both keys must be published side by side
+// during the switch, so they need different selectors.
+var ErrSameSelector = errors.New("the selector is already in use by a key of this identity; a new key needs a new selector so that both records can be published during the switch")
+
 // dkimTTL bounds how long a cached signing key is used after a change made by
 // another process.
 const dkimTTL = 5 * time.Second
 
-// GenerateDKIM gives a domain identity a new Easy DKIM key (replacing any
-// key it had) and enables signing.
+// GenerateDKIM gives a domain identity a new Easy DKIM key: its first key
+// signs at once; otherwise the new key becomes the NEXT key (replacing a
+// NEXT key not yet promoted) and takes over once its record verifies
+// (rotation.go), the current key signing until then.
 func (s *Service) GenerateDKIM(ctx context.Context, account, domain string, alg dkim.Algorithm) (DKIM, error) {
+	return s.generateDKIM(ctx, account, domain, alg, "", time.Now())
+}
+
+func (s *Service) generateDKIM(ctx context.Context, account, domain string, alg dkim.Algorithm, reason string, at time.Time) (DKIM, error) {
 	key, err := dkim.Generate(alg)
 	if err != nil {
 		return DKIM{}, err
 	}
-	return s.putDKIM(ctx, account, domain, newSelector(), OriginEasy, key)
+	return s.putDKIM(ctx, account, domain, newSelector(), OriginEasy, reason, key, at)
 }
 
-// PutDKIMKey installs an operator's key (BYODKIM) under selector.
+// PutDKIMKey installs an operator's key (BYODKIM) under selector, as
+// GenerateDKIM installs a generated one (ACTIVE when it is the identity's
+// first key, NEXT otherwise).
 func (s *Service) PutDKIMKey(ctx context.Context, account, domain, selector string, privateKey []byte) (DKIM, error) {
 	if !selectorOK(selector) {
 		return DKIM{}, fmt.Errorf("DomainSigningSelector %q: use 1-63 letters, digits and inner hyphens", selector)
@@ -63,10 +100,13 @@ func (s *Service) PutDKIMKey(ctx context.Context, account, domain, selector stri
 	if err != nil {
 		return DKIM{}, err
 	}
-	return s.putDKIM(ctx, account, domain, selector, OriginExternal, key)
+	return s.putDKIM(ctx, account, domain, selector, OriginExternal, ReasonBYODKIM, key, time.Now())
 }
 
-func (s *Service) putDKIM(ctx context.Context, account, domain, selector, origin string, key crypto.Signer) (DKIM, error) {
+// putDKIM stores key: ACTIVE when the identity has no ACTIVE key (nothing
+// signs yet, so nothing can lapse), else NEXT, replacing any NEXT key. An
+// empty reason means CREATE for a first key and ROTATE otherwise.
+func (s *Service) putDKIM(ctx context.Context, account, domain, selector, origin, reason string, key crypto.Signer, at time.Time) (DKIM, error) {
 	id, err := s.Get(ctx, account, domain)
 	if err != nil {
 		return DKIM{}, err
@@ -82,20 +122,55 @@ func (s *Service) putDKIM(ctx context.Context, account, domain, selector, origin
 	if err != nil {
 		return DKIM{}, err
 	}
-	d := DKIM{Selector: selector, Algorithm: dkim.AlgorithmOf(key), Origin: origin, SigningEnabled: true, Record: rec, Created: time.Now()}
+	d := DKIM{Selector: selector, Algorithm: dkim.AlgorithmOf(key), Origin: origin, SigningEnabled: true, Record: rec,
+		Created: at, StateSince: at, Reason: reason}
 	sealed := s.sealer.Seal(der, dkimBinding(account, id.Name))
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		if err := s.db.ExecTx(tx, "DELETE FROM dkim_keys WHERE account = ? AND identity = ?", account, id.Name); err != nil {
+		rows, err := tx.QueryContext(ctx, s.db.Rebind("SELECT selector, state, signing_enabled FROM dkim_keys WHERE account = ? AND identity = ?"), account, id.Name)
+		if err != nil {
 			return err
 		}
-		return s.db.ExecTx(tx, "INSERT INTO dkim_keys (account, identity, selector, algorithm, origin, key_sealed, signing_enabled, created_ms) VALUES (?, ?, ?, ?, ?, ?, 1, ?)",
-			account, id.Name, selector, string(d.Algorithm), origin, sealed, d.Created.UnixMilli())
+		hasActive := false
+		for rows.Next() {
+			var sel, state string
+			var enabled int
+			if err := rows.Scan(&sel, &state, &enabled); err != nil {
+				rows.Close()
+				return err
+			}
+			if state == StateActive {
+				hasActive, d.SigningEnabled = true, enabled != 0
+			}
+			if sel == selector && state != StateNext {
+				rows.Close()
+				return fmt.Errorf("selector %q of %s: %w", selector, id.Name, ErrSameSelector)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		d.State = StateNext
+		if !hasActive {
+			d.State = StateActive
+		}
+		if d.Reason == "" {
+			d.Reason = ReasonRotate
+			if !hasActive {
+				d.Reason = ReasonCreate
+			}
+		}
+		if err := s.db.ExecTx(tx, "DELETE FROM dkim_keys WHERE account = ? AND identity = ? AND state = ?", account, id.Name, StateNext); err != nil {
+			return err
+		}
+		return s.db.ExecTx(tx, "INSERT INTO dkim_keys (account, identity, selector, algorithm, origin, key_sealed, signing_enabled, created_ms, state, state_since_ms, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			account, id.Name, selector, string(d.Algorithm), origin, sealed, boolInt(d.SigningEnabled), at.UnixMilli(), d.State, at.UnixMilli(), d.Reason)
 	})
 	s.forget(account)
 	return d, err
 }
 
-// SetDKIMSigning turns signing with the identity's key on or off (SES:
+// SetDKIMSigning turns signing with the identity's keys on or off (SES:
 // PutEmailIdentityDkimAttributes SigningEnabled).
 func (s *Service) SetDKIMSigning(ctx context.Context, account, domain string, enabled bool) error {
 	n, _, err := Normalize(domain)
@@ -113,32 +188,62 @@ func (s *Service) SetDKIMSigning(ctx context.Context, account, domain string, en
 	return nil
 }
 
-// GetDKIM returns the identity's DKIM key description; ok is false when it
-// has none.
+// GetDKIM returns the identity's ACTIVE key, the one that signs; ok is
+// false when it has none.
 func (s *Service) GetDKIM(ctx context.Context, account, name string) (d DKIM, ok bool, err error) {
+	keys, err := s.DKIMKeys(ctx, account, name)
+	if err != nil {
+		return d, false, err
+	}
+	for _, k := range keys {
+		if k.State == StateActive {
+			return k, true, nil
+		}
+	}
+	return d, false, nil
+}
+
+// DKIMKeys returns every key of the identity (ACTIVE, then NEXT, then
+// RETIRING), each with the record to publish; none for an unknown name.
+func (s *Service) DKIMKeys(ctx context.Context, account, name string) ([]DKIM, error) {
 	n, _, err := Normalize(name)
 	if err != nil {
-		return d, false, nil
+		return nil, nil
 	}
-	var sealed []byte
-	var alg string
-	var enabled int
-	var created int64
-	err = s.db.QueryRowContext(ctx, s.db.Rebind("SELECT selector, algorithm, origin, key_sealed, signing_enabled, created_ms FROM dkim_keys WHERE account = ? AND identity = ?"), account, n).
-		Scan(&d.Selector, &alg, &d.Origin, &sealed, &enabled, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return d, false, nil
-	}
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT selector, algorithm, origin, key_sealed, signing_enabled, created_ms, state, state_since_ms, reason, retire_ms FROM dkim_keys WHERE account = ? AND identity = ?"), account, n)
 	if err != nil {
-		return d, false, err
+		return nil, err
 	}
-	key, err := s.openKey(account, n, sealed)
-	if err != nil {
-		return d, false, err
+	defer rows.Close()
+	var out []DKIM
+	for rows.Next() {
+		var d DKIM
+		var sealed []byte
+		var alg string
+		var enabled int
+		var created, since, retire int64
+		if err := rows.Scan(&d.Selector, &alg, &d.Origin, &sealed, &enabled, &created, &d.State, &since, &d.Reason, &retire); err != nil {
+			return nil, err
+		}
+		key, err := s.openKey(account, n, sealed)
+		if err != nil {
+			return nil, err
+		}
+		d.Algorithm, d.SigningEnabled, d.Created, d.StateSince = dkim.Algorithm(alg), enabled != 0, time.UnixMilli(created), time.UnixMilli(since)
+		if retire > 0 {
+			d.RetireAt = time.UnixMilli(retire)
+		}
+		if d.Record, err = dkim.Record(key); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
 	}
-	d.Algorithm, d.SigningEnabled, d.Created = dkim.Algorithm(alg), enabled != 0, time.UnixMilli(created)
-	d.Record, err = dkim.Record(key)
-	return d, true, err
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	order := map[string]int{StateActive: 0, StateNext: 1, StateRetiring: 2}
+	slices.SortStableFunc(out, func(a, b DKIM) int { return order[a.State] - order[b.State] })
+	return out, nil
 }
 
 func (s *Service) openKey(account, name string, sealed []byte) (crypto.Signer, error) {
@@ -149,9 +254,11 @@ func (s *Service) openKey(account, name string, sealed []byte) (crypto.Signer, e
 	return dkim.ParsePrivateKey(der)
 }
 
-// Signer returns the DKIM signer for mail from a — the key of its domain or
-// of the nearest parent domain with signing enabled — or nil when there is
-// none. Keys are cached per account for dkimTTL.
+// Signer returns the DKIM signer for mail from a — the ACTIVE key of its
+// domain or of the nearest parent domain with signing enabled — or nil when
+// there is none. Keys are cached per account for dkimTTL; a promotion
+// (rotation.go) swaps the ACTIVE key in one transaction, so a send sees the
+// old key or the new one, never none.
 func (s *Service) Signer(ctx context.Context, account string, a address.Address) (*dkim.Signer, error) {
 	signers, err := s.signers(ctx, account)
 	if err != nil {
@@ -178,7 +285,7 @@ func (s *Service) signers(ctx context.Context, account string) (map[string]*dkim
 		return c.signers, nil
 	}
 	loaded := time.Now()
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT identity, selector, key_sealed FROM dkim_keys WHERE account = ? AND signing_enabled = 1"), account)
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT identity, selector, key_sealed FROM dkim_keys WHERE account = ? AND signing_enabled = 1 AND state = ?"), account, StateActive)
 	if err != nil {
 		return nil, fmt.Errorf("loading DKIM keys: %w", err)
 	}
