@@ -8,8 +8,11 @@ import (
 	"io"
 	"strings"
 
+	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/daemon"
+	"github.com/petrelmail/petrel/internal/dmarc"
 	"github.com/petrelmail/petrel/internal/identity"
+	"github.com/petrelmail/petrel/internal/resolver"
 )
 
 // identityCheckCmd is `petrel identity check NAME --account A [--dns
@@ -48,7 +51,69 @@ func identityCheckCmd(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	printCheckReport(out, rep)
-	return nil
+	in, err := dmarcInput(ctx, svc.Identities, acct, rep, cfg.ReturnPathHost())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out)
+	rp, err := dmarc.Evaluate(ctx, dmarcLookup(c.DNS), in)
+	if err != nil {
+		return err
+	}
+	_, err = rp.WriteTo(out)
+	return err
+}
+
+// dmarcInput is what mail from the identity carries now, for the DMARC
+// report: its From domain, the d= Petrel signs it with (the key of the
+// domain or of a parent domain, identity.Service.Signer), and its envelope
+// MAIL FROM domain — the custom MAIL FROM domain of the identity (of an
+// address's domain when the address has none) once verified, else the
+// return-path domain.
+func dmarcInput(ctx context.Context, ids *identity.Service, account string, rep identity.Report, returnPath string) (dmarc.Input, error) {
+	in := dmarc.Input{From: rep.Identity, MailFrom: returnPath}
+	names := []string{rep.Identity}
+	if i := strings.LastIndexByte(rep.Identity, '@'); i >= 0 {
+		in.From = rep.Identity[i+1:]
+		names = append(names, in.From)
+	}
+	sg, err := ids.Signer(ctx, account, address.Address{Local: "postmaster", Domain: in.From})
+	if err != nil {
+		return in, err
+	}
+	if sg != nil {
+		in.DKIMDomains = []string{sg.Domain}
+	}
+	for _, n := range names {
+		mf, err := ids.GetMailFrom(ctx, account, n)
+		if errors.Is(err, identity.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return in, err
+		}
+		if mf.Domain != "" {
+			in.CustomMailFrom = mf.Domain
+			if mf.Status == identity.StatusSuccess {
+				in.MailFrom = mf.Domain
+			}
+			break
+		}
+	}
+	return in, nil
+}
+
+// dmarcLookup adapts the resolver to dmarc.LookupTXT: a name that does not
+// exist or has no TXT record is dmarc.ErrNoRecord, any other failure a DNS
+// failure the report states.
+func dmarcLookup(r *resolver.Resolver) dmarc.LookupTXT {
+	return func(ctx context.Context, name string) ([]string, error) {
+		txt, err := r.TXT(ctx, name)
+		if errors.Is(err, resolver.ErrNXDomain) || errors.Is(err, resolver.ErrNoData) {
+			return nil, fmt.Errorf("%s: %w", name, dmarc.ErrNoRecord)
+		}
+		return txt, err
+	}
 }
 
 // printCheckReport writes a Check report: the identity's verdict, then one

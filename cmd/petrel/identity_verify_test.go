@@ -13,7 +13,8 @@ import (
 // TestIdentityCheckCmd: `petrel identity check` names each record, what it
 // must hold and what DNS returned — missing (NXDOMAIN), wrong (another
 // key), then right — and the identity's verdict; another account's
-// identity is not found. printDKIM prints both publication styles.
+// identity is not found; the DMARC report says what aligns against the
+// published policy. printDKIM prints both publication styles.
 func TestIdentityCheckCmd(t *testing.T) {
 	dir := t.TempDir()
 	ctx := t.Context()
@@ -67,6 +68,22 @@ func TestIdentityCheckCmd(t *testing.T) {
 	out, _ = check("acme")
 	if !strings.Contains(out, "acme.example (DOMAIN): verified by its DNS records") || !strings.Contains(out, "status:   SUCCESS\n") {
 		t.Errorf("published:\n%s", out)
+	}
+
+	// The DMARC report follows the records: the key's d= aligns, the
+	// default return path does not; then against a published policy.
+	for _, want := range []string{"DMARC readiness of acme.example", "DKIM:          d=acme.example aligned",
+		"SPF:           MAIL FROM ", "NOT aligned", "no DMARC record published at _dmarc.acme.example"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("DMARC report without a record: no %q in\n%s", want, out)
+		}
+	}
+	dns.TXT("_dmarc.acme.example", "v=DMARC1; p=reject; adkim=s")
+	out, _ = check("acme")
+	for _, want := range []string{"record:        v=DMARC1; p=reject; adkim=s", "verdict:       PASS through DKIM (d=acme.example)", "failing mail:  rejected"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("DMARC report with p=reject: no %q in\n%s", want, out)
+		}
 	}
 
 	if _, err := check("other"); err == nil || !strings.Contains(err.Error(), "not found") {
