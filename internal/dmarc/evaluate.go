@@ -62,7 +62,7 @@ type Report struct {
 	// Unverified are Input.DKIMUnverified: d= Petrel signs with that do
 	// not count until their records are verified.
 	Unverified []string
-	SPF       Check
+	SPF        Check
 	// Pass: the mail passes DMARC provided its DKIM signature verifies or
 	// SPF passes: at least one of the aligned identifiers is authenticated.
 	Pass   bool
