@@ -57,11 +57,12 @@ type Service struct {
 	DKIMCNAMEZone string
 
 	mu       sync.Mutex
-	verified map[string]verifiedSet     // account → its verified identities, for Authorizing
-	dkim     map[string]cachedSigners   // account → DKIM signers by domain, for Signer
-	notif    map[string]accountSettings // account → its identities' notification settings (notifications.go)
-	mailFrom map[string]cachedMailFrom  // account → its identities' custom MAIL FROM settings (mailfrom.go)
-	changes  int                        // bumped by forget, so a load racing a change is not cached
+	verified map[string]verifiedSet               // account → its verified identities, for Authorizing
+	dkim     map[string]cachedSigners             // account → DKIM signers by domain, for Signer
+	notif    map[string]accountSettings           // account → its identities' notification settings (notifications.go)
+	mailFrom map[string]cachedMailFrom            // account → its identities' custom MAIL FROM settings (mailfrom.go)
+	policies map[string]map[string]cachedPolicies // account → identity → its parsed policies (policies.go)
+	changes  int                                  // bumped by forget, so a load racing a change is not cached
 }
 
 type verifiedSet struct {
@@ -86,6 +87,7 @@ func (s *Service) forget(account string) {
 	delete(s.dkim, account)
 	delete(s.notif, account)
 	delete(s.mailFrom, account)
+	delete(s.policies, account)
 	s.changes++
 	s.mu.Unlock()
 }
