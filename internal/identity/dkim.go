@@ -245,11 +245,24 @@ func (s *Service) SetDKIMSigning(ctx context.Context, account, domain string, en
 	if err != nil {
 		return fmt.Errorf("%s: %w", domain, ErrNotFound)
 	}
-	res, err := s.db.ExecContext(ctx, s.db.Rebind("UPDATE dkim_keys SET signing_enabled = ? WHERE account = ? AND identity = ?"), boolInt(enabled), account, n)
+	// Under the identity's lock, so that a promotion running meanwhile
+	// (which copies the setting to the new key) sees this change.
+	var res sql.Result
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := s.lockIdentity(tx, account, n); err != nil {
+			return err
+		}
+		var err error
+		res, err = tx.ExecContext(ctx, s.db.Rebind("UPDATE dkim_keys SET signing_enabled = ? WHERE account = ? AND identity = ?"), boolInt(enabled), account, n)
+		return err
+	})
+	s.forget(account)
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("%s has no DKIM key: %w", n, ErrNotFound)
+	}
 	if err != nil {
 		return err
 	}
-	s.forget(account)
 	if c, _ := res.RowsAffected(); c == 0 {
 		return fmt.Errorf("%s has no DKIM key: %w", n, ErrNotFound)
 	}
