@@ -228,6 +228,11 @@ func (s *Service) Delete(ctx context.Context, account, name string) error {
 	}
 	var res sql.Result
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		// The identity row first, as DKIM key changes lock it (dkim.go):
+		// one lock order on every path, so no deadlock on PostgreSQL.
+		if _, err := s.lockIdentity(tx, account, n); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
 		if err := s.db.ExecTx(tx, "DELETE FROM dkim_keys WHERE account = ? AND identity = ?", account, n); err != nil {
 			return err
 		}
