@@ -362,21 +362,26 @@ func identityCmd(ctx context.Context, args []string) error {
 	case "verify-email":
 		return identityVerifyEmailCmd(ctx, args[1:], os.Stdout)
 	}
-	var acct, dkimAlg, keyFile, selector, zone string
+	var acct, dkimAlg, keyFile, selector string
 	var verified bool
+	var df daemonFlags
 	svc, pos, err := adminOpen(ctx, "identity", args[1:], func(fs *flag.FlagSet) {
 		fs.StringVar(&acct, "account", daemon.DefaultAccount, "account the identity belongs to")
 		fs.BoolVar(&verified, "verified", false, "mark the identity verified (the operator vouches for it)")
 		fs.StringVar(&dkimAlg, "dkim", "", "add/dkim: generate a DKIM key of this type for a domain: rsa2048 (add's default), rsa1024, ed25519, or none")
 		fs.StringVar(&keyFile, "key", "", "dkim: install this private key (PEM or base64 DER; BYODKIM) under --selector")
 		fs.StringVar(&selector, "selector", "", "dkim: selector of the --key")
-		fs.StringVar(&zone, "dkim-cname-zone", "", "add/dkim: print Easy DKIM records as CNAMEs into this zone, as petrel serve --dkim-cname-zone")
+		df.define(fs, "dkim-cname-zone")
 	})
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
-	svc.Identities.DKIMCNAMEZone = zone
+	ds, err := df.apply(ctx, svc)
+	if err != nil {
+		return err
+	}
+	zone := ds.DKIMCNAMEZone
 	if _, err := svc.Accounts.Get(ctx, acct); err != nil {
 		return err
 	}
