@@ -30,6 +30,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -174,7 +175,7 @@ func main() {
 	case "credentials":
 		err = credentialsCmd(ctx, args, os.Stdout, os.Stderr)
 	case "identity":
-		err = identityCmd(ctx, args)
+		err = identityCmd(ctx, args, os.Stdout)
 	case "events":
 		err = eventsCmd(ctx, args)
 	case "bounce":
@@ -344,23 +345,23 @@ func open(ctx context.Context, cfg config.Config) (*daemon.Services, error) {
 	return daemon.Open(ctx, cfg)
 }
 
-func identityCmd(ctx context.Context, args []string) error {
+func identityCmd(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("usage: petrel identity add|verify|verify-email|list|delete|dkim|notifications|configuration-set [NAME] --account A")
 	}
 	switch args[0] {
 	case "notifications":
-		return identityNotificationsCmd(ctx, args[1:], os.Stdout)
+		return identityNotificationsCmd(ctx, args[1:], out)
 	case "configuration-set":
-		return identityConfigSetCmd(ctx, args[1:], os.Stdout)
+		return identityConfigSetCmd(ctx, args[1:], out)
 	case "dkim":
 		if len(args) > 1 && args[1] == "rotate" {
-			return identityDKIMRotateCmd(ctx, args[2:], os.Stdout)
+			return identityDKIMRotateCmd(ctx, args[2:], out)
 		}
 	case "check":
-		return identityCheckCmd(ctx, args[1:], os.Stdout)
+		return identityCheckCmd(ctx, args[1:], out)
 	case "verify-email":
-		return identityVerifyEmailCmd(ctx, args[1:], os.Stdout)
+		return identityVerifyEmailCmd(ctx, args[1:], out)
 	}
 	var acct, dkimAlg, keyFile, selector string
 	var verified bool
@@ -400,7 +401,7 @@ func identityCmd(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("added %s identity %s to account %s (verified=%v)\n", strings.ToLower(string(id.Kind)), id.Name, acct, id.Verified)
+		fmt.Fprintf(out, "added %s identity %s to account %s (verified=%v)\n", strings.ToLower(string(id.Kind)), id.Name, acct, id.Verified)
 		if id.Kind == identity.Domain && dkimAlg != "none" {
 			if dkimAlg == "" {
 				dkimAlg = string(dkim.RSA2048) // SES Easy DKIM default
@@ -413,7 +414,7 @@ func identityCmd(ctx context.Context, args []string) error {
 			if err != nil {
 				return err
 			}
-			printDKIM(os.Stdout, id.Name, d, zone, token)
+			printDKIM(out, id.Name, d, zone, token)
 		}
 	case "dkim":
 		if err := needName(); err != nil {
@@ -433,7 +434,7 @@ func identityCmd(ctx context.Context, args []string) error {
 				return err
 			}
 		}
-		if err := printDKIMKeys(ctx, os.Stdout, svc.Identities, acct, pos[0], zone); err != nil {
+		if err := printDKIMKeys(ctx, out, svc.Identities, acct, pos[0], zone); err != nil {
 			return err
 		}
 	case "verify":
@@ -443,14 +444,14 @@ func identityCmd(ctx context.Context, args []string) error {
 		if err := svc.Identities.SetVerified(ctx, acct, pos[0], true); err != nil {
 			return err
 		}
-		fmt.Printf("identity %s of account %s is verified\n", pos[0], acct)
+		fmt.Fprintf(out, "identity %s of account %s is verified\n", pos[0], acct)
 	case "list":
 		ids, err := svc.Identities.List(ctx, acct, "", 100000)
 		if err != nil {
 			return err
 		}
 		for _, id := range ids {
-			fmt.Printf("%s\t%s\tverified=%v\n", id.Name, id.Kind, id.Verified)
+			fmt.Fprintf(out, "%s\t%s\tverified=%v\n", id.Name, id.Kind, id.Verified)
 		}
 	case "delete":
 		if err := needName(); err != nil {
@@ -459,7 +460,7 @@ func identityCmd(ctx context.Context, args []string) error {
 		if err := svc.Identities.Delete(ctx, acct, pos[0]); err != nil {
 			return err
 		}
-		fmt.Printf("deleted identity %s of account %s\n", pos[0], acct)
+		fmt.Fprintf(out, "deleted identity %s of account %s\n", pos[0], acct)
 	default:
 		return fmt.Errorf("unknown identity command %q", args[0])
 	}
