@@ -178,3 +178,41 @@ func TestIdentityDKIMUsesDaemonZone(t *testing.T) {
 		t.Errorf("identity dkim rotate: %d CNAME records\n%s", n, out.String())
 	}
 }
+
+// TestIdentityVerifyEmailUsesDaemonSettings (issue 16): `petrel identity
+// verify-email --resend` links to the running daemon's public URL and
+// sends from its verification sender, without those flags being repeated.
+func TestIdentityVerifyEmailUsesDaemonSettings(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+	svc := openServices(t, dir)
+	if _, err := svc.Accounts.Create(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Identities.Create(ctx, "acme", "who@acme.test", false); err != nil {
+		t.Fatal(err)
+	}
+	svc.Close()
+	serve := config.Default()
+	serve.Hostname, serve.VerificationFrom = "mail.petrel.test", "verify@petrel.test"
+	recordServe(t, dir, serve, "https://petrel.test/base")
+	var out bytes.Buffer
+	if err := identityVerifyEmailCmd(ctx, []string{"who@acme.test", "--resend", "--data-dir", dir, "--account", "acme"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	svc = openServices(t, dir)
+	defer svc.Close()
+	entries, err := svc.Queue.Lease(ctx, "test", time.Now(), 10, time.Minute)
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("queued: %+v, %v", entries, err)
+	}
+	body, err := svc.Spool.Body(ctx, entries[0].MessageID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.ReplaceAll(string(body), "=\r\n", "")
+	if !regexp.MustCompile(`https://petrel\.test/base/verify-email/[A-Za-z0-9_-]{43}`).MatchString(text) || !strings.Contains(text, "From: verify@petrel.test") ||
+		strings.Contains(text, "127.0.0.1") || !strings.Contains(text, "@mail.petrel.test>") {
+		t.Fatalf("the queued email:\n%s", body)
+	}
+}
