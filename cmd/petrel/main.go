@@ -75,9 +75,11 @@ commands:
   identity add NAME --account A [--verified]
                                       add an email address or domain identity
   identity verify NAME --account A    mark an identity verified (the operator's vouch)
-  identity check NAME --account A [--dns HOST:PORT] [--dkim-cname-zone ZONE]
+  identity check NAME --account A [--dns HOST:PORT] [--dkim-cname-zone ZONE] [--mail-from-mx H] ...
                                       look the identity's DNS records up now and print, per
-                                      record, what is expected, what DNS returned and its state
+                                      record, what is expected, what DNS returned and its state,
+                                      with the running petrel serve's settings (a flag that
+                                      changes one makes the check report-only: nothing saved)
   identity verify-email ADDRESS --account A [--resend] [--public-url URL]
                                       an address identity's verification state and links;
                                       --resend sends a new verification email
@@ -86,7 +88,7 @@ commands:
   identity dkim DOMAIN --account A [--dkim rsa2048|rsa1024|ed25519 | --key FILE --selector S]
                    [--dkim-cname-zone ZONE]
                                       show the domain's DKIM keys and the records (CNAME into ZONE,
-                                      or TXT) to publish; generate a new key, or install your own
+                                      default petrel serve's, or TXT) to publish; generate a new key, or install your own
                                       (a domain's first key signs at once; a later one
                                       once its record verifies, as rotate)
   identity dkim rotate DOMAIN --account A [--key-length rsa2048|rsa1024|ed25519] [--dkim-cname-zone ZONE]
