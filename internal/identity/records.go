@@ -227,7 +227,7 @@ func recomputeVerifiedTx(db *store.DB, tx *sql.Tx, account, name string) (bool, 
 	if want == verified {
 		return false, nil
 	}
-	return true, execTx(db, tx, "UPDATE identities SET verified = ? WHERE account = ? AND name = ?", want, account, name)
+	return true, db.ExecTx(tx, "UPDATE identities SET verified = ? WHERE account = ? AND name = ?", want, account, name)
 }
 
 // cnameStyle reports whether a key of origin is published as a CNAME to
@@ -351,13 +351,4 @@ func summarize(id Identity, vouched bool, recs []Record) Verification {
 		v.ErrorType = ""
 	}
 	return v
-}
-
-// execTx runs one statement in tx on tx's own connection. (store's
-// ExecTx prepares on the pool first, which needs a second connection while
-// tx holds SQLite's write lock: with every pooled connection waiting for
-// that lock, it waits out the busy timeout.)
-func execTx(db *store.DB, tx *sql.Tx, query string, args ...any) error {
-	_, err := tx.Exec(db.Rebind(query), args...)
-	return err
 }

@@ -403,7 +403,7 @@ func (s *Service) syncRecords(ctx context.Context, now time.Time, account, ident
 			continue
 		}
 		err := db.Tx(ctx, func(tx *sql.Tx) error {
-			if err := execTx(db, tx, "DELETE FROM identity_records WHERE account = ? AND identity = ? AND purpose = ? AND name = ?", k.Account, k.Identity, k.Purpose, k.Name); err != nil {
+			if err := db.ExecTx(tx, "DELETE FROM identity_records WHERE account = ? AND identity = ? AND purpose = ? AND name = ?", k.Account, k.Identity, k.Purpose, k.Name); err != nil {
 				return err
 			}
 			ch, err := recomputeVerifiedTx(db, tx, k.Account, k.Identity)
@@ -489,7 +489,7 @@ func (c *Checker) claim(ctx context.Context) ([]recordKey, error) {
 			return err
 		}
 		for _, k := range keys {
-			if err := execTx(db, tx, "UPDATE identity_records SET next_check_ms = ? WHERE account = ? AND identity = ? AND purpose = ? AND name = ?",
+			if err := db.ExecTx(tx, "UPDATE identity_records SET next_check_ms = ? WHERE account = ? AND identity = ? AND purpose = ? AND name = ?",
 				now.Add(Lease).UnixMilli(), k.Account, k.Identity, k.Purpose, k.Name); err != nil {
 				return err
 			}
@@ -539,7 +539,7 @@ func (c *Checker) checkOne(ctx context.Context, k recordKey, restart bool) (Reco
 			b, _ := json.Marshal(r.SOA)
 			soa = string(b)
 		}
-		if err := execTx(db, tx, `UPDATE identity_records SET status = ?, started_ms = ?, last_checked_ms = ?, last_success_ms = ?, missing_since_ms = ?,
+		if err := db.ExecTx(tx, `UPDATE identity_records SET status = ?, started_ms = ?, last_checked_ms = ?, last_success_ms = ?, missing_since_ms = ?,
 			next_check_ms = ?, error_type = ?, expected = ?, found = ?, detail = ?, soa = ? WHERE account = ? AND identity = ? AND purpose = ? AND name = ?`,
 			r.Status, timeMS(r.Started), timeMS(r.LastChecked), timeMS(r.LastSuccess), timeMS(r.MissingSince), timeMS(r.NextCheck),
 			r.ErrorType, r.Expected, r.Found, r.Detail, soa, k.Account, k.Identity, k.Purpose, k.Name); err != nil {
