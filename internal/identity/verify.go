@@ -20,12 +20,16 @@ import (
 // each up when it is due, and moves it through SES's states:
 //
 //   - PENDING until found; not found within Window (72 h) of the start →
-//     FAILED, and checking stops until Check restarts it;
-//   - SERVFAIL or no answer → TEMPORARY_FAILURE (the Window runs on);
+//     FAILED, then looked up only every FailedRecheck (24 h) until found
+//     (→ SUCCESS) or Check restarts its window;
+//   - SERVFAIL or no answer before any success → TEMPORARY_FAILURE (the
+//     Window runs on);
 //   - SUCCESS, re-checked every Recheck (24 h);
-//   - after a success, missing, wrong or unanswered → TEMPORARY_FAILURE
-//     with MissingSince; still so after Grace (72 h) → FAILED; found again
-//     before → SUCCESS.
+//   - after a success, missing or wrong → TEMPORARY_FAILURE with
+//     MissingSince; still so after Grace (72 h) → FAILED; found again
+//     before → SUCCESS. SERVFAIL, no answer or Petrel's own failure after
+//     a success change no state (see advance): an outage of Petrel's
+//     resolver does not unverify anything.
 //
 // A domain identity is verified (identities.verified, what Authorizing
 // reads) when the operator vouched for it, or a DKIM or token record is
@@ -48,7 +52,9 @@ type Checker struct {
 	Grace       time.Duration // from missing after a success to FAILED; 0: 72 h
 	Recheck     time.Duration // between checks of a SUCCESS record; 0: 24 h
 	PendingFast time.Duration // between checks for the first hour of a window; 0: 5 min
-	PendingSlow time.Duration // between checks after that; 0: 30 min
+	PendingSlow time.Duration // between checks after that, and after a temporary failure following a success; 0: 30 min
+	// FailedRecheck is between checks of a FAILED record; 0: 24 h.
+	FailedRecheck time.Duration
 
 	// MailFrom is what custom MAIL FROM domains' MX and SPF records must
 	// name (mailfrom_records.go).
@@ -292,30 +298,72 @@ func checkTokenRecord(ctx context.Context, c *Checker, k recordKey) verdict {
 
 // advance is the state machine: the record r after a lookup with verdict v
 // at now.
+//
+// A temporary verdict — SERVFAIL, no answer (a timeout), or Petrel's own
+// failure (SERVICE_ERROR: the key or token could not be read) — says
+// nothing about the record, so after a success it changes nothing but the
+// error shown and the time of the next try: the record stays SUCCESS (or,
+// when it had already been seen missing, keeps that MissingSince, which a
+// temporary verdict never starts, moves or ends in FAILED), and is asked
+// again after PendingSlow. An outage of Petrel's own resolver therefore
+// never unverifies a domain whose records did not change. Before any
+// success a SERVFAIL or timeout is TEMPORARY_FAILURE and the Window runs on
+// (SES §9.2: the customer's DNS is not answering); Petrel's own failure
+// never ends a window.
+//
+// FAILED is not the end: a FAILED record is looked up again every
+// FailedRecheck (24 h), and a lookup that finds it makes it SUCCESS — a
+// record published after its window, or one lost during a DNS outage that
+// has ended, recovers without `petrel identity check`. (SES leaves a domain
+// FAILED until verification is restarted; Petrel's slow re-check is an
+// extension that only ever moves a record to SUCCESS.)
 func (c *Checker) advance(r Record, v verdict, now time.Time) Record {
 	window, grace := orDefault(c.Window, 72*time.Hour), orDefault(c.Grace, 72*time.Hour)
+	failedNext := now.Add(orDefault(c.FailedRecheck, 24*time.Hour))
 	r.LastChecked = now
-	r.Expected, r.Found, r.Detail, r.ErrorType = v.expected, v.found, v.detail, v.errType
 	if v.ok {
+		r.Expected, r.Found = v.expected, v.found
 		r.Status, r.LastSuccess, r.MissingSince, r.ErrorType, r.Detail = StatusSuccess, now, time.Time{}, "", ""
 		r.NextCheck = now.Add(orDefault(c.Recheck, 24*time.Hour))
 		return r
 	}
 	succeeded := r.Status == StatusSuccess || !r.MissingSince.IsZero()
+	own := v.errType == ErrorService
+	if v.temporary && (succeeded || own || r.Status == StatusFailed) {
+		r.ErrorType, r.Detail = v.errType, v.detail
+		if v.expected != "" {
+			r.Expected = v.expected
+		}
+		switch {
+		case r.Status == StatusFailed:
+			r.NextCheck = failedNext
+		case !succeeded && r.Status == StatusPending:
+			r.Status = StatusTemporaryFailure
+			fallthrough
+		default:
+			r.NextCheck = now.Add(orDefault(c.PendingSlow, 30*time.Minute))
+		}
+		return r
+	}
+	r.Expected, r.Found, r.Detail, r.ErrorType = v.expected, v.found, v.detail, v.errType
+	if r.Status == StatusFailed {
+		r.NextCheck = failedNext
+		return r
+	}
 	if succeeded {
 		if r.MissingSince.IsZero() {
 			r.MissingSince = now
 		}
 		r.Status = StatusTemporaryFailure
 		if now.Sub(r.MissingSince) >= grace {
-			r.Status, r.NextCheck = StatusFailed, time.Time{}
+			r.Status, r.NextCheck = StatusFailed, failedNext
 			return r
 		}
 		r.NextCheck = c.pendingNext(r.MissingSince, now, grace)
 		return r
 	}
 	if now.Sub(r.Started) >= window || v.permanent {
-		r.Status, r.NextCheck = StatusFailed, time.Time{}
+		r.Status, r.NextCheck = StatusFailed, failedNext
 		return r
 	}
 	r.Status = StatusPending
