@@ -84,8 +84,12 @@ func CheckMailFromDomain(identityName string, kind Kind, domain string) (string,
 // account's identity name (SES PutEmailIdentityMailFromAttributes). domain
 // "" disables custom MAIL FROM (the behaviour is kept); behavior "" means
 // UseDefaultValue, SES's default. A new domain starts PENDING; the same
-// domain keeps its status. Errors: ErrNotFound (no such identity of the
-// account), ErrInvalidMailFrom.
+// domain keeps its status, except that a FAILED one starts again: its
+// FAILED MX and SPF records become PENDING, due now, with a new 72-hour
+// window (SES: putting the attributes again restarts the check), and the
+// status PENDING. The caller then calls StartVerification, so that the
+// records of a new domain are known to the checker at once. Errors:
+// ErrNotFound (no such identity of the account), ErrInvalidMailFrom.
 func (s *Service) PutMailFrom(ctx context.Context, account, name, domain, behavior string) error {
 	id, err := s.Get(ctx, account, name)
 	if err != nil {
@@ -114,14 +118,30 @@ func (s *Service) PutMailFrom(ctx context.Context, account, name, domain, behavi
 		case err != nil:
 			return err
 		case old == domain:
-			return s.db.ExecTx(tx, "UPDATE identity_mail_from SET behavior = ?, updated_ms = ? WHERE account = ? AND identity = ?",
-				behavior, now, account, id.Name)
+			if err := s.db.ExecTx(tx, "UPDATE identity_mail_from SET behavior = ?, updated_ms = ? WHERE account = ? AND identity = ?",
+				behavior, now, account, id.Name); err != nil || domain == "" {
+				return err
+			}
+			return s.restartMailFromTx(tx, account, id.Name, domain, now)
 		}
 		return s.db.ExecTx(tx, "UPDATE identity_mail_from SET domain = ?, behavior = ?, status = ?, updated_ms = ? WHERE account = ? AND identity = ?",
 			domain, behavior, StatusPending, now, account, id.Name)
 	})
 	s.forget(account)
 	return err
+}
+
+// restartMailFromTx starts the check of a FAILED MAIL FROM domain again
+// (PutMailFrom with the same domain): its FAILED records PENDING from now
+// and due, and the identity's MAIL FROM status PENDING when it was FAILED.
+func (s *Service) restartMailFromTx(tx *sql.Tx, account, identity, domain string, now int64) error {
+	if err := s.db.ExecTx(tx, `UPDATE identity_records SET status = ?, started_ms = ?, missing_since_ms = 0, next_check_ms = ?
+		WHERE account = ? AND identity = ? AND name = ? AND purpose IN (?, ?) AND status = ?`,
+		StatusPending, now, now, account, identity, domain, PurposeMailFromMX, PurposeMailFromSPF, StatusFailed); err != nil {
+		return err
+	}
+	return s.db.ExecTx(tx, "UPDATE identity_mail_from SET status = ? WHERE account = ? AND identity = ? AND status = ?",
+		StatusPending, account, identity, StatusFailed)
 }
 
 // GetMailFrom returns the MAIL FROM setting of account's identity name as
