@@ -6,6 +6,7 @@ import (
 
 	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/dnstest"
+	"github.com/petrelmail/petrel/internal/resolver"
 	"github.com/petrelmail/petrel/internal/store"
 )
 
@@ -90,4 +91,31 @@ func TestCheckerFailedRecovers(t *testing.T) {
 			e.wantVerified("late.example", true)
 		})
 	}
+}
+
+// TestCheckerLeaseCoversBatch: a claim's lease outlasts the worst case of
+// its batch, so no other node takes a record while it is being checked.
+// The arithmetic: a record's lookups — a CNAME, a TXT and the SOA, each up
+// to two exchanges (UDP then TCP) of the resolver's timeout — fit in the
+// record budget, and the lease covers a whole batch of budgets. The rule:
+// the budget bounds the lookups whatever the resolver's own timeout (here
+// an hour, against a server that never answers).
+func TestCheckerLeaseCoversBatch(t *testing.T) {
+	c := &Checker{}
+	if worst := 3 * 2 * resolver.DefaultTimeout; c.recordBudget() < worst {
+		t.Fatalf("record budget %v < a record's worst case %v", c.recordBudget(), worst)
+	}
+	if c.lease() < dueBatch*c.recordBudget()+leaseMargin {
+		t.Fatalf("lease %v does not cover a batch of %d records of %v", c.lease(), dueBatch, c.recordBudget())
+	}
+
+	e := newCheckerEnv(t, "sqlite", "")
+	e.c.DNS.Timeout = time.Hour
+	e.c.RecordBudget = 200 * time.Millisecond
+	d := e.domain("silent.example")
+	name := DKIMRecordName(d.Selector, "silent.example")
+	e.dns.Fail(name, dnstest.Silent)
+	e.dns.Fail(TokenRecordName("silent.example"), dnstest.Silent)
+	e.checkDue()
+	e.wantRecord("silent.example", PurposeDKIM, name, StatusTemporaryFailure, ErrorDNSServer)
 }

@@ -38,10 +38,11 @@ import (
 // identity's flag.
 //
 // Several daemons may run CheckDue on one database: each claims the due
-// records in a transaction by moving their next check Lease ahead (SELECT
+// records in a transaction by moving their next check a lease ahead (SELECT
 // … FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite's write lock serialises
 // the claims), so a record is checked by one node at a time; a node that
-// dies mid-check leaves its records due again after Lease.
+// dies mid-check leaves its records due again after the lease, which
+// covers the worst case of a whole batch (lease).
 type Checker struct {
 	S   *Service
 	DNS *resolver.Resolver
@@ -56,16 +57,33 @@ type Checker struct {
 	// FailedRecheck is between checks of a FAILED record; 0: 24 h.
 	FailedRecheck time.Duration
 
+	// RecordBudget bounds the DNS lookups of one record; 0: 30 s (see
+	// lease).
+	RecordBudget time.Duration
+
 	// MailFrom is what custom MAIL FROM domains' MX and SPF records must
 	// name (mailfrom_records.go).
 	MailFrom MailFromExpect
 }
 
-// Lease is how long a claimed record is not offered to another node.
-const Lease = 2 * time.Minute
-
 // dueBatch is how many due records one claim takes.
-const dueBatch = 100
+const dueBatch = 10
+
+// leaseMargin is what a claim's lease adds to the lookups' worst case: the
+// transactions that record the checks.
+const leaseMargin = time.Minute
+
+// recordBudget is how long the lookups of one record may take in all; 0:
+// 30 s. Each record's lookups (up to a CNAME, a TXT and the zone's SOA,
+// each one or two exchanges of up to the resolver's 5 s timeout) run
+// under this deadline, so a claim's batch cannot outlast its lease.
+func (c *Checker) recordBudget() time.Duration { return orDefault(c.RecordBudget, 30*time.Second) }
+
+// lease is how long a claimed record is not offered to another node: the
+// worst case of a whole batch, dueBatch × recordBudget, plus leaseMargin,
+// so that a claim never expires while its node is still checking the
+// batch (6 minutes by default).
+func (c *Checker) lease() time.Duration { return dueBatch*c.recordBudget() + leaseMargin }
 
 func (c *Checker) now() time.Time {
 	if c.Now != nil {
@@ -511,7 +529,7 @@ func (c *Checker) CheckDue(ctx context.Context) (int, error) {
 	}
 }
 
-// claim takes up to dueBatch due records, moving their next check Lease
+// claim takes up to dueBatch due records, moving their next check a lease
 // ahead so that no other node takes them meanwhile.
 func (c *Checker) claim(ctx context.Context) ([]recordKey, error) {
 	now := c.now()
@@ -538,7 +556,7 @@ func (c *Checker) claim(ctx context.Context) ([]recordKey, error) {
 		}
 		for _, k := range keys {
 			if err := db.ExecTx(tx, "UPDATE identity_records SET next_check_ms = ? WHERE account = ? AND identity = ? AND purpose = ? AND name = ?",
-				now.Add(Lease).UnixMilli(), k.Account, k.Identity, k.Purpose, k.Name); err != nil {
+				now.Add(c.lease()).UnixMilli(), k.Account, k.Identity, k.Purpose, k.Name); err != nil {
 				return err
 			}
 		}
@@ -555,10 +573,12 @@ func (c *Checker) checkOne(ctx context.Context, k recordKey, restart bool) (Reco
 	if !ok {
 		return Record{}, fmt.Errorf("verification record %s of %s: unknown purpose %q", k.Name, k.Identity, k.Purpose)
 	}
-	v := src.check(ctx, c, k)
+	lookups, cancel := context.WithTimeout(ctx, c.recordBudget())
+	defer cancel()
+	v := src.check(lookups, c, k)
 	var soaJSON string
 	if !v.temporary {
-		if soa, err := c.DNS.SOA(ctx, k.Name); err == nil {
+		if soa, err := c.DNS.SOA(lookups, k.Name); err == nil {
 			b, _ := json.Marshal(SOARecord{PrimaryNameServer: strings.TrimSuffix(soa.Ns, "."), AdminEmail: strings.TrimSuffix(soa.Mbox, "."), SerialNumber: int64(soa.Serial)})
 			soaJSON = string(b)
 		}

@@ -414,7 +414,7 @@ func TestCheckerClaims(t *testing.T) {
 			if keys, err := other.claim(e.ctx); err != nil || len(keys) != 0 {
 				t.Fatalf("second claim: %v, %v", keys, err)
 			}
-			e.now = e.now.Add(Lease)
+			e.now = e.now.Add(e.c.lease())
 			if keys, err := other.claim(e.ctx); err != nil || len(keys) != 2 {
 				t.Fatalf("claim after the lease: %v, %v", keys, err)
 			}
