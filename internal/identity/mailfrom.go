@@ -161,30 +161,6 @@ func (s *Service) GetMailFrom(ctx context.Context, account, name string) (MailFr
 	return m, err
 }
 
-// SetMailFromStatus records the verdict of the MAIL FROM checks of
-// account's identity name (MailFromStatus of its MX and SPF records) when
-// its MAIL FROM domain is still domain — a check that raced a change of
-// domain records nothing. It reports whether the status was recorded.
-func (s *Service) SetMailFromStatus(ctx context.Context, account, name, domain, status string) (bool, error) {
-	switch status {
-	case StatusPending, StatusSuccess, StatusFailed, StatusTemporaryFailure:
-	default:
-		return false, fmt.Errorf("MAIL FROM status %q is not one of PENDING, SUCCESS, FAILED, TEMPORARY_FAILURE", status)
-	}
-	n, _, err := Normalize(name)
-	if err != nil {
-		return false, fmt.Errorf("%s: %w", name, ErrNotFound)
-	}
-	res, err := s.db.ExecContext(ctx, s.db.Rebind("UPDATE identity_mail_from SET status = ? WHERE account = ? AND identity = ? AND domain = ? AND domain <> ''"),
-		status, account, n, domain)
-	if err != nil {
-		return false, err
-	}
-	s.forget(account)
-	c, _ := res.RowsAffected()
-	return c > 0, nil
-}
-
 // MailFromFor returns the custom MAIL FROM setting that applies to mail
 // whose envelope sender is a, and the identity it belongs to: that of the
 // most specific verified identity of account covering a (the address, its
@@ -244,30 +220,4 @@ func (s *Service) mailFroms(ctx context.Context, account string) (map[string]Mai
 	}
 	s.mu.Unlock()
 	return out, nil
-}
-
-// MailFromDomains lists every identity with a custom MAIL FROM domain, of
-// every account, for the verification engine: each row's account,
-// identity and setting.
-func (s *Service) MailFromDomains(ctx context.Context) ([]MailFromRow, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT account, identity, domain, behavior, status FROM identity_mail_from WHERE domain <> '' ORDER BY account, identity")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []MailFromRow
-	for rows.Next() {
-		var r MailFromRow
-		if err := rows.Scan(&r.Account, &r.Identity, &r.Domain, &r.Behavior, &r.Status); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
-// MailFromRow is one identity's custom MAIL FROM setting (MailFromDomains).
-type MailFromRow struct {
-	Account, Identity string
-	MailFrom
 }
