@@ -65,24 +65,42 @@ func identityCheckCmd(ctx context.Context, args []string, out io.Writer) error {
 }
 
 // dmarcInput is what mail from the identity carries now, for the DMARC
-// report: its From domain, the d= Petrel signs it with (the key of the
-// domain or of a parent domain, identity.Service.Signer), and its envelope
-// MAIL FROM domain — the custom MAIL FROM domain of the identity (of an
-// address's domain when the address has none) once verified, else the
-// return-path domain.
+// report: its From domain; the d= Petrel signs it with (the key of the
+// domain or of a parent domain, identity.Service.Signer), counted only
+// while that key's DNS record is verified (SUCCESS, or missing but within
+// its grace); and its envelope MAIL FROM domain as the send path chooses it
+// (identity.Service.MailFromFor), with the custom MAIL FROM domain
+// configured on the identity (or on an address's domain), verified or not.
 func dmarcInput(ctx context.Context, ids *identity.Service, account string, rep identity.Report, returnPath string) (dmarc.Input, error) {
 	in := dmarc.Input{From: rep.Identity, MailFrom: returnPath}
+	from := address.Address{Local: "postmaster", Domain: rep.Identity}
 	names := []string{rep.Identity}
 	if i := strings.LastIndexByte(rep.Identity, '@'); i >= 0 {
 		in.From = rep.Identity[i+1:]
+		from = address.Address{Local: rep.Identity[:i], Domain: in.From}
 		names = append(names, in.From)
 	}
-	sg, err := ids.Signer(ctx, account, address.Address{Local: "postmaster", Domain: in.From})
+	sg, err := ids.Signer(ctx, account, from)
 	if err != nil {
 		return in, err
 	}
 	if sg != nil {
-		in.DKIMDomains = []string{sg.Domain}
+		r, err := ids.RecordStatus(ctx, account, sg.Domain, identity.PurposeDKIM, identity.DKIMRecordName(sg.Selector, sg.Domain))
+		if err != nil && !errors.Is(err, identity.ErrNotFound) {
+			return in, err
+		}
+		if r.Status == identity.StatusSuccess || r.Status == identity.StatusTemporaryFailure && !r.LastSuccess.IsZero() {
+			in.DKIMDomains = []string{sg.Domain}
+		} else {
+			in.DKIMUnverified = []string{sg.Domain}
+		}
+	}
+	mf, _, ok, err := ids.MailFromFor(ctx, account, from)
+	if err != nil {
+		return in, err
+	}
+	if ok && mf.Domain != "" && mf.Status == identity.StatusSuccess {
+		in.MailFrom = mf.Domain
 	}
 	for _, n := range names {
 		mf, err := ids.GetMailFrom(ctx, account, n)
@@ -94,9 +112,6 @@ func dmarcInput(ctx context.Context, ids *identity.Service, account string, rep 
 		}
 		if mf.Domain != "" {
 			in.CustomMailFrom = mf.Domain
-			if mf.Status == identity.StatusSuccess {
-				in.MailFrom = mf.Domain
-			}
 			break
 		}
 	}

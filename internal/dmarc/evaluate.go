@@ -19,6 +19,10 @@ type Input struct {
 	// does not sign. Repeats (two keys of one domain during a rotation)
 	// count once.
 	DKIMDomains []string
+	// DKIMUnverified are the d= domains of keys Petrel signs with whose
+	// DNS record is not verified (PENDING, FAILED): receivers cannot verify
+	// those signatures, so they do not count; the advice says so.
+	DKIMUnverified []string
 	// MailFrom is the envelope MAIL FROM (RFC 5321.MailFrom) domain Petrel
 	// uses for that mail now: the identity's custom MAIL FROM domain when it
 	// is verified, else Petrel's own return-path domain.
@@ -55,7 +59,10 @@ type Report struct {
 	DKIMMode  Mode    // adkim in force (Relaxed when no record applies)
 	SPFMode   Mode    // aspf in force (Relaxed when no record applies)
 	DKIM      []Check // one per Input.DKIMDomains; empty when Petrel does not sign
-	SPF       Check
+	// Unverified are Input.DKIMUnverified: d= Petrel signs with that do
+	// not count until their records are verified.
+	Unverified []string
+	SPF        Check
 	// Pass: the mail passes DMARC provided its DKIM signature verifies or
 	// SPF passes: at least one of the aligned identifiers is authenticated.
 	Pass   bool
@@ -93,11 +100,21 @@ func Evaluate(ctx context.Context, lookup LookupTXT, in Input) (Report, error) {
 			dkimDomains = append(dkimDomains, d)
 		}
 	}
+	var unverified []string
+	for _, d := range in.DKIMUnverified {
+		d, err := address.Domain(d)
+		if err != nil {
+			return Report{}, fmt.Errorf("dmarc: DKIM domain: %w", err)
+		}
+		if !slices.Contains(unverified, d) && !slices.Contains(dkimDomains, d) {
+			unverified = append(unverified, d)
+		}
+	}
 	disc, err := Discover(ctx, lookup, from)
 	if err != nil {
 		return Report{}, err
 	}
-	r := Report{From: from, Org: OrganizationalDomain(from), Discovery: disc, DKIMMode: Relaxed, SPFMode: Relaxed, Percent: 100}
+	r := Report{From: from, Org: OrganizationalDomain(from), Discovery: disc, DKIMMode: Relaxed, SPFMode: Relaxed, Percent: 100, Unverified: unverified}
 	if rec := disc.Record; rec != nil {
 		r.DKIMMode, r.SPFMode, r.Percent = rec.DKIM, rec.SPF, rec.Percent
 		switch defect, _ := rec.policyDefect(); {
@@ -190,6 +207,10 @@ func (r *Report) advice(custom string) []string {
 }
 
 func (r *Report) dkimAdvice() []string {
+	if len(r.DKIM) == 0 && len(r.Unverified) > 0 {
+		return []string{fmt.Sprintf("DKIM: Petrel signs mail from %s with d=%s, but that key's DNS record is not verified (petrel identity check lists it): receivers cannot verify the signature until it is published",
+			r.From, strings.Join(r.Unverified, ", d="))}
+	}
 	if len(r.DKIM) == 0 {
 		return []string{fmt.Sprintf("DKIM: Petrel does not sign mail from %s; give the domain identity %s a DKIM key (petrel identity dkim %s --account … --dkim rsa2048) and publish its record, so that d=%s aligns",
 			r.From, r.From, r.From, r.From)}

@@ -53,6 +53,14 @@ func TestEvaluate(t *testing.T) {
 		pass    bool
 	}{
 		{
+			// The key's record is not verified: its d= does not count.
+			name:    "dkim_record_unverified",
+			zone:    zone{"_dmarc.example.com": []string{"v=DMARC1; p=reject"}},
+			in:      Input{From: "example.com", DKIMUnverified: []string{"example.com"}, MailFrom: returnPath},
+			queried: []string{"_dmarc.example.com"},
+			status:  Found, policy: Reject, pass: false,
+		},
+		{
 			name:    "relaxed_dkim_only",
 			zone:    zone{"_dmarc.example.com": []string{"v=DMARC1; p=reject; rua=mailto:dmarc@example.com"}},
 			in:      Input{From: "example.com", DKIMDomains: []string{"example.com"}, MailFrom: returnPath},

@@ -62,7 +62,10 @@ func (r Report) String() string {
 	default:
 		line("policy", "%s (%s), pct=%d, %s", r.Policy, r.PolicyTag, r.Percent, modes)
 	}
-	if len(r.DKIM) == 0 {
+	for _, d := range r.Unverified {
+		line("DKIM", "d=%s not counted: its key's DNS record is not verified", d)
+	}
+	if len(r.DKIM) == 0 && len(r.Unverified) == 0 {
 		line("DKIM", "not signed: no d= can align")
 	}
 	for _, c := range r.DKIM {

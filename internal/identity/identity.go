@@ -57,11 +57,12 @@ type Service struct {
 	DKIMCNAMEZone string
 
 	mu       sync.Mutex
-	verified map[string]verifiedSet     // account → its verified identities, for Authorizing
-	dkim     map[string]cachedSigners   // account → DKIM signers by domain, for Signer
-	notif    map[string]accountSettings // account → its identities' notification settings (notifications.go)
-	mailFrom map[string]cachedMailFrom  // account → its identities' custom MAIL FROM settings (mailfrom.go)
-	changes  int                        // bumped by forget, so a load racing a change is not cached
+	verified map[string]verifiedSet               // account → its verified identities, for Authorizing
+	dkim     map[string]cachedSigners             // account → DKIM signers by domain, for Signer
+	notif    map[string]accountSettings           // account → its identities' notification settings (notifications.go)
+	mailFrom map[string]cachedMailFrom            // account → its identities' custom MAIL FROM settings (mailfrom.go)
+	policies map[string]map[string]cachedPolicies // account → identity → its parsed policies (policies.go)
+	changes  int                                  // bumped by forget, so a load racing a change is not cached
 }
 
 type verifiedSet struct {
@@ -86,6 +87,7 @@ func (s *Service) forget(account string) {
 	delete(s.dkim, account)
 	delete(s.notif, account)
 	delete(s.mailFrom, account)
+	delete(s.policies, account)
 	s.changes++
 	s.mu.Unlock()
 }
@@ -96,12 +98,18 @@ func (s *Service) forget(account string) {
 // identity and matches addresses in either. An address becomes its
 // unquoted local part, "@", and the domain so converted: the local part,
 // UTF-8 or not (RFC 6531), is compared byte for byte, ASCII case included,
-// as Authorizing does. Errors wrap address.ErrInvalid.
+// as Authorizing does. Normalize accepts its own output (a local part
+// that needs quoting, "<b>"@example.com → <b>@example.com, is taken
+// unquoted too), so a stored name given back (Get, Delete, the policy
+// operations) names the same identity. Errors wrap address.ErrInvalid.
 func Normalize(name string) (string, Kind, error) {
 	if strings.Contains(name, "@") {
 		a, err := address.ParsePath(name)
 		if err != nil {
-			return "", "", err
+			var again error
+			if a, again = address.ParsePath(AddressOf(name).Email()); again != nil {
+				return "", "", err
+			}
 		}
 		return a.Local + "@" + a.Domain, EmailAddress, nil
 	}
@@ -110,6 +118,15 @@ func Normalize(name string) (string, Kind, error) {
 		return "", "", err
 	}
 	return d, Domain, nil
+}
+
+// AddressOf is the address an email-address identity's normalised name
+// (Normalize: the local part unquoted) stands for, to mail it: its
+// Email() quotes the local part again where RFC 5321 needs it
+// ("<form action=x>"@example.com).
+func AddressOf(name string) address.Address {
+	i := strings.LastIndexByte(name, '@')
+	return address.Address{Local: name[:i], Domain: name[i+1:]}
 }
 
 // Create adds an identity to account; verified is the operator's vouch
@@ -211,6 +228,11 @@ func (s *Service) Delete(ctx context.Context, account, name string) error {
 	}
 	var res sql.Result
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		// The identity row first, as DKIM key changes lock it (dkim.go):
+		// one lock order on every path, so no deadlock on PostgreSQL.
+		if _, err := s.lockIdentity(tx, account, n); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
 		if err := s.db.ExecTx(tx, "DELETE FROM dkim_keys WHERE account = ? AND identity = ?", account, n); err != nil {
 			return err
 		}
