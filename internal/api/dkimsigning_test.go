@@ -33,6 +33,11 @@ func TestPutDkimSigningAttributes(t *testing.T) {
 	if _, err := ses.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String("who@rot.example")}); err != nil {
 		t.Fatal(err)
 	}
+	// The operator vouches for rot.example (and so for its DNS): its
+	// ACTIVE key signs without its record having been checked.
+	if err := s.Identities.SetVerified(ctx, "acme", "rot.example", true); err != nil {
+		t.Fatal(err)
+	}
 	signingSelector := func(domain string) string {
 		t.Helper()
 		sg, err := s.Identities.Signer(ctx, "acme", address.Address{Local: "x", Domain: domain})
