@@ -3,6 +3,7 @@ package sending_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,6 +85,11 @@ func TestCustomMailFrom(t *testing.T) {
 				var nv *sending.MailFromNotVerifiedError
 				if !errors.As(err, &nv) || nv.Domain != "bounce.example.com" || nv.Identity != "example.com" || nv.Status != status {
 					t.Errorf("REJECT_MESSAGE, %s: %v", status, err)
+				}
+				// The cause is the records' actual state (here: never
+				// checked), not a blanket "not found".
+				if err != nil && (!strings.Contains(err.Error(), " is "+status+" (its MX and SPF records have not been checked yet)") || strings.Contains(err.Error(), "not found")) {
+					t.Errorf("REJECT_MESSAGE, %s: message %q", status, err)
 				}
 			}
 			// Another identity's sender is not concerned.
