@@ -106,6 +106,9 @@ func TestPutDkimSigningAttributes(t *testing.T) {
 		DkimSigningAttributes: &types.DkimSigningAttributes{DomainSigningSelector: aws.String("s1"), DomainSigningPrivateKey: aws.String(b64)}}); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Identities.SetVerified(ctx, "acme", "byo.example", true); err != nil {
+		t.Fatal(err)
+	}
 	out, err = put("byo.example", "AWS_SES", nil)
 	if err != nil || len(out.DkimTokens) != 2 || out.DkimTokens[0] != "s1" {
 		t.Fatalf("to Easy DKIM: %+v %v", out, err)
