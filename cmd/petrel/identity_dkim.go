@@ -16,22 +16,29 @@ import (
 
 // identityDKIMRotateCmd is `petrel identity dkim rotate DOMAIN --account A
 // [--key-length rsa2048|rsa1024|ed25519]`: it makes a NEXT Easy DKIM key
-// with a new selector (of the current key's type unless --key-length says
-// otherwise) and prints every record to publish. The current key signs
+// with a new selector (unless --key-length says otherwise, of the type of
+// the key that will sign next: the pending NEXT key, which it replaces, else
+// the current key) and prints every record to publish, in the publication
+// style of the running daemon's --dkim-cname-zone (daemonFlags). The current key signs
 // until the new record verifies (the daemon's rotator then switches);
 // docs/identities.md, "DKIM keys and rotation".
 func identityDKIMRotateCmd(ctx context.Context, args []string, out io.Writer) error {
-	var acct, length, zone string
+	var acct, length string
+	var df daemonFlags
 	svc, pos, err := adminOpen(ctx, "identity dkim rotate", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&acct, "account", daemon.DefaultAccount, "account the identity belongs to")
-		fs.StringVar(&length, "key-length", "", "type of the new key: rsa2048, rsa1024 or ed25519 (default: the current key's)")
-		fs.StringVar(&zone, "dkim-cname-zone", "", "print Easy DKIM records as CNAMEs into this zone, as petrel serve --dkim-cname-zone")
+		fs.StringVar(&length, "key-length", "", "type of the new key: rsa2048, rsa1024 or ed25519 (default: the pending new key's, else the current key's)")
+		df.define(fs, "dkim-cname-zone")
 	})
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
-	svc.Identities.DKIMCNAMEZone = zone
+	ds, err := df.apply(ctx, svc)
+	if err != nil {
+		return err
+	}
+	zone := ds.DKIMCNAMEZone
 	if len(pos) != 1 {
 		return errors.New("usage: petrel identity dkim rotate DOMAIN --account A [--key-length rsa2048|rsa1024|ed25519]")
 	}

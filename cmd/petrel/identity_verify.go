@@ -15,43 +15,55 @@ import (
 	"github.com/petrelmail/petrel/internal/resolver"
 )
 
-// identityCheckCmd is `petrel identity check NAME --account A [--dns
-// HOST:PORT] [--dkim-cname-zone ZONE]`: it looks every verification
+// identityCheckCmd is `petrel identity check NAME --account A [petrel
+// serve's --dns, --dkim-cname-zone, --return-path-domain, --hostname,
+// --mail-from-mx, --spf-include, --verify-*]`: it looks every verification
 // record of the identity up now (identity.Checker.Check; a FAILED record
 // starts a new 72-hour window) and prints, per record, its name, type,
 // what it must hold, what DNS returned, its state and why — which record
 // is missing or wrong, as SES never says. DNS text is printed through
-// termText: it comes from whoever controls the zone.
+// termText: it comes from whoever controls the zone. The settings are the
+// running daemon's (daemonFlags); a flag that changes one of them makes
+// the check report-only (identity.Checker.Preview): the records keep the
+// daemon's verdicts.
 func identityCheckCmd(ctx context.Context, args []string, out io.Writer) error {
-	var acct, dnsServer, zone string
+	var acct string
+	var df daemonFlags
 	cfg, pos, err := adminFlags("identity check", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&acct, "account", daemon.DefaultAccount, "account the identity belongs to")
-		fs.StringVar(&dnsServer, "dns", "", "HOST:PORT of the DNS server to ask (default: /etc/resolv.conf), as petrel serve --dns")
-		fs.StringVar(&zone, "dkim-cname-zone", "", "the zone Easy DKIM keys are served from, as petrel serve --dkim-cname-zone")
+		df.define(fs, checkSettings...)
 	})
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return errors.New("usage: petrel identity check NAME --account A [--dns HOST:PORT] [--dkim-cname-zone ZONE]")
+		return errors.New("usage: petrel identity check NAME --account A [--dns HOST:PORT] [--dkim-cname-zone ZONE] [--return-path-domain D] [--mail-from-mx H] [--spf-include D] [--verify-* D]")
 	}
-	cfg.DNS, cfg.DKIMCNAMEZone = dnsServer, zone
 	svc, err := open(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
-	svc.Identities.DKIMCNAMEZone = zone
-	c, err := svc.Checker(cfg, nil)
+	ds, err := df.apply(ctx, svc)
 	if err != nil {
 		return err
 	}
-	rep, err := c.Check(ctx, acct, pos[0])
+	c, err := svc.Checker(ds.Config, nil)
+	if err != nil {
+		return err
+	}
+	ds.describe(out)
+	check := c.Check
+	if o := ds.overrides(checkSettings); len(o) > 0 {
+		fmt.Fprintf(out, "report only, nothing saved: --%s differs from the running petrel serve's\n", strings.Join(o, ", --"))
+		check = c.Preview
+	}
+	rep, err := check(ctx, acct, pos[0])
 	if err != nil {
 		return err
 	}
 	printCheckReport(out, rep)
-	in, err := dmarcInput(ctx, svc.Identities, acct, rep, cfg.ReturnPathHost())
+	in, err := dmarcInput(ctx, svc.Identities, acct, rep, ds.ReturnPathHost())
 	if err != nil {
 		return err
 	}

@@ -24,22 +24,20 @@ const verifyEmailUsage = "usage: petrel identity verify-email ADDRESS --account 
 // verified and its verification links (pending, when the last expires);
 // --resend sends a new verification email (SES v1: calling
 // VerifyEmailIdentity again), queued for the running petrel to deliver.
-// The link is built on --public-url, which must be the one petrel serve
-// uses (docs/identities.md, "Email-address verification").
+// The link is built on the running petrel serve's public URL, and the
+// email sent from its verification sender (daemonFlags: the settings it
+// recorded at start; --public-url and the others override them);
+// docs/identities.md, "Email-address verification".
 func identityVerifyEmailCmd(ctx context.Context, args []string, out io.Writer) error {
 	var (
 		acct   string
 		resend bool
-		pub    config.Config
+		df     daemonFlags
 	)
-	pub = config.Default()
 	cfg, pos, err := adminFlags("identity verify-email", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&acct, "account", daemon.DefaultAccount, "account the identity belongs to")
 		fs.BoolVar(&resend, "resend", false, "send a new verification email (earlier links stay valid until they expire)")
-		fs.StringVar(&pub.PublicURL, "public-url", pub.PublicURL, "base URL of the links, as petrel serve's --public-url (default: http://<hostname>:<http port>)")
-		fs.StringVar(&pub.VerificationFrom, "verification-from", pub.VerificationFrom, "From address of the email, as petrel serve's (default: no-reply@<hostname>)")
-		fs.StringVar(&pub.Hostname, "hostname", pub.Hostname, "host name, as petrel serve's")
-		fs.StringVar(&pub.MessageIDDomain, "message-id-domain", pub.MessageIDDomain, "domain of the Message-ID, as petrel serve's (default: hostname)")
+		df.define(fs, "public-url", "verification-from", "hostname", "message-id-domain")
 	})
 	if err != nil {
 		return err
@@ -52,6 +50,10 @@ func identityVerifyEmailCmd(ctx context.Context, args []string, out io.Writer) e
 		return err
 	}
 	defer svc.Close()
+	ds, err := df.apply(ctx, svc)
+	if err != nil {
+		return err
+	}
 	if _, err := svc.Accounts.Get(ctx, acct); err != nil {
 		return err
 	}
@@ -63,7 +65,7 @@ func identityVerifyEmailCmd(ctx context.Context, args []string, out io.Writer) e
 		return fmt.Errorf("%s is a domain: domains are verified by their DNS records, not by email", id.Name)
 	}
 	if resend {
-		if err := resendVerification(ctx, svc, cfg, pub, acct, id.Name); err != nil {
+		if err := resendVerification(ctx, svc, ds.Config, acct, id.Name); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "sent a new verification email to %s; the running petrel delivers it\n", id.Name)
@@ -86,22 +88,24 @@ func identityVerifyEmailCmd(ctx context.Context, args []string, out io.Writer) e
 }
 
 // resendVerification queues a new verification email through a Sender
-// of this process over the same store: the entry is stored unleased and
+// of this process over the same store, as the daemon's AddressVerifier
+// would with the settings of cfg (its public URL, sender, Message-ID
+// domain, region, max-delivery-time): the entry is stored unleased and
 // the running petrel's delivery poller takes it.
-func resendVerification(ctx context.Context, svc *daemon.Services, cfg, pub config.Config, acct, name string) error {
+func resendVerification(ctx context.Context, svc *daemon.Services, cfg config.Config, acct, name string) error {
 	batch := store.NewBatcher(svc.DB, 0, 0)
 	bctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { batch.Run(bctx) })
 	defer func() { stop(); wg.Wait() }()
-	msgIDDomain := pub.MessageIDDomain
+	msgIDDomain := cfg.MessageIDDomain
 	if msgIDDomain == "" {
-		msgIDDomain = pub.Hostname
+		msgIDDomain = cfg.Hostname
 	}
-	sender := sending.New(sending.Config{MessageIDDomain: msgIDDomain, Region: cfg.Region, MaxDelivery: time.Duration(pub.MaxDeliveryTime)},
+	sender := sending.New(sending.Config{MessageIDDomain: msgIDDomain, Region: cfg.Region, MaxDelivery: time.Duration(cfg.MaxDeliveryTime)},
 		svc.Accounts, svc.Identities, svc.ConfigSets, svc.Queue, svc.Spool, svc.Events, batch)
 	sender.Suppression = suppression.New(svc.DB, nil)
-	v := &identity.AddressVerifier{Identities: svc.Identities, Mailer: sender, From: pub.VerificationSender(), PublicURL: pub.PublicBaseURL(),
+	v := &identity.AddressVerifier{Identities: svc.Identities, Mailer: sender, From: cfg.VerificationSender(), PublicURL: cfg.PublicBaseURL(),
 		Region: cfg.Region}
 	return v.SendVerification(ctx, acct, name)
 }

@@ -30,6 +30,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -74,9 +75,11 @@ commands:
   identity add NAME --account A [--verified]
                                       add an email address or domain identity
   identity verify NAME --account A    mark an identity verified (the operator's vouch)
-  identity check NAME --account A [--dns HOST:PORT] [--dkim-cname-zone ZONE]
+  identity check NAME --account A [--dns HOST:PORT] [--dkim-cname-zone ZONE] [--mail-from-mx H] ...
                                       look the identity's DNS records up now and print, per
-                                      record, what is expected, what DNS returned and its state
+                                      record, what is expected, what DNS returned and its state,
+                                      with the running petrel serve's settings (a flag that
+                                      changes one makes the check report-only: nothing saved)
   identity verify-email ADDRESS --account A [--resend] [--public-url URL]
                                       an address identity's verification state and links;
                                       --resend sends a new verification email
@@ -85,7 +88,7 @@ commands:
   identity dkim DOMAIN --account A [--dkim rsa2048|rsa1024|ed25519 | --key FILE --selector S]
                    [--dkim-cname-zone ZONE]
                                       show the domain's DKIM keys and the records (CNAME into ZONE,
-                                      or TXT) to publish; generate a new key, or install your own
+                                      default petrel serve's, or TXT) to publish; generate a new key, or install your own
                                       (a domain's first key signs at once; a later one
                                       once its record verifies, as rotate)
   identity dkim rotate DOMAIN --account A [--key-length rsa2048|rsa1024|ed25519] [--dkim-cname-zone ZONE]
@@ -174,7 +177,7 @@ func main() {
 	case "credentials":
 		err = credentialsCmd(ctx, args, os.Stdout, os.Stderr)
 	case "identity":
-		err = identityCmd(ctx, args)
+		err = identityCmd(ctx, args, os.Stdout)
 	case "events":
 		err = eventsCmd(ctx, args)
 	case "bounce":
@@ -344,39 +347,44 @@ func open(ctx context.Context, cfg config.Config) (*daemon.Services, error) {
 	return daemon.Open(ctx, cfg)
 }
 
-func identityCmd(ctx context.Context, args []string) error {
+func identityCmd(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("usage: petrel identity add|verify|verify-email|list|delete|dkim|notifications|configuration-set [NAME] --account A")
 	}
 	switch args[0] {
 	case "notifications":
-		return identityNotificationsCmd(ctx, args[1:], os.Stdout)
+		return identityNotificationsCmd(ctx, args[1:], out)
 	case "configuration-set":
-		return identityConfigSetCmd(ctx, args[1:], os.Stdout)
+		return identityConfigSetCmd(ctx, args[1:], out)
 	case "dkim":
 		if len(args) > 1 && args[1] == "rotate" {
-			return identityDKIMRotateCmd(ctx, args[2:], os.Stdout)
+			return identityDKIMRotateCmd(ctx, args[2:], out)
 		}
 	case "check":
-		return identityCheckCmd(ctx, args[1:], os.Stdout)
+		return identityCheckCmd(ctx, args[1:], out)
 	case "verify-email":
-		return identityVerifyEmailCmd(ctx, args[1:], os.Stdout)
+		return identityVerifyEmailCmd(ctx, args[1:], out)
 	}
-	var acct, dkimAlg, keyFile, selector, zone string
+	var acct, dkimAlg, keyFile, selector string
 	var verified bool
+	var df daemonFlags
 	svc, pos, err := adminOpen(ctx, "identity", args[1:], func(fs *flag.FlagSet) {
 		fs.StringVar(&acct, "account", daemon.DefaultAccount, "account the identity belongs to")
 		fs.BoolVar(&verified, "verified", false, "mark the identity verified (the operator vouches for it)")
 		fs.StringVar(&dkimAlg, "dkim", "", "add/dkim: generate a DKIM key of this type for a domain: rsa2048 (add's default), rsa1024, ed25519, or none")
 		fs.StringVar(&keyFile, "key", "", "dkim: install this private key (PEM or base64 DER; BYODKIM) under --selector")
 		fs.StringVar(&selector, "selector", "", "dkim: selector of the --key")
-		fs.StringVar(&zone, "dkim-cname-zone", "", "add/dkim: print Easy DKIM records as CNAMEs into this zone, as petrel serve --dkim-cname-zone")
+		df.define(fs, "dkim-cname-zone")
 	})
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
-	svc.Identities.DKIMCNAMEZone = zone
+	ds, err := df.apply(ctx, svc)
+	if err != nil {
+		return err
+	}
+	zone := ds.DKIMCNAMEZone
 	if _, err := svc.Accounts.Get(ctx, acct); err != nil {
 		return err
 	}
@@ -395,7 +403,7 @@ func identityCmd(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("added %s identity %s to account %s (verified=%v)\n", strings.ToLower(string(id.Kind)), id.Name, acct, id.Verified)
+		fmt.Fprintf(out, "added %s identity %s to account %s (verified=%v)\n", strings.ToLower(string(id.Kind)), id.Name, acct, id.Verified)
 		if id.Kind == identity.Domain && dkimAlg != "none" {
 			if dkimAlg == "" {
 				dkimAlg = string(dkim.RSA2048) // SES Easy DKIM default
@@ -408,7 +416,7 @@ func identityCmd(ctx context.Context, args []string) error {
 			if err != nil {
 				return err
 			}
-			printDKIM(os.Stdout, id.Name, d, zone, token)
+			printDKIM(out, id.Name, d, zone, token)
 		}
 	case "dkim":
 		if err := needName(); err != nil {
@@ -428,7 +436,7 @@ func identityCmd(ctx context.Context, args []string) error {
 				return err
 			}
 		}
-		if err := printDKIMKeys(ctx, os.Stdout, svc.Identities, acct, pos[0], zone); err != nil {
+		if err := printDKIMKeys(ctx, out, svc.Identities, acct, pos[0], zone); err != nil {
 			return err
 		}
 	case "verify":
@@ -438,14 +446,14 @@ func identityCmd(ctx context.Context, args []string) error {
 		if err := svc.Identities.SetVerified(ctx, acct, pos[0], true); err != nil {
 			return err
 		}
-		fmt.Printf("identity %s of account %s is verified\n", pos[0], acct)
+		fmt.Fprintf(out, "identity %s of account %s is verified\n", pos[0], acct)
 	case "list":
 		ids, err := svc.Identities.List(ctx, acct, "", 100000)
 		if err != nil {
 			return err
 		}
 		for _, id := range ids {
-			fmt.Printf("%s\t%s\tverified=%v\n", id.Name, id.Kind, id.Verified)
+			fmt.Fprintf(out, "%s\t%s\tverified=%v\n", id.Name, id.Kind, id.Verified)
 		}
 	case "delete":
 		if err := needName(); err != nil {
@@ -454,7 +462,7 @@ func identityCmd(ctx context.Context, args []string) error {
 		if err := svc.Identities.Delete(ctx, acct, pos[0]); err != nil {
 			return err
 		}
-		fmt.Printf("deleted identity %s of account %s\n", pos[0], acct)
+		fmt.Fprintf(out, "deleted identity %s of account %s\n", pos[0], acct)
 	default:
 		return fmt.Errorf("unknown identity command %q", args[0])
 	}

@@ -102,7 +102,8 @@ type Service struct {
 	mu   sync.RWMutex
 	keys map[string]*keyEntry // access key id → last reading, for SigV4 and SMTP AUTH
 
-	accounts map[string]cachedAccount // for Cached
+	accounts    map[string]cachedAccount // for Cached
+	bySendingID map[string]cachedName    // sending account id → account name, for CachedBySendingAccountID
 
 	netRefresh sync.Mutex // held while one caller rereads the network list
 	nets       netState   // guarded by mu
@@ -155,7 +156,7 @@ func New(db *store.DB, keyFile, region string) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{db: db, aead: aead, region: region, keys: map[string]*keyEntry{}, accounts: map[string]cachedAccount{},
+	return &Service{db: db, aead: aead, region: region, keys: map[string]*keyEntry{}, accounts: map[string]cachedAccount{}, bySendingID: map[string]cachedName{},
 		ProductionQuota: DefaultProductionQuota}, nil
 }
 

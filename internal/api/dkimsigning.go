@@ -82,13 +82,9 @@ func (s *Server) putDkimSigningAttributes(ctx context.Context, c *call) (any, er
 		if sel != "" || key != "" {
 			return nil, badRequest("SigningAttributes.DomainSigningSelector and DomainSigningPrivateKey apply to EXTERNAL (BYODKIM), not AWS_SES.")
 		}
-		var alg dkim.Algorithm
-		switch length {
-		case "":
-		case string(dkim.RSA1024), string(dkim.RSA2048):
-			alg = dkim.Algorithm(length)
-		default:
-			return nil, badRequest("SigningAttributes.NextSigningKeyLength must be RSA_1024_BIT or RSA_2048_BIT.")
+		alg, lerr := nextSigningKeyLength("SigningAttributes.NextSigningKeyLength", length)
+		if lerr != nil {
+			return nil, lerr
 		}
 		cur, ok, gerr := s.Identities.GetDKIM(ctx, c.account, id.Name)
 		if gerr != nil {
@@ -152,6 +148,19 @@ func (s *Server) signingOutput(ctx context.Context, account, domain string) (any
 	}
 	out.SigningHostedZone = s.Identities.SigningHostedZone(upcoming.Origin)
 	return out, nil
+}
+
+// nextSigningKeyLength parses SES's DkimSigningKeyLength (RSA_1024_BIT or
+// RSA_2048_BIT) given as member (named in the error); "" (absent) gives
+// "". Anything else is BadRequestException.
+func nextSigningKeyLength(member, v string) (dkim.Algorithm, error) {
+	switch v {
+	case "":
+		return "", nil
+	case string(dkim.RSA1024), string(dkim.RSA2048):
+		return dkim.Algorithm(v), nil
+	}
+	return "", badRequest("%s must be RSA_1024_BIT or RSA_2048_BIT, not %q.", member, v)
 }
 
 func deref(p *string) string {

@@ -187,4 +187,17 @@ func TestPutDkimSigningAttributes(t *testing.T) {
 	if keys, _ := s.Identities.DKIMKeys(ctx, "acme", "plain.example"); len(keys) != 2 || keys[1].State != identity.StateNext || keys[1].Algorithm != dkim.RSA2048 {
 		t.Fatalf("the refused change touched the keys: %+v", keys)
 	}
+	// CreateEmailIdentity and PutEmailIdentityDkimSigningAttributes parse
+	// the length alike (one function), each error naming its member.
+	_, err = ses.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String("long.example"),
+		DkimSigningAttributes: &types.DkimSigningAttributes{NextSigningKeyLength: "RSA_4096_BIT"}})
+	if !errors.As(err, &ae) || ae.ErrorCode() != "BadRequestException" ||
+		ae.ErrorMessage() != `DkimSigningAttributes.NextSigningKeyLength must be RSA_1024_BIT or RSA_2048_BIT, not "RSA_4096_BIT".` {
+		t.Fatalf("CreateEmailIdentity with an unknown length: %v", err)
+	}
+	_, err = put("plain.example", "AWS_SES", &types.DkimSigningAttributes{NextSigningKeyLength: "RSA_4096_BIT"})
+	if !errors.As(err, &ae) || ae.ErrorCode() != "BadRequestException" ||
+		ae.ErrorMessage() != `SigningAttributes.NextSigningKeyLength must be RSA_1024_BIT or RSA_2048_BIT, not "RSA_4096_BIT".` {
+		t.Fatalf("PutEmailIdentityDkimSigningAttributes with an unknown length: %v", err)
+	}
 }

@@ -78,7 +78,9 @@ func createJob(ctx context.Context, ses *sesv2.Client, action types.SuppressionL
 // waitJob polls GetImportJob until the job is COMPLETED or FAILED.
 func waitJob(t *testing.T, ses *sesv2.Client, id string) *sesv2.GetImportJobOutput {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	// A liveness bound, not a speed one: under the race detector on a
+	// loaded machine one of a fair runner's 20,000-row turns took over 30 s.
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		out, err := ses.GetImportJob(t.Context(), &sesv2.GetImportJobInput{JobId: aws.String(id)})
 		if err != nil {
 			t.Fatal(err)

@@ -171,13 +171,10 @@ func (s *Server) createIdentity(ctx context.Context, c *call) (any, error) {
 	alg := dkim.RSA2048 // SES Easy DKIM default
 	var byoSelector, byoKey string
 	if a := in.DkimSigningAttributes; a != nil {
-		if a.NextSigningKeyLength != nil {
-			switch *a.NextSigningKeyLength {
-			case string(dkim.RSA1024), string(dkim.RSA2048):
-				alg = dkim.Algorithm(*a.NextSigningKeyLength)
-			default:
-				return nil, badRequest("NextSigningKeyLength must be RSA_1024_BIT or RSA_2048_BIT.")
-			}
+		if l, err := nextSigningKeyLength("DkimSigningAttributes.NextSigningKeyLength", deref(a.NextSigningKeyLength)); err != nil {
+			return nil, err
+		} else if l != "" {
+			alg = l
 		}
 		if (a.DomainSigningSelector == nil) != (a.DomainSigningPrivateKey == nil) {
 			return nil, badRequest("DomainSigningSelector and DomainSigningPrivateKey must be given together.")

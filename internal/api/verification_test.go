@@ -366,3 +366,39 @@ func TestVerificationEmailRate(t *testing.T) {
 		t.Errorf("the refused identity %s exists: %v", last, err)
 	}
 }
+
+// TestVerificationLinkPageEscapes: an address whose quoted local part is
+// HTML ("<form action=x>"@example.com, valid in RFC 5321) appears on the
+// link page as text, and the page's Content-Security-Policy forbids form
+// submission and <base> besides scripts.
+func TestVerificationLinkPageEscapes(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			srv, _, tenants, box, _ := startVerificationAPI(t, backend)
+			acme := sesClient(srv.URL, tenants["acme"], 1)
+			if _, err := acme.CreateEmailIdentity(t.Context(), &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(`"<form action=x>"@example.com`)}); err != nil {
+				t.Fatal(err)
+			}
+			box.mu.Lock()
+			msg := box.msgs[len(box.msgs)-1]
+			box.mu.Unlock()
+			base, token := linkIn(t, msg)
+			resp, err := noRedirect.Get(base + token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			body := string(b)
+			if resp.StatusCode != http.StatusOK || strings.Contains(strings.ToLower(body), "<form") || !strings.Contains(body, "&lt;form action=x&gt;@example.com") {
+				t.Errorf("link page: %d\n%s", resp.StatusCode, body)
+			}
+			csp := resp.Header.Get("Content-Security-Policy")
+			for _, d := range []string{"default-src 'none'", "form-action 'none'", "base-uri 'none'"} {
+				if !strings.Contains(csp, d) {
+					t.Errorf("Content-Security-Policy %q lacks %q", csp, d)
+				}
+			}
+		})
+	}
+}

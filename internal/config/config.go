@@ -415,7 +415,7 @@ func Flags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.SPFInclude, "spf-include", cfg.SPFInclude, "domain whose SPF record authorises Petrel's sending addresses: a custom MAIL FROM domain's SPF record must have include:<it> or redirect=<it> (default: the return-path domain)")
 	fs.Var(&cfg.VerifyPendingSlow, "verify-pending-slow", "time between checks of a verification record not found yet, after its first hour, e.g. 30m (at least verify-pending-fast)")
 	fs.Var(&cfg.DKIMRotationInterval, "dkim-rotation-interval", "rotate each Easy DKIM key after it has signed this long, e.g. 180d (0 = never; at least the overlap)")
-	fs.Var(&cfg.DKIMOverlap, "dkim-overlap", "how long a replaced DKIM key's record stays published after the new key takes over, e.g. 7d (at least 1h)")
+	fs.Var(&cfg.DKIMOverlap, "dkim-overlap", "how long a replaced DKIM key's record stays published after the new key takes over, e.g. 7d (at least the longer of max-delivery-time and 14h, plus 1h)")
 }
 
 // Validate returns every problem, each naming its field.
@@ -580,14 +580,42 @@ func (c Config) Validate() error {
 		{"verify-recheck", "at least 1m", c.VerifyRecheck >= Duration(time.Minute)},
 		{"verify-pending-fast", "at least 1m", c.VerifyPendingFast >= Duration(time.Minute)},
 		{"verify-pending-slow", "at least verify-pending-fast", c.VerifyPendingSlow >= c.VerifyPendingFast},
-		{"dkim-overlap", "at least 1h", c.DKIMOverlap >= Duration(time.Hour)},
 		{"dkim-rotation-interval", "0 or at least dkim-overlap", c.DKIMRotationInterval == 0 || c.DKIMRotationInterval >= c.DKIMOverlap},
 	} {
 		if !f.ok {
 			errs = append(errs, fmt.Errorf("%s: must be %s", f.name, f.want))
 		}
 	}
+	if need := MinDKIMOverlap(c.MaxDeliveryTime); c.DKIMOverlap < need {
+		errs = append(errs, fmt.Errorf("dkim-overlap: must be at least %s, not %s: a replaced key's record must stay published while mail it signed can still be delivered (max-delivery-time %s, or a configuration set's MaxDeliverySeconds up to %s, plus %s)",
+			need, c.DKIMOverlap, c.MaxDeliveryTime, Duration(SetMaxDelivery), Duration(dkimOverlapMargin)))
+	}
 	return errors.Join(errs...)
+}
+
+// SetMaxDelivery is the longest delivery deadline a configuration set may
+// give its messages (SES's MaxDeliverySeconds upper bound, 50400 s; package
+// configset's MaxMaxDeliverySeconds), whatever max-delivery-time says.
+const SetMaxDelivery = 14 * time.Hour
+
+// dkimOverlapMargin is added to the longest delivery deadline in
+// MinDKIMOverlap. It covers what follows the deadline: the last delivery
+// attempt may begin just before it and run through RFC 5321 §4.5.3.2's
+// timeouts (5 min for the greeting, 5 min per command, 3 min per data
+// block, 10 min after the final dot: well under 1 h for one message); the
+// receiver checks the signature on receipt; and, before the switch, a
+// node's cached signer (5 s) and the rotator's pass (1 min) may still sign
+// with the old key. An hour holds all of them with room to spare.
+const dkimOverlapMargin = time.Hour
+
+// MinDKIMOverlap is the shortest dkim-overlap allowed with maxDelivery (the
+// max-delivery-time): a message is DKIM-signed once, when accepted, and
+// retried until its deadline, so a key that stops signing just after
+// signing it must keep its record published until the longest deadline
+// (max-delivery-time or SetMaxDelivery, whichever is longer) plus
+// dkimOverlapMargin.
+func MinDKIMOverlap(maxDelivery Duration) Duration {
+	return Duration(max(time.Duration(maxDelivery), SetMaxDelivery) + dkimOverlapMargin)
 }
 
 // checkDomain accepts a domain name as a Message-ID's right-hand side

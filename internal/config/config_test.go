@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/petrelmail/petrel/internal/configset"
 )
 
 func TestLoad(t *testing.T) {
@@ -194,6 +196,16 @@ func TestValidateLimits(t *testing.T) {
 		{[]string{"--verify-pending-fast", "10s"}, "verify-pending-fast"},
 		{[]string{"--verify-pending-fast", "10m", "--verify-pending-slow", "5m"}, "verify-pending-slow"},
 		{[]string{"--verify-window", "1h", "--verify-grace", "1h", "--verify-recheck", "1m", "--verify-pending-fast", "1m", "--verify-pending-slow", "1m"}, ""},
+		// dkim-overlap outlasts the longest delivery deadline (the longer
+		// of max-delivery-time and a set's 14 h) plus 1 h.
+		{[]string{"--dkim-overlap", "1h"}, "dkim-overlap"},
+		{[]string{"--dkim-overlap", "14h59m"}, "dkim-overlap"},
+		{[]string{"--dkim-overlap", "15h"}, ""},
+		{[]string{"--max-delivery-time", "2h", "--dkim-overlap", "15h"}, ""},
+		{[]string{"--max-delivery-time", "3d", "--dkim-overlap", "3d"}, "dkim-overlap"},
+		{[]string{"--max-delivery-time", "3d", "--dkim-overlap", "3d1h"}, ""},
+		{[]string{"--max-delivery-time", "7d", "--retry-max", "1h"}, "dkim-overlap"},
+		{[]string{"--dkim-overlap", "15h", "--dkim-rotation-interval", "14h"}, "dkim-rotation-interval"},
 	}
 	for _, c := range cases {
 		_, err := Load(c.args)
@@ -289,5 +301,16 @@ func TestPublicBaseURL(t *testing.T) {
 		if got := c.PublicBaseURL(); got != tc.want {
 			t.Errorf("PublicBaseURL(%q, %q) = %q, want %q", tc.public, tc.http, got, tc.want)
 		}
+	}
+}
+
+// SetMaxDelivery, which MinDKIMOverlap counts on, is the configuration
+// sets' longest MaxDeliverySeconds.
+func TestSetMaxDelivery(t *testing.T) {
+	if SetMaxDelivery != configset.MaxMaxDeliverySeconds*time.Second {
+		t.Fatalf("SetMaxDelivery %v, configset allows %ds", SetMaxDelivery, configset.MaxMaxDeliverySeconds)
+	}
+	if got := MinDKIMOverlap(Duration(2 * time.Hour)); got != Duration(15*time.Hour) {
+		t.Fatalf("MinDKIMOverlap(2h) = %v, want 15h", got)
 	}
 }

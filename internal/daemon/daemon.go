@@ -364,6 +364,10 @@ func (d *Daemon) build(ctx context.Context) error {
 	topics.Email = emailGate{svc: svc}
 	d.addrVerifier = &identity.AddressVerifier{Identities: svc.Identities, Mailer: sender, From: cfg.VerificationSender(),
 		PublicURL: publicURL(cfg, raw.Addr().String()), Region: cfg.Region}
+	// The administrative commands take these as their defaults.
+	if err := RecordIdentitySettings(ctx, svc.Identities, cfg, d.addrVerifier.PublicURL, nodeID, time.Now()); err != nil {
+		return fmt.Errorf("recording the identity settings: %w", err)
+	}
 	apiSrv := &api.Server{Accounts: svc.Accounts, Identities: svc.Identities, ConfigSets: svc.ConfigSets, Sender: sender, Events: svc.Events,
 		Spool: svc.Spool, Suppression: supp, ImportJobs: d.imports, Quota: d.quota, Stats: svc.Stats, Log: d.log.With("component", "api"),
 		Topics: topics, URLs: guard, SNS: topics.Handler(), Metrics: d.metrics, Reputation: svc.Reputation,

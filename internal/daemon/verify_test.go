@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -42,5 +43,33 @@ func TestVerificationWiring(t *testing.T) {
 	rep, err := c.Check(ctx, DefaultAccount, "wired.example")
 	if err != nil || !rep.Verified {
 		t.Fatalf("Check = %+v, %v", rep, err)
+	}
+}
+
+// TestIdentitySettingsRecorded (issue 16): the daemon records at start the
+// settings identity work depends on — public-url as the bound address its
+// links use — and applying them to a default configuration gives its
+// values back, except those the command keeps (its own flags).
+func TestIdentitySettingsRecorded(t *testing.T) {
+	td := startDaemon(t, func(c *config.Config) {
+		c.DNS, c.DKIMCNAMEZone, c.ReturnPathDomain, c.SPFInclude = "127.0.0.1:5353", "dkim.petrel.test", "bounce.petrel.test", "spf.petrel.test"
+		c.VerifyRecheck, c.VerificationFrom, c.Region = config.Duration(time.Minute), "verify@petrel.test", "eu-west-1"
+	})
+	set, err := td.d.Services().Identities.LoadSettings(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.Recorded.IsZero() || set.Node == "" || set.Values["public-url"] != td.d.addrVerifier.PublicURL || !strings.HasPrefix(set.Values["public-url"], "http://127.0.0.1:") {
+		t.Fatalf("recorded %+v (links on %s)", set, td.d.addrVerifier.PublicURL)
+	}
+	cfg := config.Default()
+	if err := ApplyIdentitySettings(&cfg, set, func(n string) bool { return n == "region" }); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DNS != "127.0.0.1:5353" || cfg.DKIMCNAMEZone != "dkim.petrel.test" || cfg.ReturnPathHost() != "bounce.petrel.test" || cfg.SPFInclude != "spf.petrel.test" ||
+		cfg.MailFromMX != "" || cfg.VerifyRecheck != config.Duration(time.Minute) || cfg.VerifyGrace != config.Duration(72*time.Hour) ||
+		cfg.VerificationSender() != "verify@petrel.test" || cfg.Hostname != "petrel.test" || cfg.PublicBaseURL() != td.d.addrVerifier.PublicURL ||
+		cfg.Region != config.Default().Region {
+		t.Fatalf("applied: %+v", cfg)
 	}
 }

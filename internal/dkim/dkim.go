@@ -141,21 +141,28 @@ var signedHeaders = []string{"From", "To", "Cc", "Subject", "Date", "Message-ID"
 	"References", "MIME-Version", "Content-Type", "Content-Transfer-Encoding", "List-Unsubscribe",
 	"List-Unsubscribe-Post", "Feedback-ID", "X-Petrel-Feedback"}
 
-// Signer signs for one domain with one key. Domain, Selector and Key are
-// all acceptance sets; the other fields have Petrel's defaults when zero and
-// exist so that a published example (RFC 8463 Appendix A) can be
-// reproduced exactly.
+// Signer signs for one domain with one key: Domain (d=), Selector (s=)
+// and Key are the whole production interface (package identity sets only
+// these), and the signature then has Petrel's fixed form — relaxed/simple
+// canonicalization, no i= or q=, t= the time of signing, h= the fields of
+// signedHeaders that the message has, joined by ":".
+//
+// The unexported fields override that form, and only the package's tests
+// set them: they reproduce a published example (RFC 8463 Appendix A)
+// byte-exact, which needs its i=, q=, c=, t=, h= list (with repeats) and
+// h= separator, and they let a test sign with each canonicalization. Zero
+// values mean the fixed form.
 type Signer struct {
 	Domain   string // d=
 	Selector string // s=
 	Key      crypto.Signer
 
-	Identifier       string    // i= (RFC 6376 §3.5, e.g. "@football.example.com"); none when ""
-	Query            string    // q= ("dns/txt", the default a verifier assumes); none when ""
-	Canonicalization string    // c= as "header/body"; "" = relaxed/simple
-	Time             time.Time // t=; zero = the time of signing
-	Headers          []string  // h= names as written (repeats oversign); nil = the fields of signedHeaders present
-	HeaderSeparator  string    // between h= names; "" = ":" (the RFC's example uses " : ")
+	identifier string    // i= (RFC 6376 §3.5, e.g. "@football.example.com"); none when ""
+	query      string    // q= ("dns/txt", the default a verifier assumes); none when ""
+	canon      string    // c= as "header/body" (or one name, RFC 6376 §3.5); "" = relaxed/simple
+	at         time.Time // t=; zero = the time of signing
+	headers    []string  // h= names as written (repeats oversign); nil = the fields of signedHeaders present
+	headerSep  string    // between h= names; "" = ":" (the RFC's example uses " : ")
 }
 
 // Sign returns msg (CRLF line endings, as stored) with a DKIM-Signature
@@ -188,7 +195,7 @@ func (s *Signer) SignInPlace(msg []byte) ([]byte, error) {
 // CRLF-terminated and folded. A message without From cannot be signed
 // (§5.4: From must be signed).
 func (s *Signer) field(msg []byte) (string, error) {
-	keys := s.Headers
+	keys := s.headers
 	if keys == nil {
 		keys = presentHeaders(msg)
 	}

@@ -63,7 +63,7 @@ func TestSignCanonicalization(t *testing.T) {
 		}
 		rec, _ := Record(key)
 		for _, c := range []string{"", "relaxed/relaxed", "simple/simple", "simple/relaxed"} {
-			s := &Signer{Domain: "example.com", Selector: "sel1", Key: key, Canonicalization: c}
+			s := &Signer{Domain: "example.com", Selector: "sel1", Key: key, canon: c}
 			for name, msg := range cases {
 				signed, err := s.Sign([]byte(msg))
 				if err != nil {

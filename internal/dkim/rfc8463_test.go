@@ -71,10 +71,10 @@ func TestRFC8463Ed25519SignsByteExact(t *testing.T) {
 	want, unsigned := string(signed[:bytes.Index(signed, []byte("DKIM-Signature: v=1; a=rsa"))]), signed[i:]
 	s := &Signer{
 		Domain: "football.example.com", Selector: "brisbane", Key: key,
-		Identifier: "@football.example.com", Query: "dns/txt", Canonicalization: "relaxed/relaxed",
-		Time:            time.Unix(1528637909, 0),
-		Headers:         []string{"from", "to", "subject", "date", "message-id", "from", "subject", "date"},
-		HeaderSeparator: " : ",
+		identifier: "@football.example.com", query: "dns/txt", canon: "relaxed/relaxed",
+		at:        time.Unix(1528637909, 0),
+		headers:   []string{"from", "to", "subject", "date", "message-id", "from", "subject", "date"},
+		headerSep: " : ",
 	}
 	out, err := s.Sign(unsigned)
 	if err != nil {

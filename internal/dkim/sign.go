@@ -59,20 +59,20 @@ func (s *Signer) sign(msg []byte, keys []string) (string, error) {
 	} else {
 		simpleBody(bh, body)
 	}
-	sep := s.HeaderSeparator
+	sep := s.headerSep
 	if sep == "" {
 		sep = ":"
 	}
-	t := s.Time
+	t := s.at
 	if t.IsZero() {
 		t = time.Now()
 	}
 	tags := []string{"v=1", "a=" + algo, "c=" + headerCanon + "/" + bodyCanon, "d=" + s.Domain}
-	if s.Identifier != "" {
-		tags = append(tags, "i="+s.Identifier)
+	if s.identifier != "" {
+		tags = append(tags, "i="+s.identifier)
 	}
-	if s.Query != "" {
-		tags = append(tags, "q="+s.Query)
+	if s.query != "" {
+		tags = append(tags, "q="+s.query)
 	}
 	tags = append(tags, "s="+s.Selector, "t="+strconv.FormatInt(t.Unix(), 10),
 		"h="+strings.Join(keys, sep), "bh="+base64.StdEncoding.EncodeToString(bh.Sum(nil)))
@@ -103,11 +103,11 @@ func (s *Signer) sign(msg []byte, keys []string) (string, error) {
 	return unsigned + foldB(base64.StdEncoding.EncodeToString(sig)), nil
 }
 
-// canonicalization returns the header and body algorithms of s.Canonicalization
+// canonicalization returns the header and body algorithms of s.canon
 // ("header/body", or one name for both as RFC 6376 §3.5 c= reads; default
 // relaxed/simple).
 func (s *Signer) canonicalization() (string, string, error) {
-	c := s.Canonicalization
+	c := s.canon
 	if c == "" {
 		return Relaxed, Simple, nil
 	}

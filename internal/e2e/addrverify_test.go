@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -26,14 +27,8 @@ var e2eLinkRE = regexp.MustCompile(`(http://[^"\s<]+/verify-email/)([A-Za-z0-9_-
 // waitMessage waits until mx has received its n-th message and returns it.
 func waitMessage(t *testing.T, mx *mxtest.Server, n int) mxtest.Message {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if ms := mx.Messages(); len(ms) >= n {
-			return ms[n-1]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the fake MX has %d messages; waited for %d", len(mx.Messages()), n)
-		}
-	}
+	pollUntil(t, 10*time.Second, fmt.Sprintf("message %d at the fake MX", n), func() bool { return len(mx.Messages()) >= n })
+	return mx.Messages()[n-1]
 }
 
 // verificationLink is the link of a delivered verification email, with

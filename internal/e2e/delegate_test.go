@@ -76,10 +76,7 @@ func TestSendingAuthorizationSMTP(t *testing.T) {
 			if err := send(); err != nil {
 				t.Fatalf("with a policy: %v", err)
 			}
-			deadline := time.Now().Add(10 * time.Second)
-			for len(mx.Messages()) == 0 && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-			}
+			pollUntil(t, 10*time.Second, "the delegated message at the fake MX", func() bool { return len(mx.Messages()) > 0 })
 			msgs := mx.Messages()
 			if len(msgs) != 1 {
 				t.Fatalf("MX received %d messages", len(msgs))

@@ -288,11 +288,12 @@ func (v *AddressVerifier) SendVerification(ctx context.Context, account, name st
 	if err != nil {
 		return err
 	}
-	msg, err := v.defaultMessage(id.Name, v.LinkURL(token), now)
+	to := AddressOf(id.Name).Email()
+	msg, err := v.defaultMessage(to, v.LinkURL(token), now)
 	if err != nil {
 		return err
 	}
-	return v.Mailer.SendSystemMail(ctx, account, "", id.Name, msg)
+	return v.Mailer.SendSystemMail(ctx, account, "", to, msg)
 }
 
 // VerificationSubject is the subject of Petrel's own verification email
@@ -368,7 +369,7 @@ func (v *AddressVerifier) CustomMessage(ctx context.Context, account, addr strin
 	}
 	text := "To verify this email address, follow this link (it expires in 24 hours):\n\n" + link + "\n\n" + disclaimer(account) + "\n"
 	return message.BuildSimple(message.Simple{
-		From: t.FromEmailAddress, To: []string{addr}, Subject: t.TemplateSubject, Text: text, HTML: content,
+		From: t.FromEmailAddress, To: []string{AddressOf(addr).Email()}, Subject: t.TemplateSubject, Text: text, HTML: content,
 		Headers: [][2]string{{"Date", now.UTC().Format(time.RFC1123Z)}},
 	})
 }

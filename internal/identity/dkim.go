@@ -14,6 +14,7 @@ import (
 
 	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/dkim"
+	"github.com/petrelmail/petrel/internal/store"
 )
 
 // Sealer encrypts private keys at rest (package account, with the data-dir key).
@@ -78,15 +79,15 @@ const dkimTTL = 5 * time.Second
 // NEXT key not yet promoted) and takes over once its record verifies
 // (rotation.go), the current key signing until then.
 func (s *Service) GenerateDKIM(ctx context.Context, account, domain string, alg dkim.Algorithm) (DKIM, error) {
-	return s.generateDKIM(ctx, account, domain, alg, "", time.Now())
+	return s.generateDKIM(ctx, account, domain, alg, "", time.Now(), nil)
 }
 
-func (s *Service) generateDKIM(ctx context.Context, account, domain string, alg dkim.Algorithm, reason string, at time.Time) (DKIM, error) {
+func (s *Service) generateDKIM(ctx context.Context, account, domain string, alg dkim.Algorithm, reason string, at time.Time, pre func(keySet) error) (DKIM, error) {
 	key, err := dkim.Generate(alg)
 	if err != nil {
 		return DKIM{}, err
 	}
-	return s.putDKIM(ctx, account, domain, newSelector(), OriginEasy, reason, key, at)
+	return s.putDKIM(ctx, account, domain, newSelector(), OriginEasy, reason, key, at, pre)
 }
 
 // PutDKIMKey installs an operator's key (BYODKIM) under selector, as
@@ -100,13 +101,60 @@ func (s *Service) PutDKIMKey(ctx context.Context, account, domain, selector stri
 	if err != nil {
 		return DKIM{}, err
 	}
-	return s.putDKIM(ctx, account, domain, selector, OriginExternal, ReasonBYODKIM, key, time.Now())
+	return s.putDKIM(ctx, account, domain, selector, OriginExternal, ReasonBYODKIM, key, time.Now(), nil)
+}
+
+// ErrConcurrentChange is returned when another request or node changed the
+// identity's DKIM keys at the same moment and the store refused the second
+// change (the one-ACTIVE-one-NEXT index): the first change stands; look at
+// the keys again and retry if still wanted.
+var ErrConcurrentChange = errors.New("the identity's DKIM keys were changed concurrently; the other change stands, retry if still needed")
+
+// keySet is what putDKIM's precondition sees, read under the identity's
+// lock: the ACTIVE and NEXT keys (nil when absent) and when the key length
+// last changed (zero: never).
+type keySet struct {
+	active, next  *keyRow
+	lengthChanged time.Time
+}
+
+// upcoming is the key that will sign next: NEXT, else ACTIVE (nil: none).
+func (k keySet) upcoming() *keyRow {
+	if k.next != nil {
+		return k.next
+	}
+	return k.active
+}
+
+// lockIdentity locks the identity row until tx ends (PostgreSQL: FOR
+// UPDATE; SQLite's BEGIN IMMEDIATE already serialises writers), so that
+// changes to one identity's keys run one after the other on every node,
+// and returns when its key length last changed. ErrNotFound when the
+// identity does not exist.
+func (s *Service) lockIdentity(tx *sql.Tx, account, name string) (time.Time, error) {
+	q := "SELECT dkim_length_changed_ms FROM identities WHERE account = ? AND name = ?"
+	if s.db.Dialect == store.Postgres {
+		q += " FOR UPDATE"
+	}
+	var ms int64
+	err := tx.QueryRow(s.db.Rebind(q), account, name).Scan(&ms)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, fmt.Errorf("%s: %w", name, ErrNotFound)
+	}
+	if err != nil || ms == 0 {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(ms), nil
 }
 
 // putDKIM stores key: ACTIVE when the identity has no ACTIVE key (nothing
 // signs yet, so nothing can lapse), else NEXT, replacing any NEXT key. An
-// empty reason means CREATE for a first key and ROTATE otherwise.
-func (s *Service) putDKIM(ctx context.Context, account, domain, selector, origin, reason string, key crypto.Signer, at time.Time) (DKIM, error) {
+// empty reason means CREATE for a first key and ROTATE otherwise; a
+// KEY_LENGTH key records at as the identity's key length change. pre, when
+// not nil, sees the identity's keys under its lock and may refuse (its
+// error is returned, nothing changes). ErrConcurrentChange when a writer
+// that did not take the lock got there first.
+func (s *Service) putDKIM(ctx context.Context, account, domain, selector, origin, reason string, key crypto.Signer, at time.Time, pre func(keySet) error) (DKIM, error) {
 	id, err := s.Get(ctx, account, domain)
 	if err != nil {
 		return DKIM{}, err
@@ -126,22 +174,29 @@ func (s *Service) putDKIM(ctx context.Context, account, domain, selector, origin
 		Created: at, StateSince: at, Reason: reason}
 	sealed := s.sealer.Seal(der, dkimBinding(account, id.Name))
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, s.db.Rebind("SELECT selector, state, signing_enabled FROM dkim_keys WHERE account = ? AND identity = ?"), account, id.Name)
+		var ks keySet
+		var err error
+		if ks.lengthChanged, err = s.lockIdentity(tx, account, id.Name); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, s.db.Rebind("SELECT selector, state, signing_enabled, origin, algorithm FROM dkim_keys WHERE account = ? AND identity = ?"), account, id.Name)
 		if err != nil {
 			return err
 		}
-		hasActive := false
 		for rows.Next() {
-			var sel, state string
+			k := keyRow{account: account, identity: id.Name}
 			var enabled int
-			if err := rows.Scan(&sel, &state, &enabled); err != nil {
+			if err := rows.Scan(&k.selector, &k.state, &enabled, &k.origin, &k.algorithm); err != nil {
 				rows.Close()
 				return err
 			}
-			if state == StateActive {
-				hasActive, d.SigningEnabled = true, enabled != 0
+			switch k.state {
+			case StateActive:
+				ks.active, d.SigningEnabled = &k, enabled != 0
+			case StateNext:
+				ks.next = &k
 			}
-			if sel == selector && state != StateNext {
+			if k.selector == selector && k.state != StateNext {
 				rows.Close()
 				return fmt.Errorf("selector %q of %s: %w", selector, id.Name, ErrSameSelector)
 			}
@@ -150,14 +205,24 @@ func (s *Service) putDKIM(ctx context.Context, account, domain, selector, origin
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		if pre != nil {
+			if err := pre(ks); err != nil {
+				return err
+			}
+		}
 		d.State = StateNext
-		if !hasActive {
+		if ks.active == nil {
 			d.State = StateActive
 		}
 		if d.Reason == "" {
 			d.Reason = ReasonRotate
-			if !hasActive {
+			if ks.active == nil {
 				d.Reason = ReasonCreate
+			}
+		}
+		if d.Reason == ReasonKeyLength {
+			if err := s.db.ExecTx(tx, "UPDATE identities SET dkim_length_changed_ms = ? WHERE account = ? AND name = ?", at.UnixMilli(), account, id.Name); err != nil {
+				return err
 			}
 		}
 		if err := s.db.ExecTx(tx, "DELETE FROM dkim_keys WHERE account = ? AND identity = ? AND state = ?", account, id.Name, StateNext); err != nil {
@@ -167,6 +232,9 @@ func (s *Service) putDKIM(ctx context.Context, account, domain, selector, origin
 			account, id.Name, selector, string(d.Algorithm), origin, sealed, boolInt(d.SigningEnabled), at.UnixMilli(), d.State, at.UnixMilli(), d.Reason)
 	})
 	s.forget(account)
+	if store.IsUniqueViolation(err) {
+		return DKIM{}, fmt.Errorf("%s: %w", id.Name, ErrConcurrentChange)
+	}
 	return d, err
 }
 
@@ -177,11 +245,24 @@ func (s *Service) SetDKIMSigning(ctx context.Context, account, domain string, en
 	if err != nil {
 		return fmt.Errorf("%s: %w", domain, ErrNotFound)
 	}
-	res, err := s.db.ExecContext(ctx, s.db.Rebind("UPDATE dkim_keys SET signing_enabled = ? WHERE account = ? AND identity = ?"), boolInt(enabled), account, n)
+	// Under the identity's lock, so that a promotion running meanwhile
+	// (which copies the setting to the new key) sees this change.
+	var res sql.Result
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := s.lockIdentity(tx, account, n); err != nil {
+			return err
+		}
+		var err error
+		res, err = tx.ExecContext(ctx, s.db.Rebind("UPDATE dkim_keys SET signing_enabled = ? WHERE account = ? AND identity = ?"), boolInt(enabled), account, n)
+		return err
+	})
+	s.forget(account)
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("%s has no DKIM key: %w", n, ErrNotFound)
+	}
 	if err != nil {
 		return err
 	}
-	s.forget(account)
 	if c, _ := res.RowsAffected(); c == 0 {
 		return fmt.Errorf("%s has no DKIM key: %w", n, ErrNotFound)
 	}

@@ -45,11 +45,6 @@ var (
 	ErrExists   = errors.New("identity already exists")
 	ErrNotFound = errors.New("identity not found")
 
-	// ErrQuotedLocal: an address identity whose local part needs quoting
-	// (RFC 5321 Quoted-string) cannot be named unambiguously. Wraps
-	// address.ErrInvalid.
-	ErrQuotedLocal = fmt.Errorf("%w: the local part would need quoting (spaces, or characters outside a dot-atom); address identities must have a dot-atom local part", address.ErrInvalid)
-
 	// ErrPublicSuffix: a domain identity may not be a public suffix
 	// (co.uk, github.io: it would cover every domain registered under it)
 	// nor have an all-numeric top-level label (1.2.3.4 is an IP address,
@@ -69,11 +64,12 @@ type Service struct {
 	DKIMCNAMEZone string
 
 	mu       sync.Mutex
-	verified map[string]verifiedSet     // account → its verified identities, for Authorizing
-	dkim     map[string]cachedSigners   // account → DKIM signers by domain, for Signer
-	notif    map[string]accountSettings // account → its identities' notification settings (notifications.go)
-	mailFrom map[string]cachedMailFrom  // account → its identities' custom MAIL FROM settings (mailfrom.go)
-	changes  int                        // bumped by forget, so a load racing a change is not cached
+	verified map[string]verifiedSet               // account → its verified identities, for Authorizing
+	dkim     map[string]cachedSigners             // account → DKIM signers by domain, for Signer
+	notif    map[string]accountSettings           // account → its identities' notification settings (notifications.go)
+	mailFrom map[string]cachedMailFrom            // account → its identities' custom MAIL FROM settings (mailfrom.go)
+	policies map[string]map[string]cachedPolicies // account → identity → its parsed policies (policies.go)
+	changes  int                                  // bumped by forget, so a load racing a change is not cached
 }
 
 type verifiedSet struct {
@@ -98,6 +94,7 @@ func (s *Service) forget(account string) {
 	delete(s.dkim, account)
 	delete(s.notif, account)
 	delete(s.mailFrom, account)
+	delete(s.policies, account)
 	s.changes++
 	s.mu.Unlock()
 }
@@ -105,31 +102,38 @@ func (s *Service) forget(account string) {
 // Normalize validates an identity name and returns its canonical form and
 // kind. A domain (bücher.example or xn--bcher-kva.example) becomes its
 // lower-case A-labels (address.Domain), so that either spelling names one
-// identity and matches addresses in either. An address becomes its local
-// part, "@", and the domain so converted: the local part, UTF-8 or not
-// (RFC 6531), is compared byte for byte, ASCII case included, as
-// Authorizing does. A local part that must be quoted ("weird local"@…) is
-// refused (ErrQuotedLocal): the canonical name is the address as written
-// without quotes, so it round-trips through the API and is exactly what
-// Authorizing compares a sender's address with. Errors wrap
-// address.ErrInvalid.
+// identity and matches addresses in either. An address becomes its
+// unquoted local part, "@", and the domain so converted: the local part,
+// UTF-8 or not (RFC 6531), is compared byte for byte, ASCII case included,
+// as Authorizing does. Normalize accepts its own output (a local part
+// that needs quoting, "<b>"@example.com → <b>@example.com, is taken
+// unquoted too), so a stored name given back (Get, Delete, the policy
+// operations) names the same identity. Errors wrap address.ErrInvalid.
 func Normalize(name string) (string, Kind, error) {
 	if strings.Contains(name, "@") {
 		a, err := address.ParsePath(name)
 		if err != nil {
-			return "", "", err
+			var again error
+			if a, again = address.ParsePath(AddressOf(name).Email()); again != nil {
+				return "", "", err
+			}
 		}
-		n := a.Local + "@" + a.Domain
-		if a.Email() != n {
-			return "", "", fmt.Errorf("%w: %q", ErrQuotedLocal, name)
-		}
-		return n, EmailAddress, nil
+		return a.Local + "@" + a.Domain, EmailAddress, nil
 	}
 	d, err := address.Domain(name)
 	if err != nil {
 		return "", "", err
 	}
 	return d, Domain, nil
+}
+
+// AddressOf is the address an email-address identity's normalised name
+// (Normalize: the local part unquoted) stands for, to mail it: its
+// Email() quotes the local part again where RFC 5321 needs it
+// ("<form action=x>"@example.com).
+func AddressOf(name string) address.Address {
+	i := strings.LastIndexByte(name, '@')
+	return address.Address{Local: name[:i], Domain: name[i+1:]}
 }
 
 // Create adds an identity to account; verified is the operator's vouch
@@ -234,6 +238,11 @@ func (s *Service) Delete(ctx context.Context, account, name string) error {
 	}
 	var res sql.Result
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		// The identity row first, as DKIM key changes lock it (dkim.go):
+		// one lock order on every path, so no deadlock on PostgreSQL.
+		if _, err := s.lockIdentity(tx, account, n); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
 		if err := s.db.ExecTx(tx, "DELETE FROM dkim_keys WHERE account = ? AND identity = ?", account, n); err != nil {
 			return err
 		}

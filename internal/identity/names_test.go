@@ -1,7 +1,6 @@
 package identity
 
 import (
-	"errors"
 	"slices"
 	"testing"
 
@@ -26,22 +25,6 @@ func TestCoveringStopsBeforePublicSuffix(t *testing.T) {
 		got := slices.Collect(covering(address.Address{Local: "x", Domain: tc.domain}))
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("covering(x@%s) = %q, want %q", tc.domain, got, tc.want)
-		}
-	}
-}
-
-// TestNormalizeRefusesQuotedLocal: an address whose local part needs
-// quoting has no name that round-trips, so it is refused (ErrQuotedLocal,
-// wrapping address.ErrInvalid), in either spelling.
-func TestNormalizeRefusesQuotedLocal(t *testing.T) {
-	for _, n := range []string{`"weird local"@good.test`, `"a\"b"@good.test`} {
-		if _, _, err := Normalize(n); !errors.Is(err, ErrQuotedLocal) || !errors.Is(err, address.ErrInvalid) {
-			t.Errorf("Normalize(%s) = %v; want ErrQuotedLocal", n, err)
-		}
-	}
-	for n, want := range map[string]string{`"plain"@Good.Test`: "plain@good.test", "First.Last@good.test": "First.Last@good.test"} {
-		if got, _, err := Normalize(n); err != nil || got != want {
-			t.Errorf("Normalize(%s) = %q, %v; want %q", n, got, err, want)
 		}
 	}
 }

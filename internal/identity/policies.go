@@ -52,6 +52,7 @@ func (s *Service) CreatePolicy(ctx context.Context, account, name, policyName st
 		return policyErr("policy name %q: use 1-64 letters, digits, '-' and '_'.", policyName)
 	}
 	now := time.Now().UnixMilli()
+	defer s.forget(account)
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
 		n, err := s.identityTx(tx, account, name)
 		if err != nil {
@@ -76,6 +77,7 @@ func (s *Service) CreatePolicy(ctx context.Context, account, name, policyName st
 // UpdatePolicy replaces the document of an existing policy
 // (UpdateEmailIdentityPolicy). Errors: ErrNotFound, ErrPolicyNotFound.
 func (s *Service) UpdatePolicy(ctx context.Context, account, name, policyName string, p *Policy) error {
+	defer s.forget(account)
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
 		n, err := s.identityTx(tx, account, name)
 		if err != nil {
@@ -97,6 +99,7 @@ func (s *Service) UpdatePolicy(ctx context.Context, account, name, policyName st
 // policy the identity does not have succeeds, as in SES. Errors:
 // ErrNotFound (no such identity).
 func (s *Service) DeletePolicy(ctx context.Context, account, name, policyName string) error {
+	defer s.forget(account)
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
 		n, err := s.identityTx(tx, account, name)
 		if err != nil {
@@ -133,14 +136,77 @@ func (s *Service) Policies(ctx context.Context, account, name string) (map[strin
 	return out, err
 }
 
+// BrokenPolicyError is a stored policy of an identity that no longer
+// parses against the identity's ARN (it did when stored: the deployment's
+// region or the parser changed). The accept path treats it as a Deny of
+// every delegated send under the identity (fail closed) until the owner
+// replaces or deletes it.
+type BrokenPolicyError struct {
+	Identity string // the identity's normalised name
+	Policy   string // the policy's name
+	Err      error  // ParsePolicy's error
+}
+
+func (e *BrokenPolicyError) Error() string {
+	return "stored policy " + e.Policy + " of identity " + e.Identity + " no longer parses (delegated sending under it is refused until it is replaced or deleted): " + e.Err.Error()
+}
+
+func (e *BrokenPolicyError) Unwrap() error { return e.Err }
+
+// cachedPolicies is SendingPolicies' answer for one identity of an account,
+// kept for verifiedTTL (forget drops it).
+type cachedPolicies struct {
+	id       Identity
+	policies []*Policy
+	err      error // ErrNotFound, *BrokenPolicyError or nil
+	prefix   string
+	loaded   time.Time
+}
+
 // SendingPolicies returns, for the accept path, identity name of account
 // with its policies, each parsed against the identity's ARN, arnPrefix +
 // its normalised name (arnPrefix: arn:aws:ses:REGION:ACCOUNTID:identity/).
-// A stored document that no longer parses (it did when stored) is skipped:
-// it allows nothing. Policies are read from the store on every call (no
-// cache), so a change applies to the next message. Errors: ErrNotFound.
+// A stored document that no longer parses (it did when stored) makes it
+// return the identity with a *BrokenPolicyError: the caller refuses the
+// send, as for a Deny. Answers (not-found ones included) are cached per
+// (account, identity) for verifiedTTL: a change made through this Service
+// applies to the next message, one made by another process (the CLI,
+// another node) within 5 s. Errors: ErrNotFound, *BrokenPolicyError,
+// storage errors.
 func (s *Service) SendingPolicies(ctx context.Context, account, name, arnPrefix string) (Identity, []*Policy, error) {
-	id, err := s.Get(ctx, account, name)
+	n, _, err := Normalize(name)
+	if err != nil {
+		return Identity{}, nil, fmt.Errorf("%s: %w", name, ErrNotFound)
+	}
+	s.mu.Lock()
+	c, ok := s.policies[account][n]
+	changes := s.changes
+	s.mu.Unlock()
+	if ok && c.prefix == arnPrefix && time.Since(c.loaded) < verifiedTTL {
+		return c.id, c.policies, c.err
+	}
+	c = cachedPolicies{prefix: arnPrefix, loaded: time.Now()}
+	c.id, c.policies, c.err = s.loadSendingPolicies(ctx, account, n, arnPrefix)
+	var broken *BrokenPolicyError
+	if c.err != nil && !errors.Is(c.err, ErrNotFound) && !errors.As(c.err, &broken) {
+		return c.id, nil, c.err // storage: not cached
+	}
+	s.mu.Lock()
+	if s.changes == changes {
+		if s.policies == nil {
+			s.policies = map[string]map[string]cachedPolicies{}
+		}
+		if s.policies[account] == nil {
+			s.policies[account] = map[string]cachedPolicies{}
+		}
+		s.policies[account][n] = c
+	}
+	s.mu.Unlock()
+	return c.id, c.policies, c.err
+}
+
+func (s *Service) loadSendingPolicies(ctx context.Context, account, n, arnPrefix string) (Identity, []*Policy, error) {
+	id, err := s.Get(ctx, account, n)
 	if err != nil {
 		return id, nil, err
 	}
@@ -150,17 +216,29 @@ func (s *Service) SendingPolicies(ctx context.Context, account, name, arnPrefix 
 	}
 	defer rows.Close()
 	var out []*Policy
+	var broken error
 	for rows.Next() {
 		var k, doc string
 		if err := rows.Scan(&k, &doc); err != nil {
 			return id, nil, err
 		}
-		if p, err := ParsePolicy(doc, arnPrefix+id.Name); err == nil {
-			p.Name = k
-			out = append(out, p)
+		p, err := ParsePolicy(doc, arnPrefix+id.Name)
+		if err != nil {
+			if broken == nil {
+				broken = &BrokenPolicyError{Identity: id.Name, Policy: k, Err: err}
+			}
+			continue
 		}
+		p.Name = k
+		out = append(out, p)
 	}
-	return id, out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return id, nil, err
+	}
+	if broken != nil {
+		return id, nil, broken
+	}
+	return id, out, nil
 }
 
 // Tags returns the tags of identity name, by key. Errors: ErrNotFound.

@@ -71,8 +71,19 @@ func TestPoliciesAndTags(t *testing.T) {
 			if _, err := s.Policies(ctx, "b", "example.com"); !errors.Is(err, ErrNotFound) {
 				t.Fatalf("another account reads: %v", err)
 			}
-			_, sp, err := s.SendingPolicies(ctx, "a", "Example.com", "arn:aws:ses:us-east-1:444455556666:identity/")
-			if err != nil || len(sp) != MaxPoliciesPerIdent-2 { // p01 no longer parses (no statement)
+			// p01 no longer parses (no statement): the identity's
+			// policies are broken, a Deny for the accept path.
+			const prefix = "arn:aws:ses:us-east-1:444455556666:identity/"
+			id, _, err := s.SendingPolicies(ctx, "a", "Example.com", prefix)
+			var broken *BrokenPolicyError
+			if !errors.As(err, &broken) || broken.Identity != "example.com" || broken.Policy != "p01" || id.Name != "example.com" {
+				t.Fatalf("sending policies with a broken one: %v", err)
+			}
+			if err := s.DeletePolicy(ctx, "a", "example.com", "p01"); err != nil {
+				t.Fatal(err)
+			}
+			_, sp, err := s.SendingPolicies(ctx, "a", "Example.com", prefix)
+			if err != nil || len(sp) != MaxPoliciesPerIdent-2 {
 				t.Fatalf("sending policies: %d %v", len(sp), err)
 			}
 

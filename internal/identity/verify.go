@@ -509,11 +509,9 @@ func (c *Checker) checkOne(ctx context.Context, k recordKey, restart bool) (Reco
 	}
 	v := src.check(ctx, c, k)
 	var soaJSON string
-	if !v.temporary {
-		if soa, err := c.DNS.SOA(ctx, k.Name); err == nil {
-			b, _ := json.Marshal(SOARecord{PrimaryNameServer: strings.TrimSuffix(soa.Ns, "."), AdminEmail: strings.TrimSuffix(soa.Mbox, "."), SerialNumber: int64(soa.Serial)})
-			soaJSON = string(b)
-		}
+	if soa := c.soaOf(ctx, k.Name, v); soa != nil {
+		b, _ := json.Marshal(soa)
+		soaJSON = string(b)
 	}
 	now := c.now()
 	db := c.S.db
@@ -575,13 +573,29 @@ func (c *Checker) checkOne(ctx context.Context, k recordKey, restart bool) (Reco
 	return out, err
 }
 
-// Report is what Check found for one identity.
+// soaOf is the SOA of the zone holding name, after a lookup with verdict
+// v; nil when the lookup failed for want of an answer or the SOA cannot be
+// had.
+func (c *Checker) soaOf(ctx context.Context, name string, v verdict) *SOARecord {
+	if v.temporary {
+		return nil
+	}
+	soa, err := c.DNS.SOA(ctx, name)
+	if err != nil {
+		return nil
+	}
+	return &SOARecord{PrimaryNameServer: strings.TrimSuffix(soa.Ns, "."), AdminEmail: strings.TrimSuffix(soa.Mbox, "."), SerialNumber: int64(soa.Serial)}
+}
+
+// Report is what Check (or Preview) found for one identity.
 type Report struct {
 	Identity string
 	Kind     Kind
-	Verified bool // verified for sending after the check
+	Verified bool // verified for sending after the check (Preview: as stored)
 	Vouched  bool // by the operator
 	Records  []Record
+	// ReportOnly: Preview's report, nothing was written.
+	ReportOnly bool
 }
 
 // Check looks up every record of an identity now (petrel identity check)

@@ -56,7 +56,8 @@ type Entry struct {
 	MailFrom string
 	// ReturnPathDomain is the domain of the entry's VERP return path,
 	// decided at acceptance: the custom MAIL FROM domain of the identity
-	// that authorised the message (SES §1.7, §9.3); "" for the
+	// that authorised the envelope sender, the owner's for a delegated send
+	// (SES §1.7, §9.3, §11.6); "" for the
 	// deployment's return-path domain.
 	ReturnPathDomain string
 

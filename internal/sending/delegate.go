@@ -3,6 +3,7 @@ package sending
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"regexp"
 	"strings"
 	"time"
@@ -37,11 +38,18 @@ type NotAuthorizedError struct {
 	Principal string // arn:aws:iam::<delegate's sending account id>:root
 	Action    string // ses:SendEmail, ses:SendRawEmail
 	Resource  string // the identity ARN as given
+	// Cause, when set, is why beyond the policies' verdict: an
+	// *identity.BrokenPolicyError (a stored policy that no longer parses,
+	// treated as a Deny). The operator's log carries it; the client sees
+	// SES's words only.
+	Cause error
 }
 
 func (e *NotAuthorizedError) Error() string {
 	return "User `" + e.Principal + "' is not authorized to perform `" + e.Action + "' on resource `" + e.Resource + "'"
 }
+
+func (e *NotAuthorizedError) Unwrap() error { return e.Cause }
 
 // InvalidARNError is an identity ARN that is not one (SES v2:
 // BadRequestException; v1 InvalidParameterValue).
@@ -124,6 +132,10 @@ type source struct {
 	identity  string
 	owner     string // the owner's account name (the DKIM key's)
 	sandboxed bool   // the owner is in the sandbox
+	// mailFromOwner is the account owning the identity that authorised
+	// the envelope sender (MAIL FROM): its custom MAIL FROM settings
+	// decide the return path (returnPathDomain).
+	mailFromOwner string
 }
 
 // policyFacts are the facts of the message the policies' conditions read.
@@ -133,8 +145,21 @@ type policyFacts struct {
 	recipients []string
 }
 
-// delegated checks that acct may send as a under the identity ARN a.value
-// names, and returns that identity. Errors: *InvalidARNError,
+// delegated checks that acct may send as addr under the identity ARN
+// a.value names, and returns that identity. The owner's policies decide
+// (identity.Evaluate) with SES's precedence: when the identity named is a
+// domain and the owner also has the address addr as an identity, the
+// address's policies take precedence over the domain's — an Allow or a
+// Deny of theirs for this request is the verdict; only when none of their
+// statements applies do the domain's decide (SES developer guide,
+// "Creating a sending authorization policy": a domain that allows a
+// delegate and an address of it that disallows it let the delegate send
+// from every address of the domain but that one, and conversely). A stored
+// policy that no longer parses, on either identity, refuses the send (as a
+// Deny: it fails closed) and is logged. The owner's account and the
+// parsed policies come from caches (account.CachedBySendingAccountID,
+// identity.SendingPolicies): a change made on this node applies to the
+// next message, one made elsewhere within 5 s. Errors: *InvalidARNError,
 // *NotAuthorizedError, *UnverifiedError (the owner's identity is not
 // verified), *StorageError.
 func (s *Sender) delegated(ctx context.Context, acct account.Account, op string, a arn, addr address.Address, f policyFacts) (source, error) {
@@ -150,7 +175,7 @@ func (s *Sender) delegated(ctx context.Context, acct account.Account, op string,
 	owner := acct
 	if ownerID != acct.SendingAccountID {
 		var err error
-		owner, err = s.accounts.BySendingAccountID(ctx, ownerID)
+		owner, err = s.accounts.CachedBySendingAccountID(ctx, ownerID)
 		if errors.Is(err, account.ErrNotFound) {
 			return source{}, refuse
 		}
@@ -160,10 +185,14 @@ func (s *Sender) delegated(ctx context.Context, acct account.Account, op string,
 	}
 	canonical := "arn:aws:ses:" + s.cfg.Region + ":" + ownerID + ":identity/"
 	id, policies, err := s.identities.SendingPolicies(ctx, owner.Name, name, canonical)
+	var broken *identity.BrokenPolicyError
+	brokenOK := errors.As(err, &broken) && owner.Name == acct.Name // the owner's own send: policies do not apply
 	switch {
 	case errors.Is(err, identity.ErrNotFound):
 		return source{}, refuse
-	case err != nil:
+	case err != nil && !brokenOK && broken != nil:
+		return source{}, s.brokenPolicy(ctx, refuse, owner.Name, broken)
+	case err != nil && !brokenOK:
 		return source{}, &StorageError{err}
 	case !identity.Covers(id.Name, addr):
 		return source{}, refuse
@@ -171,11 +200,26 @@ func (s *Sender) delegated(ctx context.Context, acct account.Account, op string,
 		return source{}, &UnverifiedError{Identities: []string{id.Name}, Region: s.cfg.Region}
 	}
 	if owner.Name != acct.Name {
-		rcpts := f.recipients
-		d := identity.Evaluate(policies, identity.Request{
+		r := identity.Request{
 			Principal: acct.SendingAccountID, Action: "ses:" + op, Resource: canonical + id.Name,
-			FromAddress: f.from.Email(), FromDisplayName: f.from.Name, FeedbackAddress: f.feedback, Recipients: rcpts, Now: time.Now(),
-		})
+			FromAddress: f.from.Email(), FromDisplayName: f.from.Name, FeedbackAddress: f.feedback, Recipients: f.recipients, Now: time.Now(),
+		}
+		d := identity.Evaluate(policies, r)
+		if id.Kind == identity.Domain {
+			aid, apolicies, err := s.identities.SendingPolicies(ctx, owner.Name, addr.Local+"@"+addr.Domain, canonical)
+			switch {
+			case errors.Is(err, identity.ErrNotFound):
+			case errors.As(err, &broken):
+				return source{}, s.brokenPolicy(ctx, refuse, owner.Name, broken)
+			case err != nil:
+				return source{}, &StorageError{err}
+			default:
+				r.Resource = canonical + aid.Name
+				if ad := identity.Evaluate(apolicies, r); ad != identity.NotAllowed {
+					d = ad
+				}
+			}
+		}
 		if d != identity.Allowed {
 			return source{}, refuse
 		}
@@ -183,6 +227,15 @@ func (s *Sender) delegated(ctx context.Context, acct account.Account, op string,
 	// SES: both the owner and the delegate must be out of the sandbox to
 	// send to unverified addresses.
 	return source{ownerID: ownerID, identity: id.Name, owner: owner.Name, sandboxed: !owner.ProductionAccessEnabled}, nil
+}
+
+// brokenPolicy logs a stored policy that no longer parses and returns
+// refuse with it as the cause.
+func (s *Sender) brokenPolicy(ctx context.Context, refuse *NotAuthorizedError, owner string, broken *identity.BrokenPolicyError) error {
+	slog.WarnContext(ctx, "delegated send refused: "+broken.Error(), "component", "sending", "owner", owner,
+		"identity", broken.Identity, "policy", broken.Policy, "principal", refuse.Principal)
+	refuse.Cause = broken
+	return refuse
 }
 
 // senderAddr is a sender address of a message with the sending
@@ -197,7 +250,8 @@ type senderAddr struct {
 // (senders), and a FeedbackForwardingEmailAddress that comes with an ARN —
 // is covered by a verified identity of acct or, when an ARN applies to it,
 // by the identity another account lets acct use (delegated) (SES §8.5,
-// §11.6). It returns the identity that covers From (mail.sourceArn), or an
+// §11.6). It returns the identity that covers From (mail.sourceArn), with
+// the account owning the one that covers MAIL FROM, or an
 // *UnverifiedError listing the addresses no verified identity covers (SES
 // MessageRejected / 554), or delegated's errors.
 func (s *Sender) authorize(ctx context.Context, acct account.Account, req Request, arns senderARNs, from, mailFrom address.Address, senders []senderAddr) (source, error) {
@@ -214,13 +268,14 @@ func (s *Sender) authorize(ctx context.Context, acct account.Account, req Reques
 	addrs := append([]senderAddr{{from, arns.from}, {mailFrom, arns.source}}, senders...)
 	var failed []string
 	var first source
-	seen := map[string]bool{}
+	seen := map[string]source{}
+	key := func(sa senderAddr) string { return sa.addr.Key() + "\x00" + sa.arn.value }
 	for _, sa := range addrs {
-		k := sa.addr.Key() + "\x00" + sa.arn.value
-		if seen[k] {
+		k := key(sa)
+		if _, ok := seen[k]; ok {
 			continue
 		}
-		seen[k] = true
+		seen[k] = source{}
 		src := source{ownerID: acct.SendingAccountID, owner: acct.Name}
 		if sa.arn.applies(sa.addr) {
 			var err error
@@ -242,6 +297,7 @@ func (s *Sender) authorize(ctx context.Context, acct account.Account, req Reques
 			}
 			src.identity = id
 		}
+		seen[k] = src
 		if first.identity == "" {
 			first = src
 		}
@@ -249,5 +305,6 @@ func (s *Sender) authorize(ctx context.Context, acct account.Account, req Reques
 	if len(failed) > 0 {
 		return source{}, &UnverifiedError{Identities: failed, Region: s.cfg.Region}
 	}
+	first.mailFromOwner = seen[key(addrs[1])].owner
 	return first, nil
 }

@@ -35,7 +35,10 @@ func (e *MailFromNotVerifiedError) Error() string {
 // returnPathDomain decides the domain of the VERP return paths of a
 // message whose envelope sender is a (the Source: SMTP MAIL FROM, API
 // FromEmailAddress, else From): the custom MAIL FROM domain of the most
-// specific verified identity covering a that has one
+// specific verified identity of account covering a that has one — account
+// is the one owning the identity that authorised a, the identity owner's
+// for a delegated send (SES: the delegate sends under the owner's
+// identity, MAIL FROM settings included)
 // (identity.Service.MailFromFor), when its status is SUCCESS; "" — the
 // deployment's return-path domain — when it has none, or when it is not
 // verified and its BehaviorOnMxFailure is USE_DEFAULT_VALUE; with

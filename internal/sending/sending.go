@@ -368,7 +368,13 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	rpDomain, err := s.returnPathDomain(ctx, req.Account, mailFrom) // custom MAIL FROM (mailfrom.go)
+	// The custom MAIL FROM is that of the account owning the identity that
+	// authorised the envelope sender: the owner's, for a delegated send.
+	rpOwner := src.mailFromOwner
+	if rpOwner == "" {
+		rpOwner = req.Account
+	}
+	rpDomain, err := s.returnPathDomain(ctx, rpOwner, mailFrom) // custom MAIL FROM (mailfrom.go)
 	if err != nil {
 		return "", err
 	}

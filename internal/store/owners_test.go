@@ -61,6 +61,7 @@ var owners = map[string]string{
 	"identity_records":  "internal/identity",
 	"identity_policies": "internal/identity",
 	"identity_tags":     "internal/identity",
+	"identity_settings": "internal/identity",
 }
 
 // tableRef finds the table an SQL statement names after one of its

@@ -24,8 +24,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+	"modernc.org/sqlite"               // also registers the "sqlite" driver
 )
 
 // Dialect names a backend.
@@ -254,3 +255,25 @@ func (db *DB) OldestBeforeTx(ctx context.Context, tx *sql.Tx, table, timeCol str
 	}
 	return ids, rows.Err()
 }
+
+// IsUniqueViolation reports whether err is a unique-index (or primary key)
+// violation: SQLite's SQLITE_CONSTRAINT_UNIQUE or _PRIMARYKEY, PostgreSQL's
+// 23505. Owners use it to tell "a concurrent writer got there first" from
+// other failures.
+func IsUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &se):
+		return se.Code() == sqliteConstraintUnique || se.Code() == sqliteConstraintPrimaryKey
+	case errors.As(err, &pe):
+		return pe.Code == "23505"
+	}
+	return false
+}
+
+// SQLite extended result codes (sqlite3.h).
+const (
+	sqliteConstraintPrimaryKey = 1555
+	sqliteConstraintUnique     = 2067
+)

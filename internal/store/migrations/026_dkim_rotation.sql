@@ -14,6 +14,13 @@
 -- (set at the switch from the overlap then configured). The columns
 -- account, identity, selector, key_sealed and origin keep their meaning
 -- (the DNS checker reads every row as one record to check).
+-- dkim_keys_one_per_state enforces "at most one ACTIVE and one NEXT key per
+-- identity" on both backends (a partial unique index); the code also locks
+-- the identity row while it changes keys, so the index only ever refuses a
+-- writer that skipped the lock.
+-- identities.dkim_length_changed_ms: when the identity's NextSigningKeyLength
+-- last changed (Unix ms; 0 = never), for SES's once-per-24-hours rule; kept
+-- on the identity because the NEXT key that a change made can be replaced.
 -- The old table is renamed and copied (SQLite cannot change a primary
 -- key); the new key is named so as not to meet the old one's on PostgreSQL.
 ALTER TABLE dkim_keys RENAME TO dkim_keys_025;
@@ -36,3 +43,5 @@ INSERT INTO dkim_keys (account, identity, selector, algorithm, origin, key_seale
 	SELECT account, identity, selector, algorithm, origin, key_sealed, signing_enabled, created_ms, 'ACTIVE', created_ms FROM dkim_keys_025;
 DROP TABLE dkim_keys_025;
 CREATE INDEX dkim_keys_state ON dkim_keys (state);
+CREATE UNIQUE INDEX dkim_keys_one_per_state ON dkim_keys (account, identity, state) WHERE state IN ('ACTIVE', 'NEXT');
+ALTER TABLE identities ADD COLUMN dkim_length_changed_ms BIGINT NOT NULL DEFAULT 0;
