@@ -15,7 +15,8 @@ import (
 // is USE_DEFAULT_VALUE. Errors: NotFoundException (no such identity of the
 // caller's account), BadRequestException (a domain that is not a valid
 // name or not a proper subdomain of the identity's domain, an unknown
-// behaviour). Answers {}.
+// behaviour). Putting the same domain again restarts a FAILED check
+// (PENDING, a new 72-hour window). Answers {}.
 func (s *Server) putMailFromAttributes(ctx context.Context, c *call) (any, error) {
 	var in struct{ MailFromDomain, BehaviorOnMxFailure *string }
 	if err := decodeOptional(c.body, &in); err != nil {
@@ -36,6 +37,11 @@ func (s *Server) putMailFromAttributes(ctx context.Context, c *call) (any, error
 	case errors.Is(err, identity.ErrInvalidMailFrom):
 		return nil, badRequest("%s", err.Error())
 	case err != nil:
+		return nil, err
+	}
+	// A new domain's records, or the restarted ones of a FAILED domain,
+	// are checked from now, as CreateEmailIdentity's are.
+	if err := s.Identities.StartVerification(ctx, c.account, name); err != nil {
 		return nil, err
 	}
 	return struct{}{}, nil

@@ -61,6 +61,7 @@ func testIdentityPolicies(t *testing.T, backend string) {
 		{"bad name", ses, "acme.example", "bad.name", good, "BadRequestException", "PolicyName"},
 		{"long name", ses, "acme.example", strings.Repeat("n", 65), good, "BadRequestException", "PolicyName"},
 		{"unsupported condition", ses, "acme.example", "p2", strings.Replace(good, `"}]}`, `","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}`, 1), "BadRequestException", "not supported"},
+		{"duplicate key", ses, "acme.example", "p2", strings.Replace(good, `"Effect":"Allow"`, `"Effect":"Allow","Effect":"Deny"`, 1), "BadRequestException", `member "Effect" appears more than once`},
 		{"other resource", ses, "acme.example", "p2", strings.Replace(good, "acme.example", "other.example", 1), "BadRequestException", "is not this identity"},
 		{"unknown identity", ses, "nope.example", "p2", good, "NotFoundException", "does not exist"},
 		{"another account's identity", other, "acme.example", "p2", good, "NotFoundException", "does not exist"},

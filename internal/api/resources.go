@@ -211,6 +211,18 @@ func (s *Server) createIdentity(ctx context.Context, c *call) (any, error) {
 	case err != nil:
 		return nil, err
 	}
+	// Every step that can fail runs before the verification email is
+	// queued, the email last; a failure deletes the identity again (with
+	// whatever the earlier steps stored), so that the call fails whole and
+	// a retry does not meet AlreadyExistsException. The deletion runs even
+	// when the caller has gone (its context cancelled); if it fails, it is
+	// logged: the identity is then left, unverified, for the operator.
+	undo := func(cause error) {
+		if err := s.Identities.Delete(context.WithoutCancel(ctx), c.account, id.Name); err != nil {
+			s.Log.Error("CreateEmailIdentity failed and its identity could not be deleted again", "account", c.account, "identity", id.Name,
+				"cause", cause, "err", err)
+		}
+	}
 	if id.Kind == identity.Domain {
 		// SES: a domain gets Easy DKIM unless the caller brings a key.
 		if byoKey != "" {
@@ -219,7 +231,7 @@ func (s *Server) createIdentity(ctx context.Context, c *call) (any, error) {
 			_, err = s.Identities.GenerateDKIM(ctx, c.account, id.Name, alg)
 		}
 		if err != nil {
-			s.Identities.Delete(ctx, c.account, id.Name)
+			undo(err)
 			if errors.Is(err, dkim.ErrBadKey) {
 				return nil, badRequest("DkimSigningAttributes: %v", err)
 			}
@@ -228,30 +240,32 @@ func (s *Server) createIdentity(ctx context.Context, c *call) (any, error) {
 	}
 	if defaultSet != "" {
 		if err := s.Identities.SetConfigurationSet(ctx, c.account, id.Name, defaultSet); err != nil {
-			s.Identities.Delete(ctx, c.account, id.Name)
+			undo(err)
 			return nil, err
 		}
 	}
 	if len(tags) > 0 {
 		if err := s.Identities.Tag(ctx, c.account, id.Name, tags); err != nil {
-			s.Identities.Delete(ctx, c.account, id.Name)
-			return nil, err
-		}
-	}
-	if id.Kind == identity.EmailAddress {
-		// SES: creating an address identity sends it a verification email.
-		if err := s.sendAddressVerification(ctx, c.account, id.Name); err != nil {
-			s.Identities.Delete(ctx, c.account, id.Name)
+			undo(err)
 			return nil, err
 		}
 	}
 	// Its records start PENDING; the checker looks them up from now on.
 	if err := s.Identities.StartVerification(ctx, c.account, id.Name); err != nil {
+		undo(err)
 		return nil, err
 	}
 	attrs, err := s.dkimAttributes(ctx, c.account, id)
 	if err != nil {
+		undo(err)
 		return nil, err
+	}
+	if id.Kind == identity.EmailAddress {
+		// SES: creating an address identity sends it a verification email.
+		if err := s.sendAddressVerification(ctx, c.account, id.Name); err != nil {
+			undo(err)
+			return nil, err
+		}
 	}
 	return createEmailIdentityOutput{IdentityType: string(id.Kind), VerifiedForSendingStatus: id.Verified, DkimAttributes: attrs}, nil
 }

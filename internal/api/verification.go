@@ -400,7 +400,7 @@ func (s *Server) sendCustomVerificationEmail(ctx context.Context, c *call) (any,
 	}
 	msg, err := s.AddressVerifier.CustomMessage(ctx, c.account, name, t)
 	if err != nil {
-		return nil, err
+		return nil, templateError(*in.TemplateName, err)
 	}
 	req := sending.Request{Account: c.account, Caller: c.keyID, SourceIP: c.sourceIP, Operation: "SendCustomVerificationEmail",
 		Recipients: []address.Address{rcpt}, Raw: msg, RawScratch: true}

@@ -202,6 +202,12 @@ func TestCustomVerificationTemplatesSDK(t *testing.T) {
 				{"script", bad(func(in *sesv2.CreateCustomVerificationEmailTemplateInput) {
 					in.TemplateContent = aws.String("<p>hi</p><script>steal()</script>")
 				}), "BadRequestException"},
+				{"tab in a javascript: URL", bad(func(in *sesv2.CreateCustomVerificationEmailTemplateInput) {
+					in.TemplateContent = aws.String("<p>hi</p><a href=\"java\tscript:alert(1)\">x</a>")
+				}), "BadRequestException"},
+				{"unterminated tag", bad(func(in *sesv2.CreateCustomVerificationEmailTemplateInput) {
+					in.TemplateContent = aws.String("<p>hi</p><img src=x onerror=alert(document.domain)//")
+				}), "BadRequestException"},
 				{"10 MB", bad(func(in *sesv2.CreateCustomVerificationEmailTemplateInput) {
 					in.TemplateContent = aws.String(strings.Repeat("a", identity.MaxTemplateContent))
 				}), "BadRequestException"},

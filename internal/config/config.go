@@ -35,7 +35,7 @@ type Config struct {
 	MessageIDDomain  string   `toml:"message-id-domain"`  // domain of the Message-ID header Petrel writes, <id@domain> ("" = hostname)
 	Region           string   `toml:"region"`             // region in ARNs and SMTP password derivation
 	RelayHost        string   `toml:"relay-host"`         // HOST:PORT to deliver everything to (smart host); "" = MX delivery
-	DNS              string   `toml:"dns"`                // HOST:PORT of the DNS server for MX/A/AAAA ("" = /etc/resolv.conf)
+	DNS              string   `toml:"dns"`                // HOST:PORT of the DNS server for MX/A/AAAA and identity verification ("" = /etc/resolv.conf)
 	DeliveryPort     int      `toml:"delivery-port"`      // TCP port of MX hosts
 	TLSCert          string   `toml:"tls-cert"`           // PEM certificate (chain) for SMTP; "" = self-signed, generated once; reloaded on SIGHUP
 	TLSKey           string   `toml:"tls-key"`            // PEM key for TLSCert; reloaded with it
@@ -81,9 +81,10 @@ type Config struct {
 	SMTPMaxConns      int `toml:"smtp-max-conns"`        // SMTP submission connections open at once, per listener (0 = unlimited); more get 421 4.7.0
 	SMTPMaxConnsPerIP int `toml:"smtp-max-conns-per-ip"` // SMTP submission connections open at once from one address, per listener (0 = unlimited)
 
-	// PublicURL is the base URL (scheme://host[:port]) at which notification
-	// subscribers reach Petrel's HTTP server: SNS's SubscribeURL,
-	// UnsubscribeURL and SigningCertURL are built on it. "" = http://<http>.
+	// PublicURL is the base URL (scheme://host[:port]) at which Petrel's
+	// HTTP server is reached from outside: SNS's SubscribeURL,
+	// UnsubscribeURL and SigningCertURL, and the links of address
+	// verification emails, are built on it. "" = http://<http> (plain http).
 	PublicURL string `toml:"public-url"`
 	// VerificationFrom is the From address of the verification emails
 	// Petrel sends to new email-address identities ("" =
@@ -346,7 +347,7 @@ func Flags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.MessageIDDomain, "message-id-domain", cfg.MessageIDDomain, "domain of the Message-ID header written on every message, <MessageId@DOMAIN> (default: hostname; email.amazonses.com is what SES clients such as nodemailer assume in us-east-1)")
 	fs.StringVar(&cfg.Region, "region", cfg.Region, "region for ARNs and SMTP password derivation")
 	fs.StringVar(&cfg.RelayHost, "relay-host", cfg.RelayHost, "HOST:PORT to deliver all mail to instead of MX hosts")
-	fs.StringVar(&cfg.DNS, "dns", cfg.DNS, "HOST:PORT of the DNS server for MX lookups (default: /etc/resolv.conf)")
+	fs.StringVar(&cfg.DNS, "dns", cfg.DNS, "HOST:PORT of the DNS server for MX lookups and identity verification (DKIM, token and MAIL FROM records, DMARC) (default: /etc/resolv.conf)")
 	fs.IntVar(&cfg.DeliveryPort, "delivery-port", cfg.DeliveryPort, "TCP port of MX hosts")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "PEM certificate (leaf first, then intermediates) for SMTP TLS (default: self-signed in the data dir); reloaded on SIGHUP")
 	fs.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key for --tls-cert; reloaded on SIGHUP")
@@ -382,7 +383,7 @@ func Flags(fs *flag.FlagSet, cfg *Config) {
 	fs.Int64Var(&cfg.MaxBodyMemory, "max-body-memory", cfg.MaxBodyMemory, "bytes of message bodies held in memory at once, API and SMTP together; over it requests are refused with 503/451 (0 = unlimited, else at least 60 MiB: one largest API request)")
 	fs.StringVar(&cfg.Debug, "debug", cfg.Debug, "listen address of the profiling endpoints /debug/pprof/ (keep it private); empty disables")
 	fs.StringVar(&cfg.Metrics, "metrics", cfg.Metrics, "listen address of the Prometheus endpoint /metrics, e.g. 127.0.0.1:9464 (unauthenticated: keep it private); empty disables")
-	fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "base URL at which notification subscribers reach the HTTP server (SNS SubscribeURL, UnsubscribeURL, SigningCertURL), e.g. https://petrel.example.com (default: http://<http>)")
+	fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "base URL at which the HTTP server is reached from outside: notification subscribers' SNS SubscribeURL, UnsubscribeURL, SigningCertURL, and the links in address verification emails (<public-url>/verify-email/), e.g. https://petrel.example.com (default: http://<http>, so links are plain http:// unless this is set)")
 	fs.StringVar(&cfg.VerificationFrom, "verification-from", cfg.VerificationFrom, "From address of the verification emails sent to new email-address identities, whose links are served at <public-url>/verify-email/ (default: no-reply@<hostname>)")
 	fs.Func("notify-allow-networks", "comma-separated CIDR prefixes webhook and subscription URLs may reach although internal (loopback, private, link-local…), e.g. 10.1.2.0/24", func(v string) error {
 		cfg.NotifyAllowNetworks = nil

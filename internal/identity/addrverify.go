@@ -347,11 +347,17 @@ func disclaimer(account string) string {
 // CustomMessage issues a link for account's address (normalised by the
 // caller) under custom template t and returns the email: From
 // t.FromEmailAddress, Subject t.TemplateSubject, an HTML part with the
-// template's content, the link and the disclaimer inserted before its
-// </body> (appended when it has none), and a text part with the link and
-// the disclaimer. The identity itself is not created here: following the
-// link creates it (SES).
+// template's content re-serialised with the link and the disclaimer
+// appended to its body as elements (withLink: nothing the template ends
+// with can swallow them), and a text part with the link and the
+// disclaimer. Content CheckTemplateContent refuses (a template stored
+// before a rule existed) is refused, wrapping ErrInvalidTemplate, before
+// any link is issued. The identity itself is not created here: following
+// the link creates it (SES).
 func (v *AddressVerifier) CustomMessage(ctx context.Context, account, addr string, t Template) ([]byte, error) {
+	if err := CheckTemplateContent(t.TemplateContent); err != nil {
+		return nil, err
+	}
 	now := v.Now()
 	token, err := v.Identities.issueLink(ctx, account, addr, linkTarget{template: t.Name, successURL: t.SuccessRedirectionURL,
 		failureURL: t.FailureRedirectionURL}, now)
@@ -359,13 +365,9 @@ func (v *AddressVerifier) CustomMessage(ctx context.Context, account, addr strin
 		return nil, err
 	}
 	link := v.LinkURL(token)
-	esc := html.EscapeString(link)
-	insert := `<p><a href="` + esc + `">` + esc + `</a></p><p style="font-size:small">` + html.EscapeString(disclaimer(account)) + "</p>"
-	content := t.TemplateContent
-	if i := lastIndexFoldASCII(content, "</body>"); i >= 0 {
-		content = content[:i] + insert + content[i:]
-	} else {
-		content += insert
+	content, err := withLink(t.TemplateContent, link, disclaimer(account))
+	if err != nil {
+		return nil, err
 	}
 	text := "To verify this email address, follow this link (it expires in 24 hours):\n\n" + link + "\n\n" + disclaimer(account) + "\n"
 	return message.BuildSimple(message.Simple{
@@ -400,27 +402,4 @@ func (s *Service) Links(ctx context.Context, account, name string, now time.Time
 		st.Sent = time.UnixMilli(sent)
 	}
 	return st, err
-}
-
-// lastIndexFoldASCII is the byte offset in s of the last occurrence of
-// lower (lower-case ASCII) in any ASCII case, or -1; other bytes compare
-// as they are, so the offset is one of s (strings.ToLower may change the
-// length of non-ASCII text).
-func lastIndexFoldASCII(s, lower string) int {
-	for i := len(s) - len(lower); i >= 0; i-- {
-		j := 0
-		for ; j < len(lower); j++ {
-			c := s[i+j]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			if c != lower[j] {
-				break
-			}
-		}
-		if j == len(lower) {
-			return i
-		}
-	}
-	return -1
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/html"
+
 	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/store"
@@ -280,22 +282,65 @@ func FuzzParseToken(f *testing.F) {
 	})
 }
 
-// The link goes before the last </body>, in any case, at its byte offset
-// also after text whose lower case is longer (İ).
-func TestLastIndexFoldASCII(t *testing.T) {
-	cases := []struct {
-		s    string
-		want int
-	}{
-		{"<p>x</p></body></html>", 8},
-		{"İİİ</BODY>", 6},
-		{"</body><p></Body>", 10},
-		{"</bod", -1},
-		{"", -1},
-	}
-	for _, c := range cases {
-		if got := lastIndexFoldASCII(c.s, "</body>"); got != c.want {
-			t.Errorf("lastIndexFoldASCII(%q) = %d; want %d", c.s, got, c.want)
+// withLink appends the link to the parsed body, so whatever the content
+// ends with (an unterminated tag or comment, a </body> inside an
+// attribute, a title, text after </html>), the link is an <a> element of
+// the body with exactly its href and nothing of it lands in an attribute.
+func TestWithLink(t *testing.T) {
+	const link = "https://petrel.test/verify-email/TOKEN"
+	for _, content := range []string{
+		"<html><body><h1>Welcome</h1></body></html>",
+		"<img src=x onerror=alert(document.domain)//",
+		`<img src="x`,
+		"<p>hi <!-- unterminated",
+		`<img alt="</body>"><p>x</p>`,
+		"<title></body>",
+		"<p>a</p></body></html><p>after</p>",
+		"<style>p{}",
+		"text only &amp",
+	} {
+		out, err := withLink(content, link, "disclaimer")
+		if err != nil {
+			t.Errorf("withLink(%q): %v", content, err)
+			continue
 		}
+		doc, err := html.Parse(strings.NewReader(out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for n := range doc.Descendants() {
+			if n.Type != html.ElementNode {
+				continue
+			}
+			for _, a := range n.Attr {
+				if strings.Contains(a.Val, "verify-email") && !(n.Data == "a" && a.Key == "href" && a.Val == link) {
+					t.Errorf("%q: the link landed in <%s %s=%q>", content, n.Data, a.Key, a.Val)
+				}
+				if strings.HasPrefix(a.Key, "on") {
+					t.Errorf("%q: serialised with <%s %s>", content, n.Data, a.Key)
+				}
+			}
+			if n.Data == "a" && n.Parent.Data == "p" && n.Parent.Parent.Data == "body" && len(n.Attr) == 1 && n.Attr[0].Val == link {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%q: no <body><p><a href=link> in\n%s", content, out)
+		}
+	}
+}
+
+// A template stored before a rule refused its content is refused at send
+// time, before any link is issued.
+func TestCustomMessageRechecks(t *testing.T) {
+	e := newVerifierEnv(t, "sqlite")
+	tm := goodTemplate("old")
+	tm.TemplateContent = "<p>Welcome</p><img src=x onerror=alert(document.domain)//"
+	if _, err := e.v.CustomMessage(t.Context(), "a", "new@user.test", tm); !errors.Is(err, ErrInvalidTemplate) {
+		t.Fatalf("CustomMessage = %v; want ErrInvalidTemplate", err)
+	}
+	if st, err := e.s.Links(t.Context(), "a", "new@user.test", e.v.Now()); err != nil || st.Pending != 0 {
+		t.Fatalf("links issued for a refused template: %+v, %v", st, err)
 	}
 }

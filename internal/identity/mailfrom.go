@@ -84,8 +84,12 @@ func CheckMailFromDomain(identityName string, kind Kind, domain string) (string,
 // account's identity name (SES PutEmailIdentityMailFromAttributes). domain
 // "" disables custom MAIL FROM (the behaviour is kept); behavior "" means
 // UseDefaultValue, SES's default. A new domain starts PENDING; the same
-// domain keeps its status. Errors: ErrNotFound (no such identity of the
-// account), ErrInvalidMailFrom.
+// domain keeps its status, except that a FAILED one starts again: its
+// FAILED MX and SPF records become PENDING, due now, with a new 72-hour
+// window (SES: putting the attributes again restarts the check), and the
+// status PENDING. The caller then calls StartVerification, so that the
+// records of a new domain are known to the checker at once. Errors:
+// ErrNotFound (no such identity of the account), ErrInvalidMailFrom.
 func (s *Service) PutMailFrom(ctx context.Context, account, name, domain, behavior string) error {
 	id, err := s.Get(ctx, account, name)
 	if err != nil {
@@ -114,14 +118,30 @@ func (s *Service) PutMailFrom(ctx context.Context, account, name, domain, behavi
 		case err != nil:
 			return err
 		case old == domain:
-			return s.db.ExecTx(tx, "UPDATE identity_mail_from SET behavior = ?, updated_ms = ? WHERE account = ? AND identity = ?",
-				behavior, now, account, id.Name)
+			if err := s.db.ExecTx(tx, "UPDATE identity_mail_from SET behavior = ?, updated_ms = ? WHERE account = ? AND identity = ?",
+				behavior, now, account, id.Name); err != nil || domain == "" {
+				return err
+			}
+			return s.restartMailFromTx(tx, account, id.Name, domain, now)
 		}
 		return s.db.ExecTx(tx, "UPDATE identity_mail_from SET domain = ?, behavior = ?, status = ?, updated_ms = ? WHERE account = ? AND identity = ?",
 			domain, behavior, StatusPending, now, account, id.Name)
 	})
 	s.forget(account)
 	return err
+}
+
+// restartMailFromTx starts the check of a FAILED MAIL FROM domain again
+// (PutMailFrom with the same domain): its FAILED records PENDING from now
+// and due, and the identity's MAIL FROM status PENDING when it was FAILED.
+func (s *Service) restartMailFromTx(tx *sql.Tx, account, identity, domain string, now int64) error {
+	if err := s.db.ExecTx(tx, `UPDATE identity_records SET status = ?, started_ms = ?, missing_since_ms = 0, next_check_ms = ?
+		WHERE account = ? AND identity = ? AND name = ? AND purpose IN (?, ?) AND status = ?`,
+		StatusPending, now, now, account, identity, domain, PurposeMailFromMX, PurposeMailFromSPF, StatusFailed); err != nil {
+		return err
+	}
+	return s.db.ExecTx(tx, "UPDATE identity_mail_from SET status = ? WHERE account = ? AND identity = ? AND status = ?",
+		StatusPending, account, identity, StatusFailed)
 }
 
 // GetMailFrom returns the MAIL FROM setting of account's identity name as
@@ -139,30 +159,6 @@ func (s *Service) GetMailFrom(ctx context.Context, account, name string) (MailFr
 		err = nil
 	}
 	return m, err
-}
-
-// SetMailFromStatus records the verdict of the MAIL FROM checks of
-// account's identity name (MailFromStatus of its MX and SPF records) when
-// its MAIL FROM domain is still domain — a check that raced a change of
-// domain records nothing. It reports whether the status was recorded.
-func (s *Service) SetMailFromStatus(ctx context.Context, account, name, domain, status string) (bool, error) {
-	switch status {
-	case StatusPending, StatusSuccess, StatusFailed, StatusTemporaryFailure:
-	default:
-		return false, fmt.Errorf("MAIL FROM status %q is not one of PENDING, SUCCESS, FAILED, TEMPORARY_FAILURE", status)
-	}
-	n, _, err := Normalize(name)
-	if err != nil {
-		return false, fmt.Errorf("%s: %w", name, ErrNotFound)
-	}
-	res, err := s.db.ExecContext(ctx, s.db.Rebind("UPDATE identity_mail_from SET status = ? WHERE account = ? AND identity = ? AND domain = ? AND domain <> ''"),
-		status, account, n, domain)
-	if err != nil {
-		return false, err
-	}
-	s.forget(account)
-	c, _ := res.RowsAffected()
-	return c > 0, nil
 }
 
 // MailFromFor returns the custom MAIL FROM setting that applies to mail
@@ -224,30 +220,4 @@ func (s *Service) mailFroms(ctx context.Context, account string) (map[string]Mai
 	}
 	s.mu.Unlock()
 	return out, nil
-}
-
-// MailFromDomains lists every identity with a custom MAIL FROM domain, of
-// every account, for the verification engine: each row's account,
-// identity and setting.
-func (s *Service) MailFromDomains(ctx context.Context) ([]MailFromRow, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT account, identity, domain, behavior, status FROM identity_mail_from WHERE domain <> '' ORDER BY account, identity")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []MailFromRow
-	for rows.Next() {
-		var r MailFromRow
-		if err := rows.Scan(&r.Account, &r.Identity, &r.Domain, &r.Behavior, &r.Status); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
-// MailFromRow is one identity's custom MAIL FROM setting (MailFromDomains).
-type MailFromRow struct {
-	Account, Identity string
-	MailFrom
 }

@@ -63,12 +63,15 @@ func TestCheckerMailFrom(t *testing.T) {
 			e.wantRecord("example.com", PurposeMailFromSPF, mf, StatusSuccess, "")
 			status(StatusSuccess)
 
+			// SERVFAIL after a success says nothing about the records: the
+			// MAIL FROM stays SUCCESS (REJECT_MESSAGE keeps sending).
 			e.dns.Fail(mf, dnstest.ServFail)
 			e.advance(24 * time.Hour)
-			e.wantRecord("example.com", PurposeMailFromMX, mf, StatusTemporaryFailure, ErrorDNSServer)
-			status(StatusTemporaryFailure)
+			e.wantRecord("example.com", PurposeMailFromMX, mf, StatusSuccess, ErrorDNSServer)
+			status(StatusSuccess)
 			e.dns.Fail(mf, dnstest.Healthy)
 			e.advance(time.Hour)
+			e.wantRecord("example.com", PurposeMailFromMX, mf, StatusSuccess, "")
 			status(StatusSuccess)
 
 			// A new domain starts over; two MX records fail it at once.
@@ -82,7 +85,7 @@ func TestCheckerMailFrom(t *testing.T) {
 			status(StatusPending)
 			e.checkDue()
 			r = e.wantRecord("example.com", PurposeMailFromMX, mf2, StatusFailed, ErrorBadValue)
-			if r.Detail == "" || !r.NextCheck.IsZero() {
+			if r.Detail == "" || !r.NextCheck.Equal(e.now.Add(24*time.Hour)) {
 				t.Fatalf("record %+v", r)
 			}
 			status(StatusFailed)

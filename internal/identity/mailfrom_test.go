@@ -4,9 +4,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/address"
+	"github.com/petrelmail/petrel/internal/dnstest"
+	"github.com/petrelmail/petrel/internal/resolver"
 	"github.com/petrelmail/petrel/internal/store"
 )
 
@@ -88,11 +91,14 @@ func TestMailFromSettings(t *testing.T) {
 			if err != nil || !ok || id != "example.com" || got != (MailFrom{"bounce.example.com", RejectMessage, StatusPending}) {
 				t.Fatalf("MailFromFor: %+v %q %v %v", got, id, ok, err)
 			}
-			if ok, err := s.SetMailFromStatus(ctx, "a", "example.com", "old.example.com", StatusSuccess); ok || err != nil {
-				t.Errorf("status of a stale domain recorded: %v %v", ok, err)
-			}
-			if ok, err := s.SetMailFromStatus(ctx, "a", "example.com", "bounce.example.com", StatusSuccess); !ok || err != nil {
-				t.Fatalf("SetMailFromStatus: %v %v", ok, err)
+			// The engine finds the records: SUCCESS.
+			dns := dnstest.New(t)
+			dns.MX("bounce.example.com", 10, "feedback.petrel.test")
+			dns.TXT("bounce.example.com", "v=spf1 include:petrel.test ~all")
+			c := &Checker{S: s, DNS: &resolver.Resolver{Server: dns.Addr, Timeout: 200 * time.Millisecond},
+				MailFrom: MailFromExpect{MXHost: "feedback.petrel.test", SPFInclude: "petrel.test"}}
+			if _, err := c.Check(ctx, "a", "example.com"); err != nil {
+				t.Fatal(err)
 			}
 			if got, _, _, _ := s.MailFromFor(ctx, "a", from("x@sub.example.com")); got.Status != StatusSuccess {
 				t.Errorf("a subdomain's sender: %+v", got)
@@ -132,9 +138,8 @@ func TestMailFromSettings(t *testing.T) {
 			if _, _, ok, _ := s.MailFromFor(ctx, "b", from("x@example.com")); ok {
 				t.Error("another account's MAIL FROM applied")
 			}
-			rows, err := s.MailFromDomains(ctx)
-			if err != nil || len(rows) != 3 {
-				t.Errorf("MailFromDomains: %+v %v", rows, err)
+			if keys, err := listMailFromRecords(ctx, s, "", ""); err != nil || len(keys) != 6 { // MX and SPF of three identities
+				t.Errorf("MAIL FROM records: %+v %v", keys, err)
 			}
 			// Disabling keeps the behaviour, drops the domain.
 			if err := s.PutMailFrom(ctx, "a", "example.com", "", RejectMessage); err != nil {

@@ -127,6 +127,9 @@ func ParsePolicy(doc, identityARN string) (*Policy, error) {
 	if len(doc) > MaxPolicySize {
 		return nil, policyErr("the policy is %d bytes long; at most %d are allowed.", len(doc), MaxPolicySize)
 	}
+	if err := noDuplicateKeys([]byte(doc)); err != nil {
+		return nil, err
+	}
 	top, err := object([]byte(doc), "the policy")
 	if err != nil {
 		return nil, err
@@ -171,8 +174,61 @@ func ParsePolicy(doc, identityARN string) (*Policy, error) {
 	return p, nil
 }
 
-// object decodes an exactly-one JSON object with no duplicate keys (JSON
-// member names are matched with case, as IAM does).
+// noDuplicateKeys refuses a JSON document in which an object, at any
+// depth, names the same member twice ({"Effect":"Allow","Effect":"Deny"}):
+// encoding/json would keep the last silently, so what is stored would not
+// say what is enforced. Names compare exactly, with case, as IAM matches
+// them. It walks encoding/json's token stream; a document that is not
+// JSON is left for object to refuse.
+func noDuplicateKeys(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	type level struct {
+		object bool
+		seen   map[string]bool
+		key    bool // the next token of this object is a member name
+	}
+	var stack []*level
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		var top *level
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:len(stack)-1]
+			if len(stack) > 0 && stack[len(stack)-1].object {
+				stack[len(stack)-1].key = true
+			}
+			continue
+		}
+		if top != nil && top.object && top.key {
+			name, _ := tok.(string)
+			if top.seen[name] {
+				return policyErr("the JSON object member %q appears more than once; give each member once.", name)
+			}
+			top.seen[name] = true
+			top.key = false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &level{object: true, seen: map[string]bool{}, key: true})
+		case json.Delim('['):
+			stack = append(stack, &level{})
+		default:
+			if top != nil && top.object {
+				top.key = true
+			}
+		}
+	}
+}
+
+// object decodes an exactly-one JSON object (noDuplicateKeys has refused
+// repeated members; JSON member names are matched with case, as IAM does).
 func object(b []byte, what string) (map[string]json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()

@@ -39,6 +39,12 @@ func TestParsePolicyRefuses(t *testing.T) {
 		{"string on time", stmt(`,"Condition":{"StringEquals":{"aws:CurrentTime":"x"}}`), "takes a Date operator"},
 		{"bad date", stmt(`,"Condition":{"DateLessThan":{"aws:CurrentTime":"next week"}}`), "is not a date"},
 		{"bad set", stmt(`,"Condition":{"ForSomeValues:StringLike":{"ses:Recipients":"*"}}`), "not supported"},
+		{"duplicate Effect", strings.Replace(stmt(""), `"Effect":"Allow"`, `"Effect":"Allow","Effect":"Deny"`, 1), `member "Effect" appears more than once`},
+		{"duplicate top-level", `{"Version":"2012-10-17","Version":"2008-10-17","Statement":[]}`, `member "Version" appears more than once`},
+		{"duplicate in Principal", strings.Replace(stmt(""), `{"AWS":"111122223333"}`, `{"AWS":"111122223333","AWS":"*"}`, 1), `member "AWS" appears more than once`},
+		{"duplicate in a condition", stmt(`,"Condition":{"StringEquals":{"ses:FromAddress":"a@example.com","ses:FromAddress":"b@example.com"}}`), `member "ses:FromAddress" appears more than once`},
+		{"duplicate operator after a nested object", stmt(`,"Condition":{"StringEquals":{"ses:FromAddress":"a@example.com"},"StringEquals":{}}`), `member "StringEquals" appears more than once`},
+		{"duplicate after a list", `{"Statement":[{"Effect":"Allow"}],"Statement":[]}`, `member "Statement" appears more than once`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -48,6 +54,17 @@ func TestParsePolicyRefuses(t *testing.T) {
 				t.Fatalf("got %v, want a PolicyError containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+// The same member name in different objects (two statements, each with
+// its Effect; a key that is also a value) is not a duplicate.
+func TestParsePolicySameNameInSiblings(t *testing.T) {
+	doc := `{"Version":"2012-10-17","Statement":[{"Sid":"Effect","Effect":"Allow","Principal":{"AWS":["111122223333"]},"Action":"ses:SendEmail","Resource":"` + testARN + `"},` +
+		`{"Effect":"Deny","Principal":{"AWS":"111122223333"},"Action":"ses:SendRawEmail","Resource":"` + testARN + `","Condition":{"StringEquals":{"ses:FromAddress":"a@example.com"},"StringLike":{"ses:FromAddress":"b@*"}}}]}`
+	p, err := ParsePolicy(doc, testARN)
+	if err != nil || len(p.Statements) != 2 {
+		t.Fatalf("ParsePolicy = %+v, %v", p, err)
 	}
 }
 
@@ -149,6 +166,7 @@ func FuzzParsePolicy(f *testing.F) {
 	f.Add(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":["ses:SendEmail"],"Resource":"` + testARN + `","Condition":{"ForAllValues:StringLike":{"ses:Recipients":"*@x"},"DateLessThan":{"aws:CurrentTime":"2030-01-01"}}}]}`)
 	f.Add(`{"Statement":{"Effect":"Deny","Principal":"*","Action":"ses:*","Resource":"*"}}`)
 	f.Add(`{"Statement":[{}]}`)
+	f.Add(`{"Statement":{"Effect":"Allow","Effect":"Deny","Principal":"*","Action":"ses:*","Resource":"*"}}`)
 	f.Fuzz(func(t *testing.T, doc string) {
 		p, err := ParsePolicy(doc, testARN)
 		if err != nil {

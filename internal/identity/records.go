@@ -58,20 +58,13 @@ type Record struct {
 	Started           time.Time
 	LastChecked       time.Time
 	LastSuccess       time.Time
-	MissingSince      time.Time // after a success: first seen missing, wrong or unanswered
-	NextCheck         time.Time // zero: not scheduled (FAILED)
-	ErrorType         string    // SES ErrorType of the last check ('' after a success)
+	MissingSince      time.Time // after a success: first seen missing or wrong (never set by SERVFAIL, a timeout or Petrel's own failure)
+	NextCheck         time.Time // when the checker looks next (a FAILED record: every Checker.FailedRecheck)
+	ErrorType         string    // SES ErrorType of the last check ('' after a success; DNS_SERVER_ERROR or SERVICE_ERROR on a SUCCESS record whose last lookup failed)
 	Expected          string    // the value to publish
 	Found             string    // what DNS returned at the last check
 	Detail            string    // the last check's explanation in words
 	SOA               *SOARecord
-}
-
-// InGrace reports whether r went missing after a success and the grace
-// period has not run out (status TEMPORARY_FAILURE with MissingSince set):
-// it still counts as verified.
-func (r Record) InGrace() bool {
-	return r.Status == StatusTemporaryFailure && !r.MissingSince.IsZero()
 }
 
 const recordColumns = "account, identity, purpose, name, rtype, status, started_ms, last_checked_ms, last_success_ms, missing_since_ms, next_check_ms, error_type, expected, found, detail, soa"
@@ -227,7 +220,7 @@ func recomputeVerifiedTx(db *store.DB, tx *sql.Tx, account, name string) (bool, 
 	if want == verified {
 		return false, nil
 	}
-	return true, execTx(db, tx, "UPDATE identities SET verified = ? WHERE account = ? AND name = ?", want, account, name)
+	return true, db.ExecTx(tx, "UPDATE identities SET verified = ? WHERE account = ? AND name = ?", want, account, name)
 }
 
 // cnameStyle reports whether a key of origin is published as a CNAME to
@@ -317,6 +310,7 @@ func (s *Service) Verifications(ctx context.Context, account string, ids []Ident
 
 func summarize(id Identity, vouched bool, recs []Record) Verification {
 	var v Verification
+	var errFailing, errSucceeded string // ErrorType of the first record not SUCCESS, of the first SUCCESS one whose last lookup failed
 	has := map[string]bool{}
 	for _, r := range recs {
 		has[r.Status] = true
@@ -329,10 +323,14 @@ func summarize(id Identity, vouched bool, recs []Record) Verification {
 		if v.SOA == nil {
 			v.SOA = r.SOA
 		}
-		if v.ErrorType == "" && r.Status != StatusSuccess {
-			v.ErrorType = r.ErrorType
+		if r.Status != StatusSuccess && errFailing == "" {
+			errFailing = r.ErrorType
+		}
+		if r.Status == StatusSuccess && errSucceeded == "" {
+			errSucceeded = r.ErrorType
 		}
 	}
+	v.ErrorType = errFailing
 	switch {
 	case vouched || id.Kind != Domain && id.Verified:
 		v.Status = StatusSuccess
@@ -348,16 +346,10 @@ func summarize(id Identity, vouched bool, recs []Record) Verification {
 		v.Status = StatusFailed
 	}
 	if v.Status == StatusSuccess && !vouched {
-		v.ErrorType = ""
+		// Verified: a failing record beside a found one is no error of
+		// the identity, but a lookup of the found one that failed (DNS
+		// did not answer) is shown.
+		v.ErrorType = errSucceeded
 	}
 	return v
-}
-
-// execTx runs one statement in tx on tx's own connection. (store's
-// ExecTx prepares on the pool first, which needs a second connection while
-// tx holds SQLite's write lock: with every pooled connection waiting for
-// that lock, it waits out the busy timeout.)
-func execTx(db *store.DB, tx *sql.Tx, query string, args ...any) error {
-	_, err := tx.Exec(db.Rebind(query), args...)
-	return err
 }

@@ -33,11 +33,11 @@ type Settings struct {
 func (s *Service) RecordSettings(ctx context.Context, set Settings) error {
 	db := s.db
 	return db.Tx(ctx, func(tx *sql.Tx) error {
-		if err := execTx(db, tx, "DELETE FROM identity_settings"); err != nil {
+		if err := db.ExecTx(tx, "DELETE FROM identity_settings"); err != nil {
 			return err
 		}
 		for _, name := range slices.Sorted(maps.Keys(set.Values)) {
-			if err := execTx(db, tx, "INSERT INTO identity_settings (name, value, node, recorded_ms) VALUES (?, ?, ?, ?)",
+			if err := db.ExecTx(tx, "INSERT INTO identity_settings (name, value, node, recorded_ms) VALUES (?, ?, ?, ?)",
 				name, set.Values[name], set.Node, timeMS(set.Recorded)); err != nil {
 				return err
 			}

@@ -20,12 +20,16 @@ import (
 // each up when it is due, and moves it through SES's states:
 //
 //   - PENDING until found; not found within Window (72 h) of the start →
-//     FAILED, and checking stops until Check restarts it;
-//   - SERVFAIL or no answer → TEMPORARY_FAILURE (the Window runs on);
+//     FAILED, then looked up only every FailedRecheck (24 h) until found
+//     (→ SUCCESS) or Check restarts its window;
+//   - SERVFAIL or no answer before any success → TEMPORARY_FAILURE (the
+//     Window runs on);
 //   - SUCCESS, re-checked every Recheck (24 h);
-//   - after a success, missing, wrong or unanswered → TEMPORARY_FAILURE
-//     with MissingSince; still so after Grace (72 h) → FAILED; found again
-//     before → SUCCESS.
+//   - after a success, missing or wrong → TEMPORARY_FAILURE with
+//     MissingSince; still so after Grace (72 h) → FAILED; found again
+//     before → SUCCESS. SERVFAIL, no answer or Petrel's own failure after
+//     a success change no state (see advance): an outage of Petrel's
+//     resolver does not unverify anything.
 //
 // A domain identity is verified (identities.verified, what Authorizing
 // reads) when the operator vouched for it, or a DKIM or token record is
@@ -34,10 +38,11 @@ import (
 // identity's flag.
 //
 // Several daemons may run CheckDue on one database: each claims the due
-// records in a transaction by moving their next check Lease ahead (SELECT
+// records in a transaction by moving their next check a lease ahead (SELECT
 // … FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite's write lock serialises
 // the claims), so a record is checked by one node at a time; a node that
-// dies mid-check leaves its records due again after Lease.
+// dies mid-check leaves its records due again after the lease, which
+// covers the worst case of a whole batch (lease).
 type Checker struct {
 	S   *Service
 	DNS *resolver.Resolver
@@ -48,18 +53,37 @@ type Checker struct {
 	Grace       time.Duration // from missing after a success to FAILED; 0: 72 h
 	Recheck     time.Duration // between checks of a SUCCESS record; 0: 24 h
 	PendingFast time.Duration // between checks for the first hour of a window; 0: 5 min
-	PendingSlow time.Duration // between checks after that; 0: 30 min
+	PendingSlow time.Duration // between checks after that, and after a temporary failure following a success; 0: 30 min
+	// FailedRecheck is between checks of a FAILED record; 0: 24 h.
+	FailedRecheck time.Duration
+
+	// RecordBudget bounds the DNS lookups of one record; 0: 30 s (see
+	// lease).
+	RecordBudget time.Duration
 
 	// MailFrom is what custom MAIL FROM domains' MX and SPF records must
 	// name (mailfrom_records.go).
 	MailFrom MailFromExpect
 }
 
-// Lease is how long a claimed record is not offered to another node.
-const Lease = 2 * time.Minute
-
 // dueBatch is how many due records one claim takes.
-const dueBatch = 100
+const dueBatch = 10
+
+// leaseMargin is what a claim's lease adds to the lookups' worst case: the
+// transactions that record the checks.
+const leaseMargin = time.Minute
+
+// recordBudget is how long the lookups of one record may take in all; 0:
+// 30 s. Each record's lookups (up to a CNAME, a TXT and the zone's SOA,
+// each one or two exchanges of up to the resolver's 5 s timeout) run
+// under this deadline, so a claim's batch cannot outlast its lease.
+func (c *Checker) recordBudget() time.Duration { return orDefault(c.RecordBudget, 30*time.Second) }
+
+// lease is how long a claimed record is not offered to another node: the
+// worst case of a whole batch, dueBatch × recordBudget, plus leaseMargin,
+// so that a claim never expires while its node is still checking the
+// batch (6 minutes by default).
+func (c *Checker) lease() time.Duration { return dueBatch*c.recordBudget() + leaseMargin }
 
 func (c *Checker) now() time.Time {
 	if c.Now != nil {
@@ -292,30 +316,72 @@ func checkTokenRecord(ctx context.Context, c *Checker, k recordKey) verdict {
 
 // advance is the state machine: the record r after a lookup with verdict v
 // at now.
+//
+// A temporary verdict — SERVFAIL, no answer (a timeout), or Petrel's own
+// failure (SERVICE_ERROR: the key or token could not be read) — says
+// nothing about the record, so after a success it changes nothing but the
+// error shown and the time of the next try: the record stays SUCCESS (or,
+// when it had already been seen missing, keeps that MissingSince, which a
+// temporary verdict never starts, moves or ends in FAILED), and is asked
+// again after PendingSlow. An outage of Petrel's own resolver therefore
+// never unverifies a domain whose records did not change. Before any
+// success a SERVFAIL or timeout is TEMPORARY_FAILURE and the Window runs on
+// (SES §9.2: the customer's DNS is not answering); Petrel's own failure
+// never ends a window.
+//
+// FAILED is not the end: a FAILED record is looked up again every
+// FailedRecheck (24 h), and a lookup that finds it makes it SUCCESS — a
+// record published after its window, or one lost during a DNS outage that
+// has ended, recovers without `petrel identity check`. (SES leaves a domain
+// FAILED until verification is restarted; Petrel's slow re-check is an
+// extension that only ever moves a record to SUCCESS.)
 func (c *Checker) advance(r Record, v verdict, now time.Time) Record {
 	window, grace := orDefault(c.Window, 72*time.Hour), orDefault(c.Grace, 72*time.Hour)
+	failedNext := now.Add(orDefault(c.FailedRecheck, 24*time.Hour))
 	r.LastChecked = now
-	r.Expected, r.Found, r.Detail, r.ErrorType = v.expected, v.found, v.detail, v.errType
 	if v.ok {
+		r.Expected, r.Found = v.expected, v.found
 		r.Status, r.LastSuccess, r.MissingSince, r.ErrorType, r.Detail = StatusSuccess, now, time.Time{}, "", ""
 		r.NextCheck = now.Add(orDefault(c.Recheck, 24*time.Hour))
 		return r
 	}
 	succeeded := r.Status == StatusSuccess || !r.MissingSince.IsZero()
+	own := v.errType == ErrorService
+	if v.temporary && (succeeded || own || r.Status == StatusFailed) {
+		r.ErrorType, r.Detail = v.errType, v.detail
+		if v.expected != "" {
+			r.Expected = v.expected
+		}
+		switch {
+		case r.Status == StatusFailed:
+			r.NextCheck = failedNext
+		case !succeeded && r.Status == StatusPending:
+			r.Status = StatusTemporaryFailure
+			fallthrough
+		default:
+			r.NextCheck = now.Add(orDefault(c.PendingSlow, 30*time.Minute))
+		}
+		return r
+	}
+	r.Expected, r.Found, r.Detail, r.ErrorType = v.expected, v.found, v.detail, v.errType
+	if r.Status == StatusFailed {
+		r.NextCheck = failedNext
+		return r
+	}
 	if succeeded {
 		if r.MissingSince.IsZero() {
 			r.MissingSince = now
 		}
 		r.Status = StatusTemporaryFailure
 		if now.Sub(r.MissingSince) >= grace {
-			r.Status, r.NextCheck = StatusFailed, time.Time{}
+			r.Status, r.NextCheck = StatusFailed, failedNext
 			return r
 		}
 		r.NextCheck = c.pendingNext(r.MissingSince, now, grace)
 		return r
 	}
 	if now.Sub(r.Started) >= window || v.permanent {
-		r.Status, r.NextCheck = StatusFailed, time.Time{}
+		r.Status, r.NextCheck = StatusFailed, failedNext
 		return r
 	}
 	r.Status = StatusPending
@@ -403,7 +469,7 @@ func (s *Service) syncRecords(ctx context.Context, now time.Time, account, ident
 			continue
 		}
 		err := db.Tx(ctx, func(tx *sql.Tx) error {
-			if err := execTx(db, tx, "DELETE FROM identity_records WHERE account = ? AND identity = ? AND purpose = ? AND name = ?", k.Account, k.Identity, k.Purpose, k.Name); err != nil {
+			if err := db.ExecTx(tx, "DELETE FROM identity_records WHERE account = ? AND identity = ? AND purpose = ? AND name = ?", k.Account, k.Identity, k.Purpose, k.Name); err != nil {
 				return err
 			}
 			ch, err := recomputeVerifiedTx(db, tx, k.Account, k.Identity)
@@ -463,7 +529,7 @@ func (c *Checker) CheckDue(ctx context.Context) (int, error) {
 	}
 }
 
-// claim takes up to dueBatch due records, moving their next check Lease
+// claim takes up to dueBatch due records, moving their next check a lease
 // ahead so that no other node takes them meanwhile.
 func (c *Checker) claim(ctx context.Context) ([]recordKey, error) {
 	now := c.now()
@@ -489,8 +555,8 @@ func (c *Checker) claim(ctx context.Context) ([]recordKey, error) {
 			return err
 		}
 		for _, k := range keys {
-			if err := execTx(db, tx, "UPDATE identity_records SET next_check_ms = ? WHERE account = ? AND identity = ? AND purpose = ? AND name = ?",
-				now.Add(Lease).UnixMilli(), k.Account, k.Identity, k.Purpose, k.Name); err != nil {
+			if err := db.ExecTx(tx, "UPDATE identity_records SET next_check_ms = ? WHERE account = ? AND identity = ? AND purpose = ? AND name = ?",
+				now.Add(c.lease()).UnixMilli(), k.Account, k.Identity, k.Purpose, k.Name); err != nil {
 				return err
 			}
 		}
@@ -507,9 +573,11 @@ func (c *Checker) checkOne(ctx context.Context, k recordKey, restart bool) (Reco
 	if !ok {
 		return Record{}, fmt.Errorf("verification record %s of %s: unknown purpose %q", k.Name, k.Identity, k.Purpose)
 	}
-	v := src.check(ctx, c, k)
+	lookups, cancel := context.WithTimeout(ctx, c.recordBudget())
+	defer cancel()
+	v := src.check(lookups, c, k)
 	var soaJSON string
-	if soa := c.soaOf(ctx, k.Name, v); soa != nil {
+	if soa := c.soaOf(lookups, k.Name, v); soa != nil {
 		b, _ := json.Marshal(soa)
 		soaJSON = string(b)
 	}
@@ -537,7 +605,7 @@ func (c *Checker) checkOne(ctx context.Context, k recordKey, restart bool) (Reco
 			b, _ := json.Marshal(r.SOA)
 			soa = string(b)
 		}
-		if err := execTx(db, tx, `UPDATE identity_records SET status = ?, started_ms = ?, last_checked_ms = ?, last_success_ms = ?, missing_since_ms = ?,
+		if err := db.ExecTx(tx, `UPDATE identity_records SET status = ?, started_ms = ?, last_checked_ms = ?, last_success_ms = ?, missing_since_ms = ?,
 			next_check_ms = ?, error_type = ?, expected = ?, found = ?, detail = ?, soa = ? WHERE account = ? AND identity = ? AND purpose = ? AND name = ?`,
 			r.Status, timeMS(r.Started), timeMS(r.LastChecked), timeMS(r.LastSuccess), timeMS(r.MissingSince), timeMS(r.NextCheck),
 			r.ErrorType, r.Expected, r.Found, r.Detail, soa, k.Account, k.Identity, k.Purpose, k.Name); err != nil {

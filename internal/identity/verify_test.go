@@ -182,13 +182,17 @@ func TestCheckerDKIMLifecycle(t *testing.T) {
 			e.wantVerified("example.com", true)
 			e.advance(time.Minute)
 			r = e.wantRecord("example.com", PurposeDKIM, name, StatusFailed, ErrorHostMissing)
-			if !r.NextCheck.IsZero() {
-				t.Fatalf("FAILED is still scheduled: %v", r.NextCheck)
+			if !r.NextCheck.Equal(e.now.Add(24 * time.Hour)) {
+				t.Fatalf("FAILED is scheduled at %v, want a day later", r.NextCheck)
 			}
 			e.wantVerified("example.com", false)
-			e.advance(100 * time.Hour)
+			e.advance(23 * time.Hour)
 			if got := e.record("example.com", PurposeDKIM, name); !got.LastChecked.Equal(r.LastChecked) {
-				t.Fatalf("FAILED record checked again at %v", got.LastChecked)
+				t.Fatalf("FAILED record checked again at %v, before its day", got.LastChecked)
+			}
+			e.advance(time.Hour)
+			if got := e.record("example.com", PurposeDKIM, name); got.Status != StatusFailed || !got.LastChecked.Equal(e.now) {
+				t.Fatalf("FAILED record after a day: %+v", got)
 			}
 
 			// Check restarts it: published again, SUCCESS at once.
@@ -242,13 +246,17 @@ func TestCheckerToken(t *testing.T) {
 			e.wantRecord("token.example", PurposeDomainToken, name, StatusSuccess, "")
 			e.wantVerified("token.example", true)
 
-			// SERVFAIL after a success: in grace, still verified.
+			// SERVFAIL after a success says nothing about the record: it
+			// stays SUCCESS, the error shown, and verified.
 			e.dns.Fail(name, dnstest.ServFail)
 			e.advance(24 * time.Hour)
-			e.wantRecord("token.example", PurposeDomainToken, name, StatusTemporaryFailure, ErrorDNSServer)
+			r = e.wantRecord("token.example", PurposeDomainToken, name, StatusSuccess, ErrorDNSServer)
+			if !r.MissingSince.IsZero() {
+				t.Fatalf("SERVFAIL after a success started MissingSince: %+v", r)
+			}
 			e.wantVerified("token.example", true)
 			e.dns.Fail(name, dnstest.Healthy)
-			e.advance(5 * time.Minute)
+			e.advance(30 * time.Minute)
 			e.wantRecord("token.example", PurposeDomainToken, name, StatusSuccess, "")
 
 			// Never published: PENDING for 72 h, then FAILED.
@@ -406,7 +414,7 @@ func TestCheckerClaims(t *testing.T) {
 			if keys, err := other.claim(e.ctx); err != nil || len(keys) != 0 {
 				t.Fatalf("second claim: %v, %v", keys, err)
 			}
-			e.now = e.now.Add(Lease)
+			e.now = e.now.Add(e.c.lease())
 			if keys, err := other.claim(e.ctx); err != nil || len(keys) != 2 {
 				t.Fatalf("claim after the lease: %v, %v", keys, err)
 			}
@@ -419,7 +427,9 @@ func TestCheckerSchedule(t *testing.T) {
 	c := &Checker{}
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	missing := verdict{errType: ErrorHostMissing}
-	servfail := verdict{errType: ErrorDNSServer, temporary: true}
+	servfail := verdict{errType: ErrorDNSServer, temporary: true, found: "server failure"}
+	timeout := verdict{errType: ErrorDNSServer, temporary: true, found: "no answer"}
+	ownFailure := verdict{errType: ErrorService, temporary: true}
 	found := verdict{ok: true}
 	for _, tc := range []struct {
 		name               string
@@ -432,15 +442,23 @@ func TestCheckerSchedule(t *testing.T) {
 		{"pending, first hour", Record{Status: StatusPending, Started: t0}, missing, 10 * time.Minute, StatusPending, 15 * time.Minute, -1},
 		{"pending, later", Record{Status: StatusPending, Started: t0}, missing, 2 * time.Hour, StatusPending, 150 * time.Minute, -1},
 		{"pending, last check before the end", Record{Status: StatusPending, Started: t0}, missing, 71*time.Hour + 50*time.Minute, StatusPending, 72 * time.Hour, -1},
-		{"pending, window over", Record{Status: StatusPending, Started: t0}, missing, 72 * time.Hour, StatusFailed, -1, -1},
+		{"pending, window over", Record{Status: StatusPending, Started: t0}, missing, 72 * time.Hour, StatusFailed, 96 * time.Hour, -1},
 		{"servfail while pending", Record{Status: StatusPending, Started: t0}, servfail, time.Minute, StatusTemporaryFailure, 6 * time.Minute, -1},
-		{"servfail, window over", Record{Status: StatusTemporaryFailure, Started: t0}, servfail, 72 * time.Hour, StatusFailed, -1, -1},
+		{"servfail, window over", Record{Status: StatusTemporaryFailure, Started: t0}, servfail, 72 * time.Hour, StatusFailed, 96 * time.Hour, -1},
+		{"own failure, window over", Record{Status: StatusTemporaryFailure, Started: t0}, ownFailure, 72 * time.Hour, StatusTemporaryFailure, 72*time.Hour + 30*time.Minute, -1},
+		{"own failure while pending", Record{Status: StatusPending, Started: t0}, ownFailure, time.Minute, StatusTemporaryFailure, 31 * time.Minute, -1},
 		{"found", Record{Status: StatusPending, Started: t0}, found, time.Hour, StatusSuccess, 25 * time.Hour, -1},
 		{"success re-checked", Record{Status: StatusSuccess, Started: t0}, found, 100 * time.Hour, StatusSuccess, 124 * time.Hour, -1},
 		{"missing after success", Record{Status: StatusSuccess, Started: t0}, missing, 100 * time.Hour, StatusTemporaryFailure, 100*time.Hour + 5*time.Minute, 100 * time.Hour},
-		{"servfail after success", Record{Status: StatusSuccess, Started: t0}, servfail, 100 * time.Hour, StatusTemporaryFailure, 100*time.Hour + 5*time.Minute, 100 * time.Hour},
+		{"servfail after success", Record{Status: StatusSuccess, Started: t0}, servfail, 100 * time.Hour, StatusSuccess, 100*time.Hour + 30*time.Minute, -1},
+		{"timeout after success", Record{Status: StatusSuccess, Started: t0}, timeout, 100 * time.Hour, StatusSuccess, 100*time.Hour + 30*time.Minute, -1},
+		{"own failure after success", Record{Status: StatusSuccess, Started: t0}, ownFailure, 100 * time.Hour, StatusSuccess, 100*time.Hour + 30*time.Minute, -1},
+		{"servfail while missing", Record{Status: StatusTemporaryFailure, Started: t0, MissingSince: t0.Add(100 * time.Hour)}, servfail, 200 * time.Hour, StatusTemporaryFailure, 200*time.Hour + 30*time.Minute, 100 * time.Hour},
 		{"still missing", Record{Status: StatusTemporaryFailure, Started: t0, MissingSince: t0.Add(100 * time.Hour)}, missing, 110 * time.Hour, StatusTemporaryFailure, 110*time.Hour + 30*time.Minute, 100 * time.Hour},
-		{"grace over", Record{Status: StatusTemporaryFailure, Started: t0, MissingSince: t0.Add(100 * time.Hour)}, missing, 172 * time.Hour, StatusFailed, -1, 100 * time.Hour},
+		{"grace over", Record{Status: StatusTemporaryFailure, Started: t0, MissingSince: t0.Add(100 * time.Hour)}, missing, 172 * time.Hour, StatusFailed, 196 * time.Hour, 100 * time.Hour},
+		{"failed, still missing", Record{Status: StatusFailed, Started: t0}, missing, 200 * time.Hour, StatusFailed, 224 * time.Hour, -1},
+		{"failed, servfail", Record{Status: StatusFailed, Started: t0, MissingSince: t0.Add(100 * time.Hour)}, servfail, 200 * time.Hour, StatusFailed, 224 * time.Hour, 100 * time.Hour},
+		{"failed, found again", Record{Status: StatusFailed, Started: t0, MissingSince: t0.Add(100 * time.Hour)}, found, 200 * time.Hour, StatusSuccess, 224 * time.Hour, -1},
 		{"restored", Record{Status: StatusTemporaryFailure, Started: t0, MissingSince: t0.Add(100 * time.Hour)}, found, 110 * time.Hour, StatusSuccess, 134 * time.Hour, -1},
 	} {
 		at := func(d time.Duration) time.Time {

@@ -10,10 +10,12 @@ import (
 	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/configset"
+	"github.com/petrelmail/petrel/internal/dnstest"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/queue"
 	"github.com/petrelmail/petrel/internal/quota"
+	"github.com/petrelmail/petrel/internal/resolver"
 	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/spool"
 	"github.com/petrelmail/petrel/internal/store"
@@ -167,8 +169,17 @@ func TestDelegatedMailFrom(t *testing.T) {
 			if !errors.As(err, &nv) || nv.Domain != "bounce.owner.example" || nv.Identity != "owner.example" {
 				t.Fatalf("delegated send under the owner's unverified REJECT_MESSAGE MAIL FROM: %v", err)
 			}
-			if _, err := d.ids.SetMailFromStatus(d.ctx, "owner", "owner.example", "bounce.owner.example", identity.StatusSuccess); err != nil {
+			// The verification engine finds the owner's MAIL FROM records.
+			dns := dnstest.New(t)
+			dns.MX("bounce.owner.example", 10, "feedback.petrel.test")
+			dns.TXT("bounce.owner.example", "v=spf1 include:petrel.test ~all")
+			checker := &identity.Checker{S: d.ids, DNS: &resolver.Resolver{Server: dns.Addr, Timeout: 200 * time.Millisecond},
+				MailFrom: identity.MailFromExpect{MXHost: "feedback.petrel.test", SPFInclude: "petrel.test"}}
+			if _, err := checker.Check(d.ctx, "owner", "owner.example"); err != nil {
 				t.Fatal(err)
+			}
+			if m, err := d.ids.GetMailFrom(d.ctx, "owner", "owner.example"); err != nil || m.Status != identity.StatusSuccess {
+				t.Fatalf("owner's MAIL FROM %+v, %v", m, err)
 			}
 			id, err := d.send("news@owner.example", "owner.example")
 			if err != nil {

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/petrelmail/petrel/internal/address"
+	"github.com/petrelmail/petrel/internal/dnstest"
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/queue"
+	"github.com/petrelmail/petrel/internal/resolver"
 	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/store"
 )
@@ -51,13 +53,42 @@ func TestCustomMailFrom(t *testing.T) {
 				t.Fatalf("no queue entry of %s", id)
 				return ""
 			}
+			// The MAIL FROM status comes from the verification engine: set
+			// starts the domain afresh (cleared, its records dropped, then
+			// set again) with DNS answering as status needs, and checks it.
+			dns := dnstest.New(t)
+			checker := &identity.Checker{S: ids, DNS: &resolver.Resolver{Server: dns.Addr, Timeout: 200 * time.Millisecond},
+				MailFrom: identity.MailFromExpect{MXHost: "feedback.petrel.test", SPFInclude: "petrel.test"}}
+			const mf = "bounce.example.com"
 			set := func(behavior, status string) {
 				t.Helper()
-				if err := ids.PutMailFrom(ctx, testAccount, "example.com", "bounce.example.com", behavior); err != nil {
+				if err := ids.PutMailFrom(ctx, testAccount, "example.com", "", behavior); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := ids.SetMailFromStatus(ctx, testAccount, "example.com", "bounce.example.com", status); err != nil {
+				if _, err := checker.Check(ctx, testAccount, "example.com"); err != nil {
 					t.Fatal(err)
+				}
+				dns.Remove(mf)
+				dns.Fail(mf, dnstest.Healthy)
+				switch status {
+				case identity.StatusSuccess:
+					dns.MX(mf, 10, "feedback.petrel.test")
+					dns.TXT(mf, "v=spf1 include:petrel.test ~all")
+				case identity.StatusFailed: // several MX records
+					dns.MX(mf, 10, "feedback.petrel.test")
+					dns.MX(mf, 20, "backup.example.com")
+					dns.TXT(mf, "v=spf1 include:petrel.test ~all")
+				case identity.StatusTemporaryFailure:
+					dns.Fail(mf, dnstest.ServFail)
+				}
+				if err := ids.PutMailFrom(ctx, testAccount, "example.com", mf, behavior); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := checker.Check(ctx, testAccount, "example.com"); err != nil {
+					t.Fatal(err)
+				}
+				if m, err := ids.GetMailFrom(ctx, testAccount, "example.com"); err != nil || m.Status != status {
+					t.Fatalf("MAIL FROM %+v, %v; want %s", m, err, status)
 				}
 			}
 			id, err := send("a@example.com", nil)

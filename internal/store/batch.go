@@ -181,14 +181,13 @@ func (b *Batcher) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return err
 }
 
-// ExecTx runs one statement in tx with '?' placeholders rebound for the backend,
-// through its prepared statement (see Prepared).
+// ExecTx runs one statement in tx with '?' placeholders rebound for the
+// backend, on tx's own connection. It does not go through Prepared: preparing
+// on the pool needs a second connection, and while tx holds SQLite's write
+// lock every other connection may be waiting for that lock, so the
+// prepare would wait out the busy timeout (or for ever with one connection).
 func (db *DB) ExecTx(tx *sql.Tx, query string, args ...any) error {
-	st, err := db.Prepared(query)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.Stmt(st).Exec(args...); err != nil {
+	if _, err := tx.Exec(db.Rebind(query), args...); err != nil {
 		return fmt.Errorf("%s: %w", firstWords(query), err)
 	}
 	return nil

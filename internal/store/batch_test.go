@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestBatcherGroupsAndIsolatesFailures(t *testing.T) {
@@ -65,5 +66,35 @@ func TestRebind(t *testing.T) {
 	}
 	if got := (&DB{Dialect: SQLite}).Rebind("a = ?"); got != "a = ?" {
 		t.Fatal(got)
+	}
+}
+
+// ExecTx must run on the transaction's own connection: with a pool of one
+// connection, held by the transaction, a statement prepared on the pool
+// would wait for ever.
+func TestExecTxNeedsNoSecondConnection(t *testing.T) {
+	for _, backend := range Backends() {
+		t.Run(backend, func(t *testing.T) {
+			db := OpenTest(t, backend)
+			db.SetMaxOpenConns(1)
+			done := make(chan error, 1)
+			go func() {
+				done <- db.Tx(context.Background(), func(tx *sql.Tx) error {
+					return db.ExecTx(tx, "INSERT INTO accounts (name, sending_account_id, created_ms) VALUES (?, ?, 0)", "one", "000000000001")
+				})
+			}()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("ExecTx waited for a second connection while its transaction held the only one")
+			}
+			var n int
+			if err := db.QueryRow("SELECT COUNT(*) FROM accounts WHERE name = 'one'").Scan(&n); err != nil || n != 1 {
+				t.Fatalf("n = %d, err = %v", n, err)
+			}
+		})
 	}
 }

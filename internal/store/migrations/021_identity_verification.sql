@@ -1,6 +1,9 @@
 -- Identity verification by DNS (issue 16; SES §9.2, §9.3). Owned by
--- package identity; identity_records is written only by its checker
--- (identity.Checker).
+-- package identity; identity_records is written by its checker
+-- (identity.Checker: each check's outcome), by the record sync that
+-- StartVerification and the checker run (rows added PENDING or deleted as
+-- keys and settings come and go), by PutMailFrom (a FAILED MAIL FROM check
+-- restarted) and by identity.Delete.
 --
 -- identities.vouched: 1 when the operator vouched for the identity
 -- (petrel identity add --verified / identity verify): verified whatever
@@ -19,7 +22,7 @@ UPDATE identities SET vouched = 1 WHERE verified = 1;
 -- TEMPORARY_FAILURE. Times in Unix milliseconds (0 = never):
 -- started_ms begins the 72-hour window, missing_since_ms is when a record
 -- that had succeeded was first seen missing or wrong, next_check_ms when
--- the checker looks again (0 = not scheduled: FAILED). error_type is SES's
+-- the checker looks again (a FAILED record: daily). error_type is SES's
 -- VerificationInfo.ErrorType ('' when none); expected and found are what
 -- the record should hold and what DNS returned; soa is the zone's SOA as
 -- JSON ('' when unknown); detail is the checker's explanation.

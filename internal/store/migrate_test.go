@@ -1,0 +1,122 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"testing"
+)
+
+// TestMigrateIdentityRowsFrom20 is the upgrade of a database in use before
+// issue 16: a migrated database is rolled back to version 20 (issue 16's
+// tables and columns dropped, dkim_keys as 004 made it), given identities
+// and DKIM keys, and migrated to the latest version. Migration 021 must
+// keep every verified identity verified (vouched, the operator's word),
+// and 026 must keep every key, now ACTIVE since its creation, and allow a
+// second key per identity. A second migrate is a no-op.
+func TestMigrateIdentityRowsFrom20(t *testing.T) {
+	for _, backend := range Backends() {
+		t.Run(backend, func(t *testing.T) {
+			ctx := context.Background()
+			db := OpenTest(t, backend)
+			// Dropping a table drops its indexes, whatever 021–026 add.
+			for _, q := range []string{
+				"DROP TABLE identity_records", "DROP TABLE verification_links", "DROP TABLE custom_verification_templates",
+				"DROP TABLE identity_mail_from", "DROP TABLE identity_policies", "DROP TABLE identity_tags",
+				"ALTER TABLE queue DROP COLUMN return_path_domain",
+				"DROP TABLE dkim_keys",
+				"DELETE FROM schema_version WHERE version > 20",
+			} {
+				if _, err := db.ExecContext(ctx, q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			// The columns 021–026 add to identities, those a version has.
+			for _, col := range []string{"vouched", "verification_token", "dkim_length_changed_ms"} {
+				if _, err := db.ExecContext(ctx, "SELECT "+col+" FROM identities LIMIT 0"); err != nil {
+					continue
+				}
+				if _, err := db.ExecContext(ctx, "ALTER TABLE identities DROP COLUMN "+col); err != nil {
+					t.Fatalf("dropping identities.%s: %v", col, err)
+				}
+			}
+			text, err := migrations.ReadFile("migrations/004_dkim.sql")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, db.dialectSQL(string(text))); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, "INSERT INTO accounts (name, sending_account_id, created_ms) VALUES ('a', '111122223333', 1)"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, db.Rebind("INSERT INTO identities (account, name, kind, verified, created_ms) VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)"),
+				"a", "example.com", "DOMAIN", 1, 1000, "a", "other.com", "DOMAIN", 0, 1000); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, db.Rebind("INSERT INTO dkim_keys (account, identity, selector, algorithm, origin, key_sealed, signing_enabled, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?, ?)"),
+				"a", "example.com", "s1", "ED25519", "AWS_SES", []byte{1, 2, 3}, 0, 1234, "a", "other.com", "s2", "RSA_2048_BIT", "EXTERNAL", []byte{4}, 1, 5678); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+
+			type key struct {
+				identity, selector, algorithm, origin string
+				sealed                                []byte
+				signing                               int
+				created                               int64
+				state                                 string
+				since                                 int64
+			}
+			want := []key{
+				{"example.com", "s1", "ED25519", "AWS_SES", []byte{1, 2, 3}, 0, 1234, "ACTIVE", 1234},
+				{"other.com", "s2", "RSA_2048_BIT", "EXTERNAL", []byte{4}, 1, 5678, "ACTIVE", 5678},
+			}
+			rows, err := db.QueryContext(ctx, "SELECT identity, selector, algorithm, origin, key_sealed, signing_enabled, created_ms, state, state_since_ms FROM dkim_keys ORDER BY identity")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []key
+			for rows.Next() {
+				var k key
+				if err := rows.Scan(&k.identity, &k.selector, &k.algorithm, &k.origin, &k.sealed, &k.signing, &k.created, &k.state, &k.since); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, k)
+			}
+			rows.Close()
+			if len(got) != len(want) {
+				t.Fatalf("dkim_keys after the upgrade: %+v, want %+v", got, want)
+			}
+			for i := range want {
+				g, w := got[i], want[i]
+				if !bytes.Equal(g.sealed, w.sealed) {
+					t.Errorf("key %s: sealed %v, want %v", w.selector, g.sealed, w.sealed)
+				}
+				g.sealed, w.sealed = nil, nil
+				if g.identity != w.identity || g.selector != w.selector || g.algorithm != w.algorithm || g.origin != w.origin ||
+					g.signing != w.signing || g.created != w.created || g.state != w.state || g.since != w.since {
+					t.Errorf("key after the upgrade: %+v, want %+v", g, w)
+				}
+			}
+			for name, want := range map[string][2]int{"example.com": {1, 1}, "other.com": {0, 0}} {
+				var vouched, verified int
+				if err := db.QueryRowContext(ctx, db.Rebind("SELECT vouched, verified FROM identities WHERE name = ?"), name).Scan(&vouched, &verified); err != nil {
+					t.Fatal(err)
+				}
+				if [2]int{vouched, verified} != want {
+					t.Errorf("%s: vouched %d verified %d, want %v", name, vouched, verified, want)
+				}
+			}
+			// The new primary key: a second selector per identity.
+			if _, err := db.ExecContext(ctx, db.Rebind("INSERT INTO dkim_keys (account, identity, selector, algorithm, origin, key_sealed, created_ms, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+				"a", "example.com", "s3", "ED25519", "AWS_SES", []byte{1}, 1, "NEXT"); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
