@@ -78,7 +78,7 @@ func identityCheckCmd(ctx context.Context, args []string, out io.Writer) error {
 
 // dmarcInput is what mail from the identity carries now, for the DMARC
 // report: its From domain; the d= Petrel signs it with (the key of the
-// domain or of a parent domain, identity.Service.Signer), counted only
+// domain or of a parent domain, identity.Service.KeyFor), counted only
 // while that key's DNS record is verified (SUCCESS, or missing but within
 // its grace); and its envelope MAIL FROM domain as the send path chooses it
 // (identity.Service.MailFromFor), with the custom MAIL FROM domain
@@ -92,19 +92,19 @@ func dmarcInput(ctx context.Context, ids *identity.Service, account string, rep 
 		from = address.Address{Local: rep.Identity[:i], Domain: in.From}
 		names = append(names, in.From)
 	}
-	sg, err := ids.Signer(ctx, account, from)
+	dom, key, ok, err := ids.KeyFor(ctx, account, from)
 	if err != nil {
 		return in, err
 	}
-	if sg != nil {
-		r, err := ids.RecordStatus(ctx, account, sg.Domain, identity.PurposeDKIM, identity.DKIMRecordName(sg.Selector, sg.Domain))
+	if ok {
+		r, err := ids.RecordStatus(ctx, account, dom, identity.PurposeDKIM, identity.DKIMRecordName(key.Selector, dom))
 		if err != nil && !errors.Is(err, identity.ErrNotFound) {
 			return in, err
 		}
 		if r.Status == identity.StatusSuccess || r.Status == identity.StatusTemporaryFailure && !r.LastSuccess.IsZero() {
-			in.DKIMDomains = []string{sg.Domain}
+			in.DKIMDomains = []string{dom}
 		} else {
-			in.DKIMUnverified = []string{sg.Domain}
+			in.DKIMUnverified = []string{dom}
 		}
 	}
 	mf, _, ok, err := ids.MailFromFor(ctx, account, from)

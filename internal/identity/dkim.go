@@ -336,26 +336,65 @@ func (s *Service) openKey(account, name string, sealed []byte) (crypto.Signer, e
 }
 
 // Signer returns the DKIM signer for mail from a — the ACTIVE key of its
-// domain or of the nearest parent domain with signing enabled — or nil when
-// there is none. Keys are cached per account for dkimTTL; a promotion
+// domain or of the nearest parent domain (never a public suffix: parents)
+// whose key may sign — or nil when there is none. A key may sign when
+// signing is enabled and either its DNS record (identity_records, purpose
+// DKIM, <selector>._domainkey.<domain>) is SUCCESS or in its grace period
+// (TEMPORARY_FAILURE after a success: InGrace), or the domain identity is
+// vouched by the operator (SetVerified, --verified: the operator vouches
+// for its DNS too). So a key whose record is PENDING, FAILED or not yet
+// seen by the checker never signs: its signature would fail at every
+// receiver (SES signs only once DkimAttributes.Status is SUCCESS).
+//
+// Per message this costs nothing beyond a map lookup per parent domain:
+// the rule is applied when the account's signers are loaded (one query,
+// cached for dkimTTL), and the cache is dropped when a key, a vouch or a
+// DKIM record's state changes (forget; Checker.checkOne). A promotion
 // (rotation.go) swaps the ACTIVE key in one transaction, so a send sees the
-// old key or the new one, never none.
+// old key or the new one, never none; the NEXT key is promoted only once
+// its record is SUCCESS, so the new ACTIVE key passes this rule at once.
 func (s *Service) Signer(ctx context.Context, account string, a address.Address) (*dkim.Signer, error) {
 	signers, err := s.signers(ctx, account)
 	if err != nil {
 		return nil, err
 	}
-	for d := a.Domain; ; {
+	for d := range parents(a.Domain) {
 		if sg := signers[d]; sg != nil {
 			return sg, nil
 		}
-		i := strings.IndexByte(d, '.')
-		if i < 0 || !strings.Contains(d[i+1:], ".") {
-			return nil, nil
-		}
-		d = d[i+1:]
 	}
+	return nil, nil
 }
+
+// KeyFor returns the key Signer would sign mail from a with if its rule
+// allowed: the ACTIVE key with signing enabled of a's domain or of the
+// nearest parent domain (parents), and that domain; ok is false when there
+// is none. For reports (the DMARC readiness of petrel identity check),
+// which say why such a key does not count; not for the send path.
+func (s *Service) KeyFor(ctx context.Context, account string, a address.Address) (domain string, d DKIM, ok bool, err error) {
+	for dom := range parents(a.Domain) {
+		d, ok, err := s.GetDKIM(ctx, account, dom)
+		if err != nil {
+			return "", DKIM{}, false, err
+		}
+		if ok && d.SigningEnabled {
+			return dom, d, true, nil
+		}
+	}
+	return "", DKIM{}, false, nil
+}
+
+// signingKeysQuery selects the account's keys that may sign (Signer): the
+// ACTIVE, enabled keys whose DKIM record is SUCCESS or in its grace period,
+// or whose domain identity is vouched. The record's name is
+// DKIMRecordName(selector, identity), built in SQL (|| concatenates in both
+// SQLite and PostgreSQL).
+const signingKeysQuery = `SELECT k.identity, k.selector, k.key_sealed FROM dkim_keys k
+	JOIN identities i ON i.account = k.account AND i.name = k.identity
+	LEFT JOIN identity_records r ON r.account = k.account AND r.identity = k.identity AND r.purpose = ?
+		AND r.name = k.selector || '._domainkey.' || k.identity
+	WHERE k.account = ? AND k.signing_enabled = 1 AND k.state = ?
+		AND (i.vouched = 1 OR r.status = ? OR (r.status = ? AND r.missing_since_ms > 0))`
 
 func (s *Service) signers(ctx context.Context, account string) (map[string]*dkim.Signer, error) {
 	s.mu.Lock()
@@ -366,7 +405,7 @@ func (s *Service) signers(ctx context.Context, account string) (map[string]*dkim
 		return c.signers, nil
 	}
 	loaded := time.Now()
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT identity, selector, key_sealed FROM dkim_keys WHERE account = ? AND signing_enabled = 1 AND state = ?"), account, StateActive)
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(signingKeysQuery), PurposeDKIM, account, StateActive, StatusSuccess, StatusTemporaryFailure)
 	if err != nil {
 		return nil, fmt.Errorf("loading DKIM keys: %w", err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/store"
+	"golang.org/x/net/publicsuffix"
 )
 
 // Kind is the SES IdentityType.
@@ -43,6 +44,12 @@ type Identity struct {
 var (
 	ErrExists   = errors.New("identity already exists")
 	ErrNotFound = errors.New("identity not found")
+
+	// ErrPublicSuffix: a domain identity may not be a public suffix
+	// (co.uk, github.io: it would cover every domain registered under it)
+	// nor have an all-numeric top-level label (1.2.3.4 is an IP address,
+	// not a domain). Wraps address.ErrInvalid.
+	ErrPublicSuffix = fmt.Errorf("%w: a public suffix (such as co.uk or github.io), an all-numeric top-level domain or a single-label name cannot be a domain identity", address.ErrInvalid)
 )
 
 // Service stores identities.
@@ -135,6 +142,9 @@ func (s *Service) Create(ctx context.Context, account, name string, verified boo
 	n, kind, err := Normalize(name)
 	if err != nil {
 		return Identity{}, err
+	}
+	if kind == Domain && !registrable(n) {
+		return Identity{}, fmt.Errorf("%w: %q", ErrPublicSuffix, n)
 	}
 	id := Identity{Account: account, Name: n, Kind: kind, Verified: verified, Created: time.Now()}
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
@@ -280,24 +290,53 @@ func (s *Service) Authorizing(ctx context.Context, account string, a address.Add
 }
 
 // covering yields the identity names that may cover a, most specific
-// first: the address itself, its domain, then each parent domain down to
-// the last with two labels (SES: a verified domain covers its subdomains).
+// first: the address itself, then its domain and each parent domain
+// (parents: SES, a verified domain covers its subdomains).
 func covering(a address.Address) iter.Seq[string] {
 	return func(yield func(string) bool) {
 		if !yield(a.Local + "@" + a.Domain) {
 			return
 		}
-		for d := a.Domain; ; {
+		for d := range parents(a.Domain) {
+			if !yield(d) {
+				return
+			}
+		}
+	}
+}
+
+// parents yields domain (lower-case A-labels) and each of its parent
+// domains, most specific first, stopping before the public suffix
+// (golang.org/x/net/publicsuffix, ICANN and private sections; an unlisted
+// TLD is its own suffix): a domain identity covers its subdomains, but
+// nothing ever covers every domain under co.uk or github.io. A domain that
+// is itself a public suffix yields nothing.
+func parents(domain string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		suffix, _ := publicsuffix.PublicSuffix(domain)
+		for d := domain; len(d) > len(suffix); {
 			if !yield(d) {
 				return
 			}
 			i := strings.IndexByte(d, '.')
-			if i < 0 || !strings.Contains(d[i+1:], ".") {
+			if i < 0 {
 				return
 			}
 			d = d[i+1:]
 		}
 	}
+}
+
+// registrable reports whether domain (lower-case A-labels) may be a domain
+// identity: not a public suffix (nor a single label, which is its own
+// suffix) and not under an all-numeric top-level label.
+func registrable(domain string) bool {
+	tld := domain[strings.LastIndexByte(domain, '.')+1:]
+	if strings.Trim(tld, "0123456789") == "" {
+		return false
+	}
+	suffix, _ := publicsuffix.PublicSuffix(domain)
+	return len(domain) > len(suffix)
 }
 
 func (s *Service) verifiedSet(ctx context.Context, account string) (map[string]bool, error) {

@@ -620,6 +620,9 @@ func (c *Checker) checkOne(ctx context.Context, k recordKey, restart bool) (Reco
 			c.log().Info("identity record changed state", "account", k.Account, "identity", k.Identity, "purpose", k.Purpose,
 				"name", k.Name, "from", before, "to", r.Status, "error_type", r.ErrorType, "detail", r.Detail)
 		}
+		// A DKIM record's state decides whether its key signs (Signer):
+		// any change drops the account's cached signers.
+		dkimChanged := k.Purpose == PurposeDKIM && before != r.Status
 		if src.settle != nil {
 			if changed, err = src.settle(db, tx, k); err != nil {
 				return err
@@ -629,7 +632,7 @@ func (c *Checker) checkOne(ctx context.Context, k recordKey, restart bool) (Reco
 			return nil
 		}
 		ch, err := recomputeVerifiedTx(db, tx, k.Account, k.Identity)
-		changed = changed || ch
+		changed = changed || ch || dkimChanged
 		return err
 	})
 	if changed {

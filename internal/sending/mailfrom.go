@@ -16,13 +16,20 @@ type MailFromNotVerifiedError struct {
 	Domain   string // the MAIL FROM domain
 	Identity string // the identity it belongs to
 	Status   string // its MailFromDomainStatus
+	Cause    string // why, from its records' last checks (identity.Service.MailFromCause); "" if unknown
 }
 
 // Error starts with SES's words ("Mail FROM domain is not verified", SES
-// developer guide, email sending errors) and says which domain and why.
+// developer guide, email sending errors) and says which domain, its
+// status and the actual cause (each failing record's status, ErrorType
+// and what the check found).
 func (e *MailFromNotVerifiedError) Error() string {
+	cause := ""
+	if e.Cause != "" {
+		cause = " (" + e.Cause + ")"
+	}
 	return "Mail FROM domain is not verified. The MAIL FROM domain " + e.Domain + " of identity " + e.Identity +
-		" is " + e.Status + " (its MX or SPF record is not found) and its BehaviorOnMxFailure is REJECT_MESSAGE."
+		" is " + e.Status + cause + " and its BehaviorOnMxFailure is REJECT_MESSAGE."
 }
 
 // returnPathDomain decides the domain of the VERP return paths of a
@@ -47,7 +54,12 @@ func (s *Sender) returnPathDomain(ctx context.Context, account string, a address
 	case m.Status == identity.StatusSuccess:
 		return m.Domain, nil
 	case m.Behavior == identity.RejectMessage:
-		return "", &MailFromNotVerifiedError{Domain: m.Domain, Identity: id, Status: m.Status}
+		// Refused: one more query, for the cause, on this path only.
+		cause, err := s.identities.MailFromCause(ctx, account, id)
+		if err != nil {
+			return "", &StorageError{err}
+		}
+		return "", &MailFromNotVerifiedError{Domain: m.Domain, Identity: id, Status: m.Status, Cause: cause}
 	}
 	return "", nil
 }

@@ -3,6 +3,7 @@ package sending_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,6 +116,12 @@ func TestCustomMailFrom(t *testing.T) {
 				var nv *sending.MailFromNotVerifiedError
 				if !errors.As(err, &nv) || nv.Domain != "bounce.example.com" || nv.Identity != "example.com" || nv.Status != status {
 					t.Errorf("REJECT_MESSAGE, %s: %v", status, err)
+				}
+				// The cause is the records' actual state (SERVFAIL, two
+				// MX records, no such name), not a blanket "not found".
+				if err != nil && (!strings.Contains(err.Error(), " is "+status+" (its ") || !strings.Contains(err.Error(), " record at bounce.example.com is "+status+" (") ||
+					strings.Contains(err.Error(), "MX or SPF record is not found")) {
+					t.Errorf("REJECT_MESSAGE, %s: message %q", status, err)
 				}
 			}
 			// Another identity's sender is not concerned.
