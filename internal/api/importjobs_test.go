@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -363,10 +364,13 @@ func TestListImportJobs(t *testing.T) {
 
 // TestImportJobsFairAcrossAccounts: the runner takes accounts in turn, so
 // one account's queue of large jobs does not hold up another's: victim's
-// one-row job, created after all of hog's 20,000-row jobs, finishes before
-// hog's last starts (the test does not wait for hog's jobs: under the race
-// detector 120,000 rows take longer than a test should). (From the break review's
-// TestBrkImportJobsOneTenantStarvesAnother.)
+// one-row job, created after all of hog's 20,000-row jobs, finishes while
+// some of hog's have not started (in order, it would wait for all six).
+// Hog's jobs are created at once, and the victim's right after, so that
+// however fast the machine imports, hog's queue is still there when the
+// victim's job arrives. (The test does not wait for hog's jobs: under the
+// race detector 120,000 rows take longer than a test should. From the
+// break review's TestBrkImportJobsOneTenantStarvesAnother.)
 func TestImportJobsFairAcrossAccounts(t *testing.T) {
 	for _, backend := range store.Backends() {
 		t.Run(backend, func(t *testing.T) {
@@ -379,15 +383,22 @@ func TestImportJobsFairAcrossAccounts(t *testing.T) {
 				fmt.Fprintf(&big, "u%d@big.example,BOUNCE\n", i)
 			}
 			url := upload(t, srv, tenants["hog"], "big.csv", []byte(big.String()))
-			var hogJobs []string
-			for range 6 {
-				id, err := createJob(ctx, hog, types.SuppressionListImportActionPut, url, types.DataFormatCsv)
-				if err != nil {
-					t.Fatal(err)
-				}
-				hogJobs = append(hogJobs, id)
-			}
 			small := upload(t, srv, tenants["victim"], "one.csv", []byte("a@victim.example,BOUNCE\n"))
+			hogJobs := make([]string, 6)
+			var wg sync.WaitGroup
+			for i := range hogJobs {
+				wg.Go(func() {
+					id, err := createJob(ctx, hog, types.SuppressionListImportActionPut, url, types.DataFormatCsv)
+					if err != nil {
+						t.Error(err)
+					}
+					hogJobs[i] = id
+				})
+			}
+			wg.Wait()
+			if t.Failed() {
+				t.FailNow()
+			}
 			vid, err := createJob(ctx, victim, types.SuppressionListImportActionPut, small, types.DataFormatCsv)
 			if err != nil {
 				t.Fatal(err)
@@ -395,15 +406,24 @@ func TestImportJobsFairAcrossAccounts(t *testing.T) {
 			if v := waitJob(t, victim, vid); v.JobStatus != types.JobStatusCompleted {
 				t.Fatalf("victim's job: %s", v.JobStatus)
 			}
-			// The victim's job is done: hog's last, created before it, must
-			// not have started yet (timestamps are too coarse to compare).
-			out, err := hog.GetImportJob(ctx, &sesv2.GetImportJobInput{JobId: aws.String(hogJobs[len(hogJobs)-1])})
-			if err != nil {
-				t.Fatal(err)
+			// The victim's job is done: some of hog's, all created before
+			// it, must not have started yet (timestamps are too coarse to
+			// compare).
+			var states []types.JobStatus
+			waiting := 0
+			for _, id := range hogJobs {
+				out, err := hog.GetImportJob(ctx, &sesv2.GetImportJobInput{JobId: aws.String(id)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				states = append(states, out.JobStatus)
+				if out.JobStatus == types.JobStatusCreated {
+					waiting++
+				}
 			}
-			if out.JobStatus != types.JobStatusCreated {
-				t.Errorf("when victim's 1-row job completed, hog's last of %d 20,000-row jobs was %s, not yet started: one account's imports starve the others'",
-					len(hogJobs), out.JobStatus)
+			if waiting == 0 {
+				t.Errorf("when victim's 1-row job completed, every one of hog's %d 20,000-row jobs had started (%v): one account's imports starve the others'",
+					len(hogJobs), states)
 			}
 		})
 	}
