@@ -95,6 +95,21 @@ func TestExecTxNeedsNoSecondConnection(t *testing.T) {
 			if err := db.QueryRow("SELECT COUNT(*) FROM accounts WHERE name = 'one'").Scan(&n); err != nil || n != 1 {
 				t.Fatalf("n = %d, err = %v", n, err)
 			}
+			// Once the transaction let go of the connection, the statement is
+			// prepared in the background, and later calls run it prepared
+			// (on the one connection, inside their transaction).
+			const q = "INSERT INTO accounts (name, sending_account_id, created_ms) VALUES (?, ?, 0)"
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				if _, ok := db.stmts.Load(q); ok {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("ExecTx's statement was never prepared")
+				}
+			}
+			if err := db.Tx(context.Background(), func(tx *sql.Tx) error { return db.ExecTx(tx, q, "two", "000000000002") }); err != nil {
+				t.Fatal(err)
+			}
 		})
 	}
 }

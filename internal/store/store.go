@@ -54,10 +54,11 @@ type DB struct {
 	// WriteFault reports "low disk space". Unused on PostgreSQL.
 	MinFree uint64
 
-	stmts    sync.Map // query as written (with '?') → *sql.Stmt, see Prepared
-	deferred sync.Map // *sql.Tx begun by Tx → *deferredWork, see Deferred
-	health   writeHealth
-	dir      string // SQLite: the directory of the database file, whose free space WriteFault checks
+	stmts     sync.Map // query as written (with '?') → *sql.Stmt, see Prepared
+	preparing sync.Map // query → true while ExecTx prepares it in the background
+	deferred  sync.Map // *sql.Tx begun by Tx → *deferredWork, see Deferred
+	health    writeHealth
+	dir       string // SQLite: the directory of the database file, whose free space WriteFault checks
 }
 
 // Prepared returns the prepared statement for a query written with '?'
