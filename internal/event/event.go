@@ -44,10 +44,14 @@ const (
 	// sender and publishes no event; Petrel records them so the sender sees
 	// them in the same stream, and never counts them as bounces.
 	AutoResponse Kind = "AutoResponse"
+	// Subscription: a contact changed its list preferences through the
+	// message's unsubscribe links (../shared/spec/ses.md §4.6, §11.4).
+	Subscription Kind = "Subscription"
 )
 
 // Kinds lists the event types Petrel emits.
-var Kinds = []Kind{Send, Reject, Delivery, Bounce, Complaint, DeliveryDelay, AutoResponse}
+var Kinds = []Kind{Send, Reject, Delivery, Bounce, Complaint, DeliveryDelay, AutoResponse,
+	Subscription}
 
 // objectKey is the JSON key of the kind's per-type object, next to
 // "eventType" and "mail" (../shared/spec/ses.md §4.6): "send", "reject",
@@ -171,6 +175,7 @@ func (BounceDetail) Kind() Kind        { return Bounce }
 func (ComplaintDetail) Kind() Kind     { return Complaint }
 func (DeliveryDelayDetail) Kind() Kind { return DeliveryDelay }
 func (AutoResponseDetail) Kind() Kind  { return AutoResponse }
+func (SubscriptionDetail) Kind() Kind  { return Subscription }
 
 // DeliveryDetail is the "delivery" object (§4.5).
 type DeliveryDetail struct {
@@ -255,6 +260,30 @@ type AutoResponseDetail struct {
 	AutoResponseType string    `json:"autoResponseType"` // vacation, disused-mailbox, challenge-response
 	Subject          string    `json:"subject,omitempty"`
 	From             string    `json:"from,omitempty"`
+}
+
+// SubscriptionDetail is the "subscription" object (§4.6): contactList,
+// timestamp, source (how the change came: SES documents
+// "UnsubscribeHeader"), and the contact's preferences before and after.
+type SubscriptionDetail struct {
+	ContactList         string           `json:"contactList"`
+	Timestamp           string           `json:"timestamp"`
+	Source              string           `json:"source"`
+	NewTopicPreferences TopicPreferences `json:"newTopicPreferences"`
+	OldTopicPreferences TopicPreferences `json:"oldTopicPreferences"`
+}
+
+// TopicPreferences is {unsubscribeAll, topicSubscriptionStatus}.
+type TopicPreferences struct {
+	UnsubscribeAll          bool                      `json:"unsubscribeAll"`
+	TopicSubscriptionStatus []TopicSubscriptionStatus `json:"topicSubscriptionStatus"`
+}
+
+// TopicSubscriptionStatus is one topic's status: SubscriptionStatus is
+// "OptIn" or "OptOut" (the event's spelling; the API's is OPT_IN/OPT_OUT).
+type TopicSubscriptionStatus struct {
+	TopicName          string `json:"topicName"`
+	SubscriptionStatus string `json:"subscriptionStatus"`
 }
 
 // Event is one stored event.

@@ -29,6 +29,7 @@ func TestDetailKinds(t *testing.T) {
 		{ComplaintDetail{FeedbackID: "f"}, Complaint, "complaint"},
 		{DeliveryDelayDetail{DelayType: "MailboxFull"}, DeliveryDelay, "deliveryDelay"},
 		{AutoResponseDetail{AutoResponseType: "vacation"}, AutoResponse, "autoResponse"},
+		{SubscriptionDetail{ContactList: "L", Source: "UnsubscribeHeader"}, Subscription, "subscription"},
 	}
 	if len(cases) != len(Kinds) {
 		t.Fatalf("%d cases for %d kinds", len(cases), len(Kinds))

@@ -1,0 +1,220 @@
+package contacts
+
+// Unsubscribe tokens: the capability in a message's List-Unsubscribe links
+// (RFC 2369, RFC 8058) and its {{amazonSESUnsubscribeUrl}} page link.
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Token names one unsubscribe: the contact Email of account Account's list
+// List, from topic Topic ("" for the whole list), as offered by message
+// MessageID ("" for none). It is self-contained — nothing is stored per
+// token — so a link keeps working after the message record is pruned.
+type Token struct{ Account, List, Topic, Email, MessageID string }
+
+// Token limits: each field is at most maxTokenField bytes and a token at
+// most MaxTokenLen characters; longer input is refused before decoding.
+const (
+	maxTokenField = 320
+	// MaxTokenLen bounds an encoded token: five fields of maxTokenField
+	// bytes, their lengths, the version and the MAC, in base32.
+	MaxTokenLen = (1+5*(2+maxTokenField)+tokenMACLen)*8/5 + 1
+	tokenVersion  = 1
+	tokenMACLen   = 16 // bytes: HMAC-SHA256 truncated to 128 bits
+	// message-ID encodings inside the payload
+	midNone   = 0 // no message
+	midSES    = 1 // SES shape (event.NewID): 6 bytes of ms, 16 of UUID
+	midString = 2 // any other: length-prefixed bytes
+)
+
+// ErrBadToken is a token that is malformed, truncated, altered, or signed
+// with another key.
+var ErrBadToken = errors.New("invalid unsubscribe token")
+
+var tokenB32 = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// TokenKey derives the unsubscribe-token key from the node's VERP secret
+// (data-dir/verp.key), as bounce.FeedbackKey does for feedback tokens: a
+// separate key per purpose, so no token of one kind verifies as another.
+func TokenKey(verpSecret []byte) []byte {
+	h := hmac.New(sha256.New, verpSecret)
+	h.Write([]byte("petrel unsubscribe token v1"))
+	return h.Sum(nil)
+}
+
+// Sign returns t as a token: a compact binary payload (version 1; account,
+// list, topic and email length-prefixed; the message ID packed to 22 bytes
+// when it has SES's shape) followed by HMAC-SHA256(key, payload) truncated
+// to 128 bits, in lower-case base32 without padding. Only the holder of key
+// can make one; changing any byte invalidates it; and, the payload being
+// covered by the MAC, tokens cannot be enumerated. A field longer than
+// maxTokenField bytes is cut to it (Petrel's names and addresses are far
+// shorter), so the token then fails to name a contact.
+func (t Token) Sign(key []byte) string {
+	b := []byte{tokenVersion}
+	for _, f := range []string{t.Account, t.List, t.Topic, t.Email} {
+		b = appendField(b, f)
+	}
+	switch raw, ok := packSESID(t.MessageID); {
+	case t.MessageID == "":
+		b = append(b, midNone)
+	case ok:
+		b = append(append(b, midSES), raw...)
+	default:
+		b = appendField(append(b, midString), t.MessageID)
+	}
+	b = append(b, tokenMAC(b, key)...)
+	return strings.ToLower(tokenB32.EncodeToString(b))
+}
+
+func appendField(b []byte, f string) []byte {
+	if len(f) > maxTokenField {
+		f = f[:maxTokenField]
+	}
+	return append(binary.AppendUvarint(b, uint64(len(f))), f...)
+}
+
+func tokenMAC(payload, key []byte) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write(payload)
+	return h.Sum(nil)[:tokenMACLen]
+}
+
+// ParseToken verifies s and returns the Token it carries. Case does not
+// matter (a mail system may case-fold the local part of u-TOKEN@…).
+// Errors: ErrBadToken for anything that does not verify with key (bad
+// characters, non-canonical base32, truncated, altered, another key,
+// unknown version, trailing bytes); the MAC is compared in constant time
+// before the payload is read.
+func ParseToken(s string, key []byte) (Token, error) {
+	if len(key) == 0 || len(s) > MaxTokenLen || len(s) < 2 {
+		return Token{}, ErrBadToken
+	}
+	lower := strings.ToLower(s)
+	b, err := tokenB32.DecodeString(strings.ToUpper(s))
+	// Canonical encoding only: base32 ignores stray low bits of the last
+	// character, which would let one token be spelt several ways.
+	if err != nil || len(b) < 1+tokenMACLen || strings.ToLower(tokenB32.EncodeToString(b)) != lower {
+		return Token{}, ErrBadToken
+	}
+	payload, mac := b[:len(b)-tokenMACLen], b[len(b)-tokenMACLen:]
+	if !hmac.Equal(mac, tokenMAC(payload, key)) {
+		return Token{}, ErrBadToken
+	}
+	t, err := decodePayload(payload)
+	if err != nil {
+		return Token{}, ErrBadToken
+	}
+	return t, nil
+}
+
+func decodePayload(p []byte) (Token, error) {
+	var t Token
+	if len(p) == 0 || p[0] != tokenVersion {
+		return t, fmt.Errorf("version")
+	}
+	p = p[1:]
+	for _, f := range []*string{&t.Account, &t.List, &t.Topic, &t.Email} {
+		var err error
+		if *f, p, err = readField(p); err != nil {
+			return t, err
+		}
+	}
+	if len(p) == 0 {
+		return t, fmt.Errorf("message ID missing")
+	}
+	kind := p[0]
+	p = p[1:]
+	switch kind {
+	case midNone:
+	case midSES:
+		if len(p) < 22 {
+			return t, fmt.Errorf("short message ID")
+		}
+		t.MessageID, p = unpackSESID(p[:22]), p[22:]
+	case midString:
+		var err error
+		if t.MessageID, p, err = readField(p); err != nil {
+			return t, err
+		}
+	default:
+		return t, fmt.Errorf("message ID kind %d", kind)
+	}
+	if len(p) != 0 {
+		return t, fmt.Errorf("trailing bytes")
+	}
+	return t, nil
+}
+
+func readField(p []byte) (string, []byte, error) {
+	n, k := binary.Uvarint(p)
+	if k <= 0 || n > maxTokenField || uint64(len(p)-k) < n {
+		return "", nil, fmt.Errorf("bad field")
+	}
+	return string(p[k : k+int(n)]), p[k+int(n):], nil
+}
+
+// packSESID packs an ID of event.NewID's shape,
+// "0100" + 12 hex (ms) + "-" + UUID (8-4-4-4-12, lower-case hex) + "-000000",
+// into 22 bytes; ok is false for any other string (including upper-case
+// hex), which is then kept as it is.
+func packSESID(id string) ([]byte, bool) {
+	if len(id) != 60 || id[:4] != "0100" || id[16] != '-' || !strings.HasSuffix(id, "-000000") {
+		return nil, false
+	}
+	hexs := id[4:16] + strings.ReplaceAll(id[17:53], "-", "")
+	raw, err := hex.DecodeString(hexs)
+	if err != nil || len(raw) != 22 || unpackSESID(raw) != id {
+		return nil, false
+	}
+	return raw, true
+}
+
+func unpackSESID(raw []byte) string {
+	u := hex.EncodeToString(raw[6:])
+	return "0100" + hex.EncodeToString(raw[:6]) + "-" + u[:8] + "-" + u[8:12] + "-" + u[12:16] + "-" + u[16:20] + "-" + u[20:] + "-000000"
+}
+
+// UnsubscribePath is the path of the unsubscribe endpoints and page on the
+// API listener: UnsubscribePath + TOKEN.
+const UnsubscribePath = "/unsubscribe/"
+
+// MailtoPrefix starts the local part of the mailto: unsubscribe address,
+// MailtoPrefix + TOKEN + "@" + the return-path domain.
+const MailtoPrefix = "u-"
+
+// Headers returns the List-Unsubscribe field value (RFC 2369: the HTTPS
+// URL publicURL + "/unsubscribe/TOKEN" — RFC 8058's one-click target — and
+// mailto:u-TOKEN@returnDomain?subject=unsubscribe, each in angle
+// brackets, separated by ", ") and the List-Unsubscribe-Post value
+// "List-Unsubscribe=One-Click" (RFC 8058 §3.1). Neither contains CR or LF;
+// a relay may fold the first only at its ", ". With publicURL "" only the
+// mailto: is given, and then listUnsubscribePost is "" (RFC 8058 needs an
+// HTTPS URI); with returnDomain "" only the URL.
+func Headers(t Token, key []byte, publicURL, returnDomain string) (listUnsubscribe, listUnsubscribePost string) {
+	tok := t.Sign(key)
+	var parts []string
+	if publicURL != "" {
+		parts = append(parts, "<"+strings.TrimRight(publicURL, "/")+UnsubscribePath+tok+">")
+		listUnsubscribePost = "List-Unsubscribe=One-Click"
+	}
+	if returnDomain != "" {
+		parts = append(parts, "<mailto:"+MailtoPrefix+tok+"@"+returnDomain+"?subject=unsubscribe>")
+	}
+	return strings.Join(parts, ", "), listUnsubscribePost
+}
+
+// PageURL returns the URL of t's preferences page, publicURL +
+// "/unsubscribe/TOKEN": what {{amazonSESUnsubscribeUrl}} is replaced with.
+// A GET shows the page and changes nothing.
+func PageURL(t Token, key []byte, publicURL string) string {
+	return strings.TrimRight(publicURL, "/") + UnsubscribePath + t.Sign(key)
+}
