@@ -457,7 +457,10 @@ func sendError(err error) *Error {
 	var denied *sending.NotAuthorizedError
 	var badARN *sending.InvalidARNError
 	var mailFrom *sending.MailFromNotVerifiedError
+	var noList *sending.ListNotFoundError
 	switch {
+	case errors.As(err, &noList):
+		return notFound("%s", noList.Error())
 	case errors.As(err, &denied):
 		// SES answers a delegated send its policies do not allow with the
 		// AWS common error AccessDeniedException, HTTP 403, and this text.

@@ -29,8 +29,9 @@ type sendEmailInput struct {
 		Raw      *struct{ Data *rawData }
 		Template any
 	}
-	EmailTags            []struct{ Name, Value string }
-	ConfigurationSetName *string
+	EmailTags             []struct{ Name, Value string }
+	ConfigurationSetName  *string
+	ListManagementOptions *listManagementOptions
 }
 
 type destination struct {
@@ -100,6 +101,11 @@ func (s *Server) sendEmail(ctx context.Context, c *call) (any, error) {
 		}
 		req.ConfigSet = *in.ConfigurationSetName
 	}
+	lm, err := in.ListManagementOptions.request() // listmgmt.go
+	if err != nil {
+		return nil, err
+	}
+	req.ListManagement = lm
 	rcpts, err := destinationAddresses(in.Destination)
 	if err != nil {
 		return nil, err

@@ -34,7 +34,9 @@
 //  7. checks the recipients against the suppression lists
 //     (suppression.List.Check): a suppressed recipient gets no queue entry
 //     but a Bounce event (Permanent / OnAccountSuppressionList or
-//     Suppressed), and the call still succeeds (SES §6.1); then admits the
+//     Suppressed), and the call still succeeds (SES §6.1) — so does a
+//     recipient who unsubscribed from the contact list the message is sent
+//     for (list management, listmgmt.go); then admits the
 //     recipients sent against the quota (quota.Quota.Admit: all against
 //     the rate, all but simulator addresses against the 24-hour quota), or
 //     refuses the message (*ThrottledError);
@@ -116,6 +118,9 @@ type Sender struct {
 	// whose sending reputation enforcement paused (package reputation);
 	// wired by daemon; nil: none is.
 	Enforcement Enforcement
+	// Lists enables list management (listmgmt.go); wired by daemon; nil:
+	// a message sent with list management is refused (*ListNotFoundError).
+	Lists *Lists
 }
 
 // Enforcement tells whether reputation enforcement paused an account's
@@ -167,6 +172,9 @@ type Request struct {
 	// header fields, FeedbackArn X-SES-RETURN-PATH-ARN.
 	FromArn, FeedbackArn string
 	FeedbackAddress      *address.Address
+	// ListManagement is the API's ListManagementOptions (nil: none); it
+	// overrides the X-SES-LIST-MANAGEMENT-OPTIONS header field (listmgmt.go).
+	ListManagement *ListManagement
 
 	// RawScratch gives Raw up to Send, which then builds the prepared
 	// message in Raw's backing array (up to its capacity) instead of a
@@ -295,7 +303,7 @@ func (e *InternalError) Unwrap() error { return e.Err }
 // Errors: ErrSendingPaused, ErrNoRecipients, *UnverifiedError,
 // *RejectedError, *TooLargeError, *TooManyRecipientsError,
 // *ConfigSetNotFoundError, *ConfigSetPausedError, *EnforcementPausedError,
-// *MailFromNotVerifiedError (the message's or account's fault: permanent), *ThrottledError (over the
+// *ListNotFoundError (list management, listmgmt.go), *MailFromNotVerifiedError (the message's or account's fault: permanent), *ThrottledError (over the
 // quota: retry later), *StorageError and *InternalError (Petrel's:
 // temporary), or ctx's error when ctx ended before the message
 // was handed to the store. In every error case nothing was stored; once
@@ -380,10 +388,15 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	}
 	now := time.Now()
 	id := event.NewID(now)
+	lists, err := s.listManagement(ctx, req, msg, rcpts, id, now) // listmgmt.go
+	if err != nil {
+		return "", err
+	}
 	var add [][2]string
 	if s.cfg.Feedback != nil {
 		add = append(add, s.cfg.Feedback(id))
 	}
+	add = append(add, lists.headers()...)
 	prep, err := message.Prepare(msg, id, s.cfg.MessageIDDomain, now, add...)
 	if err != nil {
 		return "", &RejectedError{err.Error()}
@@ -403,6 +416,7 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 			return "", &StorageError{err}
 		}
 	}
+	suppressed = lists.withUnsubscribed(suppressed)
 	for _, sp := range suppressed {
 		// Account (or configuration set) list: not sent, does not count
 		// (SES §8.1); global list: counts.

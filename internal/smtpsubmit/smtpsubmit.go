@@ -547,6 +547,7 @@ func (s *session) sendError(err error) error {
 	var denied *sending.NotAuthorizedError
 	var badARN *sending.InvalidARNError
 	var mailFrom *sending.MailFromNotVerifiedError
+	var noList *sending.ListNotFoundError
 	switch {
 	case s.ctx.Err() != nil:
 		s.b.Log.Debug("SMTP transaction ended by shutdown; nothing was stored", "remote_ip", s.ip, "err", err)
@@ -578,6 +579,10 @@ func (s *session) sendError(err error) error {
 		// SES's words; 5.6.0 as for the other faults of the message as
 		// given (here its X-SES-CONFIGURATION-SET header field).
 		return reply(554, smtp.EnhancedCode{5, 6, 0}, "Configuration set does not exist: "+noSet.Error())
+	case errors.As(err, &noList):
+		// The X-SES-LIST-MANAGEMENT-OPTIONS header field names a contact
+		// list or topic the account does not have (NotFoundException).
+		return reply(554, smtp.EnhancedCode{5, 6, 0}, "Transaction failed: "+noList.Error())
 	case errors.As(err, &pausedSet):
 		// 5.7.1 (RFC 3463 §3.8, delivery not authorized) as for a paused
 		// account.
