@@ -53,6 +53,7 @@ import (
 	"github.com/petrelmail/petrel/internal/bounce"
 	"github.com/petrelmail/petrel/internal/config"
 	"github.com/petrelmail/petrel/internal/configset"
+	"github.com/petrelmail/petrel/internal/contacts"
 	"github.com/petrelmail/petrel/internal/delivery"
 	"github.com/petrelmail/petrel/internal/egress"
 	"github.com/petrelmail/petrel/internal/event"
@@ -364,6 +365,10 @@ func (d *Daemon) build(ctx context.Context) error {
 	topics.Email = emailGate{svc: svc}
 	d.addrVerifier = &identity.AddressVerifier{Identities: svc.Identities, Mailer: sender, From: cfg.VerificationSender(),
 		PublicURL: publicURL(cfg, raw.Addr().String()), Region: cfg.Region}
+	// List management on send (sending/listmgmt.go): the unsubscribe links
+	// name this API listener and the return-path domain.
+	sender.Lists = &sending.Lists{Contacts: contacts.New(svc.DB, nil), Key: contacts.TokenKey([]byte(verpKey)),
+		PublicURL: d.addrVerifier.PublicURL, Domain: returnDomain}
 	// The administrative commands take these as their defaults.
 	if err := RecordIdentitySettings(ctx, svc.Identities, cfg, d.addrVerifier.PublicURL, nodeID, time.Now()); err != nil {
 		return fmt.Errorf("recording the identity settings: %w", err)
