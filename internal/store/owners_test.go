@@ -62,6 +62,9 @@ var owners = map[string]string{
 	"identity_policies": "internal/identity",
 	"identity_tags":     "internal/identity",
 	"identity_settings": "internal/identity",
+
+	// Issue 17.
+	"email_templates": "internal/template",
 }
 
 // tableRef finds the table an SQL statement names after one of its
