@@ -309,13 +309,55 @@ func (e *InternalError) Unwrap() error { return e.Err }
 // was handed to the store. In every error case nothing was stored; once
 // handed to the store, Send waits for the commit whatever ctx does, so a
 // message is never stored but reported failed for a cancelled ctx.
+//
+// Send is prepare (steps 1-7) then commit (steps 8-9) of one message;
+// SendBulk prepares many and commits them together.
 func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
+	p, err := s.prepare(ctx, req)
+	if err != nil {
+		return "", err
+	}
+	if err := ctx.Err(); err != nil {
+		p.admitted.Release()
+		return "", err
+	}
+	if err := s.commit(ctx, []*prepared{p}); err != nil {
+		return "", err
+	}
+	return p.id, nil
+}
+
+// prepared is one message ready to store: everything the accept path
+// checks and computes before the store (steps 1-7), with its quota
+// admission held until commit records or releases it.
+type prepared struct {
+	id       string
+	account  string
+	now      time.Time
+	msg      *spool.Message
+	entries  []*queue.Entry   // one per recipient sent to; none: the body is released at once
+	admitted *quota.Admission // nil: nothing admitted (no quota, or unlimited)
+	events   []pendingEvent   // Send first, in the order stored
+}
+
+// pendingEvent is an event of a prepared message: its recipient ("" for
+// the whole message) and per-type object.
+type pendingEvent struct {
+	rcpt   string
+	detail event.Detail
+}
+
+// prepare runs steps 1-7 of Send for req: every check, the prepared and
+// signed body, its queue entries and events, and its quota admission
+// (released again on every error). It reads only cached state and the
+// suppression lists, and writes nothing. Errors: Send's, but not ctx's.
+func (s *Sender) prepare(ctx context.Context, req Request) (*prepared, error) {
 	acct, err := s.accounts.Cached(ctx, req.Account)
 	if err != nil {
-		return "", &StorageError{err}
+		return nil, &StorageError{err}
 	}
 	if !acct.SendingEnabled {
-		return "", ErrSendingPaused
+		return nil, ErrSendingPaused
 	}
 	limits := quota.Limits{Account: acct.Name, Max24HourSend: acct.Max24HourSend, MaxSendRate: acct.MaxSendRate}
 	if s.Quota != nil {
@@ -324,7 +366,7 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 			daily = daily || !simulator.Is(r.Domain)
 		}
 		if err := s.Quota.Check(ctx, limits, daily); err != nil {
-			return "", throttled(err)
+			return nil, throttled(err)
 		}
 	}
 	var raw []byte
@@ -334,19 +376,19 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 		raw = message.NormalizeLineEndings(req.Raw)
 	}
 	if len(raw) > s.cfg.MaxSize {
-		return "", &TooLargeError{Size: len(raw), Max: s.cfg.MaxSize}
+		return nil, &TooLargeError{Size: len(raw), Max: s.cfg.MaxSize}
 	}
 	msg, err := message.Parse(raw)
 	if err != nil {
-		return "", &RejectedError{"Transaction failed: " + err.Error()}
+		return nil, &RejectedError{"Transaction failed: " + err.Error()}
 	}
 	msg.Scratch = req.RawScratch
 	if err := msg.CheckDuplicates(); err != nil {
-		return "", &RejectedError{"Transaction failed: " + err.Error()}
+		return nil, &RejectedError{"Transaction failed: " + err.Error()}
 	}
 	from, err := address.Parse(msg.Get("From"))
 	if err != nil {
-		return "", &RejectedError{"Illegal address: the From header is missing or invalid."}
+		return nil, &RejectedError{"Illegal address: the From header is missing or invalid."}
 	}
 	mailFrom := from
 	if req.MailFrom != nil {
@@ -355,26 +397,26 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	arns := messageARNs(req, msg)
 	senders, err := headerSenders(msg, arns)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	src, authErr := s.authorize(ctx, acct, req, arns, from, mailFrom, senders)
 	var unverified *UnverifiedError
 	if authErr != nil && !errors.As(authErr, &unverified) {
-		return "", authErr
+		return nil, authErr
 	}
 	rcpts, err := s.recipients(req.Recipients)
 	if err != nil {
 		if authErr != nil {
-			return "", authErr
+			return nil, authErr
 		}
-		return "", err
+		return nil, err
 	}
 	if src.sandboxed {
 		acct.ProductionAccessEnabled = false // delegate.go
 	}
 	facts, err := s.recipientFacts(ctx, acct, rcpts, unverified)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	// The custom MAIL FROM is that of the account owning the identity that
 	// authorised the envelope sender: the owner's, for a delegated send.
@@ -384,13 +426,13 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	}
 	rpDomain, err := s.returnPathDomain(ctx, rpOwner, mailFrom) // custom MAIL FROM (mailfrom.go)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	now := time.Now()
 	id := event.NewID(now)
 	lists, err := s.listManagement(ctx, req, msg, rcpts, id, now) // listmgmt.go
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	var add [][2]string
 	if s.cfg.Feedback != nil {
@@ -399,21 +441,21 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	add = append(add, lists.headers()...)
 	prep, err := message.Prepare(msg, id, s.cfg.MessageIDDomain, now, add...)
 	if err != nil {
-		return "", &RejectedError{err.Error()}
+		return nil, &RejectedError{err.Error()}
 	}
 	set, err := s.configSet(ctx, req, prep, from)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if err := s.enforced(ctx, req.Account, set.Name); err != nil {
-		return "", err
+		return nil, err
 	}
 	var suppressed []suppression.Suppressed
 	if s.Suppression != nil {
 		// The configuration set's suppression override, when it has one,
 		// decides over the account's policy (SES §6.1).
 		if suppressed, err = s.Suppression.Check(ctx, req.Account, set.Suppression, rcpts); err != nil {
-			return "", &StorageError{err}
+			return nil, &StorageError{err}
 		}
 	}
 	suppressed = lists.withUnsubscribed(suppressed)
@@ -440,27 +482,27 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	var admitted *quota.Admission
 	if s.Quota != nil {
 		if admitted, err = s.Quota.Admit(ctx, limits, sent, counted); err != nil {
-			return "", throttled(err)
+			return nil, throttled(err)
 		}
 	}
-	stored := false
+	ok := false
 	defer func() {
-		if !stored {
+		if !ok {
 			admitted.Release()
 		}
 	}()
 	// DKIM-sign once, before storing: every recipient and retry sends the
 	// same signed bytes (SES signs with the From domain's key).
 	if sg, err := s.identities.Signer(ctx, src.owner, from); err != nil {
-		return "", &InternalError{Op: "loading DKIM key", Identity: from.Domain, Err: err}
+		return nil, &InternalError{Op: "loading DKIM key", Identity: from.Domain, Err: err}
 	} else if sg != nil {
 		if prep.Body, err = sg.SignInPlace(prep.Body); err != nil {
-			return "", &InternalError{Op: "DKIM signing", Identity: sg.Domain, Err: err}
+			return nil, &InternalError{Op: "DKIM signing", Identity: sg.Domain, Err: err}
 		}
 	}
 	mailJSON, err := event.Encode(s.mailObject(req, acct, id, now, mailFrom, src, rcpts, prep, set.Name))
 	if err != nil {
-		return "", &InternalError{Op: "encoding mail object", Identity: from.Email(), Err: err}
+		return nil, &InternalError{Op: "encoding mail object", Identity: from.Email(), Err: err}
 	}
 	sm := &spool.Message{ID: id, Account: req.Account, Created: now, MailFrom: mailFrom.Email(), Mail: mailJSON, Body: prep.Body}
 	maxDelivery := s.cfg.MaxDelivery
@@ -482,55 +524,87 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 			Domain: r.Domain, Created: now, NextAttempt: now, Deadline: now.Add(maxDelivery),
 			ConfigurationSet: set.Name, TLSRequired: set.TLSRequired(), ReturnPathDomain: rpDomain, Body: prep.Body})
 	}
-	if err := ctx.Err(); err != nil {
-		return "", err
+	events := make([]pendingEvent, 0, 1+len(suppressed))
+	events = append(events, pendingEvent{"", event.SendDetail{ConfigurationSet: set.Name, Identity: src.identity, Recipients: facts}})
+	for _, sp := range suppressed {
+		b := sp.Bounce
+		b.ReportingMTA = "dns; " + s.cfg.MessageIDDomain
+		events = append(events, pendingEvent{rcpts[sp.Index].Email(), b})
+	}
+	ok = true
+	return &prepared{id: id, account: req.Account, now: now, msg: sm, entries: entries, admitted: admitted, events: events}, nil
+}
+
+// commit runs steps 8-9 of Send for ps, in one group-committed
+// transaction: each message's body, queue entries, quota usage and events
+// (a message without entries has its body released at once); then it
+// hands the entries to the delivery workers, or kicks the poller. Every
+// admission is recorded, or released when the transaction fails
+// (*StorageError: nothing of ps is stored). It waits for the commit
+// whatever ctx does once the batcher has taken the transaction.
+func (s *Sender) commit(ctx context.Context, ps []*prepared) error {
+	var entries []*queue.Entry
+	if len(ps) == 1 {
+		entries = ps[0].entries
+	} else {
+		for _, p := range ps {
+			entries = append(entries, p.entries...)
+		}
 	}
 	handoff := s.Delivery != nil && len(entries) > 0 && s.Delivery.Room(len(entries))
 	var leaseUntil time.Time // zero: unleased, for the poller
 	if handoff {
-		leaseUntil = now.Add(s.cfg.LeaseFor)
+		leaseUntil = time.Now().Add(s.cfg.LeaseFor)
 	}
-	err = s.batch.Do(ctx, func(tx *sql.Tx) error {
-		if err := s.spool.PutTx(tx, sm); err != nil {
-			return err
-		}
-		for _, e := range entries {
-			if err := s.queue.InsertTx(tx, e, s.cfg.NodeID, leaseUntil); err != nil {
+	err := s.batch.Do(ctx, func(tx *sql.Tx) error {
+		for _, p := range ps {
+			if err := s.storeTx(tx, p, leaseUntil); err != nil {
 				return err
 			}
-		}
-		if s.Quota != nil {
-			if err := s.Quota.RecordTx(tx, admitted); err != nil {
-				return err
-			}
-		}
-		if err := s.events.AddTx(tx, id, req.Account, "", now, event.SendDetail{ConfigurationSet: set.Name, Identity: src.identity, Recipients: facts}); err != nil {
-			return err
-		}
-		for _, sp := range suppressed {
-			b := sp.Bounce
-			b.ReportingMTA = "dns; " + s.cfg.MessageIDDomain
-			if err := s.events.AddTx(tx, id, req.Account, rcpts[sp.Index].Email(), now, b); err != nil {
-				return err
-			}
-		}
-		if len(entries) == 0 {
-			// Every recipient was suppressed: nothing will read the body.
-			return s.spool.ReleaseBodyTx(tx, id, s.queue.PendingTx)
 		}
 		return nil
 	})
 	if err != nil {
-		return "", &StorageError{err}
+		for _, p := range ps {
+			p.admitted.Release()
+		}
+		return &StorageError{err}
 	}
-	stored = true
 	switch {
 	case handoff && !s.Delivery.Handoff(entries):
 		s.release(entries)
 	case !handoff && s.Delivery != nil && len(entries) > 0:
 		s.Delivery.Kick() // stored unleased: the poller takes them when there is room
 	}
-	return id, nil
+	return nil
+}
+
+// storeTx stores one prepared message in tx: body, queue entries leased to
+// this node until leaseUntil (zero: unleased), quota usage and events.
+func (s *Sender) storeTx(tx *sql.Tx, p *prepared, leaseUntil time.Time) error {
+	if err := s.spool.PutTx(tx, p.msg); err != nil {
+		return err
+	}
+	for _, e := range p.entries {
+		if err := s.queue.InsertTx(tx, e, s.cfg.NodeID, leaseUntil); err != nil {
+			return err
+		}
+	}
+	if s.Quota != nil {
+		if err := s.Quota.RecordTx(tx, p.admitted); err != nil {
+			return err
+		}
+	}
+	for _, ev := range p.events {
+		if err := s.events.AddTx(tx, p.id, p.account, ev.rcpt, p.now, ev.detail); err != nil {
+			return err
+		}
+	}
+	if len(p.entries) == 0 {
+		// No recipient is sent to: nothing will read the body.
+		return s.spool.ReleaseBodyTx(tx, p.id, s.queue.PendingTx)
+	}
+	return nil
 }
 
 // configSet returns the configuration set the message is sent with: the

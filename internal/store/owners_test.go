@@ -67,6 +67,7 @@ var owners = map[string]string{
 	"contact_lists":             "internal/contacts",
 	"contacts":                  "internal/contacts",
 	"contact_topic_preferences": "internal/contacts",
+	"email_templates":           "internal/template",
 }
 
 // tableRef finds the table an SQL statement names after one of its

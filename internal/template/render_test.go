@@ -1,0 +1,219 @@
+package template
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRender(t *testing.T) {
+	for _, c := range []struct{ name, tpl, data, want string }{
+		{"plain", "Hello {{name}}!", `{"name":"Jane"}`, "Hello Jane!"},
+		{"nested", "Hi {{contact.firstName}} {{contact.address.city}}", `{"contact":{"firstName":"Ana","address":{"city":"Oslo"}}}`, "Hi Ana Oslo"},
+		{"html not escaped", "<p>{{x}}</p>", `{"x":"<b>&amp;\"'</b>"}`, "<p><b>&amp;\"'</b></p>"},
+		{"triple stash same", "{{{x}}}{{x}}", `{"x":"<i>"}`, "<i><i>"},
+		{"unicode", "Grüße, {{n}} ✓", `{"n":"Zoë 日本 🎉"}`, "Grüße, Zoë 日本 🎉 ✓"},
+		{"numbers", "{{a}} {{b}} {{c}} {{d}} {{e}}", `{"a":1,"b":1.50,"c":-0.25,"d":1e3,"e":12345678901234567890}`, "1 1.5 -0.25 1000 12345678901234567000"},
+		{"bools null", "[{{t}}][{{f}}][{{n}}]", `{"t":true,"f":false,"n":null}`, "[true][false][]"},
+		{"array and object values", "{{a}}|{{o}}", `{"a":[1,"x",true],"o":{"k":1}}`, "1,x,true|[object Object]"},
+		{"each array", "{{#each items}}{{@index}}:{{this}}{{#if @first}}(first){{/if}}{{#if @last}}(last){{/if}};{{/each}}", `{"items":["a","b","c"]}`, "0:a(first);1:b;2:c(last);"},
+		{"each objects", "{{#each people}}{{name}}/{{../company}} {{/each}}", `{"company":"ACME","people":[{"name":"A"},{"name":"B"}]}`, "A/ACME B/ACME "},
+		{"each object keys in order", "{{#each o}}{{@key}}={{this}},{{/each}}", `{"o":{"z":1,"a":2,"m":3}}`, "z=1,a=2,m=3,"},
+		{"each else", "{{#each xs}}x{{else}}none{{/each}}", `{"xs":[]}`, "none"},
+		{"each missing is empty", "[{{#each xs}}x{{else}}none{{/each}}]", `{}`, "[none]"},
+		{"each block params", "{{#each xs as |x i|}}{{i}}{{x}}{{/each}}", `{"xs":["a","b"]}`, "0a1b"},
+		{"each length", "{{xs.length}} {{xs.[1]}}", `{"xs":["a","b"]}`, "2 b"},
+		{"if true", "{{#if a}}yes{{else}}no{{/if}}", `{"a":"x"}`, "yes"},
+		{"if falsy values", "{{#if a}}1{{/if}}{{#if b}}2{{/if}}{{#if c}}3{{/if}}{{#if d}}4{{/if}}{{#if e}}5{{/if}}{{#if f}}6{{/if}}", `{"a":false,"b":0,"c":"","d":null,"e":[],"f":{}}`, "6"},
+		{"if missing is false", "{{#if nope}}yes{{else}}no{{/if}}", `{}`, "no"},
+		{"if missing nested is false", "{{#if a.b.c}}yes{{else}}no{{/if}}", `{"a":{}}`, "no"},
+		{"else if chain", "{{#if a}}A{{else if b}}B{{else}}C{{/if}}", `{"b":1}`, "B"},
+		{"unless", "{{#unless a}}not{{else}}is{{/unless}}{{#unless b}}!{{/unless}}", `{"a":true}`, "is!"},
+		{"with", "{{#with contact}}{{first}} {{last}}{{/with}}", `{"contact":{"first":"A","last":"B"}}`, "A B"},
+		{"with missing else", "{{#with contact}}x{{else}}none{{/with}}", `{}`, "none"},
+		{"section list", "{{#xs}}<{{this}}>{{/xs}}", `{"xs":[1,2]}`, "<1><2>"},
+		{"inverse section", "{{^xs}}empty{{/xs}}", `{"xs":[]}`, "empty"},
+		{"root", "{{#each xs}}{{@root.greeting}}{{this}} {{/each}}", `{"greeting":"hi ","xs":["a","b"]}`, "hi a hi b "},
+		{"comment and whitespace control", "a {{! note }} b {{~x~}} c {{!-- {{y}} --}}", `{"x":"X"}`, "a  bXc "},
+		{"inline partial", "{{#*inline \"greet\"}}Hi {{name}}{{/inline}}{{> greet}}!", `{"name":"Jo"}`, "Hi Jo!"},
+		{"inline partial standalone", "{{#*inline \"row\"}}\n<li>{{this}}</li>\n{{/inline}}\n<ul>{{#each xs}}{{> row}}{{/each}}</ul>", `{"xs":["a","b"]}`, "<ul><li>a</li>\n<li>b</li>\n</ul>"},
+		{"partial with context and hash", "{{#*inline 'p'}}{{first}}-{{tag}}{{/inline}}{{> p person tag=\"x\"}}", `{"person":{"first":"F"}}`, "F-x"},
+		{"bracket segment", "{{[first name]}}", `{"first name":"F"}`, "F"},
+		{"this path", "{{#with a}}{{this.b}}{{/with}}", `{"a":{"b":"B"}}`, "B"},
+		{"literal", "{{#if true}}t{{/if}}", `{}`, "t"},
+		{"null attribute renders empty", "[{{x}}]", `{"x":null}`, "[]"},
+		{"no expressions", "static", `{}`, "static"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := Render("T", Content{Subject: c.tpl, Text: c.tpl, HTML: c.tpl}, c.data)
+			if err != nil {
+				t.Fatalf("Render: %v", err)
+			}
+			if got.Subject != c.want || got.Text != c.want || got.HTML != c.want {
+				t.Errorf("got %q, want %q", got.HTML, c.want)
+			}
+		})
+	}
+}
+
+func TestRenderEmptyPartsStayEmpty(t *testing.T) {
+	got, err := Render("T", Content{Subject: "S {{a}}"}, `{"a":"1"}`)
+	if err != nil || got != (Content{Subject: "S 1"}) {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+}
+
+func TestRenderMissingAttribute(t *testing.T) {
+	for _, c := range []struct{ name, tpl, data, msg string }{
+		{"top level", "Hi {{name}}", `{}`, "Attribute 'name' is not present in the rendering data."},
+		{"nested", "{{contact.firstName}}", `{"contact":{}}`, "Attribute 'contact.firstName' is not present in the rendering data."},
+		{"case sensitive", "{{Name}}", `{"name":"x"}`, "Attribute 'Name' is not present in the rendering data."},
+		{"in each item", "{{#each xs}}{{name}}{{/each}}", `{"xs":[{"name":"a"},{}]}`, "Attribute 'name' is not present in the rendering data."},
+		{"in taken if branch", "{{#if a}}{{b}}{{/if}}", `{"a":1}`, "Attribute 'b' is not present in the rendering data."},
+		{"no outer lookup", "{{#with a}}{{top}}{{/with}}", `{"a":{},"top":1}`, "Attribute 'top' is not present in the rendering data."},
+		{"in partial", "{{#*inline \"p\"}}{{x}}{{/inline}}{{> p}}", `{}`, "Attribute 'x' is not present in the rendering data."},
+		{"partial context", "{{#*inline \"p\"}}.{{/inline}}{{> p who}}", `{}`, "Attribute 'who' is not present in the rendering data."},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Render("Tpl", Content{HTML: c.tpl}, c.data)
+			var re *RenderError
+			if !errors.As(err, &re) || re.Message != c.msg || re.TemplateName != "Tpl" {
+				t.Fatalf("got %v, want *RenderError %q", err, c.msg)
+			}
+		})
+	}
+	// A branch not taken is not evaluated.
+	if got, err := Render("T", Content{Text: "{{#if a}}{{b}}{{/if}}ok"}, `{}`); err != nil || got.Text != "ok" {
+		t.Fatalf("untaken branch: %q, %v", got.Text, err)
+	}
+}
+
+func TestRenderData(t *testing.T) {
+	for _, data := range []string{``, `[]`, `"x"`, `1`, `null`, `{"a":}`, `{} {}`, `{"a":1`, strings.Repeat("[", 2000) + strings.Repeat("]", 2000)} {
+		_, err := Render("T", Content{Text: "x"}, data)
+		var de *DataError
+		if !errors.As(err, &de) {
+			t.Errorf("data %.20q: got %v, want *DataError", data, err)
+		}
+	}
+	long := `{"a":"` + strings.Repeat("é", MaxDataLen-8) + `"}` // MaxDataLen characters
+	if _, err := Render("T", Content{Text: "{{a}}"}, long); err != nil {
+		t.Errorf("data of MaxDataLen characters: %v", err)
+	}
+	long = `{"a":"` + strings.Repeat("x", MaxDataLen-7) + `"}`
+	var de *DataError
+	if _, err := Render("T", Content{Text: "x"}, long); !errors.As(err, &de) {
+		t.Errorf("data of MaxDataLen+1 characters: %v", err)
+	}
+}
+
+func TestSyntaxErrors(t *testing.T) {
+	for _, tpl := range []string{
+		"{{#if a}}x", "{{/if}}", "{{name", "{{#each}}x{{/each}}", "{{#if a b}}x{{/if}}",
+		"{{helper a}}", "{{#each (lookup a b)}}{{/each}}", "{{> missing}}", "{{#*inline \"p\"}}x",
+		"x{{/inline}}", "{{#*inline \"p\"}}a{{/inline}}{{#*inline \"p\"}}b{{/inline}}", "{{> (dyn)}}",
+		"{{#*inline \"p\"}}{{#*inline \"q\"}}{{/inline}}{{/inline}}", "{{#foo}}x{{/bar}}",
+	} {
+		err := Validate(Content{HTML: tpl})
+		var se *SyntaxError
+		if !errors.As(err, &se) || se.Part != "Html" {
+			t.Errorf("%q: got %v, want *SyntaxError in Html", tpl, err)
+		}
+		_, err = Render("T", Content{HTML: tpl}, `{"a":1}`)
+		var re *RenderError
+		if !errors.As(err, &re) {
+			t.Errorf("%q: Render got %v, want *RenderError", tpl, err)
+		}
+	}
+	if err := Validate(Content{Subject: "{{a}}", Text: "{{#each xs}}{{this}}{{/each}}", HTML: "{{#*inline \"p\"}}x{{/inline}}{{> p}}"}); err != nil {
+		t.Errorf("valid content: %v", err)
+	}
+}
+
+func TestRenderLarge(t *testing.T) {
+	// A 500 KB template renders whole.
+	unit := "<p>Hello {{name}}, here is line {{n}} — ünïcode.</p>\n"
+	tpl := strings.Repeat(unit, MaxSize/len(unit))
+	start := time.Now()
+	got, err := Render("T", Content{HTML: tpl}, `{"name":"Jo","n":7}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Repeat("<p>Hello Jo, here is line 7 — ünïcode.</p>\n", MaxSize/len(unit))
+	if got.HTML != want {
+		t.Fatal("500 KB template rendered wrong")
+	}
+	t.Logf("500 KB template rendered in %v", time.Since(start))
+	start = time.Now()
+	if again, err := Render("T", Content{HTML: tpl}, `{"name":"Jo","n":7}`); err != nil || again.HTML != want {
+		t.Fatalf("second render: %v", err)
+	}
+	t.Logf("500 KB template rendered again (parse cached) in %v", time.Since(start))
+}
+
+func TestRenderLimits(t *testing.T) {
+	big := `{"xs":[` + strings.TrimSuffix(strings.Repeat(`"`+strings.Repeat("x", 100)+`",`, 2000), ",") + `]}`
+	// nested loops over 2000 items each: 2000^3 steps, no output
+	deep := "{{#each xs}}{{#each ../xs}}{{#each ../../xs}}"
+	for _, c := range []struct{ name, tpl, data, msg string }{
+		{"output size", "{{#each xs}}{{#each ../xs}}{{this}}{{/each}}{{/each}}", big, "larger than"},
+		{"steps", deep + "{{/each}}{{/each}}{{/each}}", big, "steps"},
+		{"recursive partial", "{{#*inline \"p\"}}{{> p}}{{/inline}}{{> p}}", `{}`, "nests"},
+		{"deep blocks", strings.Repeat("{{#with a}}", 100) + strings.Repeat("{{/with}}", 100), `{"a":{"a":1}}`, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := Render("T", Content{HTML: c.tpl}, c.data)
+			var re *RenderError
+			if c.msg == "" {
+				// with pushes no deeper than the data: a's a is 1, whose
+				// a is absent, so the third with renders nothing.
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.As(err, &re) || !strings.Contains(re.Message, c.msg) {
+				t.Fatalf("got %v, want *RenderError containing %q", err, c.msg)
+			}
+			t.Logf("%s: failed in %v", c.name, time.Since(start))
+		})
+	}
+	deepTpl := strings.Repeat("{{#if a}}", MaxDepth+1) + strings.Repeat("{{/if}}", MaxDepth+1)
+	var re *RenderError
+	if _, err := Render("T", Content{HTML: deepTpl}, `{"a":1}`); !errors.As(err, &re) {
+		t.Fatalf("blocks nested %d deep: %v", MaxDepth+1, err)
+	}
+}
+
+func FuzzRender(f *testing.F) {
+	f.Add("Hello {{name}}", `{"name":"x"}`)
+	f.Add("{{#each xs}}{{@index}}{{this}}{{else}}none{{/each}}", `{"xs":[1,2]}`)
+	f.Add("{{#*inline \"p\"}}{{a.b}}{{/inline}}{{#if a}}{{> p}}{{/if}}", `{"a":{"b":null}}`)
+	f.Add("{{#with o}}{{#each this}}{{@key}}{{/each}}{{/with}}", `{"o":{"k":[]}}`)
+	f.Add("{{> p x=1}}{{#*inline 'p'}}{{x}}{{/inline}}", `{}`)
+	f.Fuzz(func(t *testing.T, tpl, data string) {
+		if len(tpl) > MaxSize {
+			return
+		}
+		got, err := Render("F", Content{Subject: tpl, HTML: tpl}, data)
+		if err != nil {
+			var re *RenderError
+			var de *DataError
+			if !errors.As(err, &re) && !errors.As(err, &de) {
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+			return
+		}
+		if got.Subject != got.HTML {
+			t.Fatalf("same template rendered differently: %q vs %q", got.Subject, got.HTML)
+		}
+		if len(got.Subject)+len(got.HTML) > MaxRenderedSize {
+			t.Fatalf("output %d bytes", len(got.HTML))
+		}
+		if verr := Validate(Content{HTML: tpl}); verr != nil {
+			t.Fatalf("rendered but Validate says %v", verr)
+		}
+	})
+}
