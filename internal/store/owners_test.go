@@ -62,6 +62,11 @@ var owners = map[string]string{
 	"identity_policies": "internal/identity",
 	"identity_tags":     "internal/identity",
 	"identity_settings": "internal/identity",
+
+	// Issue 17.
+	"contact_lists":             "internal/contacts",
+	"contacts":                  "internal/contacts",
+	"contact_topic_preferences": "internal/contacts",
 }
 
 // tableRef finds the table an SQL statement names after one of its
