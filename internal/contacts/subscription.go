@@ -122,14 +122,43 @@ func (u *Unsubscriber) OneClick(ctx context.Context, t Token, source string) (bo
 	return u.Apply(ctx, t, source, oneClick(t))
 }
 
-// OneClickTx is OneClick in the caller's transaction (inbound's mailto:,
-// which stores its audit row with it). The list is read before, outside tx.
-func (u *Unsubscriber) OneClickTx(ctx context.Context, tx *sql.Tx, t Token, source string) (bool, error) {
-	l, err := u.list(ctx, t)
+// MailtoValid reports whether token — the local part of a
+// List-Unsubscribe mailto: address after MailtoPrefix — verifies (inbound
+// accepts the RCPT then).
+func (u *Unsubscriber) MailtoValid(token string) bool {
+	_, err := u.Parse(token)
+	return err == nil
+}
+
+// PrepareMailto readies the mailto: unsubscribe of token (OneClick's
+// rules, source SourceHeader: the mailto: is the List-Unsubscribe
+// header's): it verifies token and reads its list, outside any
+// transaction, and returns the account and message ID it names and apply,
+// which makes the change and records the event in the caller's
+// transaction and reports whether anything changed. apply is nil when the
+// list or topic no longer exists (nothing to do). Errors: ErrBadToken, the
+// store's.
+func (u *Unsubscriber) PrepareMailto(ctx context.Context, token string) (account, messageID string, apply func(*sql.Tx) (bool, error), err error) {
+	t, err := u.Parse(token)
 	if err != nil {
-		return false, err
+		return "", "", nil, err
 	}
-	return u.applyTx(tx, l, t, source, oneClick(t))
+	l, err := u.list(ctx, t)
+	if errors.Is(err, ErrGone) {
+		return t.Account, t.MessageID, nil, nil
+	}
+	if err != nil {
+		return "", "", nil, err
+	}
+	return t.Account, t.MessageID, func(tx *sql.Tx) (bool, error) {
+		// A one-click change always differs for a contact it creates, so
+		// nothing needs undoing when it changes nothing.
+		changed, err := u.applyTx(tx, l, t, SourceHeader, oneClick(t))
+		if errors.Is(err, ErrGone) {
+			return false, nil
+		}
+		return changed, err
+	}, nil
 }
 
 func oneClick(t Token) func(*Contact) {
