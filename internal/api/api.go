@@ -25,6 +25,7 @@ import (
 	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/admission"
 	"github.com/petrelmail/petrel/internal/configset"
+	"github.com/petrelmail/petrel/internal/contacts"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/importjob"
@@ -86,6 +87,9 @@ type Server struct {
 	// identity and follows its links (GET /verify-email/{token},
 	// verification.go); nil sends none and serves no links.
 	AddressVerifier *identity.AddressVerifier
+	// Unsubscribe applies list-management unsubscribes and serves their
+	// page (/unsubscribe/{token}, unsubscribe.go); nil serves no links.
+	Unsubscribe *contacts.Unsubscriber
 
 	// Region is the one region credential scopes must name (SES endpoints
 	// are regional); "" accepts any.
@@ -204,6 +208,7 @@ func (s *Server) Handler() http.Handler {
 	route("SendCustomVerificationEmail", "POST /v2/email/outbound-custom-verification-emails", MaxSmallBody, s.sendCustomVerificationEmail)
 	// The links of verification emails: unauthenticated, the token is the secret.
 	mux.HandleFunc("GET "+identity.LinkPath+"{token}", s.verifyEmailLink)
+	mux.HandleFunc(contacts.UnsubscribePath+"{token}", s.unsubscribe)
 	if s.SNS != nil {
 		mux.Handle("POST /{$}", s.SNS)
 		mux.Handle("GET /{$}", s.SNS)

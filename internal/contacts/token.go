@@ -26,9 +26,9 @@ const (
 	maxTokenField = 320
 	// MaxTokenLen bounds an encoded token: five fields of maxTokenField
 	// bytes, their lengths, the version and the MAC, in base32.
-	MaxTokenLen = (1+5*(2+maxTokenField)+tokenMACLen)*8/5 + 1
-	tokenVersion  = 1
-	tokenMACLen   = 16 // bytes: HMAC-SHA256 truncated to 128 bits
+	MaxTokenLen  = (1+5*(2+maxTokenField)+tokenMACLen)*8/5 + 1
+	tokenVersion = 1
+	tokenMACLen  = 16 // bytes: HMAC-SHA256 truncated to 128 bits
 	// message-ID encodings inside the payload
 	midNone   = 0 // no message
 	midSES    = 1 // SES shape (event.NewID): 6 bytes of ms, 16 of UUID

@@ -373,11 +373,15 @@ func (d *Daemon) build(ctx context.Context) error {
 	if err := RecordIdentitySettings(ctx, svc.Identities, cfg, d.addrVerifier.PublicURL, nodeID, time.Now()); err != nil {
 		return fmt.Errorf("recording the identity settings: %w", err)
 	}
+	// List-Unsubscribe links and mailto: addresses (tokens keyed from the
+	// VERP secret, like feedback tokens).
+	unsub := &contacts.Unsubscriber{Contacts: contacts.New(svc.DB, nil), DB: svc.DB, Events: svc.Events,
+		Key: contacts.TokenKey([]byte(verpKey))}
 	apiSrv := &api.Server{Accounts: svc.Accounts, Identities: svc.Identities, ConfigSets: svc.ConfigSets, Sender: sender, Events: svc.Events,
 		Spool: svc.Spool, Suppression: supp, ImportJobs: d.imports, Quota: d.quota, Stats: svc.Stats, Log: d.log.With("component", "api"),
 		Topics: topics, URLs: guard, SNS: topics.Handler(), Metrics: d.metrics, Reputation: svc.Reputation,
 		Region: cfg.Region, Budget: d.budget, BodyTimeout: time.Duration(cfg.HTTPHeaderTimeout), MinBodyRate: int64(cfg.HTTPMinBodyRate),
-		AddressVerifier: d.addrVerifier}
+		AddressVerifier: d.addrVerifier, Unsubscribe: unsub}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", d.readyz)
@@ -431,7 +435,7 @@ func (d *Daemon) build(ctx context.Context) error {
 		d.inbound = &inbound.Backend{DB: svc.DB, Batch: d.batch, Spool: svc.Spool, Events: svc.Events, Rules: d.rules,
 			Domain: returnDomain, Mailboxes: mailboxes, VERPSecret: []byte(verpKey), FeedbackKey: feedbackKey,
 			MaxSize: cfg.InboundMaxSize, MessagesPerMinute: cfg.InboundMessagesPerMinute, BodyBudget: cfg.InboundBodyBudget,
-			Memory: d.budget, Log: inLog, Suppression: supp, ConfigSets: svc.ConfigSets}
+			Memory: d.budget, Log: inLog, Suppression: supp, ConfigSets: svc.ConfigSets, Unsubscribes: unsub}
 		d.inSrv = inbound.NewServer(d.inbound, cfg.Hostname)
 		d.inSrv.ErrorLog = &serverLog{log: inLog}
 		l, err := net.Listen("tcp", cfg.Inbound)

@@ -59,7 +59,7 @@ var allowed = map[string][]string{
 	"suppression": {"store", "address", "event", "bounce"},
 	"configset":   {"store", "suppression"},
 	"importjob":   {"store", "suppression", "address", "contacts"},
-	"contacts":    {"store", "address"},
+	"contacts":    {"store", "address", "event"},
 	"queue":       {"store", "address"},
 	"metrics":     {"event", "queue", "bounce"},
 	"quota":       {"store"},

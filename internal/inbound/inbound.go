@@ -13,7 +13,9 @@
 //  3. RCPT: accept only valid VERP addresses (the MAC must verify; at the
 //     return-path domain or at any other, such as an identity's custom MAIL
 //     FROM domain) and the configured feedback mailboxes (postmaster, abuse,
-//     fbl) at the return domain. Anything else is refused, so Petrel is
+//     fbl) at the return domain, and (with Unsubscribes set) the
+//     List-Unsubscribe mailto: addresses u-TOKEN@ (any domain, like VERP)
+//     whose token verifies. Anything else is refused, so Petrel is
 //     neither an open relay nor a backscatter source.
 //  4. DATA: at most MaxSize bytes (552 5.3.4 beyond), lines of any length
 //     within it (MTAs return originals as they got them, RFC 5321
@@ -42,6 +44,13 @@
 //     dropped (row and parsed report kept) to stay within it; the parsed
 //     report is stored in at most maxStoredReport bytes. So no mail, not
 //     even mail carrying a real token, can fill the disk.
+//
+// Mail to an unsubscribe address is not parsed: its arrival is the
+// request (RFC 2369 mailto:). In one transaction the contact is
+// unsubscribed, with its Subscription event, and a row is stored for audit
+// (state StateUnsubscribe: sender, recipients, the message it came from,
+// whether it changed anything) without the body, so such mail takes no
+// body budget. Its other recipients, if any, are handled as above.
 //
 // Stored mail is deleted after the retention period by package retention
 // (Store.PruneBefore), or by the operator (petrel inbound purge).
@@ -82,7 +91,11 @@ const (
 	StateUnattributed = "unattributed" // a report Petrel could not tie to a message it sent
 	StateIgnored      = "ignored"      // not a report (or a success DSN): nothing to record
 	StateDuplicate    = "duplicate"    // the same bytes arrived before; events were recorded then
+	StateUnsubscribe  = "unsubscribe"  // a List-Unsubscribe mailto: request (body not stored)
 )
+
+// KindUnsubscribe is the kind of a stored mailto: unsubscribe request.
+const KindUnsubscribe = "unsubscribe"
 
 // DefaultMaxSize is the default size limit of one message (bytes). Parse
 // reads the first 1 MiB of a report, where the explanation, the status
@@ -126,6 +139,10 @@ type Backend struct {
 	// ConfigSets gives Suppression the override of the original message's
 	// configuration set; nil: no overrides.
 	ConfigSets *configset.Service
+	// Unsubscribes applies the List-Unsubscribe mailto: requests sent to
+	// UnsubscribePrefix+TOKEN@ (contacts.Unsubscriber); nil: such
+	// addresses are refused like any other.
+	Unsubscribes Unsubscribes
 	// BaseContext returns the context sessions' contexts derive from; its
 	// cancellation (shutdown) cancels their work in flight. nil:
 	// context.Background.
@@ -139,6 +156,25 @@ type Backend struct {
 }
 
 var _ smtp.Backend = (*Backend)(nil)
+
+// UnsubscribePrefix starts the local part of a List-Unsubscribe mailto:
+// address (contacts.MailtoPrefix), matched without regard to case.
+const UnsubscribePrefix = "u-"
+
+// Unsubscribes applies mailto: unsubscribes; the daemon fills it with
+// contacts.Unsubscriber (inbound does not import contacts).
+type Unsubscribes interface {
+	// MailtoValid reports whether token (the local part after
+	// UnsubscribePrefix) verifies.
+	MailtoValid(token string) bool
+	// PrepareMailto verifies token and reads what its unsubscribe needs,
+	// outside any transaction, and returns the account and message it
+	// names and apply, which unsubscribes the contact (recording its
+	// Subscription event) in the caller's transaction and reports whether
+	// anything changed; apply is nil when the contact list no longer
+	// exists.
+	PrepareMailto(ctx context.Context, token string) (account, messageID string, apply func(*sql.Tx) (bool, error), err error)
+}
 
 // NewServer returns the inbound SMTP server.
 func NewServer(be *Backend, hostname string) *smtp.Server {
@@ -185,8 +221,9 @@ func (b *Backend) now() time.Time {
 }
 
 // Rcpt is an accepted recipient: a VERP address names the message and the
-// index of the recipient; a feedback mailbox names neither.
-type Rcpt struct{ Addr, MessageID, Index string }
+// index of the recipient; a feedback mailbox names neither; an
+// unsubscribe address carries its Unsubscribe token.
+type Rcpt struct{ Addr, MessageID, Index, Unsubscribe string }
 
 type session struct {
 	b      *Backend
@@ -213,7 +250,9 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	return nil
 }
 
-// Rcpt accepts a VERP address whose MAC verifies, at any domain, and the
+// Rcpt accepts a VERP address whose MAC verifies, at any domain, a
+// List-Unsubscribe address u-TOKEN whose token verifies (Unsubscribes), at
+// any domain for the same reason, and the
 // feedback mailboxes at the return-path domain; anything else is refused
 // (550 5.1.1 at the return-path domain, 550 5.7.1 Relaying denied
 // elsewhere).
@@ -230,6 +269,11 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	local, domain, _ := strings.Cut(to, "@")
 	if id, idx, err := bounce.ParseReturnPath(to, s.b.VERPSecret); err == nil {
 		s.rcpts = append(s.rcpts, Rcpt{Addr: to, MessageID: id, Index: idx})
+		return nil
+	}
+	if len(local) > len(UnsubscribePrefix) && strings.EqualFold(local[:len(UnsubscribePrefix)], UnsubscribePrefix) &&
+		s.b.Unsubscribes != nil && s.b.Unsubscribes.MailtoValid(local[len(UnsubscribePrefix):]) {
+		s.rcpts = append(s.rcpts, Rcpt{Addr: to, Unsubscribe: local[len(UnsubscribePrefix):]})
 		return nil
 	}
 	if !strings.EqualFold(domain, s.b.Domain) {
@@ -261,11 +305,79 @@ func (s *session) Data(r io.Reader) error {
 	if s.ctx.Err() != nil { // shutting down (the upload may have been cut short): nothing stored, the sender retries
 		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Service shutting down, closing connection"}
 	}
-	if _, err := s.b.Receive(s.ctx, s.from, s.rcpts, body); err != nil {
+	var unsubs, others []Rcpt
+	for _, r := range s.rcpts {
+		if r.Unsubscribe != "" {
+			unsubs = append(unsubs, r)
+		} else {
+			others = append(others, r)
+		}
+	}
+	if len(unsubs) > 0 {
+		if _, err := s.b.Unsubscribe(s.ctx, s.from, unsubs); err != nil {
+			s.b.Log.Error("applying a mailto: unsubscribe", "err", err)
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary local problem"}
+		}
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	if _, err := s.b.Receive(s.ctx, s.from, others, body); err != nil {
 		s.b.Log.Error("storing inbound message", "err", err)
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary local problem"}
 	}
 	return nil
+}
+
+// Unsubscribe applies the List-Unsubscribe mailto: requests of one
+// message (rcpts: unsubscribe addresses, each with its token) and stores,
+// in the same transaction, one audit row per request (StateUnsubscribe,
+// kind KindUnsubscribe, no body; report {"changed":bool} or
+// {"gone":true} when the list no longer exists). It returns how many
+// changed a contact; a repeat changes nothing.
+func (b *Backend) Unsubscribe(ctx context.Context, mailFrom string, rcpts []Rcpt) (int, error) {
+	type prepared struct {
+		rcpt               Rcpt
+		account, messageID string
+		apply              func(*sql.Tx) (bool, error)
+	}
+	var ps []prepared
+	for _, r := range rcpts {
+		account, id, apply, err := b.Unsubscribes.PrepareMailto(ctx, r.Unsubscribe)
+		if err != nil {
+			return 0, err
+		}
+		ps = append(ps, prepared{r, account, id, apply})
+	}
+	now := b.now()
+	st := NewStore(b.DB)
+	var changed int
+	err := b.Batch.Do(ctx, func(tx *sql.Tx) error {
+		changed = 0
+		for _, p := range ps {
+			report := `{"gone":true}`
+			if p.apply != nil {
+				ok, err := p.apply(tx)
+				if err != nil {
+					return err
+				}
+				report = fmt.Sprintf(`{"changed":%t}`, ok)
+				if ok {
+					changed++
+				}
+			}
+			if err := st.insertTx(tx, row{received: now, mailFrom: mailFrom, rcpt: p.rcpt.Addr, messageID: p.messageID,
+				body: []byte{}, kind: KindUnsubscribe, state: StateUnsubscribe, account: p.account, report: report}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	b.Log.Info("inbound unsubscribe", "requests", len(ps), "changed", changed)
+	return changed, nil
 }
 
 func (s *session) Reset()        { s.from, s.rcpts = "", nil }

@@ -1,0 +1,215 @@
+package api
+
+// The public unsubscribe endpoints of list management
+// (../shared/spec/ses.md §11.4), on the API listener without SigV4 — the
+// token in the path is the capability (contacts.Token):
+//
+//	POST /unsubscribe/{token}  body List-Unsubscribe=One-Click  RFC 8058 one-click: applied at once, 200
+//	GET  /unsubscribe/{token}                                   the preferences page; changes nothing
+//	POST /unsubscribe/{token}  body action=save&…               the page's form: applied, page again
+//
+// GET and HEAD never change anything (mail scanners and link previews fetch
+// links). The page's form posts back to the same URL: a forged cross-site
+// post would need the token, which is the secret itself, so no separate
+// CSRF token is needed.
+
+import (
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/petrelmail/petrel/internal/contacts"
+)
+
+// MaxUnsubscribeBody bounds the body of a POST to /unsubscribe/{token}:
+// the one-click body is 26 bytes, the page's form for 20 topics well under
+// this.
+const MaxUnsubscribeBody = 16 << 10
+
+// unsubscribePageCSP allows the page's own form and inline style only.
+const unsubscribePageCSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+// unsubscribe serves /unsubscribe/{token} (see the file comment). Answers:
+// 200 (page, or one-click done, or no change), 404 for a token that does
+// not verify (a page without detail), 410 when its list or topic was
+// deleted (nothing changed), 400 for a POST that is neither one-click nor
+// the page's form, 405 for other methods, 413 over MaxUnsubscribeBody, 429
+// over the per-IP link rate (LinkRate), 503 when it could not be recorded.
+func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", unsubscribePageCSP)
+	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+	switch {
+	case r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodPost:
+		h.Set("Allow", "GET, HEAD, POST")
+		linkPage(w, http.StatusMethodNotAllowed, "Method not allowed", "Open the link in a browser.")
+		return
+	case !s.links.allow(ip):
+		h.Set("Retry-After", "1")
+		linkPage(w, http.StatusTooManyRequests, "Too many requests", "Too many requests from your address; wait a moment and reload the page.")
+		return
+	case r.Method != http.MethodPost && r.ContentLength != 0:
+		h.Set("Connection", "close")
+		linkPage(w, http.StatusBadRequest, "Bad request", "This link takes no request body.")
+		return
+	case r.ContentLength > MaxUnsubscribeBody:
+		h.Set("Connection", "close")
+		linkPage(w, http.StatusRequestEntityTooLarge, "Bad request", "The request is too large.")
+		return
+	case s.Unsubscribe == nil:
+		http.NotFound(w, r)
+		return
+	}
+	tok, err := s.Unsubscribe.Parse(r.PathValue("token"))
+	if err != nil {
+		linkPage(w, http.StatusNotFound, "Link not found", "This unsubscribe link is not valid. Check that the whole link was copied.")
+		return
+	}
+	switch r.Method {
+	case http.MethodHead:
+		return
+	case http.MethodGet:
+		s.unsubscribePage(w, r, tok, "")
+		return
+	}
+	form, err := readForm(r)
+	if err != nil {
+		h.Set("Connection", "close")
+		linkPage(w, http.StatusBadRequest, "Bad request", "The request could not be read.")
+		return
+	}
+	switch {
+	case form.Get("List-Unsubscribe") == "One-Click":
+		_, err := s.Unsubscribe.OneClick(r.Context(), tok, contacts.SourceHeader)
+		if s.unsubscribeFailed(w, err) {
+			return
+		}
+		// RFC 8058 §3.1: no confirmation, no redirect; a tiny body.
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "Unsubscribed.")
+	case form.Get("action") == "save":
+		p := contacts.Preferences{UnsubscribeAll: form.Get("unsubscribeAll") != ""}
+		for k, v := range form {
+			name, ok := strings.CutPrefix(k, "topic:")
+			if !ok || len(v) != 1 {
+				continue
+			}
+			switch contacts.SubscriptionStatus(v[0]) {
+			case contacts.OptIn, contacts.OptOut:
+				p.Topics = append(p.Topics, contacts.TopicPreference{Topic: name, Status: contacts.SubscriptionStatus(v[0])})
+			}
+		}
+		changed, err := s.Unsubscribe.SetPreferences(r.Context(), tok, p, contacts.SourceLink)
+		if s.unsubscribeFailed(w, err) {
+			return
+		}
+		note := "Your preferences were already as chosen; nothing changed."
+		if changed {
+			note = "Your preferences have been saved."
+		}
+		s.unsubscribePage(w, r, tok, note)
+	default:
+		linkPage(w, http.StatusBadRequest, "Bad request", "Nothing to do: the request is neither a one-click unsubscribe nor the preferences form.")
+	}
+}
+
+// readForm reads a POST's form, at most MaxUnsubscribeBody bytes:
+// multipart/form-data or, whatever else the Content-Type says,
+// application/x-www-form-urlencoded (RFC 8058 §3.1 allows both for the
+// one-click POST; some senders label it otherwise).
+func readForm(r *http.Request) (url.Values, error) {
+	r.Body = http.MaxBytesReader(nil, r.Body, MaxUnsubscribeBody)
+	ct := r.Header.Get("Content-Type")
+	if strings.HasPrefix(strings.ToLower(ct), "multipart/form-data") {
+		if err := r.ParseMultipartForm(MaxUnsubscribeBody); err != nil {
+			return nil, err
+		}
+		return r.PostForm, nil
+	}
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	return url.ParseQuery(string(b))
+}
+
+// unsubscribeFailed writes the page for err (nil: nothing) and reports
+// whether it did.
+func (s *Server) unsubscribeFailed(w http.ResponseWriter, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, contacts.ErrGone):
+		linkPage(w, http.StatusGone, "List no longer exists",
+			"The mailing list (or topic) this link was for no longer exists, so there is nothing to unsubscribe from. Nothing was changed.")
+	default:
+		s.Log.Error("applying an unsubscribe", "err", err)
+		w.Header().Set("Retry-After", "1")
+		linkPage(w, http.StatusServiceUnavailable, "Try again", "Your request could not be recorded; try again in a moment.")
+	}
+	return true
+}
+
+// unsubscribePage writes the preferences page of tok: the list's name and
+// description, one OPT_IN/OPT_OUT radio pair per topic (its display name
+// and description), an "unsubscribe from all" box, and note (a result
+// line, "" for none). Every text is escaped: list and topic names come
+// from the tenant, the address from the token.
+func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request, tok contacts.Token, note string) {
+	l, p, err := s.Unsubscribe.State(r.Context(), tok)
+	if s.unsubscribeFailed(w, err) {
+		return
+	}
+	e := html.EscapeString
+	var b strings.Builder
+	fmt.Fprintf(&b, "<!doctype html>\n<html><head><meta charset=\"utf-8\"><meta name=\"robots\" content=\"noindex\">"+
+		"<title>Subscription preferences</title></head>\n<body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\">\n"+
+		"<h1>Subscription preferences</h1>\n<p>For <b>%s</b> on the list <b>%s</b>.</p>\n", e(tok.Email), e(l.Name))
+	if l.Description != "" {
+		fmt.Fprintf(&b, "<p>%s</p>\n", e(l.Description))
+	}
+	if note != "" {
+		fmt.Fprintf(&b, "<p role=\"status\"><i>%s</i></p>\n", e(note))
+	}
+	b.WriteString("<form method=\"post\">\n<input type=\"hidden\" name=\"action\" value=\"save\">\n")
+	for i, tp := range p.Topics {
+		name := tp.Topic
+		display, desc := name, ""
+		for _, t := range l.Topics {
+			if t.Name == name {
+				if t.DisplayName != "" {
+					display = t.DisplayName
+				}
+				desc = t.Description
+			}
+		}
+		in, out := " checked", ""
+		if tp.Status == contacts.OptOut {
+			in, out = "", " checked"
+		}
+		fmt.Fprintf(&b, "<fieldset><legend>%s</legend>", e(display))
+		if desc != "" {
+			fmt.Fprintf(&b, "<p>%s</p>", e(desc))
+		}
+		fmt.Fprintf(&b, "<label><input type=\"radio\" id=\"t%d-in\" name=\"topic:%s\" value=\"OPT_IN\"%s> Subscribed</label> "+
+			"<label><input type=\"radio\" id=\"t%d-out\" name=\"topic:%s\" value=\"OPT_OUT\"%s> Unsubscribed</label></fieldset>\n",
+			i, e(name), in, i, e(name), out)
+	}
+	all := ""
+	if p.UnsubscribeAll {
+		all = " checked"
+	}
+	fmt.Fprintf(&b, "<p><label><input type=\"checkbox\" name=\"unsubscribeAll\" value=\"1\"%s> Unsubscribe from all email of this list</label></p>\n"+
+		"<p><button type=\"submit\">Save preferences</button></p>\n</form>\n</body></html>\n", all)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, b.String())
+}

@@ -1,0 +1,223 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+
+	"github.com/petrelmail/petrel/internal/contacts"
+	"github.com/petrelmail/petrel/internal/event"
+	"github.com/petrelmail/petrel/internal/store"
+)
+
+var unsubTestKey = contacts.TokenKey([]byte("test-verp-secret"))
+
+// unsubRequest sends method to url with body (form-urlencoded unless ct
+// says otherwise) and returns the status and body.
+func unsubRequest(t *testing.T, method, url, ct, body string) (int, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		if ct == "" {
+			ct = "application/x-www-form-urlencoded"
+		}
+		req.Header.Set("Content-Type", ct)
+	}
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" && resp.StatusCode != http.StatusNotFound {
+		t.Errorf("%s %s: Cache-Control %q", method, url, cc)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// TestUnsubscribeEndpoints drives /unsubscribe/{token} through the real
+// handler and store: a message is sent, its recipient's token used.
+//   - GET and HEAD show the page (names escaped) and change nothing;
+//   - one-click (RFC 8058) opts the contact out of exactly the token's
+//     topic and records one Subscription event on the message; a repeat
+//     is 200 and records nothing; multipart one-click works too;
+//   - an altered or foreign token is 404 and changes nothing;
+//   - the page's form applies the chosen preferences (source UnsubscribeLink);
+//   - a body that is neither is 400, a large one 413, PUT 405, GET with a body 400;
+//   - once the list is deleted, the link answers 410 and creates nothing.
+func TestUnsubscribeEndpoints(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			srv, s, tenants, db := startAPIOn(t, backend, 256<<20, "acme")
+			ctx := t.Context()
+			cs := contacts.New(db, nil)
+			s.Unsubscribe = &contacts.Unsubscriber{Contacts: cs, DB: db, Events: s.Events, Key: unsubTestKey}
+			if err := cs.CreateList(ctx, "acme", contacts.List{Name: "news", Description: "Our <b>news</b> & more", Topics: []contacts.Topic{
+				{Name: "sports", DisplayName: `Sports <script>alert("x")</script>`, Description: "Games & scores", DefaultSubscriptionStatus: contacts.OptIn},
+				{Name: "weather", DisplayName: "Weather", DefaultSubscriptionStatus: contacts.OptIn}}}); err != nil {
+				t.Fatal(err)
+			}
+			out, err := sesClient(srv.URL, tenants["acme"], 1).SendEmail(ctx, &sesv2.SendEmailInput{FromEmailAddress: aws.String("me@acme.example"),
+				Destination: &types.Destination{ToAddresses: []string{"jane@far.test"}},
+				Content: &types.EmailContent{Simple: &types.Message{Subject: &types.Content{Data: aws.String("s")},
+					Body: &types.Body{Text: &types.Content{Data: aws.String("b")}}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgID := *out.MessageId
+			tok := contacts.Token{Account: "acme", List: "news", Topic: "sports", Email: "jane@far.test", MessageID: msgID}
+			link := contacts.PageURL(tok, unsubTestKey, srv.URL)
+			subscriptionEvents := func() []event.Event {
+				t.Helper()
+				evs, err := s.Events.List(ctx, event.Filter{Kind: event.Subscription})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return evs
+			}
+			contact := func(email string) (contacts.Contact, bool) {
+				t.Helper()
+				c, err := cs.GetContact(ctx, "acme", "news", email)
+				if errors.Is(err, contacts.ErrNotFound) {
+					return c, false
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c, true
+			}
+
+			// GET and HEAD: the page, nothing changed.
+			st, page := unsubRequest(t, http.MethodGet, link, "", "")
+			if st != http.StatusOK || !strings.Contains(page, "Sports &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;") ||
+				strings.Contains(page, "<script>") || !strings.Contains(page, "Our &lt;b&gt;news&lt;/b&gt; &amp; more") ||
+				!strings.Contains(page, `name="topic:sports" value="OPT_IN" checked`) || !strings.Contains(page, `name="unsubscribeAll"`) {
+				t.Fatalf("GET page: %d\n%s", st, page)
+			}
+			if st, _ := unsubRequest(t, http.MethodHead, link, "", ""); st != http.StatusOK {
+				t.Errorf("HEAD: %d", st)
+			}
+			if _, ok := contact("jane@far.test"); ok || len(subscriptionEvents()) != 0 {
+				t.Fatal("GET or HEAD changed something")
+			}
+
+			// Forged and altered tokens: 404, nothing changed.
+			sig := tok.Sign(unsubTestKey)
+			repl := "a"
+			if sig[20] == 'a' {
+				repl = "b"
+			}
+			altered := srv.URL + "/unsubscribe/" + sig[:20] + repl + sig[21:]
+			forged := contacts.PageURL(tok, contacts.TokenKey([]byte("another node")), srv.URL)
+			for _, u := range []string{altered, forged, srv.URL + "/unsubscribe/x"} {
+				if st, body := unsubRequest(t, http.MethodPost, u, "", "List-Unsubscribe=One-Click"); st != http.StatusNotFound || strings.Contains(body, "jane") {
+					t.Errorf("POST %s: %d %s", u, st, body)
+				}
+			}
+			if _, ok := contact("jane@far.test"); ok || len(subscriptionEvents()) != 0 {
+				t.Fatal("a bad token changed something")
+			}
+
+			// One-click: exactly the token's topic; a repeat is a no-op.
+			for i := range 2 {
+				if st, body := unsubRequest(t, http.MethodPost, link, "", "List-Unsubscribe=One-Click"); st != http.StatusOK || len(body) > 100 {
+					t.Fatalf("one-click #%d: %d %q", i+1, st, body)
+				}
+			}
+			c, ok := contact("jane@far.test")
+			if !ok || c.UnsubscribeAll || len(c.TopicPreferences) != 1 || c.TopicPreferences[0] != (contacts.TopicPreference{Topic: "sports", Status: contacts.OptOut}) {
+				t.Fatalf("contact after one-click: %+v", c)
+			}
+			evs := subscriptionEvents()
+			if len(evs) != 1 || evs[0].MessageID != msgID || evs[0].Account != "acme" {
+				t.Fatalf("events: %+v", evs)
+			}
+			var d event.SubscriptionDetail
+			if err := json.Unmarshal(evs[0].Detail, &d); err != nil || d.Source != "UnsubscribeHeader" || d.ContactList != "news" ||
+				d.NewTopicPreferences.TopicSubscriptionStatus[0] != (event.TopicSubscriptionStatus{TopicName: "sports", SubscriptionStatus: "OptOut"}) ||
+				d.OldTopicPreferences.TopicSubscriptionStatus[0].SubscriptionStatus != "OptIn" {
+				t.Errorf("detail %s (%v)", evs[0].Detail, err)
+			}
+
+			// Multipart one-click of a whole-list token.
+			whole := contacts.Token{Account: "acme", List: "news", Email: "bob@far.test", MessageID: msgID}
+			var mp bytes.Buffer
+			mw := multipart.NewWriter(&mp)
+			mw.WriteField("List-Unsubscribe", "One-Click")
+			mw.Close()
+			if st, _ := unsubRequest(t, http.MethodPost, contacts.PageURL(whole, unsubTestKey, srv.URL), mw.FormDataContentType(), mp.String()); st != http.StatusOK {
+				t.Fatalf("multipart one-click: %d", st)
+			}
+			if c, ok := contact("bob@far.test"); !ok || !c.UnsubscribeAll || len(c.TopicPreferences) != 0 {
+				t.Fatalf("bob: %+v %v", c, ok)
+			}
+
+			// The page's form.
+			st, page = unsubRequest(t, http.MethodPost, link, "", "action=save&topic%3Asports=OPT_IN&topic%3Aweather=OPT_OUT")
+			if st != http.StatusOK || !strings.Contains(page, "saved") || !strings.Contains(page, `name="topic:weather" value="OPT_OUT" checked`) {
+				t.Fatalf("form POST: %d\n%s", st, page)
+			}
+			c, _ = contact("jane@far.test")
+			if st, _ := c.Preference("sports"); st != contacts.OptIn {
+				t.Errorf("sports after form: %+v", c)
+			}
+			if st, _ := c.Preference("weather"); st != contacts.OptOut {
+				t.Errorf("weather after form: %+v", c)
+			}
+			evs = subscriptionEvents()
+			if len(evs) != 3 || !strings.Contains(string(evs[2].Detail), `"source":"UnsubscribeLink"`) {
+				t.Errorf("events after form: %d, %s", len(evs), evs[len(evs)-1].Detail)
+			}
+
+			// Refusals.
+			for _, c := range []struct {
+				method, body string
+				want         int
+			}{
+				{http.MethodPost, "hello=world", http.StatusBadRequest},
+				{http.MethodPost, "List-Unsubscribe=One-Click&x=" + strings.Repeat("a", MaxUnsubscribeBody), http.StatusRequestEntityTooLarge},
+				{http.MethodPut, "List-Unsubscribe=One-Click", http.StatusMethodNotAllowed},
+				{http.MethodDelete, "", http.StatusMethodNotAllowed},
+				{http.MethodGet, "List-Unsubscribe=One-Click", http.StatusBadRequest},
+			} {
+				if st, _ := unsubRequest(t, c.method, link, "", c.body); st != c.want {
+					t.Errorf("%s %q: %d, want %d", c.method, c.body[:min(len(c.body), 30)], st, c.want)
+				}
+			}
+			if n := len(subscriptionEvents()); n != 3 {
+				t.Errorf("refused requests recorded events: %d", n)
+			}
+
+			// The list is deleted: 410, nothing created.
+			if err := cs.DeleteList(ctx, "acme", "news"); err != nil {
+				t.Fatal(err)
+			}
+			carol := contacts.PageURL(contacts.Token{Account: "acme", List: "news", Email: "carol@far.test", MessageID: msgID}, unsubTestKey, srv.URL)
+			for _, m := range []string{http.MethodGet, http.MethodPost} {
+				if st, body := unsubRequest(t, m, carol, "", map[string]string{http.MethodPost: "List-Unsubscribe=One-Click"}[m]); st != http.StatusGone ||
+					!strings.Contains(body, "no longer exists") {
+					t.Errorf("%s after the list was deleted: %d %s", m, st, body)
+				}
+			}
+			if n := len(subscriptionEvents()); n != 3 {
+				t.Errorf("events after the list was deleted: %d", n)
+			}
+		})
+	}
+}

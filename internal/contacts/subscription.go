@@ -1,0 +1,292 @@
+package contacts
+
+// Applying unsubscribes and preference changes that arrive through a
+// message's links (../shared/spec/ses.md §11.4) or from the operator, each
+// effective change recorded as one SES Subscription event (§4.6).
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/petrelmail/petrel/internal/event"
+	"github.com/petrelmail/petrel/internal/store"
+)
+
+// Sources of Subscription events (the event's "source").
+const (
+	// SourceHeader: the List-Unsubscribe header — its one-click HTTPS POST
+	// (RFC 8058) or its mailto: (RFC 2369). SES's documented value.
+	SourceHeader = "UnsubscribeHeader"
+	// SourceLink: the preferences page the footer link
+	// ({{amazonSESUnsubscribeUrl}}) opens. SES does not document the value
+	// its page records; this one is inferred.
+	SourceLink = "UnsubscribeLink"
+	// SourceOperator: petrel contacts unsubscribe (Petrel's addition; SES
+	// has no such path).
+	SourceOperator = "Operator"
+)
+
+// ErrGone is a token whose contact list (or topic) no longer exists:
+// nothing is changed (the HTTP answer is 410 Gone).
+var ErrGone = errors.New("the contact list or topic of this link no longer exists")
+
+// Preferences are a contact's wishes for a whole list, as the preferences
+// page submits them: UnsubscribeAll, and a status for each topic named in
+// Topics (topics not named keep their preference).
+type Preferences struct {
+	UnsubscribeAll bool
+	Topics         []TopicPreference
+}
+
+// Unsubscriber applies unsubscribes: it verifies tokens (Key, from
+// TokenKey), changes the contact through Contacts.ApplyTx and records the
+// Subscription event in the same transaction of DB.
+type Unsubscriber struct {
+	Contacts *Service
+	DB       *store.DB
+	Events   *event.Log
+	Key      []byte
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+func (u *Unsubscriber) now() time.Time {
+	if u.Now != nil {
+		return u.Now()
+	}
+	return time.Now()
+}
+
+// Parse verifies a token (ParseToken with u.Key).
+func (u *Unsubscriber) Parse(token string) (Token, error) { return ParseToken(token, u.Key) }
+
+// State returns what t's preferences page shows: its list (topics with
+// display names) and the contact's current effective preferences (every
+// topic of the list, its own status else the topic's default; a
+// non-contact has the defaults). ErrGone when the list or the token's
+// topic no longer exists.
+func (u *Unsubscriber) State(ctx context.Context, t Token) (List, Preferences, error) {
+	l, err := u.list(ctx, t)
+	if err != nil {
+		return l, Preferences{}, err
+	}
+	c, err := u.Contacts.GetContact(ctx, t.Account, t.List, t.Email)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return l, Preferences{}, err
+	}
+	return l, effective(l, c), nil
+}
+
+func (u *Unsubscriber) list(ctx context.Context, t Token) (List, error) {
+	l, err := u.Contacts.GetList(ctx, t.Account, t.List)
+	if errors.Is(err, ErrNotFound) {
+		return l, ErrGone
+	}
+	if err != nil {
+		return l, err
+	}
+	if _, ok := l.Topic(t.Topic); t.Topic != "" && !ok {
+		return l, ErrGone
+	}
+	return l, nil
+}
+
+// effective is c's preferences over every topic of l, in l's order.
+func effective(l List, c Contact) Preferences {
+	p := Preferences{UnsubscribeAll: c.UnsubscribeAll}
+	for _, tp := range l.Topics {
+		st := tp.DefaultSubscriptionStatus
+		for _, cp := range c.TopicPreferences {
+			if cp.Topic == tp.Name {
+				st = cp.Status
+			}
+		}
+		p.Topics = append(p.Topics, TopicPreference{Topic: tp.Name, Status: st})
+	}
+	return p
+}
+
+// OneClick applies the List-Unsubscribe unsubscribe t names (RFC 8058
+// one-click, or the mailto:): with a topic, the contact opts out of it
+// (an explicit OPT_OUT, even where the topic's default is OPT_OUT, so a
+// later change of the default does not subscribe it again); without, it
+// unsubscribes from the whole list (UnsubscribeAll). A non-contact becomes
+// a contact with that preference. It reports whether anything changed (a
+// repeat changes nothing and records no event). ErrGone: list or topic
+// deleted, nothing changed.
+func (u *Unsubscriber) OneClick(ctx context.Context, t Token, source string) (bool, error) {
+	return u.Apply(ctx, t, source, oneClick(t))
+}
+
+// MailtoValid reports whether token — the local part of a
+// List-Unsubscribe mailto: address after MailtoPrefix — verifies (inbound
+// accepts the RCPT then).
+func (u *Unsubscriber) MailtoValid(token string) bool {
+	_, err := u.Parse(token)
+	return err == nil
+}
+
+// PrepareMailto readies the mailto: unsubscribe of token (OneClick's
+// rules, source SourceHeader: the mailto: is the List-Unsubscribe
+// header's): it verifies token and reads its list, outside any
+// transaction, and returns the account and message ID it names and apply,
+// which makes the change and records the event in the caller's
+// transaction and reports whether anything changed. apply is nil when the
+// list or topic no longer exists (nothing to do). Errors: ErrBadToken, the
+// store's.
+func (u *Unsubscriber) PrepareMailto(ctx context.Context, token string) (account, messageID string, apply func(*sql.Tx) (bool, error), err error) {
+	t, err := u.Parse(token)
+	if err != nil {
+		return "", "", nil, err
+	}
+	l, err := u.list(ctx, t)
+	if errors.Is(err, ErrGone) {
+		return t.Account, t.MessageID, nil, nil
+	}
+	if err != nil {
+		return "", "", nil, err
+	}
+	return t.Account, t.MessageID, func(tx *sql.Tx) (bool, error) {
+		// A one-click change always differs for a contact it creates, so
+		// nothing needs undoing when it changes nothing.
+		changed, err := u.applyTx(tx, l, t, SourceHeader, oneClick(t))
+		if errors.Is(err, ErrGone) {
+			return false, nil
+		}
+		return changed, err
+	}, nil
+}
+
+func oneClick(t Token) func(*Contact) {
+	return func(c *Contact) {
+		if t.Topic == "" {
+			c.UnsubscribeAll = true
+			return
+		}
+		setPreference(c, t.Topic, OptOut)
+	}
+}
+
+// SetPreferences applies what the preferences page submitted for t's
+// contact: p.UnsubscribeAll, and each topic of p.Topics that the list has
+// and whose effective status (own, else the topic's default) differs (so
+// a page saved unchanged stores nothing). It reports whether anything
+// changed.
+func (u *Unsubscriber) SetPreferences(ctx context.Context, t Token, p Preferences, source string) (bool, error) {
+	l, err := u.list(ctx, t)
+	if err != nil {
+		return false, err
+	}
+	return u.apply(ctx, l, t, source, func(c *Contact) {
+		cur := effective(l, *c)
+		c.UnsubscribeAll = p.UnsubscribeAll
+		for _, tp := range p.Topics {
+			if i := slices.IndexFunc(cur.Topics, func(e TopicPreference) bool { return e.Topic == tp.Topic }); i >= 0 && cur.Topics[i].Status != tp.Status {
+				setPreference(c, tp.Topic, tp.Status)
+			}
+		}
+	})
+}
+
+// Apply changes t's contact by change (creating the contact when absent)
+// in one transaction and, when the stored contact changed (or was
+// created with a preference), records one Subscription event on
+// t.MessageID (recipient: the contact's address) from source, with the
+// contact's effective preferences — every topic of the list, its own
+// status else the topic's default — before and after. When nothing
+// changed nothing is written (a contact that would have been created with
+// no preference is not) and it returns false. Preferences change leaves
+// for topics the list does not have are dropped. ErrGone when the list or
+// t's topic no longer exists.
+func (u *Unsubscriber) Apply(ctx context.Context, t Token, source string, change func(*Contact)) (bool, error) {
+	l, err := u.list(ctx, t)
+	if err != nil {
+		return false, err
+	}
+	return u.apply(ctx, l, t, source, change)
+}
+
+func (u *Unsubscriber) apply(ctx context.Context, l List, t Token, source string, change func(*Contact)) (bool, error) {
+	var changed bool
+	err := u.DB.Tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		changed, err = u.applyTx(tx, l, t, source, change)
+		if err == nil && !changed {
+			return errUnchanged // roll back the contact ApplyTx may have created
+		}
+		return err
+	})
+	if errors.Is(err, errUnchanged) {
+		return false, nil
+	}
+	return changed, err
+}
+
+var errUnchanged = errors.New("no change")
+
+func (u *Unsubscriber) applyTx(tx *sql.Tx, l List, t Token, source string, change func(*Contact)) (bool, error) {
+	before, after, _, err := u.Contacts.ApplyTx(tx, t.Account, t.List, t.Email, func(c *Contact) {
+		c.TopicPreferences = slices.Clone(c.TopicPreferences) // the copy must not share before's array
+		change(c)
+		c.TopicPreferences = slices.DeleteFunc(c.TopicPreferences, func(p TopicPreference) bool { _, ok := l.Topic(p.Topic); return !ok })
+	})
+	if errors.Is(err, ErrNotFound) {
+		return false, ErrGone
+	}
+	if err != nil {
+		return false, err
+	}
+	// before is the zero Contact when ApplyTx created it.
+	if before.UnsubscribeAll == after.UnsubscribeAll && sameStored(before.TopicPreferences, after.TopicPreferences) {
+		return false, nil
+	}
+	at := u.now()
+	d := event.SubscriptionDetail{ContactList: t.List, Timestamp: event.Timestamp(at), Source: source,
+		NewTopicPreferences: eventPreferences(effective(l, after)), OldTopicPreferences: eventPreferences(effective(l, before))}
+	if err := u.Events.AddTx(tx, t.MessageID, t.Account, t.Email, at, d); err != nil {
+		return false, fmt.Errorf("recording the subscription event: %w", err)
+	}
+	return true, nil
+}
+
+// sameStored reports whether two sets of explicit preferences are equal,
+// whatever their order.
+func sameStored(a, b []TopicPreference) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, p := range a {
+		if !slices.Contains(b, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// setPreference sets c's status for topic, adding it when absent.
+func setPreference(c *Contact, topic string, st SubscriptionStatus) {
+	for i := range c.TopicPreferences {
+		if c.TopicPreferences[i].Topic == topic {
+			c.TopicPreferences[i].Status = st
+			return
+		}
+	}
+	c.TopicPreferences = append(c.TopicPreferences, TopicPreference{Topic: topic, Status: st})
+}
+
+// eventPreferences is p in the event's shape: OptIn / OptOut.
+func eventPreferences(p Preferences) event.TopicPreferences {
+	out := event.TopicPreferences{UnsubscribeAll: p.UnsubscribeAll, TopicSubscriptionStatus: []event.TopicSubscriptionStatus{}}
+	for _, tp := range p.Topics {
+		st := "OptIn"
+		if tp.Status == OptOut {
+			st = "OptOut"
+		}
+		out.TopicSubscriptionStatus = append(out.TopicSubscriptionStatus, event.TopicSubscriptionStatus{TopicName: tp.Topic, SubscriptionStatus: st})
+	}
+	return out
+}

@@ -1,0 +1,147 @@
+package contacts
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/petrelmail/petrel/internal/event"
+	"github.com/petrelmail/petrel/internal/store"
+)
+
+const testMsgID = "0100018f1c2b3a4d-5e6f7a8b-1234-4cde-9f00-abcdef012345-000000"
+
+func newUnsubscriber(t *testing.T, backend string) (*Unsubscriber, *Service, *event.Log) {
+	t.Helper()
+	s, db, clk := newService(t, backend)
+	mustCreateList(t, s, "acme")
+	ev := event.NewLog(db)
+	return &Unsubscriber{Contacts: s, DB: db, Events: ev, Key: testTokenKey, Now: clk.now}, s, ev
+}
+
+func subscriptionEvents(t *testing.T, ev *event.Log) []event.SubscriptionDetail {
+	t.Helper()
+	evs, err := ev.List(t.Context(), event.Filter{Kind: event.Subscription})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []event.SubscriptionDetail
+	for _, e := range evs {
+		var d event.SubscriptionDetail
+		if err := json.Unmarshal(e.Detail, &d); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func prefs(all bool, kv ...string) event.TopicPreferences {
+	p := event.TopicPreferences{UnsubscribeAll: all, TopicSubscriptionStatus: []event.TopicSubscriptionStatus{}}
+	for i := 0; i < len(kv); i += 2 {
+		p.TopicSubscriptionStatus = append(p.TopicSubscriptionStatus, event.TopicSubscriptionStatus{TopicName: kv[i], SubscriptionStatus: kv[i+1]})
+	}
+	return p
+}
+
+// TestOneClick: a header unsubscribe with a topic opts the contact out of
+// that topic only (a non-contact becomes one); without a topic it
+// unsubscribes from the list; each change is one Subscription event on
+// the message with the effective preferences before and after; a repeat
+// changes nothing and records nothing; a deleted list or topic is ErrGone.
+func TestOneClick(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			u, s, ev := newUnsubscriber(t, backend)
+			ctx := t.Context()
+			news := Token{Account: "acme", List: "main", Topic: "news", Email: "Jane@Example.com", MessageID: testMsgID}
+			for i := range 2 {
+				changed, err := u.OneClick(ctx, news, SourceHeader)
+				if err != nil || changed != (i == 0) {
+					t.Fatalf("OneClick #%d = %v, %v", i+1, changed, err)
+				}
+			}
+			c, err := s.GetContact(ctx, "acme", "main", "jane@example.com")
+			if err != nil || c.UnsubscribeAll || !reflect.DeepEqual(c.TopicPreferences, []TopicPreference{{"news", OptOut}}) {
+				t.Fatalf("contact after topic one-click: %+v, %v", c, err)
+			}
+			evs, _ := ev.List(ctx, event.Filter{Kind: event.Subscription})
+			if len(evs) != 1 || evs[0].MessageID != testMsgID || evs[0].Account != "acme" || evs[0].Recipient != "Jane@Example.com" {
+				t.Fatalf("events: %+v", evs)
+			}
+			want := event.SubscriptionDetail{ContactList: "main", Timestamp: "2023-11-14T22:13:20.000Z", Source: "UnsubscribeHeader",
+				NewTopicPreferences: prefs(false, "sports", "OptOut", "news", "OptOut"),
+				OldTopicPreferences: prefs(false, "sports", "OptOut", "news", "OptIn")}
+			if got := subscriptionEvents(t, ev); !reflect.DeepEqual(got, []event.SubscriptionDetail{want}) {
+				t.Errorf("event detail:\n got %+v\nwant %+v", got, want)
+			}
+
+			whole := news
+			whole.Topic = ""
+			for i := range 2 {
+				if changed, err := u.OneClick(ctx, whole, SourceHeader); err != nil || changed != (i == 0) {
+					t.Fatalf("list OneClick #%d = %v, %v", i+1, changed, err)
+				}
+			}
+			if c, _ := s.GetContact(ctx, "acme", "main", "jane@example.com"); !c.UnsubscribeAll {
+				t.Errorf("not unsubscribed from the list: %+v", c)
+			}
+			if got := subscriptionEvents(t, ev); len(got) != 2 || !got[1].NewTopicPreferences.UnsubscribeAll || got[1].OldTopicPreferences.UnsubscribeAll {
+				t.Errorf("events: %+v", got)
+			}
+
+			for _, tok := range []Token{{Account: "acme", List: "main", Topic: "gone", Email: "x@y.test"},
+				{Account: "acme", List: "other", Email: "x@y.test"}, {Account: "nobody", List: "main", Email: "x@y.test"}} {
+				if changed, err := u.OneClick(ctx, tok, SourceHeader); !errors.Is(err, ErrGone) || changed {
+					t.Errorf("OneClick(%+v) = %v, %v; want ErrGone", tok, changed, err)
+				}
+				if _, err := s.GetContact(ctx, tok.Account, "main", "x@y.test"); !errors.Is(err, ErrNotFound) {
+					t.Errorf("%+v: contact created: %v", tok, err)
+				}
+			}
+			if n := len(subscriptionEvents(t, ev)); n != 2 {
+				t.Errorf("%d events, want 2", n)
+			}
+		})
+	}
+}
+
+// TestSetPreferences: the page's submission stores only what differs from
+// the contact's effective preferences; saving the shown state unchanged
+// stores nothing (not even a contact) and records no event.
+func TestSetPreferences(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			u, s, ev := newUnsubscriber(t, backend)
+			ctx := t.Context()
+			tok := Token{Account: "acme", List: "main", Email: "bob@example.com", MessageID: testMsgID}
+			_, shown, err := u.State(ctx, tok)
+			if err != nil || !reflect.DeepEqual(shown, Preferences{Topics: []TopicPreference{{"sports", OptOut}, {"news", OptIn}}}) {
+				t.Fatalf("State = %+v, %v", shown, err)
+			}
+			if changed, err := u.SetPreferences(ctx, tok, shown, SourceLink); err != nil || changed {
+				t.Fatalf("unchanged save = %v, %v", changed, err)
+			}
+			if _, err := s.GetContact(ctx, "acme", "main", "bob@example.com"); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("unchanged save created the contact: %v", err)
+			}
+			p := Preferences{Topics: []TopicPreference{{"sports", OptIn}, {"news", OptIn}, {"nosuch", OptOut}}}
+			if changed, err := u.SetPreferences(ctx, tok, p, SourceLink); err != nil || !changed {
+				t.Fatalf("save = %v, %v", changed, err)
+			}
+			c, err := s.GetContact(ctx, "acme", "main", "bob@example.com")
+			if err != nil || !reflect.DeepEqual(c.TopicPreferences, []TopicPreference{{"sports", OptIn}}) {
+				t.Fatalf("contact: %+v, %v", c, err)
+			}
+			got := subscriptionEvents(t, ev)
+			if len(got) != 1 || got[0].Source != "UnsubscribeLink" ||
+				!reflect.DeepEqual(got[0].NewTopicPreferences, prefs(false, "sports", "OptIn", "news", "OptIn")) {
+				t.Errorf("events: %+v", got)
+			}
+			if changed, err := u.SetPreferences(ctx, tok, p, SourceLink); err != nil || changed {
+				t.Errorf("repeat save = %v, %v", changed, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,97 @@
+package inbound
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/petrelmail/petrel/internal/admission"
+	"github.com/petrelmail/petrel/internal/contacts"
+	"github.com/petrelmail/petrel/internal/event"
+	"github.com/petrelmail/petrel/internal/store"
+)
+
+// TestMailtoUnsubscribe, over SMTP: RCPT u-TOKEN@ is accepted at any
+// domain when the token verifies (in any case: local parts may be
+// case-folded) and refused as before when it does not; DATA unsubscribes
+// the contact from the token's topic with one Subscription event on the
+// message; a repeat changes nothing and records nothing; an audit row is
+// stored without the body; a token whose list was deleted is accepted and
+// changes nothing.
+func TestMailtoUnsubscribe(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			f := newFixture(t, backend)
+			ctx := t.Context()
+			key := contacts.TokenKey(verpSecret)
+			cs := contacts.New(f.db, nil)
+			if err := cs.CreateList(ctx, "acme", contacts.List{Name: "news", Topics: []contacts.Topic{
+				{Name: "sports", DisplayName: "Sports", DefaultSubscriptionStatus: contacts.OptIn},
+				{Name: "weather", DisplayName: "Weather", DefaultSubscriptionStatus: contacts.OptIn}}}); err != nil {
+				t.Fatal(err)
+			}
+			f.be.Unsubscribes = &contacts.Unsubscriber{Contacts: cs, DB: f.db, Events: f.log, Key: key}
+			addr := f.serve(t, admission.Limits{})
+			id := f.sent(time.Now(), "jane@far.test")
+			tok := contacts.Token{Account: "acme", List: "news", Topic: "sports", Email: "jane@far.test", MessageID: id}
+			mailto, _ := contacts.Headers(tok, key, "", returnDomain)
+			rcpt := strings.TrimSuffix(strings.TrimPrefix(mailto, "<mailto:"), "?subject=unsubscribe>")
+			body := []byte("From: jane@far.test\r\nTo: " + rcpt + "\r\nSubject: unsubscribe\r\n\r\nplease\r\n")
+
+			sig := tok.Sign(key)
+			for _, bad := range []string{
+				"u-" + sig[:len(sig)-1] + "a@" + returnDomain,
+				"u-" + contacts.Token{Account: "acme", List: "news", Email: "x@far.test"}.Sign(contacts.TokenKey([]byte("other"))) + "@" + returnDomain,
+				"u-@" + returnDomain,
+			} {
+				var se *smtp.SMTPError
+				if err := send(addr, "jane@far.test", bad, body); !errors.As(err, &se) || se.Code != 550 {
+					t.Errorf("RCPT %.40s…: %v, want 550", bad, err)
+				}
+			}
+			if _, err := cs.GetContact(ctx, "acme", "news", "jane@far.test"); !errors.Is(err, contacts.ErrNotFound) {
+				t.Fatalf("a refused token changed the contact: %v", err)
+			}
+
+			upper := "U-" + strings.ToUpper(sig) + "@other-domain.test"
+			for i, to := range []string{rcpt, upper} {
+				if err := send(addr, "jane@far.test", to, body); err != nil {
+					t.Fatalf("send #%d to %.40s…: %v", i+1, to, err)
+				}
+			}
+			c, err := cs.GetContact(ctx, "acme", "news", "jane@far.test")
+			if st, _ := c.Preference("sports"); err != nil || st != contacts.OptOut || c.UnsubscribeAll || len(c.TopicPreferences) != 1 {
+				t.Fatalf("contact: %+v, %v", c, err)
+			}
+			var subs []event.Event
+			for _, e := range f.events(id) {
+				if e.Kind == event.Subscription {
+					subs = append(subs, e)
+				}
+			}
+			if len(subs) != 1 || !strings.Contains(string(subs[0].Detail), `"source":"UnsubscribeHeader"`) || subs[0].Recipient != "jane@far.test" {
+				t.Fatalf("subscription events: %+v", subs)
+			}
+			rows, err := NewStore(f.db).Recent(ctx, StateUnsubscribe, 10)
+			if err != nil || len(rows) != 2 || rows[0].BodyBytes != 0 || rows[0].MessageID != id || rows[0].Kind != KindUnsubscribe {
+				t.Fatalf("audit rows: %+v, %v", rows, err)
+			}
+			if n, _ := NewStore(f.db).Budget(ctx); n != 0 {
+				t.Errorf("unsubscribe mail charged %d bytes to the body budget", n)
+			}
+
+			if err := cs.DeleteList(ctx, "acme", "news"); err != nil {
+				t.Fatal(err)
+			}
+			if err := send(addr, "jane@far.test", rcpt, body); err != nil {
+				t.Fatalf("after the list was deleted: %v", err)
+			}
+			if n := len(f.events(id)); n != 1 {
+				t.Errorf("%d events after the list was deleted, want 1", n)
+			}
+		})
+	}
+}
