@@ -365,10 +365,6 @@ func (d *Daemon) build(ctx context.Context) error {
 	topics.Email = emailGate{svc: svc}
 	d.addrVerifier = &identity.AddressVerifier{Identities: svc.Identities, Mailer: sender, From: cfg.VerificationSender(),
 		PublicURL: publicURL(cfg, raw.Addr().String()), Region: cfg.Region}
-	// List management on send (sending/listmgmt.go): the unsubscribe links
-	// name this API listener and the return-path domain.
-	sender.Lists = &sending.Lists{Contacts: contacts.New(svc.DB, nil), Key: contacts.TokenKey([]byte(verpKey)),
-		PublicURL: d.addrVerifier.PublicURL, Domain: returnDomain}
 	// The administrative commands take these as their defaults.
 	if err := RecordIdentitySettings(ctx, svc.Identities, cfg, d.addrVerifier.PublicURL, nodeID, time.Now()); err != nil {
 		return fmt.Errorf("recording the identity settings: %w", err)
@@ -377,6 +373,9 @@ func (d *Daemon) build(ctx context.Context) error {
 	// VERP secret, like feedback tokens).
 	unsub := &contacts.Unsubscriber{Contacts: contacts.New(svc.DB, nil), DB: svc.DB, Events: svc.Events,
 		Key: contacts.TokenKey([]byte(verpKey))}
+	// List management on send (sending/listmgmt.go): the links it adds name
+	// this API listener and the return-path domain, with unsub's key.
+	sender.Lists = &sending.Lists{Contacts: unsub.Contacts, Key: unsub.Key, PublicURL: d.addrVerifier.PublicURL, Domain: returnDomain}
 	apiSrv := &api.Server{Accounts: svc.Accounts, Identities: svc.Identities, ConfigSets: svc.ConfigSets, Sender: sender, Events: svc.Events,
 		Spool: svc.Spool, Suppression: supp, ImportJobs: d.imports, Quota: d.quota, Stats: svc.Stats, Log: d.log.With("component", "api"),
 		Topics: topics, URLs: guard, SNS: topics.Handler(), Metrics: d.metrics, Reputation: svc.Reputation,
