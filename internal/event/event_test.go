@@ -29,6 +29,7 @@ func TestDetailKinds(t *testing.T) {
 		{ComplaintDetail{FeedbackID: "f"}, Complaint, "complaint"},
 		{DeliveryDelayDetail{DelayType: "MailboxFull"}, DeliveryDelay, "deliveryDelay"},
 		{AutoResponseDetail{AutoResponseType: "vacation"}, AutoResponse, "autoResponse"},
+		{RenderingFailureDetail{TemplateName: "t", ErrorMessage: "Attribute 'n' is not present in the rendering data."}, RenderingFailure, "failure"},
 	}
 	if len(cases) != len(Kinds) {
 		t.Fatalf("%d cases for %d kinds", len(cases), len(Kinds))

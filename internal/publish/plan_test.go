@@ -61,6 +61,7 @@ func TestPlan(t *testing.T) {
 		{"send: only destinations, never identity topics", Input{Kind: event.Send, Destinations: []configset.EventDestination{sns, hook}, Attributes: topicsFwd},
 			[]Target{tSNS}},
 		{"delivery delay: DELIVERY_DELAY", Input{Kind: event.DeliveryDelay, Destinations: []configset.EventDestination{sns, hook}}, []Target{tSNS}},
+		{"rendering failure: RENDERING_FAILURE", Input{Kind: event.RenderingFailure, Destinations: []configset.EventDestination{sns, hook}}, []Target{tSNS}},
 		{"reject", Input{Kind: event.Reject, Destinations: []configset.EventDestination{sns}}, []Target{tSNS}},
 		{"auto response: no SES type matches", Input{Kind: event.AutoResponse, Destinations: []configset.EventDestination{sns}, Attributes: topicsFwd}, nil},
 		{"send without destinations: nothing", Input{Kind: event.Send, Attributes: topicsFwd}, nil},

@@ -49,7 +49,8 @@ func TestWants(t *testing.T) {
 		{"acme", event.Bounce, true}, {"acme", event.Complaint, true}, {"acme", event.Delivery, false},
 		{"acme", event.Send, false}, {"acme", event.DeliveryDelay, false}, {"acme", event.Reject, false},
 		{"hooked", event.Send, true}, {"hooked", event.Delivery, true}, {"hooked", event.DeliveryDelay, true},
-		{"hooked", event.Reject, true}, {"hooked", event.AutoResponse, false},
+		{"hooked", event.Reject, true}, {"hooked", event.AutoResponse, false}, {"hooked", event.RenderingFailure, true},
+		{"acme", event.RenderingFailure, false},
 		{"topical", event.Delivery, true}, {"topical", event.Send, false}, {"topical", event.DeliveryDelay, false},
 	} {
 		if got := r.Wants(c.account, c.kind); got != c.want {
