@@ -35,6 +35,7 @@ import (
 	"github.com/petrelmail/petrel/internal/spool"
 	"github.com/petrelmail/petrel/internal/stats"
 	"github.com/petrelmail/petrel/internal/suppression"
+	"github.com/petrelmail/petrel/internal/template"
 )
 
 // Body limits per operation, in bytes. SendEmail takes a 40 MB raw message,
@@ -86,6 +87,8 @@ type Server struct {
 	// identity and follows its links (GET /verify-email/{token},
 	// verification.go); nil sends none and serves no links.
 	AddressVerifier *identity.AddressVerifier
+	// Templates stores the email templates (templates.go).
+	Templates *template.Service
 
 	// Region is the one region credential scopes must name (SES endpoints
 	// are regional); "" accepts any.
@@ -196,6 +199,12 @@ func (s *Server) Handler() http.Handler {
 	route("ListImportJobs", "GET /v2/email/import-jobs", MaxSmallBody, s.listImportJobsQuery)
 	route("UploadImportData", "PUT /v2/email/import-data/{Name}", importjob.MaxData, s.uploadImportData)
 	mux.Handle("GET /v2/email/import-jobs/{JobId}/failed-records", s.failedRecords())
+	route("CreateEmailTemplate", "POST /v2/email/templates", maxTemplateBody, s.createTemplate)
+	route("ListEmailTemplates", "GET /v2/email/templates", 0, s.listTemplates)
+	route("GetEmailTemplate", "GET /v2/email/templates/{TemplateName}", 0, s.getTemplate)
+	route("UpdateEmailTemplate", "PUT /v2/email/templates/{TemplateName}", maxTemplateBody, s.updateTemplate)
+	route("DeleteEmailTemplate", "DELETE /v2/email/templates/{TemplateName}", 0, s.deleteTemplate)
+	route("TestRenderEmailTemplate", "POST /v2/email/templates/{TemplateName}/render", maxTemplateBody, s.testRenderTemplate)
 	route("CreateCustomVerificationEmailTemplate", "POST /v2/email/custom-verification-email-templates", MaxBody, s.createCustomTemplate)
 	route("ListCustomVerificationEmailTemplates", "GET /v2/email/custom-verification-email-templates", 0, s.listCustomTemplates)
 	route("GetCustomVerificationEmailTemplate", "GET /v2/email/custom-verification-email-templates/{TemplateName}", 0, s.getCustomTemplate)
