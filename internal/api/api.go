@@ -466,7 +466,13 @@ func sendError(err error) *Error {
 	var denied *sending.NotAuthorizedError
 	var badARN *sending.InvalidARNError
 	var mailFrom *sending.MailFromNotVerifiedError
+	var content *sending.ContentError
+	var noTemplate *sending.TemplateNotFoundError
 	switch {
+	case errors.As(err, &content):
+		return badRequest("%s", content.Msg)
+	case errors.As(err, &noTemplate):
+		return notFound("%s", noTemplate.Error())
 	case errors.As(err, &denied):
 		// SES answers a delegated send its policies do not allow with the
 		// AWS common error AccessDeniedException, HTTP 403, and this text.
