@@ -149,6 +149,7 @@ func (s *Server) Handler() http.Handler {
 	// metrics (petrel_api_requests_total).
 	route := func(op, pattern string, limit int64, h handler) { mux.Handle(pattern, s.wrap(op, limit, h)) }
 	route("SendEmail", "POST /v2/email/outbound-emails", MaxBody, s.sendEmail)
+	route("SendBulkEmail", "POST /v2/email/outbound-bulk-emails", MaxBody, s.sendBulkEmail)
 	route("GetAccount", "GET /v2/email/account", 0, s.getAccount)
 	route("CreateEmailIdentity", "POST /v2/email/identities", MaxSmallBody, s.createIdentity)
 	route("ListEmailIdentities", "GET /v2/email/identities", 0, s.listIdentitiesQuery)

@@ -195,6 +195,8 @@ var (
 type UnverifiedError struct {
 	Identities []string
 	Region     string
+
+	recipientsOnly bool // every sender identity passed: only sandbox recipients failed
 }
 
 func (e *UnverifiedError) Error() string {
@@ -732,7 +734,7 @@ func (s *Sender) recipientFacts(ctx context.Context, acct account.Account, rcpts
 		}
 	}
 	if unverified == nil && len(failed) > 0 {
-		unverified = &UnverifiedError{Region: s.cfg.Region}
+		unverified = &UnverifiedError{Region: s.cfg.Region, recipientsOnly: true}
 	}
 	if unverified != nil {
 		unverified.Identities = append(unverified.Identities, failed...)
