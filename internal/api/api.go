@@ -36,6 +36,7 @@ import (
 	"github.com/petrelmail/petrel/internal/spool"
 	"github.com/petrelmail/petrel/internal/stats"
 	"github.com/petrelmail/petrel/internal/suppression"
+	"github.com/petrelmail/petrel/internal/template"
 )
 
 // Body limits per operation, in bytes. SendEmail takes a 40 MB raw message,
@@ -93,6 +94,8 @@ type Server struct {
 	// Unsubscribe applies list-management unsubscribes and serves their
 	// page (/unsubscribe/{token}, unsubscribe.go); nil serves no links.
 	Unsubscribe *contacts.Unsubscriber
+	// Templates stores the email templates (templates.go).
+	Templates *template.Service
 
 	// Region is the one region credential scopes must name (SES endpoints
 	// are regional); "" accepts any.
@@ -153,6 +156,7 @@ func (s *Server) Handler() http.Handler {
 	// metrics (petrel_api_requests_total).
 	route := func(op, pattern string, limit int64, h handler) { mux.Handle(pattern, s.wrap(op, limit, h)) }
 	route("SendEmail", "POST /v2/email/outbound-emails", MaxBody, s.sendEmail)
+	route("SendBulkEmail", "POST /v2/email/outbound-bulk-emails", MaxBody, s.sendBulkEmail)
 	route("GetAccount", "GET /v2/email/account", 0, s.getAccount)
 	route("CreateEmailIdentity", "POST /v2/email/identities", MaxSmallBody, s.createIdentity)
 	route("ListEmailIdentities", "GET /v2/email/identities", 0, s.listIdentitiesQuery)
@@ -214,6 +218,12 @@ func (s *Server) Handler() http.Handler {
 	route("GetContact", "GET /v2/email/contact-lists/{ContactListName}/contacts/{EmailAddress}", 0, s.getContact)
 	route("UpdateContact", "PUT /v2/email/contact-lists/{ContactListName}/contacts/{EmailAddress}", MaxSmallBody, s.updateContact)
 	route("DeleteContact", "DELETE /v2/email/contact-lists/{ContactListName}/contacts/{EmailAddress}", 0, s.deleteContact)
+	route("CreateEmailTemplate", "POST /v2/email/templates", maxTemplateBody, s.createTemplate)
+	route("ListEmailTemplates", "GET /v2/email/templates", 0, s.listTemplates)
+	route("GetEmailTemplate", "GET /v2/email/templates/{TemplateName}", 0, s.getTemplate)
+	route("UpdateEmailTemplate", "PUT /v2/email/templates/{TemplateName}", maxTemplateBody, s.updateTemplate)
+	route("DeleteEmailTemplate", "DELETE /v2/email/templates/{TemplateName}", 0, s.deleteTemplate)
+	route("TestRenderEmailTemplate", "POST /v2/email/templates/{TemplateName}/render", maxTemplateBody, s.testRenderTemplate)
 	route("CreateCustomVerificationEmailTemplate", "POST /v2/email/custom-verification-email-templates", MaxBody, s.createCustomTemplate)
 	route("ListCustomVerificationEmailTemplates", "GET /v2/email/custom-verification-email-templates", 0, s.listCustomTemplates)
 	route("GetCustomVerificationEmailTemplate", "GET /v2/email/custom-verification-email-templates/{TemplateName}", 0, s.getCustomTemplate)
@@ -477,9 +487,15 @@ func sendError(err error) *Error {
 	var badARN *sending.InvalidARNError
 	var mailFrom *sending.MailFromNotVerifiedError
 	var noList *sending.ListNotFoundError
+	var content *sending.ContentError
+	var noTemplate *sending.TemplateNotFoundError
 	switch {
 	case errors.As(err, &noList):
 		return notFound("%s", noList.Error())
+	case errors.As(err, &content):
+		return badRequest("%s", content.Msg)
+	case errors.As(err, &noTemplate):
+		return notFound("%s", noTemplate.Error())
 	case errors.As(err, &denied):
 		// SES answers a delegated send its policies do not allow with the
 		// AWS common error AccessDeniedException, HTTP 403, and this text.

@@ -627,6 +627,8 @@ func insightsType(k event.Kind) string {
 	switch k {
 	case event.DeliveryDelay:
 		return "DELIVERY_DELAY"
+	case event.RenderingFailure:
+		return "RENDERING_FAILURE"
 	default:
 		return strings.ToUpper(string(k))
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/message"
 	"github.com/petrelmail/petrel/internal/sending"
+	"github.com/petrelmail/petrel/internal/template"
 )
 
 // SESv2 SendEmailRequest (../shared/spec/ses.md §1.3).
@@ -27,7 +28,7 @@ type sendEmailInput struct {
 	Content                                   *struct {
 		Simple   *simpleContent
 		Raw      *struct{ Data *rawData }
-		Template any
+		Template *templateInput
 	}
 	EmailTags             []struct{ Name, Value string }
 	ConfigurationSetName  *string
@@ -49,23 +50,36 @@ type simpleContent struct {
 		Text *textContent
 		Html *textContent
 	}
-	Headers     []struct{ Name, Value string }
-	Attachments []struct {
-		RawContent              *string
-		FileName                *string
-		ContentDisposition      string
-		ContentDescription      string
-		ContentId               string
-		ContentTransferEncoding string
-		ContentType             string
-	}
+	Headers     []nameValue
+	Attachments []attachment
+}
+
+// templateInput is SESv2 Template (../shared/spec/ses.md §1.3).
+type templateInput struct {
+	TemplateName    *string
+	TemplateArn     *string
+	TemplateContent *templateContent
+	TemplateData    *string
+	Headers         []nameValue
+	Attachments     []attachment
+}
+
+type nameValue struct{ Name, Value string }
+
+// attachment is SESv2 Attachment.
+type attachment struct {
+	RawContent              *string
+	FileName                *string
+	ContentDisposition      string
+	ContentDescription      string
+	ContentId               string
+	ContentTransferEncoding string
+	ContentType             string
 }
 
 var (
-	headerNameRE  = regexp.MustCompile(`^[!-9;-@A-~]{1,126}$`)
-	headerValueRE = regexp.MustCompile(`^[ -~]{1,995}$`)
-	tagRE         = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
-	configSetRE   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	tagRE       = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+	configSetRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 )
 
 func (s *Server) sendEmail(ctx context.Context, c *call) (any, error) {
@@ -84,9 +98,6 @@ func (s *Server) sendEmail(ctx context.Context, c *call) (any, error) {
 	}
 	if kinds != 1 {
 		return nil, badRequest("Content must contain exactly one of Simple, Raw or Template.")
-	}
-	if in.Content.Template != nil {
-		return nil, badRequest("Content.Template is not supported by this Petrel version; send Simple or Raw content.")
 	}
 	req := sending.Request{Account: c.account, Caller: c.keyID, SourceIP: c.sourceIP, Operation: "SendEmail"}
 	for i, t := range in.EmailTags {
@@ -151,10 +162,8 @@ func (s *Server) sendEmail(ctx context.Context, c *call) (any, error) {
 				return nil, err
 			}
 		}
-	} else {
-		if req.Raw, err = buildSimple(&in); err != nil {
-			return nil, err
-		}
+	} else if req.Content, err = buildContent(&in); err != nil {
+		return nil, err
 	}
 	id, err := s.Sender.Send(ctx, req)
 	if err != nil {
@@ -261,94 +270,94 @@ func headerRecipients(data []byte) ([]address.Address, error) {
 	return out, nil
 }
 
-func buildSimple(in *sendEmailInput) ([]byte, error) {
-	sm := in.Content.Simple
-	if in.FromEmailAddress == nil || *in.FromEmailAddress == "" {
-		return nil, badRequest("FromEmailAddress is required when sending Simple content.")
+// buildContent decodes Simple or Template content for sending.Content,
+// which applies SES's rules to it (shapes and base64 only are checked
+// here).
+func buildContent(in *sendEmailInput) (*sending.Content, error) {
+	c := &sending.Content{From: strOr(in.FromEmailAddress), ReplyTo: in.ReplyToAddresses}
+	if d := in.Destination; d != nil {
+		// Parsed by destinationAddresses already.
+		for _, a := range d.ToAddresses {
+			p, _ := address.Parse(a)
+			c.To = append(c.To, p)
+		}
+		for _, a := range d.CcAddresses {
+			p, _ := address.Parse(a)
+			c.Cc = append(c.Cc, p)
+		}
 	}
-	from, err := address.Parse(*in.FromEmailAddress)
+	if sm := in.Content.Simple; sm != nil {
+		s := &sending.Simple{Headers: headerPairs(sm.Headers)}
+		if sm.Subject != nil && sm.Subject.Data != nil {
+			s.Subject = &sending.Text{Data: *sm.Subject.Data, Charset: strOr(sm.Subject.Charset)}
+		}
+		if sm.Body != nil {
+			s.Text, s.HTML = text(sm.Body.Text), text(sm.Body.Html)
+		}
+		var err error
+		if s.Attachments, err = attachments("Content.Simple", sm.Attachments); err != nil {
+			return nil, err
+		}
+		c.Simple = s
+		return c, nil
+	}
+	tc := in.Content.Template
+	t, err := templateFrom("Content.Template", tc)
 	if err != nil {
-		return nil, badRequest("FromEmailAddress: %v.", err)
+		return nil, err
 	}
-	if in.Destination == nil || len(in.Destination.ToAddresses)+len(in.Destination.CcAddresses)+len(in.Destination.BccAddresses) == 0 {
-		return nil, badRequest("Destination must contain at least one address when sending Simple content.")
+	c.Template = t
+	return c, nil
+}
+
+// templateFrom decodes Template content (field names it in errors).
+func templateFrom(field string, tc *templateInput) (*sending.Template, error) {
+	t := &sending.Template{Name: strOr(tc.TemplateName), Arn: strOr(tc.TemplateArn), Data: strOr(tc.TemplateData),
+		Headers: headerPairs(tc.Headers)}
+	if ic := tc.TemplateContent; ic != nil {
+		inline := ic.in()
+		t.Inline = &inline
 	}
-	if sm.Subject == nil || sm.Subject.Data == nil {
-		return nil, badRequest("Content.Simple.Subject is required.")
+	if len(t.Data) > template.MaxDataLen {
+		return nil, badRequest("%s.TemplateData must be at most %d characters.", field, template.MaxDataLen)
 	}
-	if strings.ContainsAny(*sm.Subject.Data, "\r\n\x00") {
-		return nil, badRequest("Content.Simple.Subject.Data must not contain line breaks or NUL.")
+	var err error
+	if t.Attachments, err = attachments(field, tc.Attachments); err != nil {
+		return nil, err
 	}
-	if sm.Body == nil || (sm.Body.Text == nil || sm.Body.Text.Data == nil) && (sm.Body.Html == nil || sm.Body.Html.Data == nil) {
-		return nil, badRequest("Content.Simple.Body must contain Text or Html.")
+	return t, nil
+}
+
+func text(t *textContent) *sending.Text {
+	if t == nil || t.Data == nil {
+		return nil
 	}
-	b := message.Simple{From: from.String(), Subject: *sm.Subject.Data}
-	for _, a := range in.Destination.ToAddresses {
-		p, _ := address.Parse(a)
-		b.To = append(b.To, p.String())
+	return &sending.Text{Data: *t.Data, Charset: strOr(t.Charset)}
+}
+
+func headerPairs(hs []nameValue) [][2]string {
+	var out [][2]string
+	for _, h := range hs {
+		out = append(out, [2]string{h.Name, h.Value})
 	}
-	for _, a := range in.Destination.CcAddresses {
-		p, _ := address.Parse(a)
-		b.Cc = append(b.Cc, p.String())
-	}
-	for i, a := range in.ReplyToAddresses {
-		p, err := address.Parse(a)
-		if err != nil {
-			return nil, badRequest("ReplyToAddresses[%d]: %v.", i, err)
-		}
-		b.ReplyTo = append(b.ReplyTo, p.String())
-	}
-	if t := sm.Body.Text; t != nil && t.Data != nil {
-		b.Text = *t.Data
-		b.Charset = charset(t.Charset)
-	}
-	if h := sm.Body.Html; h != nil && h.Data != nil {
-		b.HTML = *h.Data
-		b.Charset = charset(h.Charset)
-	}
-	if len(sm.Headers) > 15 {
-		return nil, badRequest("Content.Simple.Headers: at most 15 headers are allowed.")
-	}
-	for i, h := range sm.Headers {
-		if !headerNameRE.MatchString(h.Name) {
-			return nil, badRequest("Content.Simple.Headers[%d].Name %q is not a valid header name.", i, h.Name)
-		}
-		if !headerValueRE.MatchString(h.Value) || len(h.Name)+len(h.Value) > 996 {
-			return nil, badRequest("Content.Simple.Headers[%d].Value must be 1-995 printable ASCII characters.", i)
-		}
-		b.Headers = append(b.Headers, [2]string{h.Name, h.Value})
-	}
-	for i, a := range sm.Attachments {
+	return out
+}
+
+// attachments decodes Attachments' base64 RawContent.
+func attachments(field string, in []attachment) ([]sending.Attachment, error) {
+	var out []sending.Attachment
+	for i, a := range in {
 		if a.FileName == nil || *a.FileName == "" || a.RawContent == nil {
-			return nil, badRequest("Content.Simple.Attachments[%d]: FileName and RawContent are required.", i)
+			return nil, badRequest("%s.Attachments[%d]: FileName and RawContent are required.", field, i)
 		}
 		data, err := base64.StdEncoding.DecodeString(*a.RawContent)
 		if err != nil {
-			return nil, badRequest("Content.Simple.Attachments[%d].RawContent is not valid base64.", i)
+			return nil, badRequest("%s.Attachments[%d].RawContent is not valid base64.", field, i)
 		}
-		if strings.ContainsAny(*a.FileName+a.ContentType+a.ContentId+a.ContentDescription, "\r\n\x00\"") {
-			return nil, badRequest("Content.Simple.Attachments[%d]: fields must not contain line breaks, quotes or NUL.", i)
-		}
-		b.Attachments = append(b.Attachments, message.Attachment{Content: data, FileName: *a.FileName, ContentType: a.ContentType,
-			Disposition: a.ContentDisposition, ContentID: a.ContentId, Description: a.ContentDescription, Encoding: a.ContentTransferEncoding})
+		out = append(out, sending.Attachment{Content: data, FileName: *a.FileName, Disposition: a.ContentDisposition,
+			Description: a.ContentDescription, ContentID: a.ContentId, TransferEncoding: a.ContentTransferEncoding, ContentType: a.ContentType})
 	}
-	raw, err := message.BuildSimple(b)
-	if err != nil {
-		return nil, badRequest("%v", err)
-	}
-	return raw, nil
-}
-
-func charset(c *string) string {
-	if c == nil || *c == "" {
-		return "UTF-8"
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 33 || r > 126 || r == ';' || r == '"' {
-			return -1
-		}
-		return r
-	}, *c)
+	return out, nil
 }
 
 // strOr is *p, or "" for nil.

@@ -155,7 +155,7 @@ type emailInsights struct {
 type insightsEvent struct {
 	Details   *eventDetails `json:"Details,omitempty"`
 	Timestamp float64       `json:"Timestamp"`
-	Type      string        `json:"Type"` // EventType: SEND, DELIVERY, BOUNCE, COMPLAINT, DELIVERY_DELAY, REJECT
+	Type      string        `json:"Type"` // EventType: SEND, DELIVERY, BOUNCE, COMPLAINT, DELIVERY_DELAY, REJECT, RENDERING_FAILURE
 }
 
 // eventDetails is EventDetails: one of Bounce and Complaint.

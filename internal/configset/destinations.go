@@ -34,7 +34,7 @@ type EventDestination struct {
 }
 
 // EventType values (SES: EventType). Petrel emits SEND, REJECT, BOUNCE,
-// COMPLAINT, DELIVERY and DELIVERY_DELAY; the others are accepted and
+// COMPLAINT, DELIVERY, DELIVERY_DELAY and RENDERING_FAILURE; the others are accepted and
 // stored for when it does.
 var EventTypes = []string{"SEND", "REJECT", "BOUNCE", "COMPLAINT", "DELIVERY", "OPEN", "CLICK",
 	"RENDERING_FAILURE", "DELIVERY_DELAY", "SUBSCRIPTION"}

@@ -76,6 +76,7 @@ import (
 	"github.com/petrelmail/petrel/internal/stats"
 	"github.com/petrelmail/petrel/internal/store"
 	"github.com/petrelmail/petrel/internal/suppression"
+	"github.com/petrelmail/petrel/internal/template"
 )
 
 // Services are the domain components over one store, used by the daemon
@@ -323,6 +324,10 @@ func (d *Daemon) build(ctx context.Context) error {
 		return err
 	}
 	sender.Suppression, d.deliv.Suppression, d.deliv.ConfigSets = supp, supp, svc.ConfigSets
+	// One template Service for the API's template operations and the send
+	// path, so that a template written is seen at once by its sends.
+	templates := template.New(svc.DB)
+	sender.Templates = templates
 	if cfg.Metrics != "" {
 		d.metrics = metrics.New(metrics.Config{Queue: svc.Queue, Rules: d.rules, Log: d.log.With("component", "metrics"),
 			Reputation: accountReputations(svc.Reputation)})
@@ -382,7 +387,7 @@ func (d *Daemon) build(ctx context.Context) error {
 		Spool: svc.Spool, Suppression: supp, ImportJobs: d.imports, Contacts: svc.Contacts, Quota: d.quota, Stats: svc.Stats, Log: d.log.With("component", "api"),
 		Topics: topics, URLs: guard, SNS: topics.Handler(), Metrics: d.metrics, Reputation: svc.Reputation,
 		Region: cfg.Region, Budget: d.budget, BodyTimeout: time.Duration(cfg.HTTPHeaderTimeout), MinBodyRate: int64(cfg.HTTPMinBodyRate),
-		AddressVerifier: d.addrVerifier, Unsubscribe: unsub}
+		AddressVerifier: d.addrVerifier, Unsubscribe: unsub, Templates: templates}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", d.readyz)

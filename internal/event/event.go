@@ -47,21 +47,29 @@ const (
 	// Subscription: a contact changed its list preferences through the
 	// message's unsubscribe links (../shared/spec/ses.md §4.6, §11.4).
 	Subscription Kind = "Subscription"
+	// RenderingFailure is a templated message whose template could not be
+	// rendered with its data: accepted (it has its message ID and Send
+	// event) but never sent (../shared/spec/ses.md §1.11, §4.6).
+	RenderingFailure Kind = "Rendering Failure"
 )
 
 // Kinds lists the event types Petrel emits.
 var Kinds = []Kind{Send, Reject, Delivery, Bounce, Complaint, DeliveryDelay, AutoResponse,
-	Subscription}
+	Subscription, RenderingFailure}
 
 // objectKey is the JSON key of the kind's per-type object, next to
 // "eventType" and "mail" (../shared/spec/ses.md §4.6): "send", "reject",
-// "delivery", "bounce", "complaint", "deliveryDelay", and Petrel's
-// "autoResponse".
+// "delivery", "bounce", "complaint", "deliveryDelay", "failure" (Rendering
+// Failure), and Petrel's "autoResponse".
 func (k Kind) objectKey() string {
+	if k == RenderingFailure {
+		return "failure"
+	}
 	return strings.ToLower(string(k[:1])) + string(k[1:])
 }
 
-// ParseKind accepts an eventType in any case ("bounce", "DeliveryDelay").
+// ParseKind accepts an eventType in any case ("bounce", "DeliveryDelay",
+// "Rendering Failure").
 func ParseKind(s string) (Kind, error) {
 	for _, k := range Kinds {
 		if strings.EqualFold(string(k), s) {
@@ -121,7 +129,7 @@ type Mail struct {
 // Detail is an event's per-type object; its Kind is the event's eventType
 // (and names the object's JSON key). It is implemented by
 // SendDetail, RejectDetail, DeliveryDetail, BounceDetail, ComplaintDetail,
-// DeliveryDelayDetail and AutoResponseDetail, so a stored event's type and
+// DeliveryDelayDetail, AutoResponseDetail and RenderingFailureDetail, so a stored event's type and
 // object cannot disagree.
 type Detail interface {
 	Kind() Kind
@@ -168,14 +176,23 @@ type RejectDetail struct {
 }
 
 // Kind returns Send; the other details' Kind methods return their eventType likewise.
-func (SendDetail) Kind() Kind          { return Send }
-func (RejectDetail) Kind() Kind        { return Reject }
-func (DeliveryDetail) Kind() Kind      { return Delivery }
-func (BounceDetail) Kind() Kind        { return Bounce }
-func (ComplaintDetail) Kind() Kind     { return Complaint }
-func (DeliveryDelayDetail) Kind() Kind { return DeliveryDelay }
-func (AutoResponseDetail) Kind() Kind  { return AutoResponse }
-func (SubscriptionDetail) Kind() Kind  { return Subscription }
+func (SendDetail) Kind() Kind             { return Send }
+func (RejectDetail) Kind() Kind           { return Reject }
+func (DeliveryDetail) Kind() Kind         { return Delivery }
+func (BounceDetail) Kind() Kind           { return Bounce }
+func (ComplaintDetail) Kind() Kind        { return Complaint }
+func (DeliveryDelayDetail) Kind() Kind    { return DeliveryDelay }
+func (AutoResponseDetail) Kind() Kind     { return AutoResponse }
+func (SubscriptionDetail) Kind() Kind     { return Subscription }
+func (RenderingFailureDetail) Kind() Kind { return RenderingFailure }
+
+// RenderingFailureDetail is the "failure" object of a Rendering Failure
+// event (../shared/spec/ses.md §4.6): the template and why it could not be
+// rendered ("Attribute 'name' is not present in the rendering data.").
+type RenderingFailureDetail struct {
+	TemplateName string `json:"templateName"`
+	ErrorMessage string `json:"errorMessage"`
+}
 
 // DeliveryDetail is the "delivery" object (§4.5).
 type DeliveryDetail struct {

@@ -30,6 +30,7 @@ func TestDetailKinds(t *testing.T) {
 		{DeliveryDelayDetail{DelayType: "MailboxFull"}, DeliveryDelay, "deliveryDelay"},
 		{AutoResponseDetail{AutoResponseType: "vacation"}, AutoResponse, "autoResponse"},
 		{SubscriptionDetail{ContactList: "L", Source: "UnsubscribeHeader"}, Subscription, "subscription"},
+		{RenderingFailureDetail{TemplateName: "t", ErrorMessage: "Attribute 'n' is not present in the rendering data."}, RenderingFailure, "failure"},
 	}
 	if len(cases) != len(Kinds) {
 		t.Fatalf("%d cases for %d kinds", len(cases), len(Kinds))

@@ -85,6 +85,7 @@ func sampleDetails() []event.Detail {
 				DiagnosticCode: "smtp; 421 4.4.1 Unable to connect to remote host"}}},
 		event.AutoResponseDetail{Timestamp: "2016-01-27T15:01:00.000Z", FeedbackID: "0100015a1b2c3d51-aaaa-000000",
 			Recipient: event.Recipient{EmailAddress: "jane@example.net"}, AutoResponseType: "vacation", Subject: "Out of office"},
+		event.RenderingFailureDetail{TemplateName: "MyTemplate", ErrorMessage: "Attribute 'attributeName' is not present in the rendering data."},
 	}
 }
 
@@ -133,7 +134,7 @@ func TestEventPublishingGolden(t *testing.T) {
 			if err := json.Unmarshal(body, &v); err != nil || v.EventType != string(d.Kind()) || v.Mail.Tags["ses:configuration-set"][0] != "ConfigSet" {
 				t.Errorf("body does not parse as an SES event: %v %+v", err, v)
 			}
-			golden(t, "event-"+strings.ToLower(string(d.Kind()))+".json", indent(t, body))
+			golden(t, "event-"+strings.ReplaceAll(strings.ToLower(string(d.Kind())), " ", "")+".json", indent(t, body))
 		})
 	}
 }

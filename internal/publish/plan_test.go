@@ -64,6 +64,7 @@ func TestPlan(t *testing.T) {
 		{"subscription: SUBSCRIPTION, never identity topics or forwarding",
 			Input{Kind: event.Subscription, Destinations: []configset.EventDestination{sns, hook}, Attributes: topicsFwd, FeedbackTo: "bounces@example.com"},
 			[]Target{tSNS}},
+		{"rendering failure: RENDERING_FAILURE", Input{Kind: event.RenderingFailure, Destinations: []configset.EventDestination{sns, hook}}, []Target{tSNS}},
 		{"reject", Input{Kind: event.Reject, Destinations: []configset.EventDestination{sns}}, []Target{tSNS}},
 		{"auto response: no SES type matches", Input{Kind: event.AutoResponse, Destinations: []configset.EventDestination{sns}, Attributes: topicsFwd}, nil},
 		{"send without destinations: nothing", Input{Kind: event.Send, Attributes: topicsFwd}, nil},

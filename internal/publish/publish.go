@@ -130,7 +130,7 @@ func New(cfg Config, sp Spool, dests Destinations, ids Identities, topics Topics
 // only caches. Bounce and Complaint: always (feedback forwarding is on by
 // default and SES always has a bounce and complaint mechanism). Delivery:
 // when the account has event destinations or identity topics. Send,
-// Reject, DeliveryDelay, Subscription: when it has event destinations. AutoResponse
+// Reject, DeliveryDelay, Subscription, Rendering Failure: when it has event destinations. AutoResponse
 // (Petrel's own type, which no SES EventType matches): never.
 func (r *Router) Wants(account string, kind event.Kind) bool {
 	switch kind {
@@ -138,7 +138,7 @@ func (r *Router) Wants(account string, kind event.Kind) bool {
 		return true
 	case event.Delivery:
 		return r.hasDestinations(account) || r.ids != nil && r.ids.HasNotificationTopics(context.Background(), account)
-	case event.Send, event.Reject, event.DeliveryDelay, event.Subscription:
+	case event.Send, event.Reject, event.DeliveryDelay, event.Subscription, event.RenderingFailure:
 		return r.hasDestinations(account)
 	}
 	return false
@@ -416,7 +416,8 @@ func Plan(in Input) []Target {
 }
 
 // EventType is the SES API EventType (MatchingEventTypes) of an eventType:
-// SEND, REJECT, BOUNCE, COMPLAINT, DELIVERY, DELIVERY_DELAY, SUBSCRIPTION; "" for
+// SEND, REJECT, BOUNCE, COMPLAINT, DELIVERY, DELIVERY_DELAY, SUBSCRIPTION,
+// RENDERING_FAILURE; "" for
 // Petrel's AutoResponse, which no destination can match.
 func EventType(k event.Kind) string {
 	switch k {
@@ -434,6 +435,8 @@ func EventType(k event.Kind) string {
 		return "DELIVERY_DELAY"
 	case event.Subscription:
 		return "SUBSCRIPTION"
+	case event.RenderingFailure:
+		return "RENDERING_FAILURE"
 	}
 	return ""
 }

@@ -51,6 +51,8 @@ func TestWants(t *testing.T) {
 		{"hooked", event.Send, true}, {"hooked", event.Delivery, true}, {"hooked", event.DeliveryDelay, true},
 		{"hooked", event.Reject, true}, {"hooked", event.AutoResponse, false},
 		{"hooked", event.Subscription, true}, {"acme", event.Subscription, false},
+		{"hooked", event.Reject, true}, {"hooked", event.AutoResponse, false}, {"hooked", event.RenderingFailure, true},
+		{"acme", event.RenderingFailure, false},
 		{"topical", event.Delivery, true}, {"topical", event.Send, false}, {"topical", event.DeliveryDelay, false},
 	} {
 		if got := r.Wants(c.account, c.kind); got != c.want {

@@ -73,6 +73,7 @@ import (
 	"github.com/petrelmail/petrel/internal/spool"
 	"github.com/petrelmail/petrel/internal/store"
 	"github.com/petrelmail/petrel/internal/suppression"
+	"github.com/petrelmail/petrel/internal/template"
 )
 
 // Config holds the accept path's settings.
@@ -114,6 +115,10 @@ type Sender struct {
 	// daemon; nil: no quota is enforced (the sandbox's recipient rule
 	// still is).
 	Quota *quota.Quota
+	// Templates holds the accounts' email templates for Template content
+	// (content.go); wired by daemon; nil: every TemplateName and
+	// TemplateArn is not found.
+	Templates *template.Service
 	// Enforcement refuses the mail of an account or configuration set
 	// whose sending reputation enforcement paused (package reputation);
 	// wired by daemon; nil: none is.
@@ -176,6 +181,11 @@ type Request struct {
 	// overrides the X-SES-LIST-MANAGEMENT-OPTIONS header field (listmgmt.go).
 	ListManagement *ListManagement
 
+	// Content, when set, is the message to build instead of Raw (Simple
+	// or Template content, content.go); MailFrom is then nil and Source
+	// the From address.
+	Content *Content
+
 	// RawScratch gives Raw up to Send, which then builds the prepared
 	// message in Raw's backing array (up to its capacity) instead of a
 	// copy (message.Message.Scratch): set when Raw is a buffer nothing else
@@ -193,6 +203,8 @@ var (
 type UnverifiedError struct {
 	Identities []string
 	Region     string
+
+	recipientsOnly bool // every sender identity passed: only sandbox recipients failed
 }
 
 func (e *UnverifiedError) Error() string {
@@ -356,6 +368,13 @@ func (s *Sender) prepare(ctx context.Context, req Request) (*prepared, error) {
 	if err != nil {
 		return nil, &StorageError{err}
 	}
+	var renderFailure *template.RenderError // the template could not be rendered: accepted, not sent
+	if req.Content != nil {
+		if req.Raw, renderFailure, err = s.build(ctx, acct, req.Content, len(req.Recipients)); err != nil {
+			return nil, err
+		}
+		req.RawScratch = true
+	}
 	if !acct.SendingEnabled {
 		return nil, ErrSendingPaused
 	}
@@ -451,7 +470,7 @@ func (s *Sender) prepare(ctx context.Context, req Request) (*prepared, error) {
 		return nil, err
 	}
 	var suppressed []suppression.Suppressed
-	if s.Suppression != nil {
+	if s.Suppression != nil && renderFailure == nil {
 		// The configuration set's suppression override, when it has one,
 		// decides over the account's policy (SES §6.1).
 		if suppressed, err = s.Suppression.Check(ctx, req.Account, set.Suppression, rcpts); err != nil {
@@ -493,7 +512,11 @@ func (s *Sender) prepare(ctx context.Context, req Request) (*prepared, error) {
 	}()
 	// DKIM-sign once, before storing: every recipient and retry sends the
 	// same signed bytes (SES signs with the From domain's key).
-	if sg, err := s.identities.Signer(ctx, src.owner, from); err != nil {
+	if renderFailure != nil {
+		// Never sent: nothing to sign, and the mail object has no header
+		// fields (SES's Rendering Failure events have none).
+		prep.Headers, prep.Common = []message.Header{}, message.CommonHeaders{}
+	} else if sg, err := s.identities.Signer(ctx, src.owner, from); err != nil {
 		return nil, &InternalError{Op: "loading DKIM key", Identity: from.Domain, Err: err}
 	} else if sg != nil {
 		if prep.Body, err = sg.SignInPlace(prep.Body); err != nil {
@@ -517,7 +540,7 @@ func (s *Sender) prepare(ctx context.Context, req Request) (*prepared, error) {
 		skip[sp.Index] = true
 	}
 	for i, r := range rcpts {
-		if skip[i] {
+		if skip[i] || renderFailure != nil {
 			continue
 		}
 		entries = append(entries, &queue.Entry{ID: id + "/" + strconv.Itoa(i), MessageID: id, Account: req.Account, Rcpt: r.Email(),
@@ -530,6 +553,9 @@ func (s *Sender) prepare(ctx context.Context, req Request) (*prepared, error) {
 		b := sp.Bounce
 		b.ReportingMTA = "dns; " + s.cfg.MessageIDDomain
 		events = append(events, pendingEvent{rcpts[sp.Index].Email(), b})
+	}
+	if renderFailure != nil {
+		events = append(events, pendingEvent{"", event.RenderingFailureDetail{TemplateName: renderFailure.TemplateName, ErrorMessage: renderFailure.Message}})
 	}
 	ok = true
 	return &prepared{id: id, account: req.Account, now: now, msg: sm, entries: entries, admitted: admitted, events: events}, nil
@@ -720,7 +746,7 @@ func (s *Sender) recipientFacts(ctx context.Context, acct account.Account, rcpts
 		}
 	}
 	if unverified == nil && len(failed) > 0 {
-		unverified = &UnverifiedError{Region: s.cfg.Region}
+		unverified = &UnverifiedError{Region: s.cfg.Region, recipientsOnly: true}
 	}
 	if unverified != nil {
 		unverified.Identities = append(unverified.Identities, failed...)

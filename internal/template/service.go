@@ -27,6 +27,8 @@ const (
 	CacheTTL = 5 * time.Second
 	// MaxCacheEntries bounds Get's cache.
 	MaxCacheEntries = 10000
+	// MaxTags is the most tags a template may have (§11.3).
+	MaxTags = 50
 )
 
 // Template is one stored template (SES: GetEmailTemplate's output).
@@ -292,9 +294,10 @@ func (s *Service) List(ctx context.Context, account, after string, limit int) ([
 }
 
 // Tag adds tags to account's template name, replacing the values of keys
-// it has (SES: TagResource). Errors: ErrNotFound.
+// it has (SES: TagResource). Errors: ErrNotFound, *InvalidError (more than
+// MaxTags in all).
 func (s *Service) Tag(ctx context.Context, account, name string, tags [][2]string) error {
-	return s.editTags(ctx, account, name, func(have [][2]string) [][2]string {
+	return s.editTags(ctx, account, name, func(have [][2]string) ([][2]string, error) {
 		for _, t := range tags {
 			found := false
 			for i := range have {
@@ -306,14 +309,17 @@ func (s *Service) Tag(ctx context.Context, account, name string, tags [][2]strin
 				have = append(have, t)
 			}
 		}
-		return have
+		if len(have) > MaxTags {
+			return nil, &InvalidError{Msg: fmt.Sprintf("Tags: a template may have at most %d tags.", MaxTags)}
+		}
+		return have, nil
 	})
 }
 
 // Untag removes the tags with keys from account's template name (SES:
 // UntagResource). Errors: ErrNotFound.
 func (s *Service) Untag(ctx context.Context, account, name string, keys []string) error {
-	return s.editTags(ctx, account, name, func(have [][2]string) [][2]string {
+	return s.editTags(ctx, account, name, func(have [][2]string) ([][2]string, error) {
 		out := have[:0]
 		for _, t := range have {
 			drop := false
@@ -324,13 +330,13 @@ func (s *Service) Untag(ctx context.Context, account, name string, keys []string
 				out = append(out, t)
 			}
 		}
-		return out
+		return out, nil
 	})
 }
 
 // editTags rewrites the tags of account's template name with edit, in one
 // transaction.
-func (s *Service) editTags(ctx context.Context, account, name string, edit func([][2]string) [][2]string) error {
+func (s *Service) editTags(ctx context.Context, account, name string, edit func([][2]string) ([][2]string, error)) error {
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		var tags string
 		err := tx.QueryRow(s.db.Rebind("SELECT tags FROM email_templates WHERE account = ? AND name = ?"+forUpdate(s.db)), account, name).Scan(&tags)
@@ -344,7 +350,11 @@ func (s *Service) editTags(ctx context.Context, account, name string, edit func(
 		if err := json.Unmarshal([]byte(tags), &have); err != nil {
 			return fmt.Errorf("template %s: stored tags: %w", name, err)
 		}
-		enc, err := encodeTags(edit(have))
+		edited, err := edit(have)
+		if err != nil {
+			return err
+		}
+		enc, err := encodeTags(edited)
 		if err != nil {
 			return err
 		}
