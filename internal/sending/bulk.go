@@ -211,6 +211,7 @@ func BulkStatusOf(err error) BulkStatus {
 	var badARN *InvalidARNError
 	var st *StorageError
 	var internal *InternalError
+	var noList *ListNotFoundError
 	switch {
 	case err == nil:
 		return BulkSuccess
@@ -220,7 +221,7 @@ func BulkStatusOf(err error) BulkStatus {
 		return BulkAccountThrottled
 	case errors.As(err, &unv), errors.As(err, &rej), errors.As(err, &large), errors.As(err, &denied):
 		return BulkMessageRejected
-	case errors.As(err, &many), errors.Is(err, ErrNoRecipients), errors.As(err, &content), errors.As(err, &badARN):
+	case errors.As(err, &many), errors.Is(err, ErrNoRecipients), errors.As(err, &content), errors.As(err, &badARN), errors.As(err, &noList):
 		return BulkInvalidParameter
 	case errors.As(err, &mf):
 		return BulkMailFromNotVerified

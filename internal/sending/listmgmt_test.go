@@ -14,6 +14,7 @@ import (
 	"github.com/petrelmail/petrel/internal/sending"
 	"github.com/petrelmail/petrel/internal/spool"
 	"github.com/petrelmail/petrel/internal/store"
+	"github.com/petrelmail/petrel/internal/template"
 )
 
 var listKey = contacts.TokenKey([]byte("0123456789abcdef0123456789abcdef"))
@@ -317,4 +318,48 @@ func mustAddrB(b *testing.B, s string) address.Address {
 		b.Fatal(err)
 	}
 	return a
+}
+
+// TestListManagementBulk: SendBulkEmail has no ListManagementOptions (SES's
+// model), but the X-SES-LIST-MANAGEMENT-OPTIONS header field in the
+// template's headers (or an entry's ReplacementHeaders) applies per entry:
+// each entry's message carries a token naming its own recipient and
+// message ID, an unsubscribed entry is SUCCESS but bounced, and an entry
+// naming an unknown list is INVALID_PARAMETER.
+func TestListManagementBulk(t *testing.T) {
+	forBackends(t, func(t *testing.T, backend string) {
+		h := newListHarness(t, backend)
+		hdr := [][2]string{{"X-SES-LIST-MANAGEMENT-OPTIONS", "news; topic=sports"}}
+		res, err := h.s.SendBulk(t.Context(), sending.BulkRequest{Account: testAccount, From: "sender@example.com",
+			Template: sending.Template{Inline: &template.Content{Subject: "Hi {{name}}", Text: "Hello {{name}}"}, Data: `{"name":"you"}`, Headers: hdr},
+			Entries: []sending.BulkEntry{
+				{To: []address.Address{mustAddr(t, "fan@other.test")}},
+				{To: []address.Address{mustAddr(t, "nosports@other.test")}},
+				{To: []address.Address{mustAddr(t, "friend@other.test")}},
+				{To: []address.Address{mustAddr(t, "fan@other.test")}, Headers: [][2]string{{"X-SES-LIST-MANAGEMENT-OPTIONS", "nosuchlist"}}},
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []sending.BulkStatus{sending.BulkSuccess, sending.BulkSuccess, sending.BulkSuccess, sending.BulkInvalidParameter}
+		for i, r := range res {
+			if r.Status != want[i] {
+				t.Errorf("entry %d: %+v, want %s", i, r, want[i])
+			}
+		}
+		for i, rcpt := range []string{"fan@other.test", "", "friend@other.test"} {
+			body, queued, bounces := h.stored(t, res[i].MessageID)
+			if rcpt == "" {
+				if len(queued) != 0 || len(bounces) != 1 {
+					t.Errorf("unsubscribed entry: queued %v, bounces %v", queued, bounces)
+				}
+				continue
+			}
+			lu := body.Get("List-Unsubscribe")
+			want := contacts.Token{Account: testAccount, List: "news", Topic: "sports", Email: rcpt, MessageID: res[i].MessageID}
+			if wantLU, _ := contacts.Headers(want, listKey, "https://petrel.test", "bounces.petrel.test"); lu != wantLU {
+				t.Errorf("entry %d: List-Unsubscribe %q, want %q", i, lu, wantLU)
+			}
+		}
+	})
 }
