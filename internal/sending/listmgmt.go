@@ -153,11 +153,14 @@ func (s *Sender) listManagement(ctx context.Context, req Request, msg *message.M
 	}
 	t := contacts.Token{Account: req.Account, List: lm.ContactList, Topic: lm.Topic, Email: emails[0], MessageID: id}
 	lu, post := contacts.Headers(t, s.Lists.Key, s.Lists.PublicURL, s.Lists.Domain)
-	if lu != "" {
-		p.add = append(p.add, [2]string{"List-Unsubscribe", lu})
-	}
+	// Prepare puts a field the message lacks first in its header: the
+	// later one goes above, so List-Unsubscribe comes before
+	// List-Unsubscribe-Post, the order mailbox providers expect.
 	if post != "" {
 		p.add = append(p.add, [2]string{"List-Unsubscribe-Post", post})
+	}
+	if lu != "" {
+		p.add = append(p.add, [2]string{"List-Unsubscribe", lu})
 	}
 	if s.Lists.PublicURL != "" {
 		message.ReplaceUnsubscribeURL(msg, contacts.PageURL(t, s.Lists.Key, s.Lists.PublicURL))
