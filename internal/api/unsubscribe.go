@@ -158,21 +158,29 @@ func (s *Server) unsubscribeFailed(w http.ResponseWriter, err error) bool {
 	return true
 }
 
-// unsubscribePage writes the preferences page of tok: the list's name and
-// description, one OPT_IN/OPT_OUT radio pair per topic (its display name
-// and description), an "unsubscribe from all" box, and note (a result
-// line, "" for none). Every text is escaped: list and topic names come
-// from the tenant, the address from the token.
+// unsubscribePage writes the preferences page of tok with note (a result
+// line, "" for none).
 func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request, tok contacts.Token, note string) {
 	l, p, err := s.Unsubscribe.State(r.Context(), tok)
 	if s.unsubscribeFailed(w, err) {
 		return
 	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, preferencesPage(tok.Email, l, p, note))
+}
+
+// preferencesPage is the preferences page of email on list l with its
+// current preferences p: the list's name and description, one
+// OPT_IN/OPT_OUT radio pair per topic (display name and description), an
+// "unsubscribe from all" box, and note. Every text is escaped: list and
+// topic texts come from the tenant, the address from the token.
+func preferencesPage(email string, l contacts.List, p contacts.Preferences, note string) string {
 	e := html.EscapeString
 	var b strings.Builder
 	fmt.Fprintf(&b, "<!doctype html>\n<html><head><meta charset=\"utf-8\"><meta name=\"robots\" content=\"noindex\">"+
 		"<title>Subscription preferences</title></head>\n<body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\">\n"+
-		"<h1>Subscription preferences</h1>\n<p>For <b>%s</b> on the list <b>%s</b>.</p>\n", e(tok.Email), e(l.Name))
+		"<h1>Subscription preferences</h1>\n<p>For <b>%s</b> on the list <b>%s</b>.</p>\n", e(email), e(l.Name))
 	if l.Description != "" {
 		fmt.Fprintf(&b, "<p>%s</p>\n", e(l.Description))
 	}
@@ -180,16 +188,10 @@ func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request, tok con
 		fmt.Fprintf(&b, "<p role=\"status\"><i>%s</i></p>\n", e(note))
 	}
 	b.WriteString("<form method=\"post\">\n<input type=\"hidden\" name=\"action\" value=\"save\">\n")
-	for i, tp := range p.Topics {
-		name := tp.Topic
-		display, desc := name, ""
-		for _, t := range l.Topics {
-			if t.Name == name {
-				if t.DisplayName != "" {
-					display = t.DisplayName
-				}
-				desc = t.Description
-			}
+	for _, tp := range p.Topics {
+		display, desc := tp.Topic, ""
+		if t, ok := l.Topic(tp.Topic); ok {
+			display, desc = t.DisplayName, t.Description
 		}
 		in, out := " checked", ""
 		if tp.Status == contacts.OptOut {
@@ -199,9 +201,9 @@ func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request, tok con
 		if desc != "" {
 			fmt.Fprintf(&b, "<p>%s</p>", e(desc))
 		}
-		fmt.Fprintf(&b, "<label><input type=\"radio\" id=\"t%d-in\" name=\"topic:%s\" value=\"OPT_IN\"%s> Subscribed</label> "+
-			"<label><input type=\"radio\" id=\"t%d-out\" name=\"topic:%s\" value=\"OPT_OUT\"%s> Unsubscribed</label></fieldset>\n",
-			i, e(name), in, i, e(name), out)
+		fmt.Fprintf(&b, "<label><input type=\"radio\" name=\"topic:%s\" value=\"OPT_IN\"%s> Subscribed</label> "+
+			"<label><input type=\"radio\" name=\"topic:%s\" value=\"OPT_OUT\"%s> Unsubscribed</label></fieldset>\n",
+			e(tp.Topic), in, e(tp.Topic), out)
 	}
 	all := ""
 	if p.UnsubscribeAll {
@@ -209,7 +211,5 @@ func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request, tok con
 	}
 	fmt.Fprintf(&b, "<p><label><input type=\"checkbox\" name=\"unsubscribeAll\" value=\"1\"%s> Unsubscribe from all email of this list</label></p>\n"+
 		"<p><button type=\"submit\">Save preferences</button></p>\n</form>\n</body></html>\n", all)
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	io.WriteString(w, b.String())
+	return b.String()
 }

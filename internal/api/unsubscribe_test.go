@@ -7,6 +7,8 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -219,5 +221,29 @@ func TestUnsubscribeEndpoints(t *testing.T) {
 				t.Errorf("events after the list was deleted: %d", n)
 			}
 		})
+	}
+}
+
+// TestPreferencesPage compares the page with testdata/unsubscribe_page.html
+// (go test -update rewrites it): tenant texts and the address escaped,
+// each topic's current status checked, the unsubscribe-all box.
+func TestPreferencesPage(t *testing.T) {
+	l := contacts.List{Name: "news", Description: `Our "news" & <i>more</i>`, Topics: []contacts.Topic{
+		{Name: "sports", DisplayName: "Sports <script>", Description: "Games & scores", DefaultSubscriptionStatus: contacts.OptIn},
+		{Name: "weather", DisplayName: "Weather", DefaultSubscriptionStatus: contacts.OptIn}}}
+	p := contacts.Preferences{UnsubscribeAll: true, Topics: []contacts.TopicPreference{{Topic: "sports", Status: contacts.OptOut}, {Topic: "weather", Status: contacts.OptIn}}}
+	got := preferencesPage(`"<a>"@far.test`, l, p, "Your preferences have been saved.")
+	path := filepath.Join("testdata", "unsubscribe_page.html")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("page differs from %s:\n%s", path, got)
 	}
 }
