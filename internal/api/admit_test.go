@@ -24,6 +24,7 @@ import (
 	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/admission"
 	"github.com/petrelmail/petrel/internal/configset"
+	"github.com/petrelmail/petrel/internal/contacts"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/importjob"
@@ -89,7 +90,8 @@ func startAPIOn(t *testing.T, backend string, budget int64, tenants ...string) (
 		MaxDelivery: time.Hour, MaxRecipients: 50, MaxSize: 40 << 20, LeaseFor: time.Minute},
 		accts, ids, configsets, queue.New(db), sp, events, batch)
 	sender.Quota = quota.New(db, quota.Config{Node: "test"})
-	imports, err := importjob.New(db, suppression.New(db, nil), importjob.Config{ImportDir: t.TempDir(), Poll: 20 * time.Millisecond},
+	lists := contacts.New(db, nil)
+	imports, err := importjob.New(db, suppression.New(db, nil), importjob.Config{ImportDir: t.TempDir(), Poll: 20 * time.Millisecond, Contacts: lists},
 		slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +99,7 @@ func startAPIOn(t *testing.T, backend string, budget int64, tenants ...string) (
 	importsDone := make(chan struct{})
 	go func() { imports.Run(bctx); close(importsDone) }()
 	s := &Server{Accounts: accts, Identities: ids, ConfigSets: configsets, Sender: sender, Events: events, Spool: sp,
-		Suppression: suppression.New(db, nil), ImportJobs: imports, Quota: sender.Quota, Stats: counters,
+		Suppression: suppression.New(db, nil), ImportJobs: imports, Contacts: lists, Quota: sender.Quota, Stats: counters,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Region: "us-east-1",
 		Budget: admission.NewBudget(budget), BodyTimeout: 10 * time.Second, MinBodyRate: 64 << 10}
 	srv := httptest.NewServer(s.Guard(s.Handler()))

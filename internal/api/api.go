@@ -59,6 +59,9 @@ type Server struct {
 	// SuppressionAttributes).
 	Suppression *suppression.List
 	ImportJobs  *importjob.Service
+	// Contacts is SES list management: contact lists, topics, contacts
+	// (contacts.go).
+	Contacts *contacts.Service
 	// Quota answers GetAccount's SendQuota.SentLast24Hours of limited
 	// accounts (package quota), Stats that of unlimited ones (package
 	// stats); nil reports 0.
@@ -200,6 +203,17 @@ func (s *Server) Handler() http.Handler {
 	route("ListImportJobs", "GET /v2/email/import-jobs", MaxSmallBody, s.listImportJobsQuery)
 	route("UploadImportData", "PUT /v2/email/import-data/{Name}", importjob.MaxData, s.uploadImportData)
 	mux.Handle("GET /v2/email/import-jobs/{JobId}/failed-records", s.failedRecords())
+	route("CreateContactList", "POST /v2/email/contact-lists", MaxSmallBody, s.createContactList)
+	route("ListContactLists", "GET /v2/email/contact-lists", 0, s.listContactLists)
+	route("GetContactList", "GET /v2/email/contact-lists/{ContactListName}", 0, s.getContactList)
+	route("UpdateContactList", "PUT /v2/email/contact-lists/{ContactListName}", MaxSmallBody, s.updateContactList)
+	route("DeleteContactList", "DELETE /v2/email/contact-lists/{ContactListName}", 0, s.deleteContactList)
+	route("CreateContact", "POST /v2/email/contact-lists/{ContactListName}/contacts", MaxSmallBody, s.createContact)
+	route("ListContacts", "POST /v2/email/contact-lists/{ContactListName}/contacts/list", MaxSmallBody, s.listContacts)
+	route("ListContacts", "GET /v2/email/contact-lists/{ContactListName}/contacts", MaxSmallBody, s.listContacts)
+	route("GetContact", "GET /v2/email/contact-lists/{ContactListName}/contacts/{EmailAddress}", 0, s.getContact)
+	route("UpdateContact", "PUT /v2/email/contact-lists/{ContactListName}/contacts/{EmailAddress}", MaxSmallBody, s.updateContact)
+	route("DeleteContact", "DELETE /v2/email/contact-lists/{ContactListName}/contacts/{EmailAddress}", 0, s.deleteContact)
 	route("CreateCustomVerificationEmailTemplate", "POST /v2/email/custom-verification-email-templates", MaxBody, s.createCustomTemplate)
 	route("ListCustomVerificationEmailTemplates", "GET /v2/email/custom-verification-email-templates", 0, s.listCustomTemplates)
 	route("GetCustomVerificationEmailTemplate", "GET /v2/email/custom-verification-email-templates/{TemplateName}", 0, s.getCustomTemplate)

@@ -596,7 +596,7 @@ func (s *Server) configSetARN(ctx context.Context, account, arn string) (string,
 	}
 	kind, name, ok := strings.Cut(parts[5], "/")
 	if !ok || kind != "configuration-set" {
-		return "", badRequest("ResourceArn %q: Petrel tags configuration sets and identities only (arn:aws:ses:REGION:ACCOUNT:configuration-set/NAME, …:identity/NAME).", arn)
+		return "", badRequest("ResourceArn %q: Petrel tags configuration sets, identities and contact lists only (arn:aws:ses:REGION:ACCOUNT:configuration-set/NAME, …:identity/NAME, …:contact-list/NAME).", arn)
 	}
 	if err := configset.ValidateName(name); err != nil {
 		return "", badRequest("ResourceArn: %s.", err.Error())
@@ -633,6 +633,12 @@ func (s *Server) tagResource(ctx context.Context, c *call) (any, error) {
 		}
 		return s.tagIdentity(ctx, c.account, id, in.Tags)
 	}
+	if name, ok, err := s.taggedContactList(ctx, c.account, *in.ResourceArn); ok {
+		if err != nil {
+			return nil, err
+		}
+		return s.tagContactList(ctx, c.account, name, in.Tags)
+	}
 	name, err := s.configSetARN(ctx, c.account, *in.ResourceArn)
 	if err != nil {
 		return nil, err
@@ -665,6 +671,12 @@ func (s *Server) untagResource(ctx context.Context, c *call) (any, error) {
 		}
 		return s.untagIdentity(ctx, c.account, id, keys)
 	}
+	if name, ok, err := s.taggedContactList(ctx, c.account, q.Get("ResourceArn")); ok {
+		if err != nil {
+			return nil, err
+		}
+		return s.untagContactList(ctx, c.account, name, keys)
+	}
 	name, err := s.configSetARN(ctx, c.account, q.Get("ResourceArn"))
 	if err != nil {
 		return nil, err
@@ -687,6 +699,12 @@ func (s *Server) listTagsForResource(ctx context.Context, c *call) (any, error) 
 			return nil, err
 		}
 		return s.listIdentityTags(ctx, c.account, id)
+	}
+	if name, ok, err := s.taggedContactList(ctx, c.account, q.Get("ResourceArn")); ok {
+		if err != nil {
+			return nil, err
+		}
+		return s.listContactListTags(ctx, c.account, name)
 	}
 	name, err := s.configSetARN(ctx, c.account, q.Get("ResourceArn"))
 	if err != nil {

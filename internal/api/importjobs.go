@@ -11,8 +11,8 @@ import (
 	"github.com/petrelmail/petrel/internal/importjob"
 )
 
-// SES's import jobs into the account-level suppression list
-// (../shared/spec/ses.md §1.13): CreateImportJob, GetImportJob,
+// SES's import jobs into the account-level suppression list and into
+// contact lists (../shared/spec/ses.md §1.13): CreateImportJob, GetImportJob,
 // ListImportJobs, with S3 replaced by Petrel's two data sources
 // (docs/suppression.md, "Bulk import"): petrel-upload:// URLs from UploadImportData
 // and file:// URLs under the account's own directory of the import directory.
@@ -29,8 +29,8 @@ type suppressionListDestination struct {
 	SuppressionListImportAction string `json:"SuppressionListImportAction"`
 }
 
-// contactListDestination is ContactListDestination (refused: Petrel has no
-// contact lists yet).
+// contactListDestination is ContactListDestination: ContactListImportAction
+// is PUT or DELETE (docs/contacts.md, "Importing contacts").
 type contactListDestination struct {
 	ContactListImportAction string `json:"ContactListImportAction"`
 	ContactListName         string `json:"ContactListName"`
@@ -140,12 +140,21 @@ func (s *Server) createImportJob(ctx context.Context, c *call) (any, error) {
 		return nil, badRequest("ImportDestination is required.")
 	case in.ImportDataSource == nil || in.ImportDataSource.S3Url == "" || in.ImportDataSource.DataFormat == "":
 		return nil, badRequest("ImportDataSource with S3Url and DataFormat is required.")
-	case in.ImportDestination.ContactListDestination != nil:
-		return nil, badRequest("Contact lists are not supported yet: import into the suppression list (SuppressionListDestination).")
-	case in.ImportDestination.SuppressionListDestination == nil:
-		return nil, badRequest("ImportDestination needs SuppressionListDestination.")
+	case in.ImportDestination.ContactListDestination != nil && in.ImportDestination.SuppressionListDestination != nil:
+		return nil, badRequest("ImportDestination takes one of SuppressionListDestination and ContactListDestination, not both.")
+	case in.ImportDestination.ContactListDestination == nil && in.ImportDestination.SuppressionListDestination == nil:
+		return nil, badRequest("ImportDestination needs SuppressionListDestination or ContactListDestination.")
 	}
-	j, err := s.ImportJobs.Create(ctx, c.account, importjob.Action(in.ImportDestination.SuppressionListDestination.SuppressionListImportAction),
+	list, action := "", ""
+	if d := in.ImportDestination.ContactListDestination; d != nil {
+		if d.ContactListName == "" {
+			return nil, badRequest("ContactListDestination: ContactListName is required.")
+		}
+		list, action = d.ContactListName, d.ContactListImportAction
+	} else {
+		action = in.ImportDestination.SuppressionListDestination.SuppressionListImportAction
+	}
+	j, err := s.ImportJobs.CreateFor(ctx, c.account, list, importjob.Action(action),
 		in.ImportDataSource.S3Url, importjob.Format(in.ImportDataSource.DataFormat))
 	if err != nil {
 		return nil, importError(err)
@@ -185,6 +194,9 @@ func (s *Server) getImportJob(ctx context.Context, c *call) (any, error) {
 func epoch(j importjob.Job) float64 { return float64(j.Created.UnixMilli()) / 1000 }
 
 func importDest(j importjob.Job) importDestination {
+	if j.ContactList != "" {
+		return importDestination{ContactListDestination: &contactListDestination{ContactListImportAction: string(j.Action), ContactListName: j.ContactList}}
+	}
 	return importDestination{SuppressionListDestination: &suppressionListDestination{SuppressionListImportAction: string(j.Action)}}
 }
 
@@ -221,10 +233,9 @@ func (s *Server) listImportJobsIn(ctx context.Context, c *call, in listImportJob
 		return nil, err
 	}
 	out := listImportJobsOutput{ImportJobs: []importJobSummary{}}
-	switch in.ImportDestinationType {
-	case "", "SUPPRESSION_LIST":
-	case "CONTACT_LIST":
-		return out, nil // Petrel has no contact list jobs
+	dest := importjob.DestinationType(in.ImportDestinationType)
+	switch dest {
+	case importjob.AnyDestination, importjob.SuppressionList, importjob.ContactList:
 	default:
 		return nil, badRequest("ImportDestinationType %q is not one of SUPPRESSION_LIST, CONTACT_LIST.", in.ImportDestinationType)
 	}
@@ -232,7 +243,7 @@ func (s *Server) listImportJobsIn(ctx context.Context, c *call, in listImportJob
 	if in.NextToken != nil {
 		token = *in.NextToken
 	}
-	jobs, next, err := s.ImportJobs.List(ctx, c.account, token, size)
+	jobs, next, err := s.ImportJobs.List(ctx, c.account, dest, token, size)
 	if err != nil {
 		return nil, importError(err)
 	}

@@ -257,8 +257,8 @@ func TestImportJobSources(t *testing.T) {
 					ContactListName: aws.String("news"), ContactListImportAction: types.ContactListImportActionPut}},
 				ImportDataSource: &types.ImportDataSource{S3Url: aws.String(acmeUpload), DataFormat: types.DataFormatCsv},
 			})
-			if code, msg := apiCode(err); code != "BadRequestException" || !strings.Contains(msg, "ontact lists are not supported yet") {
-				t.Errorf("contact list: %s %q", code, msg)
+			if code, msg := apiCode(err); code != "BadRequestException" || msg != "Contact list news does not exist." {
+				t.Errorf("a contact list the account does not have: %s %q", code, msg)
 			}
 
 			var big bytes.Buffer

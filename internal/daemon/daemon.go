@@ -94,6 +94,8 @@ type Services struct {
 	// Reputation evaluates every account's rates from Stats and keeps its
 	// enforcement status (the daemon runs its evaluations).
 	Reputation *reputation.Service
+	// Contacts are the contact lists (SES list management).
+	Contacts *contacts.Service
 }
 
 // Open opens the store and the domain services for cfg.
@@ -120,7 +122,7 @@ func Open(ctx context.Context, cfg config.Config) (*Services, error) {
 	sets := configset.New(db)
 	sets.SetSealer(accts)
 	svc := &Services{DB: db, Accounts: accts, Identities: identity.New(db, accts), ConfigSets: sets,
-		Queue: queue.New(db), Spool: spool.New(db), Events: event.NewLog(db)}
+		Queue: queue.New(db), Spool: spool.New(db), Events: event.NewLog(db), Contacts: contacts.New(db, nil)}
 	svc.Identities.DKIMCNAMEZone = cfg.DKIMCNAMEZone
 	svc.Stats = stats.New(db, svc.Spool, stats.Config{Node: nodeID})
 	svc.Events.Observe(svc.Stats)
@@ -346,7 +348,7 @@ func (d *Daemon) build(ctx context.Context) error {
 		return err
 	}
 	tlsConfig := d.cert.config()
-	if d.imports, err = importjob.New(svc.DB, supp, importjob.Config{ImportDir: cfg.ImportDir, Owner: nodeID},
+	if d.imports, err = importjob.New(svc.DB, supp, importjob.Config{ImportDir: cfg.ImportDir, Owner: nodeID, Contacts: svc.Contacts},
 		d.log.With("component", "importjob")); err != nil {
 		return err
 	}
@@ -374,7 +376,7 @@ func (d *Daemon) build(ctx context.Context) error {
 	unsub := &contacts.Unsubscriber{Contacts: contacts.New(svc.DB, nil), DB: svc.DB, Events: svc.Events,
 		Key: contacts.TokenKey([]byte(verpKey))}
 	apiSrv := &api.Server{Accounts: svc.Accounts, Identities: svc.Identities, ConfigSets: svc.ConfigSets, Sender: sender, Events: svc.Events,
-		Spool: svc.Spool, Suppression: supp, ImportJobs: d.imports, Quota: d.quota, Stats: svc.Stats, Log: d.log.With("component", "api"),
+		Spool: svc.Spool, Suppression: supp, ImportJobs: d.imports, Contacts: svc.Contacts, Quota: d.quota, Stats: svc.Stats, Log: d.log.With("component", "api"),
 		Topics: topics, URLs: guard, SNS: topics.Handler(), Metrics: d.metrics, Reputation: svc.Reputation,
 		Region: cfg.Region, Budget: d.budget, BodyTimeout: time.Duration(cfg.HTTPHeaderTimeout), MinBodyRate: int64(cfg.HTTPMinBodyRate),
 		AddressVerifier: d.addrVerifier, Unsubscribe: unsub}

@@ -1,12 +1,15 @@
 // Package importjob owns SES's import jobs into the account-level
-// suppression list (../shared/spec/ses.md §1.13, §6.3: CreateImportJob,
-// GetImportJob, ListImportJobs) and the files uploaded for them, without
+// suppression list and into contact lists (../shared/spec/ses.md §1.13,
+// §6.3, §1.12: CreateImportJob, GetImportJob, ListImportJobs) and the files
+// uploaded for them, without
 // S3: a job reads a file:// under the account's subdirectory of the
 // operator's import directory or a petrel-upload:// (PUT
 // /v2/email/import-data/{Name}, Petrel's extension), and runs in the
 // background (Service.Run, accounts taking turns) with SES's states
 // CREATED → PROCESSING → COMPLETED or FAILED. docs/suppression.md, "Bulk
-// import" is the user's guide.
+// import" and docs/contacts.md, "Importing contacts" are the user's guides.
+// A contact-list job writes through package contacts (PutContacts,
+// DeleteContacts), which owns the contact tables.
 package importjob
 
 import (
@@ -28,6 +31,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/petrelmail/petrel/internal/contacts"
 	"github.com/petrelmail/petrel/internal/store"
 	"github.com/petrelmail/petrel/internal/suppression"
 )
@@ -109,16 +113,19 @@ const (
 
 // Job is an import job (SES: GetImportJobResponse, ImportJobSummary).
 type Job struct {
-	ID        string // SES: JobId, a UUID
-	Account   string
-	Action    Action // of the SuppressionListDestination
-	SourceURL string // SES: ImportDataSource.S3Url
-	Format    Format // SES: ImportDataSource.DataFormat
-	Status    Status
-	Created   time.Time
-	Completed time.Time // zero until COMPLETED or FAILED
-	Processed int       // SES: ProcessedRecordsCount: records put or deleted
-	Failed    int       // SES: FailedRecordsCount: records refused (Failures)
+	ID      string // SES: JobId, a UUID
+	Account string
+	Action  Action // of the SuppressionListDestination or ContactListDestination
+	// ContactList is the ContactListDestination's ContactListName; "" for
+	// a SuppressionListDestination job.
+	ContactList string
+	SourceURL   string // SES: ImportDataSource.S3Url
+	Format      Format // SES: ImportDataSource.DataFormat
+	Status      Status
+	Created     time.Time
+	Completed   time.Time // zero until COMPLETED or FAILED
+	Processed   int       // SES: ProcessedRecordsCount: records put or deleted
+	Failed      int       // SES: FailedRecordsCount: records refused (Failures)
 	// ErrorMessage says why a FAILED job failed (SES:
 	// FailureInfo.ErrorMessage); "" otherwise.
 	ErrorMessage string
@@ -156,6 +163,9 @@ type Config struct {
 	// Poll is how often Run looks for jobs other nodes created (0: 1 s);
 	// jobs created through this Service wake it at once.
 	Poll time.Duration
+	// Contacts are the contact lists ContactListDestination jobs write to
+	// (nil: such jobs are refused).
+	Contacts *contacts.Service
 }
 
 // Service is the import job store and runner.
@@ -200,7 +210,7 @@ func New(db *store.DB, list *suppression.List, cfg Config, log *slog.Logger) (*S
 // when file:// sources are refused).
 func (s *Service) ImportDir() string { return s.dir }
 
-const jobColumns = "id, account, action, source_url, format, status, created_ms, completed_ms, processed, failed, error_message"
+const jobColumns = "id, account, action, source_url, format, status, created_ms, completed_ms, processed, failed, error_message, contact_list"
 
 // Create records a job for account (SES: CreateImportJob) and wakes the
 // runner. The source is checked now (and read when the job runs): an s3://
@@ -208,7 +218,14 @@ const jobColumns = "id, account, action, source_url, format, status, created_ms,
 // not account's are *InputError; a job past MaxUnfinishedJobs is
 // *LimitError.
 func (s *Service) Create(ctx context.Context, account string, action Action, source string, format Format) (Job, error) {
-	j, err := s.create(ctx, account, action, source, format, "")
+	return s.CreateFor(ctx, account, "", action, source, format)
+}
+
+// CreateFor is Create for a destination: the suppression list when list
+// is "", else account's contact list list (SES: ContactListDestination;
+// a list the account does not have is *InputError).
+func (s *Service) CreateFor(ctx context.Context, account, list string, action Action, source string, format Format) (Job, error) {
+	j, err := s.create(ctx, account, list, action, source, format, "")
 	if err == nil {
 		select {
 		case s.wake <- struct{}{}:
@@ -220,9 +237,23 @@ func (s *Service) Create(ctx context.Context, account string, action Action, sou
 
 // create inserts the job, already PROCESSING and leased to owner when
 // owner is not "".
-func (s *Service) create(ctx context.Context, account string, action Action, source string, format Format, owner string) (Job, error) {
+func (s *Service) create(ctx context.Context, account, list string, action Action, source string, format Format, owner string) (Job, error) {
+	member := "SuppressionListImportAction"
+	if list != "" {
+		member = "ContactListImportAction"
+	}
 	if action != Put && action != Delete {
-		return Job{}, badInput("SuppressionListImportAction %q is not one of PUT, DELETE.", action)
+		return Job{}, badInput("%s %q is not one of PUT, DELETE.", member, action)
+	}
+	if list != "" {
+		if s.cfg.Contacts == nil {
+			return Job{}, badInput("Contact lists are not available on this Petrel.")
+		}
+		if _, err := s.cfg.Contacts.GetList(ctx, account, list); errors.Is(err, contacts.ErrNotFound) {
+			return Job{}, badInput("Contact list %s does not exist.", list)
+		} else if err != nil {
+			return Job{}, err
+		}
 	}
 	if format != CSV && format != JSON {
 		return Job{}, badInput("DataFormat %q is not one of CSV, JSON.", format)
@@ -230,7 +261,7 @@ func (s *Service) create(ctx context.Context, account string, action Action, sou
 	if err := s.checkSource(ctx, account, source); err != nil {
 		return Job{}, err
 	}
-	j := Job{ID: newUUID(), Account: account, Action: action, SourceURL: source, Format: format, Status: Created,
+	j := Job{ID: newUUID(), Account: account, Action: action, ContactList: list, SourceURL: source, Format: format, Status: Created,
 		Created: s.now().Truncate(time.Millisecond)}
 	var lease int64
 	if owner != "" {
@@ -248,8 +279,8 @@ func (s *Service) create(ctx context.Context, account string, action Action, sou
 		if n >= MaxUnfinishedJobs {
 			return &LimitError{fmt.Sprintf("The account already has %d import jobs CREATED or PROCESSING, the most it may have: create more when some have finished.", n)}
 		}
-		_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO import_jobs (id, account, action, source_url, format, status, created_ms, lease_owner, lease_until_ms)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), j.ID, account, string(action), source, string(format), string(j.Status), j.Created.UnixMilli(), owner, lease)
+		_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO import_jobs (id, account, action, source_url, format, status, created_ms, lease_owner, lease_until_ms, contact_list)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), j.ID, account, string(action), source, string(format), string(j.Status), j.Created.UnixMilli(), owner, lease, list)
 		return err
 	})
 	return j, err
@@ -364,12 +395,29 @@ func (s *Service) FailedRecords(ctx context.Context, account, id string) ([]Fail
 	return out, json.Unmarshal([]byte(text), &out)
 }
 
-// List returns up to pageSize of account's jobs, newest first, and the
-// token of the next page ("" on the last); a token List did not issue is
-// ErrInvalidToken (SES: ListImportJobs).
-func (s *Service) List(ctx context.Context, account, token string, pageSize int) ([]Job, string, error) {
+// DestinationType selects jobs by destination in List (SES:
+// ImportDestinationType).
+type DestinationType string
+
+// The destination types; AnyDestination lists every job.
+const (
+	AnyDestination  DestinationType = ""
+	SuppressionList DestinationType = "SUPPRESSION_LIST"
+	ContactList     DestinationType = "CONTACT_LIST"
+)
+
+// List returns up to pageSize of account's jobs into destinations of type
+// dest, newest first, and the token of the next page ("" on the last); a
+// token List did not issue is ErrInvalidToken (SES: ListImportJobs).
+func (s *Service) List(ctx context.Context, account string, dest DestinationType, token string, pageSize int) ([]Job, string, error) {
 	q := "SELECT " + jobColumns + " FROM import_jobs WHERE account = ?"
 	args := []any{account}
+	switch dest {
+	case SuppressionList:
+		q += " AND contact_list = ''"
+	case ContactList:
+		q += " AND contact_list <> ''"
+	}
 	if token != "" {
 		b, err := base64.RawURLEncoding.DecodeString(token)
 		ms, id, ok := strings.Cut(strings.TrimPrefix(string(b), listPrefix), ":")
@@ -419,7 +467,7 @@ func scanJob(r scanner) (Job, error) {
 		created, completed     int64
 		processed, failed      int64
 	)
-	if err := r.Scan(&j.ID, &j.Account, &action, &j.SourceURL, &format, &status, &created, &completed, &processed, &failed, &j.ErrorMessage); err != nil {
+	if err := r.Scan(&j.ID, &j.Account, &action, &j.SourceURL, &format, &status, &created, &completed, &processed, &failed, &j.ErrorMessage, &j.ContactList); err != nil {
 		return Job{}, err
 	}
 	j.Action, j.Format, j.Status = Action(action), Format(format), Status(status)

@@ -343,11 +343,11 @@ func TestRunners(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		stale, err := creator.create(ctx, "acme", Put, up.URL(), CSV, "dead-node")
+		stale, err := creator.create(ctx, "acme", "", Put, up.URL(), CSV, "dead-node")
 		if err != nil {
 			t.Fatal(err)
 		}
-		own, err := creator.create(ctx, "acme", Put, up.URL(), CSV, "n4")
+		own, err := creator.create(ctx, "acme", "", Put, up.URL(), CSV, "n4")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -406,7 +406,7 @@ func TestList(t *testing.T) {
 		var got []string
 		token := ""
 		for pages := 0; ; pages++ {
-			page, next, err := s.List(ctx, "acme", token, 3)
+			page, next, err := s.List(ctx, "acme", AnyDestination, token, 3)
 			if err != nil || pages > 3 {
 				t.Fatalf("page %d: %v", pages, err)
 			}
@@ -430,10 +430,10 @@ func TestList(t *testing.T) {
 				t.Errorf("job %s not listed", id)
 			}
 		}
-		if page, _, err := s.List(ctx, "other", "", 10); err != nil || len(page) != 0 {
+		if page, _, err := s.List(ctx, "other", AnyDestination, "", 10); err != nil || len(page) != 0 {
 			t.Errorf("other account lists %d jobs, %v", len(page), err)
 		}
-		if _, _, err := s.List(ctx, "acme", "bogus", 10); !errors.Is(err, ErrInvalidToken) {
+		if _, _, err := s.List(ctx, "acme", AnyDestination, "bogus", 10); !errors.Is(err, ErrInvalidToken) {
 			t.Errorf("bogus token: %v", err)
 		}
 	})

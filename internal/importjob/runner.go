@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/petrelmail/petrel/internal/address"
+	"github.com/petrelmail/petrel/internal/contacts"
 	"github.com/petrelmail/petrel/internal/suppression"
 )
 
@@ -133,7 +135,7 @@ func (s *Service) claimNext(ctx context.Context) (Job, bool, error) {
 // finished job; a refused request is *InputError, as for Create.
 func (s *Service) Import(ctx context.Context, account string, action Action, source string, format Format, progress func(Job)) (Job, error) {
 	owner := s.cfg.Owner + "/import-" + randomHex(4)
-	j, err := s.create(ctx, account, action, source, format, owner)
+	j, err := s.create(ctx, account, "", action, source, format, owner)
 	if err != nil {
 		return j, err
 	}
@@ -155,6 +157,9 @@ func (s *Service) run(ctx context.Context, j Job, owner string, progress func(Jo
 	limit := MaxPutRecords
 	if j.Action == Delete {
 		limit = MaxDeleteRecords
+	}
+	if j.ContactList != "" {
+		return s.runContacts(ctx, j, owner, data, limit, progress)
 	}
 	p := Parse(data, j.Format, j.Action, limit)
 	if p.Over {
@@ -180,6 +185,76 @@ func (s *Service) run(ctx context.Context, j Job, owner string, progress func(Jo
 				addrs[i] = r.Address
 			}
 			_, err = s.list.DeleteMany(ctx, j.Account, addrs)
+		}
+		if err != nil {
+			return j, err
+		}
+		j.Processed += n
+		if len(recs) > 0 {
+			if err := s.progress(ctx, j, owner); err != nil {
+				return j, err
+			}
+		}
+		if progress != nil {
+			progress(j)
+		}
+	}
+	return s.finish(ctx, j, owner, Completed, "", p.Failures)
+}
+
+// runContacts runs contact-list job j over data: each record is checked
+// against the list (contacts.ValidateContact; a refused one is a failed
+// record), then written BatchSize at a time (contacts.PutContacts,
+// DeleteContacts). A list deleted before or during the run fails the job.
+func (s *Service) runContacts(ctx context.Context, j Job, owner string, data []byte, limit int, progress func(Job)) (Job, error) {
+	if s.cfg.Contacts == nil {
+		return s.finish(ctx, j, owner, Failed, "Contact lists are not available on this Petrel.", nil)
+	}
+	p := ParseContacts(data, j.Format, j.Action, limit)
+	if p.Over {
+		return s.finish(ctx, j, owner, Failed, fmt.Sprintf("The file has more than %d records, the most a %s import takes. Nothing was imported: split the file.", limit, j.Action), nil)
+	}
+	gone := func() (Job, error) {
+		return s.finish(ctx, j, owner, Failed, fmt.Sprintf("Contact list %s does not exist.", j.ContactList), nil)
+	}
+	l, err := s.cfg.Contacts.GetList(ctx, j.Account, j.ContactList)
+	if errors.Is(err, contacts.ErrNotFound) {
+		return gone()
+	} else if err != nil {
+		return j, err
+	}
+	recs := p.Records[:0]
+	for _, r := range p.Records {
+		r.Contact.List = j.ContactList
+		if j.Action == Put {
+			if err := contacts.ValidateContact(l, r.Contact); err != nil {
+				p.fail(r.Line, []byte(r.Text), err)
+				continue
+			}
+		}
+		recs = append(recs, r)
+	}
+	slices.SortFunc(p.Failures, func(a, b Failure) int { return a.Line - b.Line })
+	j.Failed = p.Failed
+	for len(recs) > 0 {
+		n := min(BatchSize, len(recs))
+		batch := recs[:n]
+		recs = recs[n:]
+		if j.Action == Put {
+			cs := make([]contacts.Contact, len(batch))
+			for i, r := range batch {
+				cs[i] = r.Contact
+			}
+			err = s.cfg.Contacts.PutContacts(ctx, j.Account, j.ContactList, cs)
+		} else {
+			emails := make([]string, len(batch))
+			for i, r := range batch {
+				emails[i] = r.Contact.Email
+			}
+			_, err = s.cfg.Contacts.DeleteContacts(ctx, j.Account, j.ContactList, emails)
+		}
+		if errors.Is(err, contacts.ErrNotFound) {
+			return gone()
 		}
 		if err != nil {
 			return j, err

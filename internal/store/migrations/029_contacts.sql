@@ -43,3 +43,8 @@ CREATE TABLE contact_topic_preferences (
 );
 -- For removing a topic's preferences when UpdateContactList drops it.
 CREATE INDEX contact_topic_preferences_topic ON contact_topic_preferences (account, list, topic);
+
+-- Import jobs into a contact list (SES: ContactListDestination): the
+-- list's name; '' for a job into the suppression list. The column belongs
+-- to package importjob, which owns import_jobs.
+ALTER TABLE import_jobs ADD COLUMN contact_list TEXT NOT NULL DEFAULT '';
