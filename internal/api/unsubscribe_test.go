@@ -68,7 +68,7 @@ func TestUnsubscribeEndpoints(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			srv, s, tenants, db := startAPIOn(t, backend, 256<<20, "acme")
 			ctx := t.Context()
-			cs := contacts.New(db, nil)
+			cs := s.Contacts
 			s.Unsubscribe = &contacts.Unsubscriber{Contacts: cs, DB: db, Events: s.Events, Key: unsubTestKey}
 			if err := cs.CreateList(ctx, "acme", contacts.List{Name: "news", Description: "Our <b>news</b> & more", Topics: []contacts.Topic{
 				{Name: "sports", DisplayName: `Sports <script>alert("x")</script>`, Description: "Games & scores", DefaultSubscriptionStatus: contacts.OptIn},

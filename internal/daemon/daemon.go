@@ -373,7 +373,7 @@ func (d *Daemon) build(ctx context.Context) error {
 	}
 	// List-Unsubscribe links and mailto: addresses (tokens keyed from the
 	// VERP secret, like feedback tokens).
-	unsub := &contacts.Unsubscriber{Contacts: contacts.New(svc.DB, nil), DB: svc.DB, Events: svc.Events,
+	unsub := &contacts.Unsubscriber{Contacts: svc.Contacts, DB: svc.DB, Events: svc.Events,
 		Key: contacts.TokenKey([]byte(verpKey))}
 	apiSrv := &api.Server{Accounts: svc.Accounts, Identities: svc.Identities, ConfigSets: svc.ConfigSets, Sender: sender, Events: svc.Events,
 		Spool: svc.Spool, Suppression: supp, ImportJobs: d.imports, Contacts: svc.Contacts, Quota: d.quota, Stats: svc.Stats, Log: d.log.With("component", "api"),
