@@ -25,6 +25,8 @@ func contactsCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	switch args[0] {
 	case "list", "get":
 		return contactsReadCmd(ctx, args[0], args[1:], stdout)
+	case "unsubscribe":
+		return contactsUnsubscribeCmd(ctx, args[1:], stdout)
 	}
 	return fmt.Errorf("petrel contacts: unknown subcommand %q\n%s", args[0], contactsUsage)
 }
