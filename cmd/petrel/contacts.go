@@ -14,7 +14,7 @@ import (
 	"github.com/petrelmail/petrel/internal/daemon"
 )
 
-const contactsUsage = "usage: petrel contacts list|get [EMAIL] [--account A] [--list NAME] (petrel contacts --help)"
+const contactsUsage = "usage: petrel contacts list|get|unsubscribe [EMAIL] [--account A] [--list NAME] (petrel contacts --help)"
 
 // contactsCmd: petrel contacts list | get, on an account's contact list
 // (docs/contacts.md), the list the API's …/contact-lists operations manage.
