@@ -26,6 +26,17 @@ import (
 	"github.com/petrelmail/petrel/internal/contacts"
 )
 
+// Per-IP rate of requests with a valid unsubscribe token: mailbox
+// providers send their users' one-click POSTs from a few addresses, so a
+// campaign's unsubscribes arrive in bursts from each. A token cannot be
+// forged, so these only bound replays; requests with a token that does
+// not verify count against the link pages' LinkRate and LinkBurst, which
+// bounds guessing.
+const (
+	UnsubscribeRate  = 50
+	UnsubscribeBurst = 1000
+)
+
 // MaxUnsubscribeBody bounds the body of a POST to /unsubscribe/{token}:
 // the one-click body is 26 bytes, the page's form for 20 topics well under
 // this.
@@ -39,7 +50,8 @@ const unsubscribePageCSP = "default-src 'none'; style-src 'unsafe-inline'; form-
 // not verify (a page without detail), 410 when its list or topic was
 // deleted (nothing changed), 400 for a POST that is neither one-click nor
 // the page's form, 405 for other methods, 413 over MaxUnsubscribeBody, 429
-// over the per-IP link rate (LinkRate), 503 when it could not be recorded.
+// over the per-IP rates (UnsubscribeRate for valid tokens, LinkRate for
+// others), 503 when it could not be recorded.
 func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
@@ -47,14 +59,14 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", unsubscribePageCSP)
 	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+	tooMany := func() {
+		h.Set("Retry-After", "1")
+		linkPage(w, http.StatusTooManyRequests, "Too many requests", "Too many requests from your address; wait a moment and try again.")
+	}
 	switch {
 	case r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodPost:
 		h.Set("Allow", "GET, HEAD, POST")
 		linkPage(w, http.StatusMethodNotAllowed, "Method not allowed", "Open the link in a browser.")
-		return
-	case !s.links.allow(ip):
-		h.Set("Retry-After", "1")
-		linkPage(w, http.StatusTooManyRequests, "Too many requests", "Too many requests from your address; wait a moment and reload the page.")
 		return
 	case r.Method != http.MethodPost && r.ContentLength != 0:
 		h.Set("Connection", "close")
@@ -69,8 +81,15 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok, err := s.Unsubscribe.Parse(r.PathValue("token"))
-	if err != nil {
+	switch {
+	case err != nil && !s.links.allow(ip):
+		tooMany()
+		return
+	case err != nil:
 		linkPage(w, http.StatusNotFound, "Link not found", "This unsubscribe link is not valid. Check that the whole link was copied.")
+		return
+	case !s.unsubLinks.allow(ip):
+		tooMany()
 		return
 	}
 	switch r.Method {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -245,5 +246,37 @@ func TestPreferencesPage(t *testing.T) {
 	}
 	if got != string(want) {
 		t.Errorf("page differs from %s:\n%s", path, got)
+	}
+}
+
+// TestUnsubscribeRates: requests with tokens that do not verify are
+// limited like the verification links (a burst of LinkBurst, then 429),
+// while valid tokens from the same address — a mailbox provider relaying
+// its users' one-click POSTs — keep being served.
+func TestUnsubscribeRates(t *testing.T) {
+	srv, s, _, db := startAPIOn(t, "sqlite", 256<<20, "acme")
+	s.Unsubscribe = &contacts.Unsubscriber{Contacts: s.Contacts, DB: db, Events: s.Events, Key: unsubTestKey}
+	if err := s.Contacts.CreateList(t.Context(), "acme", contacts.List{Name: "news"}); err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	for i := range 2 * LinkBurst {
+		bad := contacts.PageURL(contacts.Token{Account: "acme", List: "news", Email: fmt.Sprintf("r%d@far.test", i)}, []byte("guess"), srv.URL)
+		switch st, _ := unsubRequest(t, http.MethodPost, bad, "", "List-Unsubscribe=One-Click"); st {
+		case http.StatusTooManyRequests:
+			refused++
+		case http.StatusNotFound:
+		default:
+			t.Fatalf("bad token: %d", st)
+		}
+	}
+	if refused == 0 {
+		t.Errorf("%d bad tokens from one address, none refused", 2*LinkBurst)
+	}
+	for i := range 2 * LinkBurst {
+		good := contacts.PageURL(contacts.Token{Account: "acme", List: "news", Email: fmt.Sprintf("r%d@far.test", i)}, unsubTestKey, srv.URL)
+		if st, _ := unsubRequest(t, http.MethodPost, good, "", "List-Unsubscribe=One-Click"); st != http.StatusOK {
+			t.Fatalf("valid token #%d after the bad ones: %d", i+1, st)
+		}
 	}
 }
