@@ -42,7 +42,7 @@ func contactsUnsubscribeCmd(ctx context.Context, args []string, stdout io.Writer
 	if _, err := contacts.ParseEmail(email); err != nil {
 		return fmt.Errorf("%s: %w", email, err)
 	}
-	cs := contacts.New(svc.DB, nil)
+	cs := svc.Contacts
 	if list == "" {
 		ls, err := cs.ListLists(ctx, acct)
 		if err != nil {

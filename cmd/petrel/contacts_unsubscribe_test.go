@@ -27,7 +27,7 @@ func TestContactsUnsubscribeCLI(t *testing.T) {
 	svc.Close()
 	run := func(args ...string) (string, error) {
 		var out bytes.Buffer
-		err := contactsUnsubscribeCmd(t.Context(), append(args, "--data-dir", dir), &out)
+		err := contactsCmd(t.Context(), append(append([]string{"unsubscribe"}, args...), "--data-dir", dir), &out)
 		return out.String(), err
 	}
 	for _, c := range []struct {

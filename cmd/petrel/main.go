@@ -15,6 +15,7 @@
 //	petrel inbound [--state S]                  what arrived at the return path
 //	petrel inbound purge [--state S] [--before D] [--all]
 //	petrel suppression list|get|add|remove|export|attributes [--account A]
+//	petrel contacts list|get [EMAIL] [--account A] [--list NAME]
 //	petrel notifications list|test|dead-letters|replay [--account A]
 //	petrel storage                               rows and bytes stored, by kind
 //	petrel stats [--account A] [--since 24h] [--by identity|configuration-set|isp] [--daily]
@@ -136,6 +137,11 @@ commands:
   suppression global add ADDRESS [--for DURATION] [--cause TEXT]
                                       list an address globally (default 14d)
   suppression global remove ADDRESS   unlist it and forget its hard bounces
+  contacts list [--account A] [--list NAME] [--topic T] [--status OPT_IN|OPT_OUT] [--use-default] [--json]
+                                      the contacts of the account's contact list with each
+                                      topic's status; --topic/--status filter as ListContacts
+  contacts get EMAIL [--account A] [--list NAME] [--json]
+                                      one contact: preferences, defaults, attributes
   notifications list [--account A]    notification queues by target: pending, in flight,
                                       dead letters, oldest, last error
   notifications test --account A [--configuration-set S] [--from IDENTITY] [--event-type T]
@@ -190,6 +196,8 @@ func main() {
 		err = statsCmd(ctx, args, os.Stdout)
 	case "suppression":
 		err = suppressionCmd(ctx, args, os.Stdout)
+	case "contacts":
+		err = contactsCmd(ctx, args, os.Stdout)
 	case "notifications":
 		err = notificationsCmd(ctx, args, os.Stdout)
 	case "version":

@@ -27,7 +27,7 @@ func inboundCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	var state string
 	var limit int
 	svc, _, err := adminOpen(ctx, "inbound", args, func(fs *flag.FlagSet) {
-		fs.StringVar(&state, "state", "", "only messages in this state: attributed, unattributed, ignored, duplicate")
+		fs.StringVar(&state, "state", "", "only messages in this state: attributed, unattributed, ignored, duplicate, unsubscribe")
 		fs.IntVar(&limit, "limit", 20, "how many recent messages to list")
 	})
 	if err != nil {
@@ -72,7 +72,7 @@ func inboundPurgeCmd(ctx context.Context, args []string, stdout io.Writer) error
 	var before config.Duration
 	var all bool
 	cfg, pos, err := adminFlags("inbound purge", args, func(fs *flag.FlagSet) {
-		fs.StringVar(&state, "state", "", "only messages in this state: attributed, unattributed, ignored, duplicate")
+		fs.StringVar(&state, "state", "", "only messages in this state: attributed, unattributed, ignored, duplicate, unsubscribe")
 		fs.Var(&before, "before", "only messages received longer ago than this, e.g. 7d or 12h")
 		fs.BoolVar(&all, "all", false, "purge every message (needed when neither --state nor --before is given)")
 	})
@@ -83,9 +83,9 @@ func inboundPurgeCmd(ctx context.Context, args []string, stdout io.Writer) error
 		return fmt.Errorf("unexpected arguments: %v", pos)
 	}
 	switch state {
-	case "", inbound.StateAttributed, inbound.StateUnattributed, inbound.StateIgnored, inbound.StateDuplicate:
+	case "", inbound.StateAttributed, inbound.StateUnattributed, inbound.StateIgnored, inbound.StateDuplicate, inbound.StateUnsubscribe:
 	default:
-		return fmt.Errorf("--state: unknown state %q (attributed, unattributed, ignored, duplicate)", state)
+		return fmt.Errorf("--state: unknown state %q (attributed, unattributed, ignored, duplicate, unsubscribe)", state)
 	}
 	if state == "" && before == 0 && !all {
 		return errors.New("petrel inbound purge: give --state, --before or --all")

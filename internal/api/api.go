@@ -112,6 +112,9 @@ type Server struct {
 
 	refusals admission.RefusalLog
 	links    linkLimiter // the link page's per-IP rate (verification.go)
+	// unsubLinks is the per-IP rate of requests with a valid unsubscribe
+	// token (unsubscribe.go); requests with a bad one count in links.
+	unsubLinks linkLimiter
 }
 
 // Reputation is what the API reads of reputation enforcement.
@@ -232,6 +235,7 @@ func (s *Server) Handler() http.Handler {
 	route("SendCustomVerificationEmail", "POST /v2/email/outbound-custom-verification-emails", MaxSmallBody, s.sendCustomVerificationEmail)
 	// The links of verification emails: unauthenticated, the token is the secret.
 	mux.HandleFunc("GET "+identity.LinkPath+"{token}", s.verifyEmailLink)
+	s.unsubLinks.perSecond, s.unsubLinks.burst = UnsubscribeRate, UnsubscribeBurst
 	mux.HandleFunc(contacts.UnsubscribePath+"{token}", s.unsubscribe)
 	if s.SNS != nil {
 		mux.Handle("POST /{$}", s.SNS)

@@ -26,6 +26,17 @@ import (
 	"github.com/petrelmail/petrel/internal/contacts"
 )
 
+// Per-IP rate of requests with a valid unsubscribe token: mailbox
+// providers send their users' one-click POSTs from a few addresses, so a
+// campaign's unsubscribes arrive in bursts from each. A token cannot be
+// forged, so these only bound replays; requests with a token that does
+// not verify count against the link pages' LinkRate and LinkBurst, which
+// bounds guessing.
+const (
+	UnsubscribeRate  = 50
+	UnsubscribeBurst = 1000
+)
+
 // MaxUnsubscribeBody bounds the body of a POST to /unsubscribe/{token}:
 // the one-click body is 26 bytes, the page's form for 20 topics well under
 // this.
@@ -39,7 +50,8 @@ const unsubscribePageCSP = "default-src 'none'; style-src 'unsafe-inline'; form-
 // not verify (a page without detail), 410 when its list or topic was
 // deleted (nothing changed), 400 for a POST that is neither one-click nor
 // the page's form, 405 for other methods, 413 over MaxUnsubscribeBody, 429
-// over the per-IP link rate (LinkRate), 503 when it could not be recorded.
+// over the per-IP rates (UnsubscribeRate for valid tokens, LinkRate for
+// others), 503 when it could not be recorded.
 func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
@@ -47,14 +59,14 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", unsubscribePageCSP)
 	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+	tooMany := func() {
+		h.Set("Retry-After", "1")
+		linkPage(w, http.StatusTooManyRequests, "Too many requests", "Too many requests from your address; wait a moment and try again.")
+	}
 	switch {
 	case r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodPost:
 		h.Set("Allow", "GET, HEAD, POST")
 		linkPage(w, http.StatusMethodNotAllowed, "Method not allowed", "Open the link in a browser.")
-		return
-	case !s.links.allow(ip):
-		h.Set("Retry-After", "1")
-		linkPage(w, http.StatusTooManyRequests, "Too many requests", "Too many requests from your address; wait a moment and reload the page.")
 		return
 	case r.Method != http.MethodPost && r.ContentLength != 0:
 		h.Set("Connection", "close")
@@ -69,8 +81,15 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok, err := s.Unsubscribe.Parse(r.PathValue("token"))
-	if err != nil {
+	switch {
+	case err != nil && !s.links.allow(ip):
+		tooMany()
+		return
+	case err != nil:
 		linkPage(w, http.StatusNotFound, "Link not found", "This unsubscribe link is not valid. Check that the whole link was copied.")
+		return
+	case !s.unsubLinks.allow(ip):
+		tooMany()
 		return
 	}
 	switch r.Method {
@@ -158,21 +177,29 @@ func (s *Server) unsubscribeFailed(w http.ResponseWriter, err error) bool {
 	return true
 }
 
-// unsubscribePage writes the preferences page of tok: the list's name and
-// description, one OPT_IN/OPT_OUT radio pair per topic (its display name
-// and description), an "unsubscribe from all" box, and note (a result
-// line, "" for none). Every text is escaped: list and topic names come
-// from the tenant, the address from the token.
+// unsubscribePage writes the preferences page of tok with note (a result
+// line, "" for none).
 func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request, tok contacts.Token, note string) {
 	l, p, err := s.Unsubscribe.State(r.Context(), tok)
 	if s.unsubscribeFailed(w, err) {
 		return
 	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, preferencesPage(tok.Email, l, p, note))
+}
+
+// preferencesPage is the preferences page of email on list l with its
+// current preferences p: the list's name and description, one
+// OPT_IN/OPT_OUT radio pair per topic (display name and description), an
+// "unsubscribe from all" box, and note. Every text is escaped: list and
+// topic texts come from the tenant, the address from the token.
+func preferencesPage(email string, l contacts.List, p contacts.Preferences, note string) string {
 	e := html.EscapeString
 	var b strings.Builder
 	fmt.Fprintf(&b, "<!doctype html>\n<html><head><meta charset=\"utf-8\"><meta name=\"robots\" content=\"noindex\">"+
 		"<title>Subscription preferences</title></head>\n<body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\">\n"+
-		"<h1>Subscription preferences</h1>\n<p>For <b>%s</b> on the list <b>%s</b>.</p>\n", e(tok.Email), e(l.Name))
+		"<h1>Subscription preferences</h1>\n<p>For <b>%s</b> on the list <b>%s</b>.</p>\n", e(email), e(l.Name))
 	if l.Description != "" {
 		fmt.Fprintf(&b, "<p>%s</p>\n", e(l.Description))
 	}
@@ -180,16 +207,10 @@ func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request, tok con
 		fmt.Fprintf(&b, "<p role=\"status\"><i>%s</i></p>\n", e(note))
 	}
 	b.WriteString("<form method=\"post\">\n<input type=\"hidden\" name=\"action\" value=\"save\">\n")
-	for i, tp := range p.Topics {
-		name := tp.Topic
-		display, desc := name, ""
-		for _, t := range l.Topics {
-			if t.Name == name {
-				if t.DisplayName != "" {
-					display = t.DisplayName
-				}
-				desc = t.Description
-			}
+	for _, tp := range p.Topics {
+		display, desc := tp.Topic, ""
+		if t, ok := l.Topic(tp.Topic); ok {
+			display, desc = t.DisplayName, t.Description
 		}
 		in, out := " checked", ""
 		if tp.Status == contacts.OptOut {
@@ -199,9 +220,9 @@ func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request, tok con
 		if desc != "" {
 			fmt.Fprintf(&b, "<p>%s</p>", e(desc))
 		}
-		fmt.Fprintf(&b, "<label><input type=\"radio\" id=\"t%d-in\" name=\"topic:%s\" value=\"OPT_IN\"%s> Subscribed</label> "+
-			"<label><input type=\"radio\" id=\"t%d-out\" name=\"topic:%s\" value=\"OPT_OUT\"%s> Unsubscribed</label></fieldset>\n",
-			i, e(name), in, i, e(name), out)
+		fmt.Fprintf(&b, "<label><input type=\"radio\" name=\"topic:%s\" value=\"OPT_IN\"%s> Subscribed</label> "+
+			"<label><input type=\"radio\" name=\"topic:%s\" value=\"OPT_OUT\"%s> Unsubscribed</label></fieldset>\n",
+			e(tp.Topic), in, e(tp.Topic), out)
 	}
 	all := ""
 	if p.UnsubscribeAll {
@@ -209,7 +230,5 @@ func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request, tok con
 	}
 	fmt.Fprintf(&b, "<p><label><input type=\"checkbox\" name=\"unsubscribeAll\" value=\"1\"%s> Unsubscribe from all email of this list</label></p>\n"+
 		"<p><button type=\"submit\">Save preferences</button></p>\n</form>\n</body></html>\n", all)
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	io.WriteString(w, b.String())
+	return b.String()
 }

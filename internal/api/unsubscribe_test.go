@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -66,7 +69,7 @@ func TestUnsubscribeEndpoints(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			srv, s, tenants, db := startAPIOn(t, backend, 256<<20, "acme")
 			ctx := t.Context()
-			cs := contacts.New(db, nil)
+			cs := s.Contacts
 			s.Unsubscribe = &contacts.Unsubscriber{Contacts: cs, DB: db, Events: s.Events, Key: unsubTestKey}
 			if err := cs.CreateList(ctx, "acme", contacts.List{Name: "news", Description: "Our <b>news</b> & more", Topics: []contacts.Topic{
 				{Name: "sports", DisplayName: `Sports <script>alert("x")</script>`, Description: "Games & scores", DefaultSubscriptionStatus: contacts.OptIn},
@@ -219,5 +222,61 @@ func TestUnsubscribeEndpoints(t *testing.T) {
 				t.Errorf("events after the list was deleted: %d", n)
 			}
 		})
+	}
+}
+
+// TestPreferencesPage compares the page with testdata/unsubscribe_page.html
+// (go test -update rewrites it): tenant texts and the address escaped,
+// each topic's current status checked, the unsubscribe-all box.
+func TestPreferencesPage(t *testing.T) {
+	l := contacts.List{Name: "news", Description: `Our "news" & <i>more</i>`, Topics: []contacts.Topic{
+		{Name: "sports", DisplayName: "Sports <script>", Description: "Games & scores", DefaultSubscriptionStatus: contacts.OptIn},
+		{Name: "weather", DisplayName: "Weather", DefaultSubscriptionStatus: contacts.OptIn}}}
+	p := contacts.Preferences{UnsubscribeAll: true, Topics: []contacts.TopicPreference{{Topic: "sports", Status: contacts.OptOut}, {Topic: "weather", Status: contacts.OptIn}}}
+	got := preferencesPage(`"<a>"@far.test`, l, p, "Your preferences have been saved.")
+	path := filepath.Join("testdata", "unsubscribe_page.html")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("page differs from %s:\n%s", path, got)
+	}
+}
+
+// TestUnsubscribeRates: requests with tokens that do not verify are
+// limited like the verification links (a burst of LinkBurst, then 429),
+// while valid tokens from the same address — a mailbox provider relaying
+// its users' one-click POSTs — keep being served.
+func TestUnsubscribeRates(t *testing.T) {
+	srv, s, _, db := startAPIOn(t, "sqlite", 256<<20, "acme")
+	s.Unsubscribe = &contacts.Unsubscriber{Contacts: s.Contacts, DB: db, Events: s.Events, Key: unsubTestKey}
+	if err := s.Contacts.CreateList(t.Context(), "acme", contacts.List{Name: "news"}); err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	for i := range 2 * LinkBurst {
+		bad := contacts.PageURL(contacts.Token{Account: "acme", List: "news", Email: fmt.Sprintf("r%d@far.test", i)}, []byte("guess"), srv.URL)
+		switch st, _ := unsubRequest(t, http.MethodPost, bad, "", "List-Unsubscribe=One-Click"); st {
+		case http.StatusTooManyRequests:
+			refused++
+		case http.StatusNotFound:
+		default:
+			t.Fatalf("bad token: %d", st)
+		}
+	}
+	if refused == 0 {
+		t.Errorf("%d bad tokens from one address, none refused", 2*LinkBurst)
+	}
+	for i := range 2 * LinkBurst {
+		good := contacts.PageURL(contacts.Token{Account: "acme", List: "news", Email: fmt.Sprintf("r%d@far.test", i)}, unsubTestKey, srv.URL)
+		if st, _ := unsubRequest(t, http.MethodPost, good, "", "List-Unsubscribe=One-Click"); st != http.StatusOK {
+			t.Fatalf("valid token #%d after the bad ones: %d", i+1, st)
+		}
 	}
 }

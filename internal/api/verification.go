@@ -31,10 +31,12 @@ const (
 	LinkBurst = 20
 )
 
-// linkLimiter rate-limits the link page per client IP.
+// linkLimiter rate-limits the link page per client IP: LinkRate and
+// LinkBurst unless perSecond is set.
 type linkLimiter struct {
-	mu sync.Mutex
-	m  map[string]*rate.Limiter
+	mu               sync.Mutex
+	m                map[string]*rate.Limiter
+	perSecond, burst int
 }
 
 func (l *linkLimiter) allow(ip string) bool {
@@ -46,6 +48,9 @@ func (l *linkLimiter) allow(ip string) bool {
 	lim := l.m[ip]
 	if lim == nil {
 		lim = rate.NewLimiter(LinkRate, LinkBurst)
+		if l.perSecond > 0 {
+			lim = rate.NewLimiter(rate.Limit(l.perSecond), l.burst)
+		}
 		l.m[ip] = lim
 	}
 	return lim.Allow()

@@ -378,7 +378,7 @@ func (d *Daemon) build(ctx context.Context) error {
 	}
 	// List-Unsubscribe links and mailto: addresses (tokens keyed from the
 	// VERP secret, like feedback tokens).
-	unsub := &contacts.Unsubscriber{Contacts: contacts.New(svc.DB, nil), DB: svc.DB, Events: svc.Events,
+	unsub := &contacts.Unsubscriber{Contacts: svc.Contacts, DB: svc.DB, Events: svc.Events,
 		Key: contacts.TokenKey([]byte(verpKey))}
 	// List management on send (sending/listmgmt.go): the links it adds name
 	// this API listener and the return-path domain, with unsub's key.

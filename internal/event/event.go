@@ -129,7 +129,8 @@ type Mail struct {
 // Detail is an event's per-type object; its Kind is the event's eventType
 // (and names the object's JSON key). It is implemented by
 // SendDetail, RejectDetail, DeliveryDetail, BounceDetail, ComplaintDetail,
-// DeliveryDelayDetail, AutoResponseDetail and RenderingFailureDetail, so a stored event's type and
+// DeliveryDelayDetail, AutoResponseDetail, SubscriptionDetail and
+// RenderingFailureDetail, so a stored event's type and
 // object cannot disagree.
 type Detail interface {
 	Kind() Kind

@@ -42,8 +42,12 @@ func TestMailtoUnsubscribe(t *testing.T) {
 			body := []byte("From: jane@far.test\r\nTo: " + rcpt + "\r\nSubject: unsubscribe\r\n\r\nplease\r\n")
 
 			sig := tok.Sign(key)
+			flipped := "a"
+			if sig[30] == 'a' {
+				flipped = "b"
+			}
 			for _, bad := range []string{
-				"u-" + sig[:len(sig)-1] + "a@" + returnDomain,
+				"u-" + sig[:30] + flipped + sig[31:] + "@" + returnDomain,
 				"u-" + contacts.Token{Account: "acme", List: "news", Email: "x@far.test"}.Sign(contacts.TokenKey([]byte("other"))) + "@" + returnDomain,
 				"u-@" + returnDomain,
 			} {
