@@ -341,7 +341,8 @@ type prepared struct {
 	msg      *spool.Message
 	entries  []*queue.Entry   // one per recipient sent to; none: the body is released at once
 	admitted *quota.Admission // nil: nothing admitted (no quota, or unlimited)
-	events   []pendingEvent   // Send first, in the order stored
+	send     event.SendDetail // its Send event, stored first
+	events   []pendingEvent   // its other events, in the order stored
 }
 
 // pendingEvent is an event of a prepared message: its recipient ("" for
@@ -535,8 +536,7 @@ func (s *Sender) prepare(ctx context.Context, req Request) (*prepared, error) {
 			Domain: r.Domain, Created: now, NextAttempt: now, Deadline: now.Add(maxDelivery),
 			ConfigurationSet: set.Name, TLSRequired: set.TLSRequired(), ReturnPathDomain: rpDomain, Body: prep.Body})
 	}
-	events := make([]pendingEvent, 0, 1+len(suppressed))
-	events = append(events, pendingEvent{"", event.SendDetail{ConfigurationSet: set.Name, Identity: src.identity, Recipients: facts}})
+	var events []pendingEvent // after Send: none for most messages
 	for _, sp := range suppressed {
 		b := sp.Bounce
 		b.ReportingMTA = "dns; " + s.cfg.MessageIDDomain
@@ -546,7 +546,8 @@ func (s *Sender) prepare(ctx context.Context, req Request) (*prepared, error) {
 		events = append(events, pendingEvent{"", event.RenderingFailureDetail{TemplateName: renderFailure.TemplateName, ErrorMessage: renderFailure.Message}})
 	}
 	ok = true
-	return &prepared{id: id, account: req.Account, now: now, msg: sm, entries: entries, admitted: admitted, events: events}, nil
+	return &prepared{id: id, account: req.Account, now: now, msg: sm, entries: entries, admitted: admitted,
+		send: event.SendDetail{ConfigurationSet: set.Name, Identity: src.identity, Recipients: facts}, events: events}, nil
 }
 
 // commit runs steps 8-9 of Send for ps, in one group-committed
@@ -608,6 +609,9 @@ func (s *Sender) storeTx(tx *sql.Tx, p *prepared, leaseUntil time.Time) error {
 		if err := s.Quota.RecordTx(tx, p.admitted); err != nil {
 			return err
 		}
+	}
+	if err := s.events.AddTx(tx, p.id, p.account, "", p.now, p.send); err != nil {
+		return err
 	}
 	for _, ev := range p.events {
 		if err := s.events.AddTx(tx, p.id, p.account, ev.rcpt, p.now, ev.detail); err != nil {
