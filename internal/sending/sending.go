@@ -15,7 +15,11 @@
 //     return-path domain: the envelope sender's identity's custom MAIL FROM
 //     domain once verified, else the default, or a refusal under
 //     REJECT_MESSAGE (mailfrom.go, *MailFromNotVerifiedError);
-//  4. parses the message, rejects duplicate singleton headers, and prepares
+//  4. builds the message when it comes as Simple or Template content
+//     (content.go: SES's rules for both; a template is rendered here, and
+//     one that cannot be rendered is accepted but only recorded, with a
+//     Rendering Failure event, never queued); parses the message, rejects
+//     duplicate singleton headers, and prepares
 //     it as SES does (X-SES-* read and stripped, Message-ID and Date set),
 //     adding the signed X-Petrel-Feedback token that ties reports sent to
 //     the feedback mailboxes to it;
@@ -47,6 +51,10 @@
 //     memory, so the first attempt starts at once and reads nothing back
 //     (when the workers are backlogged the entries are stored unleased and
 //     the queue poller takes them in turn).
+//
+// Steps 1-7 are prepare (no writes), steps 8-9 commit. SendBulk (bulk.go,
+// SESv2 SendBulkEmail) prepares one message per entry and commits all of
+// a call's messages in one group-committed transaction.
 package sending
 
 import (
