@@ -348,8 +348,8 @@ func testConfigurationSetBadInput(t *testing.T, backend string) {
 			return err
 		}},
 		{"tag: not an ARN", "BadRequestException", "not an Amazon SES ARN", func() error { return tagRes("cs", one) }},
-		{"tag: template ARN", "BadRequestException", "Petrel tags configuration sets and identities only", func() error {
-			return tagRes(strings.Replace(arn, "configuration-set/cs", "template/t", 1), one)
+		{"tag: dedicated IP pool ARN", "BadRequestException", "Petrel tags configuration sets, identities and templates only", func() error {
+			return tagRes(strings.Replace(arn, "configuration-set/cs", "dedicated-ip-pool/p", 1), one)
 		}},
 		{"tag: unknown set", "NotFoundException", "Configuration set nope does not exist.", func() error {
 			return tagRes(strings.Replace(arn, "/cs", "/nope", 1), one)
@@ -819,7 +819,7 @@ func testConfigurationSetBadBodies(t *testing.T, backend string) {
 		{"GET", "/v2/email/tags", "", "BadRequestException", "ResourceArn is required"},
 		{"DELETE", "/v2/email/tags?ResourceArn=" + arn, "", "BadRequestException", "TagKeys is required"},
 		{"DELETE", "/v2/email/tags?ResourceArn=" + arn + "&TagKeys=", "", "BadRequestException", "TagKeys"},
-		{"GET", "/v2/email/tags?ResourceArn=" + url.QueryEscape("arn:aws:ses:us-east-1:123456789012:template/t"), "", "BadRequestException", "Petrel tags configuration sets and identities only"},
+		{"GET", "/v2/email/tags?ResourceArn=" + url.QueryEscape("arn:aws:ses:us-east-1:123456789012:dedicated-ip-pool/p"), "", "BadRequestException", "Petrel tags configuration sets, identities and templates only"},
 		// Every option in SES's shape and ranges (issue 13 review).
 		{"POST", base, `{"ConfigurationSetName":"x","ReputationOptions":{"LastFreshStart":1e300}}`, "BadRequestException", "LastFreshStart"},
 		{"POST", base, `{"ConfigurationSetName":"x","ReputationOptions":{"LastFreshStart":-1000000000000}}`, "BadRequestException", "LastFreshStart"},
