@@ -42,7 +42,7 @@ func BenchmarkSend(b *testing.B) {
 			b.SetBytes(int64(len(raw)))
 			b.ReportAllocs()
 			b.SetParallelism(10) // 20 senders on 2 CPUs
-			start := time.Now()
+			start, cpu := time.Now(), cpuTime()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					_, err := s.Send(ctx, sending.Request{Account: testAccount, Operation: "SendRawEmail",
@@ -54,6 +54,7 @@ func BenchmarkSend(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+			b.ReportMetric(float64(cpuTime()-cpu)/float64(time.Microsecond)/float64(b.N), "cpu-µs/msg")
 		})
 	}
 }
@@ -83,7 +84,7 @@ func BenchmarkSendBulk50(b *testing.B) {
 				Entries: entries}
 			b.ReportAllocs()
 			b.SetParallelism(10)
-			start := time.Now()
+			start, cpu := time.Now(), cpuTime()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					res, err := s.SendBulk(ctx, req)
@@ -98,6 +99,7 @@ func BenchmarkSendBulk50(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(50*b.N)/time.Since(start).Seconds(), "msgs/s")
+			b.ReportMetric(float64(cpuTime()-cpu)/float64(time.Microsecond)/float64(50*b.N), "cpu-µs/msg")
 		})
 	}
 }
