@@ -376,12 +376,15 @@ func TestSendBulkEmailCallErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The daily quota is admitted per entry: the entries past it are
-	// ACCOUNT_DAILY_QUOTA_EXCEEDED, the others are sent.
+	// ACCOUNT_DAILY_QUOTA_EXCEEDED, the others are sent. A rendering
+	// failure counts as the message would have (SES meters at acceptance).
 	if err := s.Accounts.SetQuota(ctx, "sandy", account.Quota{Max24HourSend: 2, MaxSendRate: -1}); err != nil {
 		t.Fatal(err)
 	}
 	out, err := ses.SendBulkEmail(ctx, in(func(r *sesv2.SendBulkEmailInput) {
 		r.BulkEmailEntries = append(r.BulkEmailEntries, entry("c@sandy.example"), entry("d@sandy.example"))
+		r.BulkEmailEntries[0].ReplacementEmailContent = &types.ReplacementEmailContent{
+			ReplacementTemplate: &types.ReplacementTemplate{ReplacementTemplateData: aws.String(`{"x":1}`)}}
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -392,6 +395,9 @@ func TestSendBulkEmailCallErrors(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "SUCCESS,SUCCESS,ACCOUNT_DAILY_QUOTA_EXCEEDED,ACCOUNT_DAILY_QUOTA_EXCEEDED" {
 		t.Errorf("over the daily quota: %v", got)
+	}
+	if k := kinds(t, s, aws.ToString(out.BulkEmailEntryResults[0].MessageId)); k != "Send,Rendering Failure" {
+		t.Errorf("entry 0: events %s, want a rendering failure", k)
 	}
 }
 
