@@ -55,3 +55,8 @@ require (
 // a 421 reply closes the connection, a separate DATA line limit, shutdown ends
 // waiting sessions with 421.
 replace github.com/emersion/go-smtp v0.25.1 => ./third_party/go-smtp
+
+// raymond v2.0.48 with Petrel's patch (third_party/raymond/README.md): the
+// lexer scans synchronously, so a template that fails to parse leaves no
+// goroutine behind.
+replace github.com/mailgun/raymond/v2 v2.0.48 => ./third_party/raymond

@@ -17,6 +17,7 @@
 //	petrel suppression list|get|add|remove|export|attributes [--account A]
 //	petrel contacts list|get [EMAIL] [--account A] [--list NAME]
 //	petrel notifications list|test|dead-letters|replay [--account A]
+//	petrel template list|get NAME|put NAME|render NAME [--account A]
 //	petrel storage                               rows and bytes stored, by kind
 //	petrel stats [--account A] [--since 24h] [--by identity|configuration-set|isp] [--daily]
 //	petrel version
@@ -151,6 +152,14 @@ commands:
                                       notifications not delivered within the retry period
   notifications replay [--account A] ID... | --all
                                       deliver dead letters again (same IDs, fresh retry period)
+  template list [--account A] [--json]
+                                      the account's email templates, by name
+  template get NAME [--account A]     one template as JSON (GetEmailTemplate's shape)
+  template put NAME [--subject S] [--text FILE] [--html FILE] [--json-file FILE] [--account A]
+                                      create or replace a template's content (- reads standard input;
+                                      --json-file: as template get prints it, or its TemplateContent)
+  template render NAME --data JSON | --data-file FILE [--account A]
+                                      the MIME message TestRenderEmailTemplate returns
   storage                             rows and bytes stored: bodies pending delivery, message
                                       records, events, return-path mail by state
   stats [--account A] [--since 24h] [--until T] [--by identity|configuration-set|isp] [--daily] [--json]
@@ -200,6 +209,8 @@ func main() {
 		err = contactsCmd(ctx, args, os.Stdout)
 	case "notifications":
 		err = notificationsCmd(ctx, args, os.Stdout)
+	case "template":
+		err = templateCmd(ctx, args, os.Stdout)
 	case "version":
 		fmt.Println("petrel", version())
 	case "help", "-h", "--help":

@@ -35,6 +35,7 @@ import (
 	"github.com/petrelmail/petrel/internal/stats"
 	"github.com/petrelmail/petrel/internal/store"
 	"github.com/petrelmail/petrel/internal/suppression"
+	"github.com/petrelmail/petrel/internal/template"
 )
 
 // tenant is an account with a verified domain and an access key.
@@ -101,7 +102,7 @@ func startAPIOn(t *testing.T, backend string, budget int64, tenants ...string) (
 	s := &Server{Accounts: accts, Identities: ids, ConfigSets: configsets, Sender: sender, Events: events, Spool: sp,
 		Suppression: suppression.New(db, nil), ImportJobs: imports, Contacts: lists, Quota: sender.Quota, Stats: counters,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Region: "us-east-1",
-		Budget: admission.NewBudget(budget), BodyTimeout: 10 * time.Second, MinBodyRate: 64 << 10}
+		Budget: admission.NewBudget(budget), BodyTimeout: 10 * time.Second, MinBodyRate: 64 << 10, Templates: template.New(db)}
 	srv := httptest.NewServer(s.Guard(s.Handler()))
 	t.Cleanup(func() {
 		srv.Close()

@@ -13,7 +13,6 @@ import (
 	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/message"
 	"github.com/petrelmail/petrel/internal/sending"
-	"github.com/petrelmail/petrel/internal/template"
 )
 
 // SESv2 SendEmailRequest (../shared/spec/ses.md §1.3).
@@ -317,9 +316,6 @@ func templateFrom(field string, tc *templateInput) (*sending.Template, error) {
 	if ic := tc.TemplateContent; ic != nil {
 		inline := ic.in()
 		t.Inline = &inline
-	}
-	if len(t.Data) > template.MaxDataLen {
-		return nil, badRequest("%s.TemplateData must be at most %d characters.", field, template.MaxDataLen)
 	}
 	var err error
 	if t.Attachments, err = attachments(field, tc.Attachments); err != nil {

@@ -19,8 +19,7 @@ import (
 
 // startTemplateAPI is startAPIOn with the template service.
 func startTemplateAPI(t *testing.T, backend string) (*sesv2.Client, *sesv2.Client, *Server, func(method, path, body string) (int, string, string)) {
-	srv, s, tenants, db := startAPIOn(t, backend, 256<<20, "acme", "other")
-	s.Templates = template.New(db)
+	srv, s, tenants, _ := startAPIOn(t, backend, 256<<20, "acme", "other")
 	raw := func(method, path, body string) (int, string, string) {
 		status, code, out := signedCall(t, srv, tenants["acme"], method, path, []byte(body))
 		return status, code, string(out)

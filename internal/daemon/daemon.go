@@ -97,6 +97,8 @@ type Services struct {
 	Reputation *reputation.Service
 	// Contacts are the contact lists (SES list management).
 	Contacts *contacts.Service
+	// Templates stores the email templates (package template).
+	Templates *template.Service
 }
 
 // Open opens the store and the domain services for cfg.
@@ -123,7 +125,8 @@ func Open(ctx context.Context, cfg config.Config) (*Services, error) {
 	sets := configset.New(db)
 	sets.SetSealer(accts)
 	svc := &Services{DB: db, Accounts: accts, Identities: identity.New(db, accts), ConfigSets: sets,
-		Queue: queue.New(db), Spool: spool.New(db), Events: event.NewLog(db), Contacts: contacts.New(db, nil)}
+		Queue: queue.New(db), Spool: spool.New(db), Events: event.NewLog(db), Contacts: contacts.New(db, nil),
+		Templates: template.New(db)}
 	svc.Identities.DKIMCNAMEZone = cfg.DKIMCNAMEZone
 	svc.Stats = stats.New(db, svc.Spool, stats.Config{Node: nodeID})
 	svc.Events.Observe(svc.Stats)
@@ -324,10 +327,9 @@ func (d *Daemon) build(ctx context.Context) error {
 		return err
 	}
 	sender.Suppression, d.deliv.Suppression, d.deliv.ConfigSets = supp, supp, svc.ConfigSets
-	// One template Service for the API's template operations and the send
-	// path, so that a template written is seen at once by its sends.
-	templates := template.New(svc.DB)
-	sender.Templates = templates
+	// The API's template operations and the send path share one template
+	// Service, so that a template written is seen at once by its sends.
+	sender.Templates = svc.Templates
 	if cfg.Metrics != "" {
 		d.metrics = metrics.New(metrics.Config{Queue: svc.Queue, Rules: d.rules, Log: d.log.With("component", "metrics"),
 			Reputation: accountReputations(svc.Reputation)})
@@ -387,7 +389,7 @@ func (d *Daemon) build(ctx context.Context) error {
 		Spool: svc.Spool, Suppression: supp, ImportJobs: d.imports, Contacts: svc.Contacts, Quota: d.quota, Stats: svc.Stats, Log: d.log.With("component", "api"),
 		Topics: topics, URLs: guard, SNS: topics.Handler(), Metrics: d.metrics, Reputation: svc.Reputation,
 		Region: cfg.Region, Budget: d.budget, BodyTimeout: time.Duration(cfg.HTTPHeaderTimeout), MinBodyRate: int64(cfg.HTTPMinBodyRate),
-		AddressVerifier: d.addrVerifier, Unsubscribe: unsub, Templates: templates}
+		AddressVerifier: d.addrVerifier, Unsubscribe: unsub, Templates: svc.Templates}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", d.readyz)

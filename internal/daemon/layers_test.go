@@ -63,7 +63,7 @@ var allowed = map[string][]string{
 	"queue":       {"store", "address"},
 	"metrics":     {"event", "queue", "bounce"},
 	"quota":       {"store"},
-	"template":    {"store"},
+	"template":    {"store", "message"},
 	"sending":     {"account", "identity", "configset", "queue", "spool", "event", "message", "address", "store", "suppression", "bounce", "simulator", "quota", "contacts", "template"},
 	"delivery":    {"resolver", "queue", "spool", "event", "bounce", "simulator", "smtpreply", "address", "store", "suppression", "configset"},
 	"api":         {"quota", "sending", "account", "identity", "event", "message", "sigv4", "address", "spool", "dkim", "admission", "configset", "suppression", "importjob", "metrics", "stats", "template", "contacts"},

@@ -47,9 +47,9 @@ func TestAPIErrors(t *testing.T) {
 			in.Content.Simple.Headers = []types.MessageHeader{{Name: aws.String("X-A"), Value: aws.String("v\r\nBcc: victim@x.test")}}
 			return in
 		}(), "BadRequestException", "Headers[0].Value"},
-		{"template not yet", &sesv2.SendEmailInput{FromEmailAddress: aws.String("sender@example.com"),
+		{"unknown template", &sesv2.SendEmailInput{FromEmailAddress: aws.String("sender@example.com"),
 			Destination: &types.Destination{ToAddresses: []string{"a@one.test"}},
-			Content:     &types.EmailContent{Template: &types.Template{TemplateName: aws.String("t")}}}, "BadRequestException", "Template"},
+			Content:     &types.EmailContent{Template: &types.Template{TemplateName: aws.String("t")}}}, "NotFoundException", "Template t does not exist."},
 		{"raw without header block", &sesv2.SendEmailInput{Content: &types.EmailContent{Raw: &types.RawMessage{Data: []byte("just text")}}},
 			"MessageRejected", "Transaction failed"},
 		{"oversize raw", &sesv2.SendEmailInput{Content: &types.EmailContent{Raw: &types.RawMessage{Data: big}},

@@ -15,7 +15,11 @@
 //     return-path domain: the envelope sender's identity's custom MAIL FROM
 //     domain once verified, else the default, or a refusal under
 //     REJECT_MESSAGE (mailfrom.go, *MailFromNotVerifiedError);
-//  4. parses the message, rejects duplicate singleton headers, and prepares
+//  4. builds the message when it comes as Simple or Template content
+//     (content.go: SES's rules for both; a template is rendered here, and
+//     one that cannot be rendered is accepted but only recorded, with a
+//     Rendering Failure event, never queued); parses the message, rejects
+//     duplicate singleton headers, and prepares
 //     it as SES does (X-SES-* read and stripped, Message-ID and Date set),
 //     adding the signed X-Petrel-Feedback token that ties reports sent to
 //     the feedback mailboxes to it;
@@ -49,6 +53,10 @@
 //     memory, so the first attempt starts at once and reads nothing back
 //     (when the workers are backlogged the entries are stored unleased and
 //     the queue poller takes them in turn).
+//
+// Steps 1-7 are prepare (no writes), steps 8-9 commit. SendBulk (bulk.go,
+// SESv2 SendBulkEmail) prepares one message per entry and commits all of
+// a call's messages in one group-committed transaction.
 package sending
 
 import (
@@ -349,7 +357,8 @@ type prepared struct {
 	msg      *spool.Message
 	entries  []*queue.Entry   // one per recipient sent to; none: the body is released at once
 	admitted *quota.Admission // nil: nothing admitted (no quota, or unlimited)
-	events   []pendingEvent   // Send first, in the order stored
+	send     event.SendDetail // its Send event, stored first
+	events   []pendingEvent   // its other events, in the order stored
 }
 
 // pendingEvent is an event of a prepared message: its recipient ("" for
@@ -547,8 +556,7 @@ func (s *Sender) prepare(ctx context.Context, req Request) (*prepared, error) {
 			Domain: r.Domain, Created: now, NextAttempt: now, Deadline: now.Add(maxDelivery),
 			ConfigurationSet: set.Name, TLSRequired: set.TLSRequired(), ReturnPathDomain: rpDomain, Body: prep.Body})
 	}
-	events := make([]pendingEvent, 0, 1+len(suppressed))
-	events = append(events, pendingEvent{"", event.SendDetail{ConfigurationSet: set.Name, Identity: src.identity, Recipients: facts}})
+	var events []pendingEvent // after Send: none for most messages
 	for _, sp := range suppressed {
 		b := sp.Bounce
 		b.ReportingMTA = "dns; " + s.cfg.MessageIDDomain
@@ -558,7 +566,8 @@ func (s *Sender) prepare(ctx context.Context, req Request) (*prepared, error) {
 		events = append(events, pendingEvent{"", event.RenderingFailureDetail{TemplateName: renderFailure.TemplateName, ErrorMessage: renderFailure.Message}})
 	}
 	ok = true
-	return &prepared{id: id, account: req.Account, now: now, msg: sm, entries: entries, admitted: admitted, events: events}, nil
+	return &prepared{id: id, account: req.Account, now: now, msg: sm, entries: entries, admitted: admitted,
+		send: event.SendDetail{ConfigurationSet: set.Name, Identity: src.identity, Recipients: facts}, events: events}, nil
 }
 
 // commit runs steps 8-9 of Send for ps, in one group-committed
@@ -620,6 +629,9 @@ func (s *Sender) storeTx(tx *sql.Tx, p *prepared, leaseUntil time.Time) error {
 		if err := s.Quota.RecordTx(tx, p.admitted); err != nil {
 			return err
 		}
+	}
+	if err := s.events.AddTx(tx, p.id, p.account, "", p.now, p.send); err != nil {
+		return err
 	}
 	for _, ev := range p.events {
 		if err := s.events.AddTx(tx, p.id, p.account, ev.rcpt, p.now, ev.detail); err != nil {

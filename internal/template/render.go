@@ -443,6 +443,7 @@ type renderer struct {
 	t     *compiled
 	out   bytes.Buffer
 	total int // bytes rendered by earlier parts
+	held  int // bytes in the outer buffers while an indented partial renders apart
 	steps int
 	depth int
 	ctx   []any   // context stack: root first
@@ -509,7 +510,7 @@ func (r *renderer) render(t *compiled) (s string, err error) {
 }
 
 func (r *renderer) write(s string) {
-	if r.total+r.out.Len()+len(s) > MaxRenderedSize {
+	if r.total+r.held+r.out.Len()+len(s) > MaxRenderedSize {
 		r.fail("The rendered template is larger than %d bytes.", MaxRenderedSize)
 	}
 	r.out.WriteString(s)
@@ -546,6 +547,12 @@ func (r *renderer) program(p *ast.Program) {
 			}
 			r.write(str(v))
 		case *ast.BlockStatement:
+			if p.Chained {
+				// {{else if}}: the chain's next link, at the depth of its
+				// first, so a long chain is not deep nesting.
+				r.blockStmt(n)
+				continue
+			}
 			r.enter()
 			r.blockStmt(n)
 			r.depth--
@@ -816,10 +823,12 @@ func (r *renderer) partial(ps *ast.PartialStatement) {
 	}
 	// A standalone partial is indented as its tag is (Handlebars).
 	saved := r.out
+	r.held += saved.Len()
 	r.out = bytes.Buffer{}
 	r.with(ctx, p, nil)
 	s := r.out.String()
 	r.out = saved
+	r.held -= saved.Len()
 	lines := strings.SplitAfter(s, "\n")
 	for _, l := range lines {
 		if l != "" {

@@ -29,6 +29,7 @@ func TestRender(t *testing.T) {
 		{"if missing is false", "{{#if nope}}yes{{else}}no{{/if}}", `{}`, "no"},
 		{"if missing nested is false", "{{#if a.b.c}}yes{{else}}no{{/if}}", `{"a":{}}`, "no"},
 		{"else if chain", "{{#if a}}A{{else if b}}B{{else}}C{{/if}}", `{"b":1}`, "B"},
+		{"long else if chain is not deep", "{{#if a}}A" + strings.Repeat("{{else if a}}A", 2*MaxDepth) + "{{else}}C{{/if}}", `{}`, "C"},
 		{"unless", "{{#unless a}}not{{else}}is{{/unless}}{{#unless b}}!{{/unless}}", `{"a":true}`, "is!"},
 		{"with", "{{#with contact}}{{first}} {{last}}{{/with}}", `{"contact":{"first":"A","last":"B"}}`, "A B"},
 		{"with missing else", "{{#with contact}}x{{else}}none{{/with}}", `{}`, "none"},
@@ -160,6 +161,9 @@ func TestRenderLimits(t *testing.T) {
 		{"output size", "{{#each xs}}{{#each ../xs}}{{this}}{{/each}}{{/each}}", big, "larger than"},
 		{"steps", deep + "{{/each}}{{/each}}{{/each}}", big, "steps"},
 		{"recursive partial", "{{#*inline \"p\"}}{{> p}}{{/inline}}{{> p}}", `{}`, "nests"},
+		// Standalone (indented) partials render apart before being indented:
+		// what the outer ones hold counts too.
+		{"indented partials output size", "{{#*inline \"p\"}}\n{{#each xs}}{{#each ../xs}}{{this}}\n{{/each}}{{/each}}\n  {{> q}}\n{{/inline}}{{#*inline \"q\"}}\n{{#each @root.xs}}{{#each @root.xs}}{{this}}\n{{/each}}{{/each}}\n{{/inline}}\n  {{> p}}\n", big, "larger than"},
 		{"deep blocks", strings.Repeat("{{#with a}}", 100) + strings.Repeat("{{/with}}", 100), `{"a":{"a":1}}`, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -175,3 +175,32 @@ func TestParseARN(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateConcurrentLimit: creates racing at the limit never pass it
+// (PostgreSQL: the advisory lock; SQLite: the write lock).
+func TestCreateConcurrentLimit(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *Service, _ *time.Time) {
+		s.Limit = 3
+		errs := make(chan error, 10)
+		for i := range 10 {
+			go func() {
+				errs <- s.Create(context.Background(), "a", Template{Name: fmt.Sprintf("t%d", i), Content: Content{Subject: "s"}})
+			}()
+		}
+		ok := 0
+		for range 10 {
+			err := <-errs
+			var le *LimitError
+			switch {
+			case err == nil:
+				ok++
+			case !errors.As(err, &le):
+				t.Errorf("unexpected: %v", err)
+			}
+		}
+		list, err := s.List(context.Background(), "a", "", 100)
+		if err != nil || ok != 3 || len(list) != 3 {
+			t.Fatalf("%d created, %d listed (%v), want 3", ok, len(list), err)
+		}
+	})
+}

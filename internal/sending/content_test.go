@@ -1,0 +1,108 @@
+package sending
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/petrelmail/petrel/internal/account"
+	"github.com/petrelmail/petrel/internal/address"
+	"github.com/petrelmail/petrel/internal/message"
+	"github.com/petrelmail/petrel/internal/template"
+)
+
+// TestMergePairs: SendBulkEmail's replacement tags and headers over the
+// defaults.
+func TestMergePairs(t *testing.T) {
+	base := [][2]string{{"X-Campaign", "spring"}, {"X-Keep", "1"}}
+	cases := []struct {
+		name     string
+		over     [][2]string
+		foldCase bool
+		want     [][2]string
+	}{
+		{"none", nil, true, base},
+		{"header replaced case-insensitively", [][2]string{{"x-campaign", "autumn"}}, true, [][2]string{{"X-Keep", "1"}, {"x-campaign", "autumn"}}},
+		{"tag names are exact", [][2]string{{"x-campaign", "autumn"}}, false, [][2]string{{"X-Campaign", "spring"}, {"X-Keep", "1"}, {"x-campaign", "autumn"}}},
+		{"added", [][2]string{{"X-New", "n"}}, true, [][2]string{{"X-Campaign", "spring"}, {"X-Keep", "1"}, {"X-New", "n"}}},
+	}
+	for _, c := range cases {
+		if got := mergePairs(base, c.over, c.foldCase); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestEmptyObject: which replacement data means "use the default data".
+func TestEmptyObject(t *testing.T) {
+	for data, want := range map[string]bool{"": true, "{}": true, " { } ": true, `{"a":1}`: false, "[]": false, "null": false, "nope": false} {
+		if got := emptyObject(data); got != want {
+			t.Errorf("emptyObject(%q) = %v, want %v", data, got, want)
+		}
+	}
+}
+
+// TestBuildTemplate: inline Template content rendered into the message;
+// a rendering failure builds the unrendered template and reports the
+// *template.RenderError; bad data is a *ContentError.
+func TestBuildTemplate(t *testing.T) {
+	to, _ := address.Parse("jo@example.net")
+	c := func(subject, data string) *Content {
+		return &Content{From: "Me <me@example.com>", To: []address.Address{to},
+			Template: &Template{Inline: &template.Content{Subject: subject, Text: "Hello {{name}}"}, Data: data}}
+	}
+	s := &Sender{}
+	raw, failed, err := s.build(context.Background(), account.Account{}, c("Hi {{name}}", `{"name":"Jo"}`), 1)
+	if err != nil || failed != nil || !strings.Contains(string(raw), "Subject: Hi Jo\r\n") || !strings.Contains(string(raw), "Hello Jo") {
+		t.Fatalf("rendered: %v %v\n%s", err, failed, raw)
+	}
+	raw, failed, err = s.build(context.Background(), account.Account{}, c("Hi {{name}}", `{}`), 1)
+	if err != nil || failed == nil || failed.Message != "Attribute 'name' is not present in the rendering data." || !strings.Contains(string(raw), "Hi {{name}}") {
+		t.Fatalf("rendering failure: %v %+v\n%s", err, failed, raw)
+	}
+	var ce *ContentError
+	if _, _, err = s.build(context.Background(), account.Account{}, c("Hi", `[1]`), 1); !errors.As(err, &ce) {
+		t.Fatalf("data not an object: %v", err)
+	}
+	var nf *TemplateNotFoundError
+	named := &Content{From: "me@example.com", To: []address.Address{to}, Template: &Template{Name: "Gone"}}
+	if _, _, err = s.build(context.Background(), account.Account{}, named, 1); !errors.As(err, &nf) || nf.Error() != "Template Gone does not exist." {
+		t.Fatalf("no template service: %v", err)
+	}
+}
+
+// FuzzBuildTemplate: whatever the template's subject and the data, the
+// built message parses, and its Subject is one header field with no line
+// break (a rendered value cannot inject header fields).
+func FuzzBuildTemplate(f *testing.F) {
+	f.Add("Hi {{name}}", `{"name":"Jo"}`)
+	f.Add("Hi {{name}}", `{"name":"a\r\nBcc: x@evil.example"}`)
+	f.Add("{{#each xs}}{{this}}\n{{/each}}", `{"xs":["a","b"]}`)
+	f.Add("{{x", `{}`)
+	to, _ := address.Parse("jo@example.net")
+	s := &Sender{}
+	f.Fuzz(func(t *testing.T, subject, data string) {
+		c := &Content{From: "me@example.com", To: []address.Address{to},
+			Template: &Template{Inline: &template.Content{Subject: subject, Text: "t"}, Data: data}}
+		raw, _, err := s.build(context.Background(), account.Account{}, c, 1)
+		if err != nil {
+			var ce *ContentError
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %T %v", err, err)
+			}
+			return
+		}
+		m, err := message.Parse(raw)
+		if err != nil {
+			t.Fatalf("built message does not parse: %v\n%q", err, raw)
+		}
+		if vs := m.Values("Subject"); len(vs) != 1 || strings.ContainsAny(vs[0], "\r\n") && !strings.Contains(vs[0], "\r\n ") {
+			t.Fatalf("Subject fields %q", vs)
+		}
+		if len(m.Values("Bcc")) != 0 {
+			t.Fatalf("a Bcc field was injected: %q", raw)
+		}
+	})
+}
