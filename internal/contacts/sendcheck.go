@@ -8,6 +8,10 @@ import (
 	"github.com/petrelmail/petrel/internal/address"
 )
 
+// maxPreparedEmails is the most addresses Unsubscribed asks about with a
+// prepared statement (SES's recipient limit per message).
+const maxPreparedEmails = 50
+
 // TopicNotFoundError reports a topic the contact list does not have (SES:
 // NotFoundException on a send whose ListManagementOptions name it).
 type TopicNotFoundError struct{ List, Topic string }
@@ -26,7 +30,8 @@ func (e *TopicNotFoundError) Error() string {
 // address.Key, as the contacts are stored.
 //
 // It costs one query: the list's row joined with the contacts among emails
-// and their preference for topic. Errors: an error wrapping ErrNotFound
+// and their preference for topic, prepared once per number of addresses
+// up to 50. Errors: an error wrapping ErrNotFound
 // when account has no list of that name, *TopicNotFoundError when the list
 // has no such topic, or the store's.
 func (s *Service) Unsubscribed(ctx context.Context, account, list, topic string, emails []string) ([]bool, error) {
@@ -44,12 +49,24 @@ func (s *Service) Unsubscribed(ctx context.Context, account, list, topic string,
 	if len(marks) > 0 {
 		contactsJoin = "c.address IN (" + strings.Join(marks, ", ") + ")"
 	}
-	q := s.db.Rebind(`SELECT l.name, l.topics, c.address, c.unsubscribe_all, p.status
+	q := `SELECT l.name, l.topics, c.address, c.unsubscribe_all, p.status
 		FROM contact_lists l
 		LEFT JOIN contacts c ON c.account = l.account AND c.list = l.name AND ` + contactsJoin + `
 		LEFT JOIN contact_topic_preferences p ON p.account = c.account AND p.list = c.list AND p.address = c.address AND p.topic = ?
-		WHERE l.account = ?`)
-	rows, err := s.db.QueryContext(ctx, q, append(args, topic, account)...)
+		WHERE l.account = ?`
+	args = append(args, topic, account)
+	var rows *sql.Rows
+	var err error
+	if len(marks) <= maxPreparedEmails {
+		// A send has at most 50 recipients: at most 51 query texts, each
+		// parsed once (store.DB.Prepared), not on every message.
+		var st *sql.Stmt
+		if st, err = s.db.Prepared(q); err == nil {
+			rows, err = st.QueryContext(ctx, args...)
+		}
+	} else {
+		rows, err = s.db.QueryContext(ctx, s.db.Rebind(q), args...)
+	}
 	if err != nil {
 		return nil, err
 	}
