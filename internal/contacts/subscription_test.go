@@ -3,6 +3,7 @@ package contacts
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -143,5 +144,33 @@ func TestSetPreferences(t *testing.T) {
 				t.Errorf("repeat save = %v, %v", changed, err)
 			}
 		})
+	}
+}
+
+// BenchmarkOneClick: one-click unsubscribes of distinct contacts (each a
+// new contact and a Subscription event in one transaction), SQLite.
+func BenchmarkOneClick(b *testing.B) {
+	db := store.OpenTest(b, "sqlite")
+	s := New(db, nil)
+	if err := s.CreateList(b.Context(), "acme", List{Name: "main", Topics: newsTopics}); err != nil {
+		b.Fatal(err)
+	}
+	u := &Unsubscriber{Contacts: s, DB: db, Events: event.NewLog(db), Key: testTokenKey}
+	b.ResetTimer()
+	for i := range b.N {
+		tok := Token{Account: "acme", List: "main", Topic: "news", Email: fmt.Sprintf("r%d@far.test", i), MessageID: testMsgID}
+		if _, err := u.OneClick(b.Context(), tok, SourceHeader); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseToken: verifying a typical token.
+func BenchmarkParseToken(b *testing.B) {
+	s := Token{Account: "123456789012", List: "Newsletter", Topic: "Sports", Email: "jane@example.com", MessageID: testMsgID}.Sign(testTokenKey)
+	for range b.N {
+		if _, err := ParseToken(s, testTokenKey); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
