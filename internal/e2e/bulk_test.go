@@ -34,7 +34,7 @@ func TestSendBulkEmailDelivers(t *testing.T) {
 					ReplacementEmailContent: &types.ReplacementEmailContent{ReplacementTemplate: &types.ReplacementTemplate{ReplacementTemplateData: aws.String(data)}}}
 			}
 			out, err := e.ses.SendBulkEmail(ctx, &sesv2.SendBulkEmailInput{FromEmailAddress: aws.String("sender@example.com"),
-				DefaultContent: &types.BulkEmailContent{Template: &types.Template{TemplateName: aws.String("Hello"), TemplateData: aws.String(`{"name":"all"}`)}},
+				DefaultContent:   &types.BulkEmailContent{Template: &types.Template{TemplateName: aws.String("Hello"), TemplateData: aws.String(`{"name":"all"}`)}},
 				BulkEmailEntries: []types.BulkEmailEntry{entry("a@one.test", `{"name":"Ann"}`), entry("b@one.test", `{}`), entry("c@one.test", `{"x":1}`)}})
 			if err != nil {
 				t.Fatal(err)

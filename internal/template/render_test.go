@@ -221,3 +221,20 @@ func FuzzRender(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkRender: a typical transactional template (subject, text and
+// HTML with a loop), parsed once (the parse cache) and rendered per
+// message, as a bulk send does.
+func BenchmarkRender(b *testing.B) {
+	c := Content{
+		Subject: "Your order {{order.id}}, {{contact.firstName}}",
+		Text:    "Hi {{contact.firstName}},\n{{#each order.items}}- {{name}} x{{qty}}: {{price}}\n{{/each}}Total: {{order.total}}\n",
+		HTML:    "<h1>Hi {{contact.firstName}}</h1><table>{{#each order.items}}<tr><td>{{name}}</td><td>{{qty}}</td><td>{{price}}</td></tr>{{/each}}</table>{{#if vip}}<p>Thanks for being a VIP</p>{{/if}}",
+	}
+	data := `{"contact":{"firstName":"Zoë"},"vip":true,"order":{"id":"A-1","total":"42.00","items":[{"name":"pen","qty":2,"price":"1.00"},{"name":"book","qty":1,"price":"40.00"}]}}`
+	for b.Loop() {
+		if _, err := Render("T", c, data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

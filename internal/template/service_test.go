@@ -204,3 +204,21 @@ func TestCreateConcurrentLimit(t *testing.T) {
 		}
 	})
 }
+
+// FuzzParseARN: whatever ParseARN accepts is ARN's output for what it
+// returns, in some region (and partition: aws-cn, aws-us-gov…).
+func FuzzParseARN(f *testing.F) {
+	f.Add("arn:aws:ses:us-east-1:123456789012:template/My_T-1")
+	f.Add("arn:aws:ses:us-east-1:123:template/a/b")
+	f.Add("arn:aws:ses:::template/")
+	f.Fuzz(func(t *testing.T, arn string) {
+		acct, name, err := ParseARN(arn)
+		if err != nil {
+			return
+		}
+		p := strings.SplitN(arn, ":", 6)
+		if got := strings.Replace(ARN(p[3], acct, name), "arn:aws:", "arn:"+p[1]+":", 1); got != arn {
+			t.Fatalf("ParseARN(%q) = %q, %q; ARN gives %q", arn, acct, name, got)
+		}
+	})
+}
