@@ -165,3 +165,16 @@ func (s *Service) DeleteContacts(ctx context.Context, account, list string, emai
 	}
 	return total, nil
 }
+
+// Analyze refreshes PostgreSQL's statistics of the contact tables after a
+// bulk write (an import job calls it when it ends), so that its plans for
+// ListContacts's queries (index range scans, the preferences of a page by
+// primary key) hold from the first page rather than once autovacuum gets
+// to the tables: planned on no statistics, a page of a fresh 100,000-contact
+// list took 0.2-1.6 s instead of 1-3 ms. A failure is ignored (autovacuum
+// gathers them later); on SQLite it does nothing.
+func (s *Service) Analyze(ctx context.Context) {
+	if s.db.Dialect == store.Postgres {
+		s.db.ExecContext(ctx, "ANALYZE contacts, contact_topic_preferences")
+	}
+}

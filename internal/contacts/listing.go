@@ -2,8 +2,12 @@ package contacts
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
+	"slices"
 	"strings"
+
+	"github.com/petrelmail/petrel/internal/store"
 )
 
 // Filter selects contacts for ListContacts (SES: ListContactsFilter plus
@@ -58,9 +62,16 @@ func (s *Service) ListContacts(ctx context.Context, account, list string, f Filt
 	if err != nil {
 		return nil, "", err
 	}
-	q := "SELECT " + contactColumns + " FROM contacts c WHERE c.account = ? AND c.list = ? AND c.address > ?"
-	args := []any{account, list, after}
-	const pref = "SELECT 1 FROM contact_topic_preferences p WHERE p.account = c.account AND p.list = c.list AND p.address = c.address AND p.topic = ?"
+	// Every query below reads one table along an index, as a range that
+	// stops at its LIMIT, and joins in Go: the plans cannot depend on the
+	// planner's statistics (a freshly imported list has none, and a
+	// PostgreSQL nested loop planned on none rescans the preferences for
+	// every contact).
+	want := f.PageSize + 1
+	var (
+		out  []Contact
+		keys []string
+	)
 	switch {
 	case f.Topic != "":
 		t, ok := l.Topic(f.Topic)
@@ -69,43 +80,65 @@ func (s *Service) ListContacts(ctx context.Context, account, list string, f Filt
 		}
 		switch {
 		case f.Status == "" && f.UseDefault:
+			out, keys, err = s.contactRange(ctx, account, list, after, "", nil, want)
 		case f.Status == "":
-			q += " AND EXISTS (" + pref + ")"
-			args = append(args, f.Topic)
+			// Either preference: the two ranges merged.
+			var in, outs []string
+			if in, err = s.prefRange(ctx, account, list, f.Topic, OptIn, after, "", want); err != nil {
+				return nil, "", err
+			}
+			if outs, err = s.prefRange(ctx, account, list, f.Topic, OptOut, after, "", want); err != nil {
+				return nil, "", err
+			}
+			keys = append(in, outs...)
+			slices.Sort(keys)
+			out, keys, err = s.contactsByKey(ctx, account, list, keys[:min(len(keys), want)])
 		case f.UseDefault && t.DefaultSubscriptionStatus == f.Status:
-			q += " AND NOT EXISTS (" + pref + " AND p.status <> ?)"
-			args = append(args, f.Topic, string(f.Status))
+			// The contacts without the other preference: contacts a chunk
+			// at a time, less those with the other preference in the
+			// chunk's range.
+			other := OptIn
+			if f.Status == OptIn {
+				other = OptOut
+			}
+			from := after
+			for len(out) < want {
+				chunk, chunkKeys, err := s.contactRange(ctx, account, list, from, "", nil, want)
+				if err != nil {
+					return nil, "", err
+				}
+				if len(chunk) == 0 {
+					break
+				}
+				drop, err := s.prefRange(ctx, account, list, f.Topic, other, from, chunkKeys[len(chunkKeys)-1], 0)
+				if err != nil {
+					return nil, "", err
+				}
+				for i, k := range chunkKeys {
+					if _, found := slices.BinarySearch(drop, k); !found && len(out) < want {
+						out, keys = append(out, chunk[i]), append(keys, k)
+					}
+				}
+				if len(chunk) < want {
+					break
+				}
+				from = chunkKeys[len(chunkKeys)-1]
+			}
 		default:
-			q += " AND EXISTS (" + pref + " AND p.status = ?)"
-			args = append(args, f.Topic, string(f.Status))
+			var ks []string
+			if ks, err = s.prefRange(ctx, account, list, f.Topic, f.Status, after, "", want); err != nil {
+				return nil, "", err
+			}
+			out, keys, err = s.contactsByKey(ctx, account, list, ks)
 		}
 	case f.Status != "":
-		q += " AND c.unsubscribe_all = ?"
-		args = append(args, boolInt(f.Status == OptOut))
+		out, keys, err = s.contactRange(ctx, account, list, after, " AND unsubscribe_all = ?", []any{boolInt(f.Status == OptOut)}, want)
+	default:
+		out, keys, err = s.contactRange(ctx, account, list, after, "", nil, want)
 	}
-	q += " ORDER BY c.address LIMIT ?"
-	args = append(args, f.PageSize+1)
-	rows, err := s.db.QueryContext(ctx, s.db.Rebind(q), args...)
 	if err != nil {
 		return nil, "", err
 	}
-	defer rows.Close()
-	var (
-		out  []Contact
-		keys []string
-	)
-	for rows.Next() {
-		c, key, err := scanContact(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		c.List = list
-		out, keys = append(out, c), append(keys, key)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	rows.Close()
 	next := ""
 	if len(out) > f.PageSize {
 		out, keys = out[:f.PageSize], keys[:f.PageSize]
@@ -119,4 +152,81 @@ func (s *Service) ListContacts(ctx context.Context, account, list string, f Filt
 		out[i].TopicPreferences = prefs[keys[i]]
 	}
 	return out, next, nil
+}
+
+// contactRange reads up to limit contacts of the list after the key after,
+// in key order, with cond (" AND …") and its args.
+func (s *Service) contactRange(ctx context.Context, account, list, after, cond string, args []any, limit int) ([]Contact, []string, error) {
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT "+contactColumns+" FROM contacts WHERE account = ? AND list = ? AND address > ?"+cond+
+		" ORDER BY address LIMIT ?"), append(append([]any{account, list, after}, args...), limit)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return scanContacts(rows, list)
+}
+
+func scanContacts(rows *sql.Rows, list string) ([]Contact, []string, error) {
+	defer rows.Close()
+	var (
+		out  []Contact
+		keys []string
+	)
+	for rows.Next() {
+		c, key, err := scanContact(rows)
+		if err != nil {
+			return nil, nil, err
+		}
+		c.List = list
+		out, keys = append(out, c), append(keys, key)
+	}
+	return out, keys, rows.Err()
+}
+
+// contactsByKey reads the contacts keys (sorted) of the list, in key
+// order; a key without a contact (deleted meanwhile) is left out.
+func (s *Service) contactsByKey(ctx context.Context, account, list string, keys []string) ([]Contact, []string, error) {
+	if len(keys) == 0 {
+		return nil, nil, nil
+	}
+	args := []any{account, list}
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind("SELECT "+contactColumns+" FROM contacts WHERE account = ? AND list = ? AND address IN ("+
+		store.Placeholders(len(keys))+") ORDER BY address"), args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return scanContacts(rows, list)
+}
+
+// prefRange returns, in order, the keys of the contacts whose preference
+// for topic is status, after the key after and up to upto ("": no bound),
+// at most limit (0: no limit) of them.
+func (s *Service) prefRange(ctx context.Context, account, list, topic string, status SubscriptionStatus, after, upto string, limit int) ([]string, error) {
+	q := "SELECT address FROM contact_topic_preferences WHERE account = ? AND list = ? AND topic = ? AND status = ? AND address > ?"
+	args := []any{account, list, topic, string(status), after}
+	if upto != "" {
+		q += " AND address <= ?"
+		args = append(args, upto)
+	}
+	q += " ORDER BY address"
+	if limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, limit)
+	}
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
 }

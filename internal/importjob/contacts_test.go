@@ -1,8 +1,10 @@
 package importjob
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/petrelmail/petrel/internal/contacts"
+	"github.com/petrelmail/petrel/internal/store"
+	"github.com/petrelmail/petrel/internal/suppression"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -143,4 +147,68 @@ func FuzzParseContacts(f *testing.F) {
 			last = line
 		}
 	})
+}
+
+// TestContactListJobs: a contact-list job is refused for a list the
+// account does not have; it imports what it may, counting bad records
+// (unknown topic) as failed; a job whose list is deleted before it runs
+// fails with the reason; ListImportJobs filters by destination type.
+func TestContactListJobs(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			ctx := t.Context()
+			db := store.OpenTest(t, backend)
+			lists := contacts.New(db, nil)
+			s, err := New(db, suppression.New(db, nil), Config{Owner: "n1", Contacts: lists}, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := lists.CreateList(ctx, "acme", contacts.List{Name: "news", Topics: []contacts.Topic{{Name: "weekly", DisplayName: "Weekly", DefaultSubscriptionStatus: contacts.OptIn}}}); err != nil {
+				t.Fatal(err)
+			}
+			up, err := s.Upload(ctx, "acme", "c.csv", []byte("a@x.example,,weekly:OPT_OUT\nb@x.example,,golf:OPT_IN\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var in *InputError
+			if _, err := s.CreateFor(ctx, "other", "news", Put, up.URL(), CSV); !errors.As(err, &in) || !strings.Contains(in.Msg, "Contact list news does not exist") {
+				t.Fatalf("another account's list: %v", err)
+			}
+			j, err := s.create(ctx, "acme", "news", Put, up.URL(), CSV, "n1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j, err = s.run(ctx, j, "n1", nil); err != nil || j.Status != Completed || j.Processed != 1 || j.Failed != 1 {
+				t.Fatalf("job: %+v %v", j, err)
+			}
+			if c, err := lists.GetContact(ctx, "acme", "news", "a@x.example"); err != nil || len(c.TopicPreferences) != 1 {
+				t.Fatalf("imported contact: %+v %v", c, err)
+			}
+			fails, err := s.FailedRecords(ctx, "acme", j.ID)
+			if err != nil || len(fails) != 1 || fails[0].Line != 2 || !strings.Contains(fails[0].Error, "Topic golf does not exist") {
+				t.Fatalf("failures: %+v %v", fails, err)
+			}
+			j2, err := s.create(ctx, "acme", "news", Delete, up.URL(), CSV, "n1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := lists.DeleteList(ctx, "acme", "news"); err != nil {
+				t.Fatal(err)
+			}
+			if j2, err = s.run(ctx, j2, "n1", nil); err != nil || j2.Status != Failed || j2.ErrorMessage != "Contact list news does not exist." {
+				t.Fatalf("job of a deleted list: %+v %v", j2, err)
+			}
+			for dest, want := range map[DestinationType]int{ContactList: 2, SuppressionList: 0, AnyDestination: 2} {
+				jobs, _, err := s.List(ctx, "acme", dest, "", 10)
+				if err != nil || len(jobs) != want {
+					t.Fatalf("List(%q): %d, %v", dest, len(jobs), err)
+				}
+				for _, j := range jobs {
+					if j.ContactList != "news" {
+						t.Fatalf("List(%q): %+v", dest, j)
+					}
+				}
+			}
+		})
+	}
 }

@@ -269,6 +269,7 @@ func (s *Service) runContacts(ctx context.Context, j Job, owner string, data []b
 			progress(j)
 		}
 	}
+	s.cfg.Contacts.Analyze(ctx)
 	return s.finish(ctx, j, owner, Completed, "", p.Failures)
 }
 

@@ -41,8 +41,10 @@ CREATE TABLE contact_topic_preferences (
 	status TEXT NOT NULL,
 	PRIMARY KEY (account, list, address, topic)
 );
--- For removing a topic's preferences when UpdateContactList drops it.
-CREATE INDEX contact_topic_preferences_topic ON contact_topic_preferences (account, list, topic);
+-- ListContacts's topic filter (the contacts with a preference of a status,
+-- in address order) and removing a topic's preferences when
+-- UpdateContactList drops it.
+CREATE INDEX contact_topic_preferences_topic ON contact_topic_preferences (account, list, topic, status, address);
 
 -- Import jobs into a contact list (SES: ContactListDestination): the
 -- list's name; '' for a job into the suppression list. The column belongs
