@@ -99,12 +99,11 @@ func (s *Server) sendEmail(ctx context.Context, c *call) (any, error) {
 		return nil, badRequest("Content must contain exactly one of Simple, Raw or Template.")
 	}
 	req := sending.Request{Account: c.account, Caller: c.keyID, SourceIP: c.sourceIP, Operation: "SendEmail"}
-	for i, t := range in.EmailTags {
-		if !tagRE.MatchString(t.Name) || !tagRE.MatchString(t.Value) {
-			return nil, badRequest("EmailTags[%d]: Name and Value may contain only ASCII letters, digits, '_' and '-' (1-256 characters).", i)
-		}
-		req.Tags = append(req.Tags, [2]string{t.Name, t.Value})
+	tags, err := tagPairs("EmailTags", in.EmailTags)
+	if err != nil {
+		return nil, err
 	}
+	req.Tags = tags
 	if in.ConfigurationSetName != nil {
 		if !configSetRE.MatchString(*in.ConfigurationSetName) {
 			return nil, badRequest("ConfigurationSetName %q is not a valid configuration set name.", *in.ConfigurationSetName)
@@ -238,13 +237,11 @@ func destinationAddresses(d *destination) ([]address.Address, error) {
 		name string
 		list []string
 	}{{"ToAddresses", d.ToAddresses}, {"CcAddresses", d.CcAddresses}, {"BccAddresses", d.BccAddresses}} {
-		for i, s := range f.list {
-			a, err := address.Parse(s)
-			if err != nil {
-				return nil, badRequest("Destination.%s[%d]: %v.", f.name, i, err)
-			}
-			out = append(out, a)
+		as, err := addressList("Destination."+f.name, f.list)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, as...)
 	}
 	return out, nil
 }
