@@ -14,6 +14,8 @@ import (
 
 	"github.com/mailgun/raymond/v2/ast"
 	"github.com/mailgun/raymond/v2/parser"
+
+	"github.com/petrelmail/petrel/internal/message"
 )
 
 // Rendering limits. A template or data that reaches one fails with a
@@ -541,6 +543,13 @@ func (r *renderer) program(p *ast.Program) {
 		case *ast.ContentStatement:
 			r.write(n.Value)
 		case *ast.MustacheStatement:
+			if isUnsubscribePlaceholder(n.Expression) {
+				// SES's reserved placeholder is not template data: it is
+				// left for list management to replace (../shared/spec/ses.md
+				// §11.4), whatever the data holds.
+				r.write(message.UnsubscribePlaceholder)
+				continue
+			}
 			v, ok := r.expr(n.Expression)
 			if !ok {
 				r.missing(n.Expression)
@@ -562,6 +571,14 @@ func (r *renderer) program(p *ast.Program) {
 			r.depth--
 		}
 	}
+}
+
+// isUnsubscribePlaceholder reports whether e is {{amazonSESUnsubscribeUrl}}
+// (or its triple-stash form): the bare top-level path, no parameters.
+func isUnsubscribePlaceholder(e *ast.Expression) bool {
+	p, ok := e.Path.(*ast.PathExpression)
+	return ok && len(e.Params) == 0 && e.Hash == nil && !p.Data && p.Depth == 0 &&
+		len(p.Parts) == 1 && p.Parts[0] == "amazonSESUnsubscribeUrl"
 }
 
 func (r *renderer) missing(e *ast.Expression) {

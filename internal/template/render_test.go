@@ -45,6 +45,8 @@ func TestRender(t *testing.T) {
 		{"literal", "{{#if true}}t{{/if}}", `{}`, "t"},
 		{"null attribute renders empty", "[{{x}}]", `{"x":null}`, "[]"},
 		{"no expressions", "static", `{}`, "static"},
+		{"unsubscribe placeholder is left for list management", `<a href="{{amazonSESUnsubscribeUrl}}">x</a>{{{amazonSESUnsubscribeUrl}}}`, `{}`, `<a href="{{amazonSESUnsubscribeUrl}}">x</a>{{amazonSESUnsubscribeUrl}}`},
+		{"unsubscribe placeholder is not data", "{{#each xs}}{{amazonSESUnsubscribeUrl}}{{/each}}", `{"amazonSESUnsubscribeUrl":"x","xs":[{"amazonSESUnsubscribeUrl":"y"}]}`, "{{amazonSESUnsubscribeUrl}}"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got, err := Render("T", Content{Subject: c.tpl, Text: c.tpl, HTML: c.tpl}, c.data)
