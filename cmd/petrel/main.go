@@ -253,6 +253,12 @@ func serve(ctx context.Context, args []string) error {
 	}
 	log := newLogger(cfg.LogLevel)
 	d, err := daemon.New(ctx, cfg, log)
+	if err != nil && ctx.Err() != nil {
+		// SIGINT or SIGTERM while starting: a stop asked for, with nothing
+		// accepted yet to drain, so a clean exit (0) as after Run.
+		log.Info("stopped while starting", "err", err)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
