@@ -17,7 +17,9 @@ import (
 // Token names one unsubscribe: the contact Email of account Account's list
 // List, from topic Topic ("" for the whole list), as offered by message
 // MessageID ("" for none). It is self-contained — nothing is stored per
-// token — so a link keeps working after the message record is pruned.
+// token — so an https link keeps working after the message record is
+// pruned; the short mailto: address (MailtoLocal) stands for a token
+// stored with the message (Service.PutMailtoTx).
 type Token struct{ Account, List, Topic, Email, MessageID string }
 
 // Token limits: each field is at most maxTokenField bytes and a token at
@@ -89,7 +91,7 @@ func tokenMAC(payload, key []byte) []byte {
 }
 
 // ParseToken verifies s and returns the Token it carries. Case does not
-// matter (a mail system may case-fold the local part of u-TOKEN@…).
+// matter (links may be re-cased on the way).
 // Errors: ErrBadToken for anything that does not verify with key (bad
 // characters, non-canonical base32, truncated, altered, another key,
 // unknown version, trailing bytes); the MAC is compared in constant time
