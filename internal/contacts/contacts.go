@@ -10,7 +10,10 @@
 // ListContacts (SES's filters, paged in address order so a large list
 // never loads at once); ApplyTx, the one-contact change the unsubscribe
 // paths make inside their own transaction; PutContacts and DeleteContacts
-// for import jobs.
+// for import jobs; the unsubscribe tokens (token.go) and, for the short
+// List-Unsubscribe mailto: addresses, the token stored with each message
+// (mailto.go: PutMailtoTx in the sender's transaction, PruneMailtoBefore
+// for package retention).
 //
 // Addresses are compared by address.Address.Key (local part lower-cased in
 // ASCII, domain as an A-label), as the suppression list does; a contact is
