@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"strings"
-
-	"github.com/petrelmail/petrel/internal/address"
 )
 
 // maxPreparedEmails is the most addresses Unsubscribed asks about with a
@@ -27,7 +25,7 @@ func (e *TopicNotFoundError) Error() string {
 // topic's DefaultSubscriptionStatus. An address that is no contact of the
 // list follows the topic's default; without a topic it is subscribed. An
 // address that does not parse is no contact. Addresses compare by
-// address.Key, as the contacts are stored.
+// their ParseEmail Key, as the contacts are stored.
 //
 // It costs one query: the list's row joined with the contacts among emails
 // and their preference for topic, prepared once per number of addresses
@@ -39,7 +37,7 @@ func (s *Service) Unsubscribed(ctx context.Context, account, list, topic string,
 	var args []any // the IN list's keys, then topic and account, in the query's order
 	marks := make([]string, 0, len(emails))
 	for i, e := range emails {
-		if a, err := address.Parse(e); err == nil {
+		if a, err := ParseEmail(e); err == nil {
 			keys[i] = a.Key()
 			args = append(args, keys[i])
 			marks = append(marks, "?")
