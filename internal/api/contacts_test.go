@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
+	"github.com/petrelmail/petrel/internal/contacts"
 	"github.com/petrelmail/petrel/internal/store"
 )
 
@@ -442,7 +443,7 @@ func TestContactQuotedLocalPart(t *testing.T) {
 				}
 				// The send path's form of the recipient finds the same contact.
 				u, err := s.Contacts.Unsubscribed(ctx, "acme", "news", "", []string{e})
-				if err != nil || len(u) != 1 || !u[0] {
+				if err != nil || len(u) != 1 || u[0] != contacts.UnsubscribedAll {
 					t.Errorf("Unsubscribed %s: %v, %v", e, u, err)
 				}
 				if _, err := ses.DeleteContact(ctx, &sesv2.DeleteContactInput{ContactListName: aws.String("news"), EmailAddress: aws.String(e)}); err != nil {

@@ -57,10 +57,10 @@ type ListManagement struct {
 
 // ContactLists is the send-time check of the contact lists
 // (contacts.Service.Unsubscribed): for each address, whether it must not
-// be sent to. Errors: contacts.ErrNotFound (no such list),
+// be sent to, and whether it left the whole list or the topic. Errors: contacts.ErrNotFound (no such list),
 // *contacts.TopicNotFoundError, or the store's.
 type ContactLists interface {
-	Unsubscribed(ctx context.Context, account, list, topic string, emails []string) ([]bool, error)
+	Unsubscribed(ctx context.Context, account, list, topic string, emails []string) ([]contacts.Unsubscription, error)
 }
 
 // Lists enables list management on a Sender.
@@ -133,14 +133,16 @@ func (s *Sender) listManagement(ctx context.Context, req Request, msg *message.M
 		return nil, &StorageError{err}
 	}
 	p := &listPlan{}
-	diag := "Amazon SES did not send the message to this address because the contact unsubscribed from the contact list " + lm.ContactList + "."
-	if lm.Topic != "" {
-		diag = "Amazon SES did not send the message to this address because the contact unsubscribed from the topic " + lm.Topic +
-			" of the contact list " + lm.ContactList + "."
-	}
 	for i, u := range unsub {
-		if !u {
+		if u == contacts.Subscribed {
 			continue
+		}
+		// Say what the contact left: the whole list (UnsubscribeAll, even
+		// when the message names a topic) or the topic.
+		diag := "Amazon SES did not send the message to this address because the contact unsubscribed from the contact list " + lm.ContactList + "."
+		if u == contacts.UnsubscribedTopic {
+			diag = "Amazon SES did not send the message to this address because the contact unsubscribed from the topic " + lm.Topic +
+				" of the contact list " + lm.ContactList + "."
 		}
 		p.unsubscribed = append(p.unsubscribed, suppression.Suppressed{Index: i, Bounce: event.BounceDetail{
 			BounceType: bounce.Permanent, BounceSubType: bounce.OnAccountSuppressionList,
