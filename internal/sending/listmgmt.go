@@ -30,8 +30,9 @@ import (
 //     recipient is not sent to and counts against neither the quota nor the
 //     reputation. SES documents only that it "bounces" such a send; the
 //     bounce is Permanent / OnAccountSuppressionList — SES's subtype for
-//     "not attempted, not counted" — with a diagnosticCode naming the list
-//     and topic, and Petrel's rule "contact-list-unsubscribed";
+//     "not attempted, not counted" — with a diagnosticCode naming what the
+//     contact left (the list, or the topic and its list), and Petrel's rule
+//     "contact-list-unsubscribed";
 //  4. a message to exactly one recipient (after duplicates are removed)
 //     carries the links: List-Unsubscribe (the HTTPS one-click URL and the
 //     mailto: address) and List-Unsubscribe-Post (RFC 2369, RFC 8058),
@@ -57,8 +58,9 @@ type ListManagement struct {
 
 // ContactLists is the send-time check of the contact lists
 // (contacts.Service.Unsubscribed): for each address, whether it must not
-// be sent to, and whether it left the whole list or the topic. Errors: contacts.ErrNotFound (no such list),
-// *contacts.TopicNotFoundError, or the store's.
+// be sent to, and whether it left the whole list or the topic. Errors:
+// contacts.ErrNotFound (no such list), *contacts.TopicNotFoundError, or
+// the store's.
 type ContactLists interface {
 	Unsubscribed(ctx context.Context, account, list, topic string, emails []string) ([]contacts.Unsubscription, error)
 }
