@@ -121,6 +121,42 @@ func Parse(s string) (Address, error) {
 	return split(m.Name, m.Address, s)
 }
 
+// ParseAddrSpec parses one bare address, an RFC 5322 §3.4.1 addr-spec
+// (local@domain, surrounding blanks allowed), as Parse does but refusing a
+// display name, a comment and angle brackets around the address: the form
+// of an API field that names a mailbox alone (a contact's EmailAddress).
+// '<' and '>' inside a quoted local part ("<x>"@example.com) are part of
+// the address and accepted. It accepts every address Parse accepts written
+// as Email writes it, with the same Key, so a recipient the send path
+// takes is always one it takes too. Errors wrap ErrInvalid.
+func ParseAddrSpec(s string) (Address, error) {
+	a, err := Parse(s)
+	if err != nil {
+		return Address{}, err
+	}
+	if a.Name != "" || outsideQuotes(s, "<>()") {
+		return Address{}, fmt.Errorf("%w: not a bare address (local@domain): %q", ErrInvalid, s)
+	}
+	return a, nil
+}
+
+// outsideQuotes reports whether s holds one of chars outside its quoted
+// strings (a quoted-pair inside one escapes the next byte).
+func outsideQuotes(s, chars string) bool {
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case quoted && c == '\\':
+			i++
+		case c == '"':
+			quoted = !quoted
+		case !quoted && strings.IndexByte(chars, c) >= 0:
+			return true
+		}
+	}
+	return false
+}
+
 // ParseList parses a comma-separated RFC 5322 address list (a header value).
 // Errors wrap ErrInvalid.
 func ParseList(s string) ([]Address, error) {

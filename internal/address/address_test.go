@@ -303,3 +303,60 @@ func FuzzDomain(f *testing.F) {
 		}
 	})
 }
+
+// TestParseAddrSpec: a bare address, '<' and '>' allowed inside a quoted
+// local part; a display name, a comment or angle brackets around it
+// refused.
+func TestParseAddrSpec(t *testing.T) {
+	for _, c := range []struct {
+		in, key string // key "": refused
+	}{
+		{"Jane@Example.COM", "jane@example.com"},
+		{" a@x.test ", "a@x.test"},
+		{`"<x>"@dest.test`, "<x>@dest.test"},
+		{`"a<b"@dest.test`, "a<b@dest.test"},
+		{`"a>(b)"@dest.test`, "a>(b)@dest.test"},
+		{`"a\"<"@dest.test`, `a"<@dest.test`},
+		{`"<script>alert(1)</script>"@dest.test`, "<script>alert(1)</script>@dest.test"},
+		{"<a@x.test>", ""},
+		{`"" <a@x.test>`, ""},
+		{"Jane <a@x.test>", ""},
+		{`<"<x>"@dest.test>`, ""},
+		{"a@x.test (comment)", ""},
+		{"a@x.test ()", ""},
+		{"a@x.test>", ""},
+		{"nobody", ""},
+	} {
+		a, err := ParseAddrSpec(c.in)
+		switch {
+		case c.key == "" && err == nil:
+			t.Errorf("ParseAddrSpec(%q) = %+v, want an error", c.in, a)
+		case c.key != "" && (err != nil || a.Key() != c.key):
+			t.Errorf("ParseAddrSpec(%q) = %q, %v, want key %q", c.in, a.Key(), err, c.key)
+		}
+	}
+}
+
+// FuzzParseAddrSpec: whatever Parse accepts, ParseAddrSpec accepts as
+// Email writes it, with the same Key (a recipient of the send path is
+// always a valid contact); whatever ParseAddrSpec accepts, Parse accepts
+// with the same Key.
+func FuzzParseAddrSpec(f *testing.F) {
+	for _, s := range []string{"a@b.c", `"<x>"@dest.test`, `Name <"a<b"@x.test>`, `"a\"<"@x.test`, "<a@x.test>",
+		"a@x.test (c)", `"a b"@x.test`, "用户@例え.jp"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if a, err := Parse(s); err == nil {
+			b, err := ParseAddrSpec(a.Email())
+			if err != nil || b.Key() != a.Key() || b.Email() != a.Email() {
+				t.Fatalf("Parse(%q) = %q, which ParseAddrSpec takes as %q, %v", s, a.Email(), b.Email(), err)
+			}
+		}
+		if a, err := ParseAddrSpec(s); err == nil {
+			if b, err := Parse(s); err != nil || b.Key() != a.Key() || a.Name != "" {
+				t.Fatalf("ParseAddrSpec(%q) = %+v, Parse: %+v, %v", s, a, b, err)
+			}
+		}
+	})
+}

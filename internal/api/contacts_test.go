@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
+	"github.com/petrelmail/petrel/internal/contacts"
 	"github.com/petrelmail/petrel/internal/store"
 )
 
@@ -409,6 +410,49 @@ func TestContactListImport(t *testing.T) {
 						dest == types.ImportDestinationTypeContactList && j.ImportDestination.ContactListDestination == nil {
 						t.Errorf("ListImportJobs(%q): destination %+v", dest, j.ImportDestination)
 					}
+				}
+			}
+		})
+	}
+}
+
+// TestContactQuotedLocalPart: every address the send path accepts as a
+// recipient is a contact through the API — '<', '>', '/', '%' and spaces in
+// a quoted or dot-atom local part, in the body (CreateContact) and in the
+// path (GetContact, UpdateContact, DeleteContact) — under one key with the
+// address the send path writes; a display name or angle brackets around
+// the address are refused.
+func TestContactQuotedLocalPart(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			srv, s, tenants, _ := startAPIOn(t, backend, 256<<20, "acme")
+			ctx := t.Context()
+			ses := sesClient(srv.URL, tenants["acme"], 1)
+			createTestList(t, ses)
+			for _, e := range []string{`"<x>"@dest.test`, `"<script>alert(1)</script>"@Dest.test`, `"a b>"@dest.test`, `a/b%c@dest.test`, `"a\"<"@dest.test`} {
+				if _, err := ses.CreateContact(ctx, &sesv2.CreateContactInput{ContactListName: aws.String("news"), EmailAddress: aws.String(e)}); err != nil {
+					t.Errorf("CreateContact %s: %v", e, err)
+					continue
+				}
+				c, err := ses.GetContact(ctx, &sesv2.GetContactInput{ContactListName: aws.String("news"), EmailAddress: aws.String(e)})
+				if err != nil || aws.ToString(c.EmailAddress) != e {
+					t.Errorf("GetContact %s: %+v, %v", e, c, err)
+				}
+				if _, err := ses.UpdateContact(ctx, &sesv2.UpdateContactInput{ContactListName: aws.String("news"), EmailAddress: aws.String(e), UnsubscribeAll: true}); err != nil {
+					t.Errorf("UpdateContact %s: %v", e, err)
+				}
+				// The send path's form of the recipient finds the same contact.
+				u, err := s.Contacts.Unsubscribed(ctx, "acme", "news", "", []string{e})
+				if err != nil || len(u) != 1 || u[0] != contacts.UnsubscribedAll {
+					t.Errorf("Unsubscribed %s: %v, %v", e, u, err)
+				}
+				if _, err := ses.DeleteContact(ctx, &sesv2.DeleteContactInput{ContactListName: aws.String("news"), EmailAddress: aws.String(e)}); err != nil {
+					t.Errorf("DeleteContact %s: %v", e, err)
+				}
+			}
+			for _, e := range []string{"<a@dest.test>", "Jane <a@dest.test>", `<"<x>"@dest.test>`} {
+				if _, err := ses.CreateContact(ctx, &sesv2.CreateContactInput{ContactListName: aws.String("news"), EmailAddress: aws.String(e)}); !hasCode(err, "BadRequestException") {
+					t.Errorf("CreateContact %s: %v, want BadRequestException", e, err)
 				}
 			}
 		})

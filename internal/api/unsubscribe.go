@@ -51,7 +51,8 @@ const unsubscribePageCSP = "default-src 'none'; style-src 'unsafe-inline'; form-
 // deleted (nothing changed), 400 for a POST that is neither one-click nor
 // the page's form, 405 for other methods, 413 over MaxUnsubscribeBody, 429
 // over the per-IP rates (UnsubscribeRate for valid tokens, LinkRate for
-// others), 503 when it could not be recorded.
+// others), 503 when the store failed (contacts.Temporary: try again), 500
+// for a permanent failure. HEAD answers what GET answers, without a body.
 func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
@@ -92,10 +93,8 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		tooMany()
 		return
 	}
-	switch r.Method {
-	case http.MethodHead:
-		return
-	case http.MethodGet:
+	if r.Method != http.MethodPost {
+		// HEAD answers as GET (RFC 9110 §9.3.2); net/http drops the body.
 		s.unsubscribePage(w, r, tok, "")
 		return
 	}
@@ -169,6 +168,12 @@ func (s *Server) unsubscribeFailed(w http.ResponseWriter, err error) bool {
 	case errors.Is(err, contacts.ErrGone):
 		linkPage(w, http.StatusGone, "List no longer exists",
 			"The mailing list (or topic) this link was for no longer exists, so there is nothing to unsubscribe from. Nothing was changed.")
+	case !contacts.Temporary(err):
+		// A token that verifies but names what the contacts refuse: a
+		// Petrel fault no retry mends, never reported as temporary.
+		s.Log.Error("unsubscribe cannot be applied", "err", err)
+		linkPage(w, http.StatusInternalServerError, "Cannot unsubscribe",
+			"This unsubscribe link cannot be applied. Nothing was changed; contact the sender.")
 	default:
 		s.Log.Error("applying an unsubscribe", "err", err)
 		w.Header().Set("Retry-After", "1")

@@ -280,3 +280,73 @@ func TestUnsubscribeRates(t *testing.T) {
 		}
 	}
 }
+
+// TestUnsubscribeAnswerKinds: every method answers by the kind of its
+// outcome. A recipient with '<' and '>' in a quoted local part (which the
+// send path accepts) unsubscribes like any other; a token naming what the
+// contacts refuse is a permanent 500, never 503 "try again"; HEAD answers
+// what GET answers (410 once the topic or the list is gone); only a store
+// failure is 503 with Retry-After.
+func TestUnsubscribeAnswerKinds(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			srv, s, _, db := startAPIOn(t, backend, 256<<20, "acme")
+			ctx := t.Context()
+			cs := s.Contacts
+			s.Unsubscribe = &contacts.Unsubscriber{Contacts: cs, DB: db, Events: s.Events, Key: unsubTestKey}
+			if err := cs.CreateList(ctx, "acme", contacts.List{Name: "news", Topics: []contacts.Topic{
+				{Name: "sports", DisplayName: "Sports", DefaultSubscriptionStatus: contacts.OptIn},
+				{Name: "weather", DisplayName: "Weather", DefaultSubscriptionStatus: contacts.OptIn}}}); err != nil {
+				t.Fatal(err)
+			}
+			link := func(email, topic string) string {
+				return contacts.PageURL(contacts.Token{Account: "acme", List: "news", Topic: topic, Email: email, MessageID: "m1"}, unsubTestKey, srv.URL)
+			}
+			check := func(what, url string, want int) {
+				t.Helper()
+				for _, m := range []string{http.MethodHead, http.MethodGet, http.MethodPost} {
+					req, _ := http.NewRequest(m, url, nil)
+					if m == http.MethodPost {
+						req, _ = http.NewRequest(m, url, strings.NewReader("List-Unsubscribe=One-Click"))
+						req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					}
+					resp, err := noRedirect.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != want || (m == http.MethodHead && len(b) != 0) {
+						t.Errorf("%s %s: %d (%d body bytes), want %d", m, what, resp.StatusCode, len(b), want)
+					}
+					if ra := resp.Header.Get("Retry-After"); want != http.StatusServiceUnavailable && ra != "" {
+						t.Errorf("%s %s: Retry-After %q on a permanent answer", m, what, ra)
+					}
+				}
+			}
+			for _, email := range []string{`"<x>"@dest.test`, `"<script>alert(1)</script>"@dest.test`, `"a<b"@dest.test`} {
+				check(email, link(email, "sports"), http.StatusOK)
+				c, err := cs.GetContact(ctx, "acme", "news", email)
+				if st, _ := c.Preference("sports"); err != nil || st != contacts.OptOut {
+					t.Errorf("%s after one-click: %+v, %v", email, c, err)
+				}
+			}
+			check("a token naming no address", link("not an address", ""), http.StatusInternalServerError)
+
+			weather := link("jane@far.test", "weather")
+			if err := cs.UpdateList(ctx, "acme", contacts.List{Name: "news", Topics: []contacts.Topic{
+				{Name: "sports", DisplayName: "Sports", DefaultSubscriptionStatus: contacts.OptIn}}}); err != nil {
+				t.Fatal(err)
+			}
+			check("a deleted topic", weather, http.StatusGone)
+			check("a live topic", link("jane@far.test", "sports"), http.StatusOK)
+			if err := cs.DeleteList(ctx, "acme", "news"); err != nil {
+				t.Fatal(err)
+			}
+			check("a deleted list", link("jane@far.test", ""), http.StatusGone)
+
+			db.Close()
+			check("a store failure", link("jane@far.test", ""), http.StatusServiceUnavailable)
+		})
+	}
+}

@@ -172,6 +172,30 @@ type kindError struct {
 func (e *kindError) Error() string        { return e.msg }
 func (e *kindError) Is(target error) bool { return target == e.kind }
 
+// Temporary reports whether err, returned by this package, is a failure
+// of the store (the database or the request's context) that may succeed
+// if retried. The package's own errors are permanent: ErrGone,
+// ErrBadToken, ErrNotFound, ErrAlreadyExists, ErrInvalidToken,
+// *InvalidError, *LimitError and *TopicNotFoundError; an unsubscribe
+// answers "try again" (HTTP 503, SMTP 451) only for a temporary one.
+func Temporary(err error) bool {
+	var (
+		inv   *InvalidError
+		limit *LimitError
+		topic *TopicNotFoundError
+	)
+	switch {
+	case err == nil, errors.Is(err, ErrGone), errors.Is(err, ErrBadToken), errors.Is(err, ErrNotFound),
+		errors.Is(err, ErrAlreadyExists), errors.Is(err, ErrInvalidToken),
+		errors.As(err, &inv), errors.As(err, &limit), errors.As(err, &topic):
+		return false
+	}
+	return true
+}
+
+// Temporary is the package's Temporary, for the inbound mailto: route.
+func (u *Unsubscriber) Temporary(err error) bool { return Temporary(err) }
+
 func invalid(format string, args ...any) error {
 	return &InvalidError{Msg: fmt.Sprintf(format, args...)}
 }
@@ -207,11 +231,13 @@ func ValidateName(what, name string) error {
 	return nil
 }
 
-// ParseEmail checks a contact's EmailAddress: one mailbox without a display
-// name (address.Parse). The result's Key is the contact's lookup key.
+// ParseEmail checks a contact's EmailAddress: one bare address without a
+// display name (address.ParseAddrSpec), so every recipient the send path
+// accepts ("<x>"@example.com included) is a valid contact, with the same
+// key. The result's Key is the contact's lookup key.
 func ParseEmail(email string) (address.Address, error) {
-	a, err := address.Parse(email)
-	if err != nil || a.Name != "" || strings.ContainsAny(email, "<>") {
+	a, err := address.ParseAddrSpec(email)
+	if err != nil {
 		return address.Address{}, invalid("EmailAddress %q is not a valid email address.", email)
 	}
 	return a, nil

@@ -318,3 +318,28 @@ func TestApplyTxConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// TestTemporary: the package's own errors are permanent; anything else
+// (the store's) is temporary.
+func TestTemporary(t *testing.T) {
+	_, perm := ParseEmail("<a@x.test>")
+	for _, c := range []struct {
+		err  error
+		temp bool
+	}{
+		{perm, false},
+		{fmt.Errorf("wrapped: %w", perm), false},
+		{ErrGone, false},
+		{ErrBadToken, false},
+		{listNotFound("x"), false},
+		{&LimitError{"x"}, false},
+		{&TopicNotFoundError{"l", "t"}, false},
+		{ErrInvalidToken, false},
+		{context.Canceled, true},
+		{errors.New("database is locked"), true},
+	} {
+		if got := Temporary(c.err); got != c.temp {
+			t.Errorf("Temporary(%v) = %v, want %v", c.err, got, c.temp)
+		}
+	}
+}

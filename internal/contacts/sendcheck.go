@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"strings"
-
-	"github.com/petrelmail/petrel/internal/address"
 )
 
 // maxPreparedEmails is the most addresses Unsubscribed asks about with a
@@ -20,26 +18,37 @@ func (e *TopicNotFoundError) Error() string {
 	return "Topic " + e.Topic + " does not exist in contact list " + e.List + "."
 }
 
+// Unsubscription says whether, and from what, an address unsubscribed:
+// the Unsubscribed answer for one address.
+type Unsubscription uint8
+
+const (
+	Subscribed        Unsubscription = iota // send to it
+	UnsubscribedAll                         // the contact unsubscribed from the whole list (UnsubscribeAll)
+	UnsubscribedTopic                       // opted out of the topic: its own preference, else the topic's default
+)
+
 // Unsubscribed reports, for each of emails, whether a message of account
 // sent with list management for list (and topic, "" for none) must not go
-// to it (../shared/spec/ses.md §11.4): the contact opted out of the whole
-// list (UnsubscribeAll), or of topic — by its own preference, else by the
-// topic's DefaultSubscriptionStatus. An address that is no contact of the
+// to it, and why (../shared/spec/ses.md §11.4): the contact opted out of
+// the whole list (UnsubscribedAll: UnsubscribeAll), or of topic
+// (UnsubscribedTopic: by its own preference, else by the topic's
+// DefaultSubscriptionStatus). An address that is no contact of the
 // list follows the topic's default; without a topic it is subscribed. An
 // address that does not parse is no contact. Addresses compare by
-// address.Key, as the contacts are stored.
+// their ParseEmail Key, as the contacts are stored.
 //
 // It costs one query: the list's row joined with the contacts among emails
 // and their preference for topic, prepared once per number of addresses
 // up to 50. Errors: an error wrapping ErrNotFound
 // when account has no list of that name, *TopicNotFoundError when the list
 // has no such topic, or the store's.
-func (s *Service) Unsubscribed(ctx context.Context, account, list, topic string, emails []string) ([]bool, error) {
+func (s *Service) Unsubscribed(ctx context.Context, account, list, topic string, emails []string) ([]Unsubscription, error) {
 	keys := make([]string, len(emails))
 	var args []any // the IN list's keys, then topic and account, in the query's order
 	marks := make([]string, 0, len(emails))
 	for i, e := range emails {
-		if a, err := address.Parse(e); err == nil {
+		if a, err := ParseEmail(e); err == nil {
 			keys[i] = a.Key()
 			args = append(args, keys[i])
 			marks = append(marks, "?")
@@ -110,20 +119,21 @@ func (s *Service) Unsubscribed(ctx context.Context, account, list, topic string,
 		}
 		def = t.DefaultSubscriptionStatus
 	}
-	out := make([]bool, len(emails))
+	out := make([]Unsubscription, len(emails))
 	for i, k := range keys {
 		c, ok := found[k]
+		status := def
 		switch {
-		case k == "" || !ok:
-			out[i] = def == OptOut
-		case c.all:
-			out[i] = true
-		case topic == "":
-			out[i] = false
-		case c.status != "":
-			out[i] = c.status == OptOut
-		default:
-			out[i] = def == OptOut
+		case ok && c.all:
+			out[i] = UnsubscribedAll
+			continue
+		case ok && topic == "":
+			continue
+		case ok && c.status != "":
+			status = c.status
+		}
+		if status == OptOut {
+			out[i] = UnsubscribedTopic
 		}
 	}
 	return out, nil

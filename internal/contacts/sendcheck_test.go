@@ -27,13 +27,18 @@ func TestUnsubscribed(t *testing.T) {
 			}
 		}
 		emails := []string{"all@example.com", "sportsfan@example.com", "nonews@EXAMPLE.com", "plain@example.com", "stranger@example.com", "not an address"}
+		const (
+			no    = Subscribed
+			all   = UnsubscribedAll
+			topic = UnsubscribedTopic
+		)
 		for _, c := range []struct {
 			topic string
-			want  []bool
+			want  []Unsubscription
 		}{
-			{"", []bool{true, false, false, false, false, false}},
-			{"sports", []bool{true, false, true, true, true, true}},
-			{"news", []bool{true, false, true, false, false, false}},
+			{"", []Unsubscription{all, no, no, no, no, no}},
+			{"sports", []Unsubscription{all, no, topic, topic, topic, topic}},
+			{"news", []Unsubscription{all, no, topic, no, no, no}},
 		} {
 			got, err := s.Unsubscribed(ctx, "acct", "main", c.topic, emails)
 			if err != nil {

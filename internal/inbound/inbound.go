@@ -177,6 +177,10 @@ type Unsubscribes interface {
 	// contact list no longer exists, or the unsubscribe was pruned since
 	// the RCPT).
 	PrepareMailto(ctx context.Context, code string) (account, messageID string, apply func(*sql.Tx) (bool, error), err error)
+	// Temporary reports whether an error of PrepareMailto or apply is a
+	// store failure worth retrying (DATA answers 451); any other is
+	// permanent (554).
+	Temporary(err error) bool
 }
 
 // NewServer returns the inbound SMTP server.
@@ -327,6 +331,9 @@ func (s *session) Data(r io.Reader) error {
 	if len(unsubs) > 0 {
 		if _, err := s.b.Unsubscribe(s.ctx, s.from, unsubs); err != nil {
 			s.b.Log.Error("applying a mailto: unsubscribe", "err", err)
+			if !s.b.Unsubscribes.Temporary(err) {
+				return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 3, 0}, Message: "This unsubscribe request cannot be applied"}
+			}
 			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary local problem"}
 		}
 	}

@@ -112,3 +112,44 @@ func TestMailtoUnsubscribe(t *testing.T) {
 		})
 	}
 }
+
+// TestMailtoUnsubscribeAnswerKinds: a recipient with '<' and '>' in a
+// quoted local part unsubscribes by mailto: like any other; a token naming
+// what the contacts refuse is a permanent 554 after DATA, never 451.
+func TestMailtoUnsubscribeAnswerKinds(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			f := newFixture(t, backend)
+			ctx := t.Context()
+			key := contacts.TokenKey(verpSecret)
+			cs := contacts.New(f.db, nil)
+			if err := cs.CreateList(ctx, "acme", contacts.List{Name: "news"}); err != nil {
+				t.Fatal(err)
+			}
+			f.be.Unsubscribes = &contacts.Unsubscriber{Contacts: cs, DB: f.db, Events: f.log, Key: key}
+			addr := f.serve(t, admission.Limits{})
+			id := f.sent(time.Now(), "jane@far.test")
+			for _, c := range []struct {
+				email string
+				code  int // 0: accepted
+			}{
+				{`"<x>"@dest.test`, 0},
+				{`"a<b>"@dest.test`, 0},
+				{"not an address", 554},
+			} {
+				tok := contacts.Token{Account: "acme", List: "news", Email: c.email, MessageID: id}
+				rcpt := "u-" + tok.Sign(key) + "@" + returnDomain
+				err := send(addr, "postmaster@far.test", rcpt, []byte("Subject: unsubscribe\r\n\r\nplease\r\n"))
+				var se *smtp.SMTPError
+				switch {
+				case c.code == 0 && err != nil, c.code != 0 && (!errors.As(err, &se) || se.Code != c.code):
+					t.Errorf("%s: %v, want %d", c.email, err, c.code)
+				case c.code == 0:
+					if ct, err := cs.GetContact(ctx, "acme", "news", c.email); err != nil || !ct.UnsubscribeAll {
+						t.Errorf("%s: contact %+v, %v", c.email, ct, err)
+					}
+				}
+			}
+		})
+	}
+}

@@ -241,7 +241,7 @@ func (s *Sender) build(ctx context.Context, acct account.Account, c *Content, rc
 			return nil, nil, err
 		}
 		// A rendered value never breaks the Subject header field.
-		b.Subject = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ", "\x00", "").Replace(out.Subject)
+		b.Subject = template.SubjectLine(out.Subject)
 		b.Text, b.HTML, b.Charset = out.Text, out.HTML, "UTF-8"
 		hs, atts = t.Headers, t.Attachments
 	}

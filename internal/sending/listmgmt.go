@@ -31,8 +31,9 @@ import (
 //     recipient is not sent to and counts against neither the quota nor the
 //     reputation. SES documents only that it "bounces" such a send; the
 //     bounce is Permanent / OnAccountSuppressionList — SES's subtype for
-//     "not attempted, not counted" — with a diagnosticCode naming the list
-//     and topic, and Petrel's rule "contact-list-unsubscribed";
+//     "not attempted, not counted" — with a diagnosticCode naming what the
+//     contact left (the list, or the topic and its list), and Petrel's rule
+//     "contact-list-unsubscribed";
 //  4. a message to exactly one recipient (after duplicates are removed)
 //     carries the links: List-Unsubscribe (the HTTPS one-click URL and the
 //     mailto: address) and List-Unsubscribe-Post (RFC 2369, RFC 8058),
@@ -63,12 +64,13 @@ type ListManagement struct {
 
 // ContactLists is the send-time check of the contact lists
 // (contacts.Service.Unsubscribed): for each address, whether it must not
-// be sent to. Errors: contacts.ErrNotFound (no such list),
-// *contacts.TopicNotFoundError, or the store's. PutMailtoTx stores the
-// unsubscribe behind a message's mailto: address in the transaction that
-// stores the message (contacts.Service.PutMailtoTx).
+// be sent to, and whether it left the whole list or the topic. Errors:
+// contacts.ErrNotFound (no such list), *contacts.TopicNotFoundError, or
+// the store's. PutMailtoTx stores the unsubscribe behind a message's
+// mailto: address in the transaction that stores the message
+// (contacts.Service.PutMailtoTx).
 type ContactLists interface {
-	Unsubscribed(ctx context.Context, account, list, topic string, emails []string) ([]bool, error)
+	Unsubscribed(ctx context.Context, account, list, topic string, emails []string) ([]contacts.Unsubscription, error)
 	PutMailtoTx(tx *sql.Tx, t contacts.Token, key []byte, created time.Time) error
 }
 
@@ -144,14 +146,16 @@ func (s *Sender) listManagement(ctx context.Context, req Request, msg *message.M
 		return nil, &StorageError{err}
 	}
 	p := &listPlan{}
-	diag := "Amazon SES did not send the message to this address because the contact unsubscribed from the contact list " + lm.ContactList + "."
-	if lm.Topic != "" {
-		diag = "Amazon SES did not send the message to this address because the contact unsubscribed from the topic " + lm.Topic +
-			" of the contact list " + lm.ContactList + "."
-	}
 	for i, u := range unsub {
-		if !u {
+		if u == contacts.Subscribed {
 			continue
+		}
+		// Say what the contact left: the whole list (UnsubscribeAll, even
+		// when the message names a topic) or the topic.
+		diag := "Amazon SES did not send the message to this address because the contact unsubscribed from the contact list " + lm.ContactList + "."
+		if u == contacts.UnsubscribedTopic {
+			diag = "Amazon SES did not send the message to this address because the contact unsubscribed from the topic " + lm.Topic +
+				" of the contact list " + lm.ContactList + "."
 		}
 		p.unsubscribed = append(p.unsubscribed, suppression.Suppressed{Index: i, Bounce: event.BounceDetail{
 			BounceType: bounce.Permanent, BounceSubType: bounce.OnAccountSuppressionList,

@@ -196,6 +196,15 @@ func TestListManagementUnsubscribed(t *testing.T) {
 				}
 				for _, r := range c.bounced {
 					d := bounces[r]
+					// The text names what the contact left: gone@ the
+					// whole list, even when the message names a topic.
+					left := "the topic " + c.lm.Topic + " of the contact list news."
+					if r == "gone@other.test" || c.lm.Topic == "" {
+						left = "the contact list news."
+					}
+					if !strings.Contains(d, "unsubscribed from "+left) {
+						t.Errorf("bounce of %s %s does not say it unsubscribed from %s", r, d, left)
+					}
 					for _, want := range []string{`"bounceType":"Permanent"`, `"bounceSubType":"OnAccountSuppressionList"`, `unsubscribed from the`, `"status":"5.1.1"`} {
 						if !strings.Contains(d, want) {
 							t.Errorf("bounce of %s %s lacks %s", r, d, want)

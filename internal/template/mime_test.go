@@ -19,13 +19,20 @@ func TestRenderMIME(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		c    Content
+		data string // "": Jane and her alligator
 	}{
-		{"both", Content{Subject: "Greetings, {{name}}! ✓", Text: "Dear {{name}},\r\nYour favorite animal is {{animal}}.", HTML: "<h1>Hello {{name}},</h1><p>Your favorite animal is {{animal}}.</p>"}},
-		{"html", Content{Subject: "Hi", HTML: "<p>{{name}}</p>"}},
-		{"text", Content{Text: "{{name}}"}},
+		{"both", Content{Subject: "Greetings, {{name}}! ✓", Text: "Dear {{name}},\r\nYour favorite animal is {{animal}}.", HTML: "<h1>Hello {{name}},</h1><p>Your favorite animal is {{animal}}.</p>"}, ""},
+		{"html", Content{Subject: "Hi", HTML: "<p>{{name}}</p>"}, ""},
+		{"text", Content{Text: "{{name}}"}, ""},
+		// Line breaks from the data become spaces in the Subject, as a send
+		// delivers it (SubjectLine), not CR LF inside an encoded-word.
+		{"subject_breaks", Content{Subject: "S {{s}}", Text: "t"}, `{"s":"a\r\nBcc: evil@x.com\rCc: c@x.com\nX: \u0000y ✓"}`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := RenderMIME("T", c.c, `{"name":"Jane","animal":"alligator"}`, now)
+			if c.data == "" {
+				c.data = `{"name":"Jane","animal":"alligator"}`
+			}
+			got, err := RenderMIME("T", c.c, c.data, now)
 			if err != nil {
 				t.Fatal(err)
 			}

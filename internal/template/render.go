@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"regexp"
 	"strconv"
@@ -102,8 +103,8 @@ func parts(c *Content) []part {
 // renders as nothing. Data that is not a JSON object, or longer than
 // MaxDataLen characters, is a *DataError; content that does not parse, or
 // output past MaxRenderedSize, nesting past MaxDepth or work past MaxSteps
-// is a *RenderError. An empty part stays empty. name is the template's
-// name, for the error.
+// is a *RenderError. An empty part stays empty; the rendered Subject is
+// one line (SubjectLine). name is the template's name, for the error.
 func Render(name string, c Content, data string) (Content, error) {
 	root, err := parseData(data)
 	if err != nil {
@@ -126,8 +127,19 @@ func Render(name string, c Content, data string) (Content, error) {
 		}
 		*dst[i].s = s
 	}
+	out.Subject = SubjectLine(out.Subject)
 	return out, nil
 }
+
+// subjectLine is SubjectLine's replacer.
+var subjectLine = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ", "\x00", "")
+
+// SubjectLine is the one rule for a rendered Subject, which must stay one
+// header field whatever the data holds: each CR LF, CR or LF becomes a
+// space and NUL is dropped. Render applies it, so TestRenderEmailTemplate
+// shows the Subject a send delivers; the send path applies it to every
+// templated Subject.
+func SubjectLine(s string) string { return subjectLine.Replace(s) }
 
 // parseData decodes TemplateData into values: *object (keeping the key
 // order, which {{#each}} follows), []any, string, json.Number, bool, nil.
@@ -139,7 +151,9 @@ func parseData(data string) (*object, error) {
 	dec.UseNumber()
 	v, err := decodeValue(dec, 0)
 	if err == nil {
-		if _, terr := dec.Token(); terr == nil {
+		// Exactly one JSON value: after it only white space (io.EOF), not a
+		// second value nor anything that is no JSON at all.
+		if _, terr := dec.Token(); terr != io.EOF {
 			err = errors.New("data after the JSON object")
 		}
 	}

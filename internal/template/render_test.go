@@ -53,7 +53,8 @@ func TestRender(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Render: %v", err)
 			}
-			if got.Subject != c.want || got.Text != c.want || got.HTML != c.want {
+			// The Subject is one line (SubjectLine).
+			if got.Subject != SubjectLine(c.want) || got.Text != c.want || got.HTML != c.want {
 				t.Errorf("got %q, want %q", got.HTML, c.want)
 			}
 		})
@@ -93,11 +94,16 @@ func TestRenderMissingAttribute(t *testing.T) {
 }
 
 func TestRenderData(t *testing.T) {
-	for _, data := range []string{``, `[]`, `"x"`, `1`, `null`, `{"a":}`, `{} {}`, `{"a":1`, strings.Repeat("[", 2000) + strings.Repeat("]", 2000)} {
+	for _, data := range []string{``, `[]`, `"x"`, `1`, `null`, `{"a":}`, `{} {}`, `{"a":1`, `{"s":"x"} trailing`, `{"s":"x"}x`, `{"s":"x"} ]]] garbage`, "{\"s\":\"x\"} \x00", `{"s":"x"} 1`, `{"s":"x"}}`, strings.Repeat("[", 2000) + strings.Repeat("]", 2000)} {
 		_, err := Render("T", Content{Text: "x"}, data)
 		var de *DataError
 		if !errors.As(err, &de) {
 			t.Errorf("data %.20q: got %v, want *DataError", data, err)
+		}
+	}
+	for _, data := range []string{`{"s":"x"}`, " \t{\"s\":\"x\"}\r\n ", `{}`} {
+		if _, err := Render("T", Content{Text: "x"}, data); err != nil {
+			t.Errorf("data %q: %v", data, err)
 		}
 	}
 	long := `{"a":"` + strings.Repeat("é", MaxDataLen-8) + `"}` // MaxDataLen characters
