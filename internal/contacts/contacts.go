@@ -36,6 +36,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/petrelmail/petrel/internal/address"
+	"github.com/petrelmail/petrel/internal/resourcetag"
 	"github.com/petrelmail/petrel/internal/store"
 )
 
@@ -124,14 +125,14 @@ func (c Contact) Preference(topic string) (SubscriptionStatus, bool) {
 // Limits. SES states MaxTopics; the others are Petrel's, as SES publishes
 // none (docs/contacts.md).
 const (
-	MaxTopics          = 20    // topics per list (SES)
-	MaxTags            = 50    // resource tags per list
-	MaxDisplayNameLen  = 128   // characters of a topic's DisplayName
-	MaxDescriptionLen  = 1000  // characters of a list's or topic's Description
-	MaxAttributesLen   = 65536 // bytes of AttributesData
-	MaxPageSize        = 1000  // contacts per ListContacts page
-	DefaultPageSize    = 1000  // when PageSize is absent
-	MaxListsPerAccount = 1     // SES
+	MaxTopics          = 20                  // topics per list (SES)
+	MaxTags            = resourcetag.MaxTags // resource tags per list
+	MaxDisplayNameLen  = 128                 // characters of a topic's DisplayName
+	MaxDescriptionLen  = 1000                // characters of a list's or topic's Description
+	MaxAttributesLen   = 65536               // bytes of AttributesData
+	MaxPageSize        = 1000                // contacts per ListContacts page
+	DefaultPageSize    = 1000                // when PageSize is absent
+	MaxListsPerAccount = 1                   // SES
 )
 
 // nameRE is a ContactListName or TopicName.
