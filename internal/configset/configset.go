@@ -507,18 +507,7 @@ func (s *Service) get(ctx context.Context, q queryRower, account, name, suffix s
 // a set not found is looked up again on every call. The answer is shared:
 // callers must not modify its slices.
 func (s *Service) Cached(ctx context.Context, account, name string) (ConfigurationSet, error) {
-	k := cacheKey{account, name}
-	now := s.now()
-	if c, ok := s.cache.Get(k, now); ok {
-		return c, nil
-	}
-	gen := s.cache.Generation()
-	c, err := s.Get(ctx, account, name)
-	if err != nil {
-		return c, err
-	}
-	s.cache.Put(k, c, now, gen)
-	return c, nil
+	return s.cache.Load(cacheKey{account, name}, s.now(), func() (ConfigurationSet, error) { return s.Get(ctx, account, name) })
 }
 
 // forget drops the cached answer for a set after a write.

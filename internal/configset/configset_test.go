@@ -419,7 +419,9 @@ func TestCachedBounded(t *testing.T) {
 		}
 		fresh := 0
 		for i := range s.cache.Max + 1 {
-			if _, ok := s.cache.Get(cacheKey{"a", fmt.Sprintf("cs%03d", 50+i)}, now); ok {
+			if _, err := s.cache.Load(cacheKey{"a", fmt.Sprintf("cs%03d", 50+i)}, now, func() (ConfigurationSet, error) {
+				return ConfigurationSet{}, errors.New("not cached")
+			}); err == nil {
 				fresh++
 			}
 		}

@@ -403,18 +403,7 @@ func (s *Service) GetEventDestinations(ctx context.Context, account, set string)
 // on every call (ErrNotFound). The answer is shared: callers must not
 // modify it.
 func (s *Service) EventDestinations(ctx context.Context, account, set string) ([]EventDestination, error) {
-	k := cacheKey{account, set}
-	now := s.now()
-	if v, ok := s.dests.Get(k, now); ok {
-		return v, nil
-	}
-	gen := s.dests.Generation()
-	v, err := s.GetEventDestinations(ctx, account, set)
-	if err != nil {
-		return nil, err
-	}
-	s.dests.Put(k, v, now, gen)
-	return v, nil
+	return s.dests.Load(cacheKey{account, set}, s.now(), func() ([]EventDestination, error) { return s.GetEventDestinations(ctx, account, set) })
 }
 
 // HasNotifications reports whether account has any enabled event
@@ -422,20 +411,16 @@ func (s *Service) EventDestinations(ctx context.Context, account, set string) ([
 // skips the events of accounts without one. When the store cannot answer
 // it says true, so that no notification is lost.
 func (s *Service) HasNotifications(ctx context.Context, account string) bool {
-	now := s.now()
-	if v, ok := s.hasDests.Get(account, now); ok {
-		return v
-	}
-	gen := s.hasDests.Generation()
-	var one int
-	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT 1 FROM configuration_set_event_destinations
+	has, err := s.hasDests.Load(account, s.now(), func() (bool, error) {
+		var one int
+		err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT 1 FROM configuration_set_event_destinations
 		WHERE account = ? AND enabled = 1 LIMIT 1`), account).Scan(&one)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return true
-	}
-	has := err == nil
-	s.hasDests.Put(account, has, now, gen)
-	return has
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	return has || err != nil
 }
 
 // forgetDestinations drops the cached answers about account's set after

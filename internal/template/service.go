@@ -224,18 +224,7 @@ func (s *Service) Load(ctx context.Context, account, name string) (Template, err
 // found is looked up again on every call. The answer is shared: callers
 // must not modify Tags. Errors: ErrNotFound.
 func (s *Service) Get(ctx context.Context, account, name string) (Template, error) {
-	k := key{account, name}
-	now := s.Now()
-	if t, ok := s.cache.Get(k, now); ok {
-		return t, nil
-	}
-	gen := s.cache.Generation()
-	t, err := s.Load(ctx, account, name)
-	if err != nil {
-		return t, err
-	}
-	s.cache.Put(k, t, now, gen)
-	return t, nil
+	return s.cache.Load(key{account, name}, s.Now(), func() (Template, error) { return s.Load(ctx, account, name) })
 }
 
 func (s *Service) forget(account, name string) { s.cache.Forget(key{account, name}) }

@@ -3,11 +3,11 @@
 // templates): answers at most TTL old, at most Max of them, and never an
 // answer loaded while a change was being made.
 //
-// A reader calls Get; on a miss it notes Generation, loads from the store
-// and calls Put with that generation. A writer calls Forget after its
-// change: the key's answer goes and the generation moves on, so a load
-// that began before the change and ends after it is not kept (Put does
-// nothing), and the next Get loads again.
+// A reader calls Load, which answers from the cache or else loads from
+// the store and keeps the answer. A writer calls Forget after its change:
+// the key's answer goes and the generation (the count of Forget calls)
+// moves on, so a load that began before the change and ends after it is
+// not kept, and the next Load loads again.
 package ttlcache
 
 import (
@@ -20,10 +20,10 @@ import (
 type Cache[K comparable, V any] struct {
 	// TTL is how old an answer Get returns may be.
 	TTL time.Duration
-	// Max bounds the entries: when Put finds the cache full it drops the
+	// Max bounds the entries: when Load keeps an answer and finds the cache full it drops the
 	// entries older than TTL, then, if that leaves it more than nine
 	// tenths full, arbitrary ones down to nine tenths, so that a cache full
-	// of fresh answers is swept once per tenth of its size put.
+	// of fresh answers is swept once per tenth of its size kept.
 	Max int
 
 	mu  sync.Mutex
@@ -36,9 +36,24 @@ type entry[V any] struct {
 	at time.Time
 }
 
-// Get returns k's answer when one at most TTL old at now is kept (one
-// from after now, the clock having gone back, is not used).
-func (c *Cache[K, V]) Get(k K, now time.Time) (V, bool) {
+// Load returns k's answer at now: the one kept when it is at most TTL old
+// (one from after now, the clock having gone back, is not used), else
+// load's, which is kept unless load fails or Forget was called while it
+// ran. load's error is returned with its value.
+func (c *Cache[K, V]) Load(k K, now time.Time, load func() (V, error)) (V, error) {
+	if v, ok := c.get(k, now); ok {
+		return v, nil
+	}
+	gen := c.generation()
+	v, err := load()
+	if err != nil {
+		return v, err
+	}
+	c.put(k, v, now, gen)
+	return v, nil
+}
+
+func (c *Cache[K, V]) get(k K, now time.Time) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[k]
@@ -53,16 +68,15 @@ func (c *Cache[K, V]) fresh(e entry[V], now time.Time) bool {
 	return now.Sub(e.at) < c.TTL && !now.Before(e.at)
 }
 
-// Generation is the count of Forget calls so far, for Put.
-func (c *Cache[K, V]) Generation() uint64 {
+func (c *Cache[K, V]) generation() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.gen
 }
 
-// Put keeps v as k's answer loaded at now, unless Forget was called since
-// gen was read (Generation) or Max is 0.
-func (c *Cache[K, V]) Put(k K, v V, now time.Time, gen uint64) {
+// put keeps v as k's answer loaded at now, unless Forget was called since
+// gen was read or Max is 0.
+func (c *Cache[K, V]) put(k K, v V, now time.Time, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen || c.Max <= 0 {
