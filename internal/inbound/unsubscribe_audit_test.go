@@ -10,6 +10,23 @@ import (
 	"github.com/petrelmail/petrel/internal/store"
 )
 
+// newUnsubscribeFixture is newFixture with account acme's contact list
+// news (topics sports and weather, both OPT_IN by default) and the
+// Unsubscriber applying its mailto: unsubscribes; it returns the token key.
+func newUnsubscribeFixture(t *testing.T, backend string) (*fixture, *contacts.Service, []byte) {
+	t.Helper()
+	f := newFixture(t, backend)
+	key := contacts.TokenKey(verpSecret)
+	cs := contacts.New(f.db, nil)
+	if err := cs.CreateList(t.Context(), "acme", contacts.List{Name: "news", Topics: []contacts.Topic{
+		{Name: "sports", DisplayName: "Sports", DefaultSubscriptionStatus: contacts.OptIn},
+		{Name: "weather", DisplayName: "Weather", DefaultSubscriptionStatus: contacts.OptIn}}}); err != nil {
+		t.Fatal(err)
+	}
+	f.be.Unsubscribes = &contacts.Unsubscriber{Contacts: cs, DB: f.db, Events: f.log, Key: key}
+	return f, cs, key
+}
+
 // TestMailtoAuditRowsBounded, over SMTP: mail to an unsubscribe address
 // is stored for audit only when it changed the contact — sending the same
 // token again (anyone holding a forwarded copy can) adds no row — and the
@@ -30,16 +47,8 @@ func TestMailtoAuditRowsBounded(t *testing.T) {
 	}
 	for _, backend := range store.Backends() {
 		t.Run(backend, func(t *testing.T) {
-			f := newFixture(t, backend)
+			f, _, key := newUnsubscribeFixture(t, backend)
 			ctx := t.Context()
-			key := contacts.TokenKey(verpSecret)
-			cs := contacts.New(f.db, nil)
-			if err := cs.CreateList(ctx, "acme", contacts.List{Name: "news", Topics: []contacts.Topic{
-				{Name: "sports", DisplayName: "Sports", DefaultSubscriptionStatus: contacts.OptIn},
-				{Name: "weather", DisplayName: "Weather", DefaultSubscriptionStatus: contacts.OptIn}}}); err != nil {
-				t.Fatal(err)
-			}
-			f.be.Unsubscribes = &contacts.Unsubscriber{Contacts: cs, DB: f.db, Events: f.log, Key: key}
 			body := []byte("From: jane@far.test\r\nSubject: unsubscribe\r\n\r\n" + strings.Repeat("please\r\n", 100))
 			f.be.BodyBudget = int64(len(body)) * 3 / 2
 			addr := f.serve(t, admission.Limits{})

@@ -24,16 +24,8 @@ import (
 func TestMailtoUnsubscribe(t *testing.T) {
 	for _, backend := range store.Backends() {
 		t.Run(backend, func(t *testing.T) {
-			f := newFixture(t, backend)
+			f, cs, key := newUnsubscribeFixture(t, backend)
 			ctx := t.Context()
-			key := contacts.TokenKey(verpSecret)
-			cs := contacts.New(f.db, nil)
-			if err := cs.CreateList(ctx, "acme", contacts.List{Name: "news", Topics: []contacts.Topic{
-				{Name: "sports", DisplayName: "Sports", DefaultSubscriptionStatus: contacts.OptIn},
-				{Name: "weather", DisplayName: "Weather", DefaultSubscriptionStatus: contacts.OptIn}}}); err != nil {
-				t.Fatal(err)
-			}
-			f.be.Unsubscribes = &contacts.Unsubscriber{Contacts: cs, DB: f.db, Events: f.log, Key: key}
 			addr := f.serve(t, admission.Limits{})
 			id := f.sent(time.Now(), "jane@far.test")
 			tok := contacts.Token{Account: "acme", List: "news", Topic: "sports", Email: "jane@far.test", MessageID: id}
