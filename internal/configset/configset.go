@@ -410,7 +410,7 @@ func (s *Service) Create(ctx context.Context, c ConfigurationSet) error {
 		}
 		override = 1
 	}
-	tags, err := encodeTags(c.Tags)
+	tags, err := resourcetag.Encode(c.Tags)
 	if err != nil {
 		return err
 	}
@@ -700,7 +700,7 @@ func (s *Service) editTags(ctx context.Context, account, name string, edit func(
 		if err != nil {
 			return err
 		}
-		b, err := encodeTags(tags)
+		b, err := resourcetag.Encode(tags)
 		if err != nil {
 			return err
 		}
@@ -709,14 +709,6 @@ func (s *Service) editTags(ctx context.Context, account, name string, edit func(
 	})
 	s.forget(account, name)
 	return err
-}
-
-func encodeTags(tags []Tag) (string, error) {
-	if tags == nil {
-		tags = []Tag{}
-	}
-	b, err := json.Marshal(tags)
-	return string(b), err
 }
 
 // encodeOption is the stored form of an option object: its canonical JSON

@@ -80,14 +80,6 @@ func decodeTopics(s string) ([]Topic, error) {
 	return out, nil
 }
 
-func encodeTags(tags [][2]string) (string, error) {
-	if tags == nil {
-		tags = [][2]string{}
-	}
-	b, err := json.Marshal(tags)
-	return string(b), err
-}
-
 const listColumns = "name, description, topics, tags, created_ms, updated_ms"
 
 func scanList(r scanner) (List, error) {
@@ -142,7 +134,7 @@ func (s *Service) CreateList(ctx context.Context, account string, l List) error 
 	if err != nil {
 		return err
 	}
-	tags, err := encodeTags(l.Tags)
+	tags, err := resourcetag.Encode(l.Tags)
 	if err != nil {
 		return err
 	}
@@ -268,7 +260,7 @@ func (s *Service) changeTags(ctx context.Context, account, name string, change f
 		if err != nil {
 			return err
 		}
-		enc, err := encodeTags(tags)
+		enc, err := resourcetag.Encode(tags)
 		if err != nil {
 			return err
 		}

@@ -13,9 +13,12 @@
 //     has getting the new value; past MaxTags in all it is ErrTooMany.
 //  3. Drop is UntagResource's: the tags of the keys removed, keys the
 //     resource does not have ignored.
+//
+// Encode is the stored form the owners keep in their tables' tags column.
 package resourcetag
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -159,4 +162,14 @@ func truncate(s string) string {
 		return s
 	}
 	return strings.ToValidUTF8(s[:64], "") + "…"
+}
+
+// Encode is tags' stored form: their JSON array ("[]" for none), Tag as
+// {"Key":…,"Value":…}, a pair as ["key","value"].
+func Encode[T Pair](tags []T) (string, error) {
+	if tags == nil {
+		tags = []T{}
+	}
+	b, err := json.Marshal(tags)
+	return string(b), err
 }

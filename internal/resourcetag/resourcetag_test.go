@@ -110,3 +110,20 @@ func TestValidate(t *testing.T) {
 		t.Errorf("a long key is quoted shortened: %v", err)
 	}
 }
+
+// TestEncode: the stored forms, "[]" for none.
+func TestEncode(t *testing.T) {
+	for _, tc := range []struct {
+		got  func() (string, error)
+		want string
+	}{
+		{func() (string, error) { return Encode[Tag](nil) }, `[]`},
+		{func() (string, error) { return Encode[[2]string](nil) }, `[]`},
+		{func() (string, error) { return Encode([]Tag{{"k", "v"}}) }, `[{"Key":"k","Value":"v"}]`},
+		{func() (string, error) { return Encode([][2]string{{"k", ""}}) }, `[["k",""]]`},
+	} {
+		if got, err := tc.got(); err != nil || got != tc.want {
+			t.Errorf("Encode = %s, %v; want %s", got, err, tc.want)
+		}
+	}
+}

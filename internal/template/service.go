@@ -136,7 +136,7 @@ func (s *Service) Create(ctx context.Context, account string, t Template) error 
 	if err := ValidateContent(t.Content); err != nil {
 		return err
 	}
-	tags, err := encodeTags(t.Tags)
+	tags, err := resourcetag.Encode(t.Tags)
 	if err != nil {
 		return err
 	}
@@ -299,7 +299,7 @@ func (s *Service) editTags(ctx context.Context, account, name string, edit func(
 		if err != nil {
 			return err
 		}
-		enc, err := encodeTags(edited)
+		enc, err := resourcetag.Encode(edited)
 		if err != nil {
 			return err
 		}
@@ -315,14 +315,6 @@ func forUpdate(db *store.DB) string {
 		return " FOR UPDATE"
 	}
 	return ""
-}
-
-func encodeTags(tags [][2]string) (string, error) {
-	if tags == nil {
-		tags = [][2]string{}
-	}
-	b, err := json.Marshal(tags)
-	return string(b), err
 }
 
 func affected(res sql.Result, err error) error {
