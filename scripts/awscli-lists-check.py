@@ -327,6 +327,7 @@ try:
     msgs = wait_delivered("other@sink.example")
     m = email.message_from_bytes(msgs[0], policy=email.policy.default)
     to = re.search(r"<mailto:([^>?]+)", str(m["List-Unsubscribe"])).group(1)
+    check("the mailto address's local part is within RFC 5321's 64 octets", len(to.split("@")[0]) <= 64, to)
     s = socket.create_connection(("127.0.0.1", inbound_port), timeout=10)
     f = s.makefile("rwb")
 

@@ -11,7 +11,10 @@
 // never loads at once); Unsubscriber, the one-contact changes of the
 // unsubscribe paths, each reading the list and changing the contact in
 // one transaction with its Subscription event; PutContacts and
-// DeleteContacts for import jobs.
+// DeleteContacts for import jobs; the unsubscribe tokens (token.go) and,
+// for the short List-Unsubscribe mailto: addresses, the token stored with
+// each message (mailto.go: PutMailtoTx in the sender's transaction,
+// PruneMailtoBefore for package retention).
 //
 // Addresses are compared by address.Address.Key (local part lower-cased in
 // ASCII, domain as an A-label), as the suppression list does; a contact is

@@ -140,26 +140,42 @@ func (u *Unsubscriber) OneClick(ctx context.Context, t Token, source string) (bo
 	return u.Apply(ctx, t, source, oneClick(t))
 }
 
-// MailtoValid reports whether token — the local part of a
-// List-Unsubscribe mailto: address after MailtoPrefix — verifies (inbound
-// accepts the RCPT then).
-func (u *Unsubscriber) MailtoValid(token string) bool {
-	_, err := u.Parse(token)
-	return err == nil
+// MailtoValid reports whether code — the local part of a
+// List-Unsubscribe mailto: address after MailtoPrefix — is one Petrel
+// gave out (ParseMailto with u.Key verifies) and its message's row is
+// still stored (Service.PutMailtoTx; pruned with the message record):
+// inbound accepts the RCPT then. Errors: the store's.
+func (u *Unsubscriber) MailtoValid(ctx context.Context, code string) (bool, error) {
+	id, err := ParseMailto(code, u.Key)
+	if err != nil {
+		return false, nil
+	}
+	_, ok, err := u.Contacts.mailtoToken(ctx, id)
+	return ok, err
 }
 
-// PrepareMailto readies the mailto: unsubscribe of token (OneClick's
+// PrepareMailto readies the mailto: unsubscribe of code (OneClick's
 // rules, source SourceHeader: the mailto: is the List-Unsubscribe
-// header's): it verifies token, reading nothing, and returns the account
-// and message ID it names and apply, which, in the caller's transaction,
-// reads the list (locked as Apply does), makes the change, records the
-// event and reports whether anything changed. When the list or the
-// token's topic no longer exists apply changes nothing, creates no
-// contact and reports false. Errors: ErrBadToken.
-func (u *Unsubscriber) PrepareMailto(ctx context.Context, token string) (account, messageID string, apply func(*sql.Tx) (bool, error), err error) {
-	t, err := u.Parse(token)
+// header's): it verifies code and reads the token stored for its message,
+// outside any transaction, and returns the account and message ID it
+// names and apply, which, in the caller's transaction, reads the list
+// (locked as Apply does), makes the change, records the event and reports
+// whether anything changed. When the list or the token's topic no longer
+// exists apply changes nothing, creates no contact and reports false.
+// apply is nil when the message's row was pruned since the RCPT (account
+// is then ""). Errors: ErrBadToken (code does not verify), the store's.
+func (u *Unsubscriber) PrepareMailto(ctx context.Context, code string) (account, messageID string, apply func(*sql.Tx) (bool, error), err error) {
+	id, err := ParseMailto(code, u.Key)
 	if err != nil {
 		return "", "", nil, err
+	}
+	stored, ok, err := u.Contacts.mailtoToken(ctx, id)
+	if err != nil || !ok {
+		return "", id, nil, err
+	}
+	t, err := u.Parse(stored)
+	if err != nil {
+		return "", id, nil, nil // signed with a key since replaced: like a pruned row
 	}
 	return t.Account, t.MessageID, func(tx *sql.Tx) (bool, error) {
 		// A one-click change always differs for a contact it creates, so

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/store"
@@ -205,9 +206,13 @@ func TestMailtoAppliesToListInTx(t *testing.T) {
 				u, s, ev := newUnsubscriber(t, backend)
 				ctx := t.Context()
 				tok := Token{Account: "acme", List: "main", Topic: tc.topic, Email: "jane@example.com", MessageID: testMsgID}
-				_, _, apply, err := u.PrepareMailto(ctx, tok.Sign(testTokenKey))
-				if err != nil {
+				if err := u.DB.Tx(ctx, func(tx *sql.Tx) error { return s.PutMailtoTx(tx, tok, testTokenKey, time.UnixMilli(1_700_000_000_000)) }); err != nil {
 					t.Fatal(err)
+				}
+				local, _ := MailtoLocal(testMsgID, testTokenKey)
+				_, _, apply, err := u.PrepareMailto(ctx, local[len(MailtoPrefix):])
+				if err != nil || apply == nil {
+					t.Fatalf("PrepareMailto: %v, apply %v", err, apply != nil)
 				}
 				if err := s.UpdateList(ctx, "acme", dropNews); err != nil {
 					t.Fatal(err)

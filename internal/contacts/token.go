@@ -17,7 +17,9 @@ import (
 // Token names one unsubscribe: the contact Email of account Account's list
 // List, from topic Topic ("" for the whole list), as offered by message
 // MessageID ("" for none). It is self-contained — nothing is stored per
-// token — so a link keeps working after the message record is pruned.
+// token — so an https link keeps working after the message record is
+// pruned; the short mailto: address (MailtoLocal) stands for a token
+// stored with the message (Service.PutMailtoTx).
 type Token struct{ Account, List, Topic, Email, MessageID string }
 
 // Token limits: each field is at most maxTokenField bytes and a token at
@@ -89,7 +91,7 @@ func tokenMAC(payload, key []byte) []byte {
 }
 
 // ParseToken verifies s and returns the Token it carries. Case does not
-// matter (a mail system may case-fold the local part of u-TOKEN@…).
+// matter (links may be re-cased on the way).
 // Errors: ErrBadToken for anything that does not verify with key (bad
 // characters, non-canonical base32, truncated, altered, another key,
 // unknown version, trailing bytes); the MAC is compared in constant time
@@ -188,26 +190,88 @@ func unpackSESID(raw []byte) string {
 const UnsubscribePath = "/unsubscribe/"
 
 // MailtoPrefix starts the local part of the mailto: unsubscribe address,
-// MailtoPrefix + TOKEN + "@" + the return-path domain.
+// MailtoPrefix + CODE + "@" + the return-path domain (MailtoLocal).
 const MailtoPrefix = "u-"
+
+// Mailto address limits: the code is base32 of the packed message ID
+// (packSESID: 22 bytes) and a MAC of mailtoMACLen bytes.
+const (
+	mailtoMACLen = 10 // bytes: HMAC-SHA256 truncated to 80 bits
+	// MailtoCodeLen is the length of the code after MailtoPrefix: 52
+	// characters, so the local part (54) is within RFC 5321
+	// §4.5.3.1.1's 64 octets.
+	MailtoCodeLen = ((22+mailtoMACLen)*8 + 4) / 5
+)
+
+// mailtoKey derives the key of the mailto: codes' MACs from the link key
+// (TokenKey): a key of its own, so that no MAC of one kind verifies as the
+// other.
+func mailtoKey(key []byte) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte("petrel unsubscribe mailto v1"))
+	return h.Sum(nil)
+}
+
+func mailtoMAC(id, key []byte) []byte {
+	h := hmac.New(sha256.New, mailtoKey(key))
+	h.Write(id)
+	return h.Sum(nil)[:mailtoMACLen]
+}
+
+// MailtoLocal returns the local part of the mailto: unsubscribe address
+// of message messageID: MailtoPrefix + the lower-case base32 (no padding)
+// of the message ID packed to 22 bytes (6 of time, 16 random: the shape
+// event.NewID makes) and an 80-bit HMAC-SHA256 of it under a key derived
+// from key for this purpose alone — 54 characters in all. The address
+// names only the message: the unsubscribe it stands for is the row
+// Service.PutMailtoTx stored with the message, so it works as long as the
+// message record is kept. ok is false for a message ID of another shape.
+func MailtoLocal(messageID string, key []byte) (local string, ok bool) {
+	raw, ok := packSESID(messageID)
+	if !ok || len(key) == 0 {
+		return "", false
+	}
+	return MailtoPrefix + strings.ToLower(tokenB32.EncodeToString(append(raw, mailtoMAC(raw, key)...))), true
+}
+
+// ParseMailto verifies code, the local part of a mailto: unsubscribe
+// address after MailtoPrefix, in any case (a mail system may case-fold
+// local parts), and returns the message ID it names. Errors: ErrBadToken
+// for anything MailtoLocal did not make with key (wrong length or
+// characters, non-canonical base32, a MAC that does not verify, compared
+// in constant time).
+func ParseMailto(code string, key []byte) (messageID string, err error) {
+	if len(key) == 0 || len(code) != MailtoCodeLen {
+		return "", ErrBadToken
+	}
+	b, err := tokenB32.DecodeString(strings.ToUpper(code))
+	if err != nil || len(b) != 22+mailtoMACLen || !strings.EqualFold(tokenB32.EncodeToString(b), code) {
+		return "", ErrBadToken
+	}
+	if !hmac.Equal(b[22:], mailtoMAC(b[:22], key)) {
+		return "", ErrBadToken
+	}
+	return unpackSESID(b[:22]), nil
+}
 
 // Headers returns the List-Unsubscribe field value (RFC 2369: the HTTPS
 // URL publicURL + "/unsubscribe/TOKEN" — RFC 8058's one-click target — and
-// mailto:u-TOKEN@returnDomain?subject=unsubscribe, each in angle
-// brackets, separated by ", ") and the List-Unsubscribe-Post value
-// "List-Unsubscribe=One-Click" (RFC 8058 §3.1). Neither contains CR or LF;
-// a relay may fold the first only at its ", ". With publicURL "" only the
-// mailto: is given, and then listUnsubscribePost is "" (RFC 8058 needs an
-// HTTPS URI); with returnDomain "" only the URL.
+// mailto:LOCAL@returnDomain?subject=unsubscribe with LOCAL from
+// MailtoLocal, each in angle brackets, separated by ", ") and the
+// List-Unsubscribe-Post value "List-Unsubscribe=One-Click" (RFC 8058
+// §3.1). Neither contains CR or LF; a relay may fold the first only at its
+// ", ". With publicURL "" only the mailto: is given, and then
+// listUnsubscribePost is "" (RFC 8058 needs an HTTPS URI); with
+// returnDomain "" (or a message ID MailtoLocal cannot pack) only the URL.
+// The mailto: works only once Service.PutMailtoTx has stored t.
 func Headers(t Token, key []byte, publicURL, returnDomain string) (listUnsubscribe, listUnsubscribePost string) {
-	tok := t.Sign(key)
 	var parts []string
 	if publicURL != "" {
-		parts = append(parts, "<"+strings.TrimRight(publicURL, "/")+UnsubscribePath+tok+">")
+		parts = append(parts, "<"+strings.TrimRight(publicURL, "/")+UnsubscribePath+t.Sign(key)+">")
 		listUnsubscribePost = "List-Unsubscribe=One-Click"
 	}
-	if returnDomain != "" {
-		parts = append(parts, "<mailto:"+MailtoPrefix+tok+"@"+returnDomain+"?subject=unsubscribe>")
+	if local, ok := MailtoLocal(t.MessageID, key); ok && returnDomain != "" {
+		parts = append(parts, "<mailto:"+local+"@"+returnDomain+"?subject=unsubscribe>")
 	}
 	return strings.Join(parts, ", "), listUnsubscribePost
 }

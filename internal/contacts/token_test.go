@@ -99,20 +99,30 @@ func TestParseTokenRefuses(t *testing.T) {
 }
 
 func TestHeaders(t *testing.T) {
-	tok := Token{Account: "a", List: "L", Email: "x@y.test"}
+	tok := Token{Account: "a", List: "L", Email: "x@y.test", MessageID: testMsgID}
 	s := tok.Sign(testTokenKey)
+	local, ok := MailtoLocal(testMsgID, testTokenKey)
+	if !ok {
+		t.Fatal("MailtoLocal refused an SES message ID")
+	}
 	for _, tc := range []struct {
-		name, url, domain, wantLU, wantPost string
+		name   string
+		tok    Token
+		url    string
+		domain string
+		wantLU string
+		post   string
 	}{
-		{"both", "https://mail.example.com/", "bounces.example.com",
-			"<https://mail.example.com/unsubscribe/" + s + ">, <mailto:u-" + s + "@bounces.example.com?subject=unsubscribe>", "List-Unsubscribe=One-Click"},
-		{"no public URL", "", "bounces.example.com", "<mailto:u-" + s + "@bounces.example.com?subject=unsubscribe>", ""},
-		{"no return domain", "https://mail.example.com", "", "<https://mail.example.com/unsubscribe/" + s + ">", "List-Unsubscribe=One-Click"},
+		{"both", tok, "https://mail.example.com/", "bounces.example.com",
+			"<https://mail.example.com/unsubscribe/" + s + ">, <mailto:" + local + "@bounces.example.com?subject=unsubscribe>", "List-Unsubscribe=One-Click"},
+		{"no public URL", tok, "", "bounces.example.com", "<mailto:" + local + "@bounces.example.com?subject=unsubscribe>", ""},
+		{"no return domain", tok, "https://mail.example.com", "", "<https://mail.example.com/unsubscribe/" + s + ">", "List-Unsubscribe=One-Click"},
+		{"message ID of another shape: no mailto", Token{Account: "a", List: "L", Email: "x@y.test", MessageID: "m"}, "", "bounces.example.com", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			lu, post := Headers(tok, testTokenKey, tc.url, tc.domain)
-			if lu != tc.wantLU || post != tc.wantPost {
-				t.Errorf("Headers = %q, %q; want %q, %q", lu, post, tc.wantLU, tc.wantPost)
+			lu, post := Headers(tc.tok, testTokenKey, tc.url, tc.domain)
+			if lu != tc.wantLU || post != tc.post {
+				t.Errorf("Headers = %q, %q; want %q, %q", lu, post, tc.wantLU, tc.post)
 			}
 			if strings.ContainsAny(lu, "\r\n") {
 				t.Errorf("CR/LF in %q", lu)
@@ -122,6 +132,75 @@ func TestHeaders(t *testing.T) {
 	if got, want := PageURL(tok, testTokenKey, "https://mail.example.com/"), "https://mail.example.com/unsubscribe/"+s; got != want {
 		t.Errorf("PageURL = %q, want %q", got, want)
 	}
+}
+
+// TestMailtoLocal: the mailto: local part is within RFC 5321
+// §4.5.3.1.1's 64 octets whatever the token's fields, lower-case
+// base32, and parses back (in any case) to its message ID; anything
+// altered, truncated, made with another key or not canonical is refused.
+func TestMailtoLocal(t *testing.T) {
+	local, ok := MailtoLocal(testMsgID, testTokenKey)
+	if !ok || len(local) > 64 || len(local) != len(MailtoPrefix)+MailtoCodeLen || local != strings.ToLower(local) || !strings.HasPrefix(local, MailtoPrefix) {
+		t.Fatalf("MailtoLocal = %q (%d octets), %v; want u- and %d lower-case characters", local, len(local), ok, MailtoCodeLen)
+	}
+	code := local[len(MailtoPrefix):]
+	for _, in := range []string{code, strings.ToUpper(code)} {
+		if id, err := ParseMailto(in, testTokenKey); err != nil || id != testMsgID {
+			t.Errorf("ParseMailto(%q) = %q, %v; want %q", in, id, err, testMsgID)
+		}
+	}
+	flip := func(i int) string {
+		c := byte('a')
+		if code[i] == 'a' {
+			c = 'b'
+		}
+		return code[:i] + string(c) + code[i+1:]
+	}
+	last := code[len(code)-1]
+	nonCanon := code[:len(code)-1] + string(tokenB32Alphabet[(strings.IndexByte(tokenB32Alphabet, last)|1)])
+	if nonCanon == code {
+		nonCanon = code[:len(code)-1] + string(tokenB32Alphabet[(strings.IndexByte(tokenB32Alphabet, last)&^1)])
+	}
+	other, _ := MailtoLocal(testMsgID, TokenKey([]byte("another node")))
+	for _, tc := range []struct{ name, in string }{
+		{"empty", ""},
+		{"message ID altered", flip(3)},
+		{"MAC altered", flip(len(code) - 3)},
+		{"truncated", code[:len(code)-1]},
+		{"extended", code + "a"},
+		{"not base32", code[:10] + "1" + code[11:]},
+		{"non-canonical", nonCanon},
+		{"another key", other[len(MailtoPrefix):]},
+		{"a link token", Token{Account: "a", List: "L", Email: "x@y.test", MessageID: testMsgID}.Sign(testTokenKey)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if id, err := ParseMailto(tc.in, testTokenKey); !errors.Is(err, ErrBadToken) {
+				t.Errorf("ParseMailto(%q) = %q, %v; want ErrBadToken", tc.in, id, err)
+			}
+		})
+	}
+	if _, ok := MailtoLocal("not-an-ses-id", testTokenKey); ok {
+		t.Error("MailtoLocal packed a message ID of another shape")
+	}
+}
+
+const tokenB32Alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+
+func FuzzParseMailto(f *testing.F) {
+	local, _ := MailtoLocal(testMsgID, testTokenKey)
+	f.Add(local[len(MailtoPrefix):])
+	f.Add("")
+	f.Add(strings.Repeat("a", MailtoCodeLen))
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := ParseMailto(s, testTokenKey)
+		if err != nil {
+			return
+		}
+		// Whatever verifies is the address of the message it names.
+		if again, _ := MailtoLocal(id, testTokenKey); again != MailtoPrefix+strings.ToLower(s) {
+			t.Fatalf("ParseMailto(%q) = %q, whose address is %q", s, id, again)
+		}
+	})
 }
 
 func FuzzParseToken(f *testing.F) {

@@ -383,8 +383,20 @@ func (d *Daemon) build(ctx context.Context) error {
 	unsub := &contacts.Unsubscriber{Contacts: svc.Contacts, DB: svc.DB, Events: svc.Events,
 		Key: contacts.TokenKey([]byte(verpKey))}
 	// List management on send (sending/listmgmt.go): the links it adds name
-	// this API listener and the return-path domain, with unsub's key.
-	sender.Lists = &sending.Lists{Contacts: unsub.Contacts, Key: unsub.Key, PublicURL: d.addrVerifier.PublicURL, Domain: returnDomain}
+	// this API listener and, only when the inbound receiver that answers
+	// them runs, the mailto: address at the return-path domain, with
+	// unsub's key. RFC 8058 wants the one-click URI to be HTTPS: a plain
+	// http public URL (the default, http://host:port) still gets the
+	// links, so that development setups work, with a warning.
+	lists := &sending.Lists{Contacts: unsub.Contacts, Key: unsub.Key, PublicURL: d.addrVerifier.PublicURL}
+	if cfg.Inbound != "" {
+		lists.Domain = returnDomain
+	}
+	sender.Lists = lists
+	if !strings.HasPrefix(strings.ToLower(lists.PublicURL), "https://") {
+		d.log.Warn("List-Unsubscribe links are built on a public URL that is not https: RFC 8058 one-click unsubscribe needs HTTPS, "+
+			"so mailbox providers may ignore them; set --public-url https://… behind your TLS proxy", "public_url", lists.PublicURL)
+	}
 	apiSrv := &api.Server{Accounts: svc.Accounts, Identities: svc.Identities, ConfigSets: svc.ConfigSets, Sender: sender, Events: svc.Events,
 		Spool: svc.Spool, Suppression: supp, ImportJobs: d.imports, Contacts: svc.Contacts, Quota: d.quota, Stats: svc.Stats, Log: d.log.With("component", "api"),
 		Topics: topics, URLs: guard, SNS: topics.Handler(), Metrics: d.metrics, Reputation: svc.Reputation,
@@ -458,7 +470,7 @@ func (d *Daemon) build(ctx context.Context) error {
 			// By then every queue entry is final: its deadline, one more
 			// retry interval, and an hour to spare.
 			BodyGrace: time.Duration(cfg.MaxDeliveryTime) + time.Duration(cfg.RetryMax) + time.Hour},
-		Spool: svc.Spool, Queue: svc.Queue, Events: svc.Events, Inbound: inbound.NewStore(svc.DB),
+		Spool: svc.Spool, Queue: svc.Queue, Events: svc.Events, Inbound: inbound.NewStore(svc.DB), Contacts: svc.Contacts,
 		Suppression: supp, DeadLetters: d.notifier, Stats: svc.Stats, Log: d.log.With("component", "retention"),
 	}
 	return nil

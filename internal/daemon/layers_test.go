@@ -50,7 +50,7 @@ var allowed = map[string][]string{
 	"notify":      {"event", "store"},
 	"publish":     {"address", "configset", "event", "identity", "message", "notify", "sending", "spool"},
 	"sns":         {"account", "awsquery", "message", "notify", "sigv4", "store"},
-	"retention":   {"spool", "queue", "event", "inbound", "suppression", "stats"},
+	"retention":   {"spool", "queue", "event", "inbound", "suppression", "stats", "contacts"},
 	"message":     {"address"},
 	"bounce":      {"smtpreply", "address"},
 	"spool":       {"store"},

@@ -2,14 +2,17 @@ package daemon
 
 import (
 	"bytes"
+	"database/sql"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/petrelmail/petrel/internal/config"
 	"github.com/petrelmail/petrel/internal/contacts"
 	"github.com/petrelmail/petrel/internal/event"
 )
@@ -48,14 +51,18 @@ func TestUnsubscribeWiring(t *testing.T) {
 	if st := oneClick(jane, key); st != http.StatusOK {
 		t.Fatalf("one-click: %d", st)
 	}
-	bob := contacts.Token{Account: DefaultAccount, List: "news", Email: "bob@far.test"}
+	bob := contacts.Token{Account: DefaultAccount, List: "news", Email: "bob@far.test", MessageID: event.NewID(time.Now())}
+	if err := td.d.svc.DB.Tx(ctx, func(tx *sql.Tx) error { return cs.PutMailtoTx(tx, bob, key, time.Now()) }); err != nil {
+		t.Fatal(err)
+	}
 	mailto := func(tok contacts.Token, k []byte) error {
 		c, err := smtp.Dial(td.d.inL.Addr().String())
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		return c.SendMail("bob@far.test", []string{contacts.MailtoPrefix + tok.Sign(k) + "@" + td.cfg.ReturnPathHost()},
+		local, _ := contacts.MailtoLocal(tok.MessageID, k)
+		return c.SendMail("bob@far.test", []string{local + "@" + td.cfg.ReturnPathHost()},
 			bytes.NewReader([]byte("Subject: unsubscribe\r\n\r\n.\r\n")))
 	}
 	if err := mailto(bob, contacts.TokenKey([]byte("another node"))); err == nil {
@@ -70,5 +77,38 @@ func TestUnsubscribeWiring(t *testing.T) {
 	evs, err := td.d.svc.Events.List(ctx, event.Filter{Kind: event.Subscription})
 	if err != nil || len(evs) != 2 {
 		t.Errorf("subscription events: %+v, %v", evs, err)
+	}
+}
+
+// TestListLinksWiring: the mailto: address is offered only when the
+// inbound receiver that answers it runs, and links built on a public URL
+// that is not https (RFC 8058 wants HTTPS) are still added but warned
+// about, once, at start.
+func TestListLinksWiring(t *testing.T) {
+	const warning = "List-Unsubscribe links are built on a public URL that is not https"
+	for _, c := range []struct {
+		name       string
+		inbound    string
+		publicURL  string
+		wantDomain bool
+		wantWarn   bool
+	}{
+		{"inbound, default http URL", "127.0.0.1:0", "", true, true},
+		{"no inbound", "", "https://mail.example.test", false, false},
+		{"https URL", "127.0.0.1:0", "https://mail.example.test", true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			td := startDaemon(t, func(cfg *config.Config) { cfg.Inbound, cfg.PublicURL = c.inbound, c.publicURL })
+			lists := td.d.submit.Sender.Lists
+			if got := lists.Domain != ""; got != c.wantDomain {
+				t.Errorf("mailto: domain %q, want one: %v", lists.Domain, c.wantDomain)
+			}
+			if c.publicURL != "" && lists.PublicURL != c.publicURL {
+				t.Errorf("PublicURL %q", lists.PublicURL)
+			}
+			if n := strings.Count(td.logs.String(), warning); n != map[bool]int{true: 1}[c.wantWarn] {
+				t.Errorf("%d warnings about the non-https public URL, want warned: %v\n%s", n, c.wantWarn, td.logs.String())
+			}
+		})
 	}
 }

@@ -173,7 +173,7 @@ func (e *env) signedPost(t *testing.T, path, body string) (int, string, string) 
 func TestUnknownOperation(t *testing.T) {
 	e := start(t, "sqlite", nil)
 	// A signed request to an operation Petrel does not implement.
-	_, err := e.ses.ListContactLists(t.Context(), &sesv2.ListContactListsInput{})
+	_, err := e.ses.ListDedicatedIpPools(t.Context(), &sesv2.ListDedicatedIpPoolsInput{})
 	var ae smithy.APIError
 	if !errors.As(err, &ae) || ae.ErrorCode() != "UnknownOperationException" {
 		t.Fatalf("got %v", err)

@@ -14,8 +14,9 @@
 //     return-path domain or at any other, such as an identity's custom MAIL
 //     FROM domain) and the configured feedback mailboxes (postmaster, abuse,
 //     fbl) at the return domain, and (with Unsubscribes set) the
-//     List-Unsubscribe mailto: addresses u-TOKEN@ (any domain, like VERP)
-//     whose token verifies. Anything else is refused, so Petrel is
+//     List-Unsubscribe mailto: addresses u-CODE@ (any domain, like VERP)
+//     whose code verifies and whose message's unsubscribe is still stored.
+//     Anything else is refused, so Petrel is
 //     neither an open relay nor a backscatter source.
 //  4. DATA: at most MaxSize bytes (552 5.3.4 beyond), lines of any length
 //     within it (MTAs return originals as they got them, RFC 5321
@@ -141,7 +142,7 @@ type Backend struct {
 	// configuration set; nil: no overrides.
 	ConfigSets *configset.Service
 	// Unsubscribes applies the List-Unsubscribe mailto: requests sent to
-	// UnsubscribePrefix+TOKEN@ (contacts.Unsubscriber); nil: such
+	// UnsubscribePrefix+CODE@ (contacts.Unsubscriber); nil: such
 	// addresses are refused like any other.
 	Unsubscribes Unsubscribes
 	// BaseContext returns the context sessions' contexts derive from; its
@@ -165,16 +166,18 @@ const UnsubscribePrefix = "u-"
 // Unsubscribes applies mailto: unsubscribes; the daemon fills it with
 // contacts.Unsubscriber (inbound does not import contacts).
 type Unsubscribes interface {
-	// MailtoValid reports whether token (the local part after
-	// UnsubscribePrefix) verifies.
-	MailtoValid(token string) bool
-	// PrepareMailto verifies token, outside any transaction, and returns
-	// the account and message it names and apply, which, in the caller's
-	// transaction, reads the contact list, unsubscribes the contact
-	// (recording its Subscription event) and reports whether anything
-	// changed (not when the list or topic no longer exists); apply is nil
-	// when there is nothing to do.
-	PrepareMailto(ctx context.Context, token string) (account, messageID string, apply func(*sql.Tx) (bool, error), err error)
+	// MailtoValid reports whether code (the local part after
+	// UnsubscribePrefix) verifies and the unsubscribe it stands for is
+	// still stored. Errors: the store's.
+	MailtoValid(ctx context.Context, code string) (bool, error)
+	// PrepareMailto verifies code and reads the unsubscribe it stands for,
+	// outside any transaction, and returns the account and message it
+	// names and apply, which, in the caller's transaction, reads the
+	// contact list, unsubscribes the contact (recording its Subscription
+	// event) and reports whether anything changed (not when the list or
+	// topic no longer exists); apply is nil when there is nothing to do
+	// (the unsubscribe was pruned since the RCPT).
+	PrepareMailto(ctx context.Context, code string) (account, messageID string, apply func(*sql.Tx) (bool, error), err error)
 }
 
 // NewServer returns the inbound SMTP server.
@@ -223,7 +226,7 @@ func (b *Backend) now() time.Time {
 
 // Rcpt is an accepted recipient: a VERP address names the message and the
 // index of the recipient; a feedback mailbox names neither; an
-// unsubscribe address carries its Unsubscribe token.
+// unsubscribe address carries its Unsubscribe code.
 type Rcpt struct{ Addr, MessageID, Index, Unsubscribe string }
 
 type session struct {
@@ -252,8 +255,9 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 // Rcpt accepts a VERP address whose MAC verifies, at any domain, a
-// List-Unsubscribe address u-TOKEN whose token verifies (Unsubscribes), at
-// any domain for the same reason, and the
+// List-Unsubscribe address u-CODE whose code verifies and whose
+// unsubscribe is still stored (Unsubscribes; 451 4.3.0 when that cannot be
+// read), at any domain for the same reason, and the
 // feedback mailboxes at the return-path domain; anything else is refused
 // (550 5.1.1 at the return-path domain, 550 5.7.1 Relaying denied
 // elsewhere).
@@ -272,10 +276,17 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		s.rcpts = append(s.rcpts, Rcpt{Addr: to, MessageID: id, Index: idx})
 		return nil
 	}
-	if len(local) > len(UnsubscribePrefix) && strings.EqualFold(local[:len(UnsubscribePrefix)], UnsubscribePrefix) &&
-		s.b.Unsubscribes != nil && s.b.Unsubscribes.MailtoValid(local[len(UnsubscribePrefix):]) {
-		s.rcpts = append(s.rcpts, Rcpt{Addr: to, Unsubscribe: local[len(UnsubscribePrefix):]})
-		return nil
+	if len(local) > len(UnsubscribePrefix) && strings.EqualFold(local[:len(UnsubscribePrefix)], UnsubscribePrefix) && s.b.Unsubscribes != nil {
+		code := local[len(UnsubscribePrefix):]
+		ok, err := s.b.Unsubscribes.MailtoValid(s.ctx, code)
+		if err != nil {
+			s.b.Log.Error("checking a mailto: unsubscribe address", "err", err)
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary local problem"}
+		}
+		if ok {
+			s.rcpts = append(s.rcpts, Rcpt{Addr: to, Unsubscribe: code})
+			return nil
+		}
 	}
 	if !strings.EqualFold(domain, s.b.Domain) {
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relaying denied"}
@@ -331,13 +342,13 @@ func (s *session) Data(r io.Reader) error {
 }
 
 // Unsubscribe applies the List-Unsubscribe mailto: requests of one
-// message (rcpts: unsubscribe addresses, each with its token; body: the
+// message (rcpts: unsubscribe addresses, each with its code; body: the
 // message as received) and, in the same transaction, stores one audit row
 // for each request that changed a contact (StateUnsubscribe, kind
 // KindUnsubscribe, report {"changed":true}) with body as its body, charged
 // to BodyBudget and trimmed like the bodies of other inbound mail. A
 // request that changes nothing — a repeat, a retry after a 451 whose
-// first try was applied, a list or topic gone — stores nothing: a token,
+// first try was applied, a list, topic or stored unsubscribe gone — stores nothing: a token,
 // which every forwarded copy of the message carries, adds one row per
 // change it makes, not one per message sent to it. It returns how many
 // requests changed a contact.

@@ -1,6 +1,7 @@
 package inbound
 
 import (
+	"database/sql"
 	"strings"
 	"testing"
 	"time"
@@ -34,28 +35,37 @@ func newUnsubscribeFixture(t *testing.T, backend string) (*fixture, *contacts.Se
 // past it the oldest bodies are dropped.
 func TestMailtoAuditRowsBounded(t *testing.T) {
 	steps := []struct {
+		msg   int    // which message the unsubscribe link came from
 		topic string // "" the whole list
 		sends int
 		// rows stored, and of them (newest first) those keeping their body,
 		// after the step.
 		rows, bodies int
 	}{
-		{"sports", 3, 1, 1},
-		{"weather", 2, 2, 1},
-		{"sports", 2, 2, 1},
-		{"", 4, 3, 1},
+		{0, "sports", 3, 1, 1},
+		{1, "weather", 2, 2, 1},
+		{0, "sports", 2, 2, 1},
+		{2, "", 4, 3, 1},
 	}
 	for _, backend := range store.Backends() {
 		t.Run(backend, func(t *testing.T) {
-			f, _, key := newUnsubscribeFixture(t, backend)
+			f, cs, key := newUnsubscribeFixture(t, backend)
 			ctx := t.Context()
 			body := []byte("From: jane@far.test\r\nSubject: unsubscribe\r\n\r\n" + strings.Repeat("please\r\n", 100))
 			f.be.BodyBudget = int64(len(body)) * 3 / 2
 			addr := f.serve(t, admission.Limits{})
-			id := f.sent(time.Now(), "jane@far.test")
 			st := NewStore(f.db)
+			ids := map[int]string{}
 			for i, step := range steps {
-				mailto, _ := contacts.Headers(contacts.Token{Account: "acme", List: "news", Topic: step.topic, Email: "jane@far.test", MessageID: id}, key, "", returnDomain)
+				tok := contacts.Token{Account: "acme", List: "news", Topic: step.topic, Email: "jane@far.test", MessageID: ids[step.msg]}
+				if tok.MessageID == "" {
+					tok.MessageID = f.sent(time.Now(), "jane@far.test")
+					ids[step.msg] = tok.MessageID
+					if err := f.db.Tx(ctx, func(tx *sql.Tx) error { return cs.PutMailtoTx(tx, tok, key, time.Now()) }); err != nil {
+						t.Fatal(err)
+					}
+				}
+				mailto, _ := contacts.Headers(tok, key, "", returnDomain)
 				rcpt := strings.TrimSuffix(strings.TrimPrefix(mailto, "<mailto:"), "?subject=unsubscribe>")
 				for range step.sends {
 					if err := send(addr, "jane@far.test", rcpt, body); err != nil {

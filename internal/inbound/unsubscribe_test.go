@@ -1,6 +1,7 @@
 package inbound
 
 import (
+	"database/sql"
 	"errors"
 	"strings"
 	"testing"
@@ -14,9 +15,10 @@ import (
 	"github.com/petrelmail/petrel/internal/store"
 )
 
-// TestMailtoUnsubscribe, over SMTP: RCPT u-TOKEN@ is accepted at any
-// domain when the token verifies (in any case: local parts may be
-// case-folded) and refused as before when it does not; DATA unsubscribes
+// TestMailtoUnsubscribe, over SMTP: RCPT u-CODE@ (a local part within 64
+// octets) is accepted at any domain when the code verifies (in any case:
+// local parts may be case-folded) and its message's unsubscribe is
+// stored, and refused as before when either is not so; DATA unsubscribes
 // the contact from the token's topic with one Subscription event on the
 // message; a repeat changes nothing and records nothing; the change's
 // mail is stored once for audit, its body charged to the body budget; a
@@ -31,19 +33,30 @@ func TestMailtoUnsubscribe(t *testing.T) {
 			tok := contacts.Token{Account: "acme", List: "news", Topic: "sports", Email: "jane@far.test", MessageID: id}
 			mailto, _ := contacts.Headers(tok, key, "", returnDomain)
 			rcpt := strings.TrimSuffix(strings.TrimPrefix(mailto, "<mailto:"), "?subject=unsubscribe>")
+			if local, _, _ := strings.Cut(rcpt, "@"); len(local) > 64 {
+				t.Fatalf("local part of %q has %d octets, more than RFC 5321's 64", rcpt, len(local))
+			}
 			body := []byte("From: jane@far.test\r\nTo: " + rcpt + "\r\nSubject: unsubscribe\r\n\r\nplease\r\n")
+			var se *smtp.SMTPError
+			if err := send(addr, "jane@far.test", rcpt, body); !errors.As(err, &se) || se.Code != 550 {
+				t.Fatalf("RCPT before the message's unsubscribe is stored: %v, want 550", err)
+			}
+			if err := f.db.Tx(ctx, func(tx *sql.Tx) error { return cs.PutMailtoTx(tx, tok, key, time.Now()) }); err != nil {
+				t.Fatal(err)
+			}
 
-			sig := tok.Sign(key)
+			sig, _, _ := strings.Cut(strings.TrimPrefix(rcpt, "u-"), "@")
 			flipped := "a"
 			if sig[30] == 'a' {
 				flipped = "b"
 			}
+			forged, _ := contacts.MailtoLocal(id, contacts.TokenKey([]byte("other")))
 			for _, bad := range []string{
 				"u-" + sig[:30] + flipped + sig[31:] + "@" + returnDomain,
-				"u-" + contacts.Token{Account: "acme", List: "news", Email: "x@far.test"}.Sign(contacts.TokenKey([]byte("other"))) + "@" + returnDomain,
+				forged + "@" + returnDomain,
+				"u-" + tok.Sign(key) + "@" + returnDomain, // the long form of old
 				"u-@" + returnDomain,
 			} {
-				var se *smtp.SMTPError
 				if err := send(addr, "jane@far.test", bad, body); !errors.As(err, &se) || se.Code != 550 {
 					t.Errorf("RCPT %.40s…: %v, want 550", bad, err)
 				}

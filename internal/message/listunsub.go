@@ -34,18 +34,30 @@ const maxUnsubscribeReplacements = 2
 //
 // A part whose content-transfer-encoding is quoted-printable or base64 is
 // decoded, changed and encoded again with the same encoding (RFC 2045 §6.7,
-// §6.8); a 7bit, 8bit or binary part is changed in place. Only the parts
-// that held the placeholder change: every other byte of m (header fields,
-// other parts, preambles, delimiters) stays as it was. A message whose
-// octets hold neither the placeholder nor a "base64" or "quoted-printable"
-// encoding name (in which the placeholder might be hidden) is left alone
-// after one scan. url must be ASCII.
+// §6.8). A 7bit, 8bit or binary part is changed in place, unless a line
+// would then be longer than 998 octets (RFC 5322 §2.1.1, RFC 5321
+// §4.5.3.1.6: receivers refuse such a line, or rewrap it and break the DKIM
+// signature): then the part is encoded as quoted-printable, its
+// Content-Transfer-Encoding set so (with a charset added to a part with
+// 8-bit content and none, and MIME-Version to a message without it). Only
+// the parts that held the placeholder change: every other byte of m
+// (header fields, other parts, preambles, delimiters) stays as it was. A
+// message whose octets hold neither the placeholder nor a "base64" or
+// "quoted-printable" encoding name (in which the placeholder might be
+// hidden) is left alone after one scan. url must be ASCII.
 func ReplaceUnsubscribeURL(m *Message, url string) int {
 	if !mayHoldPlaceholder(m) {
 		return 0
 	}
 	r := replacer{url: url, left: maxUnsubscribeReplacements}
-	m.Body = r.entity(m.Header, m.Body, "text/plain", 0)
+	h, body, changed := r.entity(m.Header, m.Body, "text/plain", 0)
+	m.Body = body
+	if changed {
+		if index(h, "MIME-Version") < 0 {
+			h = insertAt(h, index(h, "Content-Transfer-Encoding"), Field{Name: "MIME-Version", Raw: []byte("MIME-Version: 1.0\r\n")})
+		}
+		m.Header = h
+	}
 	return maxUnsubscribeReplacements - r.left
 }
 
@@ -88,11 +100,12 @@ type replacer struct {
 	left int
 }
 
-// entity returns the body of the entity with header h after replacement;
-// defaultType is its media type when h has no Content-Type.
-func (r *replacer) entity(h []Field, body []byte, defaultType string, depth int) []byte {
+// entity returns the header fields and body of the entity with header h
+// after replacement, and whether the fields changed (the part was
+// re-encoded); defaultType is its media type when h has no Content-Type.
+func (r *replacer) entity(h []Field, body []byte, defaultType string, depth int) ([]Field, []byte, bool) {
 	if r.left == 0 || depth > maxDepth {
-		return body
+		return h, body, false
 	}
 	mediaType, params := defaultType, map[string]string(nil)
 	if ct := get(h, "Content-Type"); ct != "" {
@@ -104,44 +117,57 @@ func (r *replacer) entity(h []Field, body []byte, defaultType string, depth int)
 	}
 	if d := get(h, "Content-Disposition"); d != "" {
 		if disp, _, err := mime.ParseMediaType(d); err == nil && disp == "attachment" {
-			return body
+			return h, body, false
 		}
 	}
 	switch {
 	case mediaType == "multipart/signed" || mediaType == "multipart/encrypted":
-		return body // RFC 1847: changing the content breaks its signature
+		return h, body, false // RFC 1847: changing the content breaks its signature
 	case strings.HasPrefix(mediaType, "multipart/"):
 		if mediaType == "multipart/digest" {
-			return body // its parts are messages
+			return h, body, false // its parts are messages
 		}
-		return r.multipart(body, params["boundary"], depth)
+		return h, r.multipart(body, params["boundary"], depth), false
 	case mediaType == "text/plain" || mediaType == "text/html":
-		return r.leaf(body, mediaType == "text/html", strings.ToLower(get(h, "Content-Transfer-Encoding")))
+		return r.leaf(h, body, mediaType, params, strings.ToLower(get(h, "Content-Transfer-Encoding")))
 	}
-	return body
+	return h, body, false
 }
 
-// leaf replaces in the content of a text part.
-func (r *replacer) leaf(body []byte, isHTML bool, cte string) []byte {
+// leaf replaces in the content of a text part with header h; it returns
+// the part's header fields, its new content, and whether the fields
+// changed.
+func (r *replacer) leaf(h []Field, body []byte, mediaType string, params map[string]string, cte string) ([]Field, []byte, bool) {
 	url := r.url
-	if isHTML {
+	if mediaType == "text/html" {
 		url = html.EscapeString(url)
 	}
 	switch cte {
 	case "", "7bit", "8bit", "binary":
 		out, ok := r.replace(body, url)
 		if !ok {
-			return body
+			return h, body, false
 		}
-		return out
+		if !longLine(out) {
+			return h, out, false
+		}
+		if eightBit(out) {
+			h = withCharset(h, mediaType, params, out)
+		}
+		h = setField(h, foldedField("Content-Transfer-Encoding", "quoted-printable"))
+		var b bytes.Buffer
+		w := quotedprintable.NewWriter(&b)
+		w.Write(out)
+		w.Close()
+		return h, b.Bytes(), true
 	case "quoted-printable":
 		content, err := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(body)))
 		if err != nil {
-			return body
+			return h, body, false
 		}
 		out, ok := r.replace(content, url)
 		if !ok {
-			return body
+			return h, body, false
 		}
 		var b bytes.Buffer
 		w := quotedprintable.NewWriter(&b)
@@ -150,24 +176,43 @@ func (r *replacer) leaf(body []byte, isHTML bool, cte string) []byte {
 		if bytes.HasSuffix(body, []byte("\r\n")) && !bytes.HasSuffix(b.Bytes(), []byte("\r\n")) {
 			b.WriteString("=\r\n") // the part ended with a line break: keep one, adding no content
 		}
-		return b.Bytes()
+		return h, b.Bytes(), false
 	case "base64":
 		content, err := io.ReadAll(base64.NewDecoder(base64.StdEncoding, bytes.NewReader(body)))
 		if err != nil {
-			return body
+			return h, body, false
 		}
 		out, ok := r.replace(content, url)
 		if !ok {
-			return body
+			return h, body, false
 		}
 		var b bytes.Buffer
 		writeBase64(&b, out)
 		if bytes.HasSuffix(body, []byte("\r\n")) {
 			b.WriteString("\r\n")
 		}
-		return b.Bytes()
+		return h, b.Bytes(), false
 	}
-	return body
+	return h, body, false
+}
+
+// maxLineOctets is the longest line RFC 5322 §2.1.1 allows, CRLF excluded.
+const maxLineOctets = 998
+
+// longLine reports whether b (CRLF line endings) has a line longer than
+// maxLineOctets.
+func longLine(b []byte) bool {
+	for len(b) > maxLineOctets {
+		i := bytes.Index(b, []byte("\r\n"))
+		if i < 0 {
+			return true
+		}
+		if i > maxLineOctets {
+			return true
+		}
+		b = b[i+2:]
+	}
+	return false
 }
 
 // replace replaces up to r.left occurrences of the placeholder in b with
@@ -191,61 +236,36 @@ func (r *replacer) replace(b []byte, url string) (out []byte, ok bool) {
 	return append(out, b...), true
 }
 
-// multipart replaces in each body part of a multipart body (RFC 2046
-// §5.1.1), delimited as converter.multipart reads it; parts without the
-// placeholder, and everything between parts, are copied as they are.
+// multipart replaces in each body part of a multipart body
+// (walkMultipart), until no replacement is left; parts without the
+// placeholder, and everything between parts, are copied as they are. A
+// part re-encoded gets its new header fields.
 func (r *replacer) multipart(body []byte, boundary string, depth int) []byte {
-	if boundary == "" {
-		return body
-	}
-	delim := []byte("--" + boundary)
 	var out []byte
-	copied, partStart := 0, -1
-	part := func(start, end int) {
+	copied := 0 // body[:copied] is in out
+	walkMultipart(body, boundary, func(kind span, start, end int) bool {
+		if kind != spanPart {
+			return true
+		}
 		h, content, ok := splitFields(body[start:end:end])
 		if !ok {
-			return
+			return true
 		}
 		before := r.left
-		nc := r.entity(h, content, "text/plain", depth+1)
-		if r.left == before {
-			return
+		nh, nc, changed := r.entity(h, content, "text/plain", depth+1)
+		switch {
+		case r.left == before:
+		case changed:
+			out = append(out, body[copied:start]...)
+			out = append(out, joinFields(nh, nc)...)
+			copied = end
+		default:
+			out = append(out, body[copied:end-len(content)]...)
+			out = append(out, nc...)
+			copied = end
 		}
-		out = append(out, body[copied:end-len(content)]...)
-		out = append(out, nc...)
-		copied = end
-	}
-	for at := 0; at < len(body) && r.left > 0; {
-		i := bytes.Index(body[at:], delim)
-		if i < 0 {
-			break
-		}
-		i += at
-		at = i + len(delim)
-		if i != 0 && (i < 2 || body[i-2] != '\r' || body[i-1] != '\n') {
-			continue
-		}
-		rest := body[at:]
-		closing := bytes.HasPrefix(rest, []byte("--"))
-		if closing {
-			rest = rest[2:]
-		}
-		end := len(body) - len(rest) + blankRunBytes(rest)
-		if end < len(body) && !bytes.HasPrefix(body[end:], []byte("\r\n")) {
-			continue
-		}
-		if partStart >= 0 && i-2 >= partStart {
-			part(partStart, i-2)
-		}
-		if closing {
-			return finish(out, body, copied)
-		}
-		partStart = min(end+2, len(body))
-		at = partStart
-	}
-	if partStart >= 0 && r.left > 0 {
-		part(partStart, len(body))
-	}
+		return r.left > 0
+	})
 	return finish(out, body, copied)
 }
 

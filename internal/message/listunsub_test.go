@@ -27,6 +27,22 @@ var unsubMessages = []struct {
 		wrap64("{{amazonSESUnsubscribeUrl}}") + "\r\n--outer--\r\n", 1},
 	{"8bit", "From: a@example.com\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" +
 		"Grüße — {{amazonSESUnsubscribeUrl}} {{amazonSESUnsubscribeUrl}} {{amazonSESUnsubscribeUrl}}\r\n", 2},
+	// A 988-octet line would become 1004 (over RFC 5322's 998): the part
+	// is re-encoded as quoted-printable, MIME-Version added.
+	{"long-line-7bit", "From: a@example.com\r\nSubject: s\r\n\r\nfirst line\r\n" + lineOf(988, "Unsubscribe: ") + "\r\nlast line\r\n", 1},
+	// One that stays within 998 octets (982 + 16 = 998) is changed in place.
+	{"long-line-fits", "From: a@example.com\r\nSubject: s\r\n\r\n" + lineOf(998-len(testUnsubURL)+len(UnsubscribePlaceholder), "") + "\r\n", 1},
+	// In a multipart, only the part that overflows is re-encoded (an 8bit
+	// HTML part without a charset gets one); the text part stays 7bit.
+	{"long-line-multipart", "From: a@example.com\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nUnsubscribe: {{amazonSESUnsubscribeUrl}}\r\n" +
+		"--b\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: 8bit\r\n\r\n<p>Grüße</p>\r\n" + lineOf(988, "<a href=\"") + "\r\n--b--\r\n", 2},
+}
+
+// lineOf returns a line of n octets (CRLF not counted) that starts with
+// prefix and holds the placeholder, padded with "x" before it.
+func lineOf(n int, prefix string) string {
+	return prefix + strings.Repeat("x", n-len(prefix)-len(UnsubscribePlaceholder)) + UnsubscribePlaceholder
 }
 
 func wrap64(s string) string {
@@ -161,6 +177,7 @@ func FuzzReplaceUnsubscribeURL(f *testing.F) {
 	}
 	f.Add([]byte("From: a@b.c\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n{{amazonSESUnsubscribeUrl}}\r\n--b"))
 	f.Add([]byte("From: a@b.c\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!"))
+	f.Add([]byte("From: a@b.c\r\n\r\n" + lineOf(990, "") + "\r\n"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		m, err := Parse(NormalizeLineEndings(raw))
 		if err != nil {
@@ -181,6 +198,9 @@ func FuzzReplaceUnsubscribeURL(f *testing.F) {
 		}
 		if !bytes.Contains(before, []byte(url)) && n == 0 && bytes.Contains(after, []byte(url)) {
 			t.Fatal("URL appeared")
+		}
+		if !longLine(before) && longLine(after) {
+			t.Fatal("a line over 998 octets appeared")
 		}
 	})
 }

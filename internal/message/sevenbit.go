@@ -198,23 +198,33 @@ func (c *converter) leaf(h []Field, body []byte, mediaType string, params map[st
 		}
 		return h, out.Bytes()
 	}
-	if _, ok := params["charset"]; !ok {
-		cs := "utf-8"
-		if !utf8.Valid(content) {
-			cs = "unknown-8bit"
-		}
-		switch ct := get(h, "Content-Type"); {
-		case ct == "":
-			h = setField(h, foldedField("Content-Type", mediaType+"; charset="+cs))
-		case params != nil:
-			h = setField(h, foldedField("Content-Type", strings.TrimRight(ct, "; \t")+"; charset="+cs))
-		}
-	}
+	h = withCharset(h, mediaType, params, content)
 	h = setField(h, foldedField("Content-Transfer-Encoding", "quoted-printable"))
 	w := quotedprintable.NewWriter(&out)
 	w.Write(content)
 	w.Close()
 	return h, out.Bytes()
+}
+
+// withCharset gives a text part with header h and 8-bit content but no
+// charset parameter (which means us-ascii, RFC 2045 §5.2) charset utf-8
+// when content is UTF-8, else unknown-8bit (RFC 1428); params are its
+// Content-Type's (nil: none, or one that does not parse).
+func withCharset(h []Field, mediaType string, params map[string]string, content []byte) []Field {
+	if _, ok := params["charset"]; ok {
+		return h
+	}
+	cs := "utf-8"
+	if !utf8.Valid(content) {
+		cs = "unknown-8bit"
+	}
+	switch ct := get(h, "Content-Type"); {
+	case ct == "":
+		h = setField(h, foldedField("Content-Type", mediaType+"; charset="+cs))
+	case params != nil:
+		h = setField(h, foldedField("Content-Type", strings.TrimRight(ct, "; \t")+"; charset="+cs))
+	}
+	return h
 }
 
 // writeBase64 writes b in base64 lines of 76 characters (RFC 2045 §6.8),
@@ -232,25 +242,61 @@ func writeBase64(out *bytes.Buffer, b []byte) {
 	}
 }
 
-// multipart converts each body part of a multipart body (RFC 2046
-// §5.1.1). Delimiter lines are "--" boundary, "--" after the last, then
-// optional blanks, at the start of a line; the CRLF before a delimiter
-// belongs to it. Everything but the parts' contents is copied as it is;
-// without a closing delimiter the last part runs to the end. found is
-// false when body has no delimiter line (or boundary is empty): then
-// nothing was converted.
+// multipart converts each body part of a multipart body (walkMultipart).
+// Everything but the parts' contents is copied as it is, but for the
+// 8-bit octets of a preamble or epilogue. found is false when body has no
+// delimiter line (or boundary is empty): then nothing was converted.
 func (c *converter) multipart(body []byte, boundary string, digest bool, depth int) (converted []byte, found bool) {
-	if boundary == "" {
-		return body, false
-	}
 	defaultType := "text/plain"
 	if digest {
 		defaultType = "message/rfc822"
 	}
-	delim := []byte("--" + boundary)
 	var out []byte
-	copied := 0     // body[:copied] is in out
-	partStart := -1 // where the current part's content starts
+	copied := 0 // body[:copied] is in out
+	found = walkMultipart(body, boundary, func(kind span, start, end int) bool {
+		switch {
+		case kind == spanPreamble && eightBit(body[start:end]):
+			out = c.clean(out, body[start:end])
+			copied = end
+		case kind == spanPart:
+			out = c.replacePart(out, body, &copied, start, end, defaultType, depth)
+		case kind == spanEpilogue && eightBit(body[start:end]):
+			out = append(out, body[copied:start]...)
+			out = c.clean(out, body[start:end])
+			copied = end
+		}
+		return true
+	})
+	if !found {
+		return body, false
+	}
+	return finish(out, body, copied), true
+}
+
+// span is a piece of a multipart body walkMultipart finds.
+type span int
+
+const (
+	spanPreamble span = iota // before the first delimiter line
+	spanPart                 // a body part: header fields, blank line, content
+	spanEpilogue             // after the closing delimiter line
+)
+
+// walkMultipart finds the pieces of a multipart body (RFC 2046 §5.1.1) and
+// calls visit with each, body[start:end], in order — the preamble (when
+// not empty), each body part, the epilogue (when not empty) — until visit
+// returns false. Delimiter lines are "--" boundary, "--" after the last,
+// then optional blanks, at the start of a line; the CRLF before a
+// delimiter belongs to it. Without a closing delimiter the last part runs
+// to the end. found is false when body has no delimiter line (or boundary
+// is empty): visit was not called. The 7-bit conversion and the
+// unsubscribe-URL replacement both read multiparts with it.
+func walkMultipart(body []byte, boundary string, visit func(kind span, start, end int) bool) (found bool) {
+	if boundary == "" {
+		return false
+	}
+	delim := []byte("--" + boundary)
+	partStart := -1 // where the current part starts
 	for at := 0; at < len(body); {
 		i := bytes.Index(body[at:], delim)
 		if i < 0 {
@@ -270,29 +316,26 @@ func (c *converter) multipart(body []byte, boundary string, digest bool, depth i
 		if end < len(body) && !bytes.HasPrefix(body[end:], []byte("\r\n")) {
 			continue // a line that only starts like a delimiter
 		}
-		if partStart < 0 && i > 0 && eightBit(body[:i]) {
-			out = c.clean(out, body[:i]) // the preamble
-			copied = i
+		if partStart < 0 && i > 0 && !visit(spanPreamble, 0, i) {
+			return true
 		}
-		if partStart >= 0 && i-2 >= partStart {
-			out = c.replacePart(out, body, &copied, partStart, i-2, defaultType, depth)
+		if partStart >= 0 && i-2 >= partStart && !visit(spanPart, partStart, i-2) {
+			return true
 		}
 		if closing {
-			if end < len(body) && eightBit(body[end:]) {
-				out = append(out, body[copied:end]...)
-				out = c.clean(out, body[end:]) // the epilogue
-				copied = len(body)
+			if end < len(body) {
+				visit(spanEpilogue, end, len(body))
 			}
-			return finish(out, body, copied), true
+			return true
 		}
 		partStart = min(end+2, len(body))
 		at = partStart
 	}
 	if partStart < 0 {
-		return body, false
+		return false
 	}
-	out = c.replacePart(out, body, &copied, partStart, len(body), defaultType, depth)
-	return finish(out, body, copied), true
+	visit(spanPart, partStart, len(body))
+	return true
 }
 
 // clean appends b to out with each octet 7-bit data may not hold replaced

@@ -17,7 +17,10 @@
 //     entry and no event left (spool.PruneBefore, asking queue.PendingTx
 //     and event.Log.ReferencedTx) — events are rendered with their
 //     message's "mail" object, so the record goes only after its last
-//     event, and a message still in the queue is never touched;
+//     event, and a message still in the queue is never touched — and,
+//     with the same cutoff, the List-Unsubscribe mailto: unsubscribes of
+//     messages accepted before it (contacts.Service.PruneMailtoBefore), so
+//     a mailto: address works as long as the message record is kept;
 //  4. return-path mail older than Inbound (inbound.Store.PruneBefore);
 //  5. suppression rows that decide nothing any more: account-list entries
 //     past their expiry (the soft-bounce policy's), global-list entries
@@ -40,6 +43,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/petrelmail/petrel/internal/contacts"
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/inbound"
 	"github.com/petrelmail/petrel/internal/queue"
@@ -93,6 +97,9 @@ type Pruner struct {
 	Queue   *queue.Queue // asked whether a message still has entries
 	Events  *event.Log
 	Inbound *inbound.Store
+	// Contacts, when set, has its mailto: unsubscribes pruned with the
+	// message records (step 3).
+	Contacts *contacts.Service
 	// Suppression, when set, has its lapsed rows pruned (step 5).
 	Suppression *suppression.List
 	// DeadLetters, when set, has its dead letters pruned with the events
@@ -121,6 +128,7 @@ type Result struct {
 	BodiesReleased int
 	Events         int
 	Messages       int
+	Mailto         int // mailto: unsubscribes, pruned with the messages
 	Inbound        int
 	Suppression    int
 	DeadLetters    int
@@ -149,7 +157,7 @@ func (p *Pruner) Run(ctx context.Context) {
 		case err != nil:
 			p.log().Error("retention pass failed; retrying at the next", "err", err)
 		case r != Result{}:
-			p.log().Info("retention pass", "bodies_released", r.BodiesReleased, "events", r.Events, "messages", r.Messages, "inbound", r.Inbound, "suppression", r.Suppression, "dead_letters", r.DeadLetters, "statistics", r.Statistics)
+			p.log().Info("retention pass", "bodies_released", r.BodiesReleased, "events", r.Events, "messages", r.Messages, "mailto", r.Mailto, "inbound", r.Inbound, "suppression", r.Suppression, "dead_letters", r.DeadLetters, "statistics", r.Statistics)
 		}
 		t.Reset(every)
 	}
@@ -191,6 +199,15 @@ func (p *Pruner) Once(ctx context.Context) (Result, error) {
 		})
 		if err != nil {
 			return r, err
+		}
+		if p.Contacts != nil {
+			err := p.drain(ctx, &r.Mailto, func() (int, bool, error) {
+				n, err := p.Contacts.PruneMailtoBefore(ctx, before, limit)
+				return n, n < limit, err
+			})
+			if err != nil {
+				return r, err
+			}
 		}
 	}
 	if d := p.Policy.Inbound; d > 0 {

@@ -2,6 +2,7 @@ package sending
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"time"
 
@@ -40,7 +41,12 @@ import (
 //     {{amazonSESUnsubscribeUrl}} placeholders of its text/plain and
 //     text/html parts become the contact's preferences-page URL. A token
 //     (contacts.Token) names the account, list, topic, recipient and
-//     message. A message to several recipients gets neither (SES adds them
+//     message; the mailto: address (given only with Lists.Domain set: the
+//     inbound receiver is on) is a short code naming the message
+//     (contacts.MailtoLocal), and the token it stands for is stored
+//     (contacts.Service.PutMailtoTx) in the transaction that stores the
+//     message, when the message has a recipient to send to — one INSERT,
+//     for these messages only. A message to several recipients gets neither (SES adds them
 //     only for a single recipient), nor does one that already carries a
 //     DKIM-Signature: SES cannot add the links to mail its sender signed
 //     (changing it would break that signature), so it is sent as it is —
@@ -58,9 +64,12 @@ type ListManagement struct {
 // ContactLists is the send-time check of the contact lists
 // (contacts.Service.Unsubscribed): for each address, whether it must not
 // be sent to. Errors: contacts.ErrNotFound (no such list),
-// *contacts.TopicNotFoundError, or the store's.
+// *contacts.TopicNotFoundError, or the store's. PutMailtoTx stores the
+// unsubscribe behind a message's mailto: address in the transaction that
+// stores the message (contacts.Service.PutMailtoTx).
 type ContactLists interface {
 	Unsubscribed(ctx context.Context, account, list, topic string, emails []string) ([]bool, error)
+	PutMailtoTx(tx *sql.Tx, t contacts.Token, key []byte, created time.Time) error
 }
 
 // Lists enables list management on a Sender.
@@ -72,7 +81,8 @@ type Lists struct {
 	// listener's public URL): links are PublicURL + "/unsubscribe/TOKEN".
 	PublicURL string
 	// Domain is the domain of the mailto: unsubscribe address,
-	// u-TOKEN@Domain: the return-path domain Petrel receives mail for.
+	// u-CODE@Domain: the return-path domain Petrel receives mail for; ""
+	// (no inbound receiver) gives no mailto: address.
 	Domain string
 }
 
@@ -96,6 +106,7 @@ const RuleContactListUnsubscribed = "contact-list-unsubscribed"
 type listPlan struct {
 	unsubscribed []suppression.Suppressed // recipients not sent to, with their Bounce events
 	add          [][2]string              // List-Unsubscribe, List-Unsubscribe-Post
+	mailto       *contacts.Token          // the unsubscribe behind the mailto: address; nil: none offered
 }
 
 // listManagement applies steps 1–4 above to msg (before Prepare) for the
@@ -162,6 +173,9 @@ func (s *Sender) listManagement(ctx context.Context, req Request, msg *message.M
 	if lu != "" {
 		p.add = append(p.add, [2]string{"List-Unsubscribe", lu})
 	}
+	if _, ok := contacts.MailtoLocal(id, s.Lists.Key); ok && s.Lists.Domain != "" {
+		p.mailto = &t
+	}
 	if s.Lists.PublicURL != "" {
 		message.ReplaceUnsubscribeURL(msg, contacts.PageURL(t, s.Lists.Key, s.Lists.PublicURL))
 	}
@@ -184,6 +198,16 @@ func (p *listPlan) withUnsubscribed(suppressed []suppression.Suppressed) []suppr
 		}
 	}
 	return suppressed
+}
+
+// mailtoTx stores the unsubscribe behind the plan's mailto: address in
+// tx, the transaction storing the message accepted at now (nil plan, or
+// no mailto: address: nothing).
+func (s *Sender) mailtoTx(tx *sql.Tx, p *listPlan, now time.Time) error {
+	if p == nil || p.mailto == nil {
+		return nil
+	}
+	return s.Lists.Contacts.PutMailtoTx(tx, *p.mailto, s.Lists.Key, now)
 }
 
 // headers returns the header fields the plan adds (nil plan: none).

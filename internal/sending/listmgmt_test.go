@@ -363,3 +363,67 @@ func TestListManagementBulk(t *testing.T) {
 		}
 	})
 }
+
+// TestListManagementMailto: the mailto: address has a local part within
+// RFC 5321's 64 octets, and the unsubscribe it stands for is stored with
+// the message — one row, only for a list-managed message to one recipient
+// it is sent to — so that inbound accepts it; without a mailto: domain
+// (no inbound receiver) the header has only the https URI and nothing is
+// stored.
+func TestListManagementMailto(t *testing.T) {
+	forBackends(t, func(t *testing.T, backend string) {
+		h := newListHarness(t, backend)
+		u := &contacts.Unsubscriber{Contacts: h.s.Lists.Contacts.(*contacts.Service), DB: h.db, Key: listKey}
+		rows := func() int {
+			var n int
+			if err := h.db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM unsubscribe_mailto").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		for _, c := range []struct {
+			name   string
+			domain string
+			lm     *sending.ListManagement
+			rcpts  []string
+			stored bool
+		}{
+			{"single recipient", "bounces.petrel.test", &sending.ListManagement{ContactList: "news", Topic: "sports"}, []string{"fan@other.test"}, true},
+			{"no inbound receiver", "", &sending.ListManagement{ContactList: "news"}, []string{"fan@other.test"}, false},
+			{"several recipients", "bounces.petrel.test", &sending.ListManagement{ContactList: "news"}, []string{"fan@other.test", "b@other.test"}, false},
+			{"recipient unsubscribed", "bounces.petrel.test", &sending.ListManagement{ContactList: "news"}, []string{"gone@other.test"}, false},
+			{"no list management", "bounces.petrel.test", nil, []string{"fan@other.test"}, false},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				h.s.Lists.Domain = c.domain
+				before := rows()
+				id, err := h.send(t, listRaw, c.lm, c.rcpts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := rows() - before; got != map[bool]int{true: 1}[c.stored] {
+					t.Fatalf("%d mailto: rows stored", got)
+				}
+				body, _, _ := h.stored(t, id)
+				if !c.stored {
+					if body != nil && strings.Contains(body.Get("List-Unsubscribe"), "mailto:") {
+						t.Errorf("List-Unsubscribe %q offers a mailto: that was not stored", body.Get("List-Unsubscribe"))
+					}
+					return
+				}
+				lu := body.Get("List-Unsubscribe")
+				i := strings.Index(lu, "<mailto:")
+				if i < 0 {
+					t.Fatalf("no mailto: in %q", lu)
+				}
+				local, _, _ := strings.Cut(lu[i+len("<mailto:"):], "@")
+				if len(local) > 64 {
+					t.Errorf("mailto: local part %q has %d octets, more than 64", local, len(local))
+				}
+				if ok, err := u.MailtoValid(t.Context(), strings.TrimPrefix(local, contacts.MailtoPrefix)); !ok || err != nil {
+					t.Errorf("MailtoValid(%q) = %v, %v", local, ok, err)
+				}
+			})
+		}
+	})
+}

@@ -359,6 +359,7 @@ type prepared struct {
 	admitted *quota.Admission // nil: nothing admitted (no quota, or unlimited)
 	send     event.SendDetail // its Send event, stored first
 	events   []pendingEvent   // its other events, in the order stored
+	lists    *listPlan        // list management (listmgmt.go); nil: none
 }
 
 // pendingEvent is an event of a prepared message: its recipient ("" for
@@ -567,7 +568,7 @@ func (s *Sender) prepare(ctx context.Context, req Request) (*prepared, error) {
 	}
 	ok = true
 	return &prepared{id: id, account: req.Account, now: now, msg: sm, entries: entries, admitted: admitted,
-		send: event.SendDetail{ConfigurationSet: set.Name, Identity: src.identity, Recipients: facts}, events: events}, nil
+		send: event.SendDetail{ConfigurationSet: set.Name, Identity: src.identity, Recipients: facts}, events: events, lists: lists}, nil
 }
 
 // commit runs steps 8-9 of Send for ps, in one group-committed
@@ -615,7 +616,8 @@ func (s *Sender) commit(ctx context.Context, ps []*prepared) error {
 }
 
 // storeTx stores one prepared message in tx: body, queue entries leased to
-// this node until leaseUntil (zero: unleased), quota usage and events.
+// this node until leaseUntil (zero: unleased), quota usage, events and
+// the unsubscribe behind its mailto: address (list management).
 func (s *Sender) storeTx(tx *sql.Tx, p *prepared, leaseUntil time.Time) error {
 	if err := s.spool.PutTx(tx, p.msg); err != nil {
 		return err
@@ -639,10 +641,11 @@ func (s *Sender) storeTx(tx *sql.Tx, p *prepared, leaseUntil time.Time) error {
 		}
 	}
 	if len(p.entries) == 0 {
-		// No recipient is sent to: nothing will read the body.
+		// No recipient is sent to: nothing will read the body, nor use
+		// its mailto: address.
 		return s.spool.ReleaseBodyTx(tx, p.id, s.queue.PendingTx)
 	}
-	return nil
+	return s.mailtoTx(tx, p.lists, p.now)
 }
 
 // configSet returns the configuration set the message is sent with: the

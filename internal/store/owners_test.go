@@ -68,6 +68,7 @@ var owners = map[string]string{
 	"contacts":                  "internal/contacts",
 	"contact_topic_preferences": "internal/contacts",
 	"email_templates":           "internal/template",
+	"unsubscribe_mailto":        "internal/contacts",
 }
 
 // tableRef finds the table an SQL statement names after one of its
