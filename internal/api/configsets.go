@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/petrelmail/petrel/internal/configset"
+	"github.com/petrelmail/petrel/internal/resourcetag"
 	"github.com/petrelmail/petrel/internal/suppression"
 )
 
@@ -657,6 +658,28 @@ func (s *Server) tagResource(ctx context.Context, c *call) (any, error) {
 
 // untagResource is UntagResource: DELETE /v2/email/tags?ResourceArn=…
 // &TagKeys=…&TagKeys=…; keys the set does not have are ignored.
+// pairTags checks tags as SES does (resourcetag.Validate: key, value,
+// duplicates, at most 50) and converts them to the {key, value} pairs
+// email templates and contact lists keep.
+func pairTags(in []tag) ([][2]string, error) {
+	if err := resourcetag.Validate(tagsIn(in)); err != nil {
+		return nil, badRequest("Tags: %s.", err.Error())
+	}
+	out := make([][2]string, len(in))
+	for i, t := range in {
+		out[i] = [2]string{t.Key, t.Value}
+	}
+	return out, nil
+}
+
+func pairTagsOut(in [][2]string) []tag {
+	out := make([]tag, len(in))
+	for i, t := range in {
+		out[i] = tag{Key: t[0], Value: t[1]}
+	}
+	return out
+}
+
 func (s *Server) untagResource(ctx context.Context, c *call) (any, error) {
 	q := c.r.URL.Query()
 	keys := q["TagKeys"]
@@ -667,7 +690,7 @@ func (s *Server) untagResource(ctx context.Context, c *call) (any, error) {
 		return nil, badRequest("TagKeys is required.")
 	}
 	for _, k := range keys {
-		if err := configset.ValidateTagKey(k); err != nil {
+		if err := resourcetag.ValidateKey(k); err != nil {
 			return nil, badRequest("TagKeys: %s.", err.Error())
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/petrelmail/petrel/internal/configset"
 	"github.com/petrelmail/petrel/internal/contacts"
 )
 
@@ -166,27 +165,6 @@ func prefsOut(in []contacts.TopicPreference) []topicPreferenceJSON {
 	return out
 }
 
-// listTags checks tags as SES does (configset.ValidateTags: key, value,
-// duplicates, at most 50) and converts them.
-func listTags(in []tag) ([][2]string, error) {
-	if err := configset.ValidateTags(tagsIn(in)); err != nil {
-		return nil, badRequest("Tags: %s.", err.Error())
-	}
-	out := make([][2]string, len(in))
-	for i, t := range in {
-		out[i] = [2]string{t.Key, t.Value}
-	}
-	return out, nil
-}
-
-func listTagsOut(in [][2]string) []tag {
-	out := make([]tag, len(in))
-	for i, t := range in {
-		out[i] = tag{Key: t[0], Value: t[1]}
-	}
-	return out
-}
-
 func seconds(ms int64) float64 { return float64(ms) / 1000 }
 
 // createContactList is CreateContactList: POST /v2/email/contact-lists.
@@ -202,7 +180,7 @@ func (s *Server) createContactList(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	tags, err := listTags(in.Tags)
+	tags, err := pairTags(in.Tags)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +194,7 @@ func (s *Server) getContactList(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, contactsError(err)
 	}
-	return getContactListOutput{ContactListName: l.Name, Description: l.Description, Topics: topicsOut(l.Topics), Tags: listTagsOut(l.Tags),
+	return getContactListOutput{ContactListName: l.Name, Description: l.Description, Topics: topicsOut(l.Topics), Tags: pairTagsOut(l.Tags),
 		CreatedTimestamp: seconds(l.Created.UnixMilli()), LastUpdatedTimestamp: seconds(l.Updated.UnixMilli())}, nil
 }
 
@@ -415,7 +393,7 @@ func (s *Server) taggedContactList(ctx context.Context, account, arn string) (na
 // tagContactList, untagContactList and listContactListTags are
 // TagResource, UntagResource and ListTagsForResource for a contact list.
 func (s *Server) tagContactList(ctx context.Context, account, name string, in []tag) (any, error) {
-	tags, err := listTags(in)
+	tags, err := pairTags(in)
 	if err != nil {
 		return nil, err
 	}
@@ -437,5 +415,5 @@ func (s *Server) listContactListTags(ctx context.Context, account, name string) 
 	if err != nil {
 		return nil, contactsError(err)
 	}
-	return struct{ Tags []tag }{listTagsOut(l.Tags)}, nil
+	return struct{ Tags []tag }{pairTagsOut(l.Tags)}, nil
 }

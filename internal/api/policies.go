@@ -5,8 +5,8 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/petrelmail/petrel/internal/configset"
 	"github.com/petrelmail/petrel/internal/identity"
+	"github.com/petrelmail/petrel/internal/resourcetag"
 )
 
 // Sending authorisation policies (CreateEmailIdentityPolicy,
@@ -110,10 +110,10 @@ func (s *Server) getIdentityPolicies(ctx context.Context, c *call) (any, error) 
 	return struct{ Policies map[string]string }{ps}, nil
 }
 
-// identityTags checks tags as SES does (configset.ValidateTags: key,
+// identityTags checks tags as SES does (resourcetag.Validate: key,
 // value, duplicates, at most 50) and converts them.
 func identityTags(in []tag) ([]identity.Tag, error) {
-	if err := configset.ValidateTags(tagsIn(in)); err != nil {
+	if err := resourcetag.Validate(tagsIn(in)); err != nil {
 		return nil, badRequest("Tags: %s.", err.Error())
 	}
 	out := make([]identity.Tag, len(in))

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/petrelmail/petrel/internal/configset"
 	"github.com/petrelmail/petrel/internal/template"
 )
 
@@ -92,26 +91,6 @@ func pathTemplate(c *call) (string, error) {
 	return name, nil
 }
 
-// templateTags checks tags as SES does (configset.ValidateTags).
-func templateTags(in []tag) ([][2]string, error) {
-	if err := configset.ValidateTags(tagsIn(in)); err != nil {
-		return nil, badRequest("Tags: %s.", err.Error())
-	}
-	out := make([][2]string, len(in))
-	for i, t := range in {
-		out[i] = [2]string{t.Key, t.Value}
-	}
-	return out, nil
-}
-
-func templateTagsOut(in [][2]string) []tag {
-	out := make([]tag, len(in))
-	for i, t := range in {
-		out[i] = tag{Key: t[0], Value: t[1]}
-	}
-	return out
-}
-
 // createTemplate is CreateEmailTemplate: POST /v2/email/templates
 // {TemplateName, TemplateContent{Subject, Text, Html}, Tags}. The content
 // is checked when stored: more than 500 KB, or syntax that does not parse,
@@ -131,7 +110,7 @@ func (s *Server) createTemplate(ctx context.Context, c *call) (any, error) {
 	if in.TemplateContent == nil {
 		return nil, badRequest("TemplateContent is required.")
 	}
-	tags, err := templateTags(in.Tags)
+	tags, err := pairTags(in.Tags)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +136,7 @@ func (s *Server) getTemplate(ctx context.Context, c *call) (any, error) {
 		TemplateName    string
 		TemplateContent templateContent
 		Tags            []tag
-	}{t.Name, contentOut(t.Content), templateTagsOut(t.Tags)}, nil
+	}{t.Name, contentOut(t.Content), pairTagsOut(t.Tags)}, nil
 }
 
 // templateTokenPrefix marks ListEmailTemplates' NextToken: the base64 of
@@ -300,7 +279,7 @@ func (s *Server) taggedTemplate(ctx context.Context, account, arn string) (name 
 // tagTemplate, untagTemplate and listTemplateTags are TagResource,
 // UntagResource and ListTagsForResource for a template.
 func (s *Server) tagTemplate(ctx context.Context, account, name string, in []tag) (any, error) {
-	tags, err := templateTags(in)
+	tags, err := pairTags(in)
 	if err != nil {
 		return nil, err
 	}
@@ -322,5 +301,5 @@ func (s *Server) listTemplateTags(ctx context.Context, account, name string) (an
 	if err != nil {
 		return nil, emailTemplateError(name, err)
 	}
-	return struct{ Tags []tag }{templateTagsOut(t.Tags)}, nil
+	return struct{ Tags []tag }{pairTagsOut(t.Tags)}, nil
 }

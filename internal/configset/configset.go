@@ -21,13 +21,14 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/petrelmail/petrel/internal/resourcetag"
 	"github.com/petrelmail/petrel/internal/store"
 	"github.com/petrelmail/petrel/internal/suppression"
+	"github.com/petrelmail/petrel/internal/ttlcache"
 )
 
 // TlsPolicy values (SES: TlsPolicy).
@@ -50,9 +51,7 @@ const (
 	MinMaxDeliverySeconds = 300   // SES: MaxDeliverySeconds lower bound
 	MaxMaxDeliverySeconds = 50400 // SES: MaxDeliverySeconds upper bound (14 hours)
 
-	MaxTags        = 50  // tags per resource (§11.3)
-	MaxTagKeyLen   = 128 // characters
-	MaxTagValueLen = 256 // characters
+	MaxTags = resourcetag.MaxTags // tags per resource (§11.3)
 
 	// CacheTTL is how old an answer of Cached may be.
 	CacheTTL = 5 * time.Second
@@ -147,10 +146,7 @@ type TrackingOptions struct {
 }
 
 // Tag is a resource tag (SES: Tag).
-type Tag struct {
-	Key   string `json:"Key"`
-	Value string `json:"Value"`
-}
+type Tag = resourcetag.Tag
 
 // TLSRequired reports whether the set's mail may be delivered only over TLS
 // (SES: TlsPolicy REQUIRE).
@@ -336,60 +332,10 @@ func ValidateSuppression(p *suppression.Policy) error {
 	return nil
 }
 
-// ValidateTagKey checks a tag key (SES: Tag.Key): 1–MaxTagKeyLen
-// characters of tagChars, not beginning with the prefix "aws:" (in any
-// case), which AWS reserves.
-func ValidateTagKey(k string) error {
-	if n := utf8.RuneCountInString(k); n < 1 || n > MaxTagKeyLen || !validTagText(k) {
-		return invalid("tag Key %q must be 1-%d Unicode letters, digits, spaces and _ . : / = + - @", truncate(k), MaxTagKeyLen)
-	}
-	if reservedTag(k) {
-		return invalid("tag Key %q: the prefix aws: is reserved for AWS", truncate(k))
-	}
-	return nil
-}
-
-// validTagText reports whether s is valid UTF-8 of SES's tag characters:
-// Unicode letters, digits and white space, and _ . : / = + - (SES: Tag),
-// and '@', which AWS's tagging allows elsewhere.
-func validTagText(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsSpace(r) && !strings.ContainsRune("_.:/=+-@", r) {
-			return false
-		}
-	}
-	return true
-}
-
-func reservedTag(s string) bool {
-	return len(s) >= 4 && strings.EqualFold(s[:4], "aws:")
-}
-
-// ValidateTags checks tags against SES's Tag and §11.3: Key as
-// ValidateTagKey; Value 0–MaxTagValueLen characters of the same characters,
-// not beginning with "aws:"; each key once; at most MaxTags.
-func ValidateTags(tags []Tag) error {
-	if len(tags) > MaxTags {
-		return invalid("too many tags: %d (at most %d per resource)", len(tags), MaxTags)
-	}
-	for i, t := range tags {
-		if err := ValidateTagKey(t.Key); err != nil {
-			return err
-		}
-		if utf8.RuneCountInString(t.Value) > MaxTagValueLen || !validTagText(t.Value) {
-			return invalid("tag Value of %q must be 0-%d Unicode letters, digits, spaces and _ . : / = + - @", t.Key, MaxTagValueLen)
-		}
-		if reservedTag(t.Value) {
-			return invalid("tag Value of %q: the prefix aws: is reserved for AWS", t.Key)
-		}
-		for _, u := range tags[:i] {
-			if u.Key == t.Key {
-				return invalid("tag Key %q is given twice", t.Key)
-			}
-		}
+// validateTags is resourcetag.Validate, its error wrapping ErrInvalid.
+func validateTags(tags []Tag) error {
+	if err := resourcetag.Validate(tags); err != nil {
+		return invalid("%s", err)
 	}
 	return nil
 }
@@ -417,7 +363,7 @@ func (c ConfigurationSet) Validate(now time.Time) error {
 	if err := c.Archiving.Validate(); err != nil {
 		return err
 	}
-	return ValidateTags(c.Tags)
+	return validateTags(c.Tags)
 }
 
 // Service stores configuration sets.
@@ -425,26 +371,21 @@ type Service struct {
 	db  *store.DB
 	now func() time.Time
 
-	mu       sync.Mutex
-	cache    map[cacheKey]cached
-	cacheMax int    // MaxCacheEntries; tests lower it
-	changes  uint64 // bumped by forget, so a load racing a change is not cached
-
-	sealer   Sealer                                 // webhook secrets at rest (SetSealer)
-	dests    ttlCache[cacheKey, []EventDestination] // EventDestinations
-	hasDests ttlCache[string, bool]                 // HasNotifications
+	cache    ttlcache.Cache[cacheKey, ConfigurationSet]   // Cached
+	sealer   Sealer                                       // webhook secrets at rest (SetSealer)
+	dests    ttlcache.Cache[cacheKey, []EventDestination] // EventDestinations
+	hasDests ttlcache.Cache[string, bool]                 // HasNotifications
 }
 
 type cacheKey struct{ account, name string }
 
-type cached struct {
-	c  ConfigurationSet
-	at time.Time
-}
-
 // New returns the Service over db.
 func New(db *store.DB) *Service {
-	return &Service{db: db, now: time.Now, cache: map[cacheKey]cached{}, cacheMax: MaxCacheEntries}
+	s := &Service{db: db, now: time.Now}
+	s.cache.TTL, s.cache.Max = CacheTTL, MaxCacheEntries
+	s.dests.TTL, s.dests.Max = CacheTTL, MaxCacheEntries
+	s.hasDests.TTL, s.hasDests.Max = CacheTTL, MaxCacheEntries
+	return s
 }
 
 const columns = `account, name, created_ms, sending_enabled, tls_policy, sending_pool, max_delivery_seconds,
@@ -469,7 +410,7 @@ func (s *Service) Create(ctx context.Context, c ConfigurationSet) error {
 		}
 		override = 1
 	}
-	tags, err := encodeTags(c.Tags)
+	tags, err := resourcetag.Encode(c.Tags)
 	if err != nil {
 		return err
 	}
@@ -566,57 +507,11 @@ func (s *Service) get(ctx context.Context, q queryRower, account, name, suffix s
 // a set not found is looked up again on every call. The answer is shared:
 // callers must not modify its slices.
 func (s *Service) Cached(ctx context.Context, account, name string) (ConfigurationSet, error) {
-	k := cacheKey{account, name}
-	now := s.now()
-	s.mu.Lock()
-	e, ok := s.cache[k]
-	gen := s.changes
-	s.mu.Unlock()
-	if ok && now.Sub(e.at) < CacheTTL && !now.Before(e.at) {
-		return e.c, nil
-	}
-	c, err := s.Get(ctx, account, name)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err != nil {
-		delete(s.cache, k)
-		return c, err
-	}
-	if s.changes == gen {
-		if _, ok := s.cache[k]; !ok && len(s.cache) >= s.cacheMax {
-			s.evict(now)
-		}
-		s.cache[k] = cached{c: c, at: now}
-	}
-	return c, nil
-}
-
-// evict makes room in the full cache: it drops the entries older than
-// CacheTTL, then, if that leaves it more than nine tenths full, arbitrary
-// ones down to nine tenths, so that a cache full of fresh entries is swept
-// once per tenth of its size inserted. s.mu is held.
-func (s *Service) evict(now time.Time) {
-	for k, e := range s.cache {
-		if now.Sub(e.at) >= CacheTTL || now.Before(e.at) {
-			delete(s.cache, k)
-		}
-	}
-	keep := s.cacheMax - max(s.cacheMax/10, 1)
-	for k := range s.cache {
-		if len(s.cache) <= keep {
-			break
-		}
-		delete(s.cache, k)
-	}
+	return s.cache.Load(cacheKey{account, name}, s.now(), func() (ConfigurationSet, error) { return s.Get(ctx, account, name) })
 }
 
 // forget drops the cached answer for a set after a write.
-func (s *Service) forget(account, name string) {
-	s.mu.Lock()
-	delete(s.cache, cacheKey{account, name})
-	s.changes++
-	s.mu.Unlock()
-}
+func (s *Service) forget(account, name string) { s.cache.Forget(cacheKey{account, name}) }
 
 // SuppressionOverride is the suppression policy mail sent with account's
 // set name follows instead of the account's (through Cached): nil when
@@ -768,32 +663,26 @@ func (s *Service) PutArchivingOptions(ctx context.Context, account, name string,
 }
 
 // Tag adds tags to the set, replacing the values of keys it has (SES:
-// TagResource). Errors: ErrInvalid (also when the set would have more than
-// MaxTags), ErrNotFound.
+// TagResource; resourcetag.Merge). Errors: ErrInvalid (also when the set
+// would have more than MaxTags), ErrNotFound.
 func (s *Service) Tag(ctx context.Context, account, name string, tags []Tag) error {
-	if err := ValidateTags(tags); err != nil {
+	if err := validateTags(tags); err != nil {
 		return err
 	}
 	return s.editTags(ctx, account, name, func(have []Tag) ([]Tag, error) {
-		for _, t := range tags {
-			if i := slices.IndexFunc(have, func(h Tag) bool { return h.Key == t.Key }); i >= 0 {
-				have[i].Value = t.Value
-			} else {
-				have = append(have, t)
-			}
+		out, err := resourcetag.Merge(have, tags)
+		if err != nil {
+			return nil, invalid("%s", err)
 		}
-		if len(have) > MaxTags {
-			return nil, invalid("too many tags: the configuration set would have %d (at most %d per resource)", len(have), MaxTags)
-		}
-		return have, nil
+		return out, nil
 	})
 }
 
 // Untag removes the tags of keys from the set; keys it does not have are
-// ignored (SES: UntagResource). Errors: ErrNotFound.
+// ignored (SES: UntagResource; resourcetag.Drop). Errors: ErrNotFound.
 func (s *Service) Untag(ctx context.Context, account, name string, keys []string) error {
 	return s.editTags(ctx, account, name, func(have []Tag) ([]Tag, error) {
-		return slices.DeleteFunc(have, func(t Tag) bool { return slices.Contains(keys, t.Key) }), nil
+		return resourcetag.Drop(have, keys), nil
 	})
 }
 
@@ -811,7 +700,7 @@ func (s *Service) editTags(ctx context.Context, account, name string, edit func(
 		if err != nil {
 			return err
 		}
-		b, err := encodeTags(tags)
+		b, err := resourcetag.Encode(tags)
 		if err != nil {
 			return err
 		}
@@ -820,14 +709,6 @@ func (s *Service) editTags(ctx context.Context, account, name string, edit func(
 	})
 	s.forget(account, name)
 	return err
-}
-
-func encodeTags(tags []Tag) (string, error) {
-	if tags == nil {
-		tags = []Tag{}
-	}
-	b, err := json.Marshal(tags)
-	return string(b), err
 }
 
 // encodeOption is the stored form of an option object: its canonical JSON

@@ -36,7 +36,7 @@ func TestRoundTrip(t *testing.T) {
 			Tracking:    TrackingOptions{CustomRedirectDomain: "t.example", HttpsPolicy: HTTPSRequire},
 			Vdm:         &VdmOptions{DashboardOptions: &DashboardOptions{EngagementMetrics: FeatureEnabled}},
 			Archiving:   &ArchivingOptions{ArchiveArn: "arn:aws:ses:us-east-1:1:mailmanager-archive/a"},
-			Tags:        []Tag{{"k", "v"}, {"empty", ""}},
+			Tags:        []Tag{{Key: "k", Value: "v"}, {Key: "empty", Value: ""}},
 		}
 		if err := s.Create(ctx, in); err != nil {
 			t.Fatal(err)
@@ -384,17 +384,17 @@ func TestTagsConcurrent(t *testing.T) {
 	})
 }
 
-// TestCachedBounded: Cached keeps at most cacheMax entries however many
+// TestCachedBounded: Cached keeps at most cache.Max entries however many
 // sets are looked up, dropping stale entries first; a fresh entry that
 // survives eviction is still answered from the cache.
 func TestCachedBounded(t *testing.T) {
 	eachBackend(t, func(t *testing.T, db *store.DB) {
 		ctx := t.Context()
 		s := New(db)
-		if s.cacheMax != MaxCacheEntries {
-			t.Fatalf("cacheMax %d, want MaxCacheEntries %d", s.cacheMax, MaxCacheEntries)
+		if s.cache.Max != MaxCacheEntries || s.cache.TTL != CacheTTL {
+			t.Fatalf("cache Max %d, TTL %v; want MaxCacheEntries %d, CacheTTL %v", s.cache.Max, s.cache.TTL, MaxCacheEntries, CacheTTL)
 		}
-		s.cacheMax = 20
+		s.cache.Max = 20
 		now := time.Unix(1_800_000_000, 0)
 		s.now = func() time.Time { return now }
 		for i := range 100 {
@@ -405,22 +405,28 @@ func TestCachedBounded(t *testing.T) {
 			if _, err := s.Cached(ctx, "a", name); err != nil {
 				t.Fatal(err)
 			}
-			if n := len(s.cache); n > s.cacheMax {
-				t.Fatalf("after %d sets looked up the cache has %d entries, more than %d", i+1, n, s.cacheMax)
+			if n := s.cache.Len(); n > s.cache.Max {
+				t.Fatalf("after %d sets looked up the cache has %d entries, more than %d", i+1, n, s.cache.Max)
 			}
 		}
 		// Stale entries go first: 10 fresh lookups after the clock moves
 		// past CacheTTL leave only those 10 once the cache is full again.
 		now = now.Add(CacheTTL)
-		for i := range s.cacheMax + 1 {
+		for i := range s.cache.Max + 1 {
 			if _, err := s.Cached(ctx, "a", fmt.Sprintf("cs%03d", 50+i)); err != nil {
 				t.Fatal(err)
 			}
 		}
-		for k, e := range s.cache {
-			if now.Sub(e.at) >= CacheTTL {
-				t.Errorf("stale entry %v kept while fresh ones were dropped", k)
+		fresh := 0
+		for i := range s.cache.Max + 1 {
+			if _, err := s.cache.Load(cacheKey{"a", fmt.Sprintf("cs%03d", 50+i)}, now, func() (ConfigurationSet, error) {
+				return ConfigurationSet{}, errors.New("not cached")
+			}); err == nil {
+				fresh++
 			}
+		}
+		if n := s.cache.Len(); n != fresh || fresh == 0 {
+			t.Errorf("%d entries kept, %d of them fresh: stale entries kept while fresh ones were dropped", n, fresh)
 		}
 	})
 }

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -404,18 +403,7 @@ func (s *Service) GetEventDestinations(ctx context.Context, account, set string)
 // on every call (ErrNotFound). The answer is shared: callers must not
 // modify it.
 func (s *Service) EventDestinations(ctx context.Context, account, set string) ([]EventDestination, error) {
-	k := cacheKey{account, set}
-	now := s.now()
-	if v, ok := s.dests.get(k, now); ok {
-		return v, nil
-	}
-	gen := s.dests.generation()
-	v, err := s.GetEventDestinations(ctx, account, set)
-	if err != nil {
-		return nil, err
-	}
-	s.dests.put(k, v, now, gen)
-	return v, nil
+	return s.dests.Load(cacheKey{account, set}, s.now(), func() ([]EventDestination, error) { return s.GetEventDestinations(ctx, account, set) })
 }
 
 // HasNotifications reports whether account has any enabled event
@@ -423,95 +411,27 @@ func (s *Service) EventDestinations(ctx context.Context, account, set string) ([
 // skips the events of accounts without one. When the store cannot answer
 // it says true, so that no notification is lost.
 func (s *Service) HasNotifications(ctx context.Context, account string) bool {
-	now := s.now()
-	if v, ok := s.hasDests.get(account, now); ok {
-		return v
-	}
-	gen := s.hasDests.generation()
-	var one int
-	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT 1 FROM configuration_set_event_destinations
+	has, err := s.hasDests.Load(account, s.now(), func() (bool, error) {
+		var one int
+		err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT 1 FROM configuration_set_event_destinations
 		WHERE account = ? AND enabled = 1 LIMIT 1`), account).Scan(&one)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return true
-	}
-	has := err == nil
-	s.hasDests.put(account, has, now, gen)
-	return has
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	return has || err != nil
 }
 
 // forgetDestinations drops the cached answers about account's set after
 // a change.
 func (s *Service) forgetDestinations(account, set string) {
-	s.dests.forget(cacheKey{account, set})
-	s.hasDests.forget(account)
+	s.dests.Forget(cacheKey{account, set})
+	s.hasDests.Forget(account)
 }
 
 // deleteDestinationsTx removes the destinations of a set being deleted.
 func (s *Service) deleteDestinationsTx(tx *sql.Tx, account, set string) error {
 	_, err := tx.Exec(s.db.Rebind("DELETE FROM configuration_set_event_destinations WHERE account = ? AND configuration_set = ?"), account, set)
 	return err
-}
-
-// ttlCache is a small map of answers at most CacheTTL old, bounded to
-// MaxCacheEntries (when full, stale entries go first, then arbitrary
-// ones). An answer loaded while a change was made (generation moved on)
-// is not kept.
-type ttlCache[K comparable, V any] struct {
-	mu  sync.Mutex
-	m   map[K]ttlEntry[V]
-	gen uint64
-}
-
-type ttlEntry[V any] struct {
-	v  V
-	at time.Time
-}
-
-func (c *ttlCache[K, V]) get(k K, now time.Time) (V, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[k]
-	if !ok || now.Sub(e.at) >= CacheTTL || now.Before(e.at) {
-		var zero V
-		return zero, false
-	}
-	return e.v, true
-}
-
-func (c *ttlCache[K, V]) generation() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.gen
-}
-
-func (c *ttlCache[K, V]) put(k K, v V, now time.Time, gen uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.gen != gen {
-		return
-	}
-	if c.m == nil {
-		c.m = map[K]ttlEntry[V]{}
-	}
-	if _, ok := c.m[k]; !ok && len(c.m) >= MaxCacheEntries {
-		for k, e := range c.m {
-			if now.Sub(e.at) >= CacheTTL || now.Before(e.at) {
-				delete(c.m, k)
-			}
-		}
-		for k := range c.m {
-			if len(c.m) < MaxCacheEntries*9/10 {
-				break
-			}
-			delete(c.m, k)
-		}
-	}
-	c.m[k] = ttlEntry[V]{v: v, at: now}
-}
-
-func (c *ttlCache[K, V]) forget(k K) {
-	c.mu.Lock()
-	delete(c.m, k)
-	c.gen++
-	c.mu.Unlock()
 }

@@ -8,12 +8,13 @@
 // takes its contacts' preferences with it), DeleteList (and its contacts);
 // CreateContact, UpdateContact (all preferences replaced), DeleteContact,
 // ListContacts (SES's filters, paged in address order so a large list
-// never loads at once); ApplyTx, the one-contact change the unsubscribe
-// paths make inside their own transaction; PutContacts and DeleteContacts
-// for import jobs; the unsubscribe tokens (token.go) and, for the short
-// List-Unsubscribe mailto: addresses, the token stored with each message
-// (mailto.go: PutMailtoTx in the sender's transaction, PruneMailtoBefore
-// for package retention).
+// never loads at once); Unsubscriber, the one-contact changes of the
+// unsubscribe paths, each reading the list and changing the contact in
+// one transaction with its Subscription event; PutContacts and
+// DeleteContacts for import jobs; the unsubscribe tokens (token.go) and,
+// for the short List-Unsubscribe mailto: addresses, the token stored with
+// each message (mailto.go: PutMailtoTx in the sender's transaction,
+// PruneMailtoBefore for package retention).
 //
 // Addresses are compared by address.Address.Key (local part lower-cased in
 // ASCII, domain as an A-label), as the suppression list does; a contact is
@@ -38,6 +39,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/petrelmail/petrel/internal/address"
+	"github.com/petrelmail/petrel/internal/resourcetag"
 	"github.com/petrelmail/petrel/internal/store"
 )
 
@@ -126,14 +128,14 @@ func (c Contact) Preference(topic string) (SubscriptionStatus, bool) {
 // Limits. SES states MaxTopics; the others are Petrel's, as SES publishes
 // none (docs/contacts.md).
 const (
-	MaxTopics          = 20    // topics per list (SES)
-	MaxTags            = 50    // resource tags per list
-	MaxDisplayNameLen  = 128   // characters of a topic's DisplayName
-	MaxDescriptionLen  = 1000  // characters of a list's or topic's Description
-	MaxAttributesLen   = 65536 // bytes of AttributesData
-	MaxPageSize        = 1000  // contacts per ListContacts page
-	DefaultPageSize    = 1000  // when PageSize is absent
-	MaxListsPerAccount = 1     // SES
+	MaxTopics          = 20                  // topics per list (SES)
+	MaxTags            = resourcetag.MaxTags // resource tags per list
+	MaxDisplayNameLen  = 128                 // characters of a topic's DisplayName
+	MaxDescriptionLen  = 1000                // characters of a list's or topic's Description
+	MaxAttributesLen   = 65536               // bytes of AttributesData
+	MaxPageSize        = 1000                // contacts per ListContacts page
+	DefaultPageSize    = 1000                // when PageSize is absent
+	MaxListsPerAccount = 1                   // SES
 )
 
 // nameRE is a ContactListName or TopicName.
@@ -485,26 +487,33 @@ func (s *Service) UpdateContact(ctx context.Context, account string, c Contact) 
 	})
 }
 
-// ApplyTx changes the contact email of account's list in tx, creating it
-// (with no preferences, subscribed, no attributes) when absent, by calling
-// change on a copy; it returns the contact before the change (zero, with
-// existed false, when it was created) and after. Only TopicPreferences,
-// UnsubscribeAll and Attributes of the copy are written; an unchanged
-// contact is not written (its Updated stays). The contact's row is locked
-// for the rest of tx, so concurrent ApplyTx calls apply one after the
-// other. Errors: ErrNotFound (no such list), *InvalidError (a bad address,
-// or change left a preference for a topic the list does not have, or a bad
-// status).
-func (s *Service) ApplyTx(tx *sql.Tx, account, list, email string, change func(*Contact)) (before, after Contact, existed bool, err error) {
-	return s.apply(context.Background(), tx, account, list, email, true, change)
-}
-
+// apply changes the contact email of account's list in tx — when it is
+// absent and create is set, creating it first (no preferences, subscribed,
+// no attributes) — by calling change on a copy; it returns the contact before the
+// change (zero, with existed false, when it was created) and after. Only
+// TopicPreferences, UnsubscribeAll and Attributes of the copy are written;
+// an unchanged contact is not written (its Updated stays). The contact's
+// row is locked for the rest of tx, so concurrent changes apply one after
+// the other. Errors: ErrNotFound (no such list; no such contact when not
+// create), *InvalidError (a bad address, or change left a preference for
+// a topic the list does not have, or a bad status).
 func (s *Service) apply(ctx context.Context, tx *sql.Tx, account, list, email string, create bool, change func(*Contact)) (before, after Contact, existed bool, err error) {
-	a, err := ParseEmail(email)
-	if err != nil {
+	if _, err := ParseEmail(email); err != nil {
 		return Contact{}, Contact{}, false, err
 	}
 	l, err := s.listTx(ctx, tx, account, list, s.forShare())
+	if err != nil {
+		return Contact{}, Contact{}, false, err
+	}
+	return s.applyList(ctx, tx, account, l, email, create, change)
+}
+
+// applyList is apply once l — account's list, read in tx with forShare,
+// so that UpdateList and DeleteList, which read it forUpdate, wait for tx
+// (SQLite: tx holds the write lock) — is known.
+func (s *Service) applyList(ctx context.Context, tx *sql.Tx, account string, l List, email string, create bool, change func(*Contact)) (before, after Contact, existed bool, err error) {
+	list := l.Name
+	a, err := ParseEmail(email)
 	if err != nil {
 		return Contact{}, Contact{}, false, err
 	}

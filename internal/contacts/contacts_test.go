@@ -227,11 +227,11 @@ func TestContactLifecycle(t *testing.T) {
 	})
 }
 
-// TestApplyTx: ApplyTx creates an absent contact (existed false, zero
+// TestApply: apply creates an absent contact (existed false, zero
 // before), changes an existing one returning before and after, writes
 // nothing for a change that changes nothing, and refuses an unknown topic
 // without writing.
-func TestApplyTx(t *testing.T) {
+func TestApply(t *testing.T) {
 	forBackends(t, func(t *testing.T, backend string) {
 		s, db, clk := newService(t, backend)
 		ctx := t.Context()
@@ -239,7 +239,7 @@ func TestApplyTx(t *testing.T) {
 		apply := func(email string, change func(*Contact)) (before, after Contact, existed bool, err error) {
 			err = db.Tx(ctx, func(tx *sql.Tx) error {
 				var err error
-				before, after, existed, err = s.ApplyTx(tx, "a", "main", email, change)
+				before, after, existed, err = s.apply(ctx, tx, "a", "main", email, true, change)
 				return err
 			})
 			return
@@ -269,7 +269,7 @@ func TestApplyTx(t *testing.T) {
 			t.Fatalf("unknown topic: %v", err)
 		}
 		if err := db.Tx(ctx, func(tx *sql.Tx) error {
-			_, _, _, err := s.ApplyTx(tx, "a", "other", "x@example.com", func(*Contact) {})
+			_, _, _, err := s.apply(ctx, tx, "a", "other", "x@example.com", true, func(*Contact) {})
 			return err
 		}); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("unknown list: %v", err)
@@ -277,9 +277,9 @@ func TestApplyTx(t *testing.T) {
 	})
 }
 
-// TestApplyTxConcurrent: concurrent ApplyTx calls each add a topic
+// TestApplyConcurrent: concurrent apply calls each add a topic
 // preference to one new contact; none is lost.
-func TestApplyTxConcurrent(t *testing.T) {
+func TestApplyConcurrent(t *testing.T) {
 	forBackends(t, func(t *testing.T, backend string) {
 		s, db, _ := newService(t, backend)
 		ctx := context.Background()
@@ -295,7 +295,7 @@ func TestApplyTxConcurrent(t *testing.T) {
 		for _, tp := range topics {
 			wg.Go(func() {
 				errs <- db.Tx(ctx, func(tx *sql.Tx) error {
-					_, _, _, err := s.ApplyTx(tx, "a", "main", "race@example.com", func(c *Contact) {
+					_, _, _, err := s.apply(ctx, tx, "a", "main", "race@example.com", true, func(c *Contact) {
 						c.TopicPreferences = append(c.TopicPreferences, TopicPreference{tp.Name, OptOut})
 					})
 					return err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/petrelmail/petrel/internal/resourcetag"
 	"github.com/petrelmail/petrel/internal/store"
 )
 
@@ -79,14 +80,6 @@ func decodeTopics(s string) ([]Topic, error) {
 	return out, nil
 }
 
-func encodeTags(tags [][2]string) (string, error) {
-	if tags == nil {
-		tags = [][2]string{}
-	}
-	b, err := json.Marshal(tags)
-	return string(b), err
-}
-
 const listColumns = "name, description, topics, tags, created_ms, updated_ms"
 
 func scanList(r scanner) (List, error) {
@@ -141,7 +134,7 @@ func (s *Service) CreateList(ctx context.Context, account string, l List) error 
 	if err != nil {
 		return err
 	}
-	tags, err := encodeTags(l.Tags)
+	tags, err := resourcetag.Encode(l.Tags)
 	if err != nil {
 		return err
 	}
@@ -237,22 +230,12 @@ func (s *Service) ListLists(ctx context.Context, account string) ([]List, error)
 }
 
 // TagList adds tags to account's list name, replacing the values of keys
-// it has (SES: TagResource); more than MaxTags in all is a *LimitError.
-// The caller validates keys and values.
+// it has (SES: TagResource; resourcetag.Merge); more than MaxTags in all
+// is a *LimitError. The caller validates keys and values.
 func (s *Service) TagList(ctx context.Context, account, name string, tags [][2]string) error {
 	return s.changeTags(ctx, account, name, func(old [][2]string) ([][2]string, error) {
-		out := old
-	next:
-		for _, t := range tags {
-			for i := range out {
-				if out[i][0] == t[0] {
-					out[i][1] = t[1]
-					continue next
-				}
-			}
-			out = append(out, t)
-		}
-		if len(out) > MaxTags {
+		out, err := resourcetag.Merge(old, tags)
+		if err != nil {
 			return nil, &LimitError{Msg: fmt.Sprintf("A contact list can have at most %d tags.", MaxTags)}
 		}
 		return out, nil
@@ -260,20 +243,10 @@ func (s *Service) TagList(ctx context.Context, account, name string, tags [][2]s
 }
 
 // UntagList removes the tags of keys from account's list name (SES:
-// UntagResource); keys it does not have are ignored.
+// UntagResource; resourcetag.Drop); keys it does not have are ignored.
 func (s *Service) UntagList(ctx context.Context, account, name string, keys []string) error {
 	return s.changeTags(ctx, account, name, func(old [][2]string) ([][2]string, error) {
-		out := old[:0]
-		for _, t := range old {
-			drop := false
-			for _, k := range keys {
-				drop = drop || k == t[0]
-			}
-			if !drop {
-				out = append(out, t)
-			}
-		}
-		return out, nil
+		return resourcetag.Drop(old, keys), nil
 	})
 }
 
@@ -287,7 +260,7 @@ func (s *Service) changeTags(ctx context.Context, account, name string, change f
 		if err != nil {
 			return err
 		}
-		enc, err := encodeTags(tags)
+		enc, err := resourcetag.Encode(tags)
 		if err != nil {
 			return err
 		}

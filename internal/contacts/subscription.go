@@ -43,8 +43,8 @@ type Preferences struct {
 }
 
 // Unsubscriber applies unsubscribes: it verifies tokens (Key, from
-// TokenKey), changes the contact through Contacts.ApplyTx and records the
-// Subscription event in the same transaction of DB.
+// TokenKey), reads the list and changes the contact through Contacts in
+// one transaction of DB, which records the Subscription event too.
 type Unsubscriber struct {
 	Contacts *Service
 	DB       *store.DB
@@ -68,7 +68,8 @@ func (u *Unsubscriber) Parse(token string) (Token, error) { return ParseToken(to
 // display names) and the contact's current effective preferences (every
 // topic of the list, its own status else the topic's default; a
 // non-contact has the defaults). ErrGone when the list or the token's
-// topic no longer exists.
+// topic no longer exists. It only reads: what the page submits is applied
+// (SetPreferences) against the list as it is then.
 func (u *Unsubscriber) State(ctx context.Context, t Token) (List, Preferences, error) {
 	l, err := u.list(ctx, t)
 	if err != nil {
@@ -83,6 +84,19 @@ func (u *Unsubscriber) State(ctx context.Context, t Token) (List, Preferences, e
 
 func (u *Unsubscriber) list(ctx context.Context, t Token) (List, error) {
 	l, err := u.Contacts.GetList(ctx, t.Account, t.List)
+	return gone(t, l, err)
+}
+
+// listTx is t's list read in tx, locked against UpdateList and DeleteList
+// (they read it forUpdate; SQLite: tx holds the write lock) until tx ends.
+func (u *Unsubscriber) listTx(ctx context.Context, tx *sql.Tx, t Token) (List, error) {
+	l, err := u.Contacts.listTx(ctx, tx, t.Account, t.List, u.Contacts.forShare())
+	return gone(t, l, err)
+}
+
+// gone is a read of t's list, ErrGone when the list or t's topic does not
+// exist.
+func gone(t Token, l List, err error) (List, error) {
 	if errors.Is(err, ErrNotFound) {
 		return l, ErrGone
 	}
@@ -117,7 +131,11 @@ func effective(l List, c Contact) Preferences {
 // unsubscribes from the whole list (UnsubscribeAll). A non-contact becomes
 // a contact with that preference. It reports whether anything changed (a
 // repeat changes nothing and records no event). ErrGone: list or topic
-// deleted, nothing changed.
+// deleted, nothing changed — also when UpdateContactList drops t's topic
+// while the request is on its way: the change applies to the list as it
+// is in the transaction that makes it (see Apply), and a topic the list no
+// longer has sends no more mail, so there is nothing to opt out of (the
+// contact is not unsubscribed from more than the token asked).
 func (u *Unsubscriber) OneClick(ctx context.Context, t Token, source string) (bool, error) {
 	return u.Apply(ctx, t, source, oneClick(t))
 }
@@ -138,13 +156,14 @@ func (u *Unsubscriber) MailtoValid(ctx context.Context, code string) (bool, erro
 
 // PrepareMailto readies the mailto: unsubscribe of code (OneClick's
 // rules, source SourceHeader: the mailto: is the List-Unsubscribe
-// header's): it verifies code, reads the token stored for its message and
-// the token's list, outside any transaction, and returns the account and
-// message ID it names and apply, which makes the change and records the
-// event in the caller's transaction and reports whether anything changed.
-// apply is nil when there is nothing to do: the list or topic no longer
-// exists, or the message's row was pruned since the RCPT (account is then
-// ""). Errors: ErrBadToken (code does not verify), the store's.
+// header's): it verifies code and reads the token stored for its message,
+// outside any transaction, and returns the account and message ID it
+// names and apply, which, in the caller's transaction, reads the list
+// (locked as Apply does), makes the change, records the event and reports
+// whether anything changed. When the list or the token's topic no longer
+// exists apply changes nothing, creates no contact and reports false.
+// apply is nil when the message's row was pruned since the RCPT (account
+// is then ""). Errors: ErrBadToken (code does not verify), the store's.
 func (u *Unsubscriber) PrepareMailto(ctx context.Context, code string) (account, messageID string, apply func(*sql.Tx) (bool, error), err error) {
 	id, err := ParseMailto(code, u.Key)
 	if err != nil {
@@ -158,17 +177,11 @@ func (u *Unsubscriber) PrepareMailto(ctx context.Context, code string) (account,
 	if err != nil {
 		return "", id, nil, nil // signed with a key since replaced: like a pruned row
 	}
-	l, err := u.list(ctx, t)
-	if errors.Is(err, ErrGone) {
-		return t.Account, t.MessageID, nil, nil
-	}
-	if err != nil {
-		return "", "", nil, err
-	}
 	return t.Account, t.MessageID, func(tx *sql.Tx) (bool, error) {
 		// A one-click change always differs for a contact it creates, so
-		// nothing needs undoing when it changes nothing.
-		changed, err := u.applyTx(tx, l, t, SourceHeader, oneClick(t))
+		// nothing needs undoing when it changes nothing. The batch's
+		// transaction outlives the session, hence no session context.
+		changed, err := u.applyTx(context.Background(), tx, t, SourceHeader, func(_ List, c *Contact) { oneClick(t)(c) })
 		if errors.Is(err, ErrGone) {
 			return false, nil
 		}
@@ -188,15 +201,12 @@ func oneClick(t Token) func(*Contact) {
 
 // SetPreferences applies what the preferences page submitted for t's
 // contact: p.UnsubscribeAll, and each topic of p.Topics that the list has
-// and whose effective status (own, else the topic's default) differs (so
-// a page saved unchanged stores nothing). It reports whether anything
-// changed.
+// (when the change is made: a topic dropped since the page was shown is
+// ignored) and whose effective status (own, else the topic's default)
+// differs (so a page saved unchanged stores nothing). It reports whether
+// anything changed. ErrGone as Apply.
 func (u *Unsubscriber) SetPreferences(ctx context.Context, t Token, p Preferences, source string) (bool, error) {
-	l, err := u.list(ctx, t)
-	if err != nil {
-		return false, err
-	}
-	return u.apply(ctx, l, t, source, func(c *Contact) {
+	return u.apply(ctx, t, source, func(l List, c *Contact) {
 		cur := effective(l, *c)
 		c.UnsubscribeAll = p.UnsubscribeAll
 		for _, tp := range p.Topics {
@@ -217,21 +227,23 @@ func (u *Unsubscriber) SetPreferences(ctx context.Context, t Token, p Preference
 // no preference is not) and it returns false. Preferences change leaves
 // for topics the list does not have are dropped. ErrGone when the list or
 // t's topic no longer exists.
+//
+// The list is read in that transaction, locked against UpdateList and
+// DeleteList (FOR SHARE against their FOR UPDATE on PostgreSQL; SQLite's
+// write lock), so a change racing with UpdateContactList applies either
+// wholly before it or wholly after it, against the topics the list has
+// then, and the event shows those topics.
 func (u *Unsubscriber) Apply(ctx context.Context, t Token, source string, change func(*Contact)) (bool, error) {
-	l, err := u.list(ctx, t)
-	if err != nil {
-		return false, err
-	}
-	return u.apply(ctx, l, t, source, change)
+	return u.apply(ctx, t, source, func(_ List, c *Contact) { change(c) })
 }
 
-func (u *Unsubscriber) apply(ctx context.Context, l List, t Token, source string, change func(*Contact)) (bool, error) {
+func (u *Unsubscriber) apply(ctx context.Context, t Token, source string, change func(List, *Contact)) (bool, error) {
 	var changed bool
 	err := u.DB.Tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		changed, err = u.applyTx(tx, l, t, source, change)
+		changed, err = u.applyTx(ctx, tx, t, source, change)
 		if err == nil && !changed {
-			return errUnchanged // roll back the contact ApplyTx may have created
+			return errUnchanged // roll back the contact applyTx may have created
 		}
 		return err
 	})
@@ -243,19 +255,22 @@ func (u *Unsubscriber) apply(ctx context.Context, l List, t Token, source string
 
 var errUnchanged = errors.New("no change")
 
-func (u *Unsubscriber) applyTx(tx *sql.Tx, l List, t Token, source string, change func(*Contact)) (bool, error) {
-	before, after, _, err := u.Contacts.ApplyTx(tx, t.Account, t.List, t.Email, func(c *Contact) {
-		c.TopicPreferences = slices.Clone(c.TopicPreferences) // the copy must not share before's array
-		change(c)
-		c.TopicPreferences = slices.DeleteFunc(c.TopicPreferences, func(p TopicPreference) bool { _, ok := l.Topic(p.Topic); return !ok })
-	})
-	if errors.Is(err, ErrNotFound) {
-		return false, ErrGone
-	}
+// applyTx is Apply in tx; change gets the list as read in tx. ErrGone
+// comes before anything is written.
+func (u *Unsubscriber) applyTx(ctx context.Context, tx *sql.Tx, t Token, source string, change func(List, *Contact)) (bool, error) {
+	l, err := u.listTx(ctx, tx, t)
 	if err != nil {
 		return false, err
 	}
-	// before is the zero Contact when ApplyTx created it.
+	before, after, _, err := u.Contacts.applyList(ctx, tx, t.Account, l, t.Email, true, func(c *Contact) {
+		c.TopicPreferences = slices.Clone(c.TopicPreferences) // the copy must not share before's array
+		change(l, c)
+		c.TopicPreferences = slices.DeleteFunc(c.TopicPreferences, func(p TopicPreference) bool { _, ok := l.Topic(p.Topic); return !ok })
+	})
+	if err != nil {
+		return false, err
+	}
+	// before is the zero Contact when applyList created it.
 	if before.UnsubscribeAll == after.UnsubscribeAll && sameStored(before.TopicPreferences, after.TopicPreferences) {
 		return false, nil
 	}

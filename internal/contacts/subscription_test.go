@@ -1,11 +1,14 @@
 package contacts
 
 import (
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/petrelmail/petrel/internal/event"
 	"github.com/petrelmail/petrel/internal/store"
@@ -172,5 +175,128 @@ func BenchmarkParseToken(b *testing.B) {
 		if _, err := ParseToken(s, testTokenKey); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// dropNews is what UpdateContactList does to the test list when it drops
+// the topic news.
+var dropNews = List{Name: "main", Description: "d", Topics: newsTopics[:1]}
+
+// TestMailtoAppliesToListInTx: the mailto: unsubscribe readied before an
+// UpdateContactList that drops a topic and applied after it applies to the
+// list as it is then: a token for the dropped topic changes nothing (no
+// error, no contact, no event) and a whole-list token unsubscribes with an
+// event showing only the topics left. (Before, the list was read when
+// readied: the first failed with an unknown-topic error, so inbound
+// answered 451 and the sender retried, and the second's event showed the
+// dropped topic.)
+func TestMailtoAppliesToListInTx(t *testing.T) {
+	cases := []struct {
+		name, topic string
+		changed     bool
+		want        []event.SubscriptionDetail
+	}{
+		{"dropped topic", "news", false, nil},
+		{"whole list", "", true, []event.SubscriptionDetail{{ContactList: "main", Timestamp: "2023-11-14T22:13:20.000Z", Source: SourceHeader,
+			NewTopicPreferences: prefs(true, "sports", "OptOut"), OldTopicPreferences: prefs(false, "sports", "OptOut")}}},
+	}
+	for _, backend := range store.Backends() {
+		for _, tc := range cases {
+			t.Run(backend+"/"+tc.name, func(t *testing.T) {
+				u, s, ev := newUnsubscriber(t, backend)
+				ctx := t.Context()
+				tok := Token{Account: "acme", List: "main", Topic: tc.topic, Email: "jane@example.com", MessageID: testMsgID}
+				if err := u.DB.Tx(ctx, func(tx *sql.Tx) error { return s.PutMailtoTx(tx, tok, testTokenKey, time.UnixMilli(1_700_000_000_000)) }); err != nil {
+					t.Fatal(err)
+				}
+				local, _ := MailtoLocal(testMsgID, testTokenKey)
+				_, _, apply, err := u.PrepareMailto(ctx, local[len(MailtoPrefix):])
+				if err != nil || apply == nil {
+					t.Fatalf("PrepareMailto: %v, apply %v", err, apply != nil)
+				}
+				if err := s.UpdateList(ctx, "acme", dropNews); err != nil {
+					t.Fatal(err)
+				}
+				var changed bool
+				if err := u.DB.Tx(ctx, func(tx *sql.Tx) (err error) { changed, err = apply(tx); return err }); err != nil || changed != tc.changed {
+					t.Fatalf("apply = %v, %v; want %v, nil", changed, err, tc.changed)
+				}
+				if _, err := s.GetContact(ctx, "acme", "main", "jane@example.com"); errors.Is(err, ErrNotFound) == tc.changed {
+					t.Errorf("contact after apply: %v", err)
+				}
+				if got := subscriptionEvents(t, ev); !reflect.DeepEqual(got, tc.want) {
+					t.Errorf("events:\n got %+v\nwant %+v", got, tc.want)
+				}
+			})
+		}
+	}
+}
+
+// TestOneClickWaitsForUpdateList (PostgreSQL, where readers do not wait
+// for SQLite's write lock): a one-click unsubscribe arriving while an
+// UpdateContactList that drops a topic is in flight waits for it and
+// applies to the list it leaves: the dropped topic's token is ErrGone (the
+// 410 it gets when it comes later) rather than an unknown-topic error (a
+// 503), and a whole-list token's event shows only the topics left. (Before,
+// the list was read outside the transaction, without waiting.)
+func TestOneClickWaitsForUpdateList(t *testing.T) {
+	cases := []struct {
+		name, topic string
+		gone        bool
+		want        []event.SubscriptionDetail
+	}{
+		{"dropped topic", "news", true, nil},
+		{"whole list", "", false, []event.SubscriptionDetail{{ContactList: "main", Timestamp: "2023-11-14T22:13:20.000Z", Source: SourceHeader,
+			NewTopicPreferences: prefs(true, "sports", "OptOut"), OldTopicPreferences: prefs(false, "sports", "OptOut")}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			u, s, ev := newUnsubscriber(t, "postgres")
+			ctx := t.Context()
+			topics, err := encodeTopics(dropNews.Topics)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// UpdateList's writes, held uncommitted.
+			tx, err := u.DB.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback()
+			if _, err := tx.ExecContext(ctx, "UPDATE contact_lists SET topics = $1 WHERE account = 'acme'", topics); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM contact_topic_preferences WHERE account = 'acme' AND topic = 'news'"); err != nil {
+				t.Fatal(err)
+			}
+			type result struct {
+				changed bool
+				err     error
+			}
+			done := make(chan result, 1)
+			go func() {
+				changed, err := u.OneClick(ctx, Token{Account: "acme", List: "main", Topic: tc.topic, Email: "jane@example.com", MessageID: testMsgID}, SourceHeader)
+				done <- result{changed, err}
+			}()
+			for waiting := 0; waiting == 0; {
+				if err := u.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FROM contact_lists%FOR SHARE%'").Scan(&waiting); err != nil {
+					t.Fatal(err)
+				}
+				runtime.Gosched()
+			}
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			r := <-done
+			if errors.Is(r.err, ErrGone) != tc.gone || !tc.gone && (r.err != nil || !r.changed) {
+				t.Fatalf("OneClick = %v, %v; want ErrGone %v", r.changed, r.err, tc.gone)
+			}
+			if got := subscriptionEvents(t, ev); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("events:\n got %+v\nwant %+v", got, tc.want)
+			}
+			if _, err := s.GetContact(ctx, "acme", "main", "jane@example.com"); errors.Is(err, ErrNotFound) != tc.gone {
+				t.Errorf("contact: %v", err)
+			}
+		})
 	}
 }

@@ -18,8 +18,10 @@ import (
 // caps, memory budget) is a leaf used by the listeners; retention prunes through the
 // owning packages; event imports message (the "mail" object's headers and
 // commonHeaders are message's types, which message.Prepare fills); egress
-// (the SSRF guard) and awsquery (the Query protocol's wire format) are
-// leaves; notify delivers jobs and knows no configuration; publish routes
+// (the SSRF guard), awsquery (the Query protocol's wire format) and
+// resourcetag (SES's resource-tag rules, shared by configuration sets,
+// templates and contact lists) and ttlcache (the send path's small read
+// cache of stored settings) are leaves; notify delivers jobs and knows no configuration; publish routes
 // events to jobs over configset, identity and the topics (an interface the
 // daemon fills with sns) and sends feedback emails through sending; sns
 // builds its jobs for notify (its emails with message's header folding);
@@ -42,6 +44,8 @@ var allowed = map[string][]string{
 	"admission":   {},
 	"egress":      {},
 	"awsquery":    {},
+	"resourcetag": {},
+	"ttlcache":    {},
 	"dmarc":       {"address"},
 	"notify":      {"event", "store"},
 	"publish":     {"address", "configset", "event", "identity", "message", "notify", "sending", "spool"},
@@ -57,16 +61,16 @@ var allowed = map[string][]string{
 	"identity":    {"store", "address", "dkim", "message", "resolver"},
 	"resolver":    {},
 	"suppression": {"store", "address", "event", "bounce"},
-	"configset":   {"store", "suppression"},
+	"configset":   {"store", "suppression", "resourcetag", "ttlcache"},
 	"importjob":   {"store", "suppression", "address", "contacts"},
-	"contacts":    {"store", "address", "event"},
+	"contacts":    {"store", "address", "event", "resourcetag"},
 	"queue":       {"store", "address"},
 	"metrics":     {"event", "queue", "bounce"},
 	"quota":       {"store"},
-	"template":    {"store", "message"},
+	"template":    {"store", "message", "resourcetag", "ttlcache"},
 	"sending":     {"account", "identity", "configset", "queue", "spool", "event", "message", "address", "store", "suppression", "bounce", "simulator", "quota", "contacts", "template"},
 	"delivery":    {"resolver", "queue", "spool", "event", "bounce", "simulator", "smtpreply", "address", "store", "suppression", "configset"},
-	"api":         {"quota", "sending", "account", "identity", "event", "message", "sigv4", "address", "spool", "dkim", "admission", "configset", "suppression", "importjob", "metrics", "stats", "template", "contacts"},
+	"api":         {"quota", "sending", "account", "identity", "event", "message", "sigv4", "address", "spool", "dkim", "admission", "configset", "suppression", "importjob", "metrics", "stats", "template", "contacts", "resourcetag"},
 	"smtpsubmit":  {"sending", "account", "address", "message", "admission", "metrics"},
 	"inbound":     {"bounce", "event", "queue", "address", "store", "spool", "smtpreply", "admission", "suppression", "configset"},
 	"daemon":      {"*"},

@@ -24,7 +24,7 @@ var (
 const MaxTags = 50
 
 // An identity's resource tags are Tags (verification_templates.go) too;
-// their keys and values are checked by the caller (configset.ValidateTags).
+// their keys and values are checked by the caller (resourcetag.Validate).
 
 // identityTx resolves name to the stored identity of account in tx:
 // ErrNotFound when the account has none of that name.

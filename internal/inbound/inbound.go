@@ -48,10 +48,11 @@
 //
 // Mail to an unsubscribe address is not parsed: its arrival is the
 // request (RFC 2369 mailto:). In one transaction the contact is
-// unsubscribed, with its Subscription event, and a row is stored for audit
-// (state StateUnsubscribe: sender, recipients, the message it came from,
-// whether it changed anything) without the body, so such mail takes no
-// body budget. Its other recipients, if any, are handled as above.
+// unsubscribed, with its Subscription event, and, when that changed
+// anything, the mail is stored for audit (state StateUnsubscribe: sender,
+// recipient, the message it came from, the body), counted against
+// BodyBudget like any other; a request that changes nothing (a repeat) is
+// not stored. Its other recipients, if any, are handled as above.
 //
 // Stored mail is deleted after the retention period by package retention
 // (Store.PruneBefore), or by the operator (petrel inbound purge).
@@ -169,13 +170,13 @@ type Unsubscribes interface {
 	// UnsubscribePrefix) verifies and the unsubscribe it stands for is
 	// still stored. Errors: the store's.
 	MailtoValid(ctx context.Context, code string) (bool, error)
-	// PrepareMailto verifies code and reads what its unsubscribe needs,
+	// PrepareMailto verifies code and reads the unsubscribe it stands for,
 	// outside any transaction, and returns the account and message it
-	// names and apply, which unsubscribes the contact (recording its
-	// Subscription event) in the caller's transaction and reports whether
-	// anything changed; apply is nil when there is nothing to do (the
-	// contact list no longer exists, or the unsubscribe was pruned since
-	// the RCPT).
+	// names and apply, which, in the caller's transaction, reads the
+	// contact list, unsubscribes the contact (recording its Subscription
+	// event) and reports whether anything changed (not when the list or
+	// topic no longer exists); apply is nil when there is nothing to do
+	// (the unsubscribe was pruned since the RCPT).
 	PrepareMailto(ctx context.Context, code string) (account, messageID string, apply func(*sql.Tx) (bool, error), err error)
 	// Temporary reports whether an error of PrepareMailto or apply is a
 	// store failure worth retrying (DATA answers 451); any other is
@@ -329,7 +330,7 @@ func (s *session) Data(r io.Reader) error {
 		}
 	}
 	if len(unsubs) > 0 {
-		if _, err := s.b.Unsubscribe(s.ctx, s.from, unsubs); err != nil {
+		if _, err := s.b.Unsubscribe(s.ctx, s.from, unsubs, body); err != nil {
 			s.b.Log.Error("applying a mailto: unsubscribe", "err", err)
 			if !s.b.Unsubscribes.Temporary(err) {
 				return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 3, 0}, Message: "This unsubscribe request cannot be applied"}
@@ -348,13 +349,17 @@ func (s *session) Data(r io.Reader) error {
 }
 
 // Unsubscribe applies the List-Unsubscribe mailto: requests of one
-// message (rcpts: unsubscribe addresses, each with its code) and stores,
-// in the same transaction, one audit row per request (StateUnsubscribe,
-// kind KindUnsubscribe, no body; report {"changed":bool} or
-// {"gone":true} when the list or the stored unsubscribe no longer
-// exists). It returns how many
-// changed a contact; a repeat changes nothing.
-func (b *Backend) Unsubscribe(ctx context.Context, mailFrom string, rcpts []Rcpt) (int, error) {
+// message (rcpts: unsubscribe addresses, each with its code; body: the
+// message as received) and, in the same transaction, stores one audit row
+// for each request that changed a contact (StateUnsubscribe, kind
+// KindUnsubscribe, report {"changed":true}) with body as its body, charged
+// to BodyBudget and trimmed like the bodies of other inbound mail. A
+// request that changes nothing — a repeat, a retry after a 451 whose
+// first try was applied, a list, topic or stored unsubscribe gone — stores nothing: a token,
+// which every forwarded copy of the message carries, adds one row per
+// change it makes, not one per message sent to it. It returns how many
+// requests changed a contact.
+func (b *Backend) Unsubscribe(ctx context.Context, mailFrom string, rcpts []Rcpt, body []byte) (int, error) {
 	type prepared struct {
 		rcpt               Rcpt
 		account, messageID string
@@ -370,32 +375,48 @@ func (b *Backend) Unsubscribe(ctx context.Context, mailFrom string, rcpts []Rcpt
 	}
 	now := b.now()
 	st := NewStore(b.DB)
-	var changed int
+	var changed, dropped int
 	err := b.Batch.Do(ctx, func(tx *sql.Tx) error {
-		changed = 0
+		changed, dropped = 0, 0
+		// The budget row's lock first, as Receive takes it (chargeTx); the
+		// bytes are charged once it is known which rows are stored.
+		if err := st.chargeTx(tx, 0); err != nil {
+			return err
+		}
+		var rows []row
 		for _, p := range ps {
-			report := `{"gone":true}`
-			if p.apply != nil {
-				ok, err := p.apply(tx)
-				if err != nil {
-					return err
-				}
-				report = fmt.Sprintf(`{"changed":%t}`, ok)
-				if ok {
-					changed++
-				}
+			if p.apply == nil {
+				continue
 			}
-			if err := st.insertTx(tx, row{received: now, mailFrom: mailFrom, rcpt: p.rcpt.Addr, messageID: p.messageID,
-				body: []byte{}, kind: KindUnsubscribe, state: StateUnsubscribe, account: p.account, report: report}); err != nil {
+			ok, err := p.apply(tx)
+			if err != nil {
+				return err
+			}
+			if ok {
+				rows = append(rows, row{received: now, mailFrom: mailFrom, rcpt: p.rcpt.Addr, messageID: p.messageID,
+					body: body, kind: KindUnsubscribe, state: StateUnsubscribe, account: p.account, report: `{"changed":true}`})
+			}
+		}
+		if changed = len(rows); changed == 0 {
+			return nil
+		}
+		if err := st.chargeTx(tx, int64(changed*len(body))); err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if err := st.insertTx(tx, r); err != nil {
 				return err
 			}
 		}
-		return nil
+		var err error
+		dropped, err = st.trimTx(ctx, tx, b.BodyBudget)
+		return err
 	})
 	if err != nil {
 		return 0, err
 	}
 	b.Log.Info("inbound unsubscribe", "requests", len(ps), "changed", changed)
+	b.noteDropped(dropped)
 	return changed, nil
 }
 
@@ -522,14 +543,20 @@ func (b *Backend) Receive(ctx context.Context, mailFrom string, rcpts []Rcpt, bo
 	case StateAttributed:
 		b.Log.Info("inbound report", "kind", res.Report.Kind, "message_id", res.MessageID, "by", res.By, "events", len(res.Events))
 	}
-	if res.BodiesDropped > 0 {
-		total := b.dropped.Add(int64(res.BodiesDropped))
-		b.warn(func() {
-			b.Log.Warn("inbound body budget exceeded; dropping the oldest bodies", "dropped_since_start", total,
-				"budget_bytes", b.BodyBudget)
-		})
-	}
+	b.noteDropped(res.BodiesDropped)
 	return res, nil
+}
+
+// noteDropped counts and warns of n bodies the budget dropped.
+func (b *Backend) noteDropped(n int) {
+	if n == 0 {
+		return
+	}
+	total := b.dropped.Add(int64(n))
+	b.warn(func() {
+		b.Log.Warn("inbound body budget exceeded; dropping the oldest bodies", "dropped_since_start", total,
+			"budget_bytes", b.BodyBudget)
+	})
 }
 
 // warn logs a warning hostile mail can cause as often as it likes: the

@@ -20,22 +20,14 @@ import (
 // local parts may be case-folded) and its message's unsubscribe is
 // stored, and refused as before when either is not so; DATA unsubscribes
 // the contact from the token's topic with one Subscription event on the
-// message; a repeat changes nothing and records nothing; an audit row is
-// stored without the body; a token whose list was deleted is accepted and
-// changes nothing.
+// message; a repeat changes nothing and records nothing; the change's
+// mail is stored once for audit, its body charged to the body budget; a
+// token whose list was deleted is accepted and changes nothing.
 func TestMailtoUnsubscribe(t *testing.T) {
 	for _, backend := range store.Backends() {
 		t.Run(backend, func(t *testing.T) {
-			f := newFixture(t, backend)
+			f, cs, key := newUnsubscribeFixture(t, backend)
 			ctx := t.Context()
-			key := contacts.TokenKey(verpSecret)
-			cs := contacts.New(f.db, nil)
-			if err := cs.CreateList(ctx, "acme", contacts.List{Name: "news", Topics: []contacts.Topic{
-				{Name: "sports", DisplayName: "Sports", DefaultSubscriptionStatus: contacts.OptIn},
-				{Name: "weather", DisplayName: "Weather", DefaultSubscriptionStatus: contacts.OptIn}}}); err != nil {
-				t.Fatal(err)
-			}
-			f.be.Unsubscribes = &contacts.Unsubscriber{Contacts: cs, DB: f.db, Events: f.log, Key: key}
 			addr := f.serve(t, admission.Limits{})
 			id := f.sent(time.Now(), "jane@far.test")
 			tok := contacts.Token{Account: "acme", List: "news", Topic: "sports", Email: "jane@far.test", MessageID: id}
@@ -93,11 +85,11 @@ func TestMailtoUnsubscribe(t *testing.T) {
 				t.Fatalf("subscription events: %+v", subs)
 			}
 			rows, err := NewStore(f.db).Recent(ctx, StateUnsubscribe, 10)
-			if err != nil || len(rows) != 2 || rows[0].BodyBytes != 0 || rows[0].MessageID != id || rows[0].Kind != KindUnsubscribe {
+			if err != nil || len(rows) != 1 || rows[0].BodyBytes != int64(len(body)) || rows[0].MessageID != id || rows[0].Kind != KindUnsubscribe {
 				t.Fatalf("audit rows: %+v, %v", rows, err)
 			}
-			if n, _ := NewStore(f.db).Budget(ctx); n != 0 {
-				t.Errorf("unsubscribe mail charged %d bytes to the body budget", n)
+			if n, _ := NewStore(f.db).Budget(ctx); n != int64(len(body)) {
+				t.Errorf("unsubscribe mail charged %d bytes to the body budget, want %d", n, len(body))
 			}
 
 			if err := cs.DeleteList(ctx, "acme", "news"); err != nil {
@@ -108,6 +100,9 @@ func TestMailtoUnsubscribe(t *testing.T) {
 			}
 			if n := len(f.events(id)); n != 1 {
 				t.Errorf("%d events after the list was deleted, want 1", n)
+			}
+			if rows, _ := NewStore(f.db).Recent(ctx, StateUnsubscribe, 10); len(rows) != 1 {
+				t.Errorf("%d audit rows after the list was deleted, want 1", len(rows))
 			}
 		})
 	}

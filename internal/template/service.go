@@ -8,10 +8,11 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/petrelmail/petrel/internal/resourcetag"
 	"github.com/petrelmail/petrel/internal/store"
+	"github.com/petrelmail/petrel/internal/ttlcache"
 )
 
 // Limits of stored templates (SES's quotas).
@@ -28,14 +29,14 @@ const (
 	// MaxCacheEntries bounds Get's cache.
 	MaxCacheEntries = 10000
 	// MaxTags is the most tags a template may have (§11.3).
-	MaxTags = 50
+	MaxTags = resourcetag.MaxTags
 )
 
 // Template is one stored template (SES: GetEmailTemplate's output).
 type Template struct {
 	Name    string // SES: TemplateName
 	Content Content
-	Tags    [][2]string // key, value; checked by the caller (configset.ValidateTags)
+	Tags    [][2]string // key, value; checked by the caller (resourcetag.Validate)
 	Created time.Time
 	Updated time.Time
 }
@@ -114,21 +115,16 @@ type Service struct {
 	// it).
 	Limit int
 
-	mu      sync.Mutex
-	cache   map[key]cached
-	changes uint64 // bumped by forget, so a load racing a change is not cached
+	cache ttlcache.Cache[key, Template] // Get
 }
 
 type key struct{ account, name string }
 
-type cached struct {
-	t  Template
-	at time.Time
-}
-
 // New returns the Service over db.
 func New(db *store.DB) *Service {
-	return &Service{db: db, Now: time.Now, Limit: MaxPerAccount, cache: map[key]cached{}}
+	s := &Service{db: db, Now: time.Now, Limit: MaxPerAccount}
+	s.cache.TTL, s.cache.Max = CacheTTL, MaxCacheEntries
+	return s
 }
 
 // Create stores t, a new template of account (SES: CreateEmailTemplate).
@@ -140,7 +136,7 @@ func (s *Service) Create(ctx context.Context, account string, t Template) error 
 	if err := ValidateContent(t.Content); err != nil {
 		return err
 	}
-	tags, err := encodeTags(t.Tags)
+	tags, err := resourcetag.Encode(t.Tags)
 	if err != nil {
 		return err
 	}
@@ -228,41 +224,10 @@ func (s *Service) Load(ctx context.Context, account, name string) (Template, err
 // found is looked up again on every call. The answer is shared: callers
 // must not modify Tags. Errors: ErrNotFound.
 func (s *Service) Get(ctx context.Context, account, name string) (Template, error) {
-	k := key{account, name}
-	now := s.Now()
-	s.mu.Lock()
-	e, ok := s.cache[k]
-	gen := s.changes
-	s.mu.Unlock()
-	if ok && now.Sub(e.at) < CacheTTL && !now.Before(e.at) {
-		return e.t, nil
-	}
-	t, err := s.Load(ctx, account, name)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err != nil {
-		delete(s.cache, k)
-		return t, err
-	}
-	if s.changes == gen {
-		if _, ok := s.cache[k]; !ok && len(s.cache) >= MaxCacheEntries {
-			for k, e := range s.cache {
-				if now.Sub(e.at) >= CacheTTL || now.Before(e.at) || len(s.cache) >= MaxCacheEntries*9/10 {
-					delete(s.cache, k)
-				}
-			}
-		}
-		s.cache[k] = cached{t: t, at: now}
-	}
-	return t, nil
+	return s.cache.Load(key{account, name}, s.Now(), func() (Template, error) { return s.Load(ctx, account, name) })
 }
 
-func (s *Service) forget(account, name string) {
-	s.mu.Lock()
-	delete(s.cache, key{account, name})
-	s.changes++
-	s.mu.Unlock()
-}
+func (s *Service) forget(account, name string) { s.cache.Forget(key{account, name}) }
 
 // Metadata is one entry of ListEmailTemplates (SES:
 // EmailTemplateMetadata).
@@ -294,43 +259,23 @@ func (s *Service) List(ctx context.Context, account, after string, limit int) ([
 }
 
 // Tag adds tags to account's template name, replacing the values of keys
-// it has (SES: TagResource). Errors: ErrNotFound, *InvalidError (more than
-// MaxTags in all).
+// it has (SES: TagResource; resourcetag.Merge). Errors: ErrNotFound,
+// *InvalidError (more than MaxTags in all).
 func (s *Service) Tag(ctx context.Context, account, name string, tags [][2]string) error {
 	return s.editTags(ctx, account, name, func(have [][2]string) ([][2]string, error) {
-		for _, t := range tags {
-			found := false
-			for i := range have {
-				if have[i][0] == t[0] {
-					have[i][1], found = t[1], true
-				}
-			}
-			if !found {
-				have = append(have, t)
-			}
-		}
-		if len(have) > MaxTags {
+		out, err := resourcetag.Merge(have, tags)
+		if err != nil {
 			return nil, &InvalidError{Msg: fmt.Sprintf("Tags: a template may have at most %d tags.", MaxTags)}
 		}
-		return have, nil
+		return out, nil
 	})
 }
 
 // Untag removes the tags with keys from account's template name (SES:
-// UntagResource). Errors: ErrNotFound.
+// UntagResource; resourcetag.Drop). Errors: ErrNotFound.
 func (s *Service) Untag(ctx context.Context, account, name string, keys []string) error {
 	return s.editTags(ctx, account, name, func(have [][2]string) ([][2]string, error) {
-		out := have[:0]
-		for _, t := range have {
-			drop := false
-			for _, k := range keys {
-				drop = drop || k == t[0]
-			}
-			if !drop {
-				out = append(out, t)
-			}
-		}
-		return out, nil
+		return resourcetag.Drop(have, keys), nil
 	})
 }
 
@@ -354,7 +299,7 @@ func (s *Service) editTags(ctx context.Context, account, name string, edit func(
 		if err != nil {
 			return err
 		}
-		enc, err := encodeTags(edited)
+		enc, err := resourcetag.Encode(edited)
 		if err != nil {
 			return err
 		}
@@ -370,14 +315,6 @@ func forUpdate(db *store.DB) string {
 		return " FOR UPDATE"
 	}
 	return ""
-}
-
-func encodeTags(tags [][2]string) (string, error) {
-	if tags == nil {
-		tags = [][2]string{}
-	}
-	b, err := json.Marshal(tags)
-	return string(b), err
 }
 
 func affected(res sql.Result, err error) error {
