@@ -123,7 +123,6 @@ func TestMailtoUnsubscribeAnswerKinds(t *testing.T) {
 			}
 			f.be.Unsubscribes = &contacts.Unsubscriber{Contacts: cs, DB: f.db, Events: f.log, Key: key}
 			addr := f.serve(t, admission.Limits{})
-			id := f.sent(time.Now(), "jane@far.test")
 			for _, c := range []struct {
 				email string
 				code  int // 0: accepted
@@ -132,8 +131,14 @@ func TestMailtoUnsubscribeAnswerKinds(t *testing.T) {
 				{`"a<b>"@dest.test`, 0},
 				{"not an address", 554},
 			} {
+				// Each mailto: address stands for one message's unsubscribe.
+				id := f.sent(time.Now(), "jane@far.test")
 				tok := contacts.Token{Account: "acme", List: "news", Email: c.email, MessageID: id}
-				rcpt := "u-" + tok.Sign(key) + "@" + returnDomain
+				if err := f.db.Tx(ctx, func(tx *sql.Tx) error { return cs.PutMailtoTx(tx, tok, key, time.Now()) }); err != nil {
+					t.Fatal(err)
+				}
+				local, _ := contacts.MailtoLocal(id, key)
+				rcpt := local + "@" + returnDomain
 				err := send(addr, "postmaster@far.test", rcpt, []byte("Subject: unsubscribe\r\n\r\nplease\r\n"))
 				var se *smtp.SMTPError
 				switch {
