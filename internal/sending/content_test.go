@@ -35,11 +35,12 @@ func TestMergePairs(t *testing.T) {
 	}
 }
 
-// TestEmptyObject: which replacement data means "use the default data".
-func TestEmptyObject(t *testing.T) {
-	for data, want := range map[string]bool{"": true, "{}": true, " { } ": true, `{"a":1}`: false, "[]": false, "null": false, "nope": false} {
-		if got := emptyObject(data); got != want {
-			t.Errorf("emptyObject(%q) = %v, want %v", data, got, want)
+// TestEmptyData: which (replacement) data means "no data" (the default
+// data, in a bulk entry): white space only as much as {}.
+func TestEmptyData(t *testing.T) {
+	for data, want := range map[string]bool{"": true, " ": true, "\n\t ": true, "{}": true, " { } ": true, `{"a":1}`: false, "[]": false, "null": false, "nope": false} {
+		if got := emptyData(data); got != want {
+			t.Errorf("emptyData(%q) = %v, want %v", data, got, want)
 		}
 	}
 }
@@ -105,4 +106,32 @@ func FuzzBuildTemplate(f *testing.F) {
 			t.Fatalf("a Bcc field was injected: %q", raw)
 		}
 	})
+}
+
+// TestInlineTemplateChecked: inline TemplateContent follows the stored
+// templates' rules (template.ValidateContent): over 500 KB or not valid
+// syntax, it is a *ContentError at the call, not a Rendering Failure.
+func TestInlineTemplateChecked(t *testing.T) {
+	to, _ := address.Parse("jo@example.net")
+	s := &Sender{}
+	for _, c := range []struct {
+		name    string
+		content template.Content
+		want    string // in the error; "" for none
+	}{
+		{"valid", template.Content{Subject: "Hi {{name}}", Text: "t"}, ""},
+		{"unclosed block", template.Content{Subject: "Hi", Text: "{{#if x}}open"}, "Content.Template.TemplateContent: "},
+		{"bad expression", template.Content{Subject: "Hi {{name", Text: "t"}, "Content.Template.TemplateContent: "},
+		{"over 500 KB", template.Content{Subject: "Hi", Text: strings.Repeat("x", template.MaxSize)}, "Content.Template.TemplateContent: "},
+	} {
+		_, failed, err := s.build(context.Background(), account.Account{},
+			&Content{From: "me@example.com", To: []address.Address{to}, Template: &Template{Inline: &c.content, Data: `{"name":"Jo","x":1}`}}, 1)
+		var ce *ContentError
+		switch {
+		case c.want == "" && (err != nil || failed != nil):
+			t.Errorf("%s: %v %v", c.name, err, failed)
+		case c.want != "" && (!errors.As(err, &ce) || !strings.HasPrefix(ce.Msg, c.want) || failed != nil):
+			t.Errorf("%s: %v (failed %v), want *ContentError %q…", c.name, err, failed, c.want)
+		}
+	}
 }
