@@ -85,7 +85,8 @@ type BulkResult struct {
 const MaxBulkEntries = 50
 
 // MaxBulkBytes is the most bytes of prepared messages one SendBulk call
-// holds in memory and writes in its one transaction: 60 MiB, one largest
+// holds in memory and writes in its one transaction, unless
+// Config.MaxBulkBytes says otherwise: 60 MiB, one largest
 // message (Config.MaxSize, 40 MB) with room to spare, or 50 messages of
 // 1.2 MiB. An entry whose message would take the call past it is
 // MESSAGE_REJECTED (the call is too large: send the entry in another
@@ -111,11 +112,12 @@ type Budget interface {
 func bulkHolder(account string) string { return "bulk " + account }
 
 // Entry statuses' texts for the memory limits.
-var (
-	errBulkTooLarge = fmt.Sprintf("The messages of this call would exceed %d bytes together (SendBulkEmail's limit per call); "+
-		"send this entry in another call.", MaxBulkBytes)
-	errBulkBudget = "Too many large messages are being prepared at once; retry this entry later."
-)
+const errBulkBudget = "Too many large messages are being prepared at once; retry this entry later."
+
+func errBulkTooLarge(max int64) string {
+	return fmt.Sprintf("The messages of this call would exceed %d bytes together (SendBulkEmail's limit per call); "+
+		"send this entry in another call.", max)
+}
 
 // SendBulk accepts one message per entry of r, rendered from r.Template
 // with the entry's data, and returns one result per entry, in order. Each
@@ -193,6 +195,10 @@ func (s *Sender) SendBulk(ctx context.Context, r BulkRequest) ([]BulkResult, err
 	for _, a := range r.Template.Attachments {
 		attached += int64(len(a.Content))
 	}
+	maxBytes := int64(MaxBulkBytes)
+	if s.cfg.MaxBulkBytes > 0 {
+		maxBytes = s.cfg.MaxBulkBytes
+	}
 	holder := bulkHolder(r.Account)
 	var held int64 // prepared bytes charged to the budget
 	defer func() {
@@ -213,8 +219,8 @@ func (s *Sender) SendBulk(ctx context.Context, r BulkRequest) ([]BulkResult, err
 			release()
 			return nil, err
 		}
-		if held+attached > MaxBulkBytes {
-			results[i] = BulkResult{Status: BulkMessageRejected, Error: errBulkTooLarge}
+		if held+attached > maxBytes {
+			results[i] = BulkResult{Status: BulkMessageRejected, Error: errBulkTooLarge(maxBytes)}
 			continue
 		}
 		req := Request{Account: r.Account, Caller: r.Caller, SourceIP: r.SourceIP, Operation: "SendBulkEmail", Source: r.From,
@@ -239,9 +245,9 @@ func (s *Sender) SendBulk(ctx context.Context, r BulkRequest) ([]BulkResult, err
 		}
 		n := int64(len(p.msg.Body))
 		switch {
-		case held+n > MaxBulkBytes:
+		case held+n > maxBytes:
 			p.admitted.Release()
-			results[i] = BulkResult{Status: BulkMessageRejected, Error: errBulkTooLarge}
+			results[i] = BulkResult{Status: BulkMessageRejected, Error: errBulkTooLarge(maxBytes)}
 			continue
 		case s.Budget != nil && !s.Budget.TryAcquireFor(holder, n):
 			p.admitted.Release()

@@ -95,6 +95,7 @@ type Config struct {
 	MaxRecipients   int           // per message (SES: 50)
 	MaxSize         int           // bytes (SES v2/SMTP: 40 MB)
 	LeaseFor        time.Duration // lease on entries handed straight to delivery
+	MaxBulkBytes    int64         // prepared bytes per SendBulk call (0: MaxBulkBytes, 60 MiB)
 	// Feedback returns the header field {name, value} added to every
 	// message that ties a complaint or bounce sent to a feedback mailbox to
 	// it (the signed X-Petrel-Feedback token, bounce.FeedbackToken; wired by
