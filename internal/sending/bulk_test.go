@@ -155,7 +155,11 @@ func TestSendBulkCallShapes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := s.SendBulk(ctx, func() sending.BulkRequest { r := bulkOf(t, "a@other.test"); r.From = "  Me <sender@example.com> "; return r }())
+	res, err := s.SendBulk(ctx, func() sending.BulkRequest {
+		r := bulkOf(t, "a@other.test")
+		r.From = "  Me <sender@example.com> "
+		return r
+	}())
 	if err != nil || res[0].Status != sending.BulkSuccess {
 		t.Fatal(res, err)
 	}

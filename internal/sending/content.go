@@ -31,7 +31,11 @@ type Content struct {
 }
 
 // Text is a Subject, Text or Html part of Simple content: its Data and
-// Charset ("" means UTF-8).
+// Charset ("" means UTF-8). The part is written in its Charset (the
+// Subject as RFC 2047 encoded-words when not ASCII) and labelled with it;
+// a charset Petrel does not know is passed through as the label, the
+// text left in UTF-8; a character the charset cannot represent is a
+// *ContentError.
 type Text struct{ Data, Charset string }
 
 // Simple is SESv2 Content.Simple (Message): Subject (required), and Text
@@ -239,12 +243,14 @@ func (s *Sender) build(ctx context.Context, acct account.Account, c *Content, rc
 	var atts []Attachment
 	var failed *template.RenderError
 	if sm := c.Simple; sm != nil {
-		b.Subject = sm.Subject.Data
+		// Each part in its own Charset, the Subject's as RFC 2047
+		// encoded-words in its Charset when not ASCII (message.BuildSimple).
+		b.Subject, b.SubjectCharset = sm.Subject.Data, charset(sm.Subject.Charset)
 		if t := sm.Text; t != nil {
-			b.Text, b.Charset = t.Data, charset(t.Charset)
+			b.Text, b.TextCharset = t.Data, charset(t.Charset)
 		}
 		if h := sm.HTML; h != nil {
-			b.HTML, b.Charset = h.Data, charset(h.Charset)
+			b.HTML, b.HTMLCharset = h.Data, charset(h.Charset)
 		}
 		hs, atts = sm.Headers, sm.Attachments
 	} else {
