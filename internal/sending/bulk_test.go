@@ -286,3 +286,26 @@ func TestBulkStatusOf(t *testing.T) {
 		}
 	}
 }
+
+// TestSendBulkWhiteSpaceData: an entry whose replacement data is white
+// space only renders with the default data, as one with {} does (one rule
+// with SendEmail's TemplateData), not with empty data.
+func TestSendBulkWhiteSpaceData(t *testing.T) {
+	s, db := newTestStore(t, "sqlite", nil)
+	ctx := t.Context()
+	r := bulkOf(t, "a@other.test", "b@other.test", "c@other.test")
+	r.Entries[0].Data, r.Entries[1].Data, r.Entries[2].Data = " \n\t", "{}", `{"name":"Cy"}`
+	res, err := s.SendBulk(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"Hi you", "Hi you", "Hi Cy"} {
+		_, raw, err := spool.New(db).Mail(ctx, res[i].MessageID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[i].Status != sending.BulkSuccess || !strings.Contains(string(raw), `"subject":"`+want+`"`) {
+			t.Errorf("entry %d: %+v, mail %s; want subject %q", i, res[i], raw, want)
+		}
+	}
+}
