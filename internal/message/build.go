@@ -150,6 +150,9 @@ func BuildSimple(s Simple) ([]byte, error) {
 // names and aliases, case-insensitive), or nil when the text is written as
 // it is: cs is UTF-8, or a charset Go does not know.
 func encoderFor(cs string) *encoding.Encoder {
+	if cs == "" || strings.EqualFold(cs, "UTF-8") {
+		return nil // the usual case, without a lookup
+	}
 	e, err := ianaindex.MIME.Encoding(cs)
 	if err != nil || e == nil || e == unicode.UTF8 {
 		return nil

@@ -2,7 +2,6 @@ package sending
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -383,12 +382,9 @@ func BulkStatusOf(err error) BulkStatus {
 // empty JSON object. The one rule for both: such data renders as {} in
 // Send, and an entry's means "the default TemplateData" in SendBulk.
 func emptyData(data string) bool {
-	data = strings.TrimSpace(data)
-	if data == "" {
-		return true
-	}
-	var m map[string]json.RawMessage
-	return json.Unmarshal([]byte(data), &m) == nil && m != nil && len(m) == 0
+	const ws = " \t\r\n" // JSON's white space (RFC 8259 §2)
+	data = strings.Trim(data, ws)
+	return data == "" || len(data) >= 2 && data[0] == '{' && data[len(data)-1] == '}' && strings.Trim(data[1:len(data)-1], ws) == ""
 }
 
 // mergePairs is base with over applied: a pair of over replaces base's

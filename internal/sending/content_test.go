@@ -38,7 +38,7 @@ func TestMergePairs(t *testing.T) {
 // TestEmptyData: which (replacement) data means "no data" (the default
 // data, in a bulk entry): white space only as much as {}.
 func TestEmptyData(t *testing.T) {
-	for data, want := range map[string]bool{"": true, " ": true, "\n\t ": true, "{}": true, " { } ": true, `{"a":1}`: false, "[]": false, "null": false, "nope": false} {
+	for data, want := range map[string]bool{"": true, " ": true, "\n\t ": true, "{}": true, " { } ": true, "{\r\n}": true, "\v": false, "{ \"a\": 1 }": false, `{"a":1}`: false, "[]": false, "null": false, "nope": false} {
 		if got := emptyData(data); got != want {
 			t.Errorf("emptyData(%q) = %v, want %v", data, got, want)
 		}
