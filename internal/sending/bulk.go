@@ -1,6 +1,7 @@
 package sending
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -84,8 +85,7 @@ type BulkResult struct {
 const MaxBulkEntries = 50
 
 // MaxBulkBytes is the most bytes of prepared messages one SendBulk call
-// holds in memory and writes in its one transaction, unless
-// Config.MaxBulkBytes says otherwise: 60 MiB, one largest
+// holds in memory and writes in its one transaction: 60 MiB, one largest
 // message (Config.MaxSize, 40 MB) with room to spare, or 50 messages of
 // 1.2 MiB. An entry whose message would take the call past it is
 // MESSAGE_REJECTED (the call is too large: send the entry in another
@@ -194,10 +194,7 @@ func (s *Sender) SendBulk(ctx context.Context, r BulkRequest) ([]BulkResult, err
 	for _, a := range r.Template.Attachments {
 		attached += int64(len(a.Content))
 	}
-	maxBytes := int64(MaxBulkBytes)
-	if s.cfg.MaxBulkBytes > 0 {
-		maxBytes = s.cfg.MaxBulkBytes
-	}
+	maxBytes := cmp.Or(s.maxBulkBytes, MaxBulkBytes)
 	holder := bulkHolder(r.Account)
 	var held int64 // prepared bytes charged to the budget
 	defer func() {

@@ -214,7 +214,7 @@ func TestSendBulkMemory(t *testing.T) {
 				{"budget full", 1 << 20, 10 << 10, []sending.BulkStatus{S, S, T, T, T}},
 			}
 			for _, c := range cases {
-				s.Cfg().MaxBulkBytes = c.maxBytes
+				s.SetMaxBulkBytes(c.maxBytes)
 				b := admission.NewBudget(c.budget)
 				s.Budget = b
 				res, err := s.SendBulk(ctx, withAtt(bulkOf(t, five...)))
@@ -238,7 +238,7 @@ func TestSendBulkMemory(t *testing.T) {
 			cctx, cancel := context.WithCancel(ctx)
 			b := admission.NewBudget(1 << 20)
 			n := 0
-			s.Cfg().MaxBulkBytes = 0
+			s.SetMaxBulkBytes(0)
 			s.Budget = countingBudget{b, func() {
 				if n++; n == 2 {
 					cancel()

@@ -1,4 +1,9 @@
 package sending
 
-// Cfg gives tests the Sender's configuration to change.
-func (s *Sender) Cfg() *Config { return &s.cfg }
+// SetMaxBulkBytes lowers MaxBulkBytes for s, for tests (0: MaxBulkBytes).
+func (s *Sender) SetMaxBulkBytes(n int64) {
+	if n == 0 {
+		n = MaxBulkBytes
+	}
+	s.maxBulkBytes = n
+}

@@ -95,7 +95,6 @@ type Config struct {
 	MaxRecipients   int           // per message (SES: 50)
 	MaxSize         int           // bytes (SES v2/SMTP: 40 MB)
 	LeaseFor        time.Duration // lease on entries handed straight to delivery
-	MaxBulkBytes    int64         // prepared bytes per SendBulk call (0: MaxBulkBytes, 60 MiB)
 	// Feedback returns the header field {name, value} added to every
 	// message that ties a complaint or bounce sent to a feedback mailbox to
 	// it (the signed X-Petrel-Feedback token, bounce.FeedbackToken; wired by
@@ -138,6 +137,8 @@ type Sender struct {
 	// Budget is the memory budget SendBulk charges its prepared messages
 	// to (bulk.go); wired by daemon with the API's and SMTP's; nil: none.
 	Budget Budget
+
+	maxBulkBytes int64 // MaxBulkBytes, lowered by tests
 }
 
 // Enforcement tells whether reputation enforcement paused an account's
@@ -162,7 +163,8 @@ type Handoff interface {
 // messages name.
 func New(cfg Config, accounts *account.Service, identities *identity.Service, configsets *configset.Service, q *queue.Queue,
 	sp *spool.Spool, events *event.Log, batch *store.Batcher) *Sender {
-	return &Sender{cfg: cfg, accounts: accounts, identities: identities, configsets: configsets, queue: q, spool: sp, events: events, batch: batch}
+	return &Sender{cfg: cfg, accounts: accounts, identities: identities, configsets: configsets, queue: q, spool: sp, events: events, batch: batch,
+		maxBulkBytes: MaxBulkBytes}
 }
 
 // Request is one message to accept.
