@@ -3,18 +3,15 @@ package api
 import (
 	"context"
 	"strconv"
-	"strings"
 
 	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/sending"
 )
 
 // SendBulkEmail (../shared/spec/ses.md §1.4): this file decodes the
-// request and checks its shapes; sending.Sender.SendBulk applies SES's
-// rules and answers one result per entry.
-
-// maxBulkEntries is the most BulkEmailEntries a call may have (SES: 50).
-const maxBulkEntries = 50
+// request (JSON shapes, addresses, base64); sending.Sender.SendBulk applies
+// SES's rules (entry count, tags, header fields, names) and answers one
+// result per entry.
 
 // SESv2 SendBulkEmailRequest.
 type sendBulkEmailInput struct {
@@ -54,10 +51,7 @@ func (s *Server) sendBulkEmail(ctx context.Context, c *call) (any, error) {
 	if in.DefaultContent == nil || in.DefaultContent.Template == nil {
 		return nil, badRequest("DefaultContent.Template is required.")
 	}
-	if n := len(in.BulkEmailEntries); n == 0 || n > maxBulkEntries {
-		return nil, badRequest("BulkEmailEntries must contain 1 to %d entries.", maxBulkEntries)
-	}
-	r := sending.BulkRequest{Account: c.account, Caller: c.keyID, SourceIP: c.sourceIP, From: strings.TrimSpace(strOr(in.FromEmailAddress)),
+	r := sending.BulkRequest{Account: c.account, Caller: c.keyID, SourceIP: c.sourceIP, From: strOr(in.FromEmailAddress),
 		ReplyTo: in.ReplyToAddresses, FromArn: strOr(in.FromEmailAddressIdentityArn), FeedbackArn: strOr(in.FeedbackForwardingEmailAddressIdentityArn)}
 	if in.FeedbackForwardingEmailAddress != nil {
 		a, err := address.Parse(*in.FeedbackForwardingEmailAddress)
@@ -68,16 +62,7 @@ func (s *Server) sendBulkEmail(ctx context.Context, c *call) (any, error) {
 			return nil, badRequest("FeedbackForwardingEmailAddress: %v.", err)
 		}
 	}
-	var err error
-	if r.DefaultTags, err = tagPairs("DefaultEmailTags", in.DefaultEmailTags); err != nil {
-		return nil, err
-	}
-	if in.ConfigurationSetName != nil {
-		if !configSetRE.MatchString(*in.ConfigurationSetName) {
-			return nil, badRequest("ConfigurationSetName %q is not a valid configuration set name.", *in.ConfigurationSetName)
-		}
-		r.ConfigSet = *in.ConfigurationSetName
-	}
+	r.DefaultTags, r.ConfigSet = tagPairs(in.DefaultEmailTags), strOr(in.ConfigurationSetName)
 	t, err := templateFrom("DefaultContent.Template", in.DefaultContent.Template)
 	if err != nil {
 		return nil, err
@@ -98,13 +83,7 @@ func (s *Server) sendBulkEmail(ctx context.Context, c *call) (any, error) {
 		if be.Bcc, err = addressList(field("Destination.BccAddresses"), e.Destination.BccAddresses); err != nil {
 			return nil, err
 		}
-		if be.Tags, err = tagPairs(field("ReplacementTags"), e.ReplacementTags); err != nil {
-			return nil, err
-		}
-		be.Headers = headerPairs(e.ReplacementHeaders)
-		if err := sending.CheckHeaders(field("ReplacementHeaders"), be.Headers); err != nil {
-			return nil, badRequest("%s", err.Error())
-		}
+		be.Tags, be.Headers = tagPairs(e.ReplacementTags), headerPairs(e.ReplacementHeaders)
 		if rc := e.ReplacementEmailContent; rc != nil && rc.ReplacementTemplate != nil {
 			be.Data = strOr(rc.ReplacementTemplate.ReplacementTemplateData)
 		}
@@ -121,17 +100,13 @@ func (s *Server) sendBulkEmail(ctx context.Context, c *call) (any, error) {
 	return out, nil
 }
 
-// tagPairs checks message tags (SES: Name and Value of ASCII letters,
-// digits, '_' and '-', 1-256 characters each; ../shared/spec/ses.md §11.3).
-func tagPairs(field string, tags []struct{ Name, Value string }) ([][2]string, error) {
+// tagPairs decodes message tags (sending.CheckTags checks them).
+func tagPairs(tags []struct{ Name, Value string }) [][2]string {
 	var out [][2]string
-	for i, t := range tags {
-		if !tagRE.MatchString(t.Name) || !tagRE.MatchString(t.Value) {
-			return nil, badRequest("%s[%d]: Name and Value may contain only ASCII letters, digits, '_' and '-' (1-256 characters).", field, i)
-		}
+	for _, t := range tags {
 		out = append(out, [2]string{t.Name, t.Value})
 	}
-	return out, nil
+	return out
 }
 
 // addressList parses a Destination list.

@@ -339,6 +339,10 @@ func TestSendBulkEmailCallErrors(t *testing.T) {
 		{"template not found", "NotFoundException", in(func(r *sesv2.SendBulkEmailInput) { r.DefaultContent.Template.TemplateName = aws.String("Nope") })},
 		{"51 entries", "BadRequestException", in(func(r *sesv2.SendBulkEmailInput) { r.BulkEmailEntries = many })},
 		{"default data not an object", "BadRequestException", in(func(r *sesv2.SendBulkEmailInput) { r.DefaultContent.Template.TemplateData = aws.String(`[1]`) })},
+		{"inline default content not valid syntax", "BadRequestException", in(func(r *sesv2.SendBulkEmailInput) {
+			r.DefaultContent.Template.TemplateName = nil
+			r.DefaultContent.Template.TemplateContent = &types.EmailTemplateContent{Subject: aws.String("{{#if x}}"), Text: aws.String("t")}
+		})},
 		{"unverified sender", "MessageRejected", in(func(r *sesv2.SendBulkEmailInput) { r.FromEmailAddress = aws.String("news@elsewhere.example") })},
 		{"unknown configuration set", "NotFoundException", in(func(r *sesv2.SendBulkEmailInput) { r.ConfigurationSetName = aws.String("nope") })},
 		{"16 replacement headers", "BadRequestException", in(func(r *sesv2.SendBulkEmailInput) {
@@ -461,6 +465,10 @@ func TestSendEmailTemplate(t *testing.T) {
 				{"data not an object", "BadRequestException", &types.Template{TemplateName: aws.String("Welcome"), TemplateData: aws.String(`"x"`)}},
 				{"name and content", "BadRequestException", &types.Template{TemplateName: aws.String("Welcome"),
 					TemplateContent: &types.EmailTemplateContent{Subject: aws.String("x")}}},
+				{"inline content not valid syntax", "BadRequestException", &types.Template{
+					TemplateContent: &types.EmailTemplateContent{Subject: aws.String("x"), Text: aws.String("{{#each xs}}open")}}},
+				{"inline content over 500 KB", "BadRequestException", &types.Template{
+					TemplateContent: &types.EmailTemplateContent{Subject: aws.String("x"), Text: aws.String(strings.Repeat("x", template.MaxSize+1))}}},
 			} {
 				if _, err := send(c.tc); errCode(err) != c.code {
 					t.Errorf("%s: %v, want %s", c.name, err, c.code)

@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
-	"regexp"
-	"strings"
 
 	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/message"
@@ -76,11 +74,6 @@ type attachment struct {
 	ContentType             string
 }
 
-var (
-	tagRE       = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
-	configSetRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-)
-
 func (s *Server) sendEmail(ctx context.Context, c *call) (any, error) {
 	var in sendEmailInput
 	if err := decode(c, &in); err != nil {
@@ -98,18 +91,8 @@ func (s *Server) sendEmail(ctx context.Context, c *call) (any, error) {
 	if kinds != 1 {
 		return nil, badRequest("Content must contain exactly one of Simple, Raw or Template.")
 	}
-	req := sending.Request{Account: c.account, Caller: c.keyID, SourceIP: c.sourceIP, Operation: "SendEmail"}
-	tags, err := tagPairs("EmailTags", in.EmailTags)
-	if err != nil {
-		return nil, err
-	}
-	req.Tags = tags
-	if in.ConfigurationSetName != nil {
-		if !configSetRE.MatchString(*in.ConfigurationSetName) {
-			return nil, badRequest("ConfigurationSetName %q is not a valid configuration set name.", *in.ConfigurationSetName)
-		}
-		req.ConfigSet = *in.ConfigurationSetName
-	}
+	req := sending.Request{Account: c.account, Caller: c.keyID, SourceIP: c.sourceIP, Operation: "SendEmail",
+		Tags: tagPairs(in.EmailTags), ConfigSet: strOr(in.ConfigurationSetName)}
 	lm, err := in.ListManagementOptions.request() // listmgmt.go
 	if err != nil {
 		return nil, err
@@ -130,11 +113,9 @@ func (s *Server) sendEmail(ctx context.Context, c *call) (any, error) {
 			return nil, badRequest("FeedbackForwardingEmailAddress: %v.", err)
 		}
 	}
-	if in.FromEmailAddress != nil {
-		// mail.source is FromEmailAddress as given, display name and all
-		// (SES; ../shared/spec/ses.md §4.2).
-		req.Source = strings.TrimSpace(*in.FromEmailAddress)
-	}
+	// mail.source is FromEmailAddress as given, display name and all
+	// (SES; ../shared/spec/ses.md §4.2); Send trims it.
+	req.Source = strOr(in.FromEmailAddress)
 
 	if raw := in.Content.Raw; raw != nil {
 		if raw.Data == nil || len(raw.Data.b) == 0 && raw.Data.err == nil {

@@ -330,6 +330,7 @@ func (d *Daemon) build(ctx context.Context) error {
 	// The API's template operations and the send path share one template
 	// Service, so that a template written is seen at once by its sends.
 	sender.Templates = svc.Templates
+	sender.Budget = d.budget // SendBulk's prepared messages share the bodies' budget
 	if cfg.Metrics != "" {
 		d.metrics = metrics.New(metrics.Config{Queue: svc.Queue, Rules: d.rules, Log: d.log.With("component", "metrics"),
 			Reputation: accountReputations(svc.Reputation)})

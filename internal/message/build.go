@@ -2,26 +2,38 @@ package message
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"mime"
 	"mime/quotedprintable"
 	"net/mail"
 	"strings"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/ianaindex"
+	"golang.org/x/text/encoding/unicode"
 )
 
 // Simple is SES "Simple" content (SESv2 Message shape) plus the addressing
 // that goes into the header.
 type Simple struct {
-	From        string // one RFC 5322 mailbox in header form (address.Address.String), like To, Cc and ReplyTo
-	To, Cc      []string
-	ReplyTo     []string
-	Subject     string
-	Text, HTML  string // at least one is set
-	Charset     string // of Text/HTML; "" means UTF-8
-	Headers     [][2]string
-	Attachments []Attachment
+	From       string // one RFC 5322 mailbox in header form (address.Address.String), like To, Cc and ReplyTo
+	To, Cc     []string
+	ReplyTo    []string
+	Subject    string
+	Text, HTML string // at least one is set
+	Charset    string // of Text/HTML when their own is ""; "" means UTF-8
+	// SubjectCharset, TextCharset and HTMLCharset are the charsets of
+	// Subject, Text and HTML (SES's Content.Charset of each); "" is Charset
+	// (Subject: UTF-8). A part is written in its charset (transcoded from
+	// Go's UTF-8) and labelled with it; a charset Go does not know is
+	// passed through as a label, the part's bytes left as UTF-8.
+	SubjectCharset, TextCharset, HTMLCharset string
+	Headers                                  [][2]string
+	Attachments                              []Attachment
 }
 
 // Attachment is SESv2 Attachment.
@@ -67,27 +79,40 @@ func BuildSimple(s Simple) ([]byte, error) {
 		}
 		h.Write(addressField(f.name, list).Raw)
 	}
-	h.Write(textField("Subject", s.Subject).Raw)
+	subject, err := charsetField("Subject", s.Subject, s.SubjectCharset)
+	if err != nil {
+		return nil, err
+	}
+	h.Write(subject.Raw)
 	h.Write(foldedField("MIME-Version", "1.0").Raw)
 	for _, kv := range s.Headers {
 		h.Write(foldedField(kv[0], kv[1]).Raw)
 	}
 
+	textCS, htmlCS := cmp.Or(s.TextCharset, cs), cmp.Or(s.HTMLCharset, cs)
+	text, err := inCharset("Text", s.Text, textCS)
+	if err != nil {
+		return nil, err
+	}
+	html, err := inCharset("Html", s.HTML, htmlCS)
+	if err != nil {
+		return nil, err
+	}
 	var body bytes.Buffer
 	var ctype Field
 	switch {
 	case s.Text != "" && s.HTML != "":
 		b := boundary()
 		ctype = typeField("multipart/alternative", "boundary", b)
-		writePart(&body, b, typeField("text/plain", "charset", cs), s.Text)
-		writePart(&body, b, typeField("text/html", "charset", cs), s.HTML)
+		writePart(&body, b, typeField("text/plain", "charset", textCS), text)
+		writePart(&body, b, typeField("text/html", "charset", htmlCS), html)
 		fmt.Fprintf(&body, "--%s--\r\n", b)
 	case s.HTML != "":
-		ctype = typeField("text/html", "charset", cs)
-		writeQP(&body, s.HTML)
+		ctype = typeField("text/html", "charset", htmlCS)
+		writeQP(&body, html)
 	default:
-		ctype = typeField("text/plain", "charset", cs)
-		writeQP(&body, s.Text)
+		ctype = typeField("text/plain", "charset", textCS)
+		writeQP(&body, text)
 	}
 	multipart := len(s.Attachments) > 0 || s.Text != "" && s.HTML != ""
 	if len(s.Attachments) > 0 {
@@ -119,6 +144,65 @@ func BuildSimple(s Simple) ([]byte, error) {
 	h.WriteString("\r\n")
 	h.Write(body.Bytes())
 	return h.Bytes(), nil
+}
+
+// encoderFor returns the encoder from UTF-8 to the MIME charset cs (IANA
+// names and aliases, case-insensitive), or nil when the text is written as
+// it is: cs is UTF-8, or a charset Go does not know.
+func encoderFor(cs string) *encoding.Encoder {
+	if cs == "" || strings.EqualFold(cs, "UTF-8") {
+		return nil // the usual case, without a lookup
+	}
+	e, err := ianaindex.MIME.Encoding(cs)
+	if err != nil || e == nil || e == unicode.UTF8 {
+		return nil
+	}
+	return e.NewEncoder()
+}
+
+// inCharset returns s (the part named part) in charset cs. The error
+// reports a character cs cannot represent.
+func inCharset(part, s, cs string) (string, error) {
+	enc := encoderFor(cs)
+	if enc == nil || s == "" {
+		return s, nil
+	}
+	out, err := enc.String(s)
+	if err != nil {
+		return "", fmt.Errorf("%s cannot be written in charset %s: %v", part, cs, err)
+	}
+	return out, nil
+}
+
+// charsetField returns an unstructured field (textField) whose value, when
+// not plain ASCII, is written as RFC 2047 B encoded-words in charset cs
+// ("" or one Go does not know: UTF-8), each holding whole characters. The
+// error reports a character cs cannot represent.
+func charsetField(name, value, cs string) (Field, error) {
+	enc := encoderFor(cs)
+	if enc == nil || plainText(value) {
+		return textField(name, value), nil
+	}
+	w := newField(name)
+	limit := w.room()
+	var word []byte // the current word's text, in cs
+	flush := func() {
+		w.word(" ", "=?"+cs+"?B?"+base64.StdEncoding.EncodeToString(word)+"?=")
+		word, limit = word[:0], maxEncodedWord
+	}
+	overhead := len("=??B??=") + len(cs)
+	for _, r := range value {
+		c, err := enc.String(string(r))
+		if err != nil {
+			return Field{}, fmt.Errorf("%s cannot be written in charset %s: %v", name, cs, err)
+		}
+		if len(word) > 0 && overhead+base64.StdEncoding.EncodedLen(len(word)+len(c)) > limit {
+			flush()
+		}
+		word = append(word, c...)
+	}
+	flush()
+	return w.field(), nil
 }
 
 // typeField returns a Content-Type field: the media type and one

@@ -9,6 +9,7 @@ import (
 
 	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/address"
+	"github.com/petrelmail/petrel/internal/configset"
 	"github.com/petrelmail/petrel/internal/message"
 	"github.com/petrelmail/petrel/internal/template"
 )
@@ -30,7 +31,11 @@ type Content struct {
 }
 
 // Text is a Subject, Text or Html part of Simple content: its Data and
-// Charset ("" means UTF-8).
+// Charset ("" means UTF-8). The part is written in its Charset (the
+// Subject as RFC 2047 encoded-words when not ASCII) and labelled with it;
+// a charset Petrel does not know is passed through as the label, the
+// text left in UTF-8; a character the charset cannot represent is a
+// *ContentError.
 type Text struct{ Data, Charset string }
 
 // Simple is SESv2 Content.Simple (Message): Subject (required), and Text
@@ -67,6 +72,7 @@ type Template struct {
 	Attachments []Attachment
 
 	resolved *resolvedTemplate // SendBulk's default template, looked up once per call
+	field    string            // the member in error texts: "Content.Template." or "DefaultContent.Template."
 }
 
 // resolvedTemplate is a template looked up: its name ("" for inline
@@ -119,6 +125,31 @@ func CheckHeaders(field string, hs [][2]string) error {
 		if !headerValueRE.MatchString(h[1]) || len(h[0])+len(h[1]) > 996 {
 			return contentErrorf("%s[%d].Value must be 1-995 printable ASCII characters.", field, i)
 		}
+	}
+	return nil
+}
+
+var tagRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+
+// CheckTags checks message tags given by the caller (field names the
+// member in errors, e.g. "EmailTags"): Name and Value of ASCII letters,
+// digits, '_' and '-', 1-256 characters each (../shared/spec/ses.md
+// §11.3). Errors: *ContentError.
+func CheckTags(field string, tags [][2]string) error {
+	for i, t := range tags {
+		if !tagRE.MatchString(t[0]) || !tagRE.MatchString(t[1]) {
+			return contentErrorf("%s[%d]: Name and Value may contain only ASCII letters, digits, '_' and '-' (1-256 characters).", field, i)
+		}
+	}
+	return nil
+}
+
+// CheckConfigSetName checks a ConfigurationSetName given by the caller
+// ("" is none): 1-64 ASCII letters, digits, '_' and '-'
+// (configset.ValidateName). Errors: *ContentError.
+func CheckConfigSetName(name string) error {
+	if name != "" && configset.ValidateName(name) != nil {
+		return contentErrorf("ConfigurationSetName %q is not a valid configuration set name.", name)
 	}
 	return nil
 }
@@ -212,12 +243,14 @@ func (s *Sender) build(ctx context.Context, acct account.Account, c *Content, rc
 	var atts []Attachment
 	var failed *template.RenderError
 	if sm := c.Simple; sm != nil {
-		b.Subject = sm.Subject.Data
+		// Each part in its own Charset, the Subject's as RFC 2047
+		// encoded-words in its Charset when not ASCII (message.BuildSimple).
+		b.Subject, b.SubjectCharset = sm.Subject.Data, charset(sm.Subject.Charset)
 		if t := sm.Text; t != nil {
-			b.Text, b.Charset = t.Data, charset(t.Charset)
+			b.Text, b.TextCharset = t.Data, charset(t.Charset)
 		}
 		if h := sm.HTML; h != nil {
-			b.HTML, b.Charset = h.Data, charset(h.Charset)
+			b.HTML, b.HTMLCharset = h.Data, charset(h.Charset)
 		}
 		hs, atts = sm.Headers, sm.Attachments
 	} else {
@@ -227,7 +260,7 @@ func (s *Sender) build(ctx context.Context, acct account.Account, c *Content, rc
 			return nil, nil, err
 		}
 		data := t.Data
-		if strings.TrimSpace(data) == "" {
+		if emptyData(data) {
 			data = "{}"
 		}
 		out, err := template.Render(rt.name, rt.content, data)
@@ -257,15 +290,26 @@ func (s *Sender) build(ctx context.Context, acct account.Account, c *Content, rc
 	return raw, failed, nil
 }
 
-// resolveTemplate looks t up: its inline content, or the account's stored
+// resolveTemplate looks t up: its inline content (checked as a stored
+// template is: template.ValidateContent), or the account's stored
 // template of its name or ARN (an ARN of another account names no template
-// of the sender's). Errors: *ContentError (a malformed ARN),
+// of the sender's). Errors: *ContentError (inline content over
+// template.MaxSize or not valid syntax, a malformed ARN),
 // *TemplateNotFoundError, *StorageError.
 func (s *Sender) resolveTemplate(ctx context.Context, acct account.Account, t *Template) (resolvedTemplate, error) {
 	if t.resolved != nil {
 		return *t.resolved, nil
 	}
 	if t.Inline != nil {
+		// Inline content follows the rules of a stored template (size,
+		// syntax), checked here rather than failing at rendering.
+		if err := template.ValidateContent(*t.Inline); err != nil {
+			field := t.field
+			if field == "" {
+				field = "Content.Template."
+			}
+			return resolvedTemplate{}, &ContentError{Msg: field + "TemplateContent: " + err.Error()}
+		}
 		return resolvedTemplate{content: *t.Inline}, nil
 	}
 	name := t.Name

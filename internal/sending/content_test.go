@@ -35,11 +35,12 @@ func TestMergePairs(t *testing.T) {
 	}
 }
 
-// TestEmptyObject: which replacement data means "use the default data".
-func TestEmptyObject(t *testing.T) {
-	for data, want := range map[string]bool{"": true, "{}": true, " { } ": true, `{"a":1}`: false, "[]": false, "null": false, "nope": false} {
-		if got := emptyObject(data); got != want {
-			t.Errorf("emptyObject(%q) = %v, want %v", data, got, want)
+// TestEmptyData: which (replacement) data means "no data" (the default
+// data, in a bulk entry): white space only as much as {}.
+func TestEmptyData(t *testing.T) {
+	for data, want := range map[string]bool{"": true, " ": true, "\n\t ": true, "{}": true, " { } ": true, "{\r\n}": true, "\v": false, "{ \"a\": 1 }": false, `{"a":1}`: false, "[]": false, "null": false, "nope": false} {
+		if got := emptyData(data); got != want {
+			t.Errorf("emptyData(%q) = %v, want %v", data, got, want)
 		}
 	}
 }
@@ -105,4 +106,85 @@ func FuzzBuildTemplate(f *testing.F) {
 			t.Fatalf("a Bcc field was injected: %q", raw)
 		}
 	})
+}
+
+// TestInlineTemplateChecked: inline TemplateContent follows the stored
+// templates' rules (template.ValidateContent): over 500 KB or not valid
+// syntax, it is a *ContentError at the call, not a Rendering Failure.
+func TestInlineTemplateChecked(t *testing.T) {
+	to, _ := address.Parse("jo@example.net")
+	s := &Sender{}
+	for _, c := range []struct {
+		name    string
+		content template.Content
+		want    string // in the error; "" for none
+	}{
+		{"valid", template.Content{Subject: "Hi {{name}}", Text: "t"}, ""},
+		{"unclosed block", template.Content{Subject: "Hi", Text: "{{#if x}}open"}, "Content.Template.TemplateContent: "},
+		{"bad expression", template.Content{Subject: "Hi {{name", Text: "t"}, "Content.Template.TemplateContent: "},
+		{"over 500 KB", template.Content{Subject: "Hi", Text: strings.Repeat("x", template.MaxSize)}, "Content.Template.TemplateContent: "},
+	} {
+		_, failed, err := s.build(context.Background(), account.Account{},
+			&Content{From: "me@example.com", To: []address.Address{to}, Template: &Template{Inline: &c.content, Data: `{"name":"Jo","x":1}`}}, 1)
+		var ce *ContentError
+		switch {
+		case c.want == "" && (err != nil || failed != nil):
+			t.Errorf("%s: %v %v", c.name, err, failed)
+		case c.want != "" && (!errors.As(err, &ce) || !strings.HasPrefix(ce.Msg, c.want) || failed != nil):
+			t.Errorf("%s: %v (failed %v), want *ContentError %q…", c.name, err, failed, c.want)
+		}
+	}
+}
+
+// TestSimpleCharsets: each part of Simple content is written in its own
+// Charset and labelled with it, the Subject as encoded-words in its
+// Charset; a character the charset lacks is a *ContentError.
+func TestSimpleCharsets(t *testing.T) {
+	to, _ := address.Parse("jo@example.net")
+	s := &Sender{}
+	build := func(subject, text, html Text) ([]byte, error) {
+		sm := &Simple{Subject: &subject}
+		if text.Data != "" {
+			sm.Text = &text
+		}
+		if html.Data != "" {
+			sm.HTML = &html
+		}
+		raw, _, err := s.build(context.Background(), account.Account{}, &Content{From: "me@example.com", To: []address.Address{to}, Simple: sm}, 1)
+		return raw, err
+	}
+	cases := []struct {
+		name                string
+		subject, text, html Text
+		want                []string // in the raw message
+	}{
+		{"text and html differ", Text{Data: "plain"}, Text{Data: "café", Charset: "ISO-8859-1"}, Text{Data: "<p>café</p>", Charset: "UTF-8"},
+			[]string{"Content-Type: text/plain; charset=ISO-8859-1", "caf=E9", "Content-Type: text/html; charset=UTF-8", "caf=C3=A9"}},
+		{"subject in its charset", Text{Data: "Grüße", Charset: "ISO-8859-1"}, Text{Data: "t"}, Text{},
+			[]string{"Subject: =?ISO-8859-1?B?R3L832U=?=", "charset=UTF-8"}},
+		{"subject in UTF-8", Text{Data: "Grüße"}, Text{Data: "t", Charset: "ISO-8859-1"}, Text{},
+			[]string{"Subject: =?UTF-8?B?R3LDvMOfZQ==?=", "text/plain; charset=ISO-8859-1"}},
+		{"unknown charset passed through", Text{Data: "s"}, Text{Data: "é", Charset: "x-petrel"}, Text{},
+			[]string{"charset=x-petrel", "=C3=A9"}},
+	}
+	for _, c := range cases {
+		b, err := build(c.subject, c.text, c.html)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		raw := string(b)
+		for _, w := range c.want {
+			if !strings.Contains(raw, w) {
+				t.Errorf("%s: no %q in\n%s", c.name, w, raw)
+			}
+		}
+	}
+	var ce *ContentError
+	if _, err := build(Text{Data: "s"}, Text{Data: "€ ☃", Charset: "ISO-8859-1"}, Text{}); !errors.As(err, &ce) {
+		t.Errorf("text the charset cannot hold: %v, want *ContentError", err)
+	}
+	if _, err := build(Text{Data: "☃", Charset: "ISO-8859-1"}, Text{Data: "t"}, Text{}); !errors.As(err, &ce) {
+		t.Errorf("subject the charset cannot hold: %v, want *ContentError", err)
+	}
 }

@@ -134,6 +134,11 @@ type Sender struct {
 	// Lists enables list management (listmgmt.go); wired by daemon; nil:
 	// a message sent with list management is refused (*ListNotFoundError).
 	Lists *Lists
+	// Budget is the memory budget SendBulk charges its prepared messages
+	// to (bulk.go); wired by daemon with the API's and SMTP's; nil: none.
+	Budget Budget
+
+	maxBulkBytes int64 // MaxBulkBytes, lowered by tests
 }
 
 // Enforcement tells whether reputation enforcement paused an account's
@@ -158,7 +163,8 @@ type Handoff interface {
 // messages name.
 func New(cfg Config, accounts *account.Service, identities *identity.Service, configsets *configset.Service, q *queue.Queue,
 	sp *spool.Spool, events *event.Log, batch *store.Batcher) *Sender {
-	return &Sender{cfg: cfg, accounts: accounts, identities: identities, configsets: configsets, queue: q, spool: sp, events: events, batch: batch}
+	return &Sender{cfg: cfg, accounts: accounts, identities: identities, configsets: configsets, queue: q, spool: sp, events: events, batch: batch,
+		maxBulkBytes: MaxBulkBytes}
 }
 
 // Request is one message to accept.
@@ -333,6 +339,9 @@ func (e *InternalError) Unwrap() error { return e.Err }
 // Send is prepare (steps 1-7) then commit (steps 8-9) of one message;
 // SendBulk prepares many and commits them together.
 func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
+	if err := req.check(); err != nil {
+		return "", err
+	}
 	p, err := s.prepare(ctx, req)
 	if err != nil {
 		return "", err
@@ -345,6 +354,22 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 		return "", err
 	}
 	return p.id, nil
+}
+
+// check applies the rules on the caller's own fields, the same for
+// SendEmail and SendBulkEmail (SendBulk checks them once per call):
+// EmailTags and the ConfigurationSetName's syntax; Source and Content's
+// From (FromEmailAddress) are trimmed of surrounding white space. Errors:
+// *ContentError.
+func (req *Request) check() error {
+	req.Source = strings.TrimSpace(req.Source)
+	if req.Content != nil {
+		req.Content.From = strings.TrimSpace(req.Content.From)
+	}
+	if err := CheckTags("EmailTags", req.Tags); err != nil {
+		return err
+	}
+	return CheckConfigSetName(req.ConfigSet)
 }
 
 // prepared is one message ready to store: everything the accept path
@@ -459,9 +484,15 @@ func (s *Sender) prepare(ctx context.Context, req Request) (*prepared, error) {
 	}
 	now := time.Now()
 	id := event.NewID(now)
-	lists, err := s.listManagement(ctx, req, msg, rcpts, id, now) // listmgmt.go
-	if err != nil {
-		return nil, err
+	var lists *listPlan
+	if renderFailure == nil {
+		// A message that failed to render is never sent: like the
+		// suppression lists, list management is not consulted (no Bounce
+		// events, no links), and it is stored with its Send and Rendering
+		// Failure events only.
+		if lists, err = s.listManagement(ctx, req, msg, rcpts, id, now); err != nil { // listmgmt.go
+			return nil, err
+		}
 	}
 	var add [][2]string
 	if s.cfg.Feedback != nil {
