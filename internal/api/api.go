@@ -109,6 +109,9 @@ type Server struct {
 	// a body of n bytes: BodyTimeout + n/MinBodyRate seconds (0 = no limit).
 	BodyTimeout time.Duration
 	MinBodyRate int64
+	// WorkTime is how long a response may take beyond its body's time
+	// (Guard): the work ends replyAllowance before it; 0 is a minute.
+	WorkTime time.Duration
 
 	refusals admission.RefusalLog
 	links    linkLimiter // the link page's per-IP rate (verification.go)
@@ -258,7 +261,13 @@ func (s *Server) Handler() http.Handler {
 //     AWS SDKs and CLI always send Content-Length;
 //   - the body must arrive within BodyTimeout + Content-Length/MinBodyRate,
 //     and the response be written within that plus a minute, so a slow
-//     client cannot hold a connection (and its memory) for ever.
+//     client cannot hold a connection (and its memory) for ever;
+//   - the work must end replyAllowance before that write deadline: the
+//     request's context ends then, so a call still running (a large
+//     SendBulkEmail on a loaded node) is cancelled before it stores
+//     anything and answers 503, rather than storing messages whose reply
+//     could no longer be written — a client that saw no reply retries, and
+//     would send them twice.
 func (s *Server) Guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(r.TransferEncoding) > 0 {
@@ -275,7 +284,11 @@ func (s *Server) Guard(next http.Handler) http.Handler {
 			if r.ContentLength > 0 {
 				rc.SetReadDeadline(time.Now().Add(allow))
 			}
-			rc.SetWriteDeadline(time.Now().Add(allow + writeAllowance))
+			deadline := time.Now().Add(allow + s.workTime())
+			rc.SetWriteDeadline(deadline)
+			ctx, cancel := context.WithDeadline(r.Context(), deadline.Add(-min(replyAllowance, s.workTime()/6)))
+			defer cancel()
+			r = r.WithContext(ctx)
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -283,7 +296,21 @@ func (s *Server) Guard(next http.Handler) http.Handler {
 
 // writeAllowance is the time a response may take beyond the body's: the
 // work (a SendEmail waits for its fsync) and writing a small JSON reply.
+// Server.WorkTime replaces it when set.
 const writeAllowance = time.Minute
+
+// replyAllowance is the part of the write deadline kept for a reply once
+// the work's time is up (at most a sixth of the work time): a commit
+// already handed to the store finishes and its reply is written within it.
+const replyAllowance = 10 * time.Second
+
+// workTime is the time a response may take beyond the body's.
+func (s *Server) workTime() time.Duration {
+	if s.WorkTime > 0 {
+		return s.WorkTime
+	}
+	return writeAllowance
+}
 
 // bodyTime is how long a body of n bytes may take to arrive (0: no limit).
 func (s *Server) bodyTime(n int64) time.Duration {
@@ -434,6 +461,14 @@ func (s *Server) sesError(r *http.Request, reqID string, err error) *Error {
 	case errors.As(err, &e):
 	case errors.As(err, &se):
 		e = &Error{Code: se.Code, Status: se.Status, Message: se.Message}
+	case errors.Is(err, context.DeadlineExceeded) && errors.Is(r.Context().Err(), context.DeadlineExceeded):
+		// Guard's work deadline: nothing was stored (the accept path stops
+		// before handing a message to the store), and the reply can still
+		// be written.
+		s.Log.Warn("API request took too long: cancelled before anything was accepted", "request_id", reqID,
+			"method", r.Method, "path", r.URL.Path)
+		e = &Error{Code: "ServiceUnavailable", Status: 503,
+			Message: "The request took too long to process; nothing was accepted. Retry the request (request ID " + reqID + ")."}
 	case r.Context().Err() != nil && errors.Is(err, r.Context().Err()):
 		// The client is gone (or the server closing): nobody reads this.
 		s.Log.Debug("API request abandoned", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "err", err)

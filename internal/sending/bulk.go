@@ -227,8 +227,12 @@ func (s *Sender) SendBulk(ctx context.Context, r BulkRequest) ([]BulkResult, err
 		if emptyData(data) {
 			data = defaultData
 		}
+		// Rendering stops once the output would not fit in what is left
+		// of the call's limit: an entry refused for it costs no more work
+		// than that room.
+		room := int(min(maxBytes-held-attached, int64(template.MaxRenderedSize)))
 		req.Content = &Content{From: r.From, To: e.To, Cc: e.Cc, ReplyTo: r.ReplyTo, Template: &Template{resolved: &rt, Data: data,
-			Headers: mergePairs(r.Template.Headers, e.Headers, true), Attachments: r.Template.Attachments}}
+			Headers: mergePairs(r.Template.Headers, e.Headers, true), Attachments: r.Template.Attachments, room: max(room, 1), callMax: maxBytes}}
 		p, err := s.prepare(ctx, req)
 		if err != nil {
 			status := BulkStatusOf(err)

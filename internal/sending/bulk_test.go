@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -251,6 +252,38 @@ func TestSendBulkMemory(t *testing.T) {
 				t.Errorf("cancelled: %d bytes still charged", b.InUse())
 			}
 		})
+	}
+}
+
+// TestSendBulkRendersWithinCallLimit: an entry whose rendered content
+// cannot fit in what is left of the call's limit is refused
+// (MESSAGE_REJECTED) as soon as its output passes that room, not after
+// rendering all of it: ten entries rendering 8 MiB each against a 64 KiB
+// limit allocate a few MiB in all, where rendering them whole took
+// hundreds. (Counted in bytes allocated, not time.)
+func TestSendBulkRendersWithinCallLimit(t *testing.T) {
+	s := newTestSender(t, "sqlite", nil)
+	s.SetMaxBulkBytes(64 << 10)
+	r := bulkOf(t, "a@other.test", "b@other.test", "c@other.test", "d@other.test", "e@other.test",
+		"f@other.test", "g@other.test", "h@other.test", "i@other.test", "j@other.test")
+	xs := strings.Repeat(`1,`, 80) + "1"
+	r.Template.Inline = &template.Content{Subject: "Hi", Text: "{{#each xs}}{{../big}}{{/each}}"}
+	r.Template.Data = `{"big":"` + strings.Repeat("x", 100<<10) + `","xs":[` + xs + `]}` // 81 × 100 KiB ≈ 8 MiB per entry
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	res, err := s.SendBulk(t.Context(), r)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range res {
+		if e.Status != sending.BulkMessageRejected || !strings.Contains(e.Error, "send this entry in another call") {
+			t.Errorf("entry %d: %+v, want MESSAGE_REJECTED for the call's limit", i, e)
+		}
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 40<<20 {
+		t.Errorf("the call allocated %d MiB rendering entries it refused, want a few", alloc>>20)
 	}
 }
 

@@ -72,7 +72,12 @@ type Template struct {
 	Attachments []Attachment
 
 	resolved *resolvedTemplate // SendBulk's default template, looked up once per call
-	field    string            // the member in error texts: "Content.Template." or "DefaultContent.Template."
+	// room, when > 0, is what is left of SendBulk's per-call limit
+	// (callMax bytes): rendering stops once its output would not fit,
+	// and the entry is refused as too large for the call.
+	room    int
+	callMax int64
+	field   string // the member in error texts: "Content.Template." or "DefaultContent.Template."
 }
 
 // resolvedTemplate is a template looked up: its name ("" for inline
@@ -263,11 +268,18 @@ func (s *Sender) build(ctx context.Context, acct account.Account, c *Content, rc
 		if emptyData(data) {
 			data = "{}"
 		}
-		out, err := template.Render(rt.name, rt.content, data)
+		limit := template.MaxRenderedSize
+		if t.room > 0 {
+			limit = t.room
+		}
+		out, err := template.RenderWithin(rt.name, rt.content, data, limit)
 		var dataErr *template.DataError
+		var full *template.OutputLimitError
 		switch {
 		case errors.As(err, &dataErr):
 			return nil, nil, &ContentError{Msg: dataErr.Msg}
+		case errors.As(err, &full):
+			return nil, nil, &RejectedError{Reason: errBulkTooLarge(t.callMax)}
 		case errors.As(err, &failed):
 			out = rt.content
 		case err != nil:

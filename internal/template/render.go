@@ -106,11 +106,29 @@ func parts(c *Content) []part {
 // is a *RenderError. An empty part stays empty; the rendered Subject is
 // one line (SubjectLine). name is the template's name, for the error.
 func Render(name string, c Content, data string) (Content, error) {
+	return RenderWithin(name, c, data, MaxRenderedSize)
+}
+
+// OutputLimitError is a render stopped because its output passed the
+// limit RenderWithin was given (below MaxRenderedSize): the template and
+// data may be fine, there was no room for them; not a Rendering Failure.
+type OutputLimitError struct{ Max int }
+
+func (e *OutputLimitError) Error() string {
+	return fmt.Sprintf("The rendered content would be larger than the %d bytes left for it.", e.Max)
+}
+
+// RenderWithin is Render with the output (all parts together) limited to
+// max bytes: past it, rendering stops at once with *OutputLimitError (or,
+// when max is MaxRenderedSize or more, Render's *RenderError), so a caller
+// with a budget for several renders (SendBulkEmail's per-call cap) spends
+// no work on output it cannot keep.
+func RenderWithin(name string, c Content, data string, max int) (Content, error) {
 	root, err := parseData(data)
 	if err != nil {
 		return Content{}, err
 	}
-	r := &renderer{name: name, root: root}
+	r := &renderer{name: name, root: root, max: min(max, MaxRenderedSize)}
 	var out Content
 	src, dst := parts(&c), parts(&out)
 	for i, p := range src {
@@ -454,6 +472,7 @@ func checkHash(h *ast.Hash) error {
 // renderer renders the parts of one template with one data object,
 // counting the limits across the parts.
 type renderer struct {
+	max   int // output limit, all parts together (≤ MaxRenderedSize)
 	name  string
 	root  *object
 	t     *compiled
@@ -500,7 +519,7 @@ func (f *frame) get(name string) (any, bool) {
 type scope map[string]any
 
 // stop ends the render with a *RenderError (recovered in render).
-type stop struct{ err *RenderError }
+type stop struct{ err error }
 
 func (r *renderer) fail(format string, args ...any) {
 	panic(stop{&RenderError{TemplateName: r.name, Message: fmt.Sprintf(format, args...)}})
@@ -526,7 +545,10 @@ func (r *renderer) render(t *compiled) (s string, err error) {
 }
 
 func (r *renderer) write(s string) {
-	if r.total+r.held+r.out.Len()+len(s) > MaxRenderedSize {
+	if n := r.total + r.held + r.out.Len() + len(s); n > r.max {
+		if r.max < MaxRenderedSize {
+			panic(stop{&OutputLimitError{Max: r.max}})
+		}
 		r.fail("The rendered template is larger than %d bytes.", MaxRenderedSize)
 	}
 	r.out.WriteString(s)

@@ -246,3 +246,25 @@ func BenchmarkRender(b *testing.B) {
 		}
 	}
 }
+
+// TestRenderWithin: a render past the limit it is given stops with
+// *OutputLimitError (no room: not a Rendering Failure); within it, or with
+// the full MaxRenderedSize, it is Render.
+func TestRenderWithin(t *testing.T) {
+	c := Content{Subject: "S", Text: "{{#each xs}}{{this}}{{/each}}"}
+	data := `{"xs":["aaaa","bbbb","cccc"]}`
+	var full *OutputLimitError
+	if _, err := RenderWithin("T", c, data, 8); !errors.As(err, &full) || full.Max != 8 {
+		t.Fatalf("over the limit: %v, want *OutputLimitError{8}", err)
+	}
+	for _, max := range []int{13, MaxRenderedSize, MaxRenderedSize + 1} {
+		got, err := RenderWithin("T", c, data, max)
+		if err != nil || got.Text != "aaaabbbbcccc" {
+			t.Fatalf("limit %d: %+v, %v", max, got, err)
+		}
+	}
+	var re *RenderError
+	if _, err := RenderWithin("T", Content{Text: "{{missing}}"}, `{}`, 100); !errors.As(err, &re) {
+		t.Fatalf("a missing attribute within the limit: %v, want *RenderError", err)
+	}
+}
