@@ -11,6 +11,9 @@ import (
 // unbuffered channel: a parser that stops at a syntax error left it
 // blocked for ever, holding the template; third_party/raymond's patch).
 func TestNoGoroutineLeak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("heavy single-goroutine work (seconds under the race detector); make test runs it")
+	}
 	before := runtime.NumGoroutine()
 	for i := range 200 {
 		bad := strings.Repeat("x {{a}} ", 100) + "{{#if a}}{{/each}}" + strings.Repeat(" {{b}}", i)
