@@ -55,49 +55,25 @@ func (p *ParsedContacts) fail(line int, text []byte, err error) {
 // when the job runs: contacts.ValidateContact). Parse's rules for Over
 // apply.
 func ParseContacts(data []byte, format Format, action Action, limit int) ParsedContacts {
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	var p ParsedContacts
-	first := true
-	for n := 1; len(data) > 0; n++ {
-		if p.Total() > limit {
-			p.Over = true
-			break
-		}
-		var line []byte
-		line, data = nextLine(data)
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		var (
-			c   contacts.Contact
-			err error
-		)
-		if format == JSON {
+	p.Over = eachRecord(data, format, limit, func() int { return p.Total() }, func(n int, line []byte, fields []string, err error) {
+		var c contacts.Contact
+		switch {
+		case err != nil:
+		case format == JSON:
 			c, err = jsonContact(line, action)
-		} else {
-			var fields []string
-			fields, err = csvFields(string(line))
-			if err == nil && first && isHeader(fields[0]) {
-				first = false
-				continue
-			}
-			if err == nil {
-				c, err = csvContact(fields, action)
-			}
+		default:
+			c, err = csvContact(fields, action)
 		}
-		first = false
 		if err == nil {
 			_, err = contacts.ParseEmail(c.Email)
 		}
 		if err != nil {
 			p.fail(n, line, err)
-			continue
+			return
 		}
 		p.Records = append(p.Records, ContactRecord{Line: n, Text: echo(line), Contact: c})
-	}
-	if p.Total() > limit {
-		p.Over = true
-	}
+	})
 	return p
 }
 

@@ -54,62 +54,71 @@ const MaxRecordEcho = 512
 // Failures), in line order. Parse stops, Over set, at the record past
 // limit.
 func Parse(data []byte, format Format, action Action, limit int) Parsed {
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	var p Parsed
+	p.Over = eachRecord(data, format, limit, func() int { return p.Total() }, func(n int, line []byte, fields []string, err error) {
+		var addr, reason string
+		switch {
+		case err != nil:
+		case format == JSON:
+			addr, reason, err = jsonRecord(line)
+		default:
+			addr = fields[0]
+			switch {
+			case action == Delete:
+			case len(fields) < 2 || fields[1] == "":
+				err = errors.New("no reason: a PUT record is address,REASON (BOUNCE or COMPLAINT)")
+			case len(fields) > 2:
+				err = fmt.Errorf("%d fields: a PUT record is address,REASON", len(fields))
+			default:
+				reason = fields[1]
+			}
+		}
+		if err == nil {
+			var r Record
+			if r, err = record(n, addr, reason, action); err == nil {
+				p.Records = append(p.Records, r)
+				return
+			}
+		}
+		if p.Failed++; len(p.Failures) < MaxFailures {
+			p.Failures = append(p.Failures, Failure{Line: n, Record: echo(line), Error: err.Error()})
+		}
+	})
+	return p
+}
+
+// eachRecord walks the records of an import file, the one reading both
+// kinds of import share: a UTF-8 byte order mark is skipped, then each
+// line that is not blank is a record, except a CSV file's first when it
+// is a header (isHeader). rec is called with the record's line number
+// (from 1), the line, and for CSV its fields, or err when the line does
+// not split into fields. count is how many records were read so far:
+// eachRecord stops, reporting over, once it passes limit.
+func eachRecord(data []byte, format Format, limit int, count func() int, rec func(n int, line []byte, fields []string, err error)) (over bool) {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	first := true
 	for n := 1; len(data) > 0; n++ {
-		if p.Total() > limit {
-			p.Over = true
-			break
+		if count() > limit {
+			return true
 		}
 		var line []byte
 		line, data = nextLine(data)
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		var (
-			addr, reason string
-			err          error
-		)
-		if format == JSON {
-			addr, reason, err = jsonRecord(line)
-		} else {
-			var fields []string
+		var fields []string
+		var err error
+		if format != JSON {
 			fields, err = csvFields(string(line))
 			if err == nil && first && isHeader(fields[0]) {
 				first = false
 				continue
 			}
-			if err == nil {
-				addr = fields[0]
-				switch {
-				case action == Delete:
-				case len(fields) < 2 || fields[1] == "":
-					err = errors.New("no reason: a PUT record is address,REASON (BOUNCE or COMPLAINT)")
-				case len(fields) > 2:
-					err = fmt.Errorf("%d fields: a PUT record is address,REASON", len(fields))
-				default:
-					reason = fields[1]
-				}
-			}
 		}
 		first = false
-		if err == nil {
-			var r Record
-			r, err = record(n, addr, reason, action)
-			if err == nil {
-				p.Records = append(p.Records, r)
-				continue
-			}
-		}
-		if p.Failed++; len(p.Failures) < MaxFailures {
-			p.Failures = append(p.Failures, Failure{Line: n, Record: echo(line), Error: err.Error()})
-		}
+		rec(n, line, fields, err)
 	}
-	if p.Total() > limit {
-		p.Over = true
-	}
-	return p
+	return count() > limit
 }
 
 // Parsed is what Parse read of a file.
