@@ -1,6 +1,7 @@
 package message
 
 import (
+	"bytes"
 	"encoding/base64"
 	"net/mail"
 	"strconv"
@@ -58,10 +59,24 @@ func newField(name string) fieldWriter {
 // the line already holds a word, the field is folded before sep's first
 // blank (sep must then have one): "a,", CRLF, " b". Unfolding (removing
 // the CRLF) gives the same text back.
+//
+// The first word is folded onto a line of its own (RFC 5322 §2.2.3 allows
+// folding right after the colon) when it would otherwise take the name's
+// line past maxLineOctets.
 func (w *fieldWriter) word(sep, tok string) {
-	if tok != "" && sep != "" && w.words > 0 && w.line+len(sep)+len(tok) > foldWidth {
+	switch {
+	case tok != "" && sep != "" && w.words > 0 && w.line+len(sep)+len(tok) > foldWidth:
 		w.fold(sep)
-	} else {
+	case tok != "" && w.words == 0 && w.line+len(sep)+len(tok) > maxLineOctets && w.onNameLine(sep):
+		// Whatever blanks follow the colon, and sep's, go after the fold.
+		blanks := string(w.b[len(w.name)+1:]) + sep
+		if blanks == "" {
+			blanks = " "
+		}
+		w.b = append(w.b[:len(w.name)+1], '\r', '\n')
+		w.b = append(w.b, blanks...)
+		w.line = len(blanks)
+	default:
 		w.b = append(w.b, sep...)
 		w.line += len(sep)
 	}
@@ -70,6 +85,12 @@ func (w *fieldWriter) word(sep, tok string) {
 	if tok != "" {
 		w.words++
 	}
+}
+
+// onNameLine reports whether nothing but blanks follows "name:" so far,
+// and sep is blanks too.
+func (w *fieldWriter) onNameLine(sep string) bool {
+	return strings.Trim(string(w.b[len(w.name)+1:])+sep, " \t") == "" && !bytes.Contains(w.b, []byte("\n"))
 }
 
 // fold writes sep with a CRLF before its first blank.

@@ -152,7 +152,11 @@ func (r *replacer) leaf(h []Field, body []byte, mediaType string, params map[str
 			return h, out, false
 		}
 		if eightBit(out) {
-			h = withCharset(h, mediaType, params, out)
+			// A Content-Type that cannot take a charset within a line
+			// leaves the part as it is.
+			if h, ok = withCharset(h, mediaType, params, out); !ok {
+				return h, body, false
+			}
 		}
 		h = setField(h, foldedField("Content-Transfer-Encoding", "quoted-printable"))
 		var b bytes.Buffer

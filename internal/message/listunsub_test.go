@@ -93,6 +93,10 @@ func TestReplaceUnsubscribeURL(t *testing.T) {
 			untouched: true},
 		{name: "signed", raw: "From: a@b.c\r\nContent-Type: multipart/signed; boundary=s\r\n\r\n--s\r\n\r\n{{amazonSESUnsubscribeUrl}}\r\n--s--\r\n",
 			untouched: true},
+		// The part would need quoted-printable and a charset, but its
+		// Content-Type has no room for one within a line: left as it is.
+		{name: "no room for a charset", raw: "From: a@b.c\r\nContent-Type: text/plain;\r\n a=" + strings.Repeat("k", 995) + "\r\n\r\n\xc3\xa9" + lineOf(988, "") + "\r\n",
+			untouched: true},
 		{name: "unknown cte", raw: "From: a@b.c\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\n{{amazonSESUnsubscribeUrl}}",
 			untouched: true},
 	} {

@@ -115,7 +115,7 @@ func (c *converter) fields(h []Field) []Field {
 		if !eightBit(f.Raw) {
 			continue
 		}
-		if g, ok := convertField(f); ok {
+		if g, ok := convertField(f); ok && !longLine(g.Raw) {
 			h[i] = g
 			c.changes++
 		}
@@ -187,10 +187,10 @@ func (c *converter) leaf(h []Field, body []byte, mediaType string, params map[st
 	default:
 		return h, body
 	}
-	c.changes++
 	var out bytes.Buffer
-	out.Grow(len(content) * 4 / 3)
 	if !strings.HasPrefix(mediaType, "text/") {
+		c.changes++
+		out.Grow(len(content) * 4 / 3)
 		h = setField(h, foldedField("Content-Transfer-Encoding", "base64"))
 		writeBase64(&out, content)
 		if bytes.HasSuffix(content, []byte("\r\n")) {
@@ -198,8 +198,13 @@ func (c *converter) leaf(h []Field, body []byte, mediaType string, params map[st
 		}
 		return h, out.Bytes()
 	}
-	h = withCharset(h, mediaType, params, content)
-	h = setField(h, foldedField("Content-Transfer-Encoding", "quoted-printable"))
+	h2, ok := withCharset(h, mediaType, params, content)
+	if !ok {
+		return h, body
+	}
+	c.changes++
+	out.Grow(len(content) * 4 / 3)
+	h = setField(h2, foldedField("Content-Transfer-Encoding", "quoted-printable"))
 	w := quotedprintable.NewWriter(&out)
 	w.Write(content)
 	w.Close()
@@ -209,22 +214,31 @@ func (c *converter) leaf(h []Field, body []byte, mediaType string, params map[st
 // withCharset gives a text part with header h and 8-bit content but no
 // charset parameter (which means us-ascii, RFC 2045 §5.2) charset utf-8
 // when content is UTF-8, else unknown-8bit (RFC 1428); params are its
-// Content-Type's (nil: none, or one that does not parse).
-func withCharset(h []Field, mediaType string, params map[string]string, content []byte) []Field {
+// Content-Type's (nil: none, or one that does not parse). It reports false,
+// with h as it is, when the new Content-Type would have a line longer than
+// maxLineOctets (a media type or parameter longer than a line): the part
+// is then left as it is.
+func withCharset(h []Field, mediaType string, params map[string]string, content []byte) ([]Field, bool) {
 	if _, ok := params["charset"]; ok {
-		return h
+		return h, true
 	}
 	cs := "utf-8"
 	if !utf8.Valid(content) {
 		cs = "unknown-8bit"
 	}
+	var f Field
 	switch ct := get(h, "Content-Type"); {
 	case ct == "":
-		h = setField(h, foldedField("Content-Type", mediaType+"; charset="+cs))
+		f = foldedField("Content-Type", mediaType+"; charset="+cs)
 	case params != nil:
-		h = setField(h, foldedField("Content-Type", strings.TrimRight(ct, "; \t")+"; charset="+cs))
+		f = foldedField("Content-Type", strings.TrimRight(ct, "; \t")+"; charset="+cs)
+	default:
+		return h, true
 	}
-	return h
+	if longLine(f.Raw) {
+		return h, false
+	}
+	return setField(h, f), true
 }
 
 // writeBase64 writes b in base64 lines of 76 characters (RFC 2045 §6.8),

@@ -454,6 +454,7 @@ func FuzzTo7bit(f *testing.F) {
 	}
 	f.Add([]byte("From: a@b.c\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n\xff\r\n--b"))
 	f.Add([]byte("Content-Type: message/rfc822\r\n\r\nSubject: \xe9\r\n\r\n\x00"))
+	f.Add([]byte("Content-Type:\r\n text/" + strings.Repeat("k", 992) + "\r\n\r\n\xe9"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		m, err := Parse(NormalizeLineEndings(raw))
 		if err != nil {
@@ -555,4 +556,52 @@ func FuzzTo7bitContent(f *testing.F) {
 // quote writes s as an RFC 5322 quoted-string.
 func quote(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// TestTo7bitLongWords: a field or part whose converted form would need a
+// word longer than a line (a long media type, parameter name or local
+// part) is folded right after the field's colon, or else left as it is:
+// the prepared message never has a line longer than 998 octets.
+func TestTo7bitLongWords(t *testing.T) {
+	k := func(n int) string { return strings.Repeat("k", n) }
+	for _, c := range []struct {
+		name, raw string
+		left      string // a field left as it is, if any
+		body7bit  bool   // the body is converted to 7-bit
+	}{
+		{"media type, folded after the colon", "From: a@b.c\r\nContent-Type:\r\n text/" + k(990) + "\r\n\r\nhi\xe9\r\n", "", true},
+		{"media type filling the line", "From: a@b.c\r\nContent-Type:\r\n text/" + k(992) + "\r\n\r\nhi\xe9\r\n", "", false},
+		{"parameter name", "From: a@b.c\r\nContent-Type: text/plain;\r\n " + k(980) + "=\"\xc3\xa9\xe4\xb8\xad\"\r\n\r\nhi\r\n", "Content-Type", true},
+		{"local part, folded after the colon", "From: a@b.c\r\nTo:\r\n " + k(978) + "@d\xc3\xb6.example\r\n\r\nhi\r\n", "", true},
+		{"local part filling the line", "From: a@b.c\r\nTo:\r\n " + k(982) + "@d\xc3\xb6.example\r\n\r\nhi\r\n", "To", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m, err := Parse([]byte(c.raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := prepare(t, c.raw)
+			for i, line := range bytes.Split(p.Body, []byte("\r\n")) {
+				if len(line) > 998 {
+					t.Errorf("line %d is %d octets: %.60q…", i+1, len(line), line)
+				}
+			}
+			m2, err := Parse(p.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range m2.Header {
+				if c.left != "" && strings.EqualFold(f.Name, c.left) {
+					if !bytes.Equal(f.Raw, m.Header[index(m.Header, c.left)].Raw) {
+						t.Errorf("%s changed:\n%.120q", f.Name, f.Raw)
+					}
+				} else if eightBit(f.Raw) {
+					t.Errorf("%s still 8-bit: %.120q", f.Name, f.Raw)
+				}
+			}
+			if eightBit(m2.Body) == c.body7bit {
+				t.Errorf("body 8-bit: %v, want %v: %q", eightBit(m2.Body), !c.body7bit, m2.Body)
+			}
+		})
+	}
 }
