@@ -240,9 +240,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+identity.LinkPath+"{token}", s.verifyEmailLink)
 	s.unsubLinks.perSecond, s.unsubLinks.burst = UnsubscribeRate, UnsubscribeBurst
 	mux.HandleFunc(contacts.UnsubscribePath+"{token}", s.unsubscribe)
+	// POST / and GET /: the SES v1 Query API (v1.go) and SNS's, told apart
+	// by the service the signature is scoped to.
+	query := s.queryAPI()
+	mux.Handle("POST /{$}", query)
+	mux.Handle("GET /{$}", query)
 	if s.SNS != nil {
-		mux.Handle("POST /{$}", s.SNS)
-		mux.Handle("GET /{$}", s.SNS)
 		mux.Handle("GET /sns/", s.SNS)
 	}
 	mux.Handle("/", s.wrap("UnknownOperation", MaxSmallBody, func(ctx context.Context, c *call) (any, error) {

@@ -151,6 +151,65 @@ func (r *Request) List(name string) ([]string, error) {
 	return out, nil
 }
 
+// Sub returns the parameters under prefix (a structure member such as
+// "Destination" or "Message.Body"): Name.X becomes X. It shares nothing
+// with r.
+func (r *Request) Sub(prefix string) *Request {
+	out := &Request{Action: r.Action, Version: r.Version, Params: url.Values{}}
+	for k, vs := range r.Params {
+		if rest, ok := strings.CutPrefix(k, prefix+"."); ok {
+			out.Params[rest] = vs
+		}
+	}
+	return out
+}
+
+// HasSub reports whether any parameter lies under prefix (Name or Name.X).
+func (r *Request) HasSub(prefix string) bool {
+	for k := range r.Params {
+		if k == prefix || strings.HasPrefix(k, prefix+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// Members returns the structures of the list Name (Name.member.N.Field),
+// each as the Request of its fields, in index order; an index that is not a
+// positive decimal number at most MaxListMembers is an error, as in List.
+func (r *Request) Members(name string) ([]*Request, error) {
+	prefix := name + ".member."
+	byIndex := map[int]*Request{}
+	for k, vs := range r.Params {
+		rest, ok := strings.CutPrefix(k, prefix)
+		if !ok {
+			continue
+		}
+		ns, field, _ := strings.Cut(rest, ".")
+		n, ok := index(ns)
+		if !ok || field == "" {
+			return nil, &Error{Type: Sender, Code: "MalformedQueryString", Status: 400,
+				Message: fmt.Sprintf("Parameter %s has an invalid member index or no member field.", k)}
+		}
+		m := byIndex[n]
+		if m == nil {
+			m = &Request{Action: r.Action, Version: r.Version, Params: url.Values{}}
+			byIndex[n] = m
+		}
+		m.Params[field] = vs
+	}
+	ns := make([]int, 0, len(byIndex))
+	for n := range byIndex {
+		ns = append(ns, n)
+	}
+	sort.Ints(ns)
+	out := make([]*Request, len(ns))
+	for i, n := range ns {
+		out[i] = byIndex[n]
+	}
+	return out, nil
+}
+
 // Map returns the map Name.entry.N.<keyField> → Name.entry.N.<valueField>
 // (SNS's Attributes maps use "key"/"value"; MessageAttributes use "Name" and
 // "Value.StringValue"). An entry without its key is an error; an entry
@@ -235,6 +294,23 @@ func (r *Request) MapKeys(name, keyField string) ([]string, error) {
 		out[i] = keys[n]
 	}
 	return out, nil
+}
+
+// SigV4Code maps the error codes of package sigv4 (the rest-json names,
+// such as InvalidSignatureException) to the names Query-protocol services
+// (SNS, the SES v1 API) answer with; other codes are returned as they are.
+func SigV4Code(code string) string {
+	switch code {
+	case "InvalidSignatureException":
+		return "SignatureDoesNotMatch"
+	case "UnrecognizedClientException":
+		return "InvalidClientTokenId"
+	case "MissingAuthenticationTokenException":
+		return "MissingAuthenticationToken"
+	case "IncompleteSignatureException":
+		return "IncompleteSignature"
+	}
+	return code
 }
 
 // Error types: who is at fault.

@@ -213,6 +213,16 @@ func FuzzParse(f *testing.F) {
 		}
 		for _, n := range []string{"Ids", "Attributes", "MessageAttributes"} {
 			r.List(n)
+			if ms, err := r.Members(n); err == nil {
+				for _, m := range ms {
+					if len(m.Params) == 0 {
+						t.Fatalf("member of %s with no fields", n)
+					}
+				}
+			} else if code(err) == "?" {
+				t.Fatalf("untyped error %v", err)
+			}
+			r.Sub(n).List("member")
 			r.Map(n, "key", "value")
 			m, merr := r.Map(n, "Name", "Value.StringValue")
 			keys, kerr := r.MapKeys(n, "Name")
@@ -249,5 +259,39 @@ func TestMapKeys(t *testing.T) {
 	r, _ = Parse([]byte("M.entry.0.Name=a"), nil)
 	if _, err := r.MapKeys("M", "Name"); code(err) != "MalformedQueryString" {
 		t.Fatalf("index 0: %v", err)
+	}
+}
+
+// TestMembers: lists of structures (Tags.member.N.Name) and nested
+// structures (Destination.ToAddresses.member.N) as the SES v1 Query API
+// sends them; a bad index or a member without a field is refused.
+func TestMembers(t *testing.T) {
+	r, err := Parse([]byte("Action=SendEmail&Tags.member.2.Name=b&Tags.member.1.Name=a&Tags.member.1.Value=1&Tags.member.2.Value=2"+
+		"&Destination.ToAddresses.member.1=x%40y.z&Destination.CcAddresses.member.1=c%40y.z&Message.Body.Text.Data=hi"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags, err := r.Members("Tags")
+	if err != nil || len(tags) != 2 || tags[0].Get("Name") != "a" || tags[0].Get("Value") != "1" || tags[1].Get("Name") != "b" {
+		t.Fatalf("Members(Tags) = %v, %v", tags, err)
+	}
+	to, err := r.Sub("Destination").List("ToAddresses")
+	if err != nil || len(to) != 1 || to[0] != "x@y.z" {
+		t.Fatalf("Sub(Destination).List(ToAddresses) = %q, %v", to, err)
+	}
+	if got := r.Sub("Message").Sub("Body").Sub("Text").Get("Data"); got != "hi" {
+		t.Fatalf("nested Sub = %q", got)
+	}
+	if !r.HasSub("Destination") || r.HasSub("Dest") || r.HasSub("Template") {
+		t.Fatal("HasSub wrong")
+	}
+	for _, body := range []string{"Tags.member.0.Name=a", "Tags.member.1=a", "Tags.member.x.Name=a"} {
+		r, err := Parse([]byte(body), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Members("Tags"); code(err) != "MalformedQueryString" {
+			t.Errorf("%s: %v, want MalformedQueryString", body, err)
+		}
 	}
 }

@@ -168,6 +168,18 @@ func Check(r *http.Request, service, region string, now time.Time, lookup Lookup
 		scope: p.date + "/" + p.region + "/" + p.service + "/aws4_request"}, nil
 }
 
+// Service returns the service r's signature is scoped to (its credential
+// scope's fourth part: "ses", "sns"), or "" when r carries no signature
+// that parses. It checks nothing: one endpoint serving two Query APIs
+// (SNS and the SES v1 API both POST to /) routes by it, then Check checks.
+func Service(r *http.Request) string {
+	p, err := parse(r)
+	if err != nil {
+		return ""
+	}
+	return p.service
+}
+
 // DeclaredHash returns the payload's SHA-256 (lower-case hex) as the client
 // declared it in x-amz-content-sha256, or "" when it declared none (the AWS
 // SDKs send none for SES). When it is set, Verify(DeclaredHash()) proves the

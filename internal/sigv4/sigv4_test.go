@@ -233,3 +233,39 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestService: the service of a signature's credential scope, header or
+// presigned; "" for a request without a signature that parses.
+func TestService(t *testing.T) {
+	now := time.Now()
+	creds := aws.Credentials{AccessKeyID: keyID, SecretAccessKey: secret}
+	sign := func(service string) *http.Request {
+		r := httptest.NewRequest("POST", "http://h/", strings.NewReader("Action=SendEmail"))
+		if err := v4.NewSigner().SignHTTP(context.Background(), creds, r, sha256Hex([]byte("Action=SendEmail")), service, "us-east-1", now); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	presigned := httptest.NewRequest("GET", "http://h/", nil)
+	u, _, err := v4.NewSigner().PresignHTTP(context.Background(), creds, presigned, sha256Hex(nil), "sns", "us-east-1", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := httptest.NewRequest("POST", "http://h/", nil)
+	bad.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=x/y")
+	for _, c := range []struct {
+		name string
+		r    *http.Request
+		want string
+	}{
+		{"ses", sign("ses"), "ses"},
+		{"sns", sign("sns"), "sns"},
+		{"presigned sns", httptest.NewRequest("GET", u, nil), "sns"},
+		{"unsigned", httptest.NewRequest("POST", "http://h/", nil), ""},
+		{"malformed", bad, ""},
+	} {
+		if got := Service(c.r); got != c.want {
+			t.Errorf("%s: Service = %q, want %q", c.name, got, c.want)
+		}
+	}
+}

@@ -124,7 +124,7 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, reqID strin
 	switch {
 	case errors.As(err, &qe):
 	case errors.As(err, &se):
-		qe = &awsquery.Error{Type: awsquery.Sender, Code: queryCode(se.Code), Status: se.Status, Message: se.Message}
+		qe = &awsquery.Error{Type: awsquery.Sender, Code: awsquery.SigV4Code(se.Code), Status: se.Status, Message: se.Message}
 	case errors.Is(err, ErrTopicNotFound):
 		qe = errNotFound("Topic does not exist")
 	case errors.Is(err, ErrSubscriptionNotFound):
@@ -134,22 +134,6 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, reqID strin
 			Message: "The request processing has failed because of an internal error (request ID " + reqID + "). Retry the request."}
 	}
 	awsquery.WriteError(w, Namespace, reqID, qe)
-}
-
-// queryCode maps sigv4's error codes (the rest-json names SES uses) to
-// the names Query-protocol services such as SNS answer with.
-func queryCode(code string) string {
-	switch code {
-	case "InvalidSignatureException":
-		return "SignatureDoesNotMatch"
-	case "UnrecognizedClientException":
-		return "InvalidClientTokenId"
-	case "MissingAuthenticationTokenException":
-		return "MissingAuthenticationToken"
-	case "IncompleteSignatureException":
-		return "IncompleteSignature"
-	}
-	return code
 }
 
 // admit authenticates the request and decodes it. A signed request is
