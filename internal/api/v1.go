@@ -59,7 +59,7 @@ type v1NoResult struct{}
 func (s *Server) v1Actions() map[string]v1Action {
 	all := map[string]v1Action{}
 	for _, area := range []map[string]v1Action{
-		s.v1SendingActions(), s.v1IdentityActions(), s.v1ConfigSetActions(), s.v1TemplateActions(), s.v1AccountActions(),
+		s.v1SendingActions(), s.v1IdentityActions(), s.v1NotificationActions(), s.v1ConfigSetActions(), s.v1TemplateActions(), s.v1AccountActions(),
 		v1ReceivingActions(),
 	} {
 		for name, a := range area {
