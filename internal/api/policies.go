@@ -44,49 +44,76 @@ func policyError(name, policyName string, err error) error {
 	return err
 }
 
+// policyWrite is what writePolicy may do with a policy name: create a new
+// policy (v2 CreateEmailIdentityPolicy), replace an existing one (v2
+// UpdateEmailIdentityPolicy), or either (v1 PutIdentityPolicy).
+type policyWrite int
+
+const (
+	policyCreate policyWrite = iota
+	policyUpdate
+	policyPut
+)
+
+// writePolicy checks the policy document doc against account's identity
+// name (identity.ParsePolicy: its Resource must be the identity's ARN) and
+// stores it as policyName, as mode allows. The policy name's and the
+// document's presence are checked here (BadRequestException); the other
+// errors are the identity package's, for the caller to map: policyError
+// (v2), v1PolicyError (v1: a *identity.PolicyError is InvalidPolicy).
+func (s *Server) writePolicy(ctx context.Context, account, name, policyName, doc string, mode policyWrite) error {
+	if !identity.ValidPolicyName(policyName) {
+		return badRequest("PolicyName %q is not valid: use 1-64 letters, digits, '-' and '_'.", policyName)
+	}
+	if doc == "" {
+		return badRequest("Policy is required.")
+	}
+	id, err := s.Identities.Get(ctx, account, name)
+	if err != nil {
+		return err
+	}
+	arn, err := s.identityARN(ctx, account, id.Name)
+	if err != nil {
+		return err
+	}
+	p, err := identity.ParsePolicy(doc, arn)
+	if err != nil {
+		return err
+	}
+	switch mode {
+	case policyCreate:
+		return s.Identities.CreatePolicy(ctx, account, id.Name, policyName, p)
+	case policyUpdate:
+		return s.Identities.UpdatePolicy(ctx, account, id.Name, policyName, p)
+	default:
+		return s.Identities.PutPolicy(ctx, account, id.Name, policyName, p)
+	}
+}
+
 // putPolicy is CreateEmailIdentityPolicy (create) and
 // UpdateEmailIdentityPolicy: body {"Policy": "<JSON>"}.
-func (s *Server) putPolicy(ctx context.Context, c *call, create bool) (any, error) {
+func (s *Server) putPolicy(ctx context.Context, c *call, mode policyWrite) (any, error) {
 	var in struct{ Policy *string }
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
 	name, policyName := c.r.PathValue("EmailIdentity"), c.r.PathValue("PolicyName")
-	if !identity.ValidPolicyName(policyName) {
-		return nil, badRequest("PolicyName %q is not valid: use 1-64 letters, digits, '-' and '_'.", policyName)
+	doc := ""
+	if in.Policy != nil {
+		doc = *in.Policy
 	}
-	if in.Policy == nil || *in.Policy == "" {
-		return nil, badRequest("Policy is required.")
-	}
-	id, err := s.Identities.Get(ctx, c.account, name)
-	if err != nil {
-		return nil, policyError(name, policyName, err)
-	}
-	arn, err := s.identityARN(ctx, c.account, id.Name)
-	if err != nil {
-		return nil, err
-	}
-	p, err := identity.ParsePolicy(*in.Policy, arn)
-	if err != nil {
-		return nil, policyError(name, policyName, err)
-	}
-	if create {
-		err = s.Identities.CreatePolicy(ctx, c.account, id.Name, policyName, p)
-	} else {
-		err = s.Identities.UpdatePolicy(ctx, c.account, id.Name, policyName, p)
-	}
-	if err != nil {
+	if err := s.writePolicy(ctx, c.account, name, policyName, doc, mode); err != nil {
 		return nil, policyError(name, policyName, err)
 	}
 	return struct{}{}, nil
 }
 
 func (s *Server) createIdentityPolicy(ctx context.Context, c *call) (any, error) {
-	return s.putPolicy(ctx, c, true)
+	return s.putPolicy(ctx, c, policyCreate)
 }
 
 func (s *Server) updateIdentityPolicy(ctx context.Context, c *call) (any, error) {
-	return s.putPolicy(ctx, c, false)
+	return s.putPolicy(ctx, c, policyUpdate)
 }
 
 func (s *Server) deleteIdentityPolicy(ctx context.Context, c *call) (any, error) {
@@ -100,6 +127,11 @@ func (s *Server) deleteIdentityPolicy(ctx context.Context, c *call) (any, error)
 	return struct{}{}, nil
 }
 
+// identityPolicies is GetEmailIdentityPolicies' output.
+type identityPolicies struct {
+	Policies map[string]string // policy name → JSON document
+}
+
 // getIdentityPolicies is GetEmailIdentityPolicies: {"Policies": {name: JSON}}.
 func (s *Server) getIdentityPolicies(ctx context.Context, c *call) (any, error) {
 	name := c.r.PathValue("EmailIdentity")
@@ -107,7 +139,7 @@ func (s *Server) getIdentityPolicies(ctx context.Context, c *call) (any, error) 
 	if err != nil {
 		return nil, policyError(name, "", err)
 	}
-	return struct{ Policies map[string]string }{ps}, nil
+	return identityPolicies{ps}, nil
 }
 
 // identityTags checks tags as SES does (resourcetag.Validate: key,

@@ -51,27 +51,46 @@ func (s *Service) CreatePolicy(ctx context.Context, account, name, policyName st
 	if !ValidPolicyName(policyName) {
 		return policyErr("policy name %q: use 1-64 letters, digits, '-' and '_'.", policyName)
 	}
-	now := time.Now().UnixMilli()
 	defer s.forget(account)
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
 		n, err := s.identityTx(tx, account, name)
 		if err != nil {
 			return err
 		}
-		var have, same int
-		if err := tx.QueryRow(s.db.Rebind("SELECT COUNT(*), COALESCE(SUM(CASE WHEN name = ? THEN 1 ELSE 0 END), 0) FROM identity_policies WHERE account = ? AND identity = ?"),
-			policyName, account, n).Scan(&have, &same); err != nil {
-			return err
-		}
-		switch {
-		case same > 0:
-			return fmt.Errorf("%s on %s: %w", policyName, n, ErrPolicyExists)
-		case have >= MaxPoliciesPerIdent:
-			return fmt.Errorf("%s has %d policies: %w", n, have, ErrPolicyLimit)
-		}
-		return s.db.ExecTx(tx, "INSERT INTO identity_policies (account, identity, name, document, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?)",
-			account, n, policyName, p.Document, now, now)
+		return s.insertPolicyTx(tx, account, n, policyName, p)
 	})
+}
+
+// insertPolicyTx adds policy policyName to identity n (normalised) in tx:
+// ErrPolicyExists when it has one of that name, ErrPolicyLimit when it has
+// MaxPoliciesPerIdent already.
+func (s *Service) insertPolicyTx(tx *sql.Tx, account, n, policyName string, p *Policy) error {
+	var have, same int
+	if err := tx.QueryRow(s.db.Rebind("SELECT COUNT(*), COALESCE(SUM(CASE WHEN name = ? THEN 1 ELSE 0 END), 0) FROM identity_policies WHERE account = ? AND identity = ?"),
+		policyName, account, n).Scan(&have, &same); err != nil {
+		return err
+	}
+	switch {
+	case same > 0:
+		return fmt.Errorf("%s on %s: %w", policyName, n, ErrPolicyExists)
+	case have >= MaxPoliciesPerIdent:
+		return fmt.Errorf("%s has %d policies: %w", n, have, ErrPolicyLimit)
+	}
+	now := time.Now().UnixMilli()
+	return s.db.ExecTx(tx, "INSERT INTO identity_policies (account, identity, name, document, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?)",
+		account, n, policyName, p.Document, now, now)
+}
+
+// updatePolicyTx replaces the document of identity n's policy policyName
+// in tx; found is false when n has no policy of that name.
+func (s *Service) updatePolicyTx(tx *sql.Tx, account, n, policyName string, p *Policy) (found bool, err error) {
+	res, err := tx.Exec(s.db.Rebind("UPDATE identity_policies SET document = ?, updated_ms = ? WHERE account = ? AND identity = ? AND name = ?"),
+		p.Document, time.Now().UnixMilli(), account, n, policyName)
+	if err != nil {
+		return false, err
+	}
+	c, _ := res.RowsAffected()
+	return c > 0, nil
 }
 
 // UpdatePolicy replaces the document of an existing policy
@@ -83,15 +102,34 @@ func (s *Service) UpdatePolicy(ctx context.Context, account, name, policyName st
 		if err != nil {
 			return err
 		}
-		res, err := tx.Exec(s.db.Rebind("UPDATE identity_policies SET document = ?, updated_ms = ? WHERE account = ? AND identity = ? AND name = ?"),
-			p.Document, time.Now().UnixMilli(), account, n, policyName)
+		found, err := s.updatePolicyTx(tx, account, n, policyName, p)
+		if err == nil && !found {
+			err = fmt.Errorf("%s on %s: %w", policyName, n, ErrPolicyNotFound)
+		}
+		return err
+	})
+}
+
+// PutPolicy replaces the document of identity name's policy policyName,
+// or attaches p under that name when the identity has none (SES v1
+// PutIdentityPolicy: create or replace). Errors: ErrNotFound,
+// ErrPolicyLimit (a new policy on an identity that has
+// MaxPoliciesPerIdent), *PolicyError for an invalid name.
+func (s *Service) PutPolicy(ctx context.Context, account, name, policyName string, p *Policy) error {
+	if !ValidPolicyName(policyName) {
+		return policyErr("policy name %q: use 1-64 letters, digits, '-' and '_'.", policyName)
+	}
+	defer s.forget(account)
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		n, err := s.identityTx(tx, account, name)
 		if err != nil {
 			return err
 		}
-		if c, _ := res.RowsAffected(); c == 0 {
-			return fmt.Errorf("%s on %s: %w", policyName, n, ErrPolicyNotFound)
+		found, err := s.updatePolicyTx(tx, account, n, policyName, p)
+		if err != nil || found {
+			return err
 		}
-		return nil
+		return s.insertPolicyTx(tx, account, n, policyName, p)
 	})
 }
 
