@@ -12,6 +12,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	awsses "github.com/aws/aws-sdk-go-v2/service/ses"
+	awssestypes "github.com/aws/aws-sdk-go-v2/service/ses/types"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
@@ -274,15 +276,43 @@ func keysOf[V any](m map[string]V) []string {
 }
 
 // TestNotifyIdentityTopic: an identity with a Bounce topic
-// (identity.Service.SetNotificationTopic) → the subscriber gets SES's older
-// notification format (notificationType, mail without tags), and the
-// usual consumer code — parse Message, read bounce.bouncedRecipients —
-// works unchanged.
+// (identity.Service.SetNotificationTopic, or the SES v1 API's
+// SetIdentityNotificationTopic through aws-sdk-go-v2 service/ses) → the
+// subscriber gets SES's older notification format (notificationType, mail
+// without tags), and the usual consumer code — parse Message, read
+// bounce.bouncedRecipients — works unchanged.
 func TestNotifyIdentityTopic(t *testing.T) {
+	type run struct{ backend, via string }
+	var runs []run
 	for _, backend := range store.Backends() {
-		t.Run(backend, func(t *testing.T) {
+		runs = append(runs, run{backend, "service"}, run{backend, "v1"})
+	}
+	for _, r := range runs {
+		backend, via := r.backend, r.via
+		t.Run(backend+"/"+via, func(t *testing.T) {
 			e, snsCli := startNotify(t, backend)
 			ctx := t.Context()
+			// The identity's settings, made through the identity service
+			// or through the v1 API.
+			k := e.d.Credentials
+			v1 := awsses.New(awsses.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + e.d.Addr("http")),
+				Credentials: credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretAccessKey, "")})
+			setTopic := func(kind, topic string) error {
+				if via == "v1" {
+					_, err := v1.SetIdentityNotificationTopic(ctx, &awsses.SetIdentityNotificationTopicInput{Identity: aws.String("example.com"),
+						NotificationType: awssestypes.NotificationType(kind), SnsTopic: aws.String(topic)})
+					return err
+				}
+				return e.d.Services().Identities.SetNotificationTopic(ctx, "default", "example.com", kind, topic)
+			}
+			setHeaders := func(kind string, on bool) error {
+				if via == "v1" {
+					_, err := v1.SetIdentityHeadersInNotificationsEnabled(ctx, &awsses.SetIdentityHeadersInNotificationsEnabledInput{
+						Identity: aws.String("example.com"), NotificationType: awssestypes.NotificationType(kind), Enabled: on})
+					return err
+				}
+				return e.d.Services().Identities.SetHeadersInNotifications(ctx, "default", "example.com", kind, on)
+			}
 			mx := e.mx("one.test", "127.0.0.3", 10)
 			mx.Rcpt = func(rcpt string, attempt int) error {
 				return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "User unknown"}
@@ -290,7 +320,7 @@ func TestNotifyIdentityTopic(t *testing.T) {
 			e.mx("example.com", "127.0.0.4", 10)
 			sub := startSNSSubscriber(t)
 			topic := subscribe(t, snsCli, sub, "bounces", map[string]string{"SignatureVersion": "2"})
-			if err := e.d.Services().Identities.SetNotificationTopic(ctx, "default", "example.com", "Bounce", topic); err != nil {
+			if err := setTopic("Bounce", topic); err != nil {
 				t.Fatal(err)
 			}
 			out, err := e.ses.SendEmail(ctx, simple("sender@example.com", "gone@one.test"))
@@ -343,7 +373,7 @@ func TestNotifyIdentityTopic(t *testing.T) {
 
 			// HeadersInNotificationsEnabled for Bounce: the next bounce's
 			// mail object carries the original headers.
-			if err := e.d.Services().Identities.SetHeadersInNotifications(ctx, "default", "example.com", "Bounce", true); err != nil {
+			if err := setHeaders("Bounce", true); err != nil {
 				t.Fatal(err)
 			}
 			out2, err := e.ses.SendEmail(ctx, simple("sender@example.com", "gone2@one.test"))
