@@ -32,6 +32,7 @@ package api
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 
@@ -345,28 +346,35 @@ func (s *Server) v1GetIdentityNotificationAttributes(ctx context.Context, c *cal
 	if len(ids) > v1MaxNotificationIdentities {
 		return nil, v1Invalid("Identities has %d identities: at most %d may be asked for at a time.", len(ids), v1MaxNotificationIdentities)
 	}
-	var out v1GetIdentityNotificationAttributesResult
-	seen := map[string]bool{}
-	for _, given := range ids {
-		if seen[given] {
+	// Each identity as given → its name (ARNs resolved); those that
+	// name none of the caller's identities are left out.
+	names := map[string]string{}
+	var given []string
+	for _, id := range ids {
+		if _, dup := names[id]; dup {
 			continue
 		}
-		seen[given] = true
-		name, err := s.v1IdentityName(ctx, c, given)
+		name, err := s.v1IdentityName(ctx, c, id)
 		if err != nil {
 			if v1Unknown(err) {
 				continue
 			}
 			return nil, err
 		}
-		a, _, err := s.Identities.Settings(ctx, c.account, name)
-		if errors.Is(err, identity.ErrNotFound) {
+		names[id] = name
+		given = append(given, id)
+	}
+	byName, err := s.Identities.NotificationSettingsOf(ctx, c.account, slices.Collect(maps.Values(names)))
+	if err != nil {
+		return nil, err
+	}
+	var out v1GetIdentityNotificationAttributesResult
+	for _, id := range given {
+		a, ok := byName[names[id]]
+		if !ok {
 			continue
 		}
-		if err != nil {
-			return nil, err
-		}
-		out.NotificationAttributes.Entries = append(out.NotificationAttributes.Entries, v1NotificationAttributesEntry{Key: given, Value: v1IdentityNotificationAttributes{
+		out.NotificationAttributes.Entries = append(out.NotificationAttributes.Entries, v1NotificationAttributesEntry{Key: id, Value: v1IdentityNotificationAttributes{
 			BounceTopic: a.BounceTopic, ComplaintTopic: a.ComplaintTopic, DeliveryTopic: a.DeliveryTopic,
 			ForwardingEnabled:                   a.ForwardingEnabled,
 			HeadersInBounceNotificationsEnabled: a.HeadersInBounce, HeadersInComplaintNotificationsEnabled: a.HeadersInComplaint,

@@ -248,8 +248,9 @@ func testV1IdentityNotifications(t *testing.T, backend string) {
 	}
 
 	// An identity never changed: no topics (left out), forwarding on.
-	got := get("acme.example", "nope.example", "other.example", arn)
-	if len(got) != 2 || flat(got["acme.example"]) != (attrs{fwd: true}) || got["acme.example"].BounceTopic != nil || flat(got[arn]) != (attrs{fwd: true}) {
+	got := get("acme.example", "nope.example", "other.example", arn, "ACME.Example", "acme.example", "arn:aws:ses:us-east-1:000000000000:identity/acme.example")
+	if len(got) != 3 || flat(got["acme.example"]) != (attrs{fwd: true}) || got["acme.example"].BounceTopic != nil || flat(got[arn]) != (attrs{fwd: true}) ||
+		flat(got["ACME.Example"]) != (attrs{fwd: true}) {
 		t.Errorf("defaults: %+v", got)
 	}
 

@@ -163,6 +163,30 @@ func (s *Service) Settings(ctx context.Context, account, name string) (Notificat
 	return st.attrs, st.configSet, err
 }
 
+// NotificationSettingsOf returns the notification settings of those of
+// names that are identities of account, keyed by the name as given (SES
+// v1: GetIdentityNotificationAttributes), as the store has them now: one
+// read of the account's settings, whatever the number of names. Names
+// that are no identity of account are left out.
+func (s *Service) NotificationSettingsOf(ctx context.Context, account string, names []string) (map[string]NotificationAttributes, error) {
+	s.forgetSettings(account)
+	v, err := s.settings(ctx, account)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]NotificationAttributes{}
+	for _, name := range names {
+		n, _, err := Normalize(name)
+		if err != nil {
+			continue
+		}
+		if st, ok := v.byName[n]; ok {
+			out[name] = st.attrs
+		}
+	}
+	return out, nil
+}
+
 // NotificationAttributes returns the notification settings of account's
 // identity name (cached, at most notificationsTTL old); an identity never
 // changed has no topics, no headers and ForwardingEnabled. Errors:
