@@ -132,6 +132,7 @@ func renderReport(env *environment, o options, scs []scenario, relays []string, 
 	check("delivered msg/s, SMTP persistent", "≥ 4×", ratio("smtp-persistent", pfPersist, okP, deliv), func(v float64) bool { return v >= 4 }, "%.1f×")
 	check("delivered msg/s, SMTP new connection per message", "≥ 3×", ratio("smtp-newconn", pfNew, okN, deliv), func(v float64) bool { return v >= 3 }, "%.1f×")
 	check("delivered msg/s, API SendEmail Raw vs Postfix SMTP persistent", "≥ 4×", ratio("api-raw", pfPersist, okP, deliv), func(v float64) bool { return v >= 4 }, "%.1f×")
+	check("delivered msg/s, API v1 SendRawEmail vs Postfix SMTP persistent", "≥ 4×", ratio("api-raw-v1", pfPersist, okP, deliv), func(v float64) bool { return v >= 4 }, "%.1f×")
 	check("CPU per message, SMTP persistent", "≤ 0.25×", ratio("smtp-persistent", pfPersist, okP, func(s summary) float64 { return s.cpu }), func(v float64) bool { return v <= 0.25 }, "%.2f×")
 	rateName := fmt.Sprintf("smtp-rate%.0f", o.rate)
 	check(fmt.Sprintf("accept p99 at %.0f msg/s", o.rate), "≤ 1×", ratio(rateName, pfRate, okR, func(s summary) float64 { return s.accP99 }), func(v float64) bool { return v <= 1 }, "%.2f×")
