@@ -44,7 +44,9 @@ func summarize(rs []result) summary {
 		rss: med(func(r result) float64 { return r.PeakRSSMB }),
 	}
 	for _, r := range rs {
-		s.failed += r.Failed + (r.Messages - r.Delivered)
+		// A message is lost when it did not arrive, refused or not: one
+		// refused at the accept is not counted twice.
+		s.failed += r.Messages - r.Delivered
 		s.dups += r.Duplicates
 		if r.TimedOut {
 			s.timedOut++
