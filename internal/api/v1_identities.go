@@ -194,9 +194,18 @@ func (s *Server) v1VerifyEmailIdentity(ctx context.Context, c *call, q *awsquery
 	if _, err := v1IdentityName("EmailAddress", addr, identity.EmailAddress); err != nil {
 		return nil, err
 	}
-	_, err = s.viaV2(ctx, c, s.createIdentity, v2Request{Body: map[string]string{"EmailIdentity": addr}})
-	if hasV2Code(err, "AlreadyExistsException") {
+	// An address the account has is not offered to CreateEmailIdentity,
+	// which would count a verification email against the limit before
+	// finding it exists; one created meanwhile is resent to all the same.
+	_, err = s.Identities.Get(ctx, c.account, addr)
+	switch {
+	case err == nil:
 		err = s.resendAddressVerification(ctx, c.account, addr)
+	case errors.Is(err, identity.ErrNotFound):
+		_, err = s.viaV2(ctx, c, s.createIdentity, v2Request{Body: map[string]string{"EmailIdentity": addr}})
+		if hasV2Code(err, "AlreadyExistsException") {
+			err = s.resendAddressVerification(ctx, c.account, addr)
+		}
 	}
 	if err != nil {
 		return nil, err

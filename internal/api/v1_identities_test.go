@@ -138,6 +138,29 @@ func TestV1VerifyIdentities(t *testing.T) {
 	}
 }
 
+// TestV1VerifyEmailThrottled: VerifyEmailIdentity called again and again
+// for one address sends an email each time, up to the per-account burst
+// of verification emails (each call counting once); then Throttling.
+func TestV1VerifyEmailThrottled(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			srv, _, tenants, box, _ := startVerificationAPI(t, backend)
+			v1 := v1Client(srv.URL, tenants["acme"])
+			var err error
+			calls := 0
+			for ; calls < 100 && err == nil; calls++ {
+				_, err = v1.VerifyEmailIdentity(t.Context(), &ses.VerifyEmailIdentityInput{EmailAddress: aws.String("again@acme.example")})
+			}
+			box.mu.Lock()
+			sent := len(box.msgs)
+			box.mu.Unlock()
+			if code, _ := v1Code(err); code != "Throttling" || sent < identity.MailBurst || sent != calls-1 {
+				t.Fatalf("after %d calls: %v, %d emails sent, want Throttling after at least %d", calls, err, sent, identity.MailBurst)
+			}
+		})
+	}
+}
+
 // TestV1DomainVerifiedByToken: a domain of VerifyDomainIdentity is
 // verified by its `_amazonses` TXT record alone (the DKIM record never
 // published); one whose records were not found in 72 hours is Failed, and
