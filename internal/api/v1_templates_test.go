@@ -229,7 +229,9 @@ func TestV1CustomVerificationTemplates(t *testing.T) {
 				code string
 			}{
 				{"duplicate", good("welcome"), "CustomVerificationEmailTemplateAlreadyExists"},
-				{"unverified From", bad(func(in *ses.CreateCustomVerificationEmailTemplateInput) { in.FromEmailAddress = aws.String("x@stranger.test") }),
+				{"unverified From", bad(func(in *ses.CreateCustomVerificationEmailTemplateInput) {
+					in.FromEmailAddress = aws.String("x@stranger.test")
+				}),
 					"FromEmailAddressNotVerified"},
 				{"script", bad(func(in *ses.CreateCustomVerificationEmailTemplateInput) {
 					in.TemplateContent = aws.String("<p>hi</p><script>steal()</script>")
