@@ -11,7 +11,7 @@ import json
 import re
 
 
-def _names(t, pages):
+def _names(pages):
     return [m["Name"] for p in pages for m in p["TemplatesMetadata"]]
 
 
@@ -37,7 +37,7 @@ def _email_templates(t):
         if "NextToken" not in p:
             break
         kw["NextToken"] = p["NextToken"]
-    names = _names(t, pages)
+    names = _names(pages)
     meta = [m for p in pages for m in p["TemplatesMetadata"] if m["Name"] == "v1tpl-welcome"]
     now = datetime.datetime.now(datetime.timezone.utc)
     t.check("boto3 list_templates: one a page, both templates, a CreatedTimestamp",
