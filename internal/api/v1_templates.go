@@ -7,7 +7,7 @@ package api
 // (Create/Get/List/Update/DeleteCustomVerificationEmailTemplate,
 // SendCustomVerificationEmail). Each runs the v2 handler of its v2
 // operation (viaV2): the same checks, the same store. The v2 refusals
-// carry their finer v1 codes (v1CodeAs): TemplateDoesNotExist,
+// carry their finer v1 codes (v1CodeAs, v1.go): TemplateDoesNotExist,
 // InvalidTemplate, MissingRenderingAttribute, InvalidRenderingParameter,
 // CustomVerificationEmailTemplateDoesNotExist,
 // CustomVerificationEmailTemplateAlreadyExists,
@@ -16,7 +16,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/url"
 	"strconv"
 	"time"
@@ -24,59 +23,24 @@ import (
 	"github.com/petrelmail/petrel/internal/awsquery"
 )
 
-// v1CodedError is a v2 refusal that has its own SES v1 error code, v1's
-// errors being finer than v2's BadRequestException and NotFoundException.
-// The v2 API answers the wrapped *Error as it is (sesError unwraps it); a
-// v1 action wrapped by v1Recode answers Code.
-type v1CodedError struct {
-	err  *Error
-	Code string
-}
-
-func (e *v1CodedError) Error() string { return e.err.Error() }
-func (e *v1CodedError) Unwrap() error { return e.err }
-
-// v1CodeAs gives e the v1 code code.
-func v1CodeAs(code string, e *Error) error { return &v1CodedError{err: e, Code: code} }
-
-// v1HasCode reports whether err carries the v1 code code (v1CodeAs).
-func v1HasCode(err error, code string) bool {
-	var ce *v1CodedError
-	return errors.As(err, &ce) && ce.Code == code
-}
-
-// v1Recode wraps a v1 action: an error carrying a v1 code (v1CodeAs) is
-// answered with that code, as SES's sender fault (HTTP 400) with the v2
-// message; any other error goes to v1Error as it is.
-func v1Recode(fn func(context.Context, *call, *awsquery.Request) (any, error)) func(context.Context, *call, *awsquery.Request) (any, error) {
-	return func(ctx context.Context, c *call, q *awsquery.Request) (any, error) {
-		out, err := fn(ctx, c, q)
-		var ce *v1CodedError
-		if errors.As(err, &ce) {
-			return nil, &awsquery.Error{Type: awsquery.Sender, Code: ce.Code, Status: 400, Message: ce.err.Message}
-		}
-		return out, err
-	}
-}
-
 // v1TemplateActions are the SES v1 API's templates actions (v1.go).
 func (s *Server) v1TemplateActions() map[string]v1Action {
 	return map[string]v1Action{
-		"CreateTemplate":     {fn: v1Recode(s.v1CreateTemplate)},
-		"GetTemplate":        {fn: v1Recode(s.v1GetTemplate)},
-		"ListTemplates":      {fn: v1Recode(s.v1ListTemplates)},
-		"UpdateTemplate":     {fn: v1Recode(s.v1UpdateTemplate)},
-		"DeleteTemplate":     {fn: v1Recode(s.v1DeleteTemplate)},
-		"TestRenderTemplate": {fn: v1Recode(s.v1TestRenderTemplate)},
+		"CreateTemplate":     {fn: s.v1CreateTemplate},
+		"GetTemplate":        {fn: s.v1GetTemplate},
+		"ListTemplates":      {fn: s.v1ListTemplates},
+		"UpdateTemplate":     {fn: s.v1UpdateTemplate},
+		"DeleteTemplate":     {fn: s.v1DeleteTemplate},
+		"TestRenderTemplate": {fn: s.v1TestRenderTemplate},
 
-		"CreateCustomVerificationEmailTemplate": {fn: v1Recode(s.v1CreateCustomTemplate)},
-		"GetCustomVerificationEmailTemplate":    {fn: v1Recode(s.v1GetCustomTemplate)},
-		"ListCustomVerificationEmailTemplates":  {fn: v1Recode(s.v1ListCustomTemplates)},
-		"UpdateCustomVerificationEmailTemplate": {fn: v1Recode(s.v1UpdateCustomTemplate)},
-		"DeleteCustomVerificationEmailTemplate": {fn: v1Recode(s.v1DeleteCustomTemplate)},
+		"CreateCustomVerificationEmailTemplate": {fn: s.v1CreateCustomTemplate},
+		"GetCustomVerificationEmailTemplate":    {fn: s.v1GetCustomTemplate},
+		"ListCustomVerificationEmailTemplates":  {fn: s.v1ListCustomTemplates},
+		"UpdateCustomVerificationEmailTemplate": {fn: s.v1UpdateCustomTemplate},
+		"DeleteCustomVerificationEmailTemplate": {fn: s.v1DeleteCustomTemplate},
 		// The template's absence has its own code (templateError); another
 		// NotFoundException is the configuration set's.
-		"SendCustomVerificationEmail": {fn: v1Recode(s.v1SendCustomVerificationEmail), notFound: "ConfigurationSetDoesNotExist"},
+		"SendCustomVerificationEmail": {fn: s.v1SendCustomVerificationEmail, notFound: "ConfigurationSetDoesNotExist"},
 	}
 }
 
