@@ -67,3 +67,22 @@ func TestReplaceDBName(t *testing.T) {
 		}
 	}
 }
+
+// The lost count of a scenario is its messages that did not arrive, each
+// counted once whether it was refused at the accept or accepted and lost.
+func TestSummarizeLost(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rs   []result
+		lost int
+	}{
+		{"all delivered", []result{{Messages: 10, Accepted: 10, Delivered: 10}}, 0},
+		{"all refused", []result{{Messages: 10, Failed: 10}}, 10},
+		{"accepted, not delivered", []result{{Messages: 10, Accepted: 10, Delivered: 7}}, 3},
+		{"both, over two runs", []result{{Messages: 10, Accepted: 8, Failed: 2, Delivered: 8}, {Messages: 10, Accepted: 10, Delivered: 9}}, 3},
+	} {
+		if got := summarize(tc.rs).failed; got != tc.lost {
+			t.Errorf("%s: lost %d, want %d", tc.name, got, tc.lost)
+		}
+	}
+}

@@ -8,11 +8,13 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +30,7 @@ const (
 	protoSMTP      = "smtp"       // plain SMTP, no AUTH (the relay trusts 127.0.0.0/8)
 	protoAPIRaw    = "api-raw"    // SESv2 SendEmail, Content.Raw, SigV4-signed
 	protoAPISimple = "api-simple" // SESv2 SendEmail, Content.Simple with an X-Bench-Id header
+	protoAPIRawV1  = "api-raw-v1" // SES v1 Query API SendRawEmail, form-encoded, SigV4-signed
 )
 
 // load is one load-generation run: sessions clients send messages numbered
@@ -247,11 +250,16 @@ func (l *load) smtpSend(c *smtpConn, seq int) error {
 	return c.expect(250)
 }
 
-// apiSession sends SESv2 SendEmail requests, SigV4-signed as the AWS SDKs
-// sign them, over keep-alive HTTP connections.
+// apiSession sends SendEmail (SESv2) or SendRawEmail (SES v1 Query API)
+// requests, SigV4-signed for "ses" as the AWS SDKs sign them, over
+// keep-alive HTTP connections.
 func (l *load) apiSession(ctx context.Context, client *http.Client) {
 	signer := v4.NewSigner()
-	url := "http://" + l.target + "/v2/email/outbound-emails"
+	path, contentType, parse := "/v2/email/outbound-emails", "application/json", v2MessageID
+	if l.proto == protoAPIRawV1 {
+		path, contentType, parse = "/", "application/x-www-form-urlencoded; charset=utf-8", v1MessageID
+	}
+	endpoint := "http://" + l.target + path
 	for {
 		seq := l.take(ctx)
 		if seq < 0 {
@@ -264,8 +272,8 @@ func (l *load) apiSession(ctx context.Context, client *http.Client) {
 		}
 		began := time.Now()
 		l.began[seq] = began.UnixNano()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
 		sum := sha256.Sum256(body)
 		if err := signer.SignHTTP(ctx, l.creds, req, hex.EncodeToString(sum[:]), "ses", l.region, began); err != nil {
 			l.fail(seq, err)
@@ -278,17 +286,55 @@ func (l *load) apiSession(ctx context.Context, client *http.Client) {
 		}
 		out, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			l.fail(seq, fmt.Errorf("HTTP %d: %s", resp.StatusCode, out))
-			continue
-		}
-		var r struct{ MessageId string }
-		if json.Unmarshal(out, &r) != nil || r.MessageId == "" {
-			l.fail(seq, errors.New("no MessageId in response"))
+		if _, err := parse(resp.StatusCode, out); err != nil {
+			l.fail(seq, err)
 			continue
 		}
 		l.accepted[seq] = time.Now().UnixNano()
 	}
+}
+
+// v2MessageID returns the MessageId of a SESv2 SendEmail reply (JSON), or
+// an error naming the HTTP status and the reply.
+func v2MessageID(status int, reply []byte) (string, error) {
+	if status != http.StatusOK {
+		return "", fmt.Errorf("HTTP %d: %s", status, reply)
+	}
+	var r struct{ MessageId string }
+	if json.Unmarshal(reply, &r) != nil || r.MessageId == "" {
+		return "", errors.New("no MessageId in response")
+	}
+	return r.MessageId, nil
+}
+
+// v1MessageID returns the MessageId of an SES v1 SendRawEmailResponse
+// (XML in namespace http://ses.amazonaws.com/doc/2010-12-01/, the ID in
+// SendRawEmailResult/MessageId; ../shared/spec/ses.md §2.1). Any other
+// reply is an error: an ErrorResponse as "HTTP <status>: <Code>:
+// <Message>", so that a run's error counts group by code.
+func v1MessageID(status int, reply []byte) (string, error) {
+	if status != http.StatusOK {
+		var e struct {
+			XMLName xml.Name `xml:"ErrorResponse"`
+			Code    string   `xml:"Error>Code"`
+			Message string   `xml:"Error>Message"`
+		}
+		if xml.Unmarshal(reply, &e) == nil && e.Code != "" {
+			return "", fmt.Errorf("HTTP %d: %s: %s", status, e.Code, e.Message)
+		}
+		return "", fmt.Errorf("HTTP %d: %s", status, reply)
+	}
+	var r struct {
+		XMLName   xml.Name `xml:"http://ses.amazonaws.com/doc/2010-12-01/ SendRawEmailResponse"`
+		MessageId string   `xml:"SendRawEmailResult>MessageId"`
+	}
+	if err := xml.Unmarshal(reply, &r); err != nil {
+		return "", fmt.Errorf("not a SendRawEmailResponse: %w", err)
+	}
+	if r.MessageId == "" {
+		return "", errors.New("no MessageId in SendRawEmailResponse")
+	}
+	return r.MessageId, nil
 }
 
 func (l *load) apiBody(seq int) ([]byte, error) {
@@ -298,6 +344,8 @@ func (l *load) apiBody(seq int) ([]byte, error) {
 		"Destination":      map[string]any{"ToAddresses": []string{rcptFor(seq)}},
 	}
 	switch l.proto {
+	case protoAPIRawV1:
+		return l.v1RawBody(seq), nil
 	case protoAPIRaw:
 		raw := append([]byte(l.header(seq)), l.body...)
 		req["Content"] = content{"Raw": map[string]string{"Data": base64.StdEncoding.EncodeToString(raw)}}
@@ -318,4 +366,18 @@ func (l *load) apiBody(seq int) ([]byte, error) {
 		return nil, fmt.Errorf("unknown protocol %q", l.proto)
 	}
 	return json.Marshal(req)
+}
+
+// v1RawBody is the form body of an SES v1 SendRawEmail request carrying the
+// message api-raw sends (../shared/spec/ses.md §2.1–2.2): the same raw
+// message, envelope sender and recipient, as the AWS SDKs encode it.
+func (l *load) v1RawBody(seq int) []byte {
+	raw := append([]byte(l.header(seq)), l.body...)
+	return []byte(url.Values{
+		"Action":                {"SendRawEmail"},
+		"Version":               {"2010-12-01"},
+		"Source":                {"Bench Sender <sender@bench.localdomain>"},
+		"Destinations.member.1": {rcptFor(seq)},
+		"RawMessage.Data":       {base64.StdEncoding.EncodeToString(raw)},
+	}.Encode())
 }

@@ -3,8 +3,8 @@
 // message, one distinct recipient per message, 20 sessions, 20,000 messages
 // per run, 3 runs, medians.
 //
-//	load generator ──SMTP or SESv2 HTTP──► relay under test ──SMTP──► sink
-//	(this process)                          (Petrel or Postfix)        (this process)
+//	load generator ──SMTP, SESv2 or SES v1 HTTP──► relay under test ──SMTP──► sink
+//	(this process)                                  (Petrel or Postfix)        (this process)
 //
 // For each scenario and relay it reports accepted and delivered msg/s, accept
 // latency and accept→delivered latency (p50/p99), CPU per message (the
@@ -59,6 +59,8 @@ func scenarios(rateMessages int, rate float64) []scenario {
 			about: "SMTP, a new connection per message"},
 		{name: "api-raw", proto: protoAPIRaw, relays: petrelOnly,
 			about: "SESv2 SendEmail, Raw content, SigV4, keep-alive HTTP"},
+		{name: "api-raw-v1", proto: protoAPIRawV1, relays: petrelOnly,
+			about: "SES v1 Query API SendRawEmail (form-encoded POST /, SigV4, XML reply), the messages of api-raw"},
 		{name: "api-simple", proto: protoAPISimple, relays: petrelOnly,
 			about: "SESv2 SendEmail, Simple content (Petrel builds the MIME message)"},
 		{name: fmt.Sprintf("smtp-rate%.0f", rate), proto: protoSMTP, reuse: true, rate: rate, relays: anyRelay,

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/petrelmail/petrel/internal/account"
 )
@@ -94,4 +95,24 @@ func accountError(err error) error {
 		return &Error{Code: "ConflictException", Status: 409, Message: "Your account details are already under review. You can't update them until the review is complete."}
 	}
 	return err
+}
+
+// sendQuotaOf is acct's SendQuota (GetAccount's, v1 GetSendQuota's): its
+// quota as enforced (package quota; -1 = unlimited) with SentLast24Hours,
+// the recipients counted in the rolling 24 hours on every node (for an
+// unlimited account, which package quota does not track, from the
+// statistics counters, to the 15-minute bucket).
+func (s *Server) sendQuotaOf(ctx context.Context, acct account.Account) (sendQuota, error) {
+	var sent int64
+	var err error
+	switch {
+	case acct.Max24HourSend < 0 && acct.MaxSendRate < 0 && s.Stats != nil:
+		sent, err = s.Stats.Sent(ctx, acct.Name, time.Now().Add(-24*time.Hour))
+	case s.Quota != nil:
+		sent, err = s.Quota.SentLast24Hours(ctx, acct.Name)
+	}
+	if err != nil {
+		return sendQuota{}, err
+	}
+	return sendQuota{Max24HourSend: float64(acct.Max24HourSend), MaxSendRate: acct.MaxSendRate, SentLast24Hours: float64(sent)}, nil
 }

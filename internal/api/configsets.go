@@ -420,6 +420,12 @@ func (s *Server) listConfigSetsBody(ctx context.Context, c *call) (any, error) {
 	return s.listConfigSets(ctx, c.account, in)
 }
 
+// listConfigSetsOutput is ListConfigurationSetsResponse.
+type listConfigSetsOutput struct {
+	ConfigurationSets []string
+	NextToken         string `json:",omitempty"`
+}
+
 // configSetTokenPrefix marks ListConfigurationSets' NextToken: the name of
 // the last set of the page before, after this prefix, base64url (RFC 4648
 // §5, unpadded). A token without it was not issued here.
@@ -454,11 +460,7 @@ func (s *Server) listConfigSets(ctx context.Context, account string, in listConf
 	if contains != "" {
 		batch = max(batch, 500)
 	}
-	type output struct {
-		ConfigurationSets []string
-		NextToken         string `json:",omitempty"`
-	}
-	out := output{ConfigurationSets: []string{}}
+	out := listConfigSetsOutput{ConfigurationSets: []string{}}
 	for {
 		names, err := s.ConfigSets.List(ctx, account, after, batch)
 		if err != nil {

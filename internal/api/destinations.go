@@ -86,8 +86,29 @@ type getEventDestinationsOutput struct {
 	EventDestinations []eventDestinationJSON `json:"EventDestinations"`
 }
 
+// destinationRefusal is a refusal that concerns an event destination
+// rather than its configuration set: member is the destination kind
+// refused (SnsDestination, CloudWatchDestination,
+// KinesisFirehoseDestination, …), or "" when it is the destination's name
+// (it exists already, it does not exist). The v2 API answers the *Error
+// inside; the v1 API names its error after member (InvalidSNSDestination,
+// EventDestinationDoesNotExist, …; v1_configsets.go).
+type destinationRefusal struct {
+	err    *Error
+	member string
+}
+
+func (e *destinationRefusal) Error() string { return e.err.Error() }
+func (e *destinationRefusal) Unwrap() error { return e.err }
+
+// refuseDestination is err, about the destination's member.
+func refuseDestination(member string, err *Error) error {
+	return &destinationRefusal{err: err, member: member}
+}
+
 // definitionIn reads an EventDestinationDefinition named name; rotate is
-// its WebhookDestination.RotateSigningSecret.
+// its WebhookDestination.RotateSigningSecret. A refusal of a destination
+// kind is a destinationRefusal naming it.
 func definitionIn(name string, in *eventDestinationDefinitionJSON) (d configset.EventDestination, rotate bool, err error) {
 	if in == nil {
 		return d, false, badRequest("EventDestination is required.")
@@ -102,22 +123,22 @@ func definitionIn(name string, in *eventDestinationDefinitionJSON) (d configset.
 		{"PinpointDestination", in.PinpointDestination},
 	} {
 		if len(k.raw) > 0 && string(k.raw) != "null" {
-			return d, false, badRequest("%s is not supported by Petrel: use SnsDestination (a Petrel SNS topic) or WebhookDestination (an HTTPS endpoint; see docs/configuration-sets.md).", k.member)
+			return d, false, refuseDestination(k.member, badRequest("%s is not supported by Petrel: use SnsDestination (a Petrel SNS topic) or WebhookDestination (an HTTPS endpoint; see docs/configuration-sets.md).", k.member))
 		}
 	}
 	d = configset.EventDestination{Name: name, Enabled: in.Enabled != nil && *in.Enabled, MatchingEventTypes: in.MatchingEventTypes}
 	if sd := in.SnsDestination; sd != nil {
 		if sd.TopicArn == nil || *sd.TopicArn == "" {
-			return d, false, badRequest("SnsDestination.TopicArn is required.")
+			return d, false, refuseDestination("SnsDestination", badRequest("SnsDestination.TopicArn is required."))
 		}
 		d.SnsTopicArn = *sd.TopicArn
 	}
 	if wd := in.WebhookDestination; wd != nil {
 		if wd.Url == nil || *wd.Url == "" {
-			return d, false, badRequest("WebhookDestination.Url is required.")
+			return d, false, refuseDestination("WebhookDestination", badRequest("WebhookDestination.Url is required."))
 		}
 		if wd.SigningSecrets != nil {
-			return d, false, badRequest("WebhookDestination.SigningSecrets cannot be given: Petrel generates the secrets (rotate with RotateSigningSecret).")
+			return d, false, refuseDestination("WebhookDestination", badRequest("WebhookDestination.SigningSecrets cannot be given: Petrel generates the secrets (rotate with RotateSigningSecret)."))
 		}
 		d.WebhookURL = *wd.Url
 		rotate = wd.RotateSigningSecret != nil && *wd.RotateSigningSecret
@@ -134,23 +155,23 @@ func (s *Server) checkDestination(ctx context.Context, account string, d configs
 	switch {
 	case d.SnsTopicArn != "":
 		if s.Topics == nil {
-			return badRequest("SnsDestination is not available: this Petrel serves no SNS topics.")
+			return refuseDestination("SnsDestination", badRequest("SnsDestination is not available: this Petrel serves no SNS topics."))
 		}
 		if err := s.Topics.TopicExists(ctx, account, d.SnsTopicArn); err != nil {
 			if ctx.Err() != nil {
 				return err
 			}
-			return badRequest("SnsDestination.TopicArn %s is not a topic of this account: %v.", d.SnsTopicArn, err)
+			return refuseDestination("SnsDestination", badRequest("SnsDestination.TopicArn %s is not a topic of this account: %v.", d.SnsTopicArn, err))
 		}
 	case d.WebhookURL != "":
 		if s.URLs == nil {
-			return badRequest("WebhookDestination is not available: this Petrel has no egress guard configured.")
+			return refuseDestination("WebhookDestination", badRequest("WebhookDestination is not available: this Petrel has no egress guard configured."))
 		}
 		if err := s.URLs.CheckURL(ctx, d.WebhookURL); err != nil {
 			if ctx.Err() != nil {
 				return err
 			}
-			return badRequest("WebhookDestination.Url is refused: %v.", err)
+			return refuseDestination("WebhookDestination", badRequest("WebhookDestination.Url is refused: %v.", err))
 		}
 	}
 	return nil
@@ -160,10 +181,10 @@ func (s *Server) checkDestination(ctx context.Context, account string, d configs
 func destinationError(set, name string, err error) error {
 	switch {
 	case errors.Is(err, configset.ErrEventDestinationExists):
-		return &Error{Code: "AlreadyExistsException", Status: 400,
-			Message: "Event destination " + name + " already exists in configuration set " + set + "."}
+		return refuseDestination("", &Error{Code: "AlreadyExistsException", Status: 400,
+			Message: "Event destination " + name + " already exists in configuration set " + set + "."})
 	case errors.Is(err, configset.ErrEventDestinationNotFound):
-		return notFound("Event destination %s does not exist in configuration set %s.", name, set)
+		return refuseDestination("", notFound("Event destination %s does not exist in configuration set %s.", name, set))
 	case errors.Is(err, configset.ErrEventDestinationLimit):
 		return &Error{Code: "LimitExceededException", Status: 400,
 			Message: "Configuration set " + set + " already has " + strconv.Itoa(configset.MaxEventDestinations) + " event destinations, the most it may have."}

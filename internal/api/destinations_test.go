@@ -443,7 +443,7 @@ func FuzzEventDestinationDefinition(f *testing.F) {
 			if verr := d.Validate(); verr != nil {
 				t.Errorf("accepted %s, which configset refuses: %v", body, verr)
 			}
-		} else if _, ok := err.(*Error); !ok {
+		} else if !errors.As(err, new(*Error)) {
 			t.Errorf("%s: error %v is not an SES error", body, err)
 		}
 	})

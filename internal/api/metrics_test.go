@@ -4,8 +4,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/ses"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/petrelmail/petrel/internal/metrics"
@@ -39,7 +41,15 @@ func TestRouteOperations(t *testing.T) {
 	if len(ops) < 38 {
 		t.Fatalf("%d operations named, want every route's: %v", len(ops), ops)
 	}
+	v1 := reflect.TypeFor[*ses.Client]()
 	for op := range ops {
+		if name, ok := strings.CutPrefix(op, "v1:"); ok {
+			// The v1 API's actions (v1.go): SES v1 operations.
+			if _, ok := v1.MethodByName(name); !ok && name != "InvalidAction" {
+				t.Errorf("v1 operation %q is not an SES v1 operation", op)
+			}
+			continue
+		}
 		if _, ok := client.MethodByName(op); !ok && op != "UploadImportData" && op != "UnknownOperation" {
 			t.Errorf("route operation %q is not an SESv2 operation", op)
 		}

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/dkim"
@@ -24,11 +23,9 @@ import (
 // DomainSigningSelector, 1-63 characters).
 var selectorRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
 
-// GetAccount (§1.10): the account's quota as enforced (package quota;
-// -1 = unlimited) with SentLast24Hours, the recipients counted in the
-// rolling 24 hours on every node (for an unlimited account, which package
-// quota does not track, from the statistics counters); production access and the details of its
-// last request; SendingEnabled, the tenant's own switch.
+// GetAccount (§1.10): the account's quota (sendQuotaOf); production
+// access and the details of its last request; SendingEnabled, the
+// tenant's own switch.
 func (s *Server) getAccount(ctx context.Context, c *call) (any, error) {
 	acct, err := s.Accounts.Get(ctx, c.account)
 	if err != nil {
@@ -38,18 +35,9 @@ func (s *Server) getAccount(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var sent int64
-	switch {
-	case acct.Max24HourSend < 0 && acct.MaxSendRate < 0 && s.Stats != nil:
-		// Unlimited: package quota keeps no usage; the counters have it
-		// (to the 15-minute bucket).
-		if sent, err = s.Stats.Sent(ctx, c.account, time.Now().Add(-24*time.Hour)); err != nil {
-			return nil, err
-		}
-	case s.Quota != nil:
-		if sent, err = s.Quota.SentLast24Hours(ctx, c.account); err != nil {
-			return nil, err
-		}
+	quota, err := s.sendQuotaOf(ctx, acct)
+	if err != nil {
+		return nil, err
 	}
 	enforcement := "HEALTHY"
 	if s.Reputation != nil {
@@ -61,7 +49,7 @@ func (s *Server) getAccount(ctx context.Context, c *call) (any, error) {
 		EnforcementStatus:       enforcement,
 		ProductionAccessEnabled: acct.ProductionAccessEnabled,
 		SendingEnabled:          acct.SendingEnabled,
-		SendQuota:               sendQuota{Max24HourSend: float64(acct.Max24HourSend), MaxSendRate: acct.MaxSendRate, SentLast24Hours: float64(sent)},
+		SendQuota:               quota,
 		Details:                 detailsOutput(acct.Details),
 		SuppressionAttributes:   supp,
 		VdmAttributes:           vdmAttributes{VdmEnabled: "DISABLED"},
@@ -268,6 +256,32 @@ func (s *Server) createIdentity(ctx context.Context, c *call) (any, error) {
 		}
 	}
 	return createEmailIdentityOutput{IdentityType: string(id.Kind), VerifiedForSendingStatus: id.Verified, DkimAttributes: attrs}, nil
+}
+
+// resendAddressVerification sends account's existing address identity
+// name its verification email again (SES v1: VerifyEmailIdentity of an
+// address it has), under CreateEmailIdentity's limit on verification
+// emails; a verified address gets none. Errors: NotFoundException,
+// TooManyRequestsException.
+func (s *Server) resendAddressVerification(ctx context.Context, account, name string) error {
+	id, err := s.Identities.Get(ctx, account, name)
+	if errors.Is(err, identity.ErrNotFound) {
+		return notFound("Email identity %s does not exist.", name)
+	}
+	if err != nil || id.Verified {
+		return err
+	}
+	if err := s.allowVerificationEmail(account); err != nil {
+		return err
+	}
+	err = s.sendAddressVerification(ctx, account, id.Name)
+	switch {
+	case errors.Is(err, identity.ErrAlreadyVerified): // verified meanwhile
+		return nil
+	case errors.Is(err, identity.ErrNotFound):
+		return notFound("Email identity %s does not exist.", name)
+	}
+	return err
 }
 
 // putDkimAttributes is PutEmailIdentityDkimAttributes: signing on or off.

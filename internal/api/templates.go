@@ -57,7 +57,11 @@ func contentOut(c template.Content) templateContent {
 	return out
 }
 
-// emailTemplateError maps package template's errors to SES's.
+// emailTemplateError maps package template's errors to SES's, each with
+// its SES v1 code (v1CodeAs): TemplateDoesNotExist, InvalidTemplate (content
+// or name refused when stored), MissingRenderingAttribute (a render
+// missing an attribute) and InvalidRenderingParameter (other render
+// failures, TemplateData that is not a JSON object).
 func emailTemplateError(name string, err error) error {
 	var (
 		ie *template.InvalidError
@@ -67,17 +71,20 @@ func emailTemplateError(name string, err error) error {
 	)
 	switch {
 	case errors.Is(err, template.ErrNotFound):
-		return notFound("Template %s does not exist.", name)
+		return v1CodeAs("TemplateDoesNotExist", notFound("Template %s does not exist.", name))
 	case errors.Is(err, template.ErrAlreadyExists):
 		return &Error{Code: "AlreadyExistsException", Status: 400, Message: "Template " + name + " already exists."}
 	case errors.As(err, &le):
 		return &Error{Code: "LimitExceededException", Status: 400, Message: le.Msg}
 	case errors.As(err, &ie):
-		return badRequest("%s", ie.Msg)
+		return v1CodeAs("InvalidTemplate", badRequest("%s", ie.Msg))
 	case errors.As(err, &re):
-		return badRequest("%s", re.Message)
+		if re.Attribute != "" {
+			return v1CodeAs("MissingRenderingAttribute", badRequest("%s", re.Message))
+		}
+		return v1CodeAs("InvalidRenderingParameter", badRequest("%s", re.Message))
 	case errors.As(err, &de):
-		return badRequest("%s", de.Msg)
+		return v1CodeAs("InvalidRenderingParameter", badRequest("%s", de.Msg))
 	}
 	return err
 }
@@ -86,7 +93,7 @@ func emailTemplateError(name string, err error) error {
 func pathTemplate(c *call) (string, error) {
 	name := c.r.PathValue("TemplateName")
 	if err := template.ValidateName(name); err != nil {
-		return "", emailTemplateError(name, err)
+		return "", badRequest("%s", err)
 	}
 	return name, nil
 }
@@ -132,11 +139,14 @@ func (s *Server) getTemplate(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, emailTemplateError(name, err)
 	}
-	return struct {
-		TemplateName    string
-		TemplateContent templateContent
-		Tags            []tag
-	}{t.Name, contentOut(t.Content), pairTagsOut(t.Tags)}, nil
+	return getTemplateOutput{t.Name, contentOut(t.Content), pairTagsOut(t.Tags)}, nil
+}
+
+// getTemplateOutput is GetEmailTemplate's response.
+type getTemplateOutput struct {
+	TemplateName    string
+	TemplateContent templateContent
+	Tags            []tag
 }
 
 // templateTokenPrefix marks ListEmailTemplates' NextToken: the base64 of
@@ -171,22 +181,29 @@ func (s *Server) listTemplates(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	type meta struct {
-		TemplateName     string
-		CreatedTimestamp float64
-	}
-	out := struct {
-		TemplatesMetadata []meta
-		NextToken         string `json:",omitempty"`
-	}{TemplatesMetadata: []meta{}}
+	out := listTemplatesOutput{TemplatesMetadata: []templateMetadata{}}
 	for i, m := range list {
 		if i == n {
 			out.NextToken = base64.RawURLEncoding.EncodeToString([]byte(templateTokenPrefix + list[n-1].Name))
 			break
 		}
-		out.TemplatesMetadata = append(out.TemplatesMetadata, meta{m.Name, epochSeconds(m.Created)})
+		out.TemplatesMetadata = append(out.TemplatesMetadata, templateMetadata{m.Name, epochSeconds(m.Created), m.Created})
 	}
 	return out, nil
+}
+
+// listTemplatesOutput is ListEmailTemplates' response.
+type listTemplatesOutput struct {
+	TemplatesMetadata []templateMetadata
+	NextToken         string `json:",omitempty"`
+}
+
+// templateMetadata is SES's EmailTemplateMetadata; created is
+// CreatedTimestamp as a time (for v1's ListTemplates).
+type templateMetadata struct {
+	TemplateName     string
+	CreatedTimestamp float64
+	created          time.Time
 }
 
 // updateTemplate is UpdateEmailTemplate: PUT /v2/email/templates/{TemplateName}

@@ -167,7 +167,8 @@ func v1Check(q *awsquery.Request, op *v1Op) error {
 	return nil
 }
 
-// v1Error maps err to SES's v1 error: a Query error as it is; anything
+// v1Error maps err to SES's v1 error: a Query error as it is, a v2
+// refusal given its own v1 code (v1CodeAs) with that code; anything
 // else as the v2 API maps it (sesError: SigV4 errors, the accept path's
 // refusals, internal failures logged), then renamed to its v1 code. The v1
 // API answers every sender fault with HTTP 400.
@@ -175,6 +176,10 @@ func (s *Server) v1Error(r *http.Request, reqID string, act v1Action, err error)
 	var qe *awsquery.Error
 	if errors.As(err, &qe) {
 		return qe
+	}
+	var ce *v1CodedError
+	if errors.As(err, &ce) {
+		return &awsquery.Error{Type: awsquery.Sender, Code: ce.Code, Status: 400, Message: ce.err.Message}
 	}
 	var se *sigv4.Error
 	if errors.As(err, &se) {
@@ -208,6 +213,27 @@ func (s *Server) v1Error(r *http.Request, reqID string, act v1Action, err error)
 		code = "ConcurrentModification"
 	}
 	return &awsquery.Error{Type: awsquery.Sender, Code: code, Status: 400, Message: e.Message}
+}
+
+// v1CodedError is a v2 refusal that has its own SES v1 error code, v1's
+// errors being finer than v2's BadRequestException and NotFoundException.
+// The v2 API answers the wrapped *Error as it is (sesError unwraps it);
+// the v1 API answers Code (v1Error).
+type v1CodedError struct {
+	err  *Error
+	Code string
+}
+
+func (e *v1CodedError) Error() string { return e.err.Error() }
+func (e *v1CodedError) Unwrap() error { return e.err }
+
+// v1CodeAs gives e the v1 code code.
+func v1CodeAs(code string, e *Error) error { return &v1CodedError{err: e, Code: code} }
+
+// v1HasCode reports whether err carries the v1 code code (v1CodeAs).
+func v1HasCode(err error, code string) bool {
+	var ce *v1CodedError
+	return errors.As(err, &ce) && ce.Code == code
 }
 
 // v1Internal is the v1 API's answer to a failure of Petrel's own.

@@ -203,20 +203,23 @@ func (s *Server) checkTemplateFrom(ctx context.Context, account, from string) er
 		return err
 	}
 	if id == "" {
-		return badRequest("FromEmailAddress %s is not a verified identity of this account (verify the address or its domain first).", from)
+		return v1CodeAs("FromEmailAddressNotVerified",
+			badRequest("FromEmailAddress %s is not a verified identity of this account (verify the address or its domain first).", from))
 	}
 	return nil
 }
 
-// templateError maps package identity's template errors to SES's.
+// templateError maps package identity's template errors to SES's, each
+// with its SES v1 code (v1CodeAs).
 func templateError(name string, err error) error {
 	switch {
 	case errors.Is(err, identity.ErrInvalidTemplate):
-		return badRequest("%s.", err.Error())
+		return v1CodeAs("CustomVerificationEmailInvalidContent", badRequest("%s.", err.Error()))
 	case errors.Is(err, identity.ErrTemplateExists):
-		return &Error{Code: "AlreadyExistsException", Status: 400, Message: "Custom verification email template " + name + " already exists."}
+		return v1CodeAs("CustomVerificationEmailTemplateAlreadyExists",
+			&Error{Code: "AlreadyExistsException", Status: 400, Message: "Custom verification email template " + name + " already exists."})
 	case errors.Is(err, identity.ErrTemplateNotFound):
-		return notFound("Custom verification email template %s does not exist.", name)
+		return v1CodeAs("CustomVerificationEmailTemplateDoesNotExist", notFound("Custom verification email template %s does not exist.", name))
 	case errors.Is(err, identity.ErrTemplateLimit):
 		return &Error{Code: "LimitExceededException", Status: 400,
 			Message: fmt.Sprintf("Maximum number of custom verification email templates (%d) reached.", identity.MaxTemplates)}
@@ -394,7 +397,8 @@ func (s *Server) sendCustomVerificationEmail(ctx context.Context, c *call) (any,
 		return nil, err
 	}
 	if !acct.ProductionAccessEnabled {
-		return nil, badRequest("Custom verification emails can only be sent by an account with production access; this account is in the sandbox.")
+		return nil, v1CodeAs("ProductionAccessNotGranted",
+			badRequest("Custom verification emails can only be sent by an account with production access; this account is in the sandbox."))
 	}
 	t, err := s.Identities.GetTemplate(ctx, c.account, *in.TemplateName)
 	if err != nil {

@@ -120,7 +120,7 @@ func TestExpiry(t *testing.T) {
 	h.run()
 	for _, c := range cases {
 		t.Run(c.rcpt, func(t *testing.T) {
-			deadline := time.Now().Add(300 * time.Millisecond)
+			deadline := time.Now().Add(shortLife)
 			created := deadline.Add(-14 * time.Hour) // SES's default: 840 minutes
 			evs := h.final(h.send(c.rcpt, "dest.test", plain, created, deadline))
 			b := detail[event.BounceDetail](t, find(t, evs, event.Bounce))

@@ -16,6 +16,12 @@ import (
 	"github.com/petrelmail/petrel/internal/queue"
 )
 
+// shortLife is the delivery window of entries whose attempts must fail and
+// then expire: long enough that one attempt (a TLS handshake that fails, on
+// a loaded machine under the race detector) always ends inside it, so the
+// attempt is a DeliveryDelay before the expiry's Bounce.
+const shortLife = 2 * time.Second
+
 // requireTLS queues one entry whose configuration set requires TLS, to be
 // delivered within life.
 func (h *harness) requireTLS(rcpt string, life time.Duration) string {
@@ -48,7 +54,7 @@ func TestTLSRequiredWithoutTLS(t *testing.T) {
 			mx := mxtest.StartScript(t, "127.0.0.1", 0, c.script)
 			h := newHarness(t, Config{RelayHost: mx.Addr})
 			h.run()
-			evs := h.final(h.requireTLS("rcpt@dest.test", 400*time.Millisecond))
+			evs := h.final(h.requireTLS("rcpt@dest.test", shortLife))
 			if count(evs, event.DeliveryDelay) == 0 {
 				t.Fatalf("events %v, want DeliveryDelay before the Bounce", kinds(evs))
 			}
@@ -125,7 +131,7 @@ func TestTLSRequiredHandshakeFails(t *testing.T) {
 	}()
 	h := newHarness(t, Config{RelayHost: l.Addr().String()})
 	h.run()
-	evs := h.final(h.requireTLS("rcpt@dest.test", 300*time.Millisecond))
+	evs := h.final(h.requireTLS("rcpt@dest.test", shortLife))
 	d := detail[event.DeliveryDelayDetail](t, find(t, evs, event.DeliveryDelay))
 	want := "smtp; 421 4.7.5 TLS is required by the configuration set, but the TLS handshake with host 127.0.0.1 failed: "
 	if r := d.DelayedRecipients[0]; r.Status != "4.7.5" || !strings.HasPrefix(r.DiagnosticCode, want) {
@@ -139,7 +145,7 @@ func TestTLSRequiredHandshakeFails(t *testing.T) {
 	}
 	// An entry that does not require TLS falls back to plain text there
 	// (opportunistic TLS), and is not refused for lack of TLS.
-	evs = h.final(h.send("plain@dest.test", "dest.test", plain, time.Now(), time.Now().Add(300*time.Millisecond)))
+	evs = h.final(h.send("plain@dest.test", "dest.test", plain, time.Now(), time.Now().Add(shortLife)))
 	if mails.Load() == 0 {
 		t.Errorf("entry without TLS requirement: no MAIL over plain text; events %v", kinds(evs))
 	}
@@ -219,7 +225,7 @@ func TestTLSRequiredReusedConnection(t *testing.T) {
 			}
 			life := time.Minute
 			if !c.delivered {
-				life = 300 * time.Millisecond
+				life = shortLife
 			}
 			evs := h.final(h.requireTLS("secure@dest.test", life))
 			if c.delivered {

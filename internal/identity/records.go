@@ -353,3 +353,26 @@ func summarize(id Identity, vouched bool, recs []Record) Verification {
 	}
 	return v
 }
+
+// RestartVerification starts the check of a domain's FAILED verifying
+// records (DKIM keys, the `_amazonses` token) again: PENDING from now,
+// with a new 72-hour window, due at once (SES v1: calling
+// VerifyDomainIdentity or VerifyDomainDkim again restarts a failed
+// verification). Records in any other state are left alone; an address
+// identity has none. Errors: ErrNotFound.
+func (s *Service) RestartVerification(ctx context.Context, account, name string, now time.Time) error {
+	id, err := s.Get(ctx, account, name)
+	if err != nil {
+		return err
+	}
+	purposes := verifyingPurposes()
+	ms := now.UnixMilli()
+	args := []any{StatusPending, ms, ms, account, id.Name}
+	for _, p := range purposes {
+		args = append(args, p)
+	}
+	args = append(args, StatusFailed)
+	_, err = s.db.ExecContext(ctx, s.db.Rebind(`UPDATE identity_records SET status = ?, started_ms = ?, missing_since_ms = 0, next_check_ms = ?
+		WHERE account = ? AND identity = ? AND purpose IN (`+store.Placeholders(len(purposes))+`) AND status = ?`), args...)
+	return err
+}

@@ -42,8 +42,10 @@ const (
 // Rendering Failure (errorMessage e.g. "Attribute 'name' is not present in
 // the rendering data."). At send time the message is accepted and a
 // Rendering Failure event recorded; TestRenderEmailTemplate answers
-// BadRequestException with Message.
-type RenderError struct{ TemplateName, Message string }
+// BadRequestException with Message. Attribute is the attribute missing
+// from the data when that is why ("" otherwise): SES v1's
+// MissingRenderingAttribute.
+type RenderError struct{ TemplateName, Message, Attribute string }
 
 func (e *RenderError) Error() string { return e.Message }
 
@@ -525,6 +527,12 @@ func (r *renderer) fail(format string, args ...any) {
 	panic(stop{&RenderError{TemplateName: r.name, Message: fmt.Sprintf(format, args...)}})
 }
 
+// failMissing ends the render: attribute is not in the data.
+func (r *renderer) failMissing(attribute string) {
+	panic(stop{&RenderError{TemplateName: r.name, Attribute: attribute,
+		Message: fmt.Sprintf("Attribute '%s' is not present in the rendering data.", attribute)}})
+}
+
 func (r *renderer) render(t *compiled) (s string, err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -622,7 +630,7 @@ func (r *renderer) missing(e *ast.Expression) {
 	if p, ok := e.Path.(*ast.PathExpression); ok {
 		name = p.Original
 	}
-	r.fail("Attribute '%s' is not present in the rendering data.", name)
+	r.failMissing(name)
 }
 
 // expr evaluates an expression without parameters (a path or literal):
@@ -846,7 +854,7 @@ func (r *renderer) partial(ps *ast.PartialStatement) {
 			if e, isExpr := ps.Params[0].(*ast.Expression); isExpr {
 				r.missing(e)
 			}
-			r.fail("Attribute '%s' is not present in the rendering data.", paramName(ps.Params[0]))
+			r.failMissing(paramName(ps.Params[0]))
 		}
 		ctx = v
 	}
@@ -861,7 +869,7 @@ func (r *renderer) partial(ps *ast.PartialStatement) {
 		for _, pair := range ps.Hash.Pairs {
 			v, ok := r.value(pair.Val)
 			if !ok {
-				r.fail("Attribute '%s' is not present in the rendering data.", paramName(pair.Val))
+				r.failMissing(paramName(pair.Val))
 			}
 			if _, dup := o.vals[pair.Key]; !dup {
 				o.keys = append(o.keys, pair.Key)
