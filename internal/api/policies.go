@@ -26,7 +26,8 @@ func (s *Server) identityARN(ctx context.Context, account, name string) (string,
 	return "arn:aws:ses:" + s.Accounts.Region() + ":" + acct.SendingAccountID + ":identity/" + name, nil
 }
 
-// policyError maps the identity package's policy errors to SES's.
+// policyError maps the identity package's policy errors to SES's (an
+// invalid document: BadRequestException, v1 InvalidPolicy).
 func policyError(name, policyName string, err error) error {
 	var pe *identity.PolicyError
 	switch {
@@ -39,7 +40,7 @@ func policyError(name, policyName string, err error) error {
 	case errors.Is(err, identity.ErrPolicyLimit):
 		return &Error{Code: "LimitExceededException", Status: 400, Message: "Email identity " + name + " already has 20 policies, the most it may have."}
 	case errors.As(err, &pe):
-		return badRequest("%s", pe.Error())
+		return v1CodeAs("InvalidPolicy", badRequest("%s", pe.Error()))
 	}
 	return err
 }
@@ -59,8 +60,7 @@ const (
 // name (identity.ParsePolicy: its Resource must be the identity's ARN) and
 // stores it as policyName, as mode allows. The policy name's and the
 // document's presence are checked here (BadRequestException); the other
-// errors are the identity package's, for the caller to map: policyError
-// (v2), v1PolicyError (v1: a *identity.PolicyError is InvalidPolicy).
+// errors are the identity package's, for the caller to map (policyError).
 func (s *Server) writePolicy(ctx context.Context, account, name, policyName, doc string, mode policyWrite) error {
 	if !identity.ValidPolicyName(policyName) {
 		return badRequest("PolicyName %q is not valid: use 1-64 letters, digits, '-' and '_'.", policyName)

@@ -90,16 +90,6 @@ func (s *Server) v1Identity(ctx context.Context, c *call, q *awsquery.Request) (
 	return s.v1IdentityName(ctx, c, v)
 }
 
-// v1PolicyError maps writePolicy's errors: a document SES refuses is
-// InvalidPolicy, the rest as the v2 API maps them (policyError).
-func v1PolicyError(name, policyName string, err error) error {
-	var pe *identity.PolicyError
-	if errors.As(err, &pe) {
-		return &awsquery.Error{Type: awsquery.Sender, Code: "InvalidPolicy", Status: 400, Message: pe.Error()}
-	}
-	return policyError(name, policyName, err)
-}
-
 // v1PutIdentityPolicy is PutIdentityPolicy: create or replace.
 func (s *Server) v1PutIdentityPolicy(ctx context.Context, c *call, q *awsquery.Request) (any, error) {
 	name, err := s.v1Identity(ctx, c, q)
@@ -115,7 +105,7 @@ func (s *Server) v1PutIdentityPolicy(ctx context.Context, c *call, q *awsquery.R
 		return nil, err
 	}
 	if err := s.writePolicy(ctx, c.account, name, policyName, doc, policyPut); err != nil {
-		return nil, v1PolicyError(name, policyName, err)
+		return nil, policyError(name, policyName, err)
 	}
 	return nil, nil
 }
