@@ -149,19 +149,33 @@ func definitionIn(name string, in *eventDestinationDefinitionJSON) (d configset.
 	return d, rotate, nil
 }
 
+// checkTopic asks package sns whether arn is a topic of account: a
+// BadRequestException naming member when it is not, or when this Petrel
+// serves no SNS topics; the context's error when it ended.
+func (s *Server) checkTopic(ctx context.Context, account, member, arn string) error {
+	if s.Topics == nil {
+		return badRequest("%s cannot be set: this Petrel serves no SNS topics.", member)
+	}
+	if err := s.Topics.TopicExists(ctx, account, arn); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		return badRequest("%s %s is not a topic of this account: %v.", member, arn, err)
+	}
+	return nil
+}
+
 // checkDestination asks package sns whether d's topic is the caller's,
 // and the SSRF guard whether d's webhook URL may be notified.
 func (s *Server) checkDestination(ctx context.Context, account string, d configset.EventDestination) error {
 	switch {
 	case d.SnsTopicArn != "":
-		if s.Topics == nil {
-			return refuseDestination("SnsDestination", badRequest("SnsDestination is not available: this Petrel serves no SNS topics."))
-		}
-		if err := s.Topics.TopicExists(ctx, account, d.SnsTopicArn); err != nil {
-			if ctx.Err() != nil {
-				return err
+		if err := s.checkTopic(ctx, account, "SnsDestination.TopicArn", d.SnsTopicArn); err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				return refuseDestination("SnsDestination", e)
 			}
-			return refuseDestination("SnsDestination", badRequest("SnsDestination.TopicArn %s is not a topic of this account: %v.", d.SnsTopicArn, err))
+			return err
 		}
 	case d.WebhookURL != "":
 		if s.URLs == nil {

@@ -413,7 +413,7 @@ func TestDestinationsNeedCheckers(t *testing.T) {
 	s.Topics, s.URLs = nil, nil
 	const path = "/v2/email/configuration-sets/s1/event-destinations"
 	for body, msg := range map[string]string{
-		`{"EventDestinationName":"d","EventDestination":{"MatchingEventTypes":["SEND"],"SnsDestination":{"TopicArn":"` + acmeTopic + `"}}}`:          "SnsDestination is not available",
+		`{"EventDestinationName":"d","EventDestination":{"MatchingEventTypes":["SEND"],"SnsDestination":{"TopicArn":"` + acmeTopic + `"}}}`:          "SnsDestination.TopicArn cannot be set: this Petrel serves no SNS topics",
 		`{"EventDestinationName":"d","EventDestination":{"MatchingEventTypes":["SEND"],"WebhookDestination":{"Url":"https://hooks.acme.example/"}}}`: "WebhookDestination is not available",
 	} {
 		status, code, out := raw("POST", path, body)

@@ -236,14 +236,8 @@ func (s *Server) v1SetIdentityNotificationTopic(ctx context.Context, c *call, q 
 		if err := identity.ValidateTopicArn(topic); err != nil {
 			return nil, v1Invalid("SnsTopic: %v.", err)
 		}
-		if s.Topics == nil {
-			return nil, v1Invalid("SnsTopic cannot be set: this Petrel serves no SNS topics.")
-		}
-		if err := s.Topics.TopicExists(ctx, c.account, topic); err != nil {
-			if ctx.Err() != nil {
-				return nil, err
-			}
-			return nil, v1Invalid("SNS topic %s is invalid: it is not a topic of this account (%v).", topic, err)
+		if err := s.checkTopic(ctx, c.account, "SnsTopic", topic); err != nil {
+			return nil, err
 		}
 	}
 	if err := s.Identities.SetNotificationTopic(ctx, c.account, name, kind, topic); err != nil {
