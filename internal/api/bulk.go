@@ -22,15 +22,21 @@ type sendBulkEmailInput struct {
 	FeedbackForwardingEmailAddressIdentityArn *string
 	DefaultEmailTags                          []struct{ Name, Value string }
 	DefaultContent                            *struct{ Template *templateInput }
-	BulkEmailEntries                          []struct {
-		Destination             *destination
-		ReplacementTags         []struct{ Name, Value string }
-		ReplacementEmailContent *struct {
-			ReplacementTemplate *struct{ ReplacementTemplateData *string }
-		}
-		ReplacementHeaders []nameValue
-	}
-	ConfigurationSetName *string
+	BulkEmailEntries                          []bulkEmailEntry
+	ConfigurationSetName                      *string
+}
+
+// bulkEmailEntry is SESv2 BulkEmailEntry.
+type bulkEmailEntry struct {
+	Destination             *destination
+	ReplacementTags         []struct{ Name, Value string }
+	ReplacementEmailContent *replacementEmailContent
+	ReplacementHeaders      []nameValue
+}
+
+// replacementEmailContent is SESv2 ReplacementEmailContent.
+type replacementEmailContent struct {
+	ReplacementTemplate *struct{ ReplacementTemplateData *string }
 }
 
 type bulkEmailEntryResult struct {
@@ -48,10 +54,27 @@ func (s *Server) sendBulkEmail(ctx context.Context, c *call) (any, error) {
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
+	results, err := s.sendBulk(ctx, c, &in, "SendBulkEmail")
+	if err != nil {
+		return nil, err
+	}
+	out := sendBulkEmailOutput{BulkEmailEntryResults: make([]bulkEmailEntryResult, len(results))}
+	for i, res := range results {
+		out.BulkEmailEntryResults[i] = bulkEmailEntryResult{Status: string(res.Status), Error: res.Error, MessageId: res.MessageID}
+	}
+	return out, nil
+}
+
+// sendBulk sends the decoded SendBulkEmail request in in the name of c and
+// returns one result per entry: the one path of v2 SendBulkEmail and v1
+// SendBulkTemplatedEmail (v1_sending.go, which builds in from its own
+// parameters). op is the ses:operation tag. Errors: BadRequestException
+// for shapes, else SendBulk's (sendError maps them).
+func (s *Server) sendBulk(ctx context.Context, c *call, in *sendBulkEmailInput, op string) ([]sending.BulkResult, error) {
 	if in.DefaultContent == nil || in.DefaultContent.Template == nil {
 		return nil, badRequest("DefaultContent.Template is required.")
 	}
-	r := sending.BulkRequest{Account: c.account, Caller: c.keyID, SourceIP: c.sourceIP, From: strOr(in.FromEmailAddress),
+	r := sending.BulkRequest{Account: c.account, Caller: c.keyID, SourceIP: c.sourceIP, Operation: op, From: strOr(in.FromEmailAddress),
 		ReplyTo: in.ReplyToAddresses, FromArn: strOr(in.FromEmailAddressIdentityArn), FeedbackArn: strOr(in.FeedbackForwardingEmailAddressIdentityArn)}
 	if in.FeedbackForwardingEmailAddress != nil {
 		a, err := address.Parse(*in.FeedbackForwardingEmailAddress)
@@ -89,15 +112,7 @@ func (s *Server) sendBulkEmail(ctx context.Context, c *call) (any, error) {
 		}
 		r.Entries = append(r.Entries, be)
 	}
-	results, err := s.Sender.SendBulk(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	out := sendBulkEmailOutput{BulkEmailEntryResults: make([]bulkEmailEntryResult, len(results))}
-	for i, res := range results {
-		out.BulkEmailEntryResults[i] = bulkEmailEntryResult{Status: string(res.Status), Error: res.Error, MessageId: res.MessageID}
-	}
-	return out, nil
+	return s.Sender.SendBulk(ctx, r)
 }
 
 // tagPairs decodes message tags (sending.CheckTags checks them).

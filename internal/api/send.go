@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 
 	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/message"
@@ -22,15 +23,21 @@ type sendEmailInput struct {
 	// Sending authorisation (§1.3, §11.6; package sending, delegate.go).
 	FromEmailAddressIdentityArn               *string
 	FeedbackForwardingEmailAddressIdentityArn *string
-	Content                                   *struct {
-		Simple   *simpleContent
-		Raw      *struct{ Data *rawData }
-		Template *templateInput
-	}
-	EmailTags             []struct{ Name, Value string }
-	ConfigurationSetName  *string
-	ListManagementOptions *listManagementOptions
+	Content                                   *emailContent
+	EmailTags                                 []struct{ Name, Value string }
+	ConfigurationSetName                      *string
+	ListManagementOptions                     *listManagementOptions
 }
+
+// emailContent is SESv2 EmailContent: exactly one of its members.
+type emailContent struct {
+	Simple   *simpleContent
+	Raw      *rawMessage
+	Template *templateInput
+}
+
+// rawMessage is SESv2 RawMessage.
+type rawMessage struct{ Data *rawData }
 
 type destination struct {
 	ToAddresses, CcAddresses, BccAddresses []string
@@ -74,13 +81,31 @@ type attachment struct {
 	ContentType             string
 }
 
+// sendEmail is SESv2 SendEmail: the JSON request decoded (Content.Raw.Data
+// in place, rawData), then send.
 func (s *Server) sendEmail(ctx context.Context, c *call) (any, error) {
 	var in sendEmailInput
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
+	id, err := s.send(ctx, c, &in, "SendEmail")
+	if err != nil {
+		return nil, err
+	}
+	return sendEmailOutput{MessageId: id}, nil
+}
+
+// send sends the decoded SendEmail request in in the name of c and returns
+// the message ID: the one path of v2 SendEmail and of v1 SendEmail,
+// SendRawEmail and SendTemplatedEmail (v1_sending.go), which build in from
+// their own parameters. op is the ses:operation tag (and the action
+// sending authorisation checks: "ses:"+op). Raw content's Data must be a
+// buffer nothing else reads: its line endings are made CRLF in place and
+// Send may build the prepared message in it. Errors: BadRequestException
+// for shapes, else Send's (sendError maps them).
+func (s *Server) send(ctx context.Context, c *call, in *sendEmailInput, op string) (string, error) {
 	if in.Content == nil {
-		return nil, badRequest("Content is required.")
+		return "", badRequest("Content is required.")
 	}
 	kinds := 0
 	for _, set := range []bool{in.Content.Simple != nil, in.Content.Raw != nil, in.Content.Template != nil} {
@@ -89,18 +114,18 @@ func (s *Server) sendEmail(ctx context.Context, c *call) (any, error) {
 		}
 	}
 	if kinds != 1 {
-		return nil, badRequest("Content must contain exactly one of Simple, Raw or Template.")
+		return "", badRequest("Content must contain exactly one of Simple, Raw or Template.")
 	}
-	req := sending.Request{Account: c.account, Caller: c.keyID, SourceIP: c.sourceIP, Operation: "SendEmail",
+	req := sending.Request{Account: c.account, Caller: c.keyID, SourceIP: c.sourceIP, Operation: op,
 		Tags: tagPairs(in.EmailTags), ConfigSet: strOr(in.ConfigurationSetName)}
 	lm, err := in.ListManagementOptions.request() // listmgmt.go
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	req.ListManagement = lm
 	rcpts, err := destinationAddresses(in.Destination)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	req.Recipients = rcpts
 	req.FromArn, req.FeedbackArn = strOr(in.FromEmailAddressIdentityArn), strOr(in.FeedbackForwardingEmailAddressIdentityArn)
@@ -110,7 +135,7 @@ func (s *Server) sendEmail(ctx context.Context, c *call) (any, error) {
 		case err == nil:
 			req.FeedbackAddress = &a
 		case req.FeedbackArn != "":
-			return nil, badRequest("FeedbackForwardingEmailAddress: %v.", err)
+			return "", badRequest("FeedbackForwardingEmailAddress: %v.", err)
 		}
 	}
 	// mail.source is FromEmailAddress as given, display name and all
@@ -119,36 +144,33 @@ func (s *Server) sendEmail(ctx context.Context, c *call) (any, error) {
 
 	if raw := in.Content.Raw; raw != nil {
 		if raw.Data == nil || len(raw.Data.b) == 0 && raw.Data.err == nil {
-			return nil, badRequest("Content.Raw.Data is required.")
+			return "", badRequest("Content.Raw.Data is required.")
 		}
 		if raw.Data.err != nil {
-			return nil, badRequest("Content.Raw.Data is not valid base64: %v.", raw.Data.err)
+			return "", badRequest("Content.Raw.Data is not valid base64: %v.", raw.Data.err)
 		}
-		// data lies in the request body, which nothing reads any more: its
-		// line endings are made CRLF there, and Send may build the prepared
+		// data lies in the request body (v2: rawData; v1: RawMessage.Data,
+		// decoded into the body), which nothing reads any more: its line
+		// endings are made CRLF there, and Send may build the prepared
 		// message there too.
 		data := message.NormalizeLineEndingsInPlace(raw.Data.b)
 		req.Raw, req.RawScratch = data, true
 		if in.FromEmailAddress != nil {
 			a, err := address.Parse(*in.FromEmailAddress)
 			if err != nil {
-				return nil, badRequest("FromEmailAddress: %v.", err)
+				return "", badRequest("FromEmailAddress: %v.", err)
 			}
 			req.MailFrom = &a
 		}
 		if in.Destination == nil {
 			if req.Recipients, err = headerRecipients(data); err != nil {
-				return nil, err
+				return "", err
 			}
 		}
-	} else if req.Content, err = buildContent(&in); err != nil {
-		return nil, err
+	} else if req.Content, err = buildContent(in); err != nil {
+		return "", err
 	}
-	id, err := s.Sender.Send(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	return sendEmailOutput{MessageId: id}, nil
+	return s.Sender.Send(ctx, req)
 }
 
 // rawData is Content.Raw.Data, base64 in a JSON string. It is decoded in
@@ -205,6 +227,38 @@ func decodeBase64InPlace(dst, src []byte) ([]byte, error) {
 			return nil, err
 		}
 		n += copy(dst[n:], tmp[:m])
+	}
+	return dst[:n], nil
+}
+
+// decodeBase64String decodes src, standard base64 (RFC 4648 §4) in a
+// string such as a v1 Query parameter, into dst (its length is what may be
+// written: at least base64.StdEncoding.DecodedLen(len(src))), a chunk at a
+// time through decodeBase64InPlace, so src is never copied whole. Line
+// breaks, which Go's decoder skips, may split a quantum across chunks: a
+// src with any is decoded whole instead.
+func decodeBase64String(dst []byte, src string) ([]byte, error) {
+	if strings.ContainsAny(src, "\r\n") {
+		b, err := base64.StdEncoding.DecodeString(src)
+		return append(dst[:0], b...), err
+	}
+	const chunk = 4 << 10 // base64 characters per step: whole quanta
+	var in [chunk]byte
+	n := 0
+	for off := 0; off < len(src); off += chunk {
+		k := copy(in[:], src[off:])
+		if off+k < len(src) && in[k-1] == '=' {
+			return nil, base64.CorruptInputError(off + k - 1) // padding before the end
+		}
+		out, err := decodeBase64InPlace(dst[n:], in[:k])
+		if err != nil {
+			var ce base64.CorruptInputError
+			if errors.As(err, &ce) {
+				return nil, base64.CorruptInputError(int64(off) + int64(ce))
+			}
+			return nil, err
+		}
+		n += len(out)
 	}
 	return dst[:n], nil
 }

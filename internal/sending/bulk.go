@@ -20,6 +20,9 @@ type BulkRequest struct {
 	Account  string
 	Caller   string // access key id, for mail.callerIdentity
 	SourceIP string
+	// Operation is the ses:operation tag (Request.Operation); "" is
+	// "SendBulkEmail" (v1's SendBulkTemplatedEmail names its own).
+	Operation string
 	// From is FromEmailAddress as the caller wrote it (mail.source).
 	From    string
 	ReplyTo []string
@@ -164,6 +167,7 @@ func errBulkTooLarge(max int64) string {
 // ctx's error fails the call and stores nothing.
 func (s *Sender) SendBulk(ctx context.Context, r BulkRequest) ([]BulkResult, error) {
 	r.From = strings.TrimSpace(r.From)
+	r.Operation = cmp.Or(r.Operation, "SendBulkEmail")
 	if err := r.check(); err != nil {
 		return nil, err
 	}
@@ -219,7 +223,7 @@ func (s *Sender) SendBulk(ctx context.Context, r BulkRequest) ([]BulkResult, err
 			results[i] = BulkResult{Status: BulkMessageRejected, Error: errBulkTooLarge(maxBytes)}
 			continue
 		}
-		req := Request{Account: r.Account, Caller: r.Caller, SourceIP: r.SourceIP, Operation: "SendBulkEmail", Source: r.From,
+		req := Request{Account: r.Account, Caller: r.Caller, SourceIP: r.SourceIP, Operation: r.Operation, Source: r.From,
 			Tags: mergePairs(r.DefaultTags, e.Tags, false), ConfigSet: r.ConfigSet,
 			FromArn: r.FromArn, FeedbackArn: r.FeedbackArn, FeedbackAddress: r.FeedbackAddress}
 		req.Recipients = append(append(append(req.Recipients, e.To...), e.Cc...), e.Bcc...)
@@ -307,7 +311,7 @@ func (s *Sender) bulkCallChecks(ctx context.Context, acct account.Account, r Bul
 	if err != nil {
 		return contentErrorf("FromEmailAddress: %v.", err)
 	}
-	req := Request{Account: r.Account, Operation: "SendBulkEmail", ConfigSet: r.ConfigSet,
+	req := Request{Account: r.Account, Operation: r.Operation, ConfigSet: r.ConfigSet,
 		FromArn: r.FromArn, FeedbackArn: r.FeedbackArn, FeedbackAddress: r.FeedbackAddress}
 	src, err := s.authorize(ctx, acct, req, messageARNs(req, &message.Message{}), from, from, nil)
 	var denied *NotAuthorizedError
