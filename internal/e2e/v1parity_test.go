@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -155,7 +156,21 @@ func TestV1Parity(t *testing.T) {
 						return out.MessageId, nil
 					}},
 			}
+			// The MX holds each RCPT until the case opens its gate: the
+			// stored bodies are read before delivery releases them.
+			var mu sync.Mutex
+			gate := make(chan struct{})
+			mx.Rcpt = func(string, int) error {
+				mu.Lock()
+				g := gate
+				mu.Unlock()
+				<-g
+				return nil
+			}
 			for _, c := range cases {
+				mu.Lock()
+				gate = make(chan struct{})
+				mu.Unlock()
 				id2, err := c.v2()
 				if err != nil {
 					t.Fatalf("%s, v2: %v", c.name, err)
@@ -164,7 +179,11 @@ func TestV1Parity(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s, v1: %v", c.name, err)
 				}
-				a, b := e.sentMessage(mx, *id2, c.rcpts), e.sentMessage(mx, *id1, c.rcpts)
+				stored2, stored1 := e.storedBody(*id2), e.storedBody(*id1)
+				mu.Lock()
+				close(gate)
+				mu.Unlock()
+				a, b := e.sentMessage(mx, *id2, c.rcpts, stored2), e.sentMessage(mx, *id1, c.rcpts, stored1)
 				if a.stored != b.stored {
 					t.Errorf("%s: stored messages differ:\nv2 %s\nv1 %s", c.name, a.stored, b.stored)
 				}
@@ -182,18 +201,24 @@ func TestV1Parity(t *testing.T) {
 	}
 }
 
+// storedBody is message id's body as stored (until its delivery is
+// done), normalised.
+func (e *env) storedBody(id string) string {
+	e.t.Helper()
+	body, err := e.d.Services().Spool.Body(e.t.Context(), id)
+	if err != nil || len(body) == 0 {
+		e.t.Fatalf("message %s: stored body %q, %v", id, body, err)
+	}
+	return normalise(string(body), id)
+}
+
 // sentMessage waits for message id's n recipients' final events and
-// returns what became of it, normalised.
-func (e *env) sentMessage(mx *mxtest.Server, id string, n int) sent {
+// returns what became of it (its stored body as given), normalised.
+func (e *env) sentMessage(mx *mxtest.Server, id string, n int, stored string) sent {
 	t := e.t
 	t.Helper()
 	evs := e.events(id, 10*time.Second, finalCount(n))
-	var out sent
-	body, err := e.d.Services().Spool.Body(t.Context(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out.stored = normalise(string(body), id)
+	out := sent{stored: stored}
 	for _, ev := range evs {
 		out.events = append(out.events, string(ev.Kind)+" "+ev.Recipient+" "+normaliseJSON(t, ev.Detail, id)+" "+normaliseMail(t, ev.Mail, id))
 	}
