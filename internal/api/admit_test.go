@@ -48,13 +48,13 @@ type tenant struct {
 // SQLite store on loopback, with a memory budget of budget bytes, and
 // creates the named tenants, each with the verified domain NAME.example.
 // It returns the store too.
-func startAPI(t *testing.T, budget int64, tenants ...string) (*httptest.Server, *Server, map[string]tenant, *store.DB) {
+func startAPI(t testing.TB, budget int64, tenants ...string) (*httptest.Server, *Server, map[string]tenant, *store.DB) {
 	t.Helper()
 	return startAPIOn(t, "sqlite", budget, tenants...)
 }
 
 // startAPIOn is startAPI on the store backend named (store.Backends).
-func startAPIOn(t *testing.T, backend string, budget int64, tenants ...string) (*httptest.Server, *Server, map[string]tenant, *store.DB) {
+func startAPIOn(t testing.TB, backend string, budget int64, tenants ...string) (*httptest.Server, *Server, map[string]tenant, *store.DB) {
 	t.Helper()
 	ctx := t.Context()
 	db := store.OpenTest(t, backend)
