@@ -16,6 +16,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/ses"
 	"github.com/aws/aws-sdk-go-v2/service/ses/types"
+	sesv2types "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
 	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/configset"
@@ -443,9 +444,13 @@ func TestV1BulkStatusNames(t *testing.T) {
 	if len(v1BulkStatuses) != len(v1) {
 		t.Errorf("%d v1 statuses mapped, the v1 model has %d", len(v1BulkStatuses), len(v1))
 	}
+	v2s := map[string]bool{}
+	for _, v := range sesv2types.BulkEmailStatus("").Values() {
+		v2s[string(v)] = true
+	}
 	for v2, name := range v1BulkStatuses {
-		if !v1[name] {
-			t.Errorf("%s → %s: not a v1 BulkEmailStatus", v2, name)
+		if !v1[name] || !v2s[string(v2)] {
+			t.Errorf("%s → %s: not a v2 and a v1 BulkEmailStatus", v2, name)
 		}
 	}
 }
@@ -498,4 +503,32 @@ func BenchmarkV1SendRawEmail(b *testing.B) {
 			"Destinations.member.1": {"jo@acme.example"}, "RawMessage.Data": {base64.StdEncoding.EncodeToString(raw)}}
 		return "/", "application/x-www-form-urlencoded; charset=utf-8", []byte(form.Encode())
 	})
+}
+
+// TestV1RawMessageData: RawMessage.Data that is missing or not base64 —
+// also where a chunk of decodeBase64String ends in padding — is refused
+// before anything is sent; base64 over several chunks decodes whole.
+func TestV1RawMessageData(t *testing.T) {
+	api := startV1Send(t, "sqlite")
+	msg := "From: news@acme.example\r\nTo: jo@acme.example\r\nSubject: s\r\n\r\n" + strings.Repeat(strings.Repeat("y", 70)+"\r\n", 130)
+	enc := base64.StdEncoding.EncodeToString([]byte(msg))
+	padded := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("z", 3070))) // 4096 characters, the last "="
+	for _, c := range []struct {
+		name, data, code string
+	}{
+		{"whole", enc, ""},
+		{"missing", "", "ValidationError"},
+		{"not base64", "!!!" + enc, "InvalidParameterValue"},
+		{"padding inside a chunk", "QQ==" + enc, "InvalidParameterValue"},
+		{"padding at a chunk's end", padded + enc, "InvalidParameterValue"},
+		{"truncated", enc[:len(enc)-1], "InvalidParameterValue"},
+	} {
+		status, b := v1Post(t, api.srv, api.ten, "ses", url.Values{"Action": {"SendRawEmail"}, "RawMessage.Data": {c.data}})
+		switch {
+		case c.code == "" && status != 200:
+			t.Errorf("%s: %d %s", c.name, status, b)
+		case c.code != "" && (status != 400 || parseV1Error(t, b).Error.Code != c.code):
+			t.Errorf("%s: %d %s, want %s", c.name, status, b, c.code)
+		}
+	}
 }
