@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -153,5 +154,31 @@ func TestV1BesideSNS(t *testing.T) {
 	resp.Body.Close()
 	if snsCalls != 2 {
 		t.Fatalf("unsigned GET / did not reach SNS (%d calls)", snsCalls)
+	}
+}
+
+// TestV1EveryAction: every operation of the official SES v1 client
+// (aws-sdk-go-v2 service/ses) is an action of the v1 API — none answers
+// InvalidAction.
+func TestV1EveryAction(t *testing.T) {
+	actions := (&Server{}).v1Actions()
+	client := reflect.TypeFor[*ses.Client]()
+	n := 0
+	for i := range client.NumMethod() {
+		m := client.Method(i)
+		// Operations are func(ctx, *XInput, ...func(*Options)) (*XOutput, error).
+		if m.Type.NumIn() != 4 || !strings.HasSuffix(m.Type.In(2).String(), "Input") {
+			continue
+		}
+		n++
+		if _, ok := actions[m.Name]; !ok {
+			t.Errorf("SES v1 operation %s is not a v1 action", m.Name)
+		}
+	}
+	if n < 71 {
+		t.Fatalf("%d SES v1 operations found in the client, want SES's 71", n)
+	}
+	if len(actions) != n {
+		t.Errorf("%d v1 actions, %d SES v1 operations", len(actions), n)
 	}
 }
