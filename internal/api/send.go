@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
-	"strings"
 
 	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/message"
@@ -231,36 +230,23 @@ func decodeBase64InPlace(dst, src []byte) ([]byte, error) {
 	return dst[:n], nil
 }
 
-// decodeBase64String decodes src, standard base64 (RFC 4648 §4) in a
-// string such as a v1 Query parameter, into dst (its length is what may be
-// written: at least base64.StdEncoding.DecodedLen(len(src))), a chunk at a
-// time through decodeBase64InPlace, so src is never copied whole. Line
-// breaks, which Go's decoder skips, may split a quantum across chunks: a
-// src with any is decoded whole instead.
-func decodeBase64String(dst []byte, src string) ([]byte, error) {
-	if strings.ContainsAny(src, "\r\n") {
-		b, err := base64.StdEncoding.DecodeString(src)
-		return append(dst[:0], b...), err
-	}
-	const chunk = 4 << 10 // base64 characters per step: whole quanta
-	var in [chunk]byte
-	n := 0
-	for off := 0; off < len(src); off += chunk {
-		k := copy(in[:], src[off:])
-		if off+k < len(src) && in[k-1] == '=' {
-			return nil, base64.CorruptInputError(off + k - 1) // padding before the end
-		}
-		out, err := decodeBase64InPlace(dst[n:], in[:k])
-		if err != nil {
-			var ce base64.CorruptInputError
-			if errors.As(err, &ce) {
-				return nil, base64.CorruptInputError(int64(off) + int64(ce))
+// decodeBase64Bytes decodes b, standard base64 (RFC 4648 §4) such as a v1
+// Query parameter's value, in place: the message takes b's own memory
+// (decodeBase64InPlace), never a copy. Line breaks (older clients wrap
+// base64), which Go's decoder skips but which would split a quantum across
+// decodeBase64InPlace's chunks, are removed first, in place too.
+func decodeBase64Bytes(b []byte) ([]byte, error) {
+	if bytes.ContainsAny(b, "\r\n") {
+		n := 0
+		for _, c := range b {
+			if c != '\r' && c != '\n' {
+				b[n] = c
+				n++
 			}
-			return nil, err
 		}
-		n += len(out)
+		b = b[:n]
 	}
-	return dst[:n], nil
+	return decodeBase64InPlace(b, b)
 }
 
 func destinationAddresses(d *destination) ([]address.Address, error) {

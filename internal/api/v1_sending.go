@@ -11,16 +11,15 @@ package api
 //   - the parameters' names and shapes (Source, Destination, Message,
 //     ReturnPath, SourceArn/FromArn/ReturnPathArn, Tags, Template,
 //     Destinations.member.N…) and the ses:operation tag, the action's name;
-//   - RawMessage.Data is decoded from the Query parameter straight into the
-//     request body's bytes (decodeBase64String), as v2 decodes
-//     Content.Raw.Data into its JSON body: the same memory per message;
+//   - RawMessage.Data is decoded where awsquery.Parse left it, in the
+//     request body's own memory (decodeBase64Bytes), as v2 decodes
+//     Content.Raw.Data into its JSON body: one copy of the message;
 //   - the errors' v1 codes (v1SendError, then v1Error) and the bulk
 //     statuses' v1 names (v1BulkStatus).
 
 import (
 	"cmp"
 	"context"
-	"encoding/base64"
 	"errors"
 
 	"github.com/petrelmail/petrel/internal/awsquery"
@@ -112,18 +111,15 @@ func (s *Server) v1SendRawEmail(ctx context.Context, c *call, q *awsquery.Reques
 	if len(rcpts) > 0 {
 		in.Destination = &destination{ToAddresses: rcpts}
 	}
-	data := q.Get("RawMessage.Data")
-	if data == "" {
+	// A large RawMessage.Data lies, percent-decoded, in the request body's
+	// own memory (awsquery.Parse): the message is decoded there, as v2
+	// decodes into its JSON body, and send normalises and prepares it
+	// there, so the request holds one copy of it.
+	data := q.Bytes("RawMessage.Data")
+	if len(data) == 0 {
 		return nil, v1Missing("RawMessage.Data")
 	}
-	// The request body is read no more (awsquery.Parse copied what it
-	// needed): the message is decoded into it, as v2 decodes into its
-	// JSON body, and send normalises and prepares it there.
-	buf := c.body[:cap(c.body)]
-	if n := base64.StdEncoding.DecodedLen(len(data)); len(buf) < n {
-		buf = make([]byte, n) // a GET request: no body
-	}
-	raw, err := decodeBase64String(buf, data)
+	raw, err := decodeBase64Bytes(data)
 	if err != nil {
 		return nil, v1Invalid("RawMessage.Data is not valid base64: %v.", err)
 	}

@@ -506,7 +506,7 @@ func BenchmarkV1SendRawEmail(b *testing.B) {
 }
 
 // TestV1RawMessageData: RawMessage.Data that is missing or not base64 —
-// also where a chunk of decodeBase64String ends in padding — is refused
+// also where a chunk of decodeBase64InPlace ends in padding — is refused
 // before anything is sent; base64 over several chunks decodes whole.
 func TestV1RawMessageData(t *testing.T) {
 	api := startV1Send(t, "sqlite")

@@ -21,7 +21,9 @@
 package awsquery
 
 import (
+	"bytes"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -36,60 +38,220 @@ type Request struct {
 	Action  string
 	Version string
 	// Params are every parameter but Action and Version, body and query
-	// merged (a body parameter wins over a query parameter of the same name).
+	// merged (a body parameter wins over a query parameter of the same name),
+	// but the large ones.
 	Params url.Values
+	// large are the body parameters whose value is LargeValue octets or more
+	// as sent: decoded in place, in the body's own memory (Bytes), rather
+	// than copied.
+	large map[string][]byte
 }
 
 // MaxListMembers bounds the N of a Name.member.N or Name.entry.N parameter:
 // a larger index is refused rather than allocated for.
 const MaxListMembers = 1000
 
-// Parse decodes a Query request from its form body (may be empty) and the
-// URL's query. A body that is not valid form encoding, or a parameter given
-// twice with different values, is a Sender error "MalformedQueryString".
+// LargeValue is the length, in octets as sent, from which a body
+// parameter's value is decoded where it lies in the body (see Parse).
+const LargeValue = 64 << 10
+
+// largeValue is LargeValue, lowered by the fuzz test so that short inputs
+// take the in-place path too.
+var largeValue = LargeValue
+
+// Parse decodes a Query request from its form body (may be empty; the
+// application/x-www-form-urlencoded of HTML and url.ParseQuery: pairs
+// separated by "&", "+" for a space, %XX escapes, no ";") and the URL's
+// query. A body that is not valid form encoding, or a parameter given twice
+// with different values, is a Sender error "MalformedQueryString".
+//
+// A value of LargeValue octets or more (a SendRawEmail's RawMessage.Data)
+// is percent-decoded in place: body then holds it, and Bytes returns it
+// without a copy, so a request of n octets takes about n octets of memory
+// in all, not three times n (the body, a string of it, the decoded
+// value). The caller must not use body otherwise afterwards. Every other
+// value is copied.
 func Parse(body []byte, query url.Values) (*Request, error) {
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		return nil, &Error{Type: Sender, Code: "MalformedQueryString", Status: 400,
+	params := url.Values{}
+	var large map[string][]byte
+	malformed := func(err error) error {
+		return &Error{Type: Sender, Code: "MalformedQueryString", Status: 400,
 			Message: "The request body is not application/x-www-form-urlencoded: " + err.Error()}
 	}
-	params := url.Values{}
-	add := func(v url.Values) error {
-		for k, vs := range v {
-			for _, x := range vs {
-				if prev, ok := params[k]; ok && prev[0] != x {
-					return &Error{Type: Sender, Code: "MalformedQueryString", Status: 400,
-						Message: fmt.Sprintf("Parameter %s is given more than once with different values.", k)}
-				}
-				params[k] = []string{x}
-			}
-		}
-		return nil
+	twice := func(k string) error {
+		return &Error{Type: Sender, Code: "MalformedQueryString", Status: 400,
+			Message: fmt.Sprintf("Parameter %s is given more than once with different values.", k)}
 	}
-	if err := add(form); err != nil {
-		return nil, err
+	for rest := body; len(rest) > 0; {
+		var pair []byte
+		pair, rest, _ = bytes.Cut(rest, []byte("&"))
+		if len(pair) == 0 {
+			continue
+		}
+		if bytes.IndexByte(pair, ';') >= 0 {
+			return nil, malformed(errors.New("invalid semicolon separator in query"))
+		}
+		kb, vb, _ := bytes.Cut(pair, []byte("="))
+		k, err := url.QueryUnescape(string(kb))
+		if err != nil {
+			return nil, malformed(err)
+		}
+		if len(vb) >= largeValue {
+			v, err := unescapeInPlace(vb)
+			if err != nil {
+				return nil, malformed(err)
+			}
+			if prev, ok := large[k]; ok && !bytes.Equal(prev, v) {
+				return nil, twice(k)
+			}
+			if prev, ok := params[k]; ok {
+				if prev[0] != string(v) {
+					return nil, twice(k)
+				}
+				delete(params, k)
+			}
+			if large == nil {
+				large = map[string][]byte{}
+			}
+			large[k] = v
+			continue
+		}
+		v, err := url.QueryUnescape(string(vb))
+		if err != nil {
+			return nil, malformed(err)
+		}
+		if prev, ok := params[k]; ok && prev[0] != v {
+			return nil, twice(k)
+		}
+		if prev, ok := large[k]; ok {
+			if string(prev) != v {
+				return nil, twice(k)
+			}
+			continue
+		}
+		params[k] = []string{v}
 	}
 	for k, vs := range query {
-		if _, ok := params[k]; !ok {
+		if _, ok := params[k]; !ok && large[k] == nil {
 			params[k] = vs[:1]
 		}
 	}
-	r := &Request{Action: params.Get("Action"), Version: params.Get("Version"), Params: params}
-	delete(params, "Action")
-	delete(params, "Version")
+	r := &Request{Params: params, large: large}
+	r.Action, r.Version = r.Get("Action"), r.Get("Version")
+	for _, k := range []string{"Action", "Version"} {
+		delete(params, k)
+		delete(large, k)
+	}
 	return r, nil
 }
 
+// unescapeInPlace decodes form encoding ("+" is a space, %XX an octet)
+// into b's own memory (the result is never longer) and returns it.
+func unescapeInPlace(b []byte) ([]byte, error) {
+	n := 0
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '%':
+			if i+2 >= len(b) || !isHex(b[i+1]) || !isHex(b[i+2]) {
+				end := min(i+3, len(b))
+				return nil, url.EscapeError(b[i:end])
+			}
+			b[n] = unhex(b[i+1])<<4 | unhex(b[i+2])
+			i += 2
+		case '+':
+			b[n] = ' '
+		default:
+			b[n] = c
+		}
+		n++
+	}
+	return b[:n], nil
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
+
+// Bytes returns a parameter's value as bytes: a large one (see Parse) as
+// it lies in the body, without a copy — the caller may decode it in place
+// — and any other as a copy; nil when absent.
+func (r *Request) Bytes(name string) []byte {
+	if b, ok := r.large[name]; ok {
+		return b
+	}
+	if v, ok := r.Params[name]; ok {
+		return []byte(v[0])
+	}
+	return nil
+}
+
+// keys calls fn with the name of every parameter, small and large.
+func (r *Request) keys(fn func(k string)) {
+	for k := range r.Params {
+		fn(k)
+	}
+	for k := range r.large {
+		fn(k)
+	}
+}
+
+// all returns every parameter, small and large (copied), as url.Values.
+func (r *Request) all() url.Values {
+	if len(r.large) == 0 {
+		return r.Params
+	}
+	out := make(url.Values, len(r.Params)+len(r.large))
+	for k, vs := range r.Params {
+		out[k] = vs
+	}
+	for k, b := range r.large {
+		out[k] = []string{string(b)}
+	}
+	return out
+}
+
+// copyTo sets dst's parameter dk to r's parameter k, a large one without
+// copying its bytes.
+func (r *Request) copyTo(dst *Request, dk, k string) {
+	if b, ok := r.large[k]; ok {
+		if dst.large == nil {
+			dst.large = map[string][]byte{}
+		}
+		dst.large[dk] = b
+		return
+	}
+	dst.Params[dk] = r.Params[k]
+}
+
 // Get returns a parameter's value ("" when absent).
-func (r *Request) Get(name string) string { return r.Params.Get(name) }
+func (r *Request) Get(name string) string {
+	if b, ok := r.large[name]; ok {
+		return string(b)
+	}
+	return r.Params.Get(name)
+}
 
 // Has reports whether the parameter is present (even empty).
-func (r *Request) Has(name string) bool { _, ok := r.Params[name]; return ok }
+func (r *Request) Has(name string) bool {
+	_, ok := r.Params[name]
+	_, big := r.large[name]
+	return ok || big
+}
 
 // Required returns a parameter that must be present and non-empty, else the
 // error made by missing(name).
 func (r *Request) Required(name string, missing func(name string) error) (string, error) {
-	v := r.Params.Get(name)
+	v := r.Get(name)
 	if v == "" {
 		return "", missing(name)
 	}
@@ -99,11 +261,10 @@ func (r *Request) Required(name string, missing func(name string) error) (string
 // Bool returns a boolean parameter ("true"/"false", any case); def when
 // absent; invalid(name) when it is something else.
 func (r *Request) Bool(name string, def bool, invalid func(name string) error) (bool, error) {
-	v, ok := r.Params[name]
-	if !ok {
+	if !r.Has(name) {
 		return def, nil
 	}
-	switch strings.ToLower(v[0]) {
+	switch strings.ToLower(r.Get(name)) {
 	case "true":
 		return true, nil
 	case "false":
@@ -131,17 +292,22 @@ func (r *Request) List(name string) ([]string, error) {
 		v string
 	}
 	var items []item
-	for k, vs := range r.Params {
+	var bad error
+	r.keys(func(k string) {
 		rest, ok := strings.CutPrefix(k, prefix)
-		if !ok {
-			continue
+		if !ok || bad != nil {
+			return
 		}
 		n, ok := index(rest)
 		if !ok {
-			return nil, &Error{Type: Sender, Code: "MalformedQueryString", Status: 400,
+			bad = &Error{Type: Sender, Code: "MalformedQueryString", Status: 400,
 				Message: fmt.Sprintf("Parameter %s has an invalid member index.", k)}
+			return
 		}
-		items = append(items, item{n, vs[0]})
+		items = append(items, item{n, r.Get(k)})
+	})
+	if bad != nil {
+		return nil, bad
 	}
 	sort.Slice(items, func(i, j int) bool { return items[i].n < items[j].n })
 	out := make([]string, len(items))
@@ -156,22 +322,21 @@ func (r *Request) List(name string) ([]string, error) {
 // with r.
 func (r *Request) Sub(prefix string) *Request {
 	out := &Request{Action: r.Action, Version: r.Version, Params: url.Values{}}
-	for k, vs := range r.Params {
+	r.keys(func(k string) {
 		if rest, ok := strings.CutPrefix(k, prefix+"."); ok {
-			out.Params[rest] = vs
+			r.copyTo(out, rest, k)
 		}
-	}
+	})
 	return out
 }
 
 // HasSub reports whether any parameter lies under prefix (Name or Name.X).
 func (r *Request) HasSub(prefix string) bool {
-	for k := range r.Params {
-		if k == prefix || strings.HasPrefix(k, prefix+".") {
-			return true
-		}
-	}
-	return false
+	found := false
+	r.keys(func(k string) {
+		found = found || k == prefix || strings.HasPrefix(k, prefix+".")
+	})
+	return found
 }
 
 // Members returns the structures of the list Name (Name.member.N.Field),
@@ -180,23 +345,28 @@ func (r *Request) HasSub(prefix string) bool {
 func (r *Request) Members(name string) ([]*Request, error) {
 	prefix := name + ".member."
 	byIndex := map[int]*Request{}
-	for k, vs := range r.Params {
+	var bad error
+	r.keys(func(k string) {
 		rest, ok := strings.CutPrefix(k, prefix)
-		if !ok {
-			continue
+		if !ok || bad != nil {
+			return
 		}
 		ns, field, _ := strings.Cut(rest, ".")
 		n, ok := index(ns)
 		if !ok || field == "" {
-			return nil, &Error{Type: Sender, Code: "MalformedQueryString", Status: 400,
+			bad = &Error{Type: Sender, Code: "MalformedQueryString", Status: 400,
 				Message: fmt.Sprintf("Parameter %s has an invalid member index or no member field.", k)}
+			return
 		}
 		m := byIndex[n]
 		if m == nil {
 			m = &Request{Action: r.Action, Version: r.Version, Params: url.Values{}}
 			byIndex[n] = m
 		}
-		m.Params[field] = vs
+		r.copyTo(m, field, k)
+	})
+	if bad != nil {
+		return nil, bad
 	}
 	ns := make([]int, 0, len(byIndex))
 	for n := range byIndex {
@@ -220,7 +390,7 @@ func (r *Request) Map(name, keyField, valueField string) (map[string]string, err
 	keys := map[int]string{}
 	vals := map[int]string{}
 	seen := map[int]bool{}
-	for k, vs := range r.Params {
+	for k, vs := range r.all() {
 		rest, ok := strings.CutPrefix(k, prefix)
 		if !ok {
 			continue
@@ -269,7 +439,7 @@ func (r *Request) Map(name, keyField, valueField string) (map[string]string, err
 func (r *Request) MapKeys(name, keyField string) ([]string, error) {
 	prefix := name + ".entry."
 	keys := map[int]string{}
-	for k, vs := range r.Params {
+	for k, vs := range r.all() {
 		rest, ok := strings.CutPrefix(k, prefix)
 		if !ok {
 			continue

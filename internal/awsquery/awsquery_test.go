@@ -1,6 +1,7 @@
 package awsquery
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -196,12 +198,34 @@ func FuzzParse(f *testing.F) {
 	f.Add("Action=A&Ids.member.1=x&Ids.member.3=y", "Token=t")
 	f.Add("%zz", "a=%")
 	f.Add("Attributes.entry.99999999999999999999.key=k", "")
+	f.Add("RawMessage.Data=abc%2B%2F%3D+x&Source=a%40b.c", "")
+	f.Add("a=1&a=2", "")
+	f.Add("Tags.member.1.Name=n&Tags.member.1.Value=vvvvvvvvvvvvvvvvvvvv", "")
 	f.Fuzz(func(t *testing.T, body, query string) {
 		q, err := url.ParseQuery(query)
 		if err != nil {
 			q = nil
 		}
+		// Values of 16 octets or more take the in-place path.
+		largeValue = 16
+		defer func() { largeValue = LargeValue }()
+		want, wantErr := url.ParseQuery(body)
 		r, err := Parse([]byte(body), q)
+		if err == nil && wantErr != nil {
+			t.Fatalf("Parse accepted %q, url.ParseQuery: %v", body, wantErr)
+		}
+		if err == nil {
+			// The same values as url.ParseQuery's (Parse refuses a name
+			// given twice with different values).
+			for k, vs := range want {
+				if k == "Action" || k == "Version" {
+					continue
+				}
+				if got := r.Get(k); got != vs[0] || !bytes.Equal(r.Bytes(k), []byte(vs[0])) {
+					t.Fatalf("%q: %q = %q, url.ParseQuery %q", body, k, got, vs[0])
+				}
+			}
+		}
 		if err != nil {
 			if code(err) == "?" {
 				t.Fatalf("untyped error %v", err)
@@ -293,5 +317,52 @@ func TestMembers(t *testing.T) {
 		if _, err := r.Members("Tags"); code(err) != "MalformedQueryString" {
 			t.Errorf("%s: %v, want MalformedQueryString", body, err)
 		}
+	}
+}
+
+// TestParseLarge: a value of LargeValue octets or more is decoded in the
+// body's own memory (no copy) and reaches Get, Bytes, Sub, Members and
+// List like any other; given twice with different values it is refused.
+func TestParseLarge(t *testing.T) {
+	raw := bytes.Repeat([]byte("ab+/="), LargeValue/5+1) // form-encoded: ab%2B%2F%3D
+	enc := url.QueryEscape(string(raw))
+	body := []byte("Action=SendRawEmail&Source=a%40b.c&RawMessage.Data=" + enc + "&Destinations.member.1.Data=" + enc + "&Flag=" + strings.Repeat("t", LargeValue))
+	r, err := Parse(body, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := r.Bytes("RawMessage.Data")
+	if !bytes.Equal(got, raw) || r.Get("RawMessage.Data") != string(raw) || !r.Has("RawMessage.Data") {
+		t.Fatalf("large value decoded wrong (%d octets)", len(got))
+	}
+	if start, end := &body[0], &body[len(body)-1]; uintptr(unsafe.Pointer(&got[0])) < uintptr(unsafe.Pointer(start)) ||
+		uintptr(unsafe.Pointer(&got[0])) > uintptr(unsafe.Pointer(end)) {
+		t.Fatal("the large value was copied, not decoded in the body")
+	}
+	if r.Get("Source") != "a@b.c" || !r.HasSub("RawMessage") {
+		t.Fatal("small values wrong beside a large one")
+	}
+	if v := r.Sub("RawMessage").Bytes("Data"); &v[0] != &got[0] {
+		t.Fatal("Sub copied the large value")
+	}
+	ms, err := r.Members("Destinations")
+	if err != nil || len(ms) != 1 || !bytes.Equal(ms[0].Bytes("Data"), raw) {
+		t.Fatalf("Members lost the large value: %v", err)
+	}
+	if _, err := r.Bool("Flag", false, func(string) error { return errors.New("invalid") }); err == nil {
+		t.Fatal("a large non-boolean is a boolean")
+	}
+	for _, dup := range []string{
+		"RawMessage.Data=" + enc + "&RawMessage.Data=" + enc + "x",
+		"RawMessage.Data=small&RawMessage.Data=" + enc,
+		"RawMessage.Data=" + enc + "&RawMessage.Data=small",
+		"RawMessage.Data=" + enc[:len(enc)-1] + "%",
+	} {
+		if _, err := Parse([]byte(dup), nil); code(err) != "MalformedQueryString" {
+			t.Errorf("%.40q…: %v, want MalformedQueryString", dup, err)
+		}
+	}
+	if r, err := Parse([]byte("RawMessage.Data="+enc+"&RawMessage.Data="+enc), nil); err != nil || !bytes.Equal(r.Bytes("RawMessage.Data"), raw) {
+		t.Errorf("a large value given twice the same: %v", err)
 	}
 }
