@@ -70,7 +70,7 @@ var allowed = map[string][]string{
 	"template":    {"store", "message", "resourcetag", "ttlcache"},
 	"sending":     {"account", "identity", "configset", "queue", "spool", "event", "message", "address", "store", "suppression", "bounce", "simulator", "quota", "contacts", "template"},
 	"delivery":    {"resolver", "queue", "spool", "event", "bounce", "simulator", "smtpreply", "address", "store", "suppression", "configset"},
-	"api":         {"quota", "sending", "account", "identity", "event", "message", "sigv4", "address", "spool", "dkim", "admission", "configset", "suppression", "importjob", "metrics", "stats", "template", "contacts", "resourcetag"},
+	"api":         {"quota", "sending", "account", "identity", "event", "message", "sigv4", "address", "spool", "dkim", "admission", "configset", "suppression", "importjob", "metrics", "stats", "template", "contacts", "resourcetag", "awsquery"},
 	"smtpsubmit":  {"sending", "account", "address", "message", "admission", "metrics"},
 	"inbound":     {"bounce", "event", "queue", "address", "store", "spool", "smtpreply", "admission", "suppression", "configset"},
 	"daemon":      {"*"},
