@@ -21,73 +21,17 @@ import json
 import os
 import re
 import socket
-import socketserver
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import smtpsink  # noqa: E402
+from smtpsink import free_port  # noqa: E402
+
 AWS, PETREL, WORK = sys.argv[1:4]
 checks = 0
-delivered = []  # (rcpts, message bytes) received by the sink
-delivered_lock = threading.Lock()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Sink(socketserver.StreamRequestHandler):
-    """A minimal SMTP server (RFC 5321): accepts every message."""
-
-    def reply(self, line):
-        self.wfile.write((line + "\r\n").encode())
-
-    def handle(self):
-        self.reply("220 sink ESMTP")
-        rcpts = []
-        while True:
-            line = self.rfile.readline()
-            if not line:
-                return
-            cmd = line.decode("latin-1").strip()
-            verb = cmd[:4].upper()
-            if verb in ("EHLO", "HELO"):
-                self.reply("250-sink\r\n250-8BITMIME\r\n250 SIZE 100000000" if verb == "EHLO" else "250 sink")
-            elif verb == "MAIL":
-                rcpts = []
-                self.reply("250 ok")
-            elif verb == "RCPT":
-                rcpts.append(cmd[8:].strip().strip("<>"))
-                self.reply("250 ok")
-            elif verb == "DATA":
-                self.reply("354 go on")
-                data = []
-                while True:
-                    l = self.rfile.readline()
-                    if l in (b".\r\n", b".\n", b""):
-                        break
-                    if l.startswith(b".."):
-                        l = l[1:]
-                    data.append(l)
-                with delivered_lock:
-                    delivered.append((rcpts, b"".join(data)))
-                self.reply("250 queued")
-            elif verb == "QUIT":
-                self.reply("221 bye")
-                return
-            else:
-                self.reply("250 ok")
-
-
-class ThreadedSink(socketserver.ThreadingMixIn, socketserver.TCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
 
 
 def check(name, cond, detail=""):
@@ -145,8 +89,8 @@ def wait_delivered(rcpt, n=1, tries=100):
     return got
 
 
-sink = ThreadedSink(("127.0.0.1", 0), Sink)
-threading.Thread(target=sink.serve_forever, daemon=True).start()
+sink = smtpsink.start()
+delivered, delivered_lock = sink.messages, sink.lock
 http_port, inbound_port = free_port(), free_port()
 data = os.path.join(WORK, "data")
 endpoint = f"http://127.0.0.1:{http_port}"

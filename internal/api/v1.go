@@ -280,6 +280,15 @@ func v1Missing(name string) error {
 		Message: fmt.Sprintf("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", name)}
 }
 
+// v1RequiredBool is a required boolean parameter (true or false; the SDKs
+// send a required boolean's false too, an optional one's only when true).
+func v1RequiredBool(q *awsquery.Request, name string) (bool, error) {
+	if !q.Has(name) {
+		return false, v1Missing(name)
+	}
+	return q.Bool(name, false, func(n string) error { return v1Invalid("%s must be true or false.", n) })
+}
+
 // v1Invalid is SES's InvalidParameterValue.
 func v1Invalid(format string, a ...any) error {
 	return &awsquery.Error{Type: awsquery.Sender, Code: "InvalidParameterValue", Status: 400, Message: fmt.Sprintf(format, a...)}

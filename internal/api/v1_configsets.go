@@ -524,14 +524,6 @@ func (s *Server) v1DeleteTrackingOptions(ctx context.Context, c *call, q *awsque
 	return nil, s.v1PutTracking(ctx, c, set, trackingOptionsJSON{})
 }
 
-// v1Enabled is the required boolean Enabled.
-func v1Enabled(q *awsquery.Request) (bool, error) {
-	if !q.Has("Enabled") {
-		return false, v1Missing("Enabled")
-	}
-	return q.Bool("Enabled", false, func(string) error { return v1Invalid("Enabled must be true or false.") })
-}
-
 // v1UpdateConfigSetSendingEnabled is UpdateConfigurationSetSendingEnabled:
 // v2 PutConfigurationSetSendingOptions. Its response has no Result.
 func (s *Server) v1UpdateConfigSetSendingEnabled(ctx context.Context, c *call, q *awsquery.Request) (any, error) {
@@ -539,7 +531,7 @@ func (s *Server) v1UpdateConfigSetSendingEnabled(ctx context.Context, c *call, q
 	if err != nil {
 		return nil, err
 	}
-	on, err := v1Enabled(q)
+	on, err := v1RequiredBool(q, "Enabled")
 	if err != nil {
 		return nil, err
 	}
@@ -557,7 +549,7 @@ func (s *Server) v1UpdateConfigSetReputationMetrics(ctx context.Context, c *call
 	if err != nil {
 		return nil, err
 	}
-	on, err := v1Enabled(q)
+	on, err := v1RequiredBool(q, "Enabled")
 	if err != nil {
 		return nil, err
 	}

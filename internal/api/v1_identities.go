@@ -506,10 +506,7 @@ func (s *Server) v1SetIdentityDkimEnabled(ctx context.Context, c *call, q *awsqu
 	if err != nil {
 		return nil, err
 	}
-	if !q.Has("DkimEnabled") {
-		return nil, v1Missing("dkimEnabled")
-	}
-	enabled, err := q.Bool("DkimEnabled", false, func(n string) error { return v1Invalid("%s must be true or false.", n) })
+	enabled, err := v1RequiredBool(q, "DkimEnabled")
 	if err != nil {
 		return nil, err
 	}

@@ -285,14 +285,6 @@ func (s *Server) v1SetIdentityFeedbackForwardingEnabled(ctx context.Context, c *
 	return nil, nil
 }
 
-// v1RequiredBool is a required boolean parameter (true or false).
-func v1RequiredBool(q *awsquery.Request, name string) (bool, error) {
-	if !q.Has(name) {
-		return false, v1Missing(name)
-	}
-	return q.Bool(name, false, func(n string) error { return v1Invalid("%s must be true or false.", n) })
-}
-
 // v1IdentityNotificationAttributes is SES's IdentityNotificationAttributes:
 // a topic is left out when none is set.
 type v1IdentityNotificationAttributes struct {
