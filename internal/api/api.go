@@ -24,6 +24,7 @@ import (
 
 	"github.com/petrelmail/petrel/internal/account"
 	"github.com/petrelmail/petrel/internal/admission"
+	"github.com/petrelmail/petrel/internal/awsquery"
 	"github.com/petrelmail/petrel/internal/configset"
 	"github.com/petrelmail/petrel/internal/contacts"
 	"github.com/petrelmail/petrel/internal/event"
@@ -277,8 +278,13 @@ func (s *Server) Guard(next http.Handler) http.Handler {
 			reqID := newRequestID()
 			w.Header().Set("x-amzn-RequestId", reqID)
 			w.Header().Set("Connection", "close")
-			s.writeError(w, r, reqID, badRequest(
-				"Transfer-Encoding is not accepted: send the body with a Content-Length (RFC 9112 §6.1)."))
+			const msg = "Transfer-Encoding is not accepted: send the body with a Content-Length (RFC 9112 §6.1)."
+			if r.URL.Path == "/" && v1Request(r) {
+				// The SES v1 API's clients read its XML errors.
+				awsquery.WriteError(w, V1Namespace, reqID, &awsquery.Error{Type: awsquery.Sender, Code: "InvalidParameterValue", Status: 400, Message: msg})
+				return
+			}
+			s.writeError(w, r, reqID, badRequest(msg))
 			return
 		}
 		rc := http.NewResponseController(w)

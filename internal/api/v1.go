@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/petrelmail/petrel/internal/awsquery"
@@ -79,12 +80,30 @@ func (s *Server) v1Actions() map[string]v1Action {
 func (s *Server) queryAPI() http.Handler {
 	v1 := s.v1Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.SNS != nil && sigv4.Service(r) != "ses" {
+		if s.SNS != nil && !v1Request(r) {
 			s.SNS.ServeHTTP(w, r)
 			return
 		}
 		v1.ServeHTTP(w, r)
 	})
+}
+
+// v1Request reports whether r, a request to /, is meant for the SES v1
+// API: signed with SigV4 for "ses" (or "email", SES's endpoint prefix, which
+// Check then refuses with a clear message), or with SES's retired AWS3
+// signatures (X-Amzn-Authorization, "AWS3-HTTPS" or "AWS3"), which
+// v1Handler refuses naming SigV4.
+func v1Request(r *http.Request) bool {
+	switch sigv4.Service(r) {
+	case "ses", "email":
+		return true
+	}
+	return v1LegacySignature(r)
+}
+
+// v1LegacySignature reports SES's retired signatures (AWS3-HTTPS, AWS3).
+func v1LegacySignature(r *http.Request) bool {
+	return r.Header.Get("X-Amzn-Authorization") != "" || strings.HasPrefix(r.Header.Get("Authorization"), "AWS3")
 }
 
 // v1Handler is the v1 API's http.Handler (steps 1–4 above).
@@ -99,6 +118,14 @@ func (s *Server) v1Handler() http.Handler {
 		start := time.Now()
 		reqID := newRequestID()
 		op, act := unknown, v1Action{}
+		if v1LegacySignature(r) {
+			w.Header().Set("Connection", "close")
+			e := &awsquery.Error{Type: awsquery.Sender, Code: "IncompleteSignature", Status: 400,
+				Message: "The request is signed with AWS3-HTTPS, which SES retired: sign it with AWS Signature Version 4 for service ses (every current AWS SDK does)."}
+			op.m.Done(start, e.Code)
+			awsquery.WriteError(w, V1Namespace, reqID, e)
+			return
+		}
 		c, err := s.admit(w, r, MaxBody)
 		var q *awsquery.Request
 		var out any

@@ -106,6 +106,27 @@ func TestV1Wire(t *testing.T) {
 		}
 	}
 
+	// A chunked body is refused (Guard) in the v1 API's XML.
+	body := []byte("Action=GetSendQuota&Version=" + V1Version)
+	req, err := http.NewRequest("POST", srv.URL+"/", io.NopCloser(bytes.NewReader(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = -1 // sent chunked
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if err := v4.NewSigner().SignHTTP(t.Context(), acme.creds, req, sha256Hex(body), "ses", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if e := parseV1Error(t, rb); resp.StatusCode != 400 || e.Error.Code != "InvalidParameterValue" || !strings.Contains(e.Error.Message, "Transfer-Encoding") {
+		t.Errorf("chunked v1 request: %d %s", resp.StatusCode, rb)
+	}
+
 	ctx := t.Context()
 	if _, err := v1Client(srv.URL, acme).CreateReceiptRuleSet(ctx, &ses.CreateReceiptRuleSetInput{RuleSetName: aws.String("r")}); !strings.HasPrefix(fmtCode(err), "UnsupportedOperation: CreateReceiptRuleSet is not supported") {
 		t.Errorf("CreateReceiptRuleSet: %v", err)
@@ -146,6 +167,28 @@ func TestV1BesideSNS(t *testing.T) {
 	}
 	if status, body := v1Post(t, srv, acme, "sns", url.Values{"Action": {"ListTopics"}}); status != 200 || string(body) != "sns" {
 		t.Fatalf("sns-signed request: %d %s", status, body)
+	}
+	// SES's retired AWS3-HTTPS signature, and SigV4 scoped to "email" (SES's
+	// endpoint prefix), are SES v1 requests: refused in SES's XML, naming
+	// what to sign with, not sent to SNS.
+	legacy, _ := http.NewRequest("POST", srv.URL+"/", strings.NewReader("Action=SendEmail"))
+	legacy.Header.Set("X-Amzn-Authorization", "AWS3-HTTPS AWSAccessKeyId=AKIA,Algorithm=HmacSHA256,Signature=x")
+	legacy.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	lr, err := srv.Client().Do(legacy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, _ := io.ReadAll(lr.Body)
+	lr.Body.Close()
+	if e := parseV1Error(t, lb); lr.StatusCode != 400 || e.Error.Code != "IncompleteSignature" || !strings.Contains(e.Error.Message, "Signature Version 4 for service ses") {
+		t.Errorf("AWS3-HTTPS request: %d %s", lr.StatusCode, lb)
+	}
+	if status, body := v1Post(t, srv, acme, "email", url.Values{"Action": {"GetSendQuota"}}); status != 403 ||
+		parseV1Error(t, body).Error.Code != "SignatureDoesNotMatch" || !strings.Contains(parseV1Error(t, body).Error.Message, "'ses'") {
+		t.Errorf("request signed for email: %d %s", status, body)
+	}
+	if snsCalls != 1 {
+		t.Fatalf("SES requests reached SNS (%d calls)", snsCalls)
 	}
 	resp, err := srv.Client().Get(srv.URL + "/?Action=ConfirmSubscription&TopicArn=x&Token=y")
 	if err != nil {
