@@ -146,6 +146,9 @@ func testListEmailIdentities(t *testing.T, backend string) {
 			{sesv2.ListEmailIdentitiesInput{PageSize: aws.Int32(1001)}, "PageSize must be an integer between 0 and 1000."},
 			{sesv2.ListEmailIdentitiesInput{PageSize: aws.Int32(-1)}, "PageSize must be an integer between 0 and 1000."},
 			{sesv2.ListEmailIdentitiesInput{NextToken: aws.String("not base64!")}, "NextToken is not valid."},
+			// Base64 that no token Petrel gives decodes to (a tester's garbage).
+			{sesv2.ListEmailIdentitiesInput{NextToken: aws.String("zzzzzzzz")}, "NextToken is not valid."},
+			{sesv2.ListEmailIdentitiesInput{NextToken: aws.String("AAECAw")}, "NextToken is not valid."},
 		} {
 			_, err := ses.ListEmailIdentities(t.Context(), &c.in)
 			var ae smithy.APIError

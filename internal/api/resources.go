@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/dkim"
@@ -497,8 +499,9 @@ func (in listEmailIdentitiesInput) check() (listRequest, error) {
 		return r, err
 	}
 	if in.NextToken != nil && *in.NextToken != "" {
+		// A token Petrel gave holds an identity's name: printable UTF-8.
 		b, err := base64.RawURLEncoding.DecodeString(*in.NextToken)
-		if err != nil {
+		if err != nil || len(b) == 0 || !utf8.Valid(b) || strings.ContainsFunc(string(b), unicode.IsControl) {
 			return r, badRequest("NextToken is not valid.")
 		}
 		r.after = string(b)
