@@ -189,6 +189,14 @@ func (c *Content) check(rcpts int) (from address.Address, err error) {
 		if sm.Text == nil && sm.HTML == nil {
 			return from, contentErrorf("Content.Simple.Body must contain Text or Html.")
 		}
+		for _, p := range []struct {
+			name string
+			t    *Text
+		}{{"Subject", sm.Subject}, {"Body.Text", sm.Text}, {"Body.Html", sm.HTML}} {
+			if p.t != nil && p.t.Charset != "" && !validCharset(p.t.Charset) {
+				return from, contentErrorf("Content.Simple.%s.Charset %q is not a charset name (RFC 2978: 1 to 40 letters, digits and !#$%%&'+-^_`{}~).", p.name, p.t.Charset)
+			}
+		}
 		hs, atts = sm.Headers, sm.Attachments
 	} else {
 		t := c.Template
@@ -348,16 +356,27 @@ func (s *Sender) resolveTemplate(ctx context.Context, acct account.Account, t *T
 	return resolvedTemplate{name: tm.Name, content: tm.Content}, nil
 }
 
-// charset is a part's Charset as given, stripped of what a MIME parameter
-// cannot hold; "" is UTF-8.
+// charset is a part's Charset as given (check refused any that is not a
+// charset name); "" is UTF-8.
 func charset(c string) string {
 	if c == "" {
 		return "UTF-8"
 	}
-	return strings.Map(func(r rune) rune {
-		if r < 33 || r > 126 || r == ';' || r == '"' {
-			return -1
+	return c
+}
+
+// validCharset reports an RFC 2978 §2.3 mime-charset: 1 to 40 of
+// letters, digits and !#$%&'+-^_`{}~ — what a MIME charset parameter
+// holds as a token and an RFC 2047 encoded-word as its charset.
+func validCharset(c string) bool {
+	if len(c) == 0 || len(c) > 40 {
+		return false
+	}
+	for i := 0; i < len(c); i++ {
+		b := c[i]
+		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || strings.IndexByte("!#$%&'+-^_`{}~", b) >= 0) {
+			return false
 		}
-		return r
-	}, c)
+	}
+	return true
 }

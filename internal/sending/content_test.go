@@ -187,4 +187,17 @@ func TestSimpleCharsets(t *testing.T) {
 	if _, err := build(Text{Data: "☃", Charset: "ISO-8859-1"}, Text{Data: "t"}, Text{}); !errors.As(err, &ce) {
 		t.Errorf("subject the charset cannot hold: %v, want *ContentError", err)
 	}
+	// A Charset that is no charset name is refused, not cleaned into one (a
+	// tester's "x\r\nBcc: inj@evil.test" became charset="xBcc:inj@evil.test").
+	for _, cs := range []string{"x\r\nBcc: inj@evil.test", `bogus"; x`, "utf 8", "é", strings.Repeat("a", 41)} {
+		for i, parts := range [][3]Text{
+			{{Data: "s", Charset: cs}, {Data: "t"}, {}},
+			{{Data: "s"}, {Data: "t", Charset: cs}, {}},
+			{{Data: "s"}, {Data: "t"}, {Data: "<p>h</p>", Charset: cs}},
+		} {
+			if _, err := build(parts[0], parts[1], parts[2]); !errors.As(err, &ce) || !strings.Contains(ce.Msg, "is not a charset name") {
+				t.Errorf("Charset %q in part %d: %v, want *ContentError", cs, i, err)
+			}
+		}
+	}
 }
