@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -127,6 +129,13 @@ func TestV1Wire(t *testing.T) {
 		t.Errorf("chunked v1 request: %d %s", resp.StatusCode, rb)
 	}
 
+	for _, name := range v1Receiving {
+		status, body := v1Post(t, srv, acme, "ses", url.Values{"Action": {name}, "Version": {V1Version}})
+		if e := parseV1Error(t, body); status != 400 || e.Error.Code != "UnsupportedOperation" || !strings.HasPrefix(e.Error.Message, name+" is not supported") {
+			t.Errorf("%s: %d %+v", name, status, e)
+		}
+	}
+
 	ctx := t.Context()
 	if _, err := v1Client(srv.URL, acme).CreateReceiptRuleSet(ctx, &ses.CreateReceiptRuleSetInput{RuleSetName: aws.String("r")}); !strings.HasPrefix(fmtCode(err), "UnsupportedOperation: CreateReceiptRuleSet is not supported") {
 		t.Errorf("CreateReceiptRuleSet: %v", err)
@@ -223,5 +232,34 @@ func TestV1EveryAction(t *testing.T) {
 	}
 	if len(actions) != n {
 		t.Errorf("%d v1 actions, %d SES v1 operations", len(actions), n)
+	}
+}
+
+// TestV1EveryActionTested: every SES v1 operation Petrel serves (all but the
+// receipt-rule ones, TestV1Wire) is called through the official client
+// (client.Op(ctx, …)) by a test of this package or of internal/e2e.
+func TestV1EveryActionTested(t *testing.T) {
+	var src strings.Builder
+	for _, pattern := range []string{"v1*_test.go", "../e2e/*_test.go"} {
+		files, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src.Write(b)
+		}
+	}
+	receiving := map[string]bool{}
+	for _, n := range v1Receiving {
+		receiving[n] = true
+	}
+	for name := range (&Server{}).v1Actions() {
+		if !receiving[name] && !strings.Contains(src.String(), "."+name+"(") {
+			t.Errorf("no test calls %s through the SES v1 client", name)
+		}
 	}
 }
