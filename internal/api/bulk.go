@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"strconv"
+	"strings"
 
 	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/sending"
@@ -76,14 +77,15 @@ func (s *Server) sendBulk(ctx context.Context, c *call, in *sendBulkEmailInput, 
 	}
 	r := sending.BulkRequest{Account: c.account, Caller: c.keyID, SourceIP: c.sourceIP, Operation: op, From: strOr(in.FromEmailAddress),
 		ReplyTo: in.ReplyToAddresses, FromArn: strOr(in.FromEmailAddressIdentityArn), FeedbackArn: strOr(in.FeedbackForwardingEmailAddressIdentityArn)}
-	if in.FeedbackForwardingEmailAddress != nil {
-		a, err := address.Parse(*in.FeedbackForwardingEmailAddress)
-		switch {
-		case err == nil:
-			r.FeedbackAddress = &a
-		case r.FeedbackArn != "":
+	// The feedback address is where feedback forwarding emails bounces
+	// and complaints, and a sender identity Send checks: one that does
+	// not parse is refused, not ignored ("" is none).
+	if fb := strOr(in.FeedbackForwardingEmailAddress); strings.TrimSpace(fb) != "" {
+		a, err := address.Parse(fb)
+		if err != nil {
 			return nil, badRequest("FeedbackForwardingEmailAddress: %v.", err)
 		}
+		r.FeedbackAddress = &a
 	}
 	r.DefaultTags, r.ConfigSet = tagPairs(in.DefaultEmailTags), strOr(in.ConfigurationSetName)
 	t, err := templateFrom("DefaultContent.Template", in.DefaultContent.Template)

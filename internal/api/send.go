@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 
 	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/message"
@@ -128,14 +129,15 @@ func (s *Server) send(ctx context.Context, c *call, in *sendEmailInput, op strin
 	}
 	req.Recipients = rcpts
 	req.FromArn, req.FeedbackArn = strOr(in.FromEmailAddressIdentityArn), strOr(in.FeedbackForwardingEmailAddressIdentityArn)
-	if in.FeedbackForwardingEmailAddress != nil {
-		a, err := address.Parse(*in.FeedbackForwardingEmailAddress)
-		switch {
-		case err == nil:
-			req.FeedbackAddress = &a
-		case req.FeedbackArn != "":
+	// The feedback address is where feedback forwarding emails bounces
+	// and complaints, and a sender identity Send checks: one that does
+	// not parse is refused, not ignored ("" is none).
+	if fb := strOr(in.FeedbackForwardingEmailAddress); strings.TrimSpace(fb) != "" {
+		a, err := address.Parse(fb)
+		if err != nil {
 			return "", badRequest("FeedbackForwardingEmailAddress: %v.", err)
 		}
+		req.FeedbackAddress = &a
 	}
 	// mail.source is FromEmailAddress as given, display name and all
 	// (SES; ../shared/spec/ses.md §4.2); Send trims it.

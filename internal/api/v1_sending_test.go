@@ -261,6 +261,24 @@ func TestV1SendingErrors(t *testing.T) {
 					func() error {
 						return sendBulk(func(in *ses.SendBulkTemplatedEmailInput) { in.Source = aws.String("news@elsewhere.test") })
 					}},
+				// ReturnPath (the feedback address) is a sender identity:
+				// verified, as Source is.
+				{"SendEmail unverified ReturnPath", "MessageRejected", "failed the check in region US-EAST-1: fb@elsewhere.test",
+					func() error {
+						return sendEmail(func(in *ses.SendEmailInput) { in.ReturnPath = aws.String("fb@elsewhere.test") })
+					}},
+				{"SendTemplatedEmail unverified ReturnPath", "MessageRejected", "failed the check in region US-EAST-1: fb@elsewhere.test",
+					func() error {
+						return sendTemplated(func(in *ses.SendTemplatedEmailInput) { in.ReturnPath = aws.String("fb@elsewhere.test") })
+					}},
+				{"SendBulkTemplatedEmail unverified ReturnPath", "MessageRejected", "failed the check in region US-EAST-1: fb@elsewhere.test",
+					func() error {
+						return sendBulk(func(in *ses.SendBulkTemplatedEmailInput) { in.ReturnPath = aws.String("fb@elsewhere.test") })
+					}},
+				{"SendEmail bad ReturnPath", "InvalidParameterValue", "FeedbackForwardingEmailAddress",
+					func() error {
+						return sendEmail(func(in *ses.SendEmailInput) { in.ReturnPath = aws.String("not an address") })
+					}},
 				{"SendEmail bad recipient", "InvalidParameterValue", "Destination.ToAddresses[0]",
 					func() error {
 						return sendEmail(func(in *ses.SendEmailInput) { in.Destination = &types.Destination{ToAddresses: []string{"jo@"}} })

@@ -87,20 +87,22 @@ func TestFeedbackAddress(t *testing.T) {
 		return m
 	}
 	cases := []struct {
-		name, mailFrom string
-		mail           event.Mail
-		want           string
+		name, feedback, mailFrom string
+		mail                     event.Mail
+		want                     string
 	}{
-		{"SMTP MAIL FROM", "bounces@example.com", mail("bounces@example.com", "News <news@example.com>", ""), "bounces@example.com"},
-		{"SMTP MAIL FROM beats Return-Path header", "bounces@example.com", mail("bounces@example.com", "news@example.com", "<rp@example.com>"), "bounces@example.com"},
-		{"no Source: Return-Path header before From", "news@example.com", mail("news@example.com", "News <news@example.com>", "<rp@example.com>"), "rp@example.com"},
-		{"null Return-Path header is not an address", "news@example.com", mail("news@example.com", "news@example.com", "<>"), "news@example.com"},
-		{"API FromEmailAddress with display name (mail object only)", "", mail("Sender Name <sender@example.com>", "sender@example.com", ""), "sender@example.com"},
-		{"nothing but From", "", mail("", "News <News@Example.com>", ""), "News@example.com"},
-		{"nothing usable", "", mail("", "", ""), ""},
+		{"FeedbackForwardingEmailAddress beats Source", "fb@example.com", "news@example.com", mail("news@example.com", "news@example.com", ""), "fb@example.com"},
+		{"FeedbackForwardingEmailAddress beats Return-Path header", "FB@example.com", "news@example.com", mail("news@example.com", "news@example.com", "<rp@example.com>"), "FB@example.com"},
+		{"SMTP MAIL FROM", "", "bounces@example.com", mail("bounces@example.com", "News <news@example.com>", ""), "bounces@example.com"},
+		{"SMTP MAIL FROM beats Return-Path header", "", "bounces@example.com", mail("bounces@example.com", "news@example.com", "<rp@example.com>"), "bounces@example.com"},
+		{"no Source: Return-Path header before From", "", "news@example.com", mail("news@example.com", "News <news@example.com>", "<rp@example.com>"), "rp@example.com"},
+		{"null Return-Path header is not an address", "", "news@example.com", mail("news@example.com", "news@example.com", "<>"), "news@example.com"},
+		{"API FromEmailAddress with display name (mail object only)", "", "", mail("Sender Name <sender@example.com>", "sender@example.com", ""), "sender@example.com"},
+		{"nothing but From", "", "", mail("", "News <News@Example.com>", ""), "News@example.com"},
+		{"nothing usable", "", "", mail("", "", ""), ""},
 	}
 	for _, c := range cases {
-		if got := FeedbackAddress(c.mailFrom, c.mail); got != c.want {
+		if got := FeedbackAddress(c.feedback, c.mailFrom, c.mail); got != c.want {
 			t.Errorf("%s: FeedbackAddress = %q, want %q", c.name, got, c.want)
 		}
 	}

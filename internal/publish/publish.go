@@ -90,7 +90,7 @@ type Topics interface {
 
 // Spool reads a message's record (spool.Spool).
 type Spool interface {
-	Envelope(ctx context.Context, id string) (account, mailFrom string, mail json.RawMessage, err error)
+	Envelope(ctx context.Context, id string) (spool.Envelope, error)
 }
 
 // Config holds the router's settings.
@@ -153,6 +153,7 @@ type mailObject struct {
 	event.Mail
 	raw      json.RawMessage
 	mailFrom string // the envelope sender from the spool record; "" when the event carried the mail object
+	feedback string // the feedback address from the spool record ("" for none, or when the event carried the mail object)
 }
 
 // Route returns the jobs event e produces (none for an event nobody
@@ -195,7 +196,7 @@ func (r *Router) Route(ctx context.Context, e event.Event) ([]notify.Job, error)
 		}
 	}
 	if e.Kind == event.Bounce || e.Kind == event.Complaint {
-		in.FeedbackTo = FeedbackAddress(m.mailFrom, m.Mail)
+		in.FeedbackTo = FeedbackAddress(m.feedback, m.mailFrom, m.Mail)
 	}
 	// Each pass renders the plan's targets; a topic found gone is taken
 	// out of the input and the plan made again (at most once more per
@@ -267,14 +268,14 @@ func withoutTopics(in Input, gone map[string]bool) Input {
 func (r *Router) mail(ctx context.Context, e event.Event) (mailObject, bool, error) {
 	m := mailObject{raw: e.Mail}
 	if len(m.raw) == 0 {
-		var err error
-		_, m.mailFrom, m.raw, err = r.spool.Envelope(ctx, e.MessageID)
+		env, err := r.spool.Envelope(ctx, e.MessageID)
 		if errors.Is(err, spool.ErrNotFound) {
 			return m, false, nil
 		}
 		if err != nil {
 			return m, false, err
 		}
+		m.raw, m.mailFrom, m.feedback = env.Mail, env.MailFrom, env.FeedbackAddress
 	}
 	if err := json.Unmarshal(m.raw, &m.Mail); err != nil {
 		return m, false, fmt.Errorf("mail object of %s: %w", e.MessageID, err)
@@ -442,14 +443,19 @@ func EventType(k event.Kind) string {
 }
 
 // FeedbackAddress is where feedback forwarding sends a message's bounce and
-// complaint reports (../shared/spec/ses.md §4.1): the message's envelope
-// sender mailFrom (SMTP MAIL FROM; the API's FromEmailAddress), except
-// that a Return-Path header field takes precedence when the envelope sender
-// is merely the From address (SendRawEmail without Source: Return-Path,
-// else From); with no envelope sender recorded, mail.source. Every one of
-// these was checked to be a verified identity of the account when the
-// message was accepted. "" when none is a usable address.
-func FeedbackAddress(mailFrom string, mail event.Mail) string {
+// complaint reports (../shared/spec/ses.md §4.1): the feedback address the
+// message was sent with, feedback (the API's FeedbackForwardingEmailAddress,
+// v1 ReturnPath; "" for none), else its envelope sender mailFrom (SMTP MAIL
+// FROM; the API's FromEmailAddress), except that a Return-Path header field
+// takes precedence when the envelope sender is merely the From address
+// (SendRawEmail without Source: Return-Path, else From); with no envelope
+// sender recorded, mail.source. Every one of these was checked to be
+// covered by a verified identity when the message was accepted. "" when
+// none is a usable address.
+func FeedbackAddress(feedback, mailFrom string, mail event.Mail) string {
+	if a := addressOf(feedback); a != "" {
+		return a
+	}
 	from := addressOf(firstOf(mail.CommonHeaders.From))
 	if rp := addressOf(mail.CommonHeaders.ReturnPath); rp != "" && (mailFrom == "" || strings.EqualFold(mailFrom, from)) {
 		return rp

@@ -168,15 +168,16 @@ func TestRouteReadsSpool(t *testing.T) {
 	e := newEnv(t)
 	id := e.send("bounces@example.com", "News <news@example.com>", "jane@far.test", "")
 	sendEv := e.waitEvent(id, event.Send)
-	if _, _, _, err := e.spool.Envelope(t.Context(), id); err != nil {
+	env, err := e.spool.Envelope(t.Context(), id)
+	if err != nil {
 		t.Fatal(err)
 	}
 	// The message has no configuration set: only the identity's settings
 	// and forwarding apply. Give it a set through the mail object instead,
 	// with AddTest-style events (e.Mail set).
-	_, mailFrom, rawMail, _ := e.spool.Envelope(t.Context(), id)
-	if mailFrom != "bounces@example.com" {
-		t.Fatalf("spool mail_from = %q", mailFrom)
+	rawMail := env.Mail
+	if env.MailFrom != "bounces@example.com" {
+		t.Fatalf("spool mail_from = %q", env.MailFrom)
 	}
 	var m event.Mail
 	json.Unmarshal(rawMail, &m)

@@ -247,8 +247,8 @@ type senderAddr struct {
 
 // authorize checks that every sender identity of a message — From, MAIL
 // FROM (mailFrom), the Sender and Return-Path headers when present
-// (senders), and a FeedbackForwardingEmailAddress that comes with an ARN —
-// is covered by a verified identity of acct or, when an ARN applies to it,
+// (senders), and the FeedbackForwardingEmailAddress (v1 ReturnPath) when
+// given — is covered by a verified identity of acct or, when an ARN applies to it,
 // by the identity another account lets acct use (delegated) (SES §8.5,
 // §11.6). It returns the identity that covers From (mail.sourceArn), with
 // the account owning the one that covers MAIL FROM, or an
@@ -257,10 +257,12 @@ type senderAddr struct {
 func (s *Sender) authorize(ctx context.Context, acct account.Account, req Request, arns senderARNs, from, mailFrom address.Address, senders []senderAddr) (source, error) {
 	f := policyFacts{from: from, feedback: mailFrom.Email()}
 	if req.FeedbackAddress != nil {
+		// The feedback address is a sender identity like the others
+		// (SES: "must be either individually verified with Amazon SES,
+		// or from a domain that has been verified"), covered by its ARN
+		// when one applies: never a sandbox recipient.
 		f.feedback = req.FeedbackAddress.Email()
-		if req.FeedbackArn != "" {
-			senders = append(senders, senderAddr{*req.FeedbackAddress, arns.returnPath})
-		}
+		senders = append(senders, senderAddr{*req.FeedbackAddress, arns.returnPath})
 	}
 	for _, r := range req.Recipients {
 		f.recipients = append(f.recipients, r.Email())

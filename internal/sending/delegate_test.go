@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -132,6 +133,40 @@ func testDelegatedSenders(t *testing.T, backend string) {
 				if !errors.As(err, &unv) {
 					t.Fatalf("Send: %v; want UnverifiedError", err)
 				}
+			}
+		})
+	}
+
+	// The feedback address (FeedbackForwardingEmailAddress) is a sender
+	// address: covered by the ARN that applies to it (its own, else the
+	// source's when that identity covers it), else by the delegate's own
+	// verified identities.
+	fbCases := []struct {
+		name, from, feedback, fromArn, feedbackArn string
+		want                                       string // "" accepted, else the error type
+	}{
+		{"inherits FromArn", "news@owner.example", "fb@owner.example", ownerARN, "", ""},
+		{"delegate's own identity", "news@owner.example", "fb@delegate.test", ownerARN, "", ""},
+		{"unverified, FromArn not covering", "news@owner.example", "fb@else.test", ownerARN, "", "Unverified"},
+		{"FeedbackArn not covering", "news@owner.example", "fb@else.test", ownerARN, ownerARN, "NotAuthorized"},
+		{"FeedbackArn alone", "news@delegate.test", "fb@owner.example", "", ownerARN, ""},
+		{"owner's address without an ARN", "news@delegate.test", "fb@owner.example", "", "", "Unverified"},
+	}
+	for _, c := range fbCases {
+		t.Run("feedback "+c.name, func(t *testing.T) {
+			fb, _ := address.Parse(c.feedback)
+			_, err := s.Send(ctx, sending.Request{Account: "delegate", Operation: "SendEmail", Recipients: []address.Address{rcpt},
+				Raw: []byte("From: " + c.from + "\r\nTo: rcpt@example.net\r\nSubject: s\r\n\r\nbody\r\n"), FromArn: c.fromArn,
+				FeedbackArn: c.feedbackArn, FeedbackAddress: &fb})
+			var na *sending.NotAuthorizedError
+			var unv *sending.UnverifiedError
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("Send: %v", err)
+			case c.want == "NotAuthorized" && !errors.As(err, &na):
+				t.Fatalf("Send: %v; want NotAuthorizedError", err)
+			case c.want == "Unverified" && (!errors.As(err, &unv) || !slices.Contains(unv.Identities, c.feedback)):
+				t.Fatalf("Send: %v; want UnverifiedError naming %s", err, c.feedback)
 			}
 		})
 	}

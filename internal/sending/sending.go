@@ -186,9 +186,14 @@ type Request struct {
 	ConfigSet  string            // API ConfigurationSetName; overrides X-SES-CONFIGURATION-SET
 	// FromArn and FeedbackArn are the API's FromEmailAddressIdentityArn and
 	// FeedbackForwardingEmailAddressIdentityArn, FeedbackAddress its
-	// FeedbackForwardingEmailAddress (nil: none): sending authorisation,
-	// delegate.go. FromArn overrides the X-SES-SOURCE-ARN and X-SES-FROM-ARN
-	// header fields, FeedbackArn X-SES-RETURN-PATH-ARN.
+	// FeedbackForwardingEmailAddress (v1 ReturnPath; nil: none): sending
+	// authorisation, delegate.go. FromArn overrides the X-SES-SOURCE-ARN and
+	// X-SES-FROM-ARN header fields, FeedbackArn X-SES-RETURN-PATH-ARN.
+	// FeedbackAddress must be covered by a verified identity of the account
+	// (or, under FeedbackArn, the owner's), as the From address
+	// (*UnverifiedError), and is recorded with the message: feedback
+	// forwarding emails the message's bounces and complaints to it
+	// (spool.Message.FeedbackAddress, publish.FeedbackAddress).
 	FromArn, FeedbackArn string
 	FeedbackAddress      *address.Address
 	// ListManagement is the API's ListManagementOptions (nil: none); it
@@ -569,6 +574,9 @@ func (s *Sender) prepare(ctx context.Context, req Request) (*prepared, error) {
 		return nil, &InternalError{Op: "encoding mail object", Identity: from.Email(), Err: err}
 	}
 	sm := &spool.Message{ID: id, Account: req.Account, Created: now, MailFrom: mailFrom.Email(), Mail: mailJSON, Body: prep.Body}
+	if req.FeedbackAddress != nil {
+		sm.FeedbackAddress = req.FeedbackAddress.Email()
+	}
 	maxDelivery := s.cfg.MaxDelivery
 	if d := set.MaxDelivery(); d > 0 {
 		maxDelivery = d

@@ -55,9 +55,10 @@ func TestSendSystemMail(t *testing.T) {
 				if !e.System || e.Account != testAccount {
 					t.Errorf("entry %+v is not a system entry of %s", e, testAccount)
 				}
-				_, mailFrom, raw, err := sp.Envelope(t.Context(), e.MessageID)
-				if err != nil || mailFrom != e.MailFrom {
-					t.Errorf("spool mail_from %q, entry %q (%v)", mailFrom, e.MailFrom, err)
+				env, err := sp.Envelope(t.Context(), e.MessageID)
+				raw := env.Mail
+				if err != nil || env.MailFrom != e.MailFrom {
+					t.Errorf("spool mail_from %q, entry %q (%v)", env.MailFrom, e.MailFrom, err)
 				}
 				var m event.Mail
 				if err := json.Unmarshal(raw, &m); err != nil || len(m.Tags["ses:operation"]) != 1 || m.Tags["ses:operation"][0] != sending.SystemOperation ||

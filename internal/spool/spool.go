@@ -44,9 +44,13 @@ type Message struct {
 	ID       string
 	Account  string
 	Created  time.Time
-	MailFrom string          // envelope sender the customer used
-	Mail     json.RawMessage // the SES "mail" object
-	Body     []byte          // the message as delivered; empty once every recipient is done
+	MailFrom string // envelope sender the customer used
+	// FeedbackAddress is the API's FeedbackForwardingEmailAddress (v1
+	// ReturnPath) the message was sent with, "" for none: where feedback
+	// forwarding emails its bounces and complaints.
+	FeedbackAddress string
+	Mail            json.RawMessage // the SES "mail" object
+	Body            []byte          // the message as delivered; empty once every recipient is done
 }
 
 // ErrNotFound is returned for an unknown message.
@@ -77,8 +81,8 @@ func (s *Spool) PutTx(tx *sql.Tx, m *Message) error {
 	if len(m.Body) > ChunkSize {
 		inline = []byte{}
 	}
-	if err := s.db.ExecTx(tx, "INSERT INTO messages (id, account, created_ms, mail_from, mail_json, body) VALUES (?, ?, ?, ?, ?, ?)",
-		m.ID, m.Account, m.Created.UnixMilli(), m.MailFrom, string(m.Mail), inline); err != nil {
+	if err := s.db.ExecTx(tx, "INSERT INTO messages (id, account, created_ms, mail_from, feedback_address, mail_json, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		m.ID, m.Account, m.Created.UnixMilli(), m.MailFrom, m.FeedbackAddress, string(m.Mail), inline); err != nil {
 		return err
 	}
 	if len(m.Body) <= ChunkSize {
@@ -199,20 +203,31 @@ func (s *Spool) MailTx(tx *sql.Tx, id string) (json.RawMessage, error) {
 	return json.RawMessage(m), err
 }
 
-// Envelope returns a message's account, its envelope sender (MAIL FROM as
-// the customer used it) and its "mail" object, without the body: what
-// feedback forwarding needs to address a bounce or complaint report
-// (../shared/spec/ses.md §4.1). ErrNotFound for an unknown message.
-func (s *Spool) Envelope(ctx context.Context, id string) (account, mailFrom string, mail json.RawMessage, err error) {
+// Envelope is what feedback forwarding needs of a message to address a
+// bounce or complaint report (../shared/spec/ses.md §4.1): its account,
+// envelope sender (MAIL FROM as the customer used it), feedback address
+// ("" for none) and "mail" object, without the body.
+type Envelope struct {
+	Account         string
+	MailFrom        string
+	FeedbackAddress string
+	Mail            json.RawMessage
+}
+
+// Envelope returns a message's Envelope. ErrNotFound for an unknown message.
+func (s *Spool) Envelope(ctx context.Context, id string) (Envelope, error) {
+	var e Envelope
 	var m string
-	err = s.db.QueryRowContext(ctx, s.db.Rebind("SELECT account, mail_from, mail_json FROM messages WHERE id = ?"), id).Scan(&account, &mailFrom, &m)
+	err := s.db.QueryRowContext(ctx, s.db.Rebind("SELECT account, mail_from, feedback_address, mail_json FROM messages WHERE id = ?"), id).
+		Scan(&e.Account, &e.MailFrom, &e.FeedbackAddress, &m)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", "", nil, fmt.Errorf("%s: %w", id, ErrNotFound)
+		return Envelope{}, fmt.Errorf("%s: %w", id, ErrNotFound)
 	}
 	if err != nil {
-		return "", "", nil, fmt.Errorf("reading message %s: %w", id, err)
+		return Envelope{}, fmt.Errorf("reading message %s: %w", id, err)
 	}
-	return account, mailFrom, json.RawMessage(m), nil
+	e.Mail = json.RawMessage(m)
+	return e, nil
 }
 
 // ReleaseBodyTx drops a message's body (inline or chunked) in tx unless

@@ -280,24 +280,38 @@ func TestMailObjects(t *testing.T) {
 	}
 }
 
-// TestEnvelope: Envelope returns the account, envelope sender and mail
-// object of a message, and ErrNotFound for an unknown one.
+// TestEnvelope: Envelope returns the account, envelope sender, feedback
+// address and mail object of a message, and ErrNotFound for an unknown one.
 func TestEnvelope(t *testing.T) {
 	for _, backend := range store.Backends() {
 		t.Run(backend, func(t *testing.T) {
 			f := newFixture(t, backend)
+			msgs := []*spool.Message{
+				{ID: "m1", Account: "acme", Created: time.Now(), MailFrom: "bounces@example.com",
+					Mail: json.RawMessage(`{"messageId":"m1"}`), Body: []byte("b")},
+				{ID: "m2", Account: "acme", Created: time.Now(), MailFrom: "news@example.com", FeedbackAddress: "fb@example.com",
+					Mail: json.RawMessage(`{"messageId":"m2"}`), Body: []byte("b")},
+			}
 			err := f.db.Tx(t.Context(), func(tx *sql.Tx) error {
-				return f.spool.PutTx(tx, &spool.Message{ID: "m1", Account: "acme", Created: time.Now(), MailFrom: "bounces@example.com",
-					Mail: json.RawMessage(`{"messageId":"m1"}`), Body: []byte("b")})
+				for _, m := range msgs {
+					if err := f.spool.PutTx(tx, m); err != nil {
+						return err
+					}
+				}
+				return nil
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			acct, from, mail, err := f.spool.Envelope(t.Context(), "m1")
-			if err != nil || acct != "acme" || from != "bounces@example.com" || string(mail) != `{"messageId":"m1"}` {
-				t.Errorf("Envelope(m1) = %q, %q, %s, %v", acct, from, mail, err)
+			for _, m := range msgs {
+				want := spool.Envelope{Account: m.Account, MailFrom: m.MailFrom, FeedbackAddress: m.FeedbackAddress, Mail: m.Mail}
+				got, err := f.spool.Envelope(t.Context(), m.ID)
+				if err != nil || got.Account != want.Account || got.MailFrom != want.MailFrom || got.FeedbackAddress != want.FeedbackAddress ||
+					string(got.Mail) != string(want.Mail) {
+					t.Errorf("Envelope(%s) = %+v, %v; want %+v", m.ID, got, err, want)
+				}
 			}
-			if _, _, _, err := f.spool.Envelope(t.Context(), "gone"); !errors.Is(err, spool.ErrNotFound) {
+			if _, err := f.spool.Envelope(t.Context(), "gone"); !errors.Is(err, spool.ErrNotFound) {
 				t.Errorf("Envelope(gone) error = %v, want ErrNotFound", err)
 			}
 		})

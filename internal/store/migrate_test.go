@@ -56,8 +56,9 @@ func TestMigrateIdentityRowsFrom20(t *testing.T) {
 			}
 			for _, q := range []string{
 				"ALTER TABLE queue DROP COLUMN return_path_domain",
-				"ALTER TABLE import_jobs DROP COLUMN contact_list", // 029
-				"DROP TABLE IF EXISTS dkim_keys",                   // 026 rebuilt it; 004 makes it again below
+				"ALTER TABLE import_jobs DROP COLUMN contact_list",  // 029
+				"ALTER TABLE messages DROP COLUMN feedback_address", // 031
+				"DROP TABLE IF EXISTS dkim_keys",                    // 026 rebuilt it; 004 makes it again below
 				"DELETE FROM schema_version WHERE version > 20",
 			} {
 				if _, err := db.ExecContext(ctx, q); err != nil {
