@@ -527,24 +527,19 @@ func (s *Server) v1DeleteTrackingOptions(ctx context.Context, c *call, q *awsque
 // v1UpdateConfigSetSendingEnabled is UpdateConfigurationSetSendingEnabled:
 // v2 PutConfigurationSetSendingOptions. Its response has no Result.
 func (s *Server) v1UpdateConfigSetSendingEnabled(ctx context.Context, c *call, q *awsquery.Request) (any, error) {
-	set, err := v1SetName(q)
-	if err != nil {
-		return nil, err
-	}
-	on, err := v1RequiredBool(q, "Enabled")
-	if err != nil {
-		return nil, err
-	}
-	if _, err := s.viaV2(ctx, c, s.putConfigSetSending, v2Request{Path: v1SetPath(set), Body: sendingOptionsJSON{SendingEnabled: &on}}); err != nil {
-		return nil, err
-	}
-	return v1NoResult{}, nil
+	return s.v1PutSetSwitch(ctx, c, q, s.putConfigSetSending, func(on *bool) any { return sendingOptionsJSON{SendingEnabled: on} })
 }
 
 // v1UpdateConfigSetReputationMetrics is
 // UpdateConfigurationSetReputationMetricsEnabled: v2
 // PutConfigurationSetReputationOptions. Its response has no Result.
 func (s *Server) v1UpdateConfigSetReputationMetrics(ctx context.Context, c *call, q *awsquery.Request) (any, error) {
+	return s.v1PutSetSwitch(ctx, c, q, s.putConfigSetReputation, func(on *bool) any { return reputationOptionsJSON{ReputationMetricsEnabled: on} })
+}
+
+// v1PutSetSwitch puts the required boolean Enabled of the set
+// ConfigurationSetName with the v2 handler put, its body made by body.
+func (s *Server) v1PutSetSwitch(ctx context.Context, c *call, q *awsquery.Request, put handler, body func(*bool) any) (any, error) {
 	set, err := v1SetName(q)
 	if err != nil {
 		return nil, err
@@ -553,7 +548,7 @@ func (s *Server) v1UpdateConfigSetReputationMetrics(ctx context.Context, c *call
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.viaV2(ctx, c, s.putConfigSetReputation, v2Request{Path: v1SetPath(set), Body: reputationOptionsJSON{ReputationMetricsEnabled: &on}}); err != nil {
+	if _, err := s.viaV2(ctx, c, put, v2Request{Path: v1SetPath(set), Body: body(&on)}); err != nil {
 		return nil, err
 	}
 	return v1NoResult{}, nil
