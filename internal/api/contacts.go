@@ -200,14 +200,20 @@ func (s *Server) getContactList(ctx context.Context, c *call) (any, error) {
 
 // listContactLists is ListContactLists: GET /v2/email/contact-lists
 // (PageSize and NextToken in the query; an account has at most one list,
-// so there is one page and NextToken is never given).
+// so there is one page and NextToken is never given). PageSize is checked
+// as ListContacts checks it; any NextToken is then BadRequestException
+// "NextToken is not valid." as in the other List operations: this one
+// never gives a token, so none is one of its own.
 func (s *Server) listContactLists(ctx context.Context, c *call) (any, error) {
-	_, size, err := pageQuery(c.r.URL.Query())
+	token, size, err := pageQuery(c.r.URL.Query())
 	if err != nil {
 		return nil, err
 	}
 	if _, err := pageSize(size); err != nil {
 		return nil, err
+	}
+	if token != nil {
+		return nil, contactsError(contacts.ErrInvalidToken)
 	}
 	ls, err := s.Contacts.ListLists(ctx, c.account)
 	if err != nil {

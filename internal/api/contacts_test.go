@@ -266,6 +266,14 @@ func TestContactListErrors(t *testing.T) {
 			_, err := ses.ListContacts(ctx, &sesv2.ListContactsInput{ContactListName: list, NextToken: aws.String("@@")})
 			return err
 		}},
+		{"list contact lists bad token", "BadRequestException", "NextToken is not valid.", func(ctx context.Context) error {
+			_, err := ses.ListContactLists(ctx, &sesv2.ListContactListsInput{NextToken: aws.String("garbage")})
+			return err
+		}},
+		{"list contact lists page size", "BadRequestException", "PageSize", func(ctx context.Context) error {
+			_, err := ses.ListContactLists(ctx, &sesv2.ListContactListsInput{PageSize: aws.Int32(1001), NextToken: aws.String("garbage")})
+			return err
+		}},
 		{"list contacts page size", "BadRequestException", "PageSize", func(ctx context.Context) error {
 			_, err := ses.ListContacts(ctx, &sesv2.ListContactsInput{ContactListName: list, PageSize: aws.Int32(1001)})
 			return err

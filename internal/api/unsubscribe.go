@@ -114,29 +114,67 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		h.Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "Unsubscribed.")
 	case form.Get("action") == "save":
-		p := contacts.Preferences{UnsubscribeAll: form.Get("unsubscribeAll") != ""}
-		for k, v := range form {
-			name, ok := strings.CutPrefix(k, "topic:")
-			if !ok || len(v) != 1 {
-				continue
-			}
-			switch contacts.SubscriptionStatus(v[0]) {
-			case contacts.OptIn, contacts.OptOut:
-				p.Topics = append(p.Topics, contacts.TopicPreference{Topic: name, Status: contacts.SubscriptionStatus(v[0])})
-			}
-		}
-		changed, err := s.Unsubscribe.SetPreferences(r.Context(), tok, p, contacts.SourceLink)
+		res, err := s.Unsubscribe.SetPreferences(r.Context(), tok, preferenceForm(form), contacts.SourceLink)
 		if s.unsubscribeFailed(w, err) {
 			return
 		}
-		note := "Your preferences were already as chosen; nothing changed."
-		if changed {
-			note = "Your preferences have been saved."
-		}
-		s.unsubscribePage(w, r, tok, note)
+		s.unsubscribePage(w, r, tok, saveNote(res))
 	default:
 		linkPage(w, http.StatusBadRequest, "Bad request", "Nothing to do: the request is neither a one-click unsubscribe nor the preferences form.")
 	}
+}
+
+// preferenceForm reads the page's form: unsubscribeAll (the box, present
+// when checked) and shownUnsubscribeAll (0 or 1: as the page showed it),
+// topic:NAME (OPT_IN or OPT_OUT: chosen) and shown:NAME (as shown). A
+// field given twice or with another value counts as absent; a missing
+// shown value makes that control unsubscribe-only (SetPreferences).
+func preferenceForm(form url.Values) contacts.PreferenceForm {
+	one := func(k string) (string, bool) {
+		v, ok := form[k]
+		if !ok || len(v) != 1 {
+			return "", false
+		}
+		return v[0], true
+	}
+	status := func(k string) contacts.SubscriptionStatus {
+		v, _ := one(k)
+		if st := contacts.SubscriptionStatus(v); st == contacts.OptIn || st == contacts.OptOut {
+			return st
+		}
+		return ""
+	}
+	f := contacts.PreferenceForm{UnsubscribeAll: form.Get("unsubscribeAll") != ""}
+	switch v, _ := one("shownUnsubscribeAll"); v {
+	case "0", "1":
+		shown := v == "1"
+		f.ShownUnsubscribeAll = &shown
+	}
+	for k := range form {
+		name, ok := strings.CutPrefix(k, "topic:")
+		if !ok {
+			continue
+		}
+		if st := status(k); st != "" {
+			f.Topics = append(f.Topics, contacts.TopicChoice{Topic: name, Status: st, Shown: status("shown:" + name)})
+		}
+	}
+	return f
+}
+
+// saveNote is the page's note after a save with result r.
+func saveNote(r contacts.SaveResult) string {
+	note := "Your preferences were already as chosen; nothing changed."
+	if r.Changed {
+		note = "Your preferences have been saved."
+	}
+	if r.Stale {
+		note += " They had changed since this page was shown (for example through the unsubscribe link of an email): only what you changed on the page was applied, and they are shown below as they are now."
+	}
+	if r.Ignored {
+		note += " This page was out of date, so only unsubscribes were applied: to subscribe again, choose below and save."
+	}
+	return note
 }
 
 // readForm reads a POST's form, at most MaxUnsubscribeBody bytes:
@@ -197,7 +235,9 @@ func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request, tok con
 // preferencesPage is the preferences page of email on list l with its
 // current preferences p: the list's name and description, one
 // OPT_IN/OPT_OUT radio pair per topic (display name and description), an
-// "unsubscribe from all" box, and note. Every text is escaped: list and
+// "unsubscribe from all" box, and note. Hidden fields carry what the page
+// shows (shown:NAME per topic, shownUnsubscribeAll), so that a save
+// applies only what the user changed (contacts.PreferenceForm). Every text is escaped: list and
 // topic texts come from the tenant, the address from the token.
 func preferencesPage(email string, l contacts.List, p contacts.Preferences, note string) string {
 	e := html.EscapeString
@@ -211,7 +251,12 @@ func preferencesPage(email string, l contacts.List, p contacts.Preferences, note
 	if note != "" {
 		fmt.Fprintf(&b, "<p role=\"status\"><i>%s</i></p>\n", e(note))
 	}
-	b.WriteString("<form method=\"post\">\n<input type=\"hidden\" name=\"action\" value=\"save\">\n")
+	shownAll := "0"
+	if p.UnsubscribeAll {
+		shownAll = "1"
+	}
+	fmt.Fprintf(&b, "<form method=\"post\">\n<input type=\"hidden\" name=\"action\" value=\"save\">\n"+
+		"<input type=\"hidden\" name=\"shownUnsubscribeAll\" value=\"%s\">\n", shownAll)
 	for _, tp := range p.Topics {
 		display, desc := tp.Topic, ""
 		if t, ok := l.Topic(tp.Topic); ok {
@@ -221,7 +266,7 @@ func preferencesPage(email string, l contacts.List, p contacts.Preferences, note
 		if tp.Status == contacts.OptOut {
 			in, out = "", " checked"
 		}
-		fmt.Fprintf(&b, "<fieldset><legend>%s</legend>", e(display))
+		fmt.Fprintf(&b, "<fieldset><legend>%s</legend><input type=\"hidden\" name=\"shown:%s\" value=\"%s\">", e(display), e(tp.Topic), e(string(tp.Status)))
 		if desc != "" {
 			fmt.Fprintf(&b, "<p>%s</p>", e(desc))
 		}

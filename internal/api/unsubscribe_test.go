@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -172,7 +175,7 @@ func TestUnsubscribeEndpoints(t *testing.T) {
 			}
 
 			// The page's form.
-			st, page = unsubRequest(t, http.MethodPost, link, "", "action=save&topic%3Asports=OPT_IN&topic%3Aweather=OPT_OUT")
+			st, page = unsubRequest(t, http.MethodPost, link, "", "action=save&shownUnsubscribeAll=0&shown%3Asports=OPT_OUT&topic%3Asports=OPT_IN&shown%3Aweather=OPT_IN&topic%3Aweather=OPT_OUT")
 			if st != http.StatusOK || !strings.Contains(page, "saved") || !strings.Contains(page, `name="topic:weather" value="OPT_OUT" checked`) {
 				t.Fatalf("form POST: %d\n%s", st, page)
 			}
@@ -220,6 +223,153 @@ func TestUnsubscribeEndpoints(t *testing.T) {
 			}
 			if n := len(subscriptionEvents()); n != 3 {
 				t.Errorf("events after the list was deleted: %d", n)
+			}
+		})
+	}
+}
+
+// pageSubmission is what a browser submits from page unchanged: the
+// hidden fields, the checked radios and boxes.
+func pageSubmission(t *testing.T, page string) url.Values {
+	t.Helper()
+	v := url.Values{}
+	for _, m := range pageInput.FindAllStringSubmatch(page, -1) {
+		if m[1] == "hidden" || m[4] != "" {
+			v.Add(html.UnescapeString(m[2]), html.UnescapeString(m[3]))
+		}
+	}
+	if v.Get("action") != "save" {
+		t.Fatalf("no form in the page:\n%s", page)
+	}
+	return v
+}
+
+var pageInput = regexp.MustCompile(`<input type="(hidden|radio|checkbox)" name="([^"]*)" value="([^"]*)"( checked)?>`)
+
+// TestUnsubscribeStalePage: the preferences page is opened, then a
+// one-click POST (of the list, or of a topic) unsubscribes, then the
+// still-open page is saved unchanged: nothing is subscribed again and no
+// event recorded, and the page says the preferences had changed. The
+// same save from a form that does not carry what it showed (the
+// tester's repro body, action=save&topic:weekly=OPT_IN) does not
+// subscribe again either. A change the user makes on the stale page
+// applies to that control only.
+func TestUnsubscribeStalePage(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			srv, s, _, db := startAPIOn(t, backend, 256<<20, "acme")
+			ctx := t.Context()
+			cs := s.Contacts
+			s.Unsubscribe = &contacts.Unsubscriber{Contacts: cs, DB: db, Events: s.Events, Key: unsubTestKey}
+			if err := cs.CreateList(ctx, "acme", contacts.List{Name: "news", Topics: []contacts.Topic{
+				{Name: "weekly", DisplayName: "Weekly", DefaultSubscriptionStatus: contacts.OptIn},
+				{Name: "offers", DisplayName: "Offers", DefaultSubscriptionStatus: contacts.OptIn}}}); err != nil {
+				t.Fatal(err)
+			}
+			events := func() int {
+				t.Helper()
+				evs, err := s.Events.List(ctx, event.Filter{Kind: event.Subscription})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return len(evs)
+			}
+			contact := func(email string) contacts.Contact {
+				t.Helper()
+				c, err := cs.GetContact(ctx, "acme", "news", email)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c
+			}
+			post := func(link, body string) string {
+				t.Helper()
+				st, page := unsubRequest(t, http.MethodPost, link, "", body)
+				if st != http.StatusOK {
+					t.Fatalf("POST %q: %d\n%s", body, st, page)
+				}
+				return page
+			}
+
+			csp := func(method, link, body string) {
+				t.Helper()
+				req, _ := http.NewRequest(method, link, strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				resp, err := noRedirect.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				got := resp.Header.Get("Content-Security-Policy")
+				for _, d := range []string{"default-src 'none'", "form-action 'self'", "frame-ancestors 'none'"} {
+					if !strings.Contains(got, d) || strings.Contains(got, "script-src") {
+						t.Errorf("%s %q: Content-Security-Policy %q", method, body, got)
+					}
+				}
+			}
+
+			// The whole list: one-click between showing and saving.
+			whole := contacts.PageURL(contacts.Token{Account: "acme", List: "news", Email: "jane@far.test", MessageID: "m1"}, unsubTestKey, srv.URL)
+			_, page := unsubRequest(t, http.MethodGet, whole, "", "")
+			if !strings.Contains(page, `name="topic:weekly" value="OPT_IN" checked`) || strings.Contains(page, `name="unsubscribeAll" value="1" checked`) {
+				t.Fatalf("page before:\n%s", page)
+			}
+			form := pageSubmission(t, page)
+			post(whole, "List-Unsubscribe=One-Click")
+			if !contact("jane@far.test").UnsubscribeAll || events() != 1 {
+				t.Fatal("one-click did not unsubscribe")
+			}
+			page = post(whole, form.Encode())
+			if c := contact("jane@far.test"); !c.UnsubscribeAll || len(c.TopicPreferences) != 0 || events() != 1 {
+				t.Fatalf("the stale page saved unchanged subscribed again: %+v, %d events", c, events())
+			}
+			if strings.Contains(page, "have been saved") || !strings.Contains(page, "changed since this page was shown") ||
+				!strings.Contains(page, `name="unsubscribeAll" value="1" checked`) {
+				t.Errorf("page after the stale save:\n%s", page)
+			}
+			csp(http.MethodGet, whole, "")
+			csp(http.MethodPost, whole, form.Encode())
+			// The tester's exact body: no shown state.
+			page = post(whole, "action=save&topic%3Aweekly=OPT_IN")
+			if c := contact("jane@far.test"); !c.UnsubscribeAll || events() != 1 {
+				t.Fatalf("a save without shown state subscribed again: %+v", c)
+			}
+			if strings.Contains(page, "have been saved") || !strings.Contains(page, "only unsubscribes were applied") {
+				t.Errorf("page after the save without shown state:\n%s", page)
+			}
+			// The stale page with offers turned off: that alone changes.
+			form.Set("topic:offers", "OPT_OUT")
+			page = post(whole, form.Encode())
+			if c := contact("jane@far.test"); !c.UnsubscribeAll || len(c.TopicPreferences) != 1 ||
+				c.TopicPreferences[0] != (contacts.TopicPreference{Topic: "offers", Status: contacts.OptOut}) || events() != 2 {
+				t.Fatalf("stale page with offers off: %+v, %d events", c, events())
+			}
+			if !strings.Contains(page, "have been saved") {
+				t.Errorf("page after saving offers:\n%s", page)
+			}
+
+			// A topic: the topic's one-click between showing and saving.
+			weekly := contacts.PageURL(contacts.Token{Account: "acme", List: "news", Topic: "weekly", Email: "bob@far.test", MessageID: "m1"}, unsubTestKey, srv.URL)
+			_, page = unsubRequest(t, http.MethodGet, weekly, "", "")
+			form = pageSubmission(t, page)
+			post(weekly, "List-Unsubscribe=One-Click")
+			for _, body := range []string{form.Encode(), "action=save&topic%3Aweekly=OPT_IN&topic%3Aoffers=OPT_IN"} {
+				post(weekly, body)
+				c := contact("bob@far.test")
+				if st, _ := c.Preference("weekly"); st != contacts.OptOut || c.UnsubscribeAll || events() != 3 {
+					t.Fatalf("after %q: %+v, %d events", body, c, events())
+				}
+			}
+			// A fresh page on which the user subscribes again: applied.
+			_, page = unsubRequest(t, http.MethodGet, weekly, "", "")
+			form = pageSubmission(t, page)
+			if form.Get("topic:weekly") != "OPT_OUT" {
+				t.Fatalf("fresh page: %v", form)
+			}
+			form.Set("topic:weekly", "OPT_IN")
+			post(weekly, form.Encode())
+			if st, _ := contact("bob@far.test").Preference("weekly"); st != contacts.OptIn || events() != 4 {
+				t.Errorf("subscribing again from a fresh page: %s, %d events", st, events())
 			}
 		})
 	}

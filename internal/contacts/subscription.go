@@ -34,9 +34,9 @@ const (
 // nothing is changed (the HTTP answer is 410 Gone).
 var ErrGone = errors.New("the contact list or topic of this link no longer exists")
 
-// Preferences are a contact's wishes for a whole list, as the preferences
-// page submits them: UnsubscribeAll, and a status for each topic named in
-// Topics (topics not named keep their preference).
+// Preferences are a contact's effective wishes for a whole list, as the
+// preferences page shows them (State): UnsubscribeAll, and a status for
+// each topic.
 type Preferences struct {
 	UnsubscribeAll bool
 	Topics         []TopicPreference
@@ -199,22 +199,106 @@ func oneClick(t Token) func(*Contact) {
 	}
 }
 
+// A PreferenceForm is what the preferences page's form submits: each
+// control's value as chosen and, from the page's hidden fields, as the
+// page showed it. A save changes only what the user changed on the page
+// (chosen differs from shown), against the preferences as they are when
+// the save is made: a change made since the page was shown (one-click,
+// mailto:, operator) is kept unless the user changed that very control.
+type PreferenceForm struct {
+	// UnsubscribeAll is the box as submitted (absent: false);
+	// ShownUnsubscribeAll the box as the page showed it, nil when the
+	// form does not say (a page from before the shown fields, or a
+	// hand-made request).
+	UnsubscribeAll      bool
+	ShownUnsubscribeAll *bool
+	// Topics: the topics the form names (others keep their preference).
+	Topics []TopicChoice
+}
+
+// TopicChoice is one topic's radio pair as submitted: Status chosen,
+// Shown as the page showed it ("" when the form does not say).
+type TopicChoice struct {
+	Topic  string
+	Status SubscriptionStatus
+	Shown  SubscriptionStatus
+}
+
+// SaveResult is the outcome of SetPreferences.
+type SaveResult struct {
+	// Changed: something was stored (and one Subscription event
+	// recorded).
+	Changed bool
+	// Stale: the preferences had changed since the page was shown (a
+	// shown value differs from the one stored when saving).
+	Stale bool
+	// Ignored: a choice that would subscribe the contact again was not
+	// applied because the form did not say what the page had shown for
+	// that control.
+	Ignored bool
+}
+
 // SetPreferences applies what the preferences page submitted for t's
-// contact: p.UnsubscribeAll, and each topic of p.Topics that the list has
-// (when the change is made: a topic dropped since the page was shown is
-// ignored) and whose effective status (own, else the topic's default)
-// differs (so a page saved unchanged stores nothing). It reports whether
-// anything changed. ErrGone as Apply.
-func (u *Unsubscriber) SetPreferences(ctx context.Context, t Token, p Preferences, source string) (bool, error) {
-	return u.apply(ctx, t, source, func(l List, c *Contact) {
-		cur := effective(l, *c)
-		c.UnsubscribeAll = p.UnsubscribeAll
-		for _, tp := range p.Topics {
-			if i := slices.IndexFunc(cur.Topics, func(e TopicPreference) bool { return e.Topic == tp.Topic }); i >= 0 && cur.Topics[i].Status != tp.Status {
-				setPreference(c, tp.Topic, tp.Status)
-			}
-		}
+// contact, control by control, against the contact's effective
+// preferences (own status, else the topic's default) read in the
+// transaction that makes the change:
+//   - a control whose shown value the form carries is applied only when
+//     the user changed it (chosen differs from shown); left as shown, it
+//     keeps the current value, whatever changed since the page was shown;
+//   - a control without its shown value (an old page, a hand-made POST)
+//     is applied only when it unsubscribes (OPT_OUT, the box checked):
+//     such a form never subscribes anyone again (SaveResult.Ignored);
+//   - a topic the list no longer has is ignored, and a value equal to the
+//     current one stores nothing (a page saved unchanged stores nothing,
+//     creates no contact and records no event).
+//
+// ErrGone as Apply.
+func (u *Unsubscriber) SetPreferences(ctx context.Context, t Token, f PreferenceForm, source string) (SaveResult, error) {
+	var r SaveResult
+	changed, err := u.apply(ctx, t, source, func(l List, c *Contact) {
+		r.Stale, r.Ignored = f.applyTo(l, c)
 	})
+	r.Changed = changed
+	return r, err
+}
+
+// applyTo changes c as f asks (see SetPreferences) and reports whether a
+// shown value differed from c's and whether a subscribing choice was
+// ignored for want of its shown value.
+func (f PreferenceForm) applyTo(l List, c *Contact) (stale, ignored bool) {
+	cur := effective(l, *c)
+	switch {
+	case f.ShownUnsubscribeAll != nil:
+		stale = *f.ShownUnsubscribeAll != cur.UnsubscribeAll
+		if f.UnsubscribeAll != *f.ShownUnsubscribeAll {
+			c.UnsubscribeAll = f.UnsubscribeAll
+		}
+	case f.UnsubscribeAll:
+		c.UnsubscribeAll = true
+	default:
+		ignored = cur.UnsubscribeAll // the box may have been unchecked
+	}
+	for _, ch := range f.Topics {
+		i := slices.IndexFunc(cur.Topics, func(e TopicPreference) bool { return e.Topic == ch.Topic })
+		if i < 0 {
+			continue // dropped since the page was shown
+		}
+		now := cur.Topics[i].Status
+		switch {
+		case ch.Shown != "":
+			stale = stale || ch.Shown != now
+			if ch.Status == ch.Shown {
+				continue // left as shown: keeps the current value
+			}
+		case ch.Status != OptOut:
+			ignored = ignored || ch.Status != now
+			continue
+		}
+		if ch.Status != now {
+			setPreference(c, ch.Topic, ch.Status)
+		}
+	}
+	return stale, ignored
 }
 
 // Apply changes t's contact by change (creating the contact when absent)

@@ -111,8 +111,25 @@ func TestOneClick(t *testing.T) {
 	}
 }
 
-// TestSetPreferences: the page's submission stores only what differs from
-// the contact's effective preferences; saving the shown state unchanged
+// pageForm is the form a page that showed shown submits with chosen:
+// every topic of chosen with its shown value, and the box's.
+func pageForm(shown, chosen Preferences) PreferenceForm {
+	all := shown.UnsubscribeAll
+	f := PreferenceForm{UnsubscribeAll: chosen.UnsubscribeAll, ShownUnsubscribeAll: &all}
+	for _, c := range chosen.Topics {
+		tc := TopicChoice{Topic: c.Topic, Status: c.Status}
+		for _, s := range shown.Topics {
+			if s.Topic == c.Topic {
+				tc.Shown = s.Status
+			}
+		}
+		f.Topics = append(f.Topics, tc)
+	}
+	return f
+}
+
+// TestSetPreferences: the page's submission stores only what the user
+// changed relative to what was shown; saving the shown state unchanged
 // stores nothing (not even a contact) and records no event.
 func TestSetPreferences(t *testing.T) {
 	for _, backend := range store.Backends() {
@@ -124,15 +141,17 @@ func TestSetPreferences(t *testing.T) {
 			if err != nil || !reflect.DeepEqual(shown, Preferences{Topics: []TopicPreference{{"sports", OptOut}, {"news", OptIn}}}) {
 				t.Fatalf("State = %+v, %v", shown, err)
 			}
-			if changed, err := u.SetPreferences(ctx, tok, shown, SourceLink); err != nil || changed {
-				t.Fatalf("unchanged save = %v, %v", changed, err)
+			if r, err := u.SetPreferences(ctx, tok, pageForm(shown, shown), SourceLink); err != nil || r != (SaveResult{}) {
+				t.Fatalf("unchanged save = %+v, %v", r, err)
 			}
 			if _, err := s.GetContact(ctx, "acme", "main", "bob@example.com"); !errors.Is(err, ErrNotFound) {
 				t.Fatalf("unchanged save created the contact: %v", err)
 			}
-			p := Preferences{Topics: []TopicPreference{{"sports", OptIn}, {"news", OptIn}, {"nosuch", OptOut}}}
-			if changed, err := u.SetPreferences(ctx, tok, p, SourceLink); err != nil || !changed {
-				t.Fatalf("save = %v, %v", changed, err)
+			chosen := Preferences{Topics: []TopicPreference{{"sports", OptIn}, {"news", OptIn}}}
+			f := pageForm(shown, chosen)
+			f.Topics = append(f.Topics, TopicChoice{Topic: "nosuch", Status: OptOut, Shown: OptIn})
+			if r, err := u.SetPreferences(ctx, tok, f, SourceLink); err != nil || r != (SaveResult{Changed: true}) {
+				t.Fatalf("save = %+v, %v", r, err)
 			}
 			c, err := s.GetContact(ctx, "acme", "main", "bob@example.com")
 			if err != nil || !reflect.DeepEqual(c.TopicPreferences, []TopicPreference{{"sports", OptIn}}) {
@@ -143,8 +162,126 @@ func TestSetPreferences(t *testing.T) {
 				!reflect.DeepEqual(got[0].NewTopicPreferences, prefs(false, "sports", "OptIn", "news", "OptIn")) {
 				t.Errorf("events: %+v", got)
 			}
-			if changed, err := u.SetPreferences(ctx, tok, p, SourceLink); err != nil || changed {
-				t.Errorf("repeat save = %v, %v", changed, err)
+			// The same page submitted again: sports is now as chosen.
+			if r, err := u.SetPreferences(ctx, tok, f, SourceLink); err != nil || r != (SaveResult{Stale: true}) {
+				t.Errorf("repeat save = %+v, %v", r, err)
+			}
+			if n := len(subscriptionEvents(t, ev)); n != 1 {
+				t.Errorf("%d events, want 1", n)
+			}
+		})
+	}
+}
+
+// TestSetPreferencesStalePage: a page shown before a one-click
+// unsubscribe (of the list, and of a topic) and saved afterwards
+// unchanged subscribes no one again and records nothing; a page on which
+// the user changed one control applies that control only, against the
+// preferences as they are then; the user unchecking the box they were
+// shown checked does subscribe again.
+func TestSetPreferencesStalePage(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			u, s, ev := newUnsubscriber(t, backend)
+			ctx := t.Context()
+			whole := Token{Account: "acme", List: "main", Email: "jane@example.com", MessageID: testMsgID}
+			news := whole
+			news.Topic = "news"
+			_, shown, err := u.State(ctx, whole)
+			if err != nil || shown.UnsubscribeAll {
+				t.Fatalf("State = %+v, %v", shown, err)
+			}
+			for _, tok := range []Token{whole, news} {
+				if changed, err := u.OneClick(ctx, tok, SourceHeader); err != nil || !changed {
+					t.Fatalf("OneClick(%q) = %v, %v", tok.Topic, changed, err)
+				}
+			}
+			want := Contact{UnsubscribeAll: true, TopicPreferences: []TopicPreference{{"news", OptOut}}}
+			check := func(what string, want Contact, events int) {
+				t.Helper()
+				c, err := s.GetContact(ctx, "acme", "main", "jane@example.com")
+				if err != nil || c.UnsubscribeAll != want.UnsubscribeAll || !sameStored(c.TopicPreferences, want.TopicPreferences) {
+					t.Errorf("%s: contact %+v (%v), want UnsubscribeAll %v %+v", what, c, err, want.UnsubscribeAll, want.TopicPreferences)
+				}
+				if n := len(subscriptionEvents(t, ev)); n != events {
+					t.Errorf("%s: %d events, want %d", what, n, events)
+				}
+			}
+			check("after one-click", want, 2)
+
+			// The stale page saved unchanged.
+			if r, err := u.SetPreferences(ctx, whole, pageForm(shown, shown), SourceLink); err != nil || r != (SaveResult{Stale: true}) {
+				t.Fatalf("stale unchanged save = %+v, %v", r, err)
+			}
+			check("stale unchanged save", want, 2)
+
+			// The stale page with sports turned on: only sports changes.
+			chosen := Preferences{Topics: []TopicPreference{{"sports", OptIn}, {"news", OptIn}}}
+			if r, err := u.SetPreferences(ctx, whole, pageForm(shown, chosen), SourceLink); err != nil || r != (SaveResult{Changed: true, Stale: true}) {
+				t.Fatalf("stale save of sports = %+v, %v", r, err)
+			}
+			want.TopicPreferences = append(want.TopicPreferences, TopicPreference{"sports", OptIn})
+			check("stale save of sports", want, 3)
+
+			// A fresh page on which the user unchecks the box and
+			// subscribes to news: applied.
+			_, now, err := u.State(ctx, whole)
+			if err != nil || !now.UnsubscribeAll {
+				t.Fatalf("State = %+v, %v", now, err)
+			}
+			chosen = Preferences{Topics: []TopicPreference{{"sports", OptIn}, {"news", OptIn}}}
+			if r, err := u.SetPreferences(ctx, whole, pageForm(now, chosen), SourceLink); err != nil || r != (SaveResult{Changed: true}) {
+				t.Fatalf("fresh save = %+v, %v", r, err)
+			}
+			check("fresh save", Contact{TopicPreferences: []TopicPreference{{"sports", OptIn}, {"news", OptIn}}}, 4)
+		})
+	}
+}
+
+// TestSetPreferencesWithoutShown: a form that does not say what the page
+// showed (an old page, a hand-made POST) unsubscribes but never
+// subscribes again: the box and OPT_OUT apply, OPT_IN and an unchecked
+// box do not (SaveResult.Ignored when they would have changed something).
+func TestSetPreferencesWithoutShown(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			u, s, ev := newUnsubscriber(t, backend)
+			ctx := t.Context()
+			tok := Token{Account: "acme", List: "main", Email: "jane@example.com", MessageID: testMsgID}
+			get := func() Contact {
+				t.Helper()
+				c, err := s.GetContact(ctx, "acme", "main", "jane@example.com")
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c
+			}
+			if r, err := u.SetPreferences(ctx, tok, PreferenceForm{UnsubscribeAll: true, Topics: []TopicChoice{{Topic: "news", Status: OptOut}}}, SourceLink); err != nil ||
+				r != (SaveResult{Changed: true}) {
+				t.Fatalf("unsubscribing save = %+v, %v", r, err)
+			}
+			if c := get(); !c.UnsubscribeAll || !reflect.DeepEqual(c.TopicPreferences, []TopicPreference{{"news", OptOut}}) {
+				t.Fatalf("after the unsubscribing save: %+v", c)
+			}
+			// The brief's repro body: action=save&topic:news=OPT_IN, no box.
+			f := PreferenceForm{Topics: []TopicChoice{{Topic: "news", Status: OptIn}, {Topic: "sports", Status: OptIn}}}
+			if r, err := u.SetPreferences(ctx, tok, f, SourceLink); err != nil || r != (SaveResult{Ignored: true}) {
+				t.Fatalf("subscribing save = %+v, %v", r, err)
+			}
+			if c := get(); !c.UnsubscribeAll || !reflect.DeepEqual(c.TopicPreferences, []TopicPreference{{"news", OptOut}}) {
+				t.Fatalf("a form without shown state subscribed again: %+v", c)
+			}
+			if n := len(subscriptionEvents(t, ev)); n != 1 {
+				t.Errorf("%d events, want 1", n)
+			}
+			// Only the topic's shown value missing: the box (shown) applies.
+			no := false
+			f = PreferenceForm{UnsubscribeAll: true, ShownUnsubscribeAll: &no, Topics: []TopicChoice{{Topic: "news", Status: OptIn}}}
+			if r, err := u.SetPreferences(ctx, tok, f, SourceLink); err != nil || r != (SaveResult{Stale: true, Ignored: true}) {
+				t.Fatalf("partly shown save = %+v, %v", r, err)
+			}
+			if c := get(); !c.UnsubscribeAll || !reflect.DeepEqual(c.TopicPreferences, []TopicPreference{{"news", OptOut}}) {
+				t.Fatalf("after the partly shown save: %+v", c)
 			}
 		})
 	}
