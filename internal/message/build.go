@@ -56,7 +56,9 @@ type Attachment struct {
 // between addresses, display names and Subject as RFC 2047 encoded-words
 // when not ASCII, attachment names as RFC 2231 parameters. Message-ID and
 // Date are added later by Prepare. The error reports an address that does
-// not parse or a SEVEN_BIT attachment that is not 7-bit data.
+// not parse, a SEVEN_BIT attachment that is not 7-bit data, or a field of
+// Headers that BuildSimple writes itself (*BuiltFieldError: MIME-Version,
+// Content-Type, Content-Transfer-Encoding; BuiltField).
 func BuildSimple(s Simple) ([]byte, error) {
 	var h bytes.Buffer
 	cs := s.Charset
@@ -86,6 +88,9 @@ func BuildSimple(s Simple) ([]byte, error) {
 	h.Write(subject.Raw)
 	h.Write(foldedField("MIME-Version", "1.0").Raw)
 	for _, kv := range s.Headers {
+		if BuiltField(kv[0]) {
+			return nil, &BuiltFieldError{Name: kv[0]}
+		}
 		h.Write(foldedField(kv[0], kv[1]).Raw)
 	}
 

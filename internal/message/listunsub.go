@@ -287,7 +287,7 @@ type ListOptionsError struct{ Value string }
 
 func (e *ListOptionsError) Error() string {
 	return "Invalid X-SES-LIST-MANAGEMENT-OPTIONS header '" + truncate(e.Value, 100) +
-		"': expected 'contactListName' or 'contactListName; topic=topicName'."
+		"': expected 'contactListName' or 'contactListName; topic=topicName', names of 1-64 letters, digits, '_' and '-'."
 }
 
 // ParseListManagementOptions parses the value of the
@@ -296,7 +296,8 @@ func (e *ListOptionsError) Error() string {
 // "{contactListName}" or "{contactListName}; topic={topicName}". Blanks
 // around the parts are ignored and the parameter name "topic" is
 // case-insensitive. The names must be printable ASCII without blanks,
-// ';' or '='. Errors: *ListOptionsError (no list, an empty topic, another
+// ';' or '=' (the send path also holds them to the contact list and topic
+// name syntax, contacts.ValidateName, which this package cannot import). Errors: *ListOptionsError (no list, an empty topic, another
 // parameter, a repeated topic).
 func ParseListManagementOptions(v string) (ListManagementOptions, error) {
 	bad := &ListOptionsError{Value: v}

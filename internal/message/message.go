@@ -298,11 +298,21 @@ func (m *Message) assemble(scratch []byte) []byte {
 	return out
 }
 
-// singleton lists the header fields SES allows at most once
-// (dg/header-fields; ../shared/spec/ses.md §11.2).
+// singleton lists the header fields a message may carry at most once
+// (CheckDuplicates): SES's list (dg/header-fields; ../shared/spec/ses.md
+// §11.2); the fields RFC 5322 §3.6 allows once that SES's list leaves out
+// (To, Cc, Bcc: a deliberate difference from SES, which accepts them
+// twice, since receivers such as Gmail refuse such mail as not RFC 5322
+// compliant); and the single-valued X-SES-* control fields the send path
+// reads (§3.3), so that a second one is refused rather than ignored.
+// X-SES-MESSAGE-TAGS may repeat: Prepare merges its fields.
 var singleton = map[string]bool{}
 
 func init() {
+	for _, n := range strings.Fields(`To Cc Bcc X-SES-CONFIGURATION-SET X-SES-LIST-MANAGEMENT-OPTIONS
+		X-SES-SOURCE-ARN X-SES-FROM-ARN X-SES-RETURN-PATH-ARN`) {
+		singleton[strings.ToLower(n)] = true
+	}
 	for _, n := range strings.Fields(`Accept-Language acceptLanguage Archived-At Auto-Submitted Bounces-to Comments
 		Content-Alternative Content-Base Content-Class Content-Description Content-Disposition Content-Duration
 		Content-ID Content-Language Content-Length Content-Location Content-MD5 Content-Transfer-Encoding
@@ -316,8 +326,8 @@ func init() {
 	}
 }
 
-// DuplicateHeaderError reports a header field SES allows once appearing
-// more often. Its text is SES's: "Duplicate header 'Content-Type'."
+// DuplicateHeaderError reports a header field allowed once (singleton)
+// appearing more often. Its text is SES's: "Duplicate header 'Content-Type'."
 type DuplicateHeaderError struct{ Name string }
 
 func (e *DuplicateHeaderError) Error() string { return fmt.Sprintf("Duplicate header '%s'.", e.Name) }

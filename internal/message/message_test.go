@@ -123,6 +123,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
+		_, _ = m.CheckDuplicates(), m.CheckEncoding()
 		p, err := Prepare(m, "id", "h.test", time.Unix(0, 0))
 		if err != nil {
 			return

@@ -99,7 +99,9 @@ func Prepare(m *Message, messageID, domain string, now time.Time, add ...[2]stri
 		ReturnPath: m.Get("Return-Path"),
 	}
 	p.ConfigurationSet = m.Get("X-SES-CONFIGURATION-SET")
-	if v := m.Get("X-SES-MESSAGE-TAGS"); v != "" {
+	// The tags of every X-SES-MESSAGE-TAGS field, in order: the field may
+	// repeat (it is not single-valued, unlike the other X-SES-* fields).
+	if v := strings.Join(m.Values("X-SES-MESSAGE-TAGS"), ","); v != "" {
 		for _, kv := range strings.Split(v, ",") {
 			kv = strings.TrimSpace(kv)
 			if kv == "" {

@@ -118,7 +118,9 @@ var (
 // in errors, e.g. "Content.Simple.Headers"): at most MaxContentHeaders,
 // each Name 1-126 printable ASCII characters but ':', each Value 1-995
 // printable ASCII characters, Name and Value together at most 996
-// (../shared/spec/ses.md §1.3). Errors: *ContentError.
+// (../shared/spec/ses.md §1.3), and no Name a field the message builder
+// writes itself (message.BuiltField: MIME-Version, Content-Type,
+// Content-Transfer-Encoding). Errors: *ContentError.
 func CheckHeaders(field string, hs [][2]string) error {
 	if len(hs) > MaxContentHeaders {
 		return contentErrorf("%s: at most %d headers are allowed.", field, MaxContentHeaders)
@@ -126,6 +128,9 @@ func CheckHeaders(field string, hs [][2]string) error {
 	for i, h := range hs {
 		if !headerNameRE.MatchString(h[0]) {
 			return contentErrorf("%s[%d].Name %q is not a valid header name.", field, i, h[0])
+		}
+		if message.BuiltField(h[0]) {
+			return contentErrorf("%s[%d].Name: %v", field, i, &message.BuiltFieldError{Name: h[0]})
 		}
 		if !headerValueRE.MatchString(h[1]) || len(h[0])+len(h[1]) > 996 {
 			return contentErrorf("%s[%d].Value must be 1-995 printable ASCII characters.", field, i)

@@ -22,6 +22,9 @@ import (
 //     ListManagementOptions), else from the message's
 //     X-SES-LIST-MANAGEMENT-OPTIONS header field ("LIST" or
 //     "LIST; topic=TOPIC"), which Prepare strips like every X-SES-* field;
+//     the names must have the syntax of contact list and topic names
+//     (contacts.ValidateName), and the field may appear once
+//     (message.Message.CheckDuplicates), else *RejectedError;
 //  2. the list, and the topic when one is named, must exist in the sending
 //     account (*ListNotFoundError otherwise: NotFoundException, SMTP 554);
 //  3. every recipient that unsubscribed (contacts.Service.Unsubscribed: from
@@ -123,6 +126,9 @@ func (s *Sender) listManagement(ctx context.Context, req Request, msg *message.M
 			return nil, nil
 		}
 		o, err := message.ParseListManagementOptions(v)
+		if err == nil {
+			err = listOptionNames(v, o)
+		}
 		if err != nil {
 			return nil, &RejectedError{err.Error()}
 		}
@@ -184,6 +190,19 @@ func (s *Sender) listManagement(ctx context.Context, req Request, msg *message.M
 		message.ReplaceUnsubscribeURL(msg, contacts.PageURL(t, s.Lists.Key, s.Lists.PublicURL))
 	}
 	return p, nil
+}
+
+// listOptionNames checks the names of the X-SES-LIST-MANAGEMENT-OPTIONS
+// value v (parsed as o) with the syntax of CreateContactList's
+// ContactListName and TopicName (contacts.ValidateName): a name no list or
+// topic can have is a malformed header field (*message.ListOptionsError),
+// not a list that does not exist.
+func listOptionNames(v string, o message.ListManagementOptions) error {
+	if contacts.ValidateName("ContactListName", o.ContactList) != nil ||
+		o.Topic != "" && contacts.ValidateName("TopicName", o.Topic) != nil {
+		return &message.ListOptionsError{Value: v}
+	}
+	return nil
 }
 
 // withUnsubscribed adds the plan's unsubscribed recipients to suppressed

@@ -445,6 +445,9 @@ func (s *Sender) prepare(ctx context.Context, req Request) (*prepared, error) {
 	if err := msg.CheckDuplicates(); err != nil {
 		return nil, &RejectedError{"Transaction failed: " + err.Error()}
 	}
+	if err := msg.CheckEncoding(); err != nil {
+		return nil, &RejectedError{"Transaction failed: " + err.Error()}
+	}
 	from, err := address.Parse(msg.Get("From"))
 	if err != nil {
 		return nil, &RejectedError{"Illegal address: the From header is missing or invalid."}

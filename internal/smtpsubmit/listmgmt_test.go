@@ -22,12 +22,31 @@ func TestListManagementHeader(t *testing.T) {
 	cases := []struct {
 		name, value string
 		reply       string // "" for 250
+		extra       string // further header fields
 	}{
-		{"unknown list", "nosuch", "554 5.6.0 Transaction failed: List with name nosuch does not exist."},
-		{"unknown topic", "news; topic=cycling", "554 5.6.0 Transaction failed: Topic cycling does not exist in contact list news."},
-		{"malformed", "news; subject=x", "554 5.6.0 Invalid X-SES-LIST-MANAGEMENT-OPTIONS header 'news; subject=x': expected 'contactListName' or 'contactListName; topic=topicName'."},
-		{"topic", "news; topic=sports", ""},
-		{"list", "news", ""},
+		{"unknown list", "nosuch", "554 5.6.0 Transaction failed: List with name nosuch does not exist.", ""},
+		{"unknown topic", "news; topic=cycling", "554 5.6.0 Transaction failed: Topic cycling does not exist in contact list news.", ""},
+		{"malformed", "news; subject=x", "554 5.6.0 Invalid X-SES-LIST-MANAGEMENT-OPTIONS header 'news; subject=x': expected 'contactListName' or 'contactListName; topic=topicName', names of 1-64 letters, digits, '_' and '-'.", ""},
+		// A name that no list or topic can have (CreateContactList's
+		// syntax) is a malformed field, not an unknown list.
+		{"list name syntax", "news,weekly", "554 5.6.0 Invalid X-SES-LIST-MANAGEMENT-OPTIONS header 'news,weekly': expected 'contactListName' or 'contactListName; topic=topicName', names of 1-64 letters, digits, '_' and '-'.", ""},
+		{"topic name syntax", "news; topic=sp.orts", "554 5.6.0 Invalid X-SES-LIST-MANAGEMENT-OPTIONS header 'news; topic=sp.orts': expected 'contactListName' or 'contactListName; topic=topicName', names of 1-64 letters, digits, '_' and '-'.", ""},
+		// A second field is refused, not ignored; so is a second field of
+		// every other single-valued X-SES-* field.
+		{"two fields", "news", "554 5.6.0 Transaction failed: Duplicate header 'X-SES-LIST-MANAGEMENT-OPTIONS'.", "X-SES-LIST-MANAGEMENT-OPTIONS: nosuch\r\n"},
+		{"two configuration sets", "news", "554 5.6.0 Transaction failed: Duplicate header 'x-ses-configuration-set'.",
+			"X-SES-CONFIGURATION-SET: a\r\nx-ses-configuration-set: b\r\n"},
+		{"two source ARNs", "news", "554 5.6.0 Transaction failed: Duplicate header 'X-SES-SOURCE-ARN'.",
+			"X-SES-SOURCE-ARN: arn:aws:ses:us-east-1:123456789012:identity/example.com\r\nX-SES-SOURCE-ARN: arn:aws:ses:us-east-1:123456789012:identity/example.com\r\n"},
+		{"two From ARNs", "news", "554 5.6.0 Transaction failed: Duplicate header 'X-SES-FROM-ARN'.", "X-SES-FROM-ARN: a\r\nX-SES-FROM-ARN: a\r\n"},
+		{"two Return-Path ARNs", "news", "554 5.6.0 Transaction failed: Duplicate header 'X-SES-RETURN-PATH-ARN'.", "X-SES-RETURN-PATH-ARN: a\r\nX-SES-RETURN-PATH-ARN: a\r\n"},
+		{"two To fields", "news", "554 5.6.0 Transaction failed: Duplicate header 'To'.", "To: success@simulator.amazonses.com\r\n"},
+		{"multipart base64", "news", "554 5.6.0 Transaction failed: Content-Transfer-Encoding 'base64' is not allowed on a multipart entity: it must be 7bit, 8bit or binary (RFC 2045 section 6.4).",
+			"Content-Type: multipart/mixed; boundary=b\r\nContent-Transfer-Encoding: base64\r\n"},
+		// X-SES-MESSAGE-TAGS may repeat (merged).
+		{"two tag fields", "news", "", "X-SES-MESSAGE-TAGS: a=1\r\nX-SES-MESSAGE-TAGS: b=2\r\n"},
+		{"topic", "news; topic=sports", "", ""},
+		{"list", "news", "", ""},
 	}
 	for _, backend := range store.Backends() {
 		t.Run(backend, func(t *testing.T) {
@@ -44,7 +63,7 @@ func TestListManagementHeader(t *testing.T) {
 					cl := ts.secure(t, "127.0.0.2")
 					cl.Expect(plain(ts.key.AccessKeyID, ts.pass), 235)
 					code, msg := cl.Send("From: sender@example.com\r\nTo: success@simulator.amazonses.com\r\nX-SES-LIST-MANAGEMENT-OPTIONS: " +
-						c.value + "\r\nSubject: hi\r\n\r\nhello\r\n")
+						c.value + "\r\n" + c.extra + "Subject: hi\r\n\r\nhello\r\n")
 					got := fmt.Sprintf("%d %s", code, msg)
 					if c.reply != "" {
 						if got != c.reply {

@@ -1,0 +1,77 @@
+package message
+
+import (
+	"errors"
+	"mime"
+	"strings"
+)
+
+// builtFields are the header fields that describe the MIME structure of a
+// message BuildSimple composes (RFC 2045 §4, §5, §6): BuildSimple writes
+// them for the body it builds, so a caller's Headers may not carry them.
+var builtFields = []string{"MIME-Version", "Content-Type", "Content-Transfer-Encoding"}
+
+// BuiltField reports whether name (case-insensitive) is a field BuildSimple
+// writes itself to describe the body it builds (MIME-Version,
+// Content-Type, Content-Transfer-Encoding), which content Headers may
+// therefore not set: a caller's value would describe a body the caller
+// did not build (a Content-Transfer-Encoding of base64 on a multipart
+// message, RFC 2045 §6.4), or repeat Petrel's.
+func BuiltField(name string) bool {
+	for _, f := range builtFields {
+		if strings.EqualFold(name, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// BuiltFieldError reports a content header field BuildSimple writes itself
+// (BuiltField).
+type BuiltFieldError struct{ Name string }
+
+func (e *BuiltFieldError) Error() string {
+	return "header '" + e.Name + "' cannot be set: Petrel writes MIME-Version, Content-Type and Content-Transfer-Encoding for the body it builds."
+}
+
+// EncodingError reports a multipart entity whose Content-Transfer-Encoding
+// is not 7bit, 8bit or binary (RFC 2045 §6.4): its parts could not be
+// found without decoding it, which no receiver does.
+type EncodingError struct{ Encoding string }
+
+func (e *EncodingError) Error() string {
+	return "Content-Transfer-Encoding '" + truncate(e.Encoding, 60) +
+		"' is not allowed on a multipart entity: it must be 7bit, 8bit or binary (RFC 2045 section 6.4)."
+}
+
+// CheckEncoding returns an *EncodingError when the message's top-level
+// entity is multipart (Content-Type multipart/*) with a
+// Content-Transfer-Encoding other than 7bit, 8bit or binary. It costs two
+// header lookups.
+func (m *Message) CheckEncoding() error {
+	cte := m.Get("Content-Transfer-Encoding")
+	if cte == "" {
+		return nil
+	}
+	mediaType, _, err := mime.ParseMediaType(m.Get("Content-Type"))
+	if err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter) {
+		return nil // RFC 2045 §5.2: taken as text/plain
+	}
+	if !strings.HasPrefix(mediaType, "multipart/") {
+		return nil
+	}
+	switch strings.ToLower(encodingToken(cte)) {
+	case "7bit", "8bit", "binary":
+		return nil
+	}
+	return &EncodingError{Encoding: cte}
+}
+
+// encodingToken returns the mechanism of a Content-Transfer-Encoding value
+// without a trailing RFC 5322 comment ("7bit (plain)").
+func encodingToken(v string) string {
+	if i := strings.IndexAny(v, " \t("); i >= 0 {
+		v = v[:i]
+	}
+	return v
+}
