@@ -453,6 +453,9 @@ func identityCmd(ctx context.Context, args []string, out io.Writer) error {
 			if err != nil {
 				return err
 			}
+			if err := notEmpty(pem, "dkim", "key", keyFile, "it must hold a private key (PEM or base64 DER)"); err != nil {
+				return err
+			}
 			if _, err := svc.Identities.PutDKIMKey(ctx, acct, pos[0], selector, pem); err != nil {
 				return err
 			}
