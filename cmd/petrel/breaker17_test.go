@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/petrelmail/petrel/internal/event"
 )
 
 // TestEmptyInputFiles (breaker 17 #9): an empty file given to a flag that
@@ -49,5 +53,52 @@ func TestEmptyInputFiles(t *testing.T) {
 		if err := c.run(); err == nil || err.Error() != c.want {
 			t.Errorf("%s: %v\nwant %s", c.name, err, c.want)
 		}
+	}
+}
+
+// TestSampleEventTypes (breaker 17 #12): every event type a destination
+// receives has a `notifications test` sample — RENDERING_FAILURE (for the
+// whole message, its mail object without header fields) and SUBSCRIPTION
+// included — and `events --type` and `--event-type` take SES's API
+// spelling as well as the JSON's.
+func TestSampleEventTypes(t *testing.T) {
+	now := time.Now()
+	for _, c := range []struct {
+		arg  string
+		kind event.Kind
+		key  string
+	}{
+		{"RENDERING_FAILURE", event.RenderingFailure, `"failure":{"templateName":"MyTemplate"`},
+		{"Rendering Failure", event.RenderingFailure, `"failure":{"templateName":"MyTemplate"`},
+		{"SUBSCRIPTION", event.Subscription, `"subscription":{"contactList":`},
+		{"delivery_delay", event.DeliveryDelay, `"deliveryDelay":{`},
+	} {
+		k, err := parseEventType(c.arg)
+		if err != nil || k != c.kind {
+			t.Errorf("parseEventType(%q) = %q, %v", c.arg, k, err)
+			continue
+		}
+		if k, err := parseKind(c.arg); err != nil || k != c.kind {
+			t.Errorf("parseKind(%q) = %q, %v", c.arg, k, err)
+		}
+		e, err := sampleEvent(k, "acme", "123456789012", "us-east-1", "cs1", "example.org", now)
+		if err != nil {
+			t.Errorf("%s: %v", c.arg, err)
+			continue
+		}
+		b, err := e.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), c.key) {
+			t.Errorf("%s sample %s lacks %s", c.arg, b, c.key)
+		}
+		headers := strings.Contains(string(b), `"headers"`) || strings.Contains(string(b), `"commonHeaders"`)
+		if headers != (k != event.RenderingFailure) || k == event.RenderingFailure && e.Recipient != "" {
+			t.Errorf("%s sample (recipient %q): %s", c.arg, e.Recipient, b)
+		}
+	}
+	if _, err := parseEventType("OPEN"); err == nil {
+		t.Error("OPEN: Petrel has no sample (it records no Open events)")
 	}
 }
