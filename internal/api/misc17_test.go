@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
+	"github.com/petrelmail/petrel/internal/sesarn"
 	"github.com/petrelmail/petrel/internal/store"
 	"github.com/petrelmail/petrel/internal/template"
 )
@@ -91,9 +92,12 @@ func TestTemplateArnRegion(t *testing.T) {
 				if errCode(err) != c.code {
 					t.Errorf("SendEmail with %s: %v, want %q", arn, err, c.code)
 				}
-				_, err = ses.ListTagsForResource(ctx, &sesv2.ListTagsForResourceInput{ResourceArn: aws.String(arn)})
-				if errCode(err) != c.code {
-					t.Errorf("ListTagsForResource %s: %v, want %q", arn, err, c.code)
+				// The same rule for every resource the tag operations name.
+				for _, arn := range []string{arn, sesarn.Format(c.region, a.SendingAccountID, "identity", "sandy.example")} {
+					_, err = ses.ListTagsForResource(ctx, &sesv2.ListTagsForResourceInput{ResourceArn: aws.String(arn)})
+					if errCode(err) != c.code {
+						t.Errorf("ListTagsForResource %s: %v, want %q", arn, err, c.code)
+					}
 				}
 			}
 		})
