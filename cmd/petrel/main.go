@@ -453,6 +453,9 @@ func identityCmd(ctx context.Context, args []string, out io.Writer) error {
 			if err != nil {
 				return err
 			}
+			if err := notEmpty(pem, "dkim", "key", keyFile, "it must hold a private key (PEM or base64 DER)"); err != nil {
+				return err
+			}
 			if _, err := svc.Identities.PutDKIMKey(ctx, acct, pos[0], selector, pem); err != nil {
 				return err
 			}
@@ -530,7 +533,7 @@ func eventsCmd(ctx context.Context, args []string) error {
 	var follow bool
 	cfg, _, err := adminFlags("events", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&f.MessageID, "message-id", "", "only events of this message")
-		fs.StringVar(&kind, "type", "", "only events of this type (Send, Delivery, Bounce, Complaint, DeliveryDelay, Reject)")
+		fs.StringVar(&kind, "type", "", "only events of this type (Send, Reject, Delivery, Bounce, Complaint, DeliveryDelay, \"Rendering Failure\", Subscription, AutoResponse; or as SES's API spells them: RENDERING_FAILURE, …)")
 		fs.StringVar(&f.Account, "account", "", "only events of this account")
 		fs.BoolVar(&follow, "follow", false, "keep printing new events as they happen")
 	})
@@ -538,7 +541,7 @@ func eventsCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	if kind != "" {
-		if f.Kind, err = event.ParseKind(kind); err != nil {
+		if f.Kind, err = parseKind(kind); err != nil {
 			return err
 		}
 	}

@@ -41,7 +41,7 @@ func notificationsCmd(ctx context.Context, args []string, stdout io.Writer) erro
 		fs.StringVar(&acct, "account", "", "the account (list, dead-letters, replay: default every account; test: required)")
 		fs.StringVar(&set, "configuration-set", "", "test: the configuration set the sample message was sent with (its event destinations receive it)")
 		fs.StringVar(&from, "from", "", "test: the sending identity (address or domain) of the sample message, one of the account's (its notification topics and feedback settings apply; a feedback email goes to it); default: the account's first verified identity")
-		fs.StringVar(&kind, "event-type", "DELIVERY", "test: the event type: SEND, REJECT, DELIVERY, BOUNCE, COMPLAINT, DELIVERY_DELAY or AUTO_RESPONSE")
+		fs.StringVar(&kind, "event-type", "DELIVERY", "test: the event type: "+sampleTypes)
 		fs.BoolVar(&all, "all", false, "replay: every dead letter (of --account, or of every account)")
 		fs.IntVar(&limit, "limit", 1000, fmt.Sprintf("dead-letters: at most this many (1–%d)", maxDeadLetters))
 	})
@@ -279,14 +279,32 @@ func oneLine(s string, n int) string {
 	return s
 }
 
-// parseEventType accepts SES's EventType names (BOUNCE, DELIVERY_DELAY)
-// and eventType values (Bounce, DeliveryDelay).
+// sampleTypes are the event types `petrel notifications test` makes a
+// sample of: every type Petrel records.
+const sampleTypes = "SEND, REJECT, DELIVERY, BOUNCE, COMPLAINT, DELIVERY_DELAY, RENDERING_FAILURE, SUBSCRIPTION or AUTO_RESPONSE"
+
+// parseEventType accepts SES's EventType names (BOUNCE, DELIVERY_DELAY,
+// RENDERING_FAILURE) and eventType values (Bounce, DeliveryDelay,
+// "Rendering Failure"), in any case (parseKind).
 func parseEventType(s string) (event.Kind, error) {
-	k, err := event.ParseKind(strings.ReplaceAll(s, "_", ""))
+	k, err := parseKind(s)
 	if err != nil {
-		return "", fmt.Errorf("--event-type: %q is not SEND, REJECT, DELIVERY, BOUNCE, COMPLAINT, DELIVERY_DELAY or AUTO_RESPONSE", s)
+		return "", fmt.Errorf("--event-type: %q is not %s", s, sampleTypes)
 	}
 	return k, nil
+}
+
+// parseKind is event.ParseKind ignoring '_' and ' ': an event type as SES's
+// API spells it (RENDERING_FAILURE) or as its JSON does ("Rendering
+// Failure", RenderingFailure).
+func parseKind(s string) (event.Kind, error) {
+	squash := func(s string) string { return strings.NewReplacer("_", "", " ", "").Replace(s) }
+	for _, k := range event.Kinds {
+		if strings.EqualFold(squash(string(k)), squash(s)) {
+			return k, nil
+		}
+	}
+	return "", fmt.Errorf("unknown event type %q", s)
 }
 
 // sampleEvent builds a test event of kind k for a message that account
@@ -321,6 +339,7 @@ func sampleEvent(k event.Kind, account, accountID, region, set, from string, now
 		Tags: tags,
 	}
 	var d event.Detail
+	recipient := rcpt
 	switch k {
 	case event.Send:
 		d = event.SendDetail{}
@@ -340,6 +359,16 @@ func sampleEvent(k event.Kind, account, accountID, region, set, from string, now
 	case event.AutoResponse:
 		d = event.AutoResponseDetail{Timestamp: ts, FeedbackID: event.NewID(now), Recipient: event.Recipient{EmailAddress: rcpt},
 			AutoResponseType: "vacation", Subject: "Out of office", From: rcpt}
+	case event.RenderingFailure:
+		// For the whole message, which was never rendered: no header fields.
+		d = event.RenderingFailureDetail{TemplateName: "MyTemplate", ErrorMessage: "Attribute 'name' is not present in the rendering data."}
+		mail.Headers, mail.CommonHeaders, recipient = nil, message.CommonHeaders{}, ""
+	case event.Subscription:
+		d = event.SubscriptionDetail{ContactList: "petrel-test-list", Timestamp: ts, Source: "UnsubscribeHeader",
+			NewTopicPreferences: event.TopicPreferences{UnsubscribeAll: true,
+				TopicSubscriptionStatus: []event.TopicSubscriptionStatus{{TopicName: "news", SubscriptionStatus: "OptOut"}}},
+			OldTopicPreferences: event.TopicPreferences{UnsubscribeAll: false,
+				TopicSubscriptionStatus: []event.TopicSubscriptionStatus{{TopicName: "news", SubscriptionStatus: "OptIn"}}}}
 	default:
 		return event.Event{}, fmt.Errorf("no sample for event type %s", k)
 	}
@@ -351,5 +380,5 @@ func sampleEvent(k event.Kind, account, accountID, region, set, from string, now
 	if err != nil {
 		return event.Event{}, err
 	}
-	return event.Event{Kind: k, MessageID: id, Account: account, Recipient: rcpt, Time: now, Detail: detail, Mail: json.RawMessage(mailJSON)}, nil
+	return event.Event{Kind: k, MessageID: id, Account: account, Recipient: recipient, Time: now, Detail: detail, Mail: json.RawMessage(mailJSON)}, nil
 }

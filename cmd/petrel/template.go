@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -120,6 +121,9 @@ func templateCmd(ctx context.Context, args []string, stdout io.Writer) error {
 			if err != nil {
 				return err
 			}
+			if err := notEmpty(b, "render", "data-file", dataFile, "TemplateData must be a JSON object"); err != nil {
+				return err
+			}
 			data = string(b)
 		}
 		if data == "" {
@@ -188,6 +192,9 @@ func templateInput(subject, textFile, htmlFile, jsonFile string) (template.Conte
 		if err != nil {
 			return c, nil, err
 		}
+		if err := notEmpty(b, "put", "json-file", jsonFile, "it must hold a template as `petrel template get` prints it, or its TemplateContent"); err != nil {
+			return c, nil, err
+		}
 		var in templateJSON
 		if err := json.Unmarshal(b, &in); err != nil {
 			return c, nil, fmt.Errorf("%s: %w", jsonFile, err)
@@ -237,4 +244,15 @@ func readInput(file string) ([]byte, error) {
 		r = f
 	}
 	return io.ReadAll(io.LimitReader(r, 4*template.MaxSize))
+}
+
+// notEmpty refuses the content b of the file given to flag --name of
+// subcommand op when it holds nothing but white space (an empty file,
+// /dev/null): its own error, saying what the file must hold, rather than
+// "--name is required" or a parser's "unexpected end of input".
+func notEmpty(b []byte, op, name, file, what string) error {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return fmt.Errorf("%s: --%s %s is empty: %s", op, name, file, what)
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/petrelmail/petrel/internal/configset"
 	"github.com/petrelmail/petrel/internal/resourcetag"
+	"github.com/petrelmail/petrel/internal/sesarn"
 	"github.com/petrelmail/petrel/internal/suppression"
 )
 
@@ -593,12 +594,12 @@ func (s *Server) putConfigSetArchiving(ctx context.Context, c *call) (any, error
 // NotFoundException, worded as for a set that does not exist; an ARN of
 // another resource type is BadRequestException.
 func (s *Server) configSetARN(ctx context.Context, account, arn string) (string, error) {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[1] == "" || parts[2] != "ses" {
+	a, ok := sesarn.Parse(arn)
+	if !ok {
 		return "", badRequest("ResourceArn %q is not an Amazon SES ARN (arn:aws:ses:REGION:ACCOUNT:configuration-set/NAME).", arn)
 	}
-	kind, name, ok := strings.Cut(parts[5], "/")
-	if !ok || kind != "configuration-set" {
+	name := a.Name
+	if a.Type != "configuration-set" {
 		return "", badRequest("ResourceArn %q: Petrel tags configuration sets, identities, contact lists and templates only (arn:aws:ses:REGION:ACCOUNT:configuration-set/NAME, …:identity/NAME, …:contact-list/NAME, …:template/NAME).", arn)
 	}
 	if err := configset.ValidateName(name); err != nil {
@@ -608,7 +609,7 @@ func (s *Server) configSetARN(ctx context.Context, account, arn string) (string,
 	if err != nil {
 		return "", err
 	}
-	if parts[4] != acct.SendingAccountID || s.Region != "" && parts[3] != s.Region {
+	if !a.Of(s.Region, acct.SendingAccountID) {
 		return "", errNoConfigSet(name)
 	}
 	return name, nil

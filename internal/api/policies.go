@@ -3,10 +3,10 @@ package api
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/resourcetag"
+	"github.com/petrelmail/petrel/internal/sesarn"
 )
 
 // Sending authorisation policies (CreateEmailIdentityPolicy,
@@ -23,7 +23,7 @@ func (s *Server) identityARN(ctx context.Context, account, name string) (string,
 	if err != nil {
 		return "", err
 	}
-	return "arn:aws:ses:" + s.Accounts.Region() + ":" + acct.SendingAccountID + ":identity/" + name, nil
+	return sesarn.Format(s.Accounts.Region(), acct.SendingAccountID, "identity", name), nil
 }
 
 // policyError maps the identity package's policy errors to SES's (an
@@ -169,16 +169,16 @@ func identityTagsOut(in []identity.Tag) []tag {
 // Another account's or region's ARN, or an identity the caller does not
 // have, is NotFoundException.
 func (s *Server) taggedIdentity(ctx context.Context, account, arn string) (name string, ok bool, err error) {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "ses" || !strings.HasPrefix(parts[5], "identity/") {
+	a, ok := sesarn.Parse(arn)
+	if !ok || a.Type != "identity" {
 		return "", false, nil
 	}
-	name = strings.TrimPrefix(parts[5], "identity/")
+	name = a.Name
 	acct, err := s.Accounts.Cached(ctx, account)
 	if err != nil {
 		return "", true, err
 	}
-	if parts[4] != acct.SendingAccountID || s.Region != "" && parts[3] != s.Region {
+	if !a.Of(s.Region, acct.SendingAccountID) {
 		return "", true, notFound("Email identity %s does not exist.", name)
 	}
 	id, err := s.Identities.Get(ctx, account, name)

@@ -634,8 +634,13 @@ func (s *Server) getMessageInsights(ctx context.Context, c *call) (any, error) {
 			out.EmailTags = append(out.EmailTags, messageTag{Name: k, Value: v})
 		}
 	}
+	// The From header field's first address; a message without header
+	// fields (a Rendering Failure: never rendered) still has its sender,
+	// mail.source — the API's FromEmailAddress as the caller wrote it.
 	if len(mail.CommonHeaders.From) > 0 {
 		out.FromEmailAddress = mail.CommonHeaders.From[0]
+	} else {
+		out.FromEmailAddress = mail.Source
 	}
 	return out, nil
 }

@@ -5,9 +5,9 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"strings"
 	"time"
 
+	"github.com/petrelmail/petrel/internal/sesarn"
 	"github.com/petrelmail/petrel/internal/template"
 )
 
@@ -275,22 +275,21 @@ func (s *Server) testRenderTemplate(ctx context.Context, c *call) (any, error) {
 // account's or region's ARN, or a template the caller does not have, is
 // NotFoundException.
 func (s *Server) taggedTemplate(ctx context.Context, account, arn string) (name string, ok bool, err error) {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "ses" || !strings.HasPrefix(parts[5], "template/") {
+	if a, ok := sesarn.Parse(arn); !ok || a.Type != "template" {
 		return "", false, nil
 	}
-	acctID, name, err := template.ParseARN(arn)
+	a, err := template.ParseARN(arn)
 	if err != nil {
-		return "", true, emailTemplateError(name, err)
+		return "", true, emailTemplateError("", err)
 	}
 	acct, err := s.Accounts.Cached(ctx, account)
 	if err != nil {
 		return "", true, err
 	}
-	if acctID != acct.SendingAccountID || s.Region != "" && parts[3] != s.Region {
-		return "", true, notFound("Template %s does not exist.", name)
+	if !a.Of(s.Region, acct.SendingAccountID) {
+		return "", true, notFound("Template %s does not exist.", a.Name)
 	}
-	return name, true, nil
+	return a.Name, true, nil
 }
 
 // tagTemplate, untagTemplate and listTemplateTags are TagResource,

@@ -110,7 +110,12 @@ func IDTime(id string) (time.Time, bool) {
 	return time.UnixMilli(ms), true
 }
 
-// Mail is SES's "mail" object (§4.2).
+// Mail is SES's "mail" object (§4.2). A message that was never rendered
+// (a Rendering Failure) has no header fields: its Headers are nil and its
+// CommonHeaders zero, and the JSON has neither "headers" nor
+// "commonHeaders" — SES's Rendering Failure example (§4.6) — but
+// "headersTruncated" still. Every other message has both, "headers": []
+// at least.
 type Mail struct {
 	Timestamp        string                `json:"timestamp"`
 	MessageID        string                `json:"messageId"`
@@ -121,8 +126,8 @@ type Mail struct {
 	CallerIdentity   string                `json:"callerIdentity,omitempty"`
 	Destination      []string              `json:"destination"`
 	HeadersTruncated bool                  `json:"headersTruncated"`
-	Headers          []message.Header      `json:"headers"`
-	CommonHeaders    message.CommonHeaders `json:"commonHeaders"`
+	Headers          []message.Header      `json:"headers,omitzero"`       // nil: no "headers" (a Rendering Failure's)
+	CommonHeaders    message.CommonHeaders `json:"commonHeaders,omitzero"` // zero: no "commonHeaders" (likewise)
 	Tags             map[string][]string   `json:"tags"`
 }
 

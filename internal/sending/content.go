@@ -60,7 +60,7 @@ type Attachment struct {
 
 // Template is SESv2 Content.Template: the template by TemplateName,
 // TemplateArn (arn:aws:ses:REGION:ACCOUNTID:template/NAME, of the sending
-// account) or inline TemplateContent (exactly one), rendered with
+// account in Petrel's region) or inline TemplateContent (exactly one), rendered with
 // TemplateData (a JSON object; "" is {}), with the caller's header fields
 // and attachments. Rendering happens at acceptance (template.Render).
 type Template struct {
@@ -317,8 +317,8 @@ func (s *Sender) build(ctx context.Context, acct account.Account, c *Content, rc
 
 // resolveTemplate looks t up: its inline content (checked as a stored
 // template is: template.ValidateContent), or the account's stored
-// template of its name or ARN (an ARN of another account names no template
-// of the sender's). Errors: *ContentError (inline content over
+// template of its name or ARN (an ARN of another account or region names no
+// template of the sender's). Errors: *ContentError (inline content over
 // template.MaxSize or not valid syntax, a malformed ARN),
 // *TemplateNotFoundError, *StorageError.
 func (s *Sender) resolveTemplate(ctx context.Context, acct account.Account, t *Template) (resolvedTemplate, error) {
@@ -339,14 +339,16 @@ func (s *Sender) resolveTemplate(ctx context.Context, acct account.Account, t *T
 	}
 	name := t.Name
 	if t.Arn != "" {
-		id, n, err := template.ParseARN(t.Arn)
+		a, err := template.ParseARN(t.Arn)
 		if err != nil {
 			return resolvedTemplate{}, &ContentError{Msg: err.Error()}
 		}
-		if id != acct.SendingAccountID {
-			return resolvedTemplate{}, &TemplateNotFoundError{Name: n}
+		if !a.Of(s.cfg.Region, acct.SendingAccountID) {
+			// Another account's or region's: none of the sender's
+			// (sesarn's one rule, as TagResource's).
+			return resolvedTemplate{}, &TemplateNotFoundError{Name: a.Name}
 		}
-		name = n
+		name = a.Name
 	}
 	if s.Templates == nil || template.ValidateName(name) != nil {
 		return resolvedTemplate{}, &TemplateNotFoundError{Name: name}

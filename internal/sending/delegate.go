@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"regexp"
 	"strings"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/petrelmail/petrel/internal/address"
 	"github.com/petrelmail/petrel/internal/identity"
 	"github.com/petrelmail/petrel/internal/message"
+	"github.com/petrelmail/petrel/internal/sesarn"
 )
 
 // Sending authorisation (../shared/spec/ses.md §1.3, §3.3, §11.6): a
@@ -81,11 +81,11 @@ func (a arn) applies(addr address.Address) bool {
 	if !a.inherited {
 		return true
 	}
-	m := identityARNRE.FindStringSubmatch(a.value)
-	if m == nil {
+	id, ok := parseIdentityARN(a.value)
+	if !ok {
 		return true // malformed: refused as such
 	}
-	n, _, err := identity.Normalize(m[3])
+	n, _, err := identity.Normalize(id.Name)
 	return err == nil && identity.Covers(n, addr)
 }
 
@@ -121,9 +121,17 @@ func messageARNs(req Request, msg *message.Message) senderARNs {
 	return senderARNs{from: frm, source: src, returnPath: ret}
 }
 
-// identityARNRE is arn:aws:ses:REGION:ACCOUNTID:identity/NAME.
-// The region may be "*" (SES global endpoints).
-var identityARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:ses:([a-z0-9-]+|\*):([0-9]{12}):identity/(.+)$`)
+// parseIdentityARN parses a sending-authorisation ARN,
+// arn:aws:ses:REGION:ACCOUNTID:identity/NAME (sesarn.Parse) with a
+// 12-digit account id and a name; false when v is not one. The region may
+// be "*" (sesarn.AnyRegion: SES global endpoints).
+func parseIdentityARN(v string) (sesarn.ARN, bool) {
+	a, ok := sesarn.Parse(v)
+	if !ok || a.Type != "identity" || a.Name == "" || len(a.Account) != 12 || strings.Trim(a.Account, "0123456789") != "" {
+		return sesarn.ARN{}, false
+	}
+	return a, true
+}
 
 // source is the identity that authorised a message's From address: its
 // owner's sending account id and its name (mail.sourceArn).
@@ -163,14 +171,14 @@ type policyFacts struct {
 // *NotAuthorizedError, *UnverifiedError (the owner's identity is not
 // verified), *StorageError.
 func (s *Sender) delegated(ctx context.Context, acct account.Account, op string, a arn, addr address.Address, f policyFacts) (source, error) {
-	m := identityARNRE.FindStringSubmatch(a.value)
-	if m == nil {
+	parsed, ok := parseIdentityARN(a.value)
+	if !ok {
 		return source{}, &InvalidARNError{Field: a.field, ARN: a.value}
 	}
-	region, ownerID, name := m[1], m[2], m[3]
+	ownerID, name := parsed.Account, parsed.Name
 	refuse := &NotAuthorizedError{Principal: "arn:aws:iam::" + acct.SendingAccountID + ":root", Action: "ses:" + op, Resource: a.value}
-	if region != "*" && !strings.EqualFold(region, s.cfg.Region) {
-		return source{}, refuse
+	if parsed.Region != sesarn.AnyRegion && !parsed.InRegion(s.cfg.Region) {
+		return source{}, refuse // sesarn's one rule: another region's identity is none of Petrel's
 	}
 	owner := acct
 	if ownerID != acct.SendingAccountID {

@@ -559,17 +559,27 @@ func (s *Sender) prepare(ctx context.Context, req Request) (*prepared, error) {
 			admitted.Release()
 		}
 	}()
+	switch {
+	case renderFailure != nil:
+		// Never sent: nothing to sign, and the mail object has no header
+		// fields (SES's Rendering Failure events have no "headers" and no
+		// "commonHeaders": event.Mail omits nil and zero ones).
+		prep.Headers, prep.Common = nil, message.CommonHeaders{}
+	case prep.Headers == nil:
+		// A first field of 10 KB or more: "headers": [], truncated.
+		prep.Headers = []message.Header{}
+	}
 	// DKIM-sign once, before storing: every recipient and retry sends the
 	// same signed bytes (SES signs with the From domain's key).
-	if renderFailure != nil {
-		// Never sent: nothing to sign, and the mail object has no header
-		// fields (SES's Rendering Failure events have none).
-		prep.Headers, prep.Common = []message.Header{}, message.CommonHeaders{}
-	} else if sg, err := s.identities.Signer(ctx, src.owner, from); err != nil {
-		return nil, &InternalError{Op: "loading DKIM key", Identity: from.Domain, Err: err}
-	} else if sg != nil {
-		if prep.Body, err = sg.SignInPlace(prep.Body); err != nil {
-			return nil, &InternalError{Op: "DKIM signing", Identity: sg.Domain, Err: err}
+	if renderFailure == nil {
+		sg, err := s.identities.Signer(ctx, src.owner, from)
+		if err != nil {
+			return nil, &InternalError{Op: "loading DKIM key", Identity: from.Domain, Err: err}
+		}
+		if sg != nil {
+			if prep.Body, err = sg.SignInPlace(prep.Body); err != nil {
+				return nil, &InternalError{Op: "DKIM signing", Identity: sg.Domain, Err: err}
+			}
 		}
 	}
 	mailJSON, err := event.Encode(s.mailObject(req, acct, id, now, mailFrom, src, rcpts, prep, set.Name))

@@ -7,10 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/petrelmail/petrel/internal/resourcetag"
+	"github.com/petrelmail/petrel/internal/sesarn"
 	"github.com/petrelmail/petrel/internal/store"
 	"github.com/petrelmail/petrel/internal/ttlcache"
 )
@@ -85,25 +85,26 @@ func ValidateContent(c Content) error {
 	return nil
 }
 
-// ParseARN splits arn:aws:ses:REGION:ACCOUNTID:template/NAME into the
-// account id and the template name (SES: TemplateArn). Errors:
+// ParseARN parses a TemplateArn, arn:aws:ses:REGION:ACCOUNTID:template/NAME
+// (sesarn.Parse; Name is the template's name). Whether it names a
+// template of the caller's is the caller's to check, by sesarn's one rule
+// (ARN.Of: Petrel's region and the caller's account). Errors:
 // *InvalidError.
-func ParseARN(arn string) (account, name string, err error) {
-	p := strings.SplitN(arn, ":", 6)
-	if len(p) != 6 || p[0] != "arn" || p[1] == "" || p[2] != "ses" || p[3] == "" || p[4] == "" || !strings.HasPrefix(p[5], "template/") {
-		return "", "", &InvalidError{Msg: fmt.Sprintf("TemplateArn %q is not arn:aws:ses:REGION:ACCOUNTID:template/NAME.", arn)}
+func ParseARN(arn string) (sesarn.ARN, error) {
+	a, ok := sesarn.Parse(arn)
+	if !ok || a.Type != "template" {
+		return sesarn.ARN{}, &InvalidError{Msg: fmt.Sprintf("TemplateArn %q is not arn:aws:ses:REGION:ACCOUNTID:template/NAME.", arn)}
 	}
-	name = strings.TrimPrefix(p[5], "template/")
-	if err := ValidateName(name); err != nil {
-		return "", "", err
+	if err := ValidateName(a.Name); err != nil {
+		return sesarn.ARN{}, err
 	}
-	return p[4], name, nil
+	return a, nil
 }
 
 // ARN is the TemplateArn of template name of the account with id
 // accountID in region.
 func ARN(region, accountID, name string) string {
-	return "arn:aws:ses:" + region + ":" + accountID + ":template/" + name
+	return sesarn.Format(region, accountID, "template", name)
 }
 
 // Service stores the templates of each account in table email_templates.

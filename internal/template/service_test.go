@@ -160,9 +160,9 @@ func TestGetCache(t *testing.T) {
 }
 
 func TestParseARN(t *testing.T) {
-	acct, name, err := ParseARN("arn:aws:ses:us-east-1:123456789012:template/My_T-1")
-	if err != nil || acct != "123456789012" || name != "My_T-1" {
-		t.Fatalf("got %q %q %v", acct, name, err)
+	a, err := ParseARN("arn:aws:ses:eu-west-1:123456789012:template/My_T-1")
+	if err != nil || a.Region != "eu-west-1" || a.Account != "123456789012" || a.Name != "My_T-1" {
+		t.Fatalf("got %+v %v", a, err)
 	}
 	if got := ARN("us-east-1", "123456789012", "My_T-1"); got != "arn:aws:ses:us-east-1:123456789012:template/My_T-1" {
 		t.Fatal(got)
@@ -170,7 +170,7 @@ func TestParseARN(t *testing.T) {
 	for _, bad := range []string{"", "MyT", "arn:aws:ses:us-east-1:123:identity/x", "arn:aws:sns:us-east-1:123:template/x",
 		"arn:aws:ses:us-east-1::template/x", "arn:aws:ses:us-east-1:123:template/", "arn:aws:ses:us-east-1:123:template/a b", "arn:aws:ses::123:template/x"} {
 		var ie *InvalidError
-		if _, _, err := ParseARN(bad); !errors.As(err, &ie) {
+		if _, err := ParseARN(bad); !errors.As(err, &ie) {
 			t.Errorf("%q: %v", bad, err)
 		}
 	}
@@ -212,13 +212,12 @@ func FuzzParseARN(f *testing.F) {
 	f.Add("arn:aws:ses:us-east-1:123:template/a/b")
 	f.Add("arn:aws:ses:::template/")
 	f.Fuzz(func(t *testing.T, arn string) {
-		acct, name, err := ParseARN(arn)
+		a, err := ParseARN(arn)
 		if err != nil {
 			return
 		}
-		p := strings.SplitN(arn, ":", 6)
-		if got := strings.Replace(ARN(p[3], acct, name), "arn:aws:", "arn:"+p[1]+":", 1); got != arn {
-			t.Fatalf("ParseARN(%q) = %q, %q; ARN gives %q", arn, acct, name, got)
+		if got := strings.Replace(ARN(a.Region, a.Account, a.Name), "arn:aws:", "arn:"+a.Partition+":", 1); got != arn {
+			t.Fatalf("ParseARN(%q) = %+v; ARN gives %q", arn, a, got)
 		}
 	})
 }
