@@ -4,6 +4,9 @@ package contacts
 // (RFC 2369, RFC 8058) and its {{amazonSESUnsubscribeUrl}} page link.
 
 import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base32"
@@ -12,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 )
 
 // Token names one unsubscribe: the contact Email of account Account's list
@@ -26,11 +30,20 @@ type Token struct{ Account, List, Topic, Email, MessageID string }
 // most MaxTokenLen characters; longer input is refused before decoding.
 const (
 	maxTokenField = 320
-	// MaxTokenLen bounds an encoded token: five fields of maxTokenField
-	// bytes, their lengths, the version and the MAC, in base32.
-	MaxTokenLen  = (1+5*(2+maxTokenField)+tokenMACLen)*8/5 + 1
-	tokenVersion = 1
-	tokenMACLen  = 16 // bytes: HMAC-SHA256 truncated to 128 bits
+	// maxTokenBytes is the longest token before encoding: the version,
+	// four length-prefixed fields of maxTokenField bytes (a 2-byte
+	// uvarint each), the message ID's kind and, as a string, its length
+	// and bytes, and the MAC (version 1) or SIV (version 2).
+	maxTokenBytes = 1 + 4*(2+maxTokenField) + 1 + 2 + maxTokenField + tokenMACLen
+	// MaxTokenLen bounds an encoded token: maxTokenBytes in unpadded
+	// base32.
+	MaxTokenLen = (maxTokenBytes*8 + 4) / 5
+	// tokenV1: payload in the clear, then HMAC-SHA256(key, payload).
+	// Accepted, no longer made: messages already delivered carry it.
+	tokenV1 = 1
+	// tokenV2: version, SIV, payload encrypted (Sign).
+	tokenV2     = 2
+	tokenMACLen = 16 // bytes: HMAC-SHA256 truncated to 128 bits (v1 MAC, v2 SIV)
 	// message-ID encodings inside the payload
 	midNone   = 0 // no message
 	midSES    = 1 // SES shape (event.NewID): 6 bytes of ms, 16 of UUID
@@ -52,16 +65,77 @@ func TokenKey(verpSecret []byte) []byte {
 	return h.Sum(nil)
 }
 
-// Sign returns t as a token: a compact binary payload (version 1; account,
-// list, topic and email length-prefixed; the message ID packed to 22 bytes
-// when it has SES's shape) followed by HMAC-SHA256(key, payload) truncated
-// to 128 bits, in lower-case base32 without padding. Only the holder of key
-// can make one; changing any byte invalidates it; and, the payload being
-// covered by the MAC, tokens cannot be enumerated. A field longer than
-// maxTokenField bytes is cut to it (Petrel's names and addresses are far
-// shorter), so the token then fails to name a contact.
+// sivKeys are a version-2 token's subkeys, derived from the token key
+// (TokenKey) for this use only: mac computes the SIV, block encrypts.
+type sivKeys struct {
+	key   []byte // the token key they were derived from
+	mac   []byte
+	block cipher.Block
+}
+
+// lastSIVKeys caches the subkeys of the last key used: a node has one.
+var lastSIVKeys atomic.Pointer[sivKeys]
+
+func tokenSIVKeys(key []byte) *sivKeys {
+	if k := lastSIVKeys.Load(); k != nil && bytes.Equal(k.key, key) {
+		return k
+	}
+	derive := func(label string) []byte {
+		h := hmac.New(sha256.New, key)
+		h.Write([]byte(label))
+		return h.Sum(nil)
+	}
+	block, err := aes.NewCipher(derive("petrel unsubscribe token v2 enc")) // AES-256
+	if err != nil {
+		panic(err) // a 32-byte key is always accepted
+	}
+	k := &sivKeys{key: bytes.Clone(key), mac: derive("petrel unsubscribe token v2 mac"), block: block}
+	lastSIVKeys.Store(k)
+	return k
+}
+
+// siv is a version-2 token's synthetic IV: HMAC-SHA256 under the mac
+// subkey over the version byte and the plaintext payload, cut to 128 bits.
+func (k *sivKeys) siv(version byte, payload []byte) []byte {
+	h := hmac.New(sha256.New, k.mac)
+	h.Write([]byte{version})
+	h.Write(payload)
+	return h.Sum(nil)[:tokenMACLen]
+}
+
+// xor encrypts or decrypts p in place: AES-256-CTR with IV siv.
+func (k *sivKeys) xor(siv, p []byte) {
+	cipher.NewCTR(k.block, siv).XORKeyStream(p, p)
+}
+
+// Sign returns t as a token: deterministic authenticated encryption in the
+// SIV style (RFC 5297's construction with HMAC-SHA256 and AES-256-CTR) of a
+// compact binary payload (account, list, topic and email length-prefixed;
+// the message ID packed to 22 bytes when it has SES's shape). From key two
+// subkeys are derived; the SIV is HMAC-SHA256(mac subkey, version ||
+// payload) truncated to 128 bits, the payload is encrypted with AES-256-CTR
+// under the enc subkey with the SIV as counter block, and the token is
+// version 2 || SIV || ciphertext in lower-case base32 without padding. The
+// version byte is the only plaintext: a token reveals nothing of what it
+// names but its length. Only the holder of key can make one; changing any
+// byte invalidates it; tokens cannot be enumerated; the same t and key
+// give the same token. A field longer than maxTokenField bytes is cut to
+// it (Petrel's names and addresses are far shorter), so the token then
+// fails to name a contact.
 func (t Token) Sign(key []byte) string {
-	b := []byte{tokenVersion}
+	p := t.payload()
+	k := tokenSIVKeys(key)
+	siv := k.siv(tokenV2, p)
+	k.xor(siv, p)
+	b := make([]byte, 0, 1+len(siv)+len(p))
+	b = append(append(append(b, tokenV2), siv...), p...)
+	return strings.ToLower(tokenB32.EncodeToString(b))
+}
+
+// payload is t's fields encoded, without a version: account, list, topic
+// and email length-prefixed, then the message ID's kind and encoding.
+func (t Token) payload() []byte {
+	var b []byte
 	for _, f := range []string{t.Account, t.List, t.Topic, t.Email} {
 		b = appendField(b, f)
 	}
@@ -73,8 +147,7 @@ func (t Token) Sign(key []byte) string {
 	default:
 		b = appendField(append(b, midString), t.MessageID)
 	}
-	b = append(b, tokenMAC(b, key)...)
-	return strings.ToLower(tokenB32.EncodeToString(b))
+	return b
 }
 
 func appendField(b []byte, f string) []byte {
@@ -84,6 +157,8 @@ func appendField(b []byte, f string) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(f))), f...)
 }
 
+// tokenMAC is a version-1 token's MAC: HMAC-SHA256(key, payload), payload
+// starting with the version byte, truncated to 128 bits.
 func tokenMAC(payload, key []byte) []byte {
 	h := hmac.New(sha256.New, key)
 	h.Write(payload)
@@ -91,11 +166,14 @@ func tokenMAC(payload, key []byte) []byte {
 }
 
 // ParseToken verifies s and returns the Token it carries. Case does not
-// matter (links may be re-cased on the way).
+// matter (links may be re-cased on the way). It accepts version 2 (Sign):
+// the ciphertext is decrypted and the SIV recomputed over the plaintext
+// and compared in constant time before the payload is read; and version 1,
+// which messages delivered before carry: the MAC over the payload is
+// compared in constant time before it is read.
 // Errors: ErrBadToken for anything that does not verify with key (bad
 // characters, non-canonical base32, truncated, altered, another key,
-// unknown version, trailing bytes); the MAC is compared in constant time
-// before the payload is read.
+// unknown version, trailing bytes).
 func ParseToken(s string, key []byte) (Token, error) {
 	if len(key) == 0 || len(s) > MaxTokenLen || len(s) < 2 {
 		return Token{}, ErrBadToken
@@ -107,23 +185,35 @@ func ParseToken(s string, key []byte) (Token, error) {
 	if err != nil || len(b) < 1+tokenMACLen || strings.ToLower(tokenB32.EncodeToString(b)) != lower {
 		return Token{}, ErrBadToken
 	}
-	payload, mac := b[:len(b)-tokenMACLen], b[len(b)-tokenMACLen:]
-	if !hmac.Equal(mac, tokenMAC(payload, key)) {
+	var p []byte
+	switch b[0] {
+	case tokenV2:
+		siv, ct := b[1:1+tokenMACLen], b[1+tokenMACLen:]
+		k := tokenSIVKeys(key)
+		k.xor(siv, ct)
+		if !hmac.Equal(siv, k.siv(tokenV2, ct)) {
+			return Token{}, ErrBadToken
+		}
+		p = ct
+	case tokenV1:
+		payload, mac := b[:len(b)-tokenMACLen], b[len(b)-tokenMACLen:]
+		if !hmac.Equal(mac, tokenMAC(payload, key)) {
+			return Token{}, ErrBadToken
+		}
+		p = payload[1:]
+	default:
 		return Token{}, ErrBadToken
 	}
-	t, err := decodePayload(payload)
+	t, err := decodePayload(p)
 	if err != nil {
 		return Token{}, ErrBadToken
 	}
 	return t, nil
 }
 
+// decodePayload reads a payload (Token.payload: after the version byte).
 func decodePayload(p []byte) (Token, error) {
 	var t Token
-	if len(p) == 0 || p[0] != tokenVersion {
-		return t, fmt.Errorf("version")
-	}
-	p = p[1:]
 	for _, f := range []*string{&t.Account, &t.List, &t.Topic, &t.Email} {
 		var err error
 		if *f, p, err = readField(p); err != nil {
