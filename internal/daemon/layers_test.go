@@ -20,7 +20,8 @@ import (
 // commonHeaders are message's types, which message.Prepare fills); egress
 // (the SSRF guard), awsquery (the Query protocol's wire format) and
 // resourcetag (SES's resource-tag rules, shared by configuration sets,
-// templates and contact lists) and ttlcache (the send path's small read
+// templates and contact lists), sesarn (SES resource ARNs and the region
+// rule every ARN the API accepts follows) and ttlcache (the send path's small read
 // cache of stored settings) are leaves; notify delivers jobs and knows no configuration; publish routes
 // events to jobs over configset, identity and the topics (an interface the
 // daemon fills with sns) and sends feedback emails through sending; sns
@@ -45,6 +46,7 @@ var allowed = map[string][]string{
 	"egress":      {},
 	"awsquery":    {},
 	"resourcetag": {},
+	"sesarn":      {},
 	"ttlcache":    {},
 	"dmarc":       {"address"},
 	"notify":      {"event", "store"},
@@ -67,10 +69,10 @@ var allowed = map[string][]string{
 	"queue":       {"store", "address"},
 	"metrics":     {"event", "queue", "bounce"},
 	"quota":       {"store"},
-	"template":    {"store", "message", "resourcetag", "ttlcache"},
-	"sending":     {"account", "identity", "configset", "queue", "spool", "event", "message", "address", "store", "suppression", "bounce", "simulator", "quota", "contacts", "template"},
+	"template":    {"store", "message", "resourcetag", "ttlcache", "sesarn"},
+	"sending":     {"account", "identity", "configset", "queue", "spool", "event", "message", "address", "store", "suppression", "bounce", "simulator", "quota", "contacts", "template", "sesarn"},
 	"delivery":    {"resolver", "queue", "spool", "event", "bounce", "simulator", "smtpreply", "address", "store", "suppression", "configset"},
-	"api":         {"quota", "sending", "account", "identity", "event", "message", "sigv4", "address", "spool", "dkim", "admission", "configset", "suppression", "importjob", "metrics", "stats", "template", "contacts", "resourcetag", "awsquery"},
+	"api":         {"quota", "sending", "account", "identity", "event", "message", "sigv4", "address", "spool", "dkim", "admission", "configset", "suppression", "importjob", "metrics", "stats", "template", "contacts", "resourcetag", "awsquery", "sesarn"},
 	"smtpsubmit":  {"sending", "account", "address", "message", "admission", "metrics"},
 	"inbound":     {"bounce", "event", "queue", "address", "store", "spool", "smtpreply", "admission", "suppression", "configset"},
 	"daemon":      {"*"},
