@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/petrelmail/petrel/internal/contacts"
+	"github.com/petrelmail/petrel/internal/sesarn"
 )
 
 // SES list management (../shared/spec/ses.md §1.12, docs/contacts.md):
@@ -378,16 +379,16 @@ func (s *Server) listContacts(ctx context.Context, c *call) (any, error) {
 // ok is false when arn names another resource type. Another account's or
 // region's ARN, or a list the caller does not have, is NotFoundException.
 func (s *Server) taggedContactList(ctx context.Context, account, arn string) (name string, ok bool, err error) {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "ses" || !strings.HasPrefix(parts[5], "contact-list/") {
+	a, parsed := sesarn.Parse(arn)
+	if !parsed || a.Type != "contact-list" {
 		return "", false, nil
 	}
-	name = strings.TrimPrefix(parts[5], "contact-list/")
+	name = a.Name
 	acct, err := s.Accounts.Cached(ctx, account)
 	if err != nil {
 		return "", true, err
 	}
-	if parts[4] != acct.SendingAccountID || s.Region != "" && parts[3] != s.Region {
+	if !a.Of(s.Region, acct.SendingAccountID) {
 		return "", true, notFound("Contact list %s does not exist.", name)
 	}
 	if _, err := s.Contacts.GetList(ctx, account, name); err != nil {
