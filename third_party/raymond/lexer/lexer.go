@@ -84,6 +84,11 @@ var (
 	// {{! ... }}
 	rOpenComment  = regexp.MustCompile(`^\{\{~?!\s*`)
 	rCloseComment = regexp.MustCompile(`^\s*~?\}\}`)
+
+	// Petrel patch: rCloseCommentDash and rCloseComment unanchored, for
+	// lexComment.
+	rFindCloseCommentDash = regexp.MustCompile(`\s*--~?\}\}`)
+	rFindCloseComment     = regexp.MustCompile(`\s*~?\}\}`)
 )
 
 // Scan scans given input.
@@ -486,19 +491,26 @@ func lexExpression(l *Lexer) lexFunc {
 }
 
 // lexComment scans {{!-- or {{!
+//
+// Petrel patch: the comment ends where the close pattern first matches.
+// Upstream tried the anchored pattern at every position in turn, which
+// scans a run of white space again from each of its positions (the
+// pattern starts with \s*): O(N²) for a comment of N spaces. One
+// unanchored search (leftmost match, in linear time) finds the same end.
 func lexComment(l *Lexer) lexFunc {
-	if str := l.findRegexp(l.closeComment); str != "" {
-		l.pos += len(str)
-		l.emit(TokenComment)
-
-		return lexContent
+	r := rFindCloseComment
+	if l.closeComment == rCloseCommentDash {
+		r = rFindCloseCommentDash
 	}
-
-	if r := l.next(); r == eof {
+	loc := r.FindStringIndex(l.input[l.pos:])
+	if loc == nil {
+		l.pos = len(l.input)
 		return l.errorf("Unclosed comment")
 	}
+	l.pos += loc[1]
+	l.emit(TokenComment)
 
-	return lexComment
+	return lexContent
 }
 
 // lexIgnorable scans all following ignorable characters

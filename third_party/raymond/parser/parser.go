@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
+	"strings"
 
 	"github.com/mailgun/raymond/v2/ast"
 	"github.com/mailgun/raymond/v2/lexer"
@@ -727,13 +728,19 @@ func (p *parser) parsePath(data bool) *ast.PathExpression {
 		errExpected(lexer.TokenID, tok)
 	}
 
+	// Petrel patch: Original is built in a strings.Builder and set once,
+	// not grown by Part and Sep (`Original += part`), which made a path of
+	// N segments cost O(N²) to parse.
 	result := ast.NewPathExpression(tok.Pos, tok.Line, data)
-	result.Part(tok.Val)
+	var original strings.Builder
+	original.WriteString(result.Original)
+	result.Segment(tok.Val)
+	original.WriteString(tok.Val)
 
 	for p.isPathSep() {
 		// SEP
 		tok = p.shift()
-		result.Sep(tok.Val)
+		original.WriteString(tok.Val)
 
 		// ID
 		tok = p.shift()
@@ -741,15 +748,18 @@ func (p *parser) parsePath(data bool) *ast.PathExpression {
 			errExpected(lexer.TokenID, tok)
 		}
 
-		result.Part(tok.Val)
+		result.Segment(tok.Val)
+		original.WriteString(tok.Val)
 
 		if len(result.Parts) > 0 {
 			switch tok.Val {
 			case "..", ".", "this":
-				errToken(tok, "Invalid path: "+result.Original)
+				errToken(tok, "Invalid path: "+original.String())
 			}
 		}
 	}
+
+	result.Original = original.String()
 
 	return result
 }
