@@ -164,3 +164,23 @@ func TestStepsCountWork(t *testing.T) {
 		})
 	}
 }
+
+// TestStepsCountKeys: keys hashed per iteration count by their length too
+// (an object's long key iterated in a loop, a long block parameter name).
+func TestStepsCountKeys(t *testing.T) {
+	zeros := strings.TrimSuffix(strings.Repeat("0,", 20000), ",")
+	long := strings.Repeat("k", 5000)
+	for _, c := range []struct{ name, tpl, data string }{
+		{"object key iterated", "{{#each xs}}{{#each @root.o}}{{/each}}{{/each}}", `{"o":{"` + long + `":0},"xs":[` + zeros + `]}`},
+		{"block parameter", "{{#each xs as |" + long + "|}}{{/each}}", `{"xs":[` + zeros + `]}`},
+		{"with block parameter", strings.Repeat("{{#with a as |"+long+"|}}{{/with}}", 50) + "{{#each xs}}" + strings.Repeat("{{#with @root.a as |"+long+"|}}{{/with}}", 1) + "{{/each}}", `{"a":1,"xs":[` + zeros + `]}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Render("T", Content{Text: c.tpl}, c.data)
+			var re *RenderError
+			if !errors.As(err, &re) || !strings.Contains(re.Message, "steps") {
+				t.Fatalf("got %v, want the steps *RenderError", err)
+			}
+		})
+	}
+}

@@ -36,7 +36,8 @@ const (
 	// template statement evaluated (an {{#each}} counts its body's
 	// statements again for each iteration) and each iteration, and within
 	// a statement each path segment looked up (a key, an index, @root, each
-	// level of ../ or @../ climbed, each block parameter scope searched),
+	// level of ../ or @../ climbed, each block parameter scope searched,
+	// each key of an object {{#each}} iterates, each block parameter set),
 	// each array item printed, each key a partial's hash copies, each line
 	// an indented partial indents, plus a step for every stepBytes bytes of
 	// a key, string or number that is hashed, compared, counted or parsed.
@@ -852,6 +853,7 @@ func (r *renderer) with(v any, p *ast.Program, f *frame) {
 	}
 	r.ctx = append(r.ctx, v)
 	if len(p.BlockParams) > 0 {
+		r.stepKey(p.BlockParams[0])
 		r.block = append(r.block, scope{p.BlockParams[0]: v})
 	}
 	saved := r.frame
@@ -878,8 +880,10 @@ func (r *renderer) each(v any, ok bool, b *ast.BlockStatement) {
 		f := &frame{parent: r.frame, index: index, key: key, last: last, each: true}
 		r.ctx = append(r.ctx, item)
 		if len(p.BlockParams) > 0 {
+			r.stepKey(p.BlockParams[0])
 			s := scope{p.BlockParams[0]: item}
 			if len(p.BlockParams) > 1 {
+				r.stepKey(p.BlockParams[1])
 				s[p.BlockParams[1]], _ = f.get("key")
 			}
 			r.block = append(r.block, s)
@@ -901,6 +905,7 @@ func (r *renderer) each(v any, ok bool, b *ast.BlockStatement) {
 			}
 		case *object:
 			for i, k := range c.keys {
+				r.stepKey(k)
 				iter(k, i, i == len(c.keys)-1, c.vals[k])
 			}
 		}
@@ -928,9 +933,9 @@ func (r *renderer) partial(ps *ast.PartialStatement) {
 	if ps.Hash != nil && len(ps.Hash.Pairs) > 0 {
 		o := &object{vals: map[string]any{}}
 		if base, ok := ctx.(*object); ok {
-			r.stepN(len(base.keys))
 			o.keys = append(o.keys, base.keys...)
 			for k, v := range base.vals {
+				r.stepKey(k)
 				o.vals[k] = v
 			}
 		}
