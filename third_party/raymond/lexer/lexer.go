@@ -84,11 +84,6 @@ var (
 	// {{! ... }}
 	rOpenComment  = regexp.MustCompile(`^\{\{~?!\s*`)
 	rCloseComment = regexp.MustCompile(`^\s*~?\}\}`)
-
-	// Petrel patch: rCloseCommentDash and rCloseComment unanchored, for
-	// lexComment.
-	rFindCloseCommentDash = regexp.MustCompile(`\s*--~?\}\}`)
-	rFindCloseComment     = regexp.MustCompile(`\s*~?\}\}`)
 )
 
 // Scan scans given input.
@@ -495,19 +490,29 @@ func lexExpression(l *Lexer) lexFunc {
 // Petrel patch: the comment ends where the close pattern first matches.
 // Upstream tried the anchored pattern at every position in turn, which
 // scans a run of white space again from each of its positions (the
-// pattern starts with \s*): O(N²) for a comment of N spaces. One
-// unanchored search (leftmost match, in linear time) finds the same end.
+// pattern starts with \s*): O(N²) for a comment of N spaces. The leftmost
+// match of `\s*~?\}\}` ends where the first "}}" does, and that of
+// `\s*--~?\}\}` where the first "--}}" or "--~}}" does (white space is
+// not part of them), so a search for those finds the same end in linear
+// time.
 func lexComment(l *Lexer) lexFunc {
-	r := rFindCloseComment
+	rest := l.input[l.pos:]
+	end := -1
 	if l.closeComment == rCloseCommentDash {
-		r = rFindCloseCommentDash
+		if i := strings.Index(rest, "--}}"); i >= 0 {
+			end = i + len("--}}")
+		}
+		if i := strings.Index(rest, "--~}}"); i >= 0 && (end < 0 || i < end-len("--}}")) {
+			end = i + len("--~}}")
+		}
+	} else if i := strings.Index(rest, "}}"); i >= 0 {
+		end = i + len("}}")
 	}
-	loc := r.FindStringIndex(l.input[l.pos:])
-	if loc == nil {
+	if end < 0 {
 		l.pos = len(l.input)
 		return l.errorf("Unclosed comment")
 	}
-	l.pos += loc[1]
+	l.pos += end
 	l.emit(TokenComment)
 
 	return lexContent
