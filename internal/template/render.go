@@ -32,11 +32,27 @@ const (
 	// MaxDepth is how deeply blocks and partials may nest while rendering
 	// (a partial including itself reaches it).
 	MaxDepth = 64
-	// MaxSteps is how many template statements one Render may evaluate
-	// (each iteration of an {{#each}} counts its body's statements again),
-	// which bounds the time of nested loops that produce little output.
+	// MaxSteps is how much work one Render may do, in steps: each
+	// template statement evaluated (an {{#each}} counts its body's
+	// statements again for each iteration) and each iteration, and within
+	// a statement each path segment looked up (a key, an index, @root, each
+	// level of ../ or @../ climbed, each block parameter scope searched,
+	// each key of an object {{#each}} iterates, each block parameter set),
+	// each array item printed, each key a partial's hash copies, each line
+	// an indented partial indents, plus a step for every stepBytes bytes of
+	// a key, string or number that is hashed, compared, counted or parsed.
+	// It bounds the time of nested loops and long paths that produce little
+	// output.
 	MaxSteps = 1_000_000
+	// MaxPathSegments is how many segments (names, "..", ".", "this",
+	// separated by "." or "/") one path in a template may have; a longer
+	// path is a *SyntaxError.
+	MaxPathSegments = 128
 )
+
+// stepBytes is how many bytes of a key, string or number one step pays
+// for (see MaxSteps).
+const stepBytes = 64
 
 // RenderError is a template that cannot be rendered with the data: SES's
 // Rendering Failure (errorMessage e.g. "Attribute 'name' is not present in
@@ -418,6 +434,9 @@ func (t *compiled) check(p *ast.Program) error {
 				if err := checkParam(a); err != nil {
 					return err
 				}
+				if err := checkPath(a); err != nil {
+					return err
+				}
 			}
 			if err := checkHash(n.Hash); err != nil {
 				return err
@@ -427,7 +446,39 @@ func (t *compiled) check(p *ast.Program) error {
 	return nil
 }
 
+// checkPath reports a path with more than MaxPathSegments segments.
+func checkPath(n ast.Node) error {
+	if e, ok := n.(*ast.Expression); ok {
+		n = e.Path
+	}
+	p, ok := n.(*ast.PathExpression)
+	if !ok || p.Segments <= MaxPathSegments {
+		return nil
+	}
+	name := p.Original
+	if len(name) > 40 {
+		name = name[:40] + "…"
+	}
+	return fmt.Errorf("a path may have at most %d segments: %s has %d", MaxPathSegments, name, p.Segments)
+}
+
+// checkExprPaths checks the length of e's path and parameters.
+func checkExprPaths(e *ast.Expression) error {
+	if err := checkPath(e.Path); err != nil {
+		return err
+	}
+	for _, a := range e.Params {
+		if err := checkPath(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func checkExpr(e *ast.Expression, block bool) error {
+	if err := checkExprPaths(e); err != nil {
+		return err
+	}
 	name := ""
 	if p, ok := e.Path.(*ast.PathExpression); ok {
 		name = p.Original
@@ -465,6 +516,9 @@ func checkHash(h *ast.Hash) error {
 	}
 	for _, p := range h.Pairs {
 		if err := checkParam(p.Val); err != nil {
+			return err
+		}
+		if err := checkPath(p.Val); err != nil {
 			return err
 		}
 	}
@@ -570,12 +624,19 @@ func (r *renderer) enter() {
 }
 
 // step counts one statement or iteration against MaxSteps.
-func (r *renderer) step() {
-	r.steps++
+func (r *renderer) step() { r.stepN(1) }
+
+// stepN counts n steps against MaxSteps.
+func (r *renderer) stepN(n int) {
+	r.steps += n
 	if r.steps > MaxSteps {
 		r.fail("The template takes more than %d steps to render.", MaxSteps)
 	}
 }
+
+// stepKey counts looking up (hashing, comparing) or reading s: a step,
+// and one for each stepBytes bytes.
+func (r *renderer) stepKey(s string) { r.stepN(1 + len(s)/stepBytes) }
 
 func (r *renderer) program(p *ast.Program) {
 	if p == nil {
@@ -598,7 +659,7 @@ func (r *renderer) program(p *ast.Program) {
 			if !ok {
 				r.missing(n.Expression)
 			}
-			r.write(str(v))
+			r.write(r.str(v))
 		case *ast.BlockStatement:
 			if p.Chained {
 				// {{else if}}: the chain's next link, at the depth of its
@@ -664,11 +725,13 @@ func (r *renderer) path(p *ast.PathExpression) (any, bool) {
 	case p.Data:
 		f := r.frame
 		for i := 0; i < p.Depth && f.parent != nil; i++ {
+			r.step()
 			f = f.parent
 		}
 		if len(parts) == 0 {
 			return nil, false
 		}
+		r.stepKey(parts[0])
 		v, ok := f.get(parts[0])
 		if !ok && parts[0] == "root" {
 			v, ok = r.root, true
@@ -681,6 +744,7 @@ func (r *renderer) path(p *ast.PathExpression) (any, bool) {
 		found := false
 		if len(parts) > 0 && p.Depth == 0 && !p.Scoped {
 			for i := len(r.block) - 1; i >= 0; i-- {
+				r.stepKey(parts[0])
 				if v, ok := r.block[i][parts[0]]; ok {
 					cur, parts, found = v, parts[1:], true
 					break
@@ -696,6 +760,7 @@ func (r *renderer) path(p *ast.PathExpression) (any, bool) {
 		}
 	}
 	for _, k := range parts {
+		r.stepKey(k)
 		if len(k) >= 2 && k[0] == '[' && k[len(k)-1] == ']' {
 			k = k[1 : len(k)-1]
 		}
@@ -720,6 +785,7 @@ func (r *renderer) path(p *ast.PathExpression) (any, bool) {
 			if k != "length" {
 				return nil, false
 			}
+			r.stepN(len(c) / stepBytes)
 			cur = json.Number(strconv.Itoa(utf8.RuneCountInString(c)))
 		default:
 			return nil, false
@@ -730,7 +796,8 @@ func (r *renderer) path(p *ast.PathExpression) (any, bool) {
 
 func (r *renderer) blockStmt(b *ast.BlockStatement) {
 	name := ""
-	if p, ok := b.Expression.Path.(*ast.PathExpression); ok {
+	if p, ok := b.Expression.Path.(*ast.PathExpression); ok && len(p.Original) <= len("unless") {
+		// Longer names are no helper's: not hashed to look them up.
 		name = p.Original
 	}
 	var v any
@@ -740,7 +807,7 @@ func (r *renderer) blockStmt(b *ast.BlockStatement) {
 	} else {
 		v, ok = r.expr(b.Expression)
 	}
-	t := ok && truthy(v)
+	t := ok && r.truthy(v)
 	switch name {
 	case "if":
 		r.branch(t, b)
@@ -786,6 +853,7 @@ func (r *renderer) with(v any, p *ast.Program, f *frame) {
 	}
 	r.ctx = append(r.ctx, v)
 	if len(p.BlockParams) > 0 {
+		r.stepKey(p.BlockParams[0])
 		r.block = append(r.block, scope{p.BlockParams[0]: v})
 	}
 	saved := r.frame
@@ -812,8 +880,10 @@ func (r *renderer) each(v any, ok bool, b *ast.BlockStatement) {
 		f := &frame{parent: r.frame, index: index, key: key, last: last, each: true}
 		r.ctx = append(r.ctx, item)
 		if len(p.BlockParams) > 0 {
+			r.stepKey(p.BlockParams[0])
 			s := scope{p.BlockParams[0]: item}
 			if len(p.BlockParams) > 1 {
+				r.stepKey(p.BlockParams[1])
 				s[p.BlockParams[1]], _ = f.get("key")
 			}
 			r.block = append(r.block, s)
@@ -835,6 +905,7 @@ func (r *renderer) each(v any, ok bool, b *ast.BlockStatement) {
 			}
 		case *object:
 			for i, k := range c.keys {
+				r.stepKey(k)
 				iter(k, i, i == len(c.keys)-1, c.vals[k])
 			}
 		}
@@ -846,6 +917,7 @@ func (r *renderer) each(v any, ok bool, b *ast.BlockStatement) {
 
 func (r *renderer) partial(ps *ast.PartialStatement) {
 	name, _ := ast.HelperNameStr(ps.Name)
+	r.stepKey(name)
 	p := r.t.partials[name]
 	ctx := r.ctx[len(r.ctx)-1]
 	if len(ps.Params) == 1 {
@@ -863,10 +935,12 @@ func (r *renderer) partial(ps *ast.PartialStatement) {
 		if base, ok := ctx.(*object); ok {
 			o.keys = append(o.keys, base.keys...)
 			for k, v := range base.vals {
+				r.stepKey(k)
 				o.vals[k] = v
 			}
 		}
 		for _, pair := range ps.Hash.Pairs {
+			r.stepKey(pair.Key)
 			v, ok := r.value(pair.Val)
 			if !ok {
 				r.failMissing(paramName(pair.Val))
@@ -891,6 +965,7 @@ func (r *renderer) partial(ps *ast.PartialStatement) {
 	r.out = saved
 	r.held -= saved.Len()
 	lines := strings.SplitAfter(s, "\n")
+	r.stepN(len(lines) + len(s)/stepBytes)
 	for _, l := range lines {
 		if l != "" {
 			r.write(ps.Indent + l)
@@ -906,6 +981,14 @@ func paramName(n ast.Node) string {
 		return p.Original
 	}
 	return ""
+}
+
+// truthy is Handlebars' truth, counting a number's parse as steps.
+func (r *renderer) truthy(v any) bool {
+	if n, ok := v.(json.Number); ok {
+		r.stepKey(string(n))
+	}
+	return truthy(v)
 }
 
 // truthy is Handlebars' truth: false, null, "", 0 and [] are false; every
@@ -928,9 +1011,11 @@ func truthy(v any) bool {
 }
 
 // str is how Handlebars (JavaScript) writes v: null as nothing, numbers as
-// JavaScript does for the common cases (1.0 → 1), an array as its items
-// joined by commas, an object as [object Object].
-func str(v any) string {
+// JavaScript's String(n) does, an array as its items joined by commas, an
+// object as [object Object]. It counts steps: one for each array item (an
+// array of empty arrays prints nothing, however many there are) and the
+// parse of each number.
+func (r *renderer) str(v any) string {
 	switch v := v.(type) {
 	case nil:
 		return ""
@@ -939,22 +1024,47 @@ func str(v any) string {
 	case bool:
 		return strconv.FormatBool(v)
 	case json.Number:
-		f, err := v.Float64()
-		if err != nil || math.IsInf(f, 0) {
-			return v.String()
-		}
-		if math.Abs(f) < 1e21 {
-			return strconv.FormatFloat(f, 'f', -1, 64)
-		}
-		return strconv.FormatFloat(f, 'g', -1, 64)
+		r.stepKey(string(v))
+		return jsNumber(v)
 	case []any:
+		r.stepN(len(v))
 		s := make([]string, len(v))
 		for i, x := range v {
-			s[i] = str(x)
+			s[i] = r.str(x)
 		}
 		return strings.Join(s, ",")
 	case *object:
 		return "[object Object]"
 	}
 	return fmt.Sprint(v)
+}
+
+// jsNumber is JavaScript's String(n) for the number n is the JSON text of
+// (ECMA-262 Number::toString): the shortest digits that read back as the
+// same double; plain notation from 1e-6 up to below 1e21, else exponential
+// ("1e+21", "1.5e-7"); -0 as "0"; beyond the double range Infinity (JSON.parse
+// reads 1e400 as Infinity, and a number too small as 0).
+func jsNumber(n json.Number) string {
+	f, err := strconv.ParseFloat(string(n), 64)
+	switch {
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	case err != nil:
+		return n.String()
+	case f == 0:
+		return "0" // and -0
+	}
+	if a := math.Abs(f); a >= 1e-6 && a < 1e21 {
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	// Go writes the exponent with at least two digits and a sign (1e-07);
+	// JavaScript with no leading zero (1e-7).
+	s := strconv.FormatFloat(f, 'e', -1, 64)
+	i := strings.LastIndexByte(s, 'e')
+	mant, exp := s[:i], s[i+1:]
+	sign := exp[:1]
+	exp = strings.TrimLeft(exp[1:], "0")
+	return mant + "e" + sign + exp
 }

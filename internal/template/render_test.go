@@ -15,6 +15,16 @@ func TestRender(t *testing.T) {
 		{"triple stash same", "{{{x}}}{{x}}", `{"x":"<i>"}`, "<i><i>"},
 		{"unicode", "Grüße, {{n}} ✓", `{"n":"Zoë 日本 🎉"}`, "Grüße, Zoë 日本 🎉 ✓"},
 		{"numbers", "{{a}} {{b}} {{c}} {{d}} {{e}}", `{"a":1,"b":1.50,"c":-0.25,"d":1e3,"e":12345678901234567890}`, "1 1.5 -0.25 1000 12345678901234567000"},
+		// JavaScript's String(n) (and so SES's Handlebars): -0 is 0,
+		// exponential below 1e-6 and from 1e21 (no leading zero in the
+		// exponent), the shortest round-tripping digits, Infinity past the
+		// double range.
+		{"negative zero", "{{a}} {{b}} {{c}} {{d}}", `{"a":-0,"b":-0.0,"c":-0e5,"d":0.0}`, "0 0 0 0"},
+		{"small numbers", "{{a}} {{b}} {{c}} {{d}} {{e}} {{f}}", `{"a":0.000001,"b":1e-7,"c":1.5e-7,"d":-1.25e-10,"e":123e-20,"f":5e-324}`, "0.000001 1e-7 1.5e-7 -1.25e-10 1.23e-18 5e-324"},
+		{"large numbers", "{{a}} {{b}} {{c}} {{d}} {{e}} {{f}}", `{"a":1e20,"b":1e21,"c":-2.5e21,"d":123456789012345680000,"e":1.7976931348623157e308,"f":9007199254740993}`, "100000000000000000000 1e+21 -2.5e+21 123456789012345680000 1.7976931348623157e+308 9007199254740992"},
+		{"beyond doubles", "{{a}} {{b}} {{c}} {{d}}", `{"a":1e400,"b":-1e400,"c":1e-400,"d":-1e-400}`, "Infinity -Infinity 0 0"},
+		{"fractions", "{{a}} {{b}} {{c}} {{d}}", `{"a":0.1,"b":0.30000000000000004,"c":100.0,"d":-1.5e2}`, "0.1 0.30000000000000004 100 -150"},
+		{"negative zero is false", "{{#if a}}t{{else}}f{{/if}}", `{"a":-0}`, "f"},
 		{"bools null", "[{{t}}][{{f}}][{{n}}]", `{"t":true,"f":false,"n":null}`, "[true][false][]"},
 		{"array and object values", "{{a}}|{{o}}", `{"a":[1,"x",true],"o":{"k":1}}`, "1,x,true|[object Object]"},
 		{"each array", "{{#each items}}{{@index}}:{{this}}{{#if @first}}(first){{/if}}{{#if @last}}(last){{/if}};{{/each}}", `{"items":["a","b","c"]}`, "0:a(first);1:b;2:c(last);"},

@@ -532,6 +532,11 @@ type PathExpression struct {
 	Parts    []string
 	Data     bool
 	Scoped   bool
+
+	// Segments is how many parts (IDs, "..", ".", "this") the path has
+	// (Petrel patch: a limit on it needs the count, which neither Parts
+	// nor Depth gives).
+	Segments int
 }
 
 // NewPathExpression instanciates a new path expression node.
@@ -561,8 +566,19 @@ func (node *PathExpression) Accept(visitor Visitor) interface{} {
 }
 
 // Part adds path part.
+//
+// Petrel patch: Original grows by concatenation here, so a path of N parts
+// built this way costs O(N²); the parser uses Segment and sets Original
+// once (see parser.parsePath).
 func (node *PathExpression) Part(part string) {
 	node.Original += part
+	node.Segment(part)
+}
+
+// Segment adds path part as Part does, without adding it to Original
+// (Petrel patch: the caller builds Original, in linear time).
+func (node *PathExpression) Segment(part string) {
+	node.Segments++
 
 	switch part {
 	case "..":

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
+	"strings"
 
 	"github.com/mailgun/raymond/v2/ast"
 	"github.com/mailgun/raymond/v2/lexer"
@@ -32,7 +33,7 @@ type parser struct {
 
 var (
 	rOpenComment  = regexp.MustCompile(`^\{\{~?!-?-?`)
-	rCloseComment = regexp.MustCompile(`-?-?~?\}\}$`)
+	rCloseComment = regexp.MustCompile(`-?-?~?\}\}$`) // Petrel patch: only in TestTrimCloseComment
 	rOpenAmp      = regexp.MustCompile(`^\{\{~?&`)
 )
 
@@ -180,12 +181,25 @@ func (p *parser) parseComment() *ast.CommentStatement {
 	tok := p.shift()
 
 	value := rOpenComment.ReplaceAllString(tok.Val, "")
-	value = rCloseComment.ReplaceAllString(value, "")
+	value = trimCloseComment(value)
 
 	result := ast.NewCommentStatement(tok.Pos, tok.Line, value)
 	result.Strip = ast.NewStripForStr(tok.Val)
 
 	return result
+}
+
+// trimCloseComment is rCloseComment.ReplaceAllString(s, "") (Petrel
+// patch): the regular expression, not anchored at its start, ran over the
+// whole comment, the slowest part of parsing a long one.
+func trimCloseComment(s string) string {
+	t, ok := strings.CutSuffix(s, "}}")
+	if !ok {
+		return s
+	}
+	t = strings.TrimSuffix(t, "~")
+	t = strings.TrimSuffix(t, "-")
+	return strings.TrimSuffix(t, "-")
 }
 
 // param* hash?
@@ -727,13 +741,19 @@ func (p *parser) parsePath(data bool) *ast.PathExpression {
 		errExpected(lexer.TokenID, tok)
 	}
 
+	// Petrel patch: Original is built in a strings.Builder and set once,
+	// not grown by Part and Sep (`Original += part`), which made a path of
+	// N segments cost O(N²) to parse.
 	result := ast.NewPathExpression(tok.Pos, tok.Line, data)
-	result.Part(tok.Val)
+	var original strings.Builder
+	original.WriteString(result.Original)
+	result.Segment(tok.Val)
+	original.WriteString(tok.Val)
 
 	for p.isPathSep() {
 		// SEP
 		tok = p.shift()
-		result.Sep(tok.Val)
+		original.WriteString(tok.Val)
 
 		// ID
 		tok = p.shift()
@@ -741,15 +761,18 @@ func (p *parser) parsePath(data bool) *ast.PathExpression {
 			errExpected(lexer.TokenID, tok)
 		}
 
-		result.Part(tok.Val)
+		result.Segment(tok.Val)
+		original.WriteString(tok.Val)
 
 		if len(result.Parts) > 0 {
 			switch tok.Val {
 			case "..", ".", "this":
-				errToken(tok, "Invalid path: "+result.Original)
+				errToken(tok, "Invalid path: "+original.String())
 			}
 		}
 	}
+
+	result.Original = original.String()
 
 	return result
 }
