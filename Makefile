@@ -8,9 +8,11 @@ run:
 
 # The test suite, in a random order (a test must not depend on another's
 # leftovers; rerun an order with go test -shuffle=SEED). PostgreSQL tests run
-# too when PETREL_TEST_POSTGRES is set.
+# too when PETREL_TEST_POSTGRES is set. Then the tests of Petrel's patches
+# to the vendored Handlebars parser (third_party/raymond, a module of its own).
 test:
 	go test -shuffle=on ./...
+	cd third_party/raymond && go test ./lexer ./parser
 
 build:
 	go build -o petrel ./cmd/petrel
