@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -57,6 +58,18 @@ func unsubRequest(t *testing.T, method, url, ct, body string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// startUnsubscribeAPI starts the API on backend for the tenant "acme",
+// with the unsubscribe endpoints on unsubTestKey and acme's contact list.
+func startUnsubscribeAPI(t *testing.T, backend string, list contacts.List) (*httptest.Server, *Server, map[string]tenant, *store.DB) {
+	t.Helper()
+	srv, s, tenants, db := startAPIOn(t, backend, 256<<20, "acme")
+	s.Unsubscribe = &contacts.Unsubscriber{Contacts: s.Contacts, DB: db, Events: s.Events, Key: unsubTestKey}
+	if err := s.Contacts.CreateList(t.Context(), "acme", list); err != nil {
+		t.Fatal(err)
+	}
+	return srv, s, tenants, db
+}
+
 // TestUnsubscribeEndpoints drives /unsubscribe/{token} through the real
 // handler and store: a message is sent, its recipient's token used.
 //   - GET and HEAD show the page (names escaped) and change nothing;
@@ -70,15 +83,11 @@ func unsubRequest(t *testing.T, method, url, ct, body string) (int, string) {
 func TestUnsubscribeEndpoints(t *testing.T) {
 	for _, backend := range store.Backends() {
 		t.Run(backend, func(t *testing.T) {
-			srv, s, tenants, db := startAPIOn(t, backend, 256<<20, "acme")
+			srv, s, tenants, _ := startUnsubscribeAPI(t, backend, contacts.List{Name: "news", Description: "Our <b>news</b> & more", Topics: []contacts.Topic{
+				{Name: "sports", DisplayName: `Sports <script>alert("x")</script>`, Description: "Games & scores", DefaultSubscriptionStatus: contacts.OptIn},
+				{Name: "weather", DisplayName: "Weather", DefaultSubscriptionStatus: contacts.OptIn}}})
 			ctx := t.Context()
 			cs := s.Contacts
-			s.Unsubscribe = &contacts.Unsubscriber{Contacts: cs, DB: db, Events: s.Events, Key: unsubTestKey}
-			if err := cs.CreateList(ctx, "acme", contacts.List{Name: "news", Description: "Our <b>news</b> & more", Topics: []contacts.Topic{
-				{Name: "sports", DisplayName: `Sports <script>alert("x")</script>`, Description: "Games & scores", DefaultSubscriptionStatus: contacts.OptIn},
-				{Name: "weather", DisplayName: "Weather", DefaultSubscriptionStatus: contacts.OptIn}}}); err != nil {
-				t.Fatal(err)
-			}
 			out, err := sesClient(srv.URL, tenants["acme"], 1).SendEmail(ctx, &sesv2.SendEmailInput{FromEmailAddress: aws.String("me@acme.example"),
 				Destination: &types.Destination{ToAddresses: []string{"jane@far.test"}},
 				Content: &types.EmailContent{Simple: &types.Message{Subject: &types.Content{Data: aws.String("s")},
@@ -257,15 +266,11 @@ var pageInput = regexp.MustCompile(`<input type="(hidden|radio|checkbox)" name="
 func TestUnsubscribeStalePage(t *testing.T) {
 	for _, backend := range store.Backends() {
 		t.Run(backend, func(t *testing.T) {
-			srv, s, _, db := startAPIOn(t, backend, 256<<20, "acme")
+			srv, s, _, _ := startUnsubscribeAPI(t, backend, contacts.List{Name: "news", Topics: []contacts.Topic{
+				{Name: "weekly", DisplayName: "Weekly", DefaultSubscriptionStatus: contacts.OptIn},
+				{Name: "offers", DisplayName: "Offers", DefaultSubscriptionStatus: contacts.OptIn}}})
 			ctx := t.Context()
 			cs := s.Contacts
-			s.Unsubscribe = &contacts.Unsubscriber{Contacts: cs, DB: db, Events: s.Events, Key: unsubTestKey}
-			if err := cs.CreateList(ctx, "acme", contacts.List{Name: "news", Topics: []contacts.Topic{
-				{Name: "weekly", DisplayName: "Weekly", DefaultSubscriptionStatus: contacts.OptIn},
-				{Name: "offers", DisplayName: "Offers", DefaultSubscriptionStatus: contacts.OptIn}}}); err != nil {
-				t.Fatal(err)
-			}
 			events := func() int {
 				t.Helper()
 				evs, err := s.Events.List(ctx, event.Filter{Kind: event.Subscription})
@@ -404,11 +409,7 @@ func TestPreferencesPage(t *testing.T) {
 // while valid tokens from the same address — a mailbox provider relaying
 // its users' one-click POSTs — keep being served.
 func TestUnsubscribeRates(t *testing.T) {
-	srv, s, _, db := startAPIOn(t, "sqlite", 256<<20, "acme")
-	s.Unsubscribe = &contacts.Unsubscriber{Contacts: s.Contacts, DB: db, Events: s.Events, Key: unsubTestKey}
-	if err := s.Contacts.CreateList(t.Context(), "acme", contacts.List{Name: "news"}); err != nil {
-		t.Fatal(err)
-	}
+	srv, _, _, _ := startUnsubscribeAPI(t, "sqlite", contacts.List{Name: "news"})
 	refused := 0
 	for i := range 2 * LinkBurst {
 		bad := contacts.PageURL(contacts.Token{Account: "acme", List: "news", Email: fmt.Sprintf("r%d@far.test", i)}, []byte("guess"), srv.URL)
@@ -440,15 +441,11 @@ func TestUnsubscribeRates(t *testing.T) {
 func TestUnsubscribeAnswerKinds(t *testing.T) {
 	for _, backend := range store.Backends() {
 		t.Run(backend, func(t *testing.T) {
-			srv, s, _, db := startAPIOn(t, backend, 256<<20, "acme")
+			srv, s, _, db := startUnsubscribeAPI(t, backend, contacts.List{Name: "news", Topics: []contacts.Topic{
+				{Name: "sports", DisplayName: "Sports", DefaultSubscriptionStatus: contacts.OptIn},
+				{Name: "weather", DisplayName: "Weather", DefaultSubscriptionStatus: contacts.OptIn}}})
 			ctx := t.Context()
 			cs := s.Contacts
-			s.Unsubscribe = &contacts.Unsubscriber{Contacts: cs, DB: db, Events: s.Events, Key: unsubTestKey}
-			if err := cs.CreateList(ctx, "acme", contacts.List{Name: "news", Topics: []contacts.Topic{
-				{Name: "sports", DisplayName: "Sports", DefaultSubscriptionStatus: contacts.OptIn},
-				{Name: "weather", DisplayName: "Weather", DefaultSubscriptionStatus: contacts.OptIn}}}); err != nil {
-				t.Fatal(err)
-			}
 			link := func(email, topic string) string {
 				return contacts.PageURL(contacts.Token{Account: "acme", List: "news", Topic: topic, Email: email, MessageID: "m1"}, unsubTestKey, srv.URL)
 			}
