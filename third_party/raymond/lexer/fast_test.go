@@ -2,6 +2,7 @@ package lexer
 
 import (
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -31,4 +32,29 @@ func TestFastPaths(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestDashCommentEnd: dashCommentEnd ends a {{!-- comment where the
+// leftmost match of the close pattern `--~?\}\}` ends, for every string of
+// the pieces that make or spoil a close.
+func TestDashCommentEnd(t *testing.T) {
+	closeRE := regexp.MustCompile(`--~?\}\}`)
+	pieces := []string{"-", "--", "~", "}", "}}", "x", " "}
+	var walk func(s string, depth int)
+	walk = func(s string, depth int) {
+		want := -1
+		if m := closeRE.FindStringIndex(s); m != nil {
+			want = m[1]
+		}
+		if got := dashCommentEnd(s); got != want {
+			t.Fatalf("dashCommentEnd(%q) = %d, want %d", s, got, want)
+		}
+		if depth == 0 {
+			return
+		}
+		for _, p := range pieces {
+			walk(s+p, depth-1)
+		}
+	}
+	walk("", 6)
 }

@@ -539,12 +539,7 @@ func lexComment(l *Lexer) lexFunc {
 	rest := l.input[l.pos:]
 	end := -1
 	if l.closeComment == rCloseCommentDash {
-		if i := strings.Index(rest, "--}}"); i >= 0 {
-			end = i + len("--}}")
-		}
-		if i := strings.Index(rest, "--~}}"); i >= 0 && (end < 0 || i < end-len("--}}")) {
-			end = i + len("--~}}")
-		}
+		end = dashCommentEnd(rest)
 	} else if i := strings.Index(rest, "}}"); i >= 0 {
 		end = i + len("}}")
 	}
@@ -556,6 +551,28 @@ func lexComment(l *Lexer) lexFunc {
 	l.emit(TokenComment)
 
 	return lexContent
+}
+
+// dashCommentEnd returns the length of rest up to and including the
+// first "--}}" or "--~}}" that closes a {{!-- comment, or -1. Petrel patch:
+// one forward scan, which stops at the comment's end; searching for each
+// closing form over the whole rest of the input cost every comment the
+// length of the rest of the template (quadratic in the number of comments).
+func dashCommentEnd(rest string) int {
+	for from := 0; ; {
+		i := strings.Index(rest[from:], "--")
+		if i < 0 {
+			return -1
+		}
+		p := from + i + len("--")
+		switch {
+		case strings.HasPrefix(rest[p:], "}}"):
+			return p + len("}}")
+		case strings.HasPrefix(rest[p:], "~}}"):
+			return p + len("~}}")
+		}
+		from = from + i + 1
+	}
 }
 
 // lexIgnorable scans all following ignorable characters
