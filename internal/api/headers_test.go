@@ -12,14 +12,15 @@ import (
 	"github.com/petrelmail/petrel/internal/store"
 )
 
-// TestSendEmailHeaderRules (brk17 #3): through the SDK, content Headers
-// (Simple and Template) and Raw messages follow the header rules. A second
-// To or Cc field is refused as SES refuses its own singletons
+// TestSendEmailHeaderRules: through the SDK, content Headers (Simple and
+// Template) and Raw messages follow the header rules. A Raw message's
+// second To or Bcc field is refused as SES refuses its own singletons
 // (MessageRejected "Duplicate header 'To'.": RFC 5322 §3.6, a deliberate
-// difference from SES); MIME-Version, Content-Type and
-// Content-Transfer-Encoding, which Petrel writes for the body it builds,
-// are refused in content Headers (BadRequestException naming the field)
-// whatever the body's shape; a Raw multipart message with a
+// difference from SES). Content Headers may not carry To, Cc or Bcc
+// (Petrel writes the recipient fields from Destination) nor the MIME
+// fields Petrel writes for the body it builds (MIME-Version, Content-Type,
+// Content-Transfer-Encoding, Content-Disposition, Content-ID): both are
+// BadRequestException naming the field, whatever the body's shape; a Raw multipart message with a
 // Content-Transfer-Encoding other than 7bit, 8bit or binary is refused
 // (MessageRejected, RFC 2045 §6.4).
 func TestSendEmailHeaderRules(t *testing.T) {
@@ -55,9 +56,12 @@ func TestSendEmailHeaderRules(t *testing.T) {
 				code    string // "" accepted
 				msg     string // a substring of the error message
 			}{
-				{"Simple, second To", simple(hdr("To", "other@sandy.example"), false), "MessageRejected", "Duplicate header 'To'."},
-				{"Simple, second Cc", simple(hdr("cc", "other@sandy.example"), true), "MessageRejected", "Duplicate header 'cc'."},
-				{"Template, second To", tmpl(hdr("To", "other@sandy.example")), "MessageRejected", "Duplicate header 'To'."},
+				{"Simple, second To", simple(hdr("To", "other@sandy.example"), false), "BadRequestException", "Content.Simple.Headers[1].Name: header 'To' cannot be set: Petrel writes To and Cc from Destination"},
+				{"Simple, second Cc", simple(hdr("cc", "other@sandy.example"), true), "BadRequestException", "header 'cc' cannot be set"},
+				{"Simple, Bcc", simple(hdr("Bcc", "other@sandy.example"), true), "BadRequestException", "header 'Bcc' cannot be set"},
+				{"Template, second To", tmpl(hdr("To", "other@sandy.example")), "BadRequestException", "Content.Template.Headers[1].Name: header 'To' cannot be set"},
+				{"Simple, Content-Disposition", simple(hdr("Content-Disposition", "attachment"), true), "BadRequestException", "header 'Content-Disposition' cannot be set"},
+				{"Simple, Content-ID", simple(hdr("Content-ID", "<x@y>"), false), "BadRequestException", "header 'Content-ID' cannot be set"},
 				{"Raw, two To fields", raw("From: news@sandy.example\nTo: jo@sandy.example\nTo: other@sandy.example\nSubject: s\n\nhi\n"),
 					"MessageRejected", "Duplicate header 'To'."},
 				{"Raw, two Bcc fields", raw("From: news@sandy.example\nTo: jo@sandy.example\nBcc: a@sandy.example\nBcc: b@sandy.example\nSubject: s\n\nhi\n"),
@@ -92,6 +96,42 @@ func TestSendEmailHeaderRules(t *testing.T) {
 				}
 				if (after > before) != (c.code == "") {
 					t.Errorf("%s: queue %d → %d", c.name, before, after)
+				}
+			}
+		})
+	}
+}
+
+// TestSendBulkEmailHeaderRules: a bulk entry's ReplacementHeaders follow
+// the rules of SendEmail's content Headers: a To, Cc or Bcc field there
+// (Petrel writes the recipient fields from the entry's Destination; a Cc
+// was delivered naming someone who never got the message) or a MIME field
+// is BadRequestException for the call, which stores nothing, as a bad
+// ReplacementHeaders field is.
+func TestSendBulkEmailHeaderRules(t *testing.T) {
+	for _, backend := range store.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			api := sandyAPI(t, backend)
+			ctx := t.Context()
+			for _, name := range []string{"To", "cc", "Bcc", "Content-Disposition"} {
+				before, err := api.q.Len(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = api.ses.SendBulkEmail(ctx, &sesv2.SendBulkEmailInput{FromEmailAddress: aws.String("news@sandy.example"),
+					DefaultContent: &types.BulkEmailContent{Template: &types.Template{TemplateName: aws.String("Welcome"), TemplateData: aws.String(`{"name":"Jo"}`)}},
+					BulkEmailEntries: []types.BulkEmailEntry{
+						{Destination: &types.Destination{ToAddresses: []string{"jo@sandy.example"}}},
+						{Destination: &types.Destination{ToAddresses: []string{"jo@sandy.example"}},
+							ReplacementHeaders: []types.MessageHeader{{Name: aws.String(name), Value: aws.String("z@sandy.example")}}},
+					}})
+				var ae smithy.APIError
+				if errCode(err) != "BadRequestException" || !errors.As(err, &ae) ||
+					!strings.Contains(ae.ErrorMessage(), "BulkEmailEntries[1].ReplacementHeaders[0].Name: header '"+name+"' cannot be set") {
+					t.Errorf("ReplacementHeaders %s: %v", name, err)
+				}
+				if after, err := api.q.Len(ctx); err != nil || after != before {
+					t.Errorf("ReplacementHeaders %s: queue %d → %d (%v)", name, before, after, err)
 				}
 			}
 		})

@@ -57,8 +57,9 @@ type Attachment struct {
 // when not ASCII, attachment names as RFC 2231 parameters. Message-ID and
 // Date are added later by Prepare. The error reports an address that does
 // not parse, a SEVEN_BIT attachment that is not 7-bit data, or a field of
-// Headers that BuildSimple writes itself (*BuiltFieldError: MIME-Version,
-// Content-Type, Content-Transfer-Encoding; BuiltField).
+// Headers that describes the body BuildSimple builds (*BuiltFieldError:
+// MIME-Version, Content-Type, Content-Transfer-Encoding,
+// Content-Disposition, Content-ID; BuiltField).
 func BuildSimple(s Simple) ([]byte, error) {
 	var h bytes.Buffer
 	cs := s.Charset

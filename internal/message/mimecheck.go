@@ -6,17 +6,16 @@ import (
 	"strings"
 )
 
-// builtFields are the header fields that describe the MIME structure of a
-// message BuildSimple composes (RFC 2045 §4, §5, §6): BuildSimple writes
-// them for the body it builds, so a caller's Headers may not carry them.
-var builtFields = []string{"MIME-Version", "Content-Type", "Content-Transfer-Encoding"}
+// builtFields are the MIME fields that describe the body BuildSimple
+// builds (RFC 2045 §4, §5, §6, §7, RFC 2183), which Headers may therefore
+// not carry.
+var builtFields = []string{"MIME-Version", "Content-Type", "Content-Transfer-Encoding", "Content-Disposition", "Content-ID"}
 
-// BuiltField reports whether name (case-insensitive) is a field BuildSimple
-// writes itself to describe the body it builds (MIME-Version,
-// Content-Type, Content-Transfer-Encoding), which content Headers may
-// therefore not set: a caller's value would describe a body the caller
-// did not build (a Content-Transfer-Encoding of base64 on a multipart
-// message, RFC 2045 §6.4), or repeat Petrel's.
+// BuiltField reports whether name (case-insensitive) is a field that
+// describes the body BuildSimple builds (builtFields): a caller's value
+// would describe a body the caller did not build (a
+// Content-Transfer-Encoding of base64 on a multipart message, RFC 2045
+// §6.4; a Content-Disposition of attachment on the whole message).
 func BuiltField(name string) bool {
 	for _, f := range builtFields {
 		if strings.EqualFold(name, f) {
@@ -31,7 +30,7 @@ func BuiltField(name string) bool {
 type BuiltFieldError struct{ Name string }
 
 func (e *BuiltFieldError) Error() string {
-	return "header '" + e.Name + "' cannot be set: Petrel writes MIME-Version, Content-Type and Content-Transfer-Encoding for the body it builds."
+	return "header '" + e.Name + "' cannot be set: Petrel writes MIME-Version, Content-Type, Content-Transfer-Encoding, Content-Disposition and Content-ID for the body it builds."
 }
 
 // EncodingError reports a multipart entity whose Content-Transfer-Encoding

@@ -45,7 +45,7 @@ func TestBuildSimpleRefusesBuiltFields(t *testing.T) {
 		"mixed":       {Text: "t", Attachments: []Attachment{{Content: []byte("x"), FileName: "a.txt"}}},
 	}
 	for shape, s := range shapes {
-		for _, name := range []string{"Content-Transfer-Encoding", "content-type", "MIME-Version"} {
+		for _, name := range []string{"Content-Transfer-Encoding", "content-type", "MIME-Version", "Content-Disposition", "content-id"} {
 			s := s
 			s.From, s.To, s.Subject = "s@example.com", []string{"a@example.net"}, "x"
 			s.Headers = [][2]string{{"X-Fine", "1"}, {name, "base64"}}
@@ -56,7 +56,7 @@ func TestBuildSimpleRefusesBuiltFields(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{"Content-Language", "X-Content-Type", "Content-Transfer-Encodings"} {
+	for _, name := range []string{"Content-Language", "X-Content-Type", "Content-Transfer-Encodings", "To"} {
 		if BuiltField(name) {
 			t.Errorf("BuiltField(%q)", name)
 		}

@@ -119,8 +119,11 @@ var (
 // each Name 1-126 printable ASCII characters but ':', each Value 1-995
 // printable ASCII characters, Name and Value together at most 996
 // (../shared/spec/ses.md §1.3), and no Name a field the message builder
-// writes itself (message.BuiltField: MIME-Version, Content-Type,
-// Content-Transfer-Encoding). Errors: *ContentError.
+// writes itself (message.BuiltField: the MIME fields of the body it
+// builds) nor a recipient field: To and Cc are written from Destination,
+// and a caller's would name someone other than the message's recipients
+// (a second To, a Cc who never gets the message), a Bcc field would show
+// the blind copies to everyone. Errors: *ContentError.
 func CheckHeaders(field string, hs [][2]string) error {
 	if len(hs) > MaxContentHeaders {
 		return contentErrorf("%s: at most %d headers are allowed.", field, MaxContentHeaders)
@@ -132,11 +135,20 @@ func CheckHeaders(field string, hs [][2]string) error {
 		if message.BuiltField(h[0]) {
 			return contentErrorf("%s[%d].Name: %v", field, i, &message.BuiltFieldError{Name: h[0]})
 		}
+		if recipientField(h[0]) {
+			return contentErrorf("%s[%d].Name: header '%s' cannot be set: Petrel writes To and Cc from Destination (and no Bcc field).", field, i, h[0])
+		}
 		if !headerValueRE.MatchString(h[1]) || len(h[0])+len(h[1]) > 996 {
 			return contentErrorf("%s[%d].Value must be 1-995 printable ASCII characters.", field, i)
 		}
 	}
 	return nil
+}
+
+// recipientField reports To, Cc and Bcc (case-insensitive), the fields
+// content Headers may not carry (CheckHeaders).
+func recipientField(name string) bool {
+	return strings.EqualFold(name, "To") || strings.EqualFold(name, "Cc") || strings.EqualFold(name, "Bcc")
 }
 
 var tagRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
