@@ -596,7 +596,7 @@ func (s *Server) putConfigSetArchiving(ctx context.Context, c *call) (any, error
 func (s *Server) configSetARN(ctx context.Context, account, arn string) (string, error) {
 	a, ok := sesarn.Parse(arn)
 	if !ok {
-		return "", badRequest("ResourceArn %q is not an Amazon SES ARN (arn:aws:ses:REGION:ACCOUNT:configuration-set/NAME).", arn)
+		return "", badRequest("ResourceArn %q is not an Amazon SES ARN (arn:aws:ses:REGION:ACCOUNT:TYPE/NAME).", arn)
 	}
 	name := a.Name
 	if a.Type != "configuration-set" {
