@@ -129,7 +129,7 @@ func (r *replacer) entity(h []Field, body []byte, defaultType string, depth int)
 		}
 		return h, r.multipart(body, params["boundary"], depth), false
 	case mediaType == "text/plain" || mediaType == "text/html":
-		return r.leaf(h, body, mediaType, params, strings.ToLower(get(h, "Content-Transfer-Encoding")))
+		return r.leaf(h, body, mediaType, params, transferEncoding(get(h, "Content-Transfer-Encoding")))
 	}
 	return h, body, false
 }

@@ -59,18 +59,21 @@ func (m *Message) CheckEncoding() error {
 	if !strings.HasPrefix(mediaType, "multipart/") {
 		return nil
 	}
-	switch strings.ToLower(encodingToken(cte)) {
+	switch transferEncoding(cte) {
 	case "7bit", "8bit", "binary":
 		return nil
 	}
 	return &EncodingError{Encoding: cte}
 }
 
-// encodingToken returns the mechanism of a Content-Transfer-Encoding value
-// without a trailing RFC 5322 comment ("7bit (plain)").
-func encodingToken(v string) string {
+// transferEncoding returns the mechanism of a Content-Transfer-Encoding
+// value (RFC 2045 §6.1), lower case, without the white space and RFC 5322
+// comment that may follow it: "7BIT (plain)" is "7bit". Every reader of
+// the field in this package goes through it.
+func transferEncoding(v string) string {
+	v = strings.TrimSpace(v)
 	if i := strings.IndexAny(v, " \t("); i >= 0 {
 		v = v[:i]
 	}
-	return v
+	return strings.ToLower(v)
 }

@@ -125,3 +125,27 @@ func TestPrepareMergesTagFields(t *testing.T) {
 		t.Errorf("a bad tag in the second field: %v", err)
 	}
 }
+
+// TestTransferEncodingComment: a Content-Transfer-Encoding with a comment
+// or in another case names the same mechanism everywhere the package reads
+// it. The unsubscribe-URL replacement decoded a "Quoted-Printable
+// (encoded)" part as if it were not encoded (it compared the whole value),
+// and so found no placeholder split by a soft line break.
+func TestTransferEncodingComment(t *testing.T) {
+	for in, want := range map[string]string{"7bit": "7bit", " 7BIT (plain)": "7bit", "base64(x)": "base64",
+		"Quoted-Printable (encoded)": "quoted-printable", "": ""} {
+		if got := transferEncoding(in); got != want {
+			t.Errorf("transferEncoding(%q) = %q, want %q", in, got, want)
+		}
+	}
+	raw := "From: a@example.com\r\nTo: b@example.net\r\nSubject: s\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: Quoted-Printable (encoded)\r\n\r\n" +
+		"Leave: {{amazonSES=\r\nUnsubscribeUrl}}\r\n"
+	m, err := Parse([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := ReplaceUnsubscribeURL(m, "https://p.example/unsubscribe/t"); n != 1 {
+		t.Fatalf("%d placeholders replaced in a quoted-printable part with a comment, want 1", n)
+	}
+}

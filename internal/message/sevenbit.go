@@ -137,7 +137,7 @@ func (c *converter) entity(h []Field, body []byte, defaultType string, depth int
 			mediaType = "text/plain" // RFC 2045 §5.2: an invalid Content-Type is taken as text/plain
 		}
 	}
-	cte := strings.ToLower(get(h, "Content-Transfer-Encoding"))
+	cte := transferEncoding(get(h, "Content-Transfer-Encoding"))
 	switch {
 	case mediaType == "multipart/signed" || mediaType == "multipart/encrypted":
 		// RFC 1847 §2.1: the signed (or encrypted) content must stay byte
